@@ -1,0 +1,68 @@
+"""The one door from the production domain into ERP sync: ``outbox_add``."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, TypedDict
+
+from django.db import transaction
+from django.db.models import Max
+
+from erp_sync.models import OutboxMessage
+
+
+class NewMessage(TypedDict):
+    kind: str
+    partition_key: str
+    source_uuid: uuid.UUID
+    idempotency_key: uuid.UUID
+    payload: dict[str, Any]
+
+
+def outbox_add(
+    *, kind: str, partition_key: str, source_uuid: uuid.UUID, idempotency_key: uuid.UUID, payload: dict[str, Any]
+) -> OutboxMessage:
+    """Queue one message for the ERP inside the caller's transaction (see ``outbox_add_many``)."""
+    message = NewMessage(
+        kind=kind, partition_key=partition_key, source_uuid=source_uuid, idempotency_key=idempotency_key, payload=payload
+    )
+    return outbox_add_many([message])[0]
+
+
+def outbox_add_many(messages: list[NewMessage]) -> list[OutboxMessage]:
+    """Queue messages for the ERP inside the caller's transaction.
+
+    Precondition: the caller is inside ``transaction.atomic`` and holds the lock on every
+    work order named by a ``partition_key``; that lock is what makes each order's sequence
+    gap-free and unique without a counter table. Messages of one order keep the order given.
+    """
+    if not messages:
+        return []
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("the outbox must be written in the transaction that records the facts it reports")
+    partitions = {message["partition_key"] for message in messages}
+    last_sequence = dict(
+        OutboxMessage.objects.filter(partition_key__in=partitions)
+        .values("partition_key")
+        .annotate(last=Max("sequence"))
+        .values_list("partition_key", "last")
+    )
+    rows = []
+    for message in messages:
+        sequence = last_sequence.get(message["partition_key"], 0) + 1
+        last_sequence[message["partition_key"]] = sequence
+        rows.append(
+            OutboxMessage(
+                idempotency_key=message["idempotency_key"],
+                kind=message["kind"],
+                partition_key=message["partition_key"],
+                sequence=sequence,
+                source_uuid=message["source_uuid"],
+                payload={
+                    **message["payload"],
+                    "idempotency_key": str(message["idempotency_key"]),
+                    "sequence": sequence,
+                },
+            )
+        )
+    return OutboxMessage.objects.bulk_create(rows)

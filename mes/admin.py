@@ -1,0 +1,146 @@
+"""Admin pages for the master data; the production records are read-only here (services write them)."""
+
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from mes import models
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records only services may write: visible for support, never edited by hand."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(models.UnitOfMeasure)
+class UnitOfMeasureAdmin(admin.ModelAdmin):
+    list_display = ["code", "name"]
+    search_fields = ["code", "name"]
+
+
+@admin.register(models.Item)
+class ItemAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "unit", "updated_at"]
+    search_fields = ["code", "name"]
+    list_select_related = ["unit"]
+    readonly_fields = ["uuid", "created_at", "updated_at"]
+
+
+class BomLineInline(admin.TabularInline):
+    model = models.BomLine
+    extra = 0
+    autocomplete_fields = ["component"]
+
+
+@admin.register(models.Bom)
+class BomAdmin(admin.ModelAdmin):
+    list_display = ["item", "version", "valid_from", "valid_to"]
+    search_fields = ["item__code", "item__name"]
+    list_select_related = ["item"]
+    autocomplete_fields = ["item"]
+    inlines = [BomLineInline]
+    readonly_fields = ["uuid", "created_at", "updated_at"]
+
+
+class RoutingOperationInline(admin.TabularInline):
+    model = models.RoutingOperation
+    extra = 0
+
+
+@admin.register(models.Routing)
+class RoutingAdmin(admin.ModelAdmin):
+    list_display = ["item", "updated_at"]
+    search_fields = ["item__code", "item__name"]
+    list_select_related = ["item"]
+    autocomplete_fields = ["item"]
+    inlines = [RoutingOperationInline]
+    readonly_fields = ["uuid", "created_at", "updated_at"]
+
+
+@admin.register(models.WorkCenter)
+class WorkCenterAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "line", "capacity_hours_per_day"]
+    list_filter = ["line"]
+    search_fields = ["code", "name"]
+    readonly_fields = ["uuid", "created_at", "updated_at"]
+
+
+@admin.register(models.Equipment)
+class EquipmentAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "work_center"]
+    list_filter = ["work_center"]
+    search_fields = ["code", "name"]
+    list_select_related = ["work_center"]
+    readonly_fields = ["uuid", "created_at", "updated_at"]
+
+
+@admin.register(models.Skill)
+class SkillAdmin(admin.ModelAdmin):
+    list_display = ["code", "name"]
+    search_fields = ["code", "name"]
+
+
+@admin.register(models.Employee)
+class EmployeeAdmin(admin.ModelAdmin):
+    list_display = ["badge", "name", "is_active"]
+    list_filter = ["is_active", "skills"]
+    search_fields = ["badge", "name"]
+    filter_horizontal = ["skills"]
+    readonly_fields = ["uuid", "created_at", "updated_at"]
+
+
+@admin.register(models.ReasonCode)
+class ReasonCodeAdmin(admin.ModelAdmin):
+    list_display = ["code", "kind", "name"]
+    list_filter = ["kind"]
+    search_fields = ["code", "name"]
+    readonly_fields = ["uuid", "created_at", "updated_at"]
+
+
+class WorkOrderOperationInline(admin.TabularInline):
+    model = models.WorkOrderOperation
+    extra = 0
+    can_delete = False
+    fields = ["sequence", "name", "work_center", "status", "planned_qty", "good_qty", "scrap_qty", "rework_qty"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(models.WorkOrder)
+class WorkOrderAdmin(ReadOnlyAdmin):
+    """Orders come from the ERP or the planning pages; their status only moves through the state machine."""
+
+    list_display = ["number", "item", "quantity", "due_date", "priority", "status"]
+    list_filter = ["status", "due_date"]
+    search_fields = ["number", "item__code"]
+    list_select_related = ["item"]
+    inlines = [WorkOrderOperationInline]
+
+
+@admin.register(models.Confirmation)
+class ConfirmationAdmin(ReadOnlyAdmin):
+    list_display = ["uuid", "kind", "work_order", "operation", "good_qty", "scrap_qty", "rework_qty", "operator", "recorded_at"]
+    list_filter = ["kind", "is_final"]
+    search_fields = ["uuid", "client_id", "work_order__number"]
+    list_select_related = ["work_order", "operation", "operator"]
+
+
+@admin.register(models.Event)
+class EventAdmin(ReadOnlyAdmin):
+    list_display = ["occurred_at", "object_type", "object_key", "action", "actor_label", "reason"]
+    list_filter = ["object_type", "action"]
+    search_fields = ["object_key", "actor_label"]
+    date_hierarchy = "occurred_at"
+
+
+admin.site.site_header = _("MES administration")
+admin.site.site_title = _("MES")

@@ -1,0 +1,123 @@
+"""How records look to API clients (the JSON shapes of the ERP contract)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mes.models import Bom, Confirmation, Employee, Equipment, Item, ReasonCode, Routing, WorkCenter, WorkOrder
+
+
+def work_order_json(work_order: WorkOrder) -> dict[str, Any]:
+    return {
+        "number": work_order.number,
+        "uuid": work_order.uuid,
+        "status": work_order.status,
+        "item": work_order.item.code,
+        "quantity": work_order.quantity,
+        "unit": work_order.item.unit.code,
+        "due_date": work_order.due_date,
+        "priority": work_order.priority,
+        "operations": [
+            {
+                "sequence": operation.sequence,
+                "name": operation.name,
+                "work_center": operation.work_center.code,
+                "status": operation.status,
+                "planned_qty": operation.planned_qty,
+                "good_qty": operation.good_qty,
+                "scrap_qty": operation.scrap_qty,
+                "rework_qty": operation.rework_qty,
+                "quality_checkpoint": operation.quality_checkpoint,
+            }
+            for operation in work_order.operations.all()
+        ],
+    }
+
+
+def confirmation_json(confirmation: Confirmation, erp_sync: dict[str, Any] | None) -> dict[str, Any]:
+    reversed_by = getattr(confirmation, "reversed_by", None) if confirmation.kind == Confirmation.Kind.CONFIRMATION else None
+    return {
+        "id": confirmation.uuid,
+        "client_id": confirmation.client_id,
+        "kind": confirmation.kind,
+        "work_order": confirmation.work_order.number,
+        "operation": confirmation.operation.sequence,
+        "good_qty": confirmation.good_qty,
+        "scrap_qty": confirmation.scrap_qty,
+        "rework_qty": confirmation.rework_qty,
+        "reason_code": confirmation.reason_code.code if confirmation.reason_code else None,
+        "operator_badge": confirmation.operator.badge if confirmation.operator else None,
+        "station": confirmation.station,
+        "labor_minutes": confirmation.labor_minutes,
+        "machine_minutes": confirmation.machine_minutes,
+        "final": confirmation.is_final,
+        "confirmed_at": confirmation.confirmed_at,
+        "recorded_at": confirmation.recorded_at,
+        "reverses": confirmation.reverses.uuid if confirmation.reverses else None,
+        "reversed_by": reversed_by.uuid if reversed_by else None,
+        "erp_sync": erp_sync,
+    }
+
+
+def item_json(item: Item) -> dict[str, Any]:
+    return {"code": item.code, "uuid": item.uuid, "name": item.name, "unit": item.unit.code, "description": item.description}
+
+
+def work_center_json(center: WorkCenter) -> dict[str, Any]:
+    return {
+        "code": center.code,
+        "uuid": center.uuid,
+        "name": center.name,
+        "line": center.line,
+        "capacity_hours_per_day": center.capacity_hours_per_day,
+    }
+
+
+def equipment_json(equipment: Equipment) -> dict[str, Any]:
+    return {"code": equipment.code, "uuid": equipment.uuid, "name": equipment.name, "work_center": equipment.work_center.code}
+
+
+def employee_json(employee: Employee) -> dict[str, Any]:
+    return {
+        "badge": employee.badge,
+        "uuid": employee.uuid,
+        "name": employee.name,
+        "skills": sorted(skill.code for skill in employee.skills.all()),
+        "is_active": employee.is_active,
+    }
+
+
+def reason_code_json(reason: ReasonCode) -> dict[str, Any]:
+    return {"code": reason.code, "uuid": reason.uuid, "kind": reason.kind, "name": reason.name}
+
+
+def bom_json(bom: Bom) -> dict[str, Any]:
+    return {
+        "item": bom.item.code,
+        "uuid": bom.uuid,
+        "version": bom.version,
+        "valid_from": bom.valid_from,
+        "valid_to": bom.valid_to,
+        "lines": [
+            {"item": line.component.code, "quantity": line.quantity, "unit": line.unit.code}
+            for line in bom.lines.select_related("component", "unit").order_by("position")
+        ],
+    }
+
+
+def routing_json(routing: Routing) -> dict[str, Any]:
+    return {
+        "item": routing.item.code,
+        "uuid": routing.uuid,
+        "operations": [
+            {
+                "sequence": operation.sequence,
+                "name": operation.name,
+                "work_center": operation.work_center.code,
+                "setup_minutes": operation.setup_minutes,
+                "run_minutes_per_unit": operation.run_minutes_per_unit,
+                "quality_checkpoint": operation.quality_checkpoint,
+            }
+            for operation in routing.operations.select_related("work_center").order_by("sequence")
+        ],
+    }

@@ -1,0 +1,354 @@
+"""REST API views: parse, call one service or selector, answer. No business rules here."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from django.conf import settings
+from django.db import transaction
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from erp_sync.selectors import sync_states
+from mes.api import serializers as s
+from mes.api.errors import validation_error_body
+from mes.api.permissions import HasRole
+from mes.api.representations import (
+    bom_json,
+    confirmation_json,
+    employee_json,
+    equipment_json,
+    item_json,
+    reason_code_json,
+    routing_json,
+    work_center_json,
+    work_order_json,
+)
+from mes.models import Bom, Employee, Equipment, Item, ReasonCode, Routing, WorkCenter
+from mes.roles import ALL_ROLES, Role
+from mes.selectors.confirmations import confirmation_get
+from mes.selectors.work_orders import work_order_get
+from mes.services import master_data
+from mes.services.confirmations import ConfirmationRequest, confirmation_reverse, operation_confirm, operation_confirm_many
+from mes.services.errors import DomainError, ErrorKind
+from mes.services.work_orders import work_order_transition, work_order_upsert
+MASTER_DATA_WRITERS = {Role.INTEGRATION, Role.ADMIN}
+ORDER_WRITERS = {Role.INTEGRATION, Role.PLANNER, Role.ADMIN}
+CONFIRMERS = {Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN}
+REVERSERS = {Role.SUPERVISOR, Role.PLANNER, Role.ADMIN}
+TRANSITION_ROLES = {
+    "release": {Role.PLANNER, Role.ADMIN},
+    "cancel": {Role.PLANNER, Role.ADMIN},
+    "close": {Role.PLANNER, Role.SUPERVISOR, Role.ADMIN},
+    "pause": {Role.PLANNER, Role.SUPERVISOR, Role.ADMIN},
+    "resume": {Role.PLANNER, Role.SUPERVISOR, Role.ADMIN},
+}
+KEY_MAX_LENGTH = 64
+ERROR_RESPONSE = inline_serializer(
+    "Error",
+    {
+        "error": inline_serializer(
+            "ErrorBody",
+            {"code": serializers.CharField(), "message": serializers.CharField(), "fields": serializers.DictField(required=False)},
+        )
+    },
+)
+ERRORS = {code: OpenApiResponse(ERROR_RESPONSE) for code in (400, 401, 403, 404, 409, 422)}
+
+
+class ApiView(APIView):
+    permission_classes = [HasRole]
+    roles: dict[str, set[str] | frozenset[str]] = {}
+
+
+def _validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _check_key(name: str, key: str) -> str:
+    if len(key) > KEY_MAX_LENGTH or not key.strip():
+        raise ValidationError({name: [f"Must be 1 to {KEY_MAX_LENGTH} characters."]})
+    return key
+
+
+def _uuid(name: str, value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise ValidationError({name: [f"{value[:80]!r} is not a UUID."]}) from None
+
+
+def _records(request: Request, envelope: str) -> list[Any]:
+    data = request.data
+    if not isinstance(data, dict) or set(data) != {envelope} or not isinstance(data[envelope], list):
+        raise ValidationError({envelope: [f'Send {{"{envelope}": [...]}} and nothing else.']})
+    records = data[envelope]
+    if not 1 <= len(records) <= settings.MES_BULK_LIMIT:
+        raise ValidationError({envelope: [f"Send between 1 and {settings.MES_BULK_LIMIT} records; got {len(records)}."]})
+    return records
+
+
+# --- master data and work orders: idempotent upserts ---------------------------------
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One kind of ERP-owned record: how to validate, upsert, read and show it."""
+
+    name: str
+    key_field: str  # the key's name in bulk records and in the URL
+    service_key: str  # the key's keyword in the upsert service
+    serializer: type[serializers.Serializer]
+    upsert: Callable[..., master_data.UpsertResult]
+    read: Callable[[str], Any]
+    represent: Callable[[Any], dict[str, Any]]
+    writers: frozenset[str]
+
+    def bulk_serializer(self) -> type[serializers.Serializer]:
+        return type(
+            f"Bulk{self.serializer.__name__}",
+            (self.serializer,),
+            {self.key_field: serializers.CharField(max_length=KEY_MAX_LENGTH)},
+        )
+
+
+def _read(model, key_field: str, kind: str, *related: str) -> Callable[[str], Any]:
+    def read(key: str):
+        try:
+            return model.objects.select_related(*related).get(**{key_field: key})
+        except model.DoesNotExist:
+            raise DomainError(f"unknown_{kind}", f"No {kind.replace('_', ' ')} with key {key!r} exists.", kind=ErrorKind.NOT_FOUND) from None
+
+    return read
+
+
+def _read_bom(item_code: str) -> Bom:
+    bom = Bom.objects.select_related("item").filter(item__code=item_code).order_by("-valid_from", "-version").first()
+    if bom is None:
+        raise DomainError("unknown_bom", f"Item {item_code!r} has no BOM.", kind=ErrorKind.NOT_FOUND)
+    return bom
+
+
+RESOURCES = {
+    "items": Resource("items", "code", "code", s.ItemSerializer, master_data.item_upsert, _read(Item, "code", "item", "unit"), item_json, frozenset(MASTER_DATA_WRITERS)),
+    "work-centers": Resource("work-centers", "code", "code", s.WorkCenterSerializer, master_data.work_center_upsert, _read(WorkCenter, "code", "work_center"), work_center_json, frozenset(MASTER_DATA_WRITERS)),
+    "equipment": Resource("equipment", "code", "code", s.EquipmentSerializer, master_data.equipment_upsert, _read(Equipment, "code", "equipment", "work_center"), equipment_json, frozenset(MASTER_DATA_WRITERS)),
+    "employees": Resource("employees", "badge", "badge", s.EmployeeSerializer, master_data.employee_upsert, _read(Employee, "badge", "employee"), employee_json, frozenset(MASTER_DATA_WRITERS)),
+    "reason-codes": Resource("reason-codes", "code", "code", s.ReasonCodeSerializer, master_data.reason_code_upsert, _read(ReasonCode, "code", "reason_code"), reason_code_json, frozenset(MASTER_DATA_WRITERS)),
+    "boms": Resource("boms", "item", "item_code", s.BomSerializer, master_data.bom_upsert, _read_bom, bom_json, frozenset(MASTER_DATA_WRITERS)),
+    "routings": Resource("routings", "item", "item_code", s.RoutingSerializer, master_data.routing_upsert, _read(Routing, "item__code", "routing", "item"), routing_json, frozenset(MASTER_DATA_WRITERS)),
+    "work-orders": Resource("work-orders", "number", "number", s.WorkOrderSerializer, work_order_upsert, work_order_get, work_order_json, frozenset(ORDER_WRITERS)),
+}
+
+
+class ResourceView(ApiView):
+    """GET or PUT one record by the ERP's key: 201 created, 200 updated or unchanged."""
+
+    resource: Resource
+
+    def get(self, request: Request, key: str) -> Response:
+        return Response(self.resource.represent(self.resource.read(_check_key(self.resource.key_field, key))))
+
+    def put(self, request: Request, key: str) -> Response:
+        resource = self.resource
+        data = _validated(resource.serializer, request.data)
+        result = resource.upsert(**{resource.service_key: _check_key(resource.key_field, key)}, **data, actor=request.user)
+        body = resource.represent(resource.read(key))
+        return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+
+class ResourceBulkView(ApiView):
+    """Upsert up to 1,000 records, all or nothing: if any record is refused, none is written."""
+
+    resource: Resource
+
+    def post(self, request: Request) -> Response:
+        resource = self.resource
+        record_serializer = resource.bulk_serializer()
+        results: list[dict[str, Any]] = []
+        with transaction.atomic():
+            for record in _records(request, "records"):
+                serializer = record_serializer(data=record)
+                if not serializer.is_valid():
+                    results.append({"status": 400, "error": validation_error_body(serializer.errors)})
+                    continue
+                data = dict(serializer.validated_data)
+                key = data.pop(resource.key_field)
+                try:
+                    with transaction.atomic():
+                        result = resource.upsert(**{resource.service_key: key}, **data, actor=request.user)
+                except DomainError as error:
+                    results.append({"status": int(error.kind), "id": key, "error": error.as_dict()})
+                    continue
+                results.append({"status": 201 if result.created else 200, "id": key})
+            failed = [result for result in results if result["status"] >= 400]
+            if failed:
+                transaction.set_rollback(True)
+        if not failed:
+            return Response({"results": results})
+        for result in results:
+            if result["status"] < 400:
+                result["status"] = 424
+                result["error"] = {"code": "not_applied", "message": "Not written: another record in this batch was refused."}
+        worst = 400 if all(result["status"] == 400 for result in failed) else 422
+        return Response({"results": results}, status=worst)
+
+
+def resource_views(resource: Resource) -> tuple[Callable, Callable]:
+    """The single and bulk views of one resource, each with its own OpenAPI description."""
+    tag = resource.name
+    single = type(
+        f"{resource.serializer.__name__.removesuffix('Serializer')}View",
+        (ResourceView,),
+        {"resource": resource, "roles": {"GET": ALL_ROLES, "PUT": resource.writers}},
+    )
+    single.get = extend_schema(tags=[tag], summary=f"Read one of {resource.name}", responses={200: dict, **ERRORS})(single.get)
+    single.put = extend_schema(
+        tags=[tag],
+        summary=f"Create or update one of {resource.name} by the ERP's key (idempotent)",
+        request=resource.serializer,
+        responses={200: dict, 201: dict, **ERRORS},
+    )(single.put)
+    bulk = type(
+        f"{resource.serializer.__name__.removesuffix('Serializer')}BulkView",
+        (ResourceBulkView,),
+        {"resource": resource, "roles": {"POST": resource.writers}},
+    )
+    bulk.post = extend_schema(
+        tags=[tag],
+        summary=f"Upsert up to 1,000 {resource.name}, all or nothing",
+        request=inline_serializer(f"{resource.serializer.__name__}Bulk", {"records": resource.bulk_serializer()(many=True)}),
+        responses={200: s.BulkResponseSerializer, 400: s.BulkResponseSerializer, 422: s.BulkResponseSerializer},
+    )(bulk.post)
+    return single.as_view(), bulk.as_view()
+
+
+# --- work-order transitions ------------------------------------------------------------
+
+
+class WorkOrderTransitionView(ApiView):
+    action: str = ""
+
+    def post(self, request: Request, key: str) -> Response:
+        data = _validated(s.TransitionSerializer, request.data or {})
+        work_order_transition(number=key, action=self.action, actor=request.user, reason=data["reason"])
+        return Response(work_order_json(work_order_get(key)))
+
+
+def transition_view(action: str) -> Callable:
+    view = type(
+        f"WorkOrder{action.title()}View",
+        (WorkOrderTransitionView,),
+        {"action": action, "roles": {"POST": TRANSITION_ROLES[action]}},
+    )
+    view.post = extend_schema(
+        tags=["work-orders"],
+        summary=f"{action.title()} a work order",
+        request=s.TransitionSerializer,
+        responses={200: s.WorkOrderOutSerializer, **ERRORS},
+    )(view.post)
+    return view.as_view()
+
+
+# --- confirmations ---------------------------------------------------------------------
+
+
+def _confirmation_request(data: dict[str, Any]) -> ConfirmationRequest:
+    for name in ("reason_code", "operator_badge", "station"):
+        data[name] = (data.get(name) or "").strip()
+    return ConfirmationRequest(
+        client_id=data["client_id"],
+        work_order=data["work_order"],
+        operation=data["operation"],
+        good_qty=data["good_qty"],
+        scrap_qty=data["scrap_qty"],
+        rework_qty=data["rework_qty"],
+        reason_code=data["reason_code"],
+        operator_badge=data["operator_badge"],
+        station=data["station"],
+        labor_minutes=data["labor_minutes"],
+        machine_minutes=data["machine_minutes"],
+        final=data["final"],
+        confirmed_at=data["confirmed_at"],
+    )
+
+
+def _confirmation_body(confirmation) -> dict[str, Any]:
+    return confirmation_json(confirmation, sync_states([confirmation.uuid]).get(confirmation.uuid))
+
+
+class ConfirmationCreateView(ApiView):
+    roles = {"POST": CONFIRMERS}
+
+    @extend_schema(
+        tags=["confirmations"],
+        summary="Report work done (报工); a resend with the same client_id answers the original",
+        request=s.ConfirmationSerializer,
+        responses={201: s.ConfirmationOutSerializer, 200: s.ConfirmationOutSerializer, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        confirmation_request = _confirmation_request(_validated(s.ConfirmationSerializer, request.data))
+        result = operation_confirm(request=confirmation_request, actor=request.user)
+        return Response(
+            _confirmation_body(result.confirmation), status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+        )
+
+
+class ConfirmationBulkView(ApiView):
+    roles = {"POST": CONFIRMERS}
+
+    @extend_schema(
+        tags=["confirmations"],
+        summary="Report up to 1,000 confirmations; each is answered on its own",
+        request=inline_serializer("ConfirmationBulk", {"confirmations": s.ConfirmationSerializer(many=True)}),
+        responses={200: s.BulkResponseSerializer, 400: ERROR_RESPONSE},
+    )
+    def post(self, request: Request) -> Response:
+        results: list[dict[str, Any] | None] = []
+        accepted: list[tuple[int, ConfirmationRequest]] = []
+        for index, record in enumerate(_records(request, "confirmations")):
+            serializer = s.ConfirmationSerializer(data=record)
+            if serializer.is_valid():
+                accepted.append((index, _confirmation_request(dict(serializer.validated_data))))
+                results.append(None)
+            else:
+                results.append({"status": 400, "error": validation_error_body(serializer.errors)})
+        answers = operation_confirm_many(requests=[request for _index, request in accepted], actor=request.user) if accepted else []
+        for (index, _request), answer in zip(accepted, answers):
+            if isinstance(answer, DomainError):
+                results[index] = {"status": int(answer.kind), "error": answer.as_dict()}
+            else:
+                results[index] = {"status": 201 if answer.created else 200, "id": str(answer.confirmation.uuid)}
+        return Response({"results": results})
+
+
+class ConfirmationDetailView(ApiView):
+    roles = {"GET": ALL_ROLES}
+
+    @extend_schema(tags=["confirmations"], summary="A confirmation with its ERP sync state", responses={200: s.ConfirmationOutSerializer, **ERRORS})
+    def get(self, request: Request, confirmation_id) -> Response:
+        return Response(_confirmation_body(confirmation_get(_uuid("id", confirmation_id))))
+
+
+class ConfirmationReverseView(ApiView):
+    roles = {"POST": REVERSERS}
+
+    @extend_schema(
+        tags=["confirmations"],
+        summary="Reverse a confirmation (idempotent: a second call answers the first reversal)",
+        request=s.ReversalSerializer,
+        responses={201: s.ConfirmationOutSerializer, 200: s.ConfirmationOutSerializer, **ERRORS},
+    )
+    def post(self, request: Request, confirmation_id) -> Response:
+        data = _validated(s.ReversalSerializer, request.data or {})
+        result = confirmation_reverse(confirmation_id=_uuid("id", confirmation_id), reason=data["reason"], actor=request.user)
+        body = _confirmation_body(confirmation_get(result.confirmation.uuid))
+        return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)

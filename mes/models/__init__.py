@@ -1,0 +1,28 @@
+from mes.models.audit import Event
+from mes.models.bom import Bom, BomLine
+from mes.models.confirmations import Confirmation
+from mes.models.items import Item, UnitOfMeasure
+from mes.models.resources import Employee, Equipment, ReasonCode, Skill, WorkCenter
+from mes.models.routing import Routing, RoutingOperation
+from mes.models.status import Status
+from mes.models.work_orders import WorkOrder, WorkOrderComponent, WorkOrderOperation
+
+__all__ = [
+    "Bom",
+    "BomLine",
+    "Confirmation",
+    "Employee",
+    "Equipment",
+    "Event",
+    "Item",
+    "ReasonCode",
+    "Routing",
+    "RoutingOperation",
+    "Skill",
+    "Status",
+    "UnitOfMeasure",
+    "WorkCenter",
+    "WorkOrder",
+    "WorkOrderComponent",
+    "WorkOrderOperation",
+]

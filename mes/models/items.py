@@ -1,0 +1,32 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from mes.models.base import ErpOwned
+
+
+class UnitOfMeasure(models.Model):
+    code = models.CharField(_("code"), max_length=16, unique=True)
+    name = models.CharField(_("name"), max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("unit of measure")
+        verbose_name_plural = _("units of measure")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Item(ErpOwned):
+    code = models.CharField(_("code"), max_length=64, unique=True, help_text=_("The ERP's material number."))
+    name = models.CharField(_("name"), max_length=200)
+    unit = models.ForeignKey(UnitOfMeasure, models.PROTECT, verbose_name=_("unit"))
+    description = models.TextField(_("description"), blank=True)
+
+    class Meta:
+        verbose_name = _("item")
+        verbose_name_plural = _("items")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"

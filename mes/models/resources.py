@@ -1,0 +1,94 @@
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from mes.models.base import ErpOwned
+
+
+class WorkCenter(ErpOwned):
+    code = models.CharField(_("code"), max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    line = models.CharField(_("production line"), max_length=64, blank=True, db_index=True)
+    capacity_hours_per_day = models.DecimalField(
+        _("capacity (hours per day)"), max_digits=6, decimal_places=2, null=True, blank=True
+    )
+
+    class Meta:
+        verbose_name = _("work center")
+        verbose_name_plural = _("work centers")
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(capacity_hours_per_day__gte=0) & models.Q(capacity_hours_per_day__lte=24)
+                | models.Q(capacity_hours_per_day__isnull=True),
+                name="work_center_capacity_within_day",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class Equipment(ErpOwned):
+    code = models.CharField(_("code"), max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    work_center = models.ForeignKey(WorkCenter, models.PROTECT, related_name="equipment", verbose_name=_("work center"))
+
+    class Meta:
+        verbose_name = _("equipment")
+        verbose_name_plural = _("equipment")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class Skill(models.Model):
+    code = models.CharField(_("code"), max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("skill")
+        verbose_name_plural = _("skills")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Employee(ErpOwned):
+    badge = models.CharField(_("badge"), max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    skills = models.ManyToManyField(Skill, blank=True, related_name="employees", verbose_name=_("skills"))
+    is_active = models.BooleanField(_("active"), default=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="employee", verbose_name=_("user")
+    )
+
+    class Meta:
+        verbose_name = _("employee")
+        verbose_name_plural = _("employees")
+        ordering = ["badge"]
+
+    def __str__(self) -> str:
+        return f"{self.badge} {self.name}"
+
+
+class ReasonCode(ErpOwned):
+    class Kind(models.TextChoices):
+        SCRAP = "scrap", _("scrap")
+        REWORK = "rework", _("rework")
+        PAUSE = "pause", _("pause")
+        DOWNTIME = "downtime", _("downtime")
+
+    code = models.CharField(_("code"), max_length=64, unique=True)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    name = models.CharField(_("name"), max_length=200)
+
+    class Meta:
+        verbose_name = _("reason code")
+        verbose_name_plural = _("reason codes")
+        ordering = ["kind", "code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"

@@ -1,0 +1,91 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from mes.models.base import MINUTES, QUANTITY, ErpOwned
+from mes.models.items import Item, UnitOfMeasure
+from mes.models.resources import WorkCenter
+from mes.models.status import Status
+
+
+class WorkOrder(ErpOwned):
+    number = models.CharField(_("number"), max_length=64, unique=True, help_text=_("The ERP's order number."))
+    item = models.ForeignKey(Item, models.PROTECT, related_name="work_orders", verbose_name=_("item"))
+    quantity = models.DecimalField(_("quantity"), **QUANTITY)
+    due_date = models.DateField(_("due date"))
+    priority = models.PositiveSmallIntegerField(_("priority"), default=5, help_text=_("1 = most urgent."))
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PLANNED, db_index=True)
+    bom_version = models.CharField(_("BOM version used"), max_length=32, blank=True)
+    released_at = models.DateTimeField(_("released at"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("work order")
+        verbose_name_plural = _("work orders")
+        ordering = ["due_date", "priority", "number"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(quantity__gt=0), name="work_order_quantity_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class WorkOrderOperation(models.Model):
+    """An operation of a released order: a snapshot of the routing taken at release, plus running totals.
+
+    The totals are the sum of the operation's confirmations (reversals count negative); the
+    confirmation service keeps them while holding the order's lock.
+    """
+
+    work_order = models.ForeignKey(WorkOrder, models.CASCADE, related_name="operations", verbose_name=_("work order"))
+    sequence = models.PositiveIntegerField(_("sequence"))
+    name = models.CharField(_("name"), max_length=200)
+    work_center = models.ForeignKey(WorkCenter, models.PROTECT, related_name="operations", verbose_name=_("work center"))
+    setup_minutes = models.DecimalField(_("setup minutes"), **MINUTES, default=0)
+    run_minutes_per_unit = models.DecimalField(_("run minutes per unit"), **MINUTES, default=0)
+    quality_checkpoint = models.BooleanField(_("quality checkpoint"), default=False)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PLANNED, db_index=True)
+    planned_qty = models.DecimalField(_("planned quantity"), **QUANTITY)
+    good_qty = models.DecimalField(_("good quantity"), **QUANTITY, default=0)
+    scrap_qty = models.DecimalField(_("scrap quantity"), **QUANTITY, default=0)
+    rework_qty = models.DecimalField(_("rework quantity"), **QUANTITY, default=0)
+    labor_minutes = models.DecimalField(_("labor minutes"), **MINUTES, default=0)
+    machine_minutes = models.DecimalField(_("machine minutes"), **MINUTES, default=0)
+    last_activity_at = models.DateTimeField(_("last activity"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("work-order operation")
+        verbose_name_plural = _("work-order operations")
+        ordering = ["work_order", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["work_order", "sequence"], name="work_order_operation_unique_sequence"),
+            models.CheckConstraint(
+                condition=models.Q(good_qty__gte=0, scrap_qty__gte=0, rework_qty__gte=0),
+                name="work_order_operation_totals_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.work_order_id}/{self.sequence:04d}"
+
+    @property
+    def confirmed_qty(self):
+        return self.good_qty + self.scrap_qty + self.rework_qty
+
+
+class WorkOrderComponent(models.Model):
+    """The BOM snapshot taken at release: what the whole order needs of each component."""
+
+    work_order = models.ForeignKey(WorkOrder, models.CASCADE, related_name="components", verbose_name=_("work order"))
+    position = models.PositiveIntegerField(_("position"))
+    item = models.ForeignKey(Item, models.PROTECT, related_name="+", verbose_name=_("item"))
+    required_qty = models.DecimalField(_("required quantity"), **QUANTITY)
+    unit = models.ForeignKey(UnitOfMeasure, models.PROTECT, related_name="+", verbose_name=_("unit"))
+
+    class Meta:
+        verbose_name = _("work-order component")
+        verbose_name_plural = _("work-order components")
+        ordering = ["work_order", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["work_order", "position"], name="work_order_component_unique_position"),
+        ]

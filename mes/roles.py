@@ -1,0 +1,32 @@
+"""The roles people and integrations act in. A role is a Django group of the same name."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    OPERATOR = "operator", _("operator")
+    PLANNER = "planner", _("planner")
+    SUPERVISOR = "supervisor", _("supervisor")
+    QUALITY = "quality", _("quality")
+    INTEGRATION = "integration", _("integration")
+    ADMIN = "admin", _("admin")
+
+
+ALL_ROLES = frozenset(Role.values)
+
+
+def user_roles(user) -> frozenset[str]:
+    """The roles of a user, read once per request; a superuser holds every role."""
+    if user is None or not user.is_authenticated:
+        return frozenset()
+    cached = getattr(user, "_mes_roles", None)
+    if cached is None:
+        if user.is_superuser:
+            cached = ALL_ROLES
+        else:
+            cached = frozenset(user.groups.filter(name__in=Role.values).values_list("name", flat=True))
+        user._mes_roles = cached
+    return cached

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from django.db.models import Prefetch
+
+from mes.models import WorkOrder, WorkOrderOperation
+from mes.services.errors import DomainError, ErrorKind
+
+
+def work_order_get(number: str) -> WorkOrder:
+    """One order with its item, unit and operations (two queries)."""
+    try:
+        return (
+            WorkOrder.objects.select_related("item__unit")
+            .prefetch_related(
+                Prefetch("operations", queryset=WorkOrderOperation.objects.select_related("work_center").order_by("sequence"))
+            )
+            .get(number=number)
+        )
+    except WorkOrder.DoesNotExist:
+        raise DomainError(
+            "unknown_work_order", f"Work order {number} does not exist.", kind=ErrorKind.NOT_FOUND, fields={"number": number}
+        ) from None

@@ -1,0 +1,558 @@
+"""Confirmations (报工): record work done exactly once, validated, with its ERP message.
+
+Every rule lives in ``_check`` (pure, on rows already loaded and locked), so the single and
+the bulk paths refuse exactly the same things. A confirmation, the operation's new totals,
+its audit event and its outbox message are written in one transaction: all or nothing.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import uuid
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from erp_sync.outbox import NewMessage, outbox_add_many
+from mes.models import Confirmation, Employee, Event, ReasonCode, Status, WorkOrder, WorkOrderOperation
+from mes.services.errors import DomainError, ErrorKind
+from mes.services.transitions import operation_transition_locked, work_order_lock, work_order_transition_locked
+
+ZERO = Decimal(0)
+OPEN_FOR_CONFIRMATION = {Status.RELEASED, Status.IN_PROGRESS}
+QUANTITY_FIELDS = ("good_qty", "scrap_qty", "rework_qty")
+
+
+@dataclass(frozen=True)
+class ConfirmationRequest:
+    client_id: uuid.UUID
+    work_order: str
+    operation: int
+    good_qty: Decimal = ZERO
+    scrap_qty: Decimal = ZERO
+    rework_qty: Decimal = ZERO
+    reason_code: str = ""
+    operator_badge: str = ""
+    station: str = ""
+    labor_minutes: Decimal = ZERO
+    machine_minutes: Decimal = ZERO
+    final: bool = False
+    confirmed_at: datetime.datetime | None = field(default=None, compare=False)
+
+    def fingerprint(self) -> str:
+        """What makes two sends of one ``client_id`` "the same report": everything but the timestamp."""
+        content = asdict(self)
+        content.pop("confirmed_at")
+        canonical = {
+            name: (str(value.normalize()) if isinstance(value, Decimal) else str(value)) for name, value in content.items()
+        }
+        return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass
+class ConfirmationResult:
+    confirmation: Confirmation
+    created: bool
+
+
+@dataclass
+class _Lookups:
+    """Reason codes and operators resolved once per call (a bulk call shares them)."""
+
+    reasons: dict[str, ReasonCode]
+    operators: dict[str, Employee]
+
+    @classmethod
+    def load(cls, requests: list[ConfirmationRequest]) -> _Lookups:
+        reason_codes = {request.reason_code for request in requests if request.reason_code}
+        badges = {request.operator_badge for request in requests if request.operator_badge}
+        return cls(
+            reasons={reason.code: reason for reason in ReasonCode.objects.filter(code__in=reason_codes)} if reason_codes else {},
+            operators={employee.badge: employee for employee in Employee.objects.filter(badge__in=badges)} if badges else {},
+        )
+
+
+# --- rules -------------------------------------------------------------------------
+
+
+def _available(operations: list[WorkOrderOperation], operation: WorkOrderOperation, work_order: WorkOrder) -> Decimal:
+    """What this operation may confirm in total: the previous operation's good output, or the order quantity."""
+    previous = [candidate for candidate in operations if candidate.sequence < operation.sequence]
+    base = max(previous, key=lambda candidate: candidate.sequence).good_qty if previous else work_order.quantity
+    tolerance = settings.MES_OVER_DELIVERY_TOLERANCE_PERCENT
+    return (base * (1 + tolerance / 100)).quantize(Decimal("0.001"))
+
+
+def _check(
+    request: ConfirmationRequest, work_order: WorkOrder, operations: list[WorkOrderOperation], lookups: _Lookups
+) -> tuple[WorkOrderOperation, ReasonCode | None, Employee | None]:
+    """Refuse a confirmation that breaks any rule; return what it confirms against. Writes nothing."""
+    quantities = {name: getattr(request, name) for name in QUANTITY_FIELDS}
+    for name, value in quantities.items():
+        if value < 0:
+            raise DomainError("negative_quantity", _("Quantities cannot be negative."), fields={name: str(value)})
+    if all(value == 0 for value in quantities.values()):
+        raise DomainError(
+            "empty_confirmation",
+            _("Good, scrap and rework quantities are all zero: nothing to report."),
+            fields={name: "0" for name in QUANTITY_FIELDS},
+        )
+    for name, limit in (("labor_minutes", settings.MES_MAX_LABOR_MINUTES), ("machine_minutes", settings.MES_MAX_MACHINE_MINUTES)):
+        value = getattr(request, name)
+        if value < 0 or value > limit:
+            raise DomainError(
+                f"implausible_{name}",
+                _("%(field)s must be between 0 and %(limit)s per confirmation; got %(value)s.")
+                % {"field": name.replace("_", " "), "limit": limit, "value": value},
+                fields={name: str(value)},
+            )
+
+    reason = None
+    if request.reason_code:
+        reason = lookups.reasons.get(request.reason_code)
+        if reason is None:
+            raise DomainError(
+                "unknown_reason_code",
+                _("Reason code %(code)s does not exist.") % {"code": request.reason_code},
+                fields={"reason_code": request.reason_code},
+            )
+    needed_kinds = {kind for kind, qty in (("scrap", request.scrap_qty), ("rework", request.rework_qty)) if qty > 0}
+    if needed_kinds and reason is None:
+        raise DomainError(
+            "reason_code_required",
+            _("Scrap and rework need a reason code."),
+            fields={"reason_code": "required for " + " and ".join(sorted(needed_kinds))},
+        )
+    if reason is not None and reason.kind not in (needed_kinds or {"scrap", "rework"}):
+        raise DomainError(
+            "reason_code_wrong_kind",
+            _("Reason code %(code)s is a %(kind)s reason; this report needs a %(needed)s reason.")
+            % {"code": reason.code, "kind": reason.get_kind_display(), "needed": _(" or ").join(sorted(needed_kinds or {"scrap", "rework"}))},
+            fields={"reason_code": request.reason_code},
+        )
+
+    operator = None
+    if request.operator_badge:
+        operator = lookups.operators.get(request.operator_badge)
+        if operator is None or not operator.is_active:
+            raise DomainError(
+                "unknown_operator",
+                _("No active employee has badge %(badge)s.") % {"badge": request.operator_badge},
+                fields={"operator_badge": request.operator_badge},
+            )
+
+    if work_order.status == Status.PLANNED:
+        raise DomainError(
+            "work_order_not_released",
+            _("Work order %(number)s is not released yet.") % {"number": work_order.number},
+            kind=ErrorKind.CONFLICT,
+            fields={"work_order": work_order.status},
+        )
+    operation = next((candidate for candidate in operations if candidate.sequence == request.operation), None)
+    if operation is None:
+        raise DomainError(
+            "unknown_operation",
+            _("Work order %(number)s has no operation %(sequence)s.") % {"number": work_order.number, "sequence": request.operation},
+            fields={"operation": str(request.operation)},
+        )
+    if operation.status == Status.PAUSED or work_order.status == Status.PAUSED:
+        raise DomainError(
+            "operation_on_hold",
+            _("Operation %(sequence)04d of %(number)s is on hold; resume it before reporting.")
+            % {"sequence": operation.sequence, "number": work_order.number},
+            kind=ErrorKind.CONFLICT,
+            fields={"operation": operation.status},
+        )
+    if operation.status not in OPEN_FOR_CONFIRMATION or work_order.status not in OPEN_FOR_CONFIRMATION:
+        raise DomainError(
+            "operation_not_open",
+            _("Operation %(sequence)04d of %(number)s is %(status)s; only released or running operations take reports.")
+            % {"sequence": operation.sequence, "number": work_order.number, "status": Status(operation.status).label},
+            kind=ErrorKind.CONFLICT,
+            fields={"operation": operation.status},
+        )
+    previous = [candidate for candidate in operations if candidate.sequence < operation.sequence]
+    open_checkpoint = next(
+        (
+            candidate
+            for candidate in previous
+            if candidate.quality_checkpoint and candidate.status not in {Status.COMPLETED, Status.CLOSED}
+        ),
+        None,
+    )
+    if open_checkpoint is not None:
+        raise DomainError(
+            "quality_checkpoint_open",
+            _("Operation %(sequence)04d has an open quality checkpoint; finish it before reporting later operations.")
+            % {"sequence": open_checkpoint.sequence},
+            kind=ErrorKind.CONFLICT,
+            fields={"operation": str(open_checkpoint.sequence)},
+        )
+    available = _available(operations, operation, work_order)
+    requested = request.good_qty + request.scrap_qty + request.rework_qty
+    if operation.confirmed_qty + requested > available:
+        remaining = max(available - operation.confirmed_qty, ZERO)
+        raise DomainError(
+            "quantity_exceeds_available",
+            _(
+                "Operation %(sequence)04d can take at most %(remaining)s more: %(available)s available from "
+                "the previous step, %(done)s already reported, %(requested)s asked."
+            )
+            % {
+                "sequence": operation.sequence,
+                "remaining": remaining.normalize(),
+                "available": available.normalize(),
+                "done": operation.confirmed_qty.normalize(),
+                "requested": requested.normalize(),
+            },
+            fields={"good_qty": f"at most {remaining.normalize()} in total"},
+        )
+    return operation, reason, operator
+
+
+# --- writes ------------------------------------------------------------------------
+
+
+def _totals(operation: WorkOrderOperation) -> dict[str, str]:
+    return {name: str(getattr(operation, name)) for name in (*QUANTITY_FIELDS, "labor_minutes", "machine_minutes")}
+
+
+def _add_to_totals(operation: WorkOrderOperation, confirmation: Confirmation) -> None:
+    """Reversals carry negated quantities, so adding them takes the original back out."""
+    for name in (*QUANTITY_FIELDS, "labor_minutes", "machine_minutes"):
+        setattr(operation, name, getattr(operation, name) + getattr(confirmation, name))
+    operation.last_activity_at = confirmation.recorded_at or timezone.now()
+
+
+TOTAL_FIELDS = [*QUANTITY_FIELDS, "labor_minutes", "machine_minutes", "last_activity_at"]
+
+
+def _payload(confirmation: Confirmation, work_order: WorkOrder, operation: WorkOrderOperation) -> dict[str, Any]:
+    """Everything an ERP connector needs, so sending never has to read the domain tables again."""
+    reverses = confirmation.reverses
+    return {
+        "type": confirmation.kind,
+        "confirmation_id": str(confirmation.uuid),
+        "client_id": str(confirmation.client_id),
+        "work_order": work_order.number,
+        "work_order_uuid": str(work_order.uuid),
+        "item": work_order.item.code,
+        "operation": operation.sequence,
+        "operation_name": operation.name,
+        "work_center": operation.work_center.code,
+        "good_qty": str(confirmation.good_qty),
+        "scrap_qty": str(confirmation.scrap_qty),
+        "rework_qty": str(confirmation.rework_qty),
+        "unit": work_order.item.unit.code,
+        "reason_code": confirmation.reason_code.code if confirmation.reason_code else None,
+        "reason_kind": confirmation.reason_code.kind if confirmation.reason_code else None,
+        "labor_minutes": str(confirmation.labor_minutes),
+        "machine_minutes": str(confirmation.machine_minutes),
+        "operator_badge": confirmation.operator.badge if confirmation.operator else None,
+        "operator_name": confirmation.operator.name if confirmation.operator else None,
+        "station": confirmation.station,
+        "final": confirmation.is_final,
+        "confirmed_at": confirmation.confirmed_at.isoformat(),
+        "reverses": (
+            {"confirmation_id": str(reverses.uuid), "idempotency_key": str(reverses.uuid)} if reverses is not None else None
+        ),
+    }
+
+
+def _message(confirmation: Confirmation, work_order: WorkOrder, operation: WorkOrderOperation) -> NewMessage:
+    return NewMessage(
+        kind=confirmation.kind,
+        partition_key=work_order.number,
+        source_uuid=confirmation.uuid,
+        idempotency_key=confirmation.uuid,
+        payload=_payload(confirmation, work_order, operation),
+    )
+
+
+def _event(confirmation: Confirmation, work_order: WorkOrder, before: dict[str, str], after: dict[str, str], actor: Any, reason: str = "") -> Event:
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    username = user.get_username() if user else ""
+    badge = confirmation.operator.badge if confirmation.operator else ""
+    return Event(
+        actor=user,
+        # A report is the operator's act; its reversal is the act of whoever reversed it.
+        actor_label=(badge or username) if confirmation.kind == Confirmation.Kind.CONFIRMATION else username,
+        object_type="confirmation",
+        object_key=str(confirmation.uuid),
+        work_order=work_order,
+        action="confirm" if confirmation.kind == Confirmation.Kind.CONFIRMATION else "reverse",
+        before={"operation_totals": before},
+        after={
+            "operation_totals": after,
+            "confirmation": {name: str(getattr(confirmation, name)) for name in (*QUANTITY_FIELDS, "labor_minutes", "machine_minutes")}
+            | {"operation": confirmation.operation.sequence, "final": confirmation.is_final, "client_id": str(confirmation.client_id)},
+        },
+        reason=reason,
+    )
+
+
+def _finish_operation(
+    operation: WorkOrderOperation, work_order: WorkOrder, operations: list[WorkOrderOperation], actor: Any, label: str
+) -> None:
+    """A final confirmation completes its operation; the last operation's completes the order.
+
+    Earlier operations still open when the order completes are completed with it, through
+    the same transitions, so every one leaves its event.
+    """
+    operation_transition_locked(operation, work_order=work_order, action="complete", actor=actor, actor_label=label)
+    if operation.sequence != max(candidate.sequence for candidate in operations):
+        return
+    for earlier in operations:
+        for action in {Status.RELEASED: ("start", "complete"), Status.PAUSED: ("resume", "complete"), Status.IN_PROGRESS: ("complete",)}.get(earlier.status, ()):
+            operation_transition_locked(earlier, work_order=work_order, action=action, actor=actor, actor_label=label, reason="order completed")
+    work_order_transition_locked(work_order, action="complete", actor=actor, actor_label=label)
+
+
+def _record(
+    request: ConfirmationRequest,
+    work_order: WorkOrder,
+    operations: list[WorkOrderOperation],
+    lookups: _Lookups,
+    actor: Any,
+) -> tuple[Confirmation, NewMessage, Event]:
+    """Check one request against locked, loaded rows and apply it: status moves are written at
+    once, the confirmation, event and message are returned for the caller to insert."""
+    operation, reason, operator = _check(request, work_order, operations, lookups)
+    label = request.operator_badge or request.station
+    if work_order.status == Status.RELEASED:
+        work_order_transition_locked(work_order, action="start", actor=actor, actor_label=label)
+    if operation.status == Status.RELEASED:
+        operation_transition_locked(operation, work_order=work_order, action="start", actor=actor, actor_label=label)
+    now = timezone.now()
+    confirmation = Confirmation(
+        client_id=request.client_id,
+        request_hash=request.fingerprint(),
+        kind=Confirmation.Kind.CONFIRMATION,
+        work_order=work_order,
+        operation=operation,
+        good_qty=request.good_qty,
+        scrap_qty=request.scrap_qty,
+        rework_qty=request.rework_qty,
+        reason_code=reason,
+        labor_minutes=request.labor_minutes,
+        machine_minutes=request.machine_minutes,
+        operator=operator,
+        station=request.station,
+        is_final=request.final,
+        confirmed_at=request.confirmed_at or now,
+        recorded_at=now,
+        recorded_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    before = _totals(operation)
+    _add_to_totals(operation, confirmation)
+    event = _event(confirmation, work_order, before, _totals(operation), actor)
+    if request.final:
+        _finish_operation(operation, work_order, operations, actor, label)
+    return confirmation, _message(confirmation, work_order, operation), event
+
+
+def _replay(existing: Confirmation, request: ConfirmationRequest) -> ConfirmationResult:
+    if existing.request_hash != request.fingerprint():
+        raise DomainError(
+            "client_id_conflict",
+            _("client_id %(client_id)s was already used for a different report.") % {"client_id": request.client_id},
+            kind=ErrorKind.CONFLICT,
+            fields={"client_id": str(request.client_id)},
+        )
+    return ConfirmationResult(existing, created=False)
+
+
+def _operations(work_order: WorkOrder) -> list[WorkOrderOperation]:
+    return list(work_order.operations.select_related("work_center").order_by("sequence"))
+
+
+def operation_confirm(*, request: ConfirmationRequest, actor: Any = None) -> ConfirmationResult:
+    """Record one confirmation, or answer the original if this ``client_id`` was seen before.
+
+    Refused reports raise ``DomainError`` and leave nothing behind: no row, no event, no message.
+    """
+    existing = Confirmation.objects.filter(client_id=request.client_id).first()
+    if existing is not None:
+        return _replay(existing, request)
+    try:
+        with transaction.atomic():
+            work_order = work_order_lock(request.work_order)
+            # A resend may have raced us to the order's lock; now that we hold it, look again.
+            existing = Confirmation.objects.filter(client_id=request.client_id).first()
+            if existing is not None:
+                return _replay(existing, request)
+            operations = _operations(work_order)
+            confirmation, message, event = _record(request, work_order, operations, _Lookups.load([request]), actor)
+            confirmation.save()
+            confirmation.operation.save(update_fields=TOTAL_FIELDS)
+            event.save()
+            outbox_add_many([message])
+    except IntegrityError:
+        # The same client_id was recorded at the same moment against another order.
+        existing = Confirmation.objects.filter(client_id=request.client_id).first()
+        if existing is None:
+            raise
+        return _replay(existing, request)
+    return ConfirmationResult(confirmation, created=True)
+
+
+def operation_confirm_many(*, requests: list[ConfirmationRequest], actor: Any = None) -> list[ConfirmationResult | DomainError]:
+    """Record many confirmations (gateways, store-and-forward) in one transaction, each judged
+    on its own: the answer list holds a result or the refusal for every request, in order.
+
+    All orders involved are locked up front in primary-key order, so this never deadlocks
+    with single confirmations or transitions.
+    """
+    answers: list[ConfirmationResult | DomainError | None] = [None] * len(requests)
+    with transaction.atomic():
+        numbers = sorted({request.work_order for request in requests})
+        orders = {
+            order.number: order
+            for order in WorkOrder.objects.select_for_update(of=("self",))
+            .select_related("item__unit")
+            .filter(number__in=numbers)
+            .order_by("pk")
+        }
+        orders_by_pk = {order.pk: order for order in orders.values()}
+        operations_by_order: dict[int, list[WorkOrderOperation]] = {pk: [] for pk in orders_by_pk}
+        for operation in (
+            WorkOrderOperation.objects.select_related("work_center").filter(work_order__in=orders_by_pk).order_by("sequence")
+        ):
+            operation.work_order = orders_by_pk[operation.work_order_id]
+            operations_by_order[operation.work_order_id].append(operation)
+        seen = {
+            confirmation.client_id: confirmation
+            for confirmation in Confirmation.objects.filter(client_id__in=[request.client_id for request in requests])
+        }
+        lookups = _Lookups.load(requests)
+        new_rows: list[Confirmation] = []
+        messages: list[NewMessage] = []
+        events: list[Event] = []
+        touched: dict[int, WorkOrderOperation] = {}
+        for index, request in enumerate(requests):
+            try:
+                if request.client_id in seen:
+                    answers[index] = _replay(seen[request.client_id], request)
+                    continue
+                work_order = orders.get(request.work_order)
+                if work_order is None:
+                    raise DomainError(
+                        "unknown_work_order",
+                        _("Work order %(number)s does not exist.") % {"number": request.work_order},
+                        kind=ErrorKind.NOT_FOUND,
+                        fields={"work_order": request.work_order},
+                    )
+                confirmation, message, event = _record(request, work_order, operations_by_order[work_order.pk], lookups, actor)
+            except DomainError as error:
+                answers[index] = error
+                continue
+            seen[request.client_id] = confirmation
+            touched[confirmation.operation.pk] = confirmation.operation
+            new_rows.append(confirmation)
+            messages.append(message)
+            events.append(event)
+            answers[index] = ConfirmationResult(confirmation, created=True)
+        Confirmation.objects.bulk_create(new_rows)
+        WorkOrderOperation.objects.bulk_update(list(touched.values()), TOTAL_FIELDS)
+        Event.objects.bulk_create(events)
+        outbox_add_many(messages)
+    return answers  # type: ignore[return-value]
+
+
+# Reversal ids are derived from the original's client_id, so reversing twice finds the first reversal.
+REVERSAL_NAMESPACE = uuid.UUID("6f1d8a52-3c1e-4f5e-9a7b-2d4c6e8f0a13")
+
+
+def confirmation_reverse(*, confirmation_id: uuid.UUID, reason: str = "", actor: Any = None) -> ConfirmationResult:
+    """Reverse a confirmation with a new, negated record (nothing is deleted) and restore the totals.
+
+    Idempotent: reversing an already reversed confirmation answers the existing reversal.
+    A reversal that would leave the next operation having reported more than this one now
+    passes is refused; reversing a final confirmation reopens its operation (and order).
+    """
+    original = Confirmation.objects.select_related("work_order").filter(uuid=confirmation_id).first()
+    if original is None:
+        raise DomainError(
+            "unknown_confirmation",
+            _("Confirmation %(id)s does not exist.") % {"id": confirmation_id},
+            kind=ErrorKind.NOT_FOUND,
+            fields={"id": str(confirmation_id)},
+        )
+    with transaction.atomic():
+        work_order = work_order_lock(original.work_order.number)
+        original = Confirmation.objects.select_related("reason_code", "operator").get(pk=original.pk)
+        if original.kind == Confirmation.Kind.REVERSAL:
+            raise DomainError(
+                "cannot_reverse_reversal",
+                _("This record is itself a reversal; confirm the quantities again instead."),
+                kind=ErrorKind.CONFLICT,
+                fields={"id": str(confirmation_id)},
+            )
+        existing = Confirmation.objects.filter(reverses=original).first()
+        if existing is not None:
+            return ConfirmationResult(existing, created=False)
+        if work_order.status in {Status.CLOSED, Status.CANCELLED}:
+            raise DomainError(
+                "work_order_finished",
+                _("Work order %(number)s is %(status)s; its confirmations can no longer be reversed.")
+                % {"number": work_order.number, "status": Status(work_order.status).label},
+                kind=ErrorKind.CONFLICT,
+                fields={"work_order": work_order.status},
+            )
+        operations = _operations(work_order)
+        operation = next(candidate for candidate in operations if candidate.pk == original.operation_id)
+        original.operation = operation
+        following = min((c for c in operations if c.sequence > operation.sequence), key=lambda c: c.sequence, default=None)
+        if following is not None and original.good_qty > 0:
+            operation.good_qty -= original.good_qty
+            still_available = _available(operations, following, work_order)
+            operation.good_qty += original.good_qty
+            if following.confirmed_qty > still_available:
+                raise DomainError(
+                    "reversal_blocked_by_next_operation",
+                    _("Operation %(next)04d already reported %(done)s, which this reversal would leave unaccounted for; reverse that first.")
+                    % {"next": following.sequence, "done": following.confirmed_qty.normalize()},
+                    kind=ErrorKind.CONFLICT,
+                    fields={"operation": str(following.sequence)},
+                )
+        now = timezone.now()
+        reversal = Confirmation(
+            client_id=uuid.uuid5(REVERSAL_NAMESPACE, str(original.client_id)),
+            request_hash=original.request_hash,
+            kind=Confirmation.Kind.REVERSAL,
+            work_order=work_order,
+            operation=operation,
+            good_qty=-original.good_qty,
+            scrap_qty=-original.scrap_qty,
+            rework_qty=-original.rework_qty,
+            reason_code=original.reason_code,
+            labor_minutes=-original.labor_minutes,
+            machine_minutes=-original.machine_minutes,
+            operator=original.operator,
+            station=original.station,
+            is_final=False,
+            reverses=original,
+            note=reason[:500],
+            confirmed_at=now,
+            recorded_at=now,
+            recorded_by=actor if getattr(actor, "is_authenticated", False) else None,
+        )
+        before = _totals(operation)
+        _add_to_totals(operation, reversal)
+        label = getattr(actor, "username", "")
+        if original.is_final and operation.status == Status.COMPLETED:
+            operation_transition_locked(operation, work_order=work_order, action="reopen", actor=actor, actor_label=label, reason=reason)
+            if work_order.status == Status.COMPLETED:
+                work_order_transition_locked(work_order, action="reopen", actor=actor, actor_label=label, reason=reason)
+        reversal.save()
+        operation.save(update_fields=TOTAL_FIELDS)
+        _event(reversal, work_order, before, _totals(operation), actor, reason).save()
+        outbox_add_many([_message(reversal, work_order, operation)])
+    return ConfirmationResult(reversal, created=True)

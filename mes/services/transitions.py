@@ -1,0 +1,156 @@
+"""The state machine of work orders and their operations.
+
+planned → released → in_progress ⇄ paused → completed → closed; cancelled from planned,
+released or paused. Each move is a named action with the states it may start from.
+``reopen`` (completed → in_progress) exists only for the reversal of a final confirmation.
+
+Locking rule, which keeps every writer deadlock-free: whoever changes a work order, its
+operations or its confirmations first locks the work order row (and, when several orders
+are involved, locks them in primary-key order). Operations are never locked on their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from mes.models import Status, WorkOrder, WorkOrderOperation
+from mes.services.audit import event_record
+from mes.services.errors import DomainError, ErrorKind
+
+
+@dataclass(frozen=True)
+class Action:
+    sources: frozenset[str]
+    target: str
+
+
+ACTIONS: dict[str, Action] = {
+    "release": Action(frozenset({Status.PLANNED}), Status.RELEASED),
+    "start": Action(frozenset({Status.RELEASED}), Status.IN_PROGRESS),
+    "pause": Action(frozenset({Status.IN_PROGRESS}), Status.PAUSED),
+    "resume": Action(frozenset({Status.PAUSED}), Status.IN_PROGRESS),
+    "complete": Action(frozenset({Status.IN_PROGRESS}), Status.COMPLETED),
+    "close": Action(frozenset({Status.COMPLETED}), Status.CLOSED),
+    "cancel": Action(frozenset({Status.PLANNED, Status.RELEASED, Status.PAUSED}), Status.CANCELLED),
+    "reopen": Action(frozenset({Status.COMPLETED}), Status.IN_PROGRESS),
+}
+
+# status → the statuses it may move to; derived from ACTIONS so the two never disagree.
+TRANSITIONS: dict[str, set[str]] = {status: set() for status in Status.values}
+for _action in ACTIONS.values():
+    for _source in _action.sources:
+        TRANSITIONS[_source].add(_action.target)
+
+# Actions people and integrations may ask for through the API; the rest follow from confirmations.
+REQUESTABLE_ACTIONS = ("release", "pause", "resume", "cancel", "close")
+
+
+def _check(action: str, current: str, what: str) -> Action:
+    try:
+        rule = ACTIONS[action]
+    except KeyError:
+        raise DomainError("unknown_action", _("Unknown action %(action)s.") % {"action": action}) from None
+    if current not in rule.sources:
+        raise DomainError(
+            "illegal_transition",
+            _("Cannot %(action)s %(what)s: it is %(status)s (allowed from: %(sources)s).")
+            % {
+                "action": action,
+                "what": what,
+                "status": Status(current).label,
+                "sources": ", ".join(str(Status(s).label) for s in sorted(rule.sources)),
+            },
+            kind=ErrorKind.CONFLICT,
+            fields={"status": current},
+        )
+    return rule
+
+
+def work_order_lock(number: str) -> WorkOrder:
+    """Lock one work order for the rest of the transaction (the first lock any writer takes)."""
+    try:
+        return WorkOrder.objects.select_for_update(of=("self",)).select_related("item__unit").get(number=number)
+    except WorkOrder.DoesNotExist:
+        raise DomainError(
+            "unknown_work_order",
+            _("Work order %(number)s does not exist.") % {"number": number},
+            kind=ErrorKind.NOT_FOUND,
+            fields={"work_order": number},
+        ) from None
+
+
+def _set_status(
+    obj: WorkOrder | WorkOrderOperation,
+    *,
+    work_order: WorkOrder,
+    action: str,
+    actor: Any,
+    actor_label: str,
+    reason: str,
+) -> None:
+    """Apply one checked move to a locked row and write its event."""
+    what = (
+        _("work order %(number)s") % {"number": work_order.number}
+        if isinstance(obj, WorkOrder)
+        else _("operation %(sequence)04d of %(number)s") % {"sequence": obj.sequence, "number": work_order.number}
+    )
+    rule = _check(action, obj.status, what)
+    before = obj.status
+    obj.status = rule.target
+    update_fields = ["status"]
+    now = timezone.now()
+    if isinstance(obj, WorkOrder):
+        obj.updated_at = now
+        update_fields.append("updated_at")
+        if action == "release":
+            obj.released_at = now
+            update_fields.append("released_at")
+        elif rule.target == Status.COMPLETED:
+            obj.completed_at = now
+            update_fields.append("completed_at")
+        object_type, object_key = "work_order", work_order.number
+    else:
+        object_type, object_key = "operation", f"{work_order.number}/{obj.sequence:04d}"
+    obj.save(update_fields=update_fields)
+    event_record(
+        object_type=object_type,
+        object_key=object_key,
+        action=action,
+        actor=actor,
+        actor_label=actor_label,
+        work_order=work_order,
+        before={"status": before},
+        after={"status": rule.target},
+        reason=reason,
+    )
+
+
+def operation_transition_locked(
+    operation: WorkOrderOperation, *, work_order: WorkOrder, action: str, actor: Any = None, actor_label: str = "", reason: str = ""
+) -> WorkOrderOperation:
+    """Move one operation. Precondition: the caller holds ``work_order``'s lock."""
+    _set_status(operation, work_order=work_order, action=action, actor=actor, actor_label=actor_label, reason=reason)
+    return operation
+
+
+def work_order_transition_locked(
+    work_order: WorkOrder, *, action: str, actor: Any = None, actor_label: str = "", reason: str = ""
+) -> WorkOrder:
+    """Move a locked work order and cascade to its operations as the action implies."""
+    _set_status(work_order, work_order=work_order, action=action, actor=actor, actor_label=actor_label, reason=reason)
+    cascade = {
+        "pause": {Status.IN_PROGRESS},
+        "resume": {Status.PAUSED},
+        "cancel": {Status.PLANNED, Status.RELEASED, Status.PAUSED},
+        "close": {Status.COMPLETED},
+    }.get(action)
+    if cascade:
+        for operation in work_order.operations.filter(status__in=cascade).order_by("sequence"):
+            operation_transition_locked(
+                operation, work_order=work_order, action=action, actor=actor, actor_label=actor_label, reason=reason
+            )
+    return work_order

@@ -1,0 +1,199 @@
+"""Work-order writes: upsert from the ERP, release with its snapshot, requested transitions."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from mes.models import Bom, Item, Routing, Status, WorkOrder, WorkOrderComponent, WorkOrderOperation
+from mes.services.audit import event_record
+from mes.services.errors import DomainError, ErrorKind, unknown_reference
+from mes.services.master_data import UpsertResult, changed_fields
+from mes.services.transitions import (
+    ACTIONS,
+    REQUESTABLE_ACTIONS,
+    work_order_lock,
+    work_order_transition_locked,
+)
+
+# Once work has started the ERP may still move dates and priorities, but not what is made.
+FIELDS_LOCKED_AFTER_RELEASE = ("item",)
+FINISHED = {Status.COMPLETED, Status.CLOSED, Status.CANCELLED}
+
+
+def _snapshot(work_order: WorkOrder) -> dict[str, Any]:
+    return {
+        "item": work_order.item.code,
+        "quantity": str(work_order.quantity),
+        "due_date": work_order.due_date.isoformat(),
+        "priority": work_order.priority,
+        "status": work_order.status,
+    }
+
+
+@transaction.atomic
+def work_order_upsert(
+    *, number: str, item: str, quantity: Decimal, due_date: datetime.date, priority: int | None = None, actor: Any = None
+) -> UpsertResult:
+    """Create or update a work order by the ERP's number (idempotent)."""
+    try:
+        item_obj = Item.objects.select_related("unit").get(code=item)
+    except Item.DoesNotExist:
+        raise unknown_reference("item", "item", item) from None
+    work_order = WorkOrder.objects.select_for_update(of=("self",)).select_related("item").filter(number=number).first()
+    if work_order is None:
+        try:
+            with transaction.atomic():
+                work_order = WorkOrder.objects.create(
+                    number=number, item=item_obj, quantity=quantity, due_date=due_date,
+                    priority=priority if priority is not None else 5,
+                )
+        except IntegrityError:  # created concurrently: carry on as an update of that row
+            work_order = work_order_lock(number)
+        else:
+            event_record(
+                object_type="work_order", object_key=number, action="create", actor=actor, work_order=work_order,
+                after=_snapshot(work_order),
+            )
+            return UpsertResult(work_order, created=True, changed=True)
+
+    wanted = {"item": item_obj, "quantity": quantity, "due_date": due_date}
+    if priority is not None:
+        wanted["priority"] = priority
+    changes = changed_fields(work_order, wanted)
+    if not changes:
+        return UpsertResult(work_order, created=False, changed=False)
+    if work_order.status in FINISHED:
+        raise DomainError(
+            "work_order_finished",
+            _("Work order %(number)s is %(status)s and can no longer be changed.")
+            % {"number": number, "status": Status(work_order.status).label},
+            kind=ErrorKind.CONFLICT,
+            fields={name: "locked" for name in changes},
+        )
+    if work_order.status != Status.PLANNED and "item" in changes:
+        raise DomainError(
+            "work_order_item_locked",
+            _("Work order %(number)s is released; its item cannot change.") % {"number": number},
+            kind=ErrorKind.CONFLICT,
+            fields={"item": "locked after release"},
+        )
+    if "quantity" in changes and work_order.status != Status.PLANNED:
+        _rescale_released(work_order, quantity)
+    before = _snapshot(work_order)
+    for name, value in wanted.items():
+        setattr(work_order, name, value)
+    work_order.save(update_fields=[*changes, "updated_at"])
+    event_record(
+        object_type="work_order", object_key=number, action="update", actor=actor, work_order=work_order,
+        before=before, after=_snapshot(work_order),
+    )
+    return UpsertResult(work_order, created=False, changed=True)
+
+
+def _rescale_released(work_order: WorkOrder, quantity: Decimal) -> None:
+    """A released order's quantity may change, but never below what was already reported."""
+    operations = list(work_order.operations.all())
+    first = min(operations, key=lambda operation: operation.sequence, default=None)
+    if first is not None and first.confirmed_qty > quantity:
+        raise DomainError(
+            "quantity_below_confirmed",
+            _("Operation %(sequence)04d already confirmed %(confirmed)s; the order quantity cannot drop to %(quantity)s.")
+            % {"sequence": first.sequence, "confirmed": first.confirmed_qty, "quantity": quantity},
+            fields={"quantity": f"at least {first.confirmed_qty}"},
+        )
+    WorkOrderOperation.objects.filter(work_order=work_order).update(planned_qty=quantity)
+    factor = quantity / work_order.quantity
+    for component in work_order.components.all():
+        component.required_qty = (component.required_qty * factor).quantize(Decimal("0.001"))
+        component.save(update_fields=["required_qty"])
+
+
+def effective_bom(item: Item, on: datetime.date) -> Bom | None:
+    """The BOM version in force on a date: the most recently effective one, then the highest version."""
+    return (
+        Bom.objects.filter(item=item)
+        .filter(Q(valid_from__isnull=True) | Q(valid_from__lte=on))
+        .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=on))
+        .prefetch_related("lines__component", "lines__unit")
+        .order_by("-valid_from", "-version")
+        .first()
+    )
+
+
+def work_order_release_locked(work_order: WorkOrder, *, actor: Any = None, actor_label: str = "", reason: str = "") -> WorkOrder:
+    """Release a locked planned order: snapshot its routing into operations and its BOM into components."""
+    try:
+        routing = Routing.objects.prefetch_related("operations").get(item=work_order.item)
+    except Routing.DoesNotExist:
+        routing = None
+    routing_operations = list(routing.operations.all()) if routing else []
+    if not routing_operations:
+        raise DomainError(
+            "routing_missing",
+            _("Item %(item)s has no routing; an order cannot be released without operations.")
+            % {"item": work_order.item.code},
+            fields={"item": work_order.item.code},
+        )
+    work_order_transition_locked(work_order, action="release", actor=actor, actor_label=actor_label, reason=reason)
+    WorkOrderOperation.objects.bulk_create(
+        WorkOrderOperation(
+            work_order=work_order,
+            sequence=operation.sequence,
+            name=operation.name,
+            work_center_id=operation.work_center_id,
+            setup_minutes=operation.setup_minutes,
+            run_minutes_per_unit=operation.run_minutes_per_unit,
+            quality_checkpoint=operation.quality_checkpoint,
+            status=Status.RELEASED,
+            planned_qty=work_order.quantity,
+        )
+        for operation in routing_operations
+    )
+    bom = effective_bom(work_order.item, timezone.localdate())
+    if bom is not None:
+        WorkOrderComponent.objects.bulk_create(
+            WorkOrderComponent(
+                work_order=work_order,
+                position=line.position,
+                item=line.component,
+                required_qty=(line.quantity * work_order.quantity).quantize(Decimal("0.001")),
+                unit=line.unit,
+            )
+            for line in bom.lines.all()
+        )
+        work_order.bom_version = bom.version
+        work_order.save(update_fields=["bom_version"])
+    return work_order
+
+
+@transaction.atomic
+def work_order_transition(
+    *, number: str, action: str, actor: Any = None, actor_label: str = "", reason: str = ""
+) -> tuple[WorkOrder, bool]:
+    """Apply a requested action (release, pause, resume, cancel, close) to a work order.
+
+    Asking again for the state the order is already in answers ``(order, False)`` and writes
+    nothing, so an ERP's retried "release" is harmless; any other disallowed move raises
+    ``illegal_transition``. Returns the order and whether it changed.
+    """
+    if action not in REQUESTABLE_ACTIONS:
+        raise DomainError(
+            "unknown_action",
+            _("Unknown action %(action)s; use one of %(actions)s.")
+            % {"action": action, "actions": ", ".join(REQUESTABLE_ACTIONS)},
+        )
+    work_order = work_order_lock(number)
+    if work_order.status == ACTIONS[action].target:
+        return work_order, False
+    if action == "release":
+        work_order_release_locked(work_order, actor=actor, actor_label=actor_label, reason=reason)
+    else:
+        work_order_transition_locked(work_order, action=action, actor=actor, actor_label=actor_label, reason=reason)
+    return work_order, True

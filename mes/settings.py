@@ -1,0 +1,292 @@
+"""Project settings, all read from the environment.
+
+Every value a plant may change comes from an environment variable through one of the
+small ``env_*`` helpers below. A bad value stops start-up with a message naming the
+variable, instead of surfacing later as a confusing runtime error.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("MES_VAR_DIR", BASE_DIR / "var"))
+
+
+def _bad(name: str, value: str, expected: str) -> ImproperlyConfigured:
+    return ImproperlyConfigured(f"Environment variable {name}={value!r} is invalid: expected {expected}.")
+
+
+def env_str(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip()
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = env_str(name)
+    if value is None:
+        return default
+    lowered = value.lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise _bad(name, value, "one of 1/0, true/false, yes/no, on/off")
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    value = env_str(name)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise _bad(name, value, "an integer") from None
+    if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
+        raise _bad(name, value, f"an integer between {minimum} and {maximum}")
+    return number
+
+
+def env_decimal(name: str, default: str, *, minimum: Decimal | None = None) -> Decimal:
+    value = env_str(name, default)
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise _bad(name, value, "a decimal number") from None
+    if not number.is_finite() or (minimum is not None and number < minimum):
+        raise _bad(name, value, f"a finite decimal number of at least {minimum}")
+    return number
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    value = env_str(name)
+    if value is None:
+        return default
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def env_database(name: str, default: str) -> dict:
+    value = env_str(name, default)
+    try:
+        config = dj_database_url.parse(value, conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0))
+    except (ValueError, KeyError) as error:
+        raise _bad(name, value, f"a database URL such as postgresql://user@host:5432/name ({error})") from None
+    engine = config.get("ENGINE", "")
+    if engine not in {"django.db.backends.postgresql", "django.db.backends.sqlite3"}:
+        raise _bad(name, value, "a postgresql:// or sqlite:// URL")
+    if engine.endswith("sqlite3"):
+        # WAL lets readers work while one writer commits; IMMEDIATE takes the write lock
+        # at BEGIN, so two writers queue behind the busy timeout instead of deadlocking
+        # on a read-to-write lock upgrade.
+        config["OPTIONS"] = {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+        config["CONN_MAX_AGE"] = 0
+    else:
+        config.setdefault("OPTIONS", {})
+        config["CONN_HEALTH_CHECKS"] = True
+    config["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME")} if env_str("TEST_DATABASE_NAME") else {}
+    return config
+
+
+def env_url(name: str, schemes: set[str]) -> str | None:
+    value = env_str(name)
+    if value is None:
+        return None
+    scheme = value.split("://", 1)[0] if "://" in value else ""
+    if scheme not in schemes:
+        raise _bad(name, value, f"a URL starting with one of {', '.join(sorted(s + '://' for s in schemes))}")
+    return value
+
+
+def env_time_zone(name: str, default: str) -> str:
+    value = env_str(name, default)
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _bad(name, value, "an IANA time zone such as Asia/Shanghai or Europe/Berlin") from None
+    return value
+
+
+def _local_secret_key() -> str:
+    """A key generated once into var/ so local sessions survive restarts."""
+    path = VAR_DIR / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+# --- core -------------------------------------------------------------------------
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_str("SECRET_KEY") or _local_secret_key()
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_htmx",
+    "template_partials",
+    "mes",
+    "erp_sync",
+    "shopfloor",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "mes.urls"
+WSGI_APPLICATION = "mes.wsgi.application"
+ASGI_APPLICATION = "mes.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+            ],
+        },
+    },
+]
+
+# --- database ---------------------------------------------------------------------
+DATABASES = {"default": env_database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'mes.sqlite3'}")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+# --- queue: Redis when REDIS_URL is set, otherwise embedded ------------------------
+REDIS_URL = env_url("REDIS_URL", {"redis", "rediss", "unix"})
+EMBEDDED_MODE = REDIS_URL is None
+if EMBEDDED_MODE:
+    # kombu's filesystem transport: a real broker shared by processes on this machine, nothing to install.
+    _BROKER_DIR = VAR_DIR / "broker"
+    for _sub in ("in", "processed"):
+        (_BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_BROKER_DIR / "in"),
+        "data_folder_out": str(_BROKER_DIR / "in"),
+        "processed_folder": str(_BROKER_DIR / "processed"),
+        "store_processed": False,
+    }
+else:
+    CELERY_BROKER_URL = REDIS_URL
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = 120
+CELERY_TASK_SOFT_TIME_LIMIT = 100
+CELERY_TIMEZONE = None  # set below from TIME_ZONE
+
+# --- auth -------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+
+# --- languages and time -----------------------------------------------------------
+LANGUAGE_CODE = env_str("LANGUAGE_CODE", "zh-hans")
+LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
+if LANGUAGE_CODE not in {code for code, _name in LANGUAGES}:
+    raise _bad("LANGUAGE_CODE", LANGUAGE_CODE, "zh-hans or en")
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = env_time_zone("TIME_ZONE", "Asia/Shanghai")
+CELERY_TIMEZONE = TIME_ZONE
+USE_I18N = True
+USE_TZ = True
+
+# --- static files -----------------------------------------------------------------
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+
+# --- REST API ---------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "mes.api.errors.exception_handler",
+    "COERCE_DECIMAL_TO_STRING": False,
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "MES API",
+    "DESCRIPTION": (
+        "Inbound API for ERPs, stations and gateways: idempotent master-data upserts, "
+        "work-order transitions and confirmations (报工)."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and ReDoc served from our own static files: plant networks are often offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- production rules -------------------------------------------------------------
+# Percentage a confirmation may exceed what the previous operation passed as good.
+MES_OVER_DELIVERY_TOLERANCE_PERCENT = env_decimal("MES_OVER_DELIVERY_TOLERANCE_PERCENT", "0", minimum=Decimal(0))
+# Labor minutes per confirmation above this are refused as implausible (default: one 12-hour shift).
+MES_MAX_LABOR_MINUTES = env_decimal("MES_MAX_LABOR_MINUTES", "720", minimum=Decimal(0))
+MES_MAX_MACHINE_MINUTES = env_decimal("MES_MAX_MACHINE_MINUTES", "1440", minimum=Decimal(0))
+MES_BULK_LIMIT = env_int("MES_BULK_LIMIT", 1000, minimum=1, maximum=10000)
+
+# --- logging ----------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
