@@ -142,5 +142,11 @@ class EventAdmin(ReadOnlyAdmin):
     date_hierarchy = "occurred_at"
 
 
+@admin.register(models.ApiAccess)
+class ApiAccessAdmin(admin.ModelAdmin):
+    list_display = ["user", "allowed_networks"]
+    search_fields = ["user__username"]
+
+
 admin.site.site_header = _("MES administration")
 admin.site.site_title = _("MES")

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from erp_sync.selectors import sync_states
+from erp_sync.selectors import sync_state_of, sync_states
 from mes.api import serializers as s
 from mes.api.errors import validation_error_body
 from mes.api.permissions import HasRole
@@ -281,8 +281,9 @@ def _confirmation_request(data: dict[str, Any]) -> ConfirmationRequest:
     )
 
 
-def _confirmation_body(confirmation) -> dict[str, Any]:
-    return confirmation_json(confirmation, sync_states([confirmation.uuid]).get(confirmation.uuid))
+def _confirmation_body(confirmation, message=None) -> dict[str, Any]:
+    erp_sync = sync_state_of(message) if message is not None else sync_states([confirmation.uuid]).get(confirmation.uuid)
+    return confirmation_json(confirmation, erp_sync)
 
 
 class ConfirmationCreateView(ApiView):
@@ -298,7 +299,8 @@ class ConfirmationCreateView(ApiView):
         confirmation_request = _confirmation_request(_validated(s.ConfirmationSerializer, request.data))
         result = operation_confirm(request=confirmation_request, actor=request.user)
         return Response(
-            _confirmation_body(result.confirmation), status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+            _confirmation_body(result.confirmation, result.message),
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
 
 

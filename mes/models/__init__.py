@@ -1,3 +1,4 @@
+from mes.models.accounts import ApiAccess
 from mes.models.audit import Event
 from mes.models.bom import Bom, BomLine
 from mes.models.confirmations import Confirmation
@@ -8,6 +9,7 @@ from mes.models.status import Status
 from mes.models.work_orders import WorkOrder, WorkOrderComponent, WorkOrderOperation
 
 __all__ = [
+    "ApiAccess",
     "Bom",
     "BomLine",
     "Confirmation",

@@ -2,18 +2,28 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
+from mes.models.accounts import ApiAccess, validate_networks
 from mes.roles import Role
 from mes.services.errors import DomainError
 
 
 @transaction.atomic
-def api_token_create(*, username: str, role: str) -> Token:
-    """Give a user (created if needed, without a usable password) a role and an API token."""
+def api_token_create(*, username: str, role: str, allowed_networks: list[str] | None = None) -> Token:
+    """Give a user (created if needed, without a usable password) a role and an API token.
+
+    ``allowed_networks`` (IP addresses or CIDR networks) limits where the token is accepted from.
+    """
     if role not in Role.values:
         raise DomainError("unknown_role", f"Unknown role {role!r}; choose one of {', '.join(Role.values)}.", fields={"role": role})
+    networks = " ".join(allowed_networks or [])
+    try:
+        validate_networks(networks)
+    except ValidationError as error:
+        raise DomainError("invalid_network", " ".join(error.messages), fields={"allowed_networks": networks}) from None
     user, created = get_user_model().objects.get_or_create(username=username)
     if created:
         user.set_unusable_password()
@@ -23,5 +33,7 @@ def api_token_create(*, username: str, role: str) -> Token:
     if role == Role.ADMIN and not user.is_staff:
         user.is_staff = True
         user.save(update_fields=["is_staff"])
+    if allowed_networks is not None:
+        ApiAccess.objects.update_or_create(user=user, defaults={"allowed_networks": networks})
     token, _created = Token.objects.get_or_create(user=user)
     return token

@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from erp_sync.models import OutboxMessage
 from erp_sync.outbox import NewMessage, outbox_add_many
 from mes.models import Confirmation, Employee, Event, ReasonCode, Status, WorkOrder, WorkOrderOperation
 from mes.services.errors import DomainError, ErrorKind
@@ -60,6 +61,7 @@ class ConfirmationRequest:
 class ConfirmationResult:
     confirmation: Confirmation
     created: bool
+    message: OutboxMessage | None = None  # the ERP message written with a new record
 
 
 @dataclass
@@ -378,13 +380,10 @@ def operation_confirm(*, request: ConfirmationRequest, actor: Any = None) -> Con
 
     Refused reports raise ``DomainError`` and leave nothing behind: no row, no event, no message.
     """
-    existing = Confirmation.objects.filter(client_id=request.client_id).first()
-    if existing is not None:
-        return _replay(existing, request)
     try:
         with transaction.atomic():
             work_order = work_order_lock(request.work_order)
-            # A resend may have raced us to the order's lock; now that we hold it, look again.
+            # Checked under the order's lock, so a resend racing the original waits and then finds it.
             existing = Confirmation.objects.filter(client_id=request.client_id).first()
             if existing is not None:
                 return _replay(existing, request)
@@ -393,14 +392,27 @@ def operation_confirm(*, request: ConfirmationRequest, actor: Any = None) -> Con
             confirmation.save()
             confirmation.operation.save(update_fields=TOTAL_FIELDS)
             event.save()
-            outbox_add_many([message])
+            (outbox_message,) = outbox_add_many([message])
+    except DomainError:
+        # A resend of a recorded report must be answered even if the order has moved on since
+        # (completed, closed): the replay wins over the rules that would refuse a new report.
+        existing = Confirmation.objects.filter(client_id=request.client_id).first()
+        if existing is None:
+            raise
+        return _replay(existing, request)
     except IntegrityError:
         # The same client_id was recorded at the same moment against another order.
         existing = Confirmation.objects.filter(client_id=request.client_id).first()
         if existing is None:
             raise
         return _replay(existing, request)
-    return ConfirmationResult(confirmation, created=True)
+    _mark_unreversed(confirmation)
+    return ConfirmationResult(confirmation, created=True, message=outbox_message)
+
+
+def _mark_unreversed(confirmation: Confirmation) -> None:
+    """A record made a moment ago has no reversal; say so instead of letting a read ask the database."""
+    Confirmation.reversed_by.related.set_cached_value(confirmation, None)
 
 
 def operation_confirm_many(*, requests: list[ConfirmationRequest], actor: Any = None) -> list[ConfirmationResult | DomainError]:
@@ -554,5 +566,5 @@ def confirmation_reverse(*, confirmation_id: uuid.UUID, reason: str = "", actor:
         reversal.save()
         operation.save(update_fields=TOTAL_FIELDS)
         _event(reversal, work_order, before, _totals(operation), actor, reason).save()
-        outbox_add_many([_message(reversal, work_order, operation)])
-    return ConfirmationResult(reversal, created=True)
+        (outbox_message,) = outbox_add_many([_message(reversal, work_order, operation)])
+    return ConfirmationResult(reversal, created=True, message=outbox_message)

@@ -11,10 +11,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("username")
         parser.add_argument("--role", required=True, choices=Role.values)
+        parser.add_argument(
+            "--allow-from",
+            action="append",
+            metavar="CIDR",
+            help="accept the token only from this IP address or network (repeatable); default: anywhere",
+        )
 
-    def handle(self, *args, username: str, role: str, **options):
+    def handle(self, *args, username: str, role: str, allow_from: list[str] | None = None, **options):
         try:
-            token = api_token_create(username=username, role=role)
+            token = api_token_create(username=username, role=role, allowed_networks=allow_from)
         except DomainError as error:
             raise CommandError(error.message) from None
         self.stdout.write(token.key)

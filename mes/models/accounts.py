@@ -1,0 +1,43 @@
+import ipaddress
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+def validate_networks(value: str) -> None:
+    for entry in value.split():
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ValidationError(_("%(entry)s is not an IP address or network (e.g. 10.1.0.0/16).") % {"entry": entry}) from None
+
+
+class ApiAccess(models.Model):
+    """Where an integration's token may be used from. No row, or an empty list, means anywhere."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, models.CASCADE, related_name="api_access", verbose_name=_("user"))
+    allowed_networks = models.TextField(
+        _("allowed networks"),
+        blank=True,
+        validators=[validate_networks],
+        help_text=_("IP addresses or networks, separated by spaces or new lines, e.g. 10.1.0.0/16 192.168.5.20."),
+    )
+
+    class Meta:
+        verbose_name = _("API access rule")
+        verbose_name_plural = _("API access rules")
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.allowed_networks or '*'}"
+
+    def allows(self, address: str) -> bool:
+        networks = self.allowed_networks.split()
+        if not networks:
+            return True
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in ipaddress.ip_network(network, strict=False) for network in networks)
