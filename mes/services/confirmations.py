@@ -106,13 +106,16 @@ def _check(
             _("Good, scrap and rework quantities are all zero: nothing to report."),
             fields={name: "0" for name in QUANTITY_FIELDS},
         )
-    for name, limit in (("labor_minutes", settings.MES_MAX_LABOR_MINUTES), ("machine_minutes", settings.MES_MAX_MACHINE_MINUTES)):
+    for name, label, limit in (
+        ("labor_minutes", _("labor minutes"), settings.MES_MAX_LABOR_MINUTES),
+        ("machine_minutes", _("machine minutes"), settings.MES_MAX_MACHINE_MINUTES),
+    ):
         value = getattr(request, name)
         if value < 0 or value > limit:
             raise DomainError(
                 f"implausible_{name}",
                 _("%(field)s must be between 0 and %(limit)s per confirmation; got %(value)s.")
-                % {"field": name.replace("_", " "), "limit": limit, "value": value},
+                % {"field": label, "limit": limit, "value": value},
                 fields={name: str(value)},
             )
 
@@ -132,11 +135,16 @@ def _check(
             _("Scrap and rework need a reason code."),
             fields={"reason_code": "required for " + " and ".join(sorted(needed_kinds))},
         )
-    if reason is not None and reason.kind not in (needed_kinds or {"scrap", "rework"}):
+    allowed_kinds = needed_kinds or {"scrap", "rework"}
+    if reason is not None and reason.kind not in allowed_kinds:
         raise DomainError(
             "reason_code_wrong_kind",
             _("Reason code %(code)s is a %(kind)s reason; this report needs a %(needed)s reason.")
-            % {"code": reason.code, "kind": reason.get_kind_display(), "needed": _(" or ").join(sorted(needed_kinds or {"scrap", "rework"}))},
+            % {
+                "code": reason.code,
+                "kind": reason.get_kind_display(),
+                "needed": _(" or ").join(str(ReasonCode.Kind(kind).label) for kind in sorted(allowed_kinds)),
+            },
             fields={"reason_code": request.reason_code},
         )
 

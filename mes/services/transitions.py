@@ -16,6 +16,7 @@ from typing import Any
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from mes.models import Status, WorkOrder, WorkOrderOperation
 from mes.services.audit import event_record
@@ -45,6 +46,17 @@ for _action in ACTIONS.values():
     for _source in _action.sources:
         TRANSITIONS[_source].add(_action.target)
 
+ACTION_LABELS = {
+    "release": gettext_lazy("release"),
+    "start": gettext_lazy("start"),
+    "pause": gettext_lazy("pause"),
+    "resume": gettext_lazy("resume"),
+    "complete": gettext_lazy("complete"),
+    "close": gettext_lazy("close"),
+    "cancel": gettext_lazy("cancel"),
+    "reopen": gettext_lazy("reopen"),
+}
+
 # Actions people and integrations may ask for through the API; the rest follow from confirmations.
 REQUESTABLE_ACTIONS = ("release", "pause", "resume", "cancel", "close")
 
@@ -59,7 +71,7 @@ def _check(action: str, current: str, what: str) -> Action:
             "illegal_transition",
             _("Cannot %(action)s %(what)s: it is %(status)s (allowed from: %(sources)s).")
             % {
-                "action": action,
+                "action": ACTION_LABELS[action],
                 "what": what,
                 "status": Status(current).label,
                 "sources": ", ".join(str(Status(s).label) for s in sorted(rule.sources)),

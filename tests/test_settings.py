@@ -1,0 +1,50 @@
+"""Bad environment values stop start-up with a message naming the variable."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _start(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+    environment = {key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "REDIS_URL"}}
+    environment.update(MES_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="mes.settings", **env)
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); print('started')"],
+        cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DATABASE_URL", "mysql://root@localhost/mes"),
+        ("DATABASE_URL", "not a url"),
+        ("REDIS_URL", "http://127.0.0.1:6379"),
+        ("TIME_ZONE", "Mars/Olympus_Mons"),
+        ("LANGUAGE_CODE", "fr"),
+        ("DEBUG", "maybe"),
+        ("MES_OVER_DELIVERY_TOLERANCE_PERCENT", "-5"),
+        ("MES_BULK_LIMIT", "lots"),
+    ],
+)
+def test_bad_value_stops_start_up_naming_the_variable(tmp_path, variable, value):
+    result = _start(tmp_path, **{variable: value})
+
+    assert result.returncode != 0
+    assert "started" not in result.stdout
+    assert f"Environment variable {variable}=" in result.stderr
+
+
+def test_defaults_start_on_sqlite_and_generate_a_secret_key_once(tmp_path):
+    first = _start(tmp_path)
+    key = (tmp_path / "secret_key").read_text()
+    second = _start(tmp_path)
+
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert len(key) > 40
+    assert (tmp_path / "secret_key").read_text() == key
