@@ -30,6 +30,9 @@ def flatten_fields(detail: Any, prefix: str = "") -> dict[str, str]:
     flat: dict[str, str] = {}
     if isinstance(detail, dict):
         for name, value in detail.items():
+            if isinstance(name, int) or str(name).isdigit():  # DRF keys list errors by index
+                flat.update(flatten_fields(value, f"{prefix}[{name}]"))
+                continue
             key = name if name != "non_field_errors" else "_"
             flat.update(flatten_fields(value, f"{prefix}.{key}" if prefix else key))
     elif isinstance(detail, list):

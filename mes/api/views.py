@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
@@ -76,6 +77,8 @@ def _validated(serializer_class: type[serializers.Serializer], data: Any) -> dic
 def _check_key(name: str, key: str) -> str:
     if len(key) > KEY_MAX_LENGTH or not key.strip():
         raise ValidationError({name: [f"Must be 1 to {KEY_MAX_LENGTH} characters."]})
+    if any(ord(character) < 32 for character in key):
+        raise ValidationError({name: ["Control characters (such as NUL) are not allowed in keys."]})
     return key
 
 
@@ -131,7 +134,12 @@ def _read(model, key_field: str, kind: str, *related: str) -> Callable[[str], An
 
 
 def _read_bom(item_code: str) -> Bom:
-    bom = Bom.objects.select_related("item").filter(item__code=item_code).order_by("-valid_from", "-version").first()
+    bom = (
+        Bom.objects.select_related("item")
+        .filter(item__code=item_code)
+        .order_by(F("valid_from").desc(nulls_last=True), "-version")
+        .first()
+    )
     if bom is None:
         raise DomainError("unknown_bom", f"Item {item_code!r} has no BOM.", kind=ErrorKind.NOT_FOUND)
     return bom
@@ -161,7 +169,7 @@ class ResourceView(ApiView):
         resource = self.resource
         data = _validated(resource.serializer, request.data)
         result = resource.upsert(**{resource.service_key: _check_key(resource.key_field, key)}, **data, actor=request.user)
-        body = resource.represent(resource.read(key))
+        body = resource.represent(result.obj)  # what was written: a BOM PUT answers its own version
         return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
 
@@ -239,7 +247,7 @@ class WorkOrderTransitionView(ApiView):
 
     def post(self, request: Request, key: str) -> Response:
         data = _validated(s.TransitionSerializer, request.data or {})
-        work_order_transition(number=key, action=self.action, actor=request.user, reason=data["reason"])
+        work_order_transition(number=_check_key("number", key), action=self.action, actor=request.user, reason=data["reason"])
         return Response(work_order_json(work_order_get(key)))
 
 

@@ -27,6 +27,11 @@ from mes.services.errors import DomainError, ErrorKind
 from mes.services.transitions import operation_transition_locked, work_order_lock, work_order_transition_locked
 
 ZERO = Decimal(0)
+
+
+def plain(quantity: Decimal) -> str:
+    """A quantity as people write it: 10, 2.5 — never 1E+1 or 10.000."""
+    return f"{quantity.normalize():f}"
 OPEN_FOR_CONFIRMATION = {Status.RELEASED, Status.IN_PROGRESS}
 QUANTITY_FIELDS = ("good_qty", "scrap_qty", "rework_qty")
 
@@ -217,12 +222,12 @@ def _check(
             )
             % {
                 "sequence": operation.sequence,
-                "remaining": remaining.normalize(),
-                "available": available.normalize(),
-                "done": operation.confirmed_qty.normalize(),
-                "requested": requested.normalize(),
+                "remaining": plain(remaining),
+                "available": plain(available),
+                "done": plain(operation.confirmed_qty),
+                "requested": plain(requested),
             },
-            fields={"good_qty": f"at most {remaining.normalize()} in total"},
+            fields={"good_qty": f"at most {plain(remaining)} in total"},
         )
     return operation, reason, operator
 
@@ -538,7 +543,7 @@ def confirmation_reverse(*, confirmation_id: uuid.UUID, reason: str = "", actor:
                 raise DomainError(
                     "reversal_blocked_by_next_operation",
                     _("Operation %(next)04d already reported %(done)s, which this reversal would leave unaccounted for; reverse that first.")
-                    % {"next": following.sequence, "done": following.confirmed_qty.normalize()},
+                    % {"next": following.sequence, "done": plain(following.confirmed_qty)},
                     kind=ErrorKind.CONFLICT,
                     fields={"operation": str(following.sequence)},
                 )

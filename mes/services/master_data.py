@@ -226,7 +226,7 @@ def routing_upsert(*, item_code: str, operations: list[dict[str, Any]], actor: A
     if len(set(sequences)) != len(sequences):
         raise DomainError("duplicate_sequence", _("Operation sequence numbers must be unique."), fields={"operations": "duplicate sequence"})
     wanted = []
-    for index, operation in enumerate(sorted(operations, key=lambda op: op["sequence"])):
+    for index, operation in enumerate(operations):  # indexes name the operation as the caller sent it
         center = _get(WorkCenter, "code", operation["work_center"], field=f"operations[{index}].work_center", kind="work center")
         wanted.append(
             (
@@ -238,6 +238,7 @@ def routing_upsert(*, item_code: str, operations: list[dict[str, Any]], actor: A
                 bool(operation.get("quality_checkpoint", False)),
             )
         )
+    wanted.sort()
     routing = Routing.objects.select_for_update().filter(item=item).first()
     before = None
     if routing is not None:

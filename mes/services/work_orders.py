@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -122,7 +122,7 @@ def effective_bom(item: Item, on: datetime.date) -> Bom | None:
         .filter(Q(valid_from__isnull=True) | Q(valid_from__lte=on))
         .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=on))
         .prefetch_related("lines__component", "lines__unit")
-        .order_by("-valid_from", "-version")
+        .order_by(F("valid_from").desc(nulls_last=True), "-version")
         .first()
     )
 
