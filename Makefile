@@ -1,0 +1,39 @@
+# The two commands of the README: `make run` and `make test`. GNU make.
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+# Touched after a successful install; pyproject.toml newer than it means "install again".
+INSTALLED := $(VENV)/.installed
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: run test bench
+
+$(INSTALLED): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11 or newer is needed; set PYTHON=/path/to/python3.11" >&2; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+# Embedded defaults: without DATABASE_URL the data lives in var/mes.sqlite3; without
+# REDIS_URL the queue is a folder under var/. The demo plant is added to an empty database only.
+run: $(INSTALLED)
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	$(PY) manage.py seed_demo --if-empty --base-url http://127.0.0.1:$(PORT)
+	exec $(PY) manage.py run_plant --port $(PORT)
+
+# Runs against the local PostgreSQL unless DATABASE_URL says otherwise; pytest-django
+# creates and drops its own test database (test_<name>). pytest's exit status is make's:
+# failures (1) and "no tests collected" (5) both fail.
+test: $(INSTALLED)
+	export DATABASE_URL="$${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/mes_test}"; \
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The ingest benchmark (issue 2): PostgreSQL at 127.0.0.1:5432, loopback only, stops by itself.
+bench: $(INSTALLED)
+	@if [ -f bench/ingest.py ]; then $(PY) bench/ingest.py $(BENCH_ARGS); else echo "No benchmark in bench/ yet."; fi
