@@ -1,0 +1,104 @@
+"""Small helpers shared by the tests: building confirmation requests, moving orders through
+their life cycle with the real services, and snapshotting everything a refusal must not touch."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from erp_sync.models import OutboxMessage
+from mes.models import (
+    Bom,
+    BomLine,
+    Confirmation,
+    Employee,
+    Equipment,
+    Event,
+    Item,
+    ReasonCode,
+    Routing,
+    RoutingOperation,
+    Skill,
+    UnitOfMeasure,
+    WorkCenter,
+    WorkOrder,
+    WorkOrderComponent,
+    WorkOrderOperation,
+)
+from mes.services.confirmations import ConfirmationRequest, ConfirmationResult, operation_confirm
+from mes.services.work_orders import work_order_transition
+
+D = Decimal
+
+
+def confirmation_request(work_order: str = "WO-1001", operation: int = 10, **fields: Any) -> ConfirmationRequest:
+    """A valid request by default; numbers may be given as int or str."""
+    for name in ("good_qty", "scrap_qty", "rework_qty", "labor_minutes", "machine_minutes"):
+        if name in fields:
+            fields[name] = D(str(fields[name]))
+    fields.setdefault("client_id", uuid.uuid4())
+    return ConfirmationRequest(work_order=work_order, operation=operation, **fields)
+
+
+def confirm(work_order: str = "WO-1001", operation: int = 10, actor: Any = None, **fields: Any) -> ConfirmationResult:
+    return operation_confirm(request=confirmation_request(work_order, operation, **fields), actor=actor)
+
+
+def operation_of(work_order: WorkOrder | str, sequence: int) -> WorkOrderOperation:
+    number = work_order if isinstance(work_order, str) else work_order.number
+    return WorkOrderOperation.objects.get(work_order__number=number, sequence=sequence)
+
+
+def statuses(number: str) -> tuple[str, dict[int, str]]:
+    """The order's status and its operations' statuses, read fresh."""
+    order = WorkOrder.objects.get(number=number)
+    return order.status, dict(order.operations.order_by("sequence").values_list("sequence", "status"))
+
+
+def bring_to(number: str, status: str) -> None:
+    """Move a planned order of quantity 10 with operations 10, 20, 30 to ``status`` through the services."""
+    if status == "planned":
+        return
+    if status == "cancelled":
+        work_order_transition(number=number, action="cancel")
+        return
+    work_order_transition(number=number, action="release")
+    if status == "released":
+        return
+    confirm(number, 10, good_qty=1)
+    if status == "in_progress":
+        return
+    if status == "paused":
+        work_order_transition(number=number, action="pause")
+        return
+    confirm(number, 10, good_qty=9, final=True)
+    confirm(number, 20, good_qty=10, final=True)
+    confirm(number, 30, good_qty=10, final=True)
+    if status == "completed":
+        return
+    assert status == "closed", status
+    work_order_transition(number=number, action="close")
+
+
+COUNTED = (
+    Confirmation, OutboxMessage, Event, WorkOrder, WorkOrderOperation, WorkOrderComponent, Item, UnitOfMeasure,
+    Bom, BomLine, Routing, RoutingOperation, WorkCenter, Equipment, Employee, Skill, ReasonCode,
+)
+
+
+def snapshot() -> dict[str, Any]:
+    """Everything a refused request must leave as it was: row counts, order and operation state, totals."""
+    return {
+        "counts": {model.__name__: model.objects.count() for model in COUNTED},
+        "orders": list(
+            WorkOrder.objects.order_by("number").values_list("number", "status", "quantity", "due_date", "priority", "item__code")
+        ),
+        "operations": list(
+            WorkOrderOperation.objects.order_by("work_order__number", "sequence").values_list(
+                "work_order__number", "sequence", "status", "planned_qty", "good_qty", "scrap_qty", "rework_qty",
+                "labor_minutes", "machine_minutes",
+            )
+        ),
+        "items": list(Item.objects.order_by("code").values_list("code", "name", "unit__code", "description")),
+    }

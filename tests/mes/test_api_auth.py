@@ -1,0 +1,179 @@
+"""Authentication and what each role may do; the create_api_token command."""
+
+import io
+import uuid
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+from rest_framework.authtoken.models import Token
+
+from mes.roles import user_roles
+from tests.conftest import ORDER
+from tests.helpers import confirm, snapshot
+
+ITEM_BODY = {"name": "Shaft", "unit": "PCS"}
+ORDER_BODY = {"item": "FRAME-100", "quantity": 5, "due_date": "2030-03-01"}
+
+
+def confirmation_body() -> dict:
+    return {"client_id": str(uuid.uuid4()), "work_order": ORDER, "operation": 10, "good_qty": 1}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "data"),
+    [
+        ("get", f"/api/v1/work-orders/{ORDER}", None),
+        ("put", "/api/v1/items/SHAFT-1", ITEM_BODY),
+        ("post", "/api/v1/confirmations", None),
+        ("post", f"/api/v1/work-orders/{ORDER}/release", None),
+        ("get", f"/api/v1/confirmations/{uuid.uuid4()}", None),
+    ],
+)
+def test_request_without_a_token_is_401(planned_order, anonymous, method, path, data):
+    before = snapshot()
+
+    response = getattr(anonymous, method)(path, data)
+
+    assert response.status_code == 401
+    assert response.json() == {"error": {"code": "not_authenticated", "message": response.json()["error"]["message"]}}
+    assert response["WWW-Authenticate"] == "Token"
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("header", ["Token 0123456789abcdef0123456789abcdef01234567", "Token", "Token a b", "Bearer xyz"])
+def test_request_with_a_bad_token_is_401(planned_order, anonymous, header):
+    anonymous.credentials(HTTP_AUTHORIZATION=header)
+
+    response = anonymous.put("/api/v1/items/SHAFT-1", ITEM_BODY)
+
+    expected = "not_authenticated" if header.startswith("Bearer") else "authentication_failed"
+    assert (response.status_code, response.json()["error"]["code"]) == (401, expected)
+    assert response.json()["error"]["message"]
+
+
+def test_token_of_an_inactive_user_is_401(planned_order, operator):
+    operator.user.is_active = False
+    operator.user.save(update_fields=["is_active"])
+
+    response = operator.get(f"/api/v1/work-orders/{ORDER}")
+
+    assert (response.status_code, response.json()["error"]["code"]) == (401, "authentication_failed")
+
+
+# (persona, method, path, body) → status. Bodies are built per test so client ids are fresh.
+def requests_for(persona_name):
+    return {
+        "read order": ("get", f"/api/v1/work-orders/{ORDER}", None),
+        "upsert item": ("put", "/api/v1/items/SHAFT-1", ITEM_BODY),
+        "bulk items": ("post", "/api/v1/items/bulk", {"records": [{"code": "SHAFT-1", **ITEM_BODY}]}),
+        "upsert order": ("put", "/api/v1/work-orders/WO-7001", ORDER_BODY),
+        "release": ("post", "/api/v1/work-orders/WO-7000/release", None),
+        "pause": ("post", f"/api/v1/work-orders/{ORDER}/pause", None),
+        "confirm": ("post", "/api/v1/confirmations", confirmation_body()),
+        "bulk confirm": ("post", "/api/v1/confirmations/bulk", {"confirmations": [confirmation_body()]}),
+        "reverse": ("post", "/api/v1/confirmations/{original}/reverse", None),
+    }
+
+
+MATRIX = {
+    #              read  item  bulk  order release pause confirm bulkc reverse
+    "operator":    (200, 403, 403, 403, 403, 403, 201, 200, 403),
+    "erp_client":  (200, 201, 200, 201, 403, 403, 403, 403, 403),
+    "planner":     (200, 403, 403, 201, 200, 200, 403, 403, 201),
+    "supervisor":  (200, 403, 403, 403, 403, 200, 201, 200, 201),
+    "quality":     (200, 403, 403, 403, 403, 403, 403, 403, 403),
+    "admin_api":   (200, 201, 200, 201, 200, 200, 201, 200, 201),
+}
+CASES = [
+    pytest.param(persona, action, expected, id=f"{persona}-{action.replace(' ', '-')}")
+    for persona, statuses in MATRIX.items()
+    for action, expected in zip(requests_for(persona), statuses)
+]
+
+
+@pytest.fixture
+def setting(released_order, plant):
+    """WO-1001 running with one confirmation to reverse; WO-7000 planned, ready to release."""
+    from tests.factories import WorkOrderFactory
+
+    WorkOrderFactory(number="WO-7000", item=plant["item"])
+    return {"original": confirm(good_qty=2).confirmation.uuid}
+
+
+@pytest.mark.parametrize(("persona", "action", "expected"), CASES)
+def test_each_role_may_do_exactly_what_its_job_needs(request, setting, persona, action, expected):
+    client = request.getfixturevalue(persona)
+    method, path, data = requests_for(persona)[action]
+    before = snapshot()
+
+    response = getattr(client, method)(path.format(**setting), data)
+
+    assert response.status_code == expected, response.json()
+    if expected == 403:
+        assert response.json()["error"]["code"] == "forbidden"
+        assert snapshot() == before
+
+
+def test_operator_refused_an_upsert_is_told_which_roles_may(operator, db):
+    response = operator.put("/api/v1/items/SHAFT-1", ITEM_BODY)
+
+    assert response.status_code == 403
+    assert response.json()["error"]["message"] == "Your role (operator) does not allow PUT here; needed: admin, integration."
+
+
+def test_user_without_a_role_may_do_nothing(planned_order, anonymous):
+    user = get_user_model().objects.create(username="nobody")
+    anonymous.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+
+    response = anonymous.get(f"/api/v1/work-orders/{ORDER}")
+
+    assert (response.status_code, response.json()["error"]["code"]) == (403, "forbidden")
+
+
+# --- create_api_token --------------------------------------------------------------------------
+
+
+def test_create_api_token_prints_only_the_token_and_gives_the_role(db):
+    out, err = io.StringIO(), io.StringIO()
+
+    call_command("create_api_token", "gateway-1", "--role", "operator", stdout=out, stderr=err)
+
+    user = get_user_model().objects.get(username="gateway-1")
+    assert out.getvalue() == f"{Token.objects.get(user=user).key}\n"
+    assert err.getvalue() == ""
+    assert user_roles(user) == {"operator"}
+    assert not user.has_usable_password()
+
+
+def test_create_api_token_twice_prints_the_same_token(db):
+    first, second = io.StringIO(), io.StringIO()
+
+    call_command("create_api_token", "erp", "--role", "integration", stdout=first)
+    call_command("create_api_token", "erp", "--role", "integration", stdout=second)
+
+    assert first.getvalue() == second.getvalue()
+    assert get_user_model().objects.filter(username="erp").count() == 1
+
+
+def test_token_from_the_command_authenticates_with_its_role(planned_order, anonymous):
+    out = io.StringIO()
+    call_command("create_api_token", "mrp", "--role", "planner", stdout=out)
+    anonymous.credentials(HTTP_AUTHORIZATION=f"Token {out.getvalue().strip()}")
+
+    response = anonymous.post(f"/api/v1/work-orders/{ORDER}/release")
+
+    assert (response.status_code, response.json()["status"]) == (200, "released")
+
+
+def test_create_api_token_for_admin_makes_a_staff_user(db):
+    call_command("create_api_token", "root", "--role", "admin", stdout=io.StringIO())
+
+    assert get_user_model().objects.get(username="root").is_staff is True
+
+
+def test_create_api_token_with_an_unknown_role_fails_and_creates_no_user(db):
+    with pytest.raises(CommandError):
+        call_command("create_api_token", "someone", "--role", "emperor", stdout=io.StringIO(), stderr=io.StringIO())
+
+    assert not get_user_model().objects.filter(username="someone").exists()

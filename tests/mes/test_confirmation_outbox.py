@@ -1,0 +1,170 @@
+"""Each confirmation hands the ERP one outbox message in its own transaction; a refusal or failure hands it none."""
+
+import contextlib
+import datetime
+import uuid
+from decimal import Decimal
+
+import pytest
+from django.db import DatabaseError, connection
+
+from erp_sync.models import OutboxMessage
+from mes.services.confirmations import confirmation_reverse, operation_confirm_many
+from mes.services.errors import DomainError
+from mes.services.work_orders import work_order_transition
+from tests.conftest import ORDER
+from tests.factories import WorkOrderFactory
+from tests.helpers import confirm, confirmation_request, operation_of, snapshot
+
+D = Decimal
+QUANTITY_KEYS = ("good_qty", "scrap_qty", "rework_qty", "labor_minutes", "machine_minutes")
+
+
+def as_numbers(payload: dict) -> dict:
+    """The payload with its decimal strings read as numbers ("4" and "4.000" are the same quantity)."""
+    return {key: D(value) if key in QUANTITY_KEYS else value for key, value in payload.items()}
+
+
+@contextlib.contextmanager
+def outbox_insert_fails():
+    """Make the database itself refuse outbox rows (a trigger), for the rest of the test's transaction."""
+    table = OutboxMessage._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "CREATE FUNCTION test_refuse_outbox() RETURNS trigger AS $$ "
+                "BEGIN RAISE EXCEPTION 'outbox unavailable'; END $$ LANGUAGE plpgsql"
+            )
+            cursor.execute(
+                f"CREATE TRIGGER test_refuse_outbox BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION test_refuse_outbox()"
+            )
+        else:
+            cursor.execute(
+                f"CREATE TRIGGER test_refuse_outbox BEFORE INSERT ON {table} BEGIN SELECT RAISE(ABORT, 'outbox unavailable'); END"
+            )
+    yield
+
+
+def test_confirmation_writes_exactly_one_outbox_message_keyed_by_its_uuid(released_order):
+    result = confirm(good_qty=4)
+
+    message = OutboxMessage.objects.get()
+    assert (
+        message.idempotency_key, message.source_uuid, message.kind, message.partition_key, message.sequence,
+        message.state, message.attempts,
+    ) == (result.confirmation.uuid, result.confirmation.uuid, "confirmation", ORDER, 1, "queued", 0)
+
+
+def test_outbox_sequence_counts_one_two_three_per_work_order(released_order, plant):
+    WorkOrderFactory(number="WO-1002", item=plant["item"], quantity=D("5"))
+    work_order_transition(number="WO-1002", action="release")
+
+    confirm(ORDER, good_qty=1)
+    confirm("WO-1002", good_qty=1)
+    confirm(ORDER, good_qty=1)
+    confirm(ORDER, good_qty=1)
+    confirm("WO-1002", good_qty=1)
+
+    assert list(OutboxMessage.objects.order_by("id").values_list("partition_key", "sequence")) == [
+        (ORDER, 1), ("WO-1002", 1), (ORDER, 2), (ORDER, 3), ("WO-1002", 2)
+    ]
+
+
+def test_outbox_payload_has_everything_the_erp_needs(released_order):
+    client_id = uuid.uuid4()
+    reported_at = datetime.datetime(2030, 1, 15, 8, 30, tzinfo=datetime.timezone.utc)
+    confirm(operation=10, good_qty=10)
+
+    result = confirm(
+        operation=20, client_id=client_id, good_qty=7, scrap_qty=1, rework_qty=2, reason_code="REWORK-01",
+        operator_badge="B-1001", station="ST-07", labor_minutes=45, machine_minutes="40.5", final=True,
+        confirmed_at=reported_at,
+    )
+
+    message = OutboxMessage.objects.get(source_uuid=result.confirmation.uuid)
+    assert as_numbers(message.payload) == {
+        "type": "confirmation",
+        "confirmation_id": str(result.confirmation.uuid),
+        "idempotency_key": str(result.confirmation.uuid),
+        "client_id": str(client_id),
+        "sequence": 2,
+        "work_order": ORDER,
+        "work_order_uuid": str(released_order.uuid),
+        "item": "FRAME-100",
+        "operation": 20,
+        "operation_name": "Weld",
+        "work_center": "WC-WELD",
+        "good_qty": D("7"),
+        "scrap_qty": D("1"),
+        "rework_qty": D("2"),
+        "unit": "PCS",
+        "reason_code": "REWORK-01",
+        "reason_kind": "rework",
+        "labor_minutes": D("45"),
+        "machine_minutes": D("40.5"),
+        "operator_badge": "B-1001",
+        "operator_name": "Li Wei",
+        "station": "ST-07",
+        "final": True,
+        "confirmed_at": "2030-01-15T08:30:00+00:00",
+        "reverses": None,
+    }
+
+
+def test_refused_confirmation_leaves_no_outbox_message(released_order):
+    confirm(good_qty=10)
+    before = OutboxMessage.objects.count()
+
+    with pytest.raises(DomainError):
+        confirm(good_qty=1)
+
+    assert OutboxMessage.objects.count() == before == 1
+
+
+def test_replayed_confirmation_queues_no_second_message(released_order):
+    request = confirmation_request(good_qty=3)
+    confirm(client_id=request.client_id, good_qty=3)
+
+    confirm(client_id=request.client_id, good_qty=3)
+
+    assert OutboxMessage.objects.count() == 1
+
+
+def test_confirmation_whose_outbox_write_fails_leaves_nothing_behind(released_order):
+    before = snapshot()
+
+    with outbox_insert_fails(), pytest.raises(DatabaseError):
+        confirm(good_qty=4, operator_badge="B-1001")
+
+    assert snapshot() == before
+    assert operation_of(ORDER, 10).status == "released"
+
+
+def test_batch_whose_outbox_write_fails_leaves_nothing_behind(released_order):
+    before = snapshot()
+
+    with outbox_insert_fails(), pytest.raises(DatabaseError):
+        operation_confirm_many(requests=[confirmation_request(good_qty=1), confirmation_request(good_qty=2)])
+
+    assert snapshot() == before
+
+
+def test_reversal_whose_outbox_write_fails_leaves_nothing_behind(released_order):
+    original = confirm(good_qty=4, final=True)
+    before = snapshot()
+
+    with outbox_insert_fails(), pytest.raises(DatabaseError):
+        confirmation_reverse(confirmation_id=original.confirmation.uuid)
+
+    assert snapshot() == before
+    assert operation_of(ORDER, 10).status == "completed"
+
+
+def test_confirmations_in_one_batch_are_numbered_in_request_order(released_order):
+    requests = [confirmation_request(good_qty=1) for _ in range(3)]
+
+    answers = operation_confirm_many(requests=requests)
+
+    assert list(OutboxMessage.objects.order_by("sequence").values_list("sequence", "idempotency_key")) == [
+        (number, answer.confirmation.uuid) for number, answer in enumerate(answers, start=1)
+    ]
