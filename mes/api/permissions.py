@@ -16,6 +16,8 @@ class HasRole(BasePermission):
     def has_permission(self, request, view) -> bool:
         if not request.user or not request.user.is_authenticated:
             return False
+        if not hasattr(view, request.method.lower()):
+            return True  # let the view answer 405 Method Not Allowed
         allowed = getattr(view, "roles", {}).get(request.method)
         if allowed is None and request.method in {"HEAD", "OPTIONS"}:
             allowed = getattr(view, "roles", {}).get("GET")

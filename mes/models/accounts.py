@@ -40,4 +40,7 @@ class ApiAccess(models.Model):
             ip = ipaddress.ip_address(address)
         except ValueError:
             return False
+        # A server listening on :: sees IPv4 clients as ::ffff:a.b.c.d.
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
         return any(ip in ipaddress.ip_network(network, strict=False) for network in networks)

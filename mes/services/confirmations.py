@@ -249,6 +249,11 @@ def _add_to_totals(operation: WorkOrderOperation, confirmation: Confirmation) ->
 TOTAL_FIELDS = [*QUANTITY_FIELDS, "labor_minutes", "machine_minutes", "last_activity_at"]
 
 
+def _decimal_text(value: Decimal, places: str) -> str:
+    """Decimals in the stored precision, so a message never depends on how the client wrote a number."""
+    return str(value.quantize(Decimal(places)))
+
+
 def _payload(confirmation: Confirmation, work_order: WorkOrder, operation: WorkOrderOperation) -> dict[str, Any]:
     """Everything an ERP connector needs, so sending never has to read the domain tables again."""
     reverses = confirmation.reverses
@@ -262,14 +267,14 @@ def _payload(confirmation: Confirmation, work_order: WorkOrder, operation: WorkO
         "operation": operation.sequence,
         "operation_name": operation.name,
         "work_center": operation.work_center.code,
-        "good_qty": str(confirmation.good_qty),
-        "scrap_qty": str(confirmation.scrap_qty),
-        "rework_qty": str(confirmation.rework_qty),
+        "good_qty": _decimal_text(confirmation.good_qty, "0.001"),
+        "scrap_qty": _decimal_text(confirmation.scrap_qty, "0.001"),
+        "rework_qty": _decimal_text(confirmation.rework_qty, "0.001"),
         "unit": work_order.item.unit.code,
         "reason_code": confirmation.reason_code.code if confirmation.reason_code else None,
         "reason_kind": confirmation.reason_code.kind if confirmation.reason_code else None,
-        "labor_minutes": str(confirmation.labor_minutes),
-        "machine_minutes": str(confirmation.machine_minutes),
+        "labor_minutes": _decimal_text(confirmation.labor_minutes, "0.01"),
+        "machine_minutes": _decimal_text(confirmation.machine_minutes, "0.01"),
         "operator_badge": confirmation.operator.badge if confirmation.operator else None,
         "operator_name": confirmation.operator.name if confirmation.operator else None,
         "station": confirmation.station,

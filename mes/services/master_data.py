@@ -163,7 +163,7 @@ def bom_upsert(
     actor: Any = None,
 ) -> UpsertResult:
     """Replace one BOM version of an item with the lines given (each {item, quantity, unit?})."""
-    item = _get(Item, "code", item_code, field="item_code", kind="item")
+    item = _get(Item, "code", item_code, field="item", kind="item")
     if valid_from and valid_to and valid_to < valid_from:
         raise DomainError("invalid_effectivity", _("valid_to is before valid_from."), fields={"valid_to": str(valid_to)})
     components = []
@@ -221,7 +221,7 @@ def _refuse_cycles(item: Item, components: list[Item]) -> None:
 @transaction.atomic
 def routing_upsert(*, item_code: str, operations: list[dict[str, Any]], actor: Any = None) -> UpsertResult:
     """Replace an item's routing with the operations given. Released orders keep their snapshot."""
-    item = _get(Item, "code", item_code, field="item_code", kind="item")
+    item = _get(Item, "code", item_code, field="item", kind="item")
     sequences = [operation["sequence"] for operation in operations]
     if len(set(sequences)) != len(sequences):
         raise DomainError("duplicate_sequence", _("Operation sequence numbers must be unique."), fields={"operations": "duplicate sequence"})

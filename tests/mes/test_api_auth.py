@@ -8,7 +8,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from rest_framework.authtoken.models import Token
 
+from mes.models.accounts import ApiAccess
 from mes.roles import user_roles
+from mes.services.accounts import api_token_create
 from tests.conftest import ORDER
 from tests.helpers import confirm, snapshot
 
@@ -131,6 +133,47 @@ def test_user_without_a_role_may_do_nothing(planned_order, anonymous):
     assert (response.status_code, response.json()["error"]["code"]) == (403, "forbidden")
 
 
+# --- where a token may be used from ------------------------------------------------------------
+
+
+@pytest.fixture
+def fenced_erp(planned_order, anonymous):
+    """An integration token accepted only from 10.1.0.0/16 and 192.168.5.20."""
+    token = api_token_create(username="erp", role="integration", allowed_networks=["10.1.0.0/16", "192.168.5.20"])
+    anonymous.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return anonymous
+
+
+@pytest.mark.parametrize("address", ["10.1.0.1", "10.1.255.254", "192.168.5.20"])
+def test_fenced_token_is_accepted_from_its_networks(fenced_erp, address):
+    response = fenced_erp.put("/api/v1/items/SHAFT-1", ITEM_BODY, REMOTE_ADDR=address)
+
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize("address", ["10.2.0.1", "192.168.5.21", "127.0.0.1", "::1", ""])
+def test_fenced_token_is_refused_from_elsewhere_and_writes_nothing(fenced_erp, address):
+    before = snapshot()
+
+    response = fenced_erp.put("/api/v1/items/SHAFT-1", ITEM_BODY, REMOTE_ADDR=address)
+
+    assert (response.status_code, response.json()["error"]["code"]) == (401, "authentication_failed")
+    assert snapshot() == before
+
+
+def test_fenced_token_is_accepted_from_an_ipv4_client_seen_through_a_dual_stack_socket(fenced_erp):
+    """A server listening on "::" sees IPv4 clients as ::ffff:a.b.c.d; that is still 10.1.2.3."""
+    response = fenced_erp.put("/api/v1/items/SHAFT-1", ITEM_BODY, REMOTE_ADDR="::ffff:10.1.2.3")
+
+    assert response.status_code == 201
+
+
+def test_token_without_an_allow_list_is_accepted_from_anywhere(planned_order, erp_client):
+    response = erp_client.get(f"/api/v1/work-orders/{ORDER}", REMOTE_ADDR="203.0.113.9")
+
+    assert response.status_code == 200
+
+
 # --- create_api_token --------------------------------------------------------------------------
 
 
@@ -177,3 +220,21 @@ def test_create_api_token_with_an_unknown_role_fails_and_creates_no_user(db):
         call_command("create_api_token", "someone", "--role", "emperor", stdout=io.StringIO(), stderr=io.StringIO())
 
     assert not get_user_model().objects.filter(username="someone").exists()
+
+
+def test_create_api_token_with_allow_from_fences_the_token(db):
+    out = io.StringIO()
+
+    call_command("create_api_token", "erp", "--role", "integration", "--allow-from", "10.1.0.0/16",
+                 "--allow-from", "192.168.5.20", stdout=out)
+
+    user = get_user_model().objects.get(username="erp")
+    assert out.getvalue() == f"{Token.objects.get(user=user).key}\n"
+    assert ApiAccess.objects.get(user=user).allowed_networks == "10.1.0.0/16 192.168.5.20"
+
+
+def test_create_api_token_with_a_bad_network_fails_and_creates_no_user(db):
+    with pytest.raises(CommandError):
+        call_command("create_api_token", "erp", "--role", "integration", "--allow-from", "10.1.0.0/33", stdout=io.StringIO())
+
+    assert not get_user_model().objects.filter(username="erp").exists()

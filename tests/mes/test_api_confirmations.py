@@ -237,3 +237,29 @@ def test_get_unknown_confirmation_is_404(released_order, operator):
     response = operator.get(f"{URL}/{uuid.uuid4()}")
 
     assert (response.status_code, response.json()["error"]["code"]) == (404, "unknown_confirmation")
+
+
+# --- query budget ------------------------------------------------------------------------------
+
+
+def test_confirmation_post_stays_within_its_query_budget(released_order, operator, django_assert_max_num_queries):
+    operator.post(URL, body())  # the first report also starts the order and the operation
+
+    with django_assert_max_num_queries(13):  # a good-only report by badge, as stations send most
+        response = operator.post(URL, body(good_qty=1, scrap_qty=0, reason_code=""))
+
+    assert response.status_code == 201
+
+
+def test_bulk_confirmation_queries_do_not_grow_with_the_batch(released_order, operator, django_assert_max_num_queries):
+    operator.post(URL, body())
+    small = [body(good_qty="0.001", scrap_qty=0) for _ in range(5)]
+    large = [body(good_qty="0.001", scrap_qty=0) for _ in range(40)]  # under SQLite's bulk_create batch size
+
+    with django_assert_max_num_queries(15) as for_small:
+        operator.post(f"{URL}/bulk", {"confirmations": small})
+    with django_assert_max_num_queries(15) as for_large:
+        response = operator.post(f"{URL}/bulk", {"confirmations": large})
+
+    assert [result["status"] for result in response.json()["results"]] == [201] * 40
+    assert len(for_large.captured_queries) == len(for_small.captured_queries)

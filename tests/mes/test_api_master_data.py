@@ -109,18 +109,21 @@ UPSERTS = [
 @pytest.mark.parametrize(("path", "body", "answer", "changed_body", "changed_answer"), UPSERTS)
 def test_put_creates_then_answers_unchanged_then_updates(erp_client, catalog, path, body, answer, changed_body, changed_answer):
     created = erp_client.put(path, body)
-    events_after_create = Event.objects.count()
+    creates = Event.objects.filter(action="create").count()
+    updates = Event.objects.filter(action="update").count()
     before_replay = snapshot()
     replayed = erp_client.put(path, body)
     after_replay = snapshot()
     updated = erp_client.put(path, changed_body)
 
     assert (created.status_code, without_uuid(created.json())) == (201, answer)
-    assert events_after_create >= 1
+    assert creates == 1
     assert (replayed.status_code, without_uuid(replayed.json())) == (200, answer)
     assert after_replay == before_replay  # no new event, nothing touched
     assert (updated.status_code, without_uuid(updated.json())) == (200, changed_answer)
-    assert Event.objects.count() > events_after_create
+    assert Event.objects.filter(action="create").count() == 1
+    assert Event.objects.filter(action="update").count() > updates
+    assert all(event.actor_label == "erp" for event in Event.objects.all())
 
 
 @pytest.mark.parametrize(("path", "body", "answer", "changed_body", "changed_answer"), UPSERTS)
@@ -151,11 +154,11 @@ UNKNOWN_REFERENCES = [
     pytest.param("/api/v1/boms/GEAR-1", {"version": "A", "lines": [{"item": "STEEL-1", "quantity": 1}, {"item": "NOPE", "quantity": 1}]},
                  "unknown_item", {"lines[1].item": "unknown item 'NOPE'"}, id="bom-line-item"),
     pytest.param("/api/v1/boms/NOPE", {"version": "A", "lines": [{"item": "STEEL-1", "quantity": 1}]},
-                 "unknown_item", {"item_code": "unknown item 'NOPE'"}, id="bom-item"),
+                 "unknown_item", {"item": "unknown item 'NOPE'"}, id="bom-item"),
     pytest.param("/api/v1/routings/GEAR-1", {"operations": [{"sequence": 10, "name": "Mill", "work_center": "WC-NOPE"}]},
                  "unknown_work_center", {"operations[0].work_center": "unknown work center 'WC-NOPE'"}, id="routing-work-center"),
     pytest.param("/api/v1/routings/NOPE", {"operations": [{"sequence": 10, "name": "Mill", "work_center": "WC-MILL"}]},
-                 "unknown_item", {"item_code": "unknown item 'NOPE'"}, id="routing-item"),
+                 "unknown_item", {"item": "unknown item 'NOPE'"}, id="routing-item"),
 ]
 
 
@@ -302,7 +305,9 @@ def test_bulk_with_one_unknown_reference_writes_nothing(erp_client, catalog):
 
     assert response.status_code == 422
     assert response.json()["results"] == [
-        {"status": 424, "id": "EQ-1", "error": {"code": "not_applied", "message": response.json()["results"][0]["error"]["message"]}},
+        {"status": 424, "id": "EQ-1", "error": {
+            "code": "not_applied", "message": "Not written: another record in this batch was refused."
+        }},
         {"status": 422, "id": "EQ-2", "error": {
             "code": "unknown_work_center", "message": "No work center with key 'WC-NOPE' exists.",
             "fields": {"work_center": "unknown work center 'WC-NOPE'"},
