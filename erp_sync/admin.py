@@ -1,14 +1,11 @@
+from django import forms
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
-from erp_sync.models import OutboxMessage
+from erp_sync.models import DeliveryAttempt, ErpConnection, InboundReceipt, OutboxMessage
 
 
-@admin.register(OutboxMessage)
-class OutboxMessageAdmin(admin.ModelAdmin):
-    list_display = ["partition_key", "sequence", "kind", "state", "attempts", "erp_document", "created_at"]
-    list_filter = ["state", "kind"]
-    search_fields = ["partition_key", "idempotency_key", "source_uuid"]
-
+class ReadOnlyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request, obj=None):
         return False
 
@@ -17,3 +14,55 @@ class OutboxMessageAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ErpConnectionForm(forms.ModelForm):
+    """Secrets are write-only: an empty field keeps the stored value, which is never shown back."""
+
+    base_url = forms.URLField(label=_("base URL"), max_length=500, assume_scheme="https")
+    password = forms.CharField(label=_("password"), required=False, widget=forms.PasswordInput(render_value=False))
+    token = forms.CharField(label=_("token"), required=False, widget=forms.PasswordInput(render_value=False))
+
+    class Meta:
+        model = ErpConnection
+        fields = "__all__"
+
+    def clean(self):
+        cleaned = super().clean()
+        for secret in ("password", "token"):
+            if not cleaned.get(secret) and self.instance.pk:
+                cleaned[secret] = getattr(self.instance, secret)
+        return cleaned
+
+
+@admin.register(ErpConnection)
+class ErpConnectionAdmin(admin.ModelAdmin):
+    form = ErpConnectionForm
+    list_display = ["name", "kind", "base_url", "is_default", "is_enabled", "updated_at"]
+    list_filter = ["kind", "is_default", "is_enabled"]
+
+
+class DeliveryAttemptInline(admin.TabularInline):
+    model = DeliveryAttempt
+    extra = 0
+    can_delete = False
+    fields = ["started_at", "action", "outcome", "http_status", "duration_ms", "erp_document", "error"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(ReadOnlyAdmin):
+    list_display = ["partition_key", "sequence", "kind", "state", "attempts", "erp_document", "created_at", "acknowledged_at"]
+    list_filter = ["state", "kind", "destination"]
+    search_fields = ["partition_key", "idempotency_key", "source_uuid"]
+    inlines = [DeliveryAttemptInline]
+
+
+@admin.register(InboundReceipt)
+class InboundReceiptAdmin(ReadOnlyAdmin):
+    list_display = ["received_at", "user", "method", "path", "status_code", "remote_addr"]
+    list_filter = ["method", "status_code"]
+    search_fields = ["path", "payload_sha256"]

@@ -1,7 +1,59 @@
 import uuid
 
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from erp_sync.connectors.base import ConnectionConfig
+
+
+class ErpConnection(models.Model):
+    """Where ERP messages go and how to reach it. Secrets are stored, never shown back."""
+
+    class Kind(models.TextChoices):
+        SAP = "sap", "SAP S/4HANA (OData)"
+        ERPNEXT = "erpnext", "ERPNext"
+        ODOO = "odoo", "Odoo"
+        REST = "rest", _("generic REST / webhook")
+
+    name = models.SlugField(_("name"), max_length=64, unique=True)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    base_url = models.URLField(_("base URL"), max_length=500)
+    username = models.CharField(_("user"), max_length=200, blank=True)
+    password = models.CharField(_("password"), max_length=500, blank=True)
+    token = models.CharField(_("token"), max_length=500, blank=True)
+    options = models.JSONField(_("options"), default=dict, blank=True, help_text=_("Settings particular to the kind."))
+    timeout_seconds = models.PositiveSmallIntegerField(_("timeout (seconds)"), default=10)
+    is_default = models.BooleanField(_("default"), default=False, help_text=_("Receives every work order that names no other connection."))
+    is_enabled = models.BooleanField(_("enabled"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("ERP connection")
+        verbose_name_plural = _("ERP connections")
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_default"], condition=models.Q(is_default=True), name="erp_connection_one_default"),
+            models.CheckConstraint(condition=models.Q(timeout_seconds__gte=1, timeout_seconds__lte=300), name="erp_connection_timeout_range"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def as_config(self) -> ConnectionConfig:
+        """What a connector needs of this row, detached from the database."""
+        return ConnectionConfig(
+            name=self.name,
+            kind=self.kind,
+            base_url=self.base_url,
+            username=self.username,
+            password=self.password,
+            token=self.token,
+            options=dict(self.options or {}),
+            timeout_seconds=float(self.timeout_seconds),
+        )
 
 
 class OutboxMessage(models.Model):
@@ -9,7 +61,8 @@ class OutboxMessage(models.Model):
 
     ``idempotency_key`` is the key the ERP sees (SAP's ExternalSystemConfirmation, ERPNext's
     custom field, …), so a resend can never book twice. Messages of one work order
-    (``partition_key``) are numbered by ``sequence`` and must reach the ERP in that order.
+    (``partition_key``) are numbered by ``sequence`` and reach the ERP in that order: a
+    message is only sent when every earlier one of its order is acknowledged or discarded.
     """
 
     class Kind(models.TextChoices):
@@ -22,6 +75,7 @@ class OutboxMessage(models.Model):
         ACKNOWLEDGED = "acknowledged", _("acknowledged")
         RETRYING = "retrying", _("retrying")
         DEAD = "dead", _("dead")
+        DISCARDED = "discarded", _("discarded")
 
     idempotency_key = models.UUIDField(_("idempotency key"), default=uuid.uuid4, unique=True, editable=False)
     kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
@@ -29,11 +83,24 @@ class OutboxMessage(models.Model):
     sequence = models.PositiveIntegerField(_("sequence in work order"))
     payload = models.JSONField(_("payload"))
     source_uuid = models.UUIDField(_("source record"), help_text=_("The confirmation this message reports."))
-    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.QUEUED, db_index=True)
+    destination = models.CharField(
+        _("connection"), max_length=64, blank=True, help_text=_("Name of the ERP connection; empty = the default connection.")
+    )
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.QUEUED)
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), default=timezone.now)
+    needs_lookup = models.BooleanField(
+        _("look up before resending"), default=False,
+        help_text=_("An earlier attempt may have reached the ERP; ask the ERP by our key before sending again."),
+    )
+    claim_token = models.UUIDField(_("claim"), null=True, blank=True, editable=False)
+    lease_until = models.DateTimeField(_("claimed until"), null=True, blank=True)
     erp_document = models.CharField(_("ERP document"), max_length=200, blank=True)
+    erp_ref = models.JSONField(_("ERP reference"), null=True, blank=True, help_text=_("The keys the ERP gave the posting."))
     last_error = models.TextField(_("last error"), blank=True)
     created_at = models.DateTimeField(_("queued at"), auto_now_add=True)
+    first_sent_at = models.DateTimeField(_("first sent at"), null=True, blank=True)
+    last_attempt_at = models.DateTimeField(_("last attempt at"), null=True, blank=True)
     acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
 
     class Meta:
@@ -43,7 +110,73 @@ class OutboxMessage(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["partition_key", "sequence"], name="outbox_unique_partition_sequence"),
         ]
-        indexes = [models.Index(fields=["source_uuid"], name="outbox_source")]
+        indexes = [
+            models.Index(fields=["source_uuid"], name="outbox_source"),
+            # The dispatcher only ever looks at messages not yet settled; keep that index small.
+            models.Index(
+                fields=["next_attempt_at", "id"],
+                name="outbox_due",
+                condition=models.Q(state__in=["queued", "retrying"]),
+            ),
+            models.Index(
+                fields=["partition_key", "sequence"],
+                name="outbox_unsettled",
+                condition=~models.Q(state__in=["acknowledged", "discarded"]),
+            ),
+            models.Index(fields=["state"], name="outbox_state"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.partition_key}#{self.sequence} {self.kind}"
+
+
+class DeliveryAttempt(models.Model):
+    """One try at telling the ERP: the journey of a message, step by step."""
+
+    class Outcome(models.TextChoices):
+        ACCEPTED = "accepted", _("accepted")
+        DUPLICATE = "duplicate", _("already in the ERP")
+        RETRYABLE = "retryable", _("temporary failure")
+        REJECTED = "rejected", _("rejected")
+        UNKNOWN = "unknown", _("outcome unknown")
+        FOUND = "found", _("found by look-up")
+        NOT_FOUND = "not_found", _("not found by look-up")
+
+    message = models.ForeignKey(OutboxMessage, models.CASCADE, related_name="deliveries", verbose_name=_("message"))
+    connection = models.ForeignKey(ErpConnection, models.SET_NULL, null=True, related_name="+", verbose_name=_("connection"))
+    started_at = models.DateTimeField(_("started at"))
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"))
+    action = models.CharField(_("action"), max_length=16, default="post")
+    outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices)
+    http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
+    error = models.TextField(_("ERP message"), blank=True)
+    erp_document = models.CharField(_("ERP document"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("delivery attempt")
+        verbose_name_plural = _("delivery attempts")
+        ordering = ["message", "started_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.message_id} {self.action} {self.outcome}"
+
+
+class InboundReceipt(models.Model):
+    """Every push an ERP made through the inbound API: who, when, what (by hash) and the answer."""
+
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True, db_index=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, related_name="+", verbose_name=_("user"))
+    method = models.CharField(_("method"), max_length=8)
+    path = models.CharField(_("path"), max_length=300)
+    remote_addr = models.CharField(_("address"), max_length=64, blank=True)
+    payload_sha256 = models.CharField(_("payload hash"), max_length=64)
+    status_code = models.PositiveSmallIntegerField(_("answer"))
+    result = models.JSONField(_("result"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("inbound receipt")
+        verbose_name_plural = _("inbound receipts")
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} {self.status_code}"

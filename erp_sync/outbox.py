@@ -65,4 +65,12 @@ def outbox_add_many(messages: list[NewMessage]) -> list[OutboxMessage]:
                 },
             )
         )
-    return OutboxMessage.objects.bulk_create(rows)
+    created = OutboxMessage.objects.bulk_create(rows)
+    transaction.on_commit(_kick)
+    return created
+
+
+def _kick() -> None:
+    from erp_sync.tasks import kick  # Celery is only needed once something was queued
+
+    kick()

@@ -198,7 +198,9 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 # --- queue: Redis when REDIS_URL is set, otherwise embedded ------------------------
 REDIS_URL = env_url("REDIS_URL", {"redis", "rediss", "unix"})
 EMBEDDED_MODE = REDIS_URL is None
-if EMBEDDED_MODE:
+# An explicit CELERY_BROKER_URL wins (the tests use memory://); else Redis, else a folder.
+CELERY_BROKER_URL = env_url("CELERY_BROKER_URL", {"memory", "redis", "rediss", "filesystem", "amqp"})
+if CELERY_BROKER_URL is None and EMBEDDED_MODE:
     # kombu's filesystem transport: a real broker shared by processes on this machine, nothing to install.
     _BROKER_DIR = VAR_DIR / "broker"
     for _sub in ("in", "processed"):
@@ -209,14 +211,23 @@ if EMBEDDED_MODE:
         "data_folder_out": str(_BROKER_DIR / "in"),
         "processed_folder": str(_BROKER_DIR / "processed"),
         "store_processed": False,
+        "polling_interval": 0.05,  # a confirmation should reach the ERP within a second
     }
-else:
+elif CELERY_BROKER_URL is None:
     CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 100
+CELERY_TASK_DEFAULT_QUEUE = "erp"
+CELERY_TASK_ROUTES = {"erp_sync.*": {"queue": "erp"}, "shopfloor.*": {"queue": "devices"}}
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    "erp-sync-sweep": {"task": "erp_sync.sweep", "schedule": float(env_decimal("ERP_SYNC_SWEEP_SECONDS", "2", minimum=Decimal("0.5")))},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = None  # set below from TIME_ZONE
 
 # --- auth -------------------------------------------------------------------------

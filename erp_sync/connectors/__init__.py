@@ -1,0 +1,1 @@
+"""ERP connectors: one module per ERP behind the small interface in ``base``."""

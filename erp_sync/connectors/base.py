@@ -1,0 +1,166 @@
+"""The one small interface every ERP connector implements, and the HTTP error classification they share.
+
+A connector turns one outbox message into the ERP's own call and classifies what came back.
+It never raises for an ERP's answer or a network failure: it returns a ``PostResult`` whose
+``outcome`` tells the dispatcher what to do (acknowledge, retry later, dead-letter, or look
+the posting up by our key before anything is resent). Retries, back-off, ordering and dead
+letters are the dispatcher's business, never a connector's.
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, ClassVar
+
+import requests
+import urllib3
+
+
+class Outcome(enum.StrEnum):
+    ACCEPTED = "accepted"  # the ERP booked it; erp_ref says under which keys
+    DUPLICATE = "duplicate"  # the ERP already had our key: booked before, not again
+    RETRYABLE = "retryable"  # transient: refused connection, 5xx, 423, 429, expired session
+    REJECTED = "rejected"  # permanent: validation, authorization → dead letter, blocks the order
+    UNKNOWN = "unknown"  # the request may have reached the ERP and no answer came: look up first
+
+
+@dataclass(frozen=True)
+class PostResult:
+    outcome: Outcome
+    erp_ref: dict[str, Any] | None = None
+    erp_document: str = ""
+    error: str = ""
+    http_status: int | None = None
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True)
+class ConnectionConfig:
+    """What a connector needs of a stored ``ErpConnection``, detached from the database."""
+
+    name: str
+    kind: str
+    base_url: str
+    username: str = ""
+    password: str = ""
+    token: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+    timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class Posting:
+    """One outbox message as a connector sees it.
+
+    ``payload`` is the message payload written with the confirmation (see
+    ``mes.services.confirmations._payload``): work_order, operation, good/scrap/rework
+    quantities as decimal strings, unit, reason_code, labor/machine minutes, final, times,
+    operator, work center, and for a reversal ``reverses`` = the original's keys.
+    ``reverses_ref`` is the ERP reference stored when the original was acknowledged.
+    """
+
+    idempotency_key: str
+    kind: str  # "confirmation" | "reversal"
+    work_order: str
+    sequence: int
+    payload: dict[str, Any]
+    reverses_ref: dict[str, Any] | None = None
+    reverses_key: str | None = None
+
+
+@dataclass(frozen=True)
+class ErpTotals:
+    """What the ERP holds for one operation of an order, for reconciliation."""
+
+    work_order: str
+    operation: int
+    good_qty: Decimal
+    scrap_qty: Decimal
+    rework_qty: Decimal
+    postings: tuple[str, ...] = ()  # our idempotency keys the ERP holds and has not cancelled
+
+
+@dataclass(frozen=True)
+class Health:
+    reachable: bool
+    detail: str = ""
+    latency_ms: int | None = None
+
+
+class Connector(ABC):
+    """Base of every connector. Instances are kept per worker process and may keep a session."""
+
+    kind: ClassVar[str]
+
+    def __init__(self, config: ConnectionConfig) -> None:
+        self.config = config
+
+    @abstractmethod
+    def post(self, posting: Posting) -> PostResult:
+        """Book a confirmation, or cancel the original for a reversal. Safe to call again with the same posting."""
+
+    @abstractmethod
+    def find(self, posting: Posting) -> PostResult | None:
+        """Look the posting up in the ERP by our key.
+
+        Returns ACCEPTED (with erp_ref/erp_document) when the ERP has it, None when it
+        certainly does not, RETRYABLE when the ERP could not be asked.
+        """
+
+    @abstractmethod
+    def totals(self, work_order: str) -> list[ErpTotals] | PostResult:
+        """What the ERP holds per operation of an order, or a RETRYABLE/REJECTED result if it cannot say."""
+
+    @abstractmethod
+    def health(self) -> Health:
+        """A cheap call that proves the ERP is reachable with these credentials."""
+
+    def close(self) -> None:
+        """Release sessions; the default connector holds none."""
+
+    @staticmethod
+    def validate_options(options: dict[str, Any]) -> dict[str, str]:
+        """Problems with a connection's options, by field; empty when they are fine."""
+        return {}
+
+
+# --- HTTP classification shared by the HTTP connectors ---------------------------------
+
+RETRYABLE_STATUSES = frozenset({408, 423, 425, 429, 500, 502, 503, 504})
+
+
+def classify_exception(error: requests.RequestException) -> PostResult:
+    """A network failure: was the request certainly not sent (retry) or maybe sent (look up first)?"""
+    if isinstance(error, requests.ConnectTimeout):
+        return PostResult(Outcome.RETRYABLE, error=f"connect timeout: {error}")
+    if isinstance(error, requests.ConnectionError) and _refused_before_sending(error):
+        return PostResult(Outcome.RETRYABLE, error=f"connection refused: {error}")
+    # A read timeout, a reset or a dropped connection after the request went out: the ERP
+    # may have booked it. Only a look-up by our key can tell.
+    return PostResult(Outcome.UNKNOWN, error=f"no answer: {type(error).__name__}: {error}")
+
+
+def _refused_before_sending(error: requests.ConnectionError) -> bool:
+    """True when no connection was ever made (refused, unresolvable), so nothing can have been sent."""
+    reason = error.args[0] if error.args else None
+    reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError wraps the cause
+    return isinstance(reason, (urllib3.exceptions.NewConnectionError, ConnectionRefusedError))
+
+
+def retry_after_seconds(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After", "")
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def classify_status(response: requests.Response, error: str) -> PostResult:
+    """An HTTP error answer: transient statuses retry, everything else is permanent."""
+    outcome = Outcome.RETRYABLE if response.status_code in RETRYABLE_STATUSES else Outcome.REJECTED
+    return PostResult(
+        outcome, error=error[:2000], http_status=response.status_code, retry_after=retry_after_seconds(response)
+    )

@@ -1,0 +1,466 @@
+"""ERPNext (Frappe REST): a confirmation becomes a submitted Job Card, or a Manufacture Stock Entry.
+
+``ConnectionConfig.base_url`` is the site, e.g. ``https://erp.example.com``. Authentication is
+``Authorization: token <api_key>:<api_secret>``: ``token`` holds ``key:secret``, or
+``username``/``password`` hold the key and the secret.
+
+- Our idempotency key goes into a custom field with ``unique: 1`` (``mes_confirmation_id``
+  on Job Card and Stock Entry; it must be created in ERPNext). Inserting it twice fails:
+  409 ``DuplicateEntryError``, or on real Frappe 417 ``UniqueValidationError``; both mean
+  "already posted", and the document's name is then looked up by the key for ``erp_ref``.
+  Insert and submit are one request (``docstatus: 1``), so a document is never left half done
+  by us; a draft found under our key (made by hand) is submitted rather than duplicated.
+- 417 is a permanent business error (``ValidationError``, ``OperationSequenceError``, …) and
+  dead-letters with ERPNext's own message from ``_server_messages``, except Frappe's lock
+  errors (``DocumentLockedError``, ``TimestampMismatchError``, ``QueryDeadlockError``,
+  ``QueryTimeoutError``), which are transient. 401/403/404 are permanent; 408/423/425/429/5xx
+  transient.
+- A reversal cancels the original document with ``frappe.client.cancel`` (docstatus 2), the
+  way ERPNext reverses a submitted document; one already cancelled counts as done.
+
+Options (all optional):
+
+``mode`` ("job_card")
+    ``job_card``: a submitted Job Card per confirmation with one time log (completed quantity
+    and minutes) and the scrap as ``process_loss_qty``. ``stock_entry``: a submitted Stock
+    Entry of purpose Manufacture with ``fg_completed_qty`` — meant for orders reported at one
+    operation, since every confirmation becomes a finished-goods receipt.
+``operation_as`` ("name")
+    the Job Card's ``operation``: the MES operation name (ERPNext's Operation), or
+    ``sequence`` for the 4-digit sequence ("0010"); ``sequence_id`` is always our sequence.
+``key_field`` ("mes_confirmation_id"), ``operation_field`` ("mes_operation", stock_entry mode)
+    custom fields holding our key and, on Stock Entries, the operation sequence.
+``rework_field`` ("")
+    a custom numeric field for the rework quantity (ERPNext has none); without it rework is
+    only written into ``remarks`` and totals report it as 0.
+``time_source`` ("labor")
+    minutes booked in the time log: ``labor``, ``machine`` or ``max`` of the two.
+``send_workstation`` (true), ``employee_from_badge`` (false), ``company`` ("")
+    send the work center as ``workstation``, the operator badge as the time log's
+    ``employee``, and a ``company``.
+``time_zone`` (settings.TIME_ZONE)
+    the site's zone; Frappe stores naive local date-times.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import time
+import zoneinfo
+from decimal import Decimal, InvalidOperation
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+import requests
+from django.conf import settings
+from requests.adapters import HTTPAdapter
+
+from erp_sync.connectors.base import (
+    ConnectionConfig,
+    Connector,
+    ErpTotals,
+    Health,
+    Outcome,
+    Posting,
+    PostResult,
+    classify_exception,
+    classify_status,
+)
+
+MODES = {"job_card": "Job Card", "stock_entry": "Stock Entry"}
+LOCK_ERRORS = frozenset({"DocumentLockedError", "TimestampMismatchError", "QueryDeadlockError", "QueryTimeoutError"})
+TIME_SOURCES = ("labor", "machine", "max")
+FRAPPE_DATETIME = "%Y-%m-%d %H:%M:%S"
+_TAGS = re.compile(r"<[^>]+>")
+
+
+class ErpNextConnector(Connector):
+    kind: ClassVar[str] = "erpnext"
+
+    def __init__(self, config: ConnectionConfig) -> None:
+        super().__init__(config)
+        self.base_url = config.base_url.rstrip("/")
+        self.options = config.options or {}
+        self.doctype = MODES.get(self.options.get("mode", "job_card"), "Job Card")
+        self.key_field = self.options.get("key_field") or "mes_confirmation_id"
+        self.operation_field = self.options.get("operation_field") or "mes_operation"
+        self.rework_field = self.options.get("rework_field") or ""
+        self.time_zone = zoneinfo.ZoneInfo(self.options.get("time_zone") or settings.TIME_ZONE)
+        self.timeout = (config.timeout_seconds, config.timeout_seconds)
+        credentials = config.token if ":" in config.token else f"{config.username}:{config.password or config.token}"
+        self.session = requests.Session()
+        self.session.headers.update({"Authorization": f"token {credentials}", "Accept": "application/json"})
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+
+    # -- the interface -------------------------------------------------------------------
+
+    def post(self, posting: Posting) -> PostResult:
+        if posting.kind == "reversal":
+            return self._cancel(posting)
+        try:
+            document = self._job_card(posting) if self.doctype == "Job Card" else self._stock_entry(posting)
+        except (KeyError, ValueError, InvalidOperation) as error:
+            return PostResult(Outcome.REJECTED, error=f"The message cannot be sent to ERPNext: {error}")
+        response = self._call("POST", f"/api/resource/{quote(self.doctype)}", json=document)
+        if isinstance(response, PostResult):
+            return response
+        if response.status_code == 200:
+            return self._accepted(_data(response))
+        if self._is_duplicate(response):
+            return self._already_posted(posting, response)
+        return _failure(response)
+
+    def find(self, posting: Posting) -> PostResult | None:
+        if posting.kind == "reversal":
+            original = self._original(posting)
+            if isinstance(original, PostResult):
+                return original
+            if original is None or original.get("docstatus") == 2:
+                return self._cancelled(original)
+            return None
+        existing = self._by_key(posting.idempotency_key)
+        if isinstance(existing, PostResult):
+            return existing
+        if existing is None or existing.get("docstatus") == 0:
+            return None  # a draft is not booked; post() submits it
+        return self._accepted(existing)
+
+    def totals(self, work_order: str) -> list[ErpTotals] | PostResult:
+        job_cards = self.doctype == "Job Card"
+        fields = ["name", self.key_field]
+        fields += (
+            ["operation", "sequence_id", "total_completed_qty", "process_loss_qty"]
+            if job_cards
+            else [self.operation_field, "fg_completed_qty", "process_loss_qty"]
+        )
+        if self.rework_field:
+            fields.append(self.rework_field)
+        filters = [["work_order", "=", work_order], ["docstatus", "=", 1]]
+        if not job_cards:
+            filters.append(["purpose", "=", "Manufacture"])
+        rows = self._list(filters, fields)
+        if isinstance(rows, PostResult):
+            return rows
+        sums: dict[int, list[Any]] = {}
+        for row in rows:
+            operation = _operation_number(row.get("sequence_id") if job_cards else row.get(self.operation_field), row)
+            entry = sums.setdefault(operation, [Decimal(0), Decimal(0), Decimal(0), []])
+            entry[0] += _decimal(row.get("total_completed_qty" if job_cards else "fg_completed_qty"))
+            entry[1] += _decimal(row.get("process_loss_qty"))
+            if self.rework_field:
+                entry[2] += _decimal(row.get(self.rework_field))
+            if row.get(self.key_field):
+                entry[3].append(str(row[self.key_field]))
+        return [
+            ErpTotals(work_order, operation, good, scrap, rework, tuple(keys))
+            for operation, (good, scrap, rework, keys) in sorted(sums.items())
+        ]
+
+    def health(self) -> Health:
+        started = time.monotonic()
+        response = self._call("GET", "/api/method/frappe.auth.get_logged_user")
+        latency = int((time.monotonic() - started) * 1000)
+        if isinstance(response, PostResult):
+            return Health(False, detail=response.error, latency_ms=latency)
+        if response.status_code != 200:
+            return Health(False, detail=_failure(response).error, latency_ms=latency)
+        user = response.json().get("message", "") if _is_json(response) else ""
+        return Health(True, detail=f"logged in as {user}".strip(), latency_ms=latency)
+
+    def close(self) -> None:
+        self.session.close()
+
+    @staticmethod
+    def validate_options(options: dict[str, Any]) -> dict[str, str]:
+        problems: dict[str, str] = {}
+        if options.get("mode", "job_card") not in MODES:
+            problems["mode"] = "Use job_card or stock_entry."
+        if options.get("operation_as", "name") not in ("name", "sequence"):
+            problems["operation_as"] = "Use name or sequence."
+        if options.get("time_source", "labor") not in TIME_SOURCES:
+            problems["time_source"] = f"Use one of {', '.join(TIME_SOURCES)}."
+        for name in ("key_field", "operation_field", "rework_field", "company"):
+            value = options.get(name, "")
+            if not isinstance(value, str) or (value and name != "company" and not re.fullmatch(r"[a-z_][a-z0-9_]*", value)):
+                problems[name] = "A field name in lower case (letters, digits, underscores)."
+        zone = options.get("time_zone")
+        if zone:
+            try:
+                zoneinfo.ZoneInfo(zone)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                problems["time_zone"] = f"Unknown time zone {zone!r}."
+        return problems
+
+    # -- documents -----------------------------------------------------------------------
+
+    def _job_card(self, posting: Posting) -> dict[str, Any]:
+        payload = posting.payload
+        sequence = int(payload["operation"])
+        good, scrap = _decimal(payload.get("good_qty")), _decimal(payload.get("scrap_qty"))
+        minutes = self._minutes(payload)
+        finished = self._local(payload.get("confirmed_at"))
+        operation = payload.get("operation_name") if self.options.get("operation_as", "name") == "name" else None
+        time_log: dict[str, Any] = {
+            "from_time": (finished - dt.timedelta(minutes=float(minutes))).strftime(FRAPPE_DATETIME),
+            "to_time": finished.strftime(FRAPPE_DATETIME),
+            "time_in_mins": float(minutes),
+            "completed_qty": float(good),
+        }
+        if self.options.get("employee_from_badge") and payload.get("operator_badge"):
+            time_log["employee"] = payload["operator_badge"]
+        document: dict[str, Any] = {
+            "work_order": str(payload.get("work_order") or posting.work_order),
+            "operation": str(operation or f"{sequence:04d}"),
+            "sequence_id": sequence,
+            "for_quantity": float(good + scrap),
+            "time_logs": [time_log],
+            "process_loss_qty": float(scrap),
+            "remarks": self._remarks(posting),
+            self.key_field: posting.idempotency_key,
+            "docstatus": 1,
+        }
+        if self.options.get("send_workstation", True) and payload.get("work_center"):
+            document["workstation"] = payload["work_center"]
+        return self._common(document, payload)
+
+    def _stock_entry(self, posting: Posting) -> dict[str, Any]:
+        payload = posting.payload
+        posted = self._local(payload.get("confirmed_at"))
+        document: dict[str, Any] = {
+            "purpose": "Manufacture",
+            "stock_entry_type": "Manufacture",
+            "work_order": str(payload.get("work_order") or posting.work_order),
+            "fg_completed_qty": float(_decimal(payload.get("good_qty"))),
+            "process_loss_qty": float(_decimal(payload.get("scrap_qty"))),
+            "posting_date": posted.strftime("%Y-%m-%d"),
+            "posting_time": posted.strftime("%H:%M:%S"),
+            "set_posting_time": 1,
+            "remarks": self._remarks(posting),
+            self.key_field: posting.idempotency_key,
+            self.operation_field: int(payload["operation"]),
+            "docstatus": 1,
+        }
+        return self._common(document, payload)
+
+    def _common(self, document: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
+        if self.rework_field:
+            document[self.rework_field] = float(_decimal(payload.get("rework_qty")))
+        if self.options.get("company"):
+            document["company"] = self.options["company"]
+        return document
+
+    def _minutes(self, payload: dict[str, Any]) -> Decimal:
+        labor, machine = _decimal(payload.get("labor_minutes")), _decimal(payload.get("machine_minutes"))
+        source = self.options.get("time_source", "labor")
+        return {"labor": labor, "machine": machine}.get(source, max(labor, machine))
+
+    def _local(self, iso: str | None) -> dt.datetime:
+        moment = dt.datetime.fromisoformat(iso) if iso else dt.datetime.now(dt.UTC)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.UTC)
+        return moment.astimezone(self.time_zone).replace(tzinfo=None)
+
+    @staticmethod
+    def _remarks(posting: Posting) -> str:
+        payload = posting.payload
+        parts = [f"MES confirmation {payload.get('confirmation_id') or posting.idempotency_key}"]
+        if _decimal(payload.get("rework_qty")):
+            parts.append(f"rework {payload['rework_qty']}")
+        if payload.get("reason_code"):
+            parts.append(f"reason {payload['reason_code']}")
+        if payload.get("station"):
+            parts.append(f"station {payload['station']}")
+        return ", ".join(parts)
+
+    # -- outcomes ------------------------------------------------------------------------
+
+    def _accepted(self, document: dict[str, Any], outcome: Outcome = Outcome.ACCEPTED) -> PostResult:
+        name = str(document.get("name", ""))
+        return PostResult(outcome, erp_ref={"doctype": self.doctype, "name": name}, erp_document=name)
+
+    def _is_duplicate(self, response: requests.Response) -> bool:
+        if response.status_code == 409:
+            return True
+        if response.status_code != 417 or not _is_json(response):
+            return False
+        body = response.json()
+        return body.get("exc_type") == "UniqueValidationError" and self.key_field in json.dumps(body)
+
+    def _already_posted(self, posting: Posting, response: requests.Response) -> PostResult:
+        existing = self._by_key(posting.idempotency_key)
+        if isinstance(existing, PostResult):
+            # ERPNext said "already there" but could not tell us its name now: ask again later.
+            return PostResult(Outcome.RETRYABLE, error=f"duplicate, but the look-up failed: {existing.error}")
+        if existing is None:
+            return _failure(response)
+        if existing.get("docstatus") == 0:
+            submitted = self._call(
+                "PUT", f"/api/resource/{quote(self.doctype)}/{quote(str(existing['name']))}", json={"docstatus": 1}
+            )
+            if isinstance(submitted, PostResult):
+                return submitted
+            if submitted.status_code != 200:
+                return _failure(submitted)
+            return self._accepted(_data(submitted))
+        return self._accepted(existing, Outcome.DUPLICATE)
+
+    # -- reversal ------------------------------------------------------------------------
+
+    def _original(self, posting: Posting) -> dict[str, Any] | None | PostResult:
+        """The document the reversal cancels: by the stored name, else by the original's key."""
+        reference = posting.reverses_ref or {}
+        doctype = reference.get("doctype") or self.doctype
+        if reference.get("name"):
+            response = self._call("GET", f"/api/resource/{quote(doctype)}/{quote(str(reference['name']))}")
+            if isinstance(response, PostResult):
+                return _as_retryable(response)
+            if response.status_code == 200:
+                return {"doctype": doctype, **_data(response)}
+            if response.status_code != 404:
+                return _failure(response)
+            return None
+        original_key = posting.reverses_key or (posting.payload.get("reverses") or {}).get("idempotency_key")
+        if not original_key:
+            return PostResult(Outcome.REJECTED, error="The reversal does not say which confirmation it reverses.")
+        found = self._by_key(str(original_key))
+        return found if found is None or isinstance(found, PostResult) else {"doctype": self.doctype, **found}
+
+    def _cancelled(self, original: dict[str, Any] | None, outcome: Outcome = Outcome.ACCEPTED) -> PostResult:
+        if original is None:
+            # The original is not in ERPNext (never posted, or deleted there): nothing to
+            # cancel, and ERPNext already holds what the MES holds after the reversal.
+            return PostResult(outcome, erp_ref={"nothing_to_cancel": True})
+        name = str(original.get("name", ""))
+        return PostResult(
+            outcome,
+            erp_ref={"doctype": original.get("doctype", self.doctype), "name": name, "cancelled": True},
+            erp_document=f"{name} (cancelled)",
+        )
+
+    def _cancel(self, posting: Posting) -> PostResult:
+        original = self._original(posting)
+        if isinstance(original, PostResult):
+            return original
+        if original is None:
+            return self._cancelled(None)
+        if original.get("docstatus") == 2:
+            return self._cancelled(original, Outcome.DUPLICATE)
+        response = self._call(
+            "POST",
+            "/api/method/frappe.client.cancel",
+            json={"doctype": original["doctype"], "name": original["name"]},
+        )
+        if isinstance(response, PostResult):
+            return response
+        if response.status_code == 200:
+            return self._cancelled(original)
+        if response.status_code == 417 and _exc_type(response) == "DocstatusTransitionError":
+            again = self._original(posting)
+            if isinstance(again, dict) and again.get("docstatus") == 2:
+                return self._cancelled(again, Outcome.DUPLICATE)
+        return _failure(response)
+
+    # -- HTTP ----------------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> requests.Response | PostResult:
+        try:
+            return self.session.request(method, self.base_url + path, timeout=self.timeout, **kwargs)
+        except requests.RequestException as error:
+            result = classify_exception(error)
+            return result if method != "GET" else _as_retryable(result)
+
+    def _list(self, filters: list[Any], fields: list[str]) -> list[dict[str, Any]] | PostResult:
+        response = self._call(
+            "GET",
+            f"/api/resource/{quote(self.doctype)}",
+            params={"filters": json.dumps(filters), "fields": json.dumps(fields), "limit_page_length": "0"},
+        )
+        if isinstance(response, PostResult):
+            return response
+        if response.status_code != 200:
+            return _failure(response)
+        data = response.json().get("data") if _is_json(response) else None
+        if not isinstance(data, list):
+            return PostResult(Outcome.RETRYABLE, error=f"ERPNext answered something unreadable: {response.text[:200]}")
+        return data
+
+    def _by_key(self, key: str) -> dict[str, Any] | None | PostResult:
+        rows = self._list([[self.key_field, "=", key]], ["name", "docstatus"])
+        if isinstance(rows, PostResult):
+            return rows
+        return rows[0] if rows else None
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _is_json(response: requests.Response) -> bool:
+    try:
+        response.json()
+    except ValueError:
+        return False
+    return True
+
+
+def _data(response: requests.Response) -> dict[str, Any]:
+    body = response.json() if _is_json(response) else {}
+    data = body.get("data") or body.get("message") if isinstance(body, dict) else None
+    return data if isinstance(data, dict) else {}
+
+
+def _exc_type(response: requests.Response) -> str:
+    body = response.json() if _is_json(response) else {}
+    return str(body.get("exc_type") or "") if isinstance(body, dict) else ""
+
+
+def _message(response: requests.Response) -> str:
+    """ERPNext's own words: ``_server_messages`` (JSON strings inside a JSON string), else ``exception``."""
+    body = response.json() if _is_json(response) else None
+    if not isinstance(body, dict):
+        text = _TAGS.sub(" ", response.text)
+        return " ".join(text.split())[:500] or response.reason or ""
+    messages: list[str] = []
+    try:
+        for item in json.loads(body.get("_server_messages") or "[]"):
+            entry = json.loads(item) if isinstance(item, str) else item
+            text = entry.get("message") if isinstance(entry, dict) else str(entry)
+            if text:
+                messages.append(" ".join(_TAGS.sub(" ", str(text)).split()))
+    except (ValueError, TypeError):
+        pass
+    text = "; ".join(messages) or str(body.get("exception") or body.get("message") or "") or response.text[:500]
+    exc_type = body.get("exc_type")
+    return f"{exc_type}: {text}" if exc_type and not text.startswith(str(exc_type)) else text
+
+
+def _failure(response: requests.Response) -> PostResult:
+    error = f"ERPNext HTTP {response.status_code}: {_message(response)}"
+    if response.status_code == 417 and _exc_type(response) in LOCK_ERRORS:
+        return PostResult(Outcome.RETRYABLE, error=error, http_status=417)
+    return classify_status(response, error)
+
+
+def _as_retryable(result: PostResult) -> PostResult:
+    """A failed read changed nothing in the ERP, so it is never ambiguous."""
+    if result.outcome == Outcome.UNKNOWN:
+        return PostResult(Outcome.RETRYABLE, error=result.error, http_status=result.http_status)
+    return result
+
+
+def _decimal(value: Any) -> Decimal:
+    if value in (None, "", False):
+        return Decimal(0)
+    return Decimal(str(value))
+
+
+def _operation_number(value: Any, row: dict[str, Any]) -> int:
+    for candidate in (value, row.get("operation")):
+        try:
+            return int(str(candidate))
+        except (TypeError, ValueError):
+            continue
+    return 0

@@ -1,0 +1,465 @@
+"""SAP S/4HANA: production order confirmations over OData V2 ``API_PROD_ORDER_CONFIRMATION_2_SRV``.
+
+``ConnectionConfig.base_url`` is the service root, e.g.
+``https://s4.example.com/sap/opu/odata/sap/API_PROD_ORDER_CONFIRMATION_2_SRV``; ``username``
+and ``password`` are the communication user's Basic credentials.
+
+- One ``requests.Session`` per connector instance, so per connection per worker process, as
+  SAP advises: it holds the cookies and the CSRF token. The token is fetched with a GET that
+  carries ``X-CSRF-Token: Fetch`` and kept until a write answers 403 with
+  ``X-CSRF-Token: Required``; then it is fetched again (once for all threads, under a lock)
+  and the write is repeated once. SAP checks the token before it processes anything, so
+  repeating that write cannot book twice.
+- A confirmation is ``POST ProdnOrdConf2`` with our idempotency key in
+  ``ExternalSystemConfirmation``; SAP's ``ConfirmationGroup``/``ConfirmationCount`` become
+  ``erp_ref`` and ``"<group>/<count>"`` the ERP document. SAP documents no uniqueness for
+  that key, so a resend after an ambiguous failure would book twice: the dispatcher calls
+  ``find`` (``$filter=ExternalSystemConfirmation eq guid'…'``) before any resend. A system
+  that does reject a repeated key (a 400 on create) is recognised by looking the key up.
+- A reversal cancels the original with ``CancelProdnOrdConf`` (its group and count from
+  ``Posting.reverses_ref``, or looked up by the original's key) and passes the reversal's own
+  key as ``ExternalSystemConfirmation``, so the cancellation record can be found by it.
+- Statuses: 2xx accepted; 408/423/425/429/5xx retryable; 401, 403 (not CSRF), 400 and other
+  4xx rejected with SAP's own message text.
+
+Options (all optional):
+
+``activity_slots`` ({"machine": 2, "labor": 3})
+    which of ``OpConfirmedWorkQuantity1..6`` carries machine and labour time (SAP's standard
+    value key SAP1: 1 setup, 2 machine, 3 labour). A kind left out is not sent.
+``activity_unit`` ("H")
+    unit of those quantities (``OpWorkQuantityUnitN``); time is sent in hours, 3 decimals.
+``plant`` ("")
+    sent as ``Plant`` when set.
+``unit_map`` ({}), ``reason_code_map`` ({})
+    MES code → SAP code for ``ConfirmationUnit`` and ``VarianceReasonCode``.
+``send_work_center`` (false), ``send_personnel`` (false)
+    send the work-center code as ``WorkCenter`` and the operator badge as ``Personnel``.
+``time_zone`` (settings.TIME_ZONE)
+    the plant's zone, which decides the ``PostingDate`` of a confirmation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+import zoneinfo
+from decimal import Decimal, InvalidOperation
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+import requests
+from django.conf import settings
+from requests.adapters import HTTPAdapter
+
+from erp_sync.connectors.base import (
+    ConnectionConfig,
+    Connector,
+    ErpTotals,
+    Health,
+    Outcome,
+    Posting,
+    PostResult,
+    classify_exception,
+    classify_status,
+)
+
+DEFAULT_ACTIVITY_SLOTS = {"machine": 2, "labor": 3}
+ACTIVITY_SOURCES = {"labor": "labor_minutes", "machine": "machine_minutes"}
+DEFAULT_ACTIVITY_UNIT = "H"
+SELECTED = (
+    "ConfirmationGroup,ConfirmationCount,OrderID,OrderOperation,ExternalSystemConfirmation,"
+    "ConfirmationYieldQuantity,ConfirmationScrapQuantity,ConfirmationReworkQuantity,IsReversal,IsReversed"
+)
+
+
+class SapConnector(Connector):
+    kind: ClassVar[str] = "sap"
+
+    def __init__(self, config: ConnectionConfig) -> None:
+        super().__init__(config)
+        self.service_url = config.base_url.rstrip("/")
+        self.options = config.options or {}
+        self.timeout = (config.timeout_seconds, config.timeout_seconds)
+        self.session = requests.Session()
+        self.session.auth = (config.username, config.password)
+        self.session.headers.update({"Accept": "application/json"})
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self._token: str | None = None
+        self._token_lock = threading.Lock()
+        self.time_zone = zoneinfo.ZoneInfo(self.options.get("time_zone") or settings.TIME_ZONE)
+
+    # -- the interface -------------------------------------------------------------------
+
+    def post(self, posting: Posting) -> PostResult:
+        if posting.kind == "reversal":
+            return self._cancel(posting)
+        try:
+            body = self._confirmation_body(posting)
+        except (KeyError, ValueError, InvalidOperation) as error:
+            return PostResult(Outcome.REJECTED, error=f"The message cannot be sent to SAP: {error}")
+        response = self._write("ProdnOrdConf2", json=body)
+        if isinstance(response, PostResult):
+            return response
+        if response.status_code in (200, 201):
+            return _accepted(_entity(response))
+        if response.status_code == 400:
+            # A system that enforces our key (a BAdI, or the simulator's dedupe) refuses a
+            # repeat with 400: if the key is booked already, this is a duplicate, not an error.
+            found = self.find(posting)
+            if found is not None and found.outcome == Outcome.ACCEPTED:
+                return PostResult(Outcome.DUPLICATE, erp_ref=found.erp_ref, erp_document=found.erp_document)
+        return _failure(response)
+
+    def find(self, posting: Posting) -> PostResult | None:
+        if posting.kind == "reversal":
+            records = self._query(
+                f"ExternalSystemConfirmation eq guid'{posting.idempotency_key}' and IsReversal eq true"
+            )
+        else:
+            records = self._query(f"ExternalSystemConfirmation eq guid'{posting.idempotency_key}'")
+        if isinstance(records, PostResult):
+            return records
+        booked = [record for record in records if bool(record.get("IsReversal")) == (posting.kind == "reversal")]
+        if not booked:
+            return None
+        return _accepted(booked[0])
+
+    def totals(self, work_order: str) -> list[ErpTotals] | PostResult:
+        records = self._query(f"OrderID eq '{_quoted(work_order)}'")
+        if isinstance(records, PostResult):
+            return records
+        sums: dict[int, list[Any]] = {}
+        for record in records:
+            if record.get("IsReversal") or record.get("IsReversed"):
+                continue
+            try:
+                operation = int(record.get("OrderOperation") or 0)
+            except ValueError:
+                continue
+            row = sums.setdefault(operation, [Decimal(0), Decimal(0), Decimal(0), []])
+            row[0] += Decimal(str(record.get("ConfirmationYieldQuantity") or 0))
+            row[1] += Decimal(str(record.get("ConfirmationScrapQuantity") or 0))
+            row[2] += Decimal(str(record.get("ConfirmationReworkQuantity") or 0))
+            if record.get("ExternalSystemConfirmation"):
+                row[3].append(str(record["ExternalSystemConfirmation"]).lower())
+        return [
+            ErpTotals(
+                work_order=work_order,
+                operation=operation,
+                good_qty=good,
+                scrap_qty=scrap,
+                rework_qty=rework,
+                postings=tuple(keys),
+            )
+            for operation, (good, scrap, rework, keys) in sorted(sums.items())
+        ]
+
+    def health(self) -> Health:
+        started = time.monotonic()
+        try:
+            response = self.session.get(
+                f"{self.service_url}/ProdnOrdConf2",
+                params={"$top": "1", "$select": "ConfirmationGroup"},
+                headers={"X-CSRF-Token": "Fetch"},
+                timeout=self.timeout,
+            )
+        except requests.RequestException as error:
+            return Health(False, detail=f"{type(error).__name__}: {error}")
+        latency = int((time.monotonic() - started) * 1000)
+        if response.status_code != 200:
+            return Health(False, detail=f"HTTP {response.status_code}: {_message(response)}", latency_ms=latency)
+        token = response.headers.get("X-CSRF-Token")
+        if token and token.lower() != "required":
+            with self._token_lock:
+                self._token = token
+        return Health(True, detail="OData service answered", latency_ms=latency)
+
+    def close(self) -> None:
+        self.session.close()
+
+    @staticmethod
+    def validate_options(options: dict[str, Any]) -> dict[str, str]:
+        problems: dict[str, str] = {}
+        slots = options.get("activity_slots", DEFAULT_ACTIVITY_SLOTS)
+        if not isinstance(slots, dict):
+            problems["activity_slots"] = 'Give an object such as {"machine": 2, "labor": 3}.'
+        else:
+            unknown = sorted(set(slots) - set(ACTIVITY_SOURCES))
+            numbers = list(slots.values())
+            if unknown:
+                problems["activity_slots"] = f"Unknown activity {', '.join(unknown)}; use labor and machine."
+            elif not all(isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 6 for n in numbers):
+                problems["activity_slots"] = "Each slot is a whole number from 1 to 6."
+            elif len(set(numbers)) != len(numbers):
+                problems["activity_slots"] = "Labor and machine need different slots."
+        unit = options.get("activity_unit", DEFAULT_ACTIVITY_UNIT)
+        if not isinstance(unit, str) or not 1 <= len(unit) <= 3:
+            problems["activity_unit"] = "A unit of one to three characters, e.g. H or HR."
+        plant = options.get("plant", "")
+        if not isinstance(plant, str) or len(plant) > 4:
+            problems["plant"] = "A plant code of at most four characters."
+        for name in ("unit_map", "reason_code_map"):
+            value = options.get(name, {})
+            if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+                problems[name] = "An object mapping MES codes to SAP codes."
+        zone = options.get("time_zone")
+        if zone:
+            try:
+                zoneinfo.ZoneInfo(zone)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                problems["time_zone"] = f"Unknown time zone {zone!r}."
+        return problems
+
+    # -- building the confirmation -------------------------------------------------------
+
+    def _confirmation_body(self, posting: Posting) -> dict[str, Any]:
+        payload = posting.payload
+        final = bool(payload.get("final"))
+        unit = str(payload.get("unit") or "")
+        reason = payload.get("reason_code") or ""
+        body: dict[str, Any] = {
+            "OrderID": str(payload.get("work_order") or posting.work_order),
+            "OrderOperation": f"{int(payload['operation']):04d}",
+            "Sequence": "0",
+            "ConfirmationYieldQuantity": _quantity(payload.get("good_qty")),
+            "ConfirmationScrapQuantity": _quantity(payload.get("scrap_qty")),
+            "ConfirmationReworkQuantity": _quantity(payload.get("rework_qty")),
+            "ConfirmationUnit": self.options.get("unit_map", {}).get(unit, unit),
+            "VarianceReasonCode": self.options.get("reason_code_map", {}).get(reason, reason),
+            "FinalConfirmationType": "X" if final else "",
+            "IsFinalConfirmation": final,
+            "ExternalSystemConfirmation": posting.idempotency_key,
+            "EnteredByExternalUser": "MES",
+            "ConfirmationText": f"MES {posting.idempotency_key[:8]} {payload.get('station') or ''}".strip()[:40],
+        }
+        confirmed_at = payload.get("confirmed_at")
+        if confirmed_at:
+            body["PostingDate"] = _odata_date(dt.datetime.fromisoformat(confirmed_at).astimezone(self.time_zone).date())
+        if self.options.get("plant"):
+            body["Plant"] = self.options["plant"]
+        if self.options.get("send_work_center") and payload.get("work_center"):
+            body["WorkCenter"] = str(payload["work_center"])
+        if self.options.get("send_personnel") and payload.get("operator_badge"):
+            body["Personnel"] = str(payload["operator_badge"])
+        unit_of_time = self.options.get("activity_unit", DEFAULT_ACTIVITY_UNIT)
+        for activity, slot in self.options.get("activity_slots", DEFAULT_ACTIVITY_SLOTS).items():
+            minutes = payload.get(ACTIVITY_SOURCES[activity])
+            if minutes in (None, ""):
+                continue
+            hours = (Decimal(str(minutes)) / 60).quantize(Decimal("0.001"))
+            body[f"OpConfirmedWorkQuantity{slot}"] = format(hours, "f")
+            body[f"OpWorkQuantityUnit{slot}"] = unit_of_time
+        return body
+
+    # -- reversal ------------------------------------------------------------------------
+
+    def _cancel(self, posting: Posting) -> PostResult:
+        original = _group_and_count(posting.reverses_ref)
+        if original is None:
+            original_key = posting.reverses_key or (posting.payload.get("reverses") or {}).get("idempotency_key")
+            if not original_key:
+                return PostResult(Outcome.REJECTED, error="The reversal does not say which confirmation it reverses.")
+            records = self._query(f"ExternalSystemConfirmation eq guid'{original_key}' and IsReversal eq false")
+            if isinstance(records, PostResult):
+                return records
+            if not records:
+                # The original never reached SAP (discarded in the MES): there is nothing
+                # to cancel, and SAP already holds what the MES holds after the reversal.
+                return PostResult(Outcome.ACCEPTED, erp_ref={"nothing_to_cancel": True})
+            original = (str(records[0]["ConfirmationGroup"]), str(records[0]["ConfirmationCount"]))
+        group, count = original
+        path = (
+            f"CancelProdnOrdConf?ConfirmationGroup='{quote(_quoted(group))}'"
+            f"&ConfirmationCount='{quote(_quoted(count))}'"
+            f"&ExternalSystemConfirmation=guid'{posting.idempotency_key}'"
+        )
+        response = self._write(path)
+        if isinstance(response, PostResult):
+            return response
+        if response.status_code in (200, 201):
+            return _accepted(_entity(response))
+        if response.status_code == 400:
+            # Cancelled already (by an earlier attempt whose answer was lost, or in SAP by
+            # hand): the reversal's effect is there, so it must not fail.
+            found = self.find(posting)
+            if found is not None and found.outcome == Outcome.ACCEPTED:
+                return PostResult(Outcome.DUPLICATE, erp_ref=found.erp_ref, erp_document=found.erp_document)
+            state = self._read_one(group, count)
+            if isinstance(state, dict) and state.get("IsReversed"):
+                return PostResult(
+                    Outcome.DUPLICATE,
+                    erp_ref={"ConfirmationGroup": group, "ConfirmationCount": count, "IsReversed": True},
+                    erp_document=f"{group}/{count}",
+                )
+        return _failure(response)
+
+    # -- HTTP ----------------------------------------------------------------------------
+
+    def _fetch_token(self, stale: str | None) -> str | PostResult:
+        """The CSRF token to write with; fetches a new one unless another thread already replaced ``stale``."""
+        with self._token_lock:
+            if self._token is not None and self._token != stale:
+                return self._token
+            try:
+                response = self.session.get(
+                    f"{self.service_url}/ProdnOrdConf2",
+                    params={"$top": "1", "$select": "ConfirmationGroup"},
+                    headers={"X-CSRF-Token": "Fetch"},
+                    timeout=self.timeout,
+                )
+            except requests.RequestException as error:
+                result = classify_exception(error)
+                # Nothing was written yet: a lost answer to a GET is simply retryable.
+                return PostResult(Outcome.RETRYABLE, error=f"CSRF token fetch failed: {result.error}")
+            token = response.headers.get("X-CSRF-Token")
+            if response.status_code != 200 or not token or token.lower() == "required":
+                failure = _failure(response)
+                return PostResult(
+                    failure.outcome,
+                    error=f"CSRF token fetch failed: {failure.error}",
+                    http_status=failure.http_status,
+                    retry_after=failure.retry_after,
+                )
+            self._token = token
+            return token
+
+    def _write(self, path: str, *, json: Any = None) -> requests.Response | PostResult:
+        """A modifying request with a valid CSRF token, fetched again once if SAP asks for it."""
+        token = self._fetch_token(None)
+        for attempt in range(2):
+            if isinstance(token, PostResult):
+                return token
+            try:
+                response = self.session.post(
+                    f"{self.service_url}/{path}",
+                    json=json,
+                    headers={"X-CSRF-Token": token, "Content-Type": "application/json"},
+                    timeout=self.timeout,
+                )
+            except requests.RequestException as error:
+                return classify_exception(error)
+            if not _csrf_required(response):
+                return response
+            if attempt == 0:
+                token = self._fetch_token(token)
+        return PostResult(
+            Outcome.RETRYABLE,
+            error="SAP refused the CSRF token twice (403 X-CSRF-Token: Required)",
+            http_status=403,
+        )
+
+    def _query(self, filter_expression: str) -> list[dict[str, Any]] | PostResult:
+        """Every ``ProdnOrdConf2`` record matching the filter, following server-driven paging."""
+        url: str | None = (
+            f"{self.service_url}/ProdnOrdConf2?$filter={quote(filter_expression, safe=chr(39) + '()')}"
+            f"&$select={SELECTED}&$format=json"
+        )
+        records: list[dict[str, Any]] = []
+        while url:
+            try:
+                response = self.session.get(url, timeout=self.timeout)
+            except requests.RequestException as error:
+                return PostResult(Outcome.RETRYABLE, error=f"look-up failed: {classify_exception(error).error}")
+            if response.status_code != 200:
+                return _failure(response)
+            try:
+                body = response.json()["d"]
+            except (ValueError, KeyError, TypeError):
+                return PostResult(Outcome.RETRYABLE, error=f"SAP answered something unreadable: {response.text[:200]}")
+            if isinstance(body, list):
+                records.extend(body)
+                break
+            records.extend(body.get("results") or [])
+            following = body.get("__next")
+            url = following if not following or following.startswith("http") else _absolute(self.service_url, following)
+        return records
+
+    def _read_one(self, group: str, count: str) -> dict[str, Any] | PostResult:
+        try:
+            response = self.session.get(
+                f"{self.service_url}/ProdnOrdConf2(ConfirmationGroup='{quote(_quoted(group))}',"
+                f"ConfirmationCount='{quote(_quoted(count))}')",
+                params={"$format": "json"},
+                timeout=self.timeout,
+            )
+        except requests.RequestException as error:
+            return PostResult(Outcome.RETRYABLE, error=classify_exception(error).error)
+        if response.status_code != 200:
+            return _failure(response)
+        return _entity(response)
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _csrf_required(response: requests.Response) -> bool:
+    return response.status_code == 403 and response.headers.get("X-CSRF-Token", "").lower() == "required"
+
+
+def _entity(response: requests.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body.get("d", body) if isinstance(body, dict) else {}
+
+
+def _accepted(record: dict[str, Any]) -> PostResult:
+    group, count = str(record.get("ConfirmationGroup", "")), str(record.get("ConfirmationCount", ""))
+    return PostResult(
+        Outcome.ACCEPTED,
+        erp_ref={"ConfirmationGroup": group, "ConfirmationCount": count},
+        erp_document=f"{group}/{count}",
+    )
+
+
+def _message(response: requests.Response) -> str:
+    """SAP's own text from ``{"error": {"code", "message": {"lang", "value"}}}``, else the body."""
+    try:
+        error = response.json()["error"]
+        message = error["message"]
+        text = message.get("value") if isinstance(message, dict) else str(message)
+        code = error.get("code")
+        return f"{text} ({code})" if code else str(text)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return response.text.strip()[:500] or response.reason or ""
+
+
+def _failure(response: requests.Response) -> PostResult:
+    return classify_status(response, f"SAP HTTP {response.status_code}: {_message(response)}")
+
+
+def _group_and_count(reference: dict[str, Any] | None) -> tuple[str, str] | None:
+    if not reference:
+        return None
+    group, count = reference.get("ConfirmationGroup"), reference.get("ConfirmationCount")
+    if not group or not count:
+        return None
+    return str(group), str(count)
+
+
+def _quantity(value: Any) -> str:
+    number = Decimal(str(value if value not in (None, "") else 0))
+    return format(number.quantize(Decimal("0.001")), "f")
+
+
+def _odata_date(day: dt.date) -> str:
+    """OData V2 ``Edm.DateTime`` of a calendar date: midnight UTC in milliseconds."""
+    midnight = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+    return f"/Date({int(midnight.timestamp() * 1000)})/"
+
+
+def _quoted(value: str) -> str:
+    """An OData string literal's content: single quotes doubled."""
+    return str(value).replace("'", "''")
+
+
+def _absolute(service_url: str, following: str) -> str:
+    if following.startswith("/"):
+        scheme, _, rest = service_url.partition("://")
+        return f"{scheme}://{rest.split('/', 1)[0]}{following}"
+    return f"{service_url}/{following}"

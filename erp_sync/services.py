@@ -1,0 +1,97 @@
+"""Writes of ERP sync other than the outbox itself: connections, dead-letter replay and discard."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlparse
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from erp_sync.connectors.registry import CONNECTOR_CLASSES, connector_class
+from erp_sync.models import ErpConnection
+from mes.services.audit import event_record
+from mes.services.errors import DomainError, ErrorKind
+
+SECRET_FIELDS = ("password", "token")
+UNSET = object()
+
+
+def _public(connection: ErpConnection) -> dict[str, Any]:
+    """A connection as the audit trail may show it: secrets only as set or not."""
+    return {
+        "kind": connection.kind,
+        "base_url": connection.base_url,
+        "username": connection.username,
+        "password": "***" if connection.password else "",
+        "token": "***" if connection.token else "",
+        "options": connection.options,
+        "timeout_seconds": connection.timeout_seconds,
+        "is_default": connection.is_default,
+        "is_enabled": connection.is_enabled,
+    }
+
+
+@transaction.atomic
+def erp_connection_upsert(
+    *,
+    name: str,
+    kind: str,
+    base_url: str,
+    username: str | None = None,
+    password: str | None = None,
+    token: str | None = None,
+    options: dict[str, Any] | None = None,
+    timeout_seconds: int | None = None,
+    is_default: bool | None = None,
+    is_enabled: bool | None = None,
+    actor: Any = None,
+) -> tuple[ErpConnection, bool]:
+    """Create or change a connection by name. Secrets left as None keep their stored value.
+
+    Making a connection the default takes that role from any other, in the same transaction.
+    """
+    if kind not in CONNECTOR_CLASSES:
+        raise DomainError("unknown_kind", _("Kind must be one of %(kinds)s.") % {"kinds": ", ".join(CONNECTOR_CLASSES)}, fields={"kind": kind})
+    parsed = urlparse(base_url)
+    if parsed.scheme not in {"http", "https"} or not parsed.netloc:
+        raise DomainError("invalid_url", _("The URL must start with http:// or https:// and name a host."), fields={"url": base_url})
+    if timeout_seconds is not None and not 1 <= timeout_seconds <= 300:
+        raise DomainError("invalid_timeout", _("The timeout must be between 1 and 300 seconds."), fields={"timeout_seconds": timeout_seconds})
+    problems = connector_class(kind).validate_options(options or {})
+    if problems:
+        raise DomainError(
+            "invalid_options",
+            _("The options are not valid: %(problems)s") % {"problems": "; ".join(f"{key}: {value}" for key, value in problems.items())},
+            fields={f"options.{key}": value for key, value in problems.items()},
+        )
+    connection = ErpConnection.objects.select_for_update().filter(name=name).first()
+    created = connection is None
+    before = None if created else _public(connection)
+    if created:
+        connection = ErpConnection(name=name)
+    connection.kind = kind
+    connection.base_url = base_url
+    for field, value in (("username", username), ("password", password), ("token", token), ("timeout_seconds", timeout_seconds), ("is_enabled", is_enabled)):
+        if value is not None:
+            setattr(connection, field, value)
+    if options is not None:
+        connection.options = options
+    if is_default:
+        ErpConnection.objects.filter(is_default=True).exclude(name=name).update(is_default=False)
+        connection.is_default = True
+    elif is_default is False:
+        connection.is_default = False
+    connection.save()
+    event_record(
+        object_type="erp_connection", object_key=name, action="create" if created else "update", actor=actor,
+        before=before, after=_public(connection),
+    )
+    return connection, created
+
+
+def erp_connection_get(name: str) -> ErpConnection:
+    try:
+        return ErpConnection.objects.get(name=name)
+    except ErpConnection.DoesNotExist:
+        raise DomainError("unknown_connection", _("No ERP connection named %(name)s.") % {"name": name}, kind=ErrorKind.NOT_FOUND) from None

@@ -1,0 +1,36 @@
+"""Celery tasks of ERP sync: thin, safe to run twice, never holding a lock across an ERP call."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from kombu.exceptions import OperationalError
+
+from erp_sync.dispatcher import dispatch_until_idle, release_expired_leases
+
+logger = logging.getLogger(__name__)
+
+
+
+@shared_task(name="erp_sync.dispatch", ignore_result=True, time_limit=90, soft_time_limit=75)
+def dispatch() -> int:
+    """Send what is due. Woken right after a commit that queued a message."""
+    return dispatch_until_idle(budget_seconds=30.0)
+
+
+@shared_task(name="erp_sync.sweep", ignore_result=True, time_limit=90, soft_time_limit=75)
+def sweep() -> int:
+    """The schedule's safety net: reclaim what a dead worker left and send what is due."""
+    released = release_expired_leases()
+    if released:
+        logger.warning("Returned %s message(s) left by a worker that stopped mid-send", released)
+    return dispatch_until_idle(budget_seconds=30.0)
+
+
+def kick() -> None:
+    """Wake a worker now. Called after commit; if the broker is unreachable the next sweep sends instead."""
+    try:
+        dispatch.apply_async(retry=False)
+    except OperationalError as error:
+        logger.warning("Could not wake the ERP sender (%s); the next sweep will send", error)

@@ -1,0 +1,9 @@
+"""The settings the test suite runs with: the real ones, with the ERP sender's wake-ups kept in-process.
+
+Unit tests never reach a worker and must not leave task files in var/; end-to-end tests
+start their own worker processes with a real broker.
+"""
+
+from mes.settings import *  # noqa: F403
+
+CELERY_BROKER_URL = "memory://"
