@@ -66,11 +66,16 @@ def outbox_add_many(messages: list[NewMessage]) -> list[OutboxMessage]:
             )
         )
     created = OutboxMessage.objects.bulk_create(rows)
-    transaction.on_commit(_kick)
+    wake_sender_after_commit()
     return created
 
 
+def wake_sender_after_commit() -> None:
+    """Wake an ERP sender once the current transaction commits (at once outside one)."""
+    transaction.on_commit(_kick)
+
+
 def _kick() -> None:
-    from erp_sync.tasks import kick  # Celery is only needed once something was queued
+    from erp_sync.tasks import kick  # imported late: the production domain must not need Celery to load
 
     kick()

@@ -1,9 +1,16 @@
 from __future__ import annotations
 
+import statistics
 import uuid
+from datetime import timedelta
 from typing import Any
 
-from erp_sync.models import OutboxMessage
+from django.conf import settings
+from django.db import connection as db
+from django.db.models import Count, Min, Q
+from django.utils import timezone
+
+from erp_sync.models import ErpConnection, OutboxMessage
 
 
 def sync_state_of(message: OutboxMessage) -> dict[str, Any]:
@@ -21,3 +28,162 @@ def sync_state_of(message: OutboxMessage) -> dict[str, Any]:
 def sync_states(source_uuids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
     """The ERP journey of each recorded fact, keyed by its UUID (one query)."""
     return {message.source_uuid: sync_state_of(message) for message in OutboxMessage.objects.filter(source_uuid__in=source_uuids)}
+
+
+# --- sync health -------------------------------------------------------------------------
+
+PENDING_STATES = ("queued", "sending", "retrying")
+
+
+def _percentiles(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"p50": None, "p95": None, "p99": None}
+    if len(values) == 1:
+        return {"p50": values[0], "p95": values[0], "p99": values[0]}
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    return {"p50": round(cuts[49], 1), "p95": round(cuts[94], 1), "p99": round(cuts[98], 1)}
+
+
+def _latency_by_destination(since) -> dict[str, dict[str, float | None]]:
+    """Recorded → acknowledged, in ms, per destination, over messages acknowledged since ``since``."""
+    if db.vendor == "postgresql":
+        with db.cursor() as cursor:
+            cursor.execute(
+                """
+                SELECT destination,
+                       percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (
+                           ORDER BY EXTRACT(EPOCH FROM (acknowledged_at - created_at)) * 1000)
+                FROM erp_sync_outboxmessage
+                WHERE state = 'acknowledged' AND acknowledged_at >= %s
+                GROUP BY destination
+                """,
+                [since],
+            )
+            return {
+                destination: {"p50": round(p[0], 1), "p95": round(p[1], 1), "p99": round(p[2], 1)}
+                for destination, p in cursor.fetchall()
+            }
+    durations: dict[str, list[float]] = {}
+    for destination, created, acknowledged in OutboxMessage.objects.filter(
+        state="acknowledged", acknowledged_at__gte=since
+    ).values_list("destination", "created_at", "acknowledged_at"):
+        durations.setdefault(destination, []).append((acknowledged - created).total_seconds() * 1000)
+    return {destination: _percentiles(sorted(values)) for destination, values in durations.items()}
+
+
+def sync_health() -> dict[str, Any]:
+    """Queue depth, age, latency and throughput of ERP delivery, overall and per connection (a few queries)."""
+    now = timezone.now()
+    hour_ago = now - timedelta(hours=1)
+    connections = list(ErpConnection.objects.order_by("name"))
+    default_name = next((row.name for row in connections if row.is_default), "")
+    rows = (
+        OutboxMessage.objects.filter(Q(state__in=[*PENDING_STATES, "dead"]) | Q(acknowledged_at__gte=hour_ago))
+        .values("destination")
+        .annotate(
+            pending=Count("id", filter=Q(state__in=PENDING_STATES)),
+            retrying=Count("id", filter=Q(state="retrying")),
+            dead=Count("id", filter=Q(state="dead")),
+            sent_last_hour=Count("id", filter=Q(state="acknowledged", acknowledged_at__gte=hour_ago)),
+            oldest=Min("created_at", filter=Q(state__in=PENDING_STATES)),
+        )
+    )
+    latency = _latency_by_destination(hour_ago)
+    per_connection: dict[str, dict[str, Any]] = {
+        row.name: {"name": row.name, "kind": row.kind, "is_default": row.is_default, "is_enabled": row.is_enabled,
+                   "pending": 0, "retrying": 0, "dead": 0, "sent_last_hour": 0, "oldest": None, "latency_ms": _percentiles([])}
+        for row in connections
+    }
+    for row in rows:
+        name = row["destination"] or default_name or "(no connection)"
+        entry = per_connection.setdefault(
+            name, {"name": name, "kind": None, "is_default": False, "is_enabled": False, "pending": 0, "retrying": 0,
+                   "dead": 0, "sent_last_hour": 0, "oldest": None, "latency_ms": _percentiles([])},
+        )
+        for key in ("pending", "retrying", "dead", "sent_last_hour"):
+            entry[key] += row[key]
+        if row["oldest"] is not None and (entry["oldest"] is None or row["oldest"] < entry["oldest"]):
+            entry["oldest"] = row["oldest"]
+        if row["destination"] in latency:
+            entry["latency_ms"] = latency[row["destination"]]
+    all_latency = _latency_overall(hour_ago) if len(latency) > 1 else next(iter(latency.values()), _percentiles([]))
+
+    def age(oldest) -> float | None:
+        return round((now - oldest).total_seconds(), 1) if oldest else None
+
+    entries = []
+    for entry in per_connection.values():
+        entry["oldest_pending_seconds"] = age(entry.pop("oldest"))
+        entries.append(entry)
+    oldest = max((entry["oldest_pending_seconds"] for entry in entries if entry["oldest_pending_seconds"] is not None), default=None)
+    health = {
+        "pending": sum(entry["pending"] for entry in entries),
+        "retrying": sum(entry["retrying"] for entry in entries),
+        "dead": sum(entry["dead"] for entry in entries),
+        "oldest_pending_seconds": oldest,
+        "latency_ms": all_latency,
+        "sent_last_hour": sum(entry["sent_last_hour"] for entry in entries),
+        "connections": entries,
+        "checked_at": now,
+    }
+    health["alert"] = sync_alert(health)
+    return health
+
+
+def _latency_overall(since) -> dict[str, float | None]:
+    values = sorted(
+        (acknowledged - created).total_seconds() * 1000
+        for created, acknowledged in OutboxMessage.objects.filter(state="acknowledged", acknowledged_at__gte=since)
+        .values_list("created_at", "acknowledged_at")
+    )
+    return _percentiles(values)
+
+
+def sync_alert(health: dict[str, Any]) -> dict[str, Any]:
+    """Whether someone must act: messages stuck longer than the threshold, or dead letters."""
+    reasons = []
+    threshold = settings.ERP_SYNC_ALERT_AFTER_SECONDS
+    if health["oldest_pending_seconds"] is not None and health["oldest_pending_seconds"] > threshold:
+        reasons.append(
+            {"code": "queue_stuck", "message": f"The oldest unsent message is {health['oldest_pending_seconds']:.0f} s old (threshold {threshold} s)."}
+        )
+    if health["dead"]:
+        reasons.append({"code": "dead_letters", "message": f"{health['dead']} message(s) were refused by the ERP and wait for a decision."})
+    return {"active": bool(reasons), "reasons": reasons}
+
+
+def message_journey(message_id: int) -> dict[str, Any]:
+    """A message and every step it took: recorded, queued, each attempt, acknowledged or failed."""
+    from mes.services.errors import DomainError, ErrorKind
+
+    message = OutboxMessage.objects.filter(pk=message_id).prefetch_related("deliveries").first()
+    if message is None:
+        raise DomainError("unknown_message", f"No outbox message with id {message_id}.", kind=ErrorKind.NOT_FOUND)
+    steps = [{"at": message.created_at, "step": "recorded"}, {"at": message.created_at, "step": "queued"}]
+    for attempt in message.deliveries.all():
+        steps.append(
+            {
+                "at": attempt.started_at,
+                "step": attempt.action,
+                "outcome": attempt.outcome,
+                "http_status": attempt.http_status,
+                "duration_ms": attempt.duration_ms,
+                "erp_document": attempt.erp_document or None,
+                "error": attempt.error or None,
+            }
+        )
+    if message.acknowledged_at:
+        steps.append({"at": message.acknowledged_at, "step": "acknowledged", "erp_document": message.erp_document or None})
+    return {
+        "id": message.pk,
+        "idempotency_key": message.idempotency_key,
+        "kind": message.kind,
+        "work_order": message.partition_key,
+        "sequence": message.sequence,
+        "connection": message.destination or None,
+        "source": message.source_uuid,
+        "payload": message.payload,
+        **sync_state_of(message),
+        "erp_ref": message.erp_ref,
+        "journey": steps,
+    }

@@ -6,10 +6,12 @@ from typing import Any
 from urllib.parse import urlparse
 
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from erp_sync.connectors.registry import CONNECTOR_CLASSES, connector_class
-from erp_sync.models import ErpConnection
+from erp_sync.models import ErpConnection, OutboxMessage
+from erp_sync.outbox import wake_sender_after_commit
 from mes.services.audit import event_record
 from mes.services.errors import DomainError, ErrorKind
 
@@ -95,3 +97,68 @@ def erp_connection_get(name: str) -> ErpConnection:
         return ErpConnection.objects.get(name=name)
     except ErpConnection.DoesNotExist:
         raise DomainError("unknown_connection", _("No ERP connection named %(name)s.") % {"name": name}, kind=ErrorKind.NOT_FOUND) from None
+
+
+# --- dead letters ------------------------------------------------------------------------
+
+
+def _require_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("reason_required", _("Say why: a reason is required."), fields={"reason": "required"})
+    return reason[:500]
+
+
+@transaction.atomic
+def messages_replay(*, message_ids: list[int], reason: str, actor: Any = None) -> list[OutboxMessage]:
+    """Send dead messages again (after the master data or the ERP was fixed), audited.
+
+    A message that never reached the ERP is simply resent; one whose fate was unclear is
+    looked up by our key first, as always. All or nothing: any id that is not dead refuses the lot.
+    """
+    reason = _require_reason(reason)
+    messages = list(OutboxMessage.objects.select_for_update().filter(pk__in=message_ids).order_by("pk"))
+    missing = sorted(set(message_ids) - {message.pk for message in messages})
+    if missing:
+        raise DomainError("unknown_message", _("No outbox message with id %(ids)s.") % {"ids": ", ".join(map(str, missing))}, kind=ErrorKind.NOT_FOUND)
+    not_dead = [message.pk for message in messages if message.state != OutboxMessage.State.DEAD]
+    if not_dead:
+        raise DomainError(
+            "message_not_dead",
+            _("Only dead messages can be replayed; not dead: %(ids)s.") % {"ids": ", ".join(map(str, not_dead))},
+            kind=ErrorKind.CONFLICT,
+        )
+    now = timezone.now()
+    for message in messages:
+        message.state = OutboxMessage.State.RETRYING
+        message.next_attempt_at = now
+        message.save(update_fields=["state", "next_attempt_at"])
+        event_record(
+            object_type="outbox_message", object_key=str(message.idempotency_key), action="replay", actor=actor,
+            before={"state": "dead", "last_error": message.last_error}, after={"state": "retrying"}, reason=reason,
+        )
+    wake_sender_after_commit()
+    return messages
+
+
+@transaction.atomic
+def message_discard(*, message_id: int, reason: str, actor: Any = None) -> OutboxMessage:
+    """Give up on a dead message so its order's later messages can go; the ERP never gets it. Audited."""
+    reason = _require_reason(reason)
+    message = OutboxMessage.objects.select_for_update().filter(pk=message_id).first()
+    if message is None:
+        raise DomainError("unknown_message", _("No outbox message with id %(ids)s.") % {"ids": message_id}, kind=ErrorKind.NOT_FOUND)
+    if message.state != OutboxMessage.State.DEAD:
+        raise DomainError(
+            "message_not_dead",
+            _("Only dead messages can be discarded; this one is %(state)s.") % {"state": message.get_state_display()},
+            kind=ErrorKind.CONFLICT,
+        )
+    message.state = OutboxMessage.State.DISCARDED
+    message.save(update_fields=["state"])
+    event_record(
+        object_type="outbox_message", object_key=str(message.idempotency_key), action="discard", actor=actor,
+        before={"state": "dead", "last_error": message.last_error}, after={"state": "discarded"}, reason=reason,
+    )
+    wake_sender_after_commit()  # the order's next message may go now
+    return message

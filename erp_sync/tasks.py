@@ -34,3 +34,11 @@ def kick() -> None:
         dispatch.apply_async(retry=False)
     except OperationalError as error:
         logger.warning("Could not wake the ERP sender (%s); the next sweep will send", error)
+
+
+@shared_task(name="erp_sync.check_health", ignore_result=True, time_limit=30, soft_time_limit=25)
+def check_health() -> bool:
+    """Log (and, if configured, post to a webhook) while ERP sync needs attention."""
+    from erp_sync.alerts import alert_if_needed
+
+    return alert_if_needed()

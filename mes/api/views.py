@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from erp_sync.selectors import sync_state_of, sync_states
 from mes.api import serializers as s
 from mes.api.errors import validation_error_body
-from mes.api.permissions import HasRole
+from mes.api.base import ERROR_RESPONSE, ERRORS, KEY_MAX_LENGTH, ApiView, check_key, parse_uuid, validated
 from mes.api.representations import (
     bom_json,
     confirmation_json,
@@ -50,45 +48,6 @@ TRANSITION_ROLES = {
     "pause": {Role.PLANNER, Role.SUPERVISOR, Role.ADMIN},
     "resume": {Role.PLANNER, Role.SUPERVISOR, Role.ADMIN},
 }
-KEY_MAX_LENGTH = 64
-ERROR_RESPONSE = inline_serializer(
-    "Error",
-    {
-        "error": inline_serializer(
-            "ErrorBody",
-            {"code": serializers.CharField(), "message": serializers.CharField(), "fields": serializers.DictField(required=False)},
-        )
-    },
-)
-ERRORS = {code: OpenApiResponse(ERROR_RESPONSE) for code in (400, 401, 403, 404, 409, 422)}
-
-
-class ApiView(APIView):
-    permission_classes = [HasRole]
-    roles: dict[str, set[str] | frozenset[str]] = {}
-
-
-def _validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
-
-
-def _check_key(name: str, key: str) -> str:
-    if len(key) > KEY_MAX_LENGTH or not key.strip():
-        raise ValidationError({name: [f"Must be 1 to {KEY_MAX_LENGTH} characters."]})
-    if any(ord(character) < 32 for character in key):
-        raise ValidationError({name: ["Control characters (such as NUL) are not allowed in keys."]})
-    return key
-
-
-def _uuid(name: str, value: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise ValidationError({name: [f"{value[:80]!r} is not a UUID."]}) from None
-
-
 def _records(request: Request, envelope: str) -> list[Any]:
     data = request.data
     if not isinstance(data, dict) or set(data) != {envelope} or not isinstance(data[envelope], list):
@@ -163,12 +122,12 @@ class ResourceView(ApiView):
     resource: Resource
 
     def get(self, request: Request, key: str) -> Response:
-        return Response(self.resource.represent(self.resource.read(_check_key(self.resource.key_field, key))))
+        return Response(self.resource.represent(self.resource.read(check_key(self.resource.key_field, key))))
 
     def put(self, request: Request, key: str) -> Response:
         resource = self.resource
-        data = _validated(resource.serializer, request.data)
-        result = resource.upsert(**{resource.service_key: _check_key(resource.key_field, key)}, **data, actor=request.user)
+        data = validated(resource.serializer, request.data)
+        result = resource.upsert(**{resource.service_key: check_key(resource.key_field, key)}, **data, actor=request.user)
         body = resource.represent(result.obj)  # what was written: a BOM PUT answers its own version
         return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
@@ -246,8 +205,8 @@ class WorkOrderTransitionView(ApiView):
     action: str = ""
 
     def post(self, request: Request, key: str) -> Response:
-        data = _validated(s.TransitionSerializer, request.data or {})
-        work_order_transition(number=_check_key("number", key), action=self.action, actor=request.user, reason=data["reason"])
+        data = validated(s.TransitionSerializer, request.data or {})
+        work_order_transition(number=check_key("number", key), action=self.action, actor=request.user, reason=data["reason"])
         return Response(work_order_json(work_order_get(key)))
 
 
@@ -304,7 +263,7 @@ class ConfirmationCreateView(ApiView):
         responses={201: s.ConfirmationOutSerializer, 200: s.ConfirmationOutSerializer, **ERRORS},
     )
     def post(self, request: Request) -> Response:
-        confirmation_request = _confirmation_request(_validated(s.ConfirmationSerializer, request.data))
+        confirmation_request = _confirmation_request(validated(s.ConfirmationSerializer, request.data))
         result = operation_confirm(request=confirmation_request, actor=request.user)
         return Response(
             _confirmation_body(result.confirmation, result.message),
@@ -345,7 +304,7 @@ class ConfirmationDetailView(ApiView):
 
     @extend_schema(tags=["confirmations"], summary="A confirmation with its ERP sync state", responses={200: s.ConfirmationOutSerializer, **ERRORS})
     def get(self, request: Request, confirmation_id) -> Response:
-        return Response(_confirmation_body(confirmation_get(_uuid("id", confirmation_id))))
+        return Response(_confirmation_body(confirmation_get(parse_uuid("id", confirmation_id))))
 
 
 class ConfirmationReverseView(ApiView):
@@ -358,7 +317,7 @@ class ConfirmationReverseView(ApiView):
         responses={201: s.ConfirmationOutSerializer, 200: s.ConfirmationOutSerializer, **ERRORS},
     )
     def post(self, request: Request, confirmation_id) -> Response:
-        data = _validated(s.ReversalSerializer, request.data or {})
-        result = confirmation_reverse(confirmation_id=_uuid("id", confirmation_id), reason=data["reason"], actor=request.user)
+        data = validated(s.ReversalSerializer, request.data or {})
+        result = confirmation_reverse(confirmation_id=parse_uuid("id", confirmation_id), reason=data["reason"], actor=request.user)
         body = _confirmation_body(confirmation_get(result.confirmation.uuid))
         return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)

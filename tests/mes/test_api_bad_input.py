@@ -4,7 +4,6 @@ import json
 import uuid
 
 import pytest
-from django.db import connection
 
 from tests.conftest import ORDER
 from tests.helpers import snapshot

@@ -1,12 +1,11 @@
 """Idempotent upserts of master data and work orders by the ERP's key, single and bulk (all or nothing)."""
 
-import datetime
 from decimal import Decimal
 
 import pytest
 
 from mes.models import Bom, Equipment, Event, Item, ReasonCode
-from tests.factories import BomFactory, ItemFactory, UnitOfMeasureFactory, WorkCenterFactory
+from tests.factories import ItemFactory, UnitOfMeasureFactory, WorkCenterFactory
 from tests.helpers import snapshot
 
 D = Decimal

@@ -5,8 +5,9 @@ process prints with its name, and on Ctrl-C or SIGTERM stops them all (SIGTERM, 
 SIGKILL after a grace period). If any process exits on its own, it stops the rest and
 exits non-zero, so a half-running plant never goes unnoticed.
 
-Today there is one process, the web server. Background workers (Celery worker and beat,
-ERP and device simulators) join by appending a ``ProcessSpec`` to ``process_specs``.
+The processes: the simulated SAP the demo connection points at, a Celery worker on the
+``erp`` queue, Celery beat (the sweep schedule) and the web server. More (device
+simulator, collector) join by appending a ``ProcessSpec`` to ``process_specs``.
 """
 
 from __future__ import annotations
@@ -33,9 +34,26 @@ class ProcessSpec:
     argv: list[str]
 
 
+# The demo's simulated SAP listens here; seed_demo points the default ERP connection at it.
+ERP_SIMULATOR_PORT = 8100
+
+
 def process_specs(*, port: int) -> list[ProcessSpec]:
     python = sys.executable
+    manage = [python, str(settings.BASE_DIR / "manage.py")]
+    celery = [python, "-m", "celery", "-A", "mes"]
     return [
+        ProcessSpec(
+            "erp-sim",
+            [
+                *manage, "erp_simulator", "--flavor", "sap",
+                "--port", str(ERP_SIMULATOR_PORT), "--control-port", str(ERP_SIMULATOR_PORT + 1),
+                "--ledger", str(settings.VAR_DIR / "erp-simulator-ledger.jsonl"),
+            ],
+        ),
+        # ERP delivery: a real worker on queue erp (through Redis, or a folder under var/ without REDIS_URL).
+        ProcessSpec("worker", [*celery, "worker", "--queues", "erp", "--concurrency", "2", "--loglevel", "INFO", "--without-gossip", "--without-mingle"]),
+        ProcessSpec("beat", [*celery, "beat", "--loglevel", "INFO", "--schedule", str(settings.VAR_DIR / "celerybeat-schedule")]),
         ProcessSpec(
             "web",
             [

@@ -23,6 +23,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
+from erp_sync.models import ErpConnection
+from erp_sync.services import erp_connection_upsert
+from mes.management.commands.run_plant import ERP_SIMULATOR_PORT
 from mes.models import Status, WorkOrder
 from mes.roles import Role
 from mes.services.accounts import api_token_create
@@ -314,6 +317,16 @@ class Command(BaseCommand):
                 employee_upsert(badge=badge, name=name, skills=skills, actor=erp)
             for code, kind, name in REASON_CODES:
                 reason_code_upsert(code=code, kind=kind, name=name, actor=erp)
+            if not ErpConnection.objects.exists():  # never replace a connection someone configured
+                erp_connection_upsert(
+                    name="demo-sap",
+                    kind="sap",
+                    base_url=f"http://127.0.0.1:{ERP_SIMULATOR_PORT}/sap/opu/odata/sap/API_PROD_ORDER_CONFIRMATION_2_SRV",
+                    username="MES_INTEGRATION",
+                    password="mes-demo-password",
+                    is_default=True,
+                    actor=erp,
+                )
         for order in demo_orders():
             self.play(order, users)
         return tokens

@@ -1,0 +1,59 @@
+"""Records every push an ERP makes through the inbound upsert API, for the audit trail."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+
+from django.db import DatabaseError
+
+from erp_sync.models import InboundReceipt
+
+logger = logging.getLogger(__name__)
+
+INBOUND_WRITES = re.compile(r"^/api/v1/(items|boms|routings|work-orders|work-centers|equipment|employees|reason-codes)(/|$)")
+
+
+def _result(response) -> dict:
+    """What the MES answered, compactly: the error code, or how a bulk push went per status."""
+    try:
+        body = json.loads(response.content or b"null")
+    except (ValueError, AttributeError):
+        return {}
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        return {"error": body["error"].get("code")}
+    if isinstance(body, dict) and isinstance(body.get("results"), list):
+        counts: dict[str, int] = {}
+        for entry in body["results"]:
+            status = str(entry.get("status")) if isinstance(entry, dict) else "?"
+            counts[status] = counts.get(status, 0) + 1
+        return {"results": counts}
+    return {}
+
+
+class InboundReceiptMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.method not in {"PUT", "POST", "PATCH"} or not INBOUND_WRITES.match(request.path):
+            return self.get_response(request)
+        digest = hashlib.sha256(request.body).hexdigest()  # read now; the view parses the cached copy
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        try:
+            InboundReceipt.objects.create(
+                user=user if getattr(user, "is_authenticated", False) else None,
+                method=request.method,
+                path=request.path[:300],
+                remote_addr=request.META.get("REMOTE_ADDR", "")[:64],
+                payload_sha256=digest,
+                status_code=response.status_code,
+                result=_result(response),
+            )
+        except DatabaseError:
+            # The push itself is recorded or refused already; a lost receipt must not turn it into an error.
+            logger.exception("Could not record the inbound receipt of %s %s", request.method, request.path)
+        return response

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from erp_sync import api
+
+urlpatterns = [
+    path("sync/health", api.SyncHealthView.as_view(), name="api-sync-health"),
+    path("sync/messages", api.MessageListView.as_view(), name="api-sync-messages"),
+    path("sync/messages/replay", api.MessageBulkReplayView.as_view(), name="api-sync-messages-replay"),
+    path("sync/messages/<int:message_id>", api.MessageDetailView.as_view(), name="api-sync-message"),
+    path("sync/messages/<int:message_id>/replay", api.MessageReplayView.as_view(), name="api-sync-message-replay"),
+    path("sync/messages/<int:message_id>/discard", api.MessageDiscardView.as_view(), name="api-sync-message-discard"),
+]
