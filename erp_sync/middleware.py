@@ -7,12 +7,13 @@ import json
 import logging
 import re
 
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 
 from erp_sync.models import InboundReceipt
 
 logger = logging.getLogger(__name__)
 
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f]")
 INBOUND_WRITES = re.compile(r"^/api/v1/(items|boms|routings|work-orders|work-centers|equipment|employees|reason-codes)(/|$)")
 
 
@@ -44,15 +45,16 @@ class InboundReceiptMiddleware:
         response = self.get_response(request)
         user = getattr(request, "user", None)
         try:
-            InboundReceipt.objects.create(
-                user=user if getattr(user, "is_authenticated", False) else None,
-                method=request.method,
-                path=request.path[:300],
-                remote_addr=request.META.get("REMOTE_ADDR", "")[:64],
-                payload_sha256=digest,
-                status_code=response.status_code,
-                result=_result(response),
-            )
+            with transaction.atomic():  # a savepoint: a failed receipt never spoils an enclosing transaction
+                InboundReceipt.objects.create(
+                    user=user if getattr(user, "is_authenticated", False) else None,
+                    method=request.method,
+                    path=CONTROL_CHARACTERS.sub("\N{REPLACEMENT CHARACTER}", request.path)[:300],
+                    remote_addr=request.META.get("REMOTE_ADDR", "")[:64],
+                    payload_sha256=digest,
+                    status_code=response.status_code,
+                    result=_result(response),
+                )
         except DatabaseError:
             # The push itself is recorded or refused already; a lost receipt must not turn it into an error.
             logger.exception("Could not record the inbound receipt of %s %s", request.method, request.path)
