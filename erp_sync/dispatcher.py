@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -31,15 +32,10 @@ logger = logging.getLogger(__name__)
 
 State = OutboxMessage.State
 UNSETTLED = (State.QUEUED, State.SENDING, State.RETRYING, State.DEAD)
-BACKOFF_BASE_SECONDS = 1.0
-BACKOFF_CAP_SECONDS = 300.0
-UNKNOWN_RETRY_SECONDS = 1.0
-LEASE_FLOOR_SECONDS = 60
-
-
 def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
     """Exponential back-off with jitter (between half and all of the step), capped; the ERP's Retry-After wins if longer."""
-    step = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1))
+    base, cap = settings.ERP_SYNC_BACKOFF_BASE_SECONDS, settings.ERP_SYNC_BACKOFF_CAP_SECONDS
+    step = min(cap, base * 2 ** max(0, attempts - 1))
     delay = random.uniform(step / 2, step)
     return max(delay, retry_after or 0.0)
 
@@ -74,7 +70,7 @@ class Claim:
     message_ids: list[int]
 
 
-def claim(*, limit: int, lease_seconds: int = LEASE_FLOOR_SECONDS, partition_key: str | None = None) -> Claim:
+def claim(*, limit: int, lease_seconds: float, partition_key: str | None = None) -> Claim:
     """Take up to ``limit`` due messages (at most one per work order) for this worker."""
     token = uuid.uuid4()
     now = timezone.now()
@@ -166,7 +162,7 @@ def _record(
         changes.update(
             state=State.RETRYING,
             needs_lookup=True,
-            next_attempt_at=now + timedelta(seconds=UNKNOWN_RETRY_SECONDS),
+            next_attempt_at=now + timedelta(seconds=min(settings.ERP_SYNC_BACKOFF_BASE_SECONDS, 1.0)),
             last_error=result.error,
         )
     else:
@@ -272,9 +268,10 @@ def _in_own_connection(function, *args) -> int:
         connection.close()
 
 
-def _lease_seconds(connections: dict[str, ErpConnection]) -> int:
+def _lease_seconds(connections: dict[str, ErpConnection]) -> float:
+    """How long a claim holds: well past the slowest connection's timeout, never below the setting."""
     longest = max((row.timeout_seconds for row in connections.values()), default=10)
-    return max(LEASE_FLOOR_SECONDS, longest * 4)
+    return max(settings.ERP_SYNC_LEASE_SECONDS, longest * 2)
 
 
 def dispatch_once(*, limit: int = 200, threads: int = 16, budget_seconds: float = 10.0) -> int:

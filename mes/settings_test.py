@@ -6,4 +6,4 @@ start their own worker processes with a real broker.
 
 from mes.settings import *  # noqa: F403
 
-CELERY_BROKER_URL = "memory://"
+CELERY_BROKER_URL = "memory://localhost/"

@@ -87,7 +87,7 @@ class ErpNextConnector(Connector):
         self.key_field = self.options.get("key_field") or "mes_confirmation_id"
         self.operation_field = self.options.get("operation_field") or "mes_operation"
         self.rework_field = self.options.get("rework_field") or ""
-        self.time_zone = zoneinfo.ZoneInfo(self.options.get("time_zone") or settings.TIME_ZONE)
+        self.time_zone = _zone(self.options.get("time_zone"))
         self.timeout = (config.timeout_seconds, config.timeout_seconds)
         credentials = config.token if ":" in config.token else f"{config.username}:{config.password or config.token}"
         self.session = requests.Session()
@@ -168,7 +168,7 @@ class ErpNextConnector(Connector):
             return Health(False, detail=response.error, latency_ms=latency)
         if response.status_code != 200:
             return Health(False, detail=_failure(response).error, latency_ms=latency)
-        user = response.json().get("message", "") if _is_json(response) else ""
+        user = _body(response).get("message") or ""
         return Health(True, detail=f"logged in as {user}".strip(), latency_ms=latency)
 
     def close(self) -> None:
@@ -285,9 +285,9 @@ class ErpNextConnector(Connector):
     def _is_duplicate(self, response: requests.Response) -> bool:
         if response.status_code == 409:
             return True
-        if response.status_code != 417 or not _is_json(response):
+        if response.status_code != 417:
             return False
-        body = response.json()
+        body = _body(response)
         return body.get("exc_type") == "UniqueValidationError" and self.key_field in json.dumps(body)
 
     def _already_posted(self, posting: Posting, response: requests.Response) -> PostResult:
@@ -383,7 +383,7 @@ class ErpNextConnector(Connector):
             return response
         if response.status_code != 200:
             return _failure(response)
-        data = response.json().get("data") if _is_json(response) else None
+        data = _body(response).get("data")
         if not isinstance(data, list):
             return PostResult(Outcome.RETRYABLE, error=f"ERPNext answered something unreadable: {response.text[:200]}")
         return data
@@ -398,29 +398,37 @@ class ErpNextConnector(Connector):
 # -- helpers ----------------------------------------------------------------------------------
 
 
-def _is_json(response: requests.Response) -> bool:
+def _body(response: requests.Response) -> dict[str, Any]:
+    """The answer's JSON object, or an empty one (an HTML error page from a proxy, say)."""
     try:
-        response.json()
+        body = response.json()
     except ValueError:
-        return False
-    return True
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 def _data(response: requests.Response) -> dict[str, Any]:
-    body = response.json() if _is_json(response) else {}
-    data = body.get("data") or body.get("message") if isinstance(body, dict) else None
+    body = _body(response)
+    data = body.get("data") or body.get("message")
     return data if isinstance(data, dict) else {}
 
 
 def _exc_type(response: requests.Response) -> str:
-    body = response.json() if _is_json(response) else {}
-    return str(body.get("exc_type") or "") if isinstance(body, dict) else ""
+    return str(_body(response).get("exc_type") or "")
+
+
+def _zone(name: str | None) -> zoneinfo.ZoneInfo:
+    """The site's zone; a bad name (``validate_options`` reports it) falls back to the plant's."""
+    try:
+        return zoneinfo.ZoneInfo(name or settings.TIME_ZONE)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo(settings.TIME_ZONE)
 
 
 def _message(response: requests.Response) -> str:
     """ERPNext's own words: ``_server_messages`` (JSON strings inside a JSON string), else ``exception``."""
-    body = response.json() if _is_json(response) else None
-    if not isinstance(body, dict):
+    body = _body(response) or None
+    if body is None:
         text = _TAGS.sub(" ", response.text)
         return " ".join(text.split())[:500] or response.reason or ""
     messages: list[str] = []

@@ -37,6 +37,9 @@ Options (all optional):
     send the work-center code as ``WorkCenter`` and the operator badge as ``Personnel``.
 ``time_zone`` (settings.TIME_ZONE)
     the plant's zone, which decides the ``PostingDate`` of a confirmation.
+``csrf`` (true), ``headers`` ({})
+    ``csrf: false`` skips the token fetch for a gateway that needs none (SAP API Management
+    with an ``APIKey`` header in ``headers``); a 403 asking for a token still fetches one.
 """
 
 from __future__ import annotations
@@ -85,12 +88,13 @@ class SapConnector(Connector):
         self.session = requests.Session()
         self.session.auth = (config.username, config.password)
         self.session.headers.update({"Accept": "application/json"})
+        self.session.headers.update({str(k): str(v) for k, v in (self.options.get("headers") or {}).items()})
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self._token: str | None = None
         self._token_lock = threading.Lock()
-        self.time_zone = zoneinfo.ZoneInfo(self.options.get("time_zone") or settings.TIME_ZONE)
+        self.time_zone = _zone(self.options.get("time_zone"))
 
     # -- the interface -------------------------------------------------------------------
 
@@ -212,6 +216,10 @@ class SapConnector(Connector):
                 zoneinfo.ZoneInfo(zone)
             except (zoneinfo.ZoneInfoNotFoundError, ValueError):
                 problems["time_zone"] = f"Unknown time zone {zone!r}."
+        if not isinstance(options.get("csrf", True), bool):
+            problems["csrf"] = "true or false."
+        if not isinstance(options.get("headers", {}), dict):
+            problems["headers"] = "An object of header name → text."
         return problems
 
     # -- building the confirmation -------------------------------------------------------
@@ -329,7 +337,7 @@ class SapConnector(Connector):
 
     def _write(self, path: str, *, json: Any = None) -> requests.Response | PostResult:
         """A modifying request with a valid CSRF token, fetched again once if SAP asks for it."""
-        token = self._fetch_token(None)
+        token = self._fetch_token(None) if self.options.get("csrf", True) else ""
         for attempt in range(2):
             if isinstance(token, PostResult):
                 return token
@@ -337,7 +345,7 @@ class SapConnector(Connector):
                 response = self.session.post(
                     f"{self.service_url}/{path}",
                     json=json,
-                    headers={"X-CSRF-Token": token, "Content-Type": "application/json"},
+                    headers={"Content-Type": "application/json", **({"X-CSRF-Token": token} if token else {})},
                     timeout=self.timeout,
                 )
             except requests.RequestException as error:
@@ -345,7 +353,7 @@ class SapConnector(Connector):
             if not _csrf_required(response):
                 return response
             if attempt == 0:
-                token = self._fetch_token(token)
+                token = self._fetch_token(token or None)
         return PostResult(
             Outcome.RETRYABLE,
             error="SAP refused the CSRF token twice (403 X-CSRF-Token: Required)",
@@ -456,6 +464,14 @@ def _odata_date(day: dt.date) -> str:
 def _quoted(value: str) -> str:
     """An OData string literal's content: single quotes doubled."""
     return str(value).replace("'", "''")
+
+
+def _zone(name: str | None) -> zoneinfo.ZoneInfo:
+    """The plant's zone; a bad name (``validate_options`` reports it) falls back to the site's."""
+    try:
+        return zoneinfo.ZoneInfo(name or settings.TIME_ZONE)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo(settings.TIME_ZONE)
 
 
 def _absolute(service_url: str, following: str) -> str:

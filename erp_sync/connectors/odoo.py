@@ -1,0 +1,575 @@
+"""Odoo MRP: one work-center time line per confirmation, over JSON-2 (Odoo 19+) or XML-RPC (older).
+
+``ConnectionConfig.base_url`` is the Odoo server, e.g. ``https://odoo.example.com``. JSON-2
+sends ``Authorization: bearer <API key>`` (``token``, else ``password``) and, when the option
+``database`` is set, ``X-Odoo-Database``. XML-RPC authenticates ``username`` with that key
+against ``database`` through ``/xmlrpc/2/common`` and calls ``/xmlrpc/2/object`` ``execute_kw``.
+
+The posting model (the simulator's ``odoo.py`` documents it; a small Studio/custom module
+gives a real Odoo the same fields):
+
+- the work order is ``mrp.workorder`` with ``production_id.name`` = our work-order number and
+  ``x_mes_operation`` = our operation sequence, 4 digits ("0010");
+- each confirmation creates one ``mrp.workcenter.productivity`` line on it with the duration
+  in minutes and the custom fields ``x_mes_confirmation_id`` (unique: a resend fails, and a
+  look-up by our key is one ``search_read``), ``x_mes_qty_produced`` and ``x_mes_qty_scrap``;
+  Odoo books them onto the work order;
+- a final confirmation then finishes the work order (``button_finish``) and, if the option
+  says so and every work order of the manufacturing order is done, marks the order done
+  (``button_mark_done`` without backorder). These are further calls, each its own
+  transaction in Odoo: if one fails, the message is retried, the create is recognised as a
+  duplicate by our key and the finishing is done again; ``find`` does not report a final
+  confirmation as booked while its work order is not finished yet;
+- a reversal deletes (``unlink``) the original's time line, which takes its quantities and
+  time off the work order again.
+
+Errors: 401/403 and Odoo ``UserError``/``ValidationError``/``AccessError`` are permanent (the
+ERP's own message goes to the dead letter); ``ConcurrencyError`` (a serialization failure
+Odoo gave up retrying, HTTP 500), other 5xx and 408/423/425/429 are transient. Network
+failures are classified like every connector's: refused → retry, no answer after sending →
+unknown (look up first). The XML-RPC transport never repeats a request by itself.
+
+Options (all optional):
+
+``version`` (19)
+    the Odoo major version; 19 and later use JSON-2, older ones XML-RPC (JSON-2 appeared in
+    Odoo 19). ``protocol`` ("json2" or "xmlrpc") overrides the choice.
+``database`` ("")
+    the database name (needed for XML-RPC; sent as ``X-Odoo-Database`` with JSON-2).
+``duration_source`` ("max")
+    the time line's minutes: ``labor``, ``machine`` or the ``max`` of the two.
+``finish_on_final`` (true)
+    ``button_finish`` the work order on a final confirmation.
+``mark_done_on_final`` (false)
+    also ``button_mark_done`` the manufacturing order once all its work orders are done.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.client
+import socket
+import threading
+import time
+import xmlrpc.client
+from decimal import Decimal, InvalidOperation
+from typing import Any, ClassVar
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from erp_sync.connectors.base import (
+    RETRYABLE_STATUSES,
+    ConnectionConfig,
+    Connector,
+    ErpTotals,
+    Health,
+    Outcome,
+    Posting,
+    PostResult,
+    classify_exception,
+    classify_status,
+)
+
+PRODUCTION = "mrp.production"
+WORKORDER = "mrp.workorder"
+PRODUCTIVITY = "mrp.workcenter.productivity"
+KEY_FIELD = "x_mes_confirmation_id"
+OPERATION_FIELD = "x_mes_operation"
+PRODUCED_FIELD = "x_mes_qty_produced"
+SCRAP_FIELD = "x_mes_qty_scrap"
+DURATION_SOURCES = ("labor", "machine", "max")
+TRANSIENT_ERRORS = ("ConcurrencyError", "OperationalError", "SerializationFailure", "could not serialize", "deadlock")
+ODOO_DATETIME = "%Y-%m-%d %H:%M:%S"
+
+
+class _CallFailed(Exception):
+    """An Odoo call that did not return: ``result`` says what to do, ``name`` is Odoo's exception name."""
+
+    def __init__(self, result: PostResult, name: str = "") -> None:
+        super().__init__(result.error)
+        self.result = result
+        self.name = name
+
+    @property
+    def missing(self) -> bool:
+        return self.name.endswith("MissingError") or "does not exist or has been deleted" in self.result.error
+
+
+class OdooConnector(Connector):
+    kind: ClassVar[str] = "odoo"
+
+    def __init__(self, config: ConnectionConfig) -> None:
+        super().__init__(config)
+        self.base_url = config.base_url.rstrip("/")
+        self.options = config.options or {}
+        self.api_key = config.token or config.password
+        self.database = self.options.get("database", "")
+        protocol = self.options.get("protocol")
+        if protocol not in ("json2", "xmlrpc"):
+            protocol = "json2" if _version(self.options.get("version")) >= 19 else "xmlrpc"
+        self.protocol = protocol
+        self.timeout = config.timeout_seconds
+        self.session = requests.Session()
+        self.session.headers.update({"Authorization": f"bearer {self.api_key}", "Accept": "application/json"})
+        if self.database:
+            self.session.headers["X-Odoo-Database"] = self.database
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self._uid: int | None = None
+        self._uid_lock = threading.Lock()
+
+    # -- the interface -------------------------------------------------------------------
+
+    def post(self, posting: Posting) -> PostResult:
+        try:
+            if posting.kind == "reversal":
+                return self._unlink(posting)
+            return self._confirm(posting)
+        except _CallFailed as failure:
+            return failure.result
+        except (KeyError, ValueError, InvalidOperation) as error:
+            return PostResult(Outcome.REJECTED, error=f"The message cannot be sent to Odoo: {error}")
+
+    def find(self, posting: Posting) -> PostResult | None:
+        try:
+            if posting.kind == "reversal":
+                original_key = _original_key(posting)
+                if not original_key or self._line(original_key) is not None:
+                    return None  # not taken back yet (or post() will say what is wrong)
+                return _unlinked((posting.reverses_ref or {}).get("id"))
+            line = self._line(posting.idempotency_key)
+            if line is None:
+                return None
+            if self._needs_finishing(posting, _id(line["workorder_id"])):
+                return None  # booked, but not finished: post() finishes it
+            return _booked(line["id"], _id(line["workorder_id"]))
+        except _CallFailed as failure:
+            return _as_retryable(failure.result)
+
+    def totals(self, work_order: str) -> list[ErpTotals] | PostResult:
+        try:
+            workorders = self._call(
+                WORKORDER,
+                "search_read",
+                params={"domain": [["production_id.name", "=", work_order]], "fields": ["id", OPERATION_FIELD]},
+                read=True,
+            )
+            lines = self._call(
+                PRODUCTIVITY,
+                "search_read",
+                params={
+                    "domain": [["production_id.name", "=", work_order]],
+                    "fields": ["workorder_id", PRODUCED_FIELD, SCRAP_FIELD, KEY_FIELD],
+                },
+                read=True,
+            )
+        except _CallFailed as failure:
+            return _as_retryable(failure.result)
+        operations = {row["id"]: _operation_number(row.get(OPERATION_FIELD)) for row in workorders}
+        sums: dict[int, list[Any]] = {}
+        for line in lines:
+            operation = operations.get(_id(line.get("workorder_id")), 0)
+            entry = sums.setdefault(operation, [Decimal(0), Decimal(0), []])
+            entry[0] += Decimal(str(line.get(PRODUCED_FIELD) or 0))
+            entry[1] += Decimal(str(line.get(SCRAP_FIELD) or 0))
+            if line.get(KEY_FIELD):
+                entry[2].append(str(line[KEY_FIELD]))
+        return [
+            ErpTotals(work_order, operation, good, scrap, Decimal(0), tuple(keys))
+            for operation, (good, scrap, keys) in sorted(sums.items())
+        ]
+
+    def health(self) -> Health:
+        started = time.monotonic()
+        try:
+            if self.protocol == "xmlrpc":
+                with self._uid_lock:
+                    self._uid = None
+            self._call(PRODUCTION, "search_count", params={"domain": [["id", "=", 0]]}, read=True)
+        except _CallFailed as failure:
+            return Health(False, detail=failure.result.error, latency_ms=int((time.monotonic() - started) * 1000))
+        return Health(True, detail=f"Odoo {self.protocol} answered", latency_ms=int((time.monotonic() - started) * 1000))
+
+    def close(self) -> None:
+        self.session.close()
+
+    @staticmethod
+    def validate_options(options: dict[str, Any]) -> dict[str, str]:
+        problems: dict[str, str] = {}
+        version = options.get("version", 19)
+        try:
+            if isinstance(version, bool) or int(version) < 8:
+                raise ValueError
+        except (TypeError, ValueError):
+            problems["version"] = "The Odoo major version, e.g. 19 or 16."
+        if options.get("protocol") not in (None, "", "json2", "xmlrpc"):
+            problems["protocol"] = "Use json2 or xmlrpc (or leave it out to follow the version)."
+        if not isinstance(options.get("database", ""), str):
+            problems["database"] = "The database name."
+        if options.get("duration_source", "max") not in DURATION_SOURCES:
+            problems["duration_source"] = f"Use one of {', '.join(DURATION_SOURCES)}."
+        for name in ("finish_on_final", "mark_done_on_final"):
+            if not isinstance(options.get(name, False), bool):
+                problems[name] = "true or false."
+        return problems
+
+    # -- confirmation --------------------------------------------------------------------
+
+    def _confirm(self, posting: Posting) -> PostResult:
+        payload = posting.payload
+        order = str(payload.get("work_order") or posting.work_order)
+        operation = f"{int(payload['operation']):04d}"
+        workorders = self._call(
+            WORKORDER,
+            "search_read",
+            params={
+                "domain": [["production_id.name", "=", order], [OPERATION_FIELD, "=", operation]],
+                "fields": ["id", "state"],
+                "limit": 1,
+            },
+            read=True,
+        )
+        if not workorders:
+            return PostResult(
+                Outcome.REJECTED, error=f"Odoo has no work order for operation {operation} of manufacturing order {order}."
+            )
+        workorder_id = workorders[0]["id"]
+        minutes = self._minutes(payload)
+        finished = _utc(payload.get("confirmed_at"))
+        values = {
+            "workorder_id": workorder_id,
+            "duration": float(minutes),
+            KEY_FIELD: posting.idempotency_key,
+            PRODUCED_FIELD: float(Decimal(str(payload.get("good_qty") or 0))),
+            SCRAP_FIELD: float(Decimal(str(payload.get("scrap_qty") or 0))),
+            "date_start": (finished - dt.timedelta(minutes=float(minutes))).strftime(ODOO_DATETIME),
+            "date_end": finished.strftime(ODOO_DATETIME),
+            "description": _description(posting),
+        }
+        outcome = Outcome.ACCEPTED
+        try:
+            created = self._call(PRODUCTIVITY, "create", params={"vals_list": [values]})
+            line_id = created[0] if isinstance(created, list) else created
+        except _CallFailed as failure:
+            if failure.result.outcome != Outcome.REJECTED:
+                raise
+            # The unique key refused a resend: the line is there, so finish the job below.
+            line = self._line(posting.idempotency_key)
+            if line is None:
+                raise
+            line_id, outcome = line["id"], Outcome.DUPLICATE
+        if payload.get("final") and self.options.get("finish_on_final", True):
+            self._finish(workorder_id)
+        return _booked(line_id, workorder_id, outcome)
+
+    def _finish(self, workorder_id: int) -> None:
+        self._call(WORKORDER, "button_finish", ids=[workorder_id])
+        if not self.options.get("mark_done_on_final", False):
+            return
+        rows = self._call(WORKORDER, "read", ids=[workorder_id], params={"fields": ["production_id", "qty_produced"]})
+        production_id = _id(rows[0]["production_id"])
+        siblings = self._call(
+            WORKORDER,
+            "search_read",
+            params={"domain": [["production_id", "=", production_id]], "fields": ["state"]},
+            read=True,
+        )
+        if any(row["state"] not in ("done", "cancel") for row in siblings):
+            return
+        self._call(PRODUCTION, "write", ids=[production_id], params={"vals": {"qty_producing": rows[0]["qty_produced"]}})
+        result = self._call(
+            PRODUCTION,
+            "button_mark_done",
+            ids=[production_id],
+            context={"skip_backorder": True, "mo_ids_to_backorder": []},
+        )
+        if isinstance(result, dict):
+            raise _CallFailed(
+                PostResult(
+                    Outcome.REJECTED,
+                    error=f"Odoo did not mark the manufacturing order done; it opened {result.get('name') or result.get('res_model')}.",
+                )
+            )
+
+    def _needs_finishing(self, posting: Posting, workorder_id: int | None) -> bool:
+        if not posting.payload.get("final") or not self.options.get("finish_on_final", True) or workorder_id is None:
+            return False
+        rows = self._call(WORKORDER, "read", ids=[workorder_id], params={"fields": ["state"]}, read=True)
+        return bool(rows) and rows[0]["state"] not in ("done", "cancel")
+
+    def _minutes(self, payload: dict[str, Any]) -> Decimal:
+        labor = Decimal(str(payload.get("labor_minutes") or 0))
+        machine = Decimal(str(payload.get("machine_minutes") or 0))
+        source = self.options.get("duration_source", "max")
+        return {"labor": labor, "machine": machine}.get(source, max(labor, machine))
+
+    # -- reversal ------------------------------------------------------------------------
+
+    def _unlink(self, posting: Posting) -> PostResult:
+        reference = posting.reverses_ref or {}
+        line_id = reference.get("id") if reference.get("model", PRODUCTIVITY) == PRODUCTIVITY else None
+        if not line_id:
+            original_key = _original_key(posting)
+            if not original_key:
+                return PostResult(Outcome.REJECTED, error="The reversal does not say which confirmation it reverses.")
+            line = self._line(original_key)
+            if line is None:
+                # Never booked in Odoo (discarded in the MES): nothing to take back.
+                return PostResult(Outcome.ACCEPTED, erp_ref={"nothing_to_cancel": True})
+            line_id = line["id"]
+        try:
+            self._call(PRODUCTIVITY, "unlink", ids=[int(line_id)])
+        except _CallFailed as failure:
+            if failure.missing:
+                return _unlinked(line_id, Outcome.DUPLICATE)  # an earlier attempt deleted it
+            raise
+        return _unlinked(line_id)
+
+    def _line(self, key: str) -> dict[str, Any] | None:
+        rows = self._call(
+            PRODUCTIVITY,
+            "search_read",
+            params={"domain": [[KEY_FIELD, "=", key]], "fields": ["id", "workorder_id"], "limit": 1},
+            read=True,
+        )
+        return rows[0] if rows else None
+
+    # -- transport -----------------------------------------------------------------------
+
+    def _call(
+        self,
+        model: str,
+        method: str,
+        *,
+        ids: list[int] | None = None,
+        params: dict[str, Any] | None = None,
+        context: dict[str, Any] | None = None,
+        read: bool = False,
+    ) -> Any:
+        """One Odoo call (one transaction there); raises ``_CallFailed`` with the classified outcome."""
+        try:
+            if self.protocol == "xmlrpc":
+                return self._xmlrpc(model, method, ids, params or {}, context)
+            return self._json2(model, method, ids, params or {}, context)
+        except _CallFailed as failure:
+            if read:
+                raise _CallFailed(_as_retryable(failure.result), failure.name) from None
+            raise
+
+    def _json2(
+        self, model: str, method: str, ids: list[int] | None, params: dict[str, Any], context: dict[str, Any] | None
+    ) -> Any:
+        body: dict[str, Any] = dict(params)
+        if ids is not None:
+            body["ids"] = ids
+        if context:
+            body["context"] = context
+        try:
+            response = self.session.post(
+                f"{self.base_url}/json/2/{model}/{method}", json=body, timeout=(self.timeout, self.timeout)
+            )
+        except requests.RequestException as error:
+            raise _CallFailed(classify_exception(error)) from None
+        if response.status_code == 200:
+            try:
+                return response.json()
+            except ValueError:
+                raise _CallFailed(
+                    PostResult(Outcome.UNKNOWN, error=f"Odoo answered something unreadable: {response.text[:200]}")
+                ) from None
+        name, message = _json2_error(response)
+        error = f"Odoo HTTP {response.status_code}: {name + ': ' if name else ''}{message}"
+        result = classify_status(response, error)
+        if any(marker in f"{name} {message}" for marker in TRANSIENT_ERRORS):
+            result = PostResult(Outcome.RETRYABLE, error=error[:2000], http_status=response.status_code)
+        raise _CallFailed(result, name)
+
+    def _xmlrpc(
+        self, model: str, method: str, ids: list[int] | None, params: dict[str, Any], context: dict[str, Any] | None
+    ) -> Any:
+        uid = self._authenticate()
+        arguments = [ids] if ids is not None else []
+        keywords = dict(params)
+        if context:
+            keywords["context"] = context
+        return self._xmlrpc_call(
+            "object", "execute_kw", self.database, uid, self.api_key, model, method, arguments, keywords
+        )
+
+    def _authenticate(self) -> int:
+        with self._uid_lock:
+            if self._uid is not None:
+                return self._uid
+            uid = self._xmlrpc_call("common", "authenticate", self.database, self.config.username, self.api_key, {})
+            if not uid:
+                raise _CallFailed(
+                    PostResult(
+                        Outcome.REJECTED,
+                        error=f"Odoo refused the login {self.config.username!r} on database {self.database!r}.",
+                        http_status=401,
+                    )
+                )
+            self._uid = int(uid)
+            return self._uid
+
+    def _xmlrpc_call(self, service: str, method: str, *arguments: Any) -> Any:
+        transport_class = _SafeTimeoutTransport if self.base_url.startswith("https") else _TimeoutTransport
+        proxy = xmlrpc.client.ServerProxy(
+            f"{self.base_url}/xmlrpc/2/{service}", transport=transport_class(self.timeout), allow_none=True
+        )
+        try:
+            return getattr(proxy, method)(*arguments)
+        except xmlrpc.client.Fault as fault:
+            message = str(fault.faultString)
+            error = f"Odoo fault {fault.faultCode}: {message.strip().splitlines()[-1] if message.strip() else message}"
+            if fault.faultCode == 1 and any(marker in message for marker in TRANSIENT_ERRORS):
+                raise _CallFailed(PostResult(Outcome.RETRYABLE, error=error[:2000])) from None
+            if fault.faultCode == 3:
+                with self._uid_lock:
+                    self._uid = None
+            name = "odoo.exceptions.MissingError" if "does not exist or has been deleted" in message else ""
+            raise _CallFailed(PostResult(Outcome.REJECTED, error=error[:2000]), name) from None
+        except xmlrpc.client.ProtocolError as error:
+            outcome = Outcome.RETRYABLE if error.errcode in RETRYABLE_STATUSES or error.errcode >= 500 else Outcome.REJECTED
+            raise _CallFailed(
+                PostResult(outcome, error=f"Odoo HTTP {error.errcode}: {error.errmsg}", http_status=error.errcode)
+            ) from None
+        except _NotSent as error:
+            raise _CallFailed(PostResult(Outcome.RETRYABLE, error=f"connection failed: {error}")) from None
+        except (TimeoutError, socket.timeout, http.client.HTTPException, ConnectionError, OSError) as error:
+            # Sent, and no (complete) answer: the call may have been committed.
+            raise _CallFailed(PostResult(Outcome.UNKNOWN, error=f"no answer: {type(error).__name__}: {error}")) from None
+        except xmlrpc.client.ResponseError as error:
+            raise _CallFailed(PostResult(Outcome.UNKNOWN, error=f"unreadable XML-RPC answer: {error}")) from None
+        finally:
+            proxy("close")()
+
+
+# -- XML-RPC transport ----------------------------------------------------------------------
+
+
+class _NotSent(Exception):
+    """The connection could not be opened, so nothing was sent."""
+
+
+class _OneShot:
+    """Mixin for the XML-RPC transports: a timeout, connecting before anything is sent, no repeats.
+
+    The standard transport repeats a request when the connection drops; after a drop the
+    call may have been committed, so repeating it is the dispatcher's decision, not ours.
+    """
+
+    timeout: float
+
+    def make_connection(self, host: Any) -> http.client.HTTPConnection:
+        connection = super().make_connection(host)  # type: ignore[misc]
+        connection.timeout = self.timeout
+        if connection.sock is None:
+            try:
+                connection.connect()
+            except OSError as error:
+                raise _NotSent(f"{type(error).__name__}: {error}") from error
+        return connection
+
+    def request(self, host: Any, handler: str, request_body: bytes, verbose: bool = False) -> Any:
+        return self.single_request(host, handler, request_body, verbose)  # type: ignore[attr-defined]
+
+
+class _TimeoutTransport(_OneShot, xmlrpc.client.Transport):
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self.timeout = timeout
+
+
+class _SafeTimeoutTransport(_OneShot, xmlrpc.client.SafeTransport):
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self.timeout = timeout
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _json2_error(response: requests.Response) -> tuple[str, str]:
+    try:
+        body = response.json()
+    except ValueError:
+        return "", " ".join(response.text.split())[:500] or response.reason or ""
+    if not isinstance(body, dict):
+        return "", str(body)[:500]
+    return str(body.get("name") or ""), str(body.get("message") or body)[:1500]
+
+
+def _as_retryable(result: PostResult) -> PostResult:
+    """A failed read changed nothing in the ERP, so it is never ambiguous."""
+    if result.outcome == Outcome.UNKNOWN:
+        return PostResult(Outcome.RETRYABLE, error=result.error, http_status=result.http_status)
+    return result
+
+
+def _id(value: Any) -> int | None:
+    """A many2one as Odoo answers it (``[id, "name"]`` or ``false``) → the id."""
+    if isinstance(value, (list, tuple)) and value:
+        return int(value[0])
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return None
+
+
+def _booked(line_id: int, workorder_id: int | None, outcome: Outcome = Outcome.ACCEPTED) -> PostResult:
+    return PostResult(
+        outcome,
+        erp_ref={"model": PRODUCTIVITY, "id": int(line_id), "workorder_id": workorder_id},
+        erp_document=f"{PRODUCTIVITY}/{line_id}",
+    )
+
+
+def _unlinked(line_id: Any, outcome: Outcome = Outcome.ACCEPTED) -> PostResult:
+    if not line_id:
+        return PostResult(outcome, erp_ref={"model": PRODUCTIVITY, "unlinked": None})
+    return PostResult(
+        outcome,
+        erp_ref={"model": PRODUCTIVITY, "unlinked": int(line_id)},
+        erp_document=f"{PRODUCTIVITY}/{line_id} (deleted)",
+    )
+
+
+def _original_key(posting: Posting) -> str | None:
+    return posting.reverses_key or (posting.payload.get("reverses") or {}).get("idempotency_key")
+
+
+def _utc(iso: str | None) -> dt.datetime:
+    """Odoo keeps date-times as naive UTC."""
+    moment = dt.datetime.fromisoformat(iso) if iso else dt.datetime.now(dt.UTC)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def _description(posting: Posting) -> str:
+    payload = posting.payload
+    parts = [f"MES confirmation {payload.get('confirmation_id') or posting.idempotency_key}"]
+    if Decimal(str(payload.get("rework_qty") or 0)):
+        parts.append(f"rework {payload['rework_qty']}")
+    for label, name in (("reason", "reason_code"), ("operator", "operator_badge"), ("station", "station")):
+        if payload.get(name):
+            parts.append(f"{label} {payload[name]}")
+    return ", ".join(parts)
+
+
+def _version(value: Any) -> int:
+    """The configured major version; an unreadable one (``validate_options`` reports it) counts as 19."""
+    try:
+        return int(value if value not in (None, "") else 19)
+    except (TypeError, ValueError):
+        return 19
+
+
+def _operation_number(value: Any) -> int:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return 0
+

@@ -1,0 +1,433 @@
+"""The Odoo connector against the Odoo simulator, a real process on loopback, over JSON-2 and XML-RPC.
+
+One simulator serves the module; each test starts from ``control.reset()``. Most tests run
+once per protocol (Odoo 19 → JSON-2, Odoo 16 → XML-RPC). No database.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import requests
+
+from erp_sync.connectors.base import ConnectionConfig, ErpTotals, Outcome, Posting
+from erp_sync.connectors.odoo import OdooConnector
+from erp_sync.connectors.registry import connector_class
+from erp_sync.simulator import SimulatorProcess, start_simulator
+
+ORDER = "WH/MO/00042"
+VERSIONS = {"json2": 19, "xmlrpc": 16}
+
+
+@pytest.fixture(scope="module")
+def odoo_process() -> Iterator[SimulatorProcess]:
+    with start_simulator("odoo") as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def odoo(odoo_process: SimulatorProcess) -> SimulatorProcess:
+    odoo_process.control.reset()  # keeps the configuration, so set it back too
+    odoo_process.control.set_config(autocreate=True)
+    return odoo_process
+
+
+def connector_for(
+    simulator: SimulatorProcess, via: str = "json2", *, timeout: float = 5.0, key: str | None = None, **options: Any
+) -> OdooConnector:
+    return OdooConnector(
+        ConnectionConfig(
+            name="odoo-test",
+            kind="odoo",
+            base_url=simulator.base_url,
+            username=simulator.credentials["user"],
+            token=key or simulator.credentials["token"],
+            options={"version": VERSIONS[via], "database": simulator.credentials["database"], **options},
+            timeout_seconds=timeout,
+        )
+    )
+
+
+@pytest.fixture(params=["json2", "xmlrpc"])
+def protocol(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def connector(odoo: SimulatorProcess, protocol: str) -> Iterator[OdooConnector]:
+    connector = connector_for(odoo, protocol)
+    assert connector.protocol == protocol
+    yield connector
+    connector.close()
+
+
+def confirmation(
+    *, operation: int = 10, good: str = "5.000", scrap: str = "1.000", order: str = ORDER, final: bool = False
+) -> Posting:
+    key = str(uuid.uuid4())
+    payload = {
+        "type": "confirmation",
+        "confirmation_id": key,
+        "work_order": order,
+        "item": "FRAME-100",
+        "operation": operation,
+        "operation_name": "Cut",
+        "work_center": "WC-CUT",
+        "good_qty": good,
+        "scrap_qty": scrap,
+        "rework_qty": "0.000",
+        "unit": "PCS",
+        "reason_code": None,
+        "labor_minutes": "45.00",
+        "machine_minutes": "30.00",
+        "operator_badge": "B-1001",
+        "station": "ST-07",
+        "final": final,
+        "confirmed_at": "2025-03-01T16:00:00+08:00",
+        "reverses": None,
+    }
+    return Posting(idempotency_key=key, kind="confirmation", work_order=order, sequence=1, payload=payload)
+
+
+def reversal_of(original: Posting, reverses_ref: dict[str, Any] | None) -> Posting:
+    key = str(uuid.uuid4())
+    payload = {
+        **original.payload,
+        "type": "reversal",
+        "confirmation_id": key,
+        "good_qty": "-" + original.payload["good_qty"],
+        "scrap_qty": "-" + original.payload["scrap_qty"],
+        "reverses": {"confirmation_id": original.idempotency_key, "idempotency_key": original.idempotency_key},
+    }
+    return Posting(
+        idempotency_key=key,
+        kind="reversal",
+        work_order=original.work_order,
+        sequence=original.sequence + 1,
+        payload=payload,
+        reverses_ref=reverses_ref,
+        reverses_key=original.idempotency_key,
+    )
+
+
+def odoo_call(simulator: SimulatorProcess, model: str, method: str, body: dict[str, Any]) -> Any:
+    response = requests.post(
+        f"{simulator.base_url}/json/2/{model}/{method}",
+        json=body,
+        headers={"Authorization": f"bearer {simulator.credentials['token']}"},
+        timeout=5,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def workorder_state(simulator: SimulatorProcess, order: str, operation: str) -> str:
+    [row] = odoo_call(
+        simulator,
+        "mrp.workorder",
+        "search_read",
+        {"domain": [["production_id.name", "=", order], ["x_mes_operation", "=", operation]], "fields": ["state"]},
+    )
+    return row["state"]
+
+
+def wait_for_ledger(simulator: SimulatorProcess, length: int, seconds: float = 5.0) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + seconds
+    while True:
+        entries = simulator.control.ledger()
+        if len(entries) >= length or time.monotonic() > deadline:
+            return entries
+        time.sleep(0.05)
+
+
+# -- posting -----------------------------------------------------------------------------------
+
+
+def test_registry_serves_the_odoo_connector_and_the_version_picks_the_protocol(odoo: SimulatorProcess) -> None:
+    assert connector_class("odoo") is OdooConnector
+    assert connector_for(odoo, "json2").protocol == "json2"
+    assert connector_for(odoo, "xmlrpc").protocol == "xmlrpc"
+    assert connector_for(odoo, "json2", version=17).protocol == "xmlrpc"  # JSON-2 arrived with Odoo 19
+    assert connector_for(odoo, "xmlrpc", protocol="json2").protocol == "json2"
+
+
+def test_post_creates_a_time_line_on_the_work_order(odoo: SimulatorProcess, connector: OdooConnector) -> None:
+    posting = confirmation()
+
+    result = connector.post(posting)
+
+    assert result.outcome == Outcome.ACCEPTED
+    assert result.erp_ref == {"model": "mrp.workcenter.productivity", "id": 1, "workorder_id": 1}
+    assert result.erp_document == "mrp.workcenter.productivity/1"
+    [entry] = odoo.control.ledger()
+    assert (entry["action"], entry["key"], entry["order"], entry["operation"]) == (
+        "post", posting.idempotency_key, ORDER, "0010"
+    )
+    assert (entry["yield_qty"], entry["scrap_qty"], entry["details"]["duration"]) == ("5", "1", "45")
+    [line] = odoo_call(odoo, "mrp.workcenter.productivity", "search_read", {"domain": [], "fields": []})
+    # 16:00 in Shanghai is 08:00 UTC; Odoo keeps naive UTC.
+    assert (line["date_start"], line["date_end"]) == ("2025-03-01 07:15:00", "2025-03-01 08:00:00")
+    assert (line["x_mes_qty_produced"], line["x_mes_qty_scrap"]) == (5.0, 1.0)
+    assert workorder_state(odoo, ORDER, "0010") == "progress"
+
+
+def test_a_final_confirmation_finishes_the_work_order(odoo: SimulatorProcess, connector: OdooConnector) -> None:
+    result = connector.post(confirmation(final=True))
+
+    assert result.outcome == Outcome.ACCEPTED
+    assert [entry["action"] for entry in odoo.control.ledger()] == ["post", "finish"]
+    assert workorder_state(odoo, ORDER, "0010") == "done"
+
+
+def test_the_last_final_confirmation_marks_the_order_done_when_asked(odoo: SimulatorProcess, protocol: str) -> None:
+    connector = connector_for(odoo, protocol, mark_done_on_final=True)
+    odoo_call(
+        odoo,
+        "mrp.production",
+        "create",
+        {
+            "vals_list": [
+                {
+                    "name": ORDER,
+                    "product_qty": 5,
+                    "workorder_ids": [[0, 0, {"x_mes_operation": "0010"}], [0, 0, {"x_mes_operation": "0020"}]],
+                }
+            ]
+        },
+    )
+
+    assert connector.post(confirmation(operation=10, final=True)).outcome == Outcome.ACCEPTED
+    assert "mark_done" not in [entry["action"] for entry in odoo.control.ledger()]
+    assert connector.post(confirmation(operation=20, final=True)).outcome == Outcome.ACCEPTED
+
+    assert [entry["action"] for entry in odoo.control.ledger()] == ["post", "finish", "post", "finish", "update", "mark_done"]
+    [production] = odoo_call(odoo, "mrp.production", "search_read", {"domain": [["name", "=", ORDER]], "fields": ["state"]})
+    assert production["state"] == "done"
+
+
+def test_find_by_our_key_after_a_post(odoo: SimulatorProcess, connector: OdooConnector) -> None:
+    posting = confirmation()
+    posted = connector.post(posting)
+
+    found = connector.find(posting)
+
+    assert found is not None
+    assert (found.outcome, found.erp_ref) == (Outcome.ACCEPTED, posted.erp_ref)
+    assert connector.find(confirmation()) is None
+
+
+def test_a_resend_is_a_duplicate_with_the_first_line(odoo: SimulatorProcess, connector: OdooConnector) -> None:
+    posting = confirmation()
+    first = connector.post(posting)
+
+    again = connector.post(posting)
+
+    assert again.outcome == Outcome.DUPLICATE
+    assert again.erp_ref == first.erp_ref
+    assert len(odoo.control.ledger()) == 1
+
+
+def test_an_unknown_work_order_is_rejected(odoo: SimulatorProcess, connector: OdooConnector) -> None:
+    odoo.control.set_config(autocreate=False)
+
+    result = connector.post(confirmation())
+
+    assert result.outcome == Outcome.REJECTED
+    assert "no work order for operation 0010" in result.error
+
+
+# -- reversal ----------------------------------------------------------------------------------
+
+
+def test_reversal_deletes_the_original_line_in_the_ledger(odoo: SimulatorProcess, connector: OdooConnector) -> None:
+    original = confirmation()
+    posted = connector.post(original)
+    reversal = reversal_of(original, posted.erp_ref)
+    assert connector.find(reversal) is None
+
+    result = connector.post(reversal)
+
+    assert result.outcome == Outcome.ACCEPTED
+    assert result.erp_ref == {"model": "mrp.workcenter.productivity", "unlinked": 1}
+    cancel = odoo.control.ledger()[-1]
+    assert (cancel["action"], cancel["cancels"], cancel["cancels_key"], cancel["yield_qty"]) == (
+        "cancel", "mrp.workcenter.productivity/1", original.idempotency_key, "5"
+    )
+    found = connector.find(reversal)
+    assert found is not None and found.outcome == Outcome.ACCEPTED
+
+
+def test_a_repeated_reversal_is_a_duplicate_and_deletes_nothing_more(
+    odoo: SimulatorProcess, connector: OdooConnector
+) -> None:
+    original = confirmation()
+    reversal = reversal_of(original, connector.post(original).erp_ref)
+    connector.post(reversal)
+
+    again = connector.post(reversal)
+
+    assert again.outcome == Outcome.DUPLICATE
+    assert [entry["action"] for entry in odoo.control.ledger()] == ["post", "cancel"]
+
+
+def test_reversal_without_a_stored_reference_looks_the_original_up(
+    odoo: SimulatorProcess, connector: OdooConnector
+) -> None:
+    original = confirmation()
+    connector.post(original)
+
+    result = connector.post(reversal_of(original, None))
+
+    assert result.outcome == Outcome.ACCEPTED
+    assert odoo.control.ledger()[-1]["cancels_key"] == original.idempotency_key
+
+
+# -- errors and faults -------------------------------------------------------------------------
+
+
+def test_a_concurrency_error_is_retryable(odoo: SimulatorProcess, connector: OdooConnector) -> None:
+    connector.post(confirmation())  # the work order exists, so only the write meets the lock
+    odoo.control.set_faults(locked_orders=[ORDER])
+
+    result = connector.post(confirmation())
+
+    assert result.outcome == Outcome.RETRYABLE
+    assert "ConcurrencyError" in result.error or "could not serialize" in result.error
+    assert len(odoo.control.ledger()) == 1
+
+
+def test_server_errors_are_retryable(odoo: SimulatorProcess, connector: OdooConnector) -> None:
+    odoo.control.set_faults(error_rate=1.0)
+
+    result = connector.post(confirmation())
+
+    assert result.outcome == Outcome.RETRYABLE
+    assert odoo.control.ledger() == []
+
+
+def test_an_erp_that_is_down_is_retryable(odoo: SimulatorProcess, connector: OdooConnector) -> None:
+    odoo.control.set_faults(down=True)
+
+    result = connector.post(confirmation())
+
+    assert result.outcome == Outcome.RETRYABLE
+    assert connector.health().reachable is False
+
+
+def test_a_dropped_answer_is_unknown_and_find_then_reports_the_line(
+    odoo: SimulatorProcess, connector: OdooConnector
+) -> None:
+    odoo.control.set_faults(drop_after_commit_rate=1.0)
+    posting = confirmation()
+
+    result = connector.post(posting)
+
+    assert result.outcome == Outcome.UNKNOWN
+    odoo.control.clear_faults()
+    found = connector.find(posting)
+    assert found is not None
+    assert (found.outcome, found.erp_document) == (Outcome.ACCEPTED, "mrp.workcenter.productivity/1")
+    assert len(odoo.control.ledger()) == 1
+
+
+def test_a_final_confirmation_whose_finish_was_lost_is_finished_on_the_resend(
+    odoo: SimulatorProcess, connector: OdooConnector
+) -> None:
+    odoo.control.set_faults(drop_after_commit_rate=1.0)
+    posting = confirmation(final=True)
+    assert connector.post(posting).outcome == Outcome.UNKNOWN  # the line committed, the finish never ran
+    odoo.control.clear_faults()
+
+    assert connector.find(posting) is None  # booked but not finished: the dispatcher sends again
+    result = connector.post(posting)
+
+    assert result.outcome == Outcome.DUPLICATE
+    assert [entry["action"] for entry in odoo.control.ledger()] == ["post", "finish"]
+    assert workorder_state(odoo, ORDER, "0010") == "done"
+    found = connector.find(posting)
+    assert found is not None and found.outcome == Outcome.ACCEPTED
+
+
+def test_a_write_slower_than_the_timeout_is_unknown_and_then_found(odoo: SimulatorProcess, protocol: str) -> None:
+    connector = connector_for(odoo, protocol, timeout=0.3)
+    original = confirmation()
+    reversal = reversal_of(original, connector.post(original).erp_ref)  # one call: unlink by the stored id
+    odoo.control.set_faults(latency_ms=600)
+
+    result = connector.post(reversal)
+
+    assert result.outcome == Outcome.UNKNOWN
+    odoo.control.set_faults(latency_ms=0)
+    assert [entry["action"] for entry in wait_for_ledger(odoo, 2)] == ["post", "cancel"]  # the slow ERP did it
+    found = connector.find(reversal)
+    assert found is not None and found.outcome == Outcome.ACCEPTED
+
+
+def test_a_read_slower_than_the_timeout_is_retryable(odoo: SimulatorProcess, protocol: str) -> None:
+    connector = connector_for(odoo, protocol, timeout=0.3)
+    connector.health()  # XML-RPC logs in before the ERP slows down
+    odoo.control.set_faults(latency_ms=600)
+
+    result = connector.post(confirmation())  # its first call, the work-order search, times out
+
+    assert result.outcome == Outcome.RETRYABLE
+    assert "no answer" in result.error
+    time.sleep(0.4)
+    assert odoo.control.ledger() == []
+
+
+def test_a_blocked_order_is_rejected_with_the_erp_message(odoo: SimulatorProcess, connector: OdooConnector) -> None:
+    odoo.control.set_faults(rejected_orders=[ORDER])
+
+    result = connector.post(confirmation())
+
+    assert result.outcome == Outcome.REJECTED
+    assert f"The manufacturing order {ORDER} is blocked: its components are not available." in result.error
+    assert odoo.control.ledger() == []
+
+
+def test_a_wrong_key_is_rejected(odoo: SimulatorProcess, protocol: str) -> None:
+    connector = connector_for(odoo, protocol, key="not-the-key")
+
+    result = connector.post(confirmation())
+
+    assert result.outcome == Outcome.REJECTED
+    assert result.http_status == 401
+    assert connector.health().reachable is False
+
+
+# -- reconciliation and health ---------------------------------------------------------------
+
+
+def test_totals_sum_the_time_lines_per_operation(odoo: SimulatorProcess, connector: OdooConnector) -> None:
+    first = confirmation(operation=10, good="5.000", scrap="1.000")
+    second = confirmation(operation=10, good="3.000", scrap="0.000")
+    third = confirmation(operation=20, good="4.000", scrap="0.500")
+    posted = {posting.idempotency_key: connector.post(posting) for posting in (first, second, third)}
+    connector.post(reversal_of(second, posted[second.idempotency_key].erp_ref))
+    connector.post(confirmation(order="WH/MO/00099"))
+
+    totals = connector.totals(ORDER)
+
+    assert totals == [
+        ErpTotals(ORDER, 10, Decimal("5.0"), Decimal("1.0"), Decimal(0), (first.idempotency_key,)),
+        ErpTotals(ORDER, 20, Decimal("4.0"), Decimal("0.5"), Decimal(0), (third.idempotency_key,)),
+    ]
+
+
+def test_health_reports_a_reachable_server(odoo: SimulatorProcess, connector: OdooConnector) -> None:
+    assert connector.health().reachable is True
+
+
+def test_validate_options_names_each_bad_option() -> None:
+    assert OdooConnector.validate_options({}) == {}
+    assert OdooConnector.validate_options({"version": 16, "database": "mes", "mark_done_on_final": True}) == {}
+    problems = OdooConnector.validate_options(
+        {"version": "nineteen", "protocol": "soap", "duration_source": "wall", "finish_on_final": "yes"}
+    )
+    assert set(problems) == {"version", "protocol", "duration_source", "finish_on_final"}

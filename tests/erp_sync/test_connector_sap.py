@@ -1,0 +1,471 @@
+"""The SAP connector against the SAP simulator, a real process on loopback.
+
+One simulator serves the module; each test starts from ``control.reset()``. No database.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import requests
+
+from erp_sync.connectors.base import ConnectionConfig, ErpTotals, Outcome, Posting
+from erp_sync.connectors.registry import connector_class
+from erp_sync.connectors.sap import SapConnector
+from erp_sync.simulator import SimulatorProcess, start_simulator
+
+ORDER = "1004157"
+
+
+@pytest.fixture(scope="module")
+def sap_process() -> Iterator[SimulatorProcess]:
+    with start_simulator("sap") as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def sap(sap_process: SimulatorProcess) -> SimulatorProcess:
+    sap_process.control.reset()  # keeps the configuration, so set it back too
+    sap_process.control.set_config(dedupe="off")
+    return sap_process
+
+
+def connector_for(simulator: SimulatorProcess, *, timeout: float = 5.0, **options: Any) -> SapConnector:
+    return SapConnector(
+        ConnectionConfig(
+            name="sap-test",
+            kind="sap",
+            base_url=simulator.service_url,
+            username=simulator.credentials["user"],
+            password=simulator.credentials["password"],
+            options=options,
+            timeout_seconds=timeout,
+        )
+    )
+
+
+@pytest.fixture
+def connector(sap: SimulatorProcess) -> Iterator[SapConnector]:
+    connector = connector_for(sap)
+    yield connector
+    connector.close()
+
+
+def confirmation(
+    *, operation: int = 10, good: str = "5.000", scrap: str = "1.000", final: bool = False, order: str = ORDER, **extra: Any
+) -> Posting:
+    key = str(uuid.uuid4())
+    payload = {
+        "type": "confirmation",
+        "confirmation_id": key,
+        "work_order": order,
+        "item": "FRAME-100",
+        "operation": operation,
+        "operation_name": "Cut",
+        "work_center": "WC-CUT",
+        "good_qty": good,
+        "scrap_qty": scrap,
+        "rework_qty": "0.000",
+        "unit": "PCS",
+        "reason_code": "SC01",
+        "reason_kind": "scrap",
+        "labor_minutes": "90.00",
+        "machine_minutes": "30.00",
+        "operator_badge": "B-1001",
+        "station": "ST-07",
+        "final": final,
+        "confirmed_at": "2025-03-01T20:30:00+00:00",
+        "reverses": None,
+        **extra,
+    }
+    return Posting(idempotency_key=key, kind="confirmation", work_order=order, sequence=1, payload=payload)
+
+
+def reversal_of(original: Posting, reverses_ref: dict[str, Any] | None) -> Posting:
+    key = str(uuid.uuid4())
+    payload = {
+        **original.payload,
+        "type": "reversal",
+        "confirmation_id": key,
+        "good_qty": "-" + original.payload["good_qty"],
+        "scrap_qty": "-" + original.payload["scrap_qty"],
+        "reverses": {"confirmation_id": original.idempotency_key, "idempotency_key": original.idempotency_key},
+    }
+    return Posting(
+        idempotency_key=key,
+        kind="reversal",
+        work_order=original.work_order,
+        sequence=original.sequence + 1,
+        payload=payload,
+        reverses_ref=reverses_ref,
+        reverses_key=original.idempotency_key,
+    )
+
+
+def read_record(simulator: SimulatorProcess, group: str, count: str) -> dict[str, Any]:
+    response = requests.get(
+        f"{simulator.service_url}/ProdnOrdConf2(ConfirmationGroup='{group}',ConfirmationCount='{count}')",
+        auth=(simulator.credentials["user"], simulator.credentials["password"]),
+        headers={"Accept": "application/json"},
+        timeout=5,
+    )
+    assert response.status_code == 200
+    return response.json()["d"]
+
+
+def wait_for_ledger(simulator: SimulatorProcess, length: int, seconds: float = 5.0) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + seconds
+    while True:
+        entries = simulator.control.ledger()
+        if len(entries) >= length or time.monotonic() > deadline:
+            return entries
+        time.sleep(0.05)
+
+
+# -- posting -----------------------------------------------------------------------------------
+
+
+def test_registry_serves_the_sap_connector() -> None:
+    assert connector_class("sap") is SapConnector
+    assert SapConnector.kind == "sap"
+
+
+def test_post_books_a_confirmation_and_returns_group_and_count(sap: SimulatorProcess, connector: SapConnector) -> None:
+    posting = confirmation(final=True)
+
+    result = connector.post(posting)
+
+    assert result.outcome == Outcome.ACCEPTED
+    assert result.erp_ref == {"ConfirmationGroup": "1000", "ConfirmationCount": "1"}
+    assert result.erp_document == "1000/1"
+    [entry] = sap.control.ledger()
+    assert (entry["action"], entry["key"], entry["order"], entry["operation"]) == (
+        "post", posting.idempotency_key, ORDER, "0010"
+    )
+    assert (entry["yield_qty"], entry["scrap_qty"], entry["final"]) == ("5", "1", True)
+    record = read_record(sap, "1000", "1")
+    assert record["Sequence"] == "0"
+    assert record["FinalConfirmationType"] == "X"
+    assert record["IsFinalConfirmation"] is True
+    assert record["VarianceReasonCode"] == "SC01"
+    assert record["ConfirmationUnit"] == "PCS"
+    assert record["EnteredByExternalUser"] == "MES"
+    # 20:30 UTC on 1 March is 2 March in the plant (Asia/Shanghai): SAP's date is that midnight.
+    assert record["PostingDate"] == "/Date(1740873600000)/"
+    # The standard value key SAP1: slot 2 machine, slot 3 labour, in hours.
+    assert (record["OpConfirmedWorkQuantity2"], record["OpWorkQuantityUnit2"]) == ("0.500", "H")
+    assert (record["OpConfirmedWorkQuantity3"], record["OpWorkQuantityUnit3"]) == ("1.500", "H")
+
+
+def test_activity_slots_and_units_follow_the_options(sap: SimulatorProcess) -> None:
+    connector = connector_for(
+        sap, activity_slots={"labor": 1, "machine": 4}, activity_unit="HR", unit_map={"PCS": "ST"}, plant="1010"
+    )
+
+    result = connector.post(confirmation())
+
+    assert result.outcome == Outcome.ACCEPTED
+    record = read_record(sap, "1000", "1")
+    assert (record["OpConfirmedWorkQuantity1"], record["OpWorkQuantityUnit1"]) == ("1.500", "HR")
+    assert (record["OpConfirmedWorkQuantity4"], record["OpWorkQuantityUnit4"]) == ("0.500", "HR")
+    assert "OpConfirmedWorkQuantity2" not in record and "OpConfirmedWorkQuantity3" not in record
+    assert (record["ConfirmationUnit"], record["Plant"]) == ("ST", "1010")
+
+
+def test_find_by_our_key_after_a_post(sap: SimulatorProcess, connector: SapConnector) -> None:
+    posting = confirmation()
+    posted = connector.post(posting)
+
+    found = connector.find(posting)
+
+    assert found is not None
+    assert (found.outcome, found.erp_ref, found.erp_document) == (Outcome.ACCEPTED, posted.erp_ref, "1000/1")
+    assert connector.find(confirmation()) is None
+
+
+# -- reversal ----------------------------------------------------------------------------------
+
+
+def test_reversal_cancels_the_original_in_the_ledger(sap: SimulatorProcess, connector: SapConnector) -> None:
+    original = confirmation()
+    posted = connector.post(original)
+    reversal = reversal_of(original, posted.erp_ref)
+
+    result = connector.post(reversal)
+
+    assert result.outcome == Outcome.ACCEPTED
+    assert result.erp_ref == {"ConfirmationGroup": "1000", "ConfirmationCount": "2"}
+    cancel = sap.control.ledger()[-1]
+    assert (cancel["action"], cancel["cancels"], cancel["cancels_key"], cancel["key"]) == (
+        "cancel", "1000/1", original.idempotency_key, reversal.idempotency_key
+    )
+    assert read_record(sap, "1000", "1")["IsReversed"] is True
+    found = connector.find(reversal)
+    assert found is not None and (found.outcome, found.erp_ref) == (Outcome.ACCEPTED, result.erp_ref)
+
+
+def test_a_repeated_reversal_is_a_duplicate_and_cancels_nothing_more(
+    sap: SimulatorProcess, connector: SapConnector
+) -> None:
+    original = confirmation()
+    reversal = reversal_of(original, connector.post(original).erp_ref)
+    first = connector.post(reversal)
+
+    again = connector.post(reversal)
+
+    assert again.outcome == Outcome.DUPLICATE
+    assert again.erp_ref == first.erp_ref
+    assert [entry["action"] for entry in sap.control.ledger()] == ["post", "cancel"]
+
+
+def test_reversal_without_a_stored_reference_looks_the_original_up(
+    sap: SimulatorProcess, connector: SapConnector
+) -> None:
+    original = confirmation()
+    connector.post(original)
+
+    result = connector.post(reversal_of(original, None))
+
+    assert result.outcome == Outcome.ACCEPTED
+    assert sap.control.ledger()[-1]["cancels"] == "1000/1"
+
+
+# -- sessions ----------------------------------------------------------------------------------
+
+
+def test_an_expired_csrf_token_is_fetched_again_and_the_write_repeated_once(
+    sap: SimulatorProcess, connector: SapConnector
+) -> None:
+    assert connector.post(confirmation()).outcome == Outcome.ACCEPTED
+    first_token = connector._token
+    sap.control.invalidate_sessions()
+
+    result = connector.post(confirmation())
+
+    assert result.outcome == Outcome.ACCEPTED
+    assert connector._token not in (None, first_token)
+    assert [entry["document"] for entry in sap.control.ledger()] == ["1000/1", "1000/2"]
+
+
+def test_threads_sharing_a_connector_survive_a_token_expiry_together(
+    sap: SimulatorProcess, connector: SapConnector
+) -> None:
+    assert connector.post(confirmation()).outcome == Outcome.ACCEPTED
+    sap.control.invalidate_sessions()
+    postings = [confirmation(order=f"ORDER-{index}") for index in range(8)]
+    results: dict[str, Outcome] = {}
+
+    def send(posting: Posting) -> None:
+        results[posting.idempotency_key] = connector.post(posting).outcome
+
+    threads = [threading.Thread(target=send, args=(posting,)) for posting in postings]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+
+    assert set(results.values()) == {Outcome.ACCEPTED}
+    assert len(results) == 8
+    assert len(sap.control.ledger()) == 9
+
+
+def test_wrong_credentials_are_rejected(sap: SimulatorProcess) -> None:
+    connector = SapConnector(
+        ConnectionConfig(name="sap-test", kind="sap", base_url=sap.service_url, username="MES_INTEGRATION", password="wrong")
+    )
+
+    result = connector.post(confirmation())
+
+    assert (result.outcome, result.http_status) == (Outcome.REJECTED, 401)
+    assert sap.control.ledger() == []
+
+
+# -- duplicates --------------------------------------------------------------------------------
+
+
+def test_a_system_that_rejects_our_key_twice_yields_a_duplicate_with_the_first_reference(
+    sap: SimulatorProcess, connector: SapConnector
+) -> None:
+    sap.control.set_config(dedupe="reject")
+    posting = confirmation()
+    first = connector.post(posting)
+
+    again = connector.post(posting)
+
+    assert again.outcome == Outcome.DUPLICATE
+    assert (again.erp_ref, again.erp_document) == (first.erp_ref, "1000/1")
+    assert len(sap.control.ledger()) == 1
+
+
+def test_a_system_that_replays_our_key_answers_the_first_booking(sap: SimulatorProcess, connector: SapConnector) -> None:
+    sap.control.set_config(dedupe="replay")
+    posting = confirmation()
+    first = connector.post(posting)
+
+    again = connector.post(posting)
+
+    assert again.outcome == Outcome.ACCEPTED
+    assert again.erp_ref == first.erp_ref
+    assert len(sap.control.ledger()) == 1
+
+
+# -- faults ------------------------------------------------------------------------------------
+
+
+def test_a_locked_order_is_retryable(sap: SimulatorProcess, connector: SapConnector) -> None:
+    sap.control.set_faults(locked_orders=[ORDER])
+
+    result = connector.post(confirmation())
+
+    assert (result.outcome, result.http_status) == (Outcome.RETRYABLE, 423)
+    assert "locked" in result.error
+    assert sap.control.ledger() == []
+
+
+def test_server_errors_are_retryable(sap: SimulatorProcess, connector: SapConnector) -> None:
+    connector.health()  # the token is fetched before the ERP starts failing
+    sap.control.set_faults(error_rate=1.0)
+
+    result = connector.post(confirmation())
+
+    assert result.outcome == Outcome.RETRYABLE
+    assert result.http_status in (500, 502, 503)
+    assert sap.control.ledger() == []
+
+
+def test_an_erp_that_is_down_is_retryable(sap: SimulatorProcess, connector: SapConnector) -> None:
+    sap.control.set_faults(down=True)
+
+    result = connector.post(confirmation())
+
+    assert result.outcome == Outcome.RETRYABLE
+    assert connector.health().reachable is False
+    sap.control.set_faults(down=False)
+    assert connector.post(confirmation()).outcome == Outcome.ACCEPTED
+
+
+def test_a_dropped_answer_is_unknown_and_find_then_reports_the_booking(
+    sap: SimulatorProcess, connector: SapConnector
+) -> None:
+    connector.health()
+    sap.control.set_faults(drop_after_commit_rate=1.0)
+    posting = confirmation()
+
+    result = connector.post(posting)
+
+    assert result.outcome == Outcome.UNKNOWN
+    sap.control.clear_faults()
+    found = connector.find(posting)
+    assert found is not None
+    assert (found.outcome, found.erp_ref) == (
+        Outcome.ACCEPTED, {"ConfirmationGroup": "1000", "ConfirmationCount": "1"}
+    )
+    assert sap.control.ledger()[0]["response_dropped"] is True
+
+
+def test_a_dropped_reversal_answer_is_found_by_the_reversal_key(sap: SimulatorProcess, connector: SapConnector) -> None:
+    original = confirmation()
+    reversal = reversal_of(original, connector.post(original).erp_ref)
+    sap.control.set_faults(drop_after_commit_rate=1.0)
+
+    assert connector.post(reversal).outcome == Outcome.UNKNOWN
+
+    sap.control.clear_faults()
+    found = connector.find(reversal)
+    assert found is not None
+    assert (found.outcome, found.erp_document) == (Outcome.ACCEPTED, "1000/2")
+
+
+def test_an_answer_slower_than_the_timeout_is_unknown(sap: SimulatorProcess) -> None:
+    connector = connector_for(sap, timeout=0.3)
+    connector.health()
+    sap.control.set_faults(latency_ms=600)
+    posting = confirmation()
+
+    result = connector.post(posting)
+
+    assert result.outcome == Outcome.UNKNOWN
+    sap.control.set_faults(latency_ms=0)
+    assert len(wait_for_ledger(sap, 1)) == 1  # the slow ERP booked it after all
+    found = connector.find(posting)
+    assert found is not None and found.outcome == Outcome.ACCEPTED
+
+
+def test_a_rejected_order_is_rejected_with_the_erp_message(sap: SimulatorProcess, connector: SapConnector) -> None:
+    sap.control.set_faults(rejected_orders=[ORDER])
+
+    result = connector.post(confirmation())
+
+    assert (result.outcome, result.http_status) == (Outcome.REJECTED, 400)
+    assert f"Order {ORDER} is not released; no confirmation possible" in result.error
+    assert sap.control.ledger() == []
+
+
+def test_a_confirmation_after_the_final_one_is_rejected_with_the_erp_message(
+    sap: SimulatorProcess, connector: SapConnector
+) -> None:
+    connector.post(confirmation(final=True))
+
+    result = connector.post(confirmation())
+
+    assert result.outcome == Outcome.REJECTED
+    assert "already finally confirmed" in result.error
+
+
+# -- reconciliation and health ---------------------------------------------------------------
+
+
+def test_totals_sum_what_is_booked_and_not_cancelled(sap: SimulatorProcess, connector: SapConnector) -> None:
+    first = confirmation(operation=10, good="5.000", scrap="1.000")
+    second = confirmation(operation=10, good="3.500", scrap="0.000")
+    third = confirmation(operation=20, good="4.000", scrap="0.500")
+    posted = {posting.idempotency_key: connector.post(posting) for posting in (first, second, third)}
+    connector.post(reversal_of(second, posted[second.idempotency_key].erp_ref))
+    connector.post(confirmation(operation=10, order="OTHER"))
+
+    totals = connector.totals(ORDER)
+
+    assert totals == [
+        ErpTotals(ORDER, 10, Decimal("5.000"), Decimal("1.000"), Decimal("0.000"), (first.idempotency_key,)),
+        ErpTotals(ORDER, 20, Decimal("4.000"), Decimal("0.500"), Decimal("0.000"), (third.idempotency_key,)),
+    ]
+
+
+def test_totals_when_the_erp_is_down_are_retryable(sap: SimulatorProcess, connector: SapConnector) -> None:
+    sap.control.set_faults(down=True)
+
+    result = connector.totals(ORDER)
+
+    assert not isinstance(result, list) and result.outcome == Outcome.RETRYABLE
+
+
+def test_health_reports_a_reachable_service(sap: SimulatorProcess, connector: SapConnector) -> None:
+    health = connector.health()
+
+    assert health.reachable is True
+    assert health.latency_ms is not None
+
+
+def test_validate_options_names_each_bad_option() -> None:
+    assert SapConnector.validate_options({}) == {}
+    problems = SapConnector.validate_options(
+        {"activity_slots": {"labor": 2, "machine": 2}, "activity_unit": "HOUR", "plant": "12345", "time_zone": "Mars/Base"}
+    )
+    assert set(problems) == {"activity_slots", "activity_unit", "plant", "time_zone"}
+    assert SapConnector.validate_options({"activity_slots": {"setup": 1}})["activity_slots"].startswith("Unknown activity")
+    assert "1 to 6" in SapConnector.validate_options({"activity_slots": {"labor": 7}})["activity_slots"]
+
+
+def test_without_csrf_the_first_write_asks_for_a_token_and_then_succeeds(sap: SimulatorProcess) -> None:
+    connector = connector_for(sap, csrf=False, headers={"APIKey": "k-1"})
+
+    result = connector.post(confirmation())
+
+    assert result.outcome == Outcome.ACCEPTED  # the simulator wants a token: the 403 fetched one
+    assert connector._token is not None
