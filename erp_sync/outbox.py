@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Any, TypedDict
 
-from django.db import transaction
-from django.db.models import Max
+from django.db import connection, transaction
 
 from erp_sync.models import OutboxMessage
+from mes.services.sql import insert_instance
 
 
 class NewMessage(TypedDict):
@@ -40,13 +40,15 @@ def outbox_add_many(messages: list[NewMessage]) -> list[OutboxMessage]:
         return []
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("the outbox must be written in the transaction that records the facts it reports")
-    partitions = {message["partition_key"] for message in messages}
-    last_sequence = dict(
-        OutboxMessage.objects.filter(partition_key__in=partitions)
-        .values("partition_key")
-        .annotate(last=Max("sequence"))
-        .values_list("partition_key", "last")
-    )
+    partitions = sorted({message["partition_key"] for message in messages})
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT partition_key, MAX(sequence) FROM erp_sync_outboxmessage WHERE partition_key IN ({}) GROUP BY partition_key".format(
+                ", ".join(["%s"] * len(partitions))
+            ),
+            partitions,
+        )
+        last_sequence = dict(cursor.fetchall())
     rows = []
     for message in messages:
         sequence = last_sequence.get(message["partition_key"], 0) + 1
@@ -65,7 +67,9 @@ def outbox_add_many(messages: list[NewMessage]) -> list[OutboxMessage]:
                 },
             )
         )
-    created = OutboxMessage.objects.bulk_create(rows)
+    # One message (every single confirmation) is written with one plain INSERT; the ORM's
+    # bulk path is for the many messages of a gateway's batch.
+    created = [insert_instance(rows[0])] if len(rows) == 1 else OutboxMessage.objects.bulk_create(rows)
     wake_sender_after_commit()
     return created
 

@@ -11,19 +11,31 @@ import datetime
 import hashlib
 import json
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from erp_sync.models import OutboxMessage
 from erp_sync.outbox import NewMessage, outbox_add_many
-from mes.models import Confirmation, Employee, Event, ReasonCode, Status, WorkOrder, WorkOrderOperation
+from mes.models import (
+    Confirmation,
+    Employee,
+    Event,
+    Item,
+    ReasonCode,
+    Status,
+    UnitOfMeasure,
+    WorkCenter,
+    WorkOrder,
+    WorkOrderOperation,
+)
 from mes.services.errors import DomainError, ErrorKind
+from mes.services.sql import insert_instance, update_instance
 from mes.services.transitions import operation_transition_locked, work_order_lock, work_order_transition_locked
 
 ZERO = Decimal(0)
@@ -54,12 +66,14 @@ class ConfirmationRequest:
 
     def fingerprint(self) -> str:
         """What makes two sends of one ``client_id`` "the same report": everything but the timestamp."""
-        content = asdict(self)
-        content.pop("confirmed_at")
         canonical = {
-            name: (str(value.normalize()) if isinstance(value, Decimal) else str(value)) for name, value in content.items()
+            name: (str(value.normalize()) if isinstance(value, Decimal) else str(value))
+            for name, value in ((name, getattr(self, name)) for name in FINGERPRINT_FIELDS)
         }
         return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
+
+
+FINGERPRINT_FIELDS = tuple(f.name for f in fields(ConfirmationRequest) if f.name != "confirmed_at")
 
 
 @dataclass
@@ -75,6 +89,13 @@ class _Lookups:
 
     reasons: dict[str, ReasonCode]
     operators: dict[str, Employee]
+
+    @classmethod
+    def of(cls, reason: ReasonCode | None, operator: Employee | None) -> _Lookups:
+        return cls(
+            reasons={reason.code: reason} if reason is not None else {},
+            operators={operator.badge: operator} if operator is not None else {},
+        )
 
     @classmethod
     def load(cls, requests: list[ConfirmationRequest]) -> _Lookups:
@@ -389,6 +410,68 @@ def _replay(existing: Confirmation, request: ConfirmationRequest) -> Confirmatio
     return ConfirmationResult(existing, created=False)
 
 
+# The hot path reads with two plain statements instead of five ORM queries. The lock comes
+# first and alone decides what happens next; operations are read by a second statement, so
+# their totals are never older than the lock (a row joined into a locking statement can be).
+_LOCK_SQL = """
+SELECT o.*, i.code AS item_code, i.name AS item_name, i.unit_id AS item_unit_id, u.code AS unit_code,
+       e.id AS employee_id, e.name AS employee_name, e.is_active AS employee_active,
+       r.id AS reason_id, r.kind AS reason_kind, r.name AS reason_name
+FROM mes_workorder o
+JOIN mes_item i ON i.id = o.item_id
+JOIN mes_unitofmeasure u ON u.id = i.unit_id
+LEFT JOIN mes_employee e ON e.badge = %s
+LEFT JOIN mes_reasoncode r ON r.code = %s
+WHERE o.number = %s
+{lock}
+"""
+
+_OPERATIONS_SQL = """
+SELECT op.*, wc.code AS work_center_code, wc.name AS work_center_name,
+       (SELECT c.id FROM mes_confirmation c WHERE c.client_id = %s) AS existing_confirmation_id
+FROM mes_workorderoperation op
+JOIN mes_workcenter wc ON wc.id = op.work_center_id
+WHERE op.work_order_id = %s
+ORDER BY op.sequence
+"""
+
+
+def _lock_for_confirmation(request: ConfirmationRequest) -> tuple[WorkOrder, _Lookups]:
+    """Lock the order (the first lock of every writer) and read what the request names with it."""
+    lock = "FOR UPDATE OF o" if connection.vendor == "postgresql" else ""
+    rows = list(
+        WorkOrder.objects.raw(_LOCK_SQL.format(lock=lock), [request.operator_badge, request.reason_code, request.work_order])
+    )
+    if not rows:
+        work_order_lock(request.work_order)  # raises the standard "unknown work order" refusal
+    work_order = rows[0]
+    unit = UnitOfMeasure(id=work_order.item_unit_id, code=work_order.unit_code)
+    work_order.item = Item(id=work_order.item_id, code=work_order.item_code, name=work_order.item_name, unit=unit)
+    operator = (
+        Employee(id=work_order.employee_id, badge=request.operator_badge, name=work_order.employee_name, is_active=bool(work_order.employee_active))
+        if work_order.employee_id is not None
+        else None
+    )
+    reason = (
+        ReasonCode(id=work_order.reason_id, code=request.reason_code, kind=work_order.reason_kind, name=work_order.reason_name)
+        if work_order.reason_id is not None
+        else None
+    )
+    return work_order, _Lookups.of(reason, operator)
+
+
+def _operations_after_lock(work_order: WorkOrder, client_id: uuid.UUID) -> tuple[list[WorkOrderOperation], int | None]:
+    """The order's operations as they are now, and the confirmation already recorded under this client_id, if any."""
+    client = Confirmation._meta.get_field("client_id").get_db_prep_value(client_id, connection)
+    operations = list(WorkOrderOperation.objects.raw(_OPERATIONS_SQL, [client, work_order.pk]))
+    if not operations:
+        return [], Confirmation.objects.filter(client_id=client_id).values_list("pk", flat=True).first()
+    for operation in operations:
+        operation.work_order = work_order
+        operation.work_center = WorkCenter(id=operation.work_center_id, code=operation.work_center_code, name=operation.work_center_name)
+    return operations, operations[0].existing_confirmation_id
+
+
 def _operations(work_order: WorkOrder) -> list[WorkOrderOperation]:
     return list(work_order.operations.select_related("work_center").order_by("sequence"))
 
@@ -400,16 +483,15 @@ def operation_confirm(*, request: ConfirmationRequest, actor: Any = None) -> Con
     """
     try:
         with transaction.atomic():
-            work_order = work_order_lock(request.work_order)
+            work_order, lookups = _lock_for_confirmation(request)
+            operations, existing_id = _operations_after_lock(work_order, request.client_id)
             # Checked under the order's lock, so a resend racing the original waits and then finds it.
-            existing = Confirmation.objects.filter(client_id=request.client_id).first()
-            if existing is not None:
-                return _replay(existing, request)
-            operations = _operations(work_order)
-            confirmation, message, event = _record(request, work_order, operations, _Lookups.load([request]), actor)
-            confirmation.save()
-            confirmation.operation.save(update_fields=TOTAL_FIELDS)
-            event.save()
+            if existing_id is not None:
+                return _replay(Confirmation.objects.get(pk=existing_id), request)
+            confirmation, message, event = _record(request, work_order, operations, lookups, actor)
+            insert_instance(confirmation)
+            update_instance(confirmation.operation, TOTAL_FIELDS)
+            insert_instance(event)
             (outbox_message,) = outbox_add_many([message])
     except DomainError:
         # A resend of a recorded report must be answered even if the order has moved on since
