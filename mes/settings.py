@@ -95,7 +95,9 @@ def env_database(name: str, default: str) -> dict:
         }
         config["CONN_MAX_AGE"] = 0
     else:
-        config.setdefault("OPTIONS", {})
+        # Server-side binding lets PostgreSQL prepare the statements a worker repeats (every
+        # confirmation runs the same few) instead of parsing and planning each one again.
+        config.setdefault("OPTIONS", {}).setdefault("server_side_binding", True)
         config["CONN_HEALTH_CHECKS"] = True
     config["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME")} if env_str("TEST_DATABASE_NAME") else {}
     return config
@@ -313,6 +315,8 @@ ERP_SYNC_LEASE_SECONDS = float(env_decimal("ERP_SYNC_LEASE_SECONDS", "60", minim
 ERP_SYNC_ALERT_AFTER_SECONDS = env_int("ERP_SYNC_ALERT_AFTER_SECONDS", 60, minimum=1)
 # Optional: POST the alert as JSON to this URL (e.g. a chat or paging webhook).
 ERP_SYNC_ALERT_WEBHOOK = env_url("ERP_SYNC_ALERT_WEBHOOK", {"http", "https"})
+# How long a worker process trusts what it read about an API token (user, roles, allow-list).
+API_TOKEN_CACHE_SECONDS = env_int("API_TOKEN_CACHE_SECONDS", 5, minimum=0, maximum=300)
 MES_BULK_LIMIT = env_int("MES_BULK_LIMIT", 1000, minimum=1, maximum=10000)
 
 # --- logging ----------------------------------------------------------------------

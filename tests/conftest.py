@@ -116,3 +116,13 @@ def released_order(planned_order) -> WorkOrder:
     work_order_transition(number=planned_order.number, action="release")
     planned_order.refresh_from_db()
     return planned_order
+
+
+@pytest.fixture(autouse=True)
+def _forget_api_tokens():
+    """Each test starts with no remembered tokens, as a freshly started worker does."""
+    from mes.api import authentication
+
+    authentication._tokens.clear()
+    yield
+    authentication._tokens.clear()
