@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 import requests
 import urllib3
+from requests.adapters import HTTPAdapter
 
 
 class Outcome(enum.StrEnum):
@@ -127,7 +128,21 @@ class Connector(ABC):
         return {}
 
 
-# --- HTTP classification shared by the HTTP connectors ---------------------------------
+# --- HTTP helpers shared by the HTTP connectors ----------------------------------------
+
+
+def http_session() -> requests.Session:
+    """A keep-alive session for one connection, shared by a worker's sending threads.
+
+    The pool is sized for the dispatcher's threads; requests itself never retries: a resend
+    after an ambiguous failure must be the dispatcher's decision, after a look-up.
+    """
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
 
 RETRYABLE_STATUSES = frozenset({408, 423, 425, 429, 500, 502, 503, 504})
 

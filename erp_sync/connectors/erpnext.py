@@ -55,7 +55,6 @@ from urllib.parse import quote
 
 import requests
 from django.conf import settings
-from requests.adapters import HTTPAdapter
 
 from erp_sync.connectors.base import (
     ConnectionConfig,
@@ -67,6 +66,7 @@ from erp_sync.connectors.base import (
     PostResult,
     classify_exception,
     classify_status,
+    http_session,
 )
 
 MODES = {"job_card": "Job Card", "stock_entry": "Stock Entry"}
@@ -90,11 +90,8 @@ class ErpNextConnector(Connector):
         self.time_zone = _zone(self.options.get("time_zone"))
         self.timeout = (config.timeout_seconds, config.timeout_seconds)
         credentials = config.token if ":" in config.token else f"{config.username}:{config.password or config.token}"
-        self.session = requests.Session()
+        self.session = http_session()
         self.session.headers.update({"Authorization": f"token {credentials}", "Accept": "application/json"})
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
 
     # -- the interface -------------------------------------------------------------------
 

@@ -56,7 +56,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from erp_sync.connectors.base import (
     RETRYABLE_STATUSES,
@@ -69,6 +68,7 @@ from erp_sync.connectors.base import (
     PostResult,
     classify_exception,
     classify_status,
+    http_session,
 )
 
 PRODUCTION = "mrp.production"
@@ -110,13 +110,10 @@ class OdooConnector(Connector):
             protocol = "json2" if _version(self.options.get("version")) >= 19 else "xmlrpc"
         self.protocol = protocol
         self.timeout = config.timeout_seconds
-        self.session = requests.Session()
+        self.session = http_session()
         self.session.headers.update({"Authorization": f"bearer {self.api_key}", "Accept": "application/json"})
         if self.database:
             self.session.headers["X-Odoo-Database"] = self.database
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
         self._uid: int | None = None
         self._uid_lock = threading.Lock()
 

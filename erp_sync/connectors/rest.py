@@ -63,7 +63,6 @@ from urllib.parse import quote
 
 import requests
 from django.conf import settings
-from requests.adapters import HTTPAdapter
 
 from erp_sync.connectors import mapping as field_mapping
 from erp_sync.connectors.base import (
@@ -76,6 +75,7 @@ from erp_sync.connectors.base import (
     Posting,
     PostResult,
     classify_exception,
+    http_session,
     retry_after_seconds,
 )
 
@@ -95,7 +95,7 @@ class RestConnector(Connector):
         self.time_zone = self.options.get("time_zone") or settings.TIME_ZONE
         self.timeout = (config.timeout_seconds, config.timeout_seconds)
         self.auth = self.options.get("auth", "none")
-        self.session = requests.Session()
+        self.session = http_session()
         self.session.headers.update({"Accept": "application/json"})
         self.session.headers.update({str(k): str(v) for k, v in (self.options.get("headers") or {}).items()})
         if self.auth == "basic":
@@ -105,9 +105,6 @@ class RestConnector(Connector):
         secret = self.options.get("hmac_secret") or config.token or config.password
         self.hmac_secret = secret.encode() if isinstance(secret, str) else b""
         self.hmac_header = self.options.get("hmac_header") or DEFAULT_HMAC_HEADER
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
 
     # -- the interface -------------------------------------------------------------------
 

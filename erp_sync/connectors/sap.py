@@ -54,7 +54,6 @@ from urllib.parse import quote
 
 import requests
 from django.conf import settings
-from requests.adapters import HTTPAdapter
 
 from erp_sync.connectors.base import (
     ConnectionConfig,
@@ -66,6 +65,7 @@ from erp_sync.connectors.base import (
     PostResult,
     classify_exception,
     classify_status,
+    http_session,
 )
 
 DEFAULT_ACTIVITY_SLOTS = {"machine": 2, "labor": 3}
@@ -85,13 +85,10 @@ class SapConnector(Connector):
         self.service_url = config.base_url.rstrip("/")
         self.options = config.options or {}
         self.timeout = (config.timeout_seconds, config.timeout_seconds)
-        self.session = requests.Session()
+        self.session = http_session()
         self.session.auth = (config.username, config.password)
         self.session.headers.update({"Accept": "application/json"})
         self.session.headers.update({str(k): str(v) for k, v in (self.options.get("headers") or {}).items()})
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
         self._token: str | None = None
         self._token_lock = threading.Lock()
         self.time_zone = _zone(self.options.get("time_zone"))
