@@ -7,3 +7,6 @@ start their own worker processes with a real broker.
 from mes.settings import *  # noqa: F403
 
 CELERY_BROKER_URL = "memory://localhost/"
+
+# The tests run without collectstatic; an empty folder keeps WhiteNoise from warning on every request.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
