@@ -201,6 +201,9 @@ REASON_CODES = [
     ("DT-01", "downtime", "设备故障 Machine breakdown"),
     ("DT-02", "downtime", "换模 Tool change"),
 ]
+# SAP's VarianceReasonCode has 4 characters: the demo's SAP connection maps our codes to the
+# plant's SAP customizing, as a real connection must.
+SAP_REASON_CODES = {"SCR-01": "S001", "SCR-02": "S002", "SCR-03": "S003", "RWK-01": "R001", "RWK-02": "R002"}
 SCRAP_REASONS = ["SCR-01", "SCR-02", "SCR-03"]
 REWORK_REASONS = ["RWK-01", "RWK-02"]
 
@@ -324,6 +327,7 @@ class Command(BaseCommand):
                     base_url=f"http://127.0.0.1:{ERP_SIMULATOR_PORT}/sap/opu/odata/sap/API_PROD_ORDER_CONFIRMATION_2_SRV",
                     username="MES_INTEGRATION",
                     password="mes-demo-password",
+                    options={"reason_code_map": SAP_REASON_CODES},
                     is_default=True,
                     actor=erp,
                 )
