@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from erp_sync import services
-from erp_sync.models import OutboxMessage
+from erp_sync.models import ErpConnection, OutboxMessage
 from erp_sync.selectors import message_journey, sync_health
 from mes.api.base import ERRORS, ApiView, validated
 from mes.roles import ALL_ROLES, Role
@@ -132,3 +132,86 @@ def metrics(request: HttpRequest) -> HttpResponse:
                 lines.append(f'mes_erp_latency_ms{{connection="{entry["name"]}",quantile="{quantile}"}} {entry["latency_ms"][name]}')
     lines += ["# HELP mes_erp_alert 1 while ERP sync needs attention.", "# TYPE mes_erp_alert gauge", f"mes_erp_alert {int(health['alert']['active'])}"]
     return HttpResponse("\n".join(lines) + "\n", content_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+# --- ERP connections (admin) -------------------------------------------------------------
+
+CONNECTION_ADMINS = {Role.ADMIN}
+
+
+class ConnectionSerializer(serializers.Serializer):
+    """A connection as written by an admin. Secrets are write-only: omit them to keep the stored ones."""
+
+    kind = serializers.ChoiceField(choices=[choice for choice, _label in ErpConnection.Kind.choices])
+    url = serializers.URLField(max_length=500)
+    user = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    password = serializers.CharField(max_length=500, required=False, allow_blank=True, write_only=True)
+    token = serializers.CharField(max_length=500, required=False, allow_blank=True, write_only=True)
+    options = serializers.DictField(required=False)
+    timeout_seconds = serializers.IntegerField(min_value=1, max_value=300, required=False)
+    is_default = serializers.BooleanField(required=False)
+    is_enabled = serializers.BooleanField(required=False)
+
+
+def _connection_json(connection: ErpConnection) -> dict[str, Any]:
+    return {
+        "name": connection.name,
+        "kind": connection.kind,
+        "url": connection.base_url,
+        "user": connection.username,
+        "has_password": bool(connection.password),
+        "has_token": bool(connection.token),
+        "options": connection.options,
+        "timeout_seconds": connection.timeout_seconds,
+        "is_default": connection.is_default,
+        "is_enabled": connection.is_enabled,
+        "updated_at": connection.updated_at,
+    }
+
+
+class ConnectionListView(ApiView):
+    roles = {"GET": CONNECTION_ADMINS}
+
+    @extend_schema(tags=["erp-sync"], summary="ERP connections (secrets never shown)", responses={200: dict, **ERRORS})
+    def get(self, request: Request) -> Response:
+        return Response({"results": [_connection_json(row) for row in ErpConnection.objects.order_by("name")]})
+
+
+class ConnectionView(ApiView):
+    roles = {"GET": CONNECTION_ADMINS, "PUT": CONNECTION_ADMINS}
+
+    @extend_schema(tags=["erp-sync"], summary="One ERP connection", responses={200: dict, **ERRORS})
+    def get(self, request: Request, name: str) -> Response:
+        return Response(_connection_json(services.erp_connection_get(name)))
+
+    @extend_schema(
+        tags=["erp-sync"],
+        summary="Create or change an ERP connection by name; secrets are write-only",
+        request=ConnectionSerializer,
+        responses={200: dict, 201: dict, **ERRORS},
+    )
+    def put(self, request: Request, name: str) -> Response:
+        data = validated(ConnectionSerializer, request.data)
+        connection, created = services.erp_connection_upsert(
+            name=name,
+            kind=data["kind"],
+            base_url=data["url"],
+            username=data.get("user"),
+            password=data.get("password"),
+            token=data.get("token"),
+            options=data.get("options"),
+            timeout_seconds=data.get("timeout_seconds"),
+            is_default=data.get("is_default"),
+            is_enabled=data.get("is_enabled"),
+            actor=request.user,
+        )
+        return Response(_connection_json(connection), status=201 if created else 200)
+
+
+class ConnectionTestView(ApiView):
+    roles = {"POST": CONNECTION_ADMINS}
+
+    @extend_schema(tags=["erp-sync"], summary="Call the ERP once: is it there, do the credentials work?", request=None, responses={200: dict, **ERRORS})
+    def post(self, request: Request, name: str) -> Response:
+        health = services.erp_connection_test(name)
+        return Response({"name": name, "reachable": health.reachable, "detail": health.detail, "latency_ms": health.latency_ms})

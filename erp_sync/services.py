@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlparse
 
@@ -9,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from erp_sync.connectors.base import Health
 from erp_sync.connectors.registry import CONNECTOR_CLASSES, connector_class
 from erp_sync.models import ErpConnection, OutboxMessage
 from erp_sync.outbox import wake_sender_after_commit
@@ -16,6 +18,7 @@ from mes.services.audit import event_record
 from mes.services.errors import DomainError, ErrorKind
 
 SECRET_FIELDS = ("password", "token")
+SLUG = re.compile(r"[A-Za-z0-9_-]{1,64}")
 UNSET = object()
 
 
@@ -53,6 +56,8 @@ def erp_connection_upsert(
 
     Making a connection the default takes that role from any other, in the same transaction.
     """
+    if not SLUG.fullmatch(name or ""):
+        raise DomainError("invalid_name", _("A connection name uses letters, digits, - and _ (1 to 64)."), fields={"name": name})
     if kind not in CONNECTOR_CLASSES:
         raise DomainError("unknown_kind", _("Kind must be one of %(kinds)s.") % {"kinds": ", ".join(CONNECTOR_CLASSES)}, fields={"kind": kind})
     parsed = urlparse(base_url)
@@ -90,6 +95,16 @@ def erp_connection_upsert(
         before=before, after=_public(connection),
     )
     return connection, created
+
+
+def erp_connection_test(name: str) -> Health:
+    """One cheap call through a fresh connector: does the ERP answer these credentials?"""
+    row = erp_connection_get(name)
+    connector = connector_class(row.kind)(row.as_config())
+    try:
+        return connector.health()
+    finally:
+        connector.close()
 
 
 def erp_connection_get(name: str) -> ErpConnection:

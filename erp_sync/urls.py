@@ -3,6 +3,9 @@ from django.urls import path
 from erp_sync import api
 
 urlpatterns = [
+    path("erp-connections", api.ConnectionListView.as_view(), name="api-erp-connections"),
+    path("erp-connections/<str:name>", api.ConnectionView.as_view(), name="api-erp-connection"),
+    path("erp-connections/<str:name>/test", api.ConnectionTestView.as_view(), name="api-erp-connection-test"),
     path("sync/health", api.SyncHealthView.as_view(), name="api-sync-health"),
     path("sync/messages", api.MessageListView.as_view(), name="api-sync-messages"),
     path("sync/messages/replay", api.MessageBulkReplayView.as_view(), name="api-sync-messages-replay"),

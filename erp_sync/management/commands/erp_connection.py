@@ -7,9 +7,9 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Count, Q
 
-from erp_sync.connectors.registry import CONNECTOR_CLASSES, connector_class
+from erp_sync.connectors.registry import CONNECTOR_CLASSES
 from erp_sync.models import ErpConnection, OutboxMessage
-from erp_sync.services import erp_connection_get, erp_connection_upsert
+from erp_sync.services import erp_connection_test, erp_connection_upsert
 from mes.services.errors import DomainError
 
 
@@ -86,12 +86,7 @@ class Command(BaseCommand):
             )
 
     def _test(self, *, name, **_):
-        row = erp_connection_get(name)
-        connector = connector_class(row.kind)(row.as_config())
-        try:
-            health = connector.health()
-        finally:
-            connector.close()
+        health = erp_connection_test(name)
         latency = f" in {health.latency_ms} ms" if health.latency_ms is not None else ""
         if not health.reachable:
             raise CommandError(f"{name}: the ERP did not answer as expected{latency}: {health.detail}")
