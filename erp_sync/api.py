@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from erp_sync import services
 from erp_sync.models import ErpConnection, OutboxMessage
-from erp_sync.selectors import message_journey, sync_health
+from erp_sync.selectors import mapping_preview, message_journey, sync_health
 from mes.api.base import ERRORS, ApiView, validated
 from mes.roles import ALL_ROLES, Role
 
@@ -215,3 +215,22 @@ class ConnectionTestView(ApiView):
     def post(self, request: Request, name: str) -> Response:
         health = services.erp_connection_test(name)
         return Response({"name": name, "reachable": health.reachable, "detail": health.detail, "latency_ms": health.latency_ms})
+
+
+class MappingPreviewSerializer(serializers.Serializer):
+    mapping = serializers.DictField()
+    time_zone = serializers.CharField(required=False, allow_blank=True)
+
+
+class MappingPreviewView(ApiView):
+    roles = {"POST": CONNECTION_ADMINS}
+
+    @extend_schema(
+        tags=["erp-sync"],
+        summary="Preview a REST field mapping against the most recent confirmation, with its problems",
+        request=MappingPreviewSerializer,
+        responses={200: dict, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        data = validated(MappingPreviewSerializer, request.data)
+        return Response(mapping_preview(data["mapping"], time_zone=data.get("time_zone") or None))

@@ -187,3 +187,27 @@ def message_journey(message_id: int) -> dict[str, Any]:
         "erp_ref": message.erp_ref,
         "journey": steps,
     }
+
+
+def mapping_preview(mapping: dict[str, Any], *, time_zone: str | None = None) -> dict[str, Any]:
+    """What a REST connection with ``mapping`` would send for the most recent confirmation
+    (or a sample one when none is recorded yet), with the problems a save would refuse."""
+    from erp_sync.connectors import mapping as field_mapping
+
+    problems = field_mapping.validate_mapping(mapping)
+    message = OutboxMessage.objects.order_by("-id").first()
+    payload = message.payload if message is not None else field_mapping.SAMPLE_PAYLOAD
+    source = {"message": message.pk if message is not None else None, "work_order": payload.get("work_order")}
+    if problems:
+        return {"source": source, "problems": problems, "body": None}
+    try:
+        body = field_mapping.preview(
+            mapping,
+            payload,
+            idempotency_key=str(message.idempotency_key) if message is not None else None,
+            sequence=message.sequence if message is not None else None,
+            time_zone=time_zone,
+        )
+    except field_mapping.MappingError as error:
+        return {"source": source, "problems": {"": str(error)}, "body": None}
+    return {"source": source, "problems": {}, "body": body}

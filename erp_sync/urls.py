@@ -4,6 +4,7 @@ from erp_sync import api
 
 urlpatterns = [
     path("erp-connections", api.ConnectionListView.as_view(), name="api-erp-connections"),
+    path("erp-connections/mapping-preview", api.MappingPreviewView.as_view(), name="api-erp-mapping-preview"),
     path("erp-connections/<str:name>", api.ConnectionView.as_view(), name="api-erp-connection"),
     path("erp-connections/<str:name>/test", api.ConnectionTestView.as_view(), name="api-erp-connection-test"),
     path("sync/health", api.SyncHealthView.as_view(), name="api-sync-health"),

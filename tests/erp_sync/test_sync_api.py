@@ -188,3 +188,24 @@ def test_every_erp_push_leaves_a_receipt():
         ("POST", "/api/v1/work-orders/bulk", 200, {"results": {"201": 1}}),
     ]
     assert all(receipt.user.username.startswith("u-integration") for receipt in InboundReceipt.objects.all())
+
+
+def test_mapping_preview_shows_the_body_for_the_latest_confirmation(released_order):
+    operation_confirm(
+        request=ConfirmationRequest(client_id=uuid.uuid4(), work_order=released_order.number, operation=10, good_qty=Decimal(3))
+    )
+    mapping = {"order": {"from": "work_order"}, "qty": {"from": "good_qty", "type": "number"}, "source": {"const": "MES"}}
+
+    answer = _client("admin").post("/api/v1/erp-connections/mapping-preview", {"mapping": mapping}, format="json").json()
+
+    assert answer["problems"] == {}
+    assert answer["body"] == {"order": released_order.number, "qty": 3, "source": "MES"}
+    assert answer["source"]["work_order"] == released_order.number
+
+
+def test_mapping_preview_names_every_problem():
+    answer = _client("admin").post(
+        "/api/v1/erp-connections/mapping-preview", {"mapping": {"qty": {"from": "no_such_field"}}}, format="json"
+    ).json()
+
+    assert answer["body"] is None and "qty" in answer["problems"]
