@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import connection as db
 from django.db.models import Count, Min, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from erp_sync.models import ErpConnection, OutboxMessage
 
@@ -145,10 +147,24 @@ def sync_alert(health: dict[str, Any]) -> dict[str, Any]:
     threshold = settings.ERP_SYNC_ALERT_AFTER_SECONDS
     if health["oldest_pending_seconds"] is not None and health["oldest_pending_seconds"] > threshold:
         reasons.append(
-            {"code": "queue_stuck", "message": f"The oldest unsent message is {health['oldest_pending_seconds']:.0f} s old (threshold {threshold} s)."}
+            {
+                "code": "queue_stuck",
+                "message": _("The oldest unsent message is %(age)d s old (threshold %(threshold)d s).")
+                % {"age": health["oldest_pending_seconds"], "threshold": threshold},
+            }
         )
     if health["dead"]:
-        reasons.append({"code": "dead_letters", "message": f"{health['dead']} message(s) were refused by the ERP and wait for a decision."})
+        reasons.append(
+            {
+                "code": "dead_letters",
+                "message": ngettext(
+                    "%(count)d message was refused by the ERP and waits for a decision.",
+                    "%(count)d messages were refused by the ERP and wait for a decision.",
+                    health["dead"],
+                )
+                % {"count": health["dead"]},
+            }
+        )
     return {"active": bool(reasons), "reasons": reasons}
 
 

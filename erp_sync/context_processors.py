@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Min
+from django.utils import timezone
+
+from erp_sync.models import OutboxMessage
+from mes.roles import Role, user_roles
+
+WATCHERS = {Role.SUPERVISOR, Role.ADMIN}
+
+
+def sync_alert(request) -> dict:
+    """The ERP-sync alert for the banner on every page a supervisor or admin opens (two cheap queries)."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not user_roles(user) & WATCHERS:
+        return {}
+    dead = OutboxMessage.objects.filter(state=OutboxMessage.State.DEAD).count()
+    oldest = OutboxMessage.objects.filter(state__in=("queued", "sending", "retrying")).aggregate(oldest=Min("created_at"))["oldest"]
+    stuck = oldest is not None and timezone.now() - oldest > timedelta(seconds=settings.ERP_SYNC_ALERT_AFTER_SECONDS)
+    if not dead and not stuck:
+        return {}
+    return {"sync_alert": {"dead": dead, "stuck_seconds": int((timezone.now() - oldest).total_seconds()) if stuck else None}}

@@ -1,0 +1,107 @@
+"""The ERP-sync pages people use: health (with its live partial), dead letters, a message's journey,
+and the alert banner on every page a supervisor opens."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+from erp_sync.models import OutboxMessage
+from mes.models import Event
+from mes.services.confirmations import ConfirmationRequest, operation_confirm
+
+pytestmark = pytest.mark.django_db
+
+
+def _signed_in(client, role: str):
+    user = get_user_model().objects.create_user(username=f"{role}-person", password="pw-123456")
+    user.groups.add(Group.objects.get(name=role))
+    client.force_login(user)
+    return client
+
+
+def _dead_message(number: str) -> OutboxMessage:
+    confirmation = operation_confirm(
+        request=ConfirmationRequest(client_id=uuid.uuid4(), work_order=number, operation=10, good_qty=Decimal(1))
+    ).confirmation
+    message = OutboxMessage.objects.get(source_uuid=confirmation.uuid)
+    OutboxMessage.objects.filter(pk=message.pk).update(state="dead", last_error="Material 4711 is blocked")
+    return message
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(client):
+    response = client.get("/sync/")
+
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/?next=/sync/")
+
+
+@pytest.mark.parametrize("role", ["operator", "quality", "integration"])
+def test_people_without_a_sync_role_are_refused(client, role):
+    assert _signed_in(client, role).get("/sync/").status_code == 403
+
+
+def test_health_page_and_its_live_partial(client, released_order):
+    _dead_message(released_order.number)
+    supervisor = _signed_in(client, "supervisor")
+
+    page = supervisor.get("/sync/", HTTP_ACCEPT_LANGUAGE="en")
+    partial = supervisor.get("/sync/", HTTP_HX_REQUEST="true", HTTP_ACCEPT_LANGUAGE="en")
+
+    assert page.status_code == 200 and b"<html" in page.content and b'id="health-panel"' in page.content
+    assert partial.status_code == 200 and b"<html" not in partial.content
+    assert partial.content.strip().startswith(b'<div id="health-panel"')
+    assert b"refused by the ERP" in partial.content
+
+
+def test_banner_warns_supervisors_on_every_page(client, released_order):
+    _dead_message(released_order.number)
+
+    home = _signed_in(client, "supervisor").get("/", HTTP_ACCEPT_LANGUAGE="en")
+
+    assert b'class="banner"' in home.content
+    assert b"1 message was refused by the ERP" in home.content
+
+
+def test_banner_stays_away_when_all_is_well(client, released_order):
+    home = _signed_in(client, "supervisor").get("/", HTTP_ACCEPT_LANGUAGE="en")
+
+    assert b'class="banner"' not in home.content
+
+
+def test_dead_letters_are_listed_and_replayed_with_a_reason(client, released_order):
+    message = _dead_message(released_order.number)
+    supervisor = _signed_in(client, "supervisor")
+
+    listed = supervisor.get("/sync/dead-letters/", HTTP_ACCEPT_LANGUAGE="en")
+    without_reason = supervisor.post("/sync/dead-letters/", {"ids": [message.pk], "action": "replay", "reason": ""})
+    state_after_refusal = OutboxMessage.objects.get(pk=message.pk).state
+    replayed = supervisor.post("/sync/dead-letters/", {"ids": [message.pk], "action": "replay", "reason": "material unblocked"})
+
+    assert b"Material 4711 is blocked" in listed.content
+    assert without_reason.status_code == 302 and state_after_refusal == "dead"
+    assert replayed.status_code == 302
+    assert OutboxMessage.objects.get(pk=message.pk).state == "retrying"
+    assert Event.objects.get(object_type="outbox_message", action="replay").actor.username == "supervisor-person"
+
+
+def test_a_dead_letter_can_be_discarded_from_the_page(client, released_order):
+    message = _dead_message(released_order.number)
+
+    _signed_in(client, "supervisor").post("/sync/dead-letters/", {"ids": [message.pk], "action": "discard", "reason": "booked by hand"})
+
+    assert OutboxMessage.objects.get(pk=message.pk).state == "discarded"
+
+
+def test_message_page_shows_the_journey(client, released_order):
+    message = _dead_message(released_order.number)
+
+    page = _signed_in(client, "planner").get(f"/sync/messages/{message.pk}/", HTTP_ACCEPT_LANGUAGE="en")
+    missing = client.get("/sync/messages/999999/")
+
+    assert page.status_code == 200
+    assert str(message.idempotency_key).encode() in page.content and b"recorded" in page.content
+    assert missing.status_code == 404
