@@ -1,0 +1,40 @@
+from django import forms
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+
+from mes.services.errors import DomainError
+from shopfloor.models import DeviceMapping
+from shopfloor.services import equipment_signals_test, validated_mapping
+
+
+class DeviceMappingForm(forms.ModelForm):
+    class Meta:
+        model = DeviceMapping
+        fields = ["equipment", "config", "is_enabled"]
+
+    def clean_config(self):
+        try:
+            return validated_mapping(self.cleaned_data["config"])
+        except DomainError as error:
+            raise forms.ValidationError([f"{path}: {message}" for path, message in error.fields.items()]) from None
+
+    def save(self, commit=True):
+        self.instance.protocol = self.cleaned_data["config"]["protocol"]
+        return super().save(commit)
+
+
+@admin.register(DeviceMapping)
+class DeviceMappingAdmin(admin.ModelAdmin):
+    form = DeviceMappingForm
+    list_display = ["equipment", "protocol", "is_enabled", "updated_at"]
+    list_filter = ["protocol", "is_enabled"]
+    actions = ["test_read"]
+
+    @admin.action(description=_("Test read: show live values"))
+    def test_read(self, request, queryset):
+        for mapping in queryset.select_related("equipment")[:20]:
+            result = equipment_signals_test(mapping.equipment.code)
+            if result["reachable"]:
+                self.message_user(request, f"{mapping.equipment.code}: {result['values']} {result['errors'] or ''}", messages.SUCCESS)
+            else:
+                self.message_user(request, f"{mapping.equipment.code}: {result['error']}", messages.ERROR)

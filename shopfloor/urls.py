@@ -1,0 +1,8 @@
+from django.urls import path
+
+from shopfloor import api
+
+urlpatterns = [
+    path("equipment/<str:code>/signals", api.EquipmentSignalsView.as_view(), name="api-equipment-signals"),
+    path("equipment/<str:code>/signals/test", api.EquipmentSignalsTestView.as_view(), name="api-equipment-signals-test"),
+]
