@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from erp_sync import services
 from erp_sync.models import ErpConnection, OutboxMessage
 from erp_sync.selectors import mapping_preview, message_journey, sync_health
-from mes.api.base import ERRORS, ApiView, validated
+from mes.api.base import ERRORS, ApiView, check_number, validated
 from mes.roles import ALL_ROLES, Role
 
 SYNC_OPERATORS = {Role.ADMIN, Role.SUPERVISOR}
@@ -25,7 +25,7 @@ class ReasonSerializer(serializers.Serializer):
 
 
 class BulkReplaySerializer(ReasonSerializer):
-    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=1000)
+    ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), min_length=1, max_length=1000)
 
 
 class SyncHealthView(ApiView):
@@ -57,7 +57,7 @@ class MessageDetailView(ApiView):
 
     @extend_schema(tags=["erp-sync"], summary="One message with every step of its journey", responses={200: dict, **ERRORS})
     def get(self, request: Request, message_id: int) -> Response:
-        return Response(message_journey(message_id))
+        return Response(message_journey(check_number("id", message_id)))
 
 
 class MessageReplayView(ApiView):
@@ -66,8 +66,8 @@ class MessageReplayView(ApiView):
     @extend_schema(tags=["erp-sync"], summary="Send a dead message again (with a reason; audited)", request=ReasonSerializer, responses={200: dict, **ERRORS})
     def post(self, request: Request, message_id: int) -> Response:
         data = validated(ReasonSerializer, request.data)
-        services.messages_replay(message_ids=[message_id], reason=data["reason"], actor=request.user)
-        return Response(message_journey(message_id))
+        services.messages_replay(message_ids=[check_number("id", message_id)], reason=data["reason"], actor=request.user)
+        return Response(message_journey(check_number("id", message_id)))
 
 
 class MessageBulkReplayView(ApiView):
@@ -86,8 +86,8 @@ class MessageDiscardView(ApiView):
     @extend_schema(tags=["erp-sync"], summary="Give up on a dead message so its order can proceed (with a reason; audited)", request=ReasonSerializer, responses={200: dict, **ERRORS})
     def post(self, request: Request, message_id: int) -> Response:
         data = validated(ReasonSerializer, request.data)
-        services.message_discard(message_id=message_id, reason=data["reason"], actor=request.user)
-        return Response(message_journey(message_id))
+        services.message_discard(message_id=check_number("id", message_id), reason=data["reason"], actor=request.user)
+        return Response(message_journey(check_number("id", message_id)))
 
 
 def _message_json(message: OutboxMessage) -> dict[str, Any]:

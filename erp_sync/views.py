@@ -16,6 +16,7 @@ from mes.services.errors import DomainError
 from mes.views.access import role_required
 
 SYNC_PAGE_ROLES = (Role.SUPERVISOR, Role.ADMIN, Role.PLANNER)
+MAX_ID = 2**63 - 1
 
 
 @role_required(*SYNC_PAGE_ROLES)
@@ -28,7 +29,7 @@ def health_page(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def dead_letters_page(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        ids = [int(value) for value in request.POST.getlist("ids") if value.isdigit()]
+        ids = [int(value) for value in request.POST.getlist("ids") if value.isdigit() and int(value) <= MAX_ID]
         reason = request.POST.get("reason", "")
         try:
             if request.POST.get("action") == "discard":
@@ -47,6 +48,8 @@ def dead_letters_page(request: HttpRequest) -> HttpResponse:
 
 @role_required(*SYNC_PAGE_ROLES)
 def message_page(request: HttpRequest, message_id: int) -> HttpResponse:
+    if message_id > MAX_ID:
+        return render(request, "erp_sync/message.html", {"missing": _("No such message.")}, status=404)
     try:
         journey = message_journey(message_id)
     except DomainError as error:

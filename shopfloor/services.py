@@ -6,14 +6,16 @@ import asyncio
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from mes.models import Equipment
+from mes.models import Equipment, Status, WorkOrderOperation
 from mes.services.audit import event_record
 from mes.services.errors import DomainError, ErrorKind
+from mes.services.transitions import operation_transition_locked, work_order_lock, work_order_transition_locked
 from shopfloor.devices.base import DeviceUnavailable, read_once
 from shopfloor.devices.config import DeviceConfigError, parse_device_config
-from shopfloor.models import DeviceMapping
+from shopfloor.models import DeviceMapping, EquipmentAssignment
 
 
 def _equipment(code: str) -> Equipment:
@@ -83,3 +85,77 @@ def equipment_signals_test(equipment_code: str) -> dict[str, Any]:
         "values": dict(snapshot.values),
         "errors": dict(snapshot.errors),
     }
+
+
+# --- which operation runs on which machine ----------------------------------------------
+
+
+def _operation_locked(number: str, sequence: int):
+    """Lock the order (every writer's first lock) and find its operation."""
+    work_order = work_order_lock(number)
+    operation = WorkOrderOperation.objects.filter(work_order=work_order, sequence=sequence).first()
+    if operation is None:
+        raise DomainError(
+            "unknown_operation",
+            _("Work order %(number)s has no operation %(sequence)s.") % {"number": number, "sequence": sequence},
+            kind=ErrorKind.NOT_FOUND,
+            fields={"sequence": str(sequence)},
+        )
+    return work_order, operation
+
+
+@transaction.atomic
+def operation_start_on_equipment(*, number: str, sequence: int, equipment_code: str, actor: Any = None) -> EquipmentAssignment:
+    """Start an operation on a machine: from now on the machine's counts are confirmed on it.
+
+    A released operation (and its order) moves to in progress; a machine that was running
+    another operation stops it (one running operation per machine). Starting the same
+    operation on the same machine again changes nothing.
+    """
+    equipment = _equipment(equipment_code)
+    work_order, operation = _operation_locked(number, sequence)
+    if operation.status not in {Status.RELEASED, Status.IN_PROGRESS}:
+        raise DomainError(
+            "operation_not_open",
+            _("Operation %(sequence)04d of %(number)s is %(status)s; only released or running operations can start.")
+            % {"sequence": sequence, "number": number, "status": Status(operation.status).label},
+            kind=ErrorKind.CONFLICT,
+        )
+    running = EquipmentAssignment.objects.select_for_update().filter(equipment=equipment, ended_at__isnull=True).first()
+    if running is not None and running.operation_id == operation.pk:
+        return running
+    label = getattr(actor, "username", "")
+    if work_order.status == Status.RELEASED:
+        work_order_transition_locked(work_order, action="start", actor=actor, actor_label=label)
+    if operation.status == Status.RELEASED:
+        operation_transition_locked(operation, work_order=work_order, action="start", actor=actor, actor_label=label)
+    now = timezone.now()
+    if running is not None:
+        running.ended_at = now
+        running.save(update_fields=["ended_at"])
+    assignment = EquipmentAssignment.objects.create(equipment=equipment, operation=operation, started_at=now, started_by=label)
+    event_record(
+        object_type="equipment", object_key=equipment_code, action="start_operation", actor=actor, work_order=work_order,
+        before={"operation": f"{running.operation.work_order.number}/{running.operation.sequence}"} if running else None,
+        after={"operation": f"{number}/{sequence}"},
+    )
+    return assignment
+
+
+@transaction.atomic
+def operation_stop_on_equipment(*, number: str, sequence: int, equipment_code: str | None = None, actor: Any = None) -> int:
+    """Stop counting a machine's output on an operation (on one machine, or on every machine it runs on)."""
+    work_order, operation = _operation_locked(number, sequence)
+    running = EquipmentAssignment.objects.select_for_update().filter(operation=operation, ended_at__isnull=True)
+    if equipment_code:
+        running = running.filter(equipment=_equipment(equipment_code))
+    stopped = list(running.select_related("equipment"))
+    now = timezone.now()
+    for assignment in stopped:
+        assignment.ended_at = now
+        assignment.save(update_fields=["ended_at"])
+        event_record(
+            object_type="equipment", object_key=assignment.equipment.code, action="stop_operation", actor=actor,
+            work_order=work_order, before={"operation": f"{number}/{sequence}"}, after=None,
+        )
+    return len(stopped)

@@ -52,3 +52,10 @@ def parse_uuid(name: str, value: str) -> uuid.UUID:
         raise ValidationError({name: [f"{value[:80]!r} is not a UUID."]}) from None
 
 
+
+
+def check_number(name: str, value: int, maximum: int = 2**63 - 1) -> int:
+    """A number from the URL, within what the database can hold."""
+    if not 1 <= value <= maximum:
+        raise ValidationError({name: [f"Must be between 1 and {maximum}."]})
+    return value
