@@ -180,3 +180,111 @@ class InboundReceipt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} {self.status_code}"
+
+
+# --- reconciliation ------------------------------------------------------------------------
+
+_RECONCILED_QUANTITY = {"max_digits": 14, "decimal_places": 3}
+
+
+class ReconciliationRun(models.Model):
+    """One comparison of MES and ERP totals: what was checked, what could not be, what it found."""
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", _("schedule")
+        COMMAND = "command", _("command")
+        MANUAL = "manual", _("by hand")
+
+    started_at = models.DateTimeField(_("started at"), default=timezone.now, db_index=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    trigger = models.CharField(_("trigger"), max_length=16, choices=Trigger.choices, default=Trigger.MANUAL)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("user"))
+    scope_work_order = models.CharField(_("work order"), max_length=64, blank=True, help_text=_("Empty = every order."))
+    scope_connection = models.CharField(_("connection"), max_length=64, blank=True, help_text=_("Empty = every connection."))
+    orders_checked = models.PositiveIntegerField(_("orders checked"), default=0)
+    orders_failed = models.PositiveIntegerField(_("orders not checked"), default=0)
+    drifts_open = models.PositiveIntegerField(_("drifts found"), default=0)
+    drifts_new = models.PositiveIntegerField(_("new drifts"), default=0)
+    drifts_resolved = models.PositiveIntegerField(_("drifts resolved"), default=0)
+    failures = models.JSONField(_("failures"), default=list, blank=True, help_text=_("Orders the ERP could not be asked about, and why."))
+
+    class Meta:
+        verbose_name = _("reconciliation run")
+        verbose_name_plural = _("reconciliation runs")
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"reconciliation {self.started_at:%Y-%m-%d %H:%M} ({self.drifts_open} open)"
+
+
+class Drift(models.Model):
+    """A difference between what the MES holds and what the ERP holds for one operation of an order.
+
+    Recorded once while it lasts (one open row per connection, order, operation, kind and
+    key); a later run that no longer finds it closes it as resolved. ``key`` is our
+    idempotency key (missing or extra posting), or empty for a quantity difference.
+    """
+
+    class Kind(models.TextChoices):
+        MISSING_IN_ERP = "missing_in_erp", _("missing in the ERP")
+        EXTRA_IN_ERP = "extra_in_erp", _("extra in the ERP")
+        QUANTITY_DRIFT = "quantity_drift", _("quantities differ")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("open")
+        RESOLVED = "resolved", _("resolved")
+
+    connection = models.CharField(_("connection"), max_length=64)
+    work_order = models.CharField(_("work order"), max_length=64)
+    operation = models.PositiveIntegerField(_("operation"))
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    key = models.CharField(_("posting key"), max_length=200, blank=True)
+    message = models.ForeignKey(
+        OutboxMessage, models.SET_NULL, null=True, blank=True, related_name="drifts", verbose_name=_("message"),
+        help_text=_("The MES message with this key, if the MES knows it."),
+    )
+    mes_good_qty = models.DecimalField(_("MES good"), **_RECONCILED_QUANTITY)
+    mes_scrap_qty = models.DecimalField(_("MES scrap"), **_RECONCILED_QUANTITY)
+    mes_rework_qty = models.DecimalField(_("MES rework"), **_RECONCILED_QUANTITY)
+    erp_good_qty = models.DecimalField(_("ERP good"), **_RECONCILED_QUANTITY)
+    erp_scrap_qty = models.DecimalField(_("ERP scrap"), **_RECONCILED_QUANTITY)
+    erp_rework_qty = models.DecimalField(
+        _("ERP rework"), **_RECONCILED_QUANTITY, null=True, blank=True, help_text=_("Empty when the ERP does not track rework.")
+    )
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.OPEN)
+    first_run = models.ForeignKey(ReconciliationRun, models.SET_NULL, null=True, related_name="+", verbose_name=_("found by"))
+    last_run = models.ForeignKey(ReconciliationRun, models.SET_NULL, null=True, related_name="+", verbose_name=_("last seen by"))
+    found_at = models.DateTimeField(_("found at"), default=timezone.now)
+    last_seen_at = models.DateTimeField(_("last seen at"), default=timezone.now)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    repaired_at = models.DateTimeField(_("repaired at"), null=True, blank=True)
+    repaired_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("repaired by")
+    )
+    repaired_by_label = models.CharField(_("repaired by"), max_length=150, blank=True)
+    repair_reason = models.CharField(_("repair reason"), max_length=500, blank=True)
+    repair_result = models.TextField(_("repair result"), blank=True)
+    repair_key = models.UUIDField(
+        _("repair key"), null=True, blank=True, editable=False,
+        help_text=_("Our key on the cancellation of an extra posting, the same on every attempt."),
+    )
+
+    class Meta:
+        verbose_name = _("drift")
+        verbose_name_plural = _("drifts")
+        ordering = ["-found_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "work_order", "operation", "kind", "key"],
+                condition=models.Q(status="open"),
+                name="drift_one_open",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["work_order", "status"], name="drift_work_order"),
+            models.Index(fields=["status", "found_at"], name="drift_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.work_order}/{self.operation:04d} {self.kind} {self.key}".rstrip()

@@ -42,3 +42,18 @@ def check_health() -> bool:
     from erp_sync.alerts import alert_if_needed
 
     return alert_if_needed()
+
+
+@shared_task(name="erp_sync.reconcile", ignore_result=True, time_limit=1800, soft_time_limit=1740)
+def reconcile() -> int:
+    """Compare MES and ERP totals of every order with settled messages; record drifts. Returns the open drifts seen."""
+    from erp_sync.models import ReconciliationRun
+    from erp_sync.reconciliation import reconcile as reconcile_orders
+
+    run = reconcile_orders(trigger=ReconciliationRun.Trigger.SCHEDULE)
+    if run.drifts_open or run.orders_failed:
+        logger.warning(
+            "Reconciliation run %s: %s drift(s) open (%s new, %s resolved), %s order(s) not checked",
+            run.pk, run.drifts_open, run.drifts_new, run.drifts_resolved, run.orders_failed,
+        )
+    return run.drifts_open

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from erp_sync import api
+from erp_sync import api, api_reconciliation
 
 urlpatterns = [
     path("erp-connections", api.ConnectionListView.as_view(), name="api-erp-connections"),
@@ -8,6 +8,8 @@ urlpatterns = [
     path("erp-connections/<str:name>", api.ConnectionView.as_view(), name="api-erp-connection"),
     path("erp-connections/<str:name>/test", api.ConnectionTestView.as_view(), name="api-erp-connection-test"),
     path("sync/health", api.SyncHealthView.as_view(), name="api-sync-health"),
+    path("sync/drifts", api_reconciliation.DriftListView.as_view(), name="api-sync-drifts"),
+    path("sync/drifts/<int:drift_id>/repair", api_reconciliation.DriftRepairView.as_view(), name="api-sync-drift-repair"),
     path("sync/messages", api.MessageListView.as_view(), name="api-sync-messages"),
     path("sync/messages/replay", api.MessageBulkReplayView.as_view(), name="api-sync-messages-replay"),
     path("sync/messages/<int:message_id>", api.MessageDetailView.as_view(), name="api-sync-message"),

@@ -231,6 +231,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "erp-sync-sweep": {"task": "erp_sync.sweep", "schedule": float(env_decimal("ERP_SYNC_SWEEP_SECONDS", "2", minimum=Decimal("0.5")))},
     "erp-sync-health": {"task": "erp_sync.check_health", "schedule": 30.0},
+    "erp-sync-reconcile": {
+        "task": "erp_sync.reconcile",
+        "schedule": float(env_decimal("ERP_SYNC_RECONCILE_SECONDS", "3600", minimum=Decimal("60"))),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = None  # set below from TIME_ZONE

@@ -95,6 +95,8 @@ class Connector(ABC):
     """Base of every connector. Instances are kept per worker process and may keep a session."""
 
     kind: ClassVar[str]
+    #: Whether ``totals`` reports rework; reconciliation compares rework only where it does.
+    tracks_rework: bool = True
 
     def __init__(self, config: ConnectionConfig) -> None:
         self.config = config

@@ -93,6 +93,11 @@ class ErpNextConnector(Connector):
         self.session = http_session()
         self.session.headers.update({"Authorization": f"token {credentials}", "Accept": "application/json"})
 
+    @property
+    def tracks_rework(self) -> bool:  # type: ignore[override]
+        """ERPNext has no rework quantity of its own; only a configured custom field carries it."""
+        return bool(self.rework_field)
+
     # -- the interface -------------------------------------------------------------------
 
     def post(self, posting: Posting) -> PostResult:

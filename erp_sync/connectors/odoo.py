@@ -98,6 +98,7 @@ class _CallFailed(Exception):
 
 class OdooConnector(Connector):
     kind: ClassVar[str] = "odoo"
+    tracks_rework = False  # the time lines carry good and scrap only
 
     def __init__(self, config: ConnectionConfig) -> None:
         super().__init__(config)

@@ -1,0 +1,721 @@
+"""Reconciliation (R-3.6): compare what the MES holds with what the ERP holds, per order and operation.
+
+What the ERP *should* hold for an order is worked out from the order's outbox messages, so a
+message still on its way is never taken for a drift:
+
+- a **settled** confirmation (acknowledged, or discarded by a person) must be in the ERP,
+  unless a settled reversal takes it back, in which case it must not be;
+- a confirmation or reversal **not settled yet** (queued, sending, retrying, dead) may or may
+  not have reached the ERP: whatever the ERP holds of it right now is accepted, and counted.
+
+A discarded confirmation therefore shows up as missing in the ERP (the MES still counts it;
+the ERP never got it), and a discarded reversal as extra in the ERP (the MES took the
+confirmation back; the ERP still holds it). Dead messages are on the dead-letter list and
+are left to replay or discard there.
+
+Kinds of drift, one open row each while it lasts (see ``Drift``):
+
+``missing_in_erp``
+    our key should be in the ERP and is not. Repair: send the message again, after a look-up
+    by our key, so it is booked only if the ERP still lacks it.
+``extra_in_erp``
+    the ERP holds a key it should not: unknown to the MES (booked there by hand or by another
+    system), taken back in the MES, or held more than once. Repair: cancel that posting
+    through the connector (not for duplicates, nor for generic REST connections).
+``quantity_drift``
+    an operation's quantities differ by more than the key differences explain, e.g. a posting
+    changed in the ERP by hand or booked there without our key. Not repaired automatically.
+
+Writes go through ``reconcile`` and ``drift_repair``; reads through ``drift_list`` and
+``reconciliation_run_latest``. Network calls are made with no database lock held.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from erp_sync.connectors.base import Connector, ErpTotals, Outcome, Posting, PostResult
+from erp_sync.connectors.registry import connector_for
+from erp_sync.models import Drift, ErpConnection, OutboxMessage, ReconciliationRun
+from erp_sync.outbox import wake_sender_after_commit
+from mes.models import WorkOrder
+from mes.services.audit import event_record
+from mes.services.errors import DomainError, ErrorKind
+
+logger = logging.getLogger(__name__)
+
+State = OutboxMessage.State
+Kind = Drift.Kind
+SETTLED = frozenset({State.ACKNOWLEDGED, State.DISCARDED})
+#: After this many orders in a row that a connection's ERP could not answer, its other orders are skipped.
+GIVE_UP_AFTER_FAILURES = 3
+#: Differences below this are rounding (the MES keeps 3 decimals; ERPs answer floats).
+TOLERANCE = Decimal("0.0005")
+#: Connectors that cannot cancel a posting the MES holds no message for.
+CANNOT_CANCEL_UNKNOWN = frozenset({ErpConnection.Kind.REST})
+
+
+# --- comparing (no database, no network) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Quantities:
+    good: Decimal = Decimal(0)
+    scrap: Decimal = Decimal(0)
+    rework: Decimal = Decimal(0)
+
+    def __add__(self, other: Quantities) -> Quantities:
+        return Quantities(self.good + other.good, self.scrap + other.scrap, self.rework + other.rework)
+
+    def __sub__(self, other: Quantities) -> Quantities:
+        return Quantities(self.good - other.good, self.scrap - other.scrap, self.rework - other.rework)
+
+    def times(self, factor: int) -> Quantities:
+        return Quantities(self.good * factor, self.scrap * factor, self.rework * factor)
+
+    def is_zero(self, *, with_rework: bool) -> bool:
+        values = (self.good, self.scrap, self.rework) if with_rework else (self.good, self.scrap)
+        return all(abs(value) < TOLERANCE for value in values)
+
+    @classmethod
+    def of_payload(cls, payload: dict[str, Any]) -> Quantities:
+        return cls(*(_decimal(payload.get(name)) for name in ("good_qty", "scrap_qty", "rework_qty")))
+
+
+@dataclass(frozen=True)
+class MessageFacts:
+    """What reconciliation needs of one outbox message."""
+
+    id: int
+    key: str  # lower case, as the ERP's keys are compared
+    kind: str
+    state: str
+    sequence: int
+    operation: int
+    quantities: Quantities
+    reverses_key: str | None = None
+
+    @classmethod
+    def of(cls, row: dict[str, Any], *, state: str | None = None) -> MessageFacts:
+        payload = row["payload"] or {}
+        reverses = (payload.get("reverses") or {}).get("idempotency_key")
+        return cls(
+            id=row["id"],
+            key=str(row["idempotency_key"]).lower(),
+            kind=row["kind"],
+            state=state or row["state"],
+            sequence=row["sequence"],
+            operation=_operation(payload.get("operation")),
+            quantities=Quantities.of_payload(payload),
+            reverses_key=str(reverses).lower() if reverses else None,
+        )
+
+
+@dataclass(frozen=True)
+class FoundDrift:
+    kind: str
+    operation: int
+    key: str
+    message_id: int | None
+    mes: Quantities
+    erp: Quantities
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def compare(messages: Iterable[MessageFacts], totals: Iterable[ErpTotals], *, tracks_rework: bool = True) -> list[FoundDrift]:
+    """The drifts between an order's messages and what its ERP reports, in a stable order."""
+    messages = list(messages)
+    by_key = {message.key: message for message in messages}
+    reversal_of = {message.reverses_key: message for message in messages if message.kind == "reversal" and message.reverses_key}
+
+    erp_by_operation: dict[int, Quantities] = defaultdict(Quantities)
+    held: Counter[str] = Counter()  # by key in lower case, as keys are compared
+    held_at: dict[str, int] = {}
+    spelled: dict[str, str] = {}  # the ERP's own spelling, to find the posting there again
+    for entry in totals:
+        erp_by_operation[entry.operation] += Quantities(entry.good_qty, entry.scrap_qty, entry.rework_qty)
+        for posting in entry.postings:
+            key = str(posting).lower()
+            held[key] += 1
+            held_at.setdefault(key, entry.operation)
+            spelled.setdefault(key, str(posting))
+
+    expected: dict[str, MessageFacts] = {}  # what the ERP may hold, and is counted as the MES's side
+    required: set[str] = set()  # what the ERP must hold
+    for message in messages:
+        if message.kind != "confirmation":
+            continue
+        reversal = reversal_of.get(message.key)
+        if message.state in SETTLED and reversal is None:
+            expected[message.key] = message
+            required.add(message.key)
+        elif message.state in SETTLED and reversal.state in SETTLED:
+            continue  # taken back in the MES: the ERP must not hold it
+        elif held[message.key]:
+            expected[message.key] = message  # on its way (or its reversal is): as the ERP holds it now
+
+    mes_by_operation: dict[int, Quantities] = defaultdict(Quantities)
+    for message in expected.values():
+        mes_by_operation[message.operation] += message.quantities
+
+    found: list[tuple[str, int, str, int | None, dict[str, Any]]] = []
+    explained: dict[int, Quantities] = defaultdict(Quantities)  # ERP minus MES that key drifts account for
+    unexplained: set[int] = set()  # operations with extra postings of unknown quantity
+    for key in sorted(required, key=lambda k: (expected[k].sequence, k)):
+        if held[key]:
+            continue
+        message = expected[key]
+        explained[message.operation] -= message.quantities
+        found.append((Kind.MISSING_IN_ERP, message.operation, key, message.id, {"mes_state": message.state, "sequence": message.sequence}))
+    for key in sorted(held):
+        allowed = 1 if key in expected else 0
+        excess = held[key] - allowed
+        if excess <= 0:
+            continue
+        operation = held_at[key]
+        message = by_key.get(key)
+        if message is None or message.kind != "confirmation":
+            cause = "unknown_to_mes" if message is None else "reversal_key_booked"
+            unexplained.add(operation)
+        else:
+            cause = "duplicate" if allowed else "reversed_in_mes"
+            explained[operation] += message.quantities.times(excess)
+        detail = {"cause": cause, "copies": held[key], "mes_state": message.state if message else None}
+        if message is not None:
+            detail["sequence"] = message.sequence
+        found.append((Kind.EXTRA_IN_ERP, operation, spelled[key], message.id if message else None, detail))
+    for operation in sorted(set(mes_by_operation) | set(erp_by_operation)):
+        if operation in unexplained:
+            continue  # the extra postings' quantities are unknown; once they are cancelled, the next run tells
+        residual = erp_by_operation[operation] - mes_by_operation[operation] - explained[operation]
+        if not residual.is_zero(with_rework=tracks_rework):
+            difference = {"good": _plain(residual.good), "scrap": _plain(residual.scrap)}
+            if tracks_rework:
+                difference["rework"] = _plain(residual.rework)
+            found.append((Kind.QUANTITY_DRIFT, operation, "", None, {"unexplained_difference": difference}))
+    return [
+        FoundDrift(kind, operation, key, message_id, mes_by_operation[operation], erp_by_operation[operation], detail)
+        for kind, operation, key, message_id, detail in found
+    ]
+
+
+# --- reconciling (database and network) ----------------------------------------------------
+
+
+@dataclass
+class _Tally:
+    checked: int = 0
+    failed: int = 0
+    open: int = 0
+    new: int = 0
+    resolved: int = 0
+    failures: list[dict[str, str]] = field(default_factory=list)
+    failures_in_a_row: Counter[str] = field(default_factory=Counter)
+
+
+def reconcile(
+    *,
+    work_order: str | None = None,
+    connection: str | None = None,
+    actor: Any = None,
+    trigger: str = ReconciliationRun.Trigger.MANUAL,
+) -> ReconciliationRun:
+    """Ask each order's ERP for its totals, record every drift found, close those gone. Returns the run.
+
+    Without ``work_order``, every order with a settled message (or an open drift) is checked.
+    Safe to run twice, and alongside the dispatcher. An order the ERP cannot answer for is
+    listed in ``run.failures`` and its drifts are left as they were.
+    """
+    run = ReconciliationRun.objects.create(
+        trigger=trigger,
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        scope_work_order=work_order or "",
+        scope_connection=connection or "",
+    )
+    connections = {row.name: row for row in ErpConnection.objects.all()}
+    default = next((row.name for row in connections.values() if row.is_default), "")
+    tally = _Tally()
+    for order, name in _units(work_order, default):
+        if connection and name != connection:
+            continue
+        _reconcile_unit(run, order, name, name == default, connections.get(name), tally)
+    run.finished_at = timezone.now()
+    run.orders_checked, run.orders_failed, run.failures = tally.checked, tally.failed, tally.failures
+    run.drifts_open, run.drifts_new, run.drifts_resolved = tally.open, tally.new, tally.resolved
+    run.save(update_fields=["finished_at", "orders_checked", "orders_failed", "failures", "drifts_open", "drifts_new", "drifts_resolved"])
+    return run
+
+
+def _units(work_order: str | None, default: str) -> list[tuple[str, str]]:
+    """(order, connection name) pairs to check; a message naming no connection goes to the default one."""
+    messages = OutboxMessage.objects.all()
+    drifts = Drift.objects.filter(status=Drift.Status.OPEN)
+    if work_order:
+        messages = messages.filter(partition_key=work_order)
+        drifts = drifts.filter(work_order=work_order)
+    else:
+        messages = messages.filter(state__in=SETTLED)
+    units = {(order, destination or default) for order, destination in messages.values_list("partition_key", "destination").distinct()}
+    units |= set(drifts.values_list("work_order", "connection").distinct())
+    if work_order and not units:
+        units = {(work_order, default)}
+    return sorted(units)
+
+
+def _reconcile_unit(
+    run: ReconciliationRun, order: str, name: str, is_default: bool, row: ErpConnection | None, tally: _Tally
+) -> None:
+    def failed(error: str) -> None:
+        tally.failed += 1
+        tally.failures.append({"work_order": order, "connection": name, "error": error[:500]})
+
+    if row is None:
+        failed(_("No ERP connection named %(name)s.") % {"name": name} if name else _("No default ERP connection is configured."))
+        return
+    if not row.is_enabled:
+        failed(_("The connection %(name)s is disabled.") % {"name": name})
+        return
+    if tally.failures_in_a_row[name] >= GIVE_UP_AFTER_FAILURES:
+        failed(_("Skipped: the ERP of %(name)s did not answer for the orders before.") % {"name": name})
+        return
+    connector = connector_for(row.as_config(), row.updated_at.isoformat())
+    # The MES first, then the ERP: a message acknowledged in between is then seen as on its
+    # way (accepted either way), never as acknowledged-but-missing.
+    rows = _message_rows(order, name, is_default)
+    totals = connector.totals(order)
+    if isinstance(totals, PostResult):
+        tally.failures_in_a_row[name] += 1
+        failed(totals.error or totals.outcome.value)
+        return
+    tally.failures_in_a_row[name] = 0
+    messages = [MessageFacts.of(message) for message in rows]
+    known = {message.key for message in messages}
+    unknown = {str(key).lower() for entry in totals for key in entry.postings} - known
+    if unknown:
+        # Recorded after our first read (and already booked): on its way, whatever its state.
+        messages += [MessageFacts.of(message, state=State.SENDING) for message in _message_rows(order, name, is_default, keys=unknown)]
+    found = compare(messages, totals, tracks_rework=connector.tracks_rework)
+    unsettled = {message.id for message in messages if message.state not in SETTLED}
+    new, resolved, still_open = _record(run, order, name, found, unsettled, tracks_rework=connector.tracks_rework)
+    tally.checked += 1
+    tally.new += new
+    tally.resolved += resolved
+    tally.open += still_open
+
+
+def _message_rows(order: str, connection: str, is_default: bool, *, keys: set[str] | None = None) -> list[dict[str, Any]]:
+    """The order's messages that go through ``connection`` (those naming none go to the default)."""
+    destinations = ["", connection] if is_default else [connection]
+    messages = OutboxMessage.objects.filter(partition_key=order, destination__in=destinations)
+    if keys is not None:
+        valid = [key for key in keys if _is_uuid(key)]
+        if not valid:
+            return []
+        messages = messages.filter(idempotency_key__in=valid)
+    return list(messages.order_by("sequence").values("id", "idempotency_key", "kind", "state", "sequence", "payload"))
+
+
+@transaction.atomic
+def _record(
+    run: ReconciliationRun, order: str, connection: str, found: list[FoundDrift], unsettled: set[int], *, tracks_rework: bool
+) -> tuple[int, int, int]:
+    """Write what one order's check found: new drifts, drifts still there, drifts gone. Returns (new, resolved, open)."""
+    now = timezone.now()
+    open_drifts = {
+        (drift.operation, drift.kind, drift.key): drift
+        for drift in Drift.objects.select_for_update().filter(work_order=order, connection=connection, status=Drift.Status.OPEN)
+    }
+    new = 0
+    for item in found:
+        values = {
+            "message_id": item.message_id,
+            "mes_good_qty": item.mes.good,
+            "mes_scrap_qty": item.mes.scrap,
+            "mes_rework_qty": item.mes.rework,
+            "erp_good_qty": item.erp.good,
+            "erp_scrap_qty": item.erp.scrap,
+            "erp_rework_qty": item.erp.rework if tracks_rework else None,
+            "detail": item.detail,
+            "last_run": run,
+            "last_seen_at": now,
+        }
+        drift = open_drifts.pop((item.operation, item.kind, item.key), None)
+        if drift is None:
+            drift, created = Drift.objects.get_or_create(
+                connection=connection, work_order=order, operation=item.operation, kind=item.kind, key=item.key,
+                status=Drift.Status.OPEN, defaults={**values, "first_run": run, "found_at": now},
+            )
+            if created:
+                new += 1
+                continue
+        for name, value in values.items():
+            setattr(drift, name, value)
+        drift.save(update_fields=list(values))
+    kept = resolved = 0
+    for drift in open_drifts.values():
+        if drift.kind == Kind.MISSING_IN_ERP and drift.message_id in unsettled:
+            # Sent again and still on its way: it is resolved once the ERP holds it, not before.
+            drift.last_run, drift.last_seen_at = run, now
+            drift.save(update_fields=["last_run", "last_seen_at"])
+            kept += 1
+            continue
+        drift.status, drift.resolved_at, drift.last_run = Drift.Status.RESOLVED, now, run
+        drift.save(update_fields=["status", "resolved_at", "last_run"])
+        resolved += 1
+    return new, resolved, len(found) + kept
+
+
+# --- repairing -----------------------------------------------------------------------------
+
+
+def _require_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("reason_required", _("Say why: a reason is required."), fields={"reason": "required"})
+    return reason[:500]
+
+
+def repair_refusal(drift: Drift, connection: ErpConnection | None, message_state: str | None) -> DomainError | None:
+    """Why this drift cannot be repaired from the MES, or None when it can. Reads nothing."""
+    if drift.status != Drift.Status.OPEN:
+        return DomainError("drift_resolved", _("This drift is resolved already."), kind=ErrorKind.CONFLICT)
+    if drift.kind == Kind.QUANTITY_DRIFT:
+        return DomainError(
+            "drift_needs_person",
+            _(
+                "The MES and the ERP hold the same postings for operation %(operation)04d of %(order)s but not the same "
+                "quantities (MES good %(mes_good)s, scrap %(mes_scrap)s; ERP good %(erp_good)s, scrap %(erp_scrap)s): a "
+                "posting was changed in the ERP by hand or booked there without our key. Nothing can be resent or "
+                "cancelled automatically; correct it in the ERP, or in the MES with a confirmation or reversal. The next "
+                "reconciliation closes this drift once the totals agree."
+            )
+            % {
+                "operation": drift.operation, "order": drift.work_order,
+                "mes_good": _plain(drift.mes_good_qty), "mes_scrap": _plain(drift.mes_scrap_qty),
+                "erp_good": _plain(drift.erp_good_qty), "erp_scrap": _plain(drift.erp_scrap_qty),
+            },
+            kind=ErrorKind.CONFLICT,
+        )
+    if drift.kind == Kind.MISSING_IN_ERP:
+        if drift.message_id is None or message_state is None:
+            return DomainError("message_gone", _("The MES message of this drift no longer exists."), kind=ErrorKind.CONFLICT)
+        if message_state == State.DEAD:
+            return DomainError(
+                "message_dead", _("The message is on the dead-letter list: replay it there, with the cause fixed."), kind=ErrorKind.CONFLICT
+            )
+        if message_state not in SETTLED:
+            return DomainError(
+                "message_on_its_way",
+                _("The message is being sent already (%(state)s); the next reconciliation tells whether it arrived.") % {"state": message_state},
+                kind=ErrorKind.CONFLICT,
+            )
+        return None
+    if drift.detail.get("cause") == "duplicate":
+        return DomainError(
+            "duplicate_needs_person",
+            _(
+                "The ERP holds our posting %(key)s %(copies)s times. The MES cannot tell the ERP which copy to cancel; "
+                "cancel every copy except %(document)s in the ERP by hand."
+            )
+            % {"key": drift.key, "copies": drift.detail.get("copies"), "document": (drift.message.erp_document if drift.message else "") or _("the one the MES acknowledged")},
+            kind=ErrorKind.CONFLICT,
+        )
+    if connection is None or not connection.is_enabled:
+        return DomainError(
+            "connection_unavailable",
+            _("The ERP connection %(name)s does not exist or is disabled.") % {"name": drift.connection},
+            kind=ErrorKind.CONFLICT,
+        )
+    if connection.kind in CANNOT_CANCEL_UNKNOWN:
+        return DomainError(
+            "cannot_cancel",
+            _("A generic REST connection cannot cancel a posting by its key; cancel %(key)s in the ERP by hand.") % {"key": drift.key},
+            kind=ErrorKind.CONFLICT,
+        )
+    return None
+
+
+def drift_repair(*, drift_id: int, reason: str, actor: Any = None, actor_label: str = "") -> Drift:
+    """Resend what the ERP is missing, or cancel in the ERP what it holds extra. Audited, with the reason.
+
+    A resend puts the message back in the queue to be looked up by our key before it is
+    posted; the drift stays open until a later reconciliation finds the posting in the ERP.
+    A cancellation is a call to the ERP made here, with no lock held; it carries the same
+    key on every attempt, so a repeated repair cannot cancel twice.
+    """
+    reason = _require_reason(reason)
+    drift = Drift.objects.select_related("message").filter(pk=drift_id).first()
+    if drift is None:
+        raise DomainError("unknown_drift", _("No drift with id %(id)s.") % {"id": drift_id}, kind=ErrorKind.NOT_FOUND)
+    if drift.kind == Kind.EXTRA_IN_ERP:
+        return _cancel_extra(drift.pk, reason, actor, actor_label)
+    return _resend_missing(drift.pk, reason, actor, actor_label)
+
+
+@transaction.atomic
+def _resend_missing(drift_id: int, reason: str, actor: Any, actor_label: str) -> Drift:
+    drift = Drift.objects.select_for_update().get(pk=drift_id)
+    message = OutboxMessage.objects.select_for_update().filter(pk=drift.message_id).first() if drift.message_id else None
+    refusal = repair_refusal(drift, None, message.state if message else None)
+    if refusal is not None:
+        raise refusal
+    before = {"drift": _audit_state(drift), "message": _message_state(message)}
+    message.state = State.RETRYING
+    message.needs_lookup = True
+    message.next_attempt_at = timezone.now()
+    message.acknowledged_at = None
+    message.erp_ref = None
+    message.erp_document = ""
+    message.claim_token = None
+    message.lease_until = None
+    message.last_error = "Reconciliation found this posting missing in the ERP; sent again after a look-up by our key."
+    message.save(update_fields=["state", "needs_lookup", "next_attempt_at", "acknowledged_at", "erp_ref", "erp_document", "claim_token", "lease_until", "last_error"])
+    _mark_repaired(drift, reason, actor, actor_label, _("Sent again: the ERP is asked by our key first and books it only if it still lacks it."))
+    after = {"drift": _audit_state(drift), "message": _message_state(message)}
+    work_order = WorkOrder.objects.filter(number=drift.work_order).first()
+    event_record(
+        object_type="erp_drift", object_key=str(drift.pk), action="repair", actor=actor, actor_label=actor_label,
+        work_order=work_order, before=before, after=after, reason=reason,
+    )
+    event_record(
+        object_type="outbox_message", object_key=str(message.idempotency_key), action="resend", actor=actor, actor_label=actor_label,
+        work_order=work_order, before=before["message"], after=after["message"], reason=reason,
+    )
+    wake_sender_after_commit()
+    return drift
+
+
+def _cancel_extra(drift_id: int, reason: str, actor: Any, actor_label: str) -> Drift:
+    with transaction.atomic():
+        drift = Drift.objects.select_for_update(of=("self",)).select_related("message").get(pk=drift_id)
+        connection = ErpConnection.objects.filter(name=drift.connection).first()
+        refusal = repair_refusal(drift, connection, drift.message.state if drift.message else None)
+        if refusal is not None:
+            raise refusal
+        if drift.repair_key is None:
+            drift.repair_key = uuid.uuid4()
+            drift.save(update_fields=["repair_key"])
+    connector: Connector = connector_for(connection.as_config(), connection.updated_at.isoformat())
+    result = connector.post(_cancellation(drift))  # no lock held during the ERP call
+    done = result.outcome in (Outcome.ACCEPTED, Outcome.DUPLICATE)
+    with transaction.atomic():
+        drift = Drift.objects.select_for_update().get(pk=drift_id)
+        before = _audit_state(drift)
+        if done:
+            if (result.erp_ref or {}).get("nothing_to_cancel"):
+                outcome = _("The ERP no longer held %(key)s; nothing to cancel.") % {"key": drift.key}
+            else:
+                outcome = _("Cancelled in the ERP: %(document)s.") % {"document": result.erp_document or drift.key}
+            _mark_repaired(drift, reason, actor, actor_label, outcome)
+        else:
+            drift.repair_result = _("Cancellation failed (%(outcome)s): %(error)s") % {"outcome": result.outcome.value, "error": result.error}
+            drift.save(update_fields=["repair_result"])
+        event_record(
+            object_type="erp_drift", object_key=str(drift.pk), action="repair" if done else "repair_failed",
+            actor=actor, actor_label=actor_label, work_order=WorkOrder.objects.filter(number=drift.work_order).first(),
+            before=before,
+            after={**_audit_state(drift), "erp_outcome": result.outcome.value, "erp_document": result.erp_document, "erp_error": result.error},
+            reason=reason,
+        )
+    if not done:
+        if result.outcome == Outcome.REJECTED:
+            raise DomainError("erp_refused", _("The ERP refused the cancellation: %(error)s") % {"error": result.error}, kind=ErrorKind.INVALID)
+        raise DomainError(
+            "erp_unavailable",
+            _("The ERP did not confirm the cancellation (%(error)s); try again: the same key is sent, so nothing is cancelled twice.")
+            % {"error": result.error},
+            kind=ErrorKind.CONFLICT,
+        )
+    return drift
+
+
+def _cancellation(drift: Drift) -> Posting:
+    """A reversal of the ERP's posting under ``drift.key``, found there by that key (we hold no ERP reference)."""
+    payload = {
+        "type": "reversal",
+        "work_order": drift.work_order,
+        "operation": drift.operation,
+        "reverses": {"idempotency_key": drift.key},
+        "idempotency_key": str(drift.repair_key),
+        "note": "reconciliation: extra posting in the ERP",
+    }
+    return Posting(
+        idempotency_key=str(drift.repair_key),
+        kind="reversal",
+        work_order=drift.work_order,
+        sequence=0,
+        payload=payload,
+        reverses_ref=None,
+        reverses_key=drift.key,
+    )
+
+
+def _mark_repaired(drift: Drift, reason: str, actor: Any, actor_label: str, result: str) -> None:
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    drift.repaired_at = timezone.now()
+    drift.repaired_by = user
+    drift.repaired_by_label = actor_label or (user.get_username() if user else "")
+    drift.repair_reason = reason
+    drift.repair_result = result
+    drift.save(update_fields=["repaired_at", "repaired_by", "repaired_by_label", "repair_reason", "repair_result"])
+
+
+def _audit_state(drift: Drift) -> dict[str, Any]:
+    return {
+        "kind": drift.kind,
+        "status": drift.status,
+        "work_order": drift.work_order,
+        "operation": drift.operation,
+        "key": drift.key,
+        "connection": drift.connection,
+        "mes": {"good": str(drift.mes_good_qty), "scrap": str(drift.mes_scrap_qty), "rework": str(drift.mes_rework_qty)},
+        "erp": {"good": str(drift.erp_good_qty), "scrap": str(drift.erp_scrap_qty), "rework": None if drift.erp_rework_qty is None else str(drift.erp_rework_qty)},
+        "repaired_at": drift.repaired_at.isoformat() if drift.repaired_at else None,
+        "repair_result": drift.repair_result,
+    }
+
+
+def _message_state(message: OutboxMessage) -> dict[str, Any]:
+    return {
+        "state": message.state,
+        "needs_lookup": message.needs_lookup,
+        "erp_document": message.erp_document,
+        "acknowledged_at": message.acknowledged_at.isoformat() if message.acknowledged_at else None,
+    }
+
+
+# --- reading -------------------------------------------------------------------------------
+
+DRIFT_STATUSES = ("open", "resolved", "all")
+
+
+def drift_list(
+    *, status: str = "open", work_order: str | None = None, kind: str | None = None, drift_ids: list[int] | None = None, limit: int = 500
+) -> list[dict[str, Any]]:
+    """Drifts as the page and the API show them: order, operation, MES against ERP, when found, repaired by whom (two queries)."""
+    drifts = Drift.objects.select_related("message", "repaired_by").order_by("work_order", "operation", "kind", "key", "id")
+    if status != "all":
+        drifts = drifts.filter(status=status)
+    if work_order:
+        drifts = drifts.filter(work_order=work_order)
+    if kind:
+        drifts = drifts.filter(kind=kind)
+    if drift_ids is not None:
+        drifts = drifts.filter(pk__in=drift_ids)
+    rows = list(drifts[:limit])
+    connections = {row.name: row for row in ErpConnection.objects.filter(name__in={drift.connection for drift in rows})} if rows else {}
+    return [_drift_json(drift, connections.get(drift.connection)) for drift in rows]
+
+
+def drift_get(drift_id: int) -> dict[str, Any]:
+    rows = drift_list(status="all", drift_ids=[drift_id], limit=1)
+    if not rows:
+        raise DomainError("unknown_drift", _("No drift with id %(id)s.") % {"id": drift_id}, kind=ErrorKind.NOT_FOUND)
+    return rows[0]
+
+
+def drift_counts() -> dict[str, int]:
+    """Open drifts by kind, every kind named (one query)."""
+    counts = dict(Drift.objects.filter(status=Drift.Status.OPEN).values_list("kind").annotate(n=Count("id")).values_list("kind", "n"))
+    return {kind: counts.get(kind, 0) for kind in Kind.values}
+
+
+def reconciliation_run_latest() -> dict[str, Any] | None:
+    run = ReconciliationRun.objects.order_by("-started_at", "-id").first()
+    return None if run is None else run_json(run)
+
+
+def run_json(run: ReconciliationRun) -> dict[str, Any]:
+    return {
+        "id": run.pk,
+        "trigger": run.trigger,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "work_order": run.scope_work_order or None,
+        "connection": run.scope_connection or None,
+        "orders_checked": run.orders_checked,
+        "orders_failed": run.orders_failed,
+        "drifts_open": run.drifts_open,
+        "drifts_new": run.drifts_new,
+        "drifts_resolved": run.drifts_resolved,
+        "failures": run.failures,
+    }
+
+
+def _drift_json(drift: Drift, connection: ErpConnection | None) -> dict[str, Any]:
+    message = drift.message
+    refusal = repair_refusal(drift, connection, message.state if message else None)
+    with_rework = drift.erp_rework_qty is not None
+    mes = {"good": drift.mes_good_qty, "scrap": drift.mes_scrap_qty, "rework": drift.mes_rework_qty}
+    erp = {"good": drift.erp_good_qty, "scrap": drift.erp_scrap_qty, "rework": drift.erp_rework_qty}
+    return {
+        "id": drift.pk,
+        "status": drift.status,
+        "kind": drift.kind,
+        "kind_label": drift.get_kind_display(),
+        "connection": drift.connection,
+        "work_order": drift.work_order,
+        "operation": drift.operation,
+        "key": drift.key or None,
+        "message": None if message is None else {
+            "id": message.pk, "sequence": message.sequence, "kind": message.kind, "state": message.state,
+            "erp_document": message.erp_document or None,
+        },
+        "mes": mes,
+        "erp": erp,
+        "difference": {
+            "good": drift.erp_good_qty - drift.mes_good_qty,
+            "scrap": drift.erp_scrap_qty - drift.mes_scrap_qty,
+            "rework": drift.erp_rework_qty - drift.mes_rework_qty if with_rework else None,
+        },
+        "rework_compared": with_rework,
+        "detail": drift.detail,
+        "found_at": drift.found_at,
+        "last_seen_at": drift.last_seen_at,
+        "resolved_at": drift.resolved_at,
+        "repaired_at": drift.repaired_at,
+        "repaired_by": drift.repaired_by_label or (drift.repaired_by.get_username() if drift.repaired_by else None),
+        "repair_reason": drift.repair_reason or None,
+        "repair_result": drift.repair_result or None,
+        "repairable": refusal is None,
+        "not_repairable_because": None if refusal is None else {"code": refusal.code, "message": refusal.message},
+    }
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _decimal(value: Any) -> Decimal:
+    if value in (None, "", False):
+        return Decimal(0)
+    return Decimal(str(value))
+
+
+def _operation(value: Any) -> int:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _plain(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
