@@ -324,6 +324,16 @@ ERP_SYNC_ALERT_WEBHOOK = env_url("ERP_SYNC_ALERT_WEBHOOK", {"http", "https"})
 API_TOKEN_CACHE_SECONDS = env_int("API_TOKEN_CACHE_SECONDS", 5, minimum=0, maximum=300)
 MES_BULK_LIMIT = env_int("MES_BULK_LIMIT", 1000, minimum=1, maximum=10000)
 
+# --- device collector (shopfloor.collector) ----------------------------------------
+# Machine counts are confirmed once per window; a restart replays the same window under the same client_id.
+COLLECTOR_CONFIRM_WINDOW_SECONDS = float(env_decimal("COLLECTOR_CONFIRM_WINDOW_SECONDS", "60", minimum=Decimal("0.5")))
+COLLECTOR_SCRAP_REASON_CODE = env_str("COLLECTOR_SCRAP_REASON_CODE", "")  # empty: the first scrap reason by code
+COLLECTOR_IDLE_AFTER_SECONDS = float(env_decimal("COLLECTOR_IDLE_AFTER_SECONDS", "60", minimum=Decimal(1)))
+COLLECTOR_UNANSWERED_AFTER_SECONDS = float(env_decimal("COLLECTOR_UNANSWERED_AFTER_SECONDS", "5", minimum=Decimal("0.1")))
+COLLECTOR_BACKOFF_CAP_SECONDS = float(env_decimal("COLLECTOR_BACKOFF_CAP_SECONDS", "30", minimum=Decimal(1)))
+COLLECTOR_RELOAD_SECONDS = float(env_decimal("COLLECTOR_RELOAD_SECONDS", "30", minimum=Decimal(1)))
+COLLECTOR_DB_THREADS = env_int("COLLECTOR_DB_THREADS", 4, minimum=1, maximum=64)
+
 # --- logging ----------------------------------------------------------------------
 LOGGING = {
     "version": 1,

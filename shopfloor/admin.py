@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from mes.services.errors import DomainError
-from shopfloor.models import DeviceMapping
+from shopfloor.models import DeviceException, DeviceMapping, EquipmentAssignment, EquipmentState, UnassignedProduction
 from shopfloor.services import equipment_signals_test, validated_mapping
 
 
@@ -38,3 +38,40 @@ class DeviceMappingAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{mapping.equipment.code}: {result['values']} {result['errors'] or ''}", messages.SUCCESS)
             else:
                 self.message_user(request, f"{mapping.equipment.code}: {result['error']}", messages.ERROR)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Written by the collector; visible to supervisors, never edited by hand."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(EquipmentAssignment)
+class EquipmentAssignmentAdmin(ReadOnlyAdmin):
+    list_display = ["equipment", "operation", "started_at", "ended_at", "started_by"]
+    list_filter = ["equipment"]
+
+
+@admin.register(UnassignedProduction)
+class UnassignedProductionAdmin(ReadOnlyAdmin):
+    list_display = ["equipment", "window_start", "window_end", "good", "scrap", "reason", "resolved_at"]
+    list_filter = ["reason", "equipment"]
+
+
+@admin.register(EquipmentState)
+class EquipmentStateAdmin(ReadOnlyAdmin):
+    list_display = ["equipment", "state", "started_at", "ended_at"]
+    list_filter = ["state", "equipment"]
+
+
+@admin.register(DeviceException)
+class DeviceExceptionAdmin(ReadOnlyAdmin):
+    list_display = ["equipment", "kind", "opened_at", "closed_at", "detail"]
+    list_filter = ["kind", "equipment"]

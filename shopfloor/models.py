@@ -45,3 +45,141 @@ class EquipmentAssignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.equipment_id} → {self.operation_id}"
+
+
+# --- what the collector makes of the machines' signals -----------------------------------
+
+
+class CounterState(models.Model):
+    """Where the collector stands on one counter of one machine, kept so a restart resumes exactly.
+
+    ``last_value`` is the raw counter as last read (from ``source_key``); ``pending`` what it
+    advanced since the current window (from ``window_start``) began and is not confirmed yet. Every counter of a machine
+    shares one window: they are written together by ``shopfloor.production``.
+    """
+
+    class Signal(models.TextChoices):
+        GOOD = "good_count", _("good count")
+        SCRAP = "scrap_count", _("scrap count")
+
+    equipment = models.ForeignKey("mes.Equipment", models.CASCADE, related_name="counter_states", verbose_name=_("equipment"))
+    signal = models.CharField(_("signal"), max_length=16, choices=Signal.choices)
+    last_value = models.BigIntegerField(_("last raw value"), null=True, blank=True)
+    last_read_at = models.DateTimeField(_("last read at"), null=True, blank=True)
+    last_changed_at = models.DateTimeField(_("last changed at"), null=True, blank=True)
+    pending = models.BigIntegerField(_("counted, not yet confirmed"), default=0)
+    window_start = models.DateTimeField(_("window start"), null=True, blank=True)
+    resets = models.PositiveIntegerField(_("counter resets seen"), default=0)
+    rollovers = models.PositiveIntegerField(_("counter roll-overs seen"), default=0)
+    # Which device address and register the value came from: read from elsewhere, it is a new baseline.
+    source_key = models.CharField(_("source"), max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("counter state")
+        verbose_name_plural = _("counter states")
+        ordering = ["equipment", "signal"]
+        constraints = [
+            models.UniqueConstraint(fields=["equipment", "signal"], name="one_counter_state_per_signal"),
+            models.CheckConstraint(condition=models.Q(pending__gte=0), name="counter_pending_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.equipment_id} {self.signal}={self.last_value} (+{self.pending})"
+
+
+class UnassignedProduction(models.Model):
+    """Counts of one window that no operation took: none was running, or the confirmation was refused.
+
+    ``reason`` is ``no_running_operation`` or the refusal's code (``quantity_exceeds_available``,
+    ``scrap_reason_missing``, …); a supervisor assigns or dismisses them later (``resolved_at``).
+    """
+
+    NO_RUNNING_OPERATION = "no_running_operation"
+    SCRAP_REASON_MISSING = "scrap_reason_missing"
+
+    equipment = models.ForeignKey(
+        "mes.Equipment", models.PROTECT, related_name="unassigned_production", verbose_name=_("equipment")
+    )
+    window_start = models.DateTimeField(_("window start"))
+    window_end = models.DateTimeField(_("window end"))
+    good = models.PositiveBigIntegerField(_("good"), default=0)
+    scrap = models.PositiveBigIntegerField(_("scrap"), default=0)
+    operation = models.ForeignKey(
+        "mes.WorkOrderOperation", models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("operation that refused it"),
+    )
+    reason = models.CharField(_("reason"), max_length=64)
+    detail = models.CharField(_("detail"), max_length=500, blank=True)
+    recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("unassigned production")
+        verbose_name_plural = _("unassigned production")
+        ordering = ["-window_start"]
+        constraints = [
+            models.UniqueConstraint(fields=["equipment", "window_start"], name="one_unassigned_row_per_window"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.equipment_id} {self.window_start:%Y-%m-%d %H:%M:%S} good {self.good} scrap {self.scrap}"
+
+
+class EquipmentState(models.Model):
+    """One interval of a machine's state; the open one (``ended_at`` null) is its state now."""
+
+    class State(models.TextChoices):
+        RUN = "run", _("running")
+        IDLE = "idle", _("idle")
+        DOWN = "down", _("down")
+        UNKNOWN = "unknown", _("unknown")
+
+    equipment = models.ForeignKey("mes.Equipment", models.CASCADE, related_name="states", verbose_name=_("equipment"))
+    state = models.CharField(_("state"), max_length=16, choices=State.choices)
+    alarm = models.PositiveIntegerField(_("alarm code"), null=True, blank=True)
+    started_at = models.DateTimeField(_("started at"))
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("equipment state")
+        verbose_name_plural = _("equipment states")
+        ordering = ["equipment", "started_at"]
+        indexes = [models.Index(fields=["equipment", "started_at"], name="equipment_state_time")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["equipment"], condition=models.Q(ended_at__isnull=True), name="one_open_state_per_equipment"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(ended_at__isnull=True) | models.Q(ended_at__gte=models.F("started_at")),
+                name="equipment_state_ends_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.equipment_id} {self.state} from {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+
+class DeviceException(models.Model):
+    """Something wrong with a machine's connection, open from ``opened_at`` until ``closed_at``."""
+
+    class Kind(models.TextChoices):
+        NOT_ANSWERING = "not_answering", _("not answering")
+
+    equipment = models.ForeignKey("mes.Equipment", models.CASCADE, related_name="device_exceptions", verbose_name=_("equipment"))
+    kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
+    opened_at = models.DateTimeField(_("opened at"))
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    detail = models.CharField(_("detail"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("device exception")
+        verbose_name_plural = _("device exceptions")
+        ordering = ["-opened_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["equipment", "kind"], condition=models.Q(closed_at__isnull=True), name="one_open_exception_per_kind"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.equipment_id} {self.kind} from {self.opened_at:%Y-%m-%d %H:%M:%S}"

@@ -6,8 +6,8 @@ SIGKILL after a grace period). If any process exits on its own, it stops the res
 exits non-zero, so a half-running plant never goes unnoticed.
 
 The processes: the simulated SAP the demo connection points at, the simulated machines,
-a Celery worker on the ``erp`` queue, Celery beat (the sweep schedule) and the web server.
-More (the device collector) join by appending a ``ProcessSpec`` to ``process_specs``.
+the device collector, a Celery worker on the ``erp`` queue, Celery beat (the sweep
+schedule) and the web server. More join by appending a ``ProcessSpec`` to ``process_specs``.
 """
 
 from __future__ import annotations
@@ -53,6 +53,8 @@ def process_specs(*, port: int) -> list[ProcessSpec]:
         ),
         # Simulated machines (Modbus TCP 5020, OPC UA 4840) for the demo equipment.
         ProcessSpec("devices", [*manage, "device_simulator", "--modbus-port", "5020", "--opcua-port", "4840"]),
+        # Reads every mapped machine and confirms its counts on the operation running on it.
+        ProcessSpec("collector", [*manage, "run_collector"]),
         # ERP delivery: a real worker on queue erp (through Redis, or a folder under var/ without REDIS_URL).
         ProcessSpec("worker", [*celery, "worker", "--queues", "erp", "--concurrency", "2", "--loglevel", "INFO", "--without-gossip", "--without-mingle"]),
         ProcessSpec("beat", [*celery, "beat", "--loglevel", "INFO", "--schedule", str(settings.VAR_DIR / "celerybeat-schedule")]),

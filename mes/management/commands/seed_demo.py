@@ -26,7 +26,7 @@ from rest_framework.authtoken.models import Token
 from erp_sync.models import ErpConnection
 from erp_sync.services import erp_connection_upsert
 from mes.management.commands.run_plant import ERP_SIMULATOR_PORT
-from mes.models import Status, WorkOrder
+from mes.models import Equipment, Status, WorkOrder, WorkOrderOperation
 from mes.roles import Role
 from mes.services.accounts import api_token_create
 from mes.services.confirmations import ConfirmationRequest, operation_confirm
@@ -41,6 +41,9 @@ from mes.services.master_data import (
     work_center_upsert,
 )
 from mes.services.work_orders import work_order_transition, work_order_upsert
+from shopfloor.models import EquipmentAssignment
+from shopfloor.services import equipment_signals_set, operation_start_on_equipment
+from shopfloor.simulator.client import modbus_mapping
 
 # Confirmation client_ids are uuid5(DEMO_NAMESPACE, "<order>/<operation>/<n>"): the same on every run.
 DEMO_NAMESPACE = uuid.UUID("3b0c5a5e-9d27-4c44-8c6b-7f1e2a9d4b60")
@@ -201,6 +204,9 @@ REASON_CODES = [
     ("DT-01", "downtime", "设备故障 Machine breakdown"),
     ("DT-02", "downtime", "换模 Tool change"),
 ]
+# Machines wired to the simulated PLCs that make run starts (Modbus TCP on 127.0.0.1:5020, units 1…4).
+DEMO_MACHINES = ["CUT-01", "BEND-01", "WELD-01", "SMT-01"]
+DEMO_MODBUS_PORT = 5020
 # SAP's VarianceReasonCode has 4 characters: the demo's SAP connection maps our codes to the
 # plant's SAP customizing, as a real connection must.
 SAP_REASON_CODES = {"SCR-01": "S001", "SCR-02": "S002", "SCR-03": "S003", "RWK-01": "R001", "RWK-02": "R002"}
@@ -333,7 +339,26 @@ class Command(BaseCommand):
                 )
         for order in demo_orders():
             self.play(order, users)
+        self.connect_machines(erp)
         return tokens
+
+    def connect_machines(self, actor) -> None:
+        """Map the demo machines to the simulated PLCs and start an open operation on each, so their
+        counts become confirmations (and reach the simulated ERP) as soon as make run is up."""
+        for unit_id, code in enumerate(DEMO_MACHINES, start=1):
+            equipment_signals_set(equipment_code=code, config=modbus_mapping(DEMO_MODBUS_PORT, unit_id), actor=actor)
+            center = Equipment.objects.get(code=code).work_center_id
+            operation = (
+                WorkOrderOperation.objects.filter(work_center_id=center, status__in=[Status.RELEASED, Status.IN_PROGRESS])
+                .filter(work_order__status__in=[Status.RELEASED, Status.IN_PROGRESS])
+                .select_related("work_order")
+                .order_by("work_order__due_date", "work_order__number", "sequence")
+                .first()
+            )
+            if operation is not None and not EquipmentAssignment.objects.filter(equipment__code=code, ended_at__isnull=True).exists():
+                operation_start_on_equipment(
+                    number=operation.work_order.number, sequence=operation.sequence, equipment_code=code, actor=actor
+                )
 
     def user(self, username: str, role: str, password: str | None) -> str:
         """A demo login: created in its role with a token by the accounts service; people get a password."""
