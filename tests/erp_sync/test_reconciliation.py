@@ -17,6 +17,7 @@ import pytest
 import requests
 from django.core.management import call_command
 from django.db import connection
+from django.utils import translation
 
 from erp_sync import tasks
 from erp_sync.connectors.base import ErpTotals, Outcome, Posting
@@ -38,6 +39,14 @@ from mes.services.confirmations import ConfirmationRequest, confirmation_reverse
 from mes.services.errors import DomainError
 from tests.conftest import ORDER
 
+
+
+@pytest.fixture(autouse=True)
+def in_english(settings):
+    """These tests read the explanations a person gets; they read them in English."""
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture(autouse=True)
