@@ -207,13 +207,14 @@ CELERY_BROKER_URL = env_url("CELERY_BROKER_URL", {"memory", "redis", "rediss", "
 if CELERY_BROKER_URL is None and EMBEDDED_MODE:
     # kombu's filesystem transport: a real broker shared by processes on this machine, nothing to install.
     _BROKER_DIR = VAR_DIR / "broker"
-    for _sub in ("in", "processed"):
+    for _sub in ("in", "processed", "control"):
         (_BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_BROKER_DIR / "in"),
         "data_folder_out": str(_BROKER_DIR / "in"),
         "processed_folder": str(_BROKER_DIR / "processed"),
+        "control_folder": str(_BROKER_DIR / "control"),  # kombu's default is relative to the working directory
         "store_processed": False,
         "polling_interval": 0.05,  # a confirmation should reach the ERP within a second
     }
