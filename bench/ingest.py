@@ -34,13 +34,10 @@ import argparse
 import datetime
 import http.client
 import json
-import math
 import os
-import platform
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -54,35 +51,31 @@ from pathlib import Path
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
-PYTHON = sys.executable
+sys.path.insert(0, str(ROOT))  # run as a script: bench/ is on the path, the project root is not
+
+from bench.common import (
+    CLOCK_TICKS,
+    PYTHON,
+    Server,
+    child_pids,
+    database_create,
+    database_drop,
+    gunicorn_start,
+    gunicorn_stop,
+    machine_info,
+    machine_ticks,
+    percentile,
+    postgres_backends,
+    process_cpu_seconds,
+    scalar,
+    verdict,
+    wait_for_quiet,
+)
 
 # Targets from issue 2, point 11.
 TARGET_RATIO = 0.50
 TARGET_P99_MS = 50.0
 TARGET_BULK_PER_SECOND = 3000.0
-
-
-# --- database ---------------------------------------------------------------------------
-
-
-def admin_connection(server_url: str) -> psycopg.Connection:
-    return psycopg.connect(f"{server_url}/postgres", autocommit=True)
-
-
-def database_create(server_url: str, name: str) -> None:
-    with admin_connection(server_url) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
-
-
-def database_drop(server_url: str, name: str) -> None:
-    with admin_connection(server_url) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def scalar(database_url: str, sql: str, params: tuple = ()) -> object:
-    with psycopg.connect(database_url) as connection:
-        return connection.execute(sql, params).fetchone()[0]
 
 
 # --- processes --------------------------------------------------------------------------
@@ -107,81 +100,6 @@ def django_env(args: argparse.Namespace, database_url: str, settings_module: str
     env["CELERY_BROKER_URL"] = args.broker_url
     return env
 
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@dataclass
-class Server:
-    process: subprocess.Popen
-    port: int
-    log_path: Path
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-    def error_lines(self) -> list[str]:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return []
-        return [line for line in text.splitlines() if any(mark in line for mark in ("Traceback", " ERROR ", "[ERROR]", "[CRITICAL]"))]
-
-
-def gunicorn_start(args: argparse.Namespace, env: dict[str, str], log_dir: Path, label: str) -> Server:
-    port = free_port()
-    log_path = log_dir / f"gunicorn-{label}.log"
-    command = [
-        PYTHON, "-m", "gunicorn", "mes.wsgi:application",
-        "--bind", f"127.0.0.1:{port}",
-        "--workers", str(args.workers),
-        "--worker-class", args.worker_class,
-        "--chdir", str(ROOT),
-        "--error-logfile", str(log_path),
-        "--log-level", "warning",
-        "--timeout", "60",
-        "--keep-alive", "30",
-    ]
-    if args.worker_class == "gthread":
-        command += ["--threads", str(args.threads)]
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    server = Server(process, port, log_path)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn ({label}) exited with {process.returncode}:\n{server.log_tail()}")
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/health")
-            response = connection.getresponse()
-            response.read()
-            connection.close()
-            if response.status == 200:
-                return server
-        except OSError:
-            pass
-        time.sleep(0.2)
-    gunicorn_stop(server)
-    raise RuntimeError(f"gunicorn ({label}) not ready after 30 s:\n{server.log_tail()}")
-
-
-def gunicorn_stop(server: Server | None) -> None:
-    """Graceful stop of the master (it stops its workers), then a hard kill of its process group."""
-    if server is None or server.process.poll() is not None:
-        return
-    server.process.send_signal(signal.SIGTERM)
-    try:
-        server.process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.process.pid, signal.SIGKILL)
-        server.process.wait(timeout=5)
 
 
 def profiler_start(args: argparse.Namespace, server: Server, label: str, seconds: float) -> subprocess.Popen | None:
@@ -298,60 +216,6 @@ def drive(load: Load, seconds: float) -> Run:
 # and of the PostgreSQL backends on the bench database: the figures least moved by whatever
 # else runs on the machine.
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def process_cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
-
-
-def child_pids(pid: int) -> list[int]:
-    pids: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            pids += [int(child) for child in (task / "children").read_text().split()]
-        except OSError:
-            pass
-    return pids
-
-
-def machine_ticks() -> tuple[int, int]:
-    """(busy, total) jiffies of all CPUs since boot."""
-    values = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = values[3] + values[4]  # idle + iowait
-    return sum(values) - idle, sum(values)
-
-
-def machine_busy_now(seconds: float = 1.0) -> float:
-    """Share of all CPUs busy over a short sample (taken while the bench itself is idle)."""
-    before = machine_ticks()
-    time.sleep(seconds)
-    after = machine_ticks()
-    return (after[0] - before[0]) / max(after[1] - before[1], 1)
-
-
-def wait_for_quiet(args: argparse.Namespace) -> float:
-    """Wait (at most ``--quiet-wait`` s) until other jobs leave the machine mostly idle; answer how busy it was."""
-    deadline = time.monotonic() + args.quiet_wait
-    busy = machine_busy_now()
-    while busy > args.quiet_below and time.monotonic() < deadline:
-        print(f"[setup] machine {busy:.0%} busy with other work; waiting for < {args.quiet_below:.0%} …", flush=True)
-        time.sleep(2)
-        busy = machine_busy_now()
-    return busy
-
-
-def postgres_backends(database_url: str, database: str) -> list[int]:
-    with psycopg.connect(database_url) as connection:
-        rows = connection.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (database,)
-        ).fetchall()
-    return [row[0] for row in rows]
-
 
 @dataclass
 class CpuSnapshot:
@@ -458,14 +322,6 @@ def _successes(run: Run, load: Load) -> int:
     return sum(1 for sample in run.samples if sample.status == load.ok_status)
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    rank = max(1, math.ceil(round(fraction * len(ordered), 6)))
-    return ordered[min(rank, len(ordered)) - 1]
-
 
 # --- checks -----------------------------------------------------------------------------
 
@@ -507,46 +363,6 @@ def check_confirmations(database_url: str, expected_total: int, operation: int) 
 
 # --- report -----------------------------------------------------------------------------
 
-
-def machine_info(database_url: str) -> dict[str, str]:
-    import django
-    import gunicorn
-
-    cpu_model = memory = "unknown"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu_model = line.split(":", 1)[1].strip()
-            break
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemTotal:"):
-            memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-            break
-    try:
-        nproc = subprocess.run(["nproc"], capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        nproc = str(os.cpu_count())
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "mes", "erp_sync", "shopfloor"], cwd=ROOT,
-                               capture_output=True, text=True, check=False).stdout.strip()
-        revision = commit + (" + uncommitted changes in mes/erp_sync/shopfloor" if dirty else "")
-    except OSError:
-        revision = "unknown"
-    return {
-        "nproc": nproc,
-        "cpu": cpu_model,
-        "memory": memory,
-        "python": platform.python_version(),
-        "django": django.get_version(),
-        "gunicorn": gunicorn.__version__,
-        "postgresql": str(scalar(database_url, "SHOW server_version")),
-        "synchronous_commit": str(scalar(database_url, "SHOW synchronous_commit")),
-        "revision": revision,
-    }
-
-
-def verdict(passed: bool) -> str:
-    return "PASS" if passed else "FAIL"
 
 
 def report(args: argparse.Namespace, info: dict[str, str], started: datetime.datetime, phases: list[Phase],
