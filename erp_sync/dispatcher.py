@@ -56,7 +56,7 @@ WHERE id IN (
           WHERE earlier.partition_key = candidate.partition_key
             AND earlier.sequence < candidate.sequence
             AND earlier.state NOT IN ('acknowledged', 'discarded'))
-    ORDER BY candidate.next_attempt_at, candidate.id
+    ORDER BY {order}
     LIMIT %(limit)s
     {lock}
 )
@@ -76,6 +76,9 @@ def claim(*, limit: int, lease_seconds: float, partition_key: str | None = None)
     now = timezone.now()
     sql = _CLAIM_SQL.format(
         partition_filter="AND candidate.partition_key = %(partition_key)s" if partition_key is not None else "",
+        # Within one order only its head can qualify; ordering by sequence lets the
+        # (partition_key, sequence) index find it without walking the whole due queue.
+        order="candidate.sequence" if partition_key is not None else "candidate.next_attempt_at, candidate.id",
         # SQLite has one writer at a time, so the statement itself is the lock there.
         lock="FOR UPDATE OF candidate SKIP LOCKED" if connection.vendor == "postgresql" else "",
     )
@@ -235,14 +238,13 @@ def _enabled_connections() -> dict[str, ErpConnection]:
     return {row.name: row for row in ErpConnection.objects.filter(is_enabled=True)}
 
 
-def _deliver_partition(first_id: int, token: uuid.UUID, connections: dict[str, ErpConnection], budget_seconds: float) -> int:
+def _deliver_partition(first_id: int, token: uuid.UUID, connections: dict[str, ErpConnection], deadline: float) -> int:
     """Deliver a claimed message, then keep draining its work order while each one is acknowledged.
 
     Following on in the same thread keeps an order's messages back to back, instead of
     waiting for the next sweep after each acknowledgment.
     """
     delivered = 0
-    deadline = time.monotonic() + budget_seconds
     message_id, claim_token = first_id, token
     while True:
         message = deliver(message_id, claim_token, connections)
@@ -279,14 +281,17 @@ def dispatch_once(*, limit: int = 200, threads: int = 16, budget_seconds: float 
     connections = _enabled_connections()
     if not connections:
         return 0
-    batch = claim(limit=limit, lease_seconds=_lease_seconds(connections))
+    # No more orders than threads: a claimed message waiting for a thread would only age
+    # towards its lease, and a long queue of them would outlive the task's time limit.
+    batch = claim(limit=min(limit, max(threads, 1)), lease_seconds=_lease_seconds(connections))
     if not batch.message_ids:
         return 0
+    deadline = time.monotonic() + budget_seconds  # one deadline for every order of this round
     if len(batch.message_ids) == 1 or threads <= 1:
-        return sum(_deliver_partition(message_id, batch.token, connections, budget_seconds) for message_id in batch.message_ids)
-    with ThreadPoolExecutor(max_workers=min(threads, len(batch.message_ids)), thread_name_prefix="erp-send") as pool:
+        return sum(_deliver_partition(message_id, batch.token, connections, deadline) for message_id in batch.message_ids)
+    with ThreadPoolExecutor(max_workers=len(batch.message_ids), thread_name_prefix="erp-send") as pool:
         futures = [
-            pool.submit(_in_own_connection, _deliver_partition, message_id, batch.token, connections, budget_seconds)
+            pool.submit(_in_own_connection, _deliver_partition, message_id, batch.token, connections, deadline)
             for message_id in batch.message_ids
         ]
         return sum(future.result() for future in futures)
