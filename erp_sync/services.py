@@ -17,9 +17,7 @@ from erp_sync.outbox import wake_sender_after_commit
 from mes.services.audit import event_record
 from mes.services.errors import DomainError, ErrorKind
 
-SECRET_FIELDS = ("password", "token")
 SLUG = re.compile(r"[A-Za-z0-9_-]{1,64}")
-UNSET = object()
 
 
 def _public(connection: ErpConnection) -> dict[str, Any]:

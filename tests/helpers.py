@@ -102,3 +102,10 @@ def snapshot() -> dict[str, Any]:
         ),
         "items": list(Item.objects.order_by("code").values_list("code", "name", "unit__code", "description")),
     }
+
+
+def dead_message(work_order: str, *, error: str) -> OutboxMessage:
+    """The outbox message of a fresh confirmation, as if the ERP had refused it for good."""
+    confirmation = confirm(work_order, 10, good_qty=Decimal(1)).confirmation
+    OutboxMessage.objects.filter(source_uuid=confirmation.uuid).update(state="dead", last_error=error)
+    return OutboxMessage.objects.get(source_uuid=confirmation.uuid)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from erp_sync.simulator.server import (
     DEFAULT_SAP_USER,
     LOOPBACK,
 )
+from mes.child_process import ChildProcess
 
 MANAGE_PY = Path(__file__).resolve().parents[2] / "manage.py"
 READY_MARKER = "ERP_SIMULATOR_READY"
@@ -98,8 +98,9 @@ class SimulatorControl:
 
 
 @dataclass
-class SimulatorProcess:
-    """A simulator running as a child process; ``stop()`` it (or use ``with``)."""
+class SimulatorProcess(ChildProcess):
+    """A simulator running as a child process; ``stop()`` it (or use ``with``). ``stop`` returns its
+    output with the ledger printed at the end; after ``kill`` the ``--ledger`` file holds what was committed."""
 
     flavor: str
     port: int
@@ -130,43 +131,6 @@ class SimulatorProcess:
             "erpnext": {"token": DEFAULT_ERPNEXT_TOKEN},
             "odoo": {"user": DEFAULT_ODOO_LOGIN, "token": DEFAULT_ODOO_KEY, "database": DEFAULT_ODOO_DATABASE},
         }[self.flavor]
-
-    def output(self) -> str:
-        """Everything the process printed so far (after ``stop``: all of it, ledger included)."""
-        if self._final_output is not None:
-            return self._final_output
-        return self.output_path.read_text(encoding="utf-8", errors="replace")
-
-    def stop(self, *, timeout: float = 10.0) -> str:
-        """SIGTERM, wait, and return everything the process printed (the ledger at the end)."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=timeout)
-        return self._finish()
-
-    def kill(self) -> str:
-        """SIGKILL: the ledger is not printed; the ``--ledger`` file holds what was committed."""
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-        return self._finish()
-
-    def _finish(self) -> str:
-        self.control.close()
-        if self._final_output is None:
-            self._final_output = self.output_path.read_text(encoding="utf-8", errors="replace")
-            self.output_path.unlink(missing_ok=True)
-        return self._final_output
-
-    def __enter__(self) -> SimulatorProcess:
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.stop()
 
 
 def start_simulator(

@@ -12,17 +12,17 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import requests
 
+from mes.child_process import ChildProcess
 from shopfloor.simulator.server import DEFAULT_OPCUA_PASSWORD, DEFAULT_OPCUA_USER, LOOPBACK
 
 MANAGE_PY = Path(__file__).resolve().parents[2] / "manage.py"
@@ -122,7 +122,7 @@ class DeviceSimulatorControl:
 
 
 @dataclass
-class DeviceSimulatorProcess:
+class DeviceSimulatorProcess(ChildProcess):
     """A device simulator running as a child process; ``stop()`` it (or use ``with``)."""
 
     modbus_port: int
@@ -151,32 +151,6 @@ class DeviceSimulatorProcess:
         if self.opcua_endpoint is None:
             raise DeviceSimulatorError("this simulator runs no OPC UA server")
         return opcua_mapping(self.opcua_endpoint, machine, **overrides)
-
-    def output(self) -> str:
-        if self._final_output is not None:
-            return self._final_output
-        return self.output_path.read_text(encoding="utf-8", errors="replace")
-
-    def stop(self, *, timeout: float = 10.0) -> str:
-        """SIGTERM, wait (SIGKILL after ``timeout``), and return everything the process printed."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=timeout)
-        self.control.close()
-        if self._final_output is None:
-            self._final_output = self.output_path.read_text(encoding="utf-8", errors="replace")
-            self.output_path.unlink(missing_ok=True)
-        return self._final_output
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
 
 def start_device_simulator(

@@ -17,6 +17,7 @@ from erp_sync.simulator import start_simulator
 from mes.models import Event
 from mes.services.accounts import api_token_create
 from mes.services.confirmations import ConfirmationRequest, operation_confirm
+from tests.helpers import dead_message
 
 pytestmark = pytest.mark.django_db
 
@@ -27,15 +28,6 @@ def _client(role: str) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_create(username=f'u-{role}-{uuid.uuid4().hex[:6]}', role=role).key}")
     return client
-
-
-def _dead_message(released_order) -> OutboxMessage:
-    confirmation = operation_confirm(
-        request=ConfirmationRequest(client_id=uuid.uuid4(), work_order=released_order.number, operation=10, good_qty=Decimal(1))
-    ).confirmation
-    message = OutboxMessage.objects.get(source_uuid=confirmation.uuid)
-    OutboxMessage.objects.filter(pk=message.pk).update(state="dead", last_error="ERP said no")
-    return message
 
 
 def test_admin_creates_a_connection_and_never_sees_its_secrets_again():
@@ -112,7 +104,7 @@ def test_connection_test_and_command_reach_a_live_simulator():
 
 
 def test_health_reports_queue_and_raises_an_alert_for_dead_letters(released_order):
-    _dead_message(released_order)
+    dead_message(released_order.number, error="ERP said no")
 
     health = _client("operator").get("/api/v1/sync/health").json()
 
@@ -122,7 +114,7 @@ def test_health_reports_queue_and_raises_an_alert_for_dead_letters(released_orde
 
 
 def test_metrics_are_prometheus_text(released_order, client):
-    _dead_message(released_order)
+    dead_message(released_order.number, error="ERP said no")
 
     response = client.get("/metrics")
 
@@ -132,7 +124,7 @@ def test_metrics_are_prometheus_text(released_order, client):
 
 
 def test_replay_needs_a_reason_and_is_audited(released_order):
-    message = _dead_message(released_order)
+    message = dead_message(released_order.number, error="ERP said no")
     supervisor = _client("supervisor")
 
     refused = supervisor.post(f"/api/v1/sync/messages/{message.pk}/replay", {"reason": ""}, format="json")
@@ -145,7 +137,7 @@ def test_replay_needs_a_reason_and_is_audited(released_order):
 
 
 def test_discard_only_dead_messages(released_order):
-    message = _dead_message(released_order)
+    message = dead_message(released_order.number, error="ERP said no")
     supervisor = _client("supervisor")
     OutboxMessage.objects.filter(pk=message.pk).update(state="acknowledged")
 
@@ -156,7 +148,7 @@ def test_discard_only_dead_messages(released_order):
 
 
 def test_operators_cannot_replay_or_discard(released_order):
-    message = _dead_message(released_order)
+    message = dead_message(released_order.number, error="ERP said no")
     operator = _client("operator")
 
     assert operator.post(f"/api/v1/sync/messages/{message.pk}/replay", {"reason": "x"}, format="json").status_code == 403
@@ -165,7 +157,7 @@ def test_operators_cannot_replay_or_discard(released_order):
 
 
 def test_message_journey_lists_its_steps(released_order):
-    message = _dead_message(released_order)
+    message = dead_message(released_order.number, error="ERP said no")
 
     journey = _client("operator").get(f"/api/v1/sync/messages/{message.pk}").json()
 

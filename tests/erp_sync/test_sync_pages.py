@@ -3,16 +3,13 @@ and the alert banner on every page a supervisor opens."""
 
 from __future__ import annotations
 
-import uuid
-from decimal import Decimal
-
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from erp_sync.models import OutboxMessage
 from mes.models import Event
-from mes.services.confirmations import ConfirmationRequest, operation_confirm
+from tests.helpers import dead_message
 
 pytestmark = pytest.mark.django_db
 
@@ -22,15 +19,6 @@ def _signed_in(client, role: str):
     user.groups.add(Group.objects.get(name=role))
     client.force_login(user)
     return client
-
-
-def _dead_message(number: str) -> OutboxMessage:
-    confirmation = operation_confirm(
-        request=ConfirmationRequest(client_id=uuid.uuid4(), work_order=number, operation=10, good_qty=Decimal(1))
-    ).confirmation
-    message = OutboxMessage.objects.get(source_uuid=confirmation.uuid)
-    OutboxMessage.objects.filter(pk=message.pk).update(state="dead", last_error="Material 4711 is blocked")
-    return message
 
 
 def test_anonymous_visitors_are_sent_to_sign_in(client):
@@ -45,7 +33,7 @@ def test_people_without_a_sync_role_are_refused(client, role):
 
 
 def test_health_page_and_its_live_partial(client, released_order):
-    _dead_message(released_order.number)
+    dead_message(released_order.number, error="Material 4711 is blocked")
     supervisor = _signed_in(client, "supervisor")
 
     page = supervisor.get("/sync/", HTTP_ACCEPT_LANGUAGE="en")
@@ -58,7 +46,7 @@ def test_health_page_and_its_live_partial(client, released_order):
 
 
 def test_banner_warns_supervisors_on_every_page(client, released_order):
-    _dead_message(released_order.number)
+    dead_message(released_order.number, error="Material 4711 is blocked")
 
     home = _signed_in(client, "supervisor").get("/", HTTP_ACCEPT_LANGUAGE="en")
 
@@ -73,7 +61,7 @@ def test_banner_stays_away_when_all_is_well(client, released_order):
 
 
 def test_dead_letters_are_listed_and_replayed_with_a_reason(client, released_order):
-    message = _dead_message(released_order.number)
+    message = dead_message(released_order.number, error="Material 4711 is blocked")
     supervisor = _signed_in(client, "supervisor")
 
     listed = supervisor.get("/sync/dead-letters/", HTTP_ACCEPT_LANGUAGE="en")
@@ -89,7 +77,7 @@ def test_dead_letters_are_listed_and_replayed_with_a_reason(client, released_ord
 
 
 def test_a_dead_letter_can_be_discarded_from_the_page(client, released_order):
-    message = _dead_message(released_order.number)
+    message = dead_message(released_order.number, error="Material 4711 is blocked")
 
     _signed_in(client, "supervisor").post("/sync/dead-letters/", {"ids": [message.pk], "action": "discard", "reason": "booked by hand"})
 
@@ -97,7 +85,7 @@ def test_a_dead_letter_can_be_discarded_from_the_page(client, released_order):
 
 
 def test_message_page_shows_the_journey(client, released_order):
-    message = _dead_message(released_order.number)
+    message = dead_message(released_order.number, error="Material 4711 is blocked")
 
     page = _signed_in(client, "planner").get(f"/sync/messages/{message.pk}/", HTTP_ACCEPT_LANGUAGE="en")
     missing = client.get("/sync/messages/999999/")
