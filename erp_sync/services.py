@@ -122,6 +122,18 @@ def _require_reason(reason: str) -> str:
     return reason[:500]
 
 
+def _dead_messages_locked(message_ids: list[int], refusal: str) -> list[OutboxMessage]:
+    """Lock the messages named; refuse the lot if any is unknown or not dead (``refusal`` names the act)."""
+    messages = list(OutboxMessage.objects.select_for_update().filter(pk__in=message_ids).order_by("pk"))
+    missing = sorted(set(message_ids) - {message.pk for message in messages})
+    if missing:
+        raise DomainError("unknown_message", _("No outbox message with id %(ids)s.") % {"ids": ", ".join(map(str, missing))}, kind=ErrorKind.NOT_FOUND)
+    not_dead = [message.pk for message in messages if message.state != OutboxMessage.State.DEAD]
+    if not_dead:
+        raise DomainError("message_not_dead", refusal % {"ids": ", ".join(map(str, not_dead))}, kind=ErrorKind.CONFLICT)
+    return messages
+
+
 @transaction.atomic
 def messages_replay(*, message_ids: list[int], reason: str, actor: Any = None) -> list[OutboxMessage]:
     """Send dead messages again (after the master data or the ERP was fixed), audited.
@@ -130,17 +142,7 @@ def messages_replay(*, message_ids: list[int], reason: str, actor: Any = None) -
     looked up by our key first, as always. All or nothing: any id that is not dead refuses the lot.
     """
     reason = _require_reason(reason)
-    messages = list(OutboxMessage.objects.select_for_update().filter(pk__in=message_ids).order_by("pk"))
-    missing = sorted(set(message_ids) - {message.pk for message in messages})
-    if missing:
-        raise DomainError("unknown_message", _("No outbox message with id %(ids)s.") % {"ids": ", ".join(map(str, missing))}, kind=ErrorKind.NOT_FOUND)
-    not_dead = [message.pk for message in messages if message.state != OutboxMessage.State.DEAD]
-    if not_dead:
-        raise DomainError(
-            "message_not_dead",
-            _("Only dead messages can be replayed; not dead: %(ids)s.") % {"ids": ", ".join(map(str, not_dead))},
-            kind=ErrorKind.CONFLICT,
-        )
+    messages = _dead_messages_locked(message_ids, _("Only dead messages can be replayed; not dead: %(ids)s."))
     now = timezone.now()
     for message in messages:
         message.state = OutboxMessage.State.RETRYING
@@ -155,23 +157,22 @@ def messages_replay(*, message_ids: list[int], reason: str, actor: Any = None) -
 
 
 @transaction.atomic
-def message_discard(*, message_id: int, reason: str, actor: Any = None) -> OutboxMessage:
-    """Give up on a dead message so its order's later messages can go; the ERP never gets it. Audited."""
+def messages_discard(*, message_ids: list[int], reason: str, actor: Any = None) -> list[OutboxMessage]:
+    """Give up on dead messages so their orders' later messages can go; the ERP never gets them.
+    Audited; all or nothing, like replay."""
     reason = _require_reason(reason)
-    message = OutboxMessage.objects.select_for_update().filter(pk=message_id).first()
-    if message is None:
-        raise DomainError("unknown_message", _("No outbox message with id %(ids)s.") % {"ids": message_id}, kind=ErrorKind.NOT_FOUND)
-    if message.state != OutboxMessage.State.DEAD:
-        raise DomainError(
-            "message_not_dead",
-            _("Only dead messages can be discarded; this one is %(state)s.") % {"state": message.get_state_display()},
-            kind=ErrorKind.CONFLICT,
+    messages = _dead_messages_locked(message_ids, _("Only dead messages can be discarded; not dead: %(ids)s."))
+    for message in messages:
+        message.state = OutboxMessage.State.DISCARDED
+        message.save(update_fields=["state"])
+        event_record(
+            object_type="outbox_message", object_key=str(message.idempotency_key), action="discard", actor=actor,
+            before={"state": "dead", "last_error": message.last_error}, after={"state": "discarded"}, reason=reason,
         )
-    message.state = OutboxMessage.State.DISCARDED
-    message.save(update_fields=["state"])
-    event_record(
-        object_type="outbox_message", object_key=str(message.idempotency_key), action="discard", actor=actor,
-        before={"state": "dead", "last_error": message.last_error}, after={"state": "discarded"}, reason=reason,
-    )
-    wake_sender_after_commit()  # the order's next message may go now
-    return message
+    wake_sender_after_commit()  # the orders' next messages may go now
+    return messages
+
+
+def message_discard(*, message_id: int, reason: str, actor: Any = None) -> OutboxMessage:
+    """Discard one dead message (see ``messages_discard``)."""
+    return messages_discard(message_ids=[message_id], reason=reason, actor=actor)[0]

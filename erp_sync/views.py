@@ -33,8 +33,7 @@ def dead_letters_page(request: HttpRequest) -> HttpResponse:
         reason = request.POST.get("reason", "")
         try:
             if request.POST.get("action") == "discard":
-                for message_id in ids:
-                    services.message_discard(message_id=message_id, reason=reason, actor=request.user)
+                services.messages_discard(message_ids=ids, reason=reason, actor=request.user)
                 flash.success(request, _("Discarded %(count)s message(s).") % {"count": len(ids)})
             else:
                 services.messages_replay(message_ids=ids, reason=reason, actor=request.user)
