@@ -9,6 +9,9 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 PORT ?= 8000
 PYTEST_ARGS ?=
+# The browser tests drive Debian's Chromium (Playwright cannot download browsers here).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: run test bench
 
@@ -30,9 +33,14 @@ run: $(INSTALLED)
 # Runs against the local PostgreSQL unless DATABASE_URL says otherwise; pytest-django
 # creates and drops its own test database (test_<name>). pytest's exit status is make's:
 # failures (1) and "no tests collected" (5) both fail.
-test: $(INSTALLED)
+test: $(INSTALLED) $(CHROMIUM)
 	export DATABASE_URL="$${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/mes_test}"; \
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "The browser tests need Chromium at $(CHROMIUM) (Debian's chromium package)." >&2; exit 1; }
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
 
 # The ingest benchmark (issue 2): PostgreSQL at 127.0.0.1:5432, loopback only, stops by itself.
 bench: $(INSTALLED)
