@@ -329,6 +329,8 @@ MES_BULK_LIMIT = env_int("MES_BULK_LIMIT", 1000, minimum=1, maximum=10000)
 # Machine counts are confirmed once per window; a restart replays the same window under the same client_id.
 COLLECTOR_CONFIRM_WINDOW_SECONDS = float(env_decimal("COLLECTOR_CONFIRM_WINDOW_SECONDS", "60", minimum=Decimal("0.5")))
 COLLECTOR_SCRAP_REASON_CODE = env_str("COLLECTOR_SCRAP_REASON_CODE", "")  # empty: the first scrap reason by code
+# A machine down or idle longer than this asks the operator at its station for a reason code.
+MES_DOWNTIME_REASON_AFTER_SECONDS = env_int("MES_DOWNTIME_REASON_AFTER_SECONDS", 120, minimum=0)
 COLLECTOR_IDLE_AFTER_SECONDS = float(env_decimal("COLLECTOR_IDLE_AFTER_SECONDS", "60", minimum=Decimal(1)))
 COLLECTOR_UNANSWERED_AFTER_SECONDS = float(env_decimal("COLLECTOR_UNANSWERED_AFTER_SECONDS", "5", minimum=Decimal("0.1")))
 COLLECTOR_BACKOFF_CAP_SECONDS = float(env_decimal("COLLECTOR_BACKOFF_CAP_SECONDS", "30", minimum=Decimal(1)))

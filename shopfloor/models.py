@@ -139,6 +139,12 @@ class EquipmentState(models.Model):
     alarm = models.PositiveIntegerField(_("alarm code"), null=True, blank=True)
     started_at = models.DateTimeField(_("started at"))
     ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+    # Why a machine stood still, as an operator or supervisor said (a downtime or pause reason code).
+    reason_code = models.ForeignKey(
+        "mes.ReasonCode", models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("reason")
+    )
+    reason_by = models.CharField(_("reason given by"), max_length=150, blank=True)
+    reason_at = models.DateTimeField(_("reason given at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("equipment state")

@@ -9,13 +9,13 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from mes.models import Equipment, Status, WorkOrderOperation
+from mes.models import Equipment, ReasonCode, Status, WorkOrderOperation
 from mes.services.audit import event_record
 from mes.services.errors import DomainError, ErrorKind
 from mes.services.transitions import operation_transition_locked, work_order_lock, work_order_transition_locked
 from shopfloor.devices.base import DeviceUnavailable, read_once
 from shopfloor.devices.config import DeviceConfigError, parse_device_config
-from shopfloor.models import DeviceMapping, EquipmentAssignment
+from shopfloor.models import DeviceMapping, EquipmentAssignment, EquipmentState
 
 
 def _equipment(code: str) -> Equipment:
@@ -159,3 +159,50 @@ def operation_stop_on_equipment(*, number: str, sequence: int, equipment_code: s
             work_order=work_order, before={"operation": f"{number}/{sequence}"}, after=None,
         )
     return len(stopped)
+
+
+# --- why a machine stood still ----------------------------------------------------------
+
+
+@transaction.atomic
+def downtime_reason_set(*, state_id: int, reason_code: str, actor: Any = None, actor_label: str = "") -> EquipmentState:
+    """Record why a machine was down or idle (a downtime or pause reason code), audited.
+
+    Giving the same reason again changes nothing; a different reason replaces the earlier one.
+    """
+    state = EquipmentState.objects.select_for_update().select_related("equipment").filter(pk=state_id).first()
+    if state is None:
+        raise DomainError(
+            "unknown_state", _("No machine state interval %(id)s.") % {"id": state_id}, kind=ErrorKind.NOT_FOUND
+        )
+    if state.state not in (EquipmentState.State.DOWN, EquipmentState.State.IDLE):
+        raise DomainError(
+            "not_downtime",
+            _("Equipment %(code)s was running in that interval; only downtime takes a reason.")
+            % {"code": state.equipment.code},
+            fields={"state": state.state},
+        )
+    reason = ReasonCode.objects.filter(code=reason_code).first()
+    if reason is None:
+        raise DomainError(
+            "unknown_reason_code", _("No reason code %(code)s.") % {"code": reason_code}, fields={"reason_code": reason_code}
+        )
+    if reason.kind not in (ReasonCode.Kind.DOWNTIME, ReasonCode.Kind.PAUSE):
+        raise DomainError(
+            "wrong_reason_kind",
+            _("Reason code %(code)s is a %(kind)s reason, not a downtime reason.")
+            % {"code": reason.code, "kind": reason.get_kind_display()},
+            fields={"reason_code": reason_code},
+        )
+    if state.reason_code_id == reason.pk:
+        return state
+    before = {"reason_code": state.reason_code.code if state.reason_code_id else None}
+    state.reason_code = reason
+    state.reason_by = actor_label or (actor.get_username() if getattr(actor, "is_authenticated", False) else "")
+    state.reason_at = timezone.now()
+    state.save(update_fields=["reason_code", "reason_by", "reason_at"])
+    event_record(
+        object_type="equipment_state", object_key=f"{state.equipment.code}/{state.pk}", action="downtime_reason",
+        actor=actor, actor_label=actor_label, before=before, after={"reason_code": reason.code},
+    )
+    return state
