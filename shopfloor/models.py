@@ -1,3 +1,4 @@
+from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -189,3 +190,59 @@ class DeviceException(models.Model):
 
     def __str__(self) -> str:
         return f"{self.equipment_id} {self.kind} from {self.opened_at:%Y-%m-%d %H:%M:%S}"
+
+
+WEEKDAYS = "1234567"  # ISO weekdays: 1 Monday … 7 Sunday
+
+
+class Shift(models.Model):
+    """A shift of the equipment calendar: planned production time on the weekdays named.
+
+    Belongs to a work center (its machines share it) or to one machine (whose own shifts then
+    replace its work center's). An end at or before the start crosses midnight: 22:00–06:00
+    runs into the next morning and belongs to the day it starts on; equal times are 24 hours.
+    A machine with no shifts, neither its own nor its work center's, is planned all day, every
+    day (``shopfloor.calendar.ALL_DAY``). Written by ``shopfloor.services.shifts_set`` or the admin.
+    """
+
+    work_center = models.ForeignKey(
+        "mes.WorkCenter", models.CASCADE, null=True, blank=True, related_name="shifts", verbose_name=_("work center")
+    )
+    equipment = models.ForeignKey(
+        "mes.Equipment", models.CASCADE, null=True, blank=True, related_name="shifts", verbose_name=_("equipment")
+    )
+    name = models.CharField(_("name"), max_length=64)
+    start_time = models.TimeField(_("starts at"))
+    end_time = models.TimeField(_("ends at"), help_text=_("At or before the start: the shift ends the next day."))
+    weekdays = models.CharField(
+        _("weekdays"),
+        max_length=7,
+        default="12345",
+        validators=[RegexValidator(r"^[1-7]{1,7}$", _("Weekdays are digits 1 (Monday) to 7 (Sunday)."))],
+        help_text=_("The days it starts on: 1 = Monday … 7 = Sunday, e.g. 12345."),
+    )
+
+    class Meta:
+        verbose_name = _("shift")
+        verbose_name_plural = _("shifts")
+        ordering = ["work_center", "equipment", "start_time"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(work_center__isnull=False, equipment__isnull=True)
+                | models.Q(work_center__isnull=True, equipment__isnull=False),
+                name="shift_on_work_center_or_equipment",
+            ),
+            models.UniqueConstraint(
+                fields=["work_center", "name"], condition=models.Q(work_center__isnull=False), name="shift_name_per_work_center"
+            ),
+            models.UniqueConstraint(
+                fields=["equipment", "name"], condition=models.Q(equipment__isnull=False), name="shift_name_per_equipment"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.start_time:%H:%M}–{self.end_time:%H:%M}"
+
+    @property
+    def weekday_numbers(self) -> frozenset[int]:
+        return frozenset(int(day) for day in self.weekdays if day in WEEKDAYS)
