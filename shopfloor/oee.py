@@ -50,8 +50,10 @@ from django.conf import settings
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from mes.models import Confirmation, Equipment, ReasonCode
+from mes.services.errors import DomainError, ErrorKind
 from shopfloor.models import EquipmentState
 from shopfloor.shift_calendar import (
     PlannedSpan,
@@ -449,3 +451,80 @@ def equipment_board_rows(
             )
         )
     return rows
+
+
+# --- periods as people and clients give them ------------------------------------------------
+
+MAX_PERIOD = datetime.timedelta(days=93)
+EARLIEST = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+LATEST = datetime.datetime(2200, 1, 1, tzinfo=datetime.UTC)
+
+
+class PeriodError(ValueError):
+    """A ``from``/``to`` that cannot make a period; ``field`` names the culprit."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def _moment(field: str, text: str) -> datetime.datetime:
+    """ISO 8601 date-time (no offset: plant time) or date (its 00:00 in plant time)."""
+    text = text.strip()
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise PeriodError(
+            field, _("%(field)s must be an ISO 8601 date or date-time such as 2026-11-16 or 2026-11-16T06:00+08:00, not %(value)r.")
+            % {"field": field, "value": text[:40]}
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=plant_zone())
+    if not EARLIEST <= moment <= LATEST:
+        raise PeriodError(field, _("%(field)s must lie between 1970 and 2200.") % {"field": field})
+    return moment
+
+
+def period_parse(
+    from_text: str | None, to_text: str | None, *, default_start: datetime.datetime, now: datetime.datetime
+) -> tuple[datetime.datetime, datetime.datetime]:
+    """``[from, to)`` from query text; a missing ``from`` is ``default_start``, a missing ``to`` now.
+
+    A date alone for ``to`` means the end of that day. Raises ``PeriodError`` for text that is
+    not ISO 8601, ``from`` after ``to``, or a period longer than ``MAX_PERIOD``.
+    """
+    start = _moment("from", from_text) if from_text else default_start
+    if to_text:
+        end = _moment("to", to_text)
+        if "T" not in to_text and " " not in to_text.strip():
+            end += datetime.timedelta(days=1)
+    else:
+        end = max(now, start)
+    if start > end:
+        raise PeriodError("from", _("from must not be after to."))
+    if end - start > MAX_PERIOD:
+        raise PeriodError("to", _("A period may be at most %(days)s days long.") % {"days": MAX_PERIOD.days})
+    return start, end
+
+
+def equipment_find(code: str) -> Equipment:
+    machine = Equipment.objects.select_related("work_center").filter(code=code).first()
+    if machine is None:
+        raise DomainError(
+            "unknown_equipment", _("No equipment with code %(code)s.") % {"code": code}, kind=ErrorKind.NOT_FOUND
+        )
+    return machine
+
+
+def equipment_oee_report(
+    code: str, *, from_text: str | None = None, to_text: str | None = None, now: datetime.datetime | None = None
+) -> EquipmentOee:
+    """A machine's OEE for the period of ``from_text``/``to_text`` (today's production day, until
+    now, when they are missing). Raises ``DomainError`` (unknown machine) or ``PeriodError``."""
+    now = now or timezone.now()
+    machine = equipment_find(code)
+    rules = shift_rules_by_equipment([machine])
+    today = now.astimezone(plant_zone()).date()
+    start, end = period_parse(from_text, to_text, default_start=production_day_period(rules[machine.pk], today)[0], now=now)
+    return _oee_for_periods([machine], {machine.pk: (start, end)}, rules, now)[machine.pk]
