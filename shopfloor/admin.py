@@ -68,7 +68,7 @@ class EquipmentAssignmentAdmin(ReadOnlyAdmin):
 
 @admin.register(UnassignedProduction)
 class UnassignedProductionAdmin(ReadOnlyAdmin):
-    list_display = ["equipment", "window_start", "window_end", "good", "scrap", "reason", "resolved_at"]
+    list_display = ["equipment", "window_start", "window_end", "good", "scrap", "reason", "resolution", "resolved_at"]
     list_filter = ["reason", "equipment"]
 
 

@@ -98,6 +98,10 @@ class UnassignedProduction(models.Model):
     NO_RUNNING_OPERATION = "no_running_operation"
     SCRAP_REASON_MISSING = "scrap_reason_missing"
 
+    class Resolution(models.TextChoices):
+        ASSIGNED = "assigned", _("assigned to an operation")
+        DISMISSED = "dismissed", _("dismissed")
+
     equipment = models.ForeignKey(
         "mes.Equipment", models.PROTECT, related_name="unassigned_production", verbose_name=_("equipment")
     )
@@ -113,6 +117,14 @@ class UnassignedProduction(models.Model):
     detail = models.CharField(_("detail"), max_length=500, blank=True)
     recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    # How a supervisor resolved it (``shopfloor.services.unassigned_production_assign`` / ``_dismiss``).
+    resolution = models.CharField(_("resolution"), max_length=16, choices=Resolution.choices, blank=True)
+    resolved_by = models.CharField(_("resolved by"), max_length=150, blank=True)
+    resolution_note = models.CharField(_("resolution note"), max_length=500, blank=True)
+    confirmation = models.ForeignKey(
+        "mes.Confirmation", models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("confirmation it was assigned with"),
+    )
 
     class Meta:
         verbose_name = _("unassigned production")

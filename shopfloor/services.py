@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -14,11 +16,20 @@ from django.utils.translation import gettext as _
 
 from mes.models import Equipment, ReasonCode, Status, WorkCenter, WorkOrderOperation
 from mes.services.audit import event_record
+from mes.services.confirmations import ConfirmationRequest, operation_confirm
 from mes.services.errors import DomainError, ErrorKind
 from mes.services.transitions import operation_transition_locked, work_order_lock, work_order_transition_locked
 from shopfloor.devices.base import DeviceUnavailable, read_once
 from shopfloor.devices.config import DeviceConfigError, parse_device_config
-from shopfloor.models import WEEKDAYS, DeviceMapping, EquipmentAssignment, EquipmentState, Shift
+from shopfloor.models import (
+    WEEKDAYS,
+    DeviceMapping,
+    EquipmentAssignment,
+    EquipmentState,
+    Shift,
+    UnassignedProduction,
+)
+from shopfloor.production import scrap_reason_default
 from shopfloor.shift_calendar import ShiftRule, overlaps
 
 
@@ -298,3 +309,104 @@ def shifts_set(
     )
     event_record(object_type=object_type, object_key=object_key, action="shifts_set", actor=actor, before={"shifts": before}, after={"shifts": after})
     return created
+
+
+# --- unassigned production ----------------------------------------------------------------
+
+# Never change: confirmations already recorded carry client ids derived from it.
+UNASSIGNED_NAMESPACE = uuid.UUID("9a4e2c71-5b3d-4f08-a6c2-1e7d9b3f5a24")
+
+
+def _unassigned_locked(row_id: int) -> UnassignedProduction:
+    row = (
+        UnassignedProduction.objects.select_for_update(of=("self",))
+        .select_related("equipment", "confirmation__operation__work_order")
+        .filter(pk=row_id)
+        .first()
+    )
+    if row is None:
+        raise DomainError(
+            "unknown_unassigned_production", _("No unassigned production %(id)s.") % {"id": row_id}, kind=ErrorKind.NOT_FOUND
+        )
+    return row
+
+
+def _already_resolved(row: UnassignedProduction) -> DomainError:
+    return DomainError(
+        "already_resolved",
+        _("These counts of %(code)s were already %(resolution)s.") % {"code": row.equipment.code, "resolution": row.get_resolution_display()},
+        kind=ErrorKind.CONFLICT,
+    )
+
+
+def _actor_label(actor: Any) -> str:
+    return actor.get_username() if getattr(actor, "is_authenticated", False) else ""
+
+
+@transaction.atomic
+def unassigned_production_assign(
+    *, row_id: int, work_order: str, sequence: int, scrap_reason_code: str = "", actor: Any = None
+) -> UnassignedProduction:
+    """Confirm counts no operation took on the operation named, as of the end of their window, audited.
+
+    The confirmation goes through the confirmation service (its rules, its ERP message) with a
+    client id derived from the row, so assigning twice confirms once. Scrap takes
+    ``scrap_reason_code``, else the collector's scrap reason. A refused confirmation changes nothing.
+    """
+    row = _unassigned_locked(row_id)
+    if row.resolution == UnassignedProduction.Resolution.ASSIGNED:
+        operation = row.confirmation.operation
+        if (operation.work_order.number, operation.sequence) == (work_order, sequence):
+            return row
+        raise _already_resolved(row)
+    if row.resolution:
+        raise _already_resolved(row)
+    reason = (scrap_reason_code or scrap_reason_default()) if row.scrap else ""
+    result = operation_confirm(
+        request=ConfirmationRequest(
+            client_id=uuid.uuid5(UNASSIGNED_NAMESPACE, str(row.pk)),
+            work_order=work_order,
+            operation=sequence,
+            good_qty=Decimal(row.good),
+            scrap_qty=Decimal(row.scrap),
+            reason_code=reason,
+            station=row.equipment.code,
+            confirmed_at=row.window_end,
+        ),
+        actor=actor,
+    )
+    row.resolution = UnassignedProduction.Resolution.ASSIGNED
+    row.resolved_at = timezone.now()
+    row.resolved_by = _actor_label(actor)
+    row.resolution_note = f"{work_order}/{sequence}"
+    row.confirmation = result.confirmation
+    row.save(update_fields=["resolution", "resolved_at", "resolved_by", "resolution_note", "confirmation"])
+    event_record(
+        object_type="unassigned_production", object_key=f"{row.equipment.code}/{row.pk}", action="assign", actor=actor,
+        work_order=result.confirmation.work_order, before={"resolution": None},
+        after={"resolution": row.resolution, "operation": row.resolution_note, "confirmation": str(result.confirmation.uuid)},
+    )
+    return row
+
+
+@transaction.atomic
+def unassigned_production_dismiss(*, row_id: int, reason: str, actor: Any = None) -> UnassignedProduction:
+    """Set counts aside for good (a test run, a double count), with a reason; audited. Dismissing twice changes nothing."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("reason_required", _("Say why these counts are dismissed."), fields={"reason": "required"})
+    row = _unassigned_locked(row_id)
+    if row.resolution == UnassignedProduction.Resolution.DISMISSED:
+        return row
+    if row.resolution:
+        raise _already_resolved(row)
+    row.resolution = UnassignedProduction.Resolution.DISMISSED
+    row.resolved_at = timezone.now()
+    row.resolved_by = _actor_label(actor)
+    row.resolution_note = reason[:500]
+    row.save(update_fields=["resolution", "resolved_at", "resolved_by", "resolution_note"])
+    event_record(
+        object_type="unassigned_production", object_key=f"{row.equipment.code}/{row.pk}", action="dismiss", actor=actor,
+        before={"resolution": None}, after={"resolution": row.resolution}, reason=reason,
+    )
+    return row
