@@ -528,3 +528,86 @@ def equipment_oee_report(
     today = now.astimezone(plant_zone()).date()
     start, end = period_parse(from_text, to_text, default_start=production_day_period(rules[machine.pk], today)[0], now=now)
     return _oee_for_periods([machine], {machine.pk: (start, end)}, rules, now)[machine.pk]
+
+
+# --- the OEE pages ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimelineSegment:
+    state: str  # run / idle / down / unknown, or "" for time with nothing recorded
+    start: datetime.datetime
+    end: datetime.datetime
+    reason_code: str | None = None
+
+
+@dataclass
+class EquipmentOeePage:
+    """All the OEE detail page shows of one machine."""
+
+    report: EquipmentOee  # the chosen period
+    trend: EquipmentOee  # the last ``trend_days`` production days, for the chart
+    timeline_start: datetime.datetime
+    timeline_end: datetime.datetime
+    timeline: list[TimelineSegment]
+    planned: list[PlannedSpan]  # the timeline day's planned spans
+    state: EquipmentState | None  # now
+
+
+def equipment_oee_page(
+    code: str,
+    *,
+    from_text: str | None = None,
+    to_text: str | None = None,
+    trend_days: int = 14,
+    now: datetime.datetime | None = None,
+) -> EquipmentOeePage:
+    """The chosen period's OEE (today's production day so far by default), the trend of the last
+    ``trend_days`` production days, and the state timeline of the day the period starts on.
+
+    Raises ``DomainError`` (unknown machine) or ``PeriodError``. Eight queries.
+    """
+    now = now or timezone.now()
+    machine = equipment_find(code)
+    rules = shift_rules_by_equipment([machine])[machine.pk]
+    today = now.astimezone(plant_zone()).date()
+    start, end = period_parse(from_text, to_text, default_start=production_day_period(rules, today)[0], now=now)
+    periods = {"report": (start, end), "trend": (
+        production_day_period(rules, today - datetime.timedelta(days=trend_days - 1))[0],
+        production_day_period(rules, today)[1],
+    )}
+    results = {
+        name: _oee_for_periods([machine], {machine.pk: period}, {machine.pk: rules}, now)[machine.pk]
+        for name, period in periods.items()
+    }
+    day = start.astimezone(plant_zone()).date()
+    day_start, day_end = production_day_period(rules, day)
+    zone = plant_zone()
+    timeline_start = min(day_start, datetime.datetime.combine(day, datetime.time(0), tzinfo=zone))
+    timeline_end = max(day_end, datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time(0), tzinfo=zone))
+    states = list(
+        EquipmentState.objects.filter(equipment=machine, started_at__lt=timeline_end)
+        .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=timeline_start))
+        .select_related("reason_code")
+        .order_by("started_at", "id")
+    )
+    timeline = []
+    until = min(timeline_end, now)
+    for state in states:
+        segment_start, segment_end = max(state.started_at, timeline_start), min(state.ended_at or now, until)
+        if segment_end > segment_start:
+            timeline.append(
+                TimelineSegment(state.state, segment_start, segment_end, state.reason_code.code if state.reason_code_id else None)
+            )
+    current = states[-1] if states and states[-1].ended_at is None else EquipmentState.objects.filter(
+        equipment=machine, ended_at__isnull=True
+    ).first()
+    return EquipmentOeePage(
+        report=results["report"],
+        trend=results["trend"],
+        timeline_start=timeline_start,
+        timeline_end=timeline_end,
+        timeline=timeline,
+        planned=[span for span in occurrences(rules, timeline_start, timeline_end) if span.day == day],
+        state=current,
+    )
