@@ -67,8 +67,8 @@ def confirm(good: int, scrap: int, when: datetime.datetime, *, station: str = MA
 
 
 def press(*, shifts: list[ShiftSpec] | None = None) -> Equipment:
-    """PRESS-01 on WC-PRESS (shift Early 06:00–14:00 Mon–Fri unless told), an order WO-7001 of 2000
-    released on it with an ideal cycle of 0.5 min, reason codes SCRAP-01 and DT-01."""
+    """PRESS-01 on WC-PRESS (shift Early 06:00–14:00 Mon–Fri unless told), an order WO-7001 of
+    100,000 released on it with an ideal cycle of 0.5 min, reason codes SCRAP-01 and DT-01."""
     work_center_upsert(code="WC-PRESS", name="Pressing", line="L1")
     machine = equipment_upsert(code=MACHINE, name="Press 1", work_center="WC-PRESS").obj
     shifts_set(
@@ -79,22 +79,22 @@ def press(*, shifts: list[ShiftSpec] | None = None) -> Equipment:
     ReasonCodeFactory(code="DT-01", kind=ReasonCode.Kind.DOWNTIME, name="Machine breakdown")
     item = ItemFactory(code="PANEL-1")
     RoutingFactory(item=item, operations=[{"sequence": 10, "name": "Press", "work_center": machine.work_center, "run_minutes_per_unit": Decimal("0.5")}])
-    WorkOrderFactory(number=ORDER, item=item, quantity=Decimal(2000), due_date=datetime.date(2030, 1, 31))
+    WorkOrderFactory(number=ORDER, item=item, quantity=Decimal(100000), due_date=datetime.date(2030, 1, 31))
     work_order_transition(number=ORDER, action="release")
     return machine
 
 
-def known_shift() -> Equipment:
-    """The Monday of the module's docstring."""
-    machine = press()
-    state(machine, "run", at(5), at(6, 30))
-    state(machine, "down", at(6, 30), at(7, 30), reason="DT-01")
-    state(machine, "run", at(7, 30), at(8))
-    state(machine, "idle", at(8), at(8, 30))
-    state(machine, "run", at(8, 30), at(14, 30))
-    confirm(5, 0, at(6))
-    confirm(100, 0, at(7))
-    confirm(300, 10, at(10))
-    confirm(300, 10, at(14))
-    confirm(50, 0, at(14, 30))
+def known_shift(day: datetime.date = MONDAY, machine: Equipment | None = None) -> Equipment:
+    """The Monday of the module's docstring (or the same on ``day``, for a ``machine`` already made)."""
+    machine = machine or press()
+    state(machine, "run", at(5, day=day), at(6, 30, day=day))
+    state(machine, "down", at(6, 30, day=day), at(7, 30, day=day), reason="DT-01")
+    state(machine, "run", at(7, 30, day=day), at(8, day=day))
+    state(machine, "idle", at(8, day=day), at(8, 30, day=day))
+    state(machine, "run", at(8, 30, day=day), at(14, 30, day=day))
+    confirm(5, 0, at(6, day=day))
+    confirm(100, 0, at(7, day=day))
+    confirm(300, 10, at(10, day=day))
+    confirm(300, 10, at(14, day=day))
+    confirm(50, 0, at(14, 30, day=day))
     return machine

@@ -46,7 +46,7 @@ def test_assigning_confirms_once_on_the_operation_as_of_the_window_and_is_audite
 
 
 def test_a_refused_confirmation_or_a_second_decision_changes_nothing(counts):
-    counts.good = 5000  # more than the order's 2000
+    counts.good = 500_000  # more than the order's 100,000
     counts.save(update_fields=["good"])
 
     with pytest.raises(DomainError) as refused:
