@@ -25,9 +25,9 @@ def test_anonymous_visitors_are_sent_to_sign_in(client):
 @pytest.mark.parametrize("role", ["operator", "integration"])
 def test_people_without_an_oee_role_are_refused(client, role):
     known_shift()
-    signed_in = signed_in(client, role)
+    visitor = signed_in(client, role)
 
-    assert (signed_in.get("/oee/").status_code, signed_in.get("/oee/PRESS-01/").status_code) == (403, 403)
+    assert (visitor.get("/oee/").status_code, visitor.get("/oee/PRESS-01/").status_code) == (403, 403)
 
 
 @pytest.mark.parametrize("role", ["supervisor", "planner", "quality", "admin"])
@@ -36,11 +36,11 @@ def test_the_overview_lists_every_machine_with_its_state_and_oee(client, role, d
     state(machine, "down", timezone.now() - datetime.timedelta(minutes=5), None)
     for number in range(2, 6):
         equipment_upsert(code=f"PRESS-0{number}", name="Press", work_center="WC-PRESS")
-    signed_in = signed_in(client, role)
+    visitor = signed_in(client, role)
 
     with django_assert_max_num_queries(14):  # session, user, roles, then the board rows: not one per machine
-        page = signed_in.get("/oee/", HTTP_ACCEPT_LANGUAGE="en")
-    partial = signed_in.get("/oee/", HTTP_HX_REQUEST="true", HTTP_ACCEPT_LANGUAGE="en")
+        page = visitor.get("/oee/", HTTP_ACCEPT_LANGUAGE="en")
+    partial = visitor.get("/oee/", HTTP_HX_REQUEST="true", HTTP_ACCEPT_LANGUAGE="en")
 
     text = page.content.decode()
     assert page.status_code == 200
@@ -72,10 +72,10 @@ def test_the_detail_page_shows_the_hand_calculated_numbers(client):
 
 def test_the_trend_per_shift_and_today_by_default(client):
     known_shift()
-    signed_in = signed_in(client, "planner")
+    visitor = signed_in(client, "planner")
 
-    per_shift = signed_in.get("/oee/PRESS-01/", {"trend": "shift"}, HTTP_ACCEPT_LANGUAGE="en")
-    nonsense = signed_in.get("/oee/PRESS-01/", {"trend": "<script>"}, HTTP_ACCEPT_LANGUAGE="en")
+    per_shift = visitor.get("/oee/PRESS-01/", {"trend": "shift"}, HTTP_ACCEPT_LANGUAGE="en")
+    nonsense = visitor.get("/oee/PRESS-01/", {"trend": "<script>"}, HTTP_ACCEPT_LANGUAGE="en")
 
     assert per_shift.status_code == 200 and "Trend per shift" in per_shift.content.decode()
     assert nonsense.status_code == 200 and "Trend per day" in nonsense.content.decode()
