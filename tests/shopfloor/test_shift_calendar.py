@@ -71,3 +71,16 @@ def test_a_night_shift_runs_into_the_next_morning_and_belongs_to_the_day_it_star
     # Saturday noon: no night shift runs; the last one was Friday's (Monday to Friday).
     saturday = MONDAY + datetime.timedelta(days=5)
     assert span_at([NIGHT], at(12, day=saturday)).day == MONDAY + datetime.timedelta(days=4)
+
+
+@pytest.mark.django_db
+def test_shifts_are_edited_in_the_admin_and_an_overlap_is_refused_there(admin_client):
+    center = work_center_upsert(code="WC-A", name="A").obj
+    form = {"work_center": center.pk, "name": "Early", "start_time": "06:00", "end_time": "14:00", "weekdays": ["1", "2", "3"]}
+
+    added = admin_client.post("/admin/shopfloor/shift/add/", form)
+    clash = admin_client.post("/admin/shopfloor/shift/add/", form | {"name": "Overtime", "start_time": "13:00"}, HTTP_ACCEPT_LANGUAGE="en")
+
+    assert added.status_code == 302
+    assert list(Shift.objects.values_list("name", "weekdays")) == [("Early", "123")]
+    assert clash.status_code == 200 and "Shifts Early and Overtime overlap" in clash.content.decode()
