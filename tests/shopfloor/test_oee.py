@@ -8,6 +8,7 @@ from fractions import Fraction
 
 import pytest
 from django.db import connection
+from django.utils import translation
 from django.test.utils import CaptureQueriesContext
 
 from mes.services.confirmations import confirmation_reverse
@@ -179,7 +180,8 @@ def test_a_machine_without_shifts_is_planned_all_day_and_its_own_shifts_replace_
 
     planned = {result.equipment.code: result.total.figures()["planned_seconds"] for result in results.values()}
     assert planned == {"PRESS-01": 28800.0, "LOOSE-01": 86400.0, "BENCH-01": 43200.0}
-    assert [str(entry.span.shift) for entry in results[loose.pk].shifts] == ["All day"]
+    with translation.override("en"):
+        assert [str(entry.span.shift) for entry in results[loose.pk].shifts] == ["All day"]
 
 
 def test_oee_of_many_machines_takes_a_constant_number_of_queries():

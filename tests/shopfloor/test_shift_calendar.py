@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from django.utils import translation
 
 from mes.models import Event
 from mes.services.errors import DomainError
@@ -59,7 +60,8 @@ def test_adjacent_shifts_and_a_night_shift_do_not_overlap():
     early, late = (ShiftRule(s.name, s.start_time, s.end_time, frozenset(map(int, s.weekdays))) for s in (EARLY, LATE))
     assert overlaps([early, late, NIGHT]) == []
     assert overlaps([ALL_DAY]) == []
-    assert overlaps([ALL_DAY, early]) == [("All day", "Early")]
+    with translation.override("en"):
+        assert overlaps([ALL_DAY, early]) == [("All day", "Early")]
 
 
 def test_a_night_shift_runs_into_the_next_morning_and_belongs_to_the_day_it_starts():
