@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from erp_sync import api as erp_sync_api
 from erp_sync import views as erp_sync_views
 from mes.views import errors, home
+from shopfloor import machine_pages
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -18,6 +19,9 @@ urlpatterns = [
     path("sync/", erp_sync_views.health_page, name="sync-health"),
     path("sync/dead-letters/", erp_sync_views.dead_letters_page, name="sync-dead-letters"),
     path("sync/messages/<int:message_id>/", erp_sync_views.message_page, name="sync-message"),
+    path("oee/", machine_pages.oee_overview, name="oee-overview"),
+    path("oee/<str:code>/", machine_pages.oee_detail, name="oee-detail"),
+    path("unassigned-production/", machine_pages.unassigned_production_page, name="unassigned-production"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),

@@ -3,8 +3,15 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from mes.services.errors import DomainError
-from shopfloor.models import DeviceException, DeviceMapping, EquipmentAssignment, EquipmentState, UnassignedProduction
-from shopfloor.services import equipment_signals_test, validated_mapping
+from shopfloor.models import (
+    DeviceException,
+    DeviceMapping,
+    EquipmentAssignment,
+    EquipmentState,
+    Shift,
+    UnassignedProduction,
+)
+from shopfloor.services import ShiftSpec, equipment_signals_test, shifts_validate, validated_mapping
 
 
 class DeviceMappingForm(forms.ModelForm):
@@ -61,7 +68,7 @@ class EquipmentAssignmentAdmin(ReadOnlyAdmin):
 
 @admin.register(UnassignedProduction)
 class UnassignedProductionAdmin(ReadOnlyAdmin):
-    list_display = ["equipment", "window_start", "window_end", "good", "scrap", "reason", "resolved_at"]
+    list_display = ["equipment", "window_start", "window_end", "good", "scrap", "reason", "resolution", "resolved_at"]
     list_filter = ["reason", "equipment"]
 
 
@@ -75,3 +82,54 @@ class EquipmentStateAdmin(ReadOnlyAdmin):
 class DeviceExceptionAdmin(ReadOnlyAdmin):
     list_display = ["equipment", "kind", "opened_at", "closed_at", "detail"]
     list_filter = ["kind", "equipment"]
+
+
+WEEKDAY_CHOICES = [
+    ("1", _("Monday")), ("2", _("Tuesday")), ("3", _("Wednesday")), ("4", _("Thursday")),
+    ("5", _("Friday")), ("6", _("Saturday")), ("7", _("Sunday")),
+]
+
+
+class ShiftForm(forms.ModelForm):
+    weekdays = forms.MultipleChoiceField(
+        label=_("weekdays"), choices=WEEKDAY_CHOICES, widget=forms.CheckboxSelectMultiple,
+        help_text=_("The days the shift starts on."),
+    )
+
+    class Meta:
+        model = Shift
+        fields = ["work_center", "equipment", "name", "start_time", "end_time", "weekdays"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["weekdays"] = list(self.instance.weekdays)
+
+    def clean_weekdays(self):
+        return "".join(sorted(self.cleaned_data["weekdays"]))
+
+    def clean(self):
+        data = super().clean()
+        center, machine = data.get("work_center"), data.get("equipment")
+        if bool(center) == bool(machine):
+            raise forms.ValidationError(_("Choose a work center or a machine, not both."))
+        if self.errors:
+            return data
+        siblings = Shift.objects.filter(work_center=center) if center else Shift.objects.filter(equipment=machine)
+        specs = [ShiftSpec(s.name, s.start_time, s.end_time, s.weekdays) for s in siblings.exclude(pk=self.instance.pk)]
+        specs.append(ShiftSpec(data["name"], data["start_time"], data["end_time"], data["weekdays"]))
+        try:
+            shifts_validate(specs)
+        except DomainError as error:
+            raise forms.ValidationError(error.message) from None
+        return data
+
+
+@admin.register(Shift)
+class ShiftAdmin(admin.ModelAdmin):
+    """The equipment calendar: planned production time per work center or machine (for OEE)."""
+
+    form = ShiftForm
+    list_display = ["name", "work_center", "equipment", "start_time", "end_time", "weekdays"]
+    list_filter = ["work_center"]
+    list_select_related = ["work_center", "equipment"]

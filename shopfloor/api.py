@@ -1,14 +1,16 @@
-"""REST API of the shop floor: signal mappings of machines. Thin: parse, call, answer."""
+"""REST API of the shop floor: signal mappings of machines, operations on them, their OEE. Thin: parse, call, answer."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from mes.api.base import ERRORS, ApiView, check_key, check_number, validated
 from mes.roles import ALL_ROLES, Role
+from shopfloor.oee import PeriodError, equipment_oee_report
 from shopfloor.services import (
     equipment_signals_get,
     equipment_signals_set,
@@ -76,3 +78,78 @@ class OperationStopView(ApiView):
             number=check_key("number", number), sequence=check_number("sequence", sequence, 9999), equipment_code=data.get("equipment") or None, actor=request.user
         )
         return Response({"work_order": number, "operation": sequence, "stopped": stopped})
+
+
+OEE_FIGURES = {
+    "availability": serializers.FloatField(allow_null=True, help_text="run / planned; null when nothing was planned or recorded"),
+    "performance": serializers.FloatField(allow_null=True, help_text="Σ(ideal cycle × count) / run; not capped at 1"),
+    "quality": serializers.FloatField(allow_null=True, help_text="good / (good + scrap)"),
+    "oee": serializers.FloatField(allow_null=True, help_text="availability × performance × quality"),
+    "run_seconds": serializers.FloatField(),
+    "down_seconds": serializers.FloatField(),
+    "good": serializers.DecimalField(max_digits=20, decimal_places=3, coerce_to_string=False),
+    "scrap": serializers.DecimalField(max_digits=20, decimal_places=3, coerce_to_string=False),
+    "planned_seconds": serializers.FloatField(),
+    "idle_seconds": serializers.FloatField(),
+    "unknown_seconds": serializers.FloatField(help_text="the machine did not answer, or nothing was recorded"),
+    "ideal_seconds": serializers.FloatField(help_text="Σ(ideal cycle × (good + scrap))"),
+    "counts_without_ideal_cycle": serializers.DecimalField(max_digits=20, decimal_places=3, coerce_to_string=False),
+}
+OEE_RESPONSE = inline_serializer(
+    "EquipmentOee",
+    {
+        "equipment": serializers.CharField(),
+        "from": serializers.DateTimeField(),
+        "to": serializers.DateTimeField(),
+        **OEE_FIGURES,
+        "losses": inline_serializer(
+            "OeeLosses",
+            {
+                "downtime_by_reason": inline_serializer(
+                    "OeeReasonLoss",
+                    {"reason_code": serializers.CharField(), "name": serializers.CharField(), "seconds": serializers.FloatField(), "stops": serializers.IntegerField()},
+                    many=True,
+                ),
+                "unexplained_seconds": serializers.FloatField(help_text="stops long enough to ask for a reason, with none given"),
+                "short_stop_seconds": serializers.FloatField(help_text="stops shorter than MES_DOWNTIME_REASON_AFTER_SECONDS"),
+                "unknown_seconds": serializers.FloatField(),
+                "speed_loss_seconds": serializers.FloatField(help_text="run − ideal; negative when faster than the ideal cycle"),
+                "scrap_seconds": serializers.FloatField(help_text="ideal cycle × scrap"),
+                "scrap": serializers.DecimalField(max_digits=20, decimal_places=3, coerce_to_string=False),
+            },
+        ),
+        "shifts": inline_serializer(
+            "OeeShift",
+            {"shift": serializers.CharField(), "day": serializers.DateField(), "from": serializers.DateTimeField(), "to": serializers.DateTimeField(), **OEE_FIGURES},
+            many=True,
+        ),
+        "days": inline_serializer("OeeDay", {"day": serializers.DateField(), **OEE_FIGURES}, many=True),
+    },
+)
+
+
+class EquipmentOeeView(ApiView):
+    roles = {"GET": ALL_ROLES}
+
+    @extend_schema(
+        tags=["equipment"],
+        summary="OEE of a machine over a period, with its losses and a row per shift and per production day",
+        description=(
+            "Planned time comes from the machine's shifts (its own, else its work center's, else all day) and stops at now. "
+            "A date alone for `to` means the end of that day. Without `from`: the start of today's first shift; without `to`: now. "
+            "At most 93 days."
+        ),
+        parameters=[
+            OpenApiParameter("from", OpenApiTypes.STR, description="ISO 8601 date or date-time (no offset: plant time)"),
+            OpenApiParameter("to", OpenApiTypes.STR, description="ISO 8601 date or date-time, exclusive"),
+        ],
+        responses={200: OEE_RESPONSE, **ERRORS},
+    )
+    def get(self, request: Request, code: str) -> Response:
+        try:
+            report = equipment_oee_report(
+                check_key("code", code), from_text=request.query_params.get("from"), to_text=request.query_params.get("to")
+            )
+        except PeriodError as error:
+            raise serializers.ValidationError({error.field: [error.message]}) from None
+        return Response(report.as_json())

@@ -1,3 +1,4 @@
+from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -97,6 +98,10 @@ class UnassignedProduction(models.Model):
     NO_RUNNING_OPERATION = "no_running_operation"
     SCRAP_REASON_MISSING = "scrap_reason_missing"
 
+    class Resolution(models.TextChoices):
+        ASSIGNED = "assigned", _("assigned to an operation")
+        DISMISSED = "dismissed", _("dismissed")
+
     equipment = models.ForeignKey(
         "mes.Equipment", models.PROTECT, related_name="unassigned_production", verbose_name=_("equipment")
     )
@@ -112,6 +117,14 @@ class UnassignedProduction(models.Model):
     detail = models.CharField(_("detail"), max_length=500, blank=True)
     recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    # How a supervisor resolved it (``shopfloor.services.unassigned_production_assign`` / ``_dismiss``).
+    resolution = models.CharField(_("resolution"), max_length=16, choices=Resolution.choices, blank=True)
+    resolved_by = models.CharField(_("resolved by"), max_length=150, blank=True)
+    resolution_note = models.CharField(_("resolution note"), max_length=500, blank=True)
+    confirmation = models.ForeignKey(
+        "mes.Confirmation", models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("confirmation it was assigned with"),
+    )
 
     class Meta:
         verbose_name = _("unassigned production")
@@ -189,3 +202,59 @@ class DeviceException(models.Model):
 
     def __str__(self) -> str:
         return f"{self.equipment_id} {self.kind} from {self.opened_at:%Y-%m-%d %H:%M:%S}"
+
+
+WEEKDAYS = "1234567"  # ISO weekdays: 1 Monday … 7 Sunday
+
+
+class Shift(models.Model):
+    """A shift of the equipment calendar: planned production time on the weekdays named.
+
+    Belongs to a work center (its machines share it) or to one machine (whose own shifts then
+    replace its work center's). An end at or before the start crosses midnight: 22:00–06:00
+    runs into the next morning and belongs to the day it starts on; equal times are 24 hours.
+    A machine with no shifts, neither its own nor its work center's, is planned all day, every
+    day (``shopfloor.calendar.ALL_DAY``). Written by ``shopfloor.services.shifts_set`` or the admin.
+    """
+
+    work_center = models.ForeignKey(
+        "mes.WorkCenter", models.CASCADE, null=True, blank=True, related_name="shifts", verbose_name=_("work center")
+    )
+    equipment = models.ForeignKey(
+        "mes.Equipment", models.CASCADE, null=True, blank=True, related_name="shifts", verbose_name=_("equipment")
+    )
+    name = models.CharField(_("name"), max_length=64)
+    start_time = models.TimeField(_("starts at"))
+    end_time = models.TimeField(_("ends at"), help_text=_("At or before the start: the shift ends the next day."))
+    weekdays = models.CharField(
+        _("weekdays"),
+        max_length=7,
+        default="12345",
+        validators=[RegexValidator(r"^[1-7]{1,7}$", _("Weekdays are digits 1 (Monday) to 7 (Sunday)."))],
+        help_text=_("The days it starts on: 1 = Monday … 7 = Sunday, e.g. 12345."),
+    )
+
+    class Meta:
+        verbose_name = _("shift")
+        verbose_name_plural = _("shifts")
+        ordering = ["work_center", "equipment", "start_time"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(work_center__isnull=False, equipment__isnull=True)
+                | models.Q(work_center__isnull=True, equipment__isnull=False),
+                name="shift_on_work_center_or_equipment",
+            ),
+            models.UniqueConstraint(
+                fields=["work_center", "name"], condition=models.Q(work_center__isnull=False), name="shift_name_per_work_center"
+            ),
+            models.UniqueConstraint(
+                fields=["equipment", "name"], condition=models.Q(equipment__isnull=False), name="shift_name_per_equipment"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.start_time:%H:%M}–{self.end_time:%H:%M}"
+
+    @property
+    def weekday_numbers(self) -> frozenset[int]:
+        return frozenset(int(day) for day in self.weekdays if day in WEEKDAYS)

@@ -207,7 +207,7 @@ def _window_of(counters: Mapping[str, CounterState]) -> datetime.datetime | None
     return min((row.window_start for row in counters.values() if row.window_start is not None), default=None)
 
 
-def _scrap_reason_code() -> str:
+def scrap_reason_default() -> str:
     """``COLLECTOR_SCRAP_REASON_CODE``, else the first scrap reason by code, else ""."""
     configured = getattr(settings, "COLLECTOR_SCRAP_REASON_CODE", "")
     if configured:
@@ -277,7 +277,7 @@ def _window_close(
         )
         return WindowOutcome(window_start, window_end, good, scrap, unassigned=row)
     operation = assignment.operation
-    reason_code = _scrap_reason_code() if scrap else ""
+    reason_code = scrap_reason_default() if scrap else ""
     confirmed_scrap = scrap if reason_code else 0
     confirmation_id = None
     if good or confirmed_scrap:

@@ -1,21 +1,36 @@
-"""Writes of the shop floor: machine signal mappings."""
+"""Writes of the shop floor: machine signal mappings, operations on machines, downtime reasons, shifts,
+unassigned production."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from mes.models import Equipment, ReasonCode, Status, WorkOrderOperation
+from mes.models import Equipment, ReasonCode, Status, WorkCenter, WorkOrderOperation
 from mes.services.audit import event_record
+from mes.services.confirmations import ConfirmationRequest, operation_confirm
 from mes.services.errors import DomainError, ErrorKind
 from mes.services.transitions import operation_transition_locked, work_order_lock, work_order_transition_locked
 from shopfloor.devices.base import DeviceUnavailable, read_once
 from shopfloor.devices.config import DeviceConfigError, parse_device_config
-from shopfloor.models import DeviceMapping, EquipmentAssignment, EquipmentState
+from shopfloor.models import (
+    WEEKDAYS,
+    DeviceMapping,
+    EquipmentAssignment,
+    EquipmentState,
+    Shift,
+    UnassignedProduction,
+)
+from shopfloor.production import scrap_reason_default
+from shopfloor.shift_calendar import ShiftRule, overlaps
 
 
 def _equipment(code: str) -> Equipment:
@@ -206,3 +221,192 @@ def downtime_reason_set(*, state_id: int, reason_code: str, actor: Any = None, a
         actor=actor, actor_label=actor_label, before=before, after={"reason_code": reason.code},
     )
     return state
+
+
+# --- the equipment calendar ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShiftSpec:
+    """One shift as a caller gives it: ``ShiftSpec("早班 Early", time(6), time(14), "123456")``."""
+
+    name: str
+    start_time: datetime.time
+    end_time: datetime.time
+    weekdays: str = "12345"
+
+
+def shifts_validate(shifts: list[ShiftSpec]) -> None:
+    """Refuse unnamed, doubly named or overlapping shifts, or weekdays other than the digits 1–7."""
+    names = [spec.name.strip() for spec in shifts]
+    if any(not name or len(name) > 64 for name in names):
+        raise DomainError("invalid_shift", _("Every shift needs a name of at most 64 characters."), fields={"name": "required"})
+    if len(set(names)) != len(names):
+        raise DomainError("duplicate_shift", _("Two shifts have the same name."), fields={"name": "duplicate"})
+    for spec in shifts:
+        if not spec.weekdays or any(day not in WEEKDAYS for day in spec.weekdays) or len(set(spec.weekdays)) != len(spec.weekdays):
+            raise DomainError(
+                "invalid_weekdays",
+                _("Weekdays of shift %(name)s must be digits 1 (Monday) to 7 (Sunday), each once, not %(weekdays)r.")
+                % {"name": spec.name, "weekdays": spec.weekdays},
+                fields={"weekdays": spec.weekdays},
+            )
+    clashes = overlaps([ShiftRule(spec.name, spec.start_time, spec.end_time, frozenset(map(int, spec.weekdays))) for spec in shifts])
+    if clashes:
+        first, second = clashes[0]
+        raise DomainError(
+            "overlapping_shifts",
+            _("Shifts %(first)s and %(second)s overlap: their hours would count twice.") % {"first": first, "second": second},
+            fields={"shifts": f"{first}, {second}"},
+        )
+
+
+def _shift_json(shift: Shift | ShiftSpec) -> dict[str, str]:
+    return {
+        "name": shift.name,
+        "start_time": shift.start_time.strftime("%H:%M"),
+        "end_time": shift.end_time.strftime("%H:%M"),
+        "weekdays": "".join(sorted(shift.weekdays)),
+    }
+
+
+@transaction.atomic
+def shifts_set(
+    *, shifts: list[ShiftSpec], work_center_code: str = "", equipment_code: str = "", actor: Any = None
+) -> list[Shift]:
+    """Replace the shifts of a work center (or of one machine, overriding its work center's), audited.
+
+    Setting the same shifts again changes nothing; an empty list removes them (the machine then
+    follows its work center's shifts, or is planned all day).
+    """
+    if bool(work_center_code) == bool(equipment_code):
+        raise DomainError("invalid_shift_owner", _("Name a work center or a machine, not both."), fields={"owner": "one"})
+    shifts_validate(shifts)
+    if equipment_code:
+        owner = {"equipment": _equipment(equipment_code)}
+        object_type, object_key = "equipment", equipment_code
+    else:
+        center = WorkCenter.objects.filter(code=work_center_code).first()
+        if center is None:
+            raise DomainError(
+                "unknown_work_center", _("No work center with code %(code)s.") % {"code": work_center_code},
+                kind=ErrorKind.NOT_FOUND,
+            )
+        owner = {"work_center": center}
+        object_type, object_key = "work_center", work_center_code
+    current = list(Shift.objects.select_for_update().filter(**owner).order_by("start_time", "name"))
+    before = sorted((_shift_json(shift) for shift in current), key=lambda entry: (entry["start_time"], entry["name"]))
+    after = sorted((_shift_json(spec) for spec in shifts), key=lambda entry: (entry["start_time"], entry["name"]))
+    if before == after:
+        return current
+    Shift.objects.filter(**owner).delete()
+    created = Shift.objects.bulk_create(
+        Shift(
+            name=spec.name.strip(), start_time=spec.start_time, end_time=spec.end_time,
+            weekdays="".join(sorted(spec.weekdays)), **owner,
+        )
+        for spec in shifts
+    )
+    event_record(object_type=object_type, object_key=object_key, action="shifts_set", actor=actor, before={"shifts": before}, after={"shifts": after})
+    return created
+
+
+# --- unassigned production ----------------------------------------------------------------
+
+# Never change: confirmations already recorded carry client ids derived from it.
+UNASSIGNED_NAMESPACE = uuid.UUID("9a4e2c71-5b3d-4f08-a6c2-1e7d9b3f5a24")
+
+
+def _unassigned_locked(row_id: int) -> UnassignedProduction:
+    row = (
+        UnassignedProduction.objects.select_for_update(of=("self",))
+        .select_related("equipment", "confirmation__operation__work_order")
+        .filter(pk=row_id)
+        .first()
+    )
+    if row is None:
+        raise DomainError(
+            "unknown_unassigned_production", _("No unassigned production %(id)s.") % {"id": row_id}, kind=ErrorKind.NOT_FOUND
+        )
+    return row
+
+
+def _already_resolved(row: UnassignedProduction) -> DomainError:
+    return DomainError(
+        "already_resolved",
+        _("These counts of %(code)s were already %(resolution)s.") % {"code": row.equipment.code, "resolution": row.get_resolution_display()},
+        kind=ErrorKind.CONFLICT,
+    )
+
+
+def _actor_label(actor: Any) -> str:
+    return actor.get_username() if getattr(actor, "is_authenticated", False) else ""
+
+
+@transaction.atomic
+def unassigned_production_assign(
+    *, row_id: int, work_order: str, sequence: int, scrap_reason_code: str = "", actor: Any = None
+) -> UnassignedProduction:
+    """Confirm counts no operation took on the operation named, as of the end of their window, audited.
+
+    The confirmation goes through the confirmation service (its rules, its ERP message) with a
+    client id derived from the row, so assigning twice confirms once. Scrap takes
+    ``scrap_reason_code``, else the collector's scrap reason. A refused confirmation changes nothing.
+    """
+    row = _unassigned_locked(row_id)
+    if row.resolution == UnassignedProduction.Resolution.ASSIGNED:
+        operation = row.confirmation.operation
+        if (operation.work_order.number, operation.sequence) == (work_order, sequence):
+            return row
+        raise _already_resolved(row)
+    if row.resolution:
+        raise _already_resolved(row)
+    reason = (scrap_reason_code or scrap_reason_default()) if row.scrap else ""
+    result = operation_confirm(
+        request=ConfirmationRequest(
+            client_id=uuid.uuid5(UNASSIGNED_NAMESPACE, str(row.pk)),
+            work_order=work_order,
+            operation=sequence,
+            good_qty=Decimal(row.good),
+            scrap_qty=Decimal(row.scrap),
+            reason_code=reason,
+            station=row.equipment.code,
+            confirmed_at=row.window_end,
+        ),
+        actor=actor,
+    )
+    row.resolution = UnassignedProduction.Resolution.ASSIGNED
+    row.resolved_at = timezone.now()
+    row.resolved_by = _actor_label(actor)
+    row.resolution_note = f"{work_order}/{sequence}"
+    row.confirmation = result.confirmation
+    row.save(update_fields=["resolution", "resolved_at", "resolved_by", "resolution_note", "confirmation"])
+    event_record(
+        object_type="unassigned_production", object_key=f"{row.equipment.code}/{row.pk}", action="assign", actor=actor,
+        work_order=result.confirmation.work_order, before={"resolution": None},
+        after={"resolution": row.resolution, "operation": row.resolution_note, "confirmation": str(result.confirmation.uuid)},
+    )
+    return row
+
+
+@transaction.atomic
+def unassigned_production_dismiss(*, row_id: int, reason: str, actor: Any = None) -> UnassignedProduction:
+    """Set counts aside for good (a test run, a double count), with a reason; audited. Dismissing twice changes nothing."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("reason_required", _("Say why these counts are dismissed."), fields={"reason": "required"})
+    row = _unassigned_locked(row_id)
+    if row.resolution == UnassignedProduction.Resolution.DISMISSED:
+        return row
+    if row.resolution:
+        raise _already_resolved(row)
+    row.resolution = UnassignedProduction.Resolution.DISMISSED
+    row.resolved_at = timezone.now()
+    row.resolved_by = _actor_label(actor)
+    row.resolution_note = reason[:500]
+    row.save(update_fields=["resolution", "resolved_at", "resolved_by", "resolution_note"])
+    event_record(
+        object_type="unassigned_production", object_key=f"{row.equipment.code}/{row.pk}", action="dismiss", actor=actor,
+        before={"resolution": None}, after={"resolution": row.resolution}, reason=reason,
+    )
+    return row

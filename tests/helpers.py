@@ -109,3 +109,14 @@ def dead_message(work_order: str, *, error: str) -> OutboxMessage:
     confirmation = confirm(work_order, 10, good_qty=Decimal(1)).confirmation
     OutboxMessage.objects.filter(source_uuid=confirmation.uuid).update(state="dead", last_error=error)
     return OutboxMessage.objects.get(source_uuid=confirmation.uuid)
+
+
+def signed_in(client, role: str):
+    """Django's test ``client`` signed in (session) as a new person holding ``role``."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    user = get_user_model().objects.create_user(username=f"{role}-person", password="pw-123456")
+    user.groups.add(Group.objects.get(name=role))
+    client.force_login(user)
+    return client

@@ -6,7 +6,8 @@
 Each ``DeviceReader`` keeps its driver's connection open and reads every ``poll_interval_s``.
 A reading goes to ``shopfloor.production.reading_record`` when it differs from the last one
 recorded, or at least every ``HEARTBEAT_SECONDS`` (so an unchanged machine costs no database
-work). A failed read is retried with exponential back-off (from the poll interval up to
+work; a machine without a running signal every half ``idle_after_s`` at most, so that the end of
+its count activity turns it idle in time). A failed read is retried with exponential back-off (from the poll interval up to
 ``backoff_cap_s``); once a machine has not answered for ``unanswered_after_s`` (at least three
 poll intervals) it is marked unknown with an open exception, and its first answer closes it.
 An OPC UA server that reports every signal of a machine as bad counts as not answering.
@@ -205,7 +206,9 @@ class DeviceReader:
                 self._marked_unknown = False
                 self._last_recorded = None  # record this answer, whatever it shows
             values = dict(snapshot.values)
-            if values == self._last_recorded and time.monotonic() - self._last_recorded_at < HEARTBEAT_SECONDS:
+            # Without a running signal only a recorded reading can notice that parts stopped coming.
+            heartbeat = HEARTBEAT_SECONDS if "running" in values else min(HEARTBEAT_SECONDS, self.options.idle_after_s / 2)
+            if values == self._last_recorded and time.monotonic() - self._last_recorded_at < heartbeat:
                 return
             await self.database.call(
                 reading_record,

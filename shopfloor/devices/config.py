@@ -10,7 +10,7 @@ filled in). Nothing here touches the network or imports a protocol library.
                  "running": {"coil": 0}}}
     {"protocol": "opcua", "endpoint": "opc.tcp://127.0.0.1:4840", "username": "…", "password": "…",
      "signals": {"good_count": {"node": "ns=2;s=Machine01.GoodCount"}}}
-    {"protocol": "mqtt", "host": "127.0.0.1", "port": 1883,
+    {"protocol": "mqtt", "host": "127.0.0.1", "port": 1883, "silent_after_s": 60,
      "signals": {"good_count": {"topic": "plant/press-1/counts", "json_path": "$.good"}}}
 """
 
@@ -32,6 +32,8 @@ DEFAULT_POLL_INTERVAL_S = 1.0
 MIN_POLL_INTERVAL_S = 0.1
 MAX_POLL_INTERVAL_S = 3600.0
 DEFAULT_TIMEOUT_S = 1.0
+DEFAULT_MQTT_SILENT_AFTER_S = 60.0
+MAX_MQTT_SILENT_AFTER_S = 86400.0
 MIN_TIMEOUT_S = 0.05
 MAX_TIMEOUT_S = 60.0
 
@@ -216,6 +218,8 @@ class MqttConfig:
     qos: int = 1
     poll_interval_s: float = DEFAULT_POLL_INTERVAL_S
     timeout_s: float = 5.0
+    # A device that publishes nothing on any of its topics for this long is silent: not answering.
+    silent_after_s: float = DEFAULT_MQTT_SILENT_AFTER_S
 
     protocol: ClassVar[str] = "mqtt"
 
@@ -234,6 +238,7 @@ class MqttConfig:
             "qos": self.qos,
             "poll_interval_s": self.poll_interval_s,
             "timeout_s": self.timeout_s,
+            "silent_after_s": self.silent_after_s,
             "signals": {name: signal.to_json() for name, signal in self.signals.items()},
         }
         return data
@@ -557,6 +562,7 @@ def _parse_mqtt(reader: _Reader) -> MqttConfig:
     client_id = reader.text("client_id", None, max_length=23 * 8)
     qos = reader.integer("qos", 0, 2, 1)
     poll, timeout = _timing(reader, default_timeout=5.0)
+    silent_after = reader.number("silent_after_s", 1.0, MAX_MQTT_SILENT_AFTER_S, DEFAULT_MQTT_SILENT_AFTER_S)
     signals = _signals(reader, _parse_mqtt_signal)
     return MqttConfig(
         host=host,
@@ -568,6 +574,7 @@ def _parse_mqtt(reader: _Reader) -> MqttConfig:
         signals=signals,
         poll_interval_s=poll,
         timeout_s=timeout,
+        silent_after_s=silent_after or DEFAULT_MQTT_SILENT_AFTER_S,
     )
 
 

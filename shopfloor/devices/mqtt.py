@@ -7,6 +7,12 @@ when it arrived (``sampled_at``). A payload is JSON when the signal has a ``json
 with nothing received yet, or whose last payload could not be read, is in ``errors``. Retained
 messages count: a device that published its state before we subscribed is seen at once.
 Losing the broker makes the next ``read()`` raise ``DeviceUnavailable``; the one after reconnects.
+
+A device that publishes nothing on any of its topics for ``silent_after_s`` (60 s by default),
+counted from the last message or from subscribing, is silent: ``read()`` then gives no values,
+only errors, which the collector treats like a machine that does not answer (unknown, with a
+device exception) until the device publishes again. A device that publishes only on change
+should publish a heartbeat (its state or count again) within that time.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import asyncio
 import datetime
 import json
 import logging
+import time
 from typing import Any
 
 import aiomqtt
@@ -70,6 +77,7 @@ class MqttDriver(DriverBase):
         self._values: dict[str, SignalValue] = {}
         self._errors: dict[str, str] = {}
         self._received_at: dict[str, datetime.datetime] = {}
+        self._heard_at = 0.0  # monotonic: the last message, or subscribing
 
     @property
     def connected(self) -> bool:
@@ -98,6 +106,7 @@ class MqttDriver(DriverBase):
             await _leave(client)
             raise DeviceUnavailable(self.config.address, f"cannot subscribe: {error}") from error
         self._client = client
+        self._heard_at = time.monotonic()
         self._listener = asyncio.create_task(
             self._listen(client), name=f"mqtt-listener {self.config.address}"
         )
@@ -106,6 +115,7 @@ class MqttDriver(DriverBase):
         """Take messages until the connection ends (the task then holds the MqttError)."""
         async for message in client.messages:
             received_at = utc_now()
+            self._heard_at = time.monotonic()
             for name, signal in self._by_topic.get(message.topic.value, ()):
                 try:
                     self._values[name] = coerce_signal(
@@ -124,6 +134,16 @@ class MqttDriver(DriverBase):
             await self.close()
             raise DeviceUnavailable(self.config.address, f"connection lost: {error}")
         await self.connect()
+        silent_for = time.monotonic() - self._heard_at
+        if silent_for >= self.config.silent_after_s:
+            return Snapshot(
+                read_at=utc_now(),
+                values={},
+                errors={
+                    name: f"{self.config.address}: nothing received on any topic for {silent_for:.0f} s"
+                    for name in self.config.signals
+                },
+            )
         errors = {
             name: self._errors.get(name, f"nothing received on {signal.topic} yet")
             for name, signal in self.config.signals.items()

@@ -312,6 +312,69 @@ def test_an_mqtt_machine_through_mosquitto_gives_the_same_confirmations(press, b
     assert _states() == ["run"]
 
 
+def _mqtt_mapping(base: str, *signals: str, silent_after_s: float) -> dict[str, Any]:
+    topics = {
+        "good_count": {"topic": f"{base}/counts", "json_path": "$.good"},
+        "scrap_count": {"topic": f"{base}/counts", "json_path": "$.scrap"},
+        "running": {"topic": f"{base}/running"},
+    }
+    return {
+        "protocol": "mqtt", "host": MQTT_BROKER[0], "port": MQTT_BROKER[1], "poll_interval_s": 0.2,
+        "silent_after_s": silent_after_s, "signals": {name: topics[name] for name in signals},
+    }
+
+
+@with_collector
+def test_an_mqtt_machine_that_goes_silent_is_unknown_with_an_exception_until_it_publishes(press, tmp_path):
+    base = f"open-mes-test/{uuid.uuid4().hex}"
+    equipment_signals_set(equipment_code=PRESS, config=_mqtt_mapping(base, "good_count", "running", silent_after_s=1))
+
+    def open_exceptions():
+        return list(DeviceException.objects.filter(equipment__code=PRESS, closed_at__isnull=True))
+
+    with collector(tmp_path):
+        # Published until the collector has seen it running; then the device says nothing more.
+        wait_until(
+            lambda: asyncio.run(_publish((f"{base}/running", "true"), (f"{base}/counts", '{"good": 7}'))) or _states() == ["run"],
+            what="the machine is seen running",
+        )
+        wait_until(lambda: open_exceptions() and _states()[-1] == "unknown", what="the silent machine is marked unknown")
+        wait_until(
+            lambda: asyncio.run(_publish((f"{base}/running", "true"))) or (not open_exceptions() and _states()[-1] == "run"),
+            what="a message closes the exception",
+        )
+
+    assert _states() == ["run", "unknown", "run"]
+    (exception,) = DeviceException.objects.filter(equipment__code=PRESS)
+    assert exception.kind == DeviceException.Kind.NOT_ANSWERING
+    assert "mqtt://127.0.0.1:1883: nothing received on any topic for" in exception.detail
+    unknown = EquipmentState.objects.get(equipment__code=PRESS, state="unknown")
+    assert unknown.started_at == exception.opened_at and unknown.ended_at is not None
+
+
+@with_collector
+def test_without_a_running_signal_the_collector_runs_a_machine_while_it_counts_and_idles_it_after(press, big_order, tmp_path):
+    base = f"open-mes-test/{uuid.uuid4().hex}"
+    counts = f"{base}/counts"
+    equipment_signals_set(equipment_code=PRESS, config=_mqtt_mapping(base, "good_count", silent_after_s=60))
+    _bind()
+    asyncio.run(_publish((counts, '{"good": 100}'), retain=True))
+    try:
+        with collector(tmp_path, "collector", "--idle-after", "1"):
+            wait_until(lambda: _counters().get("good_count") and _counters()["good_count"].last_value == 100, what="the baseline")
+            asyncio.run(_publish(*((counts, f'{{"good": {good}}}') for good in range(101, 121))))
+            wait_until(lambda: _states()[-2:] == ["run", "idle"], within=15, what="run while counting, idle after")
+            wait_until(lambda: _counters()["good_count"].pending == 0, what="the last window closes")
+    finally:
+        asyncio.run(_publish((counts, b""), retain=True))
+
+    assert _states() == ["idle", "run", "idle"]
+    last_part = CounterState.objects.get(equipment__code=PRESS, signal="good_count").last_changed_at
+    idle = EquipmentState.objects.get(equipment__code=PRESS, state="idle", ended_at__isnull=True)
+    assert idle.started_at == last_part  # idle since the last part, not since it was noticed
+    assert _confirmed() == (20, 0)
+
+
 # --- the services on their own -------------------------------------------------------------
 
 

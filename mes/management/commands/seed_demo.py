@@ -1,6 +1,6 @@
 """A deterministic demo plant, built only through the services, safe to run again.
 
-Two lines, six work centers with their machines, sixteen items with multi-level BOMs,
+Two lines, six work centers with their machines and two shifts each, sixteen items with multi-level BOMs,
 routings, twenty employees, reason codes of every kind and thirty work orders in every
 state; plus demo logins and API tokens, printed at the end with the URLs to open.
 
@@ -42,7 +42,7 @@ from mes.services.master_data import (
 )
 from mes.services.work_orders import work_order_transition, work_order_upsert
 from shopfloor.models import EquipmentAssignment
-from shopfloor.services import equipment_signals_set, operation_start_on_equipment
+from shopfloor.services import ShiftSpec, equipment_signals_set, operation_start_on_equipment, shifts_set
 from shopfloor.simulator.client import modbus_mapping
 
 # Confirmation client_ids are uuid5(DEMO_NAMESPACE, "<order>/<operation>/<n>"): the same on every run.
@@ -204,6 +204,11 @@ REASON_CODES = [
     ("DT-01", "downtime", "设备故障 Machine breakdown"),
     ("DT-02", "downtime", "换模 Tool change"),
 ]
+# Every demo work center works two shifts, Monday to Saturday: its planned time for OEE.
+DEMO_SHIFTS = [
+    ShiftSpec("早班 Early", datetime.time(6), datetime.time(14), "123456"),
+    ShiftSpec("中班 Late", datetime.time(14), datetime.time(22), "123456"),
+]
 # Machines wired to the simulated PLCs that make run starts (Modbus TCP on 127.0.0.1:5020, units 1…4).
 DEMO_MACHINES = ["CUT-01", "BEND-01", "WELD-01", "SMT-01"]
 DEMO_MODBUS_PORT = 5020
@@ -295,6 +300,8 @@ class Command(BaseCommand):
                 work_center_upsert(code=code, name=name, line=line, capacity_hours_per_day=Decimal(capacity), actor=erp)
             for code, name, work_center in EQUIPMENT:
                 equipment_upsert(code=code, name=name, work_center=work_center, actor=erp)
+            for code, *_rest in WORK_CENTERS:
+                shifts_set(work_center_code=code, shifts=DEMO_SHIFTS, actor=users["admin"])
             for code, name, unit, description in ITEMS:
                 item_upsert(code=code, name=name, unit=unit, description=description, actor=erp)
             for item, version, valid_from, valid_to, lines in BOMS:

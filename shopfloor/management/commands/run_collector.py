@@ -33,16 +33,22 @@ class Command(BaseCommand):
             "(default COLLECTOR_UNANSWERED_AFTER_SECONDS, 5)",
         )
         parser.add_argument(
+            "--idle-after", type=float, default=None, metavar="SECONDS",
+            help="a machine without a running signal is idle after this long without a part "
+            "(default COLLECTOR_IDLE_AFTER_SECONDS, 60)",
+        )
+        parser.add_argument(
             "--reload-seconds", type=float, default=None,
             help="look for added or changed mappings this often (default COLLECTOR_RELOAD_SECONDS, 30)",
         )
 
-    def handle(self, *args, work_centers, window_seconds, unanswered_after, reload_seconds, **options):
+    def handle(self, *args, work_centers, window_seconds, unanswered_after, idle_after, reload_seconds, **options):
         try:
             collector_options = CollectorOptions.from_settings(
                 work_centers=tuple(work_centers),
                 window_seconds=window_seconds,
                 unanswered_after_s=unanswered_after,
+                idle_after_s=idle_after,
                 reload_s=reload_seconds,
             )
         except ValueError as error:

@@ -1,0 +1,149 @@
+"""The equipment calendar: when a machine is planned to produce, from its shifts.
+
+A machine's shifts are its own ``Shift`` rows if it has any, else its work center's, else
+``ALL_DAY`` (planned around the clock, every day). Shift times are wall-clock times in the
+plant's time zone (``TIME_ZONE``). A shift that ends at or before its start crosses midnight and
+belongs to the production day it starts on: the night shift 22:00–06:00 of Monday runs until
+Tuesday 06:00 and counts for Monday.
+
+Pure functions on plain values, plus one loader (``shift_rules_by_equipment``, one query).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from shopfloor.models import Shift
+
+DAY = datetime.timedelta(days=1)
+WEEK_MINUTES = 7 * 24 * 60
+ALL_WEEKDAYS = frozenset(range(1, 8))
+
+
+@dataclass(frozen=True)
+class ShiftRule:
+    """A shift as the calendar needs it: name, wall-clock start and end, ISO weekdays it starts on."""
+
+    name: str
+    start_time: datetime.time
+    end_time: datetime.time
+    weekdays: frozenset[int]
+
+    @property
+    def minutes(self) -> int:
+        """Length in minutes of wall-clock time (24 h when start and end are equal)."""
+        start = self.start_time.hour * 60 + self.start_time.minute
+        end = self.end_time.hour * 60 + self.end_time.minute
+        return (end - start) % (24 * 60) or 24 * 60
+
+    @classmethod
+    def of(cls, shift: Shift) -> ShiftRule:
+        return cls(shift.name, shift.start_time, shift.end_time, shift.weekday_numbers)
+
+
+ALL_DAY = ShiftRule(_("All day"), datetime.time(0), datetime.time(0), ALL_WEEKDAYS)
+
+
+@dataclass(frozen=True)
+class PlannedSpan:
+    """One occurrence of a shift: planned from ``start`` to ``end`` (aware), on production day ``day``."""
+
+    shift: str
+    day: datetime.date
+    start: datetime.datetime
+    end: datetime.datetime
+
+    def clipped(self, start: datetime.datetime, end: datetime.datetime) -> PlannedSpan | None:
+        """The part of this span within ``[start, end)``, or None when nothing is left."""
+        clipped_start, clipped_end = max(self.start, start), min(self.end, end)
+        if clipped_end <= clipped_start:
+            return None
+        return PlannedSpan(self.shift, self.day, clipped_start, clipped_end)
+
+
+def plant_zone() -> datetime.tzinfo:
+    return timezone.get_default_timezone()
+
+
+def occurrences(rules: Sequence[ShiftRule], start: datetime.datetime, end: datetime.datetime) -> list[PlannedSpan]:
+    """Every occurrence of ``rules`` that overlaps ``[start, end)``, whole (not clipped), by start."""
+    zone = plant_zone()
+    first_day = start.astimezone(zone).date() - DAY  # yesterday's night shift may reach into the period
+    last_day = end.astimezone(zone).date()
+    spans = []
+    day = first_day
+    while day <= last_day:
+        for rule in rules:
+            if day.isoweekday() not in rule.weekdays:
+                continue
+            begins = datetime.datetime.combine(day, rule.start_time, tzinfo=zone)
+            ends_on = day + DAY if rule.end_time <= rule.start_time else day
+            ends = datetime.datetime.combine(ends_on, rule.end_time, tzinfo=zone)
+            if begins < end and ends > start:
+                spans.append(PlannedSpan(rule.name, day, begins, ends))
+        day += DAY
+    spans.sort(key=lambda span: (span.start, span.shift))
+    return spans
+
+
+def span_at(rules: Sequence[ShiftRule], moment: datetime.datetime) -> PlannedSpan | None:
+    """The shift occurrence running at ``moment``, else the latest one that ended in the week before it."""
+    spans = occurrences(rules, moment - 7 * DAY, moment + datetime.timedelta(microseconds=1))
+    running = [span for span in spans if span.start <= moment < span.end]
+    if running:
+        return running[0]
+    ended = [span for span in spans if span.end <= moment]
+    return max(ended, key=lambda span: span.end, default=None)
+
+
+def overlaps(rules: Iterable[ShiftRule]) -> list[tuple[str, str]]:
+    """Pairs of shift names whose times overlap on some weekday (their hours would count twice)."""
+
+    def weekly(rule: ShiftRule) -> list[tuple[int, int]]:
+        start = rule.start_time.hour * 60 + rule.start_time.minute
+        return [((day - 1) * 24 * 60 + start, rule.minutes) for day in sorted(rule.weekdays)]
+
+    rules = list(rules)
+    found = []
+    for index, first in enumerate(rules):
+        for second in rules[index + 1:]:
+            if any(
+                (b - a) % WEEK_MINUTES < length_a or (a - b) % WEEK_MINUTES < length_b
+                for a, length_a in weekly(first)
+                for b, length_b in weekly(second)
+            ):
+                found.append((first.name, second.name))
+    return found
+
+
+def shift_rules_by_equipment(equipment: Iterable) -> dict[int, list[ShiftRule]]:
+    """Each machine's shift rules (its own, else its work center's, else ``ALL_DAY``): one query.
+
+    ``equipment`` are ``Equipment`` rows (``pk`` and ``work_center_id`` are used).
+    """
+    machines = list(equipment)
+    rows = (
+        Shift.objects.filter(
+            Q(equipment_id__in=[machine.pk for machine in machines])
+            | Q(work_center_id__in={machine.work_center_id for machine in machines})
+        ).order_by("start_time", "name")
+        if machines
+        else []
+    )
+    own: dict[int, list[ShiftRule]] = {}
+    by_center: dict[int, list[ShiftRule]] = {}
+    for row in rows:
+        if row.equipment_id is not None:
+            own.setdefault(row.equipment_id, []).append(ShiftRule.of(row))
+        else:
+            by_center.setdefault(row.work_center_id, []).append(ShiftRule.of(row))
+    return {
+        machine.pk: own.get(machine.pk) or by_center.get(machine.work_center_id) or [ALL_DAY] for machine in machines
+    }
+

@@ -1,0 +1,35 @@
+"""Filters of the OEE pages: ratios as percentages, seconds as hours and minutes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from shopfloor.oee_charts import percent as _percent
+
+register = template.Library()
+
+
+@register.filter
+def percent(value: Any) -> str:
+    """0.8125 → "81.3 %", None → "—"."""
+    return _percent(value)
+
+
+@register.filter
+def duration(seconds: Any) -> str:
+    """23400 → "6:30:00"; negative stays negative ("-0:15:00"); None → "—"."""
+    if seconds is None:
+        return "—"
+    total = round(float(seconds))
+    sign, total = ("-", -total) if total < 0 else ("", total)
+    return f"{sign}{total // 3600}:{total % 3600 // 60:02d}:{total % 60:02d}"
+
+
+@register.filter
+def share(part: Any, whole: Any) -> str:
+    """``part`` as a percentage of ``whole`` ("—" when ``whole`` is zero or missing)."""
+    if not whole:
+        return "—"
+    return _percent(float(part) / float(whole))

@@ -1,0 +1,111 @@
+"""The OEE pages: the overview of every machine and one machine's detail with the hand-checkable numbers."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from mes.services.master_data import equipment_upsert
+from tests.helpers import signed_in
+from tests.shopfloor.oee_scenario import known_shift, state
+
+pytestmark = pytest.mark.django_db
+
+MONDAY_SHIFT = {"from": "2026-11-16T06:00", "to": "2026-11-16T14:00"}
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(client):
+    response = client.get("/oee/")
+
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/?next=/oee/")
+
+
+@pytest.mark.parametrize("role", ["operator", "integration"])
+def test_people_without_an_oee_role_are_refused(client, role):
+    known_shift()
+    visitor = signed_in(client, role)
+
+    assert (visitor.get("/oee/").status_code, visitor.get("/oee/PRESS-01/").status_code) == (403, 403)
+
+
+@pytest.mark.parametrize("role", ["supervisor", "planner", "quality", "admin"])
+def test_the_overview_lists_every_machine_with_its_state_and_oee(client, role, django_assert_max_num_queries):
+    machine = known_shift()
+    state(machine, "down", timezone.now() - datetime.timedelta(minutes=5), None)
+    for number in range(2, 6):
+        equipment_upsert(code=f"PRESS-0{number}", name="Press", work_center="WC-PRESS")
+    visitor = signed_in(client, role)
+
+    with django_assert_max_num_queries(14):  # session, user, roles, then the board rows: not one per machine
+        page = visitor.get("/oee/", HTTP_ACCEPT_LANGUAGE="en")
+    partial = visitor.get("/oee/", HTTP_HX_REQUEST="true", HTTP_ACCEPT_LANGUAGE="en")
+
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert all(f'href="/oee/PRESS-0{number}/"' in text for number in range(1, 6))
+    assert '<span class="state state-down">down</span>' in text
+    assert 'href="/oee/"' in text  # the navigation link
+    assert partial.status_code == 200 and partial.content.decode().strip().startswith('<div id="oee-table"')
+
+
+def test_the_detail_page_shows_the_hand_calculated_numbers(client):
+    """The known shift: 13/16 = 81.3 %, 12/13 = 92.3 %, 35/36 = 97.2 %, 35/48 = 72.9 %."""
+    known_shift()
+
+    page = signed_in(client, "supervisor").get("/oee/PRESS-01/", MONDAY_SHIFT, HTTP_ACCEPT_LANGUAGE="en")
+
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert [f'<strong id="{name}">{value}</strong>' in text for name, value in (
+        ("availability", "81.3 %"), ("performance", "92.3 %"), ("quality", "97.2 %"), ("oee", "72.9 %")
+    )] == [True] * 4
+    assert "run / planned = 23400.0 / 28800.0 = 81.3 %" in text
+    assert "DT-01 Machine breakdown</td><td>1:00:00</td><td>12.5 %</td><td>1</td>" in text
+    assert "stopped, no reason given</td><td>0:30:00</td>" in text
+    assert "speed loss (slower than the ideal cycle)</td><td>0:30:00</td>" in text
+    assert '<svg class="chart trend"' in text and '<svg class="chart timeline"' in text
+    assert 'class="segment state-down"' in text  # the timeline of Monday
+    assert "States on 2026-11-16" in text
+
+
+def test_the_trend_per_shift_and_today_by_default(client):
+    known_shift()
+    visitor = signed_in(client, "planner")
+
+    per_shift = visitor.get("/oee/PRESS-01/", {"trend": "shift"}, HTTP_ACCEPT_LANGUAGE="en")
+    nonsense = visitor.get("/oee/PRESS-01/", {"trend": "<script>"}, HTTP_ACCEPT_LANGUAGE="en")
+
+    assert per_shift.status_code == 200 and "Trend per shift" in per_shift.content.decode()
+    assert nonsense.status_code == 200 and "Trend per day" in nonsense.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ({"from": "last monday"}, "from must be an ISO 8601 date or date-time"),
+        ({"from": "2026-11-17", "to": "2026-11-16T00:00"}, "from must not be after to."),
+        ({"from": "2026-01-01", "to": "2026-12-31"}, "A period may be at most 93 days long."),
+    ],
+)
+def test_a_bad_period_is_a_400_that_says_why(client, query, message):
+    known_shift()
+
+    page = signed_in(client, "quality").get("/oee/PRESS-01/", query, HTTP_ACCEPT_LANGUAGE="en")
+
+    assert page.status_code == 400 and message in page.content.decode()
+
+
+def test_an_unknown_machine_is_a_404_page(client):
+    page = signed_in(client, "supervisor").get("/oee/NOPE/", HTTP_ACCEPT_LANGUAGE="en")
+
+    assert page.status_code == 404 and "No equipment with code NOPE." in page.content.decode()
+
+
+def test_the_pages_speak_chinese_by_default(client):
+    known_shift()
+
+    page = signed_in(client, "supervisor").get("/oee/PRESS-01/", MONDAY_SHIFT)
+
+    assert page.status_code == 200 and "可用率" in page.content.decode()
