@@ -50,7 +50,11 @@ function gs1Elements(text) {
     const pattern = /\((\d{2,4})\)([^()]*)/y;
     let match;
     while (pattern.lastIndex < text.length && (match = pattern.exec(text))) {
-      elements[match[1]] = match[2].replace(new RegExp(GS, "g"), "");
+      const [, ai, value] = match;
+      const cleaned = value.replaceAll(GS, "");
+      if (ai in GS1_FIXED && cleaned.length !== GS1_FIXED[ai]) return null;
+      if (ai in GS1_VARIABLE && (!cleaned.length || cleaned.length > GS1_VARIABLE[ai])) return null;
+      elements[ai] = cleaned;
     }
     if (pattern.lastIndex !== text.length || !Object.keys(elements).length) return null;
     return elements;
