@@ -4,19 +4,24 @@ when the connection returns; and no English left on a Chinese tablet."""
 
 from __future__ import annotations
 
+import datetime
+import io
 import re
 
 import pytest
-from django.utils import translation
+from django.core.management import call_command
+from django.utils import timezone, translation
 from playwright.sync_api import expect
 
 from mes.models import Confirmation, Employee, Item, ReasonCode, WorkCenter, WorkOrderOperation
-from shopfloor.models import Station
+from shopfloor.models import EquipmentState, Station
 from shopfloor.station.access import COOKIE
 from shopfloor.station.services import station_create
 from shopfloor.station.text import station_text
 from tests.browser.conftest import new_context, screenshot
 from tests.conftest import persona
+from tests.factories import EquipmentFactory, ReasonCodeFactory
+from tests.helpers import confirm
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -40,6 +45,19 @@ def scan(page, code: str) -> None:
     page.keyboard.press("Enter")
 
 
+def at_operation(browser, live_server, **options):
+    """A fresh tablet of WC-CUT with B-1001 signed in and WO-1001/10 open: (context, page)."""
+    context = new_context(browser, live_server, **options)
+    become_station(context, live_server)
+    page = context.new_page()
+    open_station(page)
+    scan(page, "EMP:B-1001")
+    expect(page.locator("#operator")).to_have_attribute("data-signed-in", "true")
+    scan(page, "WO:WO-1001/10")
+    expect(page.locator("#op-title")).to_contain_text("WO-1001 / 10")
+    return context, page
+
+
 def expect_message(page, text: str, kind: str = "ok") -> None:
     message = page.locator("#message")
     expect(message).to_have_text(text)
@@ -49,9 +67,6 @@ def expect_message(page, text: str, kind: str = "ok") -> None:
 def test_badge_traveler_quantity_report_reaches_the_api(browser, live_server, released_order):
     context = new_context(browser, live_server)
     try:
-        from django.core.management import call_command
-        import io
-
         out = io.StringIO()
         call_command("create_station_link", "WC-CUT", "--base-url", live_server.url, stdout=out, stderr=io.StringIO())
         page = context.new_page()
@@ -90,13 +105,8 @@ def test_badge_traveler_quantity_report_reaches_the_api(browser, live_server, re
 
 
 def test_a_refused_report_says_why_and_keeps_what_was_entered(browser, live_server, released_order):
-    context = new_context(browser, live_server)
+    context, page = at_operation(browser, live_server)
     try:
-        become_station(context, live_server)
-        page = context.new_page()
-        open_station(page)
-        scan(page, "EMP:B-1001")
-        scan(page, "WO:WO-1001/10")
         scan(page, "QTY:11")
         scan(page, "ACT:REPORT")
         expect_message(
@@ -127,16 +137,9 @@ def test_a_refused_report_says_why_and_keeps_what_was_entered(browser, live_serv
 
 
 def test_reports_made_offline_survive_a_reload_and_are_sent_once(browser, live_server, released_order):
-    context = new_context(browser, live_server)
+    context, page = at_operation(browser, live_server)
     try:
-        become_station(context, live_server)
-        page = context.new_page()
-        open_station(page)
         page.wait_for_selector("body[data-offline-ready=true]")
-        scan(page, "EMP:B-1001")
-        scan(page, "WO:WO-1001/10")
-        expect_message(page, "Opened WO-1001 / 10: Cut.")
-
         context.set_offline(True)
         for made in range(1, 4):
             scan(page, "QTY:1")
@@ -163,20 +166,12 @@ def test_reports_made_offline_survive_a_reload_and_are_sent_once(browser, live_s
 
 
 def test_a_report_refused_on_replay_stays_visible_until_acknowledged(browser, live_server, released_order):
-    context = new_context(browser, live_server)
+    context, page = at_operation(browser, live_server)
     try:
-        become_station(context, live_server)
-        page = context.new_page()
-        open_station(page)
-        scan(page, "EMP:B-1001")
-        scan(page, "WO:WO-1001/10")
-        expect_message(page, "Opened WO-1001 / 10: Cut.")
         context.set_offline(True)
         scan(page, "QTY:8")
         scan(page, "ACT:REPORT")
         expect(page.locator("#pending-count")).to_have_text("1")
-        from tests.helpers import confirm
-
         confirm("WO-1001", 10, good_qty=5)  # meanwhile another station reported: 8 more no longer fit
         context.set_offline(False)
         expect(page.locator("#pending-count")).to_have_text("0", timeout=SLOW)
@@ -186,6 +181,27 @@ def test_a_report_refused_on_replay_stays_visible_until_acknowledged(browser, li
         page.click("#refused-list button[data-ack]")
         expect(refused).to_have_count(0)
         assert Confirmation.objects.count() == 1
+    finally:
+        context.close()
+
+
+def test_a_machine_standing_still_asks_the_station_and_the_operator_answers_by_scan(browser, live_server, released_order, plant, settings):
+    settings.MES_DOWNTIME_REASON_AFTER_SECONDS = 120
+    ReasonCodeFactory(code="DT-JAM", kind=ReasonCode.Kind.DOWNTIME, name="Jam")
+    saw = EquipmentFactory(code="SAW-01", name="Saw", work_center=plant["centers"]["WC-CUT"])
+    down = EquipmentState.objects.create(equipment=saw, state="down", started_at=timezone.now() - datetime.timedelta(minutes=9))
+    context, page = at_operation(browser, live_server)
+    try:
+        prompt = page.locator(f"#downtime [data-prompt='{down.pk}']")
+        expect(prompt).to_contain_text("SAW-01 Saw")
+        expect(prompt).to_contain_text("9 minutes")
+        scan(page, "RC:DT-JAM")
+        expect_message(page, "Reason DT-JAM recorded for SAW-01.")
+        expect(page.locator("#downtime [data-prompt]")).to_have_count(0)
+        down.refresh_from_db()
+        assert (down.reason_code.code, down.reason_by) == ("DT-JAM", "B-1001")
+        scan(page, "RC:DT-JAM")
+        expect_message(page, "No machine is waiting for a downtime reason; DT-JAM is a downtime reason.", "refused")
     finally:
         context.close()
 
