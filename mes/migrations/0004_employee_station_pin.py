@@ -15,4 +15,8 @@ class Migration(migrations.Migration):
             name='station_pin',
             field=models.CharField(blank=True, editable=False, max_length=128, verbose_name='station PIN (hashed)'),
         ),
+        migrations.AddIndex(
+            model_name='confirmation',
+            index=models.Index(fields=['station', '-recorded_at'], name='confirmation_station_time'),
+        ),
     ]

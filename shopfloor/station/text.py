@@ -57,6 +57,7 @@ def station_text() -> dict[str, str]:
         "cleared": _("Entries cleared."),
         "sending": _("Sending…"),
         "sent_later": _("%(count)s kept report(s) sent."),
+        "unexpected": _("Something went wrong on this tablet (%(error)s). Scan again; if it repeats, reload the page."),
         # labels the script writes
         "quantity_good": _("%(value)s good"),
         "quantity_scrap": _("%(value)s scrap"),

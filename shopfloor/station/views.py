@@ -182,7 +182,7 @@ def link(request: HttpRequest, secret: str) -> HttpResponse:
             return set_station_cookie(redirect("station"), request, credential)
         station_link = services.station_link_check(digest)
     except DomainError as error:
-        return render(request, "shopfloor/station_link.html", {"error": error.message}, status=int(error.kind) if int(error.kind) < 500 else 400)
+        return render(request, "shopfloor/station_link.html", {"error": error.message}, status=int(error.kind))
     return render(request, "shopfloor/station_link.html", {"link": station_link})
 
 

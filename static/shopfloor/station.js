@@ -18,6 +18,7 @@ const state = { operator: null, operation: null, values: emptyValues(), pinFor: 
 const outcomes = new Map(); // client_id → {sent} | {refused}, for the report the operator just made
 let store;
 let flushing = null;
+let failedAt = 0; // when the server last failed to answer: until the next retry, reports are kept at once
 
 function emptyValues() {
   return { good: "", scrap: "", rework: "", reason: "", pauseReason: "", lots: [] };
@@ -119,6 +120,7 @@ function uuid4() {
 }
 
 function setOnline(online) {
+  failedAt = online ? 0 : Date.now();
   const badge = $("connection");
   badge.textContent = online ? t("online") : t("offline");
   badge.dataset.online = online ? "true" : "false";
@@ -430,9 +432,12 @@ async function report(final) {
   };
   outcomes.set(body.client_id, null);
   await store.add("outbox", { body, live: true });
-  say("info", t("sending"));
-  // A drain already running may have finished its round just before this report was kept.
-  if ((await flush()) === "empty" && outcomes.get(body.client_id) === null) await flush();
+  // Known to be offline: keep it at once rather than make the operator wait for a timeout.
+  if (navigator.onLine && Date.now() - failedAt >= RETRY_EVERY_MS) {
+    say("info", t("sending"));
+    // A drain already running may have finished its round just before this report was kept.
+    if ((await flush()) === "empty" && outcomes.get(body.client_id) === null) await flush();
+  }
   const outcome = outcomes.get(body.client_id);
   outcomes.delete(body.client_id);
   const quantity = quantityText(good, scrap, rework);
@@ -450,6 +455,7 @@ async function report(final) {
   }
   await saveState();
   render();
+  await renderQueues();
   return say("warn", t("kept_offline"));
 }
 
@@ -525,7 +531,7 @@ let busy = Promise.resolve();
 
 function enqueue(raw, origin) {
   // Scans are handled one after another, in the order they came, however fast the scanner types.
-  busy = busy.then(() => handleScan(raw, origin)).catch((error) => refuse(String(error)));
+  busy = busy.then(() => handleScan(raw, origin)).catch((error) => refuse(t("unexpected", { error: String(error) })));
   return busy;
 }
 

@@ -9,7 +9,7 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from mes.models import Event
 from shopfloor.models import Station, StationLink
@@ -23,7 +23,8 @@ pytestmark = pytest.mark.django_db
 
 def link_command(*args: str) -> str:
     out, err = io.StringIO(), io.StringIO()
-    call_command("create_station_link", *args, stdout=out, stderr=err)
+    with translation.override("en"):
+        call_command("create_station_link", *args, stdout=out, stderr=err)
     return out.getvalue().strip()
 
 
