@@ -11,6 +11,8 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 # The browser tests drive Debian's Chromium (Playwright cannot download browsers here).
 CHROMIUM := /usr/bin/chromium
+# …and a CJK font, so the Chinese pages render as text rather than boxes in screenshots.
+CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: run test bench
@@ -33,7 +35,7 @@ run: $(INSTALLED)
 # Runs against the local PostgreSQL unless DATABASE_URL says otherwise; pytest-django
 # creates and drops its own test database (test_<name>). pytest's exit status is make's:
 # failures (1) and "no tests collected" (5) both fail.
-test: $(INSTALLED) $(CHROMIUM)
+test: $(INSTALLED) $(CHROMIUM) $(CJK_FONT)
 	export DATABASE_URL="$${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/mes_test}"; \
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -41,6 +43,9 @@ $(CHROMIUM):
 	@command -v apt-get >/dev/null || { echo "The browser tests need Chromium at $(CHROMIUM) (Debian's chromium package)." >&2; exit 1; }
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
+
+$(CJK_FONT): | $(CHROMIUM)
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq fonts-wqy-microhei || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq fonts-wqy-microhei; }
 
 # The ingest benchmark (issue 2): PostgreSQL at 127.0.0.1:5432, loopback only, stops by itself.
 bench: $(INSTALLED)

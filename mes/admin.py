@@ -1,9 +1,11 @@
 """Admin pages for the master data; the production records are read-only here (services write them)."""
 
+from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from mes import models
+from mes.services.accounts import PIN_PATTERN, employee_pin_set
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -87,13 +89,41 @@ class SkillAdmin(admin.ModelAdmin):
     search_fields = ["code", "name"]
 
 
+class EmployeeForm(forms.ModelForm):
+    new_station_pin = forms.CharField(
+        label=_("New station PIN"), required=False, max_length=8, widget=forms.PasswordInput,
+        help_text=_("4 to 8 digits, asked for after the badge at stations that want a PIN. Leave empty to keep the current one."),
+    )
+    remove_station_pin = forms.BooleanField(label=_("Remove the station PIN"), required=False)
+
+    class Meta:
+        model = models.Employee
+        fields = ["badge", "name", "skills", "is_active", "user"]
+
+    def clean_new_station_pin(self):
+        pin = self.cleaned_data["new_station_pin"]
+        if pin and not PIN_PATTERN.match(pin):
+            raise forms.ValidationError(_("A PIN has 4 to 8 digits."))
+        return pin
+
+
 @admin.register(models.Employee)
 class EmployeeAdmin(admin.ModelAdmin):
-    list_display = ["badge", "name", "is_active"]
+    form = EmployeeForm
+    list_display = ["badge", "name", "is_active", "has_station_pin"]
     list_filter = ["is_active", "skills"]
     search_fields = ["badge", "name"]
     filter_horizontal = ["skills"]
     readonly_fields = ["uuid", "created_at", "updated_at"]
+
+    @admin.display(boolean=True, description=_("station PIN"))
+    def has_station_pin(self, employee):
+        return bool(employee.station_pin)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if form.cleaned_data.get("new_station_pin") or form.cleaned_data.get("remove_station_pin"):
+            employee_pin_set(badge=obj.badge, pin=form.cleaned_data.get("new_station_pin", ""), actor=request.user)
 
 
 @admin.register(models.ReasonCode)

@@ -331,6 +331,10 @@ COLLECTOR_CONFIRM_WINDOW_SECONDS = float(env_decimal("COLLECTOR_CONFIRM_WINDOW_S
 COLLECTOR_SCRAP_REASON_CODE = env_str("COLLECTOR_SCRAP_REASON_CODE", "")  # empty: the first scrap reason by code
 # A machine down or idle longer than this asks the operator at its station for a reason code.
 MES_DOWNTIME_REASON_AFTER_SECONDS = env_int("MES_DOWNTIME_REASON_AFTER_SECONDS", 120, minimum=0)
+# Operator stations: how long a one-time station link works, and how long a PIN-checked sign-in
+# vouches for the reports made after it (reports kept offline are sent later, up to this age).
+MES_STATION_LINK_HOURS = env_int("MES_STATION_LINK_HOURS", 24, minimum=1, maximum=24 * 30)
+MES_STATION_OPERATOR_PROOF_HOURS = env_int("MES_STATION_OPERATOR_PROOF_HOURS", 168, minimum=1, maximum=24 * 90)
 COLLECTOR_IDLE_AFTER_SECONDS = float(env_decimal("COLLECTOR_IDLE_AFTER_SECONDS", "60", minimum=Decimal(1)))
 COLLECTOR_UNANSWERED_AFTER_SECONDS = float(env_decimal("COLLECTOR_UNANSWERED_AFTER_SECONDS", "5", minimum=Decimal("0.1")))
 COLLECTOR_BACKOFF_CAP_SECONDS = float(env_decimal("COLLECTOR_BACKOFF_CAP_SECONDS", "30", minimum=Decimal(1)))

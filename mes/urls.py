@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/v1/", include("mes.api.urls")),
     path("api/v1/", include("erp_sync.urls")),
     path("api/v1/", include("shopfloor.urls")),
+    path("station/", include("shopfloor.station.urls")),
     path("metrics", erp_sync_api.metrics, name="metrics"),
     path("sync/", erp_sync_views.health_page, name="sync-health"),
     path("sync/dead-letters/", erp_sync_views.dead_letters_page, name="sync-dead-letters"),

@@ -1,17 +1,22 @@
 from django import forms
 from django.contrib import admin, messages
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from mes.services.errors import DomainError
 from shopfloor.models import (
+    ConsumedLot,
     DeviceException,
     DeviceMapping,
     EquipmentAssignment,
     EquipmentState,
     Shift,
+    Station,
+    StationLink,
     UnassignedProduction,
 )
 from shopfloor.services import ShiftSpec, equipment_signals_test, shifts_validate, validated_mapping
+from shopfloor.station.services import station_revoke
 
 
 class DeviceMappingForm(forms.ModelForm):
@@ -133,3 +138,40 @@ class ShiftAdmin(admin.ModelAdmin):
     list_display = ["name", "work_center", "equipment", "start_time", "end_time", "weekdays"]
     list_filter = ["work_center"]
     list_select_related = ["work_center", "equipment"]
+@admin.register(Station)
+class StationAdmin(admin.ModelAdmin):
+    list_display = ["name", "work_center", "equipment", "is_pin_required", "created_at", "last_seen_at", "revoked_at"]
+    list_filter = ["work_center", "is_pin_required"]
+    search_fields = ["name"]
+    fields = ["name", "work_center", "equipment", "is_pin_required", "created_at", "created_by", "last_seen_at", "revoked_at", "revoked_by"]
+    readonly_fields = ["work_center", "created_at", "created_by", "last_seen_at", "revoked_at", "revoked_by"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False  # a station is made on the tablet (set-up page or one-time link): only there can it get its cookie
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoke instead: its reports keep the station's name
+
+    @admin.action(description=_("Revoke: the tablet can no longer report"))
+    def revoke(self, request, queryset):
+        for station in queryset:
+            station_revoke(station_id=station.pk, actor=request.user)
+        self.message_user(request, _("%(count)s station(s) revoked.") % {"count": queryset.count()}, messages.SUCCESS)
+
+
+@admin.register(StationLink)
+class StationLinkAdmin(ReadOnlyAdmin):
+    list_display = ["work_center", "equipment", "created_at", "created_by", "expires_at", "used_at", "station", "revoked_at"]
+    actions = ["revoke_links"]
+
+    @admin.action(description=_("Revoke unused links"))
+    def revoke_links(self, request, queryset):
+        count = queryset.filter(used_at__isnull=True, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, _("%(count)s link(s) revoked.") % {"count": count}, messages.SUCCESS)
+
+
+@admin.register(ConsumedLot)
+class ConsumedLotAdmin(ReadOnlyAdmin):
+    list_display = ["lot", "gtin", "confirmation", "station"]
+    search_fields = ["lot", "gtin"]

@@ -258,3 +258,87 @@ class Shift(models.Model):
     @property
     def weekday_numbers(self) -> frozenset[int]:
         return frozenset(int(day) for day in self.weekdays if day in WEEKDAYS)
+# --- operator stations ---------------------------------------------------------------
+
+
+class Station(models.Model):
+    """A tablet made into an operator station for one work center.
+
+    The browser holds a long-lived cookie whose secret is stored here only as a SHA-256 hash;
+    revoking the station (``revoked_at``) makes that cookie worthless at once.
+    """
+
+    name = models.CharField(_("name"), max_length=64, unique=True, help_text=_("Written on every report made at this station."))
+    work_center = models.ForeignKey("mes.WorkCenter", models.PROTECT, related_name="stations", verbose_name=_("work center"))
+    equipment = models.ForeignKey(
+        "mes.Equipment", models.PROTECT, null=True, blank=True, related_name="stations", verbose_name=_("machine"),
+        help_text=_("The machine an operation started here runs on; empty: the work center's only machine, if it has one."),
+    )
+    is_pin_required = models.BooleanField(_("PIN after badge"), default=False)
+    credential_hash = models.CharField(_("credential fingerprint"), max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    created_by = models.CharField(_("set up by"), max_length=150, blank=True)
+    last_seen_at = models.DateTimeField(_("last seen"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    revoked_by = models.CharField(_("revoked by"), max_length=150, blank=True)
+
+    class Meta:
+        verbose_name = _("station")
+        verbose_name_plural = _("stations")
+        ordering = ["work_center__code", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class StationLink(models.Model):
+    """A one-time link that makes the browser opening it a station of ``work_center``.
+
+    Only the hash of the link's secret is stored; the link works once (``used_at``), until
+    ``expires_at``, and not after a supervisor revoked it.
+    """
+
+    work_center = models.ForeignKey("mes.WorkCenter", models.CASCADE, related_name="+", verbose_name=_("work center"))
+    equipment = models.ForeignKey("mes.Equipment", models.CASCADE, null=True, blank=True, related_name="+", verbose_name=_("machine"))
+    is_pin_required = models.BooleanField(_("PIN after badge"), default=False)
+    secret_hash = models.CharField(_("secret fingerprint"), max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    created_by = models.CharField(_("created by"), max_length=150, blank=True)
+    expires_at = models.DateTimeField(_("expires at"))
+    used_at = models.DateTimeField(_("used at"), null=True, blank=True)
+    station = models.OneToOneField(
+        Station, models.SET_NULL, null=True, blank=True, related_name="link", verbose_name=_("station it made")
+    )
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("station link")
+        verbose_name_plural = _("station links")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.work_center_id} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class ConsumedLot(models.Model):
+    """A material lot the operator scanned as consumed, recorded with the report it belongs to."""
+
+    confirmation = models.ForeignKey("mes.Confirmation", models.PROTECT, related_name="consumed_lots", verbose_name=_("confirmation"))
+    lot = models.CharField(_("lot"), max_length=64)
+    gtin = models.CharField(_("GTIN"), max_length=14, blank=True)
+    station = models.CharField(_("station"), max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("consumed lot")
+        verbose_name_plural = _("consumed lots")
+        ordering = ["confirmation", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["confirmation", "gtin", "lot"], name="consumed_lot_once_per_confirmation"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.gtin + ' ' if self.gtin else ''}{self.lot}"

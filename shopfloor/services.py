@@ -120,7 +120,9 @@ def _operation_locked(number: str, sequence: int):
 
 
 @transaction.atomic
-def operation_start_on_equipment(*, number: str, sequence: int, equipment_code: str, actor: Any = None) -> EquipmentAssignment:
+def operation_start_on_equipment(
+    *, number: str, sequence: int, equipment_code: str, actor: Any = None, actor_label: str = ""
+) -> EquipmentAssignment:
     """Start an operation on a machine: from now on the machine's counts are confirmed on it.
 
     A released operation (and its order) moves to in progress; a machine that was running
@@ -139,7 +141,7 @@ def operation_start_on_equipment(*, number: str, sequence: int, equipment_code: 
     running = EquipmentAssignment.objects.select_for_update().filter(equipment=equipment, ended_at__isnull=True).first()
     if running is not None and running.operation_id == operation.pk:
         return running
-    label = getattr(actor, "username", "")
+    label = actor_label or getattr(actor, "username", "")
     if work_order.status == Status.RELEASED:
         work_order_transition_locked(work_order, action="start", actor=actor, actor_label=label)
     if operation.status == Status.RELEASED:
@@ -150,7 +152,7 @@ def operation_start_on_equipment(*, number: str, sequence: int, equipment_code: 
         running.save(update_fields=["ended_at"])
     assignment = EquipmentAssignment.objects.create(equipment=equipment, operation=operation, started_at=now, started_by=label)
     event_record(
-        object_type="equipment", object_key=equipment_code, action="start_operation", actor=actor, work_order=work_order,
+        object_type="equipment", object_key=equipment_code, action="start_operation", actor=actor, actor_label=label, work_order=work_order,
         before={"operation": f"{running.operation.work_order.number}/{running.operation.sequence}"} if running else None,
         after={"operation": f"{number}/{sequence}"},
     )
@@ -158,7 +160,9 @@ def operation_start_on_equipment(*, number: str, sequence: int, equipment_code: 
 
 
 @transaction.atomic
-def operation_stop_on_equipment(*, number: str, sequence: int, equipment_code: str | None = None, actor: Any = None) -> int:
+def operation_stop_on_equipment(
+    *, number: str, sequence: int, equipment_code: str | None = None, actor: Any = None, actor_label: str = ""
+) -> int:
     """Stop counting a machine's output on an operation (on one machine, or on every machine it runs on)."""
     work_order, operation = _operation_locked(number, sequence)
     running = EquipmentAssignment.objects.select_for_update().filter(operation=operation, ended_at__isnull=True)
@@ -171,7 +175,7 @@ def operation_stop_on_equipment(*, number: str, sequence: int, equipment_code: s
         assignment.save(update_fields=["ended_at"])
         event_record(
             object_type="equipment", object_key=assignment.equipment.code, action="stop_operation", actor=actor,
-            work_order=work_order, before={"operation": f"{number}/{sequence}"}, after=None,
+            actor_label=actor_label, work_order=work_order, before={"operation": f"{number}/{sequence}"}, after=None,
         )
     return len(stopped)
 

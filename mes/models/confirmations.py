@@ -55,7 +55,11 @@ class Confirmation(models.Model):
         verbose_name = _("confirmation")
         verbose_name_plural = _("confirmations")
         ordering = ["-recorded_at", "-id"]
-        indexes = [models.Index(fields=["operation", "recorded_at"], name="confirmation_operation_time")]
+        indexes = [
+            models.Index(fields=["operation", "recorded_at"], name="confirmation_operation_time"),
+            # A station's latest reports, polled by every station page.
+            models.Index(fields=["station", "-recorded_at"], name="confirmation_station_time"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=(

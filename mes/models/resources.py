@@ -64,6 +64,9 @@ class Employee(ErpOwned):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="employee", verbose_name=_("user")
     )
+    # The PIN a station may ask for after the badge scan, hashed like a password; owned by the
+    # MES, never sent by the ERP. Empty: no PIN set.
+    station_pin = models.CharField(_("station PIN (hashed)"), max_length=128, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("employee")

@@ -1,14 +1,23 @@
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 from rest_framework.authtoken.models import Token
 
+from mes.models import Employee
 from mes.models.accounts import ApiAccess, validate_networks
 from mes.roles import Role
-from mes.services.errors import DomainError
+from mes.services.audit import event_record
+from mes.services.errors import DomainError, ErrorKind
+
+PIN_PATTERN = re.compile(r"^\d{4,8}$")
 
 
 @transaction.atomic
@@ -37,3 +46,17 @@ def api_token_create(*, username: str, role: str, allowed_networks: list[str] | 
         ApiAccess.objects.update_or_create(user=user, defaults={"allowed_networks": networks})
     token, _created = Token.objects.get_or_create(user=user)
     return token
+
+
+@transaction.atomic
+def employee_pin_set(*, badge: str, pin: str, actor: Any = None) -> Employee:
+    """Give an operator the PIN stations ask for after the badge (4 to 8 digits, stored hashed); empty removes it."""
+    employee = Employee.objects.select_for_update().filter(badge=badge).first()
+    if employee is None:
+        raise DomainError("unknown_operator", _("No employee has badge %(badge)s.") % {"badge": badge}, kind=ErrorKind.NOT_FOUND)
+    if pin and not PIN_PATTERN.match(pin):
+        raise DomainError("invalid_pin", _("A PIN has 4 to 8 digits."), fields={"pin": "4 to 8 digits"})
+    employee.station_pin = make_password(pin) if pin else ""
+    employee.save(update_fields=["station_pin", "updated_at"])
+    event_record(object_type="employee", object_key=badge, action="set_pin" if pin else "remove_pin", actor=actor)
+    return employee

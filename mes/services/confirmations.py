@@ -110,8 +110,9 @@ class _Lookups:
 # --- rules -------------------------------------------------------------------------
 
 
-def _available(operations: list[WorkOrderOperation], operation: WorkOrderOperation, work_order: WorkOrder) -> Decimal:
-    """What this operation may confirm in total: the previous operation's good output, or the order quantity."""
+def operation_available(operations: list[WorkOrderOperation], operation: WorkOrderOperation, work_order: WorkOrder) -> Decimal:
+    """What this operation may confirm in total: the previous operation's good output, or the order
+    quantity, with the over-delivery tolerance. ``operations`` are all of the order's."""
     previous = [candidate for candidate in operations if candidate.sequence < operation.sequence]
     base = max(previous, key=lambda candidate: candidate.sequence).good_qty if previous else work_order.quantity
     tolerance = settings.MES_OVER_DELIVERY_TOLERANCE_PERCENT
@@ -231,10 +232,22 @@ def _check(
             kind=ErrorKind.CONFLICT,
             fields={"operation": str(open_checkpoint.sequence)},
         )
-    available = _available(operations, operation, work_order)
+    available = operation_available(operations, operation, work_order)
     requested = request.good_qty + request.scrap_qty + request.rework_qty
     if operation.confirmed_qty + requested > available:
         remaining = max(available - operation.confirmed_qty, ZERO)
+        before = max(previous, key=lambda candidate: candidate.sequence) if previous else None
+        if remaining == 0 and before is not None and before.status not in {Status.COMPLETED, Status.CLOSED}:
+            # The usual cause on the floor: the previous step has not reported what it passed on.
+            raise DomainError(
+                "quantity_exceeds_available",
+                _(
+                    "The previous operation %(previous)04d is not done: it has passed on only %(available)s good, "
+                    "all reported here already. Report %(previous)04d first."
+                )
+                % {"previous": before.sequence, "available": plain(available)},
+                fields={"good_qty": f"at most {plain(remaining)} in total"},
+            )
         raise DomainError(
             "quantity_exceeds_available",
             _(
@@ -624,7 +637,7 @@ def confirmation_reverse(*, confirmation_id: uuid.UUID, reason: str = "", actor:
         following = min((c for c in operations if c.sequence > operation.sequence), key=lambda c: c.sequence, default=None)
         if following is not None and original.good_qty > 0:
             operation.good_qty -= original.good_qty
-            still_available = _available(operations, following, work_order)
+            still_available = operation_available(operations, following, work_order)
             operation.good_qty += original.good_qty
             if following.confirmed_qty > still_available:
                 raise DomainError(

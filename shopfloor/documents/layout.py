@@ -118,6 +118,7 @@ _TOKEN = re.compile(r"[0-9A-Za-z_\-./:#()+]+|\s+|.")
 def wrap_lines(text: str, *, width: float, size: float, max_lines: int) -> list[str]:
     """Break ``text`` into at most ``max_lines`` lines no wider than ``width``, keeping Latin words
     whole where they fit and breaking between any two Chinese characters; a cut last line ends in …"""
+    register_font()  # measured before anything else of a document may have registered the face
     lines: list[str] = []
     line = ""
     tokens = _TOKEN.findall(" ".join(text.split()))

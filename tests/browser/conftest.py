@@ -9,6 +9,7 @@ unless told that this is intended, so the browser tests say so.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -18,8 +19,9 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
-# Per module, not per session: Playwright's sync API runs an event loop in the main thread while it
-# is open, and every later test that calls asyncio.run() (the device drivers, the collector) fails.
+# One Chromium per test module, not per session: while Playwright's sync API runs it keeps an event
+# loop running in the main thread, and every later test that calls asyncio.run() (the device
+# drivers) would fail with "cannot be called from a running event loop".
 @pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists():
@@ -63,10 +65,15 @@ def sign_in(page, username: str, password: str) -> None:
 
 
 def screenshot(page, name: str) -> Path:
-    """Save a screenshot for the README under docs/screenshots/."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / name
+    """Take a screenshot; with MES_UPDATE_SCREENSHOTS=1 it replaces the README's one under docs/screenshots/.
+
+    Otherwise it goes to a temporary folder, so a plain `make test` leaves the working tree clean.
+    """
+    folder = SCREENSHOTS if os.environ.get("MES_UPDATE_SCREENSHOTS") == "1" else Path(tempfile.gettempdir()) / "mes-screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
     page.screenshot(path=str(path), full_page=False)
+    assert path.stat().st_size > 0
     return path
 
 

@@ -1,0 +1,66 @@
+"""Shapes of what the station's script sends: strict, bounded, refused with a message per field."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from mes.api.serializers import KEY, QUANTITY, StrictSerializer
+from mes.models import Equipment, WorkCenter
+
+
+class LotSerializer(StrictSerializer):
+    lot = serializers.CharField(max_length=64)
+    gtin = serializers.RegexField(r"^(\d{14})?$", required=False, allow_blank=True, default="")
+
+
+class OperatorSerializer(StrictSerializer):
+    operator_badge = serializers.CharField(**KEY)
+    operator_token = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class SignInSerializer(StrictSerializer):
+    badge = serializers.CharField(**KEY)
+    pin = serializers.CharField(max_length=16, required=False, allow_blank=True, default="")
+
+
+class OperationQuerySerializer(StrictSerializer):
+    work_order = serializers.CharField(**KEY)
+    operation = serializers.IntegerField(min_value=1, max_value=9999)
+
+
+class OperationSerializer(OperatorSerializer, OperationQuerySerializer):
+    pass
+
+
+class PauseSerializer(OperationSerializer):
+    reason_code = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+
+
+class ReportSerializer(OperationSerializer):
+    client_id = serializers.UUIDField()
+    good_qty = serializers.DecimalField(**QUANTITY, min_value=Decimal(0), default=Decimal(0))
+    scrap_qty = serializers.DecimalField(**QUANTITY, min_value=Decimal(0), default=Decimal(0))
+    rework_qty = serializers.DecimalField(**QUANTITY, min_value=Decimal(0), default=Decimal(0))
+    reason_code = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    final = serializers.BooleanField(required=False, default=False)
+    confirmed_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    lots = LotSerializer(many=True, required=False, default=list, max_length=50)
+
+
+class DowntimeSerializer(OperatorSerializer):
+    state = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    reason_code = serializers.CharField(**KEY)
+
+
+class StationSetupForm(forms.Form):
+    work_center = forms.ModelChoiceField(WorkCenter.objects.order_by("code"), label=_("Work center"), to_field_name="code")
+    equipment = forms.ModelChoiceField(
+        Equipment.objects.select_related("work_center").order_by("code"), label=_("Machine (optional)"), required=False,
+        to_field_name="code", help_text=_("Leave empty when the work center has one machine, or none should be started."),
+    )
+    name = forms.CharField(label=_("Station name (optional)"), max_length=64, required=False)
+    is_pin_required = forms.BooleanField(label=_("Ask for a PIN after the badge"), required=False)

@@ -1,0 +1,146 @@
+"""Reads of the operator station: the operation a scan opens, recent reports with their ERP
+state, machines waiting for a downtime reason, the reason codes to offer."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from erp_sync.models import OutboxMessage
+from erp_sync.selectors import sync_states
+from mes.models import Confirmation, Equipment, ReasonCode, Status, WorkOrder, WorkOrderOperation
+from mes.services.confirmations import operation_available, plain
+from mes.services.errors import DomainError, ErrorKind
+from shopfloor.models import Station
+from shopfloor.selectors import downtime_awaiting_reason
+
+REPORTABLE = {Status.RELEASED, Status.IN_PROGRESS, Status.PAUSED}
+
+
+def station_machine(station: Station) -> Equipment | None:
+    """The machine operations started here run on: the station's own, or the work center's only one."""
+    if station.equipment_id is not None:
+        return station.equipment
+    machines = list(Equipment.objects.filter(work_center_id=station.work_center_id)[:2])
+    return machines[0] if len(machines) == 1 else None
+
+
+def station_machines(station: Station) -> set[int]:
+    """The machines a station answers for: its own, or all of its work center's."""
+    if station.equipment_id is not None:
+        return {station.equipment_id}
+    return set(Equipment.objects.filter(work_center_id=station.work_center_id).values_list("pk", flat=True))
+
+
+def check_work_center(station: Station, operation: WorkOrderOperation) -> None:
+    """Refuse an operation of another work center: a station reports only its own work."""
+    if operation.work_center_id != station.work_center_id:
+        raise DomainError(
+            "other_work_center",
+            _("Operation %(sequence)04d of %(number)s is done at %(other)s, not at this station's %(here)s.")
+            % {
+                "sequence": operation.sequence, "number": operation.work_order.number,
+                "other": operation.work_center.code, "here": station.work_center.code,
+            },
+            kind=ErrorKind.CONFLICT,
+        )
+
+
+def operation_summary(work_order: WorkOrder, operation: WorkOrderOperation, operations: list[WorkOrderOperation]) -> dict[str, Any]:
+    """What the station shows of an operation (and keeps offline): quantities as plain text."""
+    confirmed = operation.confirmed_qty
+    available = operation_available(operations, operation, work_order)
+    return {
+        "work_order": work_order.number,
+        "sequence": operation.sequence,
+        "name": operation.name,
+        "item": work_order.item.code,
+        "item_name": work_order.item.name,
+        "unit": work_order.item.unit.code,
+        "status": operation.status,
+        "status_label": str(Status(operation.status).label),
+        "order_status": work_order.status,
+        "planned": plain(operation.planned_qty),
+        "good": plain(operation.good_qty),
+        "scrap": plain(operation.scrap_qty),
+        "rework": plain(operation.rework_qty),
+        "remaining": plain(max(operation.planned_qty - confirmed, Decimal(0))),
+        "available": plain(max(available - confirmed, Decimal(0))),
+        "quality_checkpoint": operation.quality_checkpoint,
+        "as_of": timezone.now().isoformat(),
+    }
+
+
+def station_operation(*, station: Station, number: str, sequence: int) -> dict[str, Any]:
+    """The operation ``WO:<number>/<sequence>`` opens at this station, or why it cannot (three queries)."""
+    work_order = WorkOrder.objects.select_related("item__unit").filter(number=number).first()
+    if work_order is None:
+        raise DomainError(
+            "unknown_work_order", _("Work order %(number)s does not exist.") % {"number": number}, kind=ErrorKind.NOT_FOUND
+        )
+    if work_order.status == Status.PLANNED:
+        raise DomainError(
+            "work_order_not_released", _("Work order %(number)s is not released yet.") % {"number": number}, kind=ErrorKind.CONFLICT
+        )
+    operations = list(work_order.operations.select_related("work_center").order_by("sequence"))
+    operation = next((candidate for candidate in operations if candidate.sequence == sequence), None)
+    if operation is None:
+        raise DomainError(
+            "unknown_operation",
+            _("Work order %(number)s has no operation %(sequence)s.") % {"number": number, "sequence": sequence},
+            kind=ErrorKind.NOT_FOUND,
+        )
+    operation.work_order = work_order
+    check_work_center(station, operation)
+    if operation.status not in REPORTABLE:
+        raise DomainError(
+            "operation_not_open",
+            _("Operation %(sequence)04d of %(number)s is %(status)s; it takes no more reports.")
+            % {"sequence": sequence, "number": number, "status": Status(operation.status).label},
+            kind=ErrorKind.CONFLICT,
+        )
+    return operation_summary(work_order, operation, operations)
+
+
+def station_recent_reports(*, station: Station, limit: int = 6) -> list[dict[str, Any]]:
+    """The station's latest reports with their ERP sync state (two queries)."""
+    confirmations = list(
+        Confirmation.objects.filter(station=station.name, kind=Confirmation.Kind.CONFIRMATION)
+        .select_related("work_order", "operation", "operator", "reason_code")
+        .order_by("-recorded_at", "-id")[:limit]
+    )
+    states = sync_states([confirmation.uuid for confirmation in confirmations])
+    recent = []
+    for confirmation in confirmations:
+        erp = states.get(confirmation.uuid)
+        recent.append(
+            {
+                "confirmation": confirmation,
+                "erp_state": erp["state"] if erp else "",
+                "erp_label": str(OutboxMessage.State(erp["state"]).label) if erp else "",
+                "erp_document": erp["erp_document"] if erp else None,
+                "erp_error": erp["last_error"] if erp else None,
+            }
+        )
+    return recent
+
+
+def station_downtime_prompts(*, station: Station, now: datetime.datetime | None = None) -> list[dict[str, Any]]:
+    """Stops of the station's machines that wait for a reason: machine, since when, for how long."""
+    now = now or timezone.now()
+    machines = station_machines(station)
+    prompts = []
+    for state in downtime_awaiting_reason(work_center_id=station.work_center_id, now=now):
+        if state.equipment_id not in machines:
+            continue
+        minutes = int(((state.ended_at or now) - state.started_at).total_seconds() // 60)
+        prompts.append({"state": state, "minutes": minutes, "is_open": state.ended_at is None})
+    return prompts
+
+
+def station_reason_codes() -> list[ReasonCode]:
+    return list(ReasonCode.objects.order_by("kind", "code"))

@@ -1,0 +1,316 @@
+"""Writes of the operator station: making and revoking stations, operator sign-in, reports,
+start and pause of an operation, and the PIN an operator may be asked for.
+
+Reports go through ``mes.services.confirmations.operation_confirm`` like the API's, so a resend
+with the same ``client_id`` (a tablet sending what it kept offline) answers the original.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.hashers import check_password
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from mes.models import Employee, Equipment, ReasonCode, Status, WorkCenter, WorkOrderOperation
+from mes.services.audit import event_record
+from mes.services.confirmations import ConfirmationRequest, ConfirmationResult, operation_confirm
+from mes.services.errors import DomainError, ErrorKind
+from mes.services.transitions import operation_transition_locked, work_order_lock, work_order_transition_locked
+from shopfloor.models import ConsumedLot, EquipmentState, Station, StationLink
+from shopfloor.services import (
+    _operation_locked,
+    downtime_reason_set,
+    operation_start_on_equipment,
+    operation_stop_on_equipment,
+)
+from shopfloor.station.access import new_secret
+from shopfloor.station.selectors import check_work_center, station_machine, station_machines
+
+PIN_TRIES = 5
+PIN_LOCK_SECONDS = 300
+
+
+# --- stations --------------------------------------------------------------------------
+
+
+def _work_center(code: str) -> WorkCenter:
+    work_center = WorkCenter.objects.filter(code=code).first()
+    if work_center is None:
+        known = ", ".join(WorkCenter.objects.order_by("code").values_list("code", flat=True)[:20])
+        raise DomainError(
+            "unknown_work_center",
+            _("No work center has the code %(code)s. Known work centers: %(known)s.") % {"code": code, "known": known or "-"},
+            kind=ErrorKind.NOT_FOUND,
+            fields={"work_center": code},
+        )
+    return work_center
+
+
+def _machine(work_center: WorkCenter, code: str) -> Equipment | None:
+    if not code:
+        return None
+    equipment = Equipment.objects.filter(code=code).first()
+    if equipment is None or equipment.work_center_id != work_center.pk:
+        raise DomainError(
+            "unknown_equipment",
+            _("Work center %(work_center)s has no machine %(code)s.") % {"work_center": work_center.code, "code": code},
+            fields={"equipment": code},
+        )
+    return equipment
+
+
+def _new_station(work_center: WorkCenter, equipment: Equipment | None, *, name: str, is_pin_required: bool, created_by: str) -> tuple[Station, str]:
+    secret, digest = new_secret()
+    if not name:
+        taken = set(Station.objects.filter(name__startswith=f"{work_center.code}-").values_list("name", flat=True))
+        number = 1
+        while f"{work_center.code}-{number}" in taken:
+            number += 1
+        name = f"{work_center.code}-{number}"
+    try:
+        with transaction.atomic():
+            station = Station.objects.create(
+                name=name, work_center=work_center, equipment=equipment, is_pin_required=is_pin_required,
+                credential_hash=digest, created_by=created_by,
+            )
+    except IntegrityError:
+        raise DomainError(
+            "station_name_taken", _("A station named %(name)s exists already; choose another name.") % {"name": name},
+            kind=ErrorKind.CONFLICT, fields={"name": name},
+        ) from None
+    event_record(
+        object_type="station", object_key=station.name, action="create", actor_label=created_by,
+        after={"work_center": work_center.code, "equipment": equipment.code if equipment else None, "pin": is_pin_required},
+    )
+    return station, secret
+
+
+@transaction.atomic
+def station_create(
+    *, work_center_code: str, equipment_code: str = "", name: str = "", is_pin_required: bool = False, actor: Any = None
+) -> tuple[Station, str]:
+    """Make a station (a supervisor at the tablet); returns it and the secret for its cookie."""
+    work_center = _work_center(work_center_code)
+    equipment = _machine(work_center, equipment_code)
+    label = actor.get_username() if getattr(actor, "is_authenticated", False) else ""
+    return _new_station(work_center, equipment, name=name.strip(), is_pin_required=is_pin_required, created_by=label)
+
+
+@transaction.atomic
+def station_link_create(
+    *, work_center_code: str, equipment_code: str = "", is_pin_required: bool = False, hours: int | None = None, created_by: str = ""
+) -> tuple[StationLink, str]:
+    """A one-time link that makes a tablet a station of the work center; returns it and its secret."""
+    work_center = _work_center(work_center_code)
+    equipment = _machine(work_center, equipment_code)
+    hours = hours if hours is not None else settings.MES_STATION_LINK_HOURS
+    if not 1 <= hours <= 24 * 30:
+        raise DomainError("invalid_hours", _("A link lasts between 1 and 720 hours."), fields={"hours": str(hours)})
+    secret, digest = new_secret()
+    link = StationLink.objects.create(
+        work_center=work_center, equipment=equipment, is_pin_required=is_pin_required, secret_hash=digest,
+        created_by=created_by, expires_at=timezone.now() + datetime.timedelta(hours=hours),
+    )
+    event_record(
+        object_type="station_link", object_key=str(link.pk), action="create", actor_label=created_by,
+        after={"work_center": work_center.code, "expires_at": link.expires_at.isoformat()},
+    )
+    return link, secret
+
+
+def station_link_check(secret_hash: str, *, lock: bool = False) -> StationLink:
+    """The link behind a secret's fingerprint if it can still be used; otherwise a refusal saying why."""
+    links = StationLink.objects.select_related("work_center", "equipment")
+    if lock:
+        links = links.select_for_update(of=("self",))
+    link = links.filter(secret_hash=secret_hash).first()
+    if link is None:
+        raise DomainError("unknown_link", _("This station link is not valid. Check that it was copied whole."), kind=ErrorKind.NOT_FOUND)
+    if link.revoked_at is not None:
+        raise DomainError("link_revoked", _("This station link was revoked. Ask a supervisor for a new one."), kind=ErrorKind.CONFLICT)
+    if link.used_at is not None:
+        raise DomainError(
+            "link_used",
+            _("This station link was used already (%(when)s) and works only once. Ask a supervisor for a new one.")
+            % {"when": timezone.localtime(link.used_at).strftime("%Y-%m-%d %H:%M")},
+            kind=ErrorKind.CONFLICT,
+        )
+    if link.expires_at <= timezone.now():
+        raise DomainError(
+            "link_expired",
+            _("This station link expired at %(when)s. Ask a supervisor for a new one.")
+            % {"when": timezone.localtime(link.expires_at).strftime("%Y-%m-%d %H:%M")},
+            kind=ErrorKind.CONFLICT,
+        )
+    return link
+
+
+@transaction.atomic
+def station_link_use(*, secret_hash: str) -> tuple[Station, str]:
+    """Spend a one-time link: the browser that opened it becomes a station. Twice is refused."""
+    link = station_link_check(secret_hash, lock=True)
+    station, secret = _new_station(
+        link.work_center, link.equipment, name="", is_pin_required=link.is_pin_required, created_by=link.created_by or "link"
+    )
+    link.used_at = timezone.now()
+    link.station = station
+    link.save(update_fields=["used_at", "station"])
+    return station, secret
+
+
+@transaction.atomic
+def station_revoke(*, station_id: int, actor: Any = None) -> Station:
+    """Revoke a station: its cookie stops working at once. Revoking again changes nothing."""
+    station = Station.objects.select_for_update().filter(pk=station_id).first()
+    if station is None:
+        raise DomainError("unknown_station", _("No station %(id)s.") % {"id": station_id}, kind=ErrorKind.NOT_FOUND)
+    if station.revoked_at is not None:
+        return station
+    label = actor.get_username() if getattr(actor, "is_authenticated", False) else ""
+    station.revoked_at = timezone.now()
+    station.revoked_by = label
+    station.save(update_fields=["revoked_at", "revoked_by"])
+    event_record(object_type="station", object_key=station.name, action="revoke", actor=actor, before={"active": True}, after={"active": False})
+    return station
+
+
+# --- operators ---------------------------------------------------------------------------
+
+
+def station_operator_sign_in(*, station: Station, badge: str, pin: str = "") -> Employee:
+    """Check a badge (and PIN, where the station asks for one). Writes nothing.
+
+    Five wrong PINs for a badge lock it out of PIN sign-in for five minutes.
+    """
+    employee = Employee.objects.filter(badge=badge, is_active=True).first()
+    if employee is None:
+        raise DomainError(
+            "unknown_operator", _("No active employee has badge %(badge)s.") % {"badge": badge}, fields={"badge": badge}
+        )
+    if not station.is_pin_required:
+        return employee
+    tries_key = f"station-pin-tries:{badge}"
+    if cache.get(tries_key, 0) >= PIN_TRIES:
+        raise DomainError("pin_locked", _("Too many wrong PINs for this badge; wait five minutes or ask a supervisor."), kind=ErrorKind.FORBIDDEN)
+    if not employee.station_pin:
+        raise DomainError("pin_not_set", _("This station asks for a PIN, and badge %(badge)s has none yet. Ask a supervisor to set one.") % {"badge": badge})
+    if not pin:
+        raise DomainError("pin_required", _("Enter your PIN."), fields={"pin": "required"})
+    if not check_password(pin, employee.station_pin):
+        cache.set(tries_key, cache.get(tries_key, 0) + 1, PIN_LOCK_SECONDS)
+        raise DomainError("wrong_pin", _("Wrong PIN. Scan your badge and try again."), fields={"pin": "wrong"})
+    cache.delete(tries_key)
+    return employee
+
+
+# --- work at the station -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Lot:
+    lot: str
+    gtin: str = ""
+
+
+@transaction.atomic
+def station_report(*, station: Station, request: ConfirmationRequest, lots: list[Lot]) -> ConfirmationResult:
+    """Record a report made at the station, with the lots it consumed, in one transaction.
+
+    The confirmation is the API's (same service, same rules, same idempotency on ``client_id``);
+    a resend answers the original and adds no lot twice.
+    """
+    result = operation_confirm(request=request, actor=None)
+    if result.created and lots:
+        ConsumedLot.objects.bulk_create(
+            ConsumedLot(confirmation=result.confirmation, lot=lot.lot, gtin=lot.gtin, station=station.name)
+            for lot in dict.fromkeys(lots)
+        )
+    return result
+
+
+def _operation_at_station(station: Station, number: str, sequence: int) -> tuple[Any, WorkOrderOperation]:
+    """Lock the order and find the operation; refuse one of another work center."""
+    work_order, operation = _operation_locked(number, sequence)
+    operation.work_order = work_order
+    check_work_center(station, operation)
+    return work_order, operation
+
+
+@transaction.atomic
+def station_operation_start(*, station: Station, number: str, sequence: int, operator_badge: str) -> WorkOrderOperation:
+    """Start (or resume) an operation at the station, on its machine when it has one.
+
+    Starting a running operation again changes nothing; an order on hold is refused.
+    """
+    work_order, operation = _operation_at_station(station, number, sequence)
+    if work_order.status == Status.PAUSED:
+        raise DomainError(
+            "work_order_on_hold",
+            _("Work order %(number)s is on hold; a supervisor has to resume it first.") % {"number": number},
+            kind=ErrorKind.CONFLICT,
+        )
+    if operation.status == Status.PAUSED:
+        operation_transition_locked(operation, work_order=work_order, action="resume", actor_label=operator_badge)
+    machine = station_machine(station)
+    if machine is not None:
+        operation_start_on_equipment(number=number, sequence=sequence, equipment_code=machine.code, actor_label=operator_badge)
+        operation.refresh_from_db(fields=["status"])
+        return operation
+    if operation.status not in {Status.RELEASED, Status.IN_PROGRESS}:
+        raise DomainError(
+            "operation_not_open",
+            _("Operation %(sequence)04d of %(number)s is %(status)s; only released or running operations can start.")
+            % {"sequence": sequence, "number": number, "status": Status(operation.status).label},
+            kind=ErrorKind.CONFLICT,
+        )
+    if work_order.status == Status.RELEASED:
+        work_order_transition_locked(work_order, action="start", actor_label=operator_badge)
+    if operation.status == Status.RELEASED:
+        operation_transition_locked(operation, work_order=work_order, action="start", actor_label=operator_badge)
+    return operation
+
+
+@transaction.atomic
+def station_operation_pause(
+    *, station: Station, number: str, sequence: int, reason_code: str, operator_badge: str
+) -> WorkOrderOperation:
+    """Pause a running operation with a pause reason; its machine stops counting on it. Pausing again changes nothing."""
+    reason = ReasonCode.objects.filter(code=reason_code).first() if reason_code else None
+    if reason is None or reason.kind != ReasonCode.Kind.PAUSE:
+        raise DomainError(
+            "pause_reason_required",
+            _("Pausing needs a pause reason: scan RC:… of a pause reason first, then pause."),
+            fields={"reason_code": reason_code or "required"},
+        )
+    work_order, operation = _operation_at_station(station, number, sequence)
+    if operation.status == Status.PAUSED:
+        return operation
+    if operation.status != Status.IN_PROGRESS:
+        raise DomainError(
+            "operation_not_running",
+            _("Operation %(sequence)04d of %(number)s is %(status)s; only a running operation can pause.")
+            % {"sequence": sequence, "number": number, "status": Status(operation.status).label},
+            kind=ErrorKind.CONFLICT,
+        )
+    operation_transition_locked(
+        operation, work_order=work_order, action="pause", actor_label=operator_badge, reason=f"{reason.code} {reason.name}"
+    )
+    operation_stop_on_equipment(number=number, sequence=sequence, actor_label=operator_badge)
+    return operation
+
+
+def station_downtime_reason(*, station: Station, state_id: int, reason_code: str, operator_badge: str) -> EquipmentState:
+    """Answer a downtime prompt of one of the station's machines, as the operator signed in."""
+    state = EquipmentState.objects.select_related("equipment").filter(pk=state_id).first()
+    machines = station_machines(station)
+    if state is None or state.equipment_id not in machines:
+        raise DomainError("unknown_state", _("That machine stop is not one of this station's."), kind=ErrorKind.NOT_FOUND)
+    return downtime_reason_set(state_id=state_id, reason_code=reason_code, actor_label=operator_badge)
+

@@ -1,0 +1,20 @@
+from django.urls import path
+
+from shopfloor.station import views
+
+urlpatterns = [
+    path("", views.station_page, name="station"),
+    path("welcome/", views.welcome, name="station-welcome"),
+    path("sw.js", views.service_worker, name="station-service-worker"),
+    path("setup/", views.setup, name="station-setup"),
+    path("link/<str:secret>/", views.link, name="station-link"),
+    path("documents/station-sheet.pdf", views.station_sheet, name="station-sheet"),
+    path("documents/badge-cards.pdf", views.badge_cards, name="station-badge-cards"),
+    path("documents/traveler/<str:number>.pdf", views.traveler, name="station-traveler"),
+    path("api/sign-in", views.api_sign_in, name="station-api-sign-in"),
+    path("api/operation", views.api_operation, name="station-api-operation"),
+    path("api/report", views.api_report, name="station-api-report"),
+    path("api/start", views.api_start, name="station-api-start"),
+    path("api/pause", views.api_pause, name="station-api-pause"),
+    path("api/downtime", views.api_downtime, name="station-api-downtime"),
+]

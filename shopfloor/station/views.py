@@ -1,0 +1,387 @@
+"""The operator station's pages and the small JSON interface its script talks to. Thin: parse,
+call one service or selector, answer. Refusals are ``{"error": {"code", "message", "fields"}}``
+in the operator's language, with the domain error's status (409, 422, …); never a 500."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import re
+from typing import Any, Callable
+
+from django.conf import settings
+from django.contrib import messages as flash
+from django.contrib.auth import logout
+from django.contrib.staticfiles import finders
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
+from django.urls import reverse
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+from rest_framework.exceptions import ValidationError
+
+from erp_sync.selectors import sync_state_of, sync_states
+from mes.api.errors import validation_error_body
+from mes.models import Employee, ReasonCode, WorkCenter, WorkOrder
+from mes.roles import Role, user_roles
+from mes.services.confirmations import ConfirmationRequest, plain
+from mes.services.errors import DomainError, ErrorKind
+from mes.views.access import role_required
+from shopfloor.documents import badge_cards_pdf, station_sheet_pdf, traveler_pdf
+from shopfloor.documents.barcodes import ACTIONS, UnprintableCode
+from shopfloor.models import Station
+from shopfloor.station import forms as shapes
+from shopfloor.station import selectors, services
+from shopfloor.station.access import (
+    COOKIE,
+    fingerprint,
+    operator_token,
+    operator_token_valid,
+    set_station_cookie,
+    station_error,
+    station_of,
+    station_required,
+)
+from shopfloor.station.text import station_text
+
+SETUP_ROLES = (Role.SUPERVISOR, Role.ADMIN)
+PARTIALS = {"recent", "downtime"}
+# What the service worker keeps so the station opens without the server.
+SHELL_ASSETS = ("shopfloor/station.css", "shopfloor/station.js", "shopfloor/scan.js", "shopfloor/store.js", "django_htmx/htmx-2.min.js")
+
+
+# --- pages --------------------------------------------------------------------------------
+
+
+def welcome(request: HttpRequest) -> HttpResponse:
+    """A browser that is not a station: how it becomes one."""
+    if station_of(request) is not None:
+        return redirect("station")
+    return render(request, "shopfloor/station_welcome.html")
+
+
+def _station_context(station: Station) -> dict[str, Any]:
+    reasons = selectors.station_reason_codes()
+    return {
+        "station": station,
+        "machine": selectors.station_machine(station),
+        "recent": selectors.station_recent_reports(station=station),
+        "prompts": selectors.station_downtime_prompts(station=station),
+        "reasons": reasons,
+        "downtime_reasons": [reason for reason in reasons if reason.kind in (ReasonCode.Kind.DOWNTIME, ReasonCode.Kind.PAUSE)],
+        "config": {
+            "station": station.name,
+            "work_center": station.work_center.code,
+            "pin_required": station.is_pin_required,
+            "actions": list(ACTIONS),
+            "reasons": {reason.code: {"kind": reason.kind, "kind_label": str(reason.get_kind_display()), "name": reason.name} for reason in reasons},
+            "language": get_language(),
+            "csrf_cookie": settings.CSRF_COOKIE_NAME,
+            "urls": {
+                "station": reverse("station"),
+                "service_worker": reverse("station-service-worker"),
+                "sign_in": reverse("station-api-sign-in"),
+                "operation": reverse("station-api-operation"),
+                "report": reverse("station-api-report"),
+                "start": reverse("station-api-start"),
+                "pause": reverse("station-api-pause"),
+                "downtime": reverse("station-api-downtime"),
+                "traveler": reverse("station-traveler", args=["__NUMBER__"]),
+            },
+        },
+        "text": station_text(),
+    }
+
+
+@require_GET
+@never_cache
+@ensure_csrf_cookie
+@vary_on_headers("HX-Request")
+@station_required(api=False)
+def station_page(request: HttpRequest) -> HttpResponse:
+    """The station: the whole page, or its ``recent`` or ``downtime`` panel for htmx's polling."""
+    station = request.station
+    if request.htmx and request.htmx.target in PARTIALS:
+        context = {"station": station}
+        if request.htmx.target == "recent":
+            context["recent"] = selectors.station_recent_reports(station=station)
+        else:
+            reasons = selectors.station_reason_codes()
+            context["prompts"] = selectors.station_downtime_prompts(station=station)
+            context["downtime_reasons"] = [r for r in reasons if r.kind in (ReasonCode.Kind.DOWNTIME, ReasonCode.Kind.PAUSE)]
+        return render(request, f"shopfloor/station.html#{request.htmx.target}", context)
+    response = render(request, "shopfloor/station.html", _station_context(station))
+    # Each visit renews the long-lived cookie, so a station in daily use never expires.
+    return set_station_cookie(response, request, request.COOKIES[COOKIE])
+
+
+@functools.cache
+def _assets_version() -> str:
+    digest = hashlib.sha256()
+    for asset in SHELL_ASSETS:
+        path = finders.find(asset)
+        if path:
+            with open(path, "rb") as file:
+                digest.update(file.read())
+    return digest.hexdigest()[:16]
+
+
+@require_GET
+def service_worker(request: HttpRequest) -> HttpResponse:
+    """The station's service worker, served from /station/ so that its scope covers the station."""
+    context = {"version": _assets_version(), "assets": [static(asset) for asset in SHELL_ASSETS]}
+    response = render(request, "shopfloor/station_sw.js", context, content_type="text/javascript; charset=utf-8")
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
+@role_required(*SETUP_ROLES)
+@require_http_methods(["GET", "POST"])
+def setup(request: HttpRequest) -> HttpResponse:
+    """A supervisor makes this tablet a station (and is signed out), or revokes stations."""
+    form = shapes.StationSetupForm(request.POST if request.POST.get("action") == "create" else None)
+    if request.method == "POST" and request.POST.get("action") == "revoke":
+        try:
+            station = services.station_revoke(station_id=int(request.POST.get("station", "0") or 0), actor=request.user)
+            flash.success(request, _("Station %(name)s is revoked; its tablet can no longer report.") % {"name": station.name})
+        except (DomainError, ValueError, OverflowError):
+            flash.error(request, _("No such station."))
+        return redirect("station-setup")
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            station, secret = services.station_create(
+                work_center_code=data["work_center"].code,
+                equipment_code=data["equipment"].code if data["equipment"] else "",
+                name=data["name"], is_pin_required=data["is_pin_required"], actor=request.user,
+            )
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            # The tablet keeps the station's credential only: the supervisor's session ends here.
+            logout(request)
+            return set_station_cookie(redirect("station"), request, secret)
+    stations = Station.objects.select_related("work_center", "equipment").order_by("revoked_at", "work_center__code", "name")
+    return render(request, "shopfloor/station_setup.html", {"form": form, "stations": stations, "work_centers": form.fields["work_center"].queryset})
+
+
+@require_http_methods(["GET", "POST"])
+def link(request: HttpRequest, secret: str) -> HttpResponse:
+    """A one-time station link: shown first, spent by the button (a link preview cannot spend it)."""
+    digest = fingerprint(secret[:100])
+    try:
+        if request.method == "POST":
+            station, credential = services.station_link_use(secret_hash=digest)
+            logout(request)
+            return set_station_cookie(redirect("station"), request, credential)
+        station_link = services.station_link_check(digest)
+    except DomainError as error:
+        return render(request, "shopfloor/station_link.html", {"error": error.message}, status=int(error.kind))
+    return render(request, "shopfloor/station_link.html", {"link": station_link})
+
+
+# --- documents ----------------------------------------------------------------------------
+
+
+def _language(request: HttpRequest) -> str:
+    return "en" if request.GET.get("language") == "en" else "zh-hans"
+
+
+def _file_name(key: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", key)
+
+
+def _pdf(content: bytes, name: str) -> HttpResponse:
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{name}"'
+    return response
+
+
+def _station_or_supervisor(request: HttpRequest) -> tuple[Station | None, bool]:
+    """The station this browser is (if any), and whether it is a supervisor's."""
+    return station_of(request), bool(user_roles(request.user) & set(SETUP_ROLES))
+
+
+@require_GET
+def station_sheet(request: HttpRequest) -> HttpResponse:
+    """The station sheet of this station's work center; a supervisor may ask for any (``?work_center=``) or all."""
+    station, is_supervisor = _station_or_supervisor(request)
+    if station is None and not is_supervisor:
+        return redirect("station-welcome")
+    work_center = station.work_center if station else None
+    code = request.GET.get("work_center", "")[:64]
+    if is_supervisor and code:
+        work_center = WorkCenter.objects.filter(code=code).first()
+        if work_center is None:
+            return HttpResponse(_("No work center has the code %(code)s.") % {"code": code}, status=404, content_type="text/plain; charset=utf-8")
+    try:
+        content = station_sheet_pdf(work_center, ReasonCode.objects.order_by("kind", "code"), language=_language(request))
+    except UnprintableCode as error:
+        return HttpResponse(str(error), status=422, content_type="text/plain; charset=utf-8")
+    return _pdf(content, f"station-sheet-{_file_name(work_center.code) if work_center else 'all'}.pdf")
+
+
+@require_GET
+@role_required(*SETUP_ROLES)
+def badge_cards(request: HttpRequest) -> HttpResponse:
+    """Badge cards of every active operator; supervisors only, since a badge signs its holder in."""
+    try:
+        content = badge_cards_pdf(Employee.objects.filter(is_active=True).order_by("badge"), language=_language(request))
+    except UnprintableCode as error:
+        return HttpResponse(str(error), status=422, content_type="text/plain; charset=utf-8")
+    return _pdf(content, "badge-cards.pdf")
+
+
+@require_GET
+def traveler(request: HttpRequest, number: str) -> HttpResponse:
+    station, is_supervisor = _station_or_supervisor(request)
+    if station is None and not is_supervisor:
+        return redirect("station-welcome")
+    work_order = WorkOrder.objects.select_related("item__unit").filter(number=number[:64]).first()
+    if work_order is None:
+        return HttpResponse(_("Work order %(number)s does not exist.") % {"number": number[:64]}, status=404, content_type="text/plain; charset=utf-8")
+    try:
+        content = traveler_pdf(work_order, language=_language(request))
+    except UnprintableCode as error:
+        return HttpResponse(str(error), status=422, content_type="text/plain; charset=utf-8")
+    return _pdf(content, f"traveler-{_file_name(work_order.number)}.pdf")
+
+
+# --- the JSON interface of the station's script -----------------------------------------------
+
+
+def _body(request: HttpRequest, shape: type) -> dict[str, Any]:
+    try:
+        data = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationError({"_": ["The request is not JSON."]}) from None
+    serializer = shape(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _check_operator(station: Station, data: dict[str, Any]) -> None:
+    """At a PIN station, every act carries the proof the sign-in gave; the badge must be active."""
+    badge = data["operator_badge"]
+    if station.is_pin_required and not operator_token_valid(station, badge, data.get("operator_token", "")):
+        raise DomainError("sign_in_again", _("Sign in again with your badge and PIN."), kind=ErrorKind.FORBIDDEN)
+    if not Employee.objects.filter(badge=badge, is_active=True).exists():
+        raise DomainError("unknown_operator", _("No active employee has badge %(badge)s.") % {"badge": badge}, fields={"operator_badge": badge})
+
+
+def station_api(view):
+    """A JSON endpoint of the station: station credential required, refusals as JSON, never a 500."""
+
+    @functools.wraps(view)
+    @station_required(api=True)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except ValidationError as error:
+            return JsonResponse({"error": validation_error_body(error.detail)}, status=400)
+        except DomainError as error:
+            return station_error(error.code, error.message, int(error.kind), error.fields)
+
+    return wrapped
+
+
+@require_POST
+@station_api
+def api_sign_in(request: HttpRequest) -> JsonResponse:
+    data = _body(request, shapes.SignInSerializer)
+    employee = services.station_operator_sign_in(station=request.station, badge=data["badge"], pin=data["pin"])
+    return JsonResponse({"badge": employee.badge, "name": employee.name, "token": operator_token(request.station, employee.badge)})
+
+
+@require_GET
+@station_api
+def api_operation(request: HttpRequest) -> JsonResponse:
+    serializer = shapes.OperationQuerySerializer(data={name: request.GET.get(name, "") for name in ("work_order", "operation")})
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    return JsonResponse(selectors.station_operation(station=request.station, number=data["work_order"], sequence=data["operation"]))
+
+
+@require_POST
+@station_api
+def api_report(request: HttpRequest) -> JsonResponse:
+    station = request.station
+    data = _body(request, shapes.ReportSerializer)
+    _check_operator(station, data)
+    confirmation_request = ConfirmationRequest(
+        client_id=data["client_id"], work_order=data["work_order"], operation=data["operation"],
+        good_qty=data["good_qty"], scrap_qty=data["scrap_qty"], rework_qty=data["rework_qty"],
+        reason_code=data["reason_code"].strip(), operator_badge=data["operator_badge"], station=station.name,
+        final=data["final"], confirmed_at=data["confirmed_at"],
+    )
+    lots = [services.Lot(lot=lot["lot"].strip(), gtin=lot["gtin"]) for lot in data["lots"] if lot["lot"].strip()]
+    result = services.station_report(station=station, request=confirmation_request, lots=lots)
+    confirmation = result.confirmation
+    erp = sync_state_of(result.message) if result.message is not None else sync_states([confirmation.uuid]).get(confirmation.uuid)
+    try:
+        operation = selectors.station_operation(station=station, number=data["work_order"], sequence=data["operation"])
+    except DomainError:
+        operation = None  # done now (a final report), or no longer this station's: nothing to show
+    return JsonResponse(
+        {
+            "created": result.created,
+            "confirmation": {
+                "id": str(confirmation.uuid), "client_id": str(confirmation.client_id),
+                "good_qty": plain(confirmation.good_qty), "scrap_qty": plain(confirmation.scrap_qty),
+                "rework_qty": plain(confirmation.rework_qty), "final": confirmation.is_final,
+                "erp_state": erp["state"] if erp else None,
+            },
+            "operation": operation,
+        },
+        status=201 if result.created else 200,
+    )
+
+
+def _operation_action(request: HttpRequest, shape: type, act: Callable[[Station, dict[str, Any]], Any]) -> JsonResponse:
+    """Start or pause: check the operator, act, answer the operation as it is now."""
+    data = _body(request, shape)
+    _check_operator(request.station, data)
+    act(request.station, data)
+    return JsonResponse(selectors.station_operation(station=request.station, number=data["work_order"], sequence=data["operation"]))
+
+
+@require_POST
+@station_api
+def api_start(request: HttpRequest) -> JsonResponse:
+    return _operation_action(
+        request,
+        shapes.OperationSerializer,
+        lambda station, data: services.station_operation_start(
+            station=station, number=data["work_order"], sequence=data["operation"], operator_badge=data["operator_badge"]
+        ),
+    )
+
+
+@require_POST
+@station_api
+def api_pause(request: HttpRequest) -> JsonResponse:
+    return _operation_action(
+        request,
+        shapes.PauseSerializer,
+        lambda station, data: services.station_operation_pause(
+            station=station, number=data["work_order"], sequence=data["operation"],
+            reason_code=data["reason_code"], operator_badge=data["operator_badge"],
+        ),
+    )
+
+
+@require_POST
+@station_api
+def api_downtime(request: HttpRequest) -> JsonResponse:
+    data = _body(request, shapes.DowntimeSerializer)
+    _check_operator(request.station, data)
+    state = services.station_downtime_reason(
+        station=request.station, state_id=data["state"], reason_code=data["reason_code"], operator_badge=data["operator_badge"]
+    )
+    return JsonResponse({"state": state.pk, "equipment": state.equipment.code, "reason_code": data["reason_code"]})
