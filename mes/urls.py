@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from erp_sync import api as erp_sync_api
 from erp_sync import views as erp_sync_views
-from mes.views import errors, home
+from mes.views import board, errors, home, planning
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -18,6 +18,10 @@ urlpatterns = [
     path("sync/", erp_sync_views.health_page, name="sync-health"),
     path("sync/dead-letters/", erp_sync_views.dead_letters_page, name="sync-dead-letters"),
     path("sync/messages/<int:message_id>/", erp_sync_views.message_page, name="sync-message"),
+    path("planning/", planning.work_order_list_page, name="planning"),
+    path("planning/orders/<str:number>/", planning.work_order_page, name="planning-order"),
+    path("planning/orders/<str:number>/traveler.pdf", planning.traveler_page, name="planning-traveler"),
+    path("board/", board.board_page, name="board"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),

@@ -109,3 +109,15 @@ def dead_message(work_order: str, *, error: str) -> OutboxMessage:
     confirmation = confirm(work_order, 10, good_qty=Decimal(1)).confirmation
     OutboxMessage.objects.filter(source_uuid=confirmation.uuid).update(state="dead", last_error=error)
     return OutboxMessage.objects.get(source_uuid=confirmation.uuid)
+
+
+def signed_in(client, role: str, username: str | None = None):
+    """A Django test client signed in (by session) as a person holding ``role``, reading English."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    user = get_user_model().objects.create_user(username=username or f"{role}-person", password="pw-123456")
+    user.groups.add(Group.objects.get_or_create(name=role)[0])
+    client.force_login(user)
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
