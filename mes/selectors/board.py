@@ -57,7 +57,8 @@ def planned_share(released_at: datetime.datetime | None, due_date: datetime.date
         return Decimal(1)
     if now <= released_at:
         return Decimal(0)
-    return Decimal((now - released_at) / (end - released_at))
+    microsecond = datetime.timedelta(microseconds=1)  # exact: a share of 0.9 is 0.9, not 0.900000000000000022
+    return Decimal((now - released_at) // microsecond) / Decimal((end - released_at) // microsecond)
 
 
 @dataclass
