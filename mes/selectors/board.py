@@ -7,7 +7,7 @@ have reached::
     plan_to_date = planned_qty × clamp((now − released_at) / (due_end − released_at), 0, 1)
 
 and an operation's completion is ``good_qty / plan_to_date`` (100 % while nothing is due yet,
-i.e. right at release). Colours: green at 90 % or more, yellow from 50 % to below 90 %, red
+i.e. while the plan to date is below 0.001). Colours: green at 90 % or more, yellow from 50 % to below 90 %, red
 below 50 %. A paused order's clock keeps running: the plan does not wait.
 
 Everything is read in a constant number of queries, however many orders and machines there are
@@ -29,6 +29,7 @@ ACTIVE = (Status.RELEASED, Status.IN_PROGRESS, Status.PAUSED)
 GREEN_FROM = Decimal("0.90")
 YELLOW_FROM = Decimal("0.50")
 NO_LINE = ""
+QUANTUM = Decimal("0.001")  # quantities are stored to three places; a plan finer than that is nothing yet
 
 # The ERP badge of an order: its worst message state, worst first.
 SYNC_SEVERITY = ("dead", "retrying", "sending", "queued")
@@ -176,7 +177,7 @@ def board(*, line: str | None = None, now: datetime.datetime | None = None) -> l
         last_activity = max(activity, default=None)
         by_line: dict[str, list[BoardOperation]] = {}
         for operation in operations_of_order:
-            plan = operation.planned_qty * share
+            plan = (operation.planned_qty * share).quantize(QUANTUM)
             completion = operation.good_qty / plan if plan > 0 else Decimal(1)
             by_line.setdefault(operation.work_center.line or NO_LINE, []).append(
                 BoardOperation(
@@ -203,7 +204,7 @@ def board(*, line: str | None = None, now: datetime.datetime | None = None) -> l
                     due_date=order.due_date,
                     priority=order.priority,
                     released_at=order.released_at,
-                    plan_to_date=order.quantity * share,
+                    plan_to_date=(order.quantity * share).quantize(QUANTUM),
                     last_activity_at=last_activity,
                     sync_state=badges.get(order.number, "acknowledged" if last_activity else None),
                     operations=line_operations,

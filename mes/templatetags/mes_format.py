@@ -29,6 +29,8 @@ def percent(value) -> str:
     if value is None:
         return "—"
     whole = (Decimal(value) * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    if whole > 999:  # far ahead of a plan that has barely begun: the exact figure says nothing more
+        return "> 999 %"
     return f"{formats.number_format(whole, use_l10n=True, force_grouping=True)} %"
 
 
