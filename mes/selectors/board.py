@@ -20,7 +20,7 @@ import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, OuterRef, Prefetch, Subquery
+from django.db.models import Count, Max, OuterRef, Subquery
 from django.utils import timezone
 
 from mes.models import Equipment, Status, WorkOrder, WorkOrderOperation
@@ -109,12 +109,12 @@ class BoardLine:
     machines: list[BoardMachine] = field(default_factory=list)
 
 
-def _sync_badges(numbers: list[str]) -> dict[str, str]:
-    """Each order's worst unsettled ERP message state (one query over the small unsettled index)."""
+def _sync_badges() -> dict[str, str]:
+    """Each active order's worst unsettled ERP message state (one query over the small unsettled index)."""
     from erp_sync.models import OutboxMessage
 
     rows = (
-        OutboxMessage.objects.filter(partition_key__in=numbers)
+        OutboxMessage.objects.filter(partition_key__in=WorkOrder.objects.filter(status__in=ACTIVE).values("number"))
         .exclude(state__in=SETTLED)
         .order_by()
         .values_list("partition_key", "state")
@@ -156,58 +156,49 @@ def board(*, line: str | None = None, now: datetime.datetime | None = None) -> l
     """Active orders grouped by the line of their operations' work centers, with each line's machines.
 
     An order whose operations span several lines shows under each, with that line's operations.
-    ``line`` narrows the board to one line (a wall screen by a line).
+    ``line`` narrows the board to one line (a wall screen by a line). Rows are read as tuples, not
+    model instances: a board of a thousand orders must render within a wall screen's poll.
     """
     now = now or timezone.now()
-    operations = WorkOrderOperation.objects.select_related("work_center").order_by("sequence")
-    if line is not None:
-        operations = operations.filter(work_center__line=line)
     orders = list(
         WorkOrder.objects.filter(status__in=ACTIVE)
-        .select_related("item")
-        .prefetch_related(Prefetch("operations", queryset=operations))
+        .annotate(last_activity_at=Max("operations__last_activity_at"))
         .order_by("due_date", "priority", "number")
+        .values_list(
+            "pk", "number", "item__code", "item__name", "status", "quantity", "due_date", "priority", "released_at", "last_activity_at"
+        )
     )
-    badges = _sync_badges([order.number for order in orders])
+    operations = WorkOrderOperation.objects.filter(work_order__status__in=ACTIVE)
+    if line is not None:
+        operations = operations.filter(work_center__line=line)
+    operations_of: dict[int, list[tuple]] = {}
+    for row in operations.order_by("work_order_id", "sequence").values_list(
+        "work_order_id", "sequence", "name", "work_center__code", "work_center__line", "status",
+        "planned_qty", "good_qty", "scrap_qty",
+    ):
+        operations_of.setdefault(row[0], []).append(row)
+    badges = _sync_badges()
     lines: dict[str, BoardLine] = {}
-    for order in orders:
-        share = planned_share(order.released_at, order.due_date, now)
-        operations_of_order = list(order.operations.all())
-        activity = [operation.last_activity_at for operation in operations_of_order if operation.last_activity_at]
-        last_activity = max(activity, default=None)
+    for pk, number, item_code, item_name, status, quantity, due_date, priority, released_at, last_activity in orders:
+        share = planned_share(released_at, due_date, now)
+        rows = operations_of.get(pk, [])
         by_line: dict[str, list[BoardOperation]] = {}
-        for operation in operations_of_order:
-            plan = (operation.planned_qty * share).quantize(QUANTUM)
-            completion = operation.good_qty / plan if plan > 0 else Decimal(1)
-            by_line.setdefault(operation.work_center.line or NO_LINE, []).append(
+        for _order, sequence, name, work_center, work_center_line, operation_status, planned, good, scrap in rows:
+            plan = (planned * share).quantize(QUANTUM)
+            completion = good / plan if plan > 0 else Decimal(1)
+            by_line.setdefault(work_center_line or NO_LINE, []).append(
                 BoardOperation(
-                    sequence=operation.sequence,
-                    name=operation.name,
-                    work_center=operation.work_center.code,
-                    status=operation.status,
-                    planned_qty=operation.planned_qty,
-                    good_qty=operation.good_qty,
-                    scrap_qty=operation.scrap_qty,
-                    plan_to_date=plan,
-                    completion=completion,
-                    colour=colour_of(completion),
+                    sequence=sequence, name=name, work_center=work_center, status=operation_status, planned_qty=planned,
+                    good_qty=good, scrap_qty=scrap, plan_to_date=plan, completion=completion, colour=colour_of(completion),
                 )
             )
         for line_name, line_operations in by_line.items():
             lines.setdefault(line_name, BoardLine(line_name)).orders.append(
                 BoardOrder(
-                    number=order.number,
-                    item_code=order.item.code,
-                    item_name=order.item.name,
-                    status=order.status,
-                    quantity=order.quantity,
-                    due_date=order.due_date,
-                    priority=order.priority,
-                    released_at=order.released_at,
-                    plan_to_date=(order.quantity * share).quantize(QUANTUM),
-                    last_activity_at=last_activity,
-                    sync_state=badges.get(order.number, "acknowledged" if last_activity else None),
-                    operations=line_operations,
+                    number=number, item_code=item_code, item_name=item_name, status=status, quantity=quantity,
+                    due_date=due_date, priority=priority, released_at=released_at,
+                    plan_to_date=(quantity * share).quantize(QUANTUM), last_activity_at=last_activity,
+                    sync_state=badges.get(number, "acknowledged" if last_activity else None), operations=line_operations,
                 )
             )
     for machine in _machines(line):
