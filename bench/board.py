@@ -49,14 +49,16 @@ sys.path.insert(0, str(ROOT))  # run as a script: bench/ is on the path, the pro
 from bench.common import (
     PYTHON,
     Server,
+    child_pids,
     database_create,
     database_drop,
     gunicorn_start,
     gunicorn_stop,
-    machine_busy_now,
     machine_info,
     percentile,
+    process_cpu_seconds,
     verdict,
+    wait_for_quiet,
 )
 from bench.ingest import django_env
 
@@ -71,6 +73,10 @@ class Kind:
     statuses: dict[int, int] = field(default_factory=dict)
     bytes: list[int] = field(default_factory=list)
     server_ms: list[float] = field(default_factory=list)
+    cpu_seconds: float = 0.0  # of the gunicorn workers, over this kind's requests
+
+    def cpu_ms_per_request(self) -> float:
+        return 1000 * self.cpu_seconds / max(len(self.client_ms), 1)
 
     def add(self, status: int, seconds: float, size: int) -> None:
         self.client_ms.append(seconds * 1000)
@@ -84,6 +90,18 @@ def fetch(connection: http.client.HTTPConnection, path: str, headers: dict[str, 
     response = connection.getresponse()
     body = response.read()
     kind.add(response.status, time.perf_counter() - began, len(body))
+
+
+def workers_cpu(server: Server) -> float:
+    return sum(process_cpu_seconds(pid) for pid in child_pids(server.process.pid))
+
+
+def batch(server: Server, kind: Kind, requests) -> None:
+    """Send ``requests`` (path, headers, connection) one after another, adding the workers' CPU to ``kind``."""
+    before = workers_cpu(server)
+    for connection, path, headers in requests:
+        fetch(connection, path, headers, kind)
+    kind.cpu_seconds += workers_cpu(server) - before
 
 
 def server_times(log_path: Path) -> dict[tuple[str, str], list[float]]:
@@ -110,6 +128,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--server", default="postgresql://postgres@127.0.0.1:5432", help="PostgreSQL server URL, without database")
     parser.add_argument("--database", default="mes_bench_board", help="database to create and drop (default mes_bench_board)")
     parser.add_argument("--broker-url", default="memory://", help="CELERY_BROKER_URL for the server (default memory://)")
+    parser.add_argument("--quiet-wait", type=float, default=60.0, help="seconds to wait for other jobs to quieten down (default 60)")
+    parser.add_argument("--quiet-below", type=float, default=0.25, help="machine busy share counted as quiet (default 0.25)")
     parser.add_argument("--keep-db", action="store_true", help="do not drop the database at the end")
     return parser.parse_args()
 
@@ -149,7 +169,7 @@ def main() -> int:
         server = gunicorn_start(args, env, log_dir, "board", extra_args=[
             "--access-logfile", str(access_log), "--access-logformat", ACCESS_FORMAT,
         ])
-        busy_before = machine_busy_now()
+        busy_before = wait_for_quiet(args)
         with open("/proc/loadavg") as loadavg:
             load_before = " ".join(loadavg.read().split()[:3])
         session = {"Cookie": f"sessionid={seed['session']}", "Accept-Language": "en"}
@@ -157,33 +177,29 @@ def main() -> int:
         api = {"Authorization": f"Token {seed['token']}", "Accept-Language": "en"}
         connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
         warm = Kind("warm-up")
-        for path, headers in (("/board/", session), ("/board/?wall=1", poll), (f"/api/v1/work-orders/{seed['active'][0]}", api)):
+        # Warm-up requests carry warm=1, so that the access log tells them from the measured ones.
+        for path, headers in (("/board/?warm=1", session), ("/board/?wall=1&warm=1", poll),
+                              (f"/api/v1/work-orders/{seed['active'][0]}?warm=1", api)):
             for _ in range(2):
                 fetch(connection, path, headers, warm)
-        warm_log_lines = len(access_log.read_text().splitlines())
         for round_number in range(1, args.rounds + 1):
             print(f"[round {round_number}/{args.rounds}] {args.renders} pages, {args.renders} polls, "
                   f"{len(seed['active'])} API reads …", flush=True)
-            for _ in range(args.renders):
-                fetch(connection, "/board/", session, kinds["page"])
-            for _ in range(args.renders):
-                fetch(connection, "/board/?wall=1", poll, kinds["poll"])
+            batch(server, kinds["page"], ((connection, "/board/", session) for _ in range(args.renders)))
+            batch(server, kinds["poll"], ((connection, "/board/?wall=1", poll) for _ in range(args.renders)))
             began = time.perf_counter()
-            for number in seed["active"]:
-                fetch(connection, f"/api/v1/work-orders/{number}", api, kinds["api"])
+            batch(server, kinds["api"], ((connection, f"/api/v1/work-orders/{number}", api) for number in seed["active"]))
             api_passes.append(time.perf_counter() - began)
         connection.close()
         with open("/proc/loadavg") as loadavg:
             load_after = " ".join(loadavg.read().split()[:3])
         time.sleep(0.5)  # let gunicorn flush its access log
         gunicorn_stop(server)
-        lines = access_log.read_text().splitlines()[warm_log_lines:]
-        measured = log_dir / "measured.log"
-        measured.write_text("\n".join(lines))
-        times = server_times(measured)
+        times = server_times(access_log)
         kinds["page"].server_ms = times.get(("/board/", ""), [])
         kinds["poll"].server_ms = times.get(("/board/", "wall=1"), [])
-        kinds["api"].server_ms = [ms for (path, _query), values in times.items() if path.startswith("/api/v1/work-orders/") for ms in values]
+        kinds["api"].server_ms = [ms for (path, query), values in times.items()
+                                  if path.startswith("/api/v1/work-orders/") and not query for ms in values]
         server_errors = server.error_lines()
         keep_logs = bool(server_errors)
     finally:
@@ -211,12 +227,13 @@ def report(args, info, started, seed, kinds: dict[str, Kind], api_passes: list[f
     print(f"server: gunicorn {server_kind}, 127.0.0.1; one client, one keep-alive connection, requests one after another")
     print(f"data: {len(seed['active']):,} active orders (+ closed ones), {seed['confirmations']:,} confirmations with their outbox messages")
     print()
-    print(f"{'request':<44}{'n':>6}{'server p50':>12}{'p95':>9}{'max':>9}{'client p95':>12}{'KiB':>8}")
+    print(f"{'request':<44}{'n':>6}{'server p50':>12}{'p95':>9}{'max':>9}{'client p95':>12}{'CPU/req':>9}{'KiB':>8}")
     for kind in kinds.values():
         print(f"{kind.label:<44}{len(kind.server_ms):>6}{percentile(kind.server_ms, 0.5):>12.1f}{percentile(kind.server_ms, 0.95):>9.1f}"
               f"{max(kind.server_ms, default=float('nan')):>9.1f}{percentile(kind.client_ms, 0.95):>12.1f}"
-              f"{(sum(kind.bytes) / max(len(kind.bytes), 1)) / 1024:>8.1f}")
-    print("  (ms; server = gunicorn's own request time, client = as seen on loopback)")
+              f"{kind.cpu_ms_per_request():>9.1f}{(sum(kind.bytes) / max(len(kind.bytes), 1)) / 1024:>8.1f}")
+    print("  (ms; server = gunicorn's own request time, client = as seen on loopback, CPU/req = gunicorn workers' CPU,")
+    print("   which other jobs on the machine move least)")
     api_total = sum(api_passes) / max(len(api_passes), 1)
     print(f"baseline: the same {len(seed['active']):,} orders as JSON, one GET each: {api_total * 1000:,.0f} ms per pass "
           f"(mean of {len(api_passes)}), against one board page at p95 {percentile(kinds['page'].server_ms, 0.95):.1f} ms")

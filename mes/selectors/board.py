@@ -17,6 +17,7 @@ Everything is read in a constant number of queries, however many orders and mach
 from __future__ import annotations
 
 import datetime
+import functools
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -44,16 +45,23 @@ def colour_of(completion: Decimal) -> str:
     return "red"
 
 
-def due_end(due_date: datetime.date) -> datetime.datetime:
+def due_end(due_date: datetime.date, zone: datetime.tzinfo | None = None) -> datetime.datetime:
     """The end of the due date in the plant's time zone: the order is on time until then."""
-    return timezone.make_aware(datetime.datetime.combine(due_date + datetime.timedelta(days=1), datetime.time()))
+    return _midnight_after(due_date, zone or timezone.get_current_timezone())
 
 
-def planned_share(released_at: datetime.datetime | None, due_date: datetime.date, now: datetime.datetime) -> Decimal:
+@functools.lru_cache(maxsize=4096)  # a board has a few dozen due dates among a thousand orders
+def _midnight_after(day: datetime.date, zone: datetime.tzinfo) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time()), zone)
+
+
+def planned_share(
+    released_at: datetime.datetime | None, due_date: datetime.date, now: datetime.datetime, zone: datetime.tzinfo | None = None
+) -> Decimal:
     """The share (0…1) of the order the plan expects done by ``now``, spread evenly from release to due end."""
     if released_at is None:
         return Decimal(0)
-    end = due_end(due_date)
+    end = due_end(due_date, zone)
     if end <= released_at or now >= end:
         return Decimal(1)
     if now <= released_at:
@@ -62,7 +70,7 @@ def planned_share(released_at: datetime.datetime | None, due_date: datetime.date
     return Decimal((now - released_at) // microsecond) / Decimal((end - released_at) // microsecond)
 
 
-@dataclass
+@dataclass(slots=True)
 class BoardOperation:
     sequence: int
     name: str
@@ -76,7 +84,7 @@ class BoardOperation:
     colour: str
 
 
-@dataclass
+@dataclass(slots=True)
 class BoardOrder:
     number: str
     item_code: str
@@ -92,7 +100,7 @@ class BoardOrder:
     operations: list[BoardOperation] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class BoardMachine:
     line: str
     code: str
@@ -102,7 +110,7 @@ class BoardMachine:
     since: datetime.datetime | None
 
 
-@dataclass
+@dataclass(slots=True)
 class BoardLine:
     line: str
     orders: list[BoardOrder] = field(default_factory=list)
@@ -160,6 +168,7 @@ def board(*, line: str | None = None, now: datetime.datetime | None = None) -> l
     model instances: a board of a thousand orders must render within a wall screen's poll.
     """
     now = now or timezone.now()
+    zone = timezone.get_current_timezone()
     orders = list(
         WorkOrder.objects.filter(status__in=ACTIVE)
         .annotate(last_activity_at=Max("operations__last_activity_at"))
@@ -180,7 +189,7 @@ def board(*, line: str | None = None, now: datetime.datetime | None = None) -> l
     badges = _sync_badges()
     lines: dict[str, BoardLine] = {}
     for pk, number, item_code, item_name, status, quantity, due_date, priority, released_at, last_activity in orders:
-        share = planned_share(released_at, due_date, now)
+        share = planned_share(released_at, due_date, now, zone)
         rows = operations_of.get(pk, [])
         by_line: dict[str, list[BoardOperation]] = {}
         for _order, sequence, name, work_center, work_center_line, operation_status, planned, good, scrap in rows:
