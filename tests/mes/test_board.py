@@ -214,3 +214,15 @@ def test_the_number_of_queries_does_not_grow_with_the_orders(client, plant, path
 
     assert few_body.count("<tr data-number=") == 3 and many_body.count("<tr data-number=") == 30
     assert many == few
+
+
+def test_the_board_speaks_chinese_by_default(client, plant):
+    _released("WO-3017", plant, quantity=12345)
+    person = signed_in(client, "operator")
+    person.defaults.pop("HTTP_ACCEPT_LANGUAGE")
+
+    body = person.get("/board/").content.decode()
+
+    assert "<h1>生产进度看板</h1>" in body and "计划至今" in body
+    assert '<td class="num">12345 / 12345</td>' in body  # no thousands separator in zh-hans
+    assert '<span class="status status-released">已下达</span>' in body
