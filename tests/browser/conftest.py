@@ -18,7 +18,9 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: while Playwright's sync API is open its event loop runs in the main
+# thread, and every later test that calls asyncio.run() (the device drivers') would fail.
+@pytest.fixture(scope="package")
 def browser():
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package; run it, or apt-get install chromium")

@@ -356,3 +356,26 @@ def test_the_traveler_refuses_an_unknown_language_and_order(client, released_ord
 
     assert language.status_code == 400 and language.content.decode() == "Unknown language for the traveler; use one of: zh-hans, en."
     assert order.status_code == 404
+
+
+def test_the_list_and_an_order_page_read_in_a_constant_number_of_queries(client, plant):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    planner = signed_in(client, "planner")
+
+    def queries(path: str) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert planner.get(path).status_code == 200
+        return len(captured)
+
+    WorkOrderFactory(number="WO-7000", item=plant["item"])
+    bring_to("WO-7000", "in_progress")
+    few = queries("/planning/?line=L1"), queries("/planning/orders/WO-7000/")
+    for index in range(1, 40):
+        WorkOrderFactory(number=f"WO-{7000 + index}", item=plant["item"])
+    for _ in range(5):
+        confirm("WO-7000", 10, good_qty=1)
+    many = queries("/planning/?line=L1"), queries("/planning/orders/WO-7000/")
+
+    assert many == few
