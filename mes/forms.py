@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from mes.models import Status
 from mes.selectors.planning import WorkOrderFilter
 
 KEY_MAX_LENGTH = 64
+
+
+def is_key(value: str) -> bool:
+    """Whether ``value`` can be an ERP key (an order number): 1 to 64 characters, none of them a control character."""
+    return 0 < len(value) <= KEY_MAX_LENGTH and value.strip() != "" and not any(ord(character) < 32 for character in value)
 
 
 class DateInput(forms.DateInput):
@@ -54,17 +60,23 @@ class TransitionForm(forms.Form):
 
     action = forms.CharField(max_length=32)
     reason = forms.CharField(label=_("reason"), required=False, max_length=500)
-    numbers = forms.CharField(required=False)  # read with getlist; checked in clean_numbers
 
     def __init__(self, *args, many: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.many = many
 
-    def clean_numbers(self) -> list[str]:
+    def clean(self):
+        data = super().clean()
+        # The selection is a list (one value per ticked box), so it is read here rather than as a field.
         numbers = [value.strip() for value in self.data.getlist("numbers")] if self.many else []
-        if any(not value or len(value) > KEY_MAX_LENGTH or "\x00" in value for value in numbers):
+        if not all(is_key(value) for value in numbers):
             raise forms.ValidationError(_("An order number in the selection is not valid."))
-        return numbers
+        if len(numbers) > settings.MES_BULK_LIMIT:
+            raise forms.ValidationError(
+                _("Select at most %(limit)d work orders at a time.") % {"limit": settings.MES_BULK_LIMIT}
+            )
+        data["numbers"] = numbers
+        return data
 
     def refusal(self) -> str:
         """The first problem, as one sentence for the inline message."""

@@ -16,7 +16,7 @@ from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from mes.forms import TransitionForm, WorkOrderFilterForm
+from mes.forms import TransitionForm, WorkOrderFilterForm, is_key
 from mes.models import Status
 from mes.roles import PLANNING_ROLES, TRANSITION_ROLES, user_roles
 from mes.selectors.planning import production_lines, work_order_detail, work_order_list, work_order_status_counts
@@ -106,9 +106,19 @@ def work_order_list_page(request: HttpRequest) -> HttpResponse:
     return render(request, "mes/planning/list.html#orders" if request.htmx else "mes/planning/list.html", context)
 
 
+def _no_such_order(request: HttpRequest, message: str) -> HttpResponse:
+    return render(request, "mes/planning/order.html", {"missing": message}, status=404)
+
+
+def _unknown_number(number: str) -> str:
+    return _("Work order %(number)s does not exist.") % {"number": number[:80].encode("unicode_escape").decode()}
+
+
 @role_required(*PLANNING_ROLES)
 @require_http_methods(["GET", "POST"])
 def work_order_page(request: HttpRequest, number: str) -> HttpResponse:
+    if not is_key(number):
+        return _no_such_order(request, _unknown_number(number))
     outcome = _apply(request, number=number) if request.method == "POST" else None
     if outcome is not None and outcome.is_done and not request.htmx:
         flash.success(request, outcome.message)
@@ -116,7 +126,7 @@ def work_order_page(request: HttpRequest, number: str) -> HttpResponse:
     try:
         detail = work_order_detail(number)
     except DomainError as error:
-        return render(request, "mes/planning/order.html", {"missing": error.message}, status=404)
+        return _no_such_order(request, error.message)
     context = {**detail, "outcome": outcome, "actions": _actions_for(request, detail["work_order"].status),
                "languages": settings.LANGUAGES}
     return render(request, "mes/planning/order.html#order" if request.htmx else "mes/planning/order.html", context)
@@ -128,6 +138,8 @@ def traveler_page(request: HttpRequest, number: str) -> HttpResponse:
     from shopfloor.documents import traveler_pdf
     from shopfloor.documents.barcodes import UnprintableCode
 
+    if not is_key(number):
+        return _no_such_order(request, _unknown_number(number))
     language = request.GET.get("lang") or get_language()
     if language not in dict(settings.LANGUAGES):
         return HttpResponse(
@@ -137,7 +149,7 @@ def traveler_page(request: HttpRequest, number: str) -> HttpResponse:
     try:
         work_order = work_order_get(number)
     except DomainError as error:
-        return render(request, "mes/planning/order.html", {"missing": error.message}, status=404)
+        return _no_such_order(request, error.message)
     try:
         pdf = traveler_pdf(work_order, language=language)
     except UnprintableCode:

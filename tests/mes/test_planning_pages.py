@@ -379,3 +379,35 @@ def test_the_list_and_an_order_page_read_in_a_constant_number_of_queries(client,
     many = queries("/planning/?line=L1"), queries("/planning/orders/WO-7000/")
 
     assert many == few
+
+
+@pytest.mark.parametrize("number", ["A%00B", "A%01B", "x" * 65])
+@pytest.mark.parametrize("suffix", ["", "traveler.pdf"])
+def test_an_order_number_that_cannot_exist_is_a_404_not_an_error(client, plant, number, suffix):
+    planner = signed_in(client, "planner")
+    before = snapshot()
+
+    shown = planner.get(f"/planning/orders/{number}/{suffix}")
+    posted = planner.post(f"/planning/orders/{number}/{suffix}", {"action": "release"})
+
+    assert shown.status_code == 404 and "does not exist." in shown.content.decode()
+    assert posted.status_code in (404, 405)
+    assert snapshot() == before
+
+
+def test_a_selection_with_a_control_character_is_refused_inline(client, orders):
+    response = signed_in(client, "planner").post("/planning/", {"action": "release", "numbers": ["WO-2001", "WO\x002002"]}, HTTP_HX_REQUEST="true")
+
+    assert "An order number in the selection is not valid." in response.content.decode()
+
+
+def test_a_selection_larger_than_the_bulk_limit_is_refused_inline(client, orders, settings):
+    settings.MES_BULK_LIMIT = 2
+    before = snapshot()
+
+    response = signed_in(client, "planner").post(
+        "/planning/", {"action": "release", "numbers": ["WO-2001", "WO-2002", "WO-2006"]}, HTTP_HX_REQUEST="true"
+    )
+
+    assert "Select at most 2 work orders at a time." in response.content.decode()
+    assert snapshot() == before
