@@ -60,7 +60,6 @@ def _apply(request: HttpRequest, *, number: str | None = None) -> Outcome:
             count = len(work_orders_transition(numbers=form.cleaned_data["numbers"], action=action, actor=request.user, reason=reason))
         else:
             work_order_transition(number=number, action=action, actor=request.user, reason=reason)
-            count = 1
     except DomainError as error:
         return Outcome(False, action, error.message, error.code)
     status = Status(ACTIONS[action].target).label
