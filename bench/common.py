@@ -76,7 +76,10 @@ class Server:
         return [line for line in text.splitlines() if any(mark in line for mark in ("Traceback", " ERROR ", "[ERROR]", "[CRITICAL]"))]
 
 
-def gunicorn_start(args: argparse.Namespace, env: dict[str, str], log_dir: Path, label: str) -> Server:
+def gunicorn_start(
+    args: argparse.Namespace, env: dict[str, str], log_dir: Path, label: str, extra_args: list[str] | None = None
+) -> Server:
+    """``extra_args`` go to gunicorn as they are (e.g. an access log with request times)."""
     port = free_port()
     log_path = log_dir / f"gunicorn-{label}.log"
     command = [
@@ -92,6 +95,7 @@ def gunicorn_start(args: argparse.Namespace, env: dict[str, str], log_dir: Path,
     ]
     if args.worker_class == "gthread":
         command += ["--threads", str(args.threads)]
+    command += extra_args or []
     with open(log_path, "ab") as log:
         process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     server = Server(process, port, log_path)

@@ -17,6 +17,21 @@ class Role(models.TextChoices):
 
 ALL_ROLES = frozenset(Role.values)
 
+# Who may ask for each work-order action, through the API and on the planning pages alike.
+TRANSITION_ROLES = {
+    "release": {Role.PLANNER, Role.ADMIN},
+    "cancel": {Role.PLANNER, Role.ADMIN},
+    "close": {Role.PLANNER, Role.SUPERVISOR, Role.ADMIN},
+    "pause": {Role.PLANNER, Role.SUPERVISOR, Role.ADMIN},
+    "resume": {Role.PLANNER, Role.SUPERVISOR, Role.ADMIN},
+}
+# The planning pages; the progress board is for everyone who works in the plant (not integrations).
+PLANNING_ROLES = (Role.PLANNER, Role.SUPERVISOR, Role.ADMIN)
+BOARD_ROLES = (Role.OPERATOR, Role.PLANNER, Role.SUPERVISOR, Role.QUALITY, Role.ADMIN)
+# The machines' pages: OEE for those who run or judge production; unassigned counts and station set-up for supervisors.
+OEE_ROLES = (Role.SUPERVISOR, Role.PLANNER, Role.QUALITY, Role.ADMIN)
+SUPERVISOR_ROLES = (Role.SUPERVISOR, Role.ADMIN)
+
 
 def user_roles(user) -> frozenset[str]:
     """The roles of a user, read once per request; a superuser holds every role."""

@@ -188,6 +188,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "erp_sync.context_processors.sync_alert",
+                "mes.context_processors.pages",
             ],
         },
     },

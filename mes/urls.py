@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from erp_sync import api as erp_sync_api
 from erp_sync import views as erp_sync_views
-from mes.views import errors, home
+from mes.views import board, errors, home, planning
 from shopfloor import machine_pages
 
 urlpatterns = [
@@ -23,6 +23,10 @@ urlpatterns = [
     path("oee/", machine_pages.oee_overview, name="oee-overview"),
     path("oee/<str:code>/", machine_pages.oee_detail, name="oee-detail"),
     path("unassigned-production/", machine_pages.unassigned_production_page, name="unassigned-production"),
+    path("planning/", planning.work_order_list_page, name="planning"),
+    path("planning/orders/<str:number>/", planning.work_order_page, name="planning-order"),
+    path("planning/orders/<str:number>/traveler.pdf", planning.traveler_page, name="planning-traveler"),
+    path("board/", board.board_page, name="board"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),

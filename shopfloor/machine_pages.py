@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from mes.models import ReasonCode
-from mes.roles import Role
+from mes.roles import OEE_ROLES, SUPERVISOR_ROLES
 from mes.services.errors import DomainError
 from mes.views.access import role_required
 from shopfloor.oee import PeriodError, equipment_board_rows, equipment_oee_page
@@ -22,7 +22,7 @@ from shopfloor.selectors import unassigned_production_rows
 from shopfloor.services import unassigned_production_assign, unassigned_production_dismiss
 from shopfloor.shift_calendar import plant_zone
 
-OEE_PAGE_ROLES = (Role.SUPERVISOR, Role.PLANNER, Role.QUALITY, Role.ADMIN)
+OEE_PAGE_ROLES = OEE_ROLES
 TRENDS = {"day": 14, "shift": 7}  # bars per production day over 14 days, or per shift over 7
 
 
@@ -67,7 +67,7 @@ def oee_detail(request: HttpRequest, code: str) -> HttpResponse:
     )
 
 
-UNASSIGNED_PAGE_ROLES = (Role.SUPERVISOR, Role.ADMIN)
+UNASSIGNED_PAGE_ROLES = SUPERVISOR_ROLES
 MAX_ID = 2**63 - 1
 
 

@@ -111,12 +111,13 @@ def dead_message(work_order: str, *, error: str) -> OutboxMessage:
     return OutboxMessage.objects.get(source_uuid=confirmation.uuid)
 
 
-def signed_in(client, role: str):
-    """Django's test ``client`` signed in (session) as a new person holding ``role``."""
+def signed_in(client, role: str, username: str | None = None):
+    """A Django test client signed in (by session) as a person holding ``role``, reading English."""
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
 
-    user = get_user_model().objects.create_user(username=f"{role}-person", password="pw-123456")
-    user.groups.add(Group.objects.get(name=role))
+    user = get_user_model().objects.create_user(username=username or f"{role}-person", password="pw-123456")
+    user.groups.add(Group.objects.get_or_create(name=role)[0])
     client.force_login(user)
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
     return client

@@ -30,7 +30,7 @@ from mes.api.representations import (
     work_order_json,
 )
 from mes.models import Bom, Employee, Equipment, Item, ReasonCode, Routing, WorkCenter
-from mes.roles import ALL_ROLES, Role
+from mes.roles import ALL_ROLES, TRANSITION_ROLES, Role
 from mes.selectors.confirmations import confirmation_get
 from mes.selectors.work_orders import work_order_get
 from mes.services import master_data
@@ -41,13 +41,6 @@ MASTER_DATA_WRITERS = {Role.INTEGRATION, Role.ADMIN}
 ORDER_WRITERS = {Role.INTEGRATION, Role.PLANNER, Role.ADMIN}
 CONFIRMERS = {Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN}
 REVERSERS = {Role.SUPERVISOR, Role.PLANNER, Role.ADMIN}
-TRANSITION_ROLES = {
-    "release": {Role.PLANNER, Role.ADMIN},
-    "cancel": {Role.PLANNER, Role.ADMIN},
-    "close": {Role.PLANNER, Role.SUPERVISOR, Role.ADMIN},
-    "pause": {Role.PLANNER, Role.SUPERVISOR, Role.ADMIN},
-    "resume": {Role.PLANNER, Role.SUPERVISOR, Role.ADMIN},
-}
 def _records(request: Request, envelope: str) -> list[Any]:
     data = request.data
     if not isinstance(data, dict) or set(data) != {envelope} or not isinstance(data[envelope], list):

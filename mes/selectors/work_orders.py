@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.db.models import Prefetch
+from django.utils.translation import gettext as _
 
 from mes.models import WorkOrder, WorkOrderOperation
 from mes.services.errors import DomainError, ErrorKind
@@ -18,5 +19,8 @@ def work_order_get(number: str) -> WorkOrder:
         )
     except WorkOrder.DoesNotExist:
         raise DomainError(
-            "unknown_work_order", f"Work order {number} does not exist.", kind=ErrorKind.NOT_FOUND, fields={"number": number}
+            "unknown_work_order",
+            _("Work order %(number)s does not exist.") % {"number": number},
+            kind=ErrorKind.NOT_FOUND,
+            fields={"number": number},
         ) from None

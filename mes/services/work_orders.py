@@ -197,3 +197,40 @@ def work_order_transition(
     else:
         work_order_transition_locked(work_order, action=action, actor=actor, actor_label=actor_label, reason=reason)
     return work_order, True
+
+
+@transaction.atomic
+def work_orders_transition(
+    *, numbers: list[str], action: str, actor: Any = None, actor_label: str = "", reason: str = ""
+) -> list[tuple[WorkOrder, bool]]:
+    """Apply one action to several orders, all or nothing: the first refusal undoes the rest.
+
+    The orders are locked up front in primary-key order (the rule every writer follows), then
+    each goes through ``work_order_transition``. A refusal is re-raised naming the order, with
+    the original code, so a page can say which order stopped the batch and why.
+    """
+    wanted = list(dict.fromkeys(numbers))
+    if not wanted:
+        raise DomainError("nothing_selected", _("Select at least one work order."), fields={"numbers": "empty"})
+    found = set(
+        WorkOrder.objects.select_for_update(of=("self",)).filter(number__in=wanted).order_by("pk").values_list("number", flat=True)
+    )
+    results = []
+    for number in wanted:
+        if number not in found:
+            raise DomainError(
+                "unknown_work_order",
+                _("Work order %(number)s does not exist; nothing was changed.") % {"number": number},
+                kind=ErrorKind.NOT_FOUND,
+                fields={"numbers": number},
+            )
+        try:
+            results.append(work_order_transition(number=number, action=action, actor=actor, actor_label=actor_label, reason=reason))
+        except DomainError as error:
+            raise DomainError(
+                error.code,
+                _("%(number)s: %(message)s Nothing was changed.") % {"number": number, "message": error.message},
+                kind=error.kind,
+                fields={**error.fields, "numbers": number},
+            ) from error
+    return results

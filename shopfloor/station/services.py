@@ -22,7 +22,7 @@ from mes.models import Employee, Equipment, ReasonCode, Status, WorkCenter, Work
 from mes.services.audit import event_record
 from mes.services.confirmations import ConfirmationRequest, ConfirmationResult, operation_confirm
 from mes.services.errors import DomainError, ErrorKind
-from mes.services.transitions import operation_transition_locked, work_order_lock, work_order_transition_locked
+from mes.services.transitions import operation_transition_locked, work_order_transition_locked
 from shopfloor.models import ConsumedLot, EquipmentState, Station, StationLink
 from shopfloor.services import (
     _operation_locked,

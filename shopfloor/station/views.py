@@ -29,7 +29,7 @@ from rest_framework.exceptions import ValidationError
 from erp_sync.selectors import sync_state_of, sync_states
 from mes.api.errors import validation_error_body
 from mes.models import Employee, ReasonCode, WorkCenter, WorkOrder
-from mes.roles import Role, user_roles
+from mes.roles import SUPERVISOR_ROLES, user_roles
 from mes.services.confirmations import ConfirmationRequest, plain
 from mes.services.errors import DomainError, ErrorKind
 from mes.views.access import role_required
@@ -50,7 +50,7 @@ from shopfloor.station.access import (
 )
 from shopfloor.station.text import station_text
 
-SETUP_ROLES = (Role.SUPERVISOR, Role.ADMIN)
+SETUP_ROLES = SUPERVISOR_ROLES
 PARTIALS = {"recent", "downtime"}
 # What the service worker keeps so the station opens without the server.
 SHELL_ASSETS = ("shopfloor/station.css", "shopfloor/station.js", "shopfloor/scan.js", "shopfloor/store.js", "django_htmx/htmx-2.min.js")

@@ -19,10 +19,9 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
-# One Chromium per test module, not per session: while Playwright's sync API runs it keeps an event
-# loop running in the main thread, and every later test that calls asyncio.run() (the device
-# drivers) would fail with "cannot be called from a running event loop".
-@pytest.fixture(scope="module")
+# Package scope, not session: while Playwright's sync API is open its event loop runs in the main
+# thread, and every later test that calls asyncio.run() (the device drivers') would fail.
+@pytest.fixture(scope="package")
 def browser():
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package; run it, or apt-get install chromium")

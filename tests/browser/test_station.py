@@ -18,7 +18,7 @@ from shopfloor.models import EquipmentState, Station
 from shopfloor.station.access import COOKIE
 from shopfloor.station.services import station_create
 from shopfloor.station.text import station_text
-from tests.browser.conftest import new_context, screenshot
+from tests.browser.conftest import new_context, person, screenshot, sign_in
 from tests.conftest import persona
 from tests.factories import EquipmentFactory, ReasonCodeFactory
 from tests.helpers import confirm
@@ -92,7 +92,15 @@ def test_badge_traveler_quantity_report_reaches_the_api(browser, live_server, re
 
         api = persona("reader", "operator").get("/api/v1/work-orders/WO-1001")
         assert api.json()["operations"][0]["good_qty"] == 5
-        # The progress board (another branch) will show 5 of 10 for WO-1001/10 here.
+        manager = new_context(browser, live_server)
+        try:
+            person("manager-zhao", "supervisor")
+            board = manager.new_page()
+            sign_in(board, "manager-zhao", "secret-pass-1")
+            board.goto("/board/")
+            expect(board.locator('tr[data-number="WO-1001"] .cell[data-sequence="10"] .good')).to_have_text("5")
+        finally:
+            manager.close()
         confirmation = Confirmation.objects.get()
         assert (confirmation.station, confirmation.operator.badge) == ("WC-CUT-1", "B-1001")
 

@@ -5,7 +5,6 @@ saying why in the operator's language, leaving nothing behind."""
 from __future__ import annotations
 
 import datetime
-import uuid
 
 import pytest
 from django.test import Client

@@ -1,0 +1,161 @@
+"""The planner's pages: the work-order list (filters, search, bulk release), one order with its
+actions, and its traveler PDF. Every change goes through ``work_order_transition``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib import messages as flash
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import content_disposition_header
+from django.utils.text import capfirst
+from django.utils.translation import get_language, ngettext
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+
+from mes.forms import TransitionForm, WorkOrderFilterForm, is_key
+from mes.models import Status
+from mes.roles import PLANNING_ROLES, TRANSITION_ROLES, user_roles
+from mes.selectors.planning import production_lines, work_order_detail, work_order_list, work_order_status_counts
+from mes.selectors.work_orders import work_order_get
+from mes.services.errors import DomainError
+from mes.services.transitions import ACTION_LABELS, ACTIONS, REQUESTABLE_ACTIONS
+from mes.services.work_orders import work_order_transition, work_orders_transition
+from mes.views.access import role_required
+
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of a requested action, for the message next to it."""
+
+    is_done: bool
+    action: str
+    message: str
+    code: str = ""
+
+
+def _refused_by_role(request: HttpRequest, action: str) -> Outcome | None:
+    allowed = TRANSITION_ROLES.get(action)
+    if allowed is not None and not user_roles(request.user) & allowed:
+        return Outcome(False, action, _("Your role may not %(action)s work orders.") % {"action": ACTION_LABELS[action]}, "forbidden")
+    return None
+
+
+def _apply(request: HttpRequest, *, number: str | None = None) -> Outcome:
+    """Run the posted action on ``number``, or on the posted selection when no number is given."""
+    form = TransitionForm(request.POST, many=number is None)
+    if not form.is_valid():
+        return Outcome(False, request.POST.get("action", "")[:32], form.refusal(), "invalid")
+    action, reason = form.cleaned_data["action"], form.cleaned_data["reason"].strip()
+    refused = _refused_by_role(request, action)
+    if refused:
+        return refused
+    try:
+        if number is None:
+            count = len(work_orders_transition(numbers=form.cleaned_data["numbers"], action=action, actor=request.user, reason=reason))
+        else:
+            work_order_transition(number=number, action=action, actor=request.user, reason=reason)
+    except DomainError as error:
+        return Outcome(False, action, error.message, error.code)
+    status = Status(ACTIONS[action].target).label
+    if number is not None:
+        return Outcome(True, action, _("%(number)s is now %(status)s.") % {"number": number, "status": status})
+    message = ngettext("%(count)d work order is now %(status)s.", "%(count)d work orders are now %(status)s.", count)
+    return Outcome(True, action, message % {"count": count, "status": status})
+
+
+def _actions_for(request: HttpRequest, status: str | None = None) -> list[dict]:
+    """The actions the person's role may ask for; ``applicable`` when the status allows them now."""
+    roles = user_roles(request.user)
+    return [
+        {"name": name, "label": capfirst(ACTION_LABELS[name]), "applicable": status in ACTIONS[name].sources}
+        for name in REQUESTABLE_ACTIONS
+        if roles & TRANSITION_ROLES[name]
+    ]
+
+
+@role_required(*PLANNING_ROLES)
+@require_http_methods(["GET", "POST"])
+def work_order_list_page(request: HttpRequest) -> HttpResponse:
+    outcome = _apply(request) if request.method == "POST" else None
+    form = WorkOrderFilterForm(request.GET, lines=production_lines())
+    form.is_valid()
+    filters = form.filters()
+    page = Paginator(work_order_list(filters), PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    query_without_status = query.copy()
+    query_without_status.pop("status", None)
+    selected = set(request.POST.getlist("numbers")) if outcome is not None and not outcome.is_done else set()
+    context = {
+        "form": form,
+        "page": page,
+        "counts": work_order_status_counts(filters),
+        "query": query.urlencode(),
+        "query_without_status": query_without_status.urlencode(),
+        "outcome": outcome,
+        "selected": selected,
+        "may_release": any(action["name"] == "release" for action in _actions_for(request)),
+    }
+    return render(request, "mes/planning/list.html#orders" if request.htmx else "mes/planning/list.html", context)
+
+
+def _no_such_order(request: HttpRequest, message: str) -> HttpResponse:
+    return render(request, "mes/planning/order.html", {"missing": message}, status=404)
+
+
+def _unknown_number(number: str) -> str:
+    return _("Work order %(number)s does not exist.") % {"number": number[:80].encode("unicode_escape").decode()}
+
+
+@role_required(*PLANNING_ROLES)
+@require_http_methods(["GET", "POST"])
+def work_order_page(request: HttpRequest, number: str) -> HttpResponse:
+    if not is_key(number):
+        return _no_such_order(request, _unknown_number(number))
+    outcome = _apply(request, number=number) if request.method == "POST" else None
+    if outcome is not None and outcome.is_done and not request.htmx:
+        flash.success(request, outcome.message)
+        return redirect("planning-order", number=number)
+    try:
+        detail = work_order_detail(number)
+    except DomainError as error:
+        return _no_such_order(request, error.message)
+    context = {**detail, "outcome": outcome, "actions": _actions_for(request, detail["work_order"].status),
+               "languages": settings.LANGUAGES}
+    return render(request, "mes/planning/order.html#order" if request.htmx else "mes/planning/order.html", context)
+
+
+@role_required(*PLANNING_ROLES)
+@require_GET
+def traveler_page(request: HttpRequest, number: str) -> HttpResponse:
+    from shopfloor.documents import traveler_pdf
+    from shopfloor.documents.barcodes import UnprintableCode
+
+    if not is_key(number):
+        return _no_such_order(request, _unknown_number(number))
+    language = request.GET.get("lang") or get_language()
+    if language not in dict(settings.LANGUAGES):
+        return HttpResponse(
+            _("Unknown language for the traveler; use one of: %(languages)s.") % {"languages": ", ".join(dict(settings.LANGUAGES))},
+            status=400, content_type="text/plain; charset=utf-8",
+        )
+    try:
+        work_order = work_order_get(number)
+    except DomainError as error:
+        return _no_such_order(request, error.message)
+    try:
+        pdf = traveler_pdf(work_order, language=language)
+    except UnprintableCode:
+        return HttpResponse(
+            _("Work order %(number)s cannot be printed: its number holds characters a barcode cannot carry.") % {"number": number},
+            status=422, content_type="text/plain; charset=utf-8",
+        )
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = content_disposition_header(False, f"traveler-{number}-{language}.pdf")
+    return response

@@ -1,0 +1,79 @@
+"""The progress board in real Chromium: it follows new confirmations without a reload, and the
+wall-screen mode has no navigation."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from erp_sync.models import OutboxMessage
+from mes.services.work_orders import work_order_transition
+from shopfloor.models import EquipmentState
+from tests.browser.conftest import person, screenshot, sign_in
+from tests.factories import EquipmentFactory, WorkCenterFactory, WorkOrderFactory
+from tests.helpers import confirm
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+POLL_WAIT_MS = 15_000  # the board polls every 5 s
+
+
+@pytest.fixture
+def floor(plant):
+    """Two lines with machines in every state and active orders ahead of, near and behind plan."""
+    today = timezone.localdate()
+    plant["centers"]["WC-PAINT"].line = "L2"
+    plant["centers"]["WC-PAINT"].save(update_fields=["line"])
+    for code, center, state in [("CUT-01", "WC-CUT", "run"), ("WELD-01", "WC-WELD", "down"), ("PAINT-01", "WC-PAINT", "idle")]:
+        equipment = EquipmentFactory(code=code, name=code, work_center=plant["centers"][center])
+        EquipmentState.objects.create(equipment=equipment, state=state, started_at=timezone.now() - datetime.timedelta(minutes=40))
+    EquipmentFactory(code="WELD-02", name="WELD-02", work_center=plant["centers"]["WC-WELD"])
+    WorkCenterFactory(code="WC-ASSY", line="L2")
+    for number, quantity, due, good in [
+        ("WO-6001", 100, -1, (95, 80, 40)),
+        ("WO-6002", 50, -2, (30, 20, 0)),
+        ("WO-6003", 200, 10, (20, 0, 0)),
+    ]:
+        WorkOrderFactory(number=number, item=plant["item"], quantity=Decimal(quantity), due_date=today + datetime.timedelta(days=due))
+        work_order_transition(number=number, action="release")
+        for sequence, value in zip((10, 20, 30), good):
+            if value:
+                confirm(number, sequence, good_qty=value)
+    OutboxMessage.objects.filter(partition_key="WO-6001").update(state="acknowledged")
+    OutboxMessage.objects.filter(partition_key="WO-6002", sequence=1).update(state="dead")
+
+
+def test_the_board_follows_a_new_confirmation_without_a_reload(page, floor):
+    person("lead-chen", "supervisor")
+    sign_in(page, "lead-chen", "secret-pass-1")
+    page.goto("/board/")
+    cell = page.locator('section[data-line="L1"] tr[data-number="WO-6003"] .cell[data-sequence="10"] .good')
+    expect(cell).to_have_text("20")
+    expect(page.locator('section[data-line="L1"] tr[data-number="WO-6002"] .sync')).to_have_text("refused by the ERP")
+    screenshot(page, "board-en.png")
+    page.evaluate("window.loadedOnce = true")  # gone if the page were reloaded
+
+    confirm("WO-6003", 10, good_qty=17)
+
+    expect(cell).to_have_text("37", timeout=POLL_WAIT_MS)
+    assert page.evaluate("window.loadedOnce") is True
+
+
+def test_the_wall_screen_has_no_navigation_and_keeps_polling(page, floor):
+    person("andon", "operator")
+    sign_in(page, "andon", "secret-pass-1")
+    page.goto("/board/?wall=1")
+
+    expect(page.locator("body.wall #board")).to_be_visible()
+    expect(page.locator("nav")).to_have_count(0)
+    expect(page.locator("header")).to_have_count(0)
+    expect(page.locator('li[data-equipment="WELD-02"]')).to_have_text("WELD-02 unknown")
+    screenshot(page, "board-wall.png")
+
+    confirm("WO-6001", 20, good_qty=5)
+
+    expect(page.locator('tr[data-number="WO-6001"] .cell[data-sequence="20"] .good')).to_have_text("85", timeout=POLL_WAIT_MS)
