@@ -507,6 +507,13 @@ class Command(BaseCommand):
         self.say(f"  {base_url}/            home")
         self.say(f"  {base_url}/api/docs/   API documentation (Swagger UI)")
         self.say(f"  {base_url}/admin/      administration")
+        self.say(f"  {base_url}/planning/   work orders: release, pause, close, print travelers (planner)")
+        self.say(f"  {base_url}/board/      progress board, live; {base_url}/board/?wall=1 for a wall screen")
+        self.say(f"  {base_url}/oee/        machines' state and OEE (supervisor)")
+        self.say(f"  {base_url}/sync/       ERP sync health, dead letters, reconciliation (supervisor)")
+        self.say(f"  {base_url}/station/    operator station: make this browser one at {base_url}/station/setup/ (supervisor),")
+        self.say(f"                           or open the one-time link of: python manage.py create_station_link WC-CUT --base-url {base_url}")
+        self.say("                           then scan or type EMP:E1001, WO:<order>/<operation>, QTY:5, ACT:REPORT")
         people = [(username, role, password) for username, role, password in DEMO_USERS if password]
         if any(username in tokens for username, _role, _password in people):
             self.say()
