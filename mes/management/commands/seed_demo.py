@@ -204,10 +204,12 @@ REASON_CODES = [
     ("DT-01", "downtime", "设备故障 Machine breakdown"),
     ("DT-02", "downtime", "换模 Tool change"),
 ]
-# Every demo work center works two shifts, Monday to Saturday: its planned time for OEE.
+# Every demo work center works three shifts round the clock, every day (its planned time for OEE),
+# so whenever someone tries the demo a shift is running and the board and OEE pages have numbers.
 DEMO_SHIFTS = [
-    ShiftSpec("早班 Early", datetime.time(6), datetime.time(14), "123456"),
-    ShiftSpec("中班 Late", datetime.time(14), datetime.time(22), "123456"),
+    ShiftSpec("早班 Early", datetime.time(6), datetime.time(14), "1234567"),
+    ShiftSpec("中班 Late", datetime.time(14), datetime.time(22), "1234567"),
+    ShiftSpec("夜班 Night", datetime.time(22), datetime.time(6), "1234567"),
 ]
 # Machines wired to the simulated PLCs that make run starts (Modbus TCP on 127.0.0.1:5020, units 1…4).
 DEMO_MACHINES = ["CUT-01", "BEND-01", "WELD-01", "SMT-01"]
