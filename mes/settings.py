@@ -354,5 +354,10 @@ LOGGING = {
         # An unanswered PLC request is reported once by our collector; pymodbus would add a frame dump each time.
         "pymodbus": {"level": "CRITICAL"},
         "asyncua": {"level": "WARNING"},
+        # Celery's line per task received/succeeded and per beat tick: the sweep every 2 s would bury
+        # everything else on the console. Failures are still logged (as errors), and so is our own work.
+        "celery.worker.strategy": {"level": "WARNING"},
+        "celery.app.trace": {"level": "WARNING"},
+        "celery.beat": {"level": "WARNING"},
     },
 }
