@@ -45,12 +45,20 @@ def check_health() -> bool:
 
 
 @shared_task(name="erp_sync.reconcile", ignore_result=True, time_limit=1800, soft_time_limit=1740)
-def reconcile() -> int:
-    """Compare MES and ERP totals of every order with settled messages; record drifts. Returns the open drifts seen."""
+def reconcile(*, work_order: str | None = None, actor_id: int | None = None, trigger: str = "schedule") -> int:
+    """Compare MES and ERP totals (of every order with settled messages, or one); record drifts. Returns the open drifts seen.
+
+    The schedule calls it without arguments; the reconciliation page queues it with the person who asked.
+    """
+    from django.contrib.auth import get_user_model
+
     from erp_sync.models import ReconciliationRun
     from erp_sync.reconciliation import reconcile as reconcile_orders
 
-    run = reconcile_orders(trigger=ReconciliationRun.Trigger.SCHEDULE)
+    if trigger not in ReconciliationRun.Trigger.values:
+        trigger = ReconciliationRun.Trigger.SCHEDULE
+    actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
+    run = reconcile_orders(work_order=work_order or None, actor=actor, trigger=trigger)
     if run.drifts_open or run.orders_failed:
         logger.warning(
             "Reconciliation run %s: %s drift(s) open (%s new, %s resolved), %s order(s) not checked",

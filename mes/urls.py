@@ -18,6 +18,7 @@ urlpatterns = [
     path("sync/", erp_sync_views.health_page, name="sync-health"),
     path("sync/dead-letters/", erp_sync_views.dead_letters_page, name="sync-dead-letters"),
     path("sync/messages/<int:message_id>/", erp_sync_views.message_page, name="sync-message"),
+    path("sync/reconciliation/", erp_sync_views.reconciliation_page, name="sync-reconciliation"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
