@@ -230,7 +230,8 @@ def test_discarding_a_dead_message_lets_its_order_proceed(tmp_path):
             simulator.control.set_faults(rejected_orders=[])
             _confirm(number, 10, 1)
             time.sleep(1.0)
-            assert OutboxMessage.objects.get(partition_key=number, sequence=2).state == "queued"
+            journey = list(OutboxMessage.objects.filter(partition_key=number).values_list("sequence", "state", "last_error"))
+            assert [(sequence, state) for sequence, state, _error in journey] == [(1, "dead"), (2, "queued")], journey
 
             message_discard(message_id=OutboxMessage.objects.get(partition_key=number, sequence=1).pk, reason="booked by hand in the ERP")
             _wait_until_settled(timeout=30)
