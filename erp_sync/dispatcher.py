@@ -20,6 +20,7 @@ is due and nothing is in flight, or at its deadline.
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import random
@@ -284,12 +285,12 @@ def _record(
     now = timezone.now()
     acknowledged: list[OutboxMessage] = []
     attempts: list[DeliveryAttempt] = []
+    changes = [_changes(item.message, item.result, action=item.action, started_at=item.started_at, now=now) for item in sent]
     with transaction.atomic():
-        for item in sent:
+        written = _write_outcomes(sent, changes)
+        for item, change in zip(sent, changes, strict=True):
             message, result = item.message, item.result
-            changes = _changes(message, result, action=item.action, started_at=item.started_at, now=now)
-            updated = OutboxMessage.objects.filter(pk=message.pk, claim_token=message.claim_token, state=State.SENDING).update(**changes)
-            if not updated:
+            if message.pk not in written:
                 logger.warning("Claim on message %s expired before its outcome (%s) was recorded", message.pk, result.outcome)
                 continue
             attempts += item.earlier_attempts
@@ -306,7 +307,7 @@ def _record(
                     erp_document=result.erp_document[:200],
                 )
             )
-            if changes.get("state") == State.ACKNOWLEDGED:
+            if change["state"] == State.ACKNOWLEDGED:
                 acknowledged.append(message)
         DeliveryAttempt.objects.bulk_create(attempts)
         following: list[OutboxMessage] = []
@@ -317,6 +318,49 @@ def _record(
                 partition_keys=sorted({message.partition_key for message in acknowledged}),
             )
     return acknowledged, following
+
+
+# Every outcome of one request in one statement, each row only while its claim is still ours.
+# Columns an outcome leaves alone come as NULL and keep their value (COALESCE).
+_WRITE_OUTCOMES = """
+UPDATE erp_sync_outboxmessage AS message SET
+    state = outcome.state,
+    claim_token = NULL,
+    lease_until = NULL,
+    last_error = outcome.last_error,
+    acknowledged_at = COALESCE(outcome.acknowledged_at, message.acknowledged_at),
+    erp_ref = CASE WHEN outcome.state = 'acknowledged' THEN outcome.erp_ref ELSE message.erp_ref END,
+    erp_document = COALESCE(outcome.erp_document, message.erp_document),
+    needs_lookup = COALESCE(outcome.needs_lookup, message.needs_lookup),
+    next_attempt_at = COALESCE(outcome.next_attempt_at, message.next_attempt_at),
+    first_sent_at = COALESCE(message.first_sent_at, outcome.first_sent_at)
+FROM (VALUES {rows}) AS outcome(
+    id, claim_token, state, last_error, acknowledged_at, erp_ref, erp_document, needs_lookup, next_attempt_at, first_sent_at)
+WHERE message.id = outcome.id AND message.claim_token = outcome.claim_token AND message.state = 'sending'
+RETURNING message.id
+"""
+_OUTCOME_ROW = "(%s::bigint, %s::uuid, %s, %s, %s::timestamptz, %s::jsonb, %s, %s::boolean, %s::timestamptz, %s::timestamptz)"
+
+
+def _write_outcomes(sent: list[_Sent], changes: list[dict]) -> set[int]:
+    """Write the outcomes whose claims are still ours; returns the ids written. Inside the caller's transaction."""
+    if connection.vendor != "postgresql":
+        return {
+            item.message.pk
+            for item, change in zip(sent, changes, strict=True)
+            if OutboxMessage.objects.filter(pk=item.message.pk, claim_token=item.message.claim_token, state=State.SENDING).update(**change)
+        }
+    params: list = []
+    for item, change in zip(sent, changes, strict=True):
+        erp_ref = change.get("erp_ref")
+        params += [
+            item.message.pk, item.message.claim_token, change["state"], change["last_error"], change.get("acknowledged_at"),
+            None if erp_ref is None else json.dumps(erp_ref), change.get("erp_document"), change.get("needs_lookup"),
+            change.get("next_attempt_at"), change.get("first_sent_at"),
+        ]
+    with connection.cursor() as cursor:
+        cursor.execute(_WRITE_OUTCOMES.format(rows=", ".join([_OUTCOME_ROW] * len(sent))), params)
+        return {row[0] for row in cursor.fetchall()}
 
 
 def _send(connector: Connector, connection_row: ErpConnection, messages: list[OutboxMessage]) -> list[_Sent]:
@@ -474,13 +518,17 @@ def _enabled_connections() -> dict[str, ErpConnection]:
     return {row.name: row for row in ErpConnection.objects.filter(is_enabled=True)}
 
 
-def dispatch_until_idle(*, budget_seconds: float = 10.0, limit: int = 200, threads: int = 16, poll_seconds: float = 0.05) -> int:
+def dispatch_until_idle(
+    *, budget_seconds: float = 10.0, limit: int = 200, threads: int = 16, poll_seconds: float = 0.05, linger_seconds: float = 0.0
+) -> int:
     """Send what is due until nothing is due and nothing is in flight, or the budget is spent (one task run).
 
     Each free sending thread gets the next due orders as soon as it is free; while threads
     are busy, the queue is looked at again every ``poll_seconds`` (longer when the look
-    itself is slow), so messages recorded meanwhile do not wait for the busy ones.
-    Returns the messages handled.
+    itself is slow), so messages recorded meanwhile do not wait for the busy ones. With
+    ``linger_seconds``, an idle run keeps looking that long before it ends, so a steady
+    stream of confirmations keeps one run (its threads and their database connections)
+    instead of starting a task, threads and sessions for each gap. Returns the messages handled.
     """
     connections = _enabled_connections()
     if not connections:
@@ -493,6 +541,7 @@ def dispatch_until_idle(*, budget_seconds: float = 10.0, limit: int = 200, threa
     senders: _Senders | None = None
     in_flight: set[Future] = set()
     handled = 0
+    idle_since: float | None = None
     try:
         while True:
             free = threads - len(in_flight)
@@ -502,6 +551,8 @@ def dispatch_until_idle(*, budget_seconds: float = 10.0, limit: int = 200, threa
                 started = time.monotonic()
                 claimed = claim(limit=min(limit, free * per_thread), lease_seconds=run.lease_seconds)
                 looked = time.monotonic() - started
+            if claimed:
+                idle_since = None
             if claimed and threads == 1:
                 handled += _deliver_grouped(run, claimed, per_thread, submit=None)
                 continue
@@ -509,8 +560,13 @@ def dispatch_until_idle(*, budget_seconds: float = 10.0, limit: int = 200, threa
                 senders = senders or _Senders(threads)
                 in_flight |= set(_deliver_grouped(run, claimed, per_thread, submit=senders.submit))
             if not in_flight:
-                if not claimed:
+                if claimed:
+                    continue
+                now = time.monotonic()
+                idle_since = idle_since or now
+                if now - idle_since >= linger_seconds or now >= deadline:
                     break
+                time.sleep(poll_seconds)
                 continue
             done, in_flight = wait(in_flight, timeout=max(poll_seconds, 20 * looked), return_when=FIRST_COMPLETED)
             handled += sum(future.result() for future in done)

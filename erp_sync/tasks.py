@@ -33,7 +33,9 @@ def dispatch() -> int:
             flags.delete(DISPATCH_QUEUED_FLAG)
         except redis.RedisError as error:
             logger.warning("Could not clear the ERP sender's wake-up flag (%s)", error)
-    return dispatch_until_idle(budget_seconds=30.0)
+    # Lingering a second keeps one run (threads, database sessions) across the short gaps
+    # of a steady stream; the budget keeps the task far below its time limits.
+    return dispatch_until_idle(budget_seconds=30.0, linger_seconds=1.0)
 
 
 @shared_task(name="erp_sync.sweep", ignore_result=True, time_limit=90, soft_time_limit=75)
