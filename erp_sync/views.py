@@ -91,6 +91,8 @@ def reconciliation_page(request: HttpRequest) -> HttpResponse:
     work_order = request.GET.get("work_order", "").strip()[:64]
     drifts = reconciliation.drift_list(status=status, work_order=work_order or None, kind=kind or None)
     for drift in drifts:
+        if drift["message"]:
+            drift["message"]["state_label"] = OutboxMessage.State(drift["message"]["state"]).label
         if drift["id"] in outcomes:
             drift["outcome"] = outcomes.pop(drift["id"]) or "repaired"
     # Drifts asked about but not listed under the current filter still get their answer.
@@ -105,6 +107,7 @@ def reconciliation_page(request: HttpRequest) -> HttpResponse:
         "kinds": Drift.Kind.choices,
         "filters": {"status": status, "kind": kind, "work_order": work_order},
         "may_act": may_act,
+        "may_repair_some": may_act and any(drift["repairable"] for drift in drifts),
         "notes": notes,
     }
     template = "erp_sync/reconciliation.html#drift-table" if request.htmx else "erp_sync/reconciliation.html"
