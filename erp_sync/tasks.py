@@ -78,6 +78,8 @@ def kick() -> None:
 def _flag_store() -> redis.Redis | None:
     """The Redis of the broker, when the broker is Redis; None otherwise (every commit wakes a task)."""
     global _flags
+    if _flags is not None:
+        return _flags
     url = str(settings.CELERY_BROKER_URL or "")
     if not url.startswith(("redis://", "rediss://", "unix://")):
         return None
