@@ -43,7 +43,6 @@ from erp_sync.models import DeliveryAttempt, ErpConnection, OutboxMessage
 logger = logging.getLogger(__name__)
 
 State = OutboxMessage.State
-UNSETTLED = (State.QUEUED, State.SENDING, State.RETRYING, State.DEAD)
 #: Errors that say the ERP could not be reached at all (nothing was sent): once it answers
 #: again, messages held back by them need not wait out their back-off.
 UNREACHABLE_ERRORS = ("connection refused:", "connect timeout:")
@@ -591,8 +590,3 @@ def _deliver_grouped(run: _Round, claimed: list[OutboxMessage], per_thread: int,
     if submit is None:
         return sum(run.deliver(chunk) for chunk in chunks)
     return [submit(run.deliver, chunk) for chunk in chunks]
-
-
-def dispatch_once(*, limit: int = 200, threads: int = 16, budget_seconds: float = 10.0) -> int:
-    """One run over what is due now (kept for callers that sent one round at a time)."""
-    return dispatch_until_idle(budget_seconds=budget_seconds, limit=limit, threads=threads)
