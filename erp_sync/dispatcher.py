@@ -363,19 +363,29 @@ def _write_outcomes(sent: list[_Sent], changes: list[dict]) -> set[int]:
 
 
 def _send(connector: Connector, connection_row: ErpConnection, messages: list[OutboxMessage]) -> list[_Sent]:
-    """Ask the ERP: look up what may have reached it already, then post the rest (in one request where it batches)."""
+    """Ask the ERP: look up what may have reached it already, then post the rest (in one request where it batches).
+
+    Look-ups go one by one; once one finds the ERP not answering, the rest of the batch is not
+    tried (each would wait out the same timeout) and retries later, still to be looked up.
+    """
     sent: list[_Sent] = []
     to_post: list[tuple[OutboxMessage, Posting, list[DeliveryAttempt]]] = []
+    unanswered: PostResult | None = None
     for message in messages:
         posting = _posting(message)
         if not message.needs_lookup:
             to_post.append((message, posting, []))
             continue
         started, started_at = time.monotonic(), timezone.now()
+        if unanswered is not None:
+            sent.append(_Sent(message, _not_tried(unanswered), "lookup", started, started_at))
+            continue
         found = connector.find(posting)
         if found is not None:
             recorded = DeliveryAttempt.Outcome.FOUND if found.outcome == Outcome.ACCEPTED else None
             sent.append(_Sent(message, found, "lookup", started, started_at, recorded))
+            if found.outcome == Outcome.RETRYABLE:
+                unanswered = found
             continue
         not_found = DeliveryAttempt(
             message=message, connection=connection_row, started_at=started_at,
@@ -385,13 +395,23 @@ def _send(connector: Connector, connection_row: ErpConnection, messages: list[Ou
     if not to_post:
         return sent
     started, started_at = time.monotonic(), timezone.now()
-    if len(to_post) == 1:
+    if unanswered is not None:
+        results = [_not_tried(unanswered)] * len(to_post)
+    elif len(to_post) == 1:
         results = [connector.post(to_post[0][1])]
     else:
         results = connector.post_many([posting for _message, posting, _earlier in to_post])
     for (message, _posting_sent, earlier), result in zip(to_post, results, strict=True):
         sent.append(_Sent(message, result, "post", started, started_at, earlier_attempts=earlier))
     return sent
+
+
+def _not_tried(unanswered: PostResult) -> PostResult:
+    return PostResult(
+        Outcome.RETRYABLE,
+        error=f"Not tried: the ERP did not answer a look-up just before, in the same batch ({unanswered.error})"[:2000],
+        retry_after=unanswered.retry_after,
+    )
 
 
 def _refused(messages: list[OutboxMessage]) -> list[_Sent]:
