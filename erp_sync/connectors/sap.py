@@ -132,15 +132,24 @@ class SapConnector(Connector):
         """Confirmations in one ``$batch``, each in its own changeset; reversals one by one."""
         results: list[PostResult | None] = [None] * len(postings)
         batched: list[tuple[int, Posting, dict[str, Any]]] = []
+        silent: PostResult | None = None  # SAP did not answer a call before: try no more of this batch
         for index, posting in enumerate(postings):
+            if silent is not None:
+                results[index] = _not_tried(silent)
+                continue
             if posting.kind == "reversal" or self.batch_size == 1:
                 results[index] = self.post(posting)
+                if results[index].http_status is None and results[index].outcome in (Outcome.RETRYABLE, Outcome.UNKNOWN):
+                    silent = results[index]
                 continue
             try:
                 batched.append((index, posting, self._confirmation_body(posting)))
             except (KeyError, ValueError, InvalidOperation) as error:
                 results[index] = PostResult(Outcome.REJECTED, error=f"The message cannot be sent to SAP: {error}")
-        if len(batched) == 1:
+        if silent is not None:
+            for index, _posting, _body in batched:
+                results[index] = _not_tried(silent)
+        elif len(batched) == 1:
             index, posting, _body = batched[0]
             results[index] = self.post(posting)
         elif batched:
@@ -475,6 +484,11 @@ class SapConnector(Connector):
 
 
 # -- OData $batch ------------------------------------------------------------------------------
+
+
+def _not_tried(silent: PostResult) -> PostResult:
+    """Certainly not sent, since SAP left an earlier call of the same batch unanswered: retry later."""
+    return PostResult(Outcome.RETRYABLE, error=f"Not sent: SAP did not answer a call just before ({silent.error})"[:2000])
 
 
 class _PartResponse:

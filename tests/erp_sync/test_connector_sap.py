@@ -542,3 +542,17 @@ def test_batch_size_one_posts_one_by_one(sap: SimulatorProcess) -> None:
     assert [result.outcome for result in results] == [Outcome.ACCEPTED] * 2
     assert sap.control.health()["counters"]["requests"] == 3  # the token fetch and two posts
     assert SapConnector.validate_options({"batch_size": 0})["batch_size"].startswith("A whole number from 1")
+
+
+def test_a_batch_sends_no_more_once_sap_left_a_call_unanswered(sap: SimulatorProcess) -> None:
+    connector = connector_for(sap, timeout=1)
+    original = confirmation()
+    booked = connector.post(original)
+    sap.control.set_faults(latency_ms=2500)  # slower than the timeout
+    before = sap.control.health()["counters"]["requests"]
+
+    results = connector.post_many([reversal_of(original, booked.erp_ref), confirmation(order="WO-A"), confirmation(order="WO-B")])
+
+    assert [result.outcome for result in results] == [Outcome.UNKNOWN, Outcome.RETRYABLE, Outcome.RETRYABLE]
+    assert all(result.error.startswith("Not sent: SAP did not answer a call just before") for result in results[1:])
+    assert sap.control.health()["counters"]["requests"] - before == 1
