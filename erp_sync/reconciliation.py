@@ -463,6 +463,24 @@ def drift_repair(*, drift_id: int, reason: str, actor: Any = None, actor_label: 
     return _resend_missing(drift.pk, reason, actor, actor_label)
 
 
+def drifts_repair(*, drift_ids: list[int], reason: str, actor: Any = None, actor_label: str = "") -> dict[int, DomainError | None]:
+    """Repair each drift in turn (see ``drift_repair``); returns, per drift, None when repaired or why not.
+
+    Not all-or-nothing: a cancellation is an ERP call that cannot be rolled back, so each
+    drift is repaired, audited and answered on its own. A missing reason refuses them all.
+    """
+    reason = _require_reason(reason)
+    outcomes: dict[int, DomainError | None] = {}
+    for drift_id in dict.fromkeys(drift_ids):
+        try:
+            drift_repair(drift_id=drift_id, reason=reason, actor=actor, actor_label=actor_label)
+        except DomainError as error:
+            outcomes[drift_id] = error
+        else:
+            outcomes[drift_id] = None
+    return outcomes
+
+
 @transaction.atomic
 def _resend_missing(drift_id: int, reason: str, actor: Any, actor_label: str) -> Drift:
     drift = Drift.objects.select_for_update().get(pk=drift_id)
@@ -634,6 +652,11 @@ def drift_counts() -> dict[str, int]:
 def reconciliation_run_latest() -> dict[str, Any] | None:
     run = ReconciliationRun.objects.order_by("-started_at", "-id").first()
     return None if run is None else run_json(run)
+
+
+def reconciliation_runs_recent(*, limit: int = 10) -> list[ReconciliationRun]:
+    """The latest runs, newest first, with who started them (one query)."""
+    return list(ReconciliationRun.objects.select_related("actor").order_by("-started_at", "-id")[:limit])
 
 
 def run_json(run: ReconciliationRun) -> dict[str, Any]:

@@ -3,20 +3,39 @@
 from __future__ import annotations
 
 import logging
+import threading
 
+import redis
 from celery import shared_task
+from django.conf import settings
 from kombu.exceptions import OperationalError
 
-from erp_sync.dispatcher import dispatch_until_idle, release_expired_leases
+from erp_sync.dispatcher import dispatch_until_idle, probe_unreachable_connections, release_expired_leases
 
 logger = logging.getLogger(__name__)
 
+#: Set while a wake-up task waits in the queue (see ``kick``); it clears the flag as it starts.
+DISPATCH_QUEUED_FLAG = "erp_sync:dispatch-queued"
+#: A wake-up lost with the flag set (a broker restart) delays nothing longer than this or the sweep.
+DISPATCH_QUEUED_SECONDS = 10
+
+_flags: redis.Redis | None = None
+_flags_lock = threading.Lock()
 
 
 @shared_task(name="erp_sync.dispatch", ignore_result=True, time_limit=90, soft_time_limit=75)
 def dispatch() -> int:
     """Send what is due. Woken right after a commit that queued a message."""
-    return dispatch_until_idle(budget_seconds=30.0)
+    flags = _flag_store()
+    if flags is not None:
+        try:
+            # Before the first claim: whatever commits from now on wakes another task.
+            flags.delete(DISPATCH_QUEUED_FLAG)
+        except redis.RedisError as error:
+            logger.warning("Could not clear the ERP sender's wake-up flag (%s)", error)
+    # Lingering a second keeps one run (threads, database sessions) across the short gaps
+    # of a steady stream; the budget keeps the task far below its time limits.
+    return dispatch_until_idle(budget_seconds=30.0, linger_seconds=1.0)
 
 
 @shared_task(name="erp_sync.sweep", ignore_result=True, time_limit=90, soft_time_limit=75)
@@ -25,15 +44,49 @@ def sweep() -> int:
     released = release_expired_leases()
     if released:
         logger.warning("Returned %s message(s) left by a worker that stopped mid-send", released)
+    probe_unreachable_connections()
     return dispatch_until_idle(budget_seconds=30.0)
 
 
 def kick() -> None:
-    """Wake a worker now. Called after commit; if the broker is unreachable the next sweep sends instead."""
+    """Wake a worker now. Called after commit; if the broker is unreachable the next sweep sends instead.
+
+    With a Redis broker, one wake-up waits in the queue at a time: a commit while one waits
+    needs none of its own, since that task has not claimed yet and will see the commit
+    (the task clears the flag before its first claim). A running task also looks for new
+    messages while it sends, so at 100 confirmations a second the workers get a few wake-ups,
+    not one per confirmation.
+    """
+    flags = _flag_store()
+    if flags is not None:
+        try:
+            if not flags.set(DISPATCH_QUEUED_FLAG, 1, nx=True, ex=DISPATCH_QUEUED_SECONDS):
+                return
+        except redis.RedisError:
+            flags = None  # cannot tell: wake a worker anyway
     try:
         dispatch.apply_async(retry=False)
     except OperationalError as error:
         logger.warning("Could not wake the ERP sender (%s); the next sweep will send", error)
+        if flags is not None:
+            try:
+                flags.delete(DISPATCH_QUEUED_FLAG)
+            except redis.RedisError:
+                pass
+
+
+def _flag_store() -> redis.Redis | None:
+    """The Redis of the broker, when the broker is Redis; None otherwise (every commit wakes a task)."""
+    global _flags
+    if _flags is not None:
+        return _flags
+    url = str(settings.CELERY_BROKER_URL or "")
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        return None
+    with _flags_lock:
+        if _flags is None:
+            _flags = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        return _flags
 
 
 @shared_task(name="erp_sync.check_health", ignore_result=True, time_limit=30, soft_time_limit=25)
@@ -45,12 +98,20 @@ def check_health() -> bool:
 
 
 @shared_task(name="erp_sync.reconcile", ignore_result=True, time_limit=1800, soft_time_limit=1740)
-def reconcile() -> int:
-    """Compare MES and ERP totals of every order with settled messages; record drifts. Returns the open drifts seen."""
+def reconcile(*, work_order: str | None = None, actor_id: int | None = None, trigger: str = "schedule") -> int:
+    """Compare MES and ERP totals (of every order with settled messages, or one); record drifts. Returns the open drifts seen.
+
+    The schedule calls it without arguments; the reconciliation page queues it with the person who asked.
+    """
+    from django.contrib.auth import get_user_model
+
     from erp_sync.models import ReconciliationRun
     from erp_sync.reconciliation import reconcile as reconcile_orders
 
-    run = reconcile_orders(trigger=ReconciliationRun.Trigger.SCHEDULE)
+    if trigger not in ReconciliationRun.Trigger.values:
+        trigger = ReconciliationRun.Trigger.SCHEDULE
+    actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
+    run = reconcile_orders(work_order=work_order or None, actor=actor, trigger=trigger)
     if run.drifts_open or run.orders_failed:
         logger.warning(
             "Reconciliation run %s: %s drift(s) open (%s new, %s resolved), %s order(s) not checked",

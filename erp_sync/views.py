@@ -1,21 +1,26 @@
-"""Pages of ERP sync for supervisors and integration admins: health, dead letters, a message's journey."""
+"""Pages of ERP sync for supervisors and integration admins: health, dead letters, a message's journey, reconciliation."""
 
 from __future__ import annotations
 
 from django.contrib import messages as flash
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from erp_sync import services
-from erp_sync.models import OutboxMessage
+from kombu.exceptions import OperationalError
+
+from erp_sync import reconciliation, services, tasks
+from erp_sync.models import Drift, OutboxMessage, ReconciliationRun
 from erp_sync.selectors import message_journey, sync_health
-from mes.roles import Role
+from mes.roles import Role, user_roles
 from mes.services.errors import DomainError
 from mes.views.access import role_required
 
 SYNC_PAGE_ROLES = (Role.SUPERVISOR, Role.ADMIN, Role.PLANNER)
+#: Who may start a reconciliation or repair a drift from the page (as through the API).
+RECONCILIATION_OPERATORS = frozenset({Role.SUPERVISOR, Role.ADMIN})
 MAX_ID = 2**63 - 1
 
 
@@ -54,3 +59,79 @@ def message_page(request: HttpRequest, message_id: int) -> HttpResponse:
     except DomainError as error:
         return render(request, "erp_sync/message.html", {"missing": error.message}, status=404)
     return render(request, "erp_sync/message.html", {"message": journey})
+
+
+@role_required(*SYNC_PAGE_ROLES)
+@require_http_methods(["GET", "POST"])
+def reconciliation_page(request: HttpRequest) -> HttpResponse:
+    """The latest runs and the drifts they found; supervisors and admins run one now and repair drifts, with a reason.
+
+    A repair answers on the page itself, each drift's outcome or refusal in its row (the
+    ``drift-table`` partial when HTMX asks); starting a run redirects back to the page.
+    """
+    may_act = bool(user_roles(request.user) & RECONCILIATION_OPERATORS)
+    outcomes: dict[int, DomainError | None] = {}
+    notes: list[str] = []
+    if request.method == "POST":
+        if not may_act:
+            raise PermissionDenied
+        if request.POST.get("action") == "run":
+            _reconciliation_start(request)
+            return redirect(request.get_full_path())
+        ids = [int(value) for value in request.POST.getlist("ids") if value.isdigit() and int(value) <= MAX_ID]
+        if not ids:
+            notes.append(_("Select at least one drift to repair."))
+        else:
+            try:
+                outcomes = reconciliation.drifts_repair(drift_ids=ids, reason=request.POST.get("reason", ""), actor=request.user)
+            except DomainError as error:  # no reason: nothing was repaired
+                outcomes = dict.fromkeys(ids, error)
+    status = request.GET.get("status") if request.GET.get("status") in reconciliation.DRIFT_STATUSES else "open"
+    kind = request.GET.get("kind") if request.GET.get("kind") in Drift.Kind.values else ""
+    work_order = request.GET.get("work_order", "").strip()[:64]
+    drifts = reconciliation.drift_list(status=status, work_order=work_order or None, kind=kind or None)
+    for drift in drifts:
+        if drift["message"]:
+            drift["message"]["state_label"] = OutboxMessage.State(drift["message"]["state"]).label
+        if drift["id"] in outcomes:
+            drift["outcome"] = outcomes.pop(drift["id"]) or "repaired"
+    # Drifts asked about but not listed under the current filter still get their answer.
+    notes += [
+        _("Drift %(id)s: %(outcome)s") % {"id": drift_id, "outcome": error.message if error else _("repaired.")}
+        for drift_id, error in outcomes.items()
+    ]
+    context = {
+        "runs": reconciliation.reconciliation_runs_recent(limit=10),
+        "drifts": drifts,
+        "counts": reconciliation.drift_counts(),
+        "kinds": Drift.Kind.choices,
+        "filters": {"status": status, "kind": kind, "work_order": work_order},
+        "may_act": may_act,
+        "may_repair_some": may_act and any(drift["repairable"] for drift in drifts),
+        "notes": notes,
+    }
+    template = "erp_sync/reconciliation.html#drift-table" if request.htmx else "erp_sync/reconciliation.html"
+    return render(request, template, context)
+
+
+def _reconciliation_start(request: HttpRequest) -> None:
+    """One order is checked here and now (one ERP call); every order is a job for a worker."""
+    work_order = request.POST.get("work_order", "").strip()[:64]
+    if work_order:
+        run = reconciliation.reconcile(work_order=work_order, actor=request.user, trigger=ReconciliationRun.Trigger.MANUAL)
+        summary = _("Checked %(order)s: %(open)s drift(s) open, %(new)s new, %(resolved)s resolved.") % {
+            "order": work_order, "open": run.drifts_open, "new": run.drifts_new, "resolved": run.drifts_resolved,
+        }
+        if run.orders_failed:
+            flash.error(request, _("The ERP could not be asked: %(error)s") % {"error": run.failures[0]["error"]})
+        else:
+            flash.success(request, summary)
+        return
+    try:
+        tasks.reconcile.apply_async(
+            kwargs={"actor_id": request.user.pk, "trigger": ReconciliationRun.Trigger.MANUAL}, retry=False
+        )
+    except OperationalError as error:
+        flash.error(request, _("Could not reach a worker (%(error)s); try again, or wait for the scheduled run.") % {"error": error})
+    else:
+        flash.success(request, _("A worker is checking every order now; its run appears below when it finishes."))

@@ -27,6 +27,7 @@ urlpatterns = [
     path("planning/orders/<str:number>/", planning.work_order_page, name="planning-order"),
     path("planning/orders/<str:number>/traveler.pdf", planning.traveler_page, name="planning-traveler"),
     path("board/", board.board_page, name="board"),
+    path("sync/reconciliation/", erp_sync_views.reconciliation_page, name="sync-reconciliation"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),

@@ -10,6 +10,7 @@ letters are the dispatcher's business, never a connector's.
 from __future__ import annotations
 
 import enum
+import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -97,6 +98,8 @@ class Connector(ABC):
     kind: ClassVar[str]
     #: Whether ``totals`` reports rework; reconciliation compares rework only where it does.
     tracks_rework: bool = True
+    #: How many postings ``post_many`` sends in one request; 1 where the ERP has no batch call.
+    batch_size: int = 1
 
     def __init__(self, config: ConnectionConfig) -> None:
         self.config = config
@@ -104,6 +107,14 @@ class Connector(ABC):
     @abstractmethod
     def post(self, posting: Posting) -> PostResult:
         """Book a confirmation, or cancel the original for a reversal. Safe to call again with the same posting."""
+
+    def post_many(self, postings: list[Posting]) -> list[PostResult]:
+        """Post several postings of different work orders, one result each, in order.
+
+        Each posting must succeed or fail on its own (never all-or-nothing), since each is a
+        different order's head. Connectors whose ERP has a batch call override this.
+        """
+        return [self.post(posting) for posting in postings]
 
     @abstractmethod
     def find(self, posting: Posting) -> PostResult | None:
@@ -140,12 +151,19 @@ def http_session() -> requests.Session:
     after an ambiguous failure must be the dispatcher's decision, after a look-up.
     """
     session = requests.Session()
+    # Reading proxy and CA settings from the environment on every request cost about a
+    # third of the client's CPU per call; where none are set there is nothing to read.
+    session.trust_env = any(os.environ.get(name) for name in _ENVIRONMENT_SETTINGS)
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
 
 
+_ENVIRONMENT_SETTINGS = (
+    "http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
+    "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+)
 RETRYABLE_STATUSES = frozenset({408, 423, 425, 429, 500, 502, 503, 504})
 
 

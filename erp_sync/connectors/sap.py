@@ -37,6 +37,11 @@ Options (all optional):
     send the work-center code as ``WorkCenter`` and the operator badge as ``Personnel``.
 ``time_zone`` (settings.TIME_ZONE)
     the plant's zone, which decides the ``PostingDate`` of a confirmation.
+``batch_size`` (20)
+    how many confirmations of different orders go to SAP in one OData ``$batch`` request,
+    each in a changeset of its own (so each is committed or refused on its own, and one
+    order's refusal holds back no other); 1 sends each confirmation on its own. A reversal
+    is always sent on its own.
 ``csrf`` (true), ``headers`` ({})
     ``csrf: false`` skips the token fetch for a gateway that needs none (SAP API Management
     with an ``APIKey`` header in ``headers``); a 403 asking for a token still fetches one.
@@ -45,8 +50,11 @@ Options (all optional):
 from __future__ import annotations
 
 import datetime as dt
+import json as json_module
+import re
 import threading
 import time
+import uuid
 import zoneinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
@@ -54,6 +62,7 @@ from urllib.parse import quote
 
 import requests
 from django.conf import settings
+from requests.structures import CaseInsensitiveDict
 
 from erp_sync.connectors.base import (
     ConnectionConfig,
@@ -71,6 +80,8 @@ from erp_sync.connectors.base import (
 DEFAULT_ACTIVITY_SLOTS = {"machine": 2, "labor": 3}
 ACTIVITY_SOURCES = {"labor": "labor_minutes", "machine": "machine_minutes"}
 DEFAULT_ACTIVITY_UNIT = "H"
+DEFAULT_BATCH_SIZE = 20
+MAX_BATCH_SIZE = 100
 SELECTED = (
     "ConfirmationGroup,ConfirmationCount,OrderID,OrderOperation,ExternalSystemConfirmation,"
     "ConfirmationYieldQuantity,ConfirmationScrapQuantity,ConfirmationReworkQuantity,IsReversal,IsReversed"
@@ -92,6 +103,8 @@ class SapConnector(Connector):
         self._token: str | None = None
         self._token_lock = threading.Lock()
         self.time_zone = _zone(self.options.get("time_zone"))
+        batch_size = self.options.get("batch_size", DEFAULT_BATCH_SIZE)
+        self.batch_size = batch_size if isinstance(batch_size, int) and 1 <= batch_size <= MAX_BATCH_SIZE else DEFAULT_BATCH_SIZE
 
     # -- the interface -------------------------------------------------------------------
 
@@ -114,6 +127,72 @@ class SapConnector(Connector):
             if found is not None and found.outcome == Outcome.ACCEPTED:
                 return PostResult(Outcome.DUPLICATE, erp_ref=found.erp_ref, erp_document=found.erp_document)
         return _failure(response)
+
+    def post_many(self, postings: list[Posting]) -> list[PostResult]:
+        """Confirmations in one ``$batch``, each in its own changeset; reversals one by one."""
+        results: list[PostResult | None] = [None] * len(postings)
+        batched: list[tuple[int, Posting, dict[str, Any]]] = []
+        silent: PostResult | None = None  # SAP did not answer a call before: try no more of this batch
+        for index, posting in enumerate(postings):
+            if silent is not None:
+                results[index] = _not_tried(silent)
+                continue
+            if posting.kind == "reversal" or self.batch_size == 1:
+                results[index] = self.post(posting)
+                if results[index].http_status is None and results[index].outcome in (Outcome.RETRYABLE, Outcome.UNKNOWN):
+                    silent = results[index]
+                continue
+            try:
+                batched.append((index, posting, self._confirmation_body(posting)))
+            except (KeyError, ValueError, InvalidOperation) as error:
+                results[index] = PostResult(Outcome.REJECTED, error=f"The message cannot be sent to SAP: {error}")
+        if silent is not None:
+            for index, _posting, _body in batched:
+                results[index] = _not_tried(silent)
+        elif len(batched) == 1:
+            index, posting, _body = batched[0]
+            results[index] = self.post(posting)
+        elif batched:
+            for (index, posting, _body), answer in zip(batched, self._batch([body for _i, _p, body in batched]), strict=True):
+                if isinstance(answer, PostResult):
+                    results[index] = answer
+                elif answer.status_code in (200, 201):
+                    results[index] = _accepted(_entity(answer))
+                elif answer.status_code == 400:
+                    found = self.find(posting)  # a repeated key refused, as in ``post``
+                    if found is not None and found.outcome == Outcome.ACCEPTED:
+                        results[index] = PostResult(Outcome.DUPLICATE, erp_ref=found.erp_ref, erp_document=found.erp_document)
+                    else:
+                        results[index] = _failure(answer)
+                else:
+                    results[index] = _failure(answer)
+        return [result for result in results if result is not None]
+
+    def _batch(self, bodies: list[dict[str, Any]]) -> list[_PartResponse | PostResult]:
+        """POST ``$batch`` with one changeset per confirmation; one answer per changeset, in order.
+
+        A failure of the whole request is every confirmation's answer; an answer that cannot
+        be read, or one that does not answer each changeset, counts as no answer (the ERP may
+        have booked them: the dispatcher looks each up by our key before resending).
+        """
+        boundary = f"batch_{uuid.uuid4().hex}"
+        payload = _batch_body(boundary, bodies)
+        response = self._write("$batch", data=payload, content_type=f"multipart/mixed; boundary={boundary}")
+        if isinstance(response, PostResult):
+            return [response] * len(bodies)
+        if response.status_code != 202:
+            return [_failure(response)] * len(bodies)
+        try:
+            answers = _batch_answers(response.headers.get("Content-Type", ""), response.content)
+        except ValueError as error:
+            answers = []
+            reason = str(error)
+        else:
+            reason = f"{len(answers)} answers to {len(bodies)} changesets"
+        if len(answers) != len(bodies):
+            unknown = PostResult(Outcome.UNKNOWN, error=f"SAP's $batch answer could not be matched to the postings: {reason}")
+            return [unknown] * len(bodies)
+        return answers
 
     def find(self, posting: Posting) -> PostResult | None:
         if posting.kind == "reversal":
@@ -213,6 +292,9 @@ class SapConnector(Connector):
                 zoneinfo.ZoneInfo(zone)
             except (zoneinfo.ZoneInfoNotFoundError, ValueError):
                 problems["time_zone"] = f"Unknown time zone {zone!r}."
+        batch_size = options.get("batch_size", DEFAULT_BATCH_SIZE)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= MAX_BATCH_SIZE:
+            problems["batch_size"] = f"A whole number from 1 (no $batch) to {MAX_BATCH_SIZE}."
         if not isinstance(options.get("csrf", True), bool):
             problems["csrf"] = "true or false."
         if not isinstance(options.get("headers", {}), dict):
@@ -332,7 +414,9 @@ class SapConnector(Connector):
             self._token = token
             return token
 
-    def _write(self, path: str, *, json: Any = None) -> requests.Response | PostResult:
+    def _write(
+        self, path: str, *, json: Any = None, data: bytes | None = None, content_type: str = "application/json"
+    ) -> requests.Response | PostResult:
         """A modifying request with a valid CSRF token, fetched again once if SAP asks for it."""
         token = self._fetch_token(None) if self.options.get("csrf", True) else ""
         for attempt in range(2):
@@ -342,7 +426,8 @@ class SapConnector(Connector):
                 response = self.session.post(
                     f"{self.service_url}/{path}",
                     json=json,
-                    headers={"Content-Type": "application/json", **({"X-CSRF-Token": token} if token else {})},
+                    data=data,
+                    headers={"Content-Type": content_type, **({"X-CSRF-Token": token} if token else {})},
                     timeout=self.timeout,
                 )
             except requests.RequestException as error:
@@ -396,6 +481,118 @@ class SapConnector(Connector):
         if response.status_code != 200:
             return _failure(response)
         return _entity(response)
+
+
+# -- OData $batch ------------------------------------------------------------------------------
+
+
+def _not_tried(silent: PostResult) -> PostResult:
+    """Certainly not sent, since SAP left an earlier call of the same batch unanswered: retry later."""
+    return PostResult(Outcome.RETRYABLE, error=f"Not sent: SAP did not answer a call just before ({silent.error})"[:2000])
+
+
+class _PartResponse:
+    """One answer inside a ``$batch`` response, with what ``_failure`` and ``_entity`` read of a response."""
+
+    def __init__(self, status_code: int, reason: str, headers: dict[str, str], content: bytes) -> None:
+        self.status_code = status_code
+        self.reason = reason
+        self.headers = CaseInsensitiveDict(headers)
+        self.content = content
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        return json_module.loads(self.content)
+
+
+def _batch_body(boundary: str, bodies: list[dict[str, Any]]) -> bytes:
+    """A ``$batch`` request body: one changeset per confirmation, each holding one ``POST ProdnOrdConf2``."""
+    lines: list[bytes] = []
+    for index, body in enumerate(bodies):
+        changeset = f"changeset_{index}_{boundary[-12:]}"
+        content = json_module.dumps(body, separators=(",", ":")).encode()
+        lines += [
+            f"--{boundary}".encode(),
+            f"Content-Type: multipart/mixed; boundary={changeset}".encode(),
+            b"",
+            f"--{changeset}".encode(),
+            b"Content-Type: application/http",
+            b"Content-Transfer-Encoding: binary",
+            f"Content-ID: {index + 1}".encode(),
+            b"",
+            b"POST ProdnOrdConf2 HTTP/1.1",
+            b"Content-Type: application/json",
+            b"Accept: application/json",
+            f"Content-Length: {len(content)}".encode(),
+            b"",
+            content,
+            f"--{changeset}--".encode(),
+            b"",
+        ]
+    lines += [f"--{boundary}--".encode(), b""]
+    return b"\r\n".join(lines)
+
+
+def _batch_answers(content_type: str, body: bytes) -> list[_PartResponse]:
+    """The answer to each changeset of a ``$batch`` response, in order.
+
+    A changeset that succeeded answers as a ``multipart/mixed`` part holding one HTTP
+    response per request; one that failed answers as a single ``application/http`` part with
+    the error (SAP Gateway's behaviour). Raises ``ValueError`` on anything else.
+    """
+    answers = []
+    for headers, content in _multipart(content_type, body):
+        part_type = headers.get("content-type", "")
+        if part_type.lower().startswith("multipart/mixed"):
+            inner = _multipart(part_type, content)
+            if not inner:
+                raise ValueError("an empty changeset answer")
+            answers.append(_http_answer(inner[0][1]))
+        elif part_type.lower().startswith("application/http"):
+            answers.append(_http_answer(content))
+        else:
+            raise ValueError(f"a part of type {part_type or '(none)'}")
+    return answers
+
+
+def _multipart(content_type: str, body: bytes) -> list[tuple[dict[str, str], bytes]]:
+    """The parts of a multipart body: (headers in lower case, content)."""
+    match = re.search(r'boundary="?([^";]+)"?', content_type, re.IGNORECASE)
+    if not match:
+        raise ValueError(f"no boundary in {content_type!r}")
+    delimiter = b"--" + match.group(1).encode()
+    sections = body.split(delimiter)
+    if len(sections) < 2 or not sections[-1].startswith(b"--"):
+        raise ValueError("the multipart body is not closed")
+    parts = []
+    for section in sections[1:-1]:
+        section = section[2:] if section.startswith(b"\r\n") else section.lstrip(b"\n")
+        head, _, content = section.partition(b"\r\n\r\n")
+        headers = _headers(head)
+        parts.append((headers, content[:-2] if content.endswith(b"\r\n") else content))
+    return parts
+
+
+def _headers(block: bytes) -> dict[str, str]:
+    headers = {}
+    for line in block.decode("latin-1").split("\r\n"):
+        name, colon, value = line.partition(":")
+        if colon:
+            headers[name.strip().lower()] = value.strip()
+    return headers
+
+
+def _http_answer(content: bytes) -> _PartResponse:
+    """``HTTP/1.1 201 Created`` + headers + body, as a response."""
+    head, _, body = content.partition(b"\r\n\r\n")
+    status_line, _, header_block = head.partition(b"\r\n")
+    fields = status_line.decode("latin-1").split(" ", 2)
+    if len(fields) < 2 or not fields[0].startswith("HTTP/") or not fields[1].isdigit():
+        raise ValueError(f"not an HTTP answer: {status_line[:80]!r}")
+    return _PartResponse(int(fields[1]), fields[2] if len(fields) > 2 else "", _headers(header_block), body)
 
 
 # -- helpers ----------------------------------------------------------------------------------

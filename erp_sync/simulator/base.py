@@ -60,7 +60,7 @@ class SimRequest:
 
     def cookies(self) -> dict[str, str]:
         jar: SimpleCookie = SimpleCookie()
-        for raw in _all_headers(self.headers, "Cookie"):
+        for raw in all_headers(self.headers, "Cookie"):
             try:
                 jar.load(raw)
             except CookieError:
@@ -89,7 +89,7 @@ class SimRequest:
         return payload
 
 
-def _all_headers(headers: Mapping[str, str], name: str) -> list[str]:
+def all_headers(headers: Mapping[str, str], name: str) -> list[str]:
     get_all = getattr(headers, "get_all", None)
     if get_all is not None:
         return list(get_all(name) or [])

@@ -22,6 +22,15 @@ What is simulated (facts from ``shared/erp/INTERFACES.md`` §1.1):
   ``IsReversed`` true.
 - ``POST /GetConfProposal`` answers a small proposal; ``$metadata`` and the service
   document exist for connectors that fetch the token there.
+- ``POST /$batch`` (``multipart/mixed``): each changeset is processed on its own, in order,
+  and answered as a ``multipart/mixed`` part with one HTTP response per request, or — if it
+  failed — as a single ``application/http`` part carrying the error, as SAP Gateway does.
+  A changeset here holds one write (``ProdnOrdConf2`` or ``CancelProdnOrdConf``; several
+  writes in one changeset would need a rollback the simulator does not have: 501); reads
+  outside changesets are answered too. Authentication and CSRF are checked once, on the
+  ``$batch`` request; injected faults (latency, 5xx, down, drop after commit) apply to it as
+  one HTTP request, so a batch of N pays the latency once — a real SAP spends its own time
+  on each changeset, which the simulator does not model.
 - Injected lock → 423 with the error envelope, as [KMJ] saw from real systems.
 
 Message codes such as ``RU/505`` are placeholders in SAP's ``CLASS/NUMBER`` shape; connectors
@@ -34,18 +43,22 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import email
+import email.message
 import re
 import secrets
 import time
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
 
 from erp_sync.simulator import ledger as journal
 from erp_sync.simulator.base import (
     BadRequest,
+    all_headers,
     ErpFlavor,
     SimRequest,
     SimResponse,
@@ -328,13 +341,99 @@ class SapFlavor(ErpFlavor):
             if resource == "GetConfProposal":
                 return self._proposal(request)
             if resource == "$batch":
-                raise SapError(501, "/IWBEP/CM_MGW_RT/000", "$batch is not supported by the ERP simulator")
+                return self._batch(request)
             raise SapError(
                 405 if _KEY_SEGMENT.match(resource) else 404,
                 "/IWBEP/CM_MGW_RT/021",
                 f"Resource not found for segment '{resource}'",
             )
         raise SapError(405, "/IWBEP/CM_MGW_RT/002", f"Method '{method}' not allowed for '{resource}'")
+
+    # -- $batch -------------------------------------------------------------------------
+
+    def _batch(self, request: SimRequest) -> SimResponse:
+        content_type = request.header("Content-Type") or ""
+        parts = _mime_parts(content_type, request.body)
+        if parts is None:
+            raise SapError(400, "/IWBEP/CM_MGW_RT/004", "Malformed syntax in request body: a $batch must be multipart/mixed")
+        boundary = f"batchresponse_{uuid.uuid4()}"
+        chunks: list[bytes] = []
+        committed = False
+        for part in parts:
+            part_type = part.get_content_type()
+            if part_type == "multipart/mixed":
+                writes = [inner for inner in part.get_payload() if inner.get_content_type() == "application/http"]
+                if len(writes) != 1:
+                    raise SapError(
+                        501, "/IWBEP/CM_MGW_RT/000", "The ERP simulator takes exactly one request per changeset"
+                    )
+                inner = self._inner_request(request, writes[0].get_payload(decode=True) or b"")
+                if inner.method != "POST":
+                    raise SapError(400, "/IWBEP/CM_MGW_RT/004", "Only modifying requests belong in a changeset")
+                answer = self._inner_answer(inner)
+                committed = committed or answer.committed
+                if answer.status < 400:
+                    changeset = f"changesetresponse_{uuid.uuid4()}"
+                    chunks.append(
+                        f"--{boundary}\r\nContent-Type: multipart/mixed; boundary={changeset}\r\n\r\n"
+                        f"--{changeset}\r\n".encode()
+                        + _http_part(answer)
+                        + f"\r\n--{changeset}--\r\n".encode()
+                    )
+                else:
+                    chunks.append(f"--{boundary}\r\n".encode() + _http_part(answer) + b"\r\n")
+            elif part_type == "application/http":
+                inner = self._inner_request(request, part.get_payload(decode=True) or b"")
+                if inner.method not in {"GET", "HEAD"}:
+                    raise SapError(400, "/IWBEP/CM_MGW_RT/004", "A modifying request outside a changeset")
+                chunks.append(f"--{boundary}\r\n".encode() + _http_part(self._inner_answer(inner)) + b"\r\n")
+            else:
+                raise SapError(400, "/IWBEP/CM_MGW_RT/004", f"Unexpected part of type {part_type} in $batch")
+        body = b"".join(chunks) + f"--{boundary}--\r\n".encode()
+        return SimResponse(
+            status=202, body=body, content_type=f"multipart/mixed; boundary={boundary}",
+            headers=[("DataServiceVersion", "2.0")], committed=committed,
+        )
+
+    def _inner_request(self, outer: SimRequest, raw: bytes) -> SimRequest:
+        """A request inside a $batch: its own line, headers and body; the batch's credentials and dice."""
+        head, _, body = raw.replace(b"\r\n", b"\n").partition(b"\n\n")
+        request_line, *header_lines = head.decode("latin-1").split("\n")
+        try:
+            method, target, _version = request_line.split(" ", 2)
+        except ValueError:
+            raise SapError(400, "/IWBEP/CM_MGW_RT/004", f"Malformed request line in $batch: {request_line[:80]}") from None
+        headers = email.message.Message()
+        for name in ("Authorization", "Cookie"):
+            for value in all_headers(outer.headers, name):
+                headers[name] = value
+        for line in header_lines:
+            name, colon, value = line.partition(":")
+            if colon:
+                headers[name.strip()] = value.strip()
+        target = target if target.startswith("/") else f"{SERVICE_PATH}/{target}"
+        length = headers.get("Content-Length")
+        if length and length.isdigit():
+            body = body[: int(length)]
+        return SimRequest(
+            method=method.upper(), target=target, headers=headers, body=body.rstrip(b"\n") if not length else body,
+            lock_rolled=outer.lock_rolled, locked_orders=outer.locked_orders,
+            rejected_orders=outer.rejected_orders, response_will_drop=outer.response_will_drop,
+        )
+
+    def _inner_answer(self, request: SimRequest) -> SimResponse:
+        path = request.path
+        if path != SERVICE_PATH and not path.startswith(SERVICE_PATH + "/"):
+            return self._error(404, "/IWBEP/CM_MGW_RT/021", "Resource not found")
+        resource = path[len(SERVICE_PATH) :].lstrip("/")
+        if resource == "$batch":
+            return self._error(400, "/IWBEP/CM_MGW_RT/004", "A $batch cannot hold another $batch")
+        try:
+            return self._route(request, resource)
+        except SapError as error:
+            return self._error(error.status, error.code, error.message, error.headers)
+        except BadRequest as error:
+            return self._error(400, "/IWBEP/CM_MGW_RT/004", f"Malformed syntax in request body: {error}")
 
     # -- authentication and CSRF -------------------------------------------------------
 
@@ -748,6 +847,33 @@ class SapFlavor(ErpFlavor):
 
 
 # -- OData helpers -----------------------------------------------------------------------
+
+
+def _mime_parts(content_type: str, body: bytes) -> list[email.message.Message] | None:
+    """The top-level parts of a multipart/mixed body, or None if it is not one."""
+    if not content_type.lower().startswith("multipart/mixed") or "boundary=" not in content_type.lower():
+        return None
+    message = email.message_from_bytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+    if not message.is_multipart():
+        return None
+    return list(message.get_payload())
+
+
+def _http_part(answer: SimResponse) -> bytes:
+    """One HTTP response as an ``application/http`` part."""
+    reason = HTTPStatus(answer.status).phrase if answer.status in HTTPStatus._value2member_map_ else ""
+    lines = [
+        "Content-Type: application/http",
+        "Content-Transfer-Encoding: binary",
+        "",
+        f"HTTP/1.1 {answer.status} {reason}",
+        f"Content-Type: {answer.content_type}",
+        f"Content-Length: {len(answer.body)}",
+        *(f"{name}: {value}" for name, value in answer.headers),
+        "",
+        "",
+    ]
+    return "\r\n".join(lines).encode() + answer.body
 
 
 def _odata_date(moment: dt.datetime) -> str:

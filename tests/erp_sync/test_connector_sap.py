@@ -469,3 +469,90 @@ def test_without_csrf_the_first_write_asks_for_a_token_and_then_succeeds(sap: Si
 
     assert result.outcome == Outcome.ACCEPTED  # the simulator wants a token: the 403 fetched one
     assert connector._token is not None
+
+
+# -- OData $batch ------------------------------------------------------------------------------
+
+
+def test_post_many_books_each_order_in_its_own_changeset_of_one_batch(sap: SimulatorProcess, connector: SapConnector) -> None:
+    postings = [confirmation(order=f"WO-{index}", station="工位-7") for index in range(3)]
+    sap.control.set_faults(rejected_orders=["WO-1"])
+    before = sap.control.health()["counters"].get("requests", 0)
+
+    results = connector.post_many(postings)
+
+    assert [result.outcome for result in results] == [Outcome.ACCEPTED, Outcome.REJECTED, Outcome.ACCEPTED]
+    assert results[1].http_status == 400 and "not released" in results[1].error
+    assert [result.erp_document for result in (results[0], results[2])] == ["1000/1", "1001/1"]
+    ledger = sap.control.ledger()
+    assert [(entry["order"], entry["key"]) for entry in ledger] == [("WO-0", postings[0].idempotency_key), ("WO-2", postings[2].idempotency_key)]
+    # The token fetch, one $batch, and the look-up that tells a refused key from a refused order.
+    assert sap.control.health()["counters"]["requests"] - before == 3
+
+
+def test_post_many_sends_reversals_on_their_own_and_keeps_the_order_of_answers(
+    sap: SimulatorProcess, connector: SapConnector
+) -> None:
+    original = confirmation()
+    booked = connector.post(original)
+    postings = [confirmation(order="WO-A"), reversal_of(original, booked.erp_ref), confirmation(order="WO-B")]
+
+    results = connector.post_many(postings)
+
+    assert [result.outcome for result in results] == [Outcome.ACCEPTED] * 3
+    ledger = sap.control.ledger()
+    assert sorted(entry["action"] for entry in ledger) == ["cancel", "post", "post", "post"]  # orders are independent
+    assert [entry["order"] for entry in ledger if entry["action"] == "post"][1:] == ["WO-A", "WO-B"]
+
+
+def test_a_batch_that_fails_whole_fails_every_posting_alike(sap: SimulatorProcess, connector: SapConnector) -> None:
+    connector.health()
+    postings = [confirmation(order=f"WO-{index}") for index in range(3)]
+
+    sap.control.set_faults(error_rate=1.0)
+    failed = connector.post_many(postings)
+    sap.control.set_faults(error_rate=0.0, drop_after_commit_rate=1.0)
+    dropped = connector.post_many(postings)
+    sap.control.clear_faults()
+
+    assert {result.outcome for result in failed} == {Outcome.RETRYABLE}
+    assert {result.outcome for result in dropped} == {Outcome.UNKNOWN}  # booked, unanswered: looked up before a resend
+    assert [connector.find(posting).outcome for posting in postings] == [Outcome.ACCEPTED] * 3
+    assert len(sap.control.ledger()) == 3
+
+
+def test_a_batch_of_keys_booked_before_answers_duplicates_where_the_system_refuses_repeats(
+    sap: SimulatorProcess, connector: SapConnector
+) -> None:
+    sap.control.set_config(dedupe="reject")
+    postings = [confirmation(order=f"WO-{index}") for index in range(2)]
+    first = connector.post(postings[0])
+
+    results = connector.post_many(postings)
+
+    assert [result.outcome for result in results] == [Outcome.DUPLICATE, Outcome.ACCEPTED]
+    assert results[0].erp_ref == first.erp_ref and len(sap.control.ledger()) == 2
+
+
+def test_batch_size_one_posts_one_by_one(sap: SimulatorProcess) -> None:
+    connector = connector_for(sap, batch_size=1)
+
+    results = connector.post_many([confirmation(order="WO-A"), confirmation(order="WO-B")])
+
+    assert [result.outcome for result in results] == [Outcome.ACCEPTED] * 2
+    assert sap.control.health()["counters"]["requests"] == 3  # the token fetch and two posts
+    assert SapConnector.validate_options({"batch_size": 0})["batch_size"].startswith("A whole number from 1")
+
+
+def test_a_batch_sends_no_more_once_sap_left_a_call_unanswered(sap: SimulatorProcess) -> None:
+    connector = connector_for(sap, timeout=1)
+    original = confirmation()
+    booked = connector.post(original)
+    sap.control.set_faults(latency_ms=2500)  # slower than the timeout
+    before = sap.control.health()["counters"]["requests"]
+
+    results = connector.post_many([reversal_of(original, booked.erp_ref), confirmation(order="WO-A"), confirmation(order="WO-B")])
+
+    assert [result.outcome for result in results] == [Outcome.UNKNOWN, Outcome.RETRYABLE, Outcome.RETRYABLE]
+    assert all(result.error.startswith("Not sent: SAP did not answer a call just before") for result in results[1:])
+    assert sap.control.health()["counters"]["requests"] - before == 1

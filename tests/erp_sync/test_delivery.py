@@ -230,7 +230,8 @@ def test_discarding_a_dead_message_lets_its_order_proceed(tmp_path):
             simulator.control.set_faults(rejected_orders=[])
             _confirm(number, 10, 1)
             time.sleep(1.0)
-            assert OutboxMessage.objects.get(partition_key=number, sequence=2).state == "queued"
+            journey = list(OutboxMessage.objects.filter(partition_key=number).values_list("sequence", "state", "last_error"))
+            assert [(sequence, state) for sequence, state, _error in journey] == [(1, "dead"), (2, "queued")], journey
 
             message_discard(message_id=OutboxMessage.objects.get(partition_key=number, sequence=1).pk, reason="booked by hand in the ERP")
             _wait_until_settled(timeout=30)
@@ -309,3 +310,23 @@ def test_worker_killed_mid_send_loses_nothing_and_books_nothing_twice(tmp_path):
             else:
                 assert steps == [("lookup", "not_found"), ("post", "accepted")], steps
         _assert_ledger_matches(simulator)
+
+
+def test_a_batch_stops_asking_an_erp_that_did_not_answer_a_look_up(tmp_path):
+    with start_simulator("sap", ledger_path=tmp_path / "ledger.jsonl") as simulator:
+        _connect(simulator, timeout=1)
+        numbers = _plant(3, prefix="LU")
+        for number in numbers:
+            _confirm(number, 10, 1)
+        # Each message may have reached the ERP already (a worker died mid-send, say).
+        OutboxMessage.objects.update(state="retrying", needs_lookup=True)
+        simulator.control.set_faults(latency_ms=3000)  # slower than the 1 s timeout
+
+        dispatch_until_idle(budget_seconds=5, threads=1)  # one thread: the three heads go as one batch
+        requests_seen = simulator.control.health()["counters"]["requests"]
+
+    assert requests_seen == 1  # one look-up timed out; nobody waited out the same timeout twice more
+    assert set(OutboxMessage.objects.values_list("state", "needs_lookup")) == {("retrying", True)}
+    outcomes = sorted(DeliveryAttempt.objects.values_list("action", "outcome", "error"))
+    assert [(action, outcome) for action, outcome, _error in outcomes] == [("lookup", "retryable")] * 3
+    assert sum(error.startswith("Not tried: the ERP did not answer a look-up") for _action, _outcome, error in outcomes) == 2
