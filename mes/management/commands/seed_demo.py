@@ -475,11 +475,14 @@ class Command(BaseCommand):
         )
 
     def crew(self, order: DemoOrder, work_center: str, checkpoint: bool) -> tuple[str, str]:
-        """An operator with the right skill and a machine of the work center, rotating by order."""
+        """An operator with the right skill, rotating by order, reporting at the work center's tablet.
+
+        The history is reported by hand at a station (named like the ones `create_station_link`
+        makes), not by a machine: only what a machine's counters report counts towards its OEE.
+        """
         skill = "inspection" if checkpoint else next(wc[4] for wc in WORK_CENTERS if wc[0] == work_center)
         badges = [badge for badge, _name, skills in EMPLOYEES if skill in skills]
-        machines = [code for code, _name, center in EQUIPMENT if center == work_center]
-        return badges[order.index % len(badges)], machines[order.index % len(machines)]
+        return badges[order.index % len(badges)], f"{work_center}-1"
 
     # --- printing ----------------------------------------------------------------
 
@@ -545,6 +548,6 @@ class Command(BaseCommand):
                 f"  curl -i -X POST {base_url}/api/v1/confirmations \\\n"
                 f"    -H 'Authorization: Token {tokens['station']}' -H 'Content-Type: application/json' \\\n"
                 f"    -d '{{\"client_id\": \"{uuid.uuid4()}\", \"work_order\": \"{example}\", \"operation\": {sequence}, "
-                f"\"good_qty\": 5, \"operator_badge\": \"E1001\", \"station\": \"CUT-01\"}}'"
+                f"\"good_qty\": 5, \"operator_badge\": \"E1001\", \"station\": \"WC-CUT-1\"}}'"
             )
             self.say(f"  curl -s {base_url}/api/v1/work-orders/{example} -H 'Authorization: Token {tokens['station']}'")
