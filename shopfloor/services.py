@@ -119,6 +119,17 @@ def _operation_locked(number: str, sequence: int):
     return work_order, operation
 
 
+def operation_check_startable(operation: WorkOrderOperation, *, number: str) -> None:
+    """Refuse to start an operation that is neither released nor running (paused, completed, …)."""
+    if operation.status not in {Status.RELEASED, Status.IN_PROGRESS}:
+        raise DomainError(
+            "operation_not_open",
+            _("Operation %(sequence)04d of %(number)s is %(status)s; only released or running operations can start.")
+            % {"sequence": operation.sequence, "number": number, "status": Status(operation.status).label},
+            kind=ErrorKind.CONFLICT,
+        )
+
+
 @transaction.atomic
 def operation_start_on_equipment(
     *, number: str, sequence: int, equipment_code: str, actor: Any = None, actor_label: str = ""
@@ -131,13 +142,7 @@ def operation_start_on_equipment(
     """
     equipment = _equipment(equipment_code)
     work_order, operation = _operation_locked(number, sequence)
-    if operation.status not in {Status.RELEASED, Status.IN_PROGRESS}:
-        raise DomainError(
-            "operation_not_open",
-            _("Operation %(sequence)04d of %(number)s is %(status)s; only released or running operations can start.")
-            % {"sequence": sequence, "number": number, "status": Status(operation.status).label},
-            kind=ErrorKind.CONFLICT,
-        )
+    operation_check_startable(operation, number=number)
     running = EquipmentAssignment.objects.select_for_update().filter(equipment=equipment, ended_at__isnull=True).first()
     if running is not None and running.operation_id == operation.pk:
         return running

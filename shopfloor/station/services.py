@@ -27,6 +27,7 @@ from shopfloor.models import ConsumedLot, EquipmentState, Station, StationLink
 from shopfloor.services import (
     _operation_locked,
     downtime_reason_set,
+    operation_check_startable,
     operation_start_on_equipment,
     operation_stop_on_equipment,
 )
@@ -263,13 +264,7 @@ def station_operation_start(*, station: Station, number: str, sequence: int, ope
         operation_start_on_equipment(number=number, sequence=sequence, equipment_code=machine.code, actor_label=operator_badge)
         operation.refresh_from_db(fields=["status"])
         return operation
-    if operation.status not in {Status.RELEASED, Status.IN_PROGRESS}:
-        raise DomainError(
-            "operation_not_open",
-            _("Operation %(sequence)04d of %(number)s is %(status)s; only released or running operations can start.")
-            % {"sequence": sequence, "number": number, "status": Status(operation.status).label},
-            kind=ErrorKind.CONFLICT,
-        )
+    operation_check_startable(operation, number=number)
     if work_order.status == Status.RELEASED:
         work_order_transition_locked(work_order, action="start", actor_label=operator_badge)
     if operation.status == Status.RELEASED:
