@@ -15,7 +15,8 @@ An OPC UA server that reports every signal of a machine as bad counts as not ans
 The collector itself closes ended windows on a timer (``windows_confirm_due``, for its work
 centers), reloads the mappings every ``reload_s`` (new, changed, removed and disabled
 mappings, and readers that died, are picked up) and, on ``stop``, lets every reader finish its
-step and closes the connections. Database work runs on ``Database``'s threads; nothing here
+step and closes the connections. Every ``stats_s`` it logs its reads/s and read lag percentiles
+(``shopfloor.collector.stats``) and, given ``stats_file``, keeps the figures in that file. Database work runs on ``Database``'s threads; nothing here
 touches the ORM on the event loop, and nothing here touches the ERP queue.
 """
 
@@ -28,12 +29,14 @@ import json
 import logging
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError
 
 from shopfloor.collector.database import Database
+from shopfloor.collector.stats import ReadStats, stats_between, stats_file_write, stats_line
 from shopfloor.devices.base import DeviceUnavailable, Snapshot, driver_for, utc_now
 from shopfloor.devices.config import (
     DeviceConfig,
@@ -70,6 +73,8 @@ class CollectorOptions:
     backoff_cap_s: float = 30.0
     reload_s: float = 30.0
     db_threads: int = 4
+    stats_s: float = 60.0  # a log line with reads/s and read lag this often
+    stats_file: Path | None = None  # where to keep the latest cumulative figures (JSON), if anywhere
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> CollectorOptions:
@@ -81,9 +86,10 @@ class CollectorOptions:
             backoff_cap_s=float(getattr(settings, "COLLECTOR_BACKOFF_CAP_SECONDS", cls.backoff_cap_s)),
             reload_s=float(getattr(settings, "COLLECTOR_RELOAD_SECONDS", cls.reload_s)),
             db_threads=int(getattr(settings, "COLLECTOR_DB_THREADS", cls.db_threads)),
+            stats_s=float(getattr(settings, "COLLECTOR_STATS_SECONDS", cls.stats_s)),
         )
         options = replace(options, **{name: value for name, value in overrides.items() if value is not None})
-        for name in ("window_seconds", "idle_after_s", "unanswered_after_s", "backoff_cap_s", "reload_s", "db_threads"):
+        for name in ("window_seconds", "idle_after_s", "unanswered_after_s", "backoff_cap_s", "reload_s", "db_threads", "stats_s"):
             if not getattr(options, name) > 0:
                 raise ValueError(f"{name} must be positive, not {getattr(options, name)!r}")
         return options
@@ -122,11 +128,19 @@ def _silence(snapshot: Snapshot) -> str | None:
 class DeviceReader:
     """Reads one machine until stopped; see the module's docstring for what it does with the readings."""
 
-    def __init__(self, mapping: CollectorMapping, config: DeviceConfig, options: CollectorOptions, database: Database) -> None:
+    def __init__(
+        self,
+        mapping: CollectorMapping,
+        config: DeviceConfig,
+        options: CollectorOptions,
+        database: Database,
+        stats: ReadStats | None = None,
+    ) -> None:
         self.mapping = mapping
         self.config = config
         self.options = options
         self.database = database
+        self.stats = stats or ReadStats()
         self.driver = driver_for(config)
         self.moduli = counter_moduli(config)
         self.sources = counter_sources(config)
@@ -168,8 +182,12 @@ class DeviceReader:
         last_answer = time.monotonic()  # a machine silent from the start is marked once the timeout passes
         failures = 0
         first_failure_at: datetime.datetime | None = None
-        next_read = time.monotonic()
+        # Machines started together read at different moments of the interval, not all at once:
+        # a phase from the equipment id (golden-ratio steps spread any set of ids evenly).
+        next_read = time.monotonic() + poll * ((self.mapping.equipment_id * 0.6180339887498949) % 1.0)
+        await self._sleep(next_read - time.monotonic())
         while not self._stop.is_set():
+            due = next_read
             try:
                 snapshot: Snapshot | None = await self.driver.read()
                 problem = _silence(snapshot)
@@ -178,6 +196,7 @@ class DeviceReader:
             now = time.monotonic()
             if problem is None:
                 assert snapshot is not None
+                self.stats.read(now - due)
                 if failures:
                     logger.info("%s answers again after %d failed reads", self.code, failures)
                 failures, first_failure_at, last_answer = 0, None, now
@@ -185,6 +204,7 @@ class DeviceReader:
                 next_read = max(next_read + poll, now)  # keep the rhythm; skip what was missed
                 delay = next_read - now
             else:
+                self.stats.failure()
                 failures += 1
                 first_failure_at = first_failure_at or utc_now()
                 if failures == 1:
@@ -243,6 +263,7 @@ class Collector:
         self.options = options
         self.database = Database(options.db_threads)
         self.readers: dict[int, DeviceReader] = {}
+        self.stats = ReadStats()
         self._refused: dict[int, dict[str, Any]] = {}  # equipment id → a stored mapping that does not parse
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -257,6 +278,8 @@ class Collector:
                 self.options.window_seconds,
             )
             next_reload = time.monotonic() + self.options.reload_s
+            last_stats = self.stats.snapshot()
+            self._stats_file_write(last_stats)
             while not stop.is_set():
                 try:
                     await asyncio.wait_for(stop.wait(), timeout=tick)
@@ -268,11 +291,28 @@ class Collector:
                 if time.monotonic() >= next_reload:
                     await self.reload()
                     next_reload = time.monotonic() + self.options.reload_s
+                if time.monotonic() >= last_stats["monotonic"] + self.options.stats_s:
+                    last_stats = await self.report_stats(last_stats)
         finally:
             await asyncio.gather(*(reader.stop() for reader in self.readers.values()))
             self.readers.clear()
             await asyncio.to_thread(self.database.close)
             logger.info("collector stopped")
+
+    async def report_stats(self, since: dict[str, Any]) -> dict[str, Any]:
+        """Log the period since the snapshot ``since``, refresh the stats file; answer the new snapshot."""
+        snapshot = self.stats.snapshot(machines=len(self.readers))
+        logger.info("%s", stats_line(stats_between(since, snapshot), len(self.readers)))
+        await asyncio.to_thread(self._stats_file_write, snapshot)
+        return snapshot
+
+    def _stats_file_write(self, snapshot: dict[str, Any]) -> None:
+        if self.options.stats_file is None:
+            return
+        try:
+            stats_file_write(self.options.stats_file, snapshot)
+        except OSError as error:
+            logger.warning("could not write the stats file %s: %s", self.options.stats_file, error)
 
     async def close_due_windows(self) -> None:
         try:
@@ -320,7 +360,7 @@ class Collector:
                 self._refused[mapping.equipment_id] = mapping.config
             return
         self._refused.pop(mapping.equipment_id, None)
-        reader = DeviceReader(mapping, config, self.options, self.database)
+        reader = DeviceReader(mapping, config, self.options, self.database, self.stats)
         self.readers[mapping.equipment_id] = reader
         reader.start()
 
