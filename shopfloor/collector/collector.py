@@ -3,7 +3,11 @@
     collector = Collector(CollectorOptions.from_settings(work_centers=("WC-PRESS",)))
     await collector.run(stop)          # until the asyncio.Event ``stop`` is set
 
-Each ``DeviceReader`` keeps its driver's connection open and reads every ``poll_interval_s``.
+Each ``DeviceReader`` keeps its driver's connection open and reads every ``poll_interval_s``
+(machines started together read at phases spread over the interval). Recording runs beside
+reading, so a slow database never delays a read: while a machine's recording is under way its
+newer readings replace the one waiting (counters are totals, so nothing is lost; a counter that
+went down waits for the reading before it to be recorded).
 A reading goes to ``shopfloor.production.reading_record`` when it differs from the last one
 recorded, or at least every ``HEARTBEAT_SECONDS`` (so an unchanged machine costs no database
 work; a machine without a running signal every half ``idle_after_s`` at most, so that the end of
@@ -118,6 +122,15 @@ def counter_sources(config: DeviceConfig) -> dict[str, str]:
     }
 
 
+def _counter_dropped(earlier: Snapshot, later: Snapshot) -> bool:
+    """Whether a counter is lower in ``later`` (a PLC restart or a roll-over)."""
+    for name in COUNTER_SIGNALS:
+        before, after = earlier.values.get(name), later.values.get(name)
+        if before is not None and after is not None and after < before:
+            return True
+    return False
+
+
 def _silence(snapshot: Snapshot) -> str | None:
     """Why a snapshot with no value at all means the machine is silent (OPC UA: every node bad)."""
     if snapshot.values or not snapshot.errors:
@@ -150,6 +163,10 @@ class DeviceReader:
         self._marked_unknown: bool | None = None
         self._last_recorded: dict[str, Any] | None = None
         self._last_recorded_at = 0.0
+        # Recording runs beside reading: the reading waiting to be recorded (the newest wins) and its recorder.
+        self._pending: Snapshot | None = None
+        self._recorder: asyncio.Task[None] | None = None
+        self._taken = asyncio.Event()
 
     @property
     def code(self) -> str:
@@ -167,6 +184,8 @@ class DeviceReader:
                 logger.warning("%s: reader did not stop in time; cancelling it", self.code)
                 self.task.cancel()
                 await asyncio.gather(self.task, return_exceptions=True)
+        if self._recorder is not None:
+            await asyncio.gather(self._recorder, return_exceptions=True)
         await self.driver.close()
 
     async def _sleep(self, seconds: float) -> None:
@@ -200,7 +219,7 @@ class DeviceReader:
                 if failures:
                     logger.info("%s answers again after %d failed reads", self.code, failures)
                 failures, first_failure_at, last_answer = 0, None, now
-                await self._record(snapshot)
+                await self._hand_over(snapshot)
                 next_read = max(next_read + poll, now)  # keep the rhythm; skip what was missed
                 delay = next_read - now
             else:
@@ -218,6 +237,41 @@ class DeviceReader:
                     delay = min(delay, max(unanswered_after - silent_for, 0.0))
                 next_read = now + delay
             await self._sleep(delay)
+
+    async def _hand_over(self, snapshot: Snapshot) -> None:
+        """Have the snapshot recorded without waiting for the database, so a slow database never delays a read.
+
+        While a recording is under way, newer readings replace the one waiting (the counters keep
+        the total, so only the record count shrinks), except after a counter went down: the
+        waiting reading holds the last value before the drop, so it must be recorded first.
+        """
+        while (
+            self._pending is not None
+            and self._recorder is not None
+            and not self._recorder.done()
+            and _counter_dropped(self._pending, snapshot)
+        ):
+            self._taken.clear()
+            await self._taken.wait()
+        self._pending = snapshot
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._record_pending(), name=f"collector {self.code} recorder")
+
+    async def _record_pending(self) -> None:
+        while self._pending is not None:
+            snapshot, self._pending = self._pending, None
+            self._taken.set()
+            try:
+                await self._record(snapshot)
+            except Exception:  # noqa: BLE001 - a recorder that died would hold up its reader
+                logger.exception("%s: recording a reading failed; the next reading retries", self.code)
+                self._last_recorded = None
+        self._taken.set()
+
+    async def _drain(self) -> None:
+        """Wait until every reading handed over is recorded."""
+        while self._recorder is not None and not self._recorder.done():
+            await asyncio.gather(self._recorder, return_exceptions=True)
 
     async def _record(self, snapshot: Snapshot) -> None:
         try:
@@ -248,6 +302,7 @@ class DeviceReader:
             self._last_recorded = None
 
     async def _mark_unanswered(self, since: datetime.datetime, problem: str) -> None:
+        await self._drain()  # a reading recorded after this would take the machine out of unknown again
         try:
             await self.database.call(
                 device_unanswered, equipment_id=self.mapping.equipment_id, since=since, detail=problem
