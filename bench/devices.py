@@ -257,6 +257,8 @@ def run_collector(
     options, simulators: list[DeviceSimulatorProcess], database_url: str, work_dir: Path
 ) -> CollectorRun:
     env = django_env(database_url, work_dir)
+    if options.db_threads:
+        env["COLLECTOR_DB_THREADS"] = str(options.db_threads)
     print(f"[setup] database {options.database}: create, migrate, seed …", flush=True)
     database_create(options.server, options.database)
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
@@ -297,14 +299,17 @@ def run_collector(
                 stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
             )
         proc_before, wall_before = process_cpu_seconds(process.pid), time.monotonic()
-        pg_before = sum(process_cpu_seconds(pid) for pid in backends)
+        pg_cpu_start = {pid: process_cpu_seconds(pid) for pid in backends}
+        pg_before = sum(pg_cpu_start.values())
         sim_before = sum(process_cpu_seconds(pid) for pid in simulator_pids)
         time.sleep(options.seconds)
         after = read_stats(stats_path, wait_for=time.monotonic() - 0.05, timeout=60)
         if profiler is not None:
             profiler.wait(timeout=30)
         proc_after, wall_after = process_cpu_seconds(process.pid), time.monotonic()
-        pg_after = sum(process_cpu_seconds(pid) for pid in backends)
+        # Only backends alive at both ends (a replaced connection would count negative).
+        pg_after = sum(process_cpu_seconds(pid) for pid in backends if Path(f"/proc/{pid}").exists())
+        pg_before -= sum(pg_cpu_start[pid] for pid in backends if not Path(f"/proc/{pid}").exists())
         sim_after = sum(process_cpu_seconds(pid) for pid in simulator_pids)
         if process.poll() is not None:
             raise RuntimeError(f"the collector exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
@@ -352,6 +357,7 @@ def main() -> int:
         "--window-seconds", type=float, default=60.0,
         help="the collector's confirmation window (the product default, 60; shorter means more confirmations to write)",
     )
+    parser.add_argument("--db-threads", type=int, default=None, help="COLLECTOR_DB_THREADS (default: the product's, 2)")
     parser.add_argument("--server", default="postgresql://postgres@127.0.0.1:5432")
     parser.add_argument("--database", default="mes_bench_devices")
     parser.add_argument("--profile", metavar="PATH", help="py-spy the collector over the measured window (raw stacks)")

@@ -76,7 +76,7 @@ class CollectorOptions:
     unanswered_after_s: float = 5.0
     backoff_cap_s: float = 30.0
     reload_s: float = 30.0
-    db_threads: int = 4
+    db_threads: int = 2  # more threads fight the event loop for the GIL; recordings coalesce instead
     stats_s: float = 60.0  # a log line with reads/s and read lag this often
     stats_file: Path | None = None  # where to keep the latest cumulative figures (JSON), if anywhere
 
