@@ -50,6 +50,24 @@ def scalar(database_url: str, sql: str, params: tuple = ()) -> object:
 # --- processes --------------------------------------------------------------------------
 
 
+def product_env(database_url: str, var_dir: Path, **settings: str) -> dict[str, str]:
+    """The environment for the product's processes on the bench database: a private var/, no debug, ``settings`` on top."""
+    env = dict(os.environ)
+    env.update(
+        MES_VAR_DIR=str(var_dir),  # a private var/, so nothing lands in the developer's
+        DATABASE_URL=database_url,
+        DJANGO_SETTINGS_MODULE="mes.settings",
+        PYTHONPATH=str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else ""),
+        PYTHONUNBUFFERED="1",
+        DEBUG="0",
+        LOG_LEVEL="WARNING",
+        SECRET_KEY=env.get("SECRET_KEY") or "bench-" + "x" * 50,  # fixed: the bench never writes var/secret_key
+    )
+    env.update(settings)
+    return env
+
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))

@@ -82,6 +82,7 @@ from bench.common import (
     machine_ticks,
     percentile,
     process_cpu_seconds,
+    product_env,
     scalar,
     verdict,
     wait_for_quiet,
@@ -104,16 +105,9 @@ def _die_with_parent() -> None:
 
 
 def sync_env(args: argparse.Namespace, database_url: str, var_dir: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        MES_VAR_DIR=str(var_dir),
-        DATABASE_URL=database_url,
-        DJANGO_SETTINGS_MODULE="mes.settings",
-        PYTHONPATH=str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else ""),
-        PYTHONUNBUFFERED="1",
-        DEBUG="0",
-        LOG_LEVEL="WARNING",
-        SECRET_KEY=env.get("SECRET_KEY") or "bench-" + "x" * 50,
+    env = product_env(
+        database_url,
+        var_dir,
         # Scale-out mode: Redis is the broker for the kick after each commit and for beat.
         REDIS_URL=args.redis_url,
         ERP_SYNC_SWEEP_SECONDS=str(args.sweep_seconds),

@@ -340,7 +340,8 @@ COLLECTOR_IDLE_AFTER_SECONDS = float(env_decimal("COLLECTOR_IDLE_AFTER_SECONDS",
 COLLECTOR_UNANSWERED_AFTER_SECONDS = float(env_decimal("COLLECTOR_UNANSWERED_AFTER_SECONDS", "5", minimum=Decimal("0.1")))
 COLLECTOR_BACKOFF_CAP_SECONDS = float(env_decimal("COLLECTOR_BACKOFF_CAP_SECONDS", "30", minimum=Decimal(1)))
 COLLECTOR_RELOAD_SECONDS = float(env_decimal("COLLECTOR_RELOAD_SECONDS", "30", minimum=Decimal(1)))
-COLLECTOR_DB_THREADS = env_int("COLLECTOR_DB_THREADS", 4, minimum=1, maximum=64)
+COLLECTOR_DB_THREADS = env_int("COLLECTOR_DB_THREADS", 2, minimum=1, maximum=64)
+COLLECTOR_STATS_SECONDS = float(env_decimal("COLLECTOR_STATS_SECONDS", "60", minimum=Decimal(1)))  # log reads/s and read lag
 
 # --- logging ----------------------------------------------------------------------
 LOGGING = {

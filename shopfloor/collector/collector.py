@@ -3,7 +3,11 @@
     collector = Collector(CollectorOptions.from_settings(work_centers=("WC-PRESS",)))
     await collector.run(stop)          # until the asyncio.Event ``stop`` is set
 
-Each ``DeviceReader`` keeps its driver's connection open and reads every ``poll_interval_s``.
+Each ``DeviceReader`` keeps its driver's connection open and reads every ``poll_interval_s``
+(machines started together read at phases spread over the interval). Recording runs beside
+reading, so a slow database never delays a read: while a machine's recording is under way its
+newer readings replace the one waiting (counters are totals, so nothing is lost; a counter that
+went down waits for the reading before it to be recorded).
 A reading goes to ``shopfloor.production.reading_record`` when it differs from the last one
 recorded, or at least every ``HEARTBEAT_SECONDS`` (so an unchanged machine costs no database
 work; a machine without a running signal every half ``idle_after_s`` at most, so that the end of
@@ -15,7 +19,8 @@ An OPC UA server that reports every signal of a machine as bad counts as not ans
 The collector itself closes ended windows on a timer (``windows_confirm_due``, for its work
 centers), reloads the mappings every ``reload_s`` (new, changed, removed and disabled
 mappings, and readers that died, are picked up) and, on ``stop``, lets every reader finish its
-step and closes the connections. Database work runs on ``Database``'s threads; nothing here
+step and closes the connections. Every ``stats_s`` it logs its reads/s and read lag percentiles
+(``shopfloor.collector.stats``) and, given ``stats_file``, keeps the figures in that file. Database work runs on ``Database``'s threads; nothing here
 touches the ORM on the event loop, and nothing here touches the ERP queue.
 """
 
@@ -28,12 +33,14 @@ import json
 import logging
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError
 
 from shopfloor.collector.database import Database
+from shopfloor.collector.stats import ReadStats, stats_between, stats_file_write, stats_line
 from shopfloor.devices.base import DeviceUnavailable, Snapshot, driver_for, utc_now
 from shopfloor.devices.config import (
     DeviceConfig,
@@ -69,7 +76,9 @@ class CollectorOptions:
     unanswered_after_s: float = 5.0
     backoff_cap_s: float = 30.0
     reload_s: float = 30.0
-    db_threads: int = 4
+    db_threads: int = 2  # more threads fight the event loop for the GIL; recordings coalesce instead
+    stats_s: float = 60.0  # a log line with reads/s and read lag this often
+    stats_file: Path | None = None  # where to keep the latest cumulative figures (JSON), if anywhere
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> CollectorOptions:
@@ -81,9 +90,10 @@ class CollectorOptions:
             backoff_cap_s=float(getattr(settings, "COLLECTOR_BACKOFF_CAP_SECONDS", cls.backoff_cap_s)),
             reload_s=float(getattr(settings, "COLLECTOR_RELOAD_SECONDS", cls.reload_s)),
             db_threads=int(getattr(settings, "COLLECTOR_DB_THREADS", cls.db_threads)),
+            stats_s=float(getattr(settings, "COLLECTOR_STATS_SECONDS", cls.stats_s)),
         )
         options = replace(options, **{name: value for name, value in overrides.items() if value is not None})
-        for name in ("window_seconds", "idle_after_s", "unanswered_after_s", "backoff_cap_s", "reload_s", "db_threads"):
+        for name in ("window_seconds", "idle_after_s", "unanswered_after_s", "backoff_cap_s", "reload_s", "db_threads", "stats_s"):
             if not getattr(options, name) > 0:
                 raise ValueError(f"{name} must be positive, not {getattr(options, name)!r}")
         return options
@@ -112,6 +122,15 @@ def counter_sources(config: DeviceConfig) -> dict[str, str]:
     }
 
 
+def _counter_dropped(earlier: Snapshot, later: Snapshot) -> bool:
+    """Whether a counter is lower in ``later`` (a PLC restart or a roll-over)."""
+    for name in COUNTER_SIGNALS:
+        before, after = earlier.values.get(name), later.values.get(name)
+        if before is not None and after is not None and after < before:
+            return True
+    return False
+
+
 def _silence(snapshot: Snapshot) -> str | None:
     """Why a snapshot with no value at all means the machine is silent (OPC UA: every node bad)."""
     if snapshot.values or not snapshot.errors:
@@ -122,11 +141,19 @@ def _silence(snapshot: Snapshot) -> str | None:
 class DeviceReader:
     """Reads one machine until stopped; see the module's docstring for what it does with the readings."""
 
-    def __init__(self, mapping: CollectorMapping, config: DeviceConfig, options: CollectorOptions, database: Database) -> None:
+    def __init__(
+        self,
+        mapping: CollectorMapping,
+        config: DeviceConfig,
+        options: CollectorOptions,
+        database: Database,
+        stats: ReadStats | None = None,
+    ) -> None:
         self.mapping = mapping
         self.config = config
         self.options = options
         self.database = database
+        self.stats = stats or ReadStats()
         self.driver = driver_for(config)
         self.moduli = counter_moduli(config)
         self.sources = counter_sources(config)
@@ -136,6 +163,10 @@ class DeviceReader:
         self._marked_unknown: bool | None = None
         self._last_recorded: dict[str, Any] | None = None
         self._last_recorded_at = 0.0
+        # Recording runs beside reading: the reading waiting to be recorded (the newest wins) and its recorder.
+        self._pending: Snapshot | None = None
+        self._recorder: asyncio.Task[None] | None = None
+        self._taken = asyncio.Event()
 
     @property
     def code(self) -> str:
@@ -153,6 +184,8 @@ class DeviceReader:
                 logger.warning("%s: reader did not stop in time; cancelling it", self.code)
                 self.task.cancel()
                 await asyncio.gather(self.task, return_exceptions=True)
+        if self._recorder is not None:
+            await asyncio.gather(self._recorder, return_exceptions=True)
         await self.driver.close()
 
     async def _sleep(self, seconds: float) -> None:
@@ -168,8 +201,12 @@ class DeviceReader:
         last_answer = time.monotonic()  # a machine silent from the start is marked once the timeout passes
         failures = 0
         first_failure_at: datetime.datetime | None = None
-        next_read = time.monotonic()
+        # Machines started together read at different moments of the interval, not all at once:
+        # a phase from the equipment id (golden-ratio steps spread any set of ids evenly).
+        next_read = time.monotonic() + poll * ((self.mapping.equipment_id * 0.6180339887498949) % 1.0)
+        await self._sleep(next_read - time.monotonic())
         while not self._stop.is_set():
+            due = next_read
             try:
                 snapshot: Snapshot | None = await self.driver.read()
                 problem = _silence(snapshot)
@@ -178,13 +215,15 @@ class DeviceReader:
             now = time.monotonic()
             if problem is None:
                 assert snapshot is not None
+                self.stats.read(now - due)
                 if failures:
                     logger.info("%s answers again after %d failed reads", self.code, failures)
                 failures, first_failure_at, last_answer = 0, None, now
-                await self._record(snapshot)
+                await self._hand_over(snapshot)
                 next_read = max(next_read + poll, now)  # keep the rhythm; skip what was missed
                 delay = next_read - now
             else:
+                self.stats.failure()
                 failures += 1
                 first_failure_at = first_failure_at or utc_now()
                 if failures == 1:
@@ -198,6 +237,41 @@ class DeviceReader:
                     delay = min(delay, max(unanswered_after - silent_for, 0.0))
                 next_read = now + delay
             await self._sleep(delay)
+
+    async def _hand_over(self, snapshot: Snapshot) -> None:
+        """Have the snapshot recorded without waiting for the database, so a slow database never delays a read.
+
+        While a recording is under way, newer readings replace the one waiting (the counters keep
+        the total, so only the record count shrinks), except after a counter went down: the
+        waiting reading holds the last value before the drop, so it must be recorded first.
+        """
+        while (
+            self._pending is not None
+            and self._recorder is not None
+            and not self._recorder.done()
+            and _counter_dropped(self._pending, snapshot)
+        ):
+            self._taken.clear()
+            await self._taken.wait()
+        self._pending = snapshot
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._record_pending(), name=f"collector {self.code} recorder")
+
+    async def _record_pending(self) -> None:
+        while self._pending is not None:
+            snapshot, self._pending = self._pending, None
+            self._taken.set()
+            try:
+                await self._record(snapshot)
+            except Exception:  # noqa: BLE001 - a recorder that died would hold up its reader
+                logger.exception("%s: recording a reading failed; the next reading retries", self.code)
+                self._last_recorded = None
+        self._taken.set()
+
+    async def _drain(self) -> None:
+        """Wait until every reading handed over is recorded."""
+        while self._recorder is not None and not self._recorder.done():
+            await asyncio.gather(self._recorder, return_exceptions=True)
 
     async def _record(self, snapshot: Snapshot) -> None:
         try:
@@ -228,6 +302,7 @@ class DeviceReader:
             self._last_recorded = None
 
     async def _mark_unanswered(self, since: datetime.datetime, problem: str) -> None:
+        await self._drain()  # a reading recorded after this would take the machine out of unknown again
         try:
             await self.database.call(
                 device_unanswered, equipment_id=self.mapping.equipment_id, since=since, detail=problem
@@ -243,6 +318,7 @@ class Collector:
         self.options = options
         self.database = Database(options.db_threads)
         self.readers: dict[int, DeviceReader] = {}
+        self.stats = ReadStats()
         self._refused: dict[int, dict[str, Any]] = {}  # equipment id → a stored mapping that does not parse
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -257,6 +333,8 @@ class Collector:
                 self.options.window_seconds,
             )
             next_reload = time.monotonic() + self.options.reload_s
+            last_stats = self.stats.snapshot()
+            self._stats_file_write(last_stats)
             while not stop.is_set():
                 try:
                     await asyncio.wait_for(stop.wait(), timeout=tick)
@@ -268,11 +346,28 @@ class Collector:
                 if time.monotonic() >= next_reload:
                     await self.reload()
                     next_reload = time.monotonic() + self.options.reload_s
+                if time.monotonic() >= last_stats["monotonic"] + self.options.stats_s:
+                    last_stats = await self.report_stats(last_stats)
         finally:
             await asyncio.gather(*(reader.stop() for reader in self.readers.values()))
             self.readers.clear()
             await asyncio.to_thread(self.database.close)
             logger.info("collector stopped")
+
+    async def report_stats(self, since: dict[str, Any]) -> dict[str, Any]:
+        """Log the period since the snapshot ``since``, refresh the stats file; answer the new snapshot."""
+        snapshot = self.stats.snapshot(machines=len(self.readers))
+        logger.info("%s", stats_line(stats_between(since, snapshot), len(self.readers)))
+        await asyncio.to_thread(self._stats_file_write, snapshot)
+        return snapshot
+
+    def _stats_file_write(self, snapshot: dict[str, Any]) -> None:
+        if self.options.stats_file is None:
+            return
+        try:
+            stats_file_write(self.options.stats_file, snapshot)
+        except OSError as error:
+            logger.warning("could not write the stats file %s: %s", self.options.stats_file, error)
 
     async def close_due_windows(self) -> None:
         try:
@@ -320,7 +415,7 @@ class Collector:
                 self._refused[mapping.equipment_id] = mapping.config
             return
         self._refused.pop(mapping.equipment_id, None)
-        reader = DeviceReader(mapping, config, self.options, self.database)
+        reader = DeviceReader(mapping, config, self.options, self.database, self.stats)
         self.readers[mapping.equipment_id] = reader
         reader.start()
 

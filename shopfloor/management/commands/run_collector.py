@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -42,7 +43,20 @@ class Command(BaseCommand):
             help="look for added or changed mappings this often (default COLLECTOR_RELOAD_SECONDS, 30)",
         )
 
-    def handle(self, *args, work_centers, window_seconds, unanswered_after, idle_after, reload_seconds, **options):
+        parser.add_argument(
+            "--stats-seconds", type=float, default=None,
+            help="log reads/s and read lag percentiles this often (default COLLECTOR_STATS_SECONDS, 60)",
+        )
+        parser.add_argument(
+            "--stats-file", type=Path, default=None, metavar="PATH",
+            help="keep the latest cumulative figures (reads, failures, read lag histogram, CPU) in this JSON "
+            "file, rewritten every --stats-seconds (default: none)",
+        )
+
+    def handle(
+        self, *args, work_centers, window_seconds, unanswered_after, idle_after, reload_seconds, stats_seconds,
+        stats_file, **options,
+    ):
         try:
             collector_options = CollectorOptions.from_settings(
                 work_centers=tuple(work_centers),
@@ -50,6 +64,8 @@ class Command(BaseCommand):
                 unanswered_after_s=unanswered_after,
                 idle_after_s=idle_after,
                 reload_s=reload_seconds,
+                stats_s=stats_seconds,
+                stats_file=stats_file,
             )
         except ValueError as error:
             raise CommandError(str(error)) from None
