@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from django.db import connection, transaction
 
 from erp_sync.models import OutboxMessage
-from mes.services.sql import insert_instance
+from mes.services.sql import insert_instance, insert_values, mark_inserted
 
 
 class NewMessage(TypedDict):
@@ -56,25 +58,81 @@ def outbox_add_many(messages: list[NewMessage]) -> list[OutboxMessage]:
     for message in messages:
         sequence = last_sequence.get(message["partition_key"], 0) + 1
         last_sequence[message["partition_key"]] = sequence
-        rows.append(
-            OutboxMessage(
-                idempotency_key=message["idempotency_key"],
-                kind=message["kind"],
-                partition_key=message["partition_key"],
-                sequence=sequence,
-                source_uuid=message["source_uuid"],
-                payload={
-                    **message["payload"],
-                    "idempotency_key": str(message["idempotency_key"]),
-                    "sequence": sequence,
-                },
-            )
-        )
+        rows.append(_row(message, sequence))
     # One message (every single confirmation) is written with one plain INSERT; the ORM's
     # bulk path is for the many messages of a gateway's batch.
     created = [insert_instance(rows[0])] if len(rows) == 1 else OutboxMessage.objects.bulk_create(rows)
     wake_sender_after_commit()
     return created
+
+
+def _row(message: NewMessage, sequence: int | None) -> OutboxMessage:
+    payload = {**message["payload"], "idempotency_key": str(message["idempotency_key"])}
+    if sequence is not None:
+        payload["sequence"] = sequence
+    return OutboxMessage(
+        idempotency_key=message["idempotency_key"],
+        kind=message["kind"],
+        partition_key=message["partition_key"],
+        sequence=sequence,
+        source_uuid=message["source_uuid"],
+        payload=payload,
+    )
+
+
+@dataclass
+class PendingMessage:
+    """One message's INSERT, for the caller to run with its own writes in one statement."""
+
+    ctes: str  # "outbox_next AS (…), outbox_message AS (INSERT … RETURNING id, sequence)", for a WITH
+    params: list[Any]
+    row: OutboxMessage
+
+    def written(self, pk: int, sequence: int) -> OutboxMessage:
+        """The message as stored, given what ``outbox_message`` returned."""
+        self.row.sequence = sequence
+        self.row.payload["sequence"] = sequence
+        return mark_inserted(self.row, pk)
+
+
+@functools.cache
+def _pending_ctes(columns: tuple[str, ...]) -> str:
+    quote = connection.ops.quote_name
+    values = {
+        "sequence": "(SELECT sequence FROM outbox_next)",  # columns and field names are alike here
+        "payload": "%s || jsonb_build_object('sequence', (SELECT sequence FROM outbox_next))",
+    }
+    return (
+        "outbox_next AS (SELECT COALESCE(MAX(sequence), 0) + 1 AS sequence FROM erp_sync_outboxmessage WHERE partition_key = %s), "
+        "outbox_message AS (INSERT INTO erp_sync_outboxmessage ({}) VALUES ({}) RETURNING id, sequence)".format(
+            ", ".join(quote(column) for column in columns),
+            ", ".join(values.get(name, "%s") for name in columns),
+        )
+    )
+
+
+def outbox_add_sql(message: NewMessage) -> PendingMessage:
+    """Queue one message as SQL for the caller to run, on PostgreSQL, in a data-modifying
+    ``WITH`` together with the writes of the fact it reports: one round trip for all of them.
+
+    The statement numbers the message itself (the partition's highest sequence + 1, read in
+    the statement), so the precondition of ``outbox_add_many`` holds: the caller is inside
+    ``transaction.atomic`` and has locked the work order named by ``partition_key`` in an
+    earlier statement. Pass what ``outbox_message`` returns to ``PendingMessage.written``.
+    """
+    if connection.vendor != "postgresql":
+        raise RuntimeError("one-statement writes are for PostgreSQL; use outbox_add_many")
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("the outbox must be written in the transaction that records the facts it reports")
+    row = _row(message, None)
+    columns = ["sequence"]  # numbered in the statement
+    params: list[Any] = [row.partition_key]  # for outbox_next
+    for field, value in insert_values(row):
+        if field.name != "sequence":
+            columns.append(field.column)
+            params.append(value)
+    wake_sender_after_commit()
+    return PendingMessage(_pending_ctes(tuple(columns)), params, row)
 
 
 def wake_sender_after_commit() -> None:

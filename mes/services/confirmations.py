@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from erp_sync.models import OutboxMessage
-from erp_sync.outbox import NewMessage, outbox_add_many
+from erp_sync.outbox import NewMessage, outbox_add_many, outbox_add_sql
 from mes.models import (
     Confirmation,
     Employee,
@@ -35,7 +35,7 @@ from mes.models import (
     WorkOrderOperation,
 )
 from mes.services.errors import DomainError, ErrorKind
-from mes.services.sql import insert_instance, update_instance
+from mes.services.sql import insert_instance, insert_statement, mark_inserted, update_instance, update_statement
 from mes.services.transitions import operation_transition_locked, work_order_lock, work_order_transition_locked
 
 ZERO = Decimal(0)
@@ -472,6 +472,39 @@ def _operations_after_lock(work_order: WorkOrder, client_id: uuid.UUID) -> tuple
     return operations, operations[0].existing_confirmation_id
 
 
+def _writes_in_one_statement() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _write(confirmation: Confirmation, event: Event, message: NewMessage) -> OutboxMessage:
+    """Insert the confirmation, update its operation's totals, insert the event and the ERP message.
+
+    On PostgreSQL these four writes are one statement (a data-modifying WITH: one round trip
+    instead of four, under the order lock already held); elsewhere one statement each.
+    """
+    operation = confirmation.operation
+    if not _writes_in_one_statement():
+        insert_instance(confirmation)
+        update_instance(operation, TOTAL_FIELDS)
+        insert_instance(event)
+        (outbox_message,) = outbox_add_many([message])
+        return outbox_message
+    confirmation_sql, confirmation_params = insert_statement(confirmation)
+    totals_sql, totals_params = update_statement(operation, TOTAL_FIELDS)
+    event_sql, event_params = insert_statement(event)
+    pending = outbox_add_sql(message)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH c AS ({confirmation_sql} RETURNING id), t AS ({totals_sql}), e AS ({event_sql} RETURNING id), "
+            f"{pending.ctes} SELECT c.id, e.id, m.id, m.sequence FROM c, e, outbox_message m",
+            [*confirmation_params, *totals_params, *event_params, *pending.params],
+        )
+        confirmation_id, event_id, message_id, sequence = cursor.fetchone()
+    mark_inserted(confirmation, confirmation_id)
+    mark_inserted(event, event_id)
+    return pending.written(message_id, sequence)
+
+
 def _operations(work_order: WorkOrder) -> list[WorkOrderOperation]:
     return list(work_order.operations.select_related("work_center").order_by("sequence"))
 
@@ -489,10 +522,7 @@ def operation_confirm(*, request: ConfirmationRequest, actor: Any = None) -> Con
             if existing_id is not None:
                 return _replay(Confirmation.objects.get(pk=existing_id), request)
             confirmation, message, event = _record(request, work_order, operations, lookups, actor)
-            insert_instance(confirmation)
-            update_instance(confirmation.operation, TOTAL_FIELDS)
-            insert_instance(event)
-            (outbox_message,) = outbox_add_many([message])
+            outbox_message = _write(confirmation, event, message)
     except DomainError:
         # A resend of a recorded report must be answered even if the order has moved on since
         # (completed, closed): the replay wins over the rules that would refuse a new report.
