@@ -35,7 +35,16 @@ from mes.models import (
     WorkOrderOperation,
 )
 from mes.services.errors import DomainError, ErrorKind
-from mes.services.sql import insert_instance, insert_statement, mark_inserted, update_instance, update_statement
+from mes.services.sql import (
+    insert_instance,
+    insert_statement,
+    mark_inserted,
+    partial_instance,
+    raw_instances,
+    relate,
+    update_instance,
+    update_statement,
+)
 from mes.services.transitions import operation_transition_locked, work_order_lock, work_order_transition_locked
 
 ZERO = Decimal(0)
@@ -439,21 +448,23 @@ ORDER BY op.sequence
 def _lock_for_confirmation(request: ConfirmationRequest) -> tuple[WorkOrder, _Lookups]:
     """Lock the order (the first lock of every writer) and read what the request names with it."""
     lock = "FOR UPDATE OF o" if connection.vendor == "postgresql" else ""
-    rows = list(
-        WorkOrder.objects.raw(_LOCK_SQL.format(lock=lock), [request.operator_badge, request.reason_code, request.work_order])
-    )
+    rows = raw_instances(WorkOrder, _LOCK_SQL.format(lock=lock), [request.operator_badge, request.reason_code, request.work_order])
     if not rows:
         work_order_lock(request.work_order)  # raises the standard "unknown work order" refusal
     work_order = rows[0]
-    unit = UnitOfMeasure(id=work_order.item_unit_id, code=work_order.unit_code)
-    work_order.item = Item(id=work_order.item_id, code=work_order.item_code, name=work_order.item_name, unit=unit)
+    item = partial_instance(Item, id=work_order.item_id, code=work_order.item_code, name=work_order.item_name, unit_id=work_order.item_unit_id)
+    relate(item, "unit", partial_instance(UnitOfMeasure, id=work_order.item_unit_id, code=work_order.unit_code))
+    relate(work_order, "item", item)
     operator = (
-        Employee(id=work_order.employee_id, badge=request.operator_badge, name=work_order.employee_name, is_active=bool(work_order.employee_active))
+        partial_instance(
+            Employee, id=work_order.employee_id, badge=request.operator_badge, name=work_order.employee_name,
+            is_active=bool(work_order.employee_active),
+        )
         if work_order.employee_id is not None
         else None
     )
     reason = (
-        ReasonCode(id=work_order.reason_id, code=request.reason_code, kind=work_order.reason_kind, name=work_order.reason_name)
+        partial_instance(ReasonCode, id=work_order.reason_id, code=request.reason_code, kind=work_order.reason_kind, name=work_order.reason_name)
         if work_order.reason_id is not None
         else None
     )
@@ -463,12 +474,15 @@ def _lock_for_confirmation(request: ConfirmationRequest) -> tuple[WorkOrder, _Lo
 def _operations_after_lock(work_order: WorkOrder, client_id: uuid.UUID) -> tuple[list[WorkOrderOperation], int | None]:
     """The order's operations as they are now, and the confirmation already recorded under this client_id, if any."""
     client = Confirmation._meta.get_field("client_id").get_db_prep_value(client_id, connection)
-    operations = list(WorkOrderOperation.objects.raw(_OPERATIONS_SQL, [client, work_order.pk]))
+    operations = raw_instances(WorkOrderOperation, _OPERATIONS_SQL, [client, work_order.pk])
     if not operations:
         return [], Confirmation.objects.filter(client_id=client_id).values_list("pk", flat=True).first()
     for operation in operations:
-        operation.work_order = work_order
-        operation.work_center = WorkCenter(id=operation.work_center_id, code=operation.work_center_code, name=operation.work_center_name)
+        relate(operation, "work_order", work_order)
+        relate(
+            operation, "work_center",
+            partial_instance(WorkCenter, id=operation.work_center_id, code=operation.work_center_code, name=operation.work_center_name),
+        )
     return operations, operations[0].existing_confirmation_id
 
 
