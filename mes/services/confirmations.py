@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from erp_sync.models import OutboxMessage
 from erp_sync.outbox import NewMessage, outbox_add_many, outbox_add_sql
@@ -142,8 +143,8 @@ def _check(
             fields={name: "0" for name in QUANTITY_FIELDS},
         )
     for name, label, limit in (
-        ("labor_minutes", _("labor minutes"), settings.MES_MAX_LABOR_MINUTES),
-        ("machine_minutes", _("machine minutes"), settings.MES_MAX_MACHINE_MINUTES),
+        ("labor_minutes", gettext_lazy("labor minutes"), settings.MES_MAX_LABOR_MINUTES),
+        ("machine_minutes", gettext_lazy("machine minutes"), settings.MES_MAX_MACHINE_MINUTES),
     ):
         value = getattr(request, name)
         if value < 0 or value > limit:
