@@ -13,7 +13,7 @@ from typing import Any, TypedDict
 from django.db import connection, transaction
 
 from erp_sync.models import OutboxMessage
-from mes.services.sql import insert_instance, insert_values, mark_inserted
+from mes.services.sql import copy_instances, insert_instance, insert_values, mark_inserted, new_instance
 
 
 class NewMessage(TypedDict):
@@ -59,18 +59,29 @@ def outbox_add_many(messages: list[NewMessage]) -> list[OutboxMessage]:
         sequence = last_sequence.get(message["partition_key"], 0) + 1
         last_sequence[message["partition_key"]] = sequence
         rows.append(_row(message, sequence))
-    # One message (every single confirmation) is written with one plain INSERT; the ORM's
-    # bulk path is for the many messages of a gateway's batch.
-    created = [insert_instance(rows[0])] if len(rows) == 1 else OutboxMessage.objects.bulk_create(rows)
+    # One message is written with one plain INSERT; the many of a gateway's batch with COPY
+    # on PostgreSQL, with the ORM's bulk path elsewhere.
+    if len(rows) == 1:
+        created = [insert_instance(rows[0])]
+    elif _copy_rows():
+        copy_instances(rows)
+        created = rows
+    else:
+        created = OutboxMessage.objects.bulk_create(rows)
     wake_sender_after_commit()
     return created
+
+
+def _copy_rows() -> bool:
+    return connection.vendor == "postgresql"
 
 
 def _row(message: NewMessage, sequence: int | None) -> OutboxMessage:
     payload = {**message["payload"], "idempotency_key": str(message["idempotency_key"])}
     if sequence is not None:
         payload["sequence"] = sequence
-    return OutboxMessage(
+    return new_instance(
+        OutboxMessage,
         idempotency_key=message["idempotency_key"],
         kind=message["kind"],
         partition_key=message["partition_key"],

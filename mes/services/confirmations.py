@@ -37,13 +37,16 @@ from mes.models import (
 )
 from mes.services.errors import DomainError, ErrorKind
 from mes.services.sql import (
+    copy_instances,
     insert_instance,
     insert_statement,
     mark_inserted,
+    new_instance,
     partial_instance,
     raw_instances,
     relate,
     update_instance,
+    update_instances,
     update_statement,
 )
 from mes.services.transitions import operation_transition_locked, work_order_lock, work_order_transition_locked
@@ -331,7 +334,8 @@ def _event(confirmation: Confirmation, work_order: WorkOrder, before: dict[str, 
     user = actor if getattr(actor, "is_authenticated", False) else None
     username = user.get_username() if user else ""
     badge = confirmation.operator.badge if confirmation.operator else ""
-    return Event(
+    return new_instance(
+        Event,
         actor=user,
         # A report is the operator's act; its reversal is the act of whoever reversed it.
         actor_label=(badge or username) if confirmation.kind == Confirmation.Kind.CONFIRMATION else username,
@@ -382,7 +386,8 @@ def _record(
     if operation.status == Status.RELEASED:
         operation_transition_locked(operation, work_order=work_order, action="start", actor=actor, actor_label=label)
     now = timezone.now()
-    confirmation = Confirmation(
+    confirmation = new_instance(
+        Confirmation,
         client_id=request.client_id,
         request_hash=request.fingerprint(),
         kind=Confirmation.Kind.CONFIRMATION,
@@ -487,7 +492,8 @@ def _operations_after_lock(work_order: WorkOrder, client_id: uuid.UUID) -> tuple
     return operations, operations[0].existing_confirmation_id
 
 
-def _writes_in_one_statement() -> bool:
+def _postgresql_writes() -> bool:
+    """Whether to write as only PostgreSQL can: a data-modifying WITH, COPY."""
     return connection.vendor == "postgresql"
 
 
@@ -498,7 +504,7 @@ def _write(confirmation: Confirmation, event: Event, message: NewMessage) -> Out
     instead of four, under the order lock already held); elsewhere one statement each.
     """
     operation = confirmation.operation
-    if not _writes_in_one_statement():
+    if not _postgresql_writes():
         insert_instance(confirmation)
         update_instance(operation, TOTAL_FIELDS)
         insert_instance(event)
@@ -616,9 +622,14 @@ def operation_confirm_many(*, requests: list[ConfirmationRequest], actor: Any = 
             messages.append(message)
             events.append(event)
             answers[index] = ConfirmationResult(confirmation, created=True)
-        Confirmation.objects.bulk_create(new_rows)
-        WorkOrderOperation.objects.bulk_update(list(touched.values()), TOTAL_FIELDS)
-        Event.objects.bulk_create(events)
+        if _postgresql_writes():
+            copy_instances(new_rows)
+            update_instances(list(touched.values()), TOTAL_FIELDS)
+            copy_instances(events)
+        else:
+            Confirmation.objects.bulk_create(new_rows)
+            WorkOrderOperation.objects.bulk_update(list(touched.values()), TOTAL_FIELDS)
+            Event.objects.bulk_create(events)
         outbox_add_many(messages)
     return answers  # type: ignore[return-value]
 

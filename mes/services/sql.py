@@ -16,13 +16,17 @@ the shared ``connection`` proxy costs a thread-local look-up, dozens per confirm
 
 from __future__ import annotations
 
+import datetime
 import functools
+import uuid
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import signals
+from django.db.models import ForeignObjectRel
 from django.db.models.base import DEFERRED, ModelState
 from django.db.models.sql import Query
 
@@ -46,6 +50,54 @@ def _nullable_without_default(field: models.Field) -> bool:
     return field.null and field.db_default is models.NOT_PROVIDED
 
 
+# Field classes whose get_db_prep_save hands a value of the given type on unchanged on
+# PostgreSQL (native uuid, numeric and timestamptz; to_python of a str, int or bool is the
+# value itself). Exact classes only: a subclass may prepare its values differently.
+_UNCHANGED_ON_POSTGRESQL: dict[type[models.Field], type] = {
+    models.CharField: str,
+    models.TextField: str,
+    models.IntegerField: int,
+    models.BigIntegerField: int,
+    models.SmallIntegerField: int,
+    models.PositiveIntegerField: int,
+    models.PositiveBigIntegerField: int,
+    models.PositiveSmallIntegerField: int,
+    models.AutoField: int,
+    models.BigAutoField: int,
+    models.BooleanField: bool,
+    models.DecimalField: Decimal,
+    models.UUIDField: uuid.UUID,
+    models.DateTimeField: datetime.datetime,
+}
+
+
+@functools.cache
+def _preparation(field: models.Field, vendor: str) -> tuple[bool, type | None]:
+    """Whether the field's ``pre_save`` does more than read the attribute, and the type of the
+    values its ``get_db_prep_save`` leaves as they are (None: always ask the field)."""
+    custom_pre_save = type(field).pre_save is not models.Field.pre_save
+    target = field
+    while type(target) in (models.ForeignKey, models.OneToOneField):  # prepared as the key they point at
+        target = target.target_field
+    unchanged = _UNCHANGED_ON_POSTGRESQL.get(type(target)) if vendor == "postgresql" else None
+    return custom_pre_save, unchanged
+
+
+def _prepared(obj: models.Model, field: models.Field, database: BaseDatabaseWrapper, add: bool) -> Any:
+    """``field.get_db_prep_save(field.pre_save(obj, add), database)``, without the calls where
+    they change nothing: plain values of plain fields on PostgreSQL (a third of a batch's CPU)."""
+    custom_pre_save, unchanged = _preparation(field, database.vendor)
+    value = field.pre_save(obj, add) if custom_pre_save else getattr(obj, field.attname)
+    if unchanged is not None and type(value) is unchanged:
+        if unchanged is Decimal and not value.is_finite():
+            pass  # the field refuses NaN and infinity
+        elif unchanged is datetime.datetime and value.tzinfo is None:
+            pass  # the field makes a naive time aware (with a warning)
+        else:
+            return value
+    return field.get_db_prep_save(value, database)
+
+
 def insert_values(obj: models.Model) -> list[tuple[models.Field, Any]]:
     """Each column ``save()`` would write for a new instance, with its value (``pre_save`` runs:
     auto_now_add is set). Nullable columns whose value is None are left out (the column is NULL
@@ -56,7 +108,7 @@ def insert_values(obj: models.Model) -> list[tuple[models.Field, Any]]:
     for field in obj._meta.concrete_fields:
         if field.primary_key and getattr(obj, field.attname) is None:
             continue
-        value = field.get_db_prep_save(field.pre_save(obj, add=True), database)
+        value = _prepared(obj, field, database, add=True)
         if value is not None or not _nullable_without_default(field):
             kept.append((field, value))
     return kept
@@ -103,7 +155,7 @@ def update_statement(obj: models.Model, field_names: Iterable[str]) -> tuple[str
     """``UPDATE … SET … WHERE pk = …`` of the named fields of a saved instance, and its parameters."""
     database = _database()
     fields, sql = _update_plan(type(obj), database.vendor, tuple(field_names))
-    return sql, [*(field.get_db_prep_save(field.pre_save(obj, add=False), database) for field in fields), obj.pk]
+    return sql, [*(_prepared(obj, field, database, add=False) for field in fields), obj.pk]
 
 
 def update_instance(obj: models.Model, field_names: Iterable[str]) -> None:
@@ -111,6 +163,45 @@ def update_instance(obj: models.Model, field_names: Iterable[str]) -> None:
     sql, values = update_statement(obj, field_names)
     with _database().cursor() as cursor:
         cursor.execute(sql, values)
+
+
+def update_instances(objs: list[models.Model], field_names: Iterable[str]) -> None:
+    """UPDATE the named fields of saved instances by primary key: one prepared statement run for
+    each (psycopg sends them all at once), instead of ``bulk_update``'s CASE per field and row."""
+    if not objs:
+        return
+    field_names = tuple(field_names)
+    statements = [update_statement(obj, field_names) for obj in objs]
+    with _database().cursor() as cursor:
+        cursor.executemany(statements[0][0], [values for _sql, values in statements])
+
+
+def copy_instances(objs: list[models.Model]) -> None:
+    """INSERT new instances of one model with PostgreSQL's COPY, ten times cheaper per row than
+    ``bulk_create`` (whose UNNEST arrays psycopg quotes in Python). Primary keys are drawn from
+    the table's own sequence first, so the instances end up saved, as ``bulk_create`` leaves them.
+    Values are what ``save()`` would write (``pre_save``, ``get_db_prep_save``)."""
+    if not objs:
+        return
+    database = _database()
+    model = type(objs[0])
+    meta = model._meta
+    quote = database.ops.quote_name
+    fields = meta.concrete_fields
+    with database.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [meta.db_table, meta.pk.column, len(objs)],
+        )
+        for obj, (pk,) in zip(objs, cursor.fetchall()):
+            setattr(obj, meta.pk.attname, pk)
+        copy_sql = f"COPY {quote(meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) FROM STDIN"
+        with database.wrap_database_errors, cursor.cursor.copy(copy_sql) as copy:
+            for obj in objs:
+                copy.write_row([_prepared(obj, field, database, add=True) for field in fields])
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = DEFAULT_DB_ALIAS
 
 
 def _raw_plan(database: BaseDatabaseWrapper, model: type[models.Model], columns: tuple[str, ...]) -> tuple:
@@ -183,6 +274,43 @@ def partial_instance(model: type[models.Model], **values: Any) -> models.Model:
     """A stored row of which only ``values`` were read: the other fields are deferred, as with
     ``only()`` (read from the database if ever asked for), never filled with defaults."""
     return _loaded(model, values.items())
+
+
+@functools.cache
+def _new_plan(model: type[models.Model]) -> list[tuple[models.Field, str, str, bool]]:
+    return [
+        (field, field.attname, field.name, isinstance(field.remote_field, ForeignObjectRel))
+        for field in model._meta.fields
+        if field.column is not None and not field.generated
+    ]
+
+
+def new_instance(model: type[models.Model], **values: Any) -> models.Model:
+    """``model(**values)`` for a row about to be written, as Django builds it (related objects
+    attached, every other field its default) without its field-by-field ``__init__``: three
+    new rows per confirmation cost a noticeable share of a gateway batch. Anything it does not
+    cover (a model with init signals or its own ``from_db``, a property or unknown keyword)
+    goes through ``model(**values)``."""
+    if not _plain_init(model):
+        return model(**values)
+    obj = model.__new__(model)
+    obj._state = ModelState()
+    attributes = obj.__dict__
+    used = 0
+    for field, attname, name, related in _new_plan(model):
+        if related and name in values:
+            target = values[name]
+            used += 1
+            attributes[attname] = None if target is None else getattr(target, field.target_field.attname)
+            field.set_cached_value(obj, target)
+            if target is not None and not field.remote_field.multiple:
+                field.remote_field.set_cached_value(target, obj)
+        elif attname in values:
+            attributes[attname] = values[attname]
+            used += 1
+        else:
+            attributes[attname] = field.get_default()
+    return obj if used == len(values) else model(**values)
 
 
 def relate(obj: models.Model, name: str, target: models.Model | None) -> None:

@@ -171,7 +171,7 @@ def test_confirmations_in_one_batch_are_numbered_in_request_order(released_order
     ]
 
 
-def _stored(result) -> dict:
+def _stored(result, with_message: bool = True) -> dict:
     """What one confirmation left in the database, without what differs between any two (keys, times)."""
     confirmation = Confirmation.objects.filter(pk=result.confirmation.pk).values().get()
     message = OutboxMessage.objects.filter(source_uuid=result.confirmation.uuid).values().get()
@@ -188,9 +188,8 @@ def _stored(result) -> dict:
         message["payload"].pop(key)
     message["payload"]["reverses"] = None
     event["after"]["confirmation"].pop("client_id")
-    return {"confirmation": confirmation, "message": message, "event": event, "operation": operation, "returned": (
-        result.message.sequence, result.message.payload["sequence"], result.message.state,
-    )}
+    returned = (result.message.sequence, result.message.payload["sequence"], result.message.state) if with_message else None
+    return {"confirmation": confirmation, "message": message, "event": event, "operation": operation, "returned": returned}
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the one-statement write is PostgreSQL's")
@@ -203,7 +202,7 @@ def test_one_statement_write_stores_what_the_statement_per_row_writes_store(rele
 
     confirm(good_qty=1)  # the order is running: neither report below moves a status
     one_statement = confirm(**fields)
-    monkeypatch.setattr(confirmations, "_writes_in_one_statement", lambda: False)
+    monkeypatch.setattr(confirmations, "_postgresql_writes", lambda: False)
     per_row = confirm(**fields)
 
     first, second = _stored(one_statement), _stored(per_row)
@@ -234,3 +233,45 @@ def test_a_confirmation_is_three_statements_and_its_write_fits_psycopgs_query_ca
     assert len(statements) == 3, statements  # lock, read, write
     # psycopg converts a query's placeholders once and caches it only up to 50 parameters.
     assert statements[-1][1] <= 50
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY is PostgreSQL's")
+def test_a_batch_written_with_copy_stores_what_the_orms_bulk_writes_store(released_order, plant, monkeypatch):
+    from erp_sync import outbox
+    from mes.services import confirmations
+
+    WorkOrderFactory(number="WO-1002", item=plant["item"], quantity=D("10"))
+    work_order_transition(number="WO-1002", action="release")
+    for number in (ORDER, "WO-1002"):
+        confirm(number, good_qty=1)  # both orders running: no report below moves a status
+
+    def batch():
+        requests = [
+            confirmation_request(ORDER, good_qty=2, operator_badge="B-1001", station="ST-7"),
+            confirmation_request("WO-1002", good_qty=1, scrap_qty=1, reason_code="SCRAP-01", labor_minutes="2.5"),
+            confirmation_request(ORDER, good_qty=1),
+        ]
+        return [answer for answer in operation_confirm_many(requests=requests)]
+
+    copied = batch()
+    monkeypatch.setattr(confirmations, "_postgresql_writes", lambda: False)
+    monkeypatch.setattr(outbox, "_copy_rows", lambda: False)
+    orm = batch()
+
+    assert all(answer.created and answer.confirmation.pk and not answer.confirmation._state.adding for answer in copied)
+    for ours, theirs in zip(copied, orm):
+        first, second = _stored(ours, with_message=False), _stored(theirs, with_message=False)
+        first["message"]["sequence"] = first["message"]["payload"]["sequence"] = None
+        second["message"]["sequence"] = second["message"]["payload"]["sequence"] = None
+        for row in (first, second):
+            row["event"]["before"] = row["event"]["after"]["operation_totals"] = None
+            row["operation"] = None
+        assert first == second
+    # The totals of both orders' operations are the sums of what was recorded.
+    for operation in WorkOrderOperation.objects.filter(sequence=10):
+        recorded = Confirmation.objects.filter(operation=operation)
+        assert operation.good_qty == sum(c.good_qty for c in recorded)
+        assert operation.scrap_qty == sum(c.scrap_qty for c in recorded)
+        assert operation.labor_minutes == sum(c.labor_minutes for c in recorded)
+    sequences = list(OutboxMessage.objects.filter(partition_key=ORDER).order_by("sequence").values_list("sequence", flat=True))
+    assert sequences == list(range(1, len(sequences) + 1))

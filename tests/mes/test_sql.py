@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+from django.core.exceptions import ValidationError
+
 from mes.models import Item, WorkOrder, WorkOrderOperation
 from mes.services.sql import partial_instance, raw_instances, relate
 
@@ -43,3 +46,87 @@ def test_a_partial_instance_defers_what_it_was_not_given_and_saves_like_a_loaded
     order.priority = 2
     order.save(update_fields=["priority"])
     assert WorkOrder.objects.get(pk=order.pk).priority == 2
+
+
+def _new_row_fields(obj) -> dict:
+    """A new row's fields, with what is made afresh each time (uuids, times) reduced to its type."""
+    fields = _fields(obj)
+    for name in ("uuid", "idempotency_key", "next_attempt_at"):
+        if name in fields:
+            fields[name] = type(fields[name])
+    return fields
+
+
+def test_new_instance_builds_what_the_model_builds(released_order, plant):
+    from decimal import Decimal
+
+    from django.contrib.auth import get_user_model
+
+    from erp_sync.models import OutboxMessage
+    from mes.models import Confirmation, Employee, Event, ReasonCode
+    from mes.services.sql import new_instance
+
+    user = get_user_model().objects.create(username="someone")
+    operation = released_order.operations.get(sequence=10)
+    operator, reason = Employee.objects.get(badge="B-1001"), ReasonCode.objects.get(code="SCRAP-01")
+    cases = [
+        (Confirmation, {"client_id": released_order.uuid, "request_hash": "x", "work_order": released_order, "operation": operation,
+                        "good_qty": Decimal("1.000"), "reason_code": reason, "operator": operator, "station": "ST",
+                        "recorded_by": user, "reverses": None}),
+        (Confirmation, {"client_id": released_order.uuid, "work_order_id": released_order.pk, "operation_id": operation.pk}),
+        (Event, {"actor": None, "actor_label": "B-1001", "object_type": "confirmation", "object_key": "k", "work_order": released_order,
+                 "action": "confirm", "before": {"a": 1}, "after": {"b": 2}}),
+        (OutboxMessage, {"idempotency_key": released_order.uuid, "kind": "confirmation", "partition_key": "WO", "sequence": 3,
+                         "source_uuid": released_order.uuid, "payload": {"p": 1}}),
+    ]
+    for model, values in cases:
+        ours, theirs = new_instance(model, **values), model(**values)
+        assert _new_row_fields(ours) == _new_row_fields(theirs)
+        assert ours._state.adding and ours._state.db is None
+        for name, value in values.items():
+            assert getattr(ours, name) is getattr(theirs, name) or getattr(ours, name) == getattr(theirs, name)
+    confirmation = new_instance(Confirmation, client_id=released_order.uuid, work_order=released_order, operation=operation)
+    assert confirmation.work_order is released_order  # attached, no query
+
+
+def test_plain_values_skip_only_preparation_that_changes_nothing(released_order):
+    import datetime
+    import warnings
+    from decimal import Decimal
+
+    from django.db import connection
+
+    from erp_sync.models import OutboxMessage
+    from mes.models import Confirmation, Event
+    from mes.services.sql import _prepared
+    from tests.helpers import confirm
+
+    result = confirm(good_qty=2, scrap_qty=1, reason_code="SCRAP-01", operator_badge="B-1001", station="ST-7")
+    rows = [
+        result.confirmation,
+        Event.objects.get(object_key=str(result.confirmation.uuid)),
+        OutboxMessage.objects.get(source_uuid=result.confirmation.uuid),
+        WorkOrderOperation.objects.get(pk=result.confirmation.operation_id),
+    ]
+
+    def unwrapped(value):
+        return getattr(value, "obj", value)  # psycopg's Jsonb wrapper, compared by what it wraps
+
+    for row in rows:
+        for field in type(row)._meta.concrete_fields:
+            if getattr(field, "auto_now_add", False) or getattr(field, "auto_now", False):
+                continue  # a new time on each call either way
+            expected = field.get_db_prep_save(field.pre_save(row, add=False), connection)
+            assert unwrapped(_prepared(row, field, connection, add=False)) == unwrapped(expected), (type(row), field.name)
+
+    operation = rows[-1]
+    field = WorkOrderOperation._meta.get_field("good_qty")
+    operation.good_qty = Decimal("NaN")
+    with pytest.raises(ValidationError):
+        _prepared(operation, field, connection, add=False)  # refused as the field refuses it
+    naive = datetime.datetime(2026, 1, 1, 8, 0)
+    operation.last_activity_at = naive
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        made_aware = _prepared(operation, WorkOrderOperation._meta.get_field("last_activity_at"), connection, add=False)
+    assert made_aware.tzinfo is not None if connection.vendor == "postgresql" else True
