@@ -130,3 +130,26 @@ def test_plain_values_skip_only_preparation_that_changes_nothing(released_order)
         warnings.simplefilter("ignore")
         made_aware = _prepared(operation, WorkOrderOperation._meta.get_field("last_activity_at"), connection, add=False)
     assert made_aware.tzinfo is not None if connection.vendor == "postgresql" else True
+
+
+def test_confirmations_never_read_the_columns_the_hot_path_leaves_out(released_order, monkeypatch):
+    """The order and operation columns a confirmation does not select are never read later
+    (that would cost a query each): first report, steady state, resend, final reports."""
+    from django.db.models import Model
+
+    from mes.models import WorkOrder
+    from tests.helpers import confirm
+
+    def refused(self, *args, **kwargs):
+        raise AssertionError(f"{type(self).__name__} read a deferred column: {kwargs or args}")
+
+    monkeypatch.setattr(Model, "refresh_from_db", refused)
+    first = confirm(good_qty=4, operator_badge="B-1001")  # starts the order and the operation
+    confirm(good_qty=1, scrap_qty=1, reason_code="SCRAP-01")
+    confirm(client_id=first.confirmation.client_id, good_qty=4, operator_badge="B-1001")  # a resend
+    confirm(good_qty=4, final=True)
+    confirm(operation=20, good_qty=9, final=True)
+    confirm(operation=30, good_qty=9, final=True)  # completes the order
+
+    monkeypatch.undo()
+    assert WorkOrder.objects.get(pk=released_order.pk).status == "completed"
