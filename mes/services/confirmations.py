@@ -283,34 +283,37 @@ def _add_to_totals(operation: WorkOrderOperation, confirmation: Confirmation) ->
 TOTAL_FIELDS = [*QUANTITY_FIELDS, "labor_minutes", "machine_minutes", "last_activity_at"]
 
 
-def _decimal_text(value: Decimal, places: str) -> str:
-    """Decimals in the stored precision, so a message never depends on how the client wrote a number."""
-    return str(value.quantize(Decimal(places)))
+_QUANTITY_PLACES = Decimal("0.001")
+_MINUTES_PLACES = Decimal("0.01")
 
 
 def _payload(confirmation: Confirmation, work_order: WorkOrder, operation: WorkOrderOperation) -> dict[str, Any]:
     """Everything an ERP connector needs, so sending never has to read the domain tables again."""
-    reverses = confirmation.reverses
+    # Each related object read once: a gateway's batch builds a thousand of these.
+    reverses = confirmation.reverses if confirmation.reverses_id is not None else None
+    item = work_order.item
+    reason = confirmation.reason_code if confirmation.reason_code_id is not None else None
+    operator = confirmation.operator if confirmation.operator_id is not None else None
     return {
         "type": confirmation.kind,
         "confirmation_id": str(confirmation.uuid),
         "client_id": str(confirmation.client_id),
         "work_order": work_order.number,
         "work_order_uuid": str(work_order.uuid),
-        "item": work_order.item.code,
+        "item": item.code,
         "operation": operation.sequence,
         "operation_name": operation.name,
         "work_center": operation.work_center.code,
-        "good_qty": _decimal_text(confirmation.good_qty, "0.001"),
-        "scrap_qty": _decimal_text(confirmation.scrap_qty, "0.001"),
-        "rework_qty": _decimal_text(confirmation.rework_qty, "0.001"),
-        "unit": work_order.item.unit.code,
-        "reason_code": confirmation.reason_code.code if confirmation.reason_code else None,
-        "reason_kind": confirmation.reason_code.kind if confirmation.reason_code else None,
-        "labor_minutes": _decimal_text(confirmation.labor_minutes, "0.01"),
-        "machine_minutes": _decimal_text(confirmation.machine_minutes, "0.01"),
-        "operator_badge": confirmation.operator.badge if confirmation.operator else None,
-        "operator_name": confirmation.operator.name if confirmation.operator else None,
+        "good_qty": str(confirmation.good_qty.quantize(_QUANTITY_PLACES)),
+        "scrap_qty": str(confirmation.scrap_qty.quantize(_QUANTITY_PLACES)),
+        "rework_qty": str(confirmation.rework_qty.quantize(_QUANTITY_PLACES)),
+        "unit": item.unit.code,
+        "reason_code": reason.code if reason else None,
+        "reason_kind": reason.kind if reason else None,
+        "labor_minutes": str(confirmation.labor_minutes.quantize(_MINUTES_PLACES)),
+        "machine_minutes": str(confirmation.machine_minutes.quantize(_MINUTES_PLACES)),
+        "operator_badge": operator.badge if operator else None,
+        "operator_name": operator.name if operator else None,
         "station": confirmation.station,
         "final": confirmation.is_final,
         "confirmed_at": confirmation.confirmed_at.isoformat(),

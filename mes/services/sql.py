@@ -87,6 +87,12 @@ def _prepared(obj: models.Model, field: models.Field, database: BaseDatabaseWrap
     """``field.get_db_prep_save(field.pre_save(obj, add), database)``, without the calls where
     they change nothing: plain values of plain fields on PostgreSQL (a third of a batch's CPU)."""
     custom_pre_save, unchanged = _preparation(field, database.vendor)
+    return _prepared_as(obj, field, custom_pre_save, unchanged, database, add)
+
+
+def _prepared_as(
+    obj: models.Model, field: models.Field, custom_pre_save: bool, unchanged: type | None, database: BaseDatabaseWrapper, add: bool
+) -> Any:
     value = field.pre_save(obj, add) if custom_pre_save else getattr(obj, field.attname)
     if unchanged is not None and type(value) is unchanged:
         if unchanged is Decimal and not value.is_finite():
@@ -196,9 +202,10 @@ def copy_instances(objs: list[models.Model]) -> None:
         for obj, (pk,) in zip(objs, cursor.fetchall()):
             setattr(obj, meta.pk.attname, pk)
         copy_sql = f"COPY {quote(meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) FROM STDIN"
+        plan = [(field, *_preparation(field, database.vendor)) for field in fields]
         with database.wrap_database_errors, cursor.cursor.copy(copy_sql) as copy:
             for obj in objs:
-                copy.write_row([_prepared(obj, field, database, add=True) for field in fields])
+                copy.write_row([_prepared_as(obj, field, custom, unchanged, database, True) for field, custom, unchanged in plan])
     for obj in objs:
         obj._state.adding = False
         obj._state.db = DEFAULT_DB_ALIAS
