@@ -95,9 +95,15 @@ def env_database(name: str, default: str) -> dict:
         }
         config["CONN_MAX_AGE"] = 0
     else:
-        # Server-side binding lets PostgreSQL prepare the statements a worker repeats (every
-        # confirmation runs the same few) instead of parsing and planning each one again.
-        config.setdefault("OPTIONS", {}).setdefault("server_side_binding", True)
+        # Server-side binding, and statements a connection has run DB_PREPARE_THRESHOLD times
+        # prepared, so PostgreSQL stops parsing and planning the few statements every
+        # confirmation repeats (planning cost more than running them). Django leaves
+        # preparing off by default for poolers in transaction mode (PgBouncer before 1.21):
+        # set DB_PREPARE_THRESHOLD=0 behind one of those.
+        options = config.setdefault("OPTIONS", {})
+        options.setdefault("server_side_binding", True)
+        prepare_threshold = env_int("DB_PREPARE_THRESHOLD", 5, minimum=0)
+        options.setdefault("prepare_threshold", prepare_threshold or None)
         config["CONN_HEALTH_CHECKS"] = True
     config["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME")} if env_str("TEST_DATABASE_NAME") else {}
     return config

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+import re
+import uuid
 from decimal import Decimal
+from typing import Any
 
 from rest_framework import serializers
 
@@ -110,6 +114,99 @@ class ConfirmationSerializer(StrictSerializer):
     machine_minutes = serializers.DecimalField(**MINUTES, min_value=Decimal(0), default=Decimal(0))
     final = serializers.BooleanField(required=False, default=False)
     confirmed_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+# --- confirmations without a serializer per request ----------------------------------------
+#
+# Building a DRF serializer deep-copies its fields, which cost a confirmation more CPU than
+# recording it. ``confirmation_input`` answers exactly what ``ConfirmationSerializer`` would:
+# the common well-formed shapes (plain numbers, trimmed strings) are checked here, and
+# anything else, every refusal included, goes through the serializer as before.
+
+_QUANTITY_TEXT = re.compile(r"[0-9]{1,11}(?:\.[0-9]{1,3})?")  # ≤ 11 whole digits, ≤ 3 places, ≥ 0
+_MINUTES_TEXT = re.compile(r"[0-9]{1,8}(?:\.[0-9]{1,2})?")  # ≤ 8 whole digits, ≤ 2 places, ≥ 0
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_DECIMALS = (
+    ("good_qty", _QUANTITY_TEXT, Decimal("0.001")),
+    ("scrap_qty", _QUANTITY_TEXT, Decimal("0.001")),
+    ("rework_qty", _QUANTITY_TEXT, Decimal("0.001")),
+    ("labor_minutes", _MINUTES_TEXT, Decimal("0.01")),
+    ("machine_minutes", _MINUTES_TEXT, Decimal("0.01")),
+)
+_OPTIONAL_TEXTS = ("reason_code", "operator_badge", "station")
+_CONFIRMATION_FIELDS = frozenset(ConfirmationSerializer._declared_fields)
+# Dates have many spellings and time-zone rules: the serializer's own field decides (a copy,
+# unbound; a refusal falls back to the whole serializer, so its messages are never shown).
+_CONFIRMED_AT = copy.deepcopy(ConfirmationSerializer._declared_fields["confirmed_at"])
+
+
+def _key_text(value: Any, max_length: int = 64) -> str | None:
+    """A CharField's value if ``value`` is a plain string it accepts as it is (trimmed), else None."""
+    if type(value) is not str:
+        return None
+    text = value.strip()
+    if len(text) > max_length or "\x00" in text or (not text.isascii() and _SURROGATE.search(text)):
+        return None
+    return text
+
+
+def _fast_confirmation(data: Any) -> dict[str, Any] | None:
+    """The serializer's validated data for plain, valid input; None whenever in any doubt."""
+    if type(data) is not dict or not data.keys() <= _CONFIRMATION_FIELDS:
+        return None
+    client_id, work_order, operation = data.get("client_id"), _key_text(data.get("work_order")), data.get("operation")
+    if type(client_id) is not str or not work_order or type(operation) is not int or not 1 <= operation <= 9999:
+        return None
+    try:
+        values: dict[str, Any] = {"client_id": uuid.UUID(client_id), "work_order": work_order, "operation": operation}
+    except ValueError:
+        return None
+    for name, pattern, places in _DECIMALS:
+        if name not in data:
+            values[name] = Decimal(0)  # the field's default, as the serializer gives it
+            continue
+        value = data[name]
+        if type(value) not in (int, float, str):
+            return None
+        text = str(value)
+        if not pattern.fullmatch(text):
+            return None
+        values[name] = Decimal(text).quantize(places)
+    for name in _OPTIONAL_TEXTS:
+        value = data.get(name, "")
+        if value is not None:
+            value = _key_text(value)
+            if value is None:
+                return None
+        values[name] = value
+    final = data.get("final", False)
+    if type(final) is not bool:
+        return None
+    values["final"] = final
+    confirmed_at = data.get("confirmed_at")
+    if confirmed_at is not None:
+        try:
+            confirmed_at = _CONFIRMED_AT.run_validation(confirmed_at)
+        except serializers.ValidationError:
+            return None
+    values["confirmed_at"] = confirmed_at
+    return values
+
+
+def confirmation_input(data: Any, validator: ConfirmationSerializer | None = None) -> dict[str, Any]:
+    """``ConfirmationSerializer``'s validated data for ``data``, or its ``ValidationError``.
+
+    Input off the quick path is validated by ``validator.run_validation`` (a bulk request's
+    one serializer for all its records), or else as a lone request is: ``is_valid``.
+    """
+    values = _fast_confirmation(data)
+    if values is not None:
+        return values
+    if validator is not None:
+        return dict(validator.run_validation(data))
+    serializer = ConfirmationSerializer(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
 
 
 class ReversalSerializer(StrictSerializer):

@@ -256,7 +256,7 @@ class ConfirmationCreateView(ApiView):
         responses={201: s.ConfirmationOutSerializer, 200: s.ConfirmationOutSerializer, **ERRORS},
     )
     def post(self, request: Request) -> Response:
-        confirmation_request = _confirmation_request(validated(s.ConfirmationSerializer, request.data))
+        confirmation_request = _confirmation_request(s.confirmation_input(request.data))
         result = operation_confirm(request=confirmation_request, actor=request.user)
         return Response(
             _confirmation_body(result.confirmation, result.message),
@@ -274,18 +274,18 @@ class ConfirmationBulkView(ApiView):
         responses={200: s.BulkResponseSerializer, 400: ERROR_RESPONSE},
     )
     def post(self, request: Request) -> Response:
-        # One serializer validates every record in turn: building one per record cost more
-        # than confirming it.
+        # One serializer for the records off the quick path: building one per record cost
+        # more than confirming it.
         validator = s.ConfirmationSerializer()
         results: list[dict[str, Any] | None] = []
         accepted: list[tuple[int, ConfirmationRequest]] = []
         for index, record in enumerate(_records(request, "confirmations")):
             try:
-                data = validator.run_validation(record)
+                data = s.confirmation_input(record, validator)
             except ValidationError as error:
                 results.append({"status": 400, "error": validation_error_body(error.detail)})
                 continue
-            accepted.append((index, _confirmation_request(dict(data))))
+            accepted.append((index, _confirmation_request(data)))
             results.append(None)
         answers = operation_confirm_many(requests=[request for _index, request in accepted], actor=request.user) if accepted else []
         for (index, _request), answer in zip(accepted, answers):

@@ -26,3 +26,59 @@ def test_outbox_add_inside_a_transaction_numbers_the_partition(db):
 
     assert (first.sequence, second.sequence) == (1, 2)
     assert OutboxMessage.objects.get(pk=first.pk).payload == {"a": 1, "idempotency_key": str(keys[0]), "sequence": 1}
+
+
+class _FakeTimer:
+    """Stands in for threading.Timer: records what would run, runs it only when told."""
+
+    started: list = []
+
+    def __init__(self, interval, function):
+        self.interval, self.function, self.daemon = interval, function, False
+
+    def start(self):
+        _FakeTimer.started.append(self)
+
+
+@pytest.fixture
+def kicks(monkeypatch):
+    from erp_sync import outbox
+
+    published = []
+    _FakeTimer.started = []
+    monkeypatch.setattr(outbox, "_publish", lambda: published.append("kick"))
+    monkeypatch.setattr(outbox.threading, "Timer", _FakeTimer)
+    monkeypatch.setattr(outbox, "KICK_INTERVAL_SECONDS", 3600)  # every later kick falls inside the interval
+    monkeypatch.setattr(outbox, "_kick_state", {"last": float("-inf"), "pending": False})
+    return outbox, published
+
+
+def test_first_kick_wakes_the_sender_at_once_and_later_ones_share_one_wake_up(kicks):
+    outbox, published = kicks
+
+    outbox._kick()
+    assert published == ["kick"] and _FakeTimer.started == []
+
+    for _ in range(5):
+        outbox._kick()
+    assert published == ["kick"]  # throttled ...
+    assert len(_FakeTimer.started) == 1  # ... but one wake-up is due for all of them
+    assert _FakeTimer.started[0].daemon
+
+    _FakeTimer.started[0].function()
+    assert published == ["kick", "kick"]
+
+    outbox._kick()  # inside the interval again: a new deferred wake-up, never none
+    assert len(_FakeTimer.started) == 2 and published == ["kick", "kick"]
+
+
+def test_a_forked_child_does_not_inherit_a_pending_wake_up(kicks):
+    outbox, published = kicks
+    outbox._kick()
+    outbox._kick()
+    assert outbox._kick_state["pending"]
+
+    outbox._forget_kicks_in_child()
+    outbox._kick()
+
+    assert published == ["kick", "kick"]

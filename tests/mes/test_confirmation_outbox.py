@@ -9,6 +9,7 @@ import pytest
 from django.db import DatabaseError, connection
 
 from erp_sync.models import OutboxMessage
+from mes.models import Confirmation, Event, WorkOrderOperation
 from mes.services.confirmations import confirmation_reverse, operation_confirm_many
 from mes.services.errors import DomainError
 from mes.services.work_orders import work_order_transition
@@ -168,3 +169,109 @@ def test_confirmations_in_one_batch_are_numbered_in_request_order(released_order
     assert list(OutboxMessage.objects.order_by("sequence").values_list("sequence", "idempotency_key")) == [
         (number, answer.confirmation.uuid) for number, answer in enumerate(answers, start=1)
     ]
+
+
+def _stored(result, with_message: bool = True) -> dict:
+    """What one confirmation left in the database, without what differs between any two (keys, times)."""
+    confirmation = Confirmation.objects.filter(pk=result.confirmation.pk).values().get()
+    message = OutboxMessage.objects.filter(source_uuid=result.confirmation.uuid).values().get()
+    event = Event.objects.filter(object_key=str(result.confirmation.uuid)).values().get()
+    operation = WorkOrderOperation.objects.filter(pk=confirmation["operation_id"]).values().get()
+    assert message["payload"]["sequence"] == message["sequence"]
+    assert message["payload"]["idempotency_key"] == str(message["idempotency_key"])
+    different = {"id", "uuid", "client_id", "request_hash", "recorded_at", "confirmed_at", "occurred_at", "created_at",
+                 "next_attempt_at", "idempotency_key", "source_uuid", "object_key", "last_activity_at", "updated_at"}
+    for row in (confirmation, message, event, operation):  # a time or key of the right type, not its value
+        for key in different & set(row):
+            row[key] = type(row[key]).__name__ if row[key] is not None else None
+    for key in ("confirmation_id", "client_id", "idempotency_key", "confirmed_at"):
+        message["payload"].pop(key)
+    message["payload"]["reverses"] = None
+    event["after"]["confirmation"].pop("client_id")
+    returned = (result.message.sequence, result.message.payload["sequence"], result.message.state) if with_message else None
+    return {"confirmation": confirmation, "message": message, "event": event, "operation": operation, "returned": returned}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the one-statement write is PostgreSQL's")
+@pytest.mark.parametrize("fields", [
+    {"good_qty": 3, "operator_badge": "B-1001", "labor_minutes": "1.5", "station": "ST-7"},
+    {"good_qty": 1, "scrap_qty": 2, "reason_code": "SCRAP-01"},
+])
+def test_one_statement_write_stores_what_the_statement_per_row_writes_store(released_order, monkeypatch, fields):
+    from mes.services import confirmations
+
+    confirm(good_qty=1)  # the order is running: neither report below moves a status
+    one_statement = confirm(**fields)
+    monkeypatch.setattr(confirmations, "_postgresql_writes", lambda: False)
+    per_row = confirm(**fields)
+
+    first, second = _stored(one_statement), _stored(per_row)
+    assert first["returned"][0] + 1 == second["returned"][0]  # consecutive in the order's sequence
+    first["returned"] = second["returned"] = None
+    first["message"]["sequence"] = first["message"]["payload"]["sequence"] = None
+    second["message"]["sequence"] = second["message"]["payload"]["sequence"] = None
+    # The second report starts from the totals the first one left: compare the increments.
+    assert first["event"]["after"]["confirmation"] == second["event"]["after"]["confirmation"]
+    first["event"]["before"] = first["event"]["after"] = second["event"]["before"] = second["event"]["after"] = None
+    first["operation"] = second["operation"] = None
+    assert first == second
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the one-statement write is PostgreSQL's")
+def test_a_confirmation_is_three_statements_and_its_write_fits_psycopgs_query_cache(released_order):
+    confirm(good_qty=1)  # the order's first report also moves its status; the steady state is what counts
+    statements = []
+
+    def spy(execute, sql, params, many, context):
+        if not sql.startswith(("SAVEPOINT", "RELEASE SAVEPOINT")):
+            statements.append((sql, len(params or ())))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(spy):
+        confirm(good_qty=2, scrap_qty=1, rework_qty=1, reason_code="SCRAP-01", operator_badge="B-1001", station="ST-7")
+
+    assert len(statements) == 3, statements  # lock, read, write
+    # psycopg converts a query's placeholders once and caches it only up to 50 parameters.
+    assert statements[-1][1] <= 50
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY is PostgreSQL's")
+def test_a_batch_written_with_copy_stores_what_the_orms_bulk_writes_store(released_order, plant, monkeypatch):
+    from erp_sync import outbox
+    from mes.services import confirmations
+
+    WorkOrderFactory(number="WO-1002", item=plant["item"], quantity=D("10"))
+    work_order_transition(number="WO-1002", action="release")
+    for number in (ORDER, "WO-1002"):
+        confirm(number, good_qty=1)  # both orders running: no report below moves a status
+
+    def batch():
+        requests = [
+            confirmation_request(ORDER, good_qty=2, operator_badge="B-1001", station="ST-7"),
+            confirmation_request("WO-1002", good_qty=1, scrap_qty=1, reason_code="SCRAP-01", labor_minutes="2.5"),
+            confirmation_request(ORDER, good_qty=1),
+        ]
+        return [answer for answer in operation_confirm_many(requests=requests)]
+
+    copied = batch()
+    monkeypatch.setattr(confirmations, "_postgresql_writes", lambda: False)
+    monkeypatch.setattr(outbox, "_copy_rows", lambda: False)
+    orm = batch()
+
+    assert all(answer.created and answer.confirmation.pk and not answer.confirmation._state.adding for answer in copied)
+    for ours, theirs in zip(copied, orm):
+        first, second = _stored(ours, with_message=False), _stored(theirs, with_message=False)
+        first["message"]["sequence"] = first["message"]["payload"]["sequence"] = None
+        second["message"]["sequence"] = second["message"]["payload"]["sequence"] = None
+        for row in (first, second):
+            row["event"]["before"] = row["event"]["after"]["operation_totals"] = None
+            row["operation"] = None
+        assert first == second
+    # The totals of both orders' operations are the sums of what was recorded.
+    for operation in WorkOrderOperation.objects.filter(sequence=10):
+        recorded = Confirmation.objects.filter(operation=operation)
+        assert operation.good_qty == sum(c.good_qty for c in recorded)
+        assert operation.scrap_qty == sum(c.scrap_qty for c in recorded)
+        assert operation.labor_minutes == sum(c.labor_minutes for c in recorded)
+    sequences = list(OutboxMessage.objects.filter(partition_key=ORDER).order_by("sequence").values_list("sequence", flat=True))
+    assert sequences == list(range(1, len(sequences) + 1))
