@@ -7,6 +7,7 @@ milliseconds. Every text from the database is escaped; labels are translated onc
 
 from __future__ import annotations
 
+import datetime
 from html import escape
 
 from django import template
@@ -26,39 +27,56 @@ def board_rows(orders: list[BoardOrder]) -> SafeString:
     statuses = {value: escape(str(label)) for value, label in Status.choices}
     sync = {state: escape(str(label)) for state, label in SYNC_LABELS.items()}
     zone = timezone.get_current_timezone()
-    # Names, codes and many quantities repeat from row to row: escape and format each once.
+    # Names, codes, quantities, percentages and days repeat from row to row: escape and format each once.
     escaped: dict[str, str] = {}
-    formatted: dict[object, str] = {}
+    quantities: dict[int, str] = {}
+    percents: dict[int, str] = {}
+    days: dict[object, str] = {}
 
     def text(value: str) -> str:
         if value not in escaped:
             escaped[value] = escape(value)
         return escaped[value]
 
-    def quantity(value) -> str:
-        if value not in formatted:
-            formatted[value] = numbers.quantity(value)
-        return formatted[value]
+    def quantity(milli: int) -> str:
+        if milli not in quantities:
+            quantities[milli] = numbers.milli(milli)
+        return quantities[milli]
+
+    def percent(whole: int) -> str:
+        if whole not in percents:
+            percents[whole] = numbers.whole_percent(whole)
+        return percents[whole]
+
+    def moment(us: int | None) -> str:
+        # To the minute in the plant's time zone, from microseconds since 1970 UTC.
+        if us is None:
+            return "—"
+        return datetime.datetime.fromtimestamp(us // 1_000_000, zone).isoformat(" ")[:16]
+
+    def day(value) -> str:
+        if value not in days:
+            days[value] = value.isoformat()
+        return days[value]
 
     rows = []
     for order in orders:
-        cells = "".join(
+        cells = "".join([
             f'<span class="cell {operation.colour}" data-sequence="{operation.sequence}" '
             f'title="{text(operation.work_center)}">{operation.sequence} {text(operation.name)}: '
-            f'<b class="good">{quantity(operation.good_qty)}</b> / {quantity(operation.plan_to_date)} '
-            f'<span class="pct">{numbers.percent(operation.completion)}</span></span>'
+            f'<b class="good">{quantity(operation.good_milli)}</b> / {quantity(operation.plan_milli)} '
+            f'<span class="pct">{percent(operation.percent)}</span></span>'
             for operation in order.operations
-        )
-        activity = order.last_activity_at.astimezone(zone).strftime("%Y-%m-%d %H:%M") if order.last_activity_at else "—"
+        ])
         number = escape(order.number)
         rows.append(
             f'<tr data-number="{number}">'
-            f'<td><b>{number}</b> <span class="status status-{order.status}">{statuses.get(order.status, escape(order.status))}</span>'
+            f'<td><b>{number}</b> <span class="status status-{order.status}">{statuses.get(order.status) or escape(order.status)}</span>'
             f'<br><span class="muted">{text(order.item_code)} {text(order.item_name)}</span></td>'
-            f"<td>{order.due_date:%Y-%m-%d}</td>"
-            f'<td class="num">{quantity(order.plan_to_date)} / {quantity(order.quantity)}</td>'
+            f"<td>{day(order.due_date)}</td>"
+            f'<td class="num">{quantity(order.plan_milli)} / {quantity(order.quantity_milli)}</td>'
             f'<td class="operations">{cells}</td>'
-            f"<td>{activity}</td>"
+            f"<td>{moment(order.last_activity_us)}</td>"
             f'<td><span class="sync sync-{order.sync_state or "none"}">{sync.get(order.sync_state or "", "—")}</span></td>'
             "</tr>\n"
         )
