@@ -8,6 +8,7 @@ milliseconds. Every text from the database is escaped; labels are translated onc
 from __future__ import annotations
 
 import datetime
+import re
 from html import escape
 
 from django import template
@@ -21,32 +22,38 @@ from mes.templatetags.mes_format import SYNC_LABELS, Numbers
 register = template.Library()
 
 
+_SPECIAL = re.compile(r"[&<>\"']")
+
+
+def _escape(value: str) -> str:
+    """html.escape, skipping its five replacements for the many texts that need none (order numbers)."""
+    return escape(value) if _SPECIAL.search(value) else value
+
+
+class _Memo(dict):
+    """Values written once per render: a hit is a plain dict look-up, a miss calls ``write``."""
+
+    def __init__(self, write) -> None:
+        super().__init__()
+        self.write = write
+
+    def __missing__(self, key):
+        value = self[key] = self.write(key)
+        return value
+
+
 @register.simple_tag
 def board_rows(orders: list[BoardOrder]) -> SafeString:
     numbers = Numbers.active()
     statuses = {value: escape(str(label)) for value, label in Status.choices}
     sync = {state: escape(str(label)) for state, label in SYNC_LABELS.items()}
     zone = timezone.get_current_timezone()
-    # Names, codes, quantities, percentages and days repeat from row to row: escape and format each once.
-    escaped: dict[str, str] = {}
-    quantities: dict[int, str] = {}
-    percents: dict[int, str] = {}
-    days: dict[object, str] = {}
-
-    def text(value: str) -> str:
-        if value not in escaped:
-            escaped[value] = escape(value)
-        return escaped[value]
-
-    def quantity(milli: int) -> str:
-        if milli not in quantities:
-            quantities[milli] = numbers.milli(milli)
-        return quantities[milli]
-
-    def percent(whole: int) -> str:
-        if whole not in percents:
-            percents[whole] = numbers.whole_percent(whole)
-        return percents[whole]
+    # Operations, items, quantities, percentages and days repeat from row to row: write each once.
+    heads = _Memo(lambda key: f'data-sequence="{key[0]}" title="{escape(key[1])}">{key[0]} {escape(key[2])}: ')
+    items = _Memo(lambda key: f"{escape(key[0])} {escape(key[1])}")
+    quantities = _Memo(numbers.milli)
+    percents = _Memo(numbers.whole_percent)
+    days = _Memo(datetime.date.isoformat)
 
     def moment(us: int | None) -> str:
         # To the minute in the plant's time zone, from microseconds since 1970 UTC.
@@ -54,27 +61,21 @@ def board_rows(orders: list[BoardOrder]) -> SafeString:
             return "—"
         return datetime.datetime.fromtimestamp(us // 1_000_000, zone).isoformat(" ")[:16]
 
-    def day(value) -> str:
-        if value not in days:
-            days[value] = value.isoformat()
-        return days[value]
-
     rows = []
     for order in orders:
         cells = "".join([
-            f'<span class="cell {operation.colour}" data-sequence="{operation.sequence}" '
-            f'title="{text(operation.work_center)}">{operation.sequence} {text(operation.name)}: '
-            f'<b class="good">{quantity(operation.good_milli)}</b> / {quantity(operation.plan_milli)} '
-            f'<span class="pct">{percent(operation.percent)}</span></span>'
+            f'<span class="cell {operation.colour}" {heads[operation.sequence, operation.work_center, operation.name]}'
+            f'<b class="good">{quantities[operation.good_milli]}</b> / {quantities[operation.plan_milli]} '
+            f'<span class="pct">{percents[operation.percent]}</span></span>'
             for operation in order.operations
         ])
-        number = escape(order.number)
+        number = _escape(order.number)
         rows.append(
             f'<tr data-number="{number}">'
             f'<td><b>{number}</b> <span class="status status-{order.status}">{statuses.get(order.status) or escape(order.status)}</span>'
-            f'<br><span class="muted">{text(order.item_code)} {text(order.item_name)}</span></td>'
-            f"<td>{day(order.due_date)}</td>"
-            f'<td class="num">{quantity(order.plan_milli)} / {quantity(order.quantity_milli)}</td>'
+            f'<br><span class="muted">{items[order.item_code, order.item_name]}</span></td>'
+            f"<td>{days[order.due_date]}</td>"
+            f'<td class="num">{quantities[order.plan_milli]} / {quantities[order.quantity_milli]}</td>'
             f'<td class="operations">{cells}</td>'
             f"<td>{moment(order.last_activity_us)}</td>"
             f'<td><span class="sync sync-{order.sync_state or "none"}">{sync.get(order.sync_state or "", "—")}</span></td>'
