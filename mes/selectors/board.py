@@ -10,8 +10,14 @@ and an operation's completion is ``good_qty / plan_to_date`` (100 % while nothin
 i.e. while the plan to date is below 0.001). Colours: green at 90 % or more, yellow from 50 % to below 90 %, red
 below 50 %. A paused order's clock keeps running: the plan does not wait.
 
-Everything is read in a constant number of queries, however many orders and machines there are
-(four: orders, their operations, their unsettled ERP messages, machines with their open state).
+The plan to date is rounded half to even to the thousandth, the percentage half up to a whole
+number, all in exact integers: quantities are read as thousandths and moments as microseconds
+since 1970 (a board of a thousand orders spent a third of its time in Decimal arithmetic and in
+Django's pure-Python time-zone-aware timestamp parsing).
+
+Everything is read in a constant number of queries, however many orders and machines there are:
+orders, their operations, their unsettled ERP messages, and the OEE selector's few for the
+machines' states and current-shift OEE.
 """
 
 from __future__ import annotations
