@@ -41,14 +41,26 @@ class Numbers:
             number, self.decimal_separator, grouping=self.grouping, thousand_sep=self.thousand_separator, force_grouping=True
         )
 
+    def milli(self, value: int) -> str:
+        """A quantity given as an exact count of thousandths, written as :meth:`quantity` writes it, without Decimal."""
+        if self.thousand_separator and self.grouping and self.grouping != 3:  # groups of another size: the general way
+            return self.quantity(Decimal(value).scaleb(-3))
+        whole, thousandths = divmod(-value if value < 0 else value, 1000)
+        text = f"{whole:,}".replace(",", self.thousand_separator) if self.thousand_separator and self.grouping else str(whole)
+        if thousandths:
+            text = f"{text}{self.decimal_separator}{thousandths:03d}".rstrip("0")
+        return "-" + text if value < 0 else text
+
+    def whole_percent(self, percent: int) -> str:
+        """A percentage already rounded to a whole number, written as :meth:`percent` writes it."""
+        return "> 999 %" if percent > 999 else f"{percent} %"
+
     def percent(self, share) -> str:
         """A share as a whole percentage: 0.876 → 88 %."""
         if share is None:
             return "—"
         whole = (Decimal(share) * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP)
-        if whole > 999:  # far ahead of a plan that has barely begun: the exact figure says nothing more
-            return "> 999 %"
-        return f"{whole} %"
+        return self.whole_percent(int(whole))  # far ahead of a plan that has barely begun: "> 999 %"
 
 
 @register.filter
