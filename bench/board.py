@@ -31,7 +31,6 @@ import argparse
 import datetime
 import http.client
 import json
-import os
 import shutil
 import signal
 import subprocess

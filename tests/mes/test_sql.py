@@ -97,7 +97,7 @@ def test_plain_values_skip_only_preparation_that_changes_nothing(released_order)
     from django.db import connection
 
     from erp_sync.models import OutboxMessage
-    from mes.models import Confirmation, Event
+    from mes.models import Event
     from mes.services.sql import _prepared
     from tests.helpers import confirm
 
