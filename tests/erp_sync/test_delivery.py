@@ -231,7 +231,16 @@ def test_discarding_a_dead_message_lets_its_order_proceed(tmp_path):
             _confirm(number, 10, 1)
             time.sleep(1.0)
             journey = list(OutboxMessage.objects.filter(partition_key=number).values_list("sequence", "state", "last_error"))
-            assert [(sequence, state) for sequence, state, _error in journey] == [(1, "dead"), (2, "queued")], journey
+            # Seen twice in full runs (not alone): message 1 acknowledged although its order was rejected. The
+            # attempts and the ledger say which path booked it, should it happen again.
+            attempts = list(
+                DeliveryAttempt.objects.filter(message__partition_key=number)
+                .order_by("started_at")
+                .values_list("message__sequence", "action", "outcome", "http_status", "error", "erp_document")
+            )
+            assert [(sequence, state) for sequence, state, _error in journey] == [(1, "dead"), (2, "queued")], (
+                journey, attempts, simulator.control.ledger()
+            )
 
             message_discard(message_id=OutboxMessage.objects.get(partition_key=number, sequence=1).pk, reason="booked by hand in the ERP")
             _wait_until_settled(timeout=30)
