@@ -3,6 +3,8 @@ their life cycle with the real services, and snapshotting everything a refusal m
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -121,3 +123,37 @@ def signed_in(client, role: str, username: str | None = None):
     client.force_login(user)
     client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
     return client
+
+
+class Dispatcher:
+    """What a worker does, in a background thread of the test: sweep and send until told to stop."""
+
+    def __init__(self, threads: int = 8) -> None:
+        self.threads = threads
+        self.stopping = threading.Event()
+        self.errors: list[BaseException] = []
+        self.thread = threading.Thread(target=self.run, name="test-dispatcher")
+
+    def run(self) -> None:
+        from django.db import connection
+
+        from erp_sync.dispatcher import dispatch_until_idle, release_expired_leases
+
+        try:
+            while not self.stopping.is_set():
+                release_expired_leases()
+                if dispatch_until_idle(budget_seconds=2.0, threads=self.threads) == 0:
+                    time.sleep(0.05)
+        except BaseException as error:  # surfaced by __exit__; a test thread must not die silently
+            self.errors.append(error)
+        finally:
+            connection.close()
+
+    def __enter__(self) -> Dispatcher:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=60)
+        assert not self.errors, self.errors

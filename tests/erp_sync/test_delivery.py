@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from decimal import Decimal
@@ -20,7 +19,7 @@ from django.conf import settings
 from django.db import connection
 from django.test import override_settings
 
-from erp_sync.dispatcher import dispatch_until_idle, release_expired_leases
+from erp_sync.dispatcher import dispatch_until_idle
 from erp_sync.models import DeliveryAttempt, OutboxMessage
 from erp_sync.services import erp_connection_upsert, message_discard, messages_replay
 from erp_sync.simulator import start_simulator
@@ -28,6 +27,7 @@ from mes.models import Confirmation
 from mes.services.confirmations import ConfirmationRequest, confirmation_reverse, operation_confirm
 from mes.services.master_data import item_upsert, routing_upsert, work_center_upsert
 from mes.services.work_orders import work_order_transition, work_order_upsert
+from tests.helpers import Dispatcher
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -84,33 +84,6 @@ def _confirm(number: str, operation: int, good: int) -> Confirmation:
     return operation_confirm(request=request).confirmation
 
 
-class Dispatcher:
-    """What a worker does, in a background thread of the test: sweep and send until told to stop."""
-
-    def __init__(self) -> None:
-        self.stopping = threading.Event()
-        self.errors: list[BaseException] = []
-        self.thread = threading.Thread(target=self.run, name="test-dispatcher")
-
-    def run(self) -> None:
-        try:
-            while not self.stopping.is_set():
-                release_expired_leases()
-                if dispatch_until_idle(budget_seconds=2.0, threads=8) == 0:
-                    time.sleep(0.05)
-        except BaseException as error:  # surfaced by stop(); a test thread must not die silently
-            self.errors.append(error)
-        finally:
-            connection.close()
-
-    def __enter__(self) -> Dispatcher:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stopping.set()
-        self.thread.join(timeout=60)
-        assert not self.errors, self.errors
 
 
 def _settled() -> bool:

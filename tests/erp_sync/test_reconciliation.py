@@ -7,7 +7,6 @@ arrived, a posting made in the ERP by hand, a dead message given up on.
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from decimal import Decimal
@@ -16,13 +15,11 @@ from io import StringIO
 import pytest
 import requests
 from django.core.management import call_command
-from django.db import connection
 from django.utils import translation
 
 from erp_sync import tasks
 from erp_sync.connectors.base import ErpTotals, Outcome, Posting
 from erp_sync.connectors.registry import connector_class
-from erp_sync.dispatcher import dispatch_until_idle, release_expired_leases
 from erp_sync.models import Drift, ErpConnection, OutboxMessage, ReconciliationRun
 from erp_sync.reconciliation import (
     MessageFacts,
@@ -38,6 +35,7 @@ from mes.models import Event
 from mes.services.confirmations import ConfirmationRequest, confirmation_reverse, operation_confirm
 from mes.services.errors import DomainError
 from tests.conftest import ORDER
+from tests.helpers import Dispatcher
 
 
 
@@ -86,37 +84,10 @@ def _confirm(operation: int, good: str, *, scrap: str = "0") -> OutboxMessage:
     return OutboxMessage.objects.get(source_uuid=confirmation.uuid)
 
 
-class Dispatcher:
-    """What a worker does, in a background thread of the test: sweep and send until told to stop."""
-
-    def __init__(self) -> None:
-        self.stopping = threading.Event()
-        self.errors: list[BaseException] = []
-        self.thread = threading.Thread(target=self.run, name="test-dispatcher")
-
-    def run(self) -> None:
-        try:
-            while not self.stopping.is_set():
-                release_expired_leases()
-                if dispatch_until_idle(budget_seconds=2.0, threads=4) == 0:
-                    time.sleep(0.05)
-        except BaseException as error:  # surfaced by __exit__; a test thread must not die silently
-            self.errors.append(error)
-        finally:
-            connection.close()
-
-    def __enter__(self) -> Dispatcher:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stopping.set()
-        self.thread.join(timeout=60)
-        assert not self.errors, self.errors
 
 
 def _deliver_everything(timeout: float = 30.0) -> None:
-    with Dispatcher():
+    with Dispatcher(threads=4):
         deadline = time.monotonic() + timeout
         while OutboxMessage.objects.exclude(state__in=["acknowledged", "dead", "discarded"]).exists():
             assert time.monotonic() < deadline, list(OutboxMessage.objects.values_list("sequence", "state", "last_error"))
