@@ -87,13 +87,24 @@ def _confirm(number: str, operation: int, good: int) -> Confirmation:
 
 
 def _settled() -> bool:
-    """Nothing in flight, and whatever still waits sits behind a dead message of its own order."""
-    if OutboxMessage.objects.filter(state__in=["sending", "retrying"]).exists():
+    """Nothing in flight, and whatever still waits sits behind a dead message of its own order.
+
+    One query, so one snapshot: asked state by state, a message claimed between two queries
+    (queued, then sending) was in neither answer, and the test went on before it was sent.
+    """
+    unsettled = list(
+        OutboxMessage.objects.exclude(state__in=["acknowledged", "discarded"]).values_list("partition_key", "sequence", "state")
+    )
+    if any(state in ("sending", "retrying") for _partition, _sequence, state in unsettled):
         return False
-    dead = dict(OutboxMessage.objects.filter(state="dead").values_list("partition_key", "sequence"))
+    first_dead: dict[str, int] = {}
+    for partition, sequence, state in unsettled:
+        if state == "dead":
+            first_dead[partition] = min(sequence, first_dead.get(partition, sequence))
     return all(
-        partition in dead and dead[partition] < sequence
-        for partition, sequence in OutboxMessage.objects.filter(state="queued").values_list("partition_key", "sequence")
+        partition in first_dead and first_dead[partition] < sequence
+        for partition, sequence, state in unsettled
+        if state == "queued"
     )
 
 
@@ -203,17 +214,8 @@ def test_discarding_a_dead_message_lets_its_order_proceed(tmp_path):
             simulator.control.set_faults(rejected_orders=[])
             _confirm(number, 10, 1)
             time.sleep(1.0)
-            journey = list(OutboxMessage.objects.filter(partition_key=number).values_list("sequence", "state", "last_error"))
-            # Seen twice in full runs (not alone): message 1 acknowledged although its order was rejected. The
-            # attempts and the ledger say which path booked it, should it happen again.
-            attempts = list(
-                DeliveryAttempt.objects.filter(message__partition_key=number)
-                .order_by("started_at")
-                .values_list("message__sequence", "action", "outcome", "http_status", "error", "erp_document")
-            )
-            assert [(sequence, state) for sequence, state, _error in journey] == [(1, "dead"), (2, "queued")], (
-                journey, attempts, simulator.control.ledger()
-            )
+            journey = list(OutboxMessage.objects.filter(partition_key=number).values_list("sequence", "state"))
+            assert journey == [(1, "dead"), (2, "queued")], journey
 
             message_discard(message_id=OutboxMessage.objects.get(partition_key=number, sequence=1).pk, reason="booked by hand in the ERP")
             _wait_until_settled(timeout=30)
