@@ -2,18 +2,9 @@ from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from erp_sync.connectors.registry import CONNECTOR_CLASSES, connector_class
 from erp_sync.models import DeliveryAttempt, ErpConnection, InboundReceipt, OutboxMessage
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from mes.admin_audit import AuditedAdmin, ReadOnlyAdmin
 
 
 class ErpConnectionForm(forms.ModelForm):
@@ -32,11 +23,28 @@ class ErpConnectionForm(forms.ModelForm):
         for secret in ("password", "token"):
             if not cleaned.get(secret) and self.instance.pk:
                 cleaned[secret] = getattr(self.instance, secret)
+        # The same checks as the API and ``erp_connection add``: a mapping is validated when saved.
+        kind, options = cleaned.get("kind"), cleaned.get("options")
+        if kind in CONNECTOR_CLASSES and isinstance(options, dict):
+            problems = connector_class(kind).validate_options(options)
+            if problems:
+                self.add_error("options", [f"{key}: {problem}" for key, problem in problems.items()])
+        elif "options" in cleaned and not isinstance(options, dict):
+            self.add_error("options", _("The options must be a JSON object."))
+        if cleaned.get("is_default"):
+            current = ErpConnection.objects.filter(is_default=True).exclude(pk=self.instance.pk).first()
+            if current is not None:
+                self.add_error(
+                    "is_default",
+                    _("%(name)s is the default connection. Untick its default first, or use "
+                      "“manage.py erp_connection add … --default”, which moves it.") % {"name": current.name},
+                )
         return cleaned
 
 
 @admin.register(ErpConnection)
-class ErpConnectionAdmin(admin.ModelAdmin):
+class ErpConnectionAdmin(AuditedAdmin):
+    audit_object_type = "erp_connection"
     form = ErpConnectionForm
     list_display = ["name", "kind", "base_url", "is_default", "is_enabled", "updated_at"]
     list_filter = ["kind", "is_default", "is_enabled"]

@@ -2,33 +2,23 @@
 
 from django import forms
 from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
 from django.utils.translation import gettext_lazy as _
 
 from mes import models
+from mes.admin_audit import AuditedAdmin, ReadOnlyAdmin
 from mes.services.accounts import PIN_PATTERN, employee_pin_set
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Records only services may write: visible for support, never edited by hand."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(models.UnitOfMeasure)
-class UnitOfMeasureAdmin(admin.ModelAdmin):
+class UnitOfMeasureAdmin(AuditedAdmin):
     list_display = ["code", "name"]
     search_fields = ["code", "name"]
 
 
 @admin.register(models.Item)
-class ItemAdmin(admin.ModelAdmin):
+class ItemAdmin(AuditedAdmin):
     list_display = ["code", "name", "unit", "updated_at"]
     search_fields = ["code", "name"]
     list_select_related = ["unit"]
@@ -42,13 +32,17 @@ class BomLineInline(admin.TabularInline):
 
 
 @admin.register(models.Bom)
-class BomAdmin(admin.ModelAdmin):
+class BomAdmin(AuditedAdmin):
+    audit_object_type = "bom"
     list_display = ["item", "version", "valid_from", "valid_to"]
     search_fields = ["item__code", "item__name"]
     list_select_related = ["item"]
     autocomplete_fields = ["item"]
     inlines = [BomLineInline]
     readonly_fields = ["uuid", "created_at", "updated_at"]
+
+    def audit_key(self, bom):
+        return f"{bom.item.code}@{bom.version}"  # as the BOM service names it
 
 
 class RoutingOperationInline(admin.TabularInline):
@@ -57,7 +51,8 @@ class RoutingOperationInline(admin.TabularInline):
 
 
 @admin.register(models.Routing)
-class RoutingAdmin(admin.ModelAdmin):
+class RoutingAdmin(AuditedAdmin):
+    audit_object_type = "routing"
     list_display = ["item", "updated_at"]
     search_fields = ["item__code", "item__name"]
     list_select_related = ["item"]
@@ -65,9 +60,12 @@ class RoutingAdmin(admin.ModelAdmin):
     inlines = [RoutingOperationInline]
     readonly_fields = ["uuid", "created_at", "updated_at"]
 
+    def audit_key(self, routing):
+        return routing.item.code
+
 
 @admin.register(models.WorkCenter)
-class WorkCenterAdmin(admin.ModelAdmin):
+class WorkCenterAdmin(AuditedAdmin):
     list_display = ["code", "name", "line", "capacity_hours_per_day"]
     list_filter = ["line"]
     search_fields = ["code", "name"]
@@ -75,7 +73,7 @@ class WorkCenterAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.Equipment)
-class EquipmentAdmin(admin.ModelAdmin):
+class EquipmentAdmin(AuditedAdmin):
     list_display = ["code", "name", "work_center"]
     list_filter = ["work_center"]
     search_fields = ["code", "name"]
@@ -84,7 +82,7 @@ class EquipmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.Skill)
-class SkillAdmin(admin.ModelAdmin):
+class SkillAdmin(AuditedAdmin):
     list_display = ["code", "name"]
     search_fields = ["code", "name"]
 
@@ -108,7 +106,7 @@ class EmployeeForm(forms.ModelForm):
 
 
 @admin.register(models.Employee)
-class EmployeeAdmin(admin.ModelAdmin):
+class EmployeeAdmin(AuditedAdmin):
     form = EmployeeForm
     list_display = ["badge", "name", "is_active", "has_station_pin"]
     list_filter = ["is_active", "skills"]
@@ -127,7 +125,7 @@ class EmployeeAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.ReasonCode)
-class ReasonCodeAdmin(admin.ModelAdmin):
+class ReasonCodeAdmin(AuditedAdmin):
     list_display = ["code", "kind", "name"]
     list_filter = ["kind"]
     search_fields = ["code", "name"]
@@ -173,9 +171,27 @@ class EventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(models.ApiAccess)
-class ApiAccessAdmin(admin.ModelAdmin):
+class ApiAccessAdmin(AuditedAdmin):
     list_display = ["user", "allowed_networks"]
     search_fields = ["user__username"]
+
+    def audit_key(self, access):
+        return access.user.get_username()
+
+
+# Who may do what is part of the audit trail too: the auth pages, audited.
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class AuditedUserAdmin(AuditedAdmin, UserAdmin):
+    pass
+
+
+@admin.register(Group)
+class AuditedGroupAdmin(AuditedAdmin, GroupAdmin):
+    pass
 
 
 admin.site.site_header = _("MES administration")

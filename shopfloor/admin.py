@@ -1,8 +1,8 @@
 from django import forms
 from django.contrib import admin, messages
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from mes.admin_audit import AuditedAdmin, ReadOnlyAdmin
 from mes.services.errors import DomainError
 from shopfloor.models import (
     ConsumedLot,
@@ -16,7 +16,7 @@ from shopfloor.models import (
     UnassignedProduction,
 )
 from shopfloor.services import ShiftSpec, equipment_signals_test, shifts_validate, validated_mapping
-from shopfloor.station.services import station_revoke
+from shopfloor.station.services import station_links_revoke, station_revoke
 
 
 class DeviceMappingForm(forms.ModelForm):
@@ -36,11 +36,15 @@ class DeviceMappingForm(forms.ModelForm):
 
 
 @admin.register(DeviceMapping)
-class DeviceMappingAdmin(admin.ModelAdmin):
+class DeviceMappingAdmin(AuditedAdmin):
+    audit_object_type = "device_mapping"
     form = DeviceMappingForm
     list_display = ["equipment", "protocol", "is_enabled", "updated_at"]
     list_filter = ["protocol", "is_enabled"]
     actions = ["test_read"]
+
+    def audit_key(self, mapping):
+        return mapping.equipment.code  # as the mapping service names it
 
     @admin.action(description=_("Test read: show live values"))
     def test_read(self, request, queryset):
@@ -50,19 +54,6 @@ class DeviceMappingAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{mapping.equipment.code}: {result['values']} {result['errors'] or ''}", messages.SUCCESS)
             else:
                 self.message_user(request, f"{mapping.equipment.code}: {result['error']}", messages.ERROR)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Written by the collector; visible to supervisors, never edited by hand."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(EquipmentAssignment)
@@ -131,15 +122,20 @@ class ShiftForm(forms.ModelForm):
 
 
 @admin.register(Shift)
-class ShiftAdmin(admin.ModelAdmin):
+class ShiftAdmin(AuditedAdmin):
     """The equipment calendar: planned production time per work center or machine (for OEE)."""
 
     form = ShiftForm
     list_display = ["name", "work_center", "equipment", "start_time", "end_time", "weekdays"]
     list_filter = ["work_center"]
     list_select_related = ["work_center", "equipment"]
+
+    def audit_key(self, shift):
+        return f"{(shift.work_center or shift.equipment).code}/{shift.name}"
+
+
 @admin.register(Station)
-class StationAdmin(admin.ModelAdmin):
+class StationAdmin(AuditedAdmin):
     list_display = ["name", "work_center", "equipment", "is_pin_required", "created_at", "last_seen_at", "revoked_at"]
     list_filter = ["work_center", "is_pin_required"]
     search_fields = ["name"]
@@ -167,7 +163,7 @@ class StationLinkAdmin(ReadOnlyAdmin):
 
     @admin.action(description=_("Revoke unused links"))
     def revoke_links(self, request, queryset):
-        count = queryset.filter(used_at__isnull=True, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        count = station_links_revoke(link_ids=list(queryset.values_list("pk", flat=True)), actor=request.user)
         self.message_user(request, _("%(count)s link(s) revoked.") % {"count": count}, messages.SUCCESS)
 
 

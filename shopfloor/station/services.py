@@ -126,6 +126,20 @@ def station_link_create(
     return link, secret
 
 
+@transaction.atomic
+def station_links_revoke(*, link_ids: list[int], actor: Any = None) -> int:
+    """Revoke one-time links not used yet; returns how many. Used or revoked ones stay as they are."""
+    links = list(
+        StationLink.objects.select_for_update().filter(pk__in=link_ids, used_at__isnull=True, revoked_at__isnull=True).order_by("pk")
+    )
+    now = timezone.now()
+    for link in links:
+        link.revoked_at = now
+        link.save(update_fields=["revoked_at"])
+        event_record(object_type="station_link", object_key=str(link.pk), action="revoke", actor=actor, before={"usable": True}, after={"usable": False})
+    return len(links)
+
+
 def station_link_check(secret_hash: str, *, lock: bool = False) -> StationLink:
     """The link behind a secret's fingerprint if it can still be used; otherwise a refusal saying why."""
     links = StationLink.objects.select_related("work_center", "equipment")
