@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from erp_sync import services
 from erp_sync.models import ErpConnection, OutboxMessage
 from erp_sync.selectors import mapping_preview, message_journey, sync_health
+from mes.api.authentication import PlantTokenAuthentication
 from mes.api.base import ERRORS, ApiView, check_number, validated
-from mes.roles import ALL_ROLES, Role
+from mes.models.accounts import address_in
+from mes.roles import ALL_ROLES, Role, user_roles
 
 SYNC_OPERATORS = {Role.ADMIN, Role.SUPERVISOR}
 MESSAGE_STATES = [choice for choice, _label in OutboxMessage.State.choices]
@@ -108,8 +112,18 @@ def _message_json(message: OutboxMessage) -> dict[str, Any]:
     }
 
 
+METRICS_READERS = {Role.ADMIN, Role.SUPERVISOR, Role.INTEGRATION}
+
+
 def metrics(request: HttpRequest) -> HttpResponse:
-    """Prometheus text format: queue depth, age, latency and alert state per connection."""
+    """Prometheus text format: queue depth, age, latency and alert state per connection.
+
+    Readable from ``METRICS_ALLOW_FROM`` (loopback unless set), or from anywhere with the
+    token (``Authorization: Token …``) or session of a supervisor, integration or admin.
+    """
+    refusal = _metrics_refusal(request)
+    if refusal is not None:
+        return refusal
     health = sync_health()
     lines = [
         "# HELP mes_erp_messages Outbox messages by connection and state.",
@@ -132,6 +146,22 @@ def metrics(request: HttpRequest) -> HttpResponse:
                 lines.append(f'mes_erp_latency_ms{{connection="{entry["name"]}",quantile="{quantile}"}} {entry["latency_ms"][name]}')
     lines += ["# HELP mes_erp_alert 1 while ERP sync needs attention.", "# TYPE mes_erp_alert gauge", f"mes_erp_alert {int(health['alert']['active'])}"]
     return HttpResponse("\n".join(lines) + "\n", content_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+def _metrics_refusal(request: HttpRequest) -> HttpResponse | None:
+    try:
+        authenticated = PlantTokenAuthentication().authenticate(request)
+    except exceptions.AuthenticationFailed as error:
+        return HttpResponse(f"{error.detail}\n", status=401, content_type="text/plain; charset=utf-8")
+    if address_in(request.META.get("REMOTE_ADDR", ""), settings.METRICS_ALLOW_FROM):
+        return None
+    if user_roles(authenticated[0] if authenticated else request.user) & METRICS_READERS:
+        return None
+    message = _(
+        "Metrics are readable from the addresses in METRICS_ALLOW_FROM (%(networks)s), "
+        "or with the token of a supervisor, integration or admin."
+    ) % {"networks": ", ".join(settings.METRICS_ALLOW_FROM)}
+    return HttpResponse(f"{message}\n", status=403, content_type="text/plain; charset=utf-8")
 
 
 # --- ERP connections (admin) -------------------------------------------------------------

@@ -7,6 +7,7 @@ variable, instead of surfacing later as a confusing runtime error.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from decimal import Decimal, InvalidOperation
@@ -73,6 +74,17 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if value is None:
         return default
     return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def env_networks(name: str, default: list[str]) -> list[str]:
+    """Comma-separated IP addresses or networks (CIDR), each checked now."""
+    networks = env_list(name, default)
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise _bad(name, network, "IP addresses or networks such as 10.1.0.0/16, separated by commas") from None
+    return networks
 
 
 def env_database(name: str, default: str) -> dict:
@@ -330,6 +342,9 @@ ERP_SYNC_ALERT_AFTER_SECONDS = env_int("ERP_SYNC_ALERT_AFTER_SECONDS", 60, minim
 ERP_SYNC_ALERT_WEBHOOK = env_url("ERP_SYNC_ALERT_WEBHOOK", {"http", "https"})
 # How long a worker process trusts what it read about an API token (user, roles, allow-list).
 API_TOKEN_CACHE_SECONDS = env_int("API_TOKEN_CACHE_SECONDS", 5, minimum=0, maximum=300)
+# Who may read /metrics without a token: queue depths and alert state are not for everyone on the network.
+# With a token (supervisor, integration or admin role) it is readable from anywhere the token is allowed.
+METRICS_ALLOW_FROM = env_networks("METRICS_ALLOW_FROM", ["127.0.0.1/32", "::1/128"])
 MES_BULK_LIMIT = env_int("MES_BULK_LIMIT", 1000, minimum=1, maximum=10000)
 
 # --- device collector (shopfloor.collector) ----------------------------------------

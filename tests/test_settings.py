@@ -30,6 +30,7 @@ def _start(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
         ("DEBUG", "maybe"),
         ("MES_OVER_DELIVERY_TOLERANCE_PERCENT", "-5"),
         ("MES_BULK_LIMIT", "lots"),
+        ("METRICS_ALLOW_FROM", "10.1.0.0/16, the office"),
     ],
 )
 def test_bad_value_stops_start_up_naming_the_variable(tmp_path, variable, value):

@@ -34,13 +34,16 @@ class ApiAccess(models.Model):
 
     def allows(self, address: str) -> bool:
         networks = self.allowed_networks.split()
-        if not networks:
-            return True
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        # A server listening on :: sees IPv4 clients as ::ffff:a.b.c.d.
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        return any(ip in ipaddress.ip_network(network, strict=False) for network in networks)
+        return not networks or address_in(address, networks)
+
+
+def address_in(address: str, networks: list[str]) -> bool:
+    """Whether a client address (``REMOTE_ADDR``) lies in one of the networks (addresses or CIDR)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    # A server listening on :: sees IPv4 clients as ::ffff:a.b.c.d.
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip in ipaddress.ip_network(network, strict=False) for network in networks)

@@ -123,6 +123,24 @@ def test_metrics_are_prometheus_text(released_order, client):
     assert "mes_erp_alert 1" in response.content.decode()
 
 
+def test_metrics_away_from_loopback_need_a_token_of_a_role_that_watches_the_sync(released_order, client, settings):
+    outside = {"REMOTE_ADDR": "10.1.2.3", "HTTP_ACCEPT_LANGUAGE": "en"}
+    integration, operator = _client("integration"), _client("operator")
+
+    anonymous = client.get("/metrics", **outside)
+    with_token = integration.get("/metrics", **outside)
+    wrong_role = operator.get("/metrics", **outside)
+    bad_token = client.get("/metrics", HTTP_AUTHORIZATION="Token not-a-token", **outside)
+    settings.METRICS_ALLOW_FROM = ["10.1.0.0/16"]
+    allowed_network = client.get("/metrics", **outside)
+
+    assert anonymous.status_code == 403 and "METRICS_ALLOW_FROM (127.0.0.1/32, ::1/128)" in anonymous.content.decode()
+    assert wrong_role.status_code == 403
+    assert bad_token.status_code == 401 and "Invalid token" in bad_token.content.decode()
+    assert with_token.status_code == 200 and "mes_erp_alert " in with_token.content.decode()
+    assert allowed_network.status_code == 200
+
+
 def test_replay_needs_a_reason_and_is_audited(released_order):
     message = dead_message(released_order.number, error="ERP said no")
     supervisor = _client("supervisor")
