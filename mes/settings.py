@@ -221,6 +221,12 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 # --- queue: Redis when REDIS_URL is set, otherwise embedded ------------------------
 REDIS_URL = env_url("REDIS_URL", {"redis", "rediss", "unix"})
 EMBEDDED_MODE = REDIS_URL is None
+# The cache holds what every process of the plant must agree on (station PIN lock-outs): Redis in
+# scale-out mode, else files under var/ that the web workers on this machine share.
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "mes"}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "cache")}}
 # An explicit CELERY_BROKER_URL wins (the tests use memory://); else Redis, else a folder.
 CELERY_BROKER_URL = env_url("CELERY_BROKER_URL", {"memory", "redis", "rediss", "filesystem", "amqp"})
 if CELERY_BROKER_URL is None and EMBEDDED_MODE:

@@ -10,3 +10,7 @@ CELERY_BROKER_URL = "memory://localhost/"
 
 # The tests run without collectstatic; an empty folder keeps WhiteNoise from warning on every request.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
+
+# One process runs the tests: a per-process cache, emptied before each test (tests/conftest.py),
+# so a PIN lock-out of one test never reaches the next run.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

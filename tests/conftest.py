@@ -119,6 +119,14 @@ def released_order(planned_order) -> WorkOrder:
 
 
 @pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache (no PIN lock-outs left by another test)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _forget_api_tokens():
     """Each test starts with no remembered tokens, as a freshly started worker does."""
     from mes.api import authentication

@@ -10,12 +10,16 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _start(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+def _environment(tmp_path: Path, **env: str) -> dict[str, str]:
     environment = {key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "REDIS_URL"}}
     environment.update(MES_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="mes.settings", **env)
+    return environment
+
+
+def _start(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-c", "import django; django.setup(); print('started')"],
-        cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60,
+        cwd=ROOT, env=_environment(tmp_path, **env), capture_output=True, text=True, timeout=60,
     )
 
 
@@ -49,3 +53,22 @@ def test_defaults_start_on_sqlite_and_generate_a_secret_key_once(tmp_path):
     assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
     assert len(key) > 40
     assert (tmp_path / "secret_key").read_text() == key
+
+
+@pytest.mark.parametrize("redis_url", [None, "redis://127.0.0.1:6379/9"], ids=["embedded", "redis"])
+def test_every_process_of_the_plant_shares_one_cache(tmp_path, redis_url):
+    """Station PIN lock-outs are counted in the cache: a second web worker must see the first one's count."""
+    environment = {"REDIS_URL": redis_url} if redis_url else {}
+    key = f"shared-{tmp_path.name}"
+    code = "import django, sys; django.setup(); from django.core.cache import cache; "
+    writer = subprocess.run(
+        [sys.executable, "-c", code + f"cache.set({key!r}, 4, 60); cache.incr({key!r})"],
+        cwd=ROOT, env=_environment(tmp_path, **environment), capture_output=True, text=True, timeout=60,
+    )
+    reader = subprocess.run(
+        [sys.executable, "-c", code + f"print(cache.get({key!r})); cache.delete({key!r})"],
+        cwd=ROOT, env=_environment(tmp_path, **environment), capture_output=True, text=True, timeout=60,
+    )
+
+    assert writer.returncode == 0 and reader.returncode == 0, writer.stderr + reader.stderr
+    assert reader.stdout.strip() == "5"

@@ -219,7 +219,12 @@ def station_operator_sign_in(*, station: Station, badge: str, pin: str = "") -> 
     if not pin:
         raise DomainError("pin_required", _("Enter your PIN."), fields={"pin": "required"})
     if not check_password(pin, employee.station_pin):
-        cache.set(tries_key, cache.get(tries_key, 0) + 1, PIN_LOCK_SECONDS)
+        cache.add(tries_key, 0, PIN_LOCK_SECONDS)  # counted where every web worker sees it (settings.CACHES)
+        try:
+            cache.incr(tries_key)
+            cache.touch(tries_key, PIN_LOCK_SECONDS)  # locked for the full time after the last wrong PIN
+        except ValueError:  # expired between the two calls: this is the first wrong PIN again
+            cache.set(tries_key, 1, PIN_LOCK_SECONDS)
         raise DomainError("wrong_pin", _("Wrong PIN. Scan your badge and try again."), fields={"pin": "wrong"})
     cache.delete(tries_key)
     return employee
