@@ -19,7 +19,7 @@ from django.forms.models import _get_foreign_key
 
 from mes.services.audit import event_record
 
-SECRET_FIELDS = frozenset({"password", "token", "station_pin", "secret", "api_key"})
+SECRET_FIELDS = frozenset({"password", "token", "station_pin", "secret", "api_key", "credential_hash", "secret_hash"})
 NATURAL_KEYS = ("number", "code", "badge", "name", "username")
 _BEFORE = "_mes_audit_before"
 
