@@ -17,9 +17,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.forms.models import _get_foreign_key
 
-from mes.services.audit import event_record
+from mes.services.audit import SECRET_KEYS, event_record
 
-SECRET_FIELDS = frozenset({"password", "token", "station_pin", "secret", "api_key", "credential_hash", "secret_hash"})
 NATURAL_KEYS = ("number", "code", "badge", "name", "username")
 _BEFORE = "_mes_audit_before"
 
@@ -130,7 +129,7 @@ def _masked(snapshot: dict | None, previous: dict | None) -> dict | None:
     if snapshot is None:
         return None
     masked = dict(snapshot)
-    for name in SECRET_FIELDS & snapshot.keys():
+    for name in SECRET_KEYS & snapshot.keys():
         value = snapshot[name]
         changed = previous is not None and previous.get(name) != value
         masked[name] = ("*** (changed)" if changed else "***") if value else ""

@@ -13,6 +13,7 @@ from mes.roles import ALL_ROLES, Role
 from shopfloor.oee import PeriodError, equipment_oee_report
 from shopfloor.services import (
     equipment_signals_get,
+    equipment_signals_public,
     equipment_signals_set,
     equipment_signals_test,
     operation_start_on_equipment,
@@ -27,17 +28,18 @@ class EquipmentSignalsView(ApiView):
 
     @extend_schema(tags=["equipment"], summary="Where the machine's signals come from", responses={200: dict, **ERRORS})
     def get(self, request: Request, code: str) -> Response:
-        return Response(equipment_signals_get(check_key("code", code)).config)
+        return Response(equipment_signals_public(equipment_signals_get(check_key("code", code)).config))
 
     @extend_schema(
         tags=["equipment"],
-        summary="Set the machine's signal mapping (Modbus TCP, OPC UA or MQTT); every bad field is named",
+        summary="Set the machine's signal mapping (Modbus TCP, OPC UA or MQTT); every bad field is named. "
+        "A device password is answered as \"***\"; sending \"***\" back keeps the stored one",
         request=dict,
         responses={200: dict, 201: dict, **ERRORS},
     )
     def put(self, request: Request, code: str) -> Response:
         mapping, created = equipment_signals_set(equipment_code=check_key("code", code), config=request.data, actor=request.user)
-        return Response(mapping.config, status=201 if created else 200)
+        return Response(equipment_signals_public(mapping.config), status=201 if created else 200)
 
 
 class EquipmentSignalsTestView(ApiView):

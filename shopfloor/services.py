@@ -58,8 +58,8 @@ def validated_mapping(config: Any) -> dict[str, Any]:
 def equipment_signals_set(*, equipment_code: str, config: Any, actor: Any = None) -> tuple[DeviceMapping, bool]:
     """Store where a machine's good count, scrap count, running state and alarm come from."""
     equipment = _equipment(equipment_code)
-    normal = validated_mapping(config)
     mapping = DeviceMapping.objects.select_for_update().filter(equipment=equipment).first()
+    normal = validated_mapping(_stored_password_kept(config, mapping))
     if mapping is not None and mapping.config == normal:
         return mapping, False
     before = mapping.config if mapping is not None else None
@@ -74,6 +74,27 @@ def equipment_signals_set(*, equipment_code: str, config: Any, actor: Any = None
         actor=actor, before=before, after=normal,
     )
     return mapping, created
+
+
+HIDDEN_PASSWORD = "***"
+
+
+def equipment_signals_public(config: dict[str, Any]) -> dict[str, Any]:
+    """A mapping as the API shows it: a device password only as "***" (send "***" back to keep it)."""
+    return {**config, "password": HIDDEN_PASSWORD} if config.get("password") else config
+
+
+def _stored_password_kept(config: Any, mapping: DeviceMapping | None) -> Any:
+    if not isinstance(config, dict) or config.get("password") != HIDDEN_PASSWORD:
+        return config
+    stored = (mapping.config or {}).get("password") if mapping is not None else None
+    if not stored:
+        raise DomainError(
+            "invalid_mapping",
+            _("The password \"***\" keeps the stored one, but this machine has none stored; send the password itself."),
+            fields={"password": "nothing stored to keep"},
+        )
+    return {**config, "password": stored}
 
 
 def equipment_signals_get(equipment_code: str) -> DeviceMapping:

@@ -61,6 +61,37 @@ def test_bad_mapping_is_refused_naming_the_field_and_nothing_is_stored(press, ch
     assert not DeviceMapping.objects.exists()
 
 
+OPCUA_WITH_LOGIN = {
+    "protocol": "opcua", "endpoint": "opc.tcp://127.0.0.1:4840", "username": "mes", "password": "plc-pass-4711",
+    "signals": {"good_count": {"node": "ns=2;s=Press1.GoodCount"}},
+}
+
+
+def test_a_device_password_is_never_shown_back_nor_audited_and_stars_keep_it(press):
+    integration = _client("integration")
+
+    created = integration.put("/api/v1/equipment/PRESS-1/signals", OPCUA_WITH_LOGIN, format="json")
+    read = _client("operator").get("/api/v1/equipment/PRESS-1/signals")
+    kept = integration.put("/api/v1/equipment/PRESS-1/signals", read.json() | {"username": "mes2"}, format="json")
+
+    assert created.status_code == 201 and created.json()["password"] == "***"
+    assert read.json()["password"] == "***" and "plc-pass-4711" not in read.content.decode()
+    assert kept.status_code == 200, kept.content
+    stored = DeviceMapping.objects.get(equipment=press).config
+    assert (stored["username"], stored["password"]) == ("mes2", "plc-pass-4711"), "*** kept the stored password"
+    trail = list(Event.objects.filter(object_type="device_mapping").values_list("before", "after"))
+    assert len(trail) == 2 and "plc-pass-4711" not in str(trail)
+    assert trail[-1][1]["password"] == "***"
+
+
+def test_stars_for_a_password_that_was_never_stored_are_refused(press):
+    response = _client("admin").put("/api/v1/equipment/PRESS-1/signals", OPCUA_WITH_LOGIN | {"password": "***"}, format="json")
+
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "invalid_mapping" and "password" in response.json()["error"]["fields"]
+    assert not DeviceMapping.objects.exists()
+
+
 def test_unknown_equipment_is_404():
     response = _client("admin").put("/api/v1/equipment/NOPE/signals", modbus_mapping(5020, 1), format="json")
 
