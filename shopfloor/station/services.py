@@ -8,6 +8,7 @@ with the same ``client_id`` (a tablet sending what it kept offline) answers the 
 from __future__ import annotations
 
 import datetime
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from redis.exceptions import RedisError
 
 from mes.models import Employee, Equipment, ReasonCode, Status, WorkCenter, WorkOrderOperation
 from mes.services.audit import event_record
@@ -35,6 +37,7 @@ from shopfloor.station.access import new_secret
 from shopfloor.station.selectors import check_work_center, station_machine, station_machines
 
 PIN_TRIES = 5
+logger = logging.getLogger(__name__)
 PIN_LOCK_SECONDS = 300
 
 
@@ -212,22 +215,42 @@ def station_operator_sign_in(*, station: Station, badge: str, pin: str = "") -> 
     if not station.is_pin_required:
         return employee
     tries_key = f"station-pin-tries:{badge}"
-    if cache.get(tries_key, 0) >= PIN_TRIES:
+    if _pin_tries(tries_key) >= PIN_TRIES:
         raise DomainError("pin_locked", _("Too many wrong PINs for this badge; wait five minutes or ask a supervisor."), kind=ErrorKind.FORBIDDEN)
     if not employee.station_pin:
         raise DomainError("pin_not_set", _("This station asks for a PIN, and badge %(badge)s has none yet. Ask a supervisor to set one.") % {"badge": badge})
     if not pin:
         raise DomainError("pin_required", _("Enter your PIN."), fields={"pin": "required"})
     if not check_password(pin, employee.station_pin):
-        cache.add(tries_key, 0, PIN_LOCK_SECONDS)  # counted where every web worker sees it (settings.CACHES)
-        try:
-            cache.incr(tries_key)
-            cache.touch(tries_key, PIN_LOCK_SECONDS)  # locked for the full time after the last wrong PIN
-        except ValueError:  # expired between the two calls: this is the first wrong PIN again
-            cache.set(tries_key, 1, PIN_LOCK_SECONDS)
+        _pin_tries(tries_key, wrong=True)
         raise DomainError("wrong_pin", _("Wrong PIN. Scan your badge and try again."), fields={"pin": "wrong"})
-    cache.delete(tries_key)
+    _pin_tries(tries_key, forget=True)
     return employee
+
+
+def _pin_tries(key: str, *, wrong: bool = False, forget: bool = False) -> int:
+    """Wrong PINs of a badge, counted where every web worker sees them (settings.CACHES).
+
+    If that cache (Redis in scale-out mode) cannot be reached, sign-in goes on without the
+    lock-out rather than stopping the floor; the failure is logged.
+    """
+    try:
+        if forget:
+            cache.delete(key)
+            return 0
+        if not wrong:
+            return cache.get(key, 0)
+        cache.add(key, 0, PIN_LOCK_SECONDS)
+        try:
+            tries = cache.incr(key)
+            cache.touch(key, PIN_LOCK_SECONDS)  # locked for the full time after the last wrong PIN
+        except ValueError:  # expired between the two calls: this is the first wrong PIN again
+            tries = 1
+            cache.set(key, tries, PIN_LOCK_SECONDS)
+        return tries
+    except (RedisError, OSError) as error:
+        logger.warning("Station PIN lock-out not counted: the cache cannot be reached (%s)", error)
+        return 0
 
 
 # --- work at the station -------------------------------------------------------------------

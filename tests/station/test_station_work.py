@@ -76,6 +76,20 @@ def test_five_wrong_pins_lock_the_badge_out_for_a_while(released_order):
     assert post(tablet, "/station/api/sign-in", {"badge": "B-1001", "pin": "4711"}).json()["error"]["code"] == "pin_locked"
 
 
+def test_pin_sign_in_goes_on_when_the_shared_cache_cannot_be_reached(released_order, settings):
+    # Redis down in scale-out mode: nothing listens on port 1 of loopback.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}}
+    _station, secret = station_create(work_center_code="WC-CUT", is_pin_required=True)
+    tablet = station_client(secret)
+    employee_pin_set(badge="B-1001", pin="4711")
+
+    wrong = post(tablet, "/station/api/sign-in", {"badge": "B-1001", "pin": "1234"})
+    right = post(tablet, "/station/api/sign-in", {"badge": "B-1001", "pin": "4711"})
+
+    assert (wrong.status_code, wrong.json()["error"]["code"]) == (422, "wrong_pin")
+    assert right.status_code == 200, right.content
+
+
 def test_opening_an_operation_shows_what_is_left(released_order, tablet):
     confirm("WO-1001", 10, good_qty=3)
     response = tablet.get("/station/api/operation", {"work_order": "WO-1001", "operation": "10"})
