@@ -144,3 +144,8 @@ def station_downtime_prompts(*, station: Station, now: datetime.datetime | None 
 
 def station_reason_codes() -> list[ReasonCode]:
     return list(ReasonCode.objects.order_by("kind", "code"))
+
+
+def downtime_reasons(reasons: list[ReasonCode]) -> list[ReasonCode]:
+    """The reasons an operator may give for a machine standing still (of those already read)."""
+    return [reason for reason in reasons if reason.kind in (ReasonCode.Kind.DOWNTIME, ReasonCode.Kind.PAUSE)]

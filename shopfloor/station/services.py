@@ -33,7 +33,7 @@ from shopfloor.services import (
     operation_start_on_equipment,
     operation_stop_on_equipment,
 )
-from shopfloor.station.access import new_secret
+from shopfloor.station.access import new_secret, operator_token_valid
 from shopfloor.station.selectors import check_work_center, station_machine, station_machines
 
 PIN_TRIES = 5
@@ -200,6 +200,15 @@ def station_revoke(*, station_id: int, actor: Any = None) -> Station:
 
 
 # --- operators ---------------------------------------------------------------------------
+
+
+def station_operator_check(*, station: Station, badge: str, token: str = "") -> None:
+    """May this badge act at this station? At a PIN station every act carries the proof the sign-in gave
+    (``operator_token``); the badge must be an active employee's."""
+    if station.is_pin_required and not operator_token_valid(station, badge, token):
+        raise DomainError("sign_in_again", _("Sign in again with your badge and PIN."), kind=ErrorKind.FORBIDDEN)
+    if not Employee.objects.filter(badge=badge, is_active=True).exists():
+        raise DomainError("unknown_operator", _("No active employee has badge %(badge)s.") % {"badge": badge}, fields={"operator_badge": badge})
 
 
 def station_operator_sign_in(*, station: Station, badge: str, pin: str = "") -> Employee:

@@ -31,7 +31,7 @@ from mes.api.errors import validation_error_body
 from mes.models import Employee, ReasonCode, WorkCenter, WorkOrder
 from mes.roles import SUPERVISOR_ROLES, user_roles
 from mes.services.confirmations import ConfirmationRequest, plain
-from mes.services.errors import DomainError, ErrorKind
+from mes.services.errors import DomainError
 from mes.views.access import role_required
 from shopfloor.documents import badge_cards_pdf, station_sheet_pdf, traveler_pdf
 from shopfloor.documents.barcodes import ACTIONS, UnprintableCode
@@ -42,7 +42,6 @@ from shopfloor.station.access import (
     COOKIE,
     fingerprint,
     operator_token,
-    operator_token_valid,
     set_station_cookie,
     station_error,
     station_of,
@@ -74,7 +73,7 @@ def _station_context(station: Station) -> dict[str, Any]:
         "recent": selectors.station_recent_reports(station=station),
         "prompts": selectors.station_downtime_prompts(station=station),
         "reasons": reasons,
-        "downtime_reasons": [reason for reason in reasons if reason.kind in (ReasonCode.Kind.DOWNTIME, ReasonCode.Kind.PAUSE)],
+        "downtime_reasons": selectors.downtime_reasons(reasons),
         "config": {
             "station": station.name,
             "work_center": station.work_center.code,
@@ -112,9 +111,8 @@ def station_page(request: HttpRequest) -> HttpResponse:
         if request.htmx.target == "recent":
             context["recent"] = selectors.station_recent_reports(station=station)
         else:
-            reasons = selectors.station_reason_codes()
             context["prompts"] = selectors.station_downtime_prompts(station=station)
-            context["downtime_reasons"] = [r for r in reasons if r.kind in (ReasonCode.Kind.DOWNTIME, ReasonCode.Kind.PAUSE)]
+            context["downtime_reasons"] = selectors.downtime_reasons(selectors.station_reason_codes())
         return render(request, f"shopfloor/station.html#{request.htmx.target}", context)
     response = render(request, "shopfloor/station.html", _station_context(station))
     # Each visit renews the long-lived cookie, so a station in daily use never expires.
@@ -266,15 +264,6 @@ def _body(request: HttpRequest, shape: type) -> dict[str, Any]:
     return dict(serializer.validated_data)
 
 
-def _check_operator(station: Station, data: dict[str, Any]) -> None:
-    """At a PIN station, every act carries the proof the sign-in gave; the badge must be active."""
-    badge = data["operator_badge"]
-    if station.is_pin_required and not operator_token_valid(station, badge, data.get("operator_token", "")):
-        raise DomainError("sign_in_again", _("Sign in again with your badge and PIN."), kind=ErrorKind.FORBIDDEN)
-    if not Employee.objects.filter(badge=badge, is_active=True).exists():
-        raise DomainError("unknown_operator", _("No active employee has badge %(badge)s.") % {"badge": badge}, fields={"operator_badge": badge})
-
-
 def station_api(view):
     """A JSON endpoint of the station: station credential required, refusals as JSON, never a 500."""
 
@@ -313,7 +302,7 @@ def api_operation(request: HttpRequest) -> JsonResponse:
 def api_report(request: HttpRequest) -> JsonResponse:
     station = request.station
     data = _body(request, shapes.ReportSerializer)
-    _check_operator(station, data)
+    services.station_operator_check(station=station, badge=data["operator_badge"], token=data.get("operator_token", ""))
     confirmation_request = ConfirmationRequest(
         client_id=data["client_id"], work_order=data["work_order"], operation=data["operation"],
         good_qty=data["good_qty"], scrap_qty=data["scrap_qty"], rework_qty=data["rework_qty"],
@@ -346,7 +335,7 @@ def api_report(request: HttpRequest) -> JsonResponse:
 def _operation_action(request: HttpRequest, shape: type, act: Callable[[Station, dict[str, Any]], Any]) -> JsonResponse:
     """Start or pause: check the operator, act, answer the operation as it is now."""
     data = _body(request, shape)
-    _check_operator(request.station, data)
+    services.station_operator_check(station=request.station, badge=data["operator_badge"], token=data.get("operator_token", ""))
     act(request.station, data)
     return JsonResponse(selectors.station_operation(station=request.station, number=data["work_order"], sequence=data["operation"]))
 
@@ -380,7 +369,7 @@ def api_pause(request: HttpRequest) -> JsonResponse:
 @station_api
 def api_downtime(request: HttpRequest) -> JsonResponse:
     data = _body(request, shapes.DowntimeSerializer)
-    _check_operator(request.station, data)
+    services.station_operator_check(station=request.station, badge=data["operator_badge"], token=data.get("operator_token", ""))
     state = services.station_downtime_reason(
         station=request.station, state_id=data["state"], reason_code=data["reason_code"], operator_badge=data["operator_badge"]
     )
