@@ -94,7 +94,8 @@ class AuditedAdmin(admin.ModelAdmin):
             if not inline.has_change_permission(request, obj) and not inline.has_add_permission(request, obj):
                 continue  # read-only rows written by services: not what this page changes
             foreign_key = _get_foreign_key(type(obj), inline.model, fk_name=inline.fk_name)
-            children = inline.model._default_manager.filter(**{foreign_key.name: obj}).order_by("pk")
+            # The rows with their (non-null) related records in one query, not one per row.
+            children = inline.model._default_manager.filter(**{foreign_key.name: obj}).select_related().order_by("pk")
             data[inline.model._meta.model_name] = [_fields(child, skip=foreign_key.name) for child in children]
         return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
 
