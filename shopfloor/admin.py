@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from mes.admin_audit import AuditedAdmin, ReadOnlyAdmin
+from mes.roles import may
 from mes.services.errors import DomainError
 from shopfloor.models import (
     ConsumedLot,
@@ -45,6 +46,20 @@ class DeviceMappingAdmin(AuditedAdmin):
 
     def audit_key(self, mapping):
         return mapping.equipment.code  # as the mapping service names it
+
+    # A mapping sends the collector to a host on the network: written by admins only, as through the
+    # API. The role table decides here, not Django's per-model permissions.
+    def has_add_permission(self, request):
+        return may(request.user, "device_mapping.write")
+
+    def has_change_permission(self, request, obj=None):
+        return may(request.user, "device_mapping.write")
+
+    def has_delete_permission(self, request, obj=None):
+        return may(request.user, "device_mapping.write")
+
+    def has_view_permission(self, request, obj=None):
+        return may(request.user, "device_mapping.write") or super().has_view_permission(request, obj)
 
     @admin.action(description=_("Test read: show live values"))
     def test_read(self, request, queryset):
