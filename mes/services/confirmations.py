@@ -132,10 +132,29 @@ def operation_available(operations: list[WorkOrderOperation], operation: WorkOrd
     return (base * (1 + tolerance / 100)).quantize(Decimal("0.001"))
 
 
+def operation_check_work_center(operation: WorkOrderOperation, work_center: WorkCenter, *, number: str) -> None:
+    """Refuse an operation of another work center: a station reports and runs only its own work."""
+    if operation.work_center_id != work_center.pk:
+        raise DomainError(
+            "other_work_center",
+            _("Operation %(sequence)04d of %(number)s is done at %(other)s, not at this station's %(here)s.")
+            % {"sequence": operation.sequence, "number": number, "other": operation.work_center.code, "here": work_center.code},
+            kind=ErrorKind.CONFLICT,
+            fields={"operation": str(operation.sequence)},
+        )
+
+
 def _check(
-    request: ConfirmationRequest, work_order: WorkOrder, operations: list[WorkOrderOperation], lookups: _Lookups
+    request: ConfirmationRequest,
+    work_order: WorkOrder,
+    operations: list[WorkOrderOperation],
+    lookups: _Lookups,
+    work_center: WorkCenter | None = None,
 ) -> tuple[WorkOrderOperation, ReasonCode | None, Employee | None]:
-    """Refuse a confirmation that breaks any rule; return what it confirms against. Writes nothing."""
+    """Refuse a confirmation that breaks any rule; return what it confirms against. Writes nothing.
+
+    ``work_center`` (a station's) limits the report to that work center's operations.
+    """
     quantities = {name: getattr(request, name) for name in QUANTITY_FIELDS}
     for name, value in quantities.items():
         if value < 0:
@@ -212,6 +231,8 @@ def _check(
             _("Work order %(number)s has no operation %(sequence)s.") % {"number": work_order.number, "sequence": request.operation},
             fields={"operation": str(request.operation)},
         )
+    if work_center is not None:
+        operation_check_work_center(operation, work_center, number=work_order.number)
     if operation.status == Status.PAUSED or work_order.status == Status.PAUSED:
         raise DomainError(
             "operation_on_hold",
@@ -392,10 +413,11 @@ def _record(
     operations: list[WorkOrderOperation],
     lookups: _Lookups,
     actor: Any,
+    work_center: WorkCenter | None = None,
 ) -> tuple[Confirmation, NewMessage, Event]:
     """Check one request against locked, loaded rows and apply it: status moves are written at
     once, the confirmation, event and message are returned for the caller to insert."""
-    operation, reason, operator = _check(request, work_order, operations, lookups)
+    operation, reason, operator = _check(request, work_order, operations, lookups, work_center)
     label = request.operator_badge or request.station
     if work_order.status == Status.RELEASED:
         work_order_transition_locked(work_order, action="start", actor=actor, actor_label=label)
@@ -557,10 +579,12 @@ def _operations(work_order: WorkOrder) -> list[WorkOrderOperation]:
     return list(work_order.operations.select_related("work_center").order_by("sequence"))
 
 
-def operation_confirm(*, request: ConfirmationRequest, actor: Any = None) -> ConfirmationResult:
+def operation_confirm(*, request: ConfirmationRequest, actor: Any = None, work_center: WorkCenter | None = None) -> ConfirmationResult:
     """Record one confirmation, or answer the original if this ``client_id`` was seen before.
 
     Refused reports raise ``DomainError`` and leave nothing behind: no row, no event, no message.
+    A station passes its ``work_center``: an operation of another one is refused (``other_work_center``),
+    checked under the order's lock like every other rule.
     """
     try:
         with transaction.atomic():
@@ -569,7 +593,7 @@ def operation_confirm(*, request: ConfirmationRequest, actor: Any = None) -> Con
             # Checked under the order's lock, so a resend racing the original waits and then finds it.
             if existing_id is not None:
                 return _replay(Confirmation.objects.get(pk=existing_id), request)
-            confirmation, message, event = _record(request, work_order, operations, lookups, actor)
+            confirmation, message, event = _record(request, work_order, operations, lookups, actor, work_center)
             outbox_message = _write(confirmation, event, message)
     except DomainError:
         # A resend of a recorded report must be answered even if the order has moved on since

@@ -179,6 +179,33 @@ def test_a_refused_report_says_why_and_changes_nothing(released_order, plant, gi
     assert ConsumedLot.objects.count() == 0
 
 
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        pytest.param("/station/api/report", report_body(operation=20, good_qty="5", lots=[{"lot": "L-1"}]), id="report"),
+        pytest.param("/station/api/report", report_body(operation=20, good_qty="10", final=True), id="finish"),
+        pytest.param("/station/api/start", {"work_order": "WO-1001", "operation": 20, "operator_badge": "B-1001"}, id="start"),
+        pytest.param(
+            "/station/api/pause", {"work_order": "WO-1001", "operation": 20, "operator_badge": "B-1001", "reason_code": "PAUSE-01"},
+            id="pause",
+        ),
+    ],
+)
+def test_a_station_never_books_or_moves_an_operation_of_another_work_center(released_order, tablet, path, body):
+    """Posting straight to the JSON interface, past the station's own look-up, is refused the same way."""
+    confirm("WO-1001", 10, good_qty=10, final=True)  # operation 20, at WC-WELD, has parts to report
+    confirm("WO-1001", 20, good_qty=1)  # and is running, so it could be paused
+    before = snapshot()
+
+    response = post(tablet, path, body)
+
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "other_work_center"
+    assert response.json()["error"]["message"] == "Operation 0020 of WO-1001 is done at WC-WELD, not at this station's WC-CUT."
+    assert snapshot() == before
+    assert ConsumedLot.objects.count() == 0 and EquipmentAssignment.objects.count() == 0
+
+
 def test_refusals_come_in_chinese_for_a_chinese_tablet(released_order, station_pair):
     tablet = station_client(station_pair[1], language="zh-hans")
     response = post(tablet, "/station/api/report", report_body(good_qty="11"))
