@@ -34,7 +34,13 @@ from mes.roles import transition_capability
 from mes.selectors.confirmations import confirmation_get
 from mes.selectors.work_orders import work_order_get
 from mes.services import master_data
-from mes.services.confirmations import ConfirmationRequest, confirmation_reverse, operation_confirm, operation_confirm_many
+from mes.services.confirmations import (
+    ConfirmationRequest,
+    confirmation_reverse,
+    operation_confirm,
+    operation_confirm_many,
+    reporting_rights,
+)
 from mes.services.errors import DomainError, ErrorKind
 from mes.services.work_orders import work_order_transition, work_order_upsert
 
@@ -244,17 +250,25 @@ def _confirmation_body(confirmation, message=None) -> dict[str, Any]:
     return confirmation_json(confirmation, erp_sync)
 
 
+BINDING_RULE = (
+    "An operator's token may name only the `operator_badge` of the employee linked to its user and the `station`s "
+    "bound to it (403 `badge_not_bound`, `station_not_bound`); supervisor, integration and admin tokens may name any."
+)
+
+
 class ConfirmationCreateView(ApiView):
     capabilities = {"POST": "confirmation.report"}
 
     @extend_schema(
         tags=["confirmations"],
         summary="Report work done (报工); a resend with the same client_id answers the original",
+        description=BINDING_RULE,
         request=s.ConfirmationSerializer,
         responses={201: s.ConfirmationOutSerializer, 200: s.ConfirmationOutSerializer, **ERRORS},
     )
     def post(self, request: Request) -> Response:
         confirmation_request = _confirmation_request(s.confirmation_input(request.data))
+        reporting_rights(request.user).check(confirmation_request)
         result = operation_confirm(request=confirmation_request, actor=request.user)
         return Response(
             _confirmation_body(result.confirmation, result.message),
@@ -268,6 +282,7 @@ class ConfirmationBulkView(ApiView):
     @extend_schema(
         tags=["confirmations"],
         summary="Report up to 1,000 confirmations; each is answered on its own",
+        description=BINDING_RULE,
         request=inline_serializer("ConfirmationBulk", {"confirmations": s.ConfirmationSerializer(many=True)}),
         responses={200: s.BulkResponseSerializer, 400: ERROR_RESPONSE},
     )
@@ -275,6 +290,7 @@ class ConfirmationBulkView(ApiView):
         # One serializer for the records off the quick path: building one per record cost
         # more than confirming it.
         validator = s.ConfirmationSerializer()
+        rights = reporting_rights(request.user)
         results: list[dict[str, Any] | None] = []
         accepted: list[tuple[int, ConfirmationRequest]] = []
         for index, record in enumerate(_records(request, "confirmations")):
@@ -283,7 +299,13 @@ class ConfirmationBulkView(ApiView):
             except ValidationError as error:
                 results.append({"status": 400, "error": validation_error_body(error.detail)})
                 continue
-            accepted.append((index, _confirmation_request(data)))
+            confirmation_request = _confirmation_request(data)
+            try:
+                rights.check(confirmation_request)
+            except DomainError as error:
+                results.append({"status": int(error.kind), "error": error.as_dict()})
+                continue
+            accepted.append((index, confirmation_request))
             results.append(None)
         answers = operation_confirm_many(requests=[request for _index, request in accepted], actor=request.user) if accepted else []
         for (index, _request), answer in zip(accepted, answers):

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from rest_framework.authtoken.models import Token
 
 from mes.models import Employee
-from mes.models.accounts import ApiAccess, validate_networks
+from mes.models.accounts import ApiAccess, validate_networks, validate_station_names
 from mes.roles import Role
 from mes.services.audit import event_record
 from mes.services.errors import DomainError, ErrorKind
@@ -46,6 +46,47 @@ def api_token_create(*, username: str, role: str, allowed_networks: list[str] | 
         ApiAccess.objects.update_or_create(user=user, defaults={"allowed_networks": networks})
     token, _created = Token.objects.get_or_create(user=user)
     return token
+
+
+@transaction.atomic
+def api_token_bind(*, username: str, badge: str | None = None, stations: list[str] | None = None, actor: Any = None) -> None:
+    """Bind an operator's user to the badge (the employee linked to it) and the stations its confirmations
+    may name. ``None`` leaves that part as it is; ``stations=[]`` removes every station."""
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise DomainError("unknown_user", _("No user %(user)s.") % {"user": username}, kind=ErrorKind.NOT_FOUND)
+    if badge is not None:
+        employee = Employee.objects.select_for_update().filter(badge=badge).first()
+        if employee is None:
+            raise DomainError("unknown_operator", _("No employee has badge %(badge)s.") % {"badge": badge}, kind=ErrorKind.NOT_FOUND)
+        if employee.user_id not in (None, user.pk):
+            raise DomainError(
+                "badge_bound_elsewhere",
+                _("Badge %(badge)s is linked to user %(other)s already; unlink it there first.")
+                % {"badge": badge, "other": employee.user.get_username()},
+                kind=ErrorKind.CONFLICT,
+            )
+        if employee.user_id is None:
+            before = Employee.objects.filter(user=user).values_list("badge", flat=True).first()
+            Employee.objects.filter(user=user).update(user=None)
+            employee.user = user
+            employee.save(update_fields=["user", "updated_at"])
+            event_record(object_type="api_access", object_key=username, action="bind_badge", actor=actor, before={"badge": before}, after={"badge": badge})
+    if stations is not None:
+        names = "\n".join(dict.fromkeys(name.strip() for name in stations if name.strip()))
+        try:
+            validate_station_names(names)
+        except ValidationError as error:
+            raise DomainError("invalid_station", " ".join(error.messages), fields={"stations": names}) from None
+        access, _created = ApiAccess.objects.get_or_create(user=user)
+        if access.stations != names:
+            before = access.stations
+            access.stations = names
+            access.save(update_fields=["stations"])
+            event_record(
+                object_type="api_access", object_key=username, action="bind_stations", actor=actor,
+                before={"stations": before.splitlines()}, after={"stations": names.splitlines()},
+            )
 
 
 @transaction.atomic

@@ -35,6 +35,7 @@ from mes.models import (
     WorkOrder,
     WorkOrderOperation,
 )
+from mes.roles import may
 from mes.services.errors import DomainError, ErrorKind
 from mes.services.sql import (
     copy_instances,
@@ -118,6 +119,57 @@ class _Lookups:
             reasons={reason.code: reason for reason in ReasonCode.objects.filter(code__in=reason_codes)} if reason_codes else {},
             operators={employee.badge: employee for employee in Employee.objects.filter(badge__in=badges)} if badges else {},
         )
+
+
+# --- who may name whom ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportingRights:
+    """What a caller may name in a confirmation: any badge and station (``confirmation.report_for_anyone``:
+    gateways and supervisors report for others), or only the badge and stations bound to its user."""
+
+    username: str
+    is_unrestricted: bool
+    badge: str = ""  # of the employee linked to the user
+    stations: frozenset[str] = frozenset()  # from the user's API access rule
+
+    def check(self, request: ConfirmationRequest) -> None:
+        """Refuse (403) a request naming a badge or station not bound to the caller."""
+        if self.is_unrestricted:
+            return
+        if request.operator_badge and request.operator_badge != self.badge:
+            raise DomainError(
+                "badge_not_bound",
+                _("%(user)s may report only for the badge linked to it (%(badge)s), not for %(claimed)s.")
+                % {"user": self.username, "badge": self.badge or _("none"), "claimed": request.operator_badge},
+                kind=ErrorKind.FORBIDDEN,
+                fields={"operator_badge": request.operator_badge},
+            )
+        if request.station and request.station not in self.stations:
+            raise DomainError(
+                "station_not_bound",
+                _("%(user)s may report only for its stations (%(stations)s), not for %(claimed)s.")
+                % {"user": self.username, "stations": ", ".join(sorted(self.stations)) or _("none"), "claimed": request.station},
+                kind=ErrorKind.FORBIDDEN,
+                fields={"station": request.station},
+            )
+
+
+def reporting_rights(actor: Any) -> ReportingRights:
+    """The rights of an API caller. Read from the user object the token cache keeps, so a busy
+    token costs no query per request (a changed binding takes effect within ``API_TOKEN_CACHE_SECONDS``)."""
+    username = actor.get_username() if getattr(actor, "is_authenticated", False) else ""
+    if may(actor, "confirmation.report_for_anyone"):
+        return ReportingRights(username, is_unrestricted=True)
+    employee = getattr(actor, "employee", None) if username else None
+    access = getattr(actor, "api_access", None) if username else None
+    return ReportingRights(
+        username,
+        is_unrestricted=False,
+        badge=employee.badge if employee is not None else "",
+        stations=access.station_names() if access is not None else frozenset(),
+    )
 
 
 # --- rules -------------------------------------------------------------------------

@@ -41,6 +41,11 @@ def check_work_center(station: Station, operation: WorkOrderOperation) -> None:
     operation_check_work_center(operation, station.work_center, number=operation.work_order.number)
 
 
+def station_has_work_on(station: Station, work_order: WorkOrder) -> bool:
+    """Whether the order has an operation at the station's work center (so the station may print its traveler)."""
+    return work_order.operations.filter(work_center_id=station.work_center_id).exists()
+
+
 def operation_summary(work_order: WorkOrder, operation: WorkOrderOperation, operations: list[WorkOrderOperation]) -> dict[str, Any]:
     """What the station shows of an operation (and keeps offline): quantities as plain text."""
     confirmed = operation.confirmed_qty

@@ -238,12 +238,19 @@ def badge_cards(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def traveler(request: HttpRequest, number: str) -> HttpResponse:
+    """The traveler of an order with an operation at this station's work center; a supervisor's of any order."""
     station, is_supervisor = _station_or_supervisor(request)
     if station is None and not is_supervisor:
         return redirect("station-welcome")
     work_order = WorkOrder.objects.select_related("item__unit").filter(number=number[:64]).first()
     if work_order is None:
         return HttpResponse(_("Work order %(number)s does not exist.") % {"number": number[:64]}, status=404, content_type="text/plain; charset=utf-8")
+    if not is_supervisor and not selectors.station_has_work_on(station, work_order):
+        return HttpResponse(
+            _("Work order %(number)s has no operation at this station's work center %(code)s.")
+            % {"number": work_order.number, "code": station.work_center.code},
+            status=403, content_type="text/plain; charset=utf-8",
+        )
     try:
         content = traveler_pdf(work_order, language=_language(request))
     except UnprintableCode as error:

@@ -16,7 +16,7 @@ from mes.services.work_orders import work_order_transition
 from shopfloor.models import ConsumedLot, EquipmentAssignment, EquipmentState
 from shopfloor.station.services import station_create
 from tests.browser.conftest import person
-from tests.factories import EquipmentFactory, ReasonCodeFactory
+from tests.factories import EquipmentFactory, ReasonCodeFactory, WorkCenterFactory, WorkOrderFactory
 from tests.helpers import confirm, snapshot, statuses
 from tests.station.conftest import post, report_body, station_client
 
@@ -327,6 +327,23 @@ def test_station_documents_in_both_languages(released_order, tablet):
     assert office.get("/station/documents/badge-cards.pdf", {"language": "en"})["Content-Type"] == "application/pdf"
     assert office.get("/station/documents/station-sheet.pdf", {"work_center": "WC-WELD"}).status_code == 200
     assert office.get("/station/documents/station-sheet.pdf", {"work_center": "NOPE"}).status_code == 404
+
+
+def test_a_station_prints_travelers_only_of_orders_with_an_operation_at_its_work_center(released_order, plant, tablet):
+    WorkCenterFactory(code="WC-PACK")
+    packing = station_client(station_create(work_center_code="WC-PACK")[1])
+    WorkOrderFactory(number="WO-2002", item=plant["item"])  # planned: no operations anywhere yet
+    person("chief", "supervisor")
+    office = Client()
+    office.login(username="chief", password="secret-pass-1")
+
+    elsewhere = packing.get("/station/documents/traveler/WO-1001.pdf", {"language": "en"})
+    unplanned = tablet.get("/station/documents/traveler/WO-2002.pdf", {"language": "en"})
+
+    assert (elsewhere.status_code, elsewhere.content.decode()) == (403, "Work order WO-1001 has no operation at this station's work center WC-PACK.")
+    assert unplanned.status_code == 403
+    assert tablet.get("/station/documents/traveler/WO-1001.pdf").status_code == 200  # WC-CUT does operation 10
+    assert office.get("/station/documents/traveler/WO-2002.pdf")["Content-Type"] == "application/pdf"
 
 
 def test_a_station_credential_reaches_no_other_page_and_cannot_release_orders(planned_order, tablet):
