@@ -16,7 +16,7 @@ from shopfloor.models import (
     StationLink,
     UnassignedProduction,
 )
-from shopfloor.services import ShiftSpec, equipment_signals_test, shifts_validate, validated_mapping
+from shopfloor.services import ShiftSpec, device_host_check, equipment_signals_test, shifts_validate, validated_mapping
 from shopfloor.station.services import station_links_revoke, station_revoke
 
 
@@ -27,9 +27,11 @@ class DeviceMappingForm(forms.ModelForm):
 
     def clean_config(self):
         try:
-            return validated_mapping(self.cleaned_data["config"])
+            config = validated_mapping(self.cleaned_data["config"])
+            device_host_check(config)
         except DomainError as error:
             raise forms.ValidationError([f"{path}: {message}" for path, message in error.fields.items()]) from None
+        return config
 
     def save(self, commit=True):
         self.instance.protocol = self.cleaned_data["config"]["protocol"]
@@ -64,7 +66,11 @@ class DeviceMappingAdmin(AuditedAdmin):
     @admin.action(description=_("Test read: show live values"))
     def test_read(self, request, queryset):
         for mapping in queryset.select_related("equipment")[:20]:
-            result = equipment_signals_test(mapping.equipment.code)
+            try:
+                result = equipment_signals_test(mapping.equipment.code)
+            except DomainError as error:
+                self.message_user(request, f"{mapping.equipment.code}: {error.message}", messages.ERROR)
+                continue
             if result["reachable"]:
                 self.message_user(request, f"{mapping.equipment.code}: {result['values']} {result['errors'] or ''}", messages.SUCCESS)
             else:

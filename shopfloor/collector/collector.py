@@ -42,6 +42,7 @@ from django.db import DatabaseError
 from shopfloor.collector.database import Database
 from shopfloor.collector.stats import ReadStats, stats_between, stats_file_write, stats_line
 from shopfloor.devices.base import DeviceUnavailable, Snapshot, driver_for, utc_now
+from shopfloor.devices.networks import device_host_refusal
 from shopfloor.devices.config import (
     DeviceConfig,
     DeviceConfigError,
@@ -79,6 +80,7 @@ class CollectorOptions:
     db_threads: int = 2  # more threads fight the event loop for the GIL; recordings coalesce instead
     stats_s: float = 60.0  # a log line with reads/s and read lag this often
     stats_file: Path | None = None  # where to keep the latest cumulative figures (JSON), if anywhere
+    device_networks: tuple[str, ...] = ()  # where machines may be read (MES_DEVICE_NETWORKS); empty: nowhere
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> CollectorOptions:
@@ -91,6 +93,7 @@ class CollectorOptions:
             reload_s=float(getattr(settings, "COLLECTOR_RELOAD_SECONDS", cls.reload_s)),
             db_threads=int(getattr(settings, "COLLECTOR_DB_THREADS", cls.db_threads)),
             stats_s=float(getattr(settings, "COLLECTOR_STATS_SECONDS", cls.stats_s)),
+            device_networks=tuple(settings.MES_DEVICE_NETWORKS),
         )
         options = replace(options, **{name: value for name, value in overrides.items() if value is not None})
         for name in ("window_seconds", "idle_after_s", "unanswered_after_s", "backoff_cap_s", "reload_s", "db_threads", "stats_s"):
@@ -319,7 +322,8 @@ class Collector:
         self.database = Database(options.db_threads)
         self.readers: dict[int, DeviceReader] = {}
         self.stats = ReadStats()
-        self._refused: dict[int, dict[str, Any]] = {}  # equipment id → a stored mapping that does not parse
+        # equipment id → a stored mapping that does not parse, or whose host is outside the device networks
+        self._refused: dict[int, dict[str, Any]] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         """Collect until ``stop`` is set; then stop every reader and release the database threads."""
@@ -397,7 +401,7 @@ class Collector:
             if reader is not None:
                 self._report_end(reader, mapping)
                 await self.readers.pop(equipment_id).stop()
-            self._start(mapping)
+            await self._start(mapping)
 
     def _report_end(self, reader: DeviceReader, mapping: CollectorMapping) -> None:
         task = reader.task
@@ -406,13 +410,22 @@ class Collector:
         elif reader.mapping != mapping:
             logger.info("%s: mapping changed; restarting its reader", reader.code)
 
-    def _start(self, mapping: CollectorMapping) -> None:
+    def _refuse(self, mapping: CollectorMapping, message: str, *args: Any) -> None:
+        """Log once per stored mapping why it is not collected."""
+        if self._refused.get(mapping.equipment_id) != mapping.config:
+            logger.error("%s: " + message + ", not collecting", mapping.equipment_code, *args)
+            self._refused[mapping.equipment_id] = mapping.config
+
+    async def _start(self, mapping: CollectorMapping) -> None:
         try:
             config = parse_device_config(mapping.config)
         except DeviceConfigError as error:
-            if self._refused.get(mapping.equipment_id) != mapping.config:
-                logger.error("%s: stored mapping is not valid, not collecting: %s", mapping.equipment_code, error)
-                self._refused[mapping.equipment_id] = mapping.config
+            self._refuse(mapping, "stored mapping is not valid: %s", error)
+            return
+        # Checked at each start of a reader too: the mapping may predate the setting, or its name resolve elsewhere now.
+        refusal = await asyncio.to_thread(device_host_refusal, config, self.options.device_networks)
+        if refusal is not None:
+            self._refuse(mapping, "host %s (%s) is outside MES_DEVICE_NETWORKS or link-local", refusal.host, refusal.address or "unresolved")
             return
         self._refused.pop(mapping.equipment_id, None)
         reader = DeviceReader(mapping, config, self.options, self.database, self.stats)
