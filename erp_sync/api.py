@@ -20,6 +20,7 @@ from mes.api.authentication import PlantTokenAuthentication
 from mes.api.base import ERRORS, ApiView, check_number, validated
 from mes.models.accounts import address_in
 from mes.roles import may
+
 MESSAGE_STATES = [choice for choice, _label in OutboxMessage.State.choices]
 
 

@@ -16,7 +16,13 @@ from shopfloor.models import (
     StationLink,
     UnassignedProduction,
 )
-from shopfloor.services import ShiftSpec, device_host_check, equipment_signals_test, shifts_validate, validated_mapping
+from shopfloor.services import (
+    ShiftSpec,
+    device_host_check,
+    equipment_signals_test,
+    shifts_validate,
+    validated_mapping,
+)
 from shopfloor.station.services import station_links_revoke, station_revoke
 
 

@@ -19,6 +19,7 @@ from shopfloor.services import (
     operation_stop_on_equipment,
 )
 
+
 class EquipmentSignalsView(ApiView):
     capabilities = {"GET": "api.read", "PUT": "device_mapping.write"}
 

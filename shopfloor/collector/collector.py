@@ -42,7 +42,6 @@ from django.db import DatabaseError
 from shopfloor.collector.database import Database
 from shopfloor.collector.stats import ReadStats, stats_between, stats_file_write, stats_line
 from shopfloor.devices.base import DeviceUnavailable, Snapshot, driver_for, utc_now
-from shopfloor.devices.networks import device_host_refusal
 from shopfloor.devices.config import (
     DeviceConfig,
     DeviceConfigError,
@@ -50,6 +49,7 @@ from shopfloor.devices.config import (
     ModbusRegisterSignal,
     parse_device_config,
 )
+from shopfloor.devices.networks import device_host_refusal
 from shopfloor.production import (
     COUNTER_SIGNALS,
     DEFAULT_COUNTER_MODULUS,

@@ -8,9 +8,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from rest_framework.authtoken.models import Token
 
+from mes.models import Confirmation, Employee, Event
 from mes.models.accounts import ApiAccess
 from mes.roles import user_roles
-from mes.models import Confirmation, Employee, Event
 from mes.services.accounts import api_token_bind, api_token_create
 from tests.conftest import ORDER, persona
 from tests.factories import EmployeeFactory

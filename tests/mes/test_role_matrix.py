@@ -286,7 +286,7 @@ def world(released_order, plant, settings):
     WorkOrderFactory(number="WO-7000", item=plant["item"])
     confirm(ORDER, 10, good_qty=1)
     message = dead_message(ORDER, error="Material 4711 is blocked")
-    station, secret = station_create(work_center_code="WC-CUT")
+    _station, secret = station_create(work_center_code="WC-CUT")
     tokens = {role: api_token_create(username=f"matrix-{role}", role=role) for role in Role.values}
     return {"message": message, "station_secret": secret, "tokens": tokens}
 
