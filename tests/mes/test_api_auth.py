@@ -6,6 +6,7 @@ import uuid
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.utils import translation
 from rest_framework.authtoken.models import Token
 
 from mes.models import Confirmation, Employee, Event
@@ -273,7 +274,7 @@ def test_an_operator_token_names_only_the_badge_and_stations_bound_to_it(release
 
     own = operator.post("/api/v1/confirmations", reported_by(operator_badge="B-1001", station="ST-08"))
     before = snapshot()
-    other_badge = operator.post("/api/v1/confirmations", reported_by(operator_badge="B-1002", station="ST-07"))
+    other_badge = operator.post("/api/v1/confirmations", reported_by(operator_badge="B-1002", station="ST-07"), HTTP_ACCEPT_LANGUAGE="en")
     other_station = operator.post("/api/v1/confirmations", reported_by(operator_badge="B-1001", station="ST-09"))
 
     assert own.status_code == 201
@@ -332,7 +333,7 @@ def test_a_badge_linked_to_another_user_is_not_taken_over(plant):
     api_token_create(username="tablet-3", role="operator")
     api_token_bind(username="tablet-3", badge="B-1001")
 
-    with pytest.raises(CommandError, match="Badge B-1001 is linked to user tablet-3 already"):
+    with translation.override("en"), pytest.raises(CommandError, match="Badge B-1001 is linked to user tablet-3 already"):
         call_command("create_api_token", "tablet-4", "--role", "operator", "--badge", "B-1001", stdout=io.StringIO())
 
     assert Employee.objects.get(badge="B-1001").user.username == "tablet-3"
