@@ -1,5 +1,5 @@
 from mes.models.accounts import ApiAccess
-from mes.models.audit import Event
+from mes.models.audit import Event, EventSeal
 from mes.models.bom import Bom, BomLine
 from mes.models.confirmations import Confirmation
 from mes.models.items import Item, UnitOfMeasure
@@ -16,6 +16,7 @@ __all__ = [
     "Employee",
     "Equipment",
     "Event",
+    "EventSeal",
     "Item",
     "ReasonCode",
     "Routing",
