@@ -10,11 +10,8 @@ from django.db import connection, transaction
 from django.db.models import Exists, Max, OuterRef, Q
 from django.utils import timezone
 
+from mes.masking import masked
 from mes.models import Event, EventSeal, WorkOrder
-
-# Keys whose values never enter the audit trail, at any depth (an ERP password, a device mapping's
-# OPC UA password, a PIN hash): they appear as "***" (set), or as the caller marked them ("*** …").
-SECRET_KEYS = frozenset({"password", "token", "station_pin", "secret", "api_key", "credential_hash", "secret_hash"})
 
 
 def event_record(
@@ -38,25 +35,12 @@ def event_record(
         object_key=object_key,
         work_order=work_order,
         action=action,
-        before=without_secrets(before),
-        after=without_secrets(after),
+        # Secrets (by their key's name, at any depth: see mes.masking) never enter the trail: they
+        # appear as "***" (set), or as the caller marked them ("*** (changed)").
+        before=masked(before),
+        after=masked(after),
         reason=reason[:500],
     )
-
-
-def without_secrets(value: Any) -> Any:
-    """The value with every secret (by key, at any depth) replaced by "***"; empty ones stay empty."""
-    if isinstance(value, dict):
-        return {key: _hidden(item) if key in SECRET_KEYS else without_secrets(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [without_secrets(item) for item in value]
-    return value
-
-
-def _hidden(value: Any) -> Any:
-    if value in (None, "") or (isinstance(value, str) and value.startswith("***")):
-        return value
-    return "***"
 
 
 # --- the hash chain (see ``EventSeal``) ----------------------------------------------------
