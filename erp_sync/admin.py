@@ -64,8 +64,16 @@ class ErpConnectionForm(forms.ModelForm):
 class ErpConnectionAdmin(AuditedAdmin):
     audit_object_type = "erp_connection"
     form = ErpConnectionForm
-    list_display = ["name", "kind", "base_url", "is_default", "is_enabled", "updated_at"]
+    list_display = ["name", "kind", "base_url", "is_default", "is_enabled", "secret_state", "updated_at"]
     list_filter = ["kind", "is_default", "is_enabled"]
+    readonly_fields = ["secret_state"]
+
+    @admin.display(description=_("secrets"))
+    def secret_state(self, connection):
+        unreadable = connection.unreadable_secrets()
+        if not unreadable:
+            return _("stored encrypted")
+        return _("must be re-entered: %(fields)s (MES_SECRETS_KEY cannot decrypt them)") % {"fields": ", ".join(unreadable)}
 
 
 class DeliveryAttemptInline(admin.TabularInline):

@@ -198,6 +198,10 @@ def _connection_json(connection: ErpConnection) -> dict[str, Any]:
         "is_default": connection.is_default,
         "is_enabled": connection.is_enabled,
         "updated_at": connection.updated_at,
+        # "must_be_reentered" when MES_SECRETS_KEY cannot decrypt a stored secret (the key was lost
+        # or replaced): nothing is sent through the connection until they are written again.
+        "secret_state": "must_be_reentered" if connection.unreadable_secrets() else "ok",
+        "secrets_to_reenter": connection.unreadable_secrets(),
     }
 
 

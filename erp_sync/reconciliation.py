@@ -289,6 +289,9 @@ def _reconcile_unit(
     if tally.failures_in_a_row[name] >= GIVE_UP_AFTER_FAILURES:
         failed(_("Skipped: the ERP of %(name)s did not answer for the orders before.") % {"name": name})
         return
+    if row.unreadable_secrets():
+        failed(_("The secret of %(name)s must be re-entered: MES_SECRETS_KEY cannot decrypt it.") % {"name": name})
+        return
     connector = connector_for(row.as_config(), row.updated_at.isoformat())
     # The MES first, then the ERP: a message acknowledged in between is then seen as on its
     # way (accepted either way), never as acknowledged-but-missing.

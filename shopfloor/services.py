@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from mes.crypto import SecretMustBeReentered, unreadable_paths
 from mes.masking import NothingStoredToKeep, masked, unmasked
 from mes.models import Equipment, ReasonCode, Status, WorkCenter, WorkOrderOperation
 from mes.services.audit import event_record
@@ -107,6 +108,10 @@ def equipment_signals_get(equipment_code: str) -> DeviceMapping:
 def equipment_signals_test(equipment_code: str) -> dict[str, Any]:
     """Read the machine once with its stored mapping: the live values, or why it did not answer."""
     mapping = equipment_signals_get(equipment_code)
+    unreadable = unreadable_paths(mapping.config)
+    if unreadable:
+        problem = SecretMustBeReentered(f"the mapping of {equipment_code}", unreadable)
+        return {"equipment": equipment_code, "reachable": False, "error": problem.message, "values": {}, "errors": {}}
     try:
         snapshot = asyncio.run(read_once(mapping.config))
     except DeviceUnavailable as error:
