@@ -1,4 +1,4 @@
-from mes.models.accounts import ApiAccess
+from mes.models.accounts import ApiAccess, ApiToken
 from mes.models.audit import Event, EventSeal
 from mes.models.bom import Bom, BomLine
 from mes.models.confirmations import Confirmation
@@ -10,6 +10,7 @@ from mes.models.work_orders import WorkOrder, WorkOrderComponent, WorkOrderOpera
 
 __all__ = [
     "ApiAccess",
+    "ApiToken",
     "Bom",
     "BomLine",
     "Confirmation",
