@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from erp_sync.connectors.base import Connector, Outcome, Posting, PostResult
 from erp_sync.connectors.registry import connector_for
@@ -418,7 +418,8 @@ def _not_tried(unanswered: PostResult) -> PostResult:
 def _held(messages: list[OutboxMessage], connection_row: ErpConnection) -> list[_Sent]:
     """Messages of a connection whose secrets cannot be decrypted: not sent, retried (with back-off)
     until an admin re-enters them, each attempt saying why."""
-    problem = SecretMustBeReentered(f"ERP connection {connection_row.name}", connection_row.unreadable_secrets())
+    with translation.override("en"):  # stored, like the ERP's own messages, as it was said
+        problem = SecretMustBeReentered(f"ERP connection {connection_row.name}", connection_row.unreadable_secrets())
     logger.error("%s Messages for it are held.", problem.message)
     started, started_at = time.monotonic(), timezone.now()
     return [_Sent(message, PostResult(Outcome.RETRYABLE, error=problem.message), "post", started, started_at) for message in messages]

@@ -14,6 +14,7 @@ writing ``"***"`` back keeps what is stored at that place.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 HIDDEN = "***"
@@ -27,8 +28,11 @@ _ABSENT = object()
 
 
 def is_secret_name(name: Any) -> bool:
-    if not isinstance(name, str):
-        return False
+    return isinstance(name, str) and _is_secret_name(name)
+
+
+@lru_cache(maxsize=4096)  # the same few dozen names, on every audit event of the hot path
+def _is_secret_name(name: str) -> bool:
     normal = _CAMEL.sub("_", name).lower()
     return normal not in PUBLIC_NAMES and _SECRET_NAME.search(normal) is not None
 

@@ -130,9 +130,10 @@ def test_options_written_back_as_answered_keep_the_stored_secrets():
 
 
 def test_stars_for_an_option_secret_never_stored_are_refused():
+    admin = _admin()
     before = Event.objects.count()
 
-    response = _admin().put(
+    response = admin.put(
         "/api/v1/erp-connections/plant-rest",
         {"kind": "rest", "url": REST_URL, "options": {"auth": "hmac", "hmac_secret": "***"}},
         format="json",

@@ -12,7 +12,7 @@ import pytest
 from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command
 from django.db import connection
-from django.utils import timezone
+from django.utils import timezone, translation
 from rest_framework.test import APIClient
 
 from erp_sync.dispatcher import dispatch_until_idle
@@ -154,7 +154,7 @@ def test_a_connection_whose_secrets_cannot_be_decrypted_says_they_must_be_re_ent
     admin = _admin()
 
     listed = admin.get("/api/v1/erp-connections").json()["results"]
-    tested = admin.post("/api/v1/erp-connections/plant-rest/test")
+    tested = admin.post("/api/v1/erp-connections/plant-rest/test", HTTP_ACCEPT_LANGUAGE="en")
     listing = io.StringIO()
     call_command("erp_connection", "list", stdout=listing)
     changelist = admin_client.get("/admin/erp_sync/erpconnection/", HTTP_ACCEPT_LANGUAGE="en")
@@ -211,7 +211,8 @@ def test_a_device_password_that_cannot_be_decrypted_is_not_used(old_key, press):
     equipment_signals_set(equipment_code="PRESS-1", config=OPCUA_WITH_LOGIN)
     old_key.MES_SECRETS_KEYS = [NEW_KEY]
 
-    result = equipment_signals_test("PRESS-1")
+    with translation.override("en"):
+        result = equipment_signals_test("PRESS-1")
 
     assert (result["reachable"], result["values"]) == (False, {})
     assert result["error"].startswith("The secret must be re-entered: the mapping of PRESS-1")
@@ -227,9 +228,10 @@ def test_a_bad_secrets_key_stops_start_up_without_printing_it(tmp_path):
     assert "not-a-fernet-key" not in result.stderr
 
 
-def test_without_a_secrets_key_one_is_generated_once_into_var(tmp_path):
+def test_without_a_secrets_key_one_is_generated_once_into_var(tmp_path, monkeypatch):
     from tests.test_settings import _start
 
+    monkeypatch.delenv("MES_SECRETS_KEY")  # the test process hands its key to the processes it starts
     first = _start(tmp_path)
     key = (tmp_path / "secrets_key").read_text()
     second = _start(tmp_path)
