@@ -240,3 +240,18 @@ def test_without_a_secrets_key_one_is_generated_once_into_var(tmp_path, monkeypa
     Fernet(key.strip())
     assert (tmp_path / "secrets_key").read_text() == key
     assert oct((tmp_path / "secrets_key").stat().st_mode & 0o777) == "0o600"
+
+
+def test_the_collector_does_not_log_in_with_a_password_it_cannot_decrypt(old_key, press, caplog):
+    from shopfloor.collector.collector import Collector, CollectorOptions
+    from shopfloor.production import collector_mappings
+
+    equipment_signals_set(equipment_code="PRESS-1", config=OPCUA_WITH_LOGIN)
+    old_key.MES_SECRETS_KEYS = [NEW_KEY]
+    (mapping,) = collector_mappings()
+    collector = Collector(CollectorOptions())
+
+    collector._start(mapping)
+
+    assert collector.readers == {}
+    assert "PRESS-1: stored mapping is not valid, not collecting: password: must be re-entered" in caplog.text
