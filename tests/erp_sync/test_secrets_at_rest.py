@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import uuid
 from decimal import Decimal
 
 import pytest
@@ -13,7 +12,6 @@ from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone, translation
-from rest_framework.test import APIClient
 
 from erp_sync.dispatcher import dispatch_until_idle
 from erp_sync.models import DeliveryAttempt, ErpConnection, OutboxMessage
@@ -21,10 +19,9 @@ from erp_sync.services import erp_connection_upsert
 from erp_sync.simulator import start_simulator
 from mes.crypto import PREFIX, secrets_reencrypt
 from mes.models import Event
-from mes.services.accounts import api_token_create
-from mes.services.master_data import equipment_upsert, work_center_upsert
 from shopfloor.models import DeviceMapping
 from shopfloor.services import equipment_signals_set, equipment_signals_test
+from tests.erp_sync.test_connection_secrets import OPCUA_WITH_LOGIN, _admin, press  # noqa: F401 (a fixture)
 from tests.helpers import confirm
 
 pytestmark = pytest.mark.django_db
@@ -32,22 +29,12 @@ pytestmark = pytest.mark.django_db
 OLD_KEY, NEW_KEY = Fernet.generate_key().decode(), Fernet.generate_key().decode()
 SAP_URL = "http://127.0.0.1:9/sap/opu/odata/sap/API_PROD_ORDER_CONFIRMATION_2_SRV"
 REST_OPTIONS = {"auth": "hmac", "hmac_secret": "hmac-4711", "headers": {"X-Api-Key": "key-0815", "Accept": "json"}}
-OPCUA_WITH_LOGIN = {
-    "protocol": "opcua", "endpoint": "opc.tcp://127.0.0.1:4840", "username": "mes", "password": "plc-pass-4711",
-    "signals": {"good_count": {"node": "ns=2;s=Press1.GoodCount"}},
-}
 
 
 @pytest.fixture(autouse=True)
 def old_key(settings):
     settings.MES_SECRETS_KEYS = [OLD_KEY]
     return settings
-
-
-@pytest.fixture
-def press(db):
-    work_center_upsert(code="WC-PRESS", name="Press")
-    return equipment_upsert(code="PRESS-1", name="Press 1", work_center="WC-PRESS").obj
 
 
 def _stored(table: str, column: str, where: str, value) -> str:
@@ -62,12 +49,6 @@ def _decrypts_with(key: str, stored: str) -> bool:
     except Exception:
         return False
     return True
-
-
-def _admin() -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_create(username=f'admin-{uuid.uuid4().hex[:6]}', role='admin').key}")
-    return client
 
 
 def _connections() -> tuple[ErpConnection, ErpConnection]:
