@@ -148,7 +148,7 @@ def test_a_connection_whose_secrets_cannot_be_decrypted_says_they_must_be_re_ent
     assert tested.json()["error"]["code"] == "secret_must_be_reentered"
     assert "The secret must be re-entered" in tested.json()["error"]["message"]
     assert "plant-sap: secret must be re-entered (password)" in listing.getvalue()
-    with pytest.raises(CommandError, match="secret must be re-entered"):
+    with translation.override("en"), pytest.raises(CommandError, match="secret must be re-entered"):
         call_command("erp_connection", "test", "plant-sap", stdout=io.StringIO())
     assert changelist.status_code == 200 and "must be re-entered: password" in changelist.content.decode()
 

@@ -6,6 +6,7 @@ import uuid
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.utils import translation
 from mes.models.accounts import ApiAccess, ApiToken, token_digest
 from mes.roles import user_roles
 from mes.services.accounts import api_token_create
@@ -193,7 +194,7 @@ def test_create_api_token_twice_refuses_the_second_since_the_token_cannot_be_sho
     first, second = io.StringIO(), io.StringIO()
     call_command("create_api_token", "erp", "--role", "integration", stdout=first)
 
-    with pytest.raises(CommandError, match="already has an API token .*--rotate replaces it"):
+    with translation.override("en"), pytest.raises(CommandError, match="already has an API token .*--rotate replaces it"):
         call_command("create_api_token", "erp", "--role", "integration", stdout=second)
 
     assert second.getvalue() == ""
