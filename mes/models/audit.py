@@ -16,16 +16,16 @@ class AppendOnlyQuerySet(models.QuerySet):
     """
 
     def update(self, **kwargs):
-        raise AppendOnlyError(f"{self.model._meta.verbose_name_plural} are append-only.")
+        raise AppendOnlyError(f"{self.model.__name__} rows are append-only.")
 
     def delete(self):
-        raise AppendOnlyError(f"{self.model._meta.verbose_name_plural} are append-only.")
+        raise AppendOnlyError(f"{self.model.__name__} rows are append-only.")
 
     def bulk_update(self, objs, fields, batch_size=None):
-        raise AppendOnlyError(f"{self.model._meta.verbose_name_plural} are append-only.")
+        raise AppendOnlyError(f"{self.model.__name__} rows are append-only.")
 
     def _raw_delete(self, using):
-        raise AppendOnlyError(f"{self.model._meta.verbose_name_plural} are append-only.")
+        raise AppendOnlyError(f"{self.model.__name__} rows are append-only.")
 
 
 class AppendOnlyModel(models.Model):
@@ -36,11 +36,11 @@ class AppendOnlyModel(models.Model):
 
     def save(self, *args, **kwargs):
         if self.pk is not None and not kwargs.get("force_insert"):
-            raise AppendOnlyError(f"{self._meta.verbose_name_plural} are append-only.")
+            raise AppendOnlyError(f"{type(self).__name__} rows are append-only.")
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
-        raise AppendOnlyError(f"{self._meta.verbose_name_plural} are append-only.")
+        raise AppendOnlyError(f"{type(self).__name__} rows are append-only.")
 
 
 class Event(AppendOnlyModel):
