@@ -56,7 +56,7 @@ def main() -> None:
         work_order_upsert(number=number, item="BENCH-ITEM", quantity=Decimal(args.quantity), due_date=due)
         work_order_transition(number=number, action="release")
         numbers.append(number)
-    token = api_token_create(username="bench-operator", role="operator")
+    token = api_token_create(username="bench-operator", role="operator", rotate=True)
 
     with connection.cursor() as cursor:
         cursor.execute(

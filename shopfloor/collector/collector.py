@@ -39,12 +39,14 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError
 
+from mes.crypto import unreadable_paths
 from shopfloor.collector.database import Database
 from shopfloor.collector.stats import ReadStats, stats_between, stats_file_write, stats_line
 from shopfloor.devices.base import DeviceUnavailable, Snapshot, driver_for, utc_now
 from shopfloor.devices.config import (
     DeviceConfig,
     DeviceConfigError,
+    FieldProblem,
     ModbusConfig,
     ModbusRegisterSignal,
     parse_device_config,
@@ -408,6 +410,9 @@ class Collector:
 
     def _start(self, mapping: CollectorMapping) -> None:
         try:
+            unreadable = unreadable_paths(mapping.config)
+            if unreadable:  # never log in with a wrong password: wait until it is re-entered
+                raise DeviceConfigError([FieldProblem(path, "must be re-entered: MES_SECRETS_KEY cannot decrypt it") for path in unreadable])
             config = parse_device_config(mapping.config)
         except DeviceConfigError as error:
             if self._refused.get(mapping.equipment_id) != mapping.config:

@@ -6,9 +6,8 @@ import uuid
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
-from rest_framework.authtoken.models import Token
-
-from mes.models.accounts import ApiAccess
+from django.utils import translation
+from mes.models.accounts import ApiAccess, ApiToken, token_digest
 from mes.roles import user_roles
 from mes.services.accounts import api_token_create
 from tests.conftest import ORDER
@@ -126,7 +125,9 @@ def test_operator_refused_an_upsert_is_told_which_roles_may(operator, db):
 
 def test_user_without_a_role_may_do_nothing(planned_order, anonymous):
     user = get_user_model().objects.create(username="nobody")
-    anonymous.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    key = "0123456789abcdef0123456789abcdef01234567"
+    ApiToken.objects.create(user=user, key_hash=token_digest(key), prefix=key[:8])
+    anonymous.credentials(HTTP_AUTHORIZATION=f"Token {key}")
 
     response = anonymous.get(f"/api/v1/work-orders/{ORDER}")
 
@@ -183,19 +184,21 @@ def test_create_api_token_prints_only_the_token_and_gives_the_role(db):
     call_command("create_api_token", "gateway-1", "--role", "operator", stdout=out, stderr=err)
 
     user = get_user_model().objects.get(username="gateway-1")
-    assert out.getvalue() == f"{Token.objects.get(user=user).key}\n"
+    assert token_digest(out.getvalue().removesuffix("\n")) == ApiToken.objects.get(user=user).key_hash
     assert err.getvalue() == ""
     assert user_roles(user) == {"operator"}
     assert not user.has_usable_password()
 
 
-def test_create_api_token_twice_prints_the_same_token(db):
+def test_create_api_token_twice_refuses_the_second_since_the_token_cannot_be_shown_again(db):
     first, second = io.StringIO(), io.StringIO()
-
     call_command("create_api_token", "erp", "--role", "integration", stdout=first)
-    call_command("create_api_token", "erp", "--role", "integration", stdout=second)
 
-    assert first.getvalue() == second.getvalue()
+    with translation.override("en"), pytest.raises(CommandError, match="already has an API token .*--rotate replaces it"):
+        call_command("create_api_token", "erp", "--role", "integration", stdout=second)
+
+    assert second.getvalue() == ""
+    assert ApiToken.objects.get(user__username="erp").key_hash == token_digest(first.getvalue().strip())
     assert get_user_model().objects.filter(username="erp").count() == 1
 
 
@@ -229,7 +232,7 @@ def test_create_api_token_with_allow_from_fences_the_token(db):
                  "--allow-from", "192.168.5.20", stdout=out)
 
     user = get_user_model().objects.get(username="erp")
-    assert out.getvalue() == f"{Token.objects.get(user=user).key}\n"
+    assert token_digest(out.getvalue().strip()) == ApiToken.objects.get(user=user).key_hash
     assert ApiAccess.objects.get(user=user).allowed_networks == "10.1.0.0/16 192.168.5.20"
 
 

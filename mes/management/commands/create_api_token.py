@@ -1,12 +1,15 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from mes.roles import Role
-from mes.services.accounts import api_token_create
+from mes.services.accounts import MAX_TOKEN_DAYS, api_token_create
 from mes.services.errors import DomainError
 
 
 class Command(BaseCommand):
-    help = "Create (if needed) a user in a role and print only its API token."
+    help = (
+        "Create (if needed) a user in a role and print only its new API token. Only a hash is stored, so the token "
+        "is shown this once; a user who has one keeps it unless --rotate replaces it."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("username")
@@ -17,10 +20,18 @@ class Command(BaseCommand):
             metavar="CIDR",
             help="accept the token only from this IP address or network (repeatable); default: anywhere",
         )
+        parser.add_argument("--rotate", action="store_true", help="replace the user's token: the old one stops working")
+        parser.add_argument(
+            "--expires-in-days", type=int, metavar="DAYS", help=f"refuse the token after this many days (1-{MAX_TOKEN_DAYS}); default: never"
+        )
 
-    def handle(self, *args, username: str, role: str, allow_from: list[str] | None = None, **options):
+    def handle(self, *args, username: str, role: str, allow_from: list[str] | None = None, rotate: bool = False,
+               expires_in_days: int | None = None, **options):
         try:
-            token = api_token_create(username=username, role=role, allowed_networks=allow_from)
+            token = api_token_create(
+                username=username, role=role, allowed_networks=allow_from, rotate=rotate, expires_in_days=expires_in_days,
+                actor_label="manage.py create_api_token",
+            )
         except DomainError as error:
             raise CommandError(error.message) from None
         self.stdout.write(token.key)
