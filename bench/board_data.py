@@ -141,8 +141,8 @@ def main() -> None:
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
 
-    token = api_token_create(username="bench-reader", role="planner")
-    watcher = api_token_create(username="bench-supervisor", role="supervisor").user
+    token = api_token_create(username="bench-reader", role="planner", rotate=True)
+    watcher = api_token_create(username="bench-supervisor", role="supervisor", rotate=True).user
     session = SessionStore()
     session[SESSION_KEY] = str(watcher.pk)
     session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]

@@ -4,11 +4,15 @@ from django.utils.translation import gettext_lazy as _
 
 from erp_sync.connectors.registry import CONNECTOR_CLASSES, connector_class
 from erp_sync.models import DeliveryAttempt, ErpConnection, InboundReceipt, OutboxMessage
+from erp_sync.services import options_unmasked
 from mes.admin_audit import AuditedAdmin, ReadOnlyAdmin
+from mes.masking import masked
+from mes.services.errors import DomainError
 
 
 class ErpConnectionForm(forms.ModelForm):
-    """Secrets are write-only: an empty field keeps the stored value, which is never shown back."""
+    """Secrets are write-only: an empty field keeps the stored value, which is never shown back.
+    Secrets in the options are shown as "***"; left so, they keep the stored value."""
 
     base_url = forms.URLField(label=_("base URL"), max_length=500, assume_scheme="https")
     password = forms.CharField(label=_("password"), required=False, widget=forms.PasswordInput(render_value=False))
@@ -17,6 +21,20 @@ class ErpConnectionForm(forms.ModelForm):
     class Meta:
         model = ErpConnection
         fields = "__all__"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["options"] = masked(self.instance.options)
+
+    def clean_options(self):
+        options = self.cleaned_data.get("options")
+        if not isinstance(options, dict):
+            return options
+        try:
+            return options_unmasked(options, self.instance.options if self.instance.pk else {})
+        except DomainError as error:
+            raise forms.ValidationError(error.message) from None
 
     def clean(self):
         cleaned = super().clean()
@@ -46,8 +64,16 @@ class ErpConnectionForm(forms.ModelForm):
 class ErpConnectionAdmin(AuditedAdmin):
     audit_object_type = "erp_connection"
     form = ErpConnectionForm
-    list_display = ["name", "kind", "base_url", "is_default", "is_enabled", "updated_at"]
+    list_display = ["name", "kind", "base_url", "is_default", "is_enabled", "secret_state", "updated_at"]
     list_filter = ["kind", "is_default", "is_enabled"]
+    readonly_fields = ["secret_state"]
+
+    @admin.display(description=_("secrets"))
+    def secret_state(self, connection):
+        unreadable = connection.unreadable_secrets()
+        if not unreadable:
+            return _("stored encrypted")
+        return _("must be re-entered: %(fields)s (MES_SECRETS_KEY cannot decrypt them)") % {"fields": ", ".join(unreadable)}
 
 
 class DeliveryAttemptInline(admin.TabularInline):

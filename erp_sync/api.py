@@ -17,6 +17,7 @@ from erp_sync import services
 from erp_sync.models import ErpConnection, OutboxMessage
 from erp_sync.selectors import mapping_preview, message_journey, sync_health
 from mes.api.authentication import PlantTokenAuthentication
+from mes.masking import masked
 from mes.api.base import ERRORS, ApiView, check_number, validated
 from mes.models.accounts import address_in
 from mes.roles import may
@@ -165,7 +166,8 @@ def _metrics_refusal(request: HttpRequest) -> HttpResponse | None:
 # --- ERP connections (admin) -------------------------------------------------------------
 
 class ConnectionSerializer(serializers.Serializer):
-    """A connection as written by an admin. Secrets are write-only: omit them to keep the stored ones."""
+    """A connection as written by an admin. Secrets are write-only: omit them to keep the stored ones
+    (secrets in ``options`` are answered as "***"; "***" written back keeps the stored one)."""
 
     kind = serializers.ChoiceField(choices=[choice for choice, _label in ErpConnection.Kind.choices])
     url = serializers.URLField(max_length=500)
@@ -186,11 +188,15 @@ def _connection_json(connection: ErpConnection) -> dict[str, Any]:
         "user": connection.username,
         "has_password": bool(connection.password),
         "has_token": bool(connection.token),
-        "options": connection.options,
+        "options": masked(connection.options),
         "timeout_seconds": connection.timeout_seconds,
         "is_default": connection.is_default,
         "is_enabled": connection.is_enabled,
         "updated_at": connection.updated_at,
+        # "must_be_reentered" when MES_SECRETS_KEY cannot decrypt a stored secret (the key was lost
+        # or replaced): nothing is sent through the connection until they are written again.
+        "secret_state": "must_be_reentered" if connection.unreadable_secrets() else "ok",
+        "secrets_to_reenter": connection.unreadable_secrets(),
     }
 
 

@@ -34,11 +34,12 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from erp_sync.connectors.base import Connector, Outcome, Posting, PostResult
 from erp_sync.connectors.registry import connector_for
 from erp_sync.models import DeliveryAttempt, ErpConnection, OutboxMessage
+from mes.crypto import SecretMustBeReentered
 
 logger = logging.getLogger(__name__)
 
@@ -194,7 +195,7 @@ def probe_unreachable_connections() -> int:
     now = timezone.now()
     resumed = 0
     for connection_row in _enabled_connections().values():
-        if not _held_back_by_outage(connection_row, now).exists():
+        if connection_row.unreadable_secrets() or not _held_back_by_outage(connection_row, now).exists():
             continue
         connector = connector_for(connection_row.as_config(), connection_row.updated_at.isoformat())
         if connector.health().reachable:
@@ -414,6 +415,16 @@ def _not_tried(unanswered: PostResult) -> PostResult:
     )
 
 
+def _held(messages: list[OutboxMessage], connection_row: ErpConnection) -> list[_Sent]:
+    """Messages of a connection whose secrets cannot be decrypted: not sent, retried (with back-off)
+    until an admin re-enters them, each attempt saying why."""
+    with translation.override("en"):  # stored, like the ERP's own messages, as it was said
+        problem = SecretMustBeReentered(f"ERP connection {connection_row.name}", connection_row.unreadable_secrets())
+    logger.error("%s Messages for it are held.", problem.message)
+    started, started_at = time.monotonic(), timezone.now()
+    return [_Sent(message, PostResult(Outcome.RETRYABLE, error=problem.message), "post", started, started_at) for message in messages]
+
+
 def _refused(messages: list[OutboxMessage]) -> list[_Sent]:
     started, started_at = time.monotonic(), timezone.now()
     return [
@@ -449,14 +460,19 @@ class _Round:
         return connector_for(row.as_config(), row.updated_at.isoformat())
 
     def batch_size(self, row: ErpConnection | None) -> int:
-        return 1 if row is None else max(1, self.connector(row).batch_size)
+        return 1 if row is None or row.unreadable_secrets() else max(1, self.connector(row).batch_size)
 
     def deliver(self, messages: list[OutboxMessage]) -> int:
         """Send claimed messages of one connection, then each order's next message while they are acknowledged."""
         handled = 0
         while messages:
             row = _connection_for(messages[0], self.connections)
-            sent = _refused(messages) if row is None else _send(self.connector(row), row, messages)
+            if row is None:
+                sent = _refused(messages)
+            elif row.unreadable_secrets():
+                sent = _held(messages, row)
+            else:
+                sent = _send(self.connector(row), row, messages)
             follow = self.lease_seconds if time.monotonic() < self.deadline else None
             acknowledged, following = _record(sent, row, follow_lease_seconds=follow)
             handled += len(messages)

@@ -6,10 +6,12 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from erp_sync.connectors.base import ConnectionConfig
+from mes.crypto import EncryptedTextField, SecretMustBeReentered, SecretsJSONField, UnreadableSecret, unreadable_paths
 
 
 class ErpConnection(models.Model):
-    """Where ERP messages go and how to reach it. Secrets are stored, never shown back."""
+    """Where ERP messages go and how to reach it. Secrets are stored encrypted (``mes.crypto``), never shown back:
+    the password, the token and every secret in the options."""
 
     class Kind(models.TextChoices):
         SAP = "sap", "SAP S/4HANA (OData)"
@@ -21,9 +23,9 @@ class ErpConnection(models.Model):
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     base_url = models.URLField(_("base URL"), max_length=500)
     username = models.CharField(_("user"), max_length=200, blank=True)
-    password = models.CharField(_("password"), max_length=500, blank=True)
-    token = models.CharField(_("token"), max_length=500, blank=True)
-    options = models.JSONField(_("options"), default=dict, blank=True, help_text=_("Settings particular to the kind."))
+    password = EncryptedTextField(_("password"), blank=True)
+    token = EncryptedTextField(_("token"), blank=True)
+    options = SecretsJSONField(_("options"), default=dict, blank=True, help_text=_("Settings particular to the kind."))
     timeout_seconds = models.PositiveSmallIntegerField(_("timeout (seconds)"), default=10)
     is_default = models.BooleanField(_("default"), default=False, help_text=_("Receives every work order that names no other connection."))
     is_enabled = models.BooleanField(_("enabled"), default=True)
@@ -42,8 +44,16 @@ class ErpConnection(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def unreadable_secrets(self) -> list[str]:
+        """The secrets no key in MES_SECRETS_KEY decrypts, by field (``options.<path>`` for options): to be re-entered."""
+        paths = [name for name in ("password", "token") if isinstance(getattr(self, name), UnreadableSecret)]
+        return paths + sorted(f"options.{path}" for path in unreadable_paths(self.options))
+
     def as_config(self) -> ConnectionConfig:
-        """What a connector needs of this row, detached from the database."""
+        """What a connector needs of this row, detached from the database; refused while a secret must be re-entered."""
+        unreadable = self.unreadable_secrets()
+        if unreadable:
+            raise SecretMustBeReentered(f"ERP connection {self.name}", unreadable)
         return ConnectionConfig(
             name=self.name,
             kind=self.kind,

@@ -289,6 +289,9 @@ def _reconcile_unit(
     if tally.failures_in_a_row[name] >= GIVE_UP_AFTER_FAILURES:
         failed(_("Skipped: the ERP of %(name)s did not answer for the orders before.") % {"name": name})
         return
+    if row.unreadable_secrets():
+        failed(_("The secret of %(name)s must be re-entered: MES_SECRETS_KEY cannot decrypt it.") % {"name": name})
+        return
     connector = connector_for(row.as_config(), row.updated_at.isoformat())
     # The MES first, then the ERP: a message acknowledged in between is then seen as on its
     # way (accepted either way), never as acknowledged-but-missing.
@@ -595,7 +598,7 @@ def _audit_state(drift: Drift) -> dict[str, Any]:
         "status": drift.status,
         "work_order": drift.work_order,
         "operation": drift.operation,
-        "key": drift.key,
+        "posting_key": drift.key,  # named so: a bare "key" is masked as a secret in the trail
         "connection": drift.connection,
         "mes": {"good": str(drift.mes_good_qty), "scrap": str(drift.mes_scrap_qty), "rework": str(drift.mes_rework_qty)},
         "erp": {"good": str(drift.erp_good_qty), "scrap": str(drift.erp_scrap_qty), "rework": None if drift.erp_rework_qty is None else str(drift.erp_rework_qty)},

@@ -14,6 +14,7 @@ from erp_sync.connectors.base import Health
 from erp_sync.connectors.registry import CONNECTOR_CLASSES, connector_class
 from erp_sync.models import ErpConnection, OutboxMessage
 from erp_sync.outbox import wake_sender_after_commit
+from mes.masking import NothingStoredToKeep, masked, unmasked
 from mes.services.audit import event_record
 from mes.services.errors import DomainError, ErrorKind
 
@@ -28,7 +29,7 @@ def _public(connection: ErpConnection) -> dict[str, Any]:
         "username": connection.username,
         "password": "***" if connection.password else "",
         "token": "***" if connection.token else "",
-        "options": connection.options,
+        "options": masked(connection.options),
         "timeout_seconds": connection.timeout_seconds,
         "is_default": connection.is_default,
         "is_enabled": connection.is_enabled,
@@ -50,7 +51,8 @@ def erp_connection_upsert(
     is_enabled: bool | None = None,
     actor: Any = None,
 ) -> tuple[ErpConnection, bool]:
-    """Create or change a connection by name. Secrets left as None keep their stored value.
+    """Create or change a connection by name. Secrets left as None keep their stored value, and so
+    do secrets in ``options`` written as "***" (as answers show them).
 
     Making a connection the default takes that role from any other, in the same transaction.
     """
@@ -63,6 +65,9 @@ def erp_connection_upsert(
         raise DomainError("invalid_url", _("The URL must start with http:// or https:// and name a host."), fields={"url": base_url})
     if timeout_seconds is not None and not 1 <= timeout_seconds <= 300:
         raise DomainError("invalid_timeout", _("The timeout must be between 1 and 300 seconds."), fields={"timeout_seconds": timeout_seconds})
+    connection = ErpConnection.objects.select_for_update().filter(name=name).first()
+    if options is not None:
+        options = options_unmasked(options, connection.options if connection is not None else {})
     problems = connector_class(kind).validate_options(options or {})
     if problems:
         raise DomainError(
@@ -70,7 +75,6 @@ def erp_connection_upsert(
             _("The options are not valid: %(problems)s") % {"problems": "; ".join(f"{key}: {value}" for key, value in problems.items())},
             fields={f"options.{key}": value for key, value in problems.items()},
         )
-    connection = ErpConnection.objects.select_for_update().filter(name=name).first()
     created = connection is None
     before = None if created else _public(connection)
     if created:
@@ -93,6 +97,18 @@ def erp_connection_upsert(
         before=before, after=_public(connection),
     )
     return connection, created
+
+
+def options_unmasked(options: Any, stored: Any) -> Any:
+    """Options with every secret written back as "***" replaced by the stored one; refused where none is stored."""
+    try:
+        return unmasked(options, stored)
+    except NothingStoredToKeep as error:
+        raise DomainError(
+            "secret_not_stored",
+            _("\"***\" keeps a stored secret, but %(path)s has none stored; send the secret itself.") % {"path": f"options.{error.path}"},
+            fields={f"options.{error.path}": "nothing stored to keep"},
+        ) from None
 
 
 def erp_connection_test(name: str) -> Health:

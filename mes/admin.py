@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from mes import models
 from mes.admin_audit import AuditedAdmin, ReadOnlyAdmin
-from mes.services.accounts import PIN_PATTERN, employee_pin_set
+from mes.services.accounts import PIN_PATTERN, api_token_revoke, employee_pin_set
 
 
 @admin.register(models.UnitOfMeasure)
@@ -177,6 +177,28 @@ class ApiAccessAdmin(AuditedAdmin):
 
     def audit_key(self, access):
         return access.user.get_username()
+
+
+@admin.register(models.ApiToken)
+class ApiTokenAdmin(ReadOnlyAdmin):
+    """Who holds an API token, since when and until when: only its first characters, never the token
+    (only its hash is stored). Tokens are made with ``manage.py create_api_token``; deleting one here
+    revokes it (audited)."""
+
+    list_display = ["user", "prefix", "created_at", "expires_at"]
+    search_fields = ["user__username", "prefix"]
+    list_select_related = ["user"]
+    fields = ["user", "prefix", "created_at", "expires_at"]
+
+    def has_delete_permission(self, request, obj=None):
+        return admin.ModelAdmin.has_delete_permission(self, request, obj)
+
+    def delete_model(self, request, obj):
+        api_token_revoke(username=obj.user.get_username(), actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for token in queryset.select_related("user"):
+            api_token_revoke(username=token.user.get_username(), actor=request.user)
 
 
 # Who may do what is part of the audit trail too: the auth pages, audited.

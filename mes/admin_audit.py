@@ -17,7 +17,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.forms.models import _get_foreign_key
 
-from mes.services.audit import SECRET_KEYS, event_record
+from mes.masking import masked
+from mes.services.audit import event_record
 
 NATURAL_KEYS = ("number", "code", "badge", "name", "username")
 _BEFORE = "_mes_audit_before"
@@ -126,12 +127,7 @@ def _fields(obj: models.Model, *, skip: str = "") -> dict[str, Any]:
 
 
 def _masked(snapshot: dict | None, previous: dict | None) -> dict | None:
-    """Secrets as '***' (set), '*** (changed)' or '' (empty); everything else as it is."""
+    """Secrets (at any depth) as '***' (set), '*** (changed)' or '' (empty); everything else as it is."""
     if snapshot is None:
         return None
-    masked = dict(snapshot)
-    for name in SECRET_KEYS & snapshot.keys():
-        value = snapshot[name]
-        changed = previous is not None and previous.get(name) != value
-        masked[name] = ("*** (changed)" if changed else "***") if value else ""
-    return masked
+    return masked(snapshot) if previous is None else masked(snapshot, previous)

@@ -15,6 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dj_database_url
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -152,11 +153,51 @@ def _local_secret_key() -> str:
     return key
 
 
+def _generated_once(path: Path, make) -> str:
+    """The text in ``path``, made by ``make()`` and written there (readable by us only) on first use.
+    Several processes starting at once agree on one: the first to link its file wins."""
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".{path.name}.{os.getpid()}")
+        draft.write_text(make())
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
+
+
+def env_fernet_keys(name: str, generated: Path) -> list[str]:
+    """Comma-separated Fernet keys (the first encrypts, all decrypt); unset, one generated once into ``generated``."""
+    value = env_str(name)
+    if value is None:
+        keys = [_generated_once(generated, lambda: Fernet.generate_key().decode())]
+    else:
+        keys = [part.strip() for part in value.split(",") if part.strip()]
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key)
+        except (ValueError, TypeError):
+            # The value itself is a secret: name its position, never echo it.
+            raise _bad(name, f"<key {position} hidden>", "Fernet keys (32 url-safe base64-encoded bytes each, e.g. from "
+                       "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'), "
+                       "separated by commas") from None
+    if not keys:
+        raise _bad(name, value or "", "at least one Fernet key")
+    return keys
+
+
 # --- core -------------------------------------------------------------------------
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY") or _local_secret_key()
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# ERP and device secrets are stored encrypted with these keys (mes.crypto): the first encrypts, all
+# decrypt. Unset, a key is generated once into var/secrets_key (back it up with the database).
+MES_SECRETS_KEYS = env_fernet_keys("MES_SECRETS_KEY", VAR_DIR / "secrets_key")
 
 INSTALLED_APPS = [
     "mes.admin_site.PlantAdminConfig",  # django.contrib.admin, entered by the roles mes.roles names
@@ -166,7 +207,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
@@ -261,6 +301,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "erp_sync.reconcile",
         "schedule": float(env_decimal("ERP_SYNC_RECONCILE_SECONDS", "3600", minimum=Decimal("60"))),
     },
+    # Chains the audit events written since the last run (mes.models.audit.EventSeal).
+    "audit-seal": {"task": "mes.audit_seal", "schedule": float(env_decimal("MES_AUDIT_SEAL_SECONDS", "60", minimum=Decimal("1")))},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = None  # set below from TIME_ZONE

@@ -4,6 +4,8 @@ Unit tests never reach a worker and must not leave task files in var/; end-to-en
 start their own worker processes with a real broker.
 """
 
+import os
+
 from mes.settings import *  # noqa: F403
 
 CELERY_BROKER_URL = "memory://localhost/"
@@ -14,3 +16,7 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
 # One process runs the tests: a per-process cache, emptied before each test (tests/conftest.py),
 # so a PIN lock-out of one test never reaches the next run.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Processes the tests start (a worker, the collector) may have their own MES_VAR_DIR: they must read
+# the secrets this process stores, so they get its key through the environment.
+os.environ.setdefault("MES_SECRETS_KEY", ",".join(MES_SECRETS_KEYS))  # noqa: F405

@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from mes.admin_audit import AuditedAdmin, ReadOnlyAdmin
+from mes.masking import masked
 from mes.roles import may
 from mes.services.errors import DomainError
 from shopfloor.models import (
@@ -20,6 +21,7 @@ from shopfloor.services import (
     ShiftSpec,
     device_host_check,
     equipment_signals_test,
+    secrets_kept,
     shifts_validate,
     validated_mapping,
 )
@@ -27,13 +29,20 @@ from shopfloor.station.services import station_links_revoke, station_revoke
 
 
 class DeviceMappingForm(forms.ModelForm):
+    """A device password is shown as "***"; left so, it keeps the stored one (as in the API)."""
+
     class Meta:
         model = DeviceMapping
         fields = ["equipment", "config", "is_enabled"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["config"] = masked(self.instance.config)
+
     def clean_config(self):
         try:
-            config = validated_mapping(self.cleaned_data["config"])
+            config = validated_mapping(secrets_kept(self.cleaned_data["config"], self.instance.config if self.instance.pk else None))
             device_host_check(config)
         except DomainError as error:
             raise forms.ValidationError([f"{path}: {message}" for path, message in error.fields.items()]) from None

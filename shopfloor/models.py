@@ -2,6 +2,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from mes.crypto import SecretsJSONField
+
 
 class DeviceMapping(models.Model):
     """Where a machine's signals come from: the validated mapping of ``PUT /api/v1/equipment/{code}/signals``."""
@@ -10,7 +12,8 @@ class DeviceMapping(models.Model):
         "mes.Equipment", models.CASCADE, related_name="device_mapping", verbose_name=_("equipment")
     )
     protocol = models.CharField(_("protocol"), max_length=16)
-    config = models.JSONField(_("mapping"), help_text=_("Protocol, address and one entry per signal."))
+    # A device password is kept encrypted (mes.crypto) and read back decrypted.
+    config = SecretsJSONField(_("mapping"), help_text=_("Protocol, address and one entry per signal."))
     is_enabled = models.BooleanField(_("collect"), default=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 

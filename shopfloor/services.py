@@ -16,6 +16,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from mes.crypto import SecretMustBeReentered, unreadable_paths
+from mes.masking import NothingStoredToKeep, masked, unmasked
 from mes.models import Equipment, ReasonCode, Status, WorkCenter, WorkOrderOperation
 from mes.services.audit import event_record
 from mes.services.confirmations import ConfirmationRequest, operation_confirm
@@ -86,7 +88,7 @@ def equipment_signals_set(*, equipment_code: str, config: Any, actor: Any = None
     """
     equipment = _equipment(equipment_code)
     mapping = DeviceMapping.objects.select_for_update().filter(equipment=equipment).first()
-    normal = validated_mapping(_stored_password_kept(config, mapping))
+    normal = validated_mapping(secrets_kept(config, mapping.config if mapping is not None else None))
     device_host_check(normal)
     if mapping is not None and mapping.config == normal:
         return mapping, False
@@ -104,25 +106,21 @@ def equipment_signals_set(*, equipment_code: str, config: Any, actor: Any = None
     return mapping, created
 
 
-HIDDEN_PASSWORD = "***"
-
-
 def equipment_signals_public(config: dict[str, Any]) -> dict[str, Any]:
-    """A mapping as the API shows it: a device password only as "***" (send "***" back to keep it)."""
-    return {**config, "password": HIDDEN_PASSWORD} if config.get("password") else config
+    """A mapping as the API shows it: a device password (any secret) only as "***" (send "***" back to keep it)."""
+    return masked(config)
 
 
-def _stored_password_kept(config: Any, mapping: DeviceMapping | None) -> Any:
-    if not isinstance(config, dict) or config.get("password") != HIDDEN_PASSWORD:
-        return config
-    stored = (mapping.config or {}).get("password") if mapping is not None else None
-    if not stored:
+def secrets_kept(config: Any, stored: dict[str, Any] | None) -> Any:
+    """The mapping with every secret written back as "***" replaced by the stored one; refused where none is stored."""
+    try:
+        return unmasked(config, stored or {})
+    except NothingStoredToKeep as error:
         raise DomainError(
             "invalid_mapping",
             _("The password \"***\" keeps the stored one, but this machine has none stored; send the password itself."),
-            fields={"password": "nothing stored to keep"},
-        )
-    return {**config, "password": stored}
+            fields={error.path: "nothing stored to keep"},
+        ) from None
 
 
 def equipment_signals_get(equipment_code: str) -> DeviceMapping:
@@ -143,6 +141,10 @@ def equipment_signals_test(equipment_code: str) -> dict[str, Any]:
     that speaks another protocol); the detail goes to the server log.
     """
     mapping = equipment_signals_get(equipment_code)
+    unreadable = unreadable_paths(mapping.config)
+    if unreadable:
+        problem = SecretMustBeReentered(f"the mapping of {equipment_code}", unreadable)
+        return {"equipment": equipment_code, "reachable": False, "error": problem.message, "values": {}, "errors": {}}
     device_host_check(mapping.config)
     try:
         snapshot = asyncio.run(read_once(mapping.config))

@@ -3,15 +3,18 @@ from __future__ import annotations
 import time
 
 from django.conf import settings
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
-from rest_framework.authtoken.models import Token
 
+from mes.models.accounts import ApiToken, token_digest
 from mes.roles import user_roles
 
 
 class PlantTokenAuthentication(TokenAuthentication):
-    """``Authorization: Token <key>``, refused from addresses outside the integration's allow-list."""
+    """``Authorization: Token <key>``, refused from addresses outside the integration's allow-list
+    and after the token's expiry. Only a hash of each token is stored (``ApiToken``)."""
 
     def authenticate(self, request):
         result = super().authenticate(request)
@@ -29,24 +32,31 @@ class PlantTokenAuthentication(TokenAuthentication):
 
         Stations and gateways send many requests a second; looking the token, the user and
         the roles up every time cost two queries each. A revoked token, a deactivated user or
-        a changed role takes effect within ``API_TOKEN_CACHE_SECONDS``.
+        a changed role takes effect within ``API_TOKEN_CACHE_SECONDS``. The cache is keyed by
+        the token's hash, as the table is: SHA-256 of a short string costs about a microsecond.
         """
+        digest = token_digest(key)
         now = time.monotonic()
-        cached = _tokens.get(key)
+        cached = _tokens.get(digest)
         if cached is not None and cached[0] > now:
-            return cached[1], cached[2]
-        try:
-            token = Token.objects.select_related("user", "user__api_access").get(key=key)
-        except Token.DoesNotExist:
-            raise exceptions.AuthenticationFailed("Invalid token.") from None
-        if not token.user.is_active:
-            raise exceptions.AuthenticationFailed("User inactive or deleted.")
-        user_roles(token.user)  # resolved now, remembered with the user
-        if len(_tokens) > 10_000:
-            _tokens.clear()
-        _tokens[key] = (now + settings.API_TOKEN_CACHE_SECONDS, token.user, token)
+            token = cached[2]
+        else:
+            token = ApiToken.objects.select_related("user", "user__api_access").filter(key_hash=digest).first()
+            if token is None:
+                raise exceptions.AuthenticationFailed("Invalid token.")
+            if not token.user.is_active:
+                raise exceptions.AuthenticationFailed("User inactive or deleted.")
+            user_roles(token.user)  # resolved now, remembered with the user
+            if len(_tokens) > 10_000:
+                _tokens.clear()
+            _tokens[digest] = (now + settings.API_TOKEN_CACHE_SECONDS, token.user, token)
+        if token.expires_at is not None and token.expires_at <= timezone.now():
+            raise exceptions.AuthenticationFailed(
+                _("This token expired on %(when)s. Ask an administrator for a new one (manage.py create_api_token … --rotate).")
+                % {"when": formats.date_format(timezone.localtime(token.expires_at), "Y-m-d H:i")}
+            )
         return token.user, token
 
 
-# key → (valid until, user, token); plain dict operations are atomic across threads.
-_tokens: dict[str, tuple[float, object, Token]] = {}
+# token hash → (valid until, user, token); plain dict operations are atomic across threads.
+_tokens: dict[str, tuple[float, object, ApiToken]] = {}

@@ -1,5 +1,5 @@
-from mes.models.accounts import ApiAccess
-from mes.models.audit import Event
+from mes.models.accounts import ApiAccess, ApiToken
+from mes.models.audit import Event, EventSeal
 from mes.models.bom import Bom, BomLine
 from mes.models.confirmations import Confirmation
 from mes.models.items import Item, UnitOfMeasure
@@ -10,12 +10,14 @@ from mes.models.work_orders import WorkOrder, WorkOrderComponent, WorkOrderOpera
 
 __all__ = [
     "ApiAccess",
+    "ApiToken",
     "Bom",
     "BomLine",
     "Confirmation",
     "Employee",
     "Equipment",
     "Event",
+    "EventSeal",
     "Item",
     "ReasonCode",
     "Routing",

@@ -1,8 +1,10 @@
+import hashlib
 import ipaddress
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -66,3 +68,32 @@ def address_in(address: str, networks: list[str]) -> bool:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     return any(ip in ipaddress.ip_network(network, strict=False) for network in networks)
+
+
+def token_digest(key: str) -> str:
+    """What is stored of an API token: its SHA-256. A token is 160 random bits, so a fast hash is
+    enough (nothing to guess by brute force) and keeps authentication cheap on the hot path."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class ApiToken(models.Model):
+    """A user's API token (``Authorization: Token <key>``), of which only a hash is kept: the token
+    itself is shown once, when it is created or rotated (``manage.py create_api_token``)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, models.CASCADE, related_name="api_token", verbose_name=_("user"))
+    key_hash = models.CharField(_("token hash"), max_length=64, unique=True, editable=False)
+    prefix = models.CharField(_("begins with"), max_length=8, editable=False, help_text=_("The first characters, to tell tokens apart."))
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True, help_text=_("Empty: never."))
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+        ordering = ["user__username"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()

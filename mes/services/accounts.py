@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import datetime
 import re
+import secrets
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -8,11 +10,11 @@ from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
-from rest_framework.authtoken.models import Token
 
 from mes.models import Employee
-from mes.models.accounts import ApiAccess, validate_networks, validate_station_names
+from mes.models.accounts import ApiAccess, ApiToken, token_digest, validate_networks, validate_station_names
 from mes.roles import Role
 from mes.services.audit import event_record
 from mes.services.errors import DomainError, ErrorKind
@@ -20,11 +22,15 @@ from mes.services.errors import DomainError, ErrorKind
 PIN_PATTERN = re.compile(r"^\d{4,8}$")
 
 
-@transaction.atomic
-def api_token_create(*, username: str, role: str, allowed_networks: list[str] | None = None) -> Token:
-    """Give a user (created if needed, without a usable password) a role and an API token.
+TOKEN_BYTES = 20  # 40 hex characters, as DRF's tokens were: clients' header and storage stay as they are
+MAX_TOKEN_DAYS = 3650
 
-    ``allowed_networks`` (IP addresses or CIDR networks) limits where the token is accepted from.
+
+@transaction.atomic
+def api_user_ensure(*, username: str, role: str, allowed_networks: list[str] | None = None) -> Any:
+    """A user (created if needed, without a usable password) holding ``role``, for the API.
+
+    ``allowed_networks`` (IP addresses or CIDR networks) limits where its token is accepted from.
     """
     if role not in Role.values:
         raise DomainError("unknown_role", f"Unknown role {role!r}; choose one of {', '.join(Role.values)}.", fields={"role": role})
@@ -44,12 +50,77 @@ def api_token_create(*, username: str, role: str, allowed_networks: list[str] | 
         user.save(update_fields=["is_staff"])
     if allowed_networks is not None:
         ApiAccess.objects.update_or_create(user=user, defaults={"allowed_networks": networks})
-    token, _created = Token.objects.get_or_create(user=user)
+    return user
+
+
+@transaction.atomic
+def api_token_create(
+    *,
+    username: str,
+    role: str,
+    allowed_networks: list[str] | None = None,
+    expires_in_days: int | None = None,
+    rotate: bool = False,
+    actor: Any = None,
+    actor_label: str = "",
+) -> ApiToken:
+    """Give a user (see ``api_user_ensure``) a role and a new API token; audited.
+
+    Only the token's hash is stored: the returned row carries the token itself in ``key``, the one
+    time it can be shown. A user who has a token keeps it unless ``rotate`` replaces it (the old one
+    stops working at once in this process, within API_TOKEN_CACHE_SECONDS in the others).
+    """
+    if expires_in_days is not None and not 1 <= expires_in_days <= MAX_TOKEN_DAYS:
+        raise DomainError(
+            "invalid_expiry", _("A token expires after 1 to %(days)s days.") % {"days": MAX_TOKEN_DAYS},
+            fields={"expires_in_days": expires_in_days},
+        )
+    user = api_user_ensure(username=username, role=role, allowed_networks=allowed_networks)
+    existing = ApiToken.objects.select_for_update().filter(user=user).first()
+    if existing is not None and not rotate:
+        raise DomainError(
+            "token_exists",
+            _("%(user)s already has an API token (%(prefix)s…, created %(created)s); it cannot be shown again. "
+              "--rotate replaces it.") % {"user": username, "prefix": existing.prefix, "created": f"{existing.created_at:%Y-%m-%d}"},
+            kind=ErrorKind.CONFLICT,
+        )
+    key = secrets.token_hex(TOKEN_BYTES)
+    now = timezone.now()
+    token = ApiToken(user=user, key_hash=token_digest(key), prefix=key[:8], created_at=now,
+                     expires_at=now + datetime.timedelta(days=expires_in_days) if expires_in_days else None)
+    before = None
+    if existing is not None:
+        before = _token_public(existing)
+        existing.delete()
+    token.save()
+    event_record(
+        object_type="api_token", object_key=username, action="rotate" if existing is not None else "create",
+        actor=actor, actor_label=actor_label, before=before, after=_token_public(token),
+    )
+    token.key = key
     return token
 
 
 @transaction.atomic
-def api_token_bind(*, username: str, badge: str | None = None, stations: list[str] | None = None, actor: Any = None) -> None:
+def api_token_revoke(*, username: str, actor: Any = None, actor_label: str = "") -> None:
+    """Take a user's API token away; audited. It stops working within API_TOKEN_CACHE_SECONDS."""
+    token = ApiToken.objects.select_for_update().filter(user__username=username).first()
+    if token is None:
+        raise DomainError("no_token", _("%(user)s has no API token.") % {"user": username}, kind=ErrorKind.NOT_FOUND)
+    before = _token_public(token)
+    token.delete()
+    event_record(object_type="api_token", object_key=username, action="revoke", actor=actor, actor_label=actor_label, before=before)
+
+
+def _token_public(token: ApiToken) -> dict[str, Any]:
+    return {"prefix": token.prefix, "created_at": token.created_at.isoformat(),
+            "expires_at": token.expires_at.isoformat() if token.expires_at else None}
+
+
+@transaction.atomic
+def api_user_bind(
+    *, username: str, badge: str | None = None, stations: list[str] | None = None, actor: Any = None, actor_label: str = ""
+) -> None:
     """Bind an operator's user to the badge (the employee linked to it) and the stations its confirmations
     may name. ``None`` leaves that part as it is; ``stations=[]`` removes every station."""
     user = get_user_model().objects.filter(username=username).first()
@@ -71,9 +142,12 @@ def api_token_bind(*, username: str, badge: str | None = None, stations: list[st
             Employee.objects.filter(user=user).update(user=None)
             employee.user = user
             employee.save(update_fields=["user", "updated_at"])
-            event_record(object_type="api_access", object_key=username, action="bind_badge", actor=actor, before={"badge": before}, after={"badge": badge})
+            event_record(
+                object_type="api_access", object_key=username, action="bind_badge", actor=actor, actor_label=actor_label,
+                before={"badge": before}, after={"badge": badge},
+            )
     if stations is not None:
-        names = "\n".join(dict.fromkeys(name.strip() for name in stations if name.strip()))
+        names = "\n".join(sorted({name.strip() for name in stations if name.strip()}))
         try:
             validate_station_names(names)
         except ValidationError as error:
@@ -84,7 +158,7 @@ def api_token_bind(*, username: str, badge: str | None = None, stations: list[st
             access.stations = names
             access.save(update_fields=["stations"])
             event_record(
-                object_type="api_access", object_key=username, action="bind_stations", actor=actor,
+                object_type="api_access", object_key=username, action="bind_stations", actor=actor, actor_label=actor_label,
                 before={"stations": before.splitlines()}, after={"stations": names.splitlines()},
             )
 

@@ -39,12 +39,14 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError
 
+from mes.crypto import unreadable_paths
 from shopfloor.collector.database import Database
 from shopfloor.collector.stats import ReadStats, stats_between, stats_file_write, stats_line
 from shopfloor.devices.base import DeviceUnavailable, Snapshot, driver_for, utc_now
 from shopfloor.devices.config import (
     DeviceConfig,
     DeviceConfigError,
+    FieldProblem,
     ModbusConfig,
     ModbusRegisterSignal,
     parse_device_config,
@@ -401,7 +403,8 @@ class Collector:
             if reader is not None:
                 self._report_end(reader, mapping)
                 await self.readers.pop(equipment_id).stop()
-            await self._start(mapping)
+            if not await self._host_refused(mapping):
+                self._start(mapping)
 
     def _report_end(self, reader: DeviceReader, mapping: CollectorMapping) -> None:
         task = reader.task
@@ -410,22 +413,34 @@ class Collector:
         elif reader.mapping != mapping:
             logger.info("%s: mapping changed; restarting its reader", reader.code)
 
-    def _refuse(self, mapping: CollectorMapping, message: str, *args: Any) -> None:
-        """Log once per stored mapping why it is not collected."""
-        if self._refused.get(mapping.equipment_id) != mapping.config:
-            logger.error("%s: " + message + ", not collecting", mapping.equipment_code, *args)
-            self._refused[mapping.equipment_id] = mapping.config
-
-    async def _start(self, mapping: CollectorMapping) -> None:
+    async def _host_refused(self, mapping: CollectorMapping) -> bool:
+        """Whether the mapping's host is outside the device networks (checked at each start of a reader: the
+        mapping may predate the setting, or its name resolve elsewhere now); logged once per stored mapping."""
         try:
             config = parse_device_config(mapping.config)
-        except DeviceConfigError as error:
-            self._refuse(mapping, "stored mapping is not valid: %s", error)
-            return
-        # Checked at each start of a reader too: the mapping may predate the setting, or its name resolve elsewhere now.
+        except DeviceConfigError:
+            return False  # _start says why
         refusal = await asyncio.to_thread(device_host_refusal, config, self.options.device_networks)
-        if refusal is not None:
-            self._refuse(mapping, "host %s (%s) is outside MES_DEVICE_NETWORKS or link-local", refusal.host, refusal.address or "unresolved")
+        if refusal is None:
+            return False
+        if self._refused.get(mapping.equipment_id) != mapping.config:
+            logger.error(
+                "%s: host %s (%s) is outside MES_DEVICE_NETWORKS or link-local, not collecting",
+                mapping.equipment_code, refusal.host, refusal.address or "unresolved",
+            )
+            self._refused[mapping.equipment_id] = mapping.config
+        return True
+
+    def _start(self, mapping: CollectorMapping) -> None:
+        try:
+            unreadable = unreadable_paths(mapping.config)
+            if unreadable:  # never log in with a wrong password: wait until it is re-entered
+                raise DeviceConfigError([FieldProblem(path, "must be re-entered: MES_SECRETS_KEY cannot decrypt it") for path in unreadable])
+            config = parse_device_config(mapping.config)
+        except DeviceConfigError as error:
+            if self._refused.get(mapping.equipment_id) != mapping.config:
+                logger.error("%s: stored mapping is not valid, not collecting: %s", mapping.equipment_code, error)
+                self._refused[mapping.equipment_id] = mapping.config
             return
         self._refused.pop(mapping.equipment_id, None)
         reader = DeviceReader(mapping, config, self.options, self.database, self.stats)

@@ -42,6 +42,7 @@ def test_admin_creates_a_connection_and_never_sees_its_secrets_again():
     assert listed.json()["results"][0] | {"updated_at": None} == {
         "name": "plant-sap", "kind": "sap", "url": SAP["url"], "user": "MES", "has_password": True, "has_token": False,
         "options": {}, "timeout_seconds": 10, "is_default": True, "is_enabled": True, "updated_at": None,
+        "secret_state": "ok", "secrets_to_reenter": [],
     }
     assert ErpConnection.objects.get(name="plant-sap").password == "s3cret"  # omitted secret kept
     events = Event.objects.filter(object_type="erp_connection")

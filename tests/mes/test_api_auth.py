@@ -7,12 +7,11 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.utils import translation
-from rest_framework.authtoken.models import Token
 
 from mes.models import Confirmation, Employee, Event
-from mes.models.accounts import ApiAccess
+from mes.models.accounts import ApiAccess, ApiToken, token_digest
 from mes.roles import user_roles
-from mes.services.accounts import api_token_bind, api_token_create
+from mes.services.accounts import api_token_create, api_user_bind, api_user_ensure
 from tests.conftest import ORDER, persona
 from tests.factories import EmployeeFactory
 from tests.helpers import confirm, snapshot
@@ -129,7 +128,9 @@ def test_operator_refused_an_upsert_is_told_which_roles_may(operator, db):
 
 def test_user_without_a_role_may_do_nothing(planned_order, anonymous):
     user = get_user_model().objects.create(username="nobody")
-    anonymous.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    key = "0123456789abcdef0123456789abcdef01234567"
+    ApiToken.objects.create(user=user, key_hash=token_digest(key), prefix=key[:8])
+    anonymous.credentials(HTTP_AUTHORIZATION=f"Token {key}")
 
     response = anonymous.get(f"/api/v1/work-orders/{ORDER}")
 
@@ -186,19 +187,21 @@ def test_create_api_token_prints_only_the_token_and_gives_the_role(db):
     call_command("create_api_token", "gateway-1", "--role", "operator", stdout=out, stderr=err)
 
     user = get_user_model().objects.get(username="gateway-1")
-    assert out.getvalue() == f"{Token.objects.get(user=user).key}\n"
+    assert token_digest(out.getvalue().removesuffix("\n")) == ApiToken.objects.get(user=user).key_hash
     assert err.getvalue() == ""
     assert user_roles(user) == {"operator"}
     assert not user.has_usable_password()
 
 
-def test_create_api_token_twice_prints_the_same_token(db):
+def test_create_api_token_twice_refuses_the_second_since_the_token_cannot_be_shown_again(db):
     first, second = io.StringIO(), io.StringIO()
-
     call_command("create_api_token", "erp", "--role", "integration", stdout=first)
-    call_command("create_api_token", "erp", "--role", "integration", stdout=second)
 
-    assert first.getvalue() == second.getvalue()
+    with translation.override("en"), pytest.raises(CommandError, match="already has an API token .*--rotate replaces it"):
+        call_command("create_api_token", "erp", "--role", "integration", stdout=second)
+
+    assert second.getvalue() == ""
+    assert ApiToken.objects.get(user__username="erp").key_hash == token_digest(first.getvalue().strip())
     assert get_user_model().objects.filter(username="erp").count() == 1
 
 
@@ -232,7 +235,7 @@ def test_create_api_token_with_allow_from_fences_the_token(db):
                  "--allow-from", "192.168.5.20", stdout=out)
 
     user = get_user_model().objects.get(username="erp")
-    assert out.getvalue() == f"{Token.objects.get(user=user).key}\n"
+    assert token_digest(out.getvalue().strip()) == ApiToken.objects.get(user=user).key_hash
     assert ApiAccess.objects.get(user=user).allowed_networks == "10.1.0.0/16 192.168.5.20"
 
 
@@ -270,7 +273,7 @@ def test_an_operator_token_bound_to_nothing_may_name_no_badge_and_no_station(rel
 
 def test_an_operator_token_names_only_the_badge_and_stations_bound_to_it(released_order, operator):
     EmployeeFactory(badge="B-1002", name="Zhao Min")
-    api_token_bind(username="station-07", badge="B-1001", stations=["ST-07", "ST-08"])
+    api_user_bind(username="station-07", badge="B-1001", stations=["ST-07", "ST-08"])
 
     own = operator.post("/api/v1/confirmations", reported_by(operator_badge="B-1001", station="ST-08"))
     before = snapshot()
@@ -285,7 +288,7 @@ def test_an_operator_token_names_only_the_badge_and_stations_bound_to_it(release
 
 
 def test_in_a_bulk_each_record_naming_someone_else_is_refused_on_its_own(released_order, operator):
-    api_token_bind(username="station-07", badge="B-1001", stations=["ST-07"])
+    api_user_bind(username="station-07", badge="B-1001", stations=["ST-07"])
     records = [reported_by(operator_badge="B-1001", station="ST-07"), reported_by(operator_badge="B-9999"), reported_by(station="ST-99")]
 
     response = operator.post("/api/v1/confirmations/bulk", {"confirmations": records})
@@ -307,31 +310,32 @@ def test_supervisors_and_admins_report_for_any_badge_and_station(request, releas
 
 
 def test_a_gateway_holding_the_integration_role_reports_for_any_badge(released_order):
-    api_token_create(username="gateway-1", role="integration")
-    gateway = persona("gateway-1", "operator")  # the same token, now also holding the operator role
+    api_user_ensure(username="gateway-1", role="integration")
+    gateway = persona("gateway-1", "operator")  # its token: the user holds both roles
 
     response = gateway.post("/api/v1/confirmations", reported_by(operator_badge="B-1001", station="PRESS-LINE-2"))
 
     assert response.status_code == 201
 
 
-def test_create_api_token_binds_an_operator_to_a_badge_and_stations_and_audits_it(plant):
+def test_create_api_user_binds_an_operator_to_a_badge_and_stations_and_audits_it(plant):
     out = io.StringIO()
 
     call_command("create_api_token", "tablet-3", "--role", "operator", "--badge", "B-1001", "--station", "ST-07", "--station", "ST-08", stdout=out)
-    call_command("create_api_token", "tablet-3", "--role", "operator", "--badge", "B-1001", "--station", "ST-07", "--station", "ST-08", stdout=out)
+    api_user_bind(username="tablet-3", badge="B-1001", stations=["ST-08", "ST-07"])  # the same again: nothing to record
 
     user = get_user_model().objects.get(username="tablet-3")
     assert Employee.objects.get(badge="B-1001").user == user
     assert ApiAccess.objects.get(user=user).station_names() == {"ST-07", "ST-08"}
-    assert list(Event.objects.filter(object_type="api_access").order_by("pk").values_list("action", "after")) == [
-        ("bind_badge", {"badge": "B-1001"}), ("bind_stations", {"stations": ["ST-07", "ST-08"]}),
+    assert list(Event.objects.filter(object_type="api_access").order_by("pk").values_list("action", "actor_label", "after")) == [
+        ("bind_badge", "manage.py create_api_token", {"badge": "B-1001"}),
+        ("bind_stations", "manage.py create_api_token", {"stations": ["ST-07", "ST-08"]}),
     ]
 
 
 def test_a_badge_linked_to_another_user_is_not_taken_over(plant):
     api_token_create(username="tablet-3", role="operator")
-    api_token_bind(username="tablet-3", badge="B-1001")
+    api_user_bind(username="tablet-3", badge="B-1001")
 
     with translation.override("en"), pytest.raises(CommandError, match="Badge B-1001 is linked to user tablet-3 already"):
         call_command("create_api_token", "tablet-4", "--role", "operator", "--badge", "B-1001", stdout=io.StringIO())

@@ -7,7 +7,7 @@ import pytest
 
 from erp_sync.models import OutboxMessage
 from mes.models import Confirmation
-from mes.services.accounts import api_token_bind
+from mes.services.accounts import api_user_bind
 from tests.conftest import ORDER
 from tests.helpers import operation_of, snapshot
 
@@ -17,7 +17,7 @@ URL = "/api/v1/confirmations"
 @pytest.fixture
 def operator(operator, plant):
     """The operator's token, bound to the badge and station its reports name (it may name no other)."""
-    api_token_bind(username="station-07", badge="B-1001", stations=["ST-07"])
+    api_user_bind(username="station-07", badge="B-1001", stations=["ST-07"])
     return operator
 
 

@@ -75,6 +75,7 @@ class Command(BaseCommand):
             self.stdout.write("No ERP connections. Add one: manage.py erp_connection add NAME --kind sap --url URL --user U --password P --default")
             return
         self.stdout.write(f"{'name':20} {'kind':8} {'default':7} {'enabled':7} {'pending':>7} {'dead':>5}  url")
+        reenter = []
         for row in rows:
             queue = queues.get(row.name, {}) if not row.is_default else {
                 "pending": sum(q["pending"] for key, q in queues.items() if key in {"", row.name}),
@@ -84,6 +85,11 @@ class Command(BaseCommand):
                 f"{row.name:20} {row.kind:8} {'yes' if row.is_default else '':7} {'yes' if row.is_enabled else 'no':7} "
                 f"{queue.get('pending', 0):>7} {queue.get('dead', 0):>5}  {row.base_url}"
             )
+            if row.unreadable_secrets():
+                reenter.append(f"  {row.name}: secret must be re-entered ({', '.join(row.unreadable_secrets())}): "
+                               "MES_SECRETS_KEY cannot decrypt it; nothing is sent until it is written again")
+        for line in reenter:
+            self.stdout.write(line)
 
     def _test(self, *, name, **_):
         health = erp_connection_test(name)

@@ -21,14 +21,14 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
-from rest_framework.authtoken.models import Token
 
 from erp_sync.models import ErpConnection
 from erp_sync.services import erp_connection_upsert
 from mes.management.commands.run_plant import ERP_SIMULATOR_PORT
 from mes.models import Equipment, Status, WorkOrder, WorkOrderOperation
 from mes.roles import Role
-from mes.services.accounts import api_token_bind, api_token_create
+from mes.models import ApiToken
+from mes.services.accounts import api_token_create, api_user_bind, api_user_ensure
 from mes.services.confirmations import ConfirmationRequest, operation_confirm
 from mes.services.errors import DomainError
 from mes.services.master_data import (
@@ -278,7 +278,7 @@ class Command(BaseCommand):
         base_url = base_url.rstrip("/")
         if if_empty and WorkOrder.objects.exists():
             self.say("The database already holds work orders; the demo plant was not added.")
-            self.print_access(base_url, tokens=self.existing_tokens())
+            self.print_access(base_url, tokens={})
             return
         try:
             tokens = self.seed()
@@ -294,8 +294,9 @@ class Command(BaseCommand):
     # --- building ----------------------------------------------------------------
 
     def seed(self) -> dict[str, str]:
-        tokens = {username: self.user(username, role, password) for username, role, password in DEMO_USERS}
-        users = get_user_model().objects.in_bulk(list(tokens), field_name="username")
+        created = {username: self.user(username, role, password) for username, role, password in DEMO_USERS}
+        tokens = {username: key for username, key in created.items() if key}
+        users = get_user_model().objects.in_bulk(list(created), field_name="username")
         erp = users["erp"]
         with transaction.atomic():
             for code, name, line, capacity, _skill in WORK_CENTERS:
@@ -334,7 +335,7 @@ class Command(BaseCommand):
             for badge, name, skills in EMPLOYEES:
                 employee_upsert(badge=badge, name=name, skills=skills, actor=erp)
             # The demo's operator token reports as E1001 at WC-CUT-1 (the example printed below).
-            api_token_bind(username="station", badge="E1001", stations=["WC-CUT-1"], actor=users["admin"])
+            api_user_bind(username="station", badge="E1001", stations=["WC-CUT-1"], actor=users["admin"])
             for code, kind, name in REASON_CODES:
                 reason_code_upsert(code=code, kind=kind, name=name, actor=erp)
             if not ErpConnection.objects.exists():  # never replace a connection someone configured
@@ -371,10 +372,13 @@ class Command(BaseCommand):
                     number=operation.work_order.number, sequence=operation.sequence, equipment_code=code, actor=actor
                 )
 
-    def user(self, username: str, role: str, password: str | None) -> str:
-        """A demo login: created in its role with a token by the accounts service; people get a password."""
-        token = api_token_create(username=username, role=role)
-        user = token.user
+    def user(self, username: str, role: str, password: str | None) -> str | None:
+        """A demo login in its role, by the accounts service; people get a password. Returns its API
+        token when one was made now (only its hash is kept, so it is shown this once), else None."""
+        user = api_user_ensure(username=username, role=role)
+        key = None
+        if not ApiToken.objects.filter(user=user).exists():
+            key = api_token_create(username=username, role=role, actor_label="manage.py seed_demo").key
         update_fields = []
         # Only a user the service has just made has no usable password: a changed one stays changed.
         if password is not None and not user.has_usable_password():
@@ -385,7 +389,7 @@ class Command(BaseCommand):
             update_fields.append("is_superuser")
         if update_fields:
             user.save(update_fields=update_fields)
-        return token.key
+        return key
 
     def play(self, order: DemoOrder, users: dict[str, Any]) -> None:
         """Upsert one order and, while it is still planned, play its story up to its demo state."""
@@ -488,10 +492,6 @@ class Command(BaseCommand):
 
     # --- printing ----------------------------------------------------------------
 
-    def existing_tokens(self) -> dict[str, str]:
-        usernames = [username for username, _role, _password in DEMO_USERS]
-        return dict(Token.objects.filter(user__username__in=usernames).values_list("user__username", "key"))
-
     def print_summary(self) -> None:
         counts = {status: 0 for status in Status.values}
         numbers = [order.number for order in demo_orders()]
@@ -529,10 +529,11 @@ class Command(BaseCommand):
                 self.say(f"  {username} / {password}  ({role})")
         if not tokens:
             self.say()
-            self.say("API tokens: python manage.py create_api_token <username> --role <role>")
+            self.say("API tokens are shown once, when they are made (only a hash is kept). A new one for a user:")
+            self.say("  python manage.py create_api_token <username> --role <role> --rotate")
             return
         self.say()
-        self.say("API tokens (header  Authorization: Token <key>):")
+        self.say("API tokens (header  Authorization: Token <key>), shown this once: only a hash is kept:")
         for username, role, _password in DEMO_USERS:
             if username in tokens:
                 self.say(f"  {username:<10} {role:<11} {tokens[username]}")

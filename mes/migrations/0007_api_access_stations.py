@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('mes', '0004_employee_station_pin'),
+        ('mes', '0006_api_token_hashes'),
     ]
 
     operations = [
