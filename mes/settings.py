@@ -158,6 +158,27 @@ SECRET_KEY = env_str("SECRET_KEY") or _local_secret_key()
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
+# --- behind a reverse proxy, over TLS ---------------------------------------------
+# Proxies whose X-Forwarded-For is believed (addresses or networks). Every decision by address
+# (token allow-lists, /metrics, sign-in lock-outs) then sees the client, not the proxy:
+# mes.client_ip takes the right-most address in X-Forwarded-For that is not one of these.
+MES_TRUSTED_PROXIES = env_networks("MES_TRUSTED_PROXIES", [])
+# MES_HTTPS=1: the site is served over TLS only (usually by the proxy in front). Browsers are told
+# to use nothing else (HSTS), plain HTTP is redirected, cookies travel only over TLS, and the
+# proxy's X-Forwarded-Proto says whether a request came over TLS: the proxy must set it itself,
+# overwriting what the client sent.
+MES_HTTPS = env_bool("MES_HTTPS", False)
+if MES_HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    # Health checks and Prometheus inside the plant network call the web processes directly over HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^health$", r"^metrics$"]
+    SECURE_HSTS_SECONDS = env_int("MES_HSTS_SECONDS", 31_536_000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("MES_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("MES_HSTS_PRELOAD", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
