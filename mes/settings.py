@@ -7,6 +7,7 @@ variable, instead of surfacing later as a confusing runtime error.
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import os
 import secrets
@@ -186,6 +187,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -209,6 +211,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "erp_sync.middleware.InboundReceiptMiddleware",
+    # Last, as django-axes asks: it turns a refused sign-in of a locked-out user or address into the lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "mes.urls"
@@ -292,6 +296,21 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
+# Password guessing (django-axes): after MES_SIGN_IN_FAILURE_LIMIT wrong passwords for one user name,
+# or from one client address (mes.client_ip, so behind a proxy too), sign-in there is refused for
+# MES_SIGN_IN_LOCKOUT_MINUTES, on /accounts/login/ and the admin's alike; a wrong password during
+# the lock-out starts it again. An admin lifts a lock-out early: the admin's "Access attempts", or
+# `manage.py axes_reset_username NAME` / `axes_reset_ip ADDRESS` / `axes_reset`.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("MES_SIGN_IN_FAILURE_LIMIT", 5, minimum=1, maximum=1000)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env_int("MES_SIGN_IN_LOCKOUT_MINUTES", 15, minimum=1, maximum=7 * 24 * 60))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one reaching the limit locks
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "mes.client_ip.client_ip"
+AXES_LOCKOUT_CALLABLE = "mes.views.accounts.sign_in_locked_out"
 
 # --- languages and time -----------------------------------------------------------
 LANGUAGE_CODE = env_str("LANGUAGE_CODE", "zh-hans")

@@ -294,9 +294,9 @@ def test_station_documents_in_both_languages(released_order, tablet):
         assert sheet.content.startswith(b"%PDF") and traveler.content.startswith(b"%PDF")
     assert tablet.get("/station/documents/traveler/WO-4040.pdf").status_code == 404
     assert tablet.get("/station/documents/badge-cards.pdf").status_code == 302  # badges sign people in: supervisors only
-    person("chief", "supervisor")
+    chief = person("chief", "supervisor")
     office = Client()
-    office.login(username="chief", password="secret-pass-1")
+    office.force_login(chief)
     assert office.get("/station/documents/badge-cards.pdf", {"language": "en"})["Content-Type"] == "application/pdf"
     assert office.get("/station/documents/station-sheet.pdf", {"work_center": "WC-WELD"}).status_code == 200
     assert office.get("/station/documents/station-sheet.pdf", {"work_center": "NOPE"}).status_code == 404
@@ -317,9 +317,9 @@ def test_a_station_credential_reaches_no_other_page_and_cannot_release_orders(pl
 
 
 def test_an_operator_never_reaches_the_set_up_or_other_stations_without_a_credential(released_order):
-    person("li", "operator")
+    li = person("li", "operator")
     operator = Client()
-    operator.login(username="li", password="secret-pass-1")
+    operator.force_login(li)
     assert operator.get("/station/")["Location"] == "/station/welcome/"
     response = post(operator, "/station/api/report", report_body())
     assert (response.status_code, response.json()["error"]["code"]) == (403, "not_a_station")
