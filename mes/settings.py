@@ -246,8 +246,8 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 # --- queue: Redis when REDIS_URL is set, otherwise embedded ------------------------
 REDIS_URL = env_url("REDIS_URL", {"redis", "rediss", "unix"})
 EMBEDDED_MODE = REDIS_URL is None
-# The cache holds what every process of the plant must agree on (station PIN lock-outs): Redis in
-# scale-out mode, else files under var/ that the web workers on this machine share.
+# The shared cache: Redis in scale-out mode, else files under var/ that the web workers on this
+# machine share. (Lock-outs are counted in the database, so they hold while Redis is down.)
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "mes"}}
 else:

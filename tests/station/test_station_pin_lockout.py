@@ -1,0 +1,158 @@
+"""The station PIN lock-out: every try is counted before the PIN is checked, per badge and per station,
+so tries at the same moment cannot slip past it; wrong PINs are logged."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import threading
+from collections import Counter
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+
+from mes.models import Event
+from mes.services.accounts import employee_pin_set
+from shopfloor.models import PinTryCount
+from shopfloor.station.services import PIN_TRIES, STATION_PIN_TRIES, station_create
+from tests.factories import EmployeeFactory
+from tests.station.conftest import post, station_client
+
+SIGN_IN = "/station/api/sign-in"
+
+
+@pytest.fixture
+def pin_station(plant):
+    employee_pin_set(badge="B-1001", pin="4711")
+    station, secret = station_create(work_center_code="WC-CUT", name="PIN corner", is_pin_required=True)
+    return station, secret
+
+
+def _codes(answers) -> Counter:
+    return Counter(answer.json()["error"]["code"] if answer.status_code != 200 else "signed_in" for answer in answers)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_forty_wrong_pins_at_the_same_moment_get_five_checks(pin_station):
+    _station, secret = pin_station
+    start = threading.Barrier(40)
+    answers = []
+
+    def guess(number: int) -> None:
+        tablet = station_client(secret)
+        start.wait()
+        try:
+            answers.append(post(tablet, SIGN_IN, {"badge": "B-1001", "pin": f"{number:04d}"}))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=guess, args=(number,)) for number in range(40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    after = post(station_client(secret), SIGN_IN, {"badge": "B-1001", "pin": "4711"})
+
+    # Only the answers that checked the PIN say "wrong PIN"; the others never reached the hash.
+    assert _codes(answers) == {"wrong_pin": PIN_TRIES, "pin_locked": 40 - PIN_TRIES}
+    assert (after.status_code, after.json()["error"]["code"]) == (403, "pin_locked")
+    assert PinTryCount.objects.get(key="badge:B-1001").count == 41
+
+
+@pytest.mark.django_db
+def test_wrong_pins_for_many_badges_lock_the_station_but_not_the_others(pin_station):
+    _station, secret = pin_station
+    _other_station, other_secret = station_create(work_center_code="WC-CUT", name="Saw corner", is_pin_required=True)
+    for number in range(1, 6):
+        EmployeeFactory(badge=f"B-20{number:02d}", name=f"Operator {number}")
+        employee_pin_set(badge=f"B-20{number:02d}", pin="2468")
+    tablet = station_client(secret)
+
+    guesses = [post(tablet, SIGN_IN, {"badge": f"B-20{number:02d}", "pin": "1111"}) for number in range(1, 5) for _ in range(PIN_TRIES)]
+    here = post(tablet, SIGN_IN, {"badge": "B-2005", "pin": "2468"})
+    elsewhere = post(station_client(other_secret), SIGN_IN, {"badge": "B-2005", "pin": "2468"})
+
+    assert _codes(guesses) == {"wrong_pin": STATION_PIN_TRIES}
+    assert (here.status_code, here.json()["error"]) == (
+        403,
+        {"code": "station_pin_locked", "message": "Too many wrong PINs at this station; wait five minutes or ask a supervisor."},
+    )
+    assert elsewhere.status_code == 200
+
+
+@pytest.mark.django_db
+def test_right_pins_do_not_count_towards_the_station_lock_out(pin_station):
+    _station, secret = pin_station
+    tablet = station_client(secret)
+
+    answers = [post(tablet, SIGN_IN, {"badge": "B-1001", "pin": "4711"}) for _ in range(STATION_PIN_TRIES + 1)]
+
+    assert _codes(answers) == {"signed_in": STATION_PIN_TRIES + 1}
+    assert PinTryCount.objects.get(key=f"station:{_station.pk}").count == 0
+
+
+@pytest.mark.django_db
+def test_a_right_pin_before_the_limit_starts_the_badge_count_again(pin_station):
+    _station, secret = pin_station
+    tablet = station_client(secret)
+
+    answers = []
+    for _round in range(2):
+        answers += [post(tablet, SIGN_IN, {"badge": "B-1001", "pin": "0000"}) for _ in range(PIN_TRIES - 1)]
+        answers.append(post(tablet, SIGN_IN, {"badge": "B-1001", "pin": "4711"}))
+
+    assert _codes(answers) == {"wrong_pin": 2 * (PIN_TRIES - 1), "signed_in": 2}
+    assert not PinTryCount.objects.filter(key="badge:B-1001").exists()
+
+
+@pytest.mark.django_db
+def test_the_lock_out_ends_five_minutes_after_the_last_try(pin_station):
+    _station, secret = pin_station
+    tablet = station_client(secret)
+    for _ in range(PIN_TRIES + 3):
+        post(tablet, SIGN_IN, {"badge": "B-1001", "pin": "0000"})
+    locked = post(tablet, SIGN_IN, {"badge": "B-1001", "pin": "4711"})
+    PinTryCount.objects.update(expires_at=timezone.now() - datetime.timedelta(seconds=1))
+
+    later = post(tablet, SIGN_IN, {"badge": "B-1001", "pin": "4711"})
+
+    assert locked.json()["error"]["code"] == "pin_locked"
+    assert later.status_code == 200
+
+
+@pytest.mark.django_db
+def test_wrong_pins_and_refusals_are_logged_and_unknown_badges_count_nothing(pin_station, caplog):
+    _station, secret = pin_station
+    tablet = station_client(secret)
+
+    with caplog.at_level(logging.WARNING, logger="shopfloor.station.services"):
+        for _ in range(PIN_TRIES + 1):
+            post(tablet, SIGN_IN, {"badge": "B-1001", "pin": "0000"})
+        post(tablet, SIGN_IN, {"badge": "B-4040", "pin": "0000"})
+
+    messages = [record.getMessage() for record in caplog.records if record.name == "shopfloor.station.services"]
+    assert messages == [f"Wrong PIN for badge B-1001 at station PIN corner (try {n} of 5)" for n in range(1, 6)] + [
+        "PIN sign-in refused: badge B-1001 is locked out (try 6) at station PIN corner"
+    ]
+    assert sorted(PinTryCount.objects.values_list("key", "count")) == [("badge:B-1001", 6), (f"station:{_station.pk}", 6)]
+
+
+@pytest.mark.django_db
+def test_an_admin_lifts_a_badge_lock_out_in_the_admin_and_it_is_audited(pin_station):
+    _station, secret = pin_station
+    tablet = station_client(secret)
+    for _ in range(PIN_TRIES):
+        post(tablet, SIGN_IN, {"badge": "B-1001", "pin": "0000"})
+    admin = Client()
+    admin.force_login(get_user_model().objects.create_superuser("root", password="root-pass-1"))
+    row = PinTryCount.objects.get(key="badge:B-1001")
+
+    lifted = admin.post("/admin/shopfloor/pintrycount/", {"action": "delete_selected", "_selected_action": [row.pk], "post": "yes"})
+    signed_in = post(tablet, SIGN_IN, {"badge": "B-1001", "pin": "4711"})
+
+    assert lifted.status_code == 302 and signed_in.status_code == 200
+    event = Event.objects.get(object_type="station_pin_lockout")
+    assert (event.object_key, event.action, event.before["count"]) == ("badge:B-1001", "delete", PIN_TRIES)
