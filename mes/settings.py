@@ -169,14 +169,17 @@ MES_TRUSTED_PROXIES = env_networks("MES_TRUSTED_PROXIES", [])
 # proxy's X-Forwarded-Proto says whether a request came over TLS: the proxy must set it itself,
 # overwriting what the client sent.
 MES_HTTPS = env_bool("MES_HTTPS", False)
+_HSTS_SECONDS = env_int("MES_HSTS_SECONDS", 31_536_000, minimum=0)
+_HSTS_INCLUDE_SUBDOMAINS = env_bool("MES_HSTS_INCLUDE_SUBDOMAINS", True)
+_HSTS_PRELOAD = env_bool("MES_HSTS_PRELOAD", True)
 if MES_HTTPS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = True
     # Health checks and Prometheus inside the plant network call the web processes directly over HTTP.
     SECURE_REDIRECT_EXEMPT = [r"^health$", r"^metrics$"]
-    SECURE_HSTS_SECONDS = env_int("MES_HSTS_SECONDS", 31_536_000, minimum=0)
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("MES_HSTS_INCLUDE_SUBDOMAINS", True)
-    SECURE_HSTS_PRELOAD = env_bool("MES_HSTS_PRELOAD", True)
+    SECURE_HSTS_SECONDS = _HSTS_SECONDS
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = _HSTS_INCLUDE_SUBDOMAINS
+    SECURE_HSTS_PRELOAD = _HSTS_PRELOAD
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 
@@ -270,6 +273,16 @@ if CELERY_BROKER_URL is None and EMBEDDED_MODE:
     }
 elif CELERY_BROKER_URL is None:
     CELERY_BROKER_URL = REDIS_URL
+# A web process wakes a worker after each commit that queued ERP messages. A broker that is down
+# must not hold the request: the message is safe in the outbox and the beat sweep sends it. So a
+# connection is tried once, for at most this long (kombu's default retries for 4-6 s), and after a
+# failed wake-up the process skips wake-ups for ERP_SYNC_WAKE_UP_PAUSE_SECONDS (erp_sync.tasks.kick).
+BROKER_CONNECT_TIMEOUT_SECONDS = float(env_decimal("BROKER_CONNECT_TIMEOUT_SECONDS", "0.5", minimum=Decimal("0.05")))
+ERP_SYNC_WAKE_UP_PAUSE_SECONDS = float(env_decimal("ERP_SYNC_WAKE_UP_PAUSE_SECONDS", "10", minimum=Decimal("0.1")))
+CELERY_BROKER_CONNECTION_TIMEOUT = BROKER_CONNECT_TIMEOUT_SECONDS
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://", "unix://", "amqp://")):
+    # Workers keep retrying their own connection (broker_connection_retry); this bounds a publish.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 0, "socket_connect_timeout": BROKER_CONNECT_TIMEOUT_SECONDS}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
