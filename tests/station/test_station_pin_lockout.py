@@ -74,6 +74,7 @@ def test_wrong_pins_for_many_badges_lock_the_station_but_not_the_others(pin_stat
 
     twentieth = post(tablet, SIGN_IN, {"badge": "B-1001", "pin": "1111"})
     here = post(tablet, SIGN_IN, {"badge": "B-2001", "pin": "2468"})
+    in_chinese = post(station_client(secret, language="zh-hans"), SIGN_IN, {"badge": "B-2001", "pin": "2468"})
     elsewhere = post(station_client(other_secret), SIGN_IN, {"badge": "B-2001", "pin": "2468"})
 
     assert twentieth.json()["error"]["code"] == "wrong_pin"
@@ -81,6 +82,7 @@ def test_wrong_pins_for_many_badges_lock_the_station_but_not_the_others(pin_stat
         403,
         {"code": "station_pin_locked", "message": "Too many wrong PINs at this station; wait five minutes or ask a supervisor."},
     )
+    assert in_chinese.json()["error"]["message"] == "该工位输错 PIN 次数过多；请等待五分钟或联系主管。"
     assert elsewhere.status_code == 200
 
 
