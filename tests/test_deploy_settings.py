@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.db import connection
+
+from tests.helpers import current_database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -75,10 +76,9 @@ print(json.dumps({
 
 @pytest.mark.django_db
 def test_behind_a_tls_proxy_plain_http_is_redirected_and_cookies_are_secure(tmp_path):
-    database = connection.settings_dict
     environment = production_environment(
         tmp_path,
-        DATABASE_URL=f"postgresql://{database['USER'] or 'postgres'}@{database['HOST'] or '127.0.0.1'}:{database['PORT'] or 5432}/{database['NAME']}",
+        DATABASE_URL=current_database_url(),
         REDIS_URL="redis://127.0.0.1:6379/9",
     )
 

@@ -13,12 +13,12 @@ import uuid
 import pytest
 import redis
 from django.conf import settings
-from django.db import connection
 
 from erp_sync import tasks
 from erp_sync.models import OutboxMessage
 from mes.services.accounts import api_token_create
 from tests.erp_sync.test_reconciliation_page import _queued_tasks
+from tests.helpers import current_database_url
 
 PROCESS = """
 import json, sys, django
@@ -51,11 +51,10 @@ def _closed_port() -> int:
 def test_confirmations_are_answered_while_redis_is_down_and_wait_in_the_outbox(released_order, tmp_path):
     token = api_token_create(username="station-07", role="operator").key
     bodies = [{"client_id": str(uuid.uuid4()), "work_order": "WO-1001", "operation": 10, "good_qty": 1} for _ in range(3)]
-    database = connection.settings_dict
     environment = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "mes.settings",
-        "DATABASE_URL": f"postgresql://{database['USER'] or 'postgres'}@{database['HOST'] or '127.0.0.1'}:{database['PORT'] or 5432}/{database['NAME']}",
+        "DATABASE_URL": current_database_url(),
         "REDIS_URL": f"redis://127.0.0.1:{_closed_port()}/0",
         "MES_VAR_DIR": str(tmp_path),
     }
