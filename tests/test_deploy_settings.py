@@ -19,7 +19,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def production_environment(tmp_path: Path, **overrides: str) -> dict[str, str]:
     """The variables README.md lists for a production start behind a TLS proxy."""
-    environment = {key: value for key, value in os.environ.items() if not key.startswith(("MES_", "DEBUG", "SECRET_KEY"))}
+    # Not what the test process has: the browser tests set DJANGO_ALLOW_ASYNC_UNSAFE for Playwright.
+    environment = {
+        key: value for key, value in os.environ.items() if not key.startswith(("MES_", "DEBUG", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE"))
+    }
     environment.update(
         DJANGO_SETTINGS_MODULE="mes.settings",
         MES_VAR_DIR=str(tmp_path),

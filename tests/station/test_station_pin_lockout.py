@@ -14,7 +14,7 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from mes.models import Event
+from mes.models import Employee, Event
 from mes.services.accounts import employee_pin_set
 from shopfloor.models import PinTryCount
 from shopfloor.station.services import PIN_TRIES, STATION_PIN_TRIES, station_create
@@ -35,31 +35,53 @@ def _codes(answers) -> Counter:
     return Counter(answer.json()["error"]["code"] if answer.status_code != 200 else "signed_in" for answer in answers)
 
 
-@pytest.mark.django_db(transaction=True)
-def test_forty_wrong_pins_at_the_same_moment_get_five_checks(pin_station):
-    _station, secret = pin_station
-    start = threading.Barrier(40)
+def _at_the_same_moment(tries: list[tuple[str, dict]]) -> list:
+    """Send every (station secret, sign-in body) from its own thread, all released at once."""
+    start = threading.Barrier(len(tries))
     answers = []
 
-    def guess(number: int) -> None:
+    def send(secret: str, body: dict) -> None:
         tablet = station_client(secret)
         start.wait()
         try:
-            answers.append(post(tablet, SIGN_IN, {"badge": "B-1001", "pin": f"{number:04d}"}))
+            answers.append(post(tablet, SIGN_IN, body))
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=guess, args=(number,)) for number in range(40)]
+    threads = [threading.Thread(target=send, args=attempt) for attempt in tries]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    return answers
+
+
+@pytest.mark.django_db(transaction=True)
+def test_forty_wrong_pins_for_a_badge_at_the_same_moment_get_five_checks(pin_station):
+    _station, secret = pin_station
+    _other, other_secret = station_create(work_center_code="WC-CUT", name="Saw corner", is_pin_required=True)
+    # Twenty at each of two stations: neither station reaches its own limit, the badge does.
+    tries = [(secret if number % 2 else other_secret, {"badge": "B-1001", "pin": f"{number:04d}"}) for number in range(40)]
+
+    answers = _at_the_same_moment(tries)
     after = post(station_client(secret), SIGN_IN, {"badge": "B-1001", "pin": "4711"})
 
     # Only the answers that checked the PIN say "wrong PIN"; the others never reached the hash.
     assert _codes(answers) == {"wrong_pin": PIN_TRIES, "pin_locked": 40 - PIN_TRIES}
     assert (after.status_code, after.json()["error"]["code"]) == (403, "pin_locked")
     assert PinTryCount.objects.get(key="badge:B-1001").count == 41
+
+
+@pytest.mark.django_db(transaction=True)
+def test_forty_wrong_pins_of_forty_badges_at_one_station_get_twenty_checks(pin_station):
+    _station, secret = pin_station
+    for number in range(40):
+        EmployeeFactory(badge=f"B-3{number:03d}", name=f"Operator {number}")
+    Employee.objects.filter(badge__startswith="B-3").update(station_pin=Employee.objects.get(badge="B-1001").station_pin)
+
+    answers = _at_the_same_moment([(secret, {"badge": f"B-3{number:03d}", "pin": "0000"}) for number in range(40)])
+
+    assert _codes(answers) == {"wrong_pin": STATION_PIN_TRIES, "station_pin_locked": 40 - STATION_PIN_TRIES}
 
 
 @pytest.mark.django_db
