@@ -13,14 +13,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Dependencies in their own layer, rebuilt only when pyproject.toml changes. The project itself
-# is not installed into site-packages: it runs from /app, next to its templates/, static/ and
-# locale/ (which the settings find relative to the code).
-COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt \
-    && rm /tmp/requirements.txt
+# Dependencies in their own layer, rebuilt only when the lock changes: exactly the versions in
+# requirements.lock (generated from pyproject.toml by `make lock`), each checked against its hash,
+# so every build of a release installs the same, reviewed code. The project itself is not installed
+# into site-packages: it runs from /app, next to its templates/, static/ and locale/ (which the
+# settings find relative to the code).
+COPY requirements.lock ./
+RUN pip install --require-hashes --no-deps -r requirements.lock && pip check
 
 COPY . .
 

@@ -15,7 +15,7 @@ CHROMIUM := /usr/bin/chromium
 CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test bench
+.PHONY: run test bench lock
 
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11 or newer is needed; set PYTHON=/path/to/python3.11" >&2; exit 1; }
@@ -50,3 +50,10 @@ $(CJK_FONT): | $(CHROMIUM)
 # The ingest benchmark (issue 2): PostgreSQL at 127.0.0.1:5432, loopback only, stops by itself.
 bench: $(INSTALLED)
 	@if [ -f bench/ingest.py ]; then $(PY) bench/ingest.py $(BENCH_ARGS); else echo "No benchmark in bench/ yet."; fi
+
+# requirements.lock: every runtime dependency of pyproject.toml pinned with its hashes, for the Docker
+# image. Run after changing the dependencies (a test checks that the lock matches pyproject.toml).
+lock: $(INSTALLED)
+	$(PY) -m pip install --quiet "pip-tools>=7.4,<8"
+	$(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links \
+		--output-file requirements.lock pyproject.toml

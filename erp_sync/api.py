@@ -18,6 +18,7 @@ from erp_sync.models import ErpConnection, OutboxMessage
 from erp_sync.selectors import mapping_preview, message_journey, sync_health
 from mes.api.authentication import PlantTokenAuthentication
 from mes.masking import masked
+from mes.client_ip import client_ip
 from mes.api.base import ERRORS, ApiView, check_number, validated
 from mes.models.accounts import address_in
 from mes.roles import may
@@ -44,7 +45,7 @@ class SyncHealthView(ApiView):
 class MessageListView(ApiView):
     capabilities = {"GET": "api.read"}
 
-    @extend_schema(tags=["erp-sync"], summary="Outbox messages, newest first, filtered by state and work order", responses={200: dict, **ERRORS})
+    @extend_schema(operation_id="v1_sync_messages_list", tags=["erp-sync"], summary="Outbox messages, newest first, filtered by state and work order", responses={200: dict, **ERRORS})
     def get(self, request: Request) -> Response:
         state = request.query_params.get("state")
         if state is not None and state not in MESSAGE_STATES:
@@ -60,7 +61,7 @@ class MessageListView(ApiView):
 class MessageDetailView(ApiView):
     capabilities = {"GET": "api.read"}
 
-    @extend_schema(tags=["erp-sync"], summary="One message with every step of its journey", responses={200: dict, **ERRORS})
+    @extend_schema(operation_id="v1_sync_messages_retrieve", tags=["erp-sync"], summary="One message with every step of its journey", responses={200: dict, **ERRORS})
     def get(self, request: Request, message_id: int) -> Response:
         return Response(message_journey(check_number("id", message_id)))
 
@@ -68,7 +69,7 @@ class MessageDetailView(ApiView):
 class MessageReplayView(ApiView):
     capabilities = {"POST": "erp_sync.resolve"}
 
-    @extend_schema(tags=["erp-sync"], summary="Send a dead message again (with a reason; audited)", request=ReasonSerializer, responses={200: dict, **ERRORS})
+    @extend_schema(operation_id="v1_sync_messages_replay_create", tags=["erp-sync"], summary="Send a dead message again (with a reason; audited)", request=ReasonSerializer, responses={200: dict, **ERRORS})
     def post(self, request: Request, message_id: int) -> Response:
         data = validated(ReasonSerializer, request.data)
         services.messages_replay(message_ids=[check_number("id", message_id)], reason=data["reason"], actor=request.user)
@@ -78,7 +79,7 @@ class MessageReplayView(ApiView):
 class MessageBulkReplayView(ApiView):
     capabilities = {"POST": "erp_sync.resolve"}
 
-    @extend_schema(tags=["erp-sync"], summary="Send several dead messages again, all or none", request=BulkReplaySerializer, responses={200: dict, **ERRORS})
+    @extend_schema(operation_id="v1_sync_messages_bulk_replay_create", tags=["erp-sync"], summary="Send several dead messages again, all or none", request=BulkReplaySerializer, responses={200: dict, **ERRORS})
     def post(self, request: Request) -> Response:
         data = validated(BulkReplaySerializer, request.data)
         messages = services.messages_replay(message_ids=data["ids"], reason=data["reason"], actor=request.user)
@@ -152,7 +153,7 @@ def _metrics_refusal(request: HttpRequest) -> HttpResponse | None:
         authenticated = PlantTokenAuthentication().authenticate(request)
     except exceptions.AuthenticationFailed as error:
         return HttpResponse(f"{error.detail}\n", status=401, content_type="text/plain; charset=utf-8")
-    if address_in(request.META.get("REMOTE_ADDR", ""), settings.METRICS_ALLOW_FROM):
+    if address_in(client_ip(request), settings.METRICS_ALLOW_FROM):
         return None
     if may(authenticated[0] if authenticated else request.user, "metrics.read"):
         return None
@@ -203,7 +204,7 @@ def _connection_json(connection: ErpConnection) -> dict[str, Any]:
 class ConnectionListView(ApiView):
     capabilities = {"GET": "erp_connection.manage"}
 
-    @extend_schema(tags=["erp-sync"], summary="ERP connections (secrets never shown)", responses={200: dict, **ERRORS})
+    @extend_schema(operation_id="v1_erp_connections_list", tags=["erp-sync"], summary="ERP connections (secrets never shown)", responses={200: dict, **ERRORS})
     def get(self, request: Request) -> Response:
         return Response({"results": [_connection_json(row) for row in ErpConnection.objects.order_by("name")]})
 
@@ -211,7 +212,7 @@ class ConnectionListView(ApiView):
 class ConnectionView(ApiView):
     capabilities = {"GET": "erp_connection.manage", "PUT": "erp_connection.manage"}
 
-    @extend_schema(tags=["erp-sync"], summary="One ERP connection", responses={200: dict, **ERRORS})
+    @extend_schema(operation_id="v1_erp_connections_retrieve", tags=["erp-sync"], summary="One ERP connection", responses={200: dict, **ERRORS})
     def get(self, request: Request, name: str) -> Response:
         return Response(_connection_json(services.erp_connection_get(name)))
 

@@ -1,4 +1,10 @@
-"""Records every push an ERP makes through the inbound upsert API, for the audit trail."""
+"""Records every push an ERP makes through the inbound upsert API, for the audit trail.
+
+Only pushes by someone the API authenticated are recorded: an anonymous caller could otherwise
+fill the table. The API authenticates inside the view (DRF), after this middleware has run its
+first half; DRF then sets the user it authenticated on the Django request as well
+(``rest_framework.request.Request.user``), so the user is read once the response is back.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ import re
 from django.db import DatabaseError, transaction
 
 from erp_sync.models import InboundReceipt
+from mes.client_ip import client_ip
 
 logger = logging.getLogger(__name__)
 
@@ -44,13 +51,15 @@ class InboundReceiptMiddleware:
         digest = hashlib.sha256(request.body).hexdigest()  # read now; the view parses the cached copy
         response = self.get_response(request)
         user = getattr(request, "user", None)
+        if not getattr(user, "is_authenticated", False):
+            return response
         try:
             with transaction.atomic():  # a savepoint: a failed receipt never spoils an enclosing transaction
                 InboundReceipt.objects.create(
-                    user=user if getattr(user, "is_authenticated", False) else None,
+                    user=user,
                     method=request.method,
                     path=CONTROL_CHARACTERS.sub("\N{REPLACEMENT CHARACTER}", request.path)[:300],
-                    remote_addr=request.META.get("REMOTE_ADDR", "")[:64],
+                    remote_addr=client_ip(request)[:64],
                     payload_sha256=digest,
                     status_code=response.status_code,
                     result=_result(response),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import redis
 from celery import shared_task
@@ -56,23 +57,53 @@ def kick() -> None:
     (the task clears the flag before its first claim). A running task also looks for new
     messages while it sends, so at 100 confirmations a second the workers get a few wake-ups,
     not one per confirmation.
+
+    The caller is a request that has already committed: a broker that is down must not hold it.
+    The broker is tried once, briefly (``BROKER_CONNECT_TIMEOUT_SECONDS``); after a failure this
+    process skips wake-ups for ``ERP_SYNC_WAKE_UP_PAUSE_SECONDS`` instead of trying on every commit.
     """
+    with _wake_ups_lock:
+        if time.monotonic() < _wake_ups["paused_until"]:
+            _wake_ups["skipped"] += 1
+            return
+        _wake_ups["attempts"] += 1
     flags = _flag_store()
     if flags is not None:
         try:
             if not flags.set(DISPATCH_QUEUED_FLAG, 1, nx=True, ex=DISPATCH_QUEUED_SECONDS):
                 return
+        except (redis.ConnectionError, redis.TimeoutError) as error:
+            _pause_wake_ups(error)  # the broker's own Redis: a task would not get through either
+            return
         except redis.RedisError:
             flags = None  # cannot tell: wake a worker anyway
     try:
         dispatch.apply_async(retry=False)
     except OperationalError as error:
-        logger.warning("Could not wake the ERP sender (%s); the next sweep will send", error)
+        _pause_wake_ups(error)
         if flags is not None:
             try:
                 flags.delete(DISPATCH_QUEUED_FLAG)
             except redis.RedisError:
                 pass
+
+
+def wake_up_state() -> dict[str, float | int | bool]:
+    """This process's wake-ups: tried, failed, skipped while paused, and whether they are paused now."""
+    with _wake_ups_lock:
+        return {**_wake_ups, "paused": time.monotonic() < _wake_ups["paused_until"]}
+
+
+def _pause_wake_ups(error: Exception) -> None:
+    pause = settings.ERP_SYNC_WAKE_UP_PAUSE_SECONDS
+    with _wake_ups_lock:
+        _wake_ups["failures"] += 1
+        _wake_ups["paused_until"] = time.monotonic() + pause
+    logger.warning("Could not wake the ERP sender (%s); the sweep will send. No wake-ups from this process for %s s.", error, pause)
+
+
+_wake_ups_lock = threading.Lock()
+_wake_ups: dict[str, float | int] = {"attempts": 0, "failures": 0, "skipped": 0, "paused_until": float("-inf")}
 
 
 def _flag_store() -> redis.Redis | None:
@@ -85,7 +116,8 @@ def _flag_store() -> redis.Redis | None:
         return None
     with _flags_lock:
         if _flags is None:
-            _flags = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+            timeout = settings.BROKER_CONNECT_TIMEOUT_SECONDS
+            _flags = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
         return _flags
 
 

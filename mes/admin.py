@@ -1,5 +1,7 @@
 """Admin pages for the master data; the production records are read-only here (services write them)."""
 
+from axes import admin as axes_admin
+from axes.models import AccessAttempt
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
@@ -218,3 +220,12 @@ class AuditedGroupAdmin(AuditedAdmin, GroupAdmin):
 
 admin.site.site_header = _("MES administration")
 admin.site.site_title = _("MES")
+
+
+# A sign-in lock-out (django-axes) is lifted by deleting its access attempts here: audited like every admin change.
+admin.site.unregister(AccessAttempt)
+
+
+@admin.register(AccessAttempt)
+class AccessAttemptAdmin(AuditedAdmin, axes_admin.AccessAttemptAdmin):
+    audit_object_type = "sign_in_lockout"

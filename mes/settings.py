@@ -7,6 +7,7 @@ variable, instead of surfacing later as a confusing runtime error.
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import os
 import secrets
@@ -14,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import csp.constants as csp
 import dj_database_url
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
@@ -199,6 +201,50 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 # decrypt. Unset, a key is generated once into var/secrets_key (back it up with the database).
 MES_SECRETS_KEYS = env_fernet_keys("MES_SECRETS_KEY", VAR_DIR / "secrets_key")
 
+# --- behind a reverse proxy, over TLS ---------------------------------------------
+# Proxies whose X-Forwarded-For is believed (addresses or networks). Every decision by address
+# (token allow-lists, /metrics, sign-in lock-outs) then sees the client, not the proxy:
+# mes.client_ip takes the right-most address in X-Forwarded-For that is not one of these.
+MES_TRUSTED_PROXIES = env_networks("MES_TRUSTED_PROXIES", [])
+# MES_HTTPS=1: the site is served over TLS only (usually by the proxy in front). Browsers are told
+# to use nothing else (HSTS), plain HTTP is redirected, cookies travel only over TLS, and the
+# proxy's X-Forwarded-Proto says whether a request came over TLS: the proxy must set it itself,
+# overwriting what the client sent.
+MES_HTTPS = env_bool("MES_HTTPS", False)
+_HSTS_SECONDS = env_int("MES_HSTS_SECONDS", 31_536_000, minimum=0)
+_HSTS_INCLUDE_SUBDOMAINS = env_bool("MES_HSTS_INCLUDE_SUBDOMAINS", True)
+_HSTS_PRELOAD = env_bool("MES_HSTS_PRELOAD", True)
+if MES_HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    # Health checks and Prometheus inside the plant network call the web processes directly over HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^health$", r"^metrics$"]
+    SECURE_HSTS_SECONDS = _HSTS_SECONDS
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = _HSTS_INCLUDE_SUBDOMAINS
+    SECURE_HSTS_PRELOAD = _HSTS_PRELOAD
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+
+# Content-Security-Policy (django-csp): the pages run only scripts and styles from this site, plus
+# inline ones that carry the request's nonce ({{ request.csp_nonce }}); no inline event handlers.
+# A page that needs more says so on its view (the ReDoc page, mes/urls.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.SELF],
+        "script-src": [csp.SELF, csp.NONCE],
+        "style-src": [csp.SELF, csp.NONCE],
+        "img-src": [csp.SELF, "data:"],
+        "font-src": [csp.SELF, "data:"],
+        "connect-src": [csp.SELF],
+        "worker-src": [csp.SELF],
+        "manifest-src": [csp.SELF],
+        "object-src": [csp.NONE],
+        "base-uri": [csp.SELF],
+        "form-action": [csp.SELF],
+        "frame-ancestors": [csp.NONE],
+    },
+}
+
 INSTALLED_APPS = [
     "mes.admin_site.PlantAdminConfig",  # django.contrib.admin, entered by the roles mes.roles names
     "django.contrib.auth",
@@ -206,6 +252,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "csp",
+    "axes",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -218,6 +266,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -228,6 +277,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "erp_sync.middleware.InboundReceiptMiddleware",
+    # Last, as django-axes asks: it turns a refused sign-in of a locked-out user or address into the lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "mes.urls"
@@ -261,8 +312,8 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 # --- queue: Redis when REDIS_URL is set, otherwise embedded ------------------------
 REDIS_URL = env_url("REDIS_URL", {"redis", "rediss", "unix"})
 EMBEDDED_MODE = REDIS_URL is None
-# The cache holds what every process of the plant must agree on (station PIN lock-outs): Redis in
-# scale-out mode, else files under var/ that the web workers on this machine share.
+# The shared cache: Redis in scale-out mode, else files under var/ that the web workers on this
+# machine share. (Lock-outs are counted in the database, so they hold while Redis is down.)
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "mes"}}
 else:
@@ -285,6 +336,16 @@ if CELERY_BROKER_URL is None and EMBEDDED_MODE:
     }
 elif CELERY_BROKER_URL is None:
     CELERY_BROKER_URL = REDIS_URL
+# A web process wakes a worker after each commit that queued ERP messages. A broker that is down
+# must not hold the request: the message is safe in the outbox and the beat sweep sends it. So a
+# connection is tried once, for at most this long (kombu's default retries for 4-6 s), and after a
+# failed wake-up the process skips wake-ups for ERP_SYNC_WAKE_UP_PAUSE_SECONDS (erp_sync.tasks.kick).
+BROKER_CONNECT_TIMEOUT_SECONDS = float(env_decimal("BROKER_CONNECT_TIMEOUT_SECONDS", "0.5", minimum=Decimal("0.05")))
+ERP_SYNC_WAKE_UP_PAUSE_SECONDS = float(env_decimal("ERP_SYNC_WAKE_UP_PAUSE_SECONDS", "10", minimum=Decimal("0.1")))
+CELERY_BROKER_CONNECTION_TIMEOUT = BROKER_CONNECT_TIMEOUT_SECONDS
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://", "unix://", "amqp://")):
+    # Workers keep retrying their own connection (broker_connection_retry); this bounds a publish.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 0, "socket_connect_timeout": BROKER_CONNECT_TIMEOUT_SECONDS}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -313,6 +374,21 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
+# Password guessing (django-axes): after MES_SIGN_IN_FAILURE_LIMIT wrong passwords for one user name,
+# or from one client address (mes.client_ip, so behind a proxy too), sign-in there is refused for
+# MES_SIGN_IN_LOCKOUT_MINUTES, on /accounts/login/ and the admin's alike; a wrong password during
+# the lock-out starts it again. An admin lifts a lock-out early: the admin's "Access attempts", or
+# `manage.py axes_reset_username NAME` / `axes_reset_ip ADDRESS` / `axes_reset`.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("MES_SIGN_IN_FAILURE_LIMIT", 5, minimum=1, maximum=1000)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env_int("MES_SIGN_IN_LOCKOUT_MINUTES", 15, minimum=1, maximum=7 * 24 * 60))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one reaching the limit locks
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "mes.client_ip.client_ip"
+AXES_LOCKOUT_CALLABLE = "mes.views.accounts.sign_in_locked_out"
 
 # --- languages and time -----------------------------------------------------------
 LANGUAGE_CODE = env_str("LANGUAGE_CODE", "zh-hans")
@@ -434,5 +510,7 @@ LOGGING = {
         "celery.worker.strategy": {"level": "WARNING"},
         "celery.app.trace": {"level": "WARNING"},
         "celery.beat": {"level": "WARNING"},
+        # django-axes logs every sign-in at INFO; lock-outs (WARNING) are what an operator needs.
+        "axes": {"level": "WARNING"},
     },
 }

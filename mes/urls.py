@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from csp.constants import SELF, UNSAFE_INLINE
+from csp.decorators import csp_replace
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from erp_sync import api as erp_sync_api
 from erp_sync import views as erp_sync_views
@@ -29,8 +31,17 @@ urlpatterns = [
     path("board/", board.board_page, name="board"),
     path("sync/reconciliation/", erp_sync_views.reconciliation_page, name="sync-reconciliation"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    # Both documentation pages pass the site's Content-Security-Policy: Swagger UI loads its start-up
+    # script from a second request; ReDoc styles itself with inline <style> elements and searches in a
+    # worker it starts from a blob: URL, which its page alone allows.
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema", template_name="mes/api_docs/swagger_ui.html"), name="api-docs"),
+    path(
+        "api/redoc/",
+        csp_replace({"style-src": [SELF, UNSAFE_INLINE], "worker-src": [SELF, "blob:"]})(
+            SpectacularRedocView.as_view(url_name="api-schema", template_name="mes/api_docs/redoc.html")
+        ),
+        name="api-redoc",
+    ),
     path("health", home.health, name="health"),
 ]
 

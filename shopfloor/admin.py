@@ -12,6 +12,7 @@ from shopfloor.models import (
     DeviceMapping,
     EquipmentAssignment,
     EquipmentState,
+    PinTryCount,
     Shift,
     Station,
     StationLink,
@@ -207,3 +208,22 @@ class StationLinkAdmin(ReadOnlyAdmin):
 class ConsumedLotAdmin(ReadOnlyAdmin):
     list_display = ["lot", "gtin", "confirmation", "station"]
     search_fields = ["lot", "gtin"]
+
+
+@admin.register(PinTryCount)
+class PinTryCountAdmin(AuditedAdmin):
+    """PIN tries being counted; deleting a badge's or station's row lifts its PIN lock-out at once (audited)."""
+
+    list_display = ["key", "count", "expires_at"]
+    search_fields = ["key"]
+    readonly_fields = ["key", "count", "expires_at"]
+    audit_object_type = "station_pin_lockout"
+
+    def audit_key(self, obj: PinTryCount) -> str:
+        return obj.key
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -327,6 +327,26 @@ class StationLink(models.Model):
         return f"{self.work_center_id} {self.created_at:%Y-%m-%d %H:%M}"
 
 
+class PinTryCount(models.Model):
+    """PIN tries of one badge (``badge:<badge>``) or at one station (``station:<id>``) within the lock-out time.
+
+    Counted in the database with one upsert per try (``shopfloor.station.services``), so tries at
+    the same moment on several web workers are each counted, and the count does not depend on the
+    cache being up.
+    """
+
+    key = models.CharField(_("key"), max_length=80, unique=True)
+    count = models.PositiveIntegerField(_("tries"), default=0)
+    expires_at = models.DateTimeField(_("counted until"))
+
+    class Meta:
+        verbose_name = _("PIN try count")
+        verbose_name_plural = _("PIN try counts")
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count}"
+
+
 class ConsumedLot(models.Model):
     """A material lot the operator scanned as consumed, recorded with the report it belongs to."""
 

@@ -157,3 +157,11 @@ class Dispatcher:
         self.stopping.set()
         self.thread.join(timeout=60)
         assert not self.errors, self.errors
+
+
+def current_database_url() -> str:
+    """DATABASE_URL of the database this test runs on, for a process of the plant the test starts."""
+    from django.db import connection
+
+    database = connection.settings_dict
+    return f"postgresql://{database['USER'] or 'postgres'}@{database['HOST'] or '127.0.0.1'}:{database['PORT'] or 5432}/{database['NAME']}"

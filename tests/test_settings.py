@@ -36,6 +36,13 @@ def _start(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
         ("MES_BULK_LIMIT", "lots"),
         ("METRICS_ALLOW_FROM", "10.1.0.0/16, the office"),
         ("MES_DEVICE_NETWORKS", "10.1.0.0/16, plc.local"),
+        ("MES_TRUSTED_PROXIES", "the load balancer"),
+        ("MES_HTTPS", "sometimes"),
+        ("MES_HSTS_SECONDS", "a year"),
+        ("MES_SIGN_IN_FAILURE_LIMIT", "0"),
+        ("MES_SIGN_IN_LOCKOUT_MINUTES", "soon"),
+        ("BROKER_CONNECT_TIMEOUT_SECONDS", "0"),
+        ("ERP_SYNC_WAKE_UP_PAUSE_SECONDS", "never"),
     ],
 )
 def test_bad_value_stops_start_up_naming_the_variable(tmp_path, variable, value):
@@ -58,7 +65,7 @@ def test_defaults_start_on_sqlite_and_generate_a_secret_key_once(tmp_path):
 
 @pytest.mark.parametrize("redis_url", [None, "redis://127.0.0.1:6379/9"], ids=["embedded", "redis"])
 def test_every_process_of_the_plant_shares_one_cache(tmp_path, redis_url):
-    """Station PIN lock-outs are counted in the cache: a second web worker must see the first one's count."""
+    """What one web worker puts in the cache, a second one sees."""
     environment = {"REDIS_URL": redis_url} if redis_url else {}
     key = f"shared-{tmp_path.name}"
     code = "import django, sys; django.setup(); from django.core.cache import cache; "

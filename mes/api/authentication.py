@@ -9,6 +9,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 
 from mes.models.accounts import ApiToken, token_digest
+from mes.client_ip import client_ip
 from mes.roles import user_roles
 
 
@@ -22,7 +23,7 @@ class PlantTokenAuthentication(TokenAuthentication):
             return None
         user, token = result
         access = getattr(user, "api_access", None)
-        address = request.META.get("REMOTE_ADDR", "")
+        address = client_ip(request)
         if access is not None and not access.allows(address):
             raise exceptions.AuthenticationFailed(f"This token may not be used from {address}.")
         return user, token

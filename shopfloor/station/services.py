@@ -14,18 +14,17 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password
-from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from redis.exceptions import RedisError
 
 from mes.models import Employee, Equipment, ReasonCode, Status, WorkCenter, WorkOrderOperation
 from mes.services.audit import event_record
 from mes.services.confirmations import ConfirmationRequest, ConfirmationResult, operation_confirm
 from mes.services.errors import DomainError, ErrorKind
 from mes.services.transitions import operation_transition_locked, work_order_transition_locked
-from shopfloor.models import ConsumedLot, EquipmentState, Station, StationLink
+from shopfloor.models import ConsumedLot, EquipmentState, PinTryCount, Station, StationLink
 from shopfloor.services import (
     _operation_locked,
     downtime_reason_set,
@@ -36,8 +35,11 @@ from shopfloor.services import (
 from shopfloor.station.access import new_secret, operator_token_valid
 from shopfloor.station.selectors import check_work_center, station_machine, station_machines
 
-PIN_TRIES = 5
 logger = logging.getLogger(__name__)
+#: PIN tries for one badge, and at one station (any badges), before PIN sign-in there is locked
+#: for PIN_LOCK_SECONDS after the last try.
+PIN_TRIES = 5
+STATION_PIN_TRIES = 20
 PIN_LOCK_SECONDS = 300
 
 
@@ -212,9 +214,14 @@ def station_operator_check(*, station: Station, badge: str, token: str = "") -> 
 
 
 def station_operator_sign_in(*, station: Station, badge: str, pin: str = "") -> Employee:
-    """Check a badge (and PIN, where the station asks for one). Writes nothing.
+    """Check a badge (and PIN, where the station asks for one).
 
-    Five wrong PINs for a badge lock it out of PIN sign-in for five minutes.
+    Every PIN try is counted before the PIN is checked, each in one statement, so tries made at the
+    same moment (on any web worker) cannot slip past the limit: after ``PIN_TRIES`` tries for a badge,
+    or ``STATION_PIN_TRIES`` at one station, within ``PIN_LOCK_SECONDS`` of the last one, the PIN is
+    not checked at all. A right PIN does not count. Wrong PINs are logged.
+
+    Call it outside a transaction: the counts must stay when the sign-in is refused.
     """
     employee = Employee.objects.filter(badge=badge, is_active=True).first()
     if employee is None:
@@ -223,43 +230,52 @@ def station_operator_sign_in(*, station: Station, badge: str, pin: str = "") -> 
         )
     if not station.is_pin_required:
         return employee
-    tries_key = f"station-pin-tries:{badge}"
-    if _pin_tries(tries_key) >= PIN_TRIES:
-        raise DomainError("pin_locked", _("Too many wrong PINs for this badge; wait five minutes or ask a supervisor."), kind=ErrorKind.FORBIDDEN)
     if not employee.station_pin:
         raise DomainError("pin_not_set", _("This station asks for a PIN, and badge %(badge)s has none yet. Ask a supervisor to set one.") % {"badge": badge})
     if not pin:
         raise DomainError("pin_required", _("Enter your PIN."), fields={"pin": "required"})
+    badge_key, station_key = f"badge:{badge}", f"station:{station.pk}"
+    badge_tries, station_tries = _pin_try_counted(badge_key), _pin_try_counted(station_key)
+    if badge_tries > PIN_TRIES:
+        logger.warning("PIN sign-in refused: badge %s is locked out (try %s) at station %s", badge, badge_tries, station.name)
+        raise DomainError("pin_locked", _("Too many wrong PINs for this badge; wait five minutes or ask a supervisor."), kind=ErrorKind.FORBIDDEN)
+    if station_tries > STATION_PIN_TRIES:
+        logger.warning("PIN sign-in refused: station %s is locked out (try %s), badge %s", station.name, station_tries, badge)
+        raise DomainError(
+            "station_pin_locked", _("Too many wrong PINs at this station; wait five minutes or ask a supervisor."), kind=ErrorKind.FORBIDDEN
+        )
     if not check_password(pin, employee.station_pin):
-        _pin_tries(tries_key, wrong=True)
+        logger.warning("Wrong PIN for badge %s at station %s (try %s of %s)", badge, station.name, badge_tries, PIN_TRIES)
         raise DomainError("wrong_pin", _("Wrong PIN. Scan your badge and try again."), fields={"pin": "wrong"})
-    _pin_tries(tries_key, forget=True)
+    PinTryCount.objects.filter(key=badge_key).delete()
+    PinTryCount.objects.filter(key=station_key, count__gt=0).update(count=F("count") - 1)
     return employee
 
 
-def _pin_tries(key: str, *, wrong: bool = False, forget: bool = False) -> int:
-    """Wrong PINs of a badge, counted where every web worker sees them (settings.CACHES).
+def _pin_try_counted(key: str) -> int:
+    """Count one PIN try under ``key`` and return the tries within the lock-out time, this one included.
 
-    If that cache (Redis in scale-out mode) cannot be reached, sign-in goes on without the
-    lock-out rather than stopping the floor; the failure is logged.
+    One upsert: concurrent tries each get their own number. A count whose time has run out starts again at 1;
+    every try keeps the count for another ``PIN_LOCK_SECONDS``.
     """
-    try:
-        if forget:
-            cache.delete(key)
-            return 0
-        if not wrong:
-            return cache.get(key, 0)
-        cache.add(key, 0, PIN_LOCK_SECONDS)
-        try:
-            tries = cache.incr(key)
-            cache.touch(key, PIN_LOCK_SECONDS)  # locked for the full time after the last wrong PIN
-        except ValueError:  # expired between the two calls: this is the first wrong PIN again
-            tries = 1
-            cache.set(key, tries, PIN_LOCK_SECONDS)
-        return tries
-    except (RedisError, OSError) as error:
-        logger.warning("Station PIN lock-out not counted: the cache cannot be reached (%s)", error)
-        return 0
+    now = timezone.now()
+    quote = connection.ops.quote_name
+    table = quote(PinTryCount._meta.db_table)
+    key_column, count_column, expires_column = (quote(name) for name in ("key", "count", "expires_at"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({key_column}, {count_column}, {expires_column}) VALUES (%s, 1, %s) "
+            f"ON CONFLICT ({key_column}) DO UPDATE SET "
+            f"{count_column} = CASE WHEN {table}.{expires_column} <= %s THEN 1 ELSE {table}.{count_column} + 1 END, "
+            f"{expires_column} = excluded.{expires_column} "
+            f"RETURNING {count_column}",
+            [
+                key,
+                connection.ops.adapt_datetimefield_value(now + datetime.timedelta(seconds=PIN_LOCK_SECONDS)),
+                connection.ops.adapt_datetimefield_value(now),
+            ],
+        )
+        return cursor.fetchone()[0]
 
 
 # --- work at the station -------------------------------------------------------------------

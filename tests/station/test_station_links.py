@@ -109,9 +109,9 @@ def test_a_revoked_station_is_refused_at_once_and_its_reports_are_kept_by_the_ta
 
 
 def test_a_supervisor_makes_a_tablet_a_station_and_is_signed_out_of_it(plant):
-    person("chief", "supervisor")
+    chief = person("chief", "supervisor")
     tablet = Client(HTTP_ACCEPT_LANGUAGE="en")
-    tablet.login(username="chief", password="secret-pass-1")
+    tablet.force_login(chief)
     assert tablet.get("/station/setup/").status_code == 200
 
     response = tablet.post("/station/setup/", {"action": "create", "work_center": "WC-CUT", "name": "Saw corner"})
@@ -125,9 +125,9 @@ def test_a_supervisor_makes_a_tablet_a_station_and_is_signed_out_of_it(plant):
 
 def test_a_supervisor_revokes_a_station_on_the_set_up_page(station_pair):
     station, secret = station_pair
-    person("chief", "supervisor")
+    chief = person("chief", "supervisor")
     office = Client(HTTP_ACCEPT_LANGUAGE="en")
-    office.login(username="chief", password="secret-pass-1")
+    office.force_login(chief)
     response = office.post("/station/setup/", {"action": "revoke", "station": station.pk}, follow=True)
     assert b"is revoked" in response.content
     station.refresh_from_db()
@@ -138,8 +138,8 @@ def test_a_supervisor_revokes_a_station_on_the_set_up_page(station_pair):
 
 def test_only_supervisors_open_the_set_up_page(plant):
     assert Client().get("/station/setup/")["Location"].startswith("/accounts/login/")
-    person("li", "operator")
+    li = person("li", "operator")
     operator = Client()
-    operator.login(username="li", password="secret-pass-1")
+    operator.force_login(li)
     assert operator.get("/station/setup/").status_code == 403
     assert operator.get("/station/documents/badge-cards.pdf").status_code == 403
