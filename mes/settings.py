@@ -227,22 +227,16 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "mes"}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "cache")}}
-# An explicit CELERY_BROKER_URL wins (the tests use memory://); else Redis, else a folder.
-CELERY_BROKER_URL = env_url("CELERY_BROKER_URL", {"memory", "redis", "rediss", "filesystem", "amqp"})
+# An explicit CELERY_BROKER_URL wins (the tests use memory://); else Redis, else a SQLite file.
+CELERY_BROKER_URL = env_url("CELERY_BROKER_URL", {"memory", "redis", "rediss", "amqp"})
+CELERY_BROKER_TRANSPORT = None  # from the URL's scheme
 if CELERY_BROKER_URL is None and EMBEDDED_MODE:
-    # kombu's filesystem transport: a real broker shared by processes on this machine, nothing to install.
-    _BROKER_DIR = VAR_DIR / "broker"
-    for _sub in ("in", "processed", "control"):
-        (_BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://"
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_BROKER_DIR / "in"),
-        "data_folder_out": str(_BROKER_DIR / "in"),
-        "processed_folder": str(_BROKER_DIR / "processed"),
-        "control_folder": str(_BROKER_DIR / "control"),  # kombu's default is relative to the working directory
-        "store_processed": False,
-        "polling_interval": 0.05,  # a confirmation should reach the ERP within a second
-    }
+    # A real broker shared by the processes on this machine, nothing to install: kombu's SQLAlchemy
+    # transport on a SQLite file, adjusted in mes/embedded_broker.py (a message is a row, never
+    # seen half-written; polling every 50 ms).
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_URL = f"sqlite:///{VAR_DIR / 'broker.sqlite3'}"
+    CELERY_BROKER_TRANSPORT = "mes.embedded_broker:Transport"
 elif CELERY_BROKER_URL is None:
     CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_ACKS_LATE = True

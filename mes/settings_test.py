@@ -7,6 +7,7 @@ start their own worker processes with a real broker.
 from mes.settings import *  # noqa: F403
 
 CELERY_BROKER_URL = "memory://localhost/"
+CELERY_BROKER_TRANSPORT = None
 
 # The tests run without collectstatic; an empty folder keeps WhiteNoise from warning on every request.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
