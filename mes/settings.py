@@ -260,6 +260,15 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = None  # set below from TIME_ZONE
 
 # --- auth -------------------------------------------------------------------------
+# The demo (demo plant, demo logins, simulated ERP and machines): on for the embedded defaults,
+# off once DATABASE_URL points at a real database, unless MES_DEMO=1 asks for it.
+MES_DEMO = env_bool("MES_DEMO", env_str("DATABASE_URL") is None)
+# The first administrator, created on the first start (bootstrap_admin, run by run_plant) and never again.
+MES_ADMIN_USERNAME = env_str("MES_ADMIN_USERNAME")
+MES_ADMIN_PASSWORD = os.environ.get("MES_ADMIN_PASSWORD") or None  # as given: spaces may belong to a password
+if (MES_ADMIN_USERNAME is None) != (MES_ADMIN_PASSWORD is None):
+    _missing = "MES_ADMIN_PASSWORD" if MES_ADMIN_PASSWORD is None else "MES_ADMIN_USERNAME"
+    raise ImproperlyConfigured(f"Environment variable {_missing} is missing: set MES_ADMIN_USERNAME and MES_ADMIN_PASSWORD together.")
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
