@@ -124,6 +124,7 @@ class Child:
     exits: collections.deque = field(default_factory=collections.deque)  # monotonic times of recent exits
     restart_at: float | None = None
     pending: bytes = b""
+    reaped: bool = False  # its group was killed once: its pid may belong to someone else by now
 
 
 class Supervisor:
@@ -164,6 +165,7 @@ class Supervisor:
             preexec_fn=_die_with_parent,
         )
         child.restart_at = None
+        child.reaped = False
         os.set_blocking(child.process.stdout.fileno(), False)
         self.selector.register(child.process.stdout, selectors.EVENT_READ, child)
         self.say("plant", f"started {child.spec.name} (pid {child.process.pid}): {' '.join(child.spec.argv)}")
@@ -198,6 +200,9 @@ class Supervisor:
 
     def _reap(self, child: Child) -> None:
         """After ``child`` exited: end what it left running in its group and print the rest of its output."""
+        if child.reaped:
+            return
+        child.reaped = True
         try:
             os.killpg(child.process.pid, signal.SIGKILL)
         except ProcessLookupError:
