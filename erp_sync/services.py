@@ -82,6 +82,16 @@ def erp_connection_upsert(
             setattr(connection, field, value)
     if options is not None:
         connection.options = options
+    refused = connector_class(kind).validate_credentials(
+        username=connection.username, password=connection.password, token=connection.token, options=connection.options or {}
+    )
+    if refused:
+        raise DomainError(
+            "invalid_credentials",
+            _("This ERP cannot be sent these credentials: %(problems)s")
+            % {"problems": "; ".join(f"{key}: {value}" for key, value in refused.items())},
+            fields=refused,
+        )
     if is_default:
         ErpConnection.objects.filter(is_default=True).exclude(name=name).update(is_default=False)
         connection.is_default = True

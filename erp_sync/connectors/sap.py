@@ -73,7 +73,9 @@ from erp_sync.connectors.base import (
     Posting,
     PostResult,
     classify_exception,
+    basic_auth,
     classify_status,
+    headers_problem,
     http_session,
 )
 
@@ -97,7 +99,7 @@ class SapConnector(Connector):
         self.options = config.options or {}
         self.timeout = (config.timeout_seconds, config.timeout_seconds)
         self.session = http_session()
-        self.session.auth = (config.username, config.password)
+        self.session.auth = basic_auth(config.username, config.password)
         self.session.headers.update({"Accept": "application/json"})
         self.session.headers.update({str(k): str(v) for k, v in (self.options.get("headers") or {}).items()})
         self._token: str | None = None
@@ -297,8 +299,9 @@ class SapConnector(Connector):
             problems["batch_size"] = f"A whole number from 1 (no $batch) to {MAX_BATCH_SIZE}."
         if not isinstance(options.get("csrf", True), bool):
             problems["csrf"] = "true or false."
-        if not isinstance(options.get("headers", {}), dict):
-            problems["headers"] = "An object of header name → text."
+        problem = headers_problem(options.get("headers", {}))
+        if problem:
+            problems["headers"] = problem
         return problems
 
     # -- building the confirmation -------------------------------------------------------

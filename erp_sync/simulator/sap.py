@@ -446,8 +446,9 @@ class SapFlavor(ErpFlavor):
             user, _, password = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
         except (binascii.Error, UnicodeDecodeError):
             return False
-        return secrets.compare_digest(user.upper(), self.user.upper()) and secrets.compare_digest(
-            password, self.password
+        # As bytes: compare_digest refuses text outside ASCII, and a user may be called 张三.
+        return secrets.compare_digest(user.upper().encode(), self.user.upper().encode()) and secrets.compare_digest(
+            password.encode(), self.password.encode()
         )
 
     def _issue_token(self) -> list[tuple[str, str]]:
