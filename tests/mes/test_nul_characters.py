@@ -69,6 +69,8 @@ def test_nul_in_an_api_path_or_query_is_400_with_the_envelope(admin, plant, url,
         "/sync/reconciliation/?work_order=%00",
         "/station/documents/traveler/%00.pdf",
         "/planning/orders/WO%001/",
+        "/planning/orders/A%00B/traveler.pdf",
+        "/board/?line=L9%00",
         "/sync/dead-letters/?x=%00",
     ],
 )
