@@ -39,6 +39,7 @@ from django.utils import timezone
 from erp_sync.connectors.base import Connector, Outcome, Posting, PostResult
 from erp_sync.connectors.registry import connector_for
 from erp_sync.models import DeliveryAttempt, ErpConnection, OutboxMessage
+from erp_sync.services import erp_connection_batch_not_offered
 
 logger = logging.getLogger(__name__)
 
@@ -456,7 +457,12 @@ class _Round:
         handled = 0
         while messages:
             row = _connection_for(messages[0], self.connections)
-            sent = _refused(messages) if row is None else _send(self.connector(row), row, messages)
+            if row is None:
+                sent = _refused(messages)
+            else:
+                connector = self.connector(row)
+                sent = _send(connector, row, messages)
+                self._remember_batch_not_offered(row, connector)
             follow = self.lease_seconds if time.monotonic() < self.deadline else None
             acknowledged, following = _record(sent, row, follow_lease_seconds=follow)
             handled += len(messages)
@@ -469,6 +475,17 @@ class _Round:
                 for message in mixed:
                     handled += self.deliver([message])
         return handled
+
+    def _remember_batch_not_offered(self, row: ErpConnection, connector: Connector) -> None:
+        """The connector found the ERP has no batch call: keep that on the connection, once, for every worker."""
+        if connector.batch_offered:
+            return
+        with self._lock:
+            if (row.options or {}).get("batch_offered") is False:
+                return
+            row.options = {**(row.options or {}), "batch_offered": False}  # this run's copy: written once
+        if erp_connection_batch_not_offered(name=row.name):
+            logger.warning("ERP connection %s offers no %s: confirmations go one by one from now on", row.name, connector.batch_call)
 
     def _watch_outage(self, row: ErpConnection, sent: list[_Sent], acknowledged: list[OutboxMessage]) -> None:
         """After this run saw the ERP unreachable, its first answer brings the held-back messages forward."""

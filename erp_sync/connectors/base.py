@@ -102,6 +102,12 @@ class Connector(ABC):
     tracks_rework: bool = True
     #: How many postings ``post_many`` sends in one request; 1 where the ERP has no batch call.
     batch_size: int = 1
+    #: The name of the ERP's batch call (SAP: "OData $batch"); empty where the connector has none.
+    batch_call: ClassVar[str] = ""
+    #: False once the ERP answered the batch call as not there (a gateway without it): the
+    #: connector then posts one by one, and the dispatcher keeps that on the connection
+    #: (option ``batch_offered``: false) so no worker tries again.
+    batch_offered: bool = True
 
     def __init__(self, config: ConnectionConfig) -> None:
         self.config = config
