@@ -605,12 +605,32 @@ def dispatch_until_idle(
                 time.sleep(poll_seconds)
                 continue
             done, in_flight = wait(in_flight, timeout=max(poll_seconds, 20 * looked), return_when=FIRST_COMPLETED)
-            handled += sum(future.result() for future in done)
+            handled += _handled(done)
     finally:
-        if in_flight:
-            handled += sum(future.result() for future in wait(in_flight).done)
-        if senders is not None:
-            senders.close()
+        # Only a failure leaves the loop with sends in flight: they may finish, and whatever else
+        # fails meanwhile is logged, not raised over the first failure. The threads are closed
+        # however the run ends, so none is left behind holding a database connection.
+        try:
+            _handled(wait(in_flight).done, raising=False)
+        finally:
+            if senders is not None:
+                senders.close()
+    return handled
+
+
+def _handled(futures, *, raising: bool = True) -> int:
+    """Messages the finished sends handled; the first failure is raised (unless ``raising`` is False), any other logged."""
+    handled, failure = 0, None
+    for future in futures:
+        error = future.exception()
+        if error is None:
+            handled += future.result()
+        elif raising and failure is None:
+            failure = error
+        else:
+            logger.error("A sending thread failed as well in this run", exc_info=error)
+    if failure is not None:
+        raise failure
     return handled
 
 
