@@ -274,6 +274,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After sign-in and language, so its refusal page is in the reader's language and menu.
+    "mes.middleware.RefuseNulMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -485,6 +487,19 @@ MES_DOWNTIME_REASON_AFTER_SECONDS = env_int("MES_DOWNTIME_REASON_AFTER_SECONDS",
 # vouches for the reports made after it (reports kept offline are sent later, up to this age).
 MES_STATION_LINK_HOURS = env_int("MES_STATION_LINK_HOURS", 24, minimum=1, maximum=24 * 30)
 MES_STATION_OPERATOR_PROOF_HOURS = env_int("MES_STATION_OPERATOR_PROOF_HOURS", 168, minimum=1, maximum=24 * 90)
+# A confirmation's time (confirmed_at) must lie in this window around now: a year 0001 or 9999
+# would become a posting date the ERP refuses, and the dead letter would block the order. The
+# past reaches back past what a station may send late from offline; the future allows for a
+# device clock running a few minutes fast.
+MES_CONFIRMED_AT_MAX_PAST_DAYS = env_int("MES_CONFIRMED_AT_MAX_PAST_DAYS", 30, minimum=1, maximum=3660)
+MES_CONFIRMED_AT_MAX_FUTURE_MINUTES = env_int("MES_CONFIRMED_AT_MAX_FUTURE_MINUTES", 15, minimum=0, maximum=24 * 60)
+if MES_CONFIRMED_AT_MAX_PAST_DAYS * 24 < MES_STATION_OPERATOR_PROOF_HOURS:
+    raise _bad(
+        "MES_CONFIRMED_AT_MAX_PAST_DAYS",
+        str(MES_CONFIRMED_AT_MAX_PAST_DAYS),
+        f"at least MES_STATION_OPERATOR_PROOF_HOURS / 24 = {MES_STATION_OPERATOR_PROOF_HOURS / 24:g} days, "
+        "or reports a station sends late from offline would be refused",
+    )
 COLLECTOR_IDLE_AFTER_SECONDS = float(env_decimal("COLLECTOR_IDLE_AFTER_SECONDS", "60", minimum=Decimal(1)))
 COLLECTOR_UNANSWERED_AFTER_SECONDS = float(env_decimal("COLLECTOR_UNANSWERED_AFTER_SECONDS", "5", minimum=Decimal("0.1")))
 COLLECTOR_BACKOFF_CAP_SECONDS = float(env_decimal("COLLECTOR_BACKOFF_CAP_SECONDS", "30", minimum=Decimal(1)))
