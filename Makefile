@@ -8,6 +8,7 @@ PY := $(VENV)/bin/python
 # Touched after a successful install; pyproject.toml newer than it means "install again".
 INSTALLED := $(VENV)/.installed
 PORT ?= 8000
+HOST ?= 127.0.0.1
 PYTEST_ARGS ?=
 # The browser tests drive Debian's Chromium (Playwright cannot download browsers here).
 CHROMIUM := /usr/bin/chromium
@@ -15,7 +16,7 @@ CHROMIUM := /usr/bin/chromium
 CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test bench lock
+.PHONY: run serve test bench lock
 
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11 or newer is needed; set PYTHON=/path/to/python3.11" >&2; exit 1; }
@@ -25,12 +26,19 @@ $(INSTALLED): pyproject.toml
 	touch $@
 
 # Embedded defaults: without DATABASE_URL the data lives in var/mes.sqlite3; without
-# REDIS_URL the queue is a folder under var/. The demo plant is added to an empty database only.
+# REDIS_URL the queue is a SQLite file under var/. The demo (demo plant on an empty database,
+# simulated ERP and machines) only without DATABASE_URL, or with MES_DEMO=1 (see run_plant).
 run: $(INSTALLED)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
-	$(PY) manage.py seed_demo --if-empty --base-url http://127.0.0.1:$(PORT)
 	exec $(PY) manage.py run_plant --port $(PORT)
+
+# A real plant on this machine: never the demo, whatever the database. The first administrator
+# comes from `manage.py createsuperuser` or MES_ADMIN_USERNAME/MES_ADMIN_PASSWORD on the first start.
+serve: $(INSTALLED)
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	exec $(PY) manage.py run_plant --no-demo --host $(HOST) --port $(PORT)
 
 # Runs against the local PostgreSQL unless DATABASE_URL says otherwise; pytest-django
 # creates and drops its own test database (test_<name>). pytest's exit status is make's:

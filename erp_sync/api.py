@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -45,7 +46,13 @@ class SyncHealthView(ApiView):
 class MessageListView(ApiView):
     capabilities = {"GET": "api.read"}
 
-    @extend_schema(operation_id="v1_sync_messages_list", tags=["erp-sync"], summary="Outbox messages, newest first, filtered by state and work order", responses={200: dict, **ERRORS})
+    @extend_schema(
+        operation_id="v1_sync_messages_list",
+        tags=["erp-sync"],
+        summary="Outbox messages, newest first, filtered by state and work order",
+        parameters=[OpenApiParameter("state", enum=MESSAGE_STATES), OpenApiParameter("work_order", str)],
+        responses={200: dict, **ERRORS},
+    )
     def get(self, request: Request) -> Response:
         state = request.query_params.get("state")
         if state is not None and state not in MESSAGE_STATES:
@@ -251,7 +258,15 @@ class ConnectionTestView(ApiView):
 
 class MappingPreviewSerializer(serializers.Serializer):
     mapping = serializers.DictField()
-    time_zone = serializers.CharField(required=False, allow_blank=True)
+    time_zone = serializers.CharField(required=False, allow_blank=True, max_length=64)
+
+    def validate_time_zone(self, value: str) -> str:
+        if value:
+            try:
+                zoneinfo.ZoneInfo(value)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                raise serializers.ValidationError(f"Unknown time zone {value!r}; give an IANA name such as Asia/Shanghai.") from None
+        return value
 
 
 class MappingPreviewView(ApiView):

@@ -40,6 +40,7 @@ from erp_sync.connectors.base import Connector, Outcome, Posting, PostResult
 from erp_sync.connectors.registry import connector_for
 from erp_sync.models import DeliveryAttempt, ErpConnection, OutboxMessage
 from mes.crypto import SecretMustBeReentered
+from erp_sync.services import erp_connection_batch_not_offered
 
 logger = logging.getLogger(__name__)
 
@@ -472,7 +473,9 @@ class _Round:
             elif row.unreadable_secrets():
                 sent = _held(messages, row)
             else:
-                sent = _send(self.connector(row), row, messages)
+                connector = self.connector(row)
+                sent = _send(connector, row, messages)
+                self._remember_batch_not_offered(row, connector)
             follow = self.lease_seconds if time.monotonic() < self.deadline else None
             acknowledged, following = _record(sent, row, follow_lease_seconds=follow)
             handled += len(messages)
@@ -485,6 +488,17 @@ class _Round:
                 for message in mixed:
                     handled += self.deliver([message])
         return handled
+
+    def _remember_batch_not_offered(self, row: ErpConnection, connector: Connector) -> None:
+        """The connector found the ERP has no batch call: keep that on the connection, once, for every worker."""
+        if connector.batch_offered:
+            return
+        with self._lock:
+            if (row.options or {}).get("batch_offered") is False:
+                return
+            row.options = {**(row.options or {}), "batch_offered": False}  # this run's copy: written once
+        if erp_connection_batch_not_offered(name=row.name):
+            logger.warning("ERP connection %s offers no %s: confirmations go one by one from now on", row.name, connector.batch_call)
 
     def _watch_outage(self, row: ErpConnection, sent: list[_Sent], acknowledged: list[OutboxMessage]) -> None:
         """After this run saw the ERP unreachable, its first answer brings the held-back messages forward."""
@@ -604,12 +618,32 @@ def dispatch_until_idle(
                 time.sleep(poll_seconds)
                 continue
             done, in_flight = wait(in_flight, timeout=max(poll_seconds, 20 * looked), return_when=FIRST_COMPLETED)
-            handled += sum(future.result() for future in done)
+            handled += _handled(done)
     finally:
-        if in_flight:
-            handled += sum(future.result() for future in wait(in_flight).done)
-        if senders is not None:
-            senders.close()
+        # Only a failure leaves the loop with sends in flight: they may finish, and whatever else
+        # fails meanwhile is logged, not raised over the first failure. The threads are closed
+        # however the run ends, so none is left behind holding a database connection.
+        try:
+            _handled(wait(in_flight).done, raising=False)
+        finally:
+            if senders is not None:
+                senders.close()
+    return handled
+
+
+def _handled(futures, *, raising: bool = True) -> int:
+    """Messages the finished sends handled; the first failure is raised (unless ``raising`` is False), any other logged."""
+    handled, failure = 0, None
+    for future in futures:
+        error = future.exception()
+        if error is None:
+            handled += future.result()
+        elif raising and failure is None:
+            failure = error
+        else:
+            logger.error("A sending thread failed as well in this run", exc_info=error)
+    if failure is not None:
+        raise failure
     return handled
 
 

@@ -33,12 +33,14 @@ Writes go through ``reconcile`` and ``drift_repair``; reads through ``drift_list
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlparse
 
 from django.db import transaction
 from django.db.models import Count
@@ -233,10 +235,18 @@ def reconcile(
 ) -> ReconciliationRun:
     """Ask each order's ERP for its totals, record every drift found, close those gone. Returns the run.
 
-    Without ``work_order``, every order with a settled message (or an open drift) is checked.
-    Safe to run twice, and alongside the dispatcher. An order the ERP cannot answer for is
-    listed in ``run.failures`` and its drifts are left as they were.
+    Without ``work_order``, every order with a settled message (or an open drift) is checked;
+    a ``work_order`` the MES does not know is refused (``unknown_work_order``) and nothing is
+    run. Safe to run twice, and alongside the dispatcher. An order the ERP cannot answer for is
+    listed in ``run.failures`` (see ``failure_text``) and its drifts are left as they were.
     """
+    if work_order and not WorkOrder.objects.filter(number=work_order).exists():
+        raise DomainError(
+            "unknown_work_order",
+            _("Work order %(number)s does not exist.") % {"number": work_order},
+            kind=ErrorKind.NOT_FOUND,
+            fields={"work_order": work_order},
+        )
     run = ReconciliationRun.objects.create(
         trigger=trigger,
         actor=actor if getattr(actor, "is_authenticated", False) else None,
@@ -276,18 +286,21 @@ def _units(work_order: str | None, default: str) -> list[tuple[str, str]]:
 def _reconcile_unit(
     run: ReconciliationRun, order: str, name: str, is_default: bool, row: ErpConnection | None, tally: _Tally
 ) -> None:
-    def failed(error: str) -> None:
+    def failed(error: str, reason: dict[str, Any]) -> None:
         tally.failed += 1
-        tally.failures.append({"work_order": order, "connection": name, "error": error[:500]})
+        tally.failures.append({"work_order": order, "connection": name, "error": error[:500], **reason})
 
     if row is None:
-        failed(_("No ERP connection named %(name)s.") % {"name": name} if name else _("No default ERP connection is configured."))
+        if name:
+            failed(_("No ERP connection named %(name)s.") % {"name": name}, {"reason": "no_connection"})
+        else:
+            failed(_("No default ERP connection is configured."), {"reason": "no_default_connection"})
         return
     if not row.is_enabled:
-        failed(_("The connection %(name)s is disabled.") % {"name": name})
+        failed(_("The connection %(name)s is disabled.") % {"name": name}, {"reason": "disabled"})
         return
     if tally.failures_in_a_row[name] >= GIVE_UP_AFTER_FAILURES:
-        failed(_("Skipped: the ERP of %(name)s did not answer for the orders before.") % {"name": name})
+        failed(_("Skipped: the ERP of %(name)s did not answer for the orders before.") % {"name": name}, {"reason": "skipped"})
         return
     if row.unreadable_secrets():
         failed(_("The secret of %(name)s must be re-entered: MES_SECRETS_KEY cannot decrypt it.") % {"name": name})
@@ -299,7 +312,7 @@ def _reconcile_unit(
     totals = connector.totals(order)
     if isinstance(totals, PostResult):
         tally.failures_in_a_row[name] += 1
-        failed(totals.error or totals.outcome.value)
+        failed(totals.error or totals.outcome.value, _failure_reason(totals, row))
         return
     tally.failures_in_a_row[name] = 0
     messages = [MessageFacts.of(message) for message in rows]
@@ -315,6 +328,63 @@ def _reconcile_unit(
     tally.new += new
     tally.resolved += resolved
     tally.open += still_open
+
+
+#: How a connector's error text says what failed (prefixes of ``connectors.base.classify_exception``
+#: and the connectors' own look-up errors), most specific first.
+_FAILURE_MARKS = (
+    ("timeout", ("connect timeout:", "Timeout:")),
+    ("unreachable", ("connection refused:", "connection failed:")),
+    ("no_answer", ("no answer:",)),
+    ("unreadable", ("unreadable", "cannot be read")),
+)
+_ERP_STATUS_PREFIX = re.compile(r"^(?:[\w ]+ )?HTTP \d{3}: ")
+_MARKUP = re.compile(r"<[^>]*>")
+
+
+def _failure_reason(result: PostResult, row: ErpConnection) -> dict[str, Any]:
+    """What kept the ERP from answering, as ``failure_text`` words it: the reason and its details."""
+    if result.http_status is not None:
+        message = _ERP_STATUS_PREFIX.sub("", result.error.removeprefix("look-up failed: "), count=1)
+        message = " ".join(_MARKUP.sub(" ", message).split())  # a gateway's HTML error page, as its text
+        return {"reason": "refused", "status": result.http_status, "erp_message": message[:300]}
+    reason = next((reason for reason, marks in _FAILURE_MARKS if any(mark in result.error for mark in marks)), "failed")
+    return {"reason": reason, "address": urlparse(row.base_url).netloc, "timeout_seconds": row.timeout_seconds}
+
+
+def failure_text(failure: dict[str, Any]) -> str:
+    """One order a run could not check, in the reader's language; never a raw exception."""
+    values = {
+        "order": failure.get("work_order", ""),
+        "connection": failure.get("connection") or "—",
+        "address": failure.get("address", ""),
+        "seconds": failure.get("timeout_seconds", ""),
+        "status": failure.get("status", ""),
+        "message": failure.get("erp_message") or _("no message"),
+        "error": failure.get("error", ""),
+    }
+    reason = failure.get("reason")
+    if reason == "unreachable":
+        text = _("%(order)s: the ERP of connection %(connection)s could not be reached (nothing answers at %(address)s).")
+    elif reason == "timeout":
+        text = _("%(order)s: the ERP of connection %(connection)s did not answer within %(seconds)s s.")
+    elif reason == "no_answer":
+        text = _("%(order)s: the ERP of connection %(connection)s closed the connection without answering.")
+    elif reason == "refused":
+        text = _("%(order)s: the ERP of connection %(connection)s refused the request (HTTP %(status)s): %(message)s")
+    elif reason == "unreadable":
+        text = _("%(order)s: the ERP of connection %(connection)s answered something that could not be read.")
+    elif reason == "no_connection":
+        text = _("%(order)s: there is no ERP connection named %(connection)s.")
+    elif reason == "no_default_connection":
+        text = _("%(order)s: no default ERP connection is configured.")
+    elif reason == "disabled":
+        text = _("%(order)s: the connection %(connection)s is disabled.")
+    elif reason == "skipped":
+        text = _("%(order)s: skipped, since the ERP of %(connection)s did not answer for the orders before.")
+    else:  # a failure the connector described itself, or a run recorded before reasons were
+        text = _("%(order)s: the ERP of connection %(connection)s could not be asked: %(error)s")
+    return text % values
 
 
 def _message_rows(order: str, connection: str, is_default: bool, *, keys: set[str] | None = None) -> list[dict[str, Any]]:

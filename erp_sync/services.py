@@ -86,6 +86,16 @@ def erp_connection_upsert(
             setattr(connection, field, value)
     if options is not None:
         connection.options = options
+    refused = connector_class(kind).validate_credentials(
+        username=connection.username, password=connection.password, token=connection.token, options=connection.options or {}
+    )
+    if refused:
+        raise DomainError(
+            "invalid_credentials",
+            _("This ERP cannot be sent these credentials: %(problems)s")
+            % {"problems": "; ".join(f"{key}: {value}" for key, value in refused.items())},
+            fields=refused,
+        )
     if is_default:
         ErpConnection.objects.filter(is_default=True).exclude(name=name).update(is_default=False)
         connection.is_default = True
@@ -109,6 +119,45 @@ def options_unmasked(options: Any, stored: Any) -> Any:
             _("\"***\" keeps a stored secret, but %(path)s has none stored; send the secret itself.") % {"path": f"options.{error.path}"},
             fields={f"options.{error.path}": "nothing stored to keep"},
         ) from None
+
+
+@transaction.atomic
+def erp_connection_batch_not_offered(*, name: str) -> bool:
+    """Remember that the ERP behind ``name`` has no batch call (option ``batch_offered``: false), so
+    every worker posts one by one from now on; audited. True when this changed the connection.
+
+    The connection's ``updated_at`` moves, so each worker process takes a fresh connector.
+    """
+    connection = ErpConnection.objects.select_for_update().filter(name=name).first()
+    if connection is None or (connection.options or {}).get("batch_offered") is False:
+        return False
+    before = _public(connection)
+    connection.options = {**(connection.options or {}), "batch_offered": False}
+    connection.save(update_fields=["options", "updated_at"])
+    event_record(
+        object_type="erp_connection", object_key=name, action="batch_not_offered", before=before, after=_public(connection),
+        reason="The ERP answered its batch call as not there; confirmations go one by one.",
+    )
+    return True
+
+
+def erp_connection_batching(name: str) -> str:
+    """How the connection sends several confirmations, for ``erp_connection test``; "" where its kind has no batch call."""
+    row = erp_connection_get(name)
+    connector = connector_class(row.kind)(row.as_config())
+    try:
+        if not connector.batch_call:
+            return ""
+        if not connector.batch_offered:
+            return (
+                f"{connector.batch_call}: not offered by this ERP (it answered the batch call as not there), "
+                "so confirmations go one by one. To try it again: --option batch_offered=true."
+            )
+        if connector.batch_size == 1:
+            return f"{connector.batch_call}: off (batch_size 1), confirmations go one by one."
+        return f"{connector.batch_call}: up to {connector.batch_size} confirmations of different orders per request."
+    finally:
+        connector.close()
 
 
 def erp_connection_test(name: str) -> Health:

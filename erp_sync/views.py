@@ -98,8 +98,11 @@ def reconciliation_page(request: HttpRequest) -> HttpResponse:
         _("Drift %(id)s: %(outcome)s") % {"id": drift_id, "outcome": error.message if error else _("repaired.")}
         for drift_id, error in outcomes.items()
     ]
+    runs = reconciliation.reconciliation_runs_recent(limit=10)
+    for run in runs:
+        run.failure_texts = [reconciliation.failure_text(failure) for failure in run.failures[:20]]
     context = {
-        "runs": reconciliation.reconciliation_runs_recent(limit=10),
+        "runs": runs,
         "drifts": drifts,
         "counts": reconciliation.drift_counts(),
         "kinds": Drift.Kind.choices,
@@ -116,12 +119,16 @@ def _reconciliation_start(request: HttpRequest) -> None:
     """One order is checked here and now (one ERP call); every order is a job for a worker."""
     work_order = request.POST.get("work_order", "").strip()[:64]
     if work_order:
-        run = reconciliation.reconcile(work_order=work_order, actor=request.user, trigger=ReconciliationRun.Trigger.MANUAL)
+        try:
+            run = reconciliation.reconcile(work_order=work_order, actor=request.user, trigger=ReconciliationRun.Trigger.MANUAL)
+        except DomainError as error:  # an order the MES does not know: nothing to ask the ERP about
+            flash.error(request, error.message)
+            return
         summary = _("Checked %(order)s: %(open)s drift(s) open, %(new)s new, %(resolved)s resolved.") % {
             "order": work_order, "open": run.drifts_open, "new": run.drifts_new, "resolved": run.drifts_resolved,
         }
         if run.orders_failed:
-            flash.error(request, _("The ERP could not be asked: %(error)s") % {"error": run.failures[0]["error"]})
+            flash.error(request, _("Not checked — %(problem)s") % {"problem": reconciliation.failure_text(run.failures[0])})
         else:
             flash.success(request, summary)
         return

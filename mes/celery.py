@@ -1,4 +1,4 @@
-"""The Celery application. With REDIS_URL it uses Redis; without, an embedded filesystem broker under var/.
+"""The Celery application. With REDIS_URL it uses Redis; without, an embedded broker: a SQLite file under var/.
 
 Tasks arrive with the ERP-sync issue; the app exists now so workers and beat have one home.
 """

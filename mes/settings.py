@@ -102,11 +102,12 @@ def env_database(name: str, default: str) -> dict:
     if engine.endswith("sqlite3"):
         # WAL lets readers work while one writer commits; IMMEDIATE takes the write lock
         # at BEGIN, so two writers queue behind the busy timeout instead of deadlocking
-        # on a read-to-write lock upgrade.
+        # on a read-to-write lock upgrade. FULL flushes every commit to disk before it is
+        # acknowledged: with NORMAL a power cut could undo confirmations already answered 201.
         config["OPTIONS"] = {
             "timeout": 20,
             "transaction_mode": "IMMEDIATE",
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;",
         }
         config["CONN_MAX_AGE"] = 0
     else:
@@ -273,6 +274,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After sign-in and language, so its refusal page is in the reader's language and menu.
+    "mes.middleware.RefuseNulMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -318,22 +321,16 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "mes"}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "cache")}}
-# An explicit CELERY_BROKER_URL wins (the tests use memory://); else Redis, else a folder.
-CELERY_BROKER_URL = env_url("CELERY_BROKER_URL", {"memory", "redis", "rediss", "filesystem", "amqp"})
+# An explicit CELERY_BROKER_URL wins (the tests use memory://); else Redis, else a SQLite file.
+CELERY_BROKER_URL = env_url("CELERY_BROKER_URL", {"memory", "redis", "rediss", "amqp"})
+CELERY_BROKER_TRANSPORT = None  # from the URL's scheme
 if CELERY_BROKER_URL is None and EMBEDDED_MODE:
-    # kombu's filesystem transport: a real broker shared by processes on this machine, nothing to install.
-    _BROKER_DIR = VAR_DIR / "broker"
-    for _sub in ("in", "processed", "control"):
-        (_BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://"
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_BROKER_DIR / "in"),
-        "data_folder_out": str(_BROKER_DIR / "in"),
-        "processed_folder": str(_BROKER_DIR / "processed"),
-        "control_folder": str(_BROKER_DIR / "control"),  # kombu's default is relative to the working directory
-        "store_processed": False,
-        "polling_interval": 0.05,  # a confirmation should reach the ERP within a second
-    }
+    # A real broker shared by the processes on this machine, nothing to install: kombu's SQLAlchemy
+    # transport on a SQLite file, adjusted in mes/embedded_broker.py (a message is a row, never
+    # seen half-written; polling every 50 ms).
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_URL = f"sqlite:///{VAR_DIR / 'broker.sqlite3'}"
+    CELERY_BROKER_TRANSPORT = "mes.embedded_broker:Transport"
 elif CELERY_BROKER_URL is None:
     CELERY_BROKER_URL = REDIS_URL
 # A web process wakes a worker after each commit that queued ERP messages. A broker that is down
@@ -369,6 +366,15 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = None  # set below from TIME_ZONE
 
 # --- auth -------------------------------------------------------------------------
+# The demo (demo plant, demo logins, simulated ERP and machines): on for the embedded defaults,
+# off once DATABASE_URL points at a real database, unless MES_DEMO=1 asks for it.
+MES_DEMO = env_bool("MES_DEMO", env_str("DATABASE_URL") is None)
+# The first administrator, created on the first start (bootstrap_admin, run by run_plant) and never again.
+MES_ADMIN_USERNAME = env_str("MES_ADMIN_USERNAME")
+MES_ADMIN_PASSWORD = os.environ.get("MES_ADMIN_PASSWORD") or None  # as given: spaces may belong to a password
+if (MES_ADMIN_USERNAME is None) != (MES_ADMIN_PASSWORD is None):
+    _missing = "MES_ADMIN_PASSWORD" if MES_ADMIN_PASSWORD is None else "MES_ADMIN_USERNAME"
+    raise ImproperlyConfigured(f"Environment variable {_missing} is missing: set MES_ADMIN_USERNAME and MES_ADMIN_PASSWORD together.")
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
@@ -486,6 +492,19 @@ MES_STATION_OPERATOR_PROOF_HOURS = env_int("MES_STATION_OPERATOR_PROOF_HOURS", 1
 MES_DEVICE_NETWORKS = env_networks(
     "MES_DEVICE_NETWORKS", ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]
 )
+# A confirmation's time (confirmed_at) must lie in this window around now: a year 0001 or 9999
+# would become a posting date the ERP refuses, and the dead letter would block the order. The
+# past reaches back past what a station may send late from offline; the future allows for a
+# device clock running a few minutes fast.
+MES_CONFIRMED_AT_MAX_PAST_DAYS = env_int("MES_CONFIRMED_AT_MAX_PAST_DAYS", 30, minimum=1, maximum=3660)
+MES_CONFIRMED_AT_MAX_FUTURE_MINUTES = env_int("MES_CONFIRMED_AT_MAX_FUTURE_MINUTES", 15, minimum=0, maximum=24 * 60)
+if MES_CONFIRMED_AT_MAX_PAST_DAYS * 24 < MES_STATION_OPERATOR_PROOF_HOURS:
+    raise _bad(
+        "MES_CONFIRMED_AT_MAX_PAST_DAYS",
+        str(MES_CONFIRMED_AT_MAX_PAST_DAYS),
+        f"at least MES_STATION_OPERATOR_PROOF_HOURS / 24 = {MES_STATION_OPERATOR_PROOF_HOURS / 24:g} days, "
+        "or reports a station sends late from offline would be refused",
+    )
 COLLECTOR_IDLE_AFTER_SECONDS = float(env_decimal("COLLECTOR_IDLE_AFTER_SECONDS", "60", minimum=Decimal(1)))
 COLLECTOR_UNANSWERED_AFTER_SECONDS = float(env_decimal("COLLECTOR_UNANSWERED_AFTER_SECONDS", "5", minimum=Decimal("0.1")))
 COLLECTOR_BACKOFF_CAP_SECONDS = float(env_decimal("COLLECTOR_BACKOFF_CAP_SECONDS", "30", minimum=Decimal(1)))

@@ -9,6 +9,7 @@ import os
 from mes.settings import *  # noqa: F403
 
 CELERY_BROKER_URL = "memory://localhost/"
+CELERY_BROKER_TRANSPORT = None
 
 # The tests run without collectstatic; an empty folder keeps WhiteNoise from warning on every request.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405

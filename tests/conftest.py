@@ -119,6 +119,21 @@ def released_order(planned_order) -> WorkOrder:
 
 
 @pytest.fixture(autouse=True)
+def _scenario_week_stays_plausible(settings):
+    """The OEE scenario (tests/shopfloor/oee_scenario.py) reports production of a fixed week in
+    November 2026 through the real services. Confirmation times older than
+    MES_CONFIRMED_AT_MAX_PAST_DAYS are refused, so the window reaches back to that week however
+    long ago it is by now; tests of the window itself set it as they need."""
+    from django.utils import timezone
+
+    from tests.shopfloor.oee_scenario import MONDAY
+
+    needed = (timezone.localdate() - MONDAY).days + 7
+    if needed > settings.MES_CONFIRMED_AT_MAX_PAST_DAYS:
+        settings.MES_CONFIRMED_AT_MAX_PAST_DAYS = needed
+
+
+@pytest.fixture(autouse=True)
 def _empty_cache():
     """Each test starts with an empty cache (no PIN lock-outs left by another test)."""
     from django.core.cache import cache

@@ -80,3 +80,16 @@ def test_every_process_of_the_plant_shares_one_cache(tmp_path, redis_url):
 
     assert writer.returncode == 0 and reader.returncode == 0, writer.stderr + reader.stderr
     assert reader.stdout.strip() == "5"
+
+
+def test_embedded_sqlite_flushes_every_commit_to_disk(tmp_path):
+    """synchronous=FULL: a commit acknowledged to a station survives a power cut (NORMAL in WAL may lose it)."""
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); from django.db import connection; "
+         "cursor = connection.cursor(); print(cursor.execute('PRAGMA synchronous').fetchone()[0], "
+         "cursor.execute('PRAGMA journal_mode').fetchone()[0], connection.vendor)"],
+        cwd=ROOT, env=_environment(tmp_path), capture_output=True, text=True, timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["2", "wal", "sqlite"]  # 2 is FULL

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import os
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -19,6 +20,7 @@ from typing import Any, ClassVar
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
+from requests.auth import HTTPBasicAuth
 
 
 class Outcome(enum.StrEnum):
@@ -100,6 +102,12 @@ class Connector(ABC):
     tracks_rework: bool = True
     #: How many postings ``post_many`` sends in one request; 1 where the ERP has no batch call.
     batch_size: int = 1
+    #: The name of the ERP's batch call (SAP: "OData $batch"); empty where the connector has none.
+    batch_call: ClassVar[str] = ""
+    #: False once the ERP answered the batch call as not there (a gateway without it): the
+    #: connector then posts one by one, and the dispatcher keeps that on the connection
+    #: (option ``batch_offered``: false) so no worker tries again.
+    batch_offered: bool = True
 
     def __init__(self, config: ConnectionConfig) -> None:
         self.config = config
@@ -140,6 +148,11 @@ class Connector(ABC):
         """Problems with a connection's options, by field; empty when they are fine."""
         return {}
 
+    @staticmethod
+    def validate_credentials(*, username: str, password: str, token: str, options: dict[str, Any]) -> dict[str, str]:
+        """Credentials this ERP cannot be sent, by field (``user``, ``password``, ``token``); empty when fine."""
+        return {}
+
 
 # --- HTTP helpers shared by the HTTP connectors ----------------------------------------
 
@@ -158,6 +171,45 @@ def http_session() -> requests.Session:
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
+
+
+def basic_auth(username: str, password: str) -> HTTPBasicAuth:
+    """Basic credentials in UTF-8, the charset RFC 7617 names, so a user name such as 张三 works
+    (given text, requests encodes Latin-1 and fails on it)."""
+    return HTTPBasicAuth(username.encode(), password.encode())
+
+
+#: An HTTP header name (RFC 9110 ``token``).
+HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def header_value_problem(value: Any) -> str:
+    """Why ``value`` cannot travel as an HTTP header value; "" when it can.
+
+    Header values are Latin-1 on the wire (what requests and http.client send), and a line
+    break would end the header.
+    """
+    text = str(value)
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return "It goes into an HTTP header, which carries Latin-1 text only (no Chinese characters)."
+    if any(character in text for character in "\r\n\x00"):
+        return "It goes into an HTTP header, which cannot hold a line break."
+    return ""
+
+
+def headers_problem(headers: Any) -> str:
+    """Why ``headers`` (the ``headers`` option: name → text) cannot be sent; "" when they can."""
+    if not isinstance(headers, dict) or not all(isinstance(value, (str, int)) for value in headers.values()):
+        return "An object of header name → text."
+    for name, value in headers.items():
+        if not HEADER_NAME.fullmatch(str(name)):
+            return f"{name!r} is not a header name (letters, digits and - only)."
+        problem = header_value_problem(value)
+        if problem:
+            return f"{name}: {problem}"
+    return ""
 
 
 _ENVIRONMENT_SETTINGS = (

@@ -66,6 +66,7 @@ from erp_sync.connectors.base import (
     PostResult,
     classify_exception,
     classify_status,
+    header_value_problem,
     http_session,
 )
 
@@ -89,7 +90,7 @@ class ErpNextConnector(Connector):
         self.rework_field = self.options.get("rework_field") or ""
         self.time_zone = _zone(self.options.get("time_zone"))
         self.timeout = (config.timeout_seconds, config.timeout_seconds)
-        credentials = config.token if ":" in config.token else f"{config.username}:{config.password or config.token}"
+        credentials = _credentials(config.username, config.password, config.token)
         self.session = http_session()
         self.session.headers.update({"Authorization": f"token {credentials}", "Accept": "application/json"})
 
@@ -175,6 +176,14 @@ class ErpNextConnector(Connector):
 
     def close(self) -> None:
         self.session.close()
+
+    @staticmethod
+    def validate_credentials(*, username: str, password: str, token: str, options: dict[str, Any]) -> dict[str, str]:
+        """ERPNext reads its API key and secret from a header, which carries Latin-1 text only."""
+        if not header_value_problem(_credentials(username, password, token)):
+            return {}
+        fields = {"user": username, "password": password, "token": token}
+        return {name: problem for name, value in fields.items() if (problem := header_value_problem(value))}
 
     @staticmethod
     def validate_options(options: dict[str, Any]) -> dict[str, str]:
@@ -474,3 +483,8 @@ def _operation_number(value: Any, row: dict[str, Any]) -> int:
         except (TypeError, ValueError):
             continue
     return 0
+
+
+def _credentials(username: str, password: str, token: str) -> str:
+    """``key:secret`` for the ``Authorization: token`` header: the token when it holds both, else user and password (or token)."""
+    return token if ":" in token else f"{username}:{password or token}"

@@ -329,14 +329,30 @@ def _join(path: str, name: str) -> str:
 
 # -- validating -------------------------------------------------------------------------------
 
+#: Deeper mappings are refused: no ERP body needs them, and checking them would exhaust the stack.
+MAX_DEPTH = 32
+
 
 def validate_mapping(mapping: Any) -> dict[str, str]:
     """Every problem in ``mapping`` by output path (``"qty"``, ``"header.date"``, ``"items[0].qty"``); empty when fine."""
     if not isinstance(mapping, dict) or not mapping:
         return {"": 'A mapping is a non-empty object of output field → rule, e.g. {"qty": {"from": "good_qty"}}.'}
+    if _depth(mapping) > MAX_DEPTH:
+        return {"": f"A mapping may nest objects and lists {MAX_DEPTH} levels deep at most."}
     problems: dict[str, str] = {}
     _check_object(mapping, "", problems)
     return problems
+
+
+def _depth(value: Any) -> int:
+    """How deeply objects and lists nest in ``value``, counted without recursion (any depth parses)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, level + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
 
 
 def _check_object(mapping: dict[str, Any], path: str, problems: dict[str, str]) -> None:

@@ -68,6 +68,7 @@ from erp_sync.connectors.base import (
     PostResult,
     classify_exception,
     classify_status,
+    header_value_problem,
     http_session,
 )
 
@@ -192,6 +193,12 @@ class OdooConnector(Connector):
 
     def close(self) -> None:
         self.session.close()
+
+    @staticmethod
+    def validate_credentials(*, username: str, password: str, token: str, options: dict[str, Any]) -> dict[str, str]:
+        """The API key (token, else password) travels as ``Authorization: bearer``, which carries Latin-1 text only."""
+        problem = header_value_problem(token or password)
+        return {"token" if token else "password": problem} if problem else {}
 
     @staticmethod
     def validate_options(options: dict[str, Any]) -> dict[str, str]:

@@ -74,7 +74,11 @@ from erp_sync.connectors.base import (
     Outcome,
     Posting,
     PostResult,
+    HEADER_NAME,
+    basic_auth,
     classify_exception,
+    header_value_problem,
+    headers_problem,
     http_session,
     retry_after_seconds,
 )
@@ -99,7 +103,7 @@ class RestConnector(Connector):
         self.session.headers.update({"Accept": "application/json"})
         self.session.headers.update({str(k): str(v) for k, v in (self.options.get("headers") or {}).items()})
         if self.auth == "basic":
-            self.session.auth = (config.username, config.password)
+            self.session.auth = basic_auth(config.username, config.password)
         elif self.auth == "bearer":
             self.session.headers["Authorization"] = f"Bearer {config.token}"
         secret = self.options.get("hmac_secret") or config.token or config.password
@@ -201,6 +205,12 @@ class RestConnector(Connector):
         self.session.close()
 
     @staticmethod
+    def validate_credentials(*, username: str, password: str, token: str, options: dict[str, Any]) -> dict[str, str]:
+        """A bearer token travels in a header; Basic credentials go as UTF-8 and may hold any text."""
+        problem = header_value_problem(token) if options.get("auth") == "bearer" else ""
+        return {"token": problem} if problem else {}
+
+    @staticmethod
     def validate_options(options: dict[str, Any]) -> dict[str, str]:
         problems: dict[str, str] = {}
         if not isinstance(options.get("url") or options.get("base_url") or "", str):
@@ -214,11 +224,11 @@ class RestConnector(Connector):
         auth = options.get("auth", "none")
         if auth not in AUTH_MODES:
             problems["auth"] = f"Use one of {', '.join(AUTH_MODES)}."
-        headers = options.get("headers", {})
-        if not isinstance(headers, dict) or not all(isinstance(v, (str, int)) for v in headers.values()):
-            problems["headers"] = "An object of header name → text."
+        problem = headers_problem(options.get("headers", {}))
+        if problem:
+            problems["headers"] = problem
         hmac_header = options.get("hmac_header", DEFAULT_HMAC_HEADER)
-        if not isinstance(hmac_header, str) or not hmac_header.strip():
+        if not isinstance(hmac_header, str) or not HEADER_NAME.fullmatch(hmac_header):
             problems["hmac_header"] = "A header name, e.g. X-Signature."
         if "mapping" in options:
             for path, message in field_mapping.validate_mapping(options["mapping"]).items():

@@ -42,6 +42,10 @@ Options (all optional):
     each in a changeset of its own (so each is committed or refused on its own, and one
     order's refusal holds back no other); 1 sends each confirmation on its own. A reversal
     is always sent on its own.
+``batch_offered`` (true)
+    false when the system answers ``POST $batch`` with 404, 405 or 501 (a gateway without OData
+    batch): confirmations then go one by one. The worker sets it the first time it meets such an
+    answer (and a single post then gets a real answer); set it back to true to try ``$batch`` again.
 ``csrf`` (true), ``headers`` ({})
     ``csrf: false`` skips the token fetch for a gateway that needs none (SAP API Management
     with an ``APIKey`` header in ``headers``); a 403 asking for a token still fetches one.
@@ -73,7 +77,9 @@ from erp_sync.connectors.base import (
     Posting,
     PostResult,
     classify_exception,
+    basic_auth,
     classify_status,
+    headers_problem,
     http_session,
 )
 
@@ -82,6 +88,8 @@ ACTIVITY_SOURCES = {"labor": "labor_minutes", "machine": "machine_minutes"}
 DEFAULT_ACTIVITY_UNIT = "H"
 DEFAULT_BATCH_SIZE = 20
 MAX_BATCH_SIZE = 100
+#: How a system without OData batch answers ``POST $batch``: about the call, not about the confirmations in it.
+BATCH_NOT_OFFERED = frozenset({404, 405, 501})
 SELECTED = (
     "ConfirmationGroup,ConfirmationCount,OrderID,OrderOperation,ExternalSystemConfirmation,"
     "ConfirmationYieldQuantity,ConfirmationScrapQuantity,ConfirmationReworkQuantity,IsReversal,IsReversed"
@@ -90,6 +98,7 @@ SELECTED = (
 
 class SapConnector(Connector):
     kind: ClassVar[str] = "sap"
+    batch_call: ClassVar[str] = "OData $batch"
 
     def __init__(self, config: ConnectionConfig) -> None:
         super().__init__(config)
@@ -97,7 +106,7 @@ class SapConnector(Connector):
         self.options = config.options or {}
         self.timeout = (config.timeout_seconds, config.timeout_seconds)
         self.session = http_session()
-        self.session.auth = (config.username, config.password)
+        self.session.auth = basic_auth(config.username, config.password)
         self.session.headers.update({"Accept": "application/json"})
         self.session.headers.update({str(k): str(v) for k, v in (self.options.get("headers") or {}).items()})
         self._token: str | None = None
@@ -105,6 +114,8 @@ class SapConnector(Connector):
         self.time_zone = _zone(self.options.get("time_zone"))
         batch_size = self.options.get("batch_size", DEFAULT_BATCH_SIZE)
         self.batch_size = batch_size if isinstance(batch_size, int) and 1 <= batch_size <= MAX_BATCH_SIZE else DEFAULT_BATCH_SIZE
+        if self.options.get("batch_offered") is False:
+            self.batch_offered, self.batch_size = False, 1
 
     # -- the interface -------------------------------------------------------------------
 
@@ -129,31 +140,31 @@ class SapConnector(Connector):
         return _failure(response)
 
     def post_many(self, postings: list[Posting]) -> list[PostResult]:
-        """Confirmations in one ``$batch``, each in its own changeset; reversals one by one."""
+        """Confirmations in one ``$batch``, each in its own changeset; reversals one by one.
+
+        Where the system offers no ``$batch`` (404, 405, 501), the confirmations are posted one
+        by one instead, and once a single post is answered ``batch_offered`` turns False.
+        """
         results: list[PostResult | None] = [None] * len(postings)
         batched: list[tuple[int, Posting, dict[str, Any]]] = []
         silent: PostResult | None = None  # SAP did not answer a call before: try no more of this batch
         for index, posting in enumerate(postings):
-            if silent is not None:
-                results[index] = _not_tried(silent)
+            if silent is None and posting.kind != "reversal" and self.batch_size > 1:
+                try:
+                    batched.append((index, posting, self._confirmation_body(posting)))
+                except (KeyError, ValueError, InvalidOperation) as error:
+                    results[index] = PostResult(Outcome.REJECTED, error=f"The message cannot be sent to SAP: {error}")
                 continue
-            if posting.kind == "reversal" or self.batch_size == 1:
-                results[index] = self.post(posting)
-                if results[index].http_status is None and results[index].outcome in (Outcome.RETRYABLE, Outcome.UNKNOWN):
-                    silent = results[index]
-                continue
-            try:
-                batched.append((index, posting, self._confirmation_body(posting)))
-            except (KeyError, ValueError, InvalidOperation) as error:
-                results[index] = PostResult(Outcome.REJECTED, error=f"The message cannot be sent to SAP: {error}")
-        if silent is not None:
-            for index, _posting, _body in batched:
-                results[index] = _not_tried(silent)
-        elif len(batched) == 1:
-            index, posting, _body = batched[0]
-            results[index] = self.post(posting)
-        elif batched:
-            for (index, posting, _body), answer in zip(batched, self._batch([body for _i, _p, body in batched]), strict=True):
+            results[index], silent = self._post_alone(posting, silent)
+        tried = silent is None and len(batched) > 1
+        answers = self._batch([body for _i, _p, body in batched]) if tried else None
+        if answers is None:  # one alone, SAP silent before, or no $batch here: one by one
+            for index, posting, _body in batched:
+                results[index], silent = self._post_alone(posting, silent)
+            if tried:
+                self._learn_whether_batch_is_offered([results[index] for index, _p, _b in batched])
+        else:
+            for (index, posting, _body), answer in zip(batched, answers, strict=True):
                 if isinstance(answer, PostResult):
                     results[index] = answer
                 elif answer.status_code in (200, 201):
@@ -168,18 +179,29 @@ class SapConnector(Connector):
                     results[index] = _failure(answer)
         return [result for result in results if result is not None]
 
-    def _batch(self, bodies: list[dict[str, Any]]) -> list[_PartResponse | PostResult]:
+    def _post_alone(self, posting: Posting, silent: PostResult | None) -> tuple[PostResult, PostResult | None]:
+        """Post one posting, unless SAP left a call unanswered before; its result, and whether SAP is silent now."""
+        if silent is not None:
+            return _not_tried(silent), silent
+        result = self.post(posting)
+        unanswered = result.http_status is None and result.outcome in (Outcome.RETRYABLE, Outcome.UNKNOWN)
+        return result, result if unanswered else None
+
+    def _batch(self, bodies: list[dict[str, Any]]) -> list[_PartResponse | PostResult] | None:
         """POST ``$batch`` with one changeset per confirmation; one answer per changeset, in order.
 
         A failure of the whole request is every confirmation's answer; an answer that cannot
         be read, or one that does not answer each changeset, counts as no answer (the ERP may
-        have booked them: the dispatcher looks each up by our key before resending).
+        have booked them: the dispatcher looks each up by our key before resending). None
+        when SAP answers that it has no ``$batch`` at all (nothing was booked).
         """
         boundary = f"batch_{uuid.uuid4().hex}"
         payload = _batch_body(boundary, bodies)
         response = self._write("$batch", data=payload, content_type=f"multipart/mixed; boundary={boundary}")
         if isinstance(response, PostResult):
             return [response] * len(bodies)
+        if response.status_code in BATCH_NOT_OFFERED:
+            return None
         if response.status_code != 202:
             return [_failure(response)] * len(bodies)
         try:
@@ -193,6 +215,17 @@ class SapConnector(Connector):
             unknown = PostResult(Outcome.UNKNOWN, error=f"SAP's $batch answer could not be matched to the postings: {reason}")
             return [unknown] * len(bodies)
         return answers
+
+    def _learn_whether_batch_is_offered(self, results: list[PostResult]) -> None:
+        """After ``$batch`` was answered as not there: a single post that SAP answered shows that the
+        service is there and only its ``$batch`` is not (a wrong URL would refuse both alike)."""
+        answered = [
+            result for result in results
+            if result.outcome in (Outcome.ACCEPTED, Outcome.DUPLICATE)
+            or (result.http_status is not None and result.http_status not in BATCH_NOT_OFFERED)
+        ]
+        if answered:
+            self.batch_offered, self.batch_size = False, 1
 
     def find(self, posting: Posting) -> PostResult | None:
         if posting.kind == "reversal":
@@ -295,10 +328,12 @@ class SapConnector(Connector):
         batch_size = options.get("batch_size", DEFAULT_BATCH_SIZE)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= MAX_BATCH_SIZE:
             problems["batch_size"] = f"A whole number from 1 (no $batch) to {MAX_BATCH_SIZE}."
-        if not isinstance(options.get("csrf", True), bool):
-            problems["csrf"] = "true or false."
-        if not isinstance(options.get("headers", {}), dict):
-            problems["headers"] = "An object of header name → text."
+        for name in ("csrf", "batch_offered"):
+            if not isinstance(options.get(name, True), bool):
+                problems[name] = "true or false."
+        problem = headers_problem(options.get("headers", {}))
+        if problem:
+            problems["headers"] = problem
         return problems
 
     # -- building the confirmation -------------------------------------------------------

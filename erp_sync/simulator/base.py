@@ -36,6 +36,7 @@ class SimRequest:
     locked_orders: frozenset[str] = frozenset()
     rejected_orders: frozenset[str] = frozenset()
     response_will_drop: bool = False
+    batch_not_offered: int = 0  # the status a gateway without batch answers, 0 when batch is offered
 
     @property
     def path(self) -> str:

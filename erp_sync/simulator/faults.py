@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 
+BATCH_NOT_OFFERED_STATUSES = (0, 404, 405, 501)
+
+
 class FaultError(ValueError):
     """A fault setting with an unknown name or a value out of range."""
 
@@ -33,6 +36,9 @@ class Faults:
     #: Share of writes that are committed (and written to the ledger) and then answered with
     #: nothing: the connection is closed. The client cannot tell whether it worked.
     drop_after_commit_rate: float = 0.0
+    #: SAP: ``POST $batch`` is answered with this status (404, 405 or 501) and nothing in it is
+    #: processed, as by a gateway that offers no OData batch; 0 = offered.
+    batch_not_offered: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -56,6 +62,10 @@ class Faults:
                 values[name] = _rate(name, value)
             elif name == "locked":
                 values[name] = (1.0 if value else 0.0) if isinstance(value, bool) else _rate(name, value)
+            elif name == "batch_not_offered":
+                if isinstance(value, bool) or value not in BATCH_NOT_OFFERED_STATUSES:
+                    raise FaultError("batch_not_offered must be 0 (offered) or the status to answer: 404, 405 or 501")
+                values[name] = value
             elif name == "latency_ms":
                 if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 600_000:
                     raise FaultError("latency_ms must be a number of milliseconds between 0 and 600000")

@@ -141,6 +141,12 @@ FILTERABLE = (
 _OPERATION = re.compile(r"^\d{4}$")
 _DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
 _TIME = re.compile(r"^PT(\d{1,2}H)?(\d{1,2}M)?(\d{1,2}(\.\d+)?S)?$")
+#: How a gateway that offers no OData batch answers ``POST $batch`` (the fault ``batch_not_offered``).
+_BATCH_NOT_OFFERED = {
+    404: (404, "/IWBEP/CM_MGW_RT/021", "Resource not found for segment '$batch'"),
+    405: (405, "/IWBEP/CM_MGW_RT/002", "Method 'POST' not allowed for '$batch'"),
+    501: (501, "/IWBEP/CM_MGW_RT/001", "Batch requests are not implemented by this service"),
+}
 _KEY_SEGMENT = re.compile(
     r"^ProdnOrdConf2\(ConfirmationGroup='([^']*)',ConfirmationCount='([^']*)'\)(/to_ProdnOrdConfMatlDocItm)?$"
 )
@@ -341,6 +347,8 @@ class SapFlavor(ErpFlavor):
             if resource == "GetConfProposal":
                 return self._proposal(request)
             if resource == "$batch":
+                if request.batch_not_offered:
+                    raise SapError(*_BATCH_NOT_OFFERED[request.batch_not_offered])
                 return self._batch(request)
             raise SapError(
                 405 if _KEY_SEGMENT.match(resource) else 404,
@@ -350,6 +358,7 @@ class SapFlavor(ErpFlavor):
         raise SapError(405, "/IWBEP/CM_MGW_RT/002", f"Method '{method}' not allowed for '{resource}'")
 
     # -- $batch -------------------------------------------------------------------------
+    # (a gateway without it answers as in _BATCH_NOT_OFFERED, set by the fault batch_not_offered)
 
     def _batch(self, request: SimRequest) -> SimResponse:
         content_type = request.header("Content-Type") or ""
@@ -446,8 +455,9 @@ class SapFlavor(ErpFlavor):
             user, _, password = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
         except (binascii.Error, UnicodeDecodeError):
             return False
-        return secrets.compare_digest(user.upper(), self.user.upper()) and secrets.compare_digest(
-            password, self.password
+        # As bytes: compare_digest refuses text outside ASCII, and a user may be called 张三.
+        return secrets.compare_digest(user.upper().encode(), self.user.upper().encode()) and secrets.compare_digest(
+            password.encode(), self.password.encode()
         )
 
     def _issue_token(self) -> list[tuple[str, str]]:

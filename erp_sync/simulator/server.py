@@ -362,6 +362,7 @@ class Simulator:
             rejected_orders=frozenset(faults.rejected_orders),
             response_will_drop=bool(faults.drop_after_commit_rate)
             and self._random.random() < faults.drop_after_commit_rate,
+            batch_not_offered=faults.batch_not_offered,
         )
         with self._state_lock:
             try:

@@ -17,6 +17,17 @@ MINUTES = {"max_digits": 10, "decimal_places": 2}
 KEY = {"max_length": 64, "allow_blank": False, "trim_whitespace": True}
 
 
+class MomentField(serializers.DateTimeField):
+    """DRF's date-time, refusing (as out of range) a time at the ends of the calendar that DRF
+    cannot place in the plant's zone: it raised OverflowError, a 500, for 0001-01-01T00:00."""
+
+    def enforce_timezone(self, value):
+        try:
+            return super().enforce_timezone(value)
+        except OverflowError:
+            self.fail("overflow")
+
+
 class StrictSerializer(serializers.Serializer):
     """Refuses fields it does not know, so a typo in an ERP mapping is an error, not a silent default."""
 
@@ -113,7 +124,7 @@ class ConfirmationSerializer(StrictSerializer):
     labor_minutes = serializers.DecimalField(**MINUTES, min_value=Decimal(0), default=Decimal(0))
     machine_minutes = serializers.DecimalField(**MINUTES, min_value=Decimal(0), default=Decimal(0))
     final = serializers.BooleanField(required=False, default=False)
-    confirmed_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    confirmed_at = MomentField(required=False, allow_null=True, default=None)
 
 
 # --- confirmations without a serializer per request ----------------------------------------

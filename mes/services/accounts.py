@@ -8,12 +8,13 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from mes.models import Employee
+from mes.models import Employee, Event
 from mes.models.accounts import ApiAccess, ApiToken, token_digest, validate_networks, validate_station_names
 from mes.roles import Role
 from mes.services.audit import event_record
@@ -175,3 +176,34 @@ def employee_pin_set(*, badge: str, pin: str, actor: Any = None) -> Employee:
     employee.save(update_fields=["station_pin", "updated_at"])
     event_record(object_type="employee", object_key=badge, action="set_pin" if pin else "remove_pin", actor=actor)
     return employee
+
+
+FIRST_ADMIN_ACTION = "first_admin_created"
+
+
+@transaction.atomic
+def first_admin_create(*, username: str, password: str, source: str) -> Any | None:
+    """Create the plant's first administrator (a superuser in the admin role), once in the database's life.
+
+    Returns None, changing nothing, when an administrator was created this way before (even one
+    deleted or renamed since) or any superuser exists (``createsuperuser`` came first): the
+    settings that name the first admin may stay set without ever resetting a changed password.
+    ``source`` says where the name and password came from, for the audit trail.
+    """
+    User = get_user_model()
+    if Event.objects.filter(object_type="user", action=FIRST_ADMIN_ACTION).exists() or User.objects.filter(is_superuser=True).exists():
+        return None
+    try:
+        User.username_validator(username)
+        validate_password(password, User(username=username))
+    except ValidationError as error:
+        raise DomainError("invalid_first_admin", " ".join(error.messages), fields={"username": username}) from None
+    if User.objects.filter(username=username).exists():
+        raise DomainError(
+            "first_admin_exists", _("A user named %(username)s exists and is no superuser.") % {"username": username},
+            fields={"username": username},
+        )
+    user = User.objects.create_superuser(username=username, email="", password=password)
+    user.groups.add(Group.objects.get_or_create(name=Role.ADMIN)[0])
+    event_record(object_type="user", object_key=username, action=FIRST_ADMIN_ACTION, actor_label=source)
+    return user

@@ -196,6 +196,39 @@ def operation_check_work_center(operation: WorkOrderOperation, work_center: Work
         )
 
 
+def _check_confirmed_at(confirmed_at: datetime.datetime) -> None:
+    """Refuse a time outside the plausibility window around now (settings ``MES_CONFIRMED_AT_MAX_*``)."""
+    now = timezone.now()
+    earliest = now - datetime.timedelta(days=settings.MES_CONFIRMED_AT_MAX_PAST_DAYS)
+    latest = now + datetime.timedelta(minutes=settings.MES_CONFIRMED_AT_MAX_FUTURE_MINUTES)
+    if earliest <= confirmed_at <= latest:
+        return
+    local = timezone.localtime  # near now, so never out of range
+    raise DomainError(
+        "implausible_confirmed_at",
+        _(
+            "The confirmation time %(time)s is implausible: it must lie between %(earliest)s and %(latest)s "
+            "(at most %(days)s days back and %(minutes)s minutes ahead of now)."
+        )
+        % {
+            "time": _as_utc_text(confirmed_at),
+            "earliest": local(earliest).isoformat(timespec="minutes"),
+            "latest": local(latest).isoformat(timespec="minutes"),
+            "days": settings.MES_CONFIRMED_AT_MAX_PAST_DAYS,
+            "minutes": settings.MES_CONFIRMED_AT_MAX_FUTURE_MINUTES,
+        },
+        fields={"confirmed_at": _as_utc_text(confirmed_at)},
+    )
+
+
+def _as_utc_text(moment: datetime.datetime) -> str:
+    """``moment`` in UTC (the zone it came in at the calendar's ends, where UTC has no room)."""
+    try:
+        return moment.astimezone(datetime.UTC).isoformat(timespec="seconds")
+    except OverflowError:
+        return moment.isoformat(timespec="seconds")
+
+
 def _check(
     request: ConfirmationRequest,
     work_order: WorkOrder,
@@ -207,6 +240,8 @@ def _check(
 
     ``work_center`` (a station's) limits the report to that work center's operations.
     """
+    if request.confirmed_at is not None:
+        _check_confirmed_at(request.confirmed_at)
     quantities = {name: getattr(request, name) for name in QUANTITY_FIELDS}
     for name, value in quantities.items():
         if value < 0:

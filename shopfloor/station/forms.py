@@ -8,7 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from mes.api.serializers import KEY, QUANTITY, StrictSerializer
+from mes.api.serializers import KEY, QUANTITY, MomentField, StrictSerializer
 from mes.models import Equipment, WorkCenter
 
 
@@ -47,7 +47,7 @@ class ReportSerializer(OperationSerializer):
     rework_qty = serializers.DecimalField(**QUANTITY, min_value=Decimal(0), default=Decimal(0))
     reason_code = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     final = serializers.BooleanField(required=False, default=False)
-    confirmed_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    confirmed_at = MomentField(required=False, allow_null=True, default=None)
     lots = LotSerializer(many=True, required=False, default=list, max_length=50)
 
 

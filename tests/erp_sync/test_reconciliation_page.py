@@ -244,15 +244,15 @@ def test_run_now_for_every_order_is_queued_for_a_worker_with_who_asked(db, clien
     assert b"A worker is checking every order now" in page.content
 
 
-def test_run_now_without_a_connection_reports_why_the_order_was_not_checked(db, client):
+def test_run_now_without_a_connection_reports_why_the_order_was_not_checked(released_order, client):
     supervisor = _signed_in(client, "supervisor")
 
-    response = supervisor.post(URL, {"action": "run", "work_order": "W" * 500}, follow=True)
+    response = supervisor.post(URL, {"action": "run", "work_order": f"  {ORDER} "}, follow=True)
 
     run = ReconciliationRun.objects.get()
     assert response.status_code == 200
-    assert (run.trigger, run.actor, run.scope_work_order, run.orders_failed) == ("manual", supervisor.user, "W" * 64, 1)
-    assert b"The ERP could not be asked: No default ERP connection is configured." in response.content
+    assert (run.trigger, run.actor, run.scope_work_order, run.orders_failed) == ("manual", supervisor.user, ORDER, 1)
+    assert b"Not checked \xe2\x80\x94 WO-1001: no default ERP connection is configured." in response.content
 
 
 @pytest.mark.django_db(transaction=True)

@@ -4,6 +4,7 @@ import datetime
 import uuid
 
 import pytest
+from django.utils import timezone
 
 from erp_sync.models import OutboxMessage
 from mes.models import Confirmation
@@ -44,7 +45,8 @@ def instant(text: str) -> datetime.datetime:
 
 
 def test_post_confirmation_is_201_with_the_documented_shape(released_order, operator):
-    sent = body(confirmed_at="2030-01-15T08:30:00+08:00")
+    reported_at = (timezone.now() - datetime.timedelta(hours=3)).replace(microsecond=0)  # sent later, from offline
+    sent = body(confirmed_at=reported_at.astimezone(datetime.timezone(datetime.timedelta(hours=8))).isoformat())
 
     response = operator.post(URL, sent)
 
@@ -61,7 +63,7 @@ def test_post_confirmation_is_201_with_the_documented_shape(released_order, oper
         "good_qty": 4, "scrap_qty": 1, "rework_qty": 0, "reason_code": "SCRAP-01", "operator_badge": "B-1001",
         "station": "ST-07", "labor_minutes": 30, "machine_minutes": 25, "final": False, "reverses": None, "reversed_by": None,
     }
-    assert instant(answer["confirmed_at"]) == datetime.datetime(2030, 1, 15, 0, 30, tzinfo=datetime.timezone.utc)
+    assert instant(answer["confirmed_at"]) == reported_at
     assert instant(answer["recorded_at"]) == row.recorded_at
     assert {key: value for key, value in answer["erp_sync"].items() if key != "queued_at"} == {
         "state": "queued", "attempts": 0, "erp_document": None, "last_error": None, "acknowledged_at": None

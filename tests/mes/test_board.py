@@ -193,7 +193,7 @@ def test_polling_answers_only_the_board_partial(client, plant):
 
 
 def test_an_unknown_line_is_said_plainly(client, plant):
-    response = signed_in(client, "operator").get("/board/", {"line": "L9\x00"})
+    response = signed_in(client, "operator").get("/board/", {"line": "L9\x01"})
 
     assert response.status_code == 200 and "There is no line L9" in response.content.decode()
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import DatabaseError, connection
+from django.utils import timezone
 
 from erp_sync.models import OutboxMessage
 from mes.models import Confirmation, Event, WorkOrderOperation
@@ -73,7 +74,7 @@ def test_outbox_sequence_counts_one_two_three_per_work_order(released_order, pla
 
 def test_outbox_payload_has_everything_the_erp_needs(released_order):
     client_id = uuid.uuid4()
-    reported_at = datetime.datetime(2030, 1, 15, 8, 30, tzinfo=datetime.timezone.utc)
+    reported_at = (timezone.now() - datetime.timedelta(hours=3)).replace(microsecond=0).astimezone(datetime.UTC)
     confirm(operation=10, good_qty=10)
 
     result = confirm(
@@ -107,7 +108,7 @@ def test_outbox_payload_has_everything_the_erp_needs(released_order):
         "operator_name": "Li Wei",
         "station": "ST-07",
         "final": True,
-        "confirmed_at": "2030-01-15T08:30:00+00:00",
+        "confirmed_at": reported_at.isoformat(),
         "reverses": None,
     }
 

@@ -5,7 +5,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from django.utils import translation
+from django.utils import timezone, translation
 
 from erp_sync.models import OutboxMessage
 from mes.models import Confirmation, Event, WorkOrder
@@ -224,7 +224,7 @@ def test_labor_and_machine_minutes_at_the_limit_are_accepted(released_order, set
 def test_confirmation_records_everything_reported(released_order, django_user_model):
     station_user = django_user_model.objects.create(username="station-07")
     client_id = uuid.uuid4()
-    reported_at = datetime.datetime(2030, 1, 15, 8, 30, tzinfo=datetime.timezone.utc)
+    reported_at = (timezone.now() - datetime.timedelta(hours=3)).replace(microsecond=0)
 
     result = confirm(
         client_id=client_id, good_qty=7, scrap_qty=1, reason_code="SCRAP-01", operator_badge="B-1001", station="ST-07",
@@ -341,11 +341,11 @@ def test_replay_with_the_same_client_id_and_content_returns_the_original_and_wri
 def test_replay_matches_on_content_not_on_timestamp_or_number_spelling(released_order):
     client_id = uuid.uuid4()
     original = confirm(client_id=client_id, good_qty="4", labor_minutes="30",
-                       confirmed_at=datetime.datetime(2030, 1, 15, 8, 0, tzinfo=datetime.timezone.utc))
+                       confirmed_at=timezone.now() - datetime.timedelta(minutes=10))
     before = snapshot()
 
     replay = confirm(client_id=client_id, good_qty="4.000", labor_minutes="30.00",
-                     confirmed_at=datetime.datetime(2030, 1, 15, 8, 5, tzinfo=datetime.timezone.utc))
+                     confirmed_at=timezone.now() - datetime.timedelta(minutes=5))
 
     assert replay.created is False
     assert replay.confirmation.uuid == original.confirmation.uuid

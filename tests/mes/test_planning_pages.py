@@ -139,7 +139,6 @@ def test_status_counts_follow_the_other_filters(client, orders):
         ({"due_from": "2030-05-01", "due_to": "2030-01-01"}, "The end of the due-date range is before its start.", 2),
         ({"status": "lost"}, "Select a valid choice. lost is not one of the available choices.", 6),
         ({"q": "x" * 101}, "Ensure this value has at most 100 characters (it has 101).", 6),
-        ({"q": "bad\x00byte"}, "Null characters are not allowed.", 6),
         ({"page": "many"}, None, 6),
     ],
 )
@@ -379,7 +378,7 @@ def test_the_list_and_an_order_page_read_in_a_constant_number_of_queries(client,
     assert many == few
 
 
-@pytest.mark.parametrize("number", ["A%00B", "A%01B", "x" * 65])
+@pytest.mark.parametrize("number", ["A%01B", "x" * 65])  # a NUL (%00) is refused before any page: tests/mes/test_nul_characters.py
 @pytest.mark.parametrize("suffix", ["", "traveler.pdf"])
 def test_an_order_number_that_cannot_exist_is_a_404_not_an_error(client, plant, number, suffix):
     planner = signed_in(client, "planner")
@@ -394,7 +393,7 @@ def test_an_order_number_that_cannot_exist_is_a_404_not_an_error(client, plant, 
 
 
 def test_a_selection_with_a_control_character_is_refused_inline(client, orders):
-    response = signed_in(client, "planner").post("/planning/", {"action": "release", "numbers": ["WO-2001", "WO\x002002"]}, HTTP_HX_REQUEST="true")
+    response = signed_in(client, "planner").post("/planning/", {"action": "release", "numbers": ["WO-2001", "WO\x012002"]}, HTTP_HX_REQUEST="true")
 
     assert "An order number in the selection is not valid." in response.content.decode()
 

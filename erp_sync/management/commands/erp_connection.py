@@ -9,7 +9,7 @@ from django.db.models import Count, Q
 
 from erp_sync.connectors.registry import CONNECTOR_CLASSES
 from erp_sync.models import ErpConnection, OutboxMessage
-from erp_sync.services import erp_connection_test, erp_connection_upsert
+from erp_sync.services import erp_connection_batching, erp_connection_test, erp_connection_upsert
 from mes.services.errors import DomainError
 
 
@@ -93,7 +93,10 @@ class Command(BaseCommand):
 
     def _test(self, *, name, **_):
         health = erp_connection_test(name)
+        batching = erp_connection_batching(name)
         latency = f" in {health.latency_ms} ms" if health.latency_ms is not None else ""
         if not health.reachable:
             raise CommandError(f"{name}: the ERP did not answer as expected{latency}: {health.detail}")
         self.stdout.write(f"{name}: reachable{latency}. {health.detail}".strip())
+        if batching:
+            self.stdout.write(batching)

@@ -52,7 +52,10 @@ class Command(BaseCommand):
     def handle(self, *args, order, connection, repair_missing, reason, **options):
         if connection and not ErpConnection.objects.filter(name=connection).exists():
             raise CommandError(f"No ERP connection named {connection}.", returncode=2)
-        run = reconcile(work_order=order, connection=connection, trigger=ReconciliationRun.Trigger.COMMAND)
+        try:
+            run = reconcile(work_order=order, connection=connection, trigger=ReconciliationRun.Trigger.COMMAND)
+        except DomainError as error:  # an order the MES does not know
+            raise CommandError(error.message, returncode=2) from None
         drifts = drift_list(status="open", work_order=order, limit=10_000)
         if connection:
             drifts = [drift for drift in drifts if drift["connection"] == connection]

@@ -1,27 +1,37 @@
-"""Run the whole system in the foreground: every process it needs, stopped together.
+"""Run the whole system in the foreground: every process it needs, kept running, stopped together.
 
-A small supervisor: it starts each process in ``process_specs``, prefixes every line a
-process prints with its name, and on Ctrl-C or SIGTERM stops them all (SIGTERM, then
-SIGKILL after a grace period). If any process exits on its own, it stops the rest and
-exits non-zero, so a half-running plant never goes unnoticed.
+A small supervisor: it starts each process in ``process_specs``, prefixes every line a process
+prints with its name, and on Ctrl-C or SIGTERM stops them all (SIGTERM, then SIGKILL after a grace
+period). A process that exits on its own is logged and started again after a back-off (1 s, 2 s,
+4 s … doubling with each exit in the last minute, at most 30 s); the others, the web server above
+all, go on as they were. Only a process that keeps exiting (5 times within 60 s) stops the plant,
+with an error, so a plant that cannot run never goes unnoticed.
 
-The processes: the simulated SAP the demo connection points at, the simulated machines,
-the device collector, a Celery worker on the ``erp`` queue, Celery beat (the sweep
-schedule) and the web server. More join by appending a ``ProcessSpec`` to ``process_specs``.
+The processes: the device collector, a Celery worker on the ``erp`` queue, Celery beat (the sweep
+schedule) and the web server; for the demo also the simulated SAP its connection points at and the
+simulated machines. More join by appending a ``ProcessSpec`` to ``process_specs``.
+
+Before starting them: the first administrator from MES_ADMIN_USERNAME/MES_ADMIN_PASSWORD
+(``bootstrap_admin``), and for the demo the demo plant on an empty database (``seed_demo``).
 """
 
 from __future__ import annotations
 
+import argparse
+import collections
 import os
+import select
+import selectors
 import signal
 import subprocess
 import sys
-import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 GRACE_SECONDS = 15
@@ -34,15 +44,26 @@ class ProcessSpec:
     argv: list[str]
 
 
+@dataclass(frozen=True)
+class RestartPolicy:
+    """Back-off after an exit: ``first_delay`` doubled for each further exit within ``window``, at most
+    ``max_delay``. ``limit`` exits within ``window`` stop the plant."""
+
+    first_delay: float = 1.0
+    max_delay: float = 30.0
+    limit: int = 5
+    window: float = 60.0
+
+
 # The demo's simulated SAP listens here; seed_demo points the default ERP connection at it.
 ERP_SIMULATOR_PORT = 8100
 
 
-def process_specs(*, port: int) -> list[ProcessSpec]:
+def process_specs(*, port: int, host: str = "127.0.0.1", demo: bool = True) -> list[ProcessSpec]:
     python = sys.executable
     manage = [python, str(settings.BASE_DIR / "manage.py")]
     celery = [python, "-m", "celery", "-A", "mes"]
-    return [
+    simulators = [
         ProcessSpec(
             "erp-sim",
             [
@@ -53,16 +74,19 @@ def process_specs(*, port: int) -> list[ProcessSpec]:
         ),
         # Simulated machines (Modbus TCP 5020, OPC UA 4840) for the demo equipment.
         ProcessSpec("devices", [*manage, "device_simulator", "--modbus-port", "5020", "--opcua-port", "4840"]),
+    ]
+    return [
+        *(simulators if demo else []),
         # Reads every mapped machine and confirms its counts on the operation running on it.
         ProcessSpec("collector", [*manage, "run_collector"]),
-        # ERP delivery: a real worker on queue erp (through Redis, or a folder under var/ without REDIS_URL).
+        # ERP delivery: a real worker on queue erp (through Redis, or a SQLite file under var/ without REDIS_URL).
         ProcessSpec("worker", [*celery, "worker", "--queues", "erp", "--concurrency", "2", "--loglevel", "INFO", "--without-gossip", "--without-mingle"]),
         ProcessSpec("beat", [*celery, "beat", "--loglevel", "INFO", "--schedule", str(settings.VAR_DIR / "celerybeat-schedule")]),
         ProcessSpec(
             "web",
             [
                 python, "-m", "gunicorn", "mes.wsgi:application",
-                "--bind", f"127.0.0.1:{port}",
+                "--bind", f"{host}:{port}",
                 "--workers", "2",
                 "--threads", "4",
                 "--graceful-timeout", str(GRACE_SECONDS - 5),
@@ -73,7 +97,10 @@ def process_specs(*, port: int) -> list[ProcessSpec]:
 
 
 def _die_with_parent() -> None:
-    """Runs in the child before exec: on Linux, get SIGTERM if the supervisor itself is killed (even by SIGKILL)."""
+    """Runs in the child before exec: on Linux, get SIGTERM if the supervisor itself is killed (even by SIGKILL).
+
+    Safe here because the supervisor has a single thread (no lock can be held by another thread at the fork).
+    """
     if sys.platform.startswith("linux"):
         import ctypes
 
@@ -81,103 +108,210 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"status {code}"
+
+
+@dataclass
+class Child:
+    spec: ProcessSpec
+    process: subprocess.Popen | None = None
+    exits: collections.deque = field(default_factory=collections.deque)  # monotonic times of recent exits
+    restart_at: float | None = None
+    pending: bytes = b""
+    reaped: bool = False  # its group was killed once: its pid may belong to someone else by now
+
+
 class Supervisor:
-    def __init__(self, specs: list[ProcessSpec], out: IO[str]) -> None:
-        self.specs = specs
+    """Runs the children in one thread: their output is read with a selector, never by threads, so
+    starting a child again later (fork + exec) is safe."""
+
+    def __init__(self, specs: list[ProcessSpec], out: IO[str], policy: RestartPolicy | None = None) -> None:
+        self.children = [Child(spec) for spec in specs]
         self.out = out
+        self.policy = policy or RestartPolicy()
         self.width = max(len(name) for name in ["plant", *(spec.name for spec in specs)])
-        self.write_lock = threading.Lock()
-        self.processes: dict[str, subprocess.Popen] = {}
-        self.pumps: list[threading.Thread] = []
+        self.selector = selectors.DefaultSelector()
         self.stop_signal: int | None = None
 
-    def say(self, name: str, line: str) -> None:
-        with self.write_lock:
-            self.out.write(f"{name:<{self.width}} | {line}\n")
-            self.out.flush()
+    @property
+    def processes(self) -> dict[str, subprocess.Popen]:
+        return {child.spec.name: child.process for child in self.children if child.process is not None}
 
-    def pump(self, name: str, stream: IO[bytes]) -> None:
-        for raw in iter(stream.readline, b""):
-            self.say(name, raw.decode("utf-8", errors="replace").rstrip("\r\n"))
-        stream.close()
+    def say(self, name: str, line: str) -> None:
+        self.out.write(f"{name:<{self.width}} | {line}\n")
+        self.out.flush()
 
     def start(self) -> None:
+        for child in self.children:
+            self._start(child)
+
+    def _start(self, child: Child) -> None:
         environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        for spec in self.specs:
-            self.say("plant", f"starting {spec.name}: {' '.join(spec.argv)}")
-            process = subprocess.Popen(
-                spec.argv,
-                cwd=settings.BASE_DIR,
-                env=environment,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                # Own process group: the supervisor, not the terminal, decides when and how each stops.
-                start_new_session=True,
-                preexec_fn=_die_with_parent,
-            )
-            self.processes[spec.name] = process
-        # Threads only after every fork: preexec_fn is not safe to run while other threads exist.
-        for name, process in self.processes.items():
-            pump = threading.Thread(target=self.pump, args=(name, process.stdout), name=f"pump-{name}", daemon=True)
-            pump.start()
-            self.pumps.append(pump)
+        child.process = subprocess.Popen(
+            child.spec.argv,
+            cwd=settings.BASE_DIR,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            # Own process group: the supervisor, not the terminal, decides when and how each stops.
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+        child.restart_at = None
+        child.reaped = False
+        os.set_blocking(child.process.stdout.fileno(), False)
+        self.selector.register(child.process.stdout, selectors.EVENT_READ, child)
+        self.say("plant", f"started {child.spec.name} (pid {child.process.pid}): {' '.join(child.spec.argv)}")
 
     def on_signal(self, signum: int, _frame) -> None:
         if self.stop_signal is None:
             self.stop_signal = signum
 
+    def pump(self, timeout: float) -> None:
+        """Print what the children wrote, waiting at most ``timeout`` for something to arrive."""
+        for key, _events in self.selector.select(timeout):
+            self._read(key.data)
+
+    def _read(self, child: Child) -> bool:
+        """Print the complete lines ``child`` has written; False once its output has ended (then closed)."""
+        stream = child.process.stdout
+        try:
+            chunk = os.read(stream.fileno(), 65536)
+        except BlockingIOError:
+            return True
+        data = child.pending + chunk
+        if chunk:
+            *lines, child.pending = data.split(b"\n")
+        else:
+            lines, child.pending = ([data] if data else []), b""
+        for raw in lines:
+            self.say(child.spec.name, raw.decode("utf-8", errors="replace").rstrip("\r"))
+        if not chunk:
+            self.selector.unregister(stream)
+            stream.close()
+        return bool(chunk)
+
+    def _reap(self, child: Child) -> None:
+        """After ``child`` exited: end what it left running in its group and print the rest of its output."""
+        if child.reaped:
+            return
+        child.reaped = True
+        try:
+            os.killpg(child.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        stream = child.process.stdout
+        deadline = time.monotonic() + 2
+        # Bounded: a grandchild that left the group could keep the pipe open for ever.
+        while not stream.closed and time.monotonic() < deadline:
+            ready = select.select([stream], [], [], max(deadline - time.monotonic(), 0))[0]
+            if ready and not self._read(child):
+                return
+        if not stream.closed:
+            self.selector.unregister(stream)
+            stream.close()
+
     def watch(self) -> str | None:
-        """Wait until asked to stop (answer None) or until a process exits on its own (answer why)."""
+        """Keep the children running until asked to stop (answer None) or one keeps exiting (answer why)."""
         while self.stop_signal is None:
-            for name, process in self.processes.items():
-                code = process.poll()
-                if code is not None:
-                    return f"{name} exited unexpectedly with status {code}"
-            time.sleep(POLL_SECONDS)
+            self.pump(POLL_SECONDS)
+            now = time.monotonic()
+            for child in self.children:
+                if child.restart_at is not None:
+                    if now >= child.restart_at and self.stop_signal is None:
+                        self._start(child)
+                    continue
+                code = child.process.poll()
+                if code is None:
+                    continue
+                self._reap(child)
+                failure = self._exited(child, code, now)
+                if failure:
+                    return failure
+        return None
+
+    def _exited(self, child: Child, code: int, now: float) -> str | None:
+        """Log the exit and plan the restart; answer why the plant must stop, if it must."""
+        exits = child.exits
+        exits.append(now)
+        while exits and now - exits[0] > self.policy.window:
+            exits.popleft()
+        name, how = child.spec.name, describe_exit(code)
+        if len(exits) >= self.policy.limit:
+            return f"{name} exited {len(exits)} times within {self.policy.window:g} s (last with {how})"
+        delay = min(self.policy.first_delay * 2 ** (len(exits) - 1), self.policy.max_delay)
+        self.say("plant", f"{name} exited with {how}; starting it again in {delay:g} s ({len(exits)} exit(s) within {self.policy.window:g} s)")
+        child.restart_at = now + delay
         return None
 
     def stop(self) -> None:
         """SIGTERM every process still running (last started first), SIGKILL what outlives the grace period."""
-        running = [(name, process) for name, process in reversed(self.processes.items()) if process.poll() is None]
-        for name, process in running:
-            self.say("plant", f"stopping {name} (pid {process.pid})")
-            process.terminate()
+        running = [child for child in reversed(self.children) if child.process is not None and child.process.poll() is None]
+        for child in running:
+            self.say("plant", f"stopping {child.spec.name} (pid {child.process.pid})")
+            child.process.terminate()
         deadline = time.monotonic() + GRACE_SECONDS
-        for name, process in running:
-            try:
-                process.wait(timeout=max(deadline - time.monotonic(), 0.1))
-            except subprocess.TimeoutExpired:
-                self.say("plant", f"{name} did not stop within {GRACE_SECONDS} s; killing it")
-        for name, process in self.processes.items():
+        # Go on printing meanwhile: a child blocked on writing to a full pipe could not exit.
+        while any(child.process.poll() is None for child in running) and time.monotonic() < deadline:
+            self.pump(0.1)
+        for child in running:
+            if child.process.poll() is None:
+                self.say("plant", f"{child.spec.name} did not stop within {GRACE_SECONDS} s; killing it")
+        for child in self.children:
+            if child.process is None:
+                continue
             # The whole group, so no grandchild (a gunicorn worker, a pool process) is left behind.
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            process.wait()
-        for pump in self.pumps:
-            pump.join(timeout=2)
+            self._reap(child)
+            child.process.wait()
+        self.selector.close()
 
 
 class Command(BaseCommand):
-    help = "Start the web server and every background process in the foreground on 127.0.0.1; Ctrl-C stops them all."
+    help = (
+        "Start the web server and every background process in the foreground; a process that exits is "
+        "started again; Ctrl-C stops them all."
+    )
     # Skipped: `make run` has just run them (through migrate), and here they only delay the start.
     requires_system_checks = []
 
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=8000, help="Port of the web server (default 8000).")
+        parser.add_argument("--host", default="127.0.0.1", help="Address the web server listens on (default 127.0.0.1).")
+        parser.add_argument(
+            "--demo",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="The demo: the demo plant on an empty database and the simulated ERP and machines. "
+            "Default: MES_DEMO, which is on without DATABASE_URL and off with it.",
+        )
 
-    def handle(self, *args, port: int, **options):
+    def handle(self, *args, port: int, host: str, demo: bool | None, **options):
         if not 1 <= port <= 65535:
             raise CommandError(f"--port must be between 1 and 65535; got {port}.")
-        supervisor = Supervisor(process_specs(port=port), sys.stdout)
+        demo = settings.MES_DEMO if demo is None else demo
+        call_command("bootstrap_admin", stdout=self.stdout, stderr=self.stderr)
+        if demo:
+            call_command("seed_demo", if_empty=True, base_url=f"http://{host}:{port}", stdout=self.stdout, stderr=self.stderr)
+        elif not get_user_model().objects.filter(is_superuser=True).exists():
+            self.stdout.write(
+                "No administrator yet: create one with `python manage.py createsuperuser`, "
+                "or set MES_ADMIN_USERNAME and MES_ADMIN_PASSWORD for the first start."
+            )
+        supervisor = Supervisor(process_specs(port=port, host=host, demo=demo), sys.stdout)
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, supervisor.on_signal)
         failure = None
         try:
             supervisor.start()
-            supervisor.say("plant", f"running on http://127.0.0.1:{port}/ (API docs /api/docs/, admin /admin/); Ctrl-C stops everything")
+            what = "the demo plant" if demo else "the plant"
+            supervisor.say("plant", f"{what} is running on http://{host}:{port}/ (API docs /api/docs/, admin /admin/); Ctrl-C stops everything")
             failure = supervisor.watch()
         finally:
             if failure:

@@ -1,0 +1,119 @@
+"""What the reconciliation page says when the ERP could not be asked: what failed, in the reader's
+language (unreachable, timed out, refused with the ERP's own message), never a raw exception. An
+order number the MES does not know is refused before anything runs."""
+
+from __future__ import annotations
+
+import html
+import socket
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import translation
+
+from erp_sync.models import ReconciliationRun
+from erp_sync.services import erp_connection_upsert
+from erp_sync.simulator import start_simulator
+from erp_sync.simulator.client import SERVICE_PATH
+from tests.conftest import ORDER
+from tests.helpers import confirm, signed_in
+
+URL = "/sync/reconciliation/"
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _connect(url: str, *, user: str = "MES_INTEGRATION", password: str = "mes-demo-password", timeout: int = 5) -> None:
+    erp_connection_upsert(
+        name="plant-sap", kind="sap", base_url=url, username=user, password=password, timeout_seconds=timeout, is_default=True
+    )
+
+
+def _run_now(client, language: str) -> str:
+    """Run a check of WO-1001 from the page; the page it lands on, in ``language``."""
+    response = client.post(URL, {"action": "run", "work_order": ORDER}, follow=True, HTTP_ACCEPT_LANGUAGE=language)
+    assert response.status_code == 200
+    return html.unescape(response.content.decode())
+
+
+@pytest.fixture
+def supervisor(client, released_order):
+    confirm(ORDER, 10, good_qty=1)
+    return signed_in(client, "supervisor")
+
+
+def test_an_unreachable_erp_is_said_so_in_english_and_chinese(supervisor):
+    port = _closed_port()
+    _connect(f"http://127.0.0.1:{port}{SERVICE_PATH}")
+
+    english = _run_now(supervisor, "en")
+    chinese = _run_now(supervisor, "zh-hans")
+
+    said = f"WO-1001: the ERP of connection plant-sap could not be reached (nothing answers at 127.0.0.1:{port})."
+    assert f"Not checked — {said}" in english
+    assert english.count(said) == 2  # the notice, and the run in the table of latest runs
+    assert f"WO-1001：连接 plant-sap 的 ERP 无法访问（127.0.0.1:{port} 上没有应答）。" in chinese
+    for page in (english, chinese):
+        assert "HTTPConnectionPool" not in page and "Max retries" not in page and "Errno" not in page
+    run = ReconciliationRun.objects.order_by("id").first()
+    assert run.failures[0]["reason"] == "unreachable" and "HTTPConnectionPool" in run.failures[0]["error"]  # kept for the API
+
+
+def test_an_erp_slower_than_the_timeout_is_said_to_have_not_answered(supervisor):
+    with start_simulator("sap") as sap:
+        _connect(sap.service_url, timeout=1)
+        sap.control.set_faults(latency_ms=2500)
+
+        english = _run_now(supervisor, "en")
+        chinese = _run_now(supervisor, "zh-hans")
+
+    assert "Not checked — WO-1001: the ERP of connection plant-sap did not answer within 1 s." in english
+    assert "WO-1001：连接 plant-sap 的 ERP 在 1 秒内没有应答。" in chinese
+    assert "ReadTimeout" not in english + chinese
+
+
+@pytest.mark.parametrize(
+    ("path", "user", "status", "message"),
+    [
+        ("/sap/opu/odata/sap/NO_SUCH_SRV", "MES_INTEGRATION", 404, "No service found for namespace '/SAP/', name 'API_PROD_ORDER_CONFIRMATION_2_SRV' (/IWFND/MED/170)"),
+        (SERVICE_PATH, "SOMEONE_ELSE", 401, "Logon Error Message Logon failed"),
+    ],
+    ids=["wrong-service", "wrong-user"],
+)
+def test_an_erp_that_refuses_is_quoted_with_its_status_and_message(supervisor, path, user, status, message):
+    with start_simulator("sap") as sap:
+        _connect(sap.base_url + path, user=user)
+
+        english = _run_now(supervisor, "en")
+        chinese = _run_now(supervisor, "zh-hans")
+
+    assert f"Not checked — WO-1001: the ERP of connection plant-sap refused the request (HTTP {status}): {message}" in english
+    assert f"WO-1001：连接 plant-sap 的 ERP 拒绝了请求（HTTP {status}）：{message}" in chinese
+    assert "<title>" not in english.split("<main>")[1]  # the gateway's HTML page as its text, not as markup
+
+
+@pytest.mark.parametrize("number", ["WO-9999", "W" * 500])
+def test_an_order_the_mes_does_not_know_is_refused_and_nothing_runs(supervisor, number):
+    _connect(f"http://127.0.0.1:{_closed_port()}{SERVICE_PATH}")
+
+    english = supervisor.post(URL, {"action": "run", "work_order": number}, follow=True, HTTP_ACCEPT_LANGUAGE="en")
+    chinese = supervisor.post(URL, {"action": "run", "work_order": number}, follow=True, HTTP_ACCEPT_LANGUAGE="zh-hans")
+
+    assert f"Work order {number[:64]} does not exist." in english.content.decode()
+    assert f"工单 {number[:64]} 不存在" in chinese.content.decode()
+    assert not ReconciliationRun.objects.exists()
+
+
+def test_the_command_refuses_an_unknown_order_too():
+    with translation.override("en"), pytest.raises(CommandError, match="Work order WO-9999 does not exist.") as refused:
+        call_command("reconcile", "--order", "WO-9999", stdout=StringIO(), stderr=StringIO())
+
+    assert refused.value.returncode == 2
+    assert not ReconciliationRun.objects.exists()
