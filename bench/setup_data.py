@@ -27,7 +27,7 @@ def main() -> None:
     django.setup()
     from django.db import connection
 
-    from mes.services.accounts import api_token_create
+    from mes.services.accounts import api_user_bind, api_token_create
     from mes.services.master_data import (
         employee_upsert,
         item_upsert,
@@ -57,6 +57,8 @@ def main() -> None:
         work_order_transition(number=number, action="release")
         numbers.append(number)
     token = api_token_create(username="bench-operator", role="operator", rotate=True)
+    # An operator's token names only its own badge and stations (the load generators send these).
+    api_user_bind(username="bench-operator", badge="B-BENCH-01", stations=["BENCH-ST-1"])
 
     with connection.cursor() as cursor:
         cursor.execute(

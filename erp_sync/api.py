@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_safe
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
@@ -21,9 +22,8 @@ from mes.masking import masked
 from mes.client_ip import client_ip
 from mes.api.base import ERRORS, ApiView, check_number, validated
 from mes.models.accounts import address_in
-from mes.roles import ALL_ROLES, Role, user_roles
+from mes.roles import may
 
-SYNC_OPERATORS = {Role.ADMIN, Role.SUPERVISOR}
 MESSAGE_STATES = [choice for choice, _label in OutboxMessage.State.choices]
 
 
@@ -36,7 +36,7 @@ class BulkReplaySerializer(ReasonSerializer):
 
 
 class SyncHealthView(ApiView):
-    roles = {"GET": ALL_ROLES}
+    capabilities = {"GET": "api.read"}
 
     @extend_schema(tags=["erp-sync"], summary="Queue depth, age, latency and alerts of ERP delivery", responses={200: dict})
     def get(self, request: Request) -> Response:
@@ -44,7 +44,7 @@ class SyncHealthView(ApiView):
 
 
 class MessageListView(ApiView):
-    roles = {"GET": ALL_ROLES}
+    capabilities = {"GET": "api.read"}
 
     @extend_schema(
         operation_id="v1_sync_messages_list",
@@ -66,7 +66,7 @@ class MessageListView(ApiView):
 
 
 class MessageDetailView(ApiView):
-    roles = {"GET": ALL_ROLES}
+    capabilities = {"GET": "api.read"}
 
     @extend_schema(operation_id="v1_sync_messages_retrieve", tags=["erp-sync"], summary="One message with every step of its journey", responses={200: dict, **ERRORS})
     def get(self, request: Request, message_id: int) -> Response:
@@ -74,7 +74,7 @@ class MessageDetailView(ApiView):
 
 
 class MessageReplayView(ApiView):
-    roles = {"POST": SYNC_OPERATORS}
+    capabilities = {"POST": "erp_sync.resolve"}
 
     @extend_schema(operation_id="v1_sync_messages_replay_create", tags=["erp-sync"], summary="Send a dead message again (with a reason; audited)", request=ReasonSerializer, responses={200: dict, **ERRORS})
     def post(self, request: Request, message_id: int) -> Response:
@@ -84,7 +84,7 @@ class MessageReplayView(ApiView):
 
 
 class MessageBulkReplayView(ApiView):
-    roles = {"POST": SYNC_OPERATORS}
+    capabilities = {"POST": "erp_sync.resolve"}
 
     @extend_schema(operation_id="v1_sync_messages_bulk_replay_create", tags=["erp-sync"], summary="Send several dead messages again, all or none", request=BulkReplaySerializer, responses={200: dict, **ERRORS})
     def post(self, request: Request) -> Response:
@@ -94,7 +94,7 @@ class MessageBulkReplayView(ApiView):
 
 
 class MessageDiscardView(ApiView):
-    roles = {"POST": SYNC_OPERATORS}
+    capabilities = {"POST": "erp_sync.resolve"}
 
     @extend_schema(tags=["erp-sync"], summary="Give up on a dead message so its order can proceed (with a reason; audited)", request=ReasonSerializer, responses={200: dict, **ERRORS})
     def post(self, request: Request, message_id: int) -> Response:
@@ -121,9 +121,7 @@ def _message_json(message: OutboxMessage) -> dict[str, Any]:
     }
 
 
-METRICS_READERS = {Role.ADMIN, Role.SUPERVISOR, Role.INTEGRATION}
-
-
+@require_safe
 def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus text format: queue depth, age, latency and alert state per connection.
 
@@ -164,7 +162,7 @@ def _metrics_refusal(request: HttpRequest) -> HttpResponse | None:
         return HttpResponse(f"{error.detail}\n", status=401, content_type="text/plain; charset=utf-8")
     if address_in(client_ip(request), settings.METRICS_ALLOW_FROM):
         return None
-    if user_roles(authenticated[0] if authenticated else request.user) & METRICS_READERS:
+    if may(authenticated[0] if authenticated else request.user, "metrics.read"):
         return None
     message = _(
         "Metrics are readable from the addresses in METRICS_ALLOW_FROM (%(networks)s), "
@@ -174,9 +172,6 @@ def _metrics_refusal(request: HttpRequest) -> HttpResponse | None:
 
 
 # --- ERP connections (admin) -------------------------------------------------------------
-
-CONNECTION_ADMINS = {Role.ADMIN}
-
 
 class ConnectionSerializer(serializers.Serializer):
     """A connection as written by an admin. Secrets are write-only: omit them to keep the stored ones
@@ -214,7 +209,7 @@ def _connection_json(connection: ErpConnection) -> dict[str, Any]:
 
 
 class ConnectionListView(ApiView):
-    roles = {"GET": CONNECTION_ADMINS}
+    capabilities = {"GET": "erp_connection.manage"}
 
     @extend_schema(operation_id="v1_erp_connections_list", tags=["erp-sync"], summary="ERP connections (secrets never shown)", responses={200: dict, **ERRORS})
     def get(self, request: Request) -> Response:
@@ -222,7 +217,7 @@ class ConnectionListView(ApiView):
 
 
 class ConnectionView(ApiView):
-    roles = {"GET": CONNECTION_ADMINS, "PUT": CONNECTION_ADMINS}
+    capabilities = {"GET": "erp_connection.manage", "PUT": "erp_connection.manage"}
 
     @extend_schema(operation_id="v1_erp_connections_retrieve", tags=["erp-sync"], summary="One ERP connection", responses={200: dict, **ERRORS})
     def get(self, request: Request, name: str) -> Response:
@@ -253,7 +248,7 @@ class ConnectionView(ApiView):
 
 
 class ConnectionTestView(ApiView):
-    roles = {"POST": CONNECTION_ADMINS}
+    capabilities = {"POST": "erp_connection.manage"}
 
     @extend_schema(tags=["erp-sync"], summary="Call the ERP once: is it there, do the credentials work?", request=None, responses={200: dict, **ERRORS})
     def post(self, request: Request, name: str) -> Response:
@@ -275,7 +270,7 @@ class MappingPreviewSerializer(serializers.Serializer):
 
 
 class MappingPreviewView(ApiView):
-    roles = {"POST": CONNECTION_ADMINS}
+    capabilities = {"POST": "erp_connection.manage"}
 
     @extend_schema(
         tags=["erp-sync"],

@@ -8,16 +8,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from erp_sync import reconciliation
-from erp_sync.api import SYNC_OPERATORS, ReasonSerializer
+from erp_sync.api import ReasonSerializer
 from erp_sync.models import Drift
 from mes.api.base import ApiView, ERRORS, check_number, validated
-from mes.roles import ALL_ROLES
 
 DRIFT_KINDS = list(Drift.Kind.values)
 
 
 class DriftListView(ApiView):
-    roles = {"GET": ALL_ROLES}
+    capabilities = {"GET": "api.read"}
 
     @extend_schema(
         tags=["erp-sync"],
@@ -47,7 +46,7 @@ class DriftListView(ApiView):
 
 
 class DriftRepairView(ApiView):
-    roles = {"POST": SYNC_OPERATORS}
+    capabilities = {"POST": "erp_sync.resolve"}
 
     @extend_schema(
         tags=["erp-sync"],

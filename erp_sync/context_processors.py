@@ -7,15 +7,13 @@ from django.db.models import Min
 from django.utils import timezone
 
 from erp_sync.models import OutboxMessage
-from mes.roles import Role, user_roles
-
-WATCHERS = {Role.SUPERVISOR, Role.ADMIN}
+from mes.roles import may
 
 
 def sync_alert(request) -> dict:
     """The ERP-sync alert for the banner on every page a supervisor or admin opens (two cheap queries)."""
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated or not user_roles(user) & WATCHERS:
+    if user is None or not may(user, "erp_sync.alerts"):
         return {}
     dead = OutboxMessage.objects.filter(state=OutboxMessage.State.DEAD).count()
     oldest = OutboxMessage.objects.filter(state__in=("queued", "sending", "retrying")).aggregate(oldest=Min("created_at"))["oldest"]

@@ -3,37 +3,35 @@
 from __future__ import annotations
 
 from django.contrib import messages as flash
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from kombu.exceptions import OperationalError
 
 from erp_sync import reconciliation, services, tasks
 from erp_sync.models import Drift, OutboxMessage, ReconciliationRun
 from erp_sync.selectors import message_journey, sync_health
-from mes.roles import Role, user_roles
+from mes.roles import may
 from mes.services.errors import DomainError
-from mes.views.access import role_required
+from mes.views.access import capability_required, check_capability
 
-SYNC_PAGE_ROLES = (Role.SUPERVISOR, Role.ADMIN, Role.PLANNER)
-#: Who may start a reconciliation or repair a drift from the page (as through the API).
-RECONCILIATION_OPERATORS = frozenset({Role.SUPERVISOR, Role.ADMIN})
 MAX_ID = 2**63 - 1
 
 
-@role_required(*SYNC_PAGE_ROLES)
+@capability_required("erp_sync.view")
+@require_safe
 def health_page(request: HttpRequest) -> HttpResponse:
     template = "erp_sync/health.html#health-panel" if request.htmx else "erp_sync/health.html"
     return render(request, template, {"health": sync_health()})
 
 
-@role_required(*SYNC_PAGE_ROLES)
+@capability_required("erp_sync.view")
 @require_http_methods(["GET", "POST"])
 def dead_letters_page(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
+        check_capability(request, "erp_sync.resolve")  # as POST /api/v1/sync/messages/…/replay|discard
         ids = [int(value) for value in request.POST.getlist("ids") if value.isdigit() and int(value) <= MAX_ID]
         reason = request.POST.get("reason", "")
         try:
@@ -47,10 +45,11 @@ def dead_letters_page(request: HttpRequest) -> HttpResponse:
             flash.error(request, error.message)
         return redirect("sync-dead-letters")
     dead = OutboxMessage.objects.filter(state=OutboxMessage.State.DEAD).order_by("partition_key", "sequence")[:500]
-    return render(request, "erp_sync/dead_letters.html", {"dead": dead})
+    return render(request, "erp_sync/dead_letters.html", {"dead": dead, "may_act": may(request.user, "erp_sync.resolve")})
 
 
-@role_required(*SYNC_PAGE_ROLES)
+@capability_required("erp_sync.view")
+@require_safe
 def message_page(request: HttpRequest, message_id: int) -> HttpResponse:
     if message_id > MAX_ID:
         return render(request, "erp_sync/message.html", {"missing": _("No such message.")}, status=404)
@@ -61,7 +60,7 @@ def message_page(request: HttpRequest, message_id: int) -> HttpResponse:
     return render(request, "erp_sync/message.html", {"message": journey})
 
 
-@role_required(*SYNC_PAGE_ROLES)
+@capability_required("erp_sync.view")
 @require_http_methods(["GET", "POST"])
 def reconciliation_page(request: HttpRequest) -> HttpResponse:
     """The latest runs and the drifts they found; supervisors and admins run one now and repair drifts, with a reason.
@@ -69,12 +68,11 @@ def reconciliation_page(request: HttpRequest) -> HttpResponse:
     A repair answers on the page itself, each drift's outcome or refusal in its row (the
     ``drift-table`` partial when HTMX asks); starting a run redirects back to the page.
     """
-    may_act = bool(user_roles(request.user) & RECONCILIATION_OPERATORS)
+    may_act = may(request.user, "erp_sync.resolve")
     outcomes: dict[int, DomainError | None] = {}
     notes: list[str] = []
     if request.method == "POST":
-        if not may_act:
-            raise PermissionDenied
+        check_capability(request, "erp_sync.resolve")  # as POST /api/v1/sync/drifts/…/repair
         if request.POST.get("action") == "run":
             _reconciliation_start(request)
             return redirect(request.get_full_path())

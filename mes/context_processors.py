@@ -1,14 +1,15 @@
 from __future__ import annotations
 
-from mes.roles import BOARD_ROLES, OEE_ROLES, PLANNING_ROLES, SUPERVISOR_ROLES, user_roles
+from mes.roles import may
 
 
 def pages(request) -> dict:
     """Which of the people's pages the signed-in person may open, for the navigation and home page."""
-    roles = user_roles(getattr(request, "user", None))
+    user = getattr(request, "user", None)
     return {
-        "may_plan": bool(roles & set(PLANNING_ROLES)),
-        "may_see_board": bool(roles & set(BOARD_ROLES)),
-        "may_see_oee": bool(roles & set(OEE_ROLES)),
-        "may_supervise": bool(roles & set(SUPERVISOR_ROLES)),
+        "may_plan": may(user, "planning.view"),
+        "may_see_board": may(user, "board.view"),
+        "may_see_oee": may(user, "oee.view"),
+        "may_supervise": may(user, "station.manage"),
+        "may_see_sync": may(user, "erp_sync.view"),
     }

@@ -247,7 +247,7 @@ CONTENT_SECURITY_POLICY = {
 }
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "mes.admin_site.PlantAdminConfig",  # django.contrib.admin, entered by the roles mes.roles names
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -487,6 +487,11 @@ MES_DOWNTIME_REASON_AFTER_SECONDS = env_int("MES_DOWNTIME_REASON_AFTER_SECONDS",
 # vouches for the reports made after it (reports kept offline are sent later, up to this age).
 MES_STATION_LINK_HOURS = env_int("MES_STATION_LINK_HOURS", 24, minimum=1, maximum=24 * 30)
 MES_STATION_OPERATOR_PROOF_HOURS = env_int("MES_STATION_OPERATOR_PROOF_HOURS", 168, minimum=1, maximum=24 * 90)
+# Where device mappings may point (Modbus, OPC UA, MQTT hosts): every address a host resolves to must lie in one
+# of these. Link-local addresses (169.254.0.0/16, fe80::/10: cloud metadata services) never, even if listed.
+MES_DEVICE_NETWORKS = env_networks(
+    "MES_DEVICE_NETWORKS", ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]
+)
 # A confirmation's time (confirmed_at) must lie in this window around now: a year 0001 or 9999
 # would become a posting date the ERP refuses, and the dead letter would block the order. The
 # past reaches back past what a station may send late from offline; the future allows for a

@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from mes.admin_audit import AuditedAdmin, ReadOnlyAdmin
 from mes.masking import masked
+from mes.roles import may
 from mes.services.errors import DomainError
 from shopfloor.models import (
     ConsumedLot,
@@ -17,7 +18,14 @@ from shopfloor.models import (
     StationLink,
     UnassignedProduction,
 )
-from shopfloor.services import ShiftSpec, equipment_signals_test, secrets_kept, shifts_validate, validated_mapping
+from shopfloor.services import (
+    ShiftSpec,
+    device_host_check,
+    equipment_signals_test,
+    secrets_kept,
+    shifts_validate,
+    validated_mapping,
+)
 from shopfloor.station.services import station_links_revoke, station_revoke
 
 
@@ -35,9 +43,11 @@ class DeviceMappingForm(forms.ModelForm):
 
     def clean_config(self):
         try:
-            return validated_mapping(secrets_kept(self.cleaned_data["config"], self.instance.config if self.instance.pk else None))
+            config = validated_mapping(secrets_kept(self.cleaned_data["config"], self.instance.config if self.instance.pk else None))
+            device_host_check(config)
         except DomainError as error:
             raise forms.ValidationError([f"{path}: {message}" for path, message in error.fields.items()]) from None
+        return config
 
     def save(self, commit=True):
         self.instance.protocol = self.cleaned_data["config"]["protocol"]
@@ -55,10 +65,28 @@ class DeviceMappingAdmin(AuditedAdmin):
     def audit_key(self, mapping):
         return mapping.equipment.code  # as the mapping service names it
 
+    # A mapping sends the collector to a host on the network: written by admins only, as through the
+    # API. The role table decides here, not Django's per-model permissions.
+    def has_add_permission(self, request):
+        return may(request.user, "device_mapping.write")
+
+    def has_change_permission(self, request, obj=None):
+        return may(request.user, "device_mapping.write")
+
+    def has_delete_permission(self, request, obj=None):
+        return may(request.user, "device_mapping.write")
+
+    def has_view_permission(self, request, obj=None):
+        return may(request.user, "device_mapping.write") or super().has_view_permission(request, obj)
+
     @admin.action(description=_("Test read: show live values"))
     def test_read(self, request, queryset):
         for mapping in queryset.select_related("equipment")[:20]:
-            result = equipment_signals_test(mapping.equipment.code)
+            try:
+                result = equipment_signals_test(mapping.equipment.code)
+            except DomainError as error:
+                self.message_user(request, f"{mapping.equipment.code}: {error.message}", messages.ERROR)
+                continue
             if result["reachable"]:
                 self.message_user(request, f"{mapping.equipment.code}: {result['values']} {result['errors'] or ''}", messages.SUCCESS)
             else:

@@ -9,7 +9,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from mes.api.base import ERRORS, ApiView, check_key, check_number, validated
-from mes.roles import ALL_ROLES, Role
 from shopfloor.oee import PeriodError, equipment_oee_report
 from shopfloor.services import (
     equipment_signals_get,
@@ -20,11 +19,9 @@ from shopfloor.services import (
     operation_stop_on_equipment,
 )
 
-MAPPING_WRITERS = {Role.ADMIN, Role.INTEGRATION}
-
 
 class EquipmentSignalsView(ApiView):
-    roles = {"GET": ALL_ROLES, "PUT": MAPPING_WRITERS}
+    capabilities = {"GET": "api.read", "PUT": "device_mapping.write"}
 
     @extend_schema(tags=["equipment"], summary="Where the machine's signals come from", responses={200: dict, **ERRORS})
     def get(self, request: Request, code: str) -> Response:
@@ -43,7 +40,7 @@ class EquipmentSignalsView(ApiView):
 
 
 class EquipmentSignalsTestView(ApiView):
-    roles = {"POST": MAPPING_WRITERS | {Role.SUPERVISOR}}
+    capabilities = {"POST": "device_mapping.test"}
 
     @extend_schema(tags=["equipment"], summary="Read the machine once with its mapping: live values", request=None, responses={200: dict, **ERRORS})
     def post(self, request: Request, code: str) -> Response:
@@ -55,7 +52,7 @@ class OperationEquipmentSerializer(serializers.Serializer):
 
 
 class OperationStartView(ApiView):
-    roles = {"POST": {Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN}}
+    capabilities = {"POST": "operation.run_on_equipment"}
 
     @extend_schema(tags=["work-orders"], summary="Start an operation on a machine: its counts are confirmed on it from now on",
                    request=OperationEquipmentSerializer, responses={200: dict, **ERRORS})
@@ -70,7 +67,7 @@ class OperationStartView(ApiView):
 
 
 class OperationStopView(ApiView):
-    roles = {"POST": {Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN}}
+    capabilities = {"POST": "operation.run_on_equipment"}
 
     @extend_schema(tags=["work-orders"], summary="Stop counting machine output on an operation (one machine, or all)",
                    request=OperationEquipmentSerializer, responses={200: dict, **ERRORS})
@@ -131,7 +128,7 @@ OEE_RESPONSE = inline_serializer(
 
 
 class EquipmentOeeView(ApiView):
-    roles = {"GET": ALL_ROLES}
+    capabilities = {"GET": "api.read"}
 
     @extend_schema(
         tags=["equipment"],

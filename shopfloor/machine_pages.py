@@ -9,12 +9,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from mes.models import ReasonCode
-from mes.roles import OEE_ROLES, SUPERVISOR_ROLES
 from mes.services.errors import DomainError
-from mes.views.access import role_required
+from mes.views.access import capability_required
 from shopfloor.oee import PeriodError, equipment_board_rows, equipment_oee_page
 from shopfloor.oee_charts import timeline_chart, trend_chart
 from shopfloor.production import scrap_reason_default
@@ -22,18 +21,19 @@ from shopfloor.selectors import unassigned_production_rows
 from shopfloor.services import unassigned_production_assign, unassigned_production_dismiss
 from shopfloor.shift_calendar import plant_zone
 
-OEE_PAGE_ROLES = OEE_ROLES
 TRENDS = {"day": 14, "shift": 7}  # bars per production day over 14 days, or per shift over 7
 
 
-@role_required(*OEE_PAGE_ROLES)
+@capability_required("oee.view")
+@require_safe
 def oee_overview(request: HttpRequest) -> HttpResponse:
     rows = equipment_board_rows(with_today=True)
     template = "shopfloor/oee_overview.html#oee-table" if request.htmx else "shopfloor/oee_overview.html"
     return render(request, template, {"rows": rows, "checked_at": timezone.now()})
 
 
-@role_required(*OEE_PAGE_ROLES)
+@capability_required("oee.view")
+@require_safe
 def oee_detail(request: HttpRequest, code: str) -> HttpResponse:
     trend = request.GET.get("trend") if request.GET.get("trend") in TRENDS else "day"
     from_text, to_text = request.GET.get("from") or None, request.GET.get("to") or None
@@ -67,11 +67,10 @@ def oee_detail(request: HttpRequest, code: str) -> HttpResponse:
     )
 
 
-UNASSIGNED_PAGE_ROLES = SUPERVISOR_ROLES
 MAX_ID = 2**63 - 1
 
 
-@role_required(*UNASSIGNED_PAGE_ROLES)
+@capability_required("unassigned_production.resolve")
 @require_http_methods(["GET", "POST"])
 def unassigned_production_page(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import logging
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -23,6 +25,7 @@ from mes.services.errors import DomainError, ErrorKind
 from mes.services.transitions import operation_transition_locked, work_order_lock, work_order_transition_locked
 from shopfloor.devices.base import DeviceUnavailable, read_once
 from shopfloor.devices.config import DeviceConfigError, parse_device_config
+from shopfloor.devices.networks import device_host_refusal
 from shopfloor.models import (
     WEEKDAYS,
     DeviceMapping,
@@ -33,6 +36,8 @@ from shopfloor.models import (
 )
 from shopfloor.production import scrap_reason_default
 from shopfloor.shift_calendar import ShiftRule, overlaps
+
+logger = logging.getLogger(__name__)
 
 
 def _equipment(code: str) -> Equipment:
@@ -56,12 +61,35 @@ def validated_mapping(config: Any) -> dict[str, Any]:
         ) from None
 
 
+def device_host_check(config: dict[str, Any]) -> None:
+    """Refuse a (valid) mapping whose host resolves to any address outside ``MES_DEVICE_NETWORKS``,
+    or to a link-local one (never allowed). Resolves host names, so it may wait on DNS."""
+    refusal = device_host_refusal(parse_device_config(config), settings.MES_DEVICE_NETWORKS)
+    if refusal is None:
+        return
+    if refusal.is_unresolved:
+        message = _("The host %(host)s cannot be resolved to an address.") % {"host": refusal.host}
+    elif refusal.is_link_local:
+        message = _("The host %(host)s is a link-local address (%(address)s); machines are never read there.") % {
+            "host": refusal.host, "address": refusal.address,
+        }
+    else:
+        message = _("The host %(host)s (%(address)s) is outside the networks machines may be read in (MES_DEVICE_NETWORKS: %(networks)s).") % {
+            "host": refusal.host, "address": refusal.address, "networks": ", ".join(settings.MES_DEVICE_NETWORKS),
+        }
+    raise DomainError("device_host_not_allowed", message, fields={refusal.field: message})
+
+
 @transaction.atomic
 def equipment_signals_set(*, equipment_code: str, config: Any, actor: Any = None) -> tuple[DeviceMapping, bool]:
-    """Store where a machine's good count, scrap count, running state and alarm come from."""
+    """Store where a machine's good count, scrap count, running state and alarm come from.
+
+    The host must be inside ``MES_DEVICE_NETWORKS`` (``device_host_check``).
+    """
     equipment = _equipment(equipment_code)
     mapping = DeviceMapping.objects.select_for_update().filter(equipment=equipment).first()
     normal = validated_mapping(secrets_kept(config, mapping.config if mapping is not None else None))
+    device_host_check(normal)
     if mapping is not None and mapping.config == normal:
         return mapping, False
     before = mapping.config if mapping is not None else None
@@ -106,16 +134,24 @@ def equipment_signals_get(equipment_code: str) -> DeviceMapping:
 
 
 def equipment_signals_test(equipment_code: str) -> dict[str, Any]:
-    """Read the machine once with its stored mapping: the live values, or why it did not answer."""
+    """Read the machine once with its stored mapping: the live values, or that it did not answer.
+
+    A host outside ``MES_DEVICE_NETWORKS`` is refused before any connection. Whatever went wrong
+    with the connection, the answer is the same sentence (no telling a closed port from an open one
+    that speaks another protocol); the detail goes to the server log.
+    """
     mapping = equipment_signals_get(equipment_code)
     unreadable = unreadable_paths(mapping.config)
     if unreadable:
         problem = SecretMustBeReentered(f"the mapping of {equipment_code}", unreadable)
         return {"equipment": equipment_code, "reachable": False, "error": problem.message, "values": {}, "errors": {}}
+    device_host_check(mapping.config)
     try:
         snapshot = asyncio.run(read_once(mapping.config))
     except DeviceUnavailable as error:
-        return {"equipment": equipment_code, "reachable": False, "error": str(error), "values": {}, "errors": {}}
+        logger.warning("Test read of %s failed: %s", equipment_code, error)
+        message = _("The machine did not answer the test read. Check its address, port and mapping; the server log has the details.")
+        return {"equipment": equipment_code, "reachable": False, "error": message, "values": {}, "errors": {}}
     return {
         "equipment": equipment_code,
         "reachable": True,

@@ -35,6 +35,7 @@ def _start(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
         ("MES_OVER_DELIVERY_TOLERANCE_PERCENT", "-5"),
         ("MES_BULK_LIMIT", "lots"),
         ("METRICS_ALLOW_FROM", "10.1.0.0/16, the office"),
+        ("MES_DEVICE_NETWORKS", "10.1.0.0/16, plc.local"),
         ("MES_TRUSTED_PROXIES", "the load balancer"),
         ("MES_HTTPS", "sometimes"),
         ("MES_HSTS_SECONDS", "a year"),

@@ -10,7 +10,8 @@ from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.views import APIView
 
-from mes.api.permissions import HasRole
+from mes.api.permissions import HasCapability
+from mes.roles import roles_for
 
 KEY_MAX_LENGTH = 64
 
@@ -27,8 +28,15 @@ ERRORS = {code: OpenApiResponse(ERROR_RESPONSE) for code in (400, 401, 403, 404,
 
 
 class ApiView(APIView):
-    permission_classes = [HasRole]
-    roles: dict[str, set[str] | frozenset[str]] = {}
+    """Names, per HTTP method, the capability (``mes.roles.CAPABILITIES``) a caller needs."""
+
+    permission_classes = [HasCapability]
+    capabilities: dict[str, str] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for capability in cls.capabilities.values():
+            roles_for(capability)  # an unknown capability fails at import, not at the first request
 
 
 def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:

@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from rest_framework.permissions import BasePermission
 
-from mes.roles import user_roles
+from mes.roles import roles_for, user_roles
 
 
-class HasRole(BasePermission):
-    """Lets a request through when the user holds one of the roles the view names for its method.
+class HasCapability(BasePermission):
+    """Lets a request through when the user holds a role with the capability the view names for its method.
 
-    Views declare ``roles = {"GET": ALL_ROLES, "PUT": {...}}``; a method a view does not name is refused.
+    Views declare ``capabilities = {"GET": "api.read", "PUT": "master_data.write"}`` (names from
+    ``mes.roles.CAPABILITIES``); a method a view does not name is refused.
     """
 
     message = "Your role does not allow this."
@@ -18,11 +19,13 @@ class HasRole(BasePermission):
             return False
         if not hasattr(view, request.method.lower()):
             return True  # let the view answer 405 Method Not Allowed
-        allowed = getattr(view, "roles", {}).get(request.method)
-        if allowed is None and request.method in {"HEAD", "OPTIONS"}:
-            allowed = getattr(view, "roles", {}).get("GET")
-        if allowed is None:
+        capabilities = getattr(view, "capabilities", {})
+        capability = capabilities.get(request.method)
+        if capability is None and request.method in {"HEAD", "OPTIONS"}:
+            capability = capabilities.get("GET")
+        if capability is None:
             return False
+        allowed = roles_for(capability)
         roles = user_roles(request.user)
         if not roles & allowed:
             self.message = f"Your role ({', '.join(sorted(roles)) or 'none'}) does not allow {request.method} here; needed: {', '.join(sorted(allowed))}."

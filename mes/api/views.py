@@ -30,17 +30,21 @@ from mes.api.representations import (
     work_order_json,
 )
 from mes.models import Bom, Employee, Equipment, Item, ReasonCode, Routing, WorkCenter
-from mes.roles import ALL_ROLES, TRANSITION_ROLES, Role
+from mes.roles import transition_capability
 from mes.selectors.confirmations import confirmation_get
 from mes.selectors.work_orders import work_order_get
 from mes.services import master_data
-from mes.services.confirmations import ConfirmationRequest, confirmation_reverse, operation_confirm, operation_confirm_many
+from mes.services.confirmations import (
+    ConfirmationRequest,
+    confirmation_reverse,
+    operation_confirm,
+    operation_confirm_many,
+    reporting_rights,
+)
 from mes.services.errors import DomainError, ErrorKind
 from mes.services.work_orders import work_order_transition, work_order_upsert
-MASTER_DATA_WRITERS = {Role.INTEGRATION, Role.ADMIN}
-ORDER_WRITERS = {Role.INTEGRATION, Role.PLANNER, Role.ADMIN}
-CONFIRMERS = {Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN}
-REVERSERS = {Role.SUPERVISOR, Role.PLANNER, Role.ADMIN}
+
+
 def _records(request: Request, envelope: str) -> list[Any]:
     data = request.data
     if not isinstance(data, dict) or set(data) != {envelope} or not isinstance(data[envelope], list):
@@ -65,7 +69,7 @@ class Resource:
     upsert: Callable[..., master_data.UpsertResult]
     read: Callable[[str], Any]
     represent: Callable[[Any], dict[str, Any]]
-    writers: frozenset[str]
+    write_capability: str  # in mes.roles.CAPABILITIES
 
     def bulk_serializer(self) -> type[serializers.Serializer]:
         return type(
@@ -98,14 +102,14 @@ def _read_bom(item_code: str) -> Bom:
 
 
 RESOURCES = {
-    "items": Resource("items", "code", "code", s.ItemSerializer, master_data.item_upsert, _read(Item, "code", "item", "unit"), item_json, frozenset(MASTER_DATA_WRITERS)),
-    "work-centers": Resource("work-centers", "code", "code", s.WorkCenterSerializer, master_data.work_center_upsert, _read(WorkCenter, "code", "work_center"), work_center_json, frozenset(MASTER_DATA_WRITERS)),
-    "equipment": Resource("equipment", "code", "code", s.EquipmentSerializer, master_data.equipment_upsert, _read(Equipment, "code", "equipment", "work_center"), equipment_json, frozenset(MASTER_DATA_WRITERS)),
-    "employees": Resource("employees", "badge", "badge", s.EmployeeSerializer, master_data.employee_upsert, _read(Employee, "badge", "employee"), employee_json, frozenset(MASTER_DATA_WRITERS)),
-    "reason-codes": Resource("reason-codes", "code", "code", s.ReasonCodeSerializer, master_data.reason_code_upsert, _read(ReasonCode, "code", "reason_code"), reason_code_json, frozenset(MASTER_DATA_WRITERS)),
-    "boms": Resource("boms", "item", "item_code", s.BomSerializer, master_data.bom_upsert, _read_bom, bom_json, frozenset(MASTER_DATA_WRITERS)),
-    "routings": Resource("routings", "item", "item_code", s.RoutingSerializer, master_data.routing_upsert, _read(Routing, "item__code", "routing", "item"), routing_json, frozenset(MASTER_DATA_WRITERS)),
-    "work-orders": Resource("work-orders", "number", "number", s.WorkOrderSerializer, work_order_upsert, work_order_get, work_order_json, frozenset(ORDER_WRITERS)),
+    "items": Resource("items", "code", "code", s.ItemSerializer, master_data.item_upsert, _read(Item, "code", "item", "unit"), item_json, "master_data.write"),
+    "work-centers": Resource("work-centers", "code", "code", s.WorkCenterSerializer, master_data.work_center_upsert, _read(WorkCenter, "code", "work_center"), work_center_json, "master_data.write"),
+    "equipment": Resource("equipment", "code", "code", s.EquipmentSerializer, master_data.equipment_upsert, _read(Equipment, "code", "equipment", "work_center"), equipment_json, "master_data.write"),
+    "employees": Resource("employees", "badge", "badge", s.EmployeeSerializer, master_data.employee_upsert, _read(Employee, "badge", "employee"), employee_json, "master_data.write"),
+    "reason-codes": Resource("reason-codes", "code", "code", s.ReasonCodeSerializer, master_data.reason_code_upsert, _read(ReasonCode, "code", "reason_code"), reason_code_json, "master_data.write"),
+    "boms": Resource("boms", "item", "item_code", s.BomSerializer, master_data.bom_upsert, _read_bom, bom_json, "master_data.write"),
+    "routings": Resource("routings", "item", "item_code", s.RoutingSerializer, master_data.routing_upsert, _read(Routing, "item__code", "routing", "item"), routing_json, "master_data.write"),
+    "work-orders": Resource("work-orders", "number", "number", s.WorkOrderSerializer, work_order_upsert, work_order_get, work_order_json, "work_order.write"),
 }
 
 
@@ -168,7 +172,7 @@ def resource_views(resource: Resource) -> tuple[Callable, Callable]:
     single = type(
         f"{resource.serializer.__name__.removesuffix('Serializer')}View",
         (ResourceView,),
-        {"resource": resource, "roles": {"GET": ALL_ROLES, "PUT": resource.writers}},
+        {"resource": resource, "capabilities": {"GET": "api.read", "PUT": resource.write_capability}},
     )
     single.get = extend_schema(tags=[tag], summary=f"Read one of {resource.name}", responses={200: dict, **ERRORS})(single.get)
     single.put = extend_schema(
@@ -180,7 +184,7 @@ def resource_views(resource: Resource) -> tuple[Callable, Callable]:
     bulk = type(
         f"{resource.serializer.__name__.removesuffix('Serializer')}BulkView",
         (ResourceBulkView,),
-        {"resource": resource, "roles": {"POST": resource.writers}},
+        {"resource": resource, "capabilities": {"POST": resource.write_capability}},
     )
     bulk.post = extend_schema(
         tags=[tag],
@@ -207,7 +211,7 @@ def transition_view(action: str) -> Callable:
     view = type(
         f"WorkOrder{action.title()}View",
         (WorkOrderTransitionView,),
-        {"action": action, "roles": {"POST": TRANSITION_ROLES[action]}},
+        {"action": action, "capabilities": {"POST": transition_capability(action)}},
     )
     view.post = extend_schema(
         tags=["work-orders"],
@@ -246,17 +250,25 @@ def _confirmation_body(confirmation, message=None) -> dict[str, Any]:
     return confirmation_json(confirmation, erp_sync)
 
 
+BINDING_RULE = (
+    "An operator's token may name only the `operator_badge` of the employee linked to its user and the `station`s "
+    "bound to it (403 `badge_not_bound`, `station_not_bound`); supervisor, integration and admin tokens may name any."
+)
+
+
 class ConfirmationCreateView(ApiView):
-    roles = {"POST": CONFIRMERS}
+    capabilities = {"POST": "confirmation.report"}
 
     @extend_schema(
         tags=["confirmations"],
         summary="Report work done (报工); a resend with the same client_id answers the original",
+        description=BINDING_RULE,
         request=s.ConfirmationSerializer,
         responses={201: s.ConfirmationOutSerializer, 200: s.ConfirmationOutSerializer, **ERRORS},
     )
     def post(self, request: Request) -> Response:
         confirmation_request = _confirmation_request(s.confirmation_input(request.data))
+        reporting_rights(request.user).check(confirmation_request)
         result = operation_confirm(request=confirmation_request, actor=request.user)
         return Response(
             _confirmation_body(result.confirmation, result.message),
@@ -265,11 +277,12 @@ class ConfirmationCreateView(ApiView):
 
 
 class ConfirmationBulkView(ApiView):
-    roles = {"POST": CONFIRMERS}
+    capabilities = {"POST": "confirmation.report"}
 
     @extend_schema(
         tags=["confirmations"],
         summary="Report up to 1,000 confirmations; each is answered on its own",
+        description=BINDING_RULE,
         request=inline_serializer("ConfirmationBulk", {"confirmations": s.ConfirmationSerializer(many=True)}),
         responses={200: s.BulkResponseSerializer, 400: ERROR_RESPONSE},
     )
@@ -277,6 +290,7 @@ class ConfirmationBulkView(ApiView):
         # One serializer for the records off the quick path: building one per record cost
         # more than confirming it.
         validator = s.ConfirmationSerializer()
+        rights = reporting_rights(request.user)
         results: list[dict[str, Any] | None] = []
         accepted: list[tuple[int, ConfirmationRequest]] = []
         for index, record in enumerate(_records(request, "confirmations")):
@@ -285,7 +299,13 @@ class ConfirmationBulkView(ApiView):
             except ValidationError as error:
                 results.append({"status": 400, "error": validation_error_body(error.detail)})
                 continue
-            accepted.append((index, _confirmation_request(data)))
+            confirmation_request = _confirmation_request(data)
+            try:
+                rights.check(confirmation_request)
+            except DomainError as error:
+                results.append({"status": int(error.kind), "error": error.as_dict()})
+                continue
+            accepted.append((index, confirmation_request))
             results.append(None)
         answers = operation_confirm_many(requests=[request for _index, request in accepted], actor=request.user) if accepted else []
         for (index, _request), answer in zip(accepted, answers):
@@ -297,7 +317,7 @@ class ConfirmationBulkView(ApiView):
 
 
 class ConfirmationDetailView(ApiView):
-    roles = {"GET": ALL_ROLES}
+    capabilities = {"GET": "api.read"}
 
     @extend_schema(tags=["confirmations"], summary="A confirmation with its ERP sync state", responses={200: s.ConfirmationOutSerializer, **ERRORS})
     def get(self, request: Request, confirmation_id) -> Response:
@@ -305,7 +325,7 @@ class ConfirmationDetailView(ApiView):
 
 
 class ConfirmationReverseView(ApiView):
-    roles = {"POST": REVERSERS}
+    capabilities = {"POST": "confirmation.reverse"}
 
     @extend_schema(
         tags=["confirmations"],

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from mes.models import Employee, Event
-from mes.models.accounts import ApiAccess, ApiToken, token_digest, validate_networks
+from mes.models.accounts import ApiAccess, ApiToken, token_digest, validate_networks, validate_station_names
 from mes.roles import Role
 from mes.services.audit import event_record
 from mes.services.errors import DomainError, ErrorKind
@@ -116,6 +116,52 @@ def api_token_revoke(*, username: str, actor: Any = None, actor_label: str = "")
 def _token_public(token: ApiToken) -> dict[str, Any]:
     return {"prefix": token.prefix, "created_at": token.created_at.isoformat(),
             "expires_at": token.expires_at.isoformat() if token.expires_at else None}
+
+
+@transaction.atomic
+def api_user_bind(
+    *, username: str, badge: str | None = None, stations: list[str] | None = None, actor: Any = None, actor_label: str = ""
+) -> None:
+    """Bind an operator's user to the badge (the employee linked to it) and the stations its confirmations
+    may name. ``None`` leaves that part as it is; ``stations=[]`` removes every station."""
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise DomainError("unknown_user", _("No user %(user)s.") % {"user": username}, kind=ErrorKind.NOT_FOUND)
+    if badge is not None:
+        employee = Employee.objects.select_for_update().filter(badge=badge).first()
+        if employee is None:
+            raise DomainError("unknown_operator", _("No employee has badge %(badge)s.") % {"badge": badge}, kind=ErrorKind.NOT_FOUND)
+        if employee.user_id not in (None, user.pk):
+            raise DomainError(
+                "badge_bound_elsewhere",
+                _("Badge %(badge)s is linked to user %(other)s already; unlink it there first.")
+                % {"badge": badge, "other": employee.user.get_username()},
+                kind=ErrorKind.CONFLICT,
+            )
+        if employee.user_id is None:
+            before = Employee.objects.filter(user=user).values_list("badge", flat=True).first()
+            Employee.objects.filter(user=user).update(user=None)
+            employee.user = user
+            employee.save(update_fields=["user", "updated_at"])
+            event_record(
+                object_type="api_access", object_key=username, action="bind_badge", actor=actor, actor_label=actor_label,
+                before={"badge": before}, after={"badge": badge},
+            )
+    if stations is not None:
+        names = "\n".join(sorted({name.strip() for name in stations if name.strip()}))
+        try:
+            validate_station_names(names)
+        except ValidationError as error:
+            raise DomainError("invalid_station", " ".join(error.messages), fields={"stations": names}) from None
+        access, _created = ApiAccess.objects.get_or_create(user=user)
+        if access.stations != names:
+            before = access.stations
+            access.stations = names
+            access.save(update_fields=["stations"])
+            event_record(
+                object_type="api_access", object_key=username, action="bind_stations", actor=actor, actor_label=actor_label,
+                before={"stations": before.splitlines()}, after={"stations": names.splitlines()},
+            )
 
 
 @transaction.atomic

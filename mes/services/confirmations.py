@@ -35,6 +35,7 @@ from mes.models import (
     WorkOrder,
     WorkOrderOperation,
 )
+from mes.roles import may
 from mes.services.errors import DomainError, ErrorKind
 from mes.services.sql import (
     copy_instances,
@@ -120,6 +121,57 @@ class _Lookups:
         )
 
 
+# --- who may name whom ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportingRights:
+    """What a caller may name in a confirmation: any badge and station (``confirmation.report_for_anyone``:
+    gateways and supervisors report for others), or only the badge and stations bound to its user."""
+
+    username: str
+    is_unrestricted: bool
+    badge: str = ""  # of the employee linked to the user
+    stations: frozenset[str] = frozenset()  # from the user's API access rule
+
+    def check(self, request: ConfirmationRequest) -> None:
+        """Refuse (403) a request naming a badge or station not bound to the caller."""
+        if self.is_unrestricted:
+            return
+        if request.operator_badge and request.operator_badge != self.badge:
+            raise DomainError(
+                "badge_not_bound",
+                _("%(user)s may report only for the badge linked to it (%(badge)s), not for %(claimed)s.")
+                % {"user": self.username, "badge": self.badge or _("none"), "claimed": request.operator_badge},
+                kind=ErrorKind.FORBIDDEN,
+                fields={"operator_badge": request.operator_badge},
+            )
+        if request.station and request.station not in self.stations:
+            raise DomainError(
+                "station_not_bound",
+                _("%(user)s may report only for its stations (%(stations)s), not for %(claimed)s.")
+                % {"user": self.username, "stations": ", ".join(sorted(self.stations)) or _("none"), "claimed": request.station},
+                kind=ErrorKind.FORBIDDEN,
+                fields={"station": request.station},
+            )
+
+
+def reporting_rights(actor: Any) -> ReportingRights:
+    """The rights of an API caller. Read from the user object the token cache keeps, so a busy
+    token costs no query per request (a changed binding takes effect within ``API_TOKEN_CACHE_SECONDS``)."""
+    username = actor.get_username() if getattr(actor, "is_authenticated", False) else ""
+    if may(actor, "confirmation.report_for_anyone"):
+        return ReportingRights(username, is_unrestricted=True)
+    employee = getattr(actor, "employee", None) if username else None
+    access = getattr(actor, "api_access", None) if username else None
+    return ReportingRights(
+        username,
+        is_unrestricted=False,
+        badge=employee.badge if employee is not None else "",
+        stations=access.station_names() if access is not None else frozenset(),
+    )
+
+
 # --- rules -------------------------------------------------------------------------
 
 
@@ -130,6 +182,18 @@ def operation_available(operations: list[WorkOrderOperation], operation: WorkOrd
     base = max(previous, key=lambda candidate: candidate.sequence).good_qty if previous else work_order.quantity
     tolerance = settings.MES_OVER_DELIVERY_TOLERANCE_PERCENT
     return (base * (1 + tolerance / 100)).quantize(Decimal("0.001"))
+
+
+def operation_check_work_center(operation: WorkOrderOperation, work_center: WorkCenter, *, number: str) -> None:
+    """Refuse an operation of another work center: a station reports and runs only its own work."""
+    if operation.work_center_id != work_center.pk:
+        raise DomainError(
+            "other_work_center",
+            _("Operation %(sequence)04d of %(number)s is done at %(other)s, not at this station's %(here)s.")
+            % {"sequence": operation.sequence, "number": number, "other": operation.work_center.code, "here": work_center.code},
+            kind=ErrorKind.CONFLICT,
+            fields={"operation": str(operation.sequence)},
+        )
 
 
 def _check_confirmed_at(confirmed_at: datetime.datetime) -> None:
@@ -166,9 +230,16 @@ def _as_utc_text(moment: datetime.datetime) -> str:
 
 
 def _check(
-    request: ConfirmationRequest, work_order: WorkOrder, operations: list[WorkOrderOperation], lookups: _Lookups
+    request: ConfirmationRequest,
+    work_order: WorkOrder,
+    operations: list[WorkOrderOperation],
+    lookups: _Lookups,
+    work_center: WorkCenter | None = None,
 ) -> tuple[WorkOrderOperation, ReasonCode | None, Employee | None]:
-    """Refuse a confirmation that breaks any rule; return what it confirms against. Writes nothing."""
+    """Refuse a confirmation that breaks any rule; return what it confirms against. Writes nothing.
+
+    ``work_center`` (a station's) limits the report to that work center's operations.
+    """
     if request.confirmed_at is not None:
         _check_confirmed_at(request.confirmed_at)
     quantities = {name: getattr(request, name) for name in QUANTITY_FIELDS}
@@ -247,6 +318,8 @@ def _check(
             _("Work order %(number)s has no operation %(sequence)s.") % {"number": work_order.number, "sequence": request.operation},
             fields={"operation": str(request.operation)},
         )
+    if work_center is not None:
+        operation_check_work_center(operation, work_center, number=work_order.number)
     if operation.status == Status.PAUSED or work_order.status == Status.PAUSED:
         raise DomainError(
             "operation_on_hold",
@@ -427,10 +500,11 @@ def _record(
     operations: list[WorkOrderOperation],
     lookups: _Lookups,
     actor: Any,
+    work_center: WorkCenter | None = None,
 ) -> tuple[Confirmation, NewMessage, Event]:
     """Check one request against locked, loaded rows and apply it: status moves are written at
     once, the confirmation, event and message are returned for the caller to insert."""
-    operation, reason, operator = _check(request, work_order, operations, lookups)
+    operation, reason, operator = _check(request, work_order, operations, lookups, work_center)
     label = request.operator_badge or request.station
     if work_order.status == Status.RELEASED:
         work_order_transition_locked(work_order, action="start", actor=actor, actor_label=label)
@@ -592,10 +666,12 @@ def _operations(work_order: WorkOrder) -> list[WorkOrderOperation]:
     return list(work_order.operations.select_related("work_center").order_by("sequence"))
 
 
-def operation_confirm(*, request: ConfirmationRequest, actor: Any = None) -> ConfirmationResult:
+def operation_confirm(*, request: ConfirmationRequest, actor: Any = None, work_center: WorkCenter | None = None) -> ConfirmationResult:
     """Record one confirmation, or answer the original if this ``client_id`` was seen before.
 
     Refused reports raise ``DomainError`` and leave nothing behind: no row, no event, no message.
+    A station passes its ``work_center``: an operation of another one is refused (``other_work_center``),
+    checked under the order's lock like every other rule.
     """
     try:
         with transaction.atomic():
@@ -604,7 +680,7 @@ def operation_confirm(*, request: ConfirmationRequest, actor: Any = None) -> Con
             # Checked under the order's lock, so a resend racing the original waits and then finds it.
             if existing_id is not None:
                 return _replay(Confirmation.objects.get(pk=existing_id), request)
-            confirmation, message, event = _record(request, work_order, operations, lookups, actor)
+            confirmation, message, event = _record(request, work_order, operations, lookups, actor, work_center)
             outbox_message = _write(confirmation, event, message)
     except DomainError:
         # A resend of a recorded report must be answered even if the order has moved on since

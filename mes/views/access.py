@@ -1,4 +1,4 @@
-"""Who may open a page: signed-in people in the roles the page names."""
+"""Who may open a page: signed-in people in the roles the capability table (``mes.roles``) names."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django_htmx.http import HttpResponseClientRedirect
 
-from mes.roles import user_roles
+from mes.roles import may, roles_for
 
 
-def role_required(*roles: str):
-    """Send anonymous visitors to sign in (htmx requests by ``HX-Redirect``); refuse (403) signed-in people without one of ``roles``."""
+def capability_required(capability: str):
+    """Send anonymous visitors to sign in (htmx requests by ``HX-Redirect``); refuse (403) signed-in
+    people whose roles lack ``capability``. Actions inside the page that need more ask ``may()``."""
+    roles_for(capability)  # an unknown capability fails at import, not at the first request
 
     def decorator(view):
         @wraps(view)
@@ -23,10 +25,16 @@ def role_required(*roles: str):
                     # A poll after the session ended: send the whole page to sign in, not into a fragment.
                     return HttpResponseClientRedirect(to_login.url)
                 return to_login
-            if not user_roles(request.user) & set(roles):
+            if not may(request.user, capability):
                 raise PermissionDenied
             return view(request, *args, **kwargs)
 
         return wrapped
 
     return decorator
+
+
+def check_capability(request, capability: str) -> None:
+    """Refuse (403) an action inside a page that needs more than the page itself."""
+    if not may(request.user, capability):
+        raise PermissionDenied

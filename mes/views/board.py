@@ -6,13 +6,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from mes.roles import BOARD_ROLES
 from mes.selectors.board import board
 from mes.selectors.planning import production_lines
-from mes.views.access import role_required
+from mes.views.access import capability_required
 
 
-@role_required(*BOARD_ROLES)
+@capability_required("board.view")
 @require_GET
 def board_page(request: HttpRequest) -> HttpResponse:
     is_wall = request.GET.get("wall") == "1"

@@ -18,13 +18,13 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from mes.forms import TransitionForm, WorkOrderFilterForm, is_key
 from mes.models import Status
-from mes.roles import PLANNING_ROLES, TRANSITION_ROLES, user_roles
+from mes.roles import may, transition_capability
 from mes.selectors.planning import production_lines, work_order_detail, work_order_list, work_order_status_counts
 from mes.selectors.work_orders import work_order_get
 from mes.services.errors import DomainError
 from mes.services.transitions import ACTION_LABELS, ACTIONS, REQUESTABLE_ACTIONS
 from mes.services.work_orders import work_order_transition, work_orders_transition
-from mes.views.access import role_required
+from mes.views.access import capability_required
 
 PAGE_SIZE = 50
 
@@ -40,8 +40,8 @@ class Outcome:
 
 
 def _refused_by_role(request: HttpRequest, action: str) -> Outcome | None:
-    allowed = TRANSITION_ROLES.get(action)
-    if allowed is not None and not user_roles(request.user) & allowed:
+    """The same rule as ``POST /api/v1/work-orders/{number}/{action}`` (one capability per action)."""
+    if action in REQUESTABLE_ACTIONS and not may(request.user, transition_capability(action)):
         return Outcome(False, action, _("Your role may not %(action)s work orders.") % {"action": ACTION_LABELS[action]}, "forbidden")
     return None
 
@@ -69,17 +69,21 @@ def _apply(request: HttpRequest, *, number: str | None = None) -> Outcome:
     return Outcome(True, action, message % {"count": count, "status": status})
 
 
+def _status(outcome: Outcome | None) -> int:
+    """A refusal by role is a 403, as the API answers; other refusals are shown on a normal page."""
+    return 403 if outcome is not None and outcome.code == "forbidden" else 200
+
+
 def _actions_for(request: HttpRequest, status: str | None = None) -> list[dict]:
     """The actions the person's role may ask for; ``applicable`` when the status allows them now."""
-    roles = user_roles(request.user)
     return [
         {"name": name, "label": capfirst(ACTION_LABELS[name]), "applicable": status in ACTIONS[name].sources}
         for name in REQUESTABLE_ACTIONS
-        if roles & TRANSITION_ROLES[name]
+        if may(request.user, transition_capability(name))
     ]
 
 
-@role_required(*PLANNING_ROLES)
+@capability_required("planning.view")
 @require_http_methods(["GET", "POST"])
 def work_order_list_page(request: HttpRequest) -> HttpResponse:
     outcome = _apply(request) if request.method == "POST" else None
@@ -102,7 +106,7 @@ def work_order_list_page(request: HttpRequest) -> HttpResponse:
         "selected": selected,
         "may_release": any(action["name"] == "release" for action in _actions_for(request)),
     }
-    return render(request, "mes/planning/list.html#orders" if request.htmx else "mes/planning/list.html", context)
+    return render(request, "mes/planning/list.html#orders" if request.htmx else "mes/planning/list.html", context, status=_status(outcome))
 
 
 def _no_such_order(request: HttpRequest, message: str) -> HttpResponse:
@@ -113,7 +117,7 @@ def _unknown_number(number: str) -> str:
     return _("Work order %(number)s does not exist.") % {"number": number[:80].encode("unicode_escape").decode()}
 
 
-@role_required(*PLANNING_ROLES)
+@capability_required("planning.view")
 @require_http_methods(["GET", "POST"])
 def work_order_page(request: HttpRequest, number: str) -> HttpResponse:
     if not is_key(number):
@@ -128,10 +132,10 @@ def work_order_page(request: HttpRequest, number: str) -> HttpResponse:
         return _no_such_order(request, error.message)
     context = {**detail, "outcome": outcome, "actions": _actions_for(request, detail["work_order"].status),
                "languages": settings.LANGUAGES}
-    return render(request, "mes/planning/order.html#order" if request.htmx else "mes/planning/order.html", context)
+    return render(request, "mes/planning/order.html#order" if request.htmx else "mes/planning/order.html", context, status=_status(outcome))
 
 
-@role_required(*PLANNING_ROLES)
+@capability_required("planning.view")
 @require_GET
 def traveler_page(request: HttpRequest, number: str) -> HttpResponse:
     from shopfloor.documents import traveler_pdf

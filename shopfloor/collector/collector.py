@@ -51,6 +51,7 @@ from shopfloor.devices.config import (
     ModbusRegisterSignal,
     parse_device_config,
 )
+from shopfloor.devices.networks import device_host_refusal
 from shopfloor.production import (
     COUNTER_SIGNALS,
     DEFAULT_COUNTER_MODULUS,
@@ -81,6 +82,7 @@ class CollectorOptions:
     db_threads: int = 2  # more threads fight the event loop for the GIL; recordings coalesce instead
     stats_s: float = 60.0  # a log line with reads/s and read lag this often
     stats_file: Path | None = None  # where to keep the latest cumulative figures (JSON), if anywhere
+    device_networks: tuple[str, ...] = ()  # where machines may be read (MES_DEVICE_NETWORKS); empty: nowhere
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> CollectorOptions:
@@ -93,6 +95,7 @@ class CollectorOptions:
             reload_s=float(getattr(settings, "COLLECTOR_RELOAD_SECONDS", cls.reload_s)),
             db_threads=int(getattr(settings, "COLLECTOR_DB_THREADS", cls.db_threads)),
             stats_s=float(getattr(settings, "COLLECTOR_STATS_SECONDS", cls.stats_s)),
+            device_networks=tuple(settings.MES_DEVICE_NETWORKS),
         )
         options = replace(options, **{name: value for name, value in overrides.items() if value is not None})
         for name in ("window_seconds", "idle_after_s", "unanswered_after_s", "backoff_cap_s", "reload_s", "db_threads", "stats_s"):
@@ -321,7 +324,8 @@ class Collector:
         self.database = Database(options.db_threads)
         self.readers: dict[int, DeviceReader] = {}
         self.stats = ReadStats()
-        self._refused: dict[int, dict[str, Any]] = {}  # equipment id → a stored mapping that does not parse
+        # equipment id → a stored mapping that does not parse, or whose host is outside the device networks
+        self._refused: dict[int, dict[str, Any]] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         """Collect until ``stop`` is set; then stop every reader and release the database threads."""
@@ -399,7 +403,8 @@ class Collector:
             if reader is not None:
                 self._report_end(reader, mapping)
                 await self.readers.pop(equipment_id).stop()
-            self._start(mapping)
+            if not await self._host_refused(mapping):
+                self._start(mapping)
 
     def _report_end(self, reader: DeviceReader, mapping: CollectorMapping) -> None:
         task = reader.task
@@ -407,6 +412,24 @@ class Collector:
             logger.error("%s: reader failed; restarting it", reader.code, exc_info=task.exception())
         elif reader.mapping != mapping:
             logger.info("%s: mapping changed; restarting its reader", reader.code)
+
+    async def _host_refused(self, mapping: CollectorMapping) -> bool:
+        """Whether the mapping's host is outside the device networks (checked at each start of a reader: the
+        mapping may predate the setting, or its name resolve elsewhere now); logged once per stored mapping."""
+        try:
+            config = parse_device_config(mapping.config)
+        except DeviceConfigError:
+            return False  # _start says why
+        refusal = await asyncio.to_thread(device_host_refusal, config, self.options.device_networks)
+        if refusal is None:
+            return False
+        if self._refused.get(mapping.equipment_id) != mapping.config:
+            logger.error(
+                "%s: host %s (%s) is outside MES_DEVICE_NETWORKS or link-local, not collecting",
+                mapping.equipment_code, refusal.host, refusal.address or "unresolved",
+            )
+            self._refused[mapping.equipment_id] = mapping.config
+        return True
 
     def _start(self, mapping: CollectorMapping) -> None:
         try:

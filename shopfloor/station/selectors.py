@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from erp_sync.models import OutboxMessage
 from erp_sync.selectors import sync_states
 from mes.models import Confirmation, Equipment, ReasonCode, Status, WorkOrder, WorkOrderOperation
-from mes.services.confirmations import operation_available, plain
+from mes.services.confirmations import operation_available, operation_check_work_center, plain
 from mes.services.errors import DomainError, ErrorKind
 from shopfloor.models import Station
 from shopfloor.selectors import downtime_awaiting_reason
@@ -38,16 +38,12 @@ def station_machines(station: Station) -> set[int]:
 
 def check_work_center(station: Station, operation: WorkOrderOperation) -> None:
     """Refuse an operation of another work center: a station reports only its own work."""
-    if operation.work_center_id != station.work_center_id:
-        raise DomainError(
-            "other_work_center",
-            _("Operation %(sequence)04d of %(number)s is done at %(other)s, not at this station's %(here)s.")
-            % {
-                "sequence": operation.sequence, "number": operation.work_order.number,
-                "other": operation.work_center.code, "here": station.work_center.code,
-            },
-            kind=ErrorKind.CONFLICT,
-        )
+    operation_check_work_center(operation, station.work_center, number=operation.work_order.number)
+
+
+def station_has_work_on(station: Station, work_order: WorkOrder) -> bool:
+    """Whether the order has an operation at the station's work center (so the station may print its traveler)."""
+    return work_order.operations.filter(work_center_id=station.work_center_id).exists()
 
 
 def operation_summary(work_order: WorkOrder, operation: WorkOrderOperation, operations: list[WorkOrderOperation]) -> dict[str, Any]:

@@ -291,10 +291,11 @@ class Lot:
 def station_report(*, station: Station, request: ConfirmationRequest, lots: list[Lot]) -> ConfirmationResult:
     """Record a report made at the station, with the lots it consumed, in one transaction.
 
-    The confirmation is the API's (same service, same rules, same idempotency on ``client_id``);
-    a resend answers the original and adds no lot twice.
+    The confirmation is the API's (same service, same rules, same idempotency on ``client_id``),
+    limited to the station's work center (checked under the order's lock); a resend answers the
+    original and adds no lot twice.
     """
-    result = operation_confirm(request=request, actor=None)
+    result = operation_confirm(request=request, actor=None, work_center=station.work_center)
     if result.created and lots:
         ConsumedLot.objects.bulk_create(
             ConsumedLot(confirmation=result.confirmation, lot=lot.lot, gtin=lot.gtin, station=station.name)
@@ -368,9 +369,10 @@ def station_operation_pause(
     return operation
 
 
+@transaction.atomic
 def station_downtime_reason(*, station: Station, state_id: int, reason_code: str, operator_badge: str) -> EquipmentState:
-    """Answer a downtime prompt of one of the station's machines, as the operator signed in."""
-    state = EquipmentState.objects.select_related("equipment").filter(pk=state_id).first()
+    """Answer a downtime prompt of one of the station's machines, as the operator signed in (checked on the locked row)."""
+    state = EquipmentState.objects.select_for_update().select_related("equipment").filter(pk=state_id).first()
     machines = station_machines(station)
     if state is None or state.equipment_id not in machines:
         raise DomainError("unknown_state", _("That machine stop is not one of this station's."), kind=ErrorKind.NOT_FOUND)

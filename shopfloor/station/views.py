@@ -22,17 +22,22 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import (
+    require_GET,
+    require_http_methods,
+    require_POST,
+    require_safe,
+)
 from django.views.decorators.vary import vary_on_headers
 from rest_framework.exceptions import ValidationError
 
 from erp_sync.selectors import sync_state_of, sync_states
 from mes.api.errors import validation_error_body
 from mes.models import Employee, ReasonCode, WorkCenter, WorkOrder
-from mes.roles import SUPERVISOR_ROLES, user_roles
+from mes.roles import may
 from mes.services.confirmations import ConfirmationRequest, plain
 from mes.services.errors import DomainError
-from mes.views.access import role_required
+from mes.views.access import capability_required
 from shopfloor.documents import badge_cards_pdf, station_sheet_pdf, traveler_pdf
 from shopfloor.documents.barcodes import ACTIONS, UnprintableCode
 from shopfloor.models import Station
@@ -49,7 +54,6 @@ from shopfloor.station.access import (
 )
 from shopfloor.station.text import station_text
 
-SETUP_ROLES = SUPERVISOR_ROLES
 PARTIALS = {"recent", "downtime"}
 # What the service worker keeps so the station opens without the server.
 SHELL_ASSETS = ("shopfloor/station.css", "shopfloor/station.js", "shopfloor/scan.js", "shopfloor/store.js", "django_htmx/htmx-2.min.js")
@@ -58,6 +62,7 @@ SHELL_ASSETS = ("shopfloor/station.css", "shopfloor/station.js", "shopfloor/scan
 # --- pages --------------------------------------------------------------------------------
 
 
+@require_safe
 def welcome(request: HttpRequest) -> HttpResponse:
     """A browser that is not a station: how it becomes one."""
     if station_of(request) is not None:
@@ -139,7 +144,7 @@ def service_worker(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@role_required(*SETUP_ROLES)
+@capability_required("station.manage")
 @require_http_methods(["GET", "POST"])
 def setup(request: HttpRequest) -> HttpResponse:
     """A supervisor makes this tablet a station (and is signed out), or revokes stations."""
@@ -203,7 +208,7 @@ def _pdf(content: bytes, name: str) -> HttpResponse:
 
 def _station_or_supervisor(request: HttpRequest) -> tuple[Station | None, bool]:
     """The station this browser is (if any), and whether it is a supervisor's."""
-    return station_of(request), bool(user_roles(request.user) & set(SETUP_ROLES))
+    return station_of(request), may(request.user, "station.manage")
 
 
 @require_GET
@@ -226,7 +231,7 @@ def station_sheet(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@role_required(*SETUP_ROLES)
+@capability_required("station.manage")
 def badge_cards(request: HttpRequest) -> HttpResponse:
     """Badge cards of every active operator; supervisors only, since a badge signs its holder in."""
     try:
@@ -238,12 +243,19 @@ def badge_cards(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def traveler(request: HttpRequest, number: str) -> HttpResponse:
+    """The traveler of an order with an operation at this station's work center; a supervisor's of any order."""
     station, is_supervisor = _station_or_supervisor(request)
     if station is None and not is_supervisor:
         return redirect("station-welcome")
     work_order = WorkOrder.objects.select_related("item__unit").filter(number=number[:64]).first()
     if work_order is None:
         return HttpResponse(_("Work order %(number)s does not exist.") % {"number": number[:64]}, status=404, content_type="text/plain; charset=utf-8")
+    if not is_supervisor and not selectors.station_has_work_on(station, work_order):
+        return HttpResponse(
+            _("Work order %(number)s has no operation at this station's work center %(code)s.")
+            % {"number": work_order.number, "code": station.work_center.code},
+            status=403, content_type="text/plain; charset=utf-8",
+        )
     try:
         content = traveler_pdf(work_order, language=_language(request))
     except UnprintableCode as error:

@@ -84,6 +84,22 @@ def test_a_dead_letter_can_be_discarded_from_the_page(client, released_order):
     assert OutboxMessage.objects.get(pk=message.pk).state == "discarded"
 
 
+@pytest.mark.parametrize("action", ["replay", "discard"])
+def test_a_planner_sees_dead_letters_but_may_not_replay_or_discard_them_as_on_the_api(client, released_order, action):
+    message = dead_message(released_order.number, error="Material 4711 is blocked")
+    planner = _signed_in(client, "planner")
+    events = Event.objects.count()
+
+    listed = planner.get("/sync/dead-letters/", HTTP_ACCEPT_LANGUAGE="en")
+    response = planner.post("/sync/dead-letters/", {"ids": [message.pk], "action": action, "reason": "looks fixed"})
+
+    assert listed.status_code == 200 and b"Material 4711 is blocked" in listed.content
+    assert b'name="action"' not in listed.content and b'name="ids"' not in listed.content
+    assert response.status_code == 403
+    assert OutboxMessage.objects.get(pk=message.pk).state == "dead"
+    assert Event.objects.count() == events
+
+
 def test_message_page_shows_the_journey(client, released_order):
     message = dead_message(released_order.number, error="Material 4711 is blocked")
 

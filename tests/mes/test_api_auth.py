@@ -7,10 +7,13 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.utils import translation
+
+from mes.models import Confirmation, Employee, Event
 from mes.models.accounts import ApiAccess, ApiToken, token_digest
 from mes.roles import user_roles
-from mes.services.accounts import api_token_create
-from tests.conftest import ORDER
+from mes.services.accounts import api_token_create, api_user_bind, api_user_ensure
+from tests.conftest import ORDER, persona
+from tests.factories import EmployeeFactory
 from tests.helpers import confirm, snapshot
 
 ITEM_BODY = {"name": "Shaft", "unit": "PCS"}
@@ -241,3 +244,101 @@ def test_create_api_token_with_a_bad_network_fails_and_creates_no_user(db):
         call_command("create_api_token", "erp", "--role", "integration", "--allow-from", "10.1.0.0/33", stdout=io.StringIO())
 
     assert not get_user_model().objects.filter(username="erp").exists()
+
+
+# --- who an API confirmation may name ----------------------------------------------------------
+
+
+def reported_by(**names) -> dict:
+    return {**confirmation_body(), **names}
+
+
+@pytest.mark.parametrize(
+    ("names", "code", "field"),
+    [
+        ({"operator_badge": "B-1001"}, "badge_not_bound", "operator_badge"),
+        ({"station": "ST-07"}, "station_not_bound", "station"),
+    ],
+)
+def test_an_operator_token_bound_to_nothing_may_name_no_badge_and_no_station(released_order, operator, names, code, field):
+    before = snapshot()
+
+    response = operator.post("/api/v1/confirmations", reported_by(**names))
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == code
+    assert response.json()["error"]["fields"] == {field: names[field]}
+    assert snapshot() == before
+
+
+def test_an_operator_token_names_only_the_badge_and_stations_bound_to_it(released_order, operator):
+    EmployeeFactory(badge="B-1002", name="Zhao Min")
+    api_user_bind(username="station-07", badge="B-1001", stations=["ST-07", "ST-08"])
+
+    own = operator.post("/api/v1/confirmations", reported_by(operator_badge="B-1001", station="ST-08"))
+    before = snapshot()
+    other_badge = operator.post("/api/v1/confirmations", reported_by(operator_badge="B-1002", station="ST-07"), HTTP_ACCEPT_LANGUAGE="en")
+    other_station = operator.post("/api/v1/confirmations", reported_by(operator_badge="B-1001", station="ST-09"))
+
+    assert own.status_code == 201
+    assert (other_badge.status_code, other_badge.json()["error"]["code"]) == (403, "badge_not_bound")
+    assert (other_station.status_code, other_station.json()["error"]["code"]) == (403, "station_not_bound")
+    assert other_badge.json()["error"]["message"] == "station-07 may report only for the badge linked to it (B-1001), not for B-1002."
+    assert snapshot() == before
+
+
+def test_in_a_bulk_each_record_naming_someone_else_is_refused_on_its_own(released_order, operator):
+    api_user_bind(username="station-07", badge="B-1001", stations=["ST-07"])
+    records = [reported_by(operator_badge="B-1001", station="ST-07"), reported_by(operator_badge="B-9999"), reported_by(station="ST-99")]
+
+    response = operator.post("/api/v1/confirmations/bulk", {"confirmations": records})
+
+    results = response.json()["results"]
+    assert response.status_code == 200
+    assert [result["status"] for result in results] == [201, 403, 403]
+    assert [result.get("error", {}).get("code") for result in results] == [None, "badge_not_bound", "station_not_bound"]
+    assert list(Confirmation.objects.values_list("client_id", flat=True)) == [uuid.UUID(records[0]["client_id"])]
+
+
+@pytest.mark.parametrize("persona", ["supervisor", "admin_api"])
+def test_supervisors_and_admins_report_for_any_badge_and_station(request, released_order, persona):
+    client = request.getfixturevalue(persona)
+
+    response = client.post("/api/v1/confirmations", reported_by(operator_badge="B-1001", station="GATEWAY-3"))
+
+    assert response.status_code == 201
+
+
+def test_a_gateway_holding_the_integration_role_reports_for_any_badge(released_order):
+    api_user_ensure(username="gateway-1", role="integration")
+    gateway = persona("gateway-1", "operator")  # its token: the user holds both roles
+
+    response = gateway.post("/api/v1/confirmations", reported_by(operator_badge="B-1001", station="PRESS-LINE-2"))
+
+    assert response.status_code == 201
+
+
+def test_create_api_user_binds_an_operator_to_a_badge_and_stations_and_audits_it(plant):
+    out = io.StringIO()
+
+    call_command("create_api_token", "tablet-3", "--role", "operator", "--badge", "B-1001", "--station", "ST-07", "--station", "ST-08", stdout=out)
+    api_user_bind(username="tablet-3", badge="B-1001", stations=["ST-08", "ST-07"])  # the same again: nothing to record
+
+    user = get_user_model().objects.get(username="tablet-3")
+    assert Employee.objects.get(badge="B-1001").user == user
+    assert ApiAccess.objects.get(user=user).station_names() == {"ST-07", "ST-08"}
+    assert list(Event.objects.filter(object_type="api_access").order_by("pk").values_list("action", "actor_label", "after")) == [
+        ("bind_badge", "manage.py create_api_token", {"badge": "B-1001"}),
+        ("bind_stations", "manage.py create_api_token", {"stations": ["ST-07", "ST-08"]}),
+    ]
+
+
+def test_a_badge_linked_to_another_user_is_not_taken_over(plant):
+    api_token_create(username="tablet-3", role="operator")
+    api_user_bind(username="tablet-3", badge="B-1001")
+
+    with translation.override("en"), pytest.raises(CommandError, match="Badge B-1001 is linked to user tablet-3 already"):
+        call_command("create_api_token", "tablet-4", "--role", "operator", "--badge", "B-1001", stdout=io.StringIO())
+
+    assert Employee.objects.get(badge="B-1001").user.username == "tablet-3"
+    assert not get_user_model().objects.filter(username="tablet-4").exists()

@@ -8,10 +8,18 @@ from django.utils import timezone
 
 from erp_sync.models import OutboxMessage
 from mes.models import Confirmation
+from mes.services.accounts import api_user_bind
 from tests.conftest import ORDER
 from tests.helpers import operation_of, snapshot
 
 URL = "/api/v1/confirmations"
+
+
+@pytest.fixture
+def operator(operator, plant):
+    """The operator's token, bound to the badge and station its reports name (it may name no other)."""
+    api_user_bind(username="station-07", badge="B-1001", stations=["ST-07"])
+    return operator
 
 
 def body(**overrides) -> dict:
@@ -106,7 +114,7 @@ def test_same_client_id_with_different_content_is_409_and_changes_nothing(releas
         ({"scrap_qty": 0, "good_qty": 0}, 422, "empty_confirmation"),
         ({"reason_code": ""}, 422, "reason_code_required"),
         ({"reason_code": "PAUSE-01"}, 422, "reason_code_wrong_kind"),
-        ({"operator_badge": "B-0000"}, 422, "unknown_operator"),
+        ({"operator_badge": "B-0000"}, 403, "badge_not_bound"),  # an operator names only its own badge
         ({"operation": 40}, 422, "unknown_operation"),
         ({"labor_minutes": 721}, 422, "implausible_labor_minutes"),
         ({"work_order": "WO-NOPE"}, 404, "unknown_work_order"),
@@ -119,6 +127,15 @@ def test_refused_confirmation_answers_its_code_and_leaves_nothing(released_order
 
     assert (response.status_code, response.json()["error"]["code"]) == (status, code)
     assert response.json()["error"]["message"]
+    assert snapshot() == before
+
+
+def test_a_supervisor_naming_a_badge_nobody_holds_is_told_so(released_order, supervisor):
+    before = snapshot()
+
+    response = supervisor.post(URL, body(operator_badge="B-0000"))
+
+    assert (response.status_code, response.json()["error"]["code"]) == (422, "unknown_operator")
     assert snapshot() == before
 
 

@@ -68,11 +68,11 @@ OPCUA_WITH_LOGIN = {
 
 
 def test_a_device_password_is_never_shown_back_nor_audited_and_stars_keep_it(press):
-    integration = _client("integration")
+    admin = _client("admin")
 
-    created = integration.put("/api/v1/equipment/PRESS-1/signals", OPCUA_WITH_LOGIN, format="json")
+    created = admin.put("/api/v1/equipment/PRESS-1/signals", OPCUA_WITH_LOGIN, format="json")
     read = _client("operator").get("/api/v1/equipment/PRESS-1/signals")
-    kept = integration.put("/api/v1/equipment/PRESS-1/signals", read.json() | {"username": "mes2"}, format="json")
+    kept = admin.put("/api/v1/equipment/PRESS-1/signals", read.json() | {"username": "mes2"}, format="json")
 
     assert created.status_code == 201 and created.json()["password"] == "***"
     assert read.json()["password"] == "***" and "plc-pass-4711" not in read.content.decode()
@@ -98,8 +98,8 @@ def test_unknown_equipment_is_404():
     assert response.status_code == 404 and response.json()["error"]["code"] == "unknown_equipment"
 
 
-@pytest.mark.parametrize("role", ["operator", "planner", "quality", "supervisor"])
-def test_only_admins_and_integrations_change_mappings(press, role):
+@pytest.mark.parametrize("role", ["operator", "planner", "quality", "supervisor", "integration"])
+def test_only_admins_change_mappings(press, role):
     response = _client(role).put("/api/v1/equipment/PRESS-1/signals", modbus_mapping(5020, 1), format="json")
 
     assert response.status_code == 403

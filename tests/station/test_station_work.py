@@ -16,7 +16,7 @@ from mes.services.work_orders import work_order_transition
 from shopfloor.models import ConsumedLot, EquipmentAssignment, EquipmentState
 from shopfloor.station.services import station_create
 from tests.browser.conftest import person
-from tests.factories import EmployeeFactory, EquipmentFactory, ReasonCodeFactory
+from tests.factories import EmployeeFactory, EquipmentFactory, ReasonCodeFactory, WorkCenterFactory, WorkOrderFactory
 from tests.helpers import confirm, snapshot, statuses
 from tests.station.conftest import post, report_body, station_client
 
@@ -184,6 +184,33 @@ def test_a_refused_report_says_why_and_changes_nothing(released_order, plant, gi
     assert ConsumedLot.objects.count() == 0
 
 
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        pytest.param("/station/api/report", report_body(operation=20, good_qty="5", lots=[{"lot": "L-1"}]), id="report"),
+        pytest.param("/station/api/report", report_body(operation=20, good_qty="10", final=True), id="finish"),
+        pytest.param("/station/api/start", {"work_order": "WO-1001", "operation": 20, "operator_badge": "B-1001"}, id="start"),
+        pytest.param(
+            "/station/api/pause", {"work_order": "WO-1001", "operation": 20, "operator_badge": "B-1001", "reason_code": "PAUSE-01"},
+            id="pause",
+        ),
+    ],
+)
+def test_a_station_never_books_or_moves_an_operation_of_another_work_center(released_order, tablet, path, body):
+    """Posting straight to the JSON interface, past the station's own look-up, is refused the same way."""
+    confirm("WO-1001", 10, good_qty=10, final=True)  # operation 20, at WC-WELD, has parts to report
+    confirm("WO-1001", 20, good_qty=1)  # and is running, so it could be paused
+    before = snapshot()
+
+    response = post(tablet, path, body)
+
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "other_work_center"
+    assert response.json()["error"]["message"] == "Operation 0020 of WO-1001 is done at WC-WELD, not at this station's WC-CUT."
+    assert snapshot() == before
+    assert ConsumedLot.objects.count() == 0 and EquipmentAssignment.objects.count() == 0
+
+
 def test_refusals_come_in_chinese_for_a_chinese_tablet(released_order, station_pair):
     tablet = station_client(station_pair[1], language="zh-hans")
     response = post(tablet, "/station/api/report", report_body(good_qty="11"))
@@ -305,6 +332,22 @@ def test_station_documents_in_both_languages(released_order, tablet):
     assert office.get("/station/documents/badge-cards.pdf", {"language": "en"})["Content-Type"] == "application/pdf"
     assert office.get("/station/documents/station-sheet.pdf", {"work_center": "WC-WELD"}).status_code == 200
     assert office.get("/station/documents/station-sheet.pdf", {"work_center": "NOPE"}).status_code == 404
+
+
+def test_a_station_prints_travelers_only_of_orders_with_an_operation_at_its_work_center(released_order, plant, tablet):
+    WorkCenterFactory(code="WC-PACK")
+    packing = station_client(station_create(work_center_code="WC-PACK")[1])
+    WorkOrderFactory(number="WO-2002", item=plant["item"])  # planned: no operations anywhere yet
+    office = Client()
+    office.force_login(person("chief", "supervisor"))
+
+    elsewhere = packing.get("/station/documents/traveler/WO-1001.pdf", {"language": "en"})
+    unplanned = tablet.get("/station/documents/traveler/WO-2002.pdf", {"language": "en"})
+
+    assert (elsewhere.status_code, elsewhere.content.decode()) == (403, "Work order WO-1001 has no operation at this station's work center WC-PACK.")
+    assert unplanned.status_code == 403
+    assert tablet.get("/station/documents/traveler/WO-1001.pdf").status_code == 200  # WC-CUT does operation 10
+    assert office.get("/station/documents/traveler/WO-2002.pdf")["Content-Type"] == "application/pdf"
 
 
 def test_a_station_credential_reaches_no_other_page_and_cannot_release_orders(planned_order, tablet):

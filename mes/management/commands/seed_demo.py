@@ -28,7 +28,7 @@ from mes.management.commands.run_plant import ERP_SIMULATOR_PORT
 from mes.models import Equipment, Status, WorkOrder, WorkOrderOperation
 from mes.roles import Role
 from mes.models import ApiToken
-from mes.services.accounts import api_token_create, api_user_ensure
+from mes.services.accounts import api_token_create, api_user_bind, api_user_ensure
 from mes.services.confirmations import ConfirmationRequest, operation_confirm
 from mes.services.errors import DomainError
 from mes.services.master_data import (
@@ -334,6 +334,8 @@ class Command(BaseCommand):
                 )
             for badge, name, skills in EMPLOYEES:
                 employee_upsert(badge=badge, name=name, skills=skills, actor=erp)
+            # The demo's operator token reports as E1001 at WC-CUT-1 (the example printed below).
+            api_user_bind(username="station", badge="E1001", stations=["WC-CUT-1"], actor=users["admin"])
             for code, kind, name in REASON_CODES:
                 reason_code_upsert(code=code, kind=kind, name=name, actor=erp)
             if not ErpConnection.objects.exists():  # never replace a connection someone configured
