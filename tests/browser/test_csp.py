@@ -121,8 +121,9 @@ def test_the_language_menu_still_switches_without_an_inline_handler(browser, liv
     page = context.new_page()
     page.goto("/accounts/login/")
 
-    page.select_option("select[name=language]", "zh-hans")
-    page.wait_for_load_state()
+    # The choice submits the form: wait for the page it leads to, not for the current one's load state.
+    with page.expect_navigation():
+        page.select_option("select[name=language]", "zh-hans")
 
     assert page.locator("h1").inner_text() == "登录"
     context.close()
