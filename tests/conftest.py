@@ -11,8 +11,8 @@ Orders: WO-1001, quantity 10, planned (``planned_order``) or released (``release
 ``MES_TEST_CLOCK=03:00`` (today, plant time) or ``MES_TEST_CLOCK=2026-12-07T03:00`` (no offset: plant
 time). The process clock (time-machine: this thread, the live server's, every thread) starts there
 before collection, and every test starts there again; it ticks, so waits and timeouts still pass.
-A Django process a test starts with ``mes.settings_test`` (the collector) keeps the same clock;
-other processes (PostgreSQL, simulators, the browser) keep the real one.
+A Django process a test starts with ``mes.settings_test`` and ``clock_environment()`` (the
+collector) keeps the same clock; other processes (PostgreSQL, simulators, the browser) keep the real one.
 """
 
 from __future__ import annotations
@@ -177,7 +177,6 @@ def pytest_unconfigure(config):
     if "traveller" in _test_clock:
         _test_clock.pop("traveller").stop()
         _test_clock.clear()
-        os.environ.pop("MES_TEST_CLOCK_OFFSET", None)
 
 
 def pytest_report_header(config):
@@ -188,9 +187,15 @@ def pytest_report_header(config):
 
 @pytest.fixture(autouse=True)
 def _at_test_clock():
-    """Under ``MES_TEST_CLOCK``, each test starts at that moment whatever ran before it; the Django
-    processes it starts (a collector: ``mes.settings_test``) keep its clock through the offset."""
+    """Under ``MES_TEST_CLOCK``, each test starts at that moment whatever ran before it."""
     if "moving" in _test_clock:
         _test_clock["moving"].move_to(_test_clock["start"], tick=True)
-        offset = _test_clock["start"] - time_machine.escape_hatch.datetime.datetime.now(datetime.UTC)
-        os.environ["MES_TEST_CLOCK_OFFSET"] = str(offset.total_seconds())
+
+
+def clock_environment() -> dict[str, str]:
+    """What to add to the environment of a Django process a test starts with ``mes.settings_test``
+    (a collector) so that it keeps the test's clock: under ``MES_TEST_CLOCK``, its offset from the real one."""
+    if "moving" not in _test_clock:
+        return {}
+    offset = datetime.datetime.now(datetime.UTC) - time_machine.escape_hatch.datetime.datetime.now(datetime.UTC)
+    return {"MES_TEST_CLOCK_OFFSET": str(offset.total_seconds())}
