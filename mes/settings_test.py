@@ -4,9 +4,6 @@ Unit tests never reach a worker and must not leave task files in var/; end-to-en
 start their own worker processes with a real broker.
 """
 
-import datetime
-import os
-
 from mes.settings import *  # noqa: F403
 
 CELERY_BROKER_URL = "memory://localhost/"
@@ -17,12 +14,3 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
 # One process runs the tests: a per-process cache, emptied before each test (tests/conftest.py),
 # so a PIN lock-out of one test never reaches the next run.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-
-# Under MES_TEST_CLOCK (tests/conftest.py) a process the tests start, such as a collector, keeps the
-# test process's clock: that one hands down its offset from the real clock, in seconds.
-if os.environ.get("MES_TEST_CLOCK_OFFSET"):
-    import time_machine
-
-    time_machine.travel(
-        datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=float(os.environ["MES_TEST_CLOCK_OFFSET"])), tick=True
-    ).start()

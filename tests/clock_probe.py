@@ -32,7 +32,7 @@ def test_first():
 def test_second():
     _report("second")
     started = subprocess.run(
-        [sys.executable, "-c", SHOW_TIME], cwd=settings.BASE_DIR, env={**os.environ, "DJANGO_SETTINGS_MODULE": "mes.settings_test", **clock_environment()},
+        [sys.executable, "-c", SHOW_TIME], cwd=settings.BASE_DIR, env={**os.environ, "DJANGO_SETTINGS_MODULE": "mes.settings", **clock_environment()},
         capture_output=True, text=True, check=True, timeout=60,
     )
     with Path(os.environ["MES_CLOCK_PROBE_OUT"]).open("a") as out:

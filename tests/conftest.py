@@ -11,8 +11,8 @@ Orders: WO-1001, quantity 10, planned (``planned_order``) or released (``release
 ``MES_TEST_CLOCK=03:00`` (today, plant time) or ``MES_TEST_CLOCK=2026-12-07T03:00`` (no offset: plant
 time). The process clock (time-machine: this thread, the live server's, every thread) starts there
 before collection, and every test starts there again; it ticks, so waits and timeouts still pass.
-A Django process a test starts with ``mes.settings_test`` and ``clock_environment()`` (the
-collector) keeps the same clock; other processes (PostgreSQL, simulators, the browser) keep the real one.
+A Python process a test starts with ``clock_environment()`` (the collector, the ERP worker) keeps the
+same clock; other processes (PostgreSQL, simulators, the browser) keep the real one.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime
 import os
 from decimal import Decimal
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -192,10 +193,15 @@ def _at_test_clock():
         _test_clock["moving"].move_to(_test_clock["start"], tick=True)
 
 
+CLOCK_HOOK = Path(__file__).resolve().parent / "clock_hook"  # its sitecustomize sets a child's clock
+
+
 def clock_environment() -> dict[str, str]:
-    """What to add to the environment of a Django process a test starts with ``mes.settings_test``
-    (a collector) so that it keeps the test's clock: under ``MES_TEST_CLOCK``, its offset from the real one."""
+    """What to add to the environment of a Python process a test starts (a collector, a worker) so
+    that it keeps the test's clock: under ``MES_TEST_CLOCK``, the offset from the real one, and the
+    start-up hook that applies it. Nothing otherwise."""
     if "moving" not in _test_clock:
         return {}
     offset = datetime.datetime.now(datetime.UTC) - time_machine.escape_hatch.datetime.datetime.now(datetime.UTC)
-    return {"MES_TEST_CLOCK_OFFSET": str(offset.total_seconds())}
+    path = os.pathsep.join(filter(None, [str(CLOCK_HOOK), os.environ.get("PYTHONPATH", "")]))
+    return {"MES_TEST_CLOCK_OFFSET": str(offset.total_seconds()), "PYTHONPATH": path}
