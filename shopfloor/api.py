@@ -135,7 +135,9 @@ class EquipmentOeeView(ApiView):
         summary="OEE of a machine over a period, with its losses and a row per shift and per production day",
         description=(
             "Planned time comes from the machine's shifts (its own, else its work center's, else all day) and stops at now. "
-            "A date alone for `to` means the end of that day. Without `from`: the start of today's first shift; without `to`: now. "
+            "A date alone for `to` means the end of that day. Without `from`: the start of the first shift of the production day "
+            "now (before the first shift of a calendar day starts, the day before: a night shift's hours after midnight are its "
+            "day's); without `to`: now. "
             "At most 93 days."
         ),
         parameters=[

@@ -48,7 +48,6 @@ def oee_detail(request: HttpRequest, code: str) -> HttpResponse:
         rows = [(f"{entry.span.day:%m-%d} {entry.span.shift}", entry.tally) for entry in page.trend.shifts]
     else:
         rows = [(f"{day:%m-%d}", tally) for day, tally in page.trend.days()]
-    today = timezone.now().astimezone(plant_zone()).date()
     report = page.report
     return render(
         request,
@@ -62,9 +61,14 @@ def oee_detail(request: HttpRequest, code: str) -> HttpResponse:
             "trend": trend_chart(rows),
             "trend_rows": rows,
             "timeline": timeline_chart(page.timeline_start, page.timeline_end, page.timeline, page.planned),
-            "last_week": {"from": (today - datetime.timedelta(days=6)).isoformat(), "to": today.isoformat()},
+            "last_week": {"from": _plant_time(page.last_week[0]), "to": _plant_time(page.last_week[1])},
         },
     )
+
+
+def _plant_time(moment: datetime.datetime) -> str:
+    """A moment as the period form takes it: ISO 8601 in plant time, to the minute, without offset."""
+    return moment.astimezone(plant_zone()).strftime("%Y-%m-%dT%H:%M")
 
 
 MAX_ID = 2**63 - 1

@@ -60,6 +60,8 @@ from shopfloor.shift_calendar import (
     ShiftRule,
     occurrences,
     plant_zone,
+    production_day,
+    production_day_period,
     shift_rules_by_equipment,
     span_at,
 )
@@ -357,18 +359,6 @@ def equipment_oee(
     return equipment_oee_many([equipment], start=start, end=end, now=now)[equipment.pk]
 
 
-def production_day_period(rules: Sequence[ShiftRule], day: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
-    """From the start of the first shift that starts on ``day`` to the end of its last one (local
-    midnight to midnight when no shift starts that day): a period holding exactly that day's shifts."""
-    zone = plant_zone()
-    midnight = datetime.datetime.combine(day, datetime.time(0), tzinfo=zone)
-    next_midnight = datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time(0), tzinfo=zone)
-    spans = [span for span in occurrences(rules, midnight, next_midnight) if span.day == day]
-    if not spans:
-        return midnight, next_midnight
-    return min(span.start for span in spans), max(span.end for span in spans)
-
-
 # --- what pages and the board show ----------------------------------------------------------
 
 
@@ -399,7 +389,7 @@ def equipment_board_rows(
     now: datetime.datetime | None = None,
 ) -> list[EquipmentBoardRow]:
     """Every machine (of the work centers or lines named, if any) by code, with its state now and
-    its OEE in the current shift (and today's production day with ``with_today``).
+    its OEE in the current shift (and in its production day so far with ``with_today``).
 
     Five queries (seven with ``with_today``) however many machines: machines, shifts, open states,
     then states and counts per OEE period.
@@ -427,9 +417,11 @@ def equipment_board_rows(
     ) if with_shift else {}
     today_oee = {}
     if with_today:
-        today = now.astimezone(plant_zone()).date()
         today_oee = _oee_for_periods(
-            machines, {machine.pk: production_day_period(rules[machine.pk], today) for machine in machines}, rules, now
+            machines,
+            {machine.pk: production_day_period(rules[machine.pk], production_day(rules[machine.pk], now)) for machine in machines},
+            rules,
+            now,
         )
     rows = []
     for machine in machines:
@@ -520,12 +512,12 @@ def equipment_find(code: str) -> Equipment:
 def equipment_oee_report(
     code: str, *, from_text: str | None = None, to_text: str | None = None, now: datetime.datetime | None = None
 ) -> EquipmentOee:
-    """A machine's OEE for the period of ``from_text``/``to_text`` (today's production day, until
-    now, when they are missing). Raises ``DomainError`` (unknown machine) or ``PeriodError``."""
+    """A machine's OEE for the period of ``from_text``/``to_text`` (the production day so far when
+    they are missing). Raises ``DomainError`` (unknown machine) or ``PeriodError``."""
     now = now or timezone.now()
     machine = equipment_find(code)
     rules = shift_rules_by_equipment([machine])
-    today = now.astimezone(plant_zone()).date()
+    today = production_day(rules[machine.pk], now)
     start, end = period_parse(from_text, to_text, default_start=production_day_period(rules[machine.pk], today)[0], now=now)
     return _oee_for_periods([machine], {machine.pk: (start, end)}, rules, now)[machine.pk]
 
@@ -552,6 +544,7 @@ class EquipmentOeePage:
     timeline: list[TimelineSegment]
     planned: list[PlannedSpan]  # the timeline day's planned spans
     state: EquipmentState | None  # now
+    last_week: tuple[datetime.datetime, datetime.datetime]  # the last seven production days, today's included
 
 
 def equipment_oee_page(
@@ -562,7 +555,7 @@ def equipment_oee_page(
     trend_days: int = 14,
     now: datetime.datetime | None = None,
 ) -> EquipmentOeePage:
-    """The chosen period's OEE (today's production day so far by default), the trend of the last
+    """The chosen period's OEE (the production day so far by default), the trend of the last
     ``trend_days`` production days, and the state timeline of the day the period starts on.
 
     Raises ``DomainError`` (unknown machine) or ``PeriodError``. Eight queries.
@@ -570,7 +563,7 @@ def equipment_oee_page(
     now = now or timezone.now()
     machine = equipment_find(code)
     rules = shift_rules_by_equipment([machine])[machine.pk]
-    today = now.astimezone(plant_zone()).date()
+    today = production_day(rules, now)
     start, end = period_parse(from_text, to_text, default_start=production_day_period(rules, today)[0], now=now)
     periods = {"report": (start, end), "trend": (
         production_day_period(rules, today - datetime.timedelta(days=trend_days - 1))[0],
@@ -610,4 +603,5 @@ def equipment_oee_page(
         timeline=timeline,
         planned=[span for span in occurrences(rules, timeline_start, timeline_end) if span.day == day],
         state=current,
+        last_week=(production_day_period(rules, today - datetime.timedelta(days=6))[0], production_day_period(rules, today)[1]),
     )

@@ -6,6 +6,11 @@ plant's time zone (``TIME_ZONE``). A shift that ends at or before its start cros
 belongs to the production day it starts on: the night shift 22:00–06:00 of Monday runs until
 Tuesday 06:00 and counts for Monday.
 
+The **production day** of a moment (``production_day``) is what pages and the API call "today": the
+day of the shift running then; with none running, the calendar day in plant time, except before
+the first shift that starts on it, which still belongs to the day before. So at Tuesday 03:00 the
+plant still works on Monday, with or without a night shift, and Tuesday begins at 06:00.
+
 Pure functions on plain values, plus one loader (``shift_rules_by_equipment``, one query).
 """
 
@@ -100,6 +105,30 @@ def span_at(rules: Sequence[ShiftRule], moment: datetime.datetime) -> PlannedSpa
         return running[0]
     ended = [span for span in spans if span.end <= moment]
     return max(ended, key=lambda span: span.end, default=None)
+
+
+def production_day(rules: Sequence[ShiftRule], moment: datetime.datetime) -> datetime.date:
+    """The production day ``moment`` belongs to (see the module's docstring): what "today" means."""
+    day = moment.astimezone(plant_zone()).date()
+    midnight = datetime.datetime.combine(day, datetime.time(0), tzinfo=plant_zone())
+    spans = occurrences(rules, midnight, midnight + DAY)
+    running = [span for span in spans if span.start <= moment < span.end]
+    if running:
+        return running[0].day
+    starts = [span.start for span in spans if span.day == day]
+    return day - DAY if starts and moment < min(starts) else day
+
+
+def production_day_period(rules: Sequence[ShiftRule], day: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
+    """From the start of the first shift that starts on ``day`` to the end of its last one (local
+    midnight to midnight when no shift starts that day): a period holding exactly that day's shifts."""
+    zone = plant_zone()
+    midnight = datetime.datetime.combine(day, datetime.time(0), tzinfo=zone)
+    next_midnight = datetime.datetime.combine(day + DAY, datetime.time(0), tzinfo=zone)
+    spans = [span for span in occurrences(rules, midnight, next_midnight) if span.day == day]
+    if not spans:
+        return midnight, next_midnight
+    return min(span.start for span in spans), max(span.end for span in spans)
 
 
 def overlaps(rules: Iterable[ShiftRule]) -> list[tuple[str, str]]:

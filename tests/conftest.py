@@ -6,14 +6,25 @@ The plant (fixed keys, so tests and JSON payloads can name them):
   operator badge B-1001 (active) and B-9999 (inactive);
   reason codes SCRAP-01 (scrap), REWORK-01 (rework), PAUSE-01 (pause).
 Orders: WO-1001, quantity 10, planned (``planned_order``) or released (``released_order``).
+
+``MES_TEST_CLOCK`` runs the whole suite at a chosen plant time, to prove it passes at every hour:
+``MES_TEST_CLOCK=03:00`` (today, plant time) or ``MES_TEST_CLOCK=2026-12-07T03:00`` (no offset: plant
+time). The process clock (time-machine: this thread, the live server's, every thread) starts there
+before collection, and every test starts there again; it ticks, so waits and timeouts still pass.
+A Python process a test starts with ``clock_environment()`` (the collector, the ERP worker) keeps the
+same clock; other processes (PostgreSQL, simulators, the browser) keep the real one.
 """
 
 from __future__ import annotations
 
 import datetime
+import os
 from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from rest_framework.test import APIClient
 
 from mes.models import ReasonCode, WorkOrder
@@ -149,3 +160,63 @@ def _forget_api_tokens():
     authentication._tokens.clear()
     yield
     authentication._tokens.clear()
+
+
+_test_clock: dict[str, object] = {}
+
+
+def _clock_start(text: str, zone: datetime.tzinfo, today: datetime.date) -> datetime.datetime:
+    """The moment ``MES_TEST_CLOCK`` names: a time alone is ``today``'s; no offset means plant time."""
+    try:
+        if "T" in text or " " in text.strip():
+            moment = datetime.datetime.fromisoformat(text.strip())
+        else:
+            moment = datetime.datetime.combine(today, datetime.time.fromisoformat(text.strip()))
+    except ValueError:
+        raise pytest.UsageError(f"MES_TEST_CLOCK must be a plant time such as 03:00 or 2026-12-07T03:00, not {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+
+
+def pytest_configure(config):
+    text = os.environ.get("MES_TEST_CLOCK", "")
+    if not text:
+        return
+    from django.conf import settings
+
+    zone = ZoneInfo(settings.TIME_ZONE)
+    start = _clock_start(text, zone, datetime.datetime.now(zone).date()).astimezone(datetime.UTC)
+    traveller = time_machine.travel(start, tick=True)
+    _test_clock.update(start=start, traveller=traveller, moving=traveller.start())
+
+
+def pytest_unconfigure(config):
+    if "traveller" in _test_clock:
+        _test_clock.pop("traveller").stop()
+        _test_clock.clear()
+
+
+def pytest_report_header(config):
+    if "start" in _test_clock:
+        return f"MES_TEST_CLOCK: every test starts at {_test_clock['start'].isoformat()} (process clock, ticking)"
+    return None
+
+
+@pytest.fixture(autouse=True)
+def _at_test_clock():
+    """Under ``MES_TEST_CLOCK``, each test starts at that moment whatever ran before it."""
+    if "moving" in _test_clock:
+        _test_clock["moving"].move_to(_test_clock["start"], tick=True)
+
+
+CLOCK_HOOK = Path(__file__).resolve().parent / "clock_hook"  # its sitecustomize sets a child's clock
+
+
+def clock_environment() -> dict[str, str]:
+    """What to add to the environment of a Python process a test starts (a collector, a worker) so
+    that it keeps the test's clock: under ``MES_TEST_CLOCK``, the offset from the real one, and the
+    start-up hook that applies it. Nothing otherwise."""
+    if "moving" not in _test_clock:
+        return {}
+    offset = datetime.datetime.now(datetime.UTC) - time_machine.escape_hatch.datetime.datetime.now(datetime.UTC)
+    path = os.pathsep.join(filter(None, [str(CLOCK_HOOK), os.environ.get("PYTHONPATH", "")]))
+    return {"MES_TEST_CLOCK_OFFSET": str(offset.total_seconds()), "PYTHONPATH": path}

@@ -1,5 +1,9 @@
 """The OEE page in a real browser: a supervisor finds a machine from the overview and reads numbers
-that match the hand calculation of ``tests/shopfloor/oee_scenario``; saves docs/screenshots/oee-en.png."""
+that match the hand calculation of ``tests/shopfloor/oee_scenario``; saves docs/screenshots/oee-en.png.
+
+The server's clock (the live server is a thread of this process) is set to a plant time of today
+and ticks on from there; the browser keeps its own clock, which the pages do not need.
+"""
 
 from __future__ import annotations
 
@@ -33,8 +37,11 @@ def _a_fortnight(today: datetime.date):
     return known_shift(day=today - datetime.timedelta(days=1), machine=machine)
 
 
-def test_a_supervisor_opens_a_machine_and_checks_its_oee_by_hand(browser, live_server):
+# Before, at and after the first shift of the day, and just before midnight.
+@pytest.mark.parametrize("clock", [datetime.time(3), datetime.time(5, 59), datetime.time(6), datetime.time(23, 59)], ids=str)
+def test_a_supervisor_opens_a_machine_and_checks_its_oee_by_hand(browser, live_server, time_machine, clock):
     today = timezone.localdate()
+    time_machine.move_to(datetime.datetime.combine(today, clock, tzinfo=timezone.get_default_timezone()), tick=True)
     yesterday = today - datetime.timedelta(days=1)
     machine = _a_fortnight(today)
     state(machine, "down", timezone.now() - datetime.timedelta(minutes=12), None, reason="DT-01")

@@ -27,6 +27,7 @@ from mes.models import Confirmation
 from mes.services.confirmations import ConfirmationRequest, confirmation_reverse, operation_confirm
 from mes.services.master_data import item_upsert, routing_upsert, work_center_upsert
 from mes.services.work_orders import work_order_transition, work_order_upsert
+from tests.conftest import clock_environment
 from tests.helpers import Dispatcher
 
 pytestmark = [
@@ -239,6 +240,7 @@ def _start_worker(tmp_path) -> subprocess.Popen:
         "ERP_SYNC_LEASE_SECONDS": "3",
         "MES_VAR_DIR": str(tmp_path),
         "PYTHONUNBUFFERED": "1",
+        **clock_environment(),  # under MES_TEST_CLOCK: this test's clock
     }
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "mes", "worker", "--beat", "--queues", "erp", "--concurrency", "1",

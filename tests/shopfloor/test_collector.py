@@ -41,6 +41,7 @@ from shopfloor.production import (
     window_start_for,
 )
 from shopfloor.services import equipment_signals_set, operation_start_on_equipment
+from tests.conftest import clock_environment
 from tests.factories import WorkOrderFactory
 
 # The collector runs in another process: it sees only what this test has committed.
@@ -88,6 +89,7 @@ def collector(tmp_path: Path, name: str = "collector", *arguments: str, kill: bo
         "DATABASE_URL": f"postgresql://{database['USER'] or 'postgres'}@{database['HOST'] or '127.0.0.1'}:{database['PORT'] or 5432}/{database['NAME']}",
         "MES_VAR_DIR": str(tmp_path),
         "PYTHONUNBUFFERED": "1",
+        **clock_environment(),  # under MES_TEST_CLOCK: this test's clock
     }
     log = tmp_path / f"{name}.log"
     with log.open("wb") as output:

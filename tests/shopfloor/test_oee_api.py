@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 
 import pytest
 
-from tests.shopfloor.oee_scenario import known_shift
+from tests.shopfloor.oee_scenario import MONDAY, at, known_shift
 
 pytestmark = pytest.mark.django_db
 
@@ -50,13 +51,28 @@ def test_plant_time_without_offset_and_a_date_alone_mean_the_same_shift(operator
     assert whole_day["to"] == "2026-11-17T00:00:00+08:00"
 
 
-def test_without_a_period_it_is_today_so_far(operator):
+# The clock on Tuesday after the known Monday: (hour, minute) → the production day's start, its planned
+# seconds so far, its good parts, its OEE and its days. Before 06:00 the plant still works on Monday;
+# Tuesday's shift starts at 06:00 and nothing was recorded in it.
+TUESDAY_CLOCK = {
+    (3, 0): ("2026-11-16T06:00:00+08:00", 28800.0, 700.0, 35 / 48, ["2026-11-16"]),
+    (5, 59): ("2026-11-16T06:00:00+08:00", 28800.0, 700.0, 35 / 48, ["2026-11-16"]),
+    (6, 0): ("2026-11-17T06:00:00+08:00", 0.0, 0.0, None, []),
+    (23, 59): ("2026-11-17T06:00:00+08:00", 28800.0, 0.0, None, ["2026-11-17"]),
+}
+
+
+@pytest.mark.parametrize(("hour", "minute"), list(TUESDAY_CLOCK), ids=[f"{h:02}:{m:02}" for h, m in TUESDAY_CLOCK])
+def test_without_a_period_it_is_the_production_day_so_far(operator, time_machine, hour, minute):
     known_shift()
+    now = at(hour, minute, day=MONDAY + datetime.timedelta(days=1))
+    time_machine.move_to(now, tick=False)
 
     body = operator.get(URL).json()
 
-    assert body["from"] <= body["to"]
-    assert body["good"] == 0  # the scenario's parts were made on another day
+    start, planned, good, oee, days = TUESDAY_CLOCK[hour, minute]
+    assert (body["from"], datetime.datetime.fromisoformat(body["to"])) == (start, now)
+    assert (body["planned_seconds"], body["good"], body["oee"], [day["day"] for day in body["days"]]) == (planned, good, oee, days)
 
 
 @pytest.mark.parametrize(

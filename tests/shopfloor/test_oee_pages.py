@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime
+import re
 
 import pytest
 from django.utils import timezone
 
 from mes.services.master_data import equipment_upsert
 from tests.helpers import signed_in
-from tests.shopfloor.oee_scenario import known_shift, state
+from tests.shopfloor.oee_scenario import MONDAY, at, known_shift, state
 
 pytestmark = pytest.mark.django_db
 
@@ -79,6 +80,46 @@ def test_the_trend_per_shift_and_today_by_default(client):
 
     assert per_shift.status_code == 200 and "Trend per shift" in per_shift.content.decode()
     assert nonsense.status_code == 200 and "Trend per day" in nonsense.content.decode()
+
+
+# The clock on Tuesday after the known Monday (Early 06:00–14:00, Monday to Friday): (hour, minute) →
+# the default period's heading, its OEE, the trend's bars (the weekdays among the last 14 production
+# days that have planned time by now), the "Last 7 days" link and the timeline's day.
+TUESDAY_CLOCK = {
+    (3, 0): ("From 2026-11-16 06:00 to 2026-11-17 03:00", "72.9 %", 10, "from=2026-11-10T06:00&amp;to=2026-11-16T14:00", "2026-11-16"),
+    (5, 59): ("From 2026-11-16 06:00 to 2026-11-17 05:59", "72.9 %", 10, "from=2026-11-10T06:00&amp;to=2026-11-16T14:00", "2026-11-16"),
+    (6, 0): ("From 2026-11-17 06:00 to 2026-11-17 06:00", "—", 9, "from=2026-11-11T06:00&amp;to=2026-11-17T14:00", "2026-11-17"),
+    (23, 59): ("From 2026-11-17 06:00 to 2026-11-17 23:59", "—", 10, "from=2026-11-11T06:00&amp;to=2026-11-17T14:00", "2026-11-17"),
+}
+CLOCK_IDS = [f"{hour:02}:{minute:02}" for hour, minute in TUESDAY_CLOCK]
+
+
+@pytest.mark.parametrize(("hour", "minute"), list(TUESDAY_CLOCK), ids=CLOCK_IDS)
+def test_by_default_the_detail_page_shows_the_production_day_so_far(client, time_machine, hour, minute):
+    known_shift()
+    time_machine.move_to(at(hour, minute, day=MONDAY + datetime.timedelta(days=1)), tick=False)
+
+    page = signed_in(client, "supervisor").get("/oee/PRESS-01/", HTTP_ACCEPT_LANGUAGE="en")
+
+    heading, oee, bars, last_week, day = TUESDAY_CLOCK[hour, minute]
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert (f"<h2>{heading}</h2>" in text, f'<strong id="oee">{oee}</strong>' in text) == (True, True)
+    assert text.count('class="bar') == bars
+    assert f'href="?{last_week}&amp;trend=day"' in text
+    assert f"States on {day}" in text
+
+
+@pytest.mark.parametrize(("hour", "minute"), list(TUESDAY_CLOCK), ids=CLOCK_IDS)
+def test_the_overview_shows_the_oee_of_the_production_day_so_far(client, time_machine, hour, minute):
+    known_shift()
+    time_machine.move_to(at(hour, minute, day=MONDAY + datetime.timedelta(days=1)), tick=False)
+
+    page = signed_in(client, "planner").get("/oee/", HTTP_ACCEPT_LANGUAGE="en")
+
+    row = re.search(r'<tr>\s*<td><a href="/oee/PRESS-01/">.*?</tr>', page.content.decode(), re.S).group(0)
+    today_oee = re.findall(r'<td class="oee-value">(.*?)</td>', row)[-1]
+    assert (page.status_code, today_oee) == (200, TUESDAY_CLOCK[hour, minute][1])
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from mes.services.errors import DomainError
 from mes.services.master_data import work_center_upsert
 from shopfloor.models import Shift
 from shopfloor.services import ShiftSpec, shifts_set
-from shopfloor.shift_calendar import ALL_DAY, ShiftRule, occurrences, overlaps, span_at
+from shopfloor.shift_calendar import ALL_DAY, ShiftRule, occurrences, overlaps, production_day, span_at
 from tests.shopfloor.oee_scenario import MONDAY, at
 
 EARLY = ShiftSpec("Early", datetime.time(6), datetime.time(14), "123456")
@@ -73,6 +73,37 @@ def test_a_night_shift_runs_into_the_next_morning_and_belongs_to_the_day_it_star
     # Saturday noon: no night shift runs; the last one was Friday's (Monday to Friday).
     saturday = MONDAY + datetime.timedelta(days=5)
     assert span_at([NIGHT], at(12, day=saturday)).day == MONDAY + datetime.timedelta(days=4)
+
+
+def _rule(spec: ShiftSpec, weekdays: str = "") -> ShiftRule:
+    return ShiftRule(spec.name, spec.start_time, spec.end_time, frozenset(map(int, weekdays or spec.weekdays)))
+
+
+EVERY_DAY = "1234567"
+ROUND_THE_CLOCK = [_rule(EARLY, EVERY_DAY), _rule(LATE, EVERY_DAY), ShiftRule("Night", datetime.time(22), datetime.time(6), frozenset(range(1, 8)))]
+TWO_SHIFTS = [_rule(EARLY, EVERY_DAY), _rule(LATE, EVERY_DAY)]
+TUESDAY = MONDAY + datetime.timedelta(days=1)
+
+
+@pytest.mark.parametrize("rules", [ROUND_THE_CLOCK, TWO_SHIFTS], ids=["with a night shift", "without"])
+@pytest.mark.parametrize(
+    ("hour", "minute", "day"),
+    [(0, 0, MONDAY), (3, 0, MONDAY), (5, 59, MONDAY), (6, 0, TUESDAY), (21, 59, TUESDAY), (23, 59, TUESDAY)],
+)
+def test_a_production_day_lasts_from_its_first_shift_until_the_next_days_first_shift(rules, hour, minute, day):
+    assert production_day(rules, at(hour, minute, day=TUESDAY)) == day
+
+
+def test_the_production_day_follows_the_running_shift_and_days_without_shifts():
+    friday, saturday, sunday = (MONDAY + datetime.timedelta(days=offset) for offset in (4, 5, 6))
+    weekdays_only = [_rule(EARLY), NIGHT]  # Early Monday to Saturday, Night Monday to Friday
+
+    assert production_day(weekdays_only, at(3, day=saturday)) == friday  # Friday's night shift still runs
+    assert production_day(weekdays_only, at(5, 59, day=saturday)) == friday
+    assert production_day(weekdays_only, at(12, day=sunday)) == sunday  # no shift on Sunday: the calendar day
+    assert production_day(weekdays_only, at(3, day=MONDAY + datetime.timedelta(days=7))) == sunday  # before Monday's first shift
+    assert production_day([ALL_DAY], at(0, day=TUESDAY)) == production_day([ALL_DAY], at(23, 59, day=TUESDAY)) == TUESDAY
+    assert production_day(ROUND_THE_CLOCK, at(3, day=TUESDAY).astimezone(datetime.UTC)) == MONDAY  # any offset
 
 
 @pytest.mark.django_db
