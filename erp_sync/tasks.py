@@ -9,6 +9,7 @@ import time
 import redis
 from celery import shared_task
 from django.conf import settings
+from django.core.cache import cache
 from kombu.exceptions import OperationalError
 
 from erp_sync.dispatcher import dispatch_until_idle, probe_unreachable_connections, release_expired_leases
@@ -20,7 +21,7 @@ DISPATCH_QUEUED_FLAG = "erp_sync:dispatch-queued"
 #: A wake-up lost with the flag set (a broker restart) delays nothing longer than this or the sweep.
 DISPATCH_QUEUED_SECONDS = 10
 
-_flags: redis.Redis | None = None
+_flags: redis.Redis | CacheFlags | None = None
 _flags_lock = threading.Lock()
 
 
@@ -52,7 +53,7 @@ def sweep() -> int:
 def kick() -> None:
     """Wake a worker now. Called after commit; if the broker is unreachable the next sweep sends instead.
 
-    With a Redis broker, one wake-up waits in the queue at a time: a commit while one waits
+    With a Redis broker or the embedded one, one wake-up waits in the queue at a time: a commit while one waits
     needs none of its own, since that task has not claimed yet and will see the commit
     (the task clears the flag before its first claim). A running task also looks for new
     messages while it sends, so at 100 confirmations a second the workers get a few wake-ups,
@@ -106,19 +107,48 @@ _wake_ups_lock = threading.Lock()
 _wake_ups: dict[str, float | int] = {"attempts": 0, "failures": 0, "skipped": 0, "paused_until": float("-inf")}
 
 
-def _flag_store() -> redis.Redis | None:
-    """The Redis of the broker, when the broker is Redis; None otherwise (every commit wakes a task)."""
+class CacheFlags:
+    """The wake-up flag in Django's cache, for the embedded broker (a file cache under var/ that every
+    process of the plant shares). Its ``add`` is not atomic across processes: two commits at the same
+    instant may queue two wake-ups, which is harmless; what matters is that a steady stream of commits
+    queues a few wake-ups, not one per commit (each one holds a worker slot while it lingers)."""
+
+    def set(self, key: str, value: int, *, nx: bool, ex: int) -> bool:
+        return cache.add(key, value, timeout=ex)
+
+    def delete(self, key: str) -> None:
+        cache.delete(key)
+
+
+EMBEDDED_BROKER_TRANSPORT = "mes.embedded_broker:Transport"
+
+
+def _flag_store() -> redis.Redis | CacheFlags | None:
+    """Where the one-waiting-wake-up flag lives: the broker's Redis, the shared cache with the embedded
+    broker; None with any other broker (every commit wakes a task)."""
     global _flags
     if _flags is not None:
         return _flags
-    url = str(settings.CELERY_BROKER_URL or "")
-    if not url.startswith(("redis://", "rediss://", "unix://")):
+    kind = flag_store_kind(broker_url=str(settings.CELERY_BROKER_URL or ""), transport=settings.CELERY_BROKER_TRANSPORT)
+    if kind is None:
         return None
     with _flags_lock:
         if _flags is None:
-            timeout = settings.BROKER_CONNECT_TIMEOUT_SECONDS
-            _flags = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+            if kind == "cache":
+                _flags = CacheFlags()
+            else:
+                timeout = settings.BROKER_CONNECT_TIMEOUT_SECONDS
+                _flags = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=timeout, socket_connect_timeout=timeout)
         return _flags
+
+
+def flag_store_kind(*, broker_url: str, transport: str | None) -> str | None:
+    """"redis" for a Redis broker, "cache" for the embedded one, None for any other."""
+    if transport == EMBEDDED_BROKER_TRANSPORT:
+        return "cache"
+    if broker_url.startswith(("redis://", "rediss://", "unix://")):
+        return "redis"
+    return None
 
 
 @shared_task(name="erp_sync.check_health", ignore_result=True, time_limit=30, soft_time_limit=25)

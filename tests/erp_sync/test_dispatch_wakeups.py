@@ -86,3 +86,34 @@ def test_without_a_redis_broker_every_commit_wakes_a_task(db):
     tasks.kick()
 
     assert [name for name, _kwargs in _queued_tasks()] == ["erp_sync.dispatch", "erp_sync.dispatch"]
+
+
+def test_with_the_embedded_broker_one_wake_up_waits_at_a_time_through_the_shared_file_cache(db, settings, tmp_path):
+    """``make run``'s broker: without the flag, a steady stream of commits queued one wake-up each, and
+    each held a worker slot while it lingered (969 waiting after 12 minutes of traffic)."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(tmp_path / "cache")}}
+    tasks._flags = tasks.CacheFlags()
+    _queued_tasks()
+    try:
+        tasks.kick()
+        tasks.kick()
+        tasks.kick()
+        waiting = [name for name, _kwargs in _queued_tasks()]
+        flag_files = list((tmp_path / "cache").iterdir())
+
+        tasks.dispatch()  # clears the flag before it looks for work
+        tasks.kick()
+        after_start = [name for name, _kwargs in _queued_tasks()]
+    finally:
+        tasks._flags = None
+
+    assert waiting == after_start == ["erp_sync.dispatch"]
+    assert len(flag_files) == 1  # the flag lives in the files every process of the plant shares
+
+
+def test_the_flag_lives_with_the_broker():
+    embedded = {"broker_url": "sqlite:////plant/var/broker.sqlite3", "transport": "mes.embedded_broker:Transport"}
+    assert tasks.flag_store_kind(**embedded) == "cache"
+    assert tasks.flag_store_kind(broker_url="redis://127.0.0.1:6379/0", transport=None) == "redis"
+    assert tasks.flag_store_kind(broker_url="amqp://127.0.0.1:5672//", transport=None) is None
+    assert tasks.flag_store_kind(broker_url="memory://localhost/", transport=None) is None
