@@ -34,6 +34,7 @@ import argparse
 import asyncio
 import datetime
 import importlib.util
+import json
 import os
 import platform
 import resource
@@ -41,7 +42,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -61,12 +61,12 @@ from bench.common import (
 )
 from shopfloor.devices import DeviceError, parse_device_config
 from shopfloor.devices.modbus import ModbusDriver
-from shopfloor.simulator.client import (
+from simulators.devices.client import (
     DeviceSimulatorProcess,
     modbus_mapping,
     start_device_simulator,
 )
-from shopfloor.simulator.server import MAX_MACHINES
+from simulators.devices.server import MAX_MACHINES
 
 
 def _load_stats_module():

@@ -38,7 +38,7 @@ def main() -> None:
     )
     from mes.services.work_orders import work_order_transition, work_order_upsert
     from shopfloor.services import equipment_signals_set, operation_start_on_equipment
-    from shopfloor.simulator.client import modbus_mapping
+    from simulators.devices.client import modbus_mapping
 
     work_center_upsert(code="BENCH-DEV", name="Bench machines")
     item_upsert(code="BENCH-PART", name="Bench part", unit="pcs")

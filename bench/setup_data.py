@@ -27,7 +27,7 @@ def main() -> None:
     django.setup()
     from django.db import connection
 
-    from mes.services.accounts import api_user_bind, api_token_create
+    from mes.services.accounts import api_token_create, api_user_bind
     from mes.services.master_data import (
         employee_upsert,
         item_upsert,

@@ -1003,7 +1003,7 @@ def main() -> int:
         server_info = redis.Redis.from_url(args.redis_url).info("server")
         info["redis"] = str(server_info.get("redis_version"))
 
-        from erp_sync.simulator.client import start_simulator
+        from simulators.erp.client import start_simulator
 
         simulator = start_simulator("sap", ledger_path=ledger_path, env=env)
         processes.simulator_pid = simulator.process.pid

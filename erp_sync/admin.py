@@ -2,12 +2,12 @@ from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from common.errors import DomainError
+from common.masking import masked
 from erp_sync.connectors.registry import CONNECTOR_CLASSES, connector_class
 from erp_sync.models import DeliveryAttempt, ErpConnection, InboundReceipt, OutboxMessage
 from erp_sync.services import options_unmasked
 from mes.admin_audit import AuditedAdmin, ReadOnlyAdmin
-from mes.masking import masked
-from mes.services.errors import DomainError
 
 
 class ErpConnectionForm(forms.ModelForm):

@@ -14,15 +14,15 @@ from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from common.api.base import ERRORS, ApiView, check_number, validated
+from common.client_ip import client_ip
+from common.masking import masked
+from common.roles import may
 from erp_sync import services
 from erp_sync.models import ErpConnection, OutboxMessage
 from erp_sync.selectors import mapping_preview, message_journey, sync_health
 from mes.api.authentication import PlantTokenAuthentication
-from mes.masking import masked
-from mes.client_ip import client_ip
-from mes.api.base import ERRORS, ApiView, check_number, validated
 from mes.models.accounts import address_in
-from mes.roles import may
 
 MESSAGE_STATES = [choice for choice, _label in OutboxMessage.State.choices]
 

@@ -7,10 +7,10 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from common.api.base import ERRORS, ApiView, check_number, validated
 from erp_sync import reconciliation
 from erp_sync.api import ReasonSerializer
 from erp_sync.models import Drift
-from mes.api.base import ApiView, ERRORS, check_number, validated
 
 DRIFT_KINDS = list(Drift.Kind.values)
 

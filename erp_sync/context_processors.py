@@ -6,8 +6,8 @@ from django.conf import settings
 from django.db.models import Min
 from django.utils import timezone
 
+from common.roles import may
 from erp_sync.models import OutboxMessage
-from mes.roles import may
 
 
 def sync_alert(request) -> dict:

@@ -36,10 +36,10 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone, translation
 
+from common.crypto import SecretMustBeReentered
 from erp_sync.connectors.base import Connector, Outcome, Posting, PostResult
 from erp_sync.connectors.registry import connector_for
 from erp_sync.models import DeliveryAttempt, ErpConnection, OutboxMessage
-from mes.crypto import SecretMustBeReentered
 from erp_sync.services import erp_connection_batch_not_offered
 
 logger = logging.getLogger(__name__)

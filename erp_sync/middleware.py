@@ -15,8 +15,8 @@ import re
 
 from django.db import DatabaseError, transaction
 
+from common.client_ip import client_ip
 from erp_sync.models import InboundReceipt
-from mes.client_ip import client_ip
 
 logger = logging.getLogger(__name__)
 

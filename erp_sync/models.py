@@ -5,12 +5,18 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from common.crypto import (
+    EncryptedTextField,
+    SecretMustBeReentered,
+    SecretsJSONField,
+    UnreadableSecret,
+    unreadable_paths,
+)
 from erp_sync.connectors.base import ConnectionConfig
-from mes.crypto import EncryptedTextField, SecretMustBeReentered, SecretsJSONField, UnreadableSecret, unreadable_paths
 
 
 class ErpConnection(models.Model):
-    """Where ERP messages go and how to reach it. Secrets are stored encrypted (``mes.crypto``), never shown back:
+    """Where ERP messages go and how to reach it. Secrets are stored encrypted (``common.crypto``), never shown back:
     the password, the token and every secret in the options."""
 
     class Kind(models.TextChoices):

@@ -1,19 +1,25 @@
-"""The one door from the production domain into ERP sync: ``outbox_add``."""
+"""The one door into ERP sync: the production domain queues its messages here (``outbox_add``,
+inside its own transaction), and pages read here where a recorded fact stands with the ERP."""
 
 from __future__ import annotations
 
 import functools
-import os
-import threading
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from django.db import connection, transaction
+from django.utils.translation import gettext_lazy as _
 
+from common.fastsql import (
+    copy_instances,
+    insert_instance,
+    insert_values,
+    mark_inserted,
+    new_instance,
+)
 from erp_sync.models import OutboxMessage
-from mes.services.sql import copy_instances, insert_instance, insert_values, mark_inserted, new_instance
+from erp_sync.wakeups import wake_sender
 
 
 class NewMessage(TypedDict):
@@ -148,52 +154,46 @@ def outbox_add_sql(message: NewMessage) -> PendingMessage:
 
 def wake_sender_after_commit() -> None:
     """Wake an ERP sender once the current transaction commits (at once outside one)."""
-    transaction.on_commit(_kick)
+    transaction.on_commit(wake_sender)
 
 
-# A wake-up is a Celery publish (about 0.4 ms of CPU). Under load one per commit is mostly
-# waste: a woken dispatcher sends until nothing is due. So each process publishes at most
-# once per KICK_INTERVAL_SECONDS: the first commit after a quiet spell wakes a sender at
-# once; commits inside the interval share one wake-up at its end, so no message waits
-# longer than the interval for one (the beat sweep stays the safety net).
-KICK_INTERVAL_SECONDS = 0.1
-_kick_lock = threading.Lock()
-_kick_state = {"last": float("-inf"), "pending": False}
+# --- where a recorded fact stands with the ERP (for pages and API answers) --------------------
+
+#: Where a message stands with the ERP, in a few words: the one wording every page shows.
+SYNC_LABELS = {
+    OutboxMessage.State.DEAD: _("refused by the ERP"),
+    OutboxMessage.State.RETRYING: _("retrying"),
+    OutboxMessage.State.QUEUED: _("on its way"),
+    OutboxMessage.State.SENDING: _("on its way"),
+    OutboxMessage.State.ACKNOWLEDGED: _("in the ERP"),
+    OutboxMessage.State.DISCARDED: _("discarded"),
+}
 
 
-def _kick() -> None:
-    now = time.monotonic()
-    with _kick_lock:
-        if _kick_state["pending"]:
-            return  # a wake-up is already due and comes after this commit
-        wait = _kick_state["last"] + KICK_INTERVAL_SECONDS - now
-        if wait > 0:
-            _kick_state["pending"] = True
-            timer = threading.Timer(wait, _deferred_kick)
-            timer.daemon = True
-            timer.start()
-            return
-        _kick_state["last"] = now
-    _publish()
+def sync_label(state: str | None) -> str:
+    """A message's state (or an order's worst message's) in the reader's words; "—" for none."""
+    return str(SYNC_LABELS.get(state or "", "—"))
 
 
-def _deferred_kick() -> None:
-    with _kick_lock:
-        _kick_state["pending"] = False
-        _kick_state["last"] = time.monotonic()
-    _publish()
+def sync_state_of(message: OutboxMessage) -> dict[str, Any]:
+    """A message's ERP journey as API clients and pages see it."""
+    return {
+        "state": message.state,
+        "attempts": message.attempts,
+        "erp_document": message.erp_document or None,
+        "last_error": message.last_error or None,
+        "queued_at": message.created_at,
+        "acknowledged_at": message.acknowledged_at,
+    }
 
 
-def _forget_kicks_in_child() -> None:
-    # A forked child has no timer thread: a pending flag inherited from the parent would
-    # silence it for good.
-    _kick_state.update(last=float("-inf"), pending=False)
+def sync_states(source_uuids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+    """The ERP journey of each recorded fact, keyed by its UUID (one query)."""
+    return {message.source_uuid: sync_state_of(message) for message in OutboxMessage.objects.filter(source_uuid__in=source_uuids)}
 
 
-os.register_at_fork(after_in_child=_forget_kicks_in_child)
-
-
-def _publish() -> None:
-    from erp_sync.tasks import kick  # imported late: the production domain must not need Celery to load
-
-    kick()
+def confirmation_sync_state(*, source_uuid: uuid.UUID, message: OutboxMessage | None = None) -> dict[str, Any] | None:
+    """Where one recorded fact stands: from the message written with it a moment ago, else as stored."""
+    if message is not None:
+        return sync_state_of(message)
+    return sync_states([source_uuid]).get(source_uuid)

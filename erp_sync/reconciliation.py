@@ -47,13 +47,13 @@ from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from common.errors import DomainError, ErrorKind
 from erp_sync.connectors.base import Connector, ErpTotals, Outcome, Posting, PostResult
 from erp_sync.connectors.registry import connector_for
 from erp_sync.models import Drift, ErpConnection, OutboxMessage, ReconciliationRun
 from erp_sync.outbox import wake_sender_after_commit
 from mes.models import WorkOrder
 from mes.services.audit import event_record
-from mes.services.errors import DomainError, ErrorKind
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import statistics
-import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -13,24 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from erp_sync.models import ErpConnection, OutboxMessage
-
-
-def sync_state_of(message: OutboxMessage) -> dict[str, Any]:
-    """A message's ERP journey as API clients see it."""
-    return {
-        "state": message.state,
-        "attempts": message.attempts,
-        "erp_document": message.erp_document or None,
-        "last_error": message.last_error or None,
-        "queued_at": message.created_at,
-        "acknowledged_at": message.acknowledged_at,
-    }
-
-
-def sync_states(source_uuids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
-    """The ERP journey of each recorded fact, keyed by its UUID (one query)."""
-    return {message.source_uuid: sync_state_of(message) for message in OutboxMessage.objects.filter(source_uuid__in=source_uuids)}
-
+from erp_sync.outbox import sync_state_of
 
 # --- sync health -------------------------------------------------------------------------
 
@@ -170,7 +152,7 @@ def sync_alert(health: dict[str, Any]) -> dict[str, Any]:
 
 def message_journey(message_id: int) -> dict[str, Any]:
     """A message and every step it took: recorded, queued, each attempt, acknowledged or failed."""
-    from mes.services.errors import DomainError, ErrorKind
+    from common.errors import DomainError, ErrorKind
 
     message = OutboxMessage.objects.filter(pk=message_id).prefetch_related("deliveries").first()
     if message is None:

@@ -10,13 +10,13 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from common.errors import DomainError, ErrorKind
+from common.masking import NothingStoredToKeep, masked, unmasked
 from erp_sync.connectors.base import Health
 from erp_sync.connectors.registry import CONNECTOR_CLASSES, connector_class
 from erp_sync.models import ErpConnection, OutboxMessage
 from erp_sync.outbox import wake_sender_after_commit
-from mes.masking import NothingStoredToKeep, masked, unmasked
 from mes.services.audit import event_record
-from mes.services.errors import DomainError, ErrorKind
 
 SLUG = re.compile(r"[A-Za-z0-9_-]{1,64}")
 

@@ -7,15 +7,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
-
 from kombu.exceptions import OperationalError
 
+from common.access import capability_required, check_capability
+from common.errors import DomainError
+from common.roles import may
 from erp_sync import reconciliation, services, tasks
 from erp_sync.models import Drift, OutboxMessage, ReconciliationRun
 from erp_sync.selectors import message_journey, sync_health
-from mes.roles import may
-from mes.services.errors import DomainError
-from mes.views.access import capability_required, check_capability
 
 MAX_ID = 2**63 - 1
 

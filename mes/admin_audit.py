@@ -17,7 +17,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.forms.models import _get_foreign_key
 
-from mes.masking import masked
+from common.masking import masked
 from mes.services.audit import event_record
 
 NATURAL_KEYS = ("number", "code", "badge", "name", "username")

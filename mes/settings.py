@@ -198,14 +198,14 @@ DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY") or _local_secret_key()
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
-# ERP and device secrets are stored encrypted with these keys (mes.crypto): the first encrypts, all
+# ERP and device secrets are stored encrypted with these keys (common.crypto): the first encrypts, all
 # decrypt. Unset, a key is generated once into var/secrets_key (back it up with the database).
 MES_SECRETS_KEYS = env_fernet_keys("MES_SECRETS_KEY", VAR_DIR / "secrets_key")
 
 # --- behind a reverse proxy, over TLS ---------------------------------------------
 # Proxies whose X-Forwarded-For is believed (addresses or networks). Every decision by address
 # (token allow-lists, /metrics, sign-in lock-outs) then sees the client, not the proxy:
-# mes.client_ip takes the right-most address in X-Forwarded-For that is not one of these.
+# common.client_ip takes the right-most address in X-Forwarded-For that is not one of these.
 MES_TRUSTED_PROXIES = env_networks("MES_TRUSTED_PROXIES", [])
 # MES_HTTPS=1: the site is served over TLS only (usually by the proxy in front). Browsers are told
 # to use nothing else (HSTS), plain HTTP is redirected, cookies travel only over TLS, and the
@@ -228,7 +228,7 @@ if MES_HTTPS:
 
 # Content-Security-Policy (django-csp): the pages run only scripts and styles from this site, plus
 # inline ones that carry the request's nonce ({{ request.csp_nonce }}); no inline event handlers.
-# A page that needs more says so on its view (the ReDoc page, mes/urls.py).
+# A page that needs more says so on its view (the ReDoc page, plant/urls.py).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [csp.SELF],
@@ -247,7 +247,7 @@ CONTENT_SECURITY_POLICY = {
 }
 
 INSTALLED_APPS = [
-    "mes.admin_site.PlantAdminConfig",  # django.contrib.admin, entered by the roles mes.roles names
+    "plant.admin_site.PlantAdminConfig",  # django.contrib.admin, entered by the roles common.roles names
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -260,9 +260,12 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "template_partials",
+    "common",
     "mes",
     "erp_sync",
     "shopfloor",
+    "plant",
+    "simulators",
 ]
 
 MIDDLEWARE = [
@@ -275,7 +278,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # After sign-in and language, so its refusal page is in the reader's language and menu.
-    "mes.middleware.RefuseNulMiddleware",
+    "common.middleware.RefuseNulMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -284,7 +287,7 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-ROOT_URLCONF = "mes.urls"
+ROOT_URLCONF = "plant.urls"
 WSGI_APPLICATION = "mes.wsgi.application"
 ASGI_APPLICATION = "mes.asgi.application"
 
@@ -300,7 +303,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "erp_sync.context_processors.sync_alert",
-                "mes.context_processors.pages",
+                "plant.context_processors.pages",
             ],
         },
     },
@@ -336,7 +339,7 @@ elif CELERY_BROKER_URL is None:
 # A web process wakes a worker after each commit that queued ERP messages. A broker that is down
 # must not hold the request: the message is safe in the outbox and the beat sweep sends it. So a
 # connection is tried once, for at most this long (kombu's default retries for 4-6 s), and after a
-# failed wake-up the process skips wake-ups for ERP_SYNC_WAKE_UP_PAUSE_SECONDS (erp_sync.tasks.kick).
+# failed wake-up the process skips wake-ups for ERP_SYNC_WAKE_UP_PAUSE_SECONDS (erp_sync.wakeups.kick).
 BROKER_CONNECT_TIMEOUT_SECONDS = float(env_decimal("BROKER_CONNECT_TIMEOUT_SECONDS", "0.5", minimum=Decimal("0.05")))
 ERP_SYNC_WAKE_UP_PAUSE_SECONDS = float(env_decimal("ERP_SYNC_WAKE_UP_PAUSE_SECONDS", "10", minimum=Decimal("0.1")))
 CELERY_BROKER_CONNECTION_TIMEOUT = BROKER_CONNECT_TIMEOUT_SECONDS
@@ -381,7 +384,7 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 # Password guessing (django-axes): after MES_SIGN_IN_FAILURE_LIMIT wrong passwords for one user name,
-# or from one client address (mes.client_ip, so behind a proxy too), sign-in there is refused for
+# or from one client address (common.client_ip, so behind a proxy too), sign-in there is refused for
 # MES_SIGN_IN_LOCKOUT_MINUTES, on /accounts/login/ and the admin's alike; a wrong password during
 # the lock-out starts it again. An admin lifts a lock-out early: the admin's "Access attempts", or
 # `manage.py axes_reset_username NAME` / `axes_reset_ip ADDRESS` / `axes_reset`.
@@ -393,8 +396,8 @@ AXES_FAILURE_LIMIT = env_int("MES_SIGN_IN_FAILURE_LIMIT", 5, minimum=1, maximum=
 AXES_COOLOFF_TIME = datetime.timedelta(minutes=env_int("MES_SIGN_IN_LOCKOUT_MINUTES", 15, minimum=1, maximum=7 * 24 * 60))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one reaching the limit locks
 AXES_RESET_ON_SUCCESS = True
-AXES_CLIENT_IP_CALLABLE = "mes.client_ip.client_ip"
-AXES_LOCKOUT_CALLABLE = "mes.views.accounts.sign_in_locked_out"
+AXES_CLIENT_IP_CALLABLE = "common.client_ip.client_ip"
+AXES_LOCKOUT_CALLABLE = "plant.views.accounts.sign_in_locked_out"
 
 # --- languages and time -----------------------------------------------------------
 LANGUAGE_CODE = env_str("LANGUAGE_CODE", "zh-hans")
@@ -429,13 +432,13 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["mes.api.parsers.SafeJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["common.api.parsers.SafeJSONParser"],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "mes.api.errors.exception_handler",
+    "EXCEPTION_HANDLER": "common.api.errors.exception_handler",
     "COERCE_DECIMAL_TO_STRING": False,
     "UNAUTHENTICATED_USER": None,
 }
@@ -521,6 +524,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # Refusals (4xx) are answered and in the access log; a traceback per 403 would bury the server errors.
+        "django.request": {"level": "ERROR"},
         # An unanswered PLC request is reported once by our collector; pymodbus would add a frame dump each time.
         "pymodbus": {"level": "CRITICAL"},
         "asyncua": {"level": "WARNING"},

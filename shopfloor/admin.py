@@ -2,10 +2,10 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
+from common.errors import DomainError
+from common.masking import masked
+from common.roles import may
 from mes.admin_audit import AuditedAdmin, ReadOnlyAdmin
-from mes.masking import masked
-from mes.roles import may
-from mes.services.errors import DomainError
 from shopfloor.models import (
     ConsumedLot,
     DeviceException,

@@ -8,7 +8,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from mes.api.base import ERRORS, ApiView, check_key, check_number, validated
+from common.api.base import ERRORS, ApiView, check_key, check_number, validated
 from shopfloor.oee import PeriodError, equipment_oee_report
 from shopfloor.services import (
     equipment_signals_get,

@@ -11,9 +11,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
 
+from common.access import capability_required
+from common.errors import DomainError
 from mes.models import ReasonCode
-from mes.services.errors import DomainError
-from mes.views.access import capability_required
 from shopfloor.oee import PeriodError, equipment_board_rows, equipment_oee_page
 from shopfloor.oee_charts import timeline_chart, trend_chart
 from shopfloor.production import scrap_reason_default

@@ -2,7 +2,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from mes.crypto import SecretsJSONField
+from common.crypto import SecretsJSONField
 
 
 class DeviceMapping(models.Model):
@@ -12,7 +12,7 @@ class DeviceMapping(models.Model):
         "mes.Equipment", models.CASCADE, related_name="device_mapping", verbose_name=_("equipment")
     )
     protocol = models.CharField(_("protocol"), max_length=16)
-    # A device password is kept encrypted (mes.crypto) and read back decrypted.
+    # A device password is kept encrypted (common.crypto) and read back decrypted.
     config = SecretsJSONField(_("mapping"), help_text=_("Protocol, address and one entry per signal."))
     is_enabled = models.BooleanField(_("collect"), default=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)

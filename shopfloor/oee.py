@@ -52,8 +52,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from common.errors import DomainError, ErrorKind
 from mes.models import Confirmation, Equipment, ReasonCode
-from mes.services.errors import DomainError, ErrorKind
 from shopfloor.models import EquipmentState
 from shopfloor.shift_calendar import (
     PlannedSpan,

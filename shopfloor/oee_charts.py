@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
-from dataclasses import dataclass
 from typing import Any
 
 from django.utils import formats

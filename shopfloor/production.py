@@ -36,9 +36,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from common.errors import DomainError
 from mes.models import Equipment, ReasonCode
 from mes.services.confirmations import ConfirmationRequest, operation_confirm
-from mes.services.errors import DomainError
 from shopfloor.models import (
     CounterState,
     DeviceException,

@@ -16,13 +16,17 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from mes.crypto import SecretMustBeReentered, unreadable_paths
-from mes.masking import NothingStoredToKeep, masked, unmasked
+from common.crypto import SecretMustBeReentered, unreadable_paths
+from common.errors import DomainError, ErrorKind
+from common.masking import NothingStoredToKeep, masked, unmasked
 from mes.models import Equipment, ReasonCode, Status, WorkCenter, WorkOrderOperation
 from mes.services.audit import event_record
 from mes.services.confirmations import ConfirmationRequest, operation_confirm
-from mes.services.errors import DomainError, ErrorKind
-from mes.services.transitions import operation_transition_locked, work_order_lock, work_order_transition_locked
+from mes.services.transitions import (
+    operation_transition_locked,
+    work_order_lock,
+    work_order_transition_locked,
+)
 from shopfloor.devices.base import DeviceUnavailable, read_once
 from shopfloor.devices.config import DeviceConfigError, parse_device_config
 from shopfloor.devices.networks import device_host_refusal

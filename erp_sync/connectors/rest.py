@@ -66,6 +66,7 @@ from django.conf import settings
 
 from erp_sync.connectors import mapping as field_mapping
 from erp_sync.connectors.base import (
+    HEADER_NAME,
     RETRYABLE_STATUSES,
     ConnectionConfig,
     Connector,
@@ -74,7 +75,6 @@ from erp_sync.connectors.base import (
     Outcome,
     Posting,
     PostResult,
-    HEADER_NAME,
     basic_auth,
     classify_exception,
     header_value_problem,

@@ -8,9 +8,9 @@ from django.utils.translation import gettext as _
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 
+from common.client_ip import client_ip
+from common.roles import user_roles
 from mes.models.accounts import ApiToken, token_digest
-from mes.client_ip import client_ip
-from mes.roles import user_roles
 
 
 class PlantTokenAuthentication(TokenAuthentication):

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from mes.models import Bom, Confirmation, Employee, Equipment, Item, ReasonCode, Routing, WorkCenter, WorkOrder
+from mes.models import (
+    Bom,
+    Confirmation,
+    Employee,
+    Equipment,
+    Item,
+    ReasonCode,
+    Routing,
+    WorkCenter,
+    WorkOrder,
+)
 
 
 def work_order_json(work_order: WorkOrder) -> dict[str, Any]:

@@ -14,10 +14,20 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from erp_sync.selectors import sync_state_of, sync_states
+from common.api.base import (
+    ERROR_RESPONSE,
+    ERRORS,
+    KEY_MAX_LENGTH,
+    ApiView,
+    check_key,
+    parse_uuid,
+    validated,
+)
+from common.api.errors import validation_error_body
+from common.errors import DomainError, ErrorKind
+from common.roles import transition_capability
+from erp_sync.outbox import confirmation_sync_state
 from mes.api import serializers as s
-from mes.api.errors import validation_error_body
-from mes.api.base import ERROR_RESPONSE, ERRORS, KEY_MAX_LENGTH, ApiView, check_key, parse_uuid, validated
 from mes.api.representations import (
     bom_json,
     confirmation_json,
@@ -30,7 +40,6 @@ from mes.api.representations import (
     work_order_json,
 )
 from mes.models import Bom, Employee, Equipment, Item, ReasonCode, Routing, WorkCenter
-from mes.roles import transition_capability
 from mes.selectors.confirmations import confirmation_get
 from mes.selectors.work_orders import work_order_get
 from mes.services import master_data
@@ -41,7 +50,6 @@ from mes.services.confirmations import (
     operation_confirm_many,
     reporting_rights,
 )
-from mes.services.errors import DomainError, ErrorKind
 from mes.services.work_orders import work_order_transition, work_order_upsert
 
 
@@ -69,7 +77,7 @@ class Resource:
     upsert: Callable[..., master_data.UpsertResult]
     read: Callable[[str], Any]
     represent: Callable[[Any], dict[str, Any]]
-    write_capability: str  # in mes.roles.CAPABILITIES
+    write_capability: str  # in common.roles.CAPABILITIES
 
     def bulk_serializer(self) -> type[serializers.Serializer]:
         return type(
@@ -246,7 +254,7 @@ def _confirmation_request(data: dict[str, Any]) -> ConfirmationRequest:
 
 
 def _confirmation_body(confirmation, message=None) -> dict[str, Any]:
-    erp_sync = sync_state_of(message) if message is not None else sync_states([confirmation.uuid]).get(confirmation.uuid)
+    erp_sync = confirmation_sync_state(source_uuid=confirmation.uuid, message=message)
     return confirmation_json(confirmation, erp_sync)
 
 

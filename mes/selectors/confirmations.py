@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import uuid
 
+from common.errors import DomainError, ErrorKind
 from mes.models import Confirmation
-from mes.services.errors import DomainError, ErrorKind
 
 
 def confirmation_get(confirmation_id: uuid.UUID) -> Confirmation:

@@ -8,7 +8,16 @@ from typing import Any
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
-from mes.models import Confirmation, Event, RoutingOperation, Status, WorkCenter, WorkOrder, WorkOrderOperation
+from erp_sync.outbox import sync_states
+from mes.models import (
+    Confirmation,
+    Event,
+    RoutingOperation,
+    Status,
+    WorkCenter,
+    WorkOrder,
+    WorkOrderOperation,
+)
 from mes.selectors.work_orders import work_order_get
 
 # How many of an order's confirmations and events its page shows, newest first.
@@ -72,7 +81,6 @@ def work_order_detail(number: str) -> dict[str, Any]:
 
     Five queries however long its history is. Raises ``unknown_work_order`` (not found).
     """
-    from erp_sync.selectors import sync_states
 
     work_order = work_order_get(number)
     confirmations = list(

@@ -3,8 +3,8 @@ from __future__ import annotations
 from django.db.models import Prefetch
 from django.utils.translation import gettext as _
 
+from common.errors import DomainError, ErrorKind
 from mes.models import WorkOrder, WorkOrderOperation
-from mes.services.errors import DomainError, ErrorKind
 
 
 def work_order_get(number: str) -> WorkOrder:

@@ -14,11 +14,17 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from common.errors import DomainError, ErrorKind
+from common.roles import Role
 from mes.models import Employee, Event
-from mes.models.accounts import ApiAccess, ApiToken, token_digest, validate_networks, validate_station_names
-from mes.roles import Role
+from mes.models.accounts import (
+    ApiAccess,
+    ApiToken,
+    token_digest,
+    validate_networks,
+    validate_station_names,
+)
 from mes.services.audit import event_record
-from mes.services.errors import DomainError, ErrorKind
 
 PIN_PATTERN = re.compile(r"^\d{4,8}$")
 

@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, Max, OuterRef, Q
 from django.utils import timezone
 
-from mes.masking import masked
+from common.masking import masked
 from mes.models import Event, EventSeal, WorkOrder
 
 
@@ -35,7 +35,7 @@ def event_record(
         object_key=object_key,
         work_order=work_order,
         action=action,
-        # Secrets (by their key's name, at any depth: see mes.masking) never enter the trail: they
+        # Secrets (by their key's name, at any depth: see common.masking) never enter the trail: they
         # appear as "***" (set), or as the caller marked them ("*** (changed)").
         before=masked(before),
         after=masked(after),

@@ -21,23 +21,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from erp_sync.models import OutboxMessage
-from erp_sync.outbox import NewMessage, outbox_add_many, outbox_add_sql
-from mes.models import (
-    Confirmation,
-    Employee,
-    Event,
-    Item,
-    ReasonCode,
-    Status,
-    UnitOfMeasure,
-    WorkCenter,
-    WorkOrder,
-    WorkOrderOperation,
-)
-from mes.roles import may
-from mes.services.errors import DomainError, ErrorKind
-from mes.services.sql import (
+from common.errors import DomainError, ErrorKind
+from common.fastsql import (
     copy_instances,
     insert_instance,
     insert_statement,
@@ -50,7 +35,25 @@ from mes.services.sql import (
     update_instances,
     update_statement,
 )
-from mes.services.transitions import operation_transition_locked, work_order_lock, work_order_transition_locked
+from common.roles import may
+from erp_sync.outbox import NewMessage, OutboxMessage, outbox_add_many, outbox_add_sql
+from mes.models import (
+    Confirmation,
+    Employee,
+    Event,
+    Item,
+    ReasonCode,
+    Status,
+    UnitOfMeasure,
+    WorkCenter,
+    WorkOrder,
+    WorkOrderOperation,
+)
+from mes.services.transitions import (
+    operation_transition_locked,
+    work_order_lock,
+    work_order_transition_locked,
+)
 
 ZERO = Decimal(0)
 

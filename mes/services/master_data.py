@@ -14,6 +14,7 @@ from typing import Any, Iterable
 from django.db import IntegrityError, models, transaction
 from django.utils.translation import gettext as _
 
+from common.errors import DomainError, unknown_reference
 from mes.models import (
     Bom,
     BomLine,
@@ -28,7 +29,6 @@ from mes.models import (
     WorkCenter,
 )
 from mes.services.audit import event_record
-from mes.services.errors import DomainError, unknown_reference
 
 
 @dataclass

@@ -18,9 +18,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from common.errors import DomainError, ErrorKind
 from mes.models import Status, WorkOrder, WorkOrderOperation
 from mes.services.audit import event_record
-from mes.services.errors import DomainError, ErrorKind
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from common.errors import DomainError, ErrorKind, unknown_reference
 from mes.models import Bom, Item, Routing, Status, WorkOrder, WorkOrderComponent, WorkOrderOperation
 from mes.services.audit import event_record
-from mes.services.errors import DomainError, ErrorKind, unknown_reference
 from mes.services.master_data import UpsertResult, changed_fields
 from mes.services.transitions import (
     ACTIONS,

@@ -10,21 +10,24 @@ from django.contrib import messages as flash
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.http import content_disposition_header
 from django.utils.text import capfirst
-from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_http_methods
 
+from common.access import capability_required
+from common.errors import DomainError
+from common.roles import may, transition_capability
 from mes.forms import TransitionForm, WorkOrderFilterForm, is_key
 from mes.models import Status
-from mes.roles import may, transition_capability
-from mes.selectors.planning import production_lines, work_order_detail, work_order_list, work_order_status_counts
-from mes.selectors.work_orders import work_order_get
-from mes.services.errors import DomainError
+from mes.selectors.planning import (
+    production_lines,
+    work_order_detail,
+    work_order_list,
+    work_order_status_counts,
+)
 from mes.services.transitions import ACTION_LABELS, ACTIONS, REQUESTABLE_ACTIONS
 from mes.services.work_orders import work_order_transition, work_orders_transition
-from mes.views.access import capability_required
 
 PAGE_SIZE = 50
 
@@ -133,33 +136,3 @@ def work_order_page(request: HttpRequest, number: str) -> HttpResponse:
     context = {**detail, "outcome": outcome, "actions": _actions_for(request, detail["work_order"].status),
                "languages": settings.LANGUAGES}
     return render(request, "mes/planning/order.html#order" if request.htmx else "mes/planning/order.html", context, status=_status(outcome))
-
-
-@capability_required("planning.view")
-@require_GET
-def traveler_page(request: HttpRequest, number: str) -> HttpResponse:
-    from shopfloor.documents import traveler_pdf
-    from shopfloor.documents.barcodes import UnprintableCode
-
-    if not is_key(number):
-        return _no_such_order(request, _unknown_number(number))
-    language = request.GET.get("lang") or get_language()
-    if language not in dict(settings.LANGUAGES):
-        return HttpResponse(
-            _("Unknown language for the traveler; use one of: %(languages)s.") % {"languages": ", ".join(dict(settings.LANGUAGES))},
-            status=400, content_type="text/plain; charset=utf-8",
-        )
-    try:
-        work_order = work_order_get(number)
-    except DomainError as error:
-        return _no_such_order(request, error.message)
-    try:
-        pdf = traveler_pdf(work_order, language=language)
-    except UnprintableCode:
-        return HttpResponse(
-            _("Work order %(number)s cannot be printed: its number holds characters a barcode cannot carry.") % {"number": number},
-            status=422, content_type="text/plain; charset=utf-8",
-        )
-    response = HttpResponse(pdf, content_type="application/pdf")
-    response["Content-Disposition"] = content_disposition_header(False, f"traveler-{number}-{language}.pdf")
-    return response

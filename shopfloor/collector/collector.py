@@ -39,7 +39,7 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError
 
-from mes.crypto import unreadable_paths
+from common.crypto import unreadable_paths
 from shopfloor.collector.database import Database
 from shopfloor.collector.stats import ReadStats, stats_between, stats_file_write, stats_line
 from shopfloor.devices.base import DeviceUnavailable, Snapshot, driver_for, utc_now

@@ -15,7 +15,14 @@ from reportlab.lib.units import mm
 from reportlab.platypus import CondPageBreak, Flowable, Spacer, Table
 
 from mes.models import ReasonCode, WorkCenter
-from shopfloor.documents.barcodes import ACTIONS, action_code, quantity_code, reason_code, rework_code, scrap_code
+from shopfloor.documents.barcodes import (
+    ACTIONS,
+    action_code,
+    quantity_code,
+    reason_code,
+    rework_code,
+    scrap_code,
+)
 from shopfloor.documents.layout import (
     ACCENT,
     CONTENT_WIDTH,

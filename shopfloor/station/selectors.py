@@ -10,11 +10,10 @@ from typing import Any
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from erp_sync.models import OutboxMessage
-from erp_sync.selectors import sync_states
+from common.errors import DomainError, ErrorKind
+from erp_sync.outbox import sync_label, sync_states
 from mes.models import Confirmation, Equipment, ReasonCode, Status, WorkOrder, WorkOrderOperation
 from mes.services.confirmations import operation_available, operation_check_work_center, plain
-from mes.services.errors import DomainError, ErrorKind
 from shopfloor.models import Station
 from shopfloor.selectors import downtime_awaiting_reason
 
@@ -117,7 +116,7 @@ def station_recent_reports(*, station: Station, limit: int = 6) -> list[dict[str
             {
                 "confirmation": confirmation,
                 "erp_state": erp["state"] if erp else "",
-                "erp_label": str(OutboxMessage.State(erp["state"]).label) if erp else "",
+                "erp_label": sync_label(erp["state"]) if erp else "",
                 "erp_document": erp["erp_document"] if erp else None,
                 "erp_error": erp["last_error"] if erp else None,
             }

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from shopfloor.documents import views as documents
 from shopfloor.station import views
 
 urlpatterns = [
@@ -10,7 +11,7 @@ urlpatterns = [
     path("link/<str:secret>/", views.link, name="station-link"),
     path("documents/station-sheet.pdf", views.station_sheet, name="station-sheet"),
     path("documents/badge-cards.pdf", views.badge_cards, name="station-badge-cards"),
-    path("documents/traveler/<str:number>.pdf", views.traveler, name="station-traveler"),
+    path("documents/traveler/<str:number>.pdf", documents.traveler, {"way_in": documents.STATION}, name="station-traveler"),
     path("api/sign-in", views.api_sign_in, name="station-api-sign-in"),
     path("api/operation", views.api_operation, name="station-api-operation"),
     path("api/report", views.api_report, name="station-api-report"),

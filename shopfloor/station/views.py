@@ -31,14 +31,14 @@ from django.views.decorators.http import (
 from django.views.decorators.vary import vary_on_headers
 from rest_framework.exceptions import ValidationError
 
-from erp_sync.selectors import sync_state_of, sync_states
-from mes.api.errors import validation_error_body
-from mes.models import Employee, ReasonCode, WorkCenter, WorkOrder
-from mes.roles import may
+from common.access import capability_required
+from common.api.errors import validation_error_body
+from common.errors import DomainError
+from common.roles import may
+from erp_sync.outbox import confirmation_sync_state
+from mes.models import Employee, ReasonCode, WorkCenter
 from mes.services.confirmations import ConfirmationRequest, plain
-from mes.services.errors import DomainError
-from mes.views.access import capability_required
-from shopfloor.documents import badge_cards_pdf, station_sheet_pdf, traveler_pdf
+from shopfloor.documents import badge_cards_pdf, station_sheet_pdf
 from shopfloor.documents.barcodes import ACTIONS, UnprintableCode
 from shopfloor.models import Station
 from shopfloor.station import forms as shapes
@@ -241,28 +241,6 @@ def badge_cards(request: HttpRequest) -> HttpResponse:
     return _pdf(content, "badge-cards.pdf")
 
 
-@require_GET
-def traveler(request: HttpRequest, number: str) -> HttpResponse:
-    """The traveler of an order with an operation at this station's work center; a supervisor's of any order."""
-    station, is_supervisor = _station_or_supervisor(request)
-    if station is None and not is_supervisor:
-        return redirect("station-welcome")
-    work_order = WorkOrder.objects.select_related("item__unit").filter(number=number[:64]).first()
-    if work_order is None:
-        return HttpResponse(_("Work order %(number)s does not exist.") % {"number": number[:64]}, status=404, content_type="text/plain; charset=utf-8")
-    if not is_supervisor and not selectors.station_has_work_on(station, work_order):
-        return HttpResponse(
-            _("Work order %(number)s has no operation at this station's work center %(code)s.")
-            % {"number": work_order.number, "code": station.work_center.code},
-            status=403, content_type="text/plain; charset=utf-8",
-        )
-    try:
-        content = traveler_pdf(work_order, language=_language(request))
-    except UnprintableCode as error:
-        return HttpResponse(str(error), status=422, content_type="text/plain; charset=utf-8")
-    return _pdf(content, f"traveler-{_file_name(work_order.number)}.pdf")
-
-
 # --- the JSON interface of the station's script -----------------------------------------------
 
 
@@ -324,7 +302,7 @@ def api_report(request: HttpRequest) -> JsonResponse:
     lots = [services.Lot(lot=lot["lot"].strip(), gtin=lot["gtin"]) for lot in data["lots"] if lot["lot"].strip()]
     result = services.station_report(station=station, request=confirmation_request, lots=lots)
     confirmation = result.confirmation
-    erp = sync_state_of(result.message) if result.message is not None else sync_states([confirmation.uuid]).get(confirmation.uuid)
+    erp = confirmation_sync_state(source_uuid=confirmation.uuid, message=result.message)
     try:
         operation = selectors.station_operation(station=station, number=data["work_order"], sequence=data["operation"])
     except DomainError:

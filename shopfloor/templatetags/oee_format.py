@@ -6,6 +6,7 @@ from typing import Any
 
 from django import template
 
+from shopfloor.models import EquipmentState
 from shopfloor.oee_charts import percent as _percent
 
 register = template.Library()
@@ -33,3 +34,9 @@ def share(part: Any, whole: Any) -> str:
     if not whole:
         return "—"
     return _percent(float(part) / float(whole))
+
+
+@register.filter
+def equipment_state_label(state: str) -> str:
+    """A machine's state in the reader's language; a state unknown here as it is."""
+    return str(EquipmentState.State(state).label) if state in EquipmentState.State.values else state

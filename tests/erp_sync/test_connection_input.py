@@ -11,9 +11,9 @@ import pytest
 from rest_framework.test import APIClient
 
 from erp_sync.models import ErpConnection
-from erp_sync.simulator import start_simulator
 from mes.models import Event
 from mes.services.accounts import api_token_create
+from simulators.erp import start_simulator
 
 pytestmark = pytest.mark.django_db
 

@@ -9,13 +9,12 @@ import uuid
 import pytest
 from rest_framework.test import APIClient
 
+from common.masking import is_secret_name, masked, unmasked
 from erp_sync.models import ErpConnection
 from erp_sync.services import erp_connection_upsert
-from mes.masking import is_secret_name, masked, unmasked
 from mes.models import Event
 from mes.services.accounts import api_token_create
 from mes.services.master_data import equipment_upsert, work_center_upsert
-from shopfloor.models import DeviceMapping
 from shopfloor.services import equipment_signals_set
 from tests.mes.test_admin_audit import admin_form_data
 

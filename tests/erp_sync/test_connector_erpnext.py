@@ -18,7 +18,7 @@ import requests
 from erp_sync.connectors.base import ConnectionConfig, ErpTotals, Outcome, Posting
 from erp_sync.connectors.erpnext import ErpNextConnector
 from erp_sync.connectors.registry import connector_class
-from erp_sync.simulator import SimulatorProcess, start_simulator
+from simulators.erp import SimulatorProcess, start_simulator
 
 ORDER = "MFG-WO-2025-00042"
 OPERATION_NAMES = {10: "Cut", 20: "Weld", 30: "Paint"}

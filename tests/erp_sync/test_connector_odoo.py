@@ -18,7 +18,7 @@ import requests
 from erp_sync.connectors.base import ConnectionConfig, ErpTotals, Outcome, Posting
 from erp_sync.connectors.odoo import OdooConnector
 from erp_sync.connectors.registry import connector_class
-from erp_sync.simulator import SimulatorProcess, start_simulator
+from simulators.erp import SimulatorProcess, start_simulator
 
 ORDER = "WH/MO/00042"
 VERSIONS = {"json2": 19, "xmlrpc": 16}

@@ -22,11 +22,11 @@ from django.test import override_settings
 from erp_sync.dispatcher import dispatch_until_idle
 from erp_sync.models import DeliveryAttempt, OutboxMessage
 from erp_sync.services import erp_connection_upsert, message_discard, messages_replay
-from erp_sync.simulator import start_simulator
 from mes.models import Confirmation
 from mes.services.confirmations import ConfirmationRequest, confirmation_reverse, operation_confirm
 from mes.services.master_data import item_upsert, routing_upsert, work_center_upsert
 from mes.services.work_orders import work_order_transition, work_order_upsert
+from simulators.erp import start_simulator
 from tests.conftest import clock_environment
 from tests.helpers import Dispatcher
 

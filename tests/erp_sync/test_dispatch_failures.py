@@ -15,7 +15,7 @@ from django.db import connection, connections
 from erp_sync.dispatcher import dispatch_until_idle
 from erp_sync.models import OutboxMessage
 from erp_sync.services import erp_connection_upsert
-from erp_sync.simulator import start_simulator
+from simulators.erp import start_simulator
 
 
 def _senders() -> list[threading.Thread]:

@@ -7,10 +7,10 @@ import pytest
 import redis
 from django.utils import timezone
 
-from erp_sync import tasks
+from erp_sync import tasks, wakeups
 from erp_sync.dispatcher import dispatch_until_idle, probe_unreachable_connections
 from erp_sync.models import OutboxMessage
-from erp_sync.simulator import start_simulator
+from simulators.erp import start_simulator
 from tests.erp_sync.test_delivery import _confirm, _connect, _plant
 from tests.erp_sync.test_reconciliation_page import _queued_tasks
 
@@ -58,22 +58,22 @@ def test_messages_held_back_by_an_outage_are_due_once_the_erp_answers_again(sett
 def flags():
     """The flag in a real Redis, as with a Redis broker; the tasks themselves still go to the in-memory broker."""
     store = redis.Redis.from_url(FLAG_REDIS)
-    store.delete(tasks.DISPATCH_QUEUED_FLAG)
-    tasks._flags = store
+    store.delete(wakeups.DISPATCH_QUEUED_FLAG)
+    wakeups._flags = store
     _queued_tasks()
     yield store
-    tasks._flags = None
-    store.delete(tasks.DISPATCH_QUEUED_FLAG)
+    wakeups._flags = None
+    store.delete(wakeups.DISPATCH_QUEUED_FLAG)
     store.close()
 
 
 def test_one_wake_up_waits_in_the_queue_at_a_time(db, flags):
-    tasks.kick()
-    tasks.kick()
+    wakeups.kick()
+    wakeups.kick()
     waiting = [name for name, _kwargs in _queued_tasks()]
 
     tasks.dispatch()  # clears the flag before it looks for work: a commit from now on wakes another
-    tasks.kick()
+    wakeups.kick()
     after_start = [name for name, _kwargs in _queued_tasks()]
 
     assert (waiting, after_start) == (["erp_sync.dispatch"], ["erp_sync.dispatch"])
@@ -82,8 +82,8 @@ def test_one_wake_up_waits_in_the_queue_at_a_time(db, flags):
 def test_without_a_redis_broker_every_commit_wakes_a_task(db):
     _queued_tasks()
 
-    tasks.kick()
-    tasks.kick()
+    wakeups.kick()
+    wakeups.kick()
 
     assert [name for name, _kwargs in _queued_tasks()] == ["erp_sync.dispatch", "erp_sync.dispatch"]
 
@@ -92,20 +92,20 @@ def test_with_the_embedded_broker_one_wake_up_waits_at_a_time_through_the_shared
     """``make run``'s broker: without the flag, a steady stream of commits queued one wake-up each, and
     each held a worker slot while it lingered (969 waiting after 12 minutes of traffic)."""
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(tmp_path / "cache")}}
-    tasks._flags = tasks.CacheFlags()
+    wakeups._flags = wakeups.CacheFlags()
     _queued_tasks()
     try:
-        tasks.kick()
-        tasks.kick()
-        tasks.kick()
+        wakeups.kick()
+        wakeups.kick()
+        wakeups.kick()
         waiting = [name for name, _kwargs in _queued_tasks()]
         flag_files = list((tmp_path / "cache").iterdir())
 
         tasks.dispatch()  # clears the flag before it looks for work
-        tasks.kick()
+        wakeups.kick()
         after_start = [name for name, _kwargs in _queued_tasks()]
     finally:
-        tasks._flags = None
+        wakeups._flags = None
 
     assert waiting == after_start == ["erp_sync.dispatch"]
     assert len(flag_files) == 1  # the flag lives in the files every process of the plant shares
@@ -113,7 +113,7 @@ def test_with_the_embedded_broker_one_wake_up_waits_at_a_time_through_the_shared
 
 def test_the_flag_lives_with_the_broker():
     embedded = {"broker_url": "sqlite:////plant/var/broker.sqlite3", "transport": "mes.embedded_broker:Transport"}
-    assert tasks.flag_store_kind(**embedded) == "cache"
-    assert tasks.flag_store_kind(broker_url="redis://127.0.0.1:6379/0", transport=None) == "redis"
-    assert tasks.flag_store_kind(broker_url="amqp://127.0.0.1:5672//", transport=None) is None
-    assert tasks.flag_store_kind(broker_url="memory://localhost/", transport=None) is None
+    assert wakeups.flag_store_kind(**embedded) == "cache"
+    assert wakeups.flag_store_kind(broker_url="redis://127.0.0.1:6379/0", transport=None) == "redis"
+    assert wakeups.flag_store_kind(broker_url="amqp://127.0.0.1:5672//", transport=None) is None
+    assert wakeups.flag_store_kind(broker_url="memory://localhost/", transport=None) is None

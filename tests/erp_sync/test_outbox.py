@@ -42,25 +42,25 @@ class _FakeTimer:
 
 @pytest.fixture
 def kicks(monkeypatch):
-    from erp_sync import outbox
+    from erp_sync import wakeups
 
     published = []
     _FakeTimer.started = []
-    monkeypatch.setattr(outbox, "_publish", lambda: published.append("kick"))
-    monkeypatch.setattr(outbox.threading, "Timer", _FakeTimer)
-    monkeypatch.setattr(outbox, "KICK_INTERVAL_SECONDS", 3600)  # every later kick falls inside the interval
-    monkeypatch.setattr(outbox, "_kick_state", {"last": float("-inf"), "pending": False})
-    return outbox, published
+    monkeypatch.setattr(wakeups, "kick", lambda: published.append("kick"))
+    monkeypatch.setattr(wakeups.threading, "Timer", _FakeTimer)
+    monkeypatch.setattr(wakeups, "KICK_INTERVAL_SECONDS", 3600)  # every later kick falls inside the interval
+    monkeypatch.setattr(wakeups, "_kick_state", {"last": float("-inf"), "pending": False})
+    return wakeups, published
 
 
 def test_first_kick_wakes_the_sender_at_once_and_later_ones_share_one_wake_up(kicks):
-    outbox, published = kicks
+    wakeups, published = kicks
 
-    outbox._kick()
+    wakeups.wake_sender()
     assert published == ["kick"] and _FakeTimer.started == []
 
     for _ in range(5):
-        outbox._kick()
+        wakeups.wake_sender()
     assert published == ["kick"]  # throttled ...
     assert len(_FakeTimer.started) == 1  # ... but one wake-up is due for all of them
     assert _FakeTimer.started[0].daemon
@@ -68,17 +68,17 @@ def test_first_kick_wakes_the_sender_at_once_and_later_ones_share_one_wake_up(ki
     _FakeTimer.started[0].function()
     assert published == ["kick", "kick"]
 
-    outbox._kick()  # inside the interval again: a new deferred wake-up, never none
+    wakeups.wake_sender()  # inside the interval again: a new deferred wake-up, never none
     assert len(_FakeTimer.started) == 2 and published == ["kick", "kick"]
 
 
 def test_a_forked_child_does_not_inherit_a_pending_wake_up(kicks):
-    outbox, published = kicks
-    outbox._kick()
-    outbox._kick()
-    assert outbox._kick_state["pending"]
+    wakeups, published = kicks
+    wakeups.wake_sender()
+    wakeups.wake_sender()
+    assert wakeups._kick_state["pending"]
 
-    outbox._forget_kicks_in_child()
-    outbox._kick()
+    wakeups._forget_kicks_in_child()
+    wakeups.wake_sender()
 
     assert published == ["kick", "kick"]

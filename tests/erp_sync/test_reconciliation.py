@@ -17,6 +17,7 @@ import requests
 from django.core.management import call_command
 from django.utils import translation
 
+from common.errors import DomainError
 from erp_sync import tasks
 from erp_sync.connectors.base import ErpTotals, Outcome, Posting
 from erp_sync.connectors.registry import connector_class
@@ -30,13 +31,11 @@ from erp_sync.reconciliation import (
     reconcile,
 )
 from erp_sync.services import erp_connection_upsert, message_discard
-from erp_sync.simulator import start_simulator
 from mes.models import Event
 from mes.services.confirmations import ConfirmationRequest, confirmation_reverse, operation_confirm
-from mes.services.errors import DomainError
+from simulators.erp import start_simulator
 from tests.conftest import ORDER
 from tests.helpers import Dispatcher
-
 
 
 @pytest.fixture(autouse=True)

@@ -14,8 +14,8 @@ from django.utils import translation
 
 from erp_sync.models import ReconciliationRun
 from erp_sync.services import erp_connection_upsert
-from erp_sync.simulator import start_simulator
-from erp_sync.simulator.client import SERVICE_PATH
+from simulators.erp import start_simulator
+from simulators.erp.client import SERVICE_PATH
 from tests.conftest import ORDER
 from tests.helpers import confirm, signed_in
 

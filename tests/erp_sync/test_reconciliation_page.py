@@ -14,9 +14,9 @@ from django.contrib.auth.models import Group
 from django.utils import translation
 
 from erp_sync.models import Drift, OutboxMessage, ReconciliationRun
-from erp_sync.simulator import start_simulator
 from mes.celery import app as celery_app
 from mes.models import Event
+from simulators.erp import start_simulator
 from tests.conftest import ORDER
 from tests.erp_sync.test_reconciliation import _confirm, _connect, _post_in_erp_by_hand
 

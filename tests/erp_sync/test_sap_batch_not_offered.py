@@ -19,11 +19,11 @@ from erp_sync.connectors.sap import SapConnector
 from erp_sync.dispatcher import dispatch_until_idle
 from erp_sync.models import ErpConnection, OutboxMessage
 from erp_sync.services import erp_connection_upsert
-from erp_sync.simulator import SimulatorError, SimulatorProcess, start_simulator
 from mes.models import Event
 from mes.services.confirmations import ConfirmationRequest, operation_confirm
 from mes.services.master_data import item_upsert, routing_upsert, work_center_upsert
 from mes.services.work_orders import work_order_transition, work_order_upsert
+from simulators.erp import SimulatorError, SimulatorProcess, start_simulator
 
 
 @pytest.fixture(scope="module")

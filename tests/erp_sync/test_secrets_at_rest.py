@@ -13,14 +13,14 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone, translation
 
+from common.crypto import PREFIX, secrets_reencrypt
 from erp_sync.dispatcher import dispatch_until_idle
 from erp_sync.models import DeliveryAttempt, ErpConnection, OutboxMessage
 from erp_sync.services import erp_connection_upsert
-from erp_sync.simulator import start_simulator
-from mes.crypto import PREFIX, secrets_reencrypt
 from mes.models import Event
 from shopfloor.models import DeviceMapping
 from shopfloor.services import equipment_signals_set, equipment_signals_test
+from simulators.erp import start_simulator
 from tests.erp_sync.test_connection_secrets import OPCUA_WITH_LOGIN, _admin, press  # noqa: F401 (a fixture)
 from tests.helpers import confirm
 

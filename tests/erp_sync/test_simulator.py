@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from erp_sync.simulator import SimulatorProcess, start_simulator
+from simulators.erp import SimulatorProcess, start_simulator
 
 SAP_POST_HEADERS = {"Accept": "application/json", "Content-Type": "application/json"}
 

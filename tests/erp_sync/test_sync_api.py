@@ -13,10 +13,10 @@ from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
 from erp_sync.models import ErpConnection, InboundReceipt, OutboxMessage
-from erp_sync.simulator import start_simulator
 from mes.models import Event
 from mes.services.accounts import api_token_create
 from mes.services.confirmations import ConfirmationRequest, operation_confirm
+from simulators.erp import start_simulator
 from tests.helpers import dead_message
 
 pytestmark = pytest.mark.django_db

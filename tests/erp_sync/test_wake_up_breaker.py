@@ -14,7 +14,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from erp_sync import tasks
+from erp_sync import wakeups
 from erp_sync.models import OutboxMessage
 from mes.services.accounts import api_token_create
 from tests.erp_sync.test_reconciliation_page import _queued_tasks
@@ -25,7 +25,7 @@ import json, sys, django
 django.setup()
 from django.conf import settings
 from django.test import Client
-from erp_sync import tasks
+from erp_sync import wakeups
 client = Client()
 answers = [
     client.post("/api/v1/confirmations", data=json.dumps(body), content_type="application/json",
@@ -34,7 +34,7 @@ answers = [
 ]
 print(json.dumps({
     "answers": answers,
-    "wake_ups": {key: value for key, value in tasks.wake_up_state().items() if key != "paused_until"},
+    "wake_ups": {key: value for key, value in wakeups.wake_up_state().items() if key != "paused_until"},
     "connect_timeout": settings.CELERY_BROKER_CONNECTION_TIMEOUT,
     "transport_options": settings.CELERY_BROKER_TRANSPORT_OPTIONS,
 }))
@@ -79,30 +79,30 @@ def test_confirmations_are_answered_while_redis_is_down_and_wait_in_the_outbox(r
 @pytest.fixture
 def wake_ups():
     """This process's wake-up record, as a fresh process has it, and its flag store put back afterwards."""
-    before = dict(tasks._wake_ups)
-    tasks._wake_ups.update(attempts=0, failures=0, skipped=0, paused_until=float("-inf"))
+    before = dict(wakeups._wake_ups)
+    wakeups._wake_ups.update(attempts=0, failures=0, skipped=0, paused_until=float("-inf"))
     _queued_tasks()
-    yield tasks._wake_ups
-    tasks._flags = None
-    tasks._wake_ups.update(before)
+    yield wakeups._wake_ups
+    wakeups._flags = None
+    wakeups._wake_ups.update(before)
 
 
 def test_a_wake_up_that_finds_the_brokers_redis_down_pauses_the_next_ones(db, wake_ups, settings):
     settings.ERP_SYNC_WAKE_UP_PAUSE_SECONDS = 3600
-    tasks._flags = redis.Redis.from_url(f"redis://127.0.0.1:{_closed_port()}/0", socket_connect_timeout=0.5)
+    wakeups._flags = redis.Redis.from_url(f"redis://127.0.0.1:{_closed_port()}/0", socket_connect_timeout=0.5)
 
     for _ in range(3):
-        tasks.kick()
+        wakeups.kick()
 
-    state = tasks.wake_up_state()
+    state = wakeups.wake_up_state()
     assert (state["attempts"], state["failures"], state["skipped"], state["paused"]) == (1, 1, 2, True)
     assert _queued_tasks() == []
 
 
 def test_wake_ups_through_a_working_broker_are_never_paused(db, wake_ups):
     for _ in range(3):
-        tasks.kick()
+        wakeups.kick()
 
-    state = tasks.wake_up_state()
+    state = wakeups.wake_up_state()
     assert (state["attempts"], state["failures"], state["skipped"], state["paused"]) == (3, 0, 0, False)
     assert [name for name, _kwargs in _queued_tasks()] == ["erp_sync.dispatch"] * 3

@@ -8,9 +8,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.utils import translation
 
+from common.roles import user_roles
 from mes.models import Confirmation, Employee, Event
 from mes.models.accounts import ApiAccess, ApiToken, token_digest
-from mes.roles import user_roles
 from mes.services.accounts import api_token_create, api_user_bind, api_user_ensure
 from tests.conftest import ORDER, persona
 from tests.factories import EmployeeFactory

@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from erp_sync.models import OutboxMessage
 from mes.models import WorkOrder
-from mes.selectors.board import board, due_end, planned_share
 from mes.services.work_orders import work_order_transition
+from plant.selectors.board import board, due_end, planned_share
 from shopfloor.models import EquipmentState
 from tests.factories import EquipmentFactory, WorkOrderFactory
 from tests.helpers import confirm, signed_in

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from django.test import RequestFactory
 
+from common.client_ip import client_ip
 from erp_sync.models import InboundReceipt
-from mes.client_ip import client_ip
 from mes.services.accounts import api_token_create
 from tests.helpers import snapshot
 

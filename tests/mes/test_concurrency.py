@@ -14,10 +14,10 @@ from typing import Any, Callable
 import pytest
 from django.db import connection
 
+from common.errors import DomainError
 from erp_sync.models import OutboxMessage
 from mes.models import Confirmation
 from mes.services.confirmations import operation_confirm, operation_confirm_many
-from mes.services.errors import DomainError
 from mes.services.work_orders import work_order_transition
 from tests.factories import WorkOrderFactory
 from tests.helpers import confirm, confirmation_request, operation_of, statuses

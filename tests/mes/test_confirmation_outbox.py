@@ -9,10 +9,10 @@ import pytest
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
+from common.errors import DomainError
 from erp_sync.models import OutboxMessage
 from mes.models import Confirmation, Event, WorkOrderOperation
 from mes.services.confirmations import confirmation_reverse, operation_confirm_many
-from mes.services.errors import DomainError
 from mes.services.work_orders import work_order_transition
 from tests.conftest import ORDER
 from tests.factories import WorkOrderFactory

@@ -7,10 +7,10 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone, translation
 
+from common.errors import DomainError
 from erp_sync.models import OutboxMessage
 from mes.models import Confirmation, Event, WorkOrder
 from mes.services.confirmations import operation_confirm, operation_confirm_many
-from mes.services.errors import DomainError
 from mes.services.work_orders import work_order_transition
 from tests.conftest import ORDER
 from tests.factories import ItemFactory, RoutingFactory, WorkOrderFactory

@@ -11,12 +11,12 @@ import uuid
 import pytest
 from django.utils import timezone, translation
 
+from common.errors import DomainError
 from mes.models import Confirmation
 from mes.services.confirmations import operation_confirm, operation_confirm_many
-from mes.services.errors import DomainError
+from shopfloor.station.services import station_create
 from tests.conftest import ORDER
 from tests.helpers import confirmation_request, snapshot
-from shopfloor.station.services import station_create
 from tests.station.conftest import post, report_body, station_client
 
 URL = "/api/v1/confirmations"

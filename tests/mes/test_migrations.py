@@ -12,7 +12,7 @@ from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.state import ProjectState
 from django.test.utils import CaptureQueriesContext
 
-from mes.migration_operations import BUSY_TABLES, AddIndexConcurrently, LockTimeout
+from common.migration_operations import BUSY_TABLES, AddIndexConcurrently, LockTimeout
 
 #: Written before the rule, and applied on databases in use: never rewritten.
 INITIAL = {
@@ -64,9 +64,9 @@ def busy_table_problems(migration) -> list[str]:
             if migration.atomic:
                 problems.append(f"{where}: the migration needs atomic = False")
         elif _builds_index(operation) or CREATE_INDEX.search(sql):
-            problems.append(f"{where}: builds an index while blocking writes; use mes.migration_operations.AddIndexConcurrently")
+            problems.append(f"{where}: builds an index while blocking writes; use common.migration_operations.AddIndexConcurrently")
         elif not (lock_timeout_set and migration.atomic):
-            problems.append(f"{where}: put it in an atomic migration that starts with mes.migration_operations.LockTimeout()")
+            problems.append(f"{where}: put it in an atomic migration that starts with common.migration_operations.LockTimeout()")
     return problems
 
 
@@ -192,8 +192,8 @@ def test_the_operations_survive_makemigrations_serialization():
     index_source, index_imports = OperationWriter(AddIndexConcurrently("outboxmessage", INDEX, lock_timeout="1min")).serialize()
     timeout_source, _imports = OperationWriter(LockTimeout()).serialize()
 
-    assert "mes.migration_operations.AddIndexConcurrently(" in index_source and "lock_timeout='1min'" in index_source
-    assert "import mes.migration_operations" in index_imports
-    assert re.fullmatch(r"mes\.migration_operations\.LockTimeout\(\s*\),", timeout_source.strip())
+    assert "common.migration_operations.AddIndexConcurrently(" in index_source and "lock_timeout='1min'" in index_source
+    assert "import common.migration_operations" in index_imports
+    assert re.fullmatch(r"common\.migration_operations\.LockTimeout\(\s*\),", timeout_source.strip())
     with pytest.raises(ValueError, match="lock_timeout '5 s'"):
         LockTimeout("5 s")

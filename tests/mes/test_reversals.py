@@ -5,10 +5,10 @@ from decimal import Decimal
 
 import pytest
 
+from common.errors import DomainError
 from erp_sync.models import OutboxMessage
 from mes.models import Confirmation, Event, WorkOrder
 from mes.services.confirmations import confirmation_reverse
-from mes.services.errors import DomainError
 from mes.services.work_orders import work_order_transition
 from tests.conftest import ORDER
 from tests.helpers import confirm, operation_of, snapshot, statuses

@@ -1,6 +1,6 @@
 """The whole role matrix (R-6.1): every page and API action, asked by each of the six roles, by a
 visitor who is not signed in and by a station, is allowed exactly when the capability table in
-``mes.roles`` says so; a refused request changes nothing.
+``common.roles`` says so; a refused request changes nothing.
 
 ``ACTIONS`` names, for every URL of the URLconf and every HTTP method it answers, the capability it
 needs (a page's POST action also the one of its API twin). A URL or method without an entry fails
@@ -23,9 +23,9 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
+from common.roles import CAPABILITIES, Role, roles_for, roles_table
 from erp_sync.models import ErpConnection, OutboxMessage
 from mes.models import Event
-from mes.roles import CAPABILITIES, Role, roles_for, roles_table
 from mes.services.accounts import api_token_create
 from shopfloor.models import DeviceMapping, Station
 from shopfloor.station.access import COOKIE

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
+from common.fastsql import partial_instance, raw_instances, relate
 from mes.models import Item, WorkOrder, WorkOrderOperation
-from mes.services.sql import partial_instance, raw_instances, relate
 
 
 def _fields(obj) -> dict:
@@ -62,9 +62,9 @@ def test_new_instance_builds_what_the_model_builds(released_order, plant):
 
     from django.contrib.auth import get_user_model
 
+    from common.fastsql import new_instance
     from erp_sync.models import OutboxMessage
     from mes.models import Confirmation, Employee, Event, ReasonCode
-    from mes.services.sql import new_instance
 
     user = get_user_model().objects.create(username="someone")
     operation = released_order.operations.get(sequence=10)
@@ -96,9 +96,9 @@ def test_plain_values_skip_only_preparation_that_changes_nothing(released_order)
 
     from django.db import connection
 
+    from common.fastsql import _prepared
     from erp_sync.models import OutboxMessage
     from mes.models import Event
-    from mes.services.sql import _prepared
     from tests.helpers import confirm
 
     result = confirm(good_qty=2, scrap_qty=1, reason_code="SCRAP-01", operator_badge="B-1001", station="ST-7")

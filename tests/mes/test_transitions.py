@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pytest
 
+from common.errors import DomainError
 from mes.models import Event, Status, WorkOrder, WorkOrderComponent, WorkOrderOperation
-from mes.services.errors import DomainError
 from mes.services.master_data import routing_upsert
 from mes.services.work_orders import work_order_transition
 from tests.conftest import ORDER

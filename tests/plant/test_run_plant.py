@@ -19,7 +19,12 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
 
-from mes.management.commands.run_plant import ProcessSpec, RestartPolicy, Supervisor, process_specs
+from plant.management.commands.run_plant import (
+    ProcessSpec,
+    RestartPolicy,
+    Supervisor,
+    process_specs,
+)
 
 pytestmark = pytest.mark.slow
 

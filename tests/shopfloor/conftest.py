@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from shopfloor.simulator import DeviceSimulatorProcess, start_device_simulator
+from simulators.devices import DeviceSimulatorProcess, start_device_simulator
 
 MACHINES = 3
 T = TypeVar("T")

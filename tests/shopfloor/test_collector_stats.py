@@ -7,7 +7,13 @@ import math
 
 import pytest
 
-from shopfloor.collector.stats import LAG_FACTOR, ReadStats, lag_percentile, stats_between, stats_file_write
+from shopfloor.collector.stats import (
+    LAG_FACTOR,
+    ReadStats,
+    lag_percentile,
+    stats_between,
+    stats_file_write,
+)
 
 
 def _within_a_bucket(reported: float, actual: float) -> bool:

@@ -20,7 +20,7 @@ from mes.services.master_data import equipment_upsert, work_center_upsert
 from shopfloor.collector.collector import Collector, CollectorOptions
 from shopfloor.devices.networks import address_allowed, parse_networks, refused_address
 from shopfloor.models import DeviceMapping
-from shopfloor.simulator.client import modbus_mapping
+from simulators.devices.client import modbus_mapping
 
 URL = "/api/v1/equipment/PRESS-1/signals"
 DEFAULT = parse_networks(["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"])

@@ -7,11 +7,11 @@ import datetime
 import pytest
 from django.utils import timezone
 
+from common.errors import DomainError
 from mes.models import Event, ReasonCode
 from shopfloor.models import EquipmentState
 from shopfloor.selectors import downtime_awaiting_reason
 from shopfloor.services import downtime_reason_set
-from mes.services.errors import DomainError
 from tests.factories import EquipmentFactory, ReasonCodeFactory
 
 pytestmark = pytest.mark.django_db

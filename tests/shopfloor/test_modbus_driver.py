@@ -10,7 +10,7 @@ import pytest
 
 from shopfloor.devices import DeviceTimeout, DeviceUnavailable, driver_for, read_once
 from shopfloor.devices.modbus import ModbusDriver, decode_registers, plan_reads
-from shopfloor.simulator import DeviceSimulatorProcess
+from simulators.devices import DeviceSimulatorProcess
 from tests.shopfloor.conftest import run
 
 COUNT = 0x12345678  # 305419896: every byte differs, so any mix-up of word or byte order shows

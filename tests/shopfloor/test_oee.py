@@ -8,8 +8,8 @@ from fractions import Fraction
 
 import pytest
 from django.db import connection
-from django.utils import translation
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
 
 from mes.services.confirmations import confirmation_reverse
 from mes.services.master_data import equipment_upsert

@@ -10,7 +10,7 @@ from time_machine import escape_hatch
 
 from shopfloor.devices import DeviceUnavailable, driver_for
 from shopfloor.devices.opcua import OpcUaDriver
-from shopfloor.simulator import DeviceSimulatorProcess, opcua_mapping
+from simulators.devices import DeviceSimulatorProcess, opcua_mapping
 from tests.shopfloor.conftest import eventually, run
 
 

@@ -7,12 +7,19 @@ import datetime
 import pytest
 from django.utils import translation
 
+from common.errors import DomainError
 from mes.models import Event
-from mes.services.errors import DomainError
 from mes.services.master_data import work_center_upsert
 from shopfloor.models import Shift
 from shopfloor.services import ShiftSpec, shifts_set
-from shopfloor.shift_calendar import ALL_DAY, ShiftRule, occurrences, overlaps, production_day, span_at
+from shopfloor.shift_calendar import (
+    ALL_DAY,
+    ShiftRule,
+    occurrences,
+    overlaps,
+    production_day,
+    span_at,
+)
 from tests.shopfloor.oee_scenario import MONDAY, at
 
 EARLY = ShiftSpec("Early", datetime.time(6), datetime.time(14), "123456")

@@ -11,7 +11,7 @@ from mes.models import Event
 from mes.services.accounts import api_token_create
 from mes.services.master_data import equipment_upsert, work_center_upsert
 from shopfloor.models import DeviceMapping
-from shopfloor.simulator.client import modbus_mapping, start_device_simulator
+from simulators.devices.client import modbus_mapping, start_device_simulator
 
 pytestmark = pytest.mark.django_db
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from shopfloor.simulator import (
+from simulators.devices import (
     DeviceSimulatorError,
     DeviceSimulatorProcess,
     Machine,
     MachineBehaviour,
 )
-from shopfloor.simulator.machine import COUNTER_MODULUS, FAULT_CODES
-from shopfloor.simulator.modbus_server import machine_bits, machine_registers
+from simulators.devices.machine import COUNTER_MODULUS, FAULT_CODES
+from simulators.devices.modbus_server import machine_bits, machine_registers
 
 BUSY = MachineBehaviour(
     mean_run_s=30,

@@ -6,9 +6,9 @@ import datetime
 
 import pytest
 
+from common.errors import DomainError
 from erp_sync.models import OutboxMessage
 from mes.models import Confirmation, Event, WorkOrderOperation
-from mes.services.errors import DomainError
 from shopfloor.models import UnassignedProduction
 from shopfloor.oee import equipment_oee
 from shopfloor.services import unassigned_production_assign, unassigned_production_dismiss

@@ -6,7 +6,13 @@ import pytest
 
 from mes.models import Employee
 from shopfloor.documents import badge_cards_pdf
-from tests.shopfloor_documents.pdf_reading import embedded_fonts, pdf_pages, pdf_text, scanned_codes, unembedded_fonts
+from tests.shopfloor_documents.pdf_reading import (
+    embedded_fonts,
+    pdf_pages,
+    pdf_text,
+    scanned_codes,
+    unembedded_fonts,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,12 @@ import pytest
 from mes.models import ReasonCode, WorkCenter
 from shopfloor.documents import station_sheet_pdf
 from shopfloor.documents.barcodes import UnprintableCode
-from tests.shopfloor_documents.pdf_reading import embedded_fonts, pdf_text, scanned_codes, unembedded_fonts
+from tests.shopfloor_documents.pdf_reading import (
+    embedded_fonts,
+    pdf_text,
+    scanned_codes,
+    unembedded_fonts,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -7,9 +7,23 @@ from decimal import Decimal
 
 import pytest
 
-from mes.models import Item, Status, UnitOfMeasure, WorkCenter, WorkOrder, WorkOrderComponent, WorkOrderOperation
+from mes.models import (
+    Item,
+    Status,
+    UnitOfMeasure,
+    WorkCenter,
+    WorkOrder,
+    WorkOrderComponent,
+    WorkOrderOperation,
+)
 from shopfloor.documents import traveler_pdf
-from tests.shopfloor_documents.pdf_reading import embedded_fonts, pdf_pages, pdf_text, scanned_codes, unembedded_fonts
+from tests.shopfloor_documents.pdf_reading import (
+    embedded_fonts,
+    pdf_pages,
+    pdf_text,
+    scanned_codes,
+    unembedded_fonts,
+)
 
 pytestmark = pytest.mark.django_db
 

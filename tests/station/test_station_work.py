@@ -16,7 +16,13 @@ from mes.services.work_orders import work_order_transition
 from shopfloor.models import ConsumedLot, EquipmentAssignment, EquipmentState
 from shopfloor.station.services import station_create
 from tests.browser.conftest import person
-from tests.factories import EmployeeFactory, EquipmentFactory, ReasonCodeFactory, WorkCenterFactory, WorkOrderFactory
+from tests.factories import (
+    EmployeeFactory,
+    EquipmentFactory,
+    ReasonCodeFactory,
+    WorkCenterFactory,
+    WorkOrderFactory,
+)
 from tests.helpers import confirm, snapshot, statuses
 from tests.station.conftest import post, report_body, station_client
 

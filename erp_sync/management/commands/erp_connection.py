@@ -7,10 +7,10 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Count, Q
 
+from common.errors import DomainError
 from erp_sync.connectors.registry import CONNECTOR_CLASSES
 from erp_sync.models import ErpConnection, OutboxMessage
 from erp_sync.services import erp_connection_batching, erp_connection_test, erp_connection_upsert
-from mes.services.errors import DomainError
 
 
 def _option(text: str) -> tuple[str, object]:

@@ -8,9 +8,9 @@ from decimal import Decimal
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from common.errors import DomainError
 from erp_sync.models import Drift, ErpConnection, ReconciliationRun
 from erp_sync.reconciliation import drift_list, drift_repair, reconcile
-from mes.services.errors import DomainError
 
 EXIT_CODES = """\
 exit status:

@@ -1,9 +1,9 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from mes.roles import Role
+from common.errors import DomainError
+from common.roles import Role
 from mes.services.accounts import MAX_TOKEN_DAYS, api_token_create, api_user_bind
-from mes.services.errors import DomainError
 
 
 class Command(BaseCommand):

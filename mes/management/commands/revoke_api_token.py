@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from common.errors import DomainError
 from mes.services.accounts import api_token_revoke
-from mes.services.errors import DomainError
 
 
 class Command(BaseCommand):

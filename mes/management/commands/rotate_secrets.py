@@ -4,7 +4,7 @@ from django.apps import apps
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from mes.crypto import EncryptedTextField, SecretsJSONField, secrets_reencrypt
+from common.crypto import EncryptedTextField, SecretsJSONField, secrets_reencrypt
 from mes.services.audit import event_record
 
 

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 from django.utils import timezone
 
-from mes.services.errors import DomainError
+from common.errors import DomainError
 from shopfloor.station.services import station_link_create
 
 

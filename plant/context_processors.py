@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from common.roles import may
+
+
+def pages(request) -> dict:
+    """Which of the people's pages the signed-in person may open, for the navigation and home page."""
+    user = getattr(request, "user", None)
+    return {
+        "may_plan": may(user, "planning.view"),
+        "may_see_board": may(user, "board.view"),
+        "may_see_oee": may(user, "oee.view"),
+        "may_supervise": may(user, "station.manage"),
+        "may_see_sync": may(user, "erp_sync.view"),
+    }

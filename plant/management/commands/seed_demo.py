@@ -1,0 +1,578 @@
+"""A deterministic demo plant, built only through the services, safe to run again.
+
+Two lines, six work centers with their machines and two shifts each, sixteen items with multi-level BOMs,
+routings, twenty employees, reason codes of every kind and thirty work orders in every
+state; plus demo logins and API tokens, printed at the end with the URLs to open.
+
+Running it again changes nothing: master data and orders go through idempotent upserts,
+confirmations carry fixed ``client_id`` values (uuid5), and an order's story (release,
+confirmations, pause, close, cancel) is played in one transaction only while the order
+is still planned, so a story is either fully told or not at all.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from common.errors import DomainError
+from common.roles import Role
+from erp_sync.models import ErpConnection
+from erp_sync.services import erp_connection_upsert
+from mes.models import ApiToken, Equipment, Status, WorkOrder, WorkOrderOperation
+from mes.services.accounts import api_token_create, api_user_bind, api_user_ensure
+from mes.services.confirmations import ConfirmationRequest, operation_confirm
+from mes.services.master_data import (
+    bom_upsert,
+    employee_upsert,
+    equipment_upsert,
+    item_upsert,
+    reason_code_upsert,
+    routing_upsert,
+    work_center_upsert,
+)
+from mes.services.work_orders import work_order_transition, work_order_upsert
+from plant.management.commands.run_plant import ERP_SIMULATOR_PORT
+from shopfloor.models import EquipmentAssignment
+from shopfloor.services import (
+    ShiftSpec,
+    equipment_signals_set,
+    operation_start_on_equipment,
+    shifts_set,
+)
+
+# Confirmation client_ids are uuid5(DEMO_NAMESPACE, "<order>/<operation>/<n>"): the same on every run.
+DEMO_NAMESPACE = uuid.UUID("3b0c5a5e-9d27-4c44-8c6b-7f1e2a9d4b60")
+
+# username, role, password (None: token only, no password login)
+DEMO_USERS = [
+    ("admin", Role.ADMIN, "admin"),
+    ("planner", Role.PLANNER, "planner"),
+    ("supervisor", Role.SUPERVISOR, "supervisor"),
+    ("erp", Role.INTEGRATION, None),
+    ("station", Role.OPERATOR, None),
+]
+
+# code, name, line, capacity hours per day, skill its operators need
+WORK_CENTERS = [
+    ("WC-CUT", "激光切割 Laser cutting", "L1", "16", "cutting"),
+    ("WC-BEND", "折弯 Bending", "L1", "16", "bending"),
+    ("WC-WELD", "焊接 Welding", "L1", "16", "welding"),
+    ("WC-PAINT", "喷涂 Powder coating", "L1", "8", "painting"),
+    ("WC-SMT", "贴片 SMT", "L2", "20", "smt"),
+    ("WC-ASM", "总装与测试 Assembly and test", "L2", "16", "assembly"),
+]
+
+EQUIPMENT = [
+    ("CUT-01", "光纤激光切割机 6 kW fiber laser", "WC-CUT"),
+    ("CUT-02", "光纤激光切割机 3 kW fiber laser", "WC-CUT"),
+    ("BEND-01", "数控折弯机 CNC press brake", "WC-BEND"),
+    ("WELD-01", "焊接机器人 Welding robot", "WC-WELD"),
+    ("WELD-02", "氩弧焊机 TIG welder", "WC-WELD"),
+    ("PAINT-01", "静电喷粉线 Powder coating line", "WC-PAINT"),
+    ("SMT-01", "贴片机 Pick-and-place machine", "WC-SMT"),
+    ("SMT-02", "回流焊炉 Reflow oven", "WC-SMT"),
+    ("ASM-01", "装配工位 Assembly bench", "WC-ASM"),
+    ("ASM-02", "功能测试台 Function test stand", "WC-ASM"),
+]
+
+# code, name, unit, description
+ITEMS = [
+    ("RM-0001", "冷轧钢板 Cold-rolled steel sheet", "kg", "DC01, 2 mm"),
+    ("RM-0002", "M8 螺栓 M8 bolt", "pcs", "M8x20, 8.8, zinc plated"),
+    ("RM-0003", "铜芯电线 Copper wire", "m", "1.5 mm², red"),
+    ("RM-0004", "连接器 Connector", "pcs", "4-pin, IP67"),
+    ("RM-0005", "印制电路板 PCB blank", "pcs", "FR-4, 2 layers"),
+    ("RM-0006", "铝锭 Aluminium ingot", "kg", "ADC12"),
+    ("RM-0007", "粉末涂料 Powder coating", "kg", "RAL 7035"),
+    ("RM-0008", "O 形密封圈 O-ring", "pcs", "NBR 40x3"),
+    ("SA-1100", "支架 Bracket", "pcs", ""),
+    ("SA-1200", "底板 Base plate", "pcs", ""),
+    ("SA-2100", "线束 Wire harness", "pcs", ""),
+    ("SA-2200", "电路板组件 PCB assembly", "pcs", ""),
+    ("SA-3100", "泵壳 Pump housing", "pcs", ""),
+    ("FG-1000", "电机支架总成 Motor bracket assembly", "pcs", "Finished good, line L1"),
+    ("FG-2000", "控制箱 Control box", "pcs", "Finished good, lines L1 and L2"),
+    ("FG-3000", "泵组 Pump unit", "pcs", "Finished good, lines L1 and L2"),
+]
+
+D = datetime.date
+# item, version, valid from, valid to, lines (component, quantity)
+BOMS = [
+    ("SA-1100", "1", D(2026, 1, 1), None, [("RM-0001", "1.2")]),
+    ("SA-1200", "1", D(2026, 1, 1), None, [("RM-0001", "3.5"), ("RM-0002", "4")]),
+    ("SA-2100", "1", D(2026, 1, 1), None, [("RM-0003", "2.5"), ("RM-0004", "2")]),
+    # An engineering change announced ahead: version 2 takes over on 1 January 2027.
+    ("SA-2200", "1", D(2026, 3, 1), D(2026, 12, 31), [("RM-0005", "1"), ("RM-0004", "2")]),
+    ("SA-2200", "2", D(2027, 1, 1), None, [("RM-0005", "1"), ("RM-0004", "3")]),
+    ("SA-3100", "1", D(2026, 1, 1), None, [("RM-0006", "4.2"), ("RM-0008", "1")]),
+    # Version 1 expired: two fewer bolts and less coating since October.
+    ("FG-1000", "1", D(2026, 1, 1), D(2026, 9, 30), [("SA-1100", "2"), ("SA-1200", "1"), ("RM-0002", "8"), ("RM-0007", "0.2")]),
+    ("FG-1000", "2", D(2026, 10, 1), None, [("SA-1100", "2"), ("SA-1200", "1"), ("RM-0002", "6"), ("RM-0007", "0.15")]),
+    ("FG-2000", "1", D(2026, 1, 1), None, [("SA-2100", "1"), ("SA-2200", "1"), ("RM-0001", "2.0"), ("RM-0002", "4"), ("RM-0007", "0.1")]),
+    ("FG-3000", "1", D(2026, 1, 1), None, [("SA-3100", "1"), ("SA-2100", "1"), ("RM-0008", "2"), ("RM-0002", "6")]),
+]
+
+# item: [(sequence, name, work center, setup minutes, run minutes per unit, quality checkpoint)]
+ROUTINGS = {
+    "SA-1100": [
+        (10, "下料 Laser cut", "WC-CUT", "15", "0.8", False),
+        (20, "折弯 Bend", "WC-BEND", "20", "1.2", False),
+        (30, "去毛刺检验 Deburr and inspect", "WC-BEND", "0", "0.5", True),
+    ],
+    "SA-1200": [
+        (10, "下料 Laser cut", "WC-CUT", "15", "1.5", False),
+        (20, "折弯 Bend", "WC-BEND", "20", "1.0", False),
+        (30, "焊螺母 Weld nuts", "WC-WELD", "10", "2.0", False),
+    ],
+    "SA-2100": [
+        (10, "裁线 Cut wire", "WC-ASM", "5", "0.5", False),
+        (20, "压接 Crimp", "WC-ASM", "10", "1.0", False),
+        (30, "导通测试 Continuity test", "WC-ASM", "5", "0.5", True),
+    ],
+    "SA-2200": [
+        (10, "印刷锡膏 Print solder paste", "WC-SMT", "30", "0.3", False),
+        (20, "贴片 Place components", "WC-SMT", "45", "0.5", False),
+        (30, "回流焊 Reflow", "WC-SMT", "15", "0.4", False),
+        (40, "AOI 检测 AOI inspection", "WC-SMT", "10", "0.3", True),
+    ],
+    "SA-3100": [
+        (10, "下料 Cut", "WC-CUT", "20", "2.0", False),
+        (20, "焊接 Weld", "WC-WELD", "30", "6.0", False),
+        (30, "气密检验 Pressure test", "WC-WELD", "10", "3.0", True),
+    ],
+    "FG-1000": [
+        (10, "组焊 Tack and weld", "WC-WELD", "30", "4.0", False),
+        (20, "打磨 Grind", "WC-WELD", "5", "2.0", False),
+        (30, "焊缝检验 Weld inspection", "WC-WELD", "0", "1.0", True),
+        (40, "喷粉 Powder coat", "WC-PAINT", "40", "1.5", False),
+        (50, "装配 Assemble", "WC-ASM", "15", "5.0", False),
+        (60, "终检 Final inspection", "WC-ASM", "0", "2.0", True),
+    ],
+    "FG-2000": [
+        (10, "下料 Laser cut", "WC-CUT", "15", "1.0", False),
+        (20, "折弯 Bend", "WC-BEND", "20", "1.5", False),
+        (30, "喷粉 Powder coat", "WC-PAINT", "40", "1.0", False),
+        (40, "装配 Assemble", "WC-ASM", "20", "12.0", False),
+        (50, "功能测试 Function test", "WC-ASM", "10", "4.0", True),
+    ],
+    "FG-3000": [
+        (10, "装配 Assemble", "WC-ASM", "20", "15.0", False),
+        (20, "泄漏测试 Leak test", "WC-ASM", "10", "5.0", True),
+        (30, "喷粉 Powder coat", "WC-PAINT", "40", "2.0", False),
+        (40, "包装 Pack", "WC-ASM", "5", "1.0", False),
+    ],
+}
+
+# badge, name, skills
+EMPLOYEES = [
+    ("E1001", "王伟 Wang Wei", ["cutting", "bending"]),
+    ("E1002", "李娜 Li Na", ["smt"]),
+    ("E1003", "张强 Zhang Qiang", ["welding"]),
+    ("E1004", "刘洋 Liu Yang", ["painting"]),
+    ("E1005", "陈静 Chen Jing", ["assembly", "inspection"]),
+    ("E1006", "杨磊 Yang Lei", ["cutting"]),
+    ("E1007", "赵敏 Zhao Min", ["smt", "inspection"]),
+    ("E1008", "黄勇 Huang Yong", ["welding", "cutting"]),
+    ("E1009", "周芳 Zhou Fang", ["assembly"]),
+    ("E1010", "吴军 Wu Jun", ["bending"]),
+    ("E1011", "徐丽 Xu Li", ["inspection"]),
+    ("E1012", "孙涛 Sun Tao", ["welding"]),
+    ("E1013", "马超 Ma Chao", ["painting", "assembly"]),
+    ("E1014", "朱婷 Zhu Ting", ["smt"]),
+    ("E1015", "胡斌 Hu Bin", ["assembly"]),
+    ("E1016", "郭霞 Guo Xia", ["inspection", "smt"]),
+    ("E1017", "何鹏 He Peng", ["cutting", "welding"]),
+    ("E1018", "林芳 Lin Fang", ["assembly"]),
+    ("E1019", "高峰 Gao Feng", ["bending", "painting"]),
+    ("E1020", "罗敏 Luo Min", ["assembly", "inspection"]),
+]
+
+# code, kind, name
+REASON_CODES = [
+    ("SCR-01", "scrap", "尺寸超差 Out of tolerance"),
+    ("SCR-02", "scrap", "材料缺陷 Material defect"),
+    ("SCR-03", "scrap", "焊接缺陷 Weld defect"),
+    ("RWK-01", "rework", "毛刺 Burrs"),
+    ("RWK-02", "rework", "涂层不良 Coating defect"),
+    ("PAU-01", "pause", "换班 Shift change"),
+    ("PAU-02", "pause", "等待物料 Waiting for material"),
+    ("DT-01", "downtime", "设备故障 Machine breakdown"),
+    ("DT-02", "downtime", "换模 Tool change"),
+]
+# Every demo work center works three shifts round the clock, every day (its planned time for OEE),
+# so whenever someone tries the demo a shift is running and the board and OEE pages have numbers.
+DEMO_SHIFTS = [
+    ShiftSpec("早班 Early", datetime.time(6), datetime.time(14), "1234567"),
+    ShiftSpec("中班 Late", datetime.time(14), datetime.time(22), "1234567"),
+    ShiftSpec("夜班 Night", datetime.time(22), datetime.time(6), "1234567"),
+]
+# Machines wired to the simulated PLCs that make run starts (Modbus TCP on 127.0.0.1:5020, units 1…4).
+DEMO_MACHINES = ["CUT-01", "BEND-01", "WELD-01", "SMT-01"]
+DEMO_MODBUS_PORT = 5020
+
+
+def demo_machine_mapping(unit_id: int) -> dict:
+    """How the demo's machine ``unit_id`` is read: Modbus TCP on loopback, as the simulated PLCs of
+    ``make run`` lay out their registers (a plant enters its own PLCs' layout the same way)."""
+    counter = {"kind": "holding", "type": "uint32", "word_order": "big"}
+    return {
+        "protocol": "modbus",
+        "host": "127.0.0.1",
+        "port": DEMO_MODBUS_PORT,
+        "unit_id": unit_id,
+        "poll_interval_s": 1,
+        "signals": {
+            "good_count": {"register": 0, **counter},
+            "scrap_count": {"register": 2, **counter},
+            "running": {"register": 4, "kind": "holding", "type": "uint16"},
+            "alarm": {"register": 6, "kind": "holding", "type": "uint16"},
+        },
+    }
+# SAP's VarianceReasonCode has 4 characters: the demo's SAP connection maps our codes to the
+# plant's SAP customizing, as a real connection must.
+SAP_REASON_CODES = {"SCR-01": "S001", "SCR-02": "S002", "SCR-03": "S003", "RWK-01": "R001", "RWK-02": "R002"}
+SCRAP_REASONS = ["SCR-01", "SCR-02", "SCR-03"]
+REWORK_REASONS = ["RWK-01", "RWK-02"]
+
+# Where each demo order's story ends, in order of number: the status it is left in (two
+# orders are cancelled: one while planned, one after release).
+ORDER_STORIES = (
+    ["closed"] * 2
+    + ["completed"] * 4
+    + ["in_progress"] * 7
+    + ["paused"] * 3
+    + ["released"] * 6
+    + ["planned"] * 6
+    + ["cancelled_planned", "cancelled_released"]
+)
+ORDERED_ITEMS = ["FG-1000", "SA-1100", "FG-2000", "SA-2200", "FG-3000", "SA-1200", "SA-2100", "SA-3100"]
+QUANTITIES = [50, 100, 80, 120, 60, 200, 40, 150, 30, 90]
+PRIORITIES = [3, 5, 5, 2, 5, 4, 1, 5, 3, 5]
+FIRST_DUE_DATE = D(2026, 11, 9)
+
+
+@dataclass(frozen=True)
+class DemoOrder:
+    index: int
+    number: str
+    item: str
+    quantity: int
+    due_date: datetime.date
+    priority: int
+    story: str
+
+
+def demo_orders() -> list[DemoOrder]:
+    return [
+        DemoOrder(
+            index=index,
+            number=f"WO-{1001 + index}",
+            item=ORDERED_ITEMS[index % len(ORDERED_ITEMS)],
+            quantity=QUANTITIES[index % len(QUANTITIES)],
+            due_date=FIRST_DUE_DATE + datetime.timedelta(days=index),
+            priority=PRIORITIES[index % len(PRIORITIES)],
+            story=story,
+        )
+        for index, story in enumerate(ORDER_STORIES)
+    ]
+
+
+class Command(BaseCommand):
+    help = "Build (or complete) the deterministic demo plant and print the logins, tokens and URLs to use it."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--if-empty", action="store_true", help="Do nothing (but print how to get in) when any work order exists."
+        )
+        parser.add_argument("--base-url", default="http://127.0.0.1:8000", help="Where the web server listens, for the printed links.")
+        parser.add_argument("--quiet", action="store_true", help="Print nothing.")
+
+    def handle(self, *args, if_empty: bool, base_url: str, quiet: bool, **options):
+        self.quiet = quiet
+        base_url = base_url.rstrip("/")
+        if if_empty and WorkOrder.objects.exists():
+            self.say("The database already holds work orders; the demo plant was not added.")
+            self.print_access(base_url, tokens={})
+            return
+        try:
+            tokens = self.seed()
+        except DomainError as error:
+            raise CommandError(f"{error.code}: {error.message}") from None
+        self.print_summary()
+        self.print_access(base_url, tokens=tokens)
+
+    def say(self, text: str = "") -> None:
+        if not self.quiet:
+            self.stdout.write(text)
+
+    # --- building ----------------------------------------------------------------
+
+    def seed(self) -> dict[str, str]:
+        created = {username: self.user(username, role, password) for username, role, password in DEMO_USERS}
+        tokens = {username: key for username, key in created.items() if key}
+        users = get_user_model().objects.in_bulk(list(created), field_name="username")
+        erp = users["erp"]
+        with transaction.atomic():
+            for code, name, line, capacity, _skill in WORK_CENTERS:
+                work_center_upsert(code=code, name=name, line=line, capacity_hours_per_day=Decimal(capacity), actor=erp)
+            for code, name, work_center in EQUIPMENT:
+                equipment_upsert(code=code, name=name, work_center=work_center, actor=erp)
+            for code, *_rest in WORK_CENTERS:
+                shifts_set(work_center_code=code, shifts=DEMO_SHIFTS, actor=users["admin"])
+            for code, name, unit, description in ITEMS:
+                item_upsert(code=code, name=name, unit=unit, description=description, actor=erp)
+            for item, version, valid_from, valid_to, lines in BOMS:
+                bom_upsert(
+                    item_code=item,
+                    version=version,
+                    valid_from=valid_from,
+                    valid_to=valid_to,
+                    lines=[{"item": component, "quantity": Decimal(quantity)} for component, quantity in lines],
+                    actor=erp,
+                )
+            for item, operations in ROUTINGS.items():
+                routing_upsert(
+                    item_code=item,
+                    operations=[
+                        {
+                            "sequence": sequence,
+                            "name": name,
+                            "work_center": work_center,
+                            "setup_minutes": Decimal(setup),
+                            "run_minutes_per_unit": Decimal(run),
+                            "quality_checkpoint": checkpoint,
+                        }
+                        for sequence, name, work_center, setup, run, checkpoint in operations
+                    ],
+                    actor=erp,
+                )
+            for badge, name, skills in EMPLOYEES:
+                employee_upsert(badge=badge, name=name, skills=skills, actor=erp)
+            # The demo's operator token reports as E1001 at WC-CUT-1 (the example printed below).
+            api_user_bind(username="station", badge="E1001", stations=["WC-CUT-1"], actor=users["admin"])
+            for code, kind, name in REASON_CODES:
+                reason_code_upsert(code=code, kind=kind, name=name, actor=erp)
+            if not ErpConnection.objects.exists():  # never replace a connection someone configured
+                erp_connection_upsert(
+                    name="demo-sap",
+                    kind="sap",
+                    base_url=f"http://127.0.0.1:{ERP_SIMULATOR_PORT}/sap/opu/odata/sap/API_PROD_ORDER_CONFIRMATION_2_SRV",
+                    username="MES_INTEGRATION",
+                    password="mes-demo-password",
+                    options={"reason_code_map": SAP_REASON_CODES},
+                    is_default=True,
+                    actor=erp,
+                )
+        for order in demo_orders():
+            self.play(order, users)
+        self.connect_machines(erp)
+        return tokens
+
+    def connect_machines(self, actor) -> None:
+        """Map the demo machines to the simulated PLCs and start an open operation on each, so their
+        counts become confirmations (and reach the simulated ERP) as soon as make run is up."""
+        for unit_id, code in enumerate(DEMO_MACHINES, start=1):
+            equipment_signals_set(equipment_code=code, config=demo_machine_mapping(unit_id), actor=actor)
+            center = Equipment.objects.get(code=code).work_center_id
+            operation = (
+                WorkOrderOperation.objects.filter(work_center_id=center, status__in=[Status.RELEASED, Status.IN_PROGRESS])
+                .filter(work_order__status__in=[Status.RELEASED, Status.IN_PROGRESS])
+                .select_related("work_order")
+                .order_by("work_order__due_date", "work_order__number", "sequence")
+                .first()
+            )
+            if operation is not None and not EquipmentAssignment.objects.filter(equipment__code=code, ended_at__isnull=True).exists():
+                operation_start_on_equipment(
+                    number=operation.work_order.number, sequence=operation.sequence, equipment_code=code, actor=actor
+                )
+
+    def user(self, username: str, role: str, password: str | None) -> str | None:
+        """A demo login in its role, by the accounts service; people get a password. Returns its API
+        token when one was made now (only its hash is kept, so it is shown this once), else None."""
+        user = api_user_ensure(username=username, role=role)
+        key = None
+        if not ApiToken.objects.filter(user=user).exists():
+            key = api_token_create(username=username, role=role, actor_label="manage.py seed_demo").key
+        update_fields = []
+        # Only a user the service has just made has no usable password: a changed one stays changed.
+        if password is not None and not user.has_usable_password():
+            user.set_password(password)
+            update_fields.append("password")
+        if role == Role.ADMIN and not user.is_superuser:
+            user.is_superuser = True
+            update_fields.append("is_superuser")
+        if update_fields:
+            user.save(update_fields=update_fields)
+        return key
+
+    def play(self, order: DemoOrder, users: dict[str, Any]) -> None:
+        """Upsert one order and, while it is still planned, play its story up to its demo state."""
+
+        def move(action: str, actor: str, reason: str = "") -> None:
+            work_order_transition(number=order.number, action=action, actor=users[actor], reason=reason)
+
+        with transaction.atomic():
+            result = work_order_upsert(
+                number=order.number,
+                item=order.item,
+                quantity=Decimal(order.quantity),
+                due_date=order.due_date,
+                priority=order.priority,
+                actor=users["erp"],
+            )
+            if order.story == "planned" or result.obj.status != Status.PLANNED:
+                return
+            if order.story == "cancelled_planned":
+                move("cancel", "planner", "客户取消 Cancelled by customer")
+                return
+            move("release", "planner")
+            if order.story == "cancelled_released":
+                move("cancel", "planner", "工程变更 Engineering change")
+            elif order.story in {"in_progress", "paused"}:
+                self.confirm_partly(order, users["station"])
+                if order.story == "paused":
+                    move("pause", "supervisor", "PAU-02 等待物料 Waiting for material")
+            elif order.story in {"completed", "closed"}:
+                self.confirm_fully(order, users["station"])
+                if order.story == "closed":
+                    move("close", "supervisor")
+
+    def confirm_partly(self, order: DemoOrder, actor: Any) -> None:
+        """Two shifts on the first operation (one with scrap), some good parts through the second."""
+        first, second = ROUTINGS[order.item][:2]
+        quantity = order.quantity
+        self.confirm(order, first, 1, actor, good=quantity * 3 // 10)
+        self.confirm(
+            order, first, 2, actor, good=quantity * 2 // 10, scrap=1, reason=SCRAP_REASONS[order.index % len(SCRAP_REASONS)]
+        )
+        if order.index % 2 == 0:
+            self.confirm(order, second, 1, actor, good=quantity // 4, rework=1, reason=REWORK_REASONS[order.index % len(REWORK_REASONS)])
+        else:
+            self.confirm(order, second, 1, actor, good=quantity // 5)
+
+    def confirm_fully(self, order: DemoOrder, actor: Any) -> None:
+        """Every operation finished in turn; the first loses two parts to scrap, the rest pass on what they got."""
+        good = Decimal(order.quantity - 2)
+        for position, operation in enumerate(ROUTINGS[order.item]):
+            if position == 0:
+                self.confirm(order, operation, 1, actor, good=good, scrap=2, reason=SCRAP_REASONS[order.index % len(SCRAP_REASONS)], final=True)
+            else:
+                self.confirm(order, operation, 1, actor, good=good, final=True)
+
+    def confirm(
+        self,
+        order: DemoOrder,
+        operation: tuple,
+        number: int,
+        actor: Any,
+        *,
+        good: int | Decimal,
+        scrap: int = 0,
+        rework: int = 0,
+        reason: str = "",
+        final: bool = False,
+    ) -> None:
+        sequence, _name, work_center, setup, run, checkpoint = operation
+        quantity = Decimal(good) + scrap + rework
+        minutes = min(Decimal(setup) + Decimal(run) * quantity, Decimal(480))
+        operator_badge, station = self.crew(order, work_center, checkpoint)
+        operation_confirm(
+            request=ConfirmationRequest(
+                client_id=uuid.uuid5(DEMO_NAMESPACE, f"{order.number}/{sequence}/{number}"),
+                work_order=order.number,
+                operation=sequence,
+                good_qty=Decimal(good),
+                scrap_qty=Decimal(scrap),
+                rework_qty=Decimal(rework),
+                reason_code=reason,
+                operator_badge=operator_badge,
+                station=station,
+                labor_minutes=minutes,
+                machine_minutes=Decimal(0) if checkpoint else minutes,
+                final=final,
+            ),
+            actor=actor,
+        )
+
+    def crew(self, order: DemoOrder, work_center: str, checkpoint: bool) -> tuple[str, str]:
+        """An operator with the right skill, rotating by order, reporting at the work center's tablet.
+
+        The history is reported by hand at a station (named like the ones `create_station_link`
+        makes), not by a machine: only what a machine's counters report counts towards its OEE.
+        """
+        skill = "inspection" if checkpoint else next(wc[4] for wc in WORK_CENTERS if wc[0] == work_center)
+        badges = [badge for badge, _name, skills in EMPLOYEES if skill in skills]
+        return badges[order.index % len(badges)], f"{work_center}-1"
+
+    # --- printing ----------------------------------------------------------------
+
+    def print_summary(self) -> None:
+        counts = {status: 0 for status in Status.values}
+        numbers = [order.number for order in demo_orders()]
+        for status in WorkOrder.objects.filter(number__in=numbers).values_list("status", flat=True):
+            counts[status] += 1
+        self.say("Demo plant ready (running this again changes nothing).")
+        self.say(
+            f"  lines L1, L2; {len(WORK_CENTERS)} work centers; {len(EQUIPMENT)} machines; {len(ITEMS)} items; "
+            f"{len(BOMS)} BOM versions; {len(ROUTINGS)} routings; {len(EMPLOYEES)} employees (badges E1001-E1020); "
+            f"{len(REASON_CODES)} reason codes"
+        )
+        self.say(
+            f"  {len(numbers)} work orders WO-1001..WO-{1000 + len(numbers)}: "
+            + ", ".join(f"{count} {status}" for status, count in counts.items() if count)
+        )
+
+    def print_access(self, base_url: str, *, tokens: dict[str, str]) -> None:
+        self.say()
+        self.say("Open in a browser:")
+        self.say(f"  {base_url}/            home")
+        self.say(f"  {base_url}/api/docs/   API documentation (Swagger UI)")
+        self.say(f"  {base_url}/admin/      administration")
+        self.say(f"  {base_url}/planning/   work orders: release, pause, close, print travelers (planner)")
+        self.say(f"  {base_url}/board/      progress board, live; {base_url}/board/?wall=1 for a wall screen")
+        self.say(f"  {base_url}/oee/        machines' state and OEE (supervisor)")
+        self.say(f"  {base_url}/sync/       ERP sync health, dead letters, reconciliation (supervisor)")
+        self.say(f"  {base_url}/station/    operator station: make this browser one at {base_url}/station/setup/ (supervisor),")
+        self.say(f"                           or open the one-time link of: python manage.py create_station_link WC-CUT --base-url {base_url}")
+        self.say("                           then scan or type EMP:E1001, WO:<order>/<operation>, QTY:5, ACT:REPORT")
+        people = [(username, role, password) for username, role, password in DEMO_USERS if password]
+        if any(username in tokens for username, _role, _password in people):
+            self.say()
+            self.say("Demo logins (username / password, role):")
+            for username, role, password in people:
+                self.say(f"  {username} / {password}  ({role})")
+        if not tokens:
+            self.say()
+            self.say("API tokens are shown once, when they are made (only a hash is kept). A new one for a user:")
+            self.say("  python manage.py create_api_token <username> --role <role> --rotate")
+            return
+        self.say()
+        self.say("API tokens (header  Authorization: Token <key>), shown this once: only a hash is kept:")
+        for username, role, _password in DEMO_USERS:
+            if username in tokens:
+                self.say(f"  {username:<10} {role:<11} {tokens[username]}")
+        example = (
+            WorkOrder.objects.filter(status=Status.RELEASED, operations__isnull=False)
+            .order_by("number")
+            .values_list("number", flat=True)
+            .first()
+        )
+        if "station" in tokens and example:
+            sequence = WorkOrder.objects.get(number=example).operations.order_by("sequence").values_list("sequence", flat=True)[0]
+            self.say()
+            self.say(f"Report 5 good parts on {example}, operation {sequence} (paste twice: 201 Created, then 200 for the replay):")
+            self.say(
+                f"  curl -i -X POST {base_url}/api/v1/confirmations \\\n"
+                f"    -H 'Authorization: Token {tokens['station']}' -H 'Content-Type: application/json' \\\n"
+                f"    -d '{{\"client_id\": \"{uuid.uuid4()}\", \"work_order\": \"{example}\", \"operation\": {sequence}, "
+                f"\"good_qty\": 5, \"operator_badge\": \"E1001\", \"station\": \"WC-CUT-1\"}}'"
+            )
+            self.say(f"  curl -s {base_url}/api/v1/work-orders/{example} -H 'Authorization: Token {tokens['station']}'")

@@ -1,0 +1,31 @@
+"""The progress board: one page, or its live partial when htmx polls it."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from common.access import capability_required
+from mes.selectors.planning import production_lines
+from plant.selectors.board import board
+
+
+@capability_required("board.view")
+@require_GET
+def board_page(request: HttpRequest) -> HttpResponse:
+    is_wall = request.GET.get("wall") == "1"
+    lines = production_lines()
+    line = request.GET.get("line") or None
+    unknown_line = line is not None and line not in lines
+    if is_wall:
+        # Every poll renews the session, so a wall screen signed in once keeps running.
+        request.session.modified = True
+    context = {
+        "lines": [] if unknown_line else board(line=line),
+        "line": line,
+        "unknown_line": unknown_line,
+        "all_lines": lines,
+        "is_wall": is_wall,
+    }
+    return render(request, "plant/board.html#board" if request.htmx else "plant/board.html", context)

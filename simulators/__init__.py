@@ -1,0 +1,1 @@
+"""Simulated peers of the plant: ERPs (SAP, ERPNext, Odoo) and machines (Modbus TCP, OPC UA), for tests and the demo. Never imported by product code."""

@@ -1,0 +1,176 @@
+"""``python manage.py erp_simulator``: run a simulated ERP on loopback until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from simulators.erp.client import READY_MARKER
+from simulators.erp.sap import SERVICE_PATH
+from simulators.erp.server import (
+    DEFAULT_ERPNEXT_TOKEN,
+    DEFAULT_ODOO_DATABASE,
+    DEFAULT_ODOO_KEY,
+    DEFAULT_ODOO_LOGIN,
+    DEFAULT_SAP_PASSWORD,
+    DEFAULT_SAP_USER,
+    FLAVORS,
+    Simulator,
+    SimulatorConfig,
+)
+
+EPILOG = f"""\
+Demo credentials (change them with --user/--password/--token):
+  sap      Basic auth {DEFAULT_SAP_USER} / {DEFAULT_SAP_PASSWORD}; service at {SERVICE_PATH}
+  erpnext  Authorization: token {DEFAULT_ERPNEXT_TOKEN}
+  odoo     Authorization: bearer {DEFAULT_ODOO_KEY} (JSON-2); XML-RPC login {DEFAULT_ODOO_LOGIN}
+           with that key as password, database "{DEFAULT_ODOO_DATABASE}"
+
+Control API on --control-port (always up, even when the ERP port is down):
+  GET /__sim__/health | GET,POST,DELETE /__sim__/faults | POST /__sim__/reset
+  GET /__sim__/ledger[?since=N][&format=text] | GET,POST /__sim__/config
+  POST /__sim__/sessions/invalidate
+  e.g. curl -X POST localhost:PORT/__sim__/faults -d '{{"down": true}}'
+  faults: down, error_rate, latency_ms, locked, locked_orders, rejected_orders,
+          drop_after_commit_rate
+
+Only 127.0.0.1 is ever bound. Port 0 picks free ports; the chosen ones are printed in the
+line "{READY_MARKER} {{...}}". The ledger is printed when the process ends.
+"""
+
+
+class Command(BaseCommand):
+    help = "Run a simulated ERP (SAP OData, ERPNext or Odoo) with fault injection, on 127.0.0.1 only."
+    requires_system_checks: list[str] = []  # the simulator touches no model and no database
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> argparse.ArgumentParser:
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parser.formatter_class = argparse.RawDescriptionHelpFormatter
+        parser.epilog = EPILOG
+        return parser
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--flavor", required=True, choices=FLAVORS, help="which ERP to speak")
+        parser.add_argument("--port", type=int, required=True, help="ERP port on 127.0.0.1 (0: any free port)")
+        parser.add_argument(
+            "--control-port",
+            type=int,
+            default=None,
+            help="control API port (default: --port + 1; any free port when --port is 0)",
+        )
+        parser.add_argument(
+            "--ledger",
+            type=Path,
+            default=None,
+            help="also append every ledger entry to this file as JSON lines, flushed at once",
+        )
+        parser.add_argument(
+            "--user",
+            default=None,
+            help=f"SAP Basic-auth user (default {DEFAULT_SAP_USER}) or Odoo login (default {DEFAULT_ODOO_LOGIN})",
+        )
+        parser.add_argument(
+            "--password", default=None, help=f"SAP Basic-auth password (default {DEFAULT_SAP_PASSWORD})"
+        )
+        parser.add_argument(
+            "--token",
+            default=None,
+            help=f"ERPNext api_key:api_secret (default {DEFAULT_ERPNEXT_TOKEN}) or Odoo API key "
+            f"(default {DEFAULT_ODOO_KEY})",
+        )
+        parser.add_argument(
+            "--database", default=DEFAULT_ODOO_DATABASE, help="Odoo database name (X-Odoo-Database, XML-RPC)"
+        )
+        parser.add_argument(
+            "--sap-dedupe",
+            choices=("off", "reject", "replay"),
+            default="off",
+            help="SAP: what a second post with the same ExternalSystemConfirmation gets "
+            "(off: booked again, as SAP documents; reject: 400; replay: the first record)",
+        )
+        parser.add_argument(
+            "--sap-csrf-ttl",
+            type=float,
+            default=1800.0,
+            help="SAP: CSRF token lifetime in seconds, 0 = never expires (default 1800)",
+        )
+        parser.add_argument(
+            "--sap-csrf-max-uses",
+            type=int,
+            default=0,
+            help="SAP: writes per CSRF token before it expires, 0 = unlimited",
+        )
+        parser.add_argument(
+            "--erpnext-duplicate-error",
+            choices=("duplicate_entry", "unique_validation"),
+            default="duplicate_entry",
+            help="ERPNext: a repeated mes_confirmation_id gets 409 DuplicateEntryError (default) or "
+            "417 UniqueValidationError (what Frappe really raises for a unique custom field)",
+        )
+        parser.add_argument(
+            "--no-odoo-autocreate",
+            action="store_true",
+            help="Odoo: do not create orders and work orders that a search names",
+        )
+        parser.add_argument("--faults", default=None, help="faults to start with, as JSON, e.g. '{\"latency_ms\": 50}'")
+        parser.add_argument("--seed", type=int, default=None, help="seed for the fault dice (repeatable runs)")
+        parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            initial_faults = json.loads(options["faults"]) if options["faults"] else {}
+        except json.JSONDecodeError as error:
+            raise CommandError(f"--faults is not valid JSON: {error}") from None
+        if not 0 <= options["port"] <= 65535:
+            raise CommandError("--port must be between 0 and 65535")
+        config = SimulatorConfig(
+            flavor=options["flavor"],
+            port=options["port"],
+            control_port=options["control_port"],
+            ledger_path=options["ledger"],
+            user=options["user"],
+            password=options["password"],
+            token=options["token"],
+            database=options["database"],
+            sap_dedupe=options["sap_dedupe"],
+            sap_csrf_ttl_s=options["sap_csrf_ttl"],
+            sap_csrf_max_uses=options["sap_csrf_max_uses"],
+            erpnext_duplicate_error=options["erpnext_duplicate_error"],
+            odoo_autocreate=not options["no_odoo_autocreate"],
+            seed=options["seed"],
+            verbose=options["verbose"],
+            initial_faults=initial_faults,
+        )
+        if options["verbose"]:
+            logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+        try:
+            simulator = Simulator(config)
+            simulator.start()
+        except (ValueError, OSError) as error:
+            raise CommandError(f"cannot start the {config.flavor} simulator: {error}") from None
+
+        stop = threading.Event()
+        for signal_number in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signal_number, lambda *_: stop.set())
+        health = simulator.health()
+        self.stdout.write(
+            f"ERP simulator ({config.flavor}) listening on {health['service_url']}; "
+            f"control API on http://127.0.0.1:{simulator.control_port}/__sim__/"
+        )
+        ready = {"flavor": config.flavor, "port": simulator.port, "control_port": simulator.control_port}
+        self.stdout.write(f"{READY_MARKER} {json.dumps(ready)}")
+        self.stdout.flush()
+        try:
+            while not stop.wait(0.5):
+                pass
+        finally:
+            simulator.close()
+            self.stdout.write(simulator.ledger.as_text(), ending="")
+            self.stdout.flush()
