@@ -392,10 +392,13 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-AXES_FAILURE_LIMIT = env_int("MES_SIGN_IN_FAILURE_LIMIT", 5, minimum=1, maximum=1000)
+MES_SIGN_IN_FAILURE_LIMIT = env_int("MES_SIGN_IN_FAILURE_LIMIT", 5, minimum=1, maximum=1000)
+MES_SIGN_IN_ADDRESS_FAILURE_LIMIT = env_int("MES_SIGN_IN_ADDRESS_FAILURE_LIMIT", 30, minimum=1, maximum=100000)
+AXES_FAILURE_LIMIT = "plant.sign_in.failure_limit"  # one limit per user name, a higher one per address
 AXES_COOLOFF_TIME = datetime.timedelta(minutes=env_int("MES_SIGN_IN_LOCKOUT_MINUTES", 15, minimum=1, maximum=7 * 24 * 60))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one reaching the limit locks
-AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one reaching its limit locks
+AXES_RESET_ON_SUCCESS = True  # the user name's count only (plant.sign_in.SignInHandler)
+AXES_HANDLER = "plant.sign_in.SignInHandler"
 AXES_CLIENT_IP_CALLABLE = "common.client_ip.client_ip"
 AXES_LOCKOUT_CALLABLE = "plant.views.accounts.sign_in_locked_out"
 

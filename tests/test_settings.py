@@ -40,6 +40,7 @@ def _start(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
         ("MES_HTTPS", "sometimes"),
         ("MES_HSTS_SECONDS", "a year"),
         ("MES_SIGN_IN_FAILURE_LIMIT", "0"),
+        ("MES_SIGN_IN_ADDRESS_FAILURE_LIMIT", "many"),
         ("MES_SIGN_IN_LOCKOUT_MINUTES", "soon"),
         ("BROKER_CONNECT_TIMEOUT_SECONDS", "0"),
         ("ERP_SYNC_WAKE_UP_PAUSE_SECONDS", "never"),

@@ -72,9 +72,29 @@ def test_a_locked_user_name_is_locked_from_every_address_and_other_users_are_not
     assert (signed_in.status_code, _signed_in_as(other_user)) == (302, "planner-sun")
 
 
-def test_an_address_guessing_many_user_names_is_locked_out_for_all_of_them():
+def test_one_persons_mistakes_at_a_shared_terminal_lock_only_their_user_name():
     person("planner-wang", "planner")
+    person("planner-sun", "planner")
     for n in range(5):
+        _sign_in(Client(), "/accounts/login/", "planner-wang", f"guess-{n}", REMOTE_ADDR="192.0.2.7")
+
+    colleague = Client()
+    signed_in = _sign_in(colleague, "/accounts/login/", "planner-sun", PASSWORD, REMOTE_ADDR="192.0.2.7")
+    locked = _sign_in(Client(), "/accounts/login/", "planner-wang", PASSWORD, REMOTE_ADDR="192.0.2.7")
+
+    assert (signed_in.status_code, _signed_in_as(colleague)) == (302, "planner-sun")
+    assert locked.status_code == 429  # the colleague's right password cleared only their own count
+
+
+def test_an_address_guessing_many_user_names_is_locked_out_for_all_of_them(settings):
+    assert settings.MES_SIGN_IN_ADDRESS_FAILURE_LIMIT == 30
+    person("planner-wang", "planner")
+    for n in range(29):
+        _sign_in(Client(), "/accounts/login/", f"someone-{n}", "guess", REMOTE_ADDR="203.0.113.9")
+    still_open = Client()
+    assert _sign_in(still_open, "/accounts/login/", "planner-wang", PASSWORD, REMOTE_ADDR="203.0.113.9").status_code == 302
+    still_open.post("/accounts/logout/")
+    for n in range(29, 30):
         _sign_in(Client(), "/accounts/login/", f"someone-{n}", "guess", REMOTE_ADDR="203.0.113.9")
 
     same_address, other_address = Client(), Client()
@@ -89,7 +109,7 @@ def test_behind_a_trusted_proxy_the_address_is_the_client_not_the_proxy(settings
     settings.MES_TRUSTED_PROXIES = ["10.0.0.2"]
     person("planner-wang", "planner")
     behind_proxy = {"REMOTE_ADDR": "10.0.0.2"}
-    for n in range(5):
+    for n in range(30):
         _sign_in(Client(), "/accounts/login/", f"someone-{n}", "guess", HTTP_X_FORWARDED_FOR="203.0.113.9", **behind_proxy)
 
     colleague, guesser = Client(), Client()
