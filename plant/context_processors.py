@@ -12,4 +12,6 @@ def pages(request) -> dict:
         "may_see_oee": may(user, "oee.view"),
         "may_supervise": may(user, "station.manage"),
         "may_see_sync": may(user, "erp_sync.view"),
+        "may_read_api": may(user, "api.read"),
+        "may_administer": may(user, "admin.site"),
     }
