@@ -85,7 +85,7 @@ def test_the_navigation_shows_the_pages_a_role_may_use(client, django_user_model
 
     assert 'href="/planning/"' in planner_home and 'href="/board/"' in planner_home
     assert 'href="/planning/"' not in operator_home and 'href="/board/"' in operator_home
-    assert 'href="/sync/"' in operator_home  # the existing links stay
+    assert 'href="/sync/"' not in operator_home and 'href="/admin/"' not in operator_home
 
 
 # --- the list --------------------------------------------------------------------------------
