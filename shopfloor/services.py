@@ -170,7 +170,7 @@ def equipment_signals_test(equipment_code: str) -> dict[str, Any]:
 
 def _operation_locked(number: str, sequence: int):
     """Lock the order (every writer's first lock) and find its operation."""
-    work_order = work_order_lock(number)
+    work_order = work_order_lock(number=number)
     operation = WorkOrderOperation.objects.filter(work_order=work_order, sequence=sequence).first()
     if operation is None:
         raise DomainError(

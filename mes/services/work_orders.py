@@ -20,6 +20,7 @@ from mes.services.transitions import (
     REQUESTABLE_ACTIONS,
     work_order_lock,
     work_order_transition_locked,
+    work_orders_lock,
 )
 
 # Once work has started the ERP may still move dates and priorities, but not what is made.
@@ -46,7 +47,7 @@ def work_order_upsert(
         item_obj = Item.objects.select_related("unit").get(code=item)
     except Item.DoesNotExist:
         raise unknown_reference("item", "item", item) from None
-    work_order = WorkOrder.objects.select_for_update(of=("self",)).select_related("item").filter(number=number).first()
+    work_order = work_orders_lock(numbers=[number]).get(number)
     if work_order is None:
         try:
             with transaction.atomic():
@@ -55,7 +56,7 @@ def work_order_upsert(
                     priority=priority if priority is not None else 5,
                 )
         except IntegrityError:  # created concurrently: carry on as an update of that row
-            work_order = work_order_lock(number)
+            work_order = work_order_lock(number=number)
         else:
             event_record(
                 object_type="work_order", object_key=number, action="create", actor=actor, work_order=work_order,
@@ -189,7 +190,7 @@ def work_order_transition(
             _("Unknown action %(action)s; use one of %(actions)s.")
             % {"action": action, "actions": ", ".join(REQUESTABLE_ACTIONS)},
         )
-    work_order = work_order_lock(number)
+    work_order = work_order_lock(number=number)
     if work_order.status == ACTIONS[action].target:
         return work_order, False
     if action == "release":
@@ -212,9 +213,7 @@ def work_orders_transition(
     wanted = list(dict.fromkeys(numbers))
     if not wanted:
         raise DomainError("nothing_selected", _("Select at least one work order."), fields={"numbers": "empty"})
-    found = set(
-        WorkOrder.objects.select_for_update(of=("self",)).filter(number__in=wanted).order_by("pk").values_list("number", flat=True)
-    )
+    found = set(work_orders_lock(numbers=wanted))
     results = []
     for number in wanted:
         if number not in found:
