@@ -211,9 +211,9 @@ def operation_start_on_equipment(
         return running
     label = actor_label or getattr(actor, "username", "")
     if work_order.status == Status.RELEASED:
-        work_order_transition_locked(work_order, action="start", actor=actor, actor_label=label)
+        work_order_transition_locked(work_order=work_order, action="start", actor=actor, actor_label=label)
     if operation.status == Status.RELEASED:
-        operation_transition_locked(operation, work_order=work_order, action="start", actor=actor, actor_label=label)
+        operation_transition_locked(operation=operation, work_order=work_order, action="start", actor=actor, actor_label=label)
     now = timezone.now()
     if running is not None:
         running.ended_at = now

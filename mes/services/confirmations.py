@@ -1,8 +1,10 @@
 """Confirmations (报工): record work done exactly once, validated, with its ERP message.
 
-Every rule lives in ``_check`` (pure, on rows already loaded and locked), so the single and
-the bulk paths refuse exactly the same things. A confirmation, the operation's new totals,
-its audit event and its outbox message are written in one transaction: all or nothing.
+Every rule is a function of its own, named for what it requires, and ``CONFIRMATION_RULES``
+lists them in the order they are checked (pure, on rows already loaded and locked), so the
+single and the bulk paths refuse exactly the same things. A confirmation, the operation's new
+totals, its audit event and its outbox message are written in one transaction, all or nothing,
+by ``confirmation_rows_write`` (``mes.services.confirmation_rows``), for reversals too.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ from mes.services.transitions import (
 ZERO = Decimal(0)
 
 
-def plain(quantity: Decimal) -> str:
+def plain(*, quantity: Decimal) -> str:
     """A quantity as people write it: 10, 2.5 — never 1E+1 or 10.000."""
     return f"{quantity.normalize():f}"
 OPEN_FOR_CONFIRMATION = {Status.RELEASED, Status.IN_PROGRESS}
@@ -152,7 +154,7 @@ class ReportingRights:
             )
 
 
-def reporting_rights(actor: Any) -> ReportingRights:
+def reporting_rights(*, actor: Any) -> ReportingRights:
     """The rights of an API caller. Read from the user object the token cache keeps, so a busy
     token costs no query per request (a changed binding takes effect within ``API_TOKEN_CACHE_SECONDS``)."""
     username = actor.get_username() if getattr(actor, "is_authenticated", False) else ""
@@ -171,7 +173,7 @@ def reporting_rights(actor: Any) -> ReportingRights:
 # --- rules -------------------------------------------------------------------------
 
 
-def operation_available(operations: list[WorkOrderOperation], operation: WorkOrderOperation, work_order: WorkOrder) -> Decimal:
+def operation_available(*, operations: list[WorkOrderOperation], operation: WorkOrderOperation, work_order: WorkOrder) -> Decimal:
     """What this operation may confirm in total: the previous operation's good output, or the order
     quantity, with the over-delivery tolerance. ``operations`` are all of the order's."""
     previous = [candidate for candidate in operations if candidate.sequence < operation.sequence]
@@ -180,7 +182,7 @@ def operation_available(operations: list[WorkOrderOperation], operation: WorkOrd
     return (base * (1 + tolerance / 100)).quantize(Decimal("0.001"))
 
 
-def operation_check_work_center(operation: WorkOrderOperation, work_center: WorkCenter, *, number: str) -> None:
+def operation_check_work_center(*, operation: WorkOrderOperation, work_center: WorkCenter, number: str) -> None:
     """Refuse an operation of another work center: a station reports and runs only its own work."""
     if operation.work_center_id != work_center.pk:
         raise DomainError(
@@ -226,7 +228,7 @@ def _as_utc_text(moment: datetime.datetime) -> str:
 
 
 @dataclass
-class _Judgement:
+class Judgement:
     """One request before the rules, and what they find while they pass it: every rule reads
     the request and the locked rows, and the first that fails raises its refusal."""
 
@@ -244,19 +246,19 @@ class _Judgement:
         return [candidate for candidate in self.operations if candidate.sequence < self.operation.sequence]
 
 
-def confirmed_at_plausible(judgement: _Judgement) -> None:
+def confirmed_at_plausible(*, judgement: Judgement) -> None:
     if judgement.request.confirmed_at is not None:
         _check_confirmed_at(judgement.request.confirmed_at)
 
 
-def quantities_not_negative(judgement: _Judgement) -> None:
+def quantities_not_negative(*, judgement: Judgement) -> None:
     for name in QUANTITY_FIELDS:
         value = getattr(judgement.request, name)
         if value < 0:
             raise DomainError("negative_quantity", _("Quantities cannot be negative."), fields={name: str(value)})
 
 
-def something_reported(judgement: _Judgement) -> None:
+def something_reported(*, judgement: Judgement) -> None:
     if all(getattr(judgement.request, name) == 0 for name in QUANTITY_FIELDS):
         raise DomainError(
             "empty_confirmation",
@@ -265,7 +267,7 @@ def something_reported(judgement: _Judgement) -> None:
         )
 
 
-def minutes_plausible(judgement: _Judgement) -> None:
+def minutes_plausible(*, judgement: Judgement) -> None:
     for name, label, limit in (
         ("labor_minutes", gettext_lazy("labor minutes"), settings.MES_MAX_LABOR_MINUTES),
         ("machine_minutes", gettext_lazy("machine minutes"), settings.MES_MAX_MACHINE_MINUTES),
@@ -280,7 +282,7 @@ def minutes_plausible(judgement: _Judgement) -> None:
             )
 
 
-def reason_code_known(judgement: _Judgement) -> None:
+def reason_code_known(*, judgement: Judgement) -> None:
     code = judgement.request.reason_code
     if not code:
         return
@@ -297,7 +299,7 @@ def _reason_kinds_needed(request: ConfirmationRequest) -> set[str]:
     return {kind for kind, qty in (("scrap", request.scrap_qty), ("rework", request.rework_qty)) if qty > 0}
 
 
-def reason_code_given_for_scrap_and_rework(judgement: _Judgement) -> None:
+def reason_code_given_for_scrap_and_rework(*, judgement: Judgement) -> None:
     needed_kinds = _reason_kinds_needed(judgement.request)
     if needed_kinds and judgement.reason is None:
         raise DomainError(
@@ -307,7 +309,7 @@ def reason_code_given_for_scrap_and_rework(judgement: _Judgement) -> None:
         )
 
 
-def reason_code_of_the_reported_kind(judgement: _Judgement) -> None:
+def reason_code_of_the_reported_kind(*, judgement: Judgement) -> None:
     reason = judgement.reason
     allowed_kinds = _reason_kinds_needed(judgement.request) or {"scrap", "rework"}
     if reason is not None and reason.kind not in allowed_kinds:
@@ -323,7 +325,7 @@ def reason_code_of_the_reported_kind(judgement: _Judgement) -> None:
         )
 
 
-def operator_known_and_active(judgement: _Judgement) -> None:
+def operator_known_and_active(*, judgement: Judgement) -> None:
     badge = judgement.request.operator_badge
     if not badge:
         return
@@ -336,7 +338,7 @@ def operator_known_and_active(judgement: _Judgement) -> None:
         )
 
 
-def work_order_released(judgement: _Judgement) -> None:
+def work_order_released(*, judgement: Judgement) -> None:
     work_order = judgement.work_order
     if work_order.status == Status.PLANNED:
         raise DomainError(
@@ -347,7 +349,7 @@ def work_order_released(judgement: _Judgement) -> None:
         )
 
 
-def operation_known(judgement: _Judgement) -> None:
+def operation_known(*, judgement: Judgement) -> None:
     sequence = judgement.request.operation
     judgement.operation = next((candidate for candidate in judgement.operations if candidate.sequence == sequence), None)
     if judgement.operation is None:
@@ -358,12 +360,12 @@ def operation_known(judgement: _Judgement) -> None:
         )
 
 
-def operation_at_this_work_center(judgement: _Judgement) -> None:
+def operation_at_this_work_center(*, judgement: Judgement) -> None:
     if judgement.work_center is not None:
-        operation_check_work_center(judgement.operation, judgement.work_center, number=judgement.work_order.number)
+        operation_check_work_center(operation=judgement.operation, work_center=judgement.work_center, number=judgement.work_order.number)
 
 
-def operation_not_on_hold(judgement: _Judgement) -> None:
+def operation_not_on_hold(*, judgement: Judgement) -> None:
     operation, work_order = judgement.operation, judgement.work_order
     if operation.status == Status.PAUSED or work_order.status == Status.PAUSED:
         raise DomainError(
@@ -375,7 +377,7 @@ def operation_not_on_hold(judgement: _Judgement) -> None:
         )
 
 
-def operation_open(judgement: _Judgement) -> None:
+def operation_open(*, judgement: Judgement) -> None:
     operation, work_order = judgement.operation, judgement.work_order
     if operation.status not in OPEN_FOR_CONFIRMATION or work_order.status not in OPEN_FOR_CONFIRMATION:
         raise DomainError(
@@ -387,7 +389,7 @@ def operation_open(judgement: _Judgement) -> None:
         )
 
 
-def quality_checkpoints_passed(judgement: _Judgement) -> None:
+def quality_checkpoints_passed(*, judgement: Judgement) -> None:
     open_checkpoint = next(
         (
             candidate
@@ -406,9 +408,9 @@ def quality_checkpoints_passed(judgement: _Judgement) -> None:
         )
 
 
-def quantity_within_available(judgement: _Judgement) -> None:
+def quantity_within_available(*, judgement: Judgement) -> None:
     request, operation = judgement.request, judgement.operation
-    available = operation_available(judgement.operations, operation, judgement.work_order)
+    available = operation_available(operations=judgement.operations, operation=operation, work_order=judgement.work_order)
     requested = request.good_qty + request.scrap_qty + request.rework_qty
     if operation.confirmed_qty + requested <= available:
         return
@@ -423,8 +425,8 @@ def quantity_within_available(judgement: _Judgement) -> None:
                 "The previous operation %(previous)04d is not done: it has passed on only %(available)s good, "
                 "all reported here already. Report %(previous)04d first."
             )
-            % {"previous": before.sequence, "available": plain(available)},
-            fields={"good_qty": f"at most {plain(remaining)} in total"},
+            % {"previous": before.sequence, "available": plain(quantity=available)},
+            fields={"good_qty": f"at most {plain(quantity=remaining)} in total"},
         )
     raise DomainError(
         "quantity_exceeds_available",
@@ -434,12 +436,12 @@ def quantity_within_available(judgement: _Judgement) -> None:
         )
         % {
             "sequence": operation.sequence,
-            "remaining": plain(remaining),
-            "available": plain(available),
-            "done": plain(operation.confirmed_qty),
-            "requested": plain(requested),
+            "remaining": plain(quantity=remaining),
+            "available": plain(quantity=available),
+            "done": plain(quantity=operation.confirmed_qty),
+            "requested": plain(quantity=requested),
         },
-        fields={"good_qty": f"at most {plain(remaining)} in total"},
+        fields={"good_qty": f"at most {plain(quantity=remaining)} in total"},
     )
 
 
@@ -464,10 +466,10 @@ CONFIRMATION_RULES = (
 )
 
 
-def _check(judgement: _Judgement) -> _Judgement:
+def _check(judgement: Judgement) -> Judgement:
     """Refuse a confirmation that breaks any rule; return what it confirms against. Writes nothing."""
     for rule in CONFIRMATION_RULES:
-        rule(judgement)
+        rule(judgement=judgement)
     return judgement
 
 
@@ -566,25 +568,25 @@ def _finish_operation(
     Earlier operations still open when the order completes are completed with it, through
     the same transitions, so every one leaves its event.
     """
-    operation_transition_locked(operation, work_order=work_order, action="complete", actor=actor, actor_label=label)
+    operation_transition_locked(operation=operation, work_order=work_order, action="complete", actor=actor, actor_label=label)
     if operation.sequence != max(candidate.sequence for candidate in operations):
         return
     for earlier in operations:
         for action in {Status.RELEASED: ("start", "complete"), Status.PAUSED: ("resume", "complete"), Status.IN_PROGRESS: ("complete",)}.get(earlier.status, ()):
-            operation_transition_locked(earlier, work_order=work_order, action=action, actor=actor, actor_label=label, reason="order completed")
-    work_order_transition_locked(work_order, action="complete", actor=actor, actor_label=label)
+            operation_transition_locked(operation=earlier, work_order=work_order, action=action, actor=actor, actor_label=label, reason="order completed")
+    work_order_transition_locked(work_order=work_order, action="complete", actor=actor, actor_label=label)
 
 
-def _record(judgement: _Judgement, rows: ConfirmationRows, actor: Any) -> Confirmation:
+def _record(judgement: Judgement, rows: ConfirmationRows, actor: Any) -> Confirmation:
     """Check one request against locked, loaded rows and apply it: status moves are written at
     once, the confirmation, its event and its message are added to ``rows`` for one write."""
     _check(judgement)
     request, work_order, operation = judgement.request, judgement.work_order, judgement.operation
     label = request.operator_badge or request.station
     if work_order.status == Status.RELEASED:
-        work_order_transition_locked(work_order, action="start", actor=actor, actor_label=label)
+        work_order_transition_locked(work_order=work_order, action="start", actor=actor, actor_label=label)
     if operation.status == Status.RELEASED:
-        operation_transition_locked(operation, work_order=work_order, action="start", actor=actor, actor_label=label)
+        operation_transition_locked(operation=operation, work_order=work_order, action="start", actor=actor, actor_label=label)
     now = timezone.now()
     confirmation = new_instance(
         Confirmation,
@@ -700,7 +702,7 @@ def operation_confirm(*, request: ConfirmationRequest, actor: Any = None, work_c
             if existing_id is not None:
                 return _replay(Confirmation.objects.get(pk=existing_id), request)
             rows = ConfirmationRows()
-            confirmation = _record(_Judgement(request, work_order, operations, lookups, work_center), rows, actor)
+            confirmation = _record(Judgement(request, work_order, operations, lookups, work_center), rows, actor)
             (outbox_message,) = confirmation_rows_write(rows=rows)
     except (DomainError, IntegrityError):
         # A resend of a recorded report must be answered even if the order has moved on since
@@ -743,8 +745,8 @@ def operation_confirm_many(*, requests: list[ConfirmationRequest], actor: Any = 
                     continue
                 work_order = orders.get(request.work_order)
                 if work_order is None:
-                    raise unknown_work_order(request.work_order)
-                judgement = _Judgement(request, work_order, operations_by_order[work_order.pk], lookups)
+                    raise unknown_work_order(number=request.work_order)
+                judgement = Judgement(request, work_order, operations_by_order[work_order.pk], lookups)
                 confirmation = _record(judgement, rows, actor)
             except DomainError as error:
                 answers[index] = error
@@ -780,15 +782,15 @@ def confirmation_reverse(*, confirmation_id: uuid.UUID, reason: str = "", actor:
     with transaction.atomic():
         work_order = work_order_lock(number=original.work_order.number)
         original = Confirmation.objects.select_related("reason_code", "operator").get(pk=original.pk)
-        reversal_of_a_confirmation(original)
+        reversal_of_a_confirmation(original=original)
         existing = Confirmation.objects.filter(reverses=original).first()
         if existing is not None:
             return ConfirmationResult(existing, created=False)
-        work_order_not_finished(work_order)
+        work_order_not_finished(work_order=work_order)
         operations = _operations(work_order)
         operation = next(candidate for candidate in operations if candidate.pk == original.operation_id)
         original.operation = operation
-        next_operation_stays_covered(original, operations, work_order)
+        next_operation_stays_covered(original=original, operations=operations, work_order=work_order)
         reversal = _reversal(original, work_order, reason, actor)
         before = _totals(operation)
         _add_to_totals(operation, reversal)
@@ -812,7 +814,7 @@ def _confirmation_known(confirmation_id: uuid.UUID) -> Confirmation:
     return original
 
 
-def reversal_of_a_confirmation(original: Confirmation) -> None:
+def reversal_of_a_confirmation(*, original: Confirmation) -> None:
     """Refuse to reverse a reversal: the quantities are confirmed again instead."""
     if original.kind == Confirmation.Kind.REVERSAL:
         raise DomainError(
@@ -823,7 +825,7 @@ def reversal_of_a_confirmation(original: Confirmation) -> None:
         )
 
 
-def work_order_not_finished(work_order: WorkOrder) -> None:
+def work_order_not_finished(*, work_order: WorkOrder) -> None:
     """Refuse to reverse a confirmation of a closed or cancelled order."""
     if work_order.status in {Status.CLOSED, Status.CANCELLED}:
         raise DomainError(
@@ -835,20 +837,20 @@ def work_order_not_finished(work_order: WorkOrder) -> None:
         )
 
 
-def next_operation_stays_covered(original: Confirmation, operations: list[WorkOrderOperation], work_order: WorkOrder) -> None:
+def next_operation_stays_covered(*, original: Confirmation, operations: list[WorkOrderOperation], work_order: WorkOrder) -> None:
     """Refuse a reversal that would leave the next operation having reported more than this one passed on."""
     operation = original.operation
     following = min((c for c in operations if c.sequence > operation.sequence), key=lambda c: c.sequence, default=None)
     if following is None or original.good_qty <= 0:
         return
     operation.good_qty -= original.good_qty
-    still_available = operation_available(operations, following, work_order)
+    still_available = operation_available(operations=operations, operation=following, work_order=work_order)
     operation.good_qty += original.good_qty
     if following.confirmed_qty > still_available:
         raise DomainError(
             "reversal_blocked_by_next_operation",
             _("Operation %(next)04d already reported %(done)s, which this reversal would leave unaccounted for; reverse that first.")
-            % {"next": following.sequence, "done": plain(following.confirmed_qty)},
+            % {"next": following.sequence, "done": plain(quantity=following.confirmed_qty)},
             kind=ErrorKind.CONFLICT,
             fields={"operation": str(following.sequence)},
         )
@@ -883,6 +885,6 @@ def _reversal(original: Confirmation, work_order: WorkOrder, reason: str, actor:
 def _reopen(operation: WorkOrderOperation, work_order: WorkOrder, actor: Any, reason: str) -> None:
     """Reversing a final confirmation reopens its completed operation, and its order if completed."""
     label = getattr(actor, "username", "")
-    operation_transition_locked(operation, work_order=work_order, action="reopen", actor=actor, actor_label=label, reason=reason)
+    operation_transition_locked(operation=operation, work_order=work_order, action="reopen", actor=actor, actor_label=label, reason=reason)
     if work_order.status == Status.COMPLETED:
-        work_order_transition_locked(work_order, action="reopen", actor=actor, actor_label=label, reason=reason)
+        work_order_transition_locked(work_order=work_order, action="reopen", actor=actor, actor_label=label, reason=reason)

@@ -128,11 +128,11 @@ def work_order_lock(*, number: str) -> WorkOrder:
     """Lock one work order for the rest of the transaction (see ``work_orders_lock``)."""
     work_order = work_orders_lock(numbers=[number]).get(number)
     if work_order is None:
-        raise unknown_work_order(number)
+        raise unknown_work_order(number=number)
     return work_order
 
 
-def unknown_work_order(number: str) -> DomainError:
+def unknown_work_order(*, number: str) -> DomainError:
     return DomainError(
         "unknown_work_order",
         _("Work order %(number)s does not exist.") % {"number": number},
@@ -188,7 +188,7 @@ def _set_status(
 
 
 def operation_transition_locked(
-    operation: WorkOrderOperation, *, work_order: WorkOrder, action: str, actor: Any = None, actor_label: str = "", reason: str = ""
+    *, operation: WorkOrderOperation, work_order: WorkOrder, action: str, actor: Any = None, actor_label: str = "", reason: str = ""
 ) -> WorkOrderOperation:
     """Move one operation. Precondition: the caller holds ``work_order``'s lock."""
     _set_status(operation, work_order=work_order, action=action, actor=actor, actor_label=actor_label, reason=reason)
@@ -196,7 +196,7 @@ def operation_transition_locked(
 
 
 def work_order_transition_locked(
-    work_order: WorkOrder, *, action: str, actor: Any = None, actor_label: str = "", reason: str = ""
+    *, work_order: WorkOrder, action: str, actor: Any = None, actor_label: str = "", reason: str = ""
 ) -> WorkOrder:
     """Move a locked work order and cascade to its operations as the action implies."""
     _set_status(work_order, work_order=work_order, action=action, actor=actor, actor_label=actor_label, reason=reason)
@@ -209,6 +209,6 @@ def work_order_transition_locked(
     if cascade:
         for operation in work_order.operations.filter(status__in=cascade).order_by("sequence"):
             operation_transition_locked(
-                operation, work_order=work_order, action=action, actor=actor, actor_label=actor_label, reason=reason
+                operation=operation, work_order=work_order, action=action, actor=actor, actor_label=actor_label, reason=reason
             )
     return work_order

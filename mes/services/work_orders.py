@@ -67,7 +67,7 @@ def work_order_upsert(
     wanted = {"item": item_obj, "quantity": quantity, "due_date": due_date}
     if priority is not None:
         wanted["priority"] = priority
-    changes = changed_fields(work_order, wanted)
+    changes = changed_fields(obj=work_order, wanted=wanted)
     if not changes:
         return UpsertResult(work_order, created=False, changed=False)
     if work_order.status in FINISHED:
@@ -116,7 +116,7 @@ def _rescale_released(work_order: WorkOrder, quantity: Decimal) -> None:
         component.save(update_fields=["required_qty"])
 
 
-def effective_bom(item: Item, on: datetime.date) -> Bom | None:
+def effective_bom(*, item: Item, on: datetime.date) -> Bom | None:
     """The BOM version in force on a date: the most recently effective one, then the highest version."""
     return (
         Bom.objects.filter(item=item)
@@ -128,7 +128,7 @@ def effective_bom(item: Item, on: datetime.date) -> Bom | None:
     )
 
 
-def work_order_release_locked(work_order: WorkOrder, *, actor: Any = None, actor_label: str = "", reason: str = "") -> WorkOrder:
+def work_order_release_locked(*, work_order: WorkOrder, actor: Any = None, actor_label: str = "", reason: str = "") -> WorkOrder:
     """Release a locked planned order: snapshot its routing into operations and its BOM into components."""
     try:
         routing = Routing.objects.prefetch_related("operations").get(item=work_order.item)
@@ -142,7 +142,7 @@ def work_order_release_locked(work_order: WorkOrder, *, actor: Any = None, actor
             % {"item": work_order.item.code},
             fields={"item": work_order.item.code},
         )
-    work_order_transition_locked(work_order, action="release", actor=actor, actor_label=actor_label, reason=reason)
+    work_order_transition_locked(work_order=work_order, action="release", actor=actor, actor_label=actor_label, reason=reason)
     WorkOrderOperation.objects.bulk_create(
         WorkOrderOperation(
             work_order=work_order,
@@ -157,7 +157,7 @@ def work_order_release_locked(work_order: WorkOrder, *, actor: Any = None, actor
         )
         for operation in routing_operations
     )
-    bom = effective_bom(work_order.item, timezone.localdate())
+    bom = effective_bom(item=work_order.item, on=timezone.localdate())
     if bom is not None:
         WorkOrderComponent.objects.bulk_create(
             WorkOrderComponent(
@@ -194,9 +194,9 @@ def work_order_transition(
     if work_order.status == ACTIONS[action].target:
         return work_order, False
     if action == "release":
-        work_order_release_locked(work_order, actor=actor, actor_label=actor_label, reason=reason)
+        work_order_release_locked(work_order=work_order, actor=actor, actor_label=actor_label, reason=reason)
     else:
-        work_order_transition_locked(work_order, action=action, actor=actor, actor_label=actor_label, reason=reason)
+        work_order_transition_locked(work_order=work_order, action=action, actor=actor, actor_label=actor_label, reason=reason)
     return work_order, True
 
 
