@@ -4,6 +4,8 @@ Django's ``save()`` spends most of a confirmation's CPU compiling SQL. These hel
 the same rows with one prepared statement each: values go through each field's own
 ``pre_save`` and ``get_db_prep_save``, so the stored data is exactly what ``save()`` would
 store, on PostgreSQL and SQLite alike. No signals are sent; none are used in this project.
+``Model.save()`` is not called either, so a model that overrides it (behaviour the plain SQL
+would skip) is refused on first use: write such a model with the ORM.
 
 ``insert_statement`` and ``update_statement`` give the SQL without running it, so several
 writes can go to PostgreSQL as one statement (a data-modifying ``WITH``), in one round trip.
@@ -32,6 +34,24 @@ from django.db.models.sql import Query
 
 def _database() -> BaseDatabaseWrapper:
     return connections[DEFAULT_DB_ALIAS]
+
+
+class SaveBehaviourError(TypeError):
+    """A model whose ``save()`` does more than Django's, offered to helpers that never call it."""
+
+
+@functools.cache
+def require_plain_save(model: type[models.Model]) -> type[models.Model]:
+    """Refuse ``model`` if any class of it overrides ``save()``: the helpers here write rows
+    without calling it, so whatever it adds would silently not happen. Returns the model."""
+    for klass in model.__mro__:
+        if klass is models.Model:
+            break
+        if "save" in vars(klass):
+            raise SaveBehaviourError(
+                f"{model.__name__}.save() is overridden (in {klass.__name__}); plain SQL would skip it: write it with the ORM."
+            )
+    return model
 
 
 @functools.cache
@@ -108,6 +128,7 @@ def insert_values(obj: models.Model) -> list[tuple[models.Field, Any]]:
     auto_now_add is set). Nullable columns whose value is None are left out (the column is NULL
     all the same): fewer parameters keep a combined statement within psycopg's cache of
     converted queries (≤ 50 parameters)."""
+    require_plain_save(type(obj))
     database = _database()
     kept = []
     for field in obj._meta.concrete_fields:
@@ -159,7 +180,7 @@ def _update_plan(model: type[models.Model], vendor: str, field_names: tuple[str,
 def update_statement(obj: models.Model, field_names: Iterable[str]) -> tuple[str, list[Any]]:
     """``UPDATE … SET … WHERE pk = …`` of the named fields of a saved instance, and its parameters."""
     database = _database()
-    fields, sql = _update_plan(type(obj), database.vendor, tuple(field_names))
+    fields, sql = _update_plan(require_plain_save(type(obj)), database.vendor, tuple(field_names))
     return sql, [*(_prepared(obj, field, database, add=False) for field in fields), obj.pk]
 
 
@@ -189,7 +210,7 @@ def copy_instances(objs: list[models.Model]) -> None:
     if not objs:
         return
     database = _database()
-    model = type(objs[0])
+    model = require_plain_save(type(objs[0]))
     meta = model._meta
     quote = database.ops.quote_name
     fields = meta.concrete_fields

@@ -65,15 +65,15 @@ def outbox_add_many(messages: list[NewMessage]) -> list[OutboxMessage]:
         sequence = last_sequence.get(message["partition_key"], 0) + 1
         last_sequence[message["partition_key"]] = sequence
         rows.append(_row(message, sequence))
-    # One message is written with one plain INSERT; the many of a gateway's batch with COPY
-    # on PostgreSQL, with the ORM's bulk path elsewhere.
-    if len(rows) == 1:
+    # The ORM writes them, except on PostgreSQL: one message with one plain INSERT, the many of
+    # a gateway's batch with COPY.
+    if not _copy_rows():
+        created = OutboxMessage.objects.bulk_create(rows)
+    elif len(rows) == 1:
         created = [insert_instance(rows[0])]
-    elif _copy_rows():
+    else:
         copy_instances(rows)
         created = rows
-    else:
-        created = OutboxMessage.objects.bulk_create(rows)
     wake_sender_after_commit()
     return created
 

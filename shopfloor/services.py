@@ -170,7 +170,7 @@ def equipment_signals_test(equipment_code: str) -> dict[str, Any]:
 
 def _operation_locked(number: str, sequence: int):
     """Lock the order (every writer's first lock) and find its operation."""
-    work_order = work_order_lock(number)
+    work_order = work_order_lock(number=number)
     operation = WorkOrderOperation.objects.filter(work_order=work_order, sequence=sequence).first()
     if operation is None:
         raise DomainError(
@@ -211,9 +211,9 @@ def operation_start_on_equipment(
         return running
     label = actor_label or getattr(actor, "username", "")
     if work_order.status == Status.RELEASED:
-        work_order_transition_locked(work_order, action="start", actor=actor, actor_label=label)
+        work_order_transition_locked(work_order=work_order, action="start", actor=actor, actor_label=label)
     if operation.status == Status.RELEASED:
-        operation_transition_locked(operation, work_order=work_order, action="start", actor=actor, actor_label=label)
+        operation_transition_locked(operation=operation, work_order=work_order, action="start", actor=actor, actor_label=label)
     now = timezone.now()
     if running is not None:
         running.ended_at = now

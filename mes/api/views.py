@@ -117,7 +117,7 @@ RESOURCES = {
     "reason-codes": Resource("reason-codes", "code", "code", s.ReasonCodeSerializer, master_data.reason_code_upsert, _read(ReasonCode, "code", "reason_code"), reason_code_json, "master_data.write"),
     "boms": Resource("boms", "item", "item_code", s.BomSerializer, master_data.bom_upsert, _read_bom, bom_json, "master_data.write"),
     "routings": Resource("routings", "item", "item_code", s.RoutingSerializer, master_data.routing_upsert, _read(Routing, "item__code", "routing", "item"), routing_json, "master_data.write"),
-    "work-orders": Resource("work-orders", "number", "number", s.WorkOrderSerializer, work_order_upsert, work_order_get, work_order_json, "work_order.write"),
+    "work-orders": Resource("work-orders", "number", "number", s.WorkOrderSerializer, work_order_upsert, lambda number: work_order_get(number=number), work_order_json, "work_order.write"),
 }
 
 
@@ -212,7 +212,7 @@ class WorkOrderTransitionView(ApiView):
     def post(self, request: Request, key: str) -> Response:
         data = validated(s.TransitionSerializer, request.data or {})
         work_order_transition(number=check_key("number", key), action=self.action, actor=request.user, reason=data["reason"])
-        return Response(work_order_json(work_order_get(key)))
+        return Response(work_order_json(work_order_get(number=key)))
 
 
 def transition_view(action: str) -> Callable:
@@ -276,7 +276,7 @@ class ConfirmationCreateView(ApiView):
     )
     def post(self, request: Request) -> Response:
         confirmation_request = _confirmation_request(s.confirmation_input(request.data))
-        reporting_rights(request.user).check(confirmation_request)
+        reporting_rights(actor=request.user).check(confirmation_request)
         result = operation_confirm(request=confirmation_request, actor=request.user)
         return Response(
             _confirmation_body(result.confirmation, result.message),
@@ -298,7 +298,7 @@ class ConfirmationBulkView(ApiView):
         # One serializer for the records off the quick path: building one per record cost
         # more than confirming it.
         validator = s.ConfirmationSerializer()
-        rights = reporting_rights(request.user)
+        rights = reporting_rights(actor=request.user)
         results: list[dict[str, Any] | None] = []
         accepted: list[tuple[int, ConfirmationRequest]] = []
         for index, record in enumerate(_records(request, "confirmations")):
@@ -329,7 +329,7 @@ class ConfirmationDetailView(ApiView):
 
     @extend_schema(tags=["confirmations"], summary="A confirmation with its ERP sync state", responses={200: s.ConfirmationOutSerializer, **ERRORS})
     def get(self, request: Request, confirmation_id) -> Response:
-        return Response(_confirmation_body(confirmation_get(parse_uuid("id", confirmation_id))))
+        return Response(_confirmation_body(confirmation_get(confirmation_id=parse_uuid("id", confirmation_id))))
 
 
 class ConfirmationReverseView(ApiView):
@@ -344,5 +344,5 @@ class ConfirmationReverseView(ApiView):
     def post(self, request: Request, confirmation_id) -> Response:
         data = validated(s.ReversalSerializer, request.data or {})
         result = confirmation_reverse(confirmation_id=parse_uuid("id", confirmation_id), reason=data["reason"], actor=request.user)
-        body = _confirmation_body(confirmation_get(result.confirmation.uuid))
+        body = _confirmation_body(confirmation_get(confirmation_id=result.confirmation.uuid))
         return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)

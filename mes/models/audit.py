@@ -34,10 +34,11 @@ class AppendOnlyModel(models.Model):
     class Meta:
         abstract = True
 
-    def save(self, *args, **kwargs):
-        if self.pk is not None and not kwargs.get("force_insert"):
-            raise AppendOnlyError(f"{type(self).__name__} rows are append-only.")
-        super().save(*args, **kwargs)
+    # Refused where saving a stored row turns into an UPDATE, not in an overridden save(): a
+    # new row then writes the same through save() and through the plain-SQL fast path
+    # (``common.fastsql``, which refuses models that override save() and only ever inserts).
+    def _do_update(self, *args, **kwargs):
+        raise AppendOnlyError(f"{type(self).__name__} rows are append-only.")
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError(f"{type(self).__name__} rows are append-only.")

@@ -34,12 +34,12 @@ def audit_chain_verify() -> ChainReport:
         events = Event.objects.in_bulk([seal.event_id for seal in seals])
         for seal in seals:
             event = events.get(seal.event_id)
-            if chain_hash(previous, seal.event_hash) != seal.chain_hash:
+            if chain_hash(previous=previous, event_hash=seal.event_hash) != seal.chain_hash:
                 return ChainReport(checked, _unsealed_count(), f"the chain breaks before event #{seal.event_id} "
                                    f"(seal {seal.pk}): a seal was removed or changed")
             if event is None:
                 return ChainReport(checked, _unsealed_count(), f"event #{seal.event_id} was deleted (seal {seal.pk})")
-            if event_content_hash(event) != seal.event_hash:
+            if event_content_hash(event=event) != seal.event_hash:
                 return ChainReport(checked, _unsealed_count(), f"event #{event.pk} ({event}) was changed after it was sealed "
                                    f"(seal {seal.pk}, {seal.sealed_at:%Y-%m-%d %H:%M:%S})")
             previous = seal.chain_hash

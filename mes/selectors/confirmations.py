@@ -6,7 +6,7 @@ from common.errors import DomainError, ErrorKind
 from mes.models import Confirmation
 
 
-def confirmation_get(confirmation_id: uuid.UUID) -> Confirmation:
+def confirmation_get(*, confirmation_id: uuid.UUID) -> Confirmation:
     try:
         return Confirmation.objects.select_related(
             "work_order", "operation", "reason_code", "operator", "reverses", "reversed_by"

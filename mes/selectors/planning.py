@@ -65,24 +65,24 @@ def _matching(filters: WorkOrderFilter, *, with_status: bool) -> QuerySet[WorkOr
     return orders
 
 
-def work_order_list(filters: WorkOrderFilter) -> QuerySet[WorkOrder]:
+def work_order_list(*, filters: WorkOrderFilter) -> QuerySet[WorkOrder]:
     """Orders matching every filter, soonest due first, then the most urgent (1 = most urgent)."""
     return _matching(filters, with_status=True).select_related("item__unit").order_by("due_date", "priority", "number")
 
 
-def work_order_status_counts(filters: WorkOrderFilter) -> list[dict[str, Any]]:
+def work_order_status_counts(*, filters: WorkOrderFilter) -> list[dict[str, Any]]:
     """How many orders of each status match the other filters (one query), in life-cycle order."""
     counts = dict(_matching(filters, with_status=False).order_by().values_list("status").annotate(n=Count("id")))
     return [{"status": value, "label": label, "count": counts.get(value, 0)} for value, label in Status.choices]
 
 
-def work_order_detail(number: str) -> dict[str, Any]:
+def work_order_detail(*, number: str) -> dict[str, Any]:
     """One order with its operations, latest confirmations with their ERP journey, and audit events.
 
     Five queries however long its history is. Raises ``unknown_work_order`` (not found).
     """
 
-    work_order = work_order_get(number)
+    work_order = work_order_get(number=number)
     confirmations = list(
         Confirmation.objects.filter(work_order=work_order)
         .select_related("operation", "operator", "reason_code")

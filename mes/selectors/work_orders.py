@@ -7,7 +7,7 @@ from common.errors import DomainError, ErrorKind
 from mes.models import WorkOrder, WorkOrderOperation
 
 
-def work_order_get(number: str) -> WorkOrder:
+def work_order_get(*, number: str) -> WorkOrder:
     """One order with its item, unit and operations (two queries)."""
     try:
         return (

@@ -72,8 +72,8 @@ def events_seal() -> int:
             events = list(_unsealed().order_by("id")[:SEAL_BATCH])
             seals = []
             for event in events:
-                event_hash = event_content_hash(event)
-                previous = chain_hash(previous, event_hash)
+                event_hash = event_content_hash(event=event)
+                previous = chain_hash(previous=previous, event_hash=event_hash)
                 seals.append(EventSeal(event_id=event.pk, event_hash=event_hash, chain_hash=previous))
             EventSeal.objects.bulk_create(seals)
         sealed += len(events)
@@ -90,7 +90,7 @@ def _unsealed():
     return candidates.exclude(Exists(EventSeal.objects.filter(event_id=OuterRef("pk"))))
 
 
-def event_content_hash(event: Event) -> str:
+def event_content_hash(*, event: Event) -> str:
     """SHA-256 of everything an event says, in a canonical JSON form."""
     content = {
         "id": event.pk,
@@ -109,5 +109,5 @@ def event_content_hash(event: Event) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def chain_hash(previous: str, event_hash: str) -> str:
+def chain_hash(*, previous: str, event_hash: str) -> str:
     return hashlib.sha256(f"{previous}:{event_hash}".encode()).hexdigest()

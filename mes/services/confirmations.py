@@ -1,8 +1,10 @@
 """Confirmations (报工): record work done exactly once, validated, with its ERP message.
 
-Every rule lives in ``_check`` (pure, on rows already loaded and locked), so the single and
-the bulk paths refuse exactly the same things. A confirmation, the operation's new totals,
-its audit event and its outbox message are written in one transaction: all or nothing.
+Every rule is a function of its own, named for what it requires, and ``CONFIRMATION_RULES``
+lists them in the order they are checked (pure, on rows already loaded and locked), so the
+single and the bulk paths refuse exactly the same things. A confirmation, the operation's new
+totals, its audit event and its outbox message are written in one transaction, all or nothing,
+by ``confirmation_rows_write`` (``mes.services.confirmation_rows``), for reversals too.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import datetime
 import hashlib
 import json
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import Any
@@ -22,47 +25,39 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from common.errors import DomainError, ErrorKind
-from common.fastsql import (
-    copy_instances,
-    insert_instance,
-    insert_statement,
-    mark_inserted,
-    new_instance,
-    partial_instance,
-    raw_instances,
-    relate,
-    update_instance,
-    update_instances,
-    update_statement,
-)
+from common.fastsql import new_instance, partial_instance, raw_instances, relate
 from common.roles import may
-from erp_sync.outbox import NewMessage, OutboxMessage, outbox_add_many, outbox_add_sql
+from erp_sync.outbox import NewMessage, OutboxMessage
 from mes.models import (
     Confirmation,
     Employee,
     Event,
-    Item,
     ReasonCode,
     Status,
-    UnitOfMeasure,
     WorkCenter,
     WorkOrder,
     WorkOrderOperation,
 )
+from mes.services.confirmation_rows import (
+    QUANTITY_FIELDS,
+    ConfirmationRows,
+    confirmation_rows_write,
+)
 from mes.services.transitions import (
     operation_transition_locked,
+    unknown_work_order,
     work_order_lock,
     work_order_transition_locked,
+    work_orders_lock,
 )
 
 ZERO = Decimal(0)
 
 
-def plain(quantity: Decimal) -> str:
+def plain(*, quantity: Decimal) -> str:
     """A quantity as people write it: 10, 2.5 — never 1E+1 or 10.000."""
     return f"{quantity.normalize():f}"
 OPEN_FOR_CONFIRMATION = {Status.RELEASED, Status.IN_PROGRESS}
-QUANTITY_FIELDS = ("good_qty", "scrap_qty", "rework_qty")
 
 
 @dataclass(frozen=True)
@@ -159,7 +154,7 @@ class ReportingRights:
             )
 
 
-def reporting_rights(actor: Any) -> ReportingRights:
+def reporting_rights(*, actor: Any) -> ReportingRights:
     """The rights of an API caller. Read from the user object the token cache keeps, so a busy
     token costs no query per request (a changed binding takes effect within ``API_TOKEN_CACHE_SECONDS``)."""
     username = actor.get_username() if getattr(actor, "is_authenticated", False) else ""
@@ -178,7 +173,7 @@ def reporting_rights(actor: Any) -> ReportingRights:
 # --- rules -------------------------------------------------------------------------
 
 
-def operation_available(operations: list[WorkOrderOperation], operation: WorkOrderOperation, work_order: WorkOrder) -> Decimal:
+def operation_available(*, operations: list[WorkOrderOperation], operation: WorkOrderOperation, work_order: WorkOrder) -> Decimal:
     """What this operation may confirm in total: the previous operation's good output, or the order
     quantity, with the over-delivery tolerance. ``operations`` are all of the order's."""
     previous = [candidate for candidate in operations if candidate.sequence < operation.sequence]
@@ -187,7 +182,7 @@ def operation_available(operations: list[WorkOrderOperation], operation: WorkOrd
     return (base * (1 + tolerance / 100)).quantize(Decimal("0.001"))
 
 
-def operation_check_work_center(operation: WorkOrderOperation, work_center: WorkCenter, *, number: str) -> None:
+def operation_check_work_center(*, operation: WorkOrderOperation, work_center: WorkCenter, number: str) -> None:
     """Refuse an operation of another work center: a station reports and runs only its own work."""
     if operation.work_center_id != work_center.pk:
         raise DomainError(
@@ -232,34 +227,52 @@ def _as_utc_text(moment: datetime.datetime) -> str:
         return moment.isoformat(timespec="seconds")
 
 
-def _check(
-    request: ConfirmationRequest,
-    work_order: WorkOrder,
-    operations: list[WorkOrderOperation],
-    lookups: _Lookups,
-    work_center: WorkCenter | None = None,
-) -> tuple[WorkOrderOperation, ReasonCode | None, Employee | None]:
-    """Refuse a confirmation that breaks any rule; return what it confirms against. Writes nothing.
+@dataclass
+class Judgement:
+    """One request before the rules, and what they find while they pass it: every rule reads
+    the request and the locked rows, and the first that fails raises its refusal."""
 
-    ``work_center`` (a station's) limits the report to that work center's operations.
-    """
-    if request.confirmed_at is not None:
-        _check_confirmed_at(request.confirmed_at)
-    quantities = {name: getattr(request, name) for name in QUANTITY_FIELDS}
-    for name, value in quantities.items():
+    request: ConfirmationRequest
+    work_order: WorkOrder
+    operations: list[WorkOrderOperation]
+    lookups: _Lookups
+    work_center: WorkCenter | None = None  # a station's: only this work center's operations
+    reason: ReasonCode | None = None
+    operator: Employee | None = None
+    operation: WorkOrderOperation | None = None
+
+    def previous(self) -> list[WorkOrderOperation]:
+        """The operations before the one reported."""
+        return [candidate for candidate in self.operations if candidate.sequence < self.operation.sequence]
+
+
+def confirmed_at_plausible(*, judgement: Judgement) -> None:
+    if judgement.request.confirmed_at is not None:
+        _check_confirmed_at(judgement.request.confirmed_at)
+
+
+def quantities_not_negative(*, judgement: Judgement) -> None:
+    for name in QUANTITY_FIELDS:
+        value = getattr(judgement.request, name)
         if value < 0:
             raise DomainError("negative_quantity", _("Quantities cannot be negative."), fields={name: str(value)})
-    if all(value == 0 for value in quantities.values()):
+
+
+def something_reported(*, judgement: Judgement) -> None:
+    if all(getattr(judgement.request, name) == 0 for name in QUANTITY_FIELDS):
         raise DomainError(
             "empty_confirmation",
             _("Good, scrap and rework quantities are all zero: nothing to report."),
             fields={name: "0" for name in QUANTITY_FIELDS},
         )
+
+
+def minutes_plausible(*, judgement: Judgement) -> None:
     for name, label, limit in (
         ("labor_minutes", gettext_lazy("labor minutes"), settings.MES_MAX_LABOR_MINUTES),
         ("machine_minutes", gettext_lazy("machine minutes"), settings.MES_MAX_MACHINE_MINUTES),
     ):
-        value = getattr(request, name)
+        value = getattr(judgement.request, name)
         if value < 0 or value > limit:
             raise DomainError(
                 f"implausible_{name}",
@@ -268,23 +281,37 @@ def _check(
                 fields={name: str(value)},
             )
 
-    reason = None
-    if request.reason_code:
-        reason = lookups.reasons.get(request.reason_code)
-        if reason is None:
-            raise DomainError(
-                "unknown_reason_code",
-                _("Reason code %(code)s does not exist.") % {"code": request.reason_code},
-                fields={"reason_code": request.reason_code},
-            )
-    needed_kinds = {kind for kind, qty in (("scrap", request.scrap_qty), ("rework", request.rework_qty)) if qty > 0}
-    if needed_kinds and reason is None:
+
+def reason_code_known(*, judgement: Judgement) -> None:
+    code = judgement.request.reason_code
+    if not code:
+        return
+    judgement.reason = judgement.lookups.reasons.get(code)
+    if judgement.reason is None:
+        raise DomainError(
+            "unknown_reason_code",
+            _("Reason code %(code)s does not exist.") % {"code": code},
+            fields={"reason_code": code},
+        )
+
+
+def _reason_kinds_needed(request: ConfirmationRequest) -> set[str]:
+    return {kind for kind, qty in (("scrap", request.scrap_qty), ("rework", request.rework_qty)) if qty > 0}
+
+
+def reason_code_given_for_scrap_and_rework(*, judgement: Judgement) -> None:
+    needed_kinds = _reason_kinds_needed(judgement.request)
+    if needed_kinds and judgement.reason is None:
         raise DomainError(
             "reason_code_required",
             _("Scrap and rework need a reason code."),
             fields={"reason_code": "required for " + " and ".join(sorted(needed_kinds))},
         )
-    allowed_kinds = needed_kinds or {"scrap", "rework"}
+
+
+def reason_code_of_the_reported_kind(*, judgement: Judgement) -> None:
+    reason = judgement.reason
+    allowed_kinds = _reason_kinds_needed(judgement.request) or {"scrap", "rework"}
     if reason is not None and reason.kind not in allowed_kinds:
         raise DomainError(
             "reason_code_wrong_kind",
@@ -294,19 +321,25 @@ def _check(
                 "kind": reason.get_kind_display(),
                 "needed": _(" or ").join(str(ReasonCode.Kind(kind).label) for kind in sorted(allowed_kinds)),
             },
-            fields={"reason_code": request.reason_code},
+            fields={"reason_code": judgement.request.reason_code},
         )
 
-    operator = None
-    if request.operator_badge:
-        operator = lookups.operators.get(request.operator_badge)
-        if operator is None or not operator.is_active:
-            raise DomainError(
-                "unknown_operator",
-                _("No active employee has badge %(badge)s.") % {"badge": request.operator_badge},
-                fields={"operator_badge": request.operator_badge},
-            )
 
+def operator_known_and_active(*, judgement: Judgement) -> None:
+    badge = judgement.request.operator_badge
+    if not badge:
+        return
+    judgement.operator = judgement.lookups.operators.get(badge)
+    if judgement.operator is None or not judgement.operator.is_active:
+        raise DomainError(
+            "unknown_operator",
+            _("No active employee has badge %(badge)s.") % {"badge": badge},
+            fields={"operator_badge": badge},
+        )
+
+
+def work_order_released(*, judgement: Judgement) -> None:
+    work_order = judgement.work_order
     if work_order.status == Status.PLANNED:
         raise DomainError(
             "work_order_not_released",
@@ -314,15 +347,26 @@ def _check(
             kind=ErrorKind.CONFLICT,
             fields={"work_order": work_order.status},
         )
-    operation = next((candidate for candidate in operations if candidate.sequence == request.operation), None)
-    if operation is None:
+
+
+def operation_known(*, judgement: Judgement) -> None:
+    sequence = judgement.request.operation
+    judgement.operation = next((candidate for candidate in judgement.operations if candidate.sequence == sequence), None)
+    if judgement.operation is None:
         raise DomainError(
             "unknown_operation",
-            _("Work order %(number)s has no operation %(sequence)s.") % {"number": work_order.number, "sequence": request.operation},
-            fields={"operation": str(request.operation)},
+            _("Work order %(number)s has no operation %(sequence)s.") % {"number": judgement.work_order.number, "sequence": sequence},
+            fields={"operation": str(sequence)},
         )
-    if work_center is not None:
-        operation_check_work_center(operation, work_center, number=work_order.number)
+
+
+def operation_at_this_work_center(*, judgement: Judgement) -> None:
+    if judgement.work_center is not None:
+        operation_check_work_center(operation=judgement.operation, work_center=judgement.work_center, number=judgement.work_order.number)
+
+
+def operation_not_on_hold(*, judgement: Judgement) -> None:
+    operation, work_order = judgement.operation, judgement.work_order
     if operation.status == Status.PAUSED or work_order.status == Status.PAUSED:
         raise DomainError(
             "operation_on_hold",
@@ -331,6 +375,10 @@ def _check(
             kind=ErrorKind.CONFLICT,
             fields={"operation": operation.status},
         )
+
+
+def operation_open(*, judgement: Judgement) -> None:
+    operation, work_order = judgement.operation, judgement.work_order
     if operation.status not in OPEN_FOR_CONFIRMATION or work_order.status not in OPEN_FOR_CONFIRMATION:
         raise DomainError(
             "operation_not_open",
@@ -339,11 +387,13 @@ def _check(
             kind=ErrorKind.CONFLICT,
             fields={"operation": operation.status},
         )
-    previous = [candidate for candidate in operations if candidate.sequence < operation.sequence]
+
+
+def quality_checkpoints_passed(*, judgement: Judgement) -> None:
     open_checkpoint = next(
         (
             candidate
-            for candidate in previous
+            for candidate in judgement.previous()
             if candidate.quality_checkpoint and candidate.status not in {Status.COMPLETED, Status.CLOSED}
         ),
         None,
@@ -356,38 +406,71 @@ def _check(
             kind=ErrorKind.CONFLICT,
             fields={"operation": str(open_checkpoint.sequence)},
         )
-    available = operation_available(operations, operation, work_order)
+
+
+def quantity_within_available(*, judgement: Judgement) -> None:
+    request, operation = judgement.request, judgement.operation
+    available = operation_available(operations=judgement.operations, operation=operation, work_order=judgement.work_order)
     requested = request.good_qty + request.scrap_qty + request.rework_qty
-    if operation.confirmed_qty + requested > available:
-        remaining = max(available - operation.confirmed_qty, ZERO)
-        before = max(previous, key=lambda candidate: candidate.sequence) if previous else None
-        if remaining == 0 and before is not None and before.status not in {Status.COMPLETED, Status.CLOSED}:
-            # The usual cause on the floor: the previous step has not reported what it passed on.
-            raise DomainError(
-                "quantity_exceeds_available",
-                _(
-                    "The previous operation %(previous)04d is not done: it has passed on only %(available)s good, "
-                    "all reported here already. Report %(previous)04d first."
-                )
-                % {"previous": before.sequence, "available": plain(available)},
-                fields={"good_qty": f"at most {plain(remaining)} in total"},
-            )
+    if operation.confirmed_qty + requested <= available:
+        return
+    remaining = max(available - operation.confirmed_qty, ZERO)
+    previous = judgement.previous()
+    before = max(previous, key=lambda candidate: candidate.sequence) if previous else None
+    if remaining == 0 and before is not None and before.status not in {Status.COMPLETED, Status.CLOSED}:
+        # The usual cause on the floor: the previous step has not reported what it passed on.
         raise DomainError(
             "quantity_exceeds_available",
             _(
-                "Operation %(sequence)04d can take at most %(remaining)s more: %(available)s available from "
-                "the previous step, %(done)s already reported, %(requested)s asked."
+                "The previous operation %(previous)04d is not done: it has passed on only %(available)s good, "
+                "all reported here already. Report %(previous)04d first."
             )
-            % {
-                "sequence": operation.sequence,
-                "remaining": plain(remaining),
-                "available": plain(available),
-                "done": plain(operation.confirmed_qty),
-                "requested": plain(requested),
-            },
-            fields={"good_qty": f"at most {plain(remaining)} in total"},
+            % {"previous": before.sequence, "available": plain(quantity=available)},
+            fields={"good_qty": f"at most {plain(quantity=remaining)} in total"},
         )
-    return operation, reason, operator
+    raise DomainError(
+        "quantity_exceeds_available",
+        _(
+            "Operation %(sequence)04d can take at most %(remaining)s more: %(available)s available from "
+            "the previous step, %(done)s already reported, %(requested)s asked."
+        )
+        % {
+            "sequence": operation.sequence,
+            "remaining": plain(quantity=remaining),
+            "available": plain(quantity=available),
+            "done": plain(quantity=operation.confirmed_qty),
+            "requested": plain(quantity=requested),
+        },
+        fields={"good_qty": f"at most {plain(quantity=remaining)} in total"},
+    )
+
+
+#: Every rule a confirmation must pass, in the order they are checked: the first that fails
+#: decides the refusal. The request's own values first, then what it names, then the order's state.
+CONFIRMATION_RULES = (
+    confirmed_at_plausible,
+    quantities_not_negative,
+    something_reported,
+    minutes_plausible,
+    reason_code_known,
+    reason_code_given_for_scrap_and_rework,
+    reason_code_of_the_reported_kind,
+    operator_known_and_active,
+    work_order_released,
+    operation_known,
+    operation_at_this_work_center,
+    operation_not_on_hold,
+    operation_open,
+    quality_checkpoints_passed,
+    quantity_within_available,
+)
+
+
+def _check(judgement: Judgement) -> Judgement:
+    """Refuse a confirmation that breaks any rule; return what it confirms against. Writes nothing."""
+    for rule in CONFIRMATION_RULES:
+        rule(judgement=judgement)
+    return judgement
 
 
 # --- writes ------------------------------------------------------------------------
@@ -402,9 +485,6 @@ def _add_to_totals(operation: WorkOrderOperation, confirmation: Confirmation) ->
     for name in (*QUANTITY_FIELDS, "labor_minutes", "machine_minutes"):
         setattr(operation, name, getattr(operation, name) + getattr(confirmation, name))
     operation.last_activity_at = confirmation.recorded_at or timezone.now()
-
-
-TOTAL_FIELDS = [*QUANTITY_FIELDS, "labor_minutes", "machine_minutes", "last_activity_at"]
 
 
 _QUANTITY_PLACES = Decimal("0.001")
@@ -488,31 +568,25 @@ def _finish_operation(
     Earlier operations still open when the order completes are completed with it, through
     the same transitions, so every one leaves its event.
     """
-    operation_transition_locked(operation, work_order=work_order, action="complete", actor=actor, actor_label=label)
+    operation_transition_locked(operation=operation, work_order=work_order, action="complete", actor=actor, actor_label=label)
     if operation.sequence != max(candidate.sequence for candidate in operations):
         return
     for earlier in operations:
         for action in {Status.RELEASED: ("start", "complete"), Status.PAUSED: ("resume", "complete"), Status.IN_PROGRESS: ("complete",)}.get(earlier.status, ()):
-            operation_transition_locked(earlier, work_order=work_order, action=action, actor=actor, actor_label=label, reason="order completed")
-    work_order_transition_locked(work_order, action="complete", actor=actor, actor_label=label)
+            operation_transition_locked(operation=earlier, work_order=work_order, action=action, actor=actor, actor_label=label, reason="order completed")
+    work_order_transition_locked(work_order=work_order, action="complete", actor=actor, actor_label=label)
 
 
-def _record(
-    request: ConfirmationRequest,
-    work_order: WorkOrder,
-    operations: list[WorkOrderOperation],
-    lookups: _Lookups,
-    actor: Any,
-    work_center: WorkCenter | None = None,
-) -> tuple[Confirmation, NewMessage, Event]:
+def _record(judgement: Judgement, rows: ConfirmationRows, actor: Any) -> Confirmation:
     """Check one request against locked, loaded rows and apply it: status moves are written at
-    once, the confirmation, event and message are returned for the caller to insert."""
-    operation, reason, operator = _check(request, work_order, operations, lookups, work_center)
+    once, the confirmation, its event and its message are added to ``rows`` for one write."""
+    _check(judgement)
+    request, work_order, operation = judgement.request, judgement.work_order, judgement.operation
     label = request.operator_badge or request.station
     if work_order.status == Status.RELEASED:
-        work_order_transition_locked(work_order, action="start", actor=actor, actor_label=label)
+        work_order_transition_locked(work_order=work_order, action="start", actor=actor, actor_label=label)
     if operation.status == Status.RELEASED:
-        operation_transition_locked(operation, work_order=work_order, action="start", actor=actor, actor_label=label)
+        operation_transition_locked(operation=operation, work_order=work_order, action="start", actor=actor, actor_label=label)
     now = timezone.now()
     confirmation = new_instance(
         Confirmation,
@@ -524,10 +598,10 @@ def _record(
         good_qty=request.good_qty,
         scrap_qty=request.scrap_qty,
         rework_qty=request.rework_qty,
-        reason_code=reason,
+        reason_code=judgement.reason,
         labor_minutes=request.labor_minutes,
         machine_minutes=request.machine_minutes,
-        operator=operator,
+        operator=judgement.operator,
         station=request.station,
         is_final=request.final,
         confirmed_at=request.confirmed_at or now,
@@ -538,8 +612,9 @@ def _record(
     _add_to_totals(operation, confirmation)
     event = _event(confirmation, work_order, before, _totals(operation), actor)
     if request.final:
-        _finish_operation(operation, work_order, operations, actor, label)
-    return confirmation, _message(confirmation, work_order, operation), event
+        _finish_operation(operation, work_order, judgement.operations, actor, label)
+    rows.add(confirmation, event, _message(confirmation, work_order, operation))
+    return confirmation
 
 
 def _replay(existing: Confirmation, request: ConfirmationRequest) -> ConfirmationResult:
@@ -553,12 +628,12 @@ def _replay(existing: Confirmation, request: ConfirmationRequest) -> Confirmatio
     return ConfirmationResult(existing, created=False)
 
 
-# The hot path reads with two plain statements instead of five ORM queries. The lock comes
-# first and alone decides what happens next; operations are read by a second statement, so
-# their totals are never older than the lock (a row joined into a locking statement can be).
-# Columns no confirmation reads are left out (deferred: read if ever asked for); turning
-# timestamps into Python objects was a fifth of these reads' cost.
-_UNREAD_ORDER_FIELDS = {"created_at", "updated_at", "released_at", "completed_at", "due_date", "priority", "bom_version"}
+# The hot path reads with two plain statements instead of five ORM queries: the lock
+# (``work_orders_lock``), which comes first and alone decides what happens next, then the
+# order's operations with what the request names. Read after the lock, the operations' totals
+# are never older than it (a row joined into a locking statement can be). Columns no
+# confirmation reads are left out (deferred: read if ever asked for); turning timestamps into
+# Python objects was a fifth of these reads' cost.
 _UNREAD_OPERATION_FIELDS = {"last_activity_at", "setup_minutes", "run_minutes_per_unit", "planned_qty"}
 
 
@@ -566,103 +641,46 @@ def _columns(model: type, alias: str, unread: set[str]) -> str:
     return ", ".join(f"{alias}.{field.column}" for field in model._meta.concrete_fields if field.name not in unread)
 
 
-_LOCK_SQL = f"""
-SELECT {_columns(WorkOrder, "o", _UNREAD_ORDER_FIELDS)},
-       i.code AS item_code, i.name AS item_name, i.unit_id AS item_unit_id, u.code AS unit_code,
-       e.id AS employee_id, e.name AS employee_name, e.is_active AS employee_active,
-       r.id AS reason_id, r.kind AS reason_kind, r.name AS reason_name
-FROM mes_workorder o
-JOIN mes_item i ON i.id = o.item_id
-JOIN mes_unitofmeasure u ON u.id = i.unit_id
-LEFT JOIN mes_employee e ON e.badge = %s
-LEFT JOIN mes_reasoncode r ON r.code = %s
-WHERE o.number = %s
-{{lock}}
-"""
-
 _OPERATIONS_SQL = f"""
 SELECT {_columns(WorkOrderOperation, "op", _UNREAD_OPERATION_FIELDS)}, wc.code AS work_center_code, wc.name AS work_center_name,
-       (SELECT c.id FROM mes_confirmation c WHERE c.client_id = %s) AS existing_confirmation_id
+       (SELECT c.id FROM mes_confirmation c WHERE c.client_id = %s) AS existing_confirmation_id,
+       e.id AS employee_id, e.name AS employee_name, e.is_active AS employee_active,
+       r.id AS reason_id, r.kind AS reason_kind, r.name AS reason_name
 FROM mes_workorderoperation op
 JOIN mes_workcenter wc ON wc.id = op.work_center_id
+LEFT JOIN mes_employee e ON e.badge = %s
+LEFT JOIN mes_reasoncode r ON r.code = %s
 WHERE op.work_order_id = %s
 ORDER BY op.sequence
 """
 
 
-def _lock_for_confirmation(request: ConfirmationRequest) -> tuple[WorkOrder, _Lookups]:
-    """Lock the order (the first lock of every writer) and read what the request names with it."""
-    lock = "FOR UPDATE OF o" if connection.vendor == "postgresql" else ""
-    rows = raw_instances(WorkOrder, _LOCK_SQL.format(lock=lock), [request.operator_badge, request.reason_code, request.work_order])
-    if not rows:
-        work_order_lock(request.work_order)  # raises the standard "unknown work order" refusal
-    work_order = rows[0]
-    item = partial_instance(Item, id=work_order.item_id, code=work_order.item_code, name=work_order.item_name, unit_id=work_order.item_unit_id)
-    relate(item, "unit", partial_instance(UnitOfMeasure, id=work_order.item_unit_id, code=work_order.unit_code))
-    relate(work_order, "item", item)
-    operator = (
-        partial_instance(
-            Employee, id=work_order.employee_id, badge=request.operator_badge, name=work_order.employee_name,
-            is_active=bool(work_order.employee_active),
-        )
-        if work_order.employee_id is not None
-        else None
-    )
-    reason = (
-        partial_instance(ReasonCode, id=work_order.reason_id, code=request.reason_code, kind=work_order.reason_kind, name=work_order.reason_name)
-        if work_order.reason_id is not None
-        else None
-    )
-    return work_order, _Lookups.of(reason, operator)
-
-
-def _operations_after_lock(work_order: WorkOrder, client_id: uuid.UUID) -> tuple[list[WorkOrderOperation], int | None]:
-    """The order's operations as they are now, and the confirmation already recorded under this client_id, if any."""
-    client = Confirmation._meta.get_field("client_id").get_db_prep_value(client_id, connection)
-    operations = raw_instances(WorkOrderOperation, _OPERATIONS_SQL, [client, work_order.pk])
+def _read_after_lock(work_order: WorkOrder, request: ConfirmationRequest) -> tuple[list[WorkOrderOperation], _Lookups, int | None]:
+    """The order's operations as they are now, the operator and reason code the request names,
+    and the confirmation already recorded under its client_id, if any. Call holding the order's lock."""
+    client = Confirmation._meta.get_field("client_id").get_db_prep_value(request.client_id, connection)
+    operations = raw_instances(WorkOrderOperation, _OPERATIONS_SQL, [client, request.operator_badge, request.reason_code, work_order.pk])
     if not operations:
-        return [], Confirmation.objects.filter(client_id=client_id).values_list("pk", flat=True).first()
+        existing = Confirmation.objects.filter(client_id=request.client_id).values_list("pk", flat=True).first()
+        return [], _Lookups.load([request]), existing
     for operation in operations:
         relate(operation, "work_order", work_order)
         relate(
             operation, "work_center",
             partial_instance(WorkCenter, id=operation.work_center_id, code=operation.work_center_code, name=operation.work_center_name),
         )
-    return operations, operations[0].existing_confirmation_id
-
-
-def _postgresql_writes() -> bool:
-    """Whether to write as only PostgreSQL can: a data-modifying WITH, COPY."""
-    return connection.vendor == "postgresql"
-
-
-def _write(confirmation: Confirmation, event: Event, message: NewMessage) -> OutboxMessage:
-    """Insert the confirmation, update its operation's totals, insert the event and the ERP message.
-
-    On PostgreSQL these four writes are one statement (a data-modifying WITH: one round trip
-    instead of four, under the order lock already held); elsewhere one statement each.
-    """
-    operation = confirmation.operation
-    if not _postgresql_writes():
-        insert_instance(confirmation)
-        update_instance(operation, TOTAL_FIELDS)
-        insert_instance(event)
-        (outbox_message,) = outbox_add_many([message])
-        return outbox_message
-    confirmation_sql, confirmation_params = insert_statement(confirmation)
-    totals_sql, totals_params = update_statement(operation, TOTAL_FIELDS)
-    event_sql, event_params = insert_statement(event)
-    pending = outbox_add_sql(message)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH c AS ({confirmation_sql} RETURNING id), t AS ({totals_sql}), e AS ({event_sql} RETURNING id), "
-            f"{pending.ctes} SELECT c.id, e.id, m.id, m.sequence FROM c, e, outbox_message m",
-            [*confirmation_params, *totals_params, *event_params, *pending.params],
-        )
-        confirmation_id, event_id, message_id, sequence = cursor.fetchone()
-    mark_inserted(confirmation, confirmation_id)
-    mark_inserted(event, event_id)
-    return pending.written(message_id, sequence)
+    first = operations[0]
+    operator = (
+        partial_instance(Employee, id=first.employee_id, badge=request.operator_badge, name=first.employee_name, is_active=bool(first.employee_active))
+        if first.employee_id is not None
+        else None
+    )
+    reason = (
+        partial_instance(ReasonCode, id=first.reason_id, code=request.reason_code, kind=first.reason_kind, name=first.reason_name)
+        if first.reason_id is not None
+        else None
+    )
+    return operations, _Lookups.of(reason, operator), first.existing_confirmation_id
 
 
 def _operations(work_order: WorkOrder) -> list[WorkOrderOperation]:
@@ -678,22 +696,18 @@ def operation_confirm(*, request: ConfirmationRequest, actor: Any = None, work_c
     """
     try:
         with transaction.atomic():
-            work_order, lookups = _lock_for_confirmation(request)
-            operations, existing_id = _operations_after_lock(work_order, request.client_id)
+            work_order = work_order_lock(number=request.work_order)
+            operations, lookups, existing_id = _read_after_lock(work_order, request)
             # Checked under the order's lock, so a resend racing the original waits and then finds it.
             if existing_id is not None:
                 return _replay(Confirmation.objects.get(pk=existing_id), request)
-            confirmation, message, event = _record(request, work_order, operations, lookups, actor, work_center)
-            outbox_message = _write(confirmation, event, message)
-    except DomainError:
+            rows = ConfirmationRows()
+            confirmation = _record(Judgement(request, work_order, operations, lookups, work_center), rows, actor)
+            (outbox_message,) = confirmation_rows_write(rows=rows)
+    except (DomainError, IntegrityError):
         # A resend of a recorded report must be answered even if the order has moved on since
         # (completed, closed): the replay wins over the rules that would refuse a new report.
-        existing = Confirmation.objects.filter(client_id=request.client_id).first()
-        if existing is None:
-            raise
-        return _replay(existing, request)
-    except IntegrityError:
-        # The same client_id was recorded at the same moment against another order.
+        # An IntegrityError: the same client_id was recorded at the same moment against another order.
         existing = Confirmation.objects.filter(client_id=request.client_id).first()
         if existing is None:
             raise
@@ -716,30 +730,14 @@ def operation_confirm_many(*, requests: list[ConfirmationRequest], actor: Any = 
     """
     answers: list[ConfirmationResult | DomainError | None] = [None] * len(requests)
     with transaction.atomic():
-        numbers = sorted({request.work_order for request in requests})
-        orders = {
-            order.number: order
-            for order in WorkOrder.objects.select_for_update(of=("self",))
-            .select_related("item__unit")
-            .filter(number__in=numbers)
-            .order_by("pk")
-        }
-        orders_by_pk = {order.pk: order for order in orders.values()}
-        operations_by_order: dict[int, list[WorkOrderOperation]] = {pk: [] for pk in orders_by_pk}
-        for operation in (
-            WorkOrderOperation.objects.select_related("work_center").filter(work_order__in=orders_by_pk).order_by("sequence")
-        ):
-            operation.work_order = orders_by_pk[operation.work_order_id]
-            operations_by_order[operation.work_order_id].append(operation)
+        orders = work_orders_lock(numbers=[request.work_order for request in requests])
+        operations_by_order = _operations_of(orders.values())
         seen = {
             confirmation.client_id: confirmation
             for confirmation in Confirmation.objects.filter(client_id__in=[request.client_id for request in requests])
         }
         lookups = _Lookups.load(requests)
-        new_rows: list[Confirmation] = []
-        messages: list[NewMessage] = []
-        events: list[Event] = []
-        touched: dict[int, WorkOrderOperation] = {}
+        rows = ConfirmationRows()
         for index, request in enumerate(requests):
             try:
                 if request.client_id in seen:
@@ -747,32 +745,26 @@ def operation_confirm_many(*, requests: list[ConfirmationRequest], actor: Any = 
                     continue
                 work_order = orders.get(request.work_order)
                 if work_order is None:
-                    raise DomainError(
-                        "unknown_work_order",
-                        _("Work order %(number)s does not exist.") % {"number": request.work_order},
-                        kind=ErrorKind.NOT_FOUND,
-                        fields={"work_order": request.work_order},
-                    )
-                confirmation, message, event = _record(request, work_order, operations_by_order[work_order.pk], lookups, actor)
+                    raise unknown_work_order(number=request.work_order)
+                judgement = Judgement(request, work_order, operations_by_order[work_order.pk], lookups)
+                confirmation = _record(judgement, rows, actor)
             except DomainError as error:
                 answers[index] = error
                 continue
             seen[request.client_id] = confirmation
-            touched[confirmation.operation.pk] = confirmation.operation
-            new_rows.append(confirmation)
-            messages.append(message)
-            events.append(event)
             answers[index] = ConfirmationResult(confirmation, created=True)
-        if _postgresql_writes():
-            copy_instances(new_rows)
-            update_instances(list(touched.values()), TOTAL_FIELDS)
-            copy_instances(events)
-        else:
-            Confirmation.objects.bulk_create(new_rows)
-            WorkOrderOperation.objects.bulk_update(list(touched.values()), TOTAL_FIELDS)
-            Event.objects.bulk_create(events)
-        outbox_add_many(messages)
+        confirmation_rows_write(rows=rows)
     return answers  # type: ignore[return-value]
+
+
+def _operations_of(orders: Iterable[WorkOrder]) -> dict[int, list[WorkOrderOperation]]:
+    """The operations of locked orders, by order primary key, in sequence."""
+    orders_by_pk = {order.pk: order for order in orders}
+    operations_by_order: dict[int, list[WorkOrderOperation]] = {pk: [] for pk in orders_by_pk}
+    for operation in WorkOrderOperation.objects.select_related("work_center").filter(work_order__in=orders_by_pk).order_by("sequence"):
+        operation.work_order = orders_by_pk[operation.work_order_id]
+        operations_by_order[operation.work_order_id].append(operation)
+    return operations_by_order
 
 
 # Reversal ids are derived from the original's client_id, so reversing twice finds the first reversal.
@@ -786,6 +778,31 @@ def confirmation_reverse(*, confirmation_id: uuid.UUID, reason: str = "", actor:
     A reversal that would leave the next operation having reported more than this one now
     passes is refused; reversing a final confirmation reopens its operation (and order).
     """
+    original = _confirmation_known(confirmation_id)
+    with transaction.atomic():
+        work_order = work_order_lock(number=original.work_order.number)
+        original = Confirmation.objects.select_related("reason_code", "operator").get(pk=original.pk)
+        reversal_of_a_confirmation(original=original)
+        existing = Confirmation.objects.filter(reverses=original).first()
+        if existing is not None:
+            return ConfirmationResult(existing, created=False)
+        work_order_not_finished(work_order=work_order)
+        operations = _operations(work_order)
+        operation = next(candidate for candidate in operations if candidate.pk == original.operation_id)
+        original.operation = operation
+        next_operation_stays_covered(original=original, operations=operations, work_order=work_order)
+        reversal = _reversal(original, work_order, reason, actor)
+        before = _totals(operation)
+        _add_to_totals(operation, reversal)
+        if original.is_final and operation.status == Status.COMPLETED:
+            _reopen(operation, work_order, actor, reason)
+        rows = ConfirmationRows()
+        rows.add(reversal, _event(reversal, work_order, before, _totals(operation), actor, reason), _message(reversal, work_order, operation))
+        (outbox_message,) = confirmation_rows_write(rows=rows)
+    return ConfirmationResult(reversal, created=True, message=outbox_message)
+
+
+def _confirmation_known(confirmation_id: uuid.UUID) -> Confirmation:
     original = Confirmation.objects.select_related("work_order").filter(uuid=confirmation_id).first()
     if original is None:
         raise DomainError(
@@ -794,74 +811,80 @@ def confirmation_reverse(*, confirmation_id: uuid.UUID, reason: str = "", actor:
             kind=ErrorKind.NOT_FOUND,
             fields={"id": str(confirmation_id)},
         )
-    with transaction.atomic():
-        work_order = work_order_lock(original.work_order.number)
-        original = Confirmation.objects.select_related("reason_code", "operator").get(pk=original.pk)
-        if original.kind == Confirmation.Kind.REVERSAL:
-            raise DomainError(
-                "cannot_reverse_reversal",
-                _("This record is itself a reversal; confirm the quantities again instead."),
-                kind=ErrorKind.CONFLICT,
-                fields={"id": str(confirmation_id)},
-            )
-        existing = Confirmation.objects.filter(reverses=original).first()
-        if existing is not None:
-            return ConfirmationResult(existing, created=False)
-        if work_order.status in {Status.CLOSED, Status.CANCELLED}:
-            raise DomainError(
-                "work_order_finished",
-                _("Work order %(number)s is %(status)s; its confirmations can no longer be reversed.")
-                % {"number": work_order.number, "status": Status(work_order.status).label},
-                kind=ErrorKind.CONFLICT,
-                fields={"work_order": work_order.status},
-            )
-        operations = _operations(work_order)
-        operation = next(candidate for candidate in operations if candidate.pk == original.operation_id)
-        original.operation = operation
-        following = min((c for c in operations if c.sequence > operation.sequence), key=lambda c: c.sequence, default=None)
-        if following is not None and original.good_qty > 0:
-            operation.good_qty -= original.good_qty
-            still_available = operation_available(operations, following, work_order)
-            operation.good_qty += original.good_qty
-            if following.confirmed_qty > still_available:
-                raise DomainError(
-                    "reversal_blocked_by_next_operation",
-                    _("Operation %(next)04d already reported %(done)s, which this reversal would leave unaccounted for; reverse that first.")
-                    % {"next": following.sequence, "done": plain(following.confirmed_qty)},
-                    kind=ErrorKind.CONFLICT,
-                    fields={"operation": str(following.sequence)},
-                )
-        now = timezone.now()
-        reversal = Confirmation(
-            client_id=uuid.uuid5(REVERSAL_NAMESPACE, str(original.client_id)),
-            request_hash=original.request_hash,
-            kind=Confirmation.Kind.REVERSAL,
-            work_order=work_order,
-            operation=operation,
-            good_qty=-original.good_qty,
-            scrap_qty=-original.scrap_qty,
-            rework_qty=-original.rework_qty,
-            reason_code=original.reason_code,
-            labor_minutes=-original.labor_minutes,
-            machine_minutes=-original.machine_minutes,
-            operator=original.operator,
-            station=original.station,
-            is_final=False,
-            reverses=original,
-            note=reason[:500],
-            confirmed_at=now,
-            recorded_at=now,
-            recorded_by=actor if getattr(actor, "is_authenticated", False) else None,
+    return original
+
+
+def reversal_of_a_confirmation(*, original: Confirmation) -> None:
+    """Refuse to reverse a reversal: the quantities are confirmed again instead."""
+    if original.kind == Confirmation.Kind.REVERSAL:
+        raise DomainError(
+            "cannot_reverse_reversal",
+            _("This record is itself a reversal; confirm the quantities again instead."),
+            kind=ErrorKind.CONFLICT,
+            fields={"id": str(original.uuid)},
         )
-        before = _totals(operation)
-        _add_to_totals(operation, reversal)
-        label = getattr(actor, "username", "")
-        if original.is_final and operation.status == Status.COMPLETED:
-            operation_transition_locked(operation, work_order=work_order, action="reopen", actor=actor, actor_label=label, reason=reason)
-            if work_order.status == Status.COMPLETED:
-                work_order_transition_locked(work_order, action="reopen", actor=actor, actor_label=label, reason=reason)
-        reversal.save()
-        operation.save(update_fields=TOTAL_FIELDS)
-        _event(reversal, work_order, before, _totals(operation), actor, reason).save()
-        (outbox_message,) = outbox_add_many([_message(reversal, work_order, operation)])
-    return ConfirmationResult(reversal, created=True, message=outbox_message)
+
+
+def work_order_not_finished(*, work_order: WorkOrder) -> None:
+    """Refuse to reverse a confirmation of a closed or cancelled order."""
+    if work_order.status in {Status.CLOSED, Status.CANCELLED}:
+        raise DomainError(
+            "work_order_finished",
+            _("Work order %(number)s is %(status)s; its confirmations can no longer be reversed.")
+            % {"number": work_order.number, "status": Status(work_order.status).label},
+            kind=ErrorKind.CONFLICT,
+            fields={"work_order": work_order.status},
+        )
+
+
+def next_operation_stays_covered(*, original: Confirmation, operations: list[WorkOrderOperation], work_order: WorkOrder) -> None:
+    """Refuse a reversal that would leave the next operation having reported more than this one passed on."""
+    operation = original.operation
+    following = min((c for c in operations if c.sequence > operation.sequence), key=lambda c: c.sequence, default=None)
+    if following is None or original.good_qty <= 0:
+        return
+    operation.good_qty -= original.good_qty
+    still_available = operation_available(operations=operations, operation=following, work_order=work_order)
+    operation.good_qty += original.good_qty
+    if following.confirmed_qty > still_available:
+        raise DomainError(
+            "reversal_blocked_by_next_operation",
+            _("Operation %(next)04d already reported %(done)s, which this reversal would leave unaccounted for; reverse that first.")
+            % {"next": following.sequence, "done": plain(quantity=following.confirmed_qty)},
+            kind=ErrorKind.CONFLICT,
+            fields={"operation": str(following.sequence)},
+        )
+
+
+def _reversal(original: Confirmation, work_order: WorkOrder, reason: str, actor: Any) -> Confirmation:
+    """The negated record of ``original``, not yet written."""
+    now = timezone.now()
+    return Confirmation(
+        client_id=uuid.uuid5(REVERSAL_NAMESPACE, str(original.client_id)),
+        request_hash=original.request_hash,
+        kind=Confirmation.Kind.REVERSAL,
+        work_order=work_order,
+        operation=original.operation,
+        good_qty=-original.good_qty,
+        scrap_qty=-original.scrap_qty,
+        rework_qty=-original.rework_qty,
+        reason_code=original.reason_code,
+        labor_minutes=-original.labor_minutes,
+        machine_minutes=-original.machine_minutes,
+        operator=original.operator,
+        station=original.station,
+        is_final=False,
+        reverses=original,
+        note=reason[:500],
+        confirmed_at=now,
+        recorded_at=now,
+        recorded_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+
+
+def _reopen(operation: WorkOrderOperation, work_order: WorkOrder, actor: Any, reason: str) -> None:
+    """Reversing a final confirmation reopens its completed operation, and its order if completed."""
+    label = getattr(actor, "username", "")
+    operation_transition_locked(operation=operation, work_order=work_order, action="reopen", actor=actor, actor_label=label, reason=reason)
+    if work_order.status == Status.COMPLETED:
+        work_order_transition_locked(work_order=work_order, action="reopen", actor=actor, actor_label=label, reason=reason)

@@ -38,7 +38,7 @@ class UpsertResult:
     changed: bool
 
 
-def changed_fields(obj: models.Model, wanted: dict[str, Any]) -> list[str]:
+def changed_fields(*, obj: models.Model, wanted: dict[str, Any]) -> list[str]:
     return [name for name, value in wanted.items() if getattr(obj, name) != value]
 
 
@@ -68,7 +68,7 @@ def _upsert(model: type[models.Model], *, key_field: str, key: str, wanted: dict
                 after={name: _plain(value) for name, value in wanted.items()},
             )
             return UpsertResult(obj, created=True, changed=True)
-    changes = changed_fields(obj, wanted)
+    changes = changed_fields(obj=obj, wanted=wanted)
     if not changes:
         return UpsertResult(obj, created=False, changed=False)
     before = {name: _plain(getattr(obj, name)) for name in changes}

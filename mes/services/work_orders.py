@@ -20,6 +20,7 @@ from mes.services.transitions import (
     REQUESTABLE_ACTIONS,
     work_order_lock,
     work_order_transition_locked,
+    work_orders_lock,
 )
 
 # Once work has started the ERP may still move dates and priorities, but not what is made.
@@ -46,7 +47,7 @@ def work_order_upsert(
         item_obj = Item.objects.select_related("unit").get(code=item)
     except Item.DoesNotExist:
         raise unknown_reference("item", "item", item) from None
-    work_order = WorkOrder.objects.select_for_update(of=("self",)).select_related("item").filter(number=number).first()
+    work_order = work_orders_lock(numbers=[number]).get(number)
     if work_order is None:
         try:
             with transaction.atomic():
@@ -55,7 +56,7 @@ def work_order_upsert(
                     priority=priority if priority is not None else 5,
                 )
         except IntegrityError:  # created concurrently: carry on as an update of that row
-            work_order = work_order_lock(number)
+            work_order = work_order_lock(number=number)
         else:
             event_record(
                 object_type="work_order", object_key=number, action="create", actor=actor, work_order=work_order,
@@ -66,7 +67,7 @@ def work_order_upsert(
     wanted = {"item": item_obj, "quantity": quantity, "due_date": due_date}
     if priority is not None:
         wanted["priority"] = priority
-    changes = changed_fields(work_order, wanted)
+    changes = changed_fields(obj=work_order, wanted=wanted)
     if not changes:
         return UpsertResult(work_order, created=False, changed=False)
     if work_order.status in FINISHED:
@@ -115,7 +116,7 @@ def _rescale_released(work_order: WorkOrder, quantity: Decimal) -> None:
         component.save(update_fields=["required_qty"])
 
 
-def effective_bom(item: Item, on: datetime.date) -> Bom | None:
+def effective_bom(*, item: Item, on: datetime.date) -> Bom | None:
     """The BOM version in force on a date: the most recently effective one, then the highest version."""
     return (
         Bom.objects.filter(item=item)
@@ -127,7 +128,7 @@ def effective_bom(item: Item, on: datetime.date) -> Bom | None:
     )
 
 
-def work_order_release_locked(work_order: WorkOrder, *, actor: Any = None, actor_label: str = "", reason: str = "") -> WorkOrder:
+def work_order_release_locked(*, work_order: WorkOrder, actor: Any = None, actor_label: str = "", reason: str = "") -> WorkOrder:
     """Release a locked planned order: snapshot its routing into operations and its BOM into components."""
     try:
         routing = Routing.objects.prefetch_related("operations").get(item=work_order.item)
@@ -141,7 +142,7 @@ def work_order_release_locked(work_order: WorkOrder, *, actor: Any = None, actor
             % {"item": work_order.item.code},
             fields={"item": work_order.item.code},
         )
-    work_order_transition_locked(work_order, action="release", actor=actor, actor_label=actor_label, reason=reason)
+    work_order_transition_locked(work_order=work_order, action="release", actor=actor, actor_label=actor_label, reason=reason)
     WorkOrderOperation.objects.bulk_create(
         WorkOrderOperation(
             work_order=work_order,
@@ -156,7 +157,7 @@ def work_order_release_locked(work_order: WorkOrder, *, actor: Any = None, actor
         )
         for operation in routing_operations
     )
-    bom = effective_bom(work_order.item, timezone.localdate())
+    bom = effective_bom(item=work_order.item, on=timezone.localdate())
     if bom is not None:
         WorkOrderComponent.objects.bulk_create(
             WorkOrderComponent(
@@ -189,13 +190,13 @@ def work_order_transition(
             _("Unknown action %(action)s; use one of %(actions)s.")
             % {"action": action, "actions": ", ".join(REQUESTABLE_ACTIONS)},
         )
-    work_order = work_order_lock(number)
+    work_order = work_order_lock(number=number)
     if work_order.status == ACTIONS[action].target:
         return work_order, False
     if action == "release":
-        work_order_release_locked(work_order, actor=actor, actor_label=actor_label, reason=reason)
+        work_order_release_locked(work_order=work_order, actor=actor, actor_label=actor_label, reason=reason)
     else:
-        work_order_transition_locked(work_order, action=action, actor=actor, actor_label=actor_label, reason=reason)
+        work_order_transition_locked(work_order=work_order, action=action, actor=actor, actor_label=actor_label, reason=reason)
     return work_order, True
 
 
@@ -212,9 +213,7 @@ def work_orders_transition(
     wanted = list(dict.fromkeys(numbers))
     if not wanted:
         raise DomainError("nothing_selected", _("Select at least one work order."), fields={"numbers": "empty"})
-    found = set(
-        WorkOrder.objects.select_for_update(of=("self",)).filter(number__in=wanted).order_by("pk").values_list("number", flat=True)
-    )
+    found = set(work_orders_lock(numbers=wanted))
     results = []
     for number in wanted:
         if number not in found:

@@ -93,7 +93,7 @@ def work_order_list_page(request: HttpRequest) -> HttpResponse:
     form = WorkOrderFilterForm(request.GET, lines=production_lines())
     form.is_valid()
     filters = form.filters()
-    page = Paginator(work_order_list(filters), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(work_order_list(filters=filters), PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     query_without_status = query.copy()
@@ -102,7 +102,7 @@ def work_order_list_page(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "page": page,
-        "counts": work_order_status_counts(filters),
+        "counts": work_order_status_counts(filters=filters),
         "query": query.urlencode(),
         "query_without_status": query_without_status.urlencode(),
         "outcome": outcome,
@@ -130,7 +130,7 @@ def work_order_page(request: HttpRequest, number: str) -> HttpResponse:
         flash.success(request, outcome.message)
         return redirect("planning-order", number=number)
     try:
-        detail = work_order_detail(number)
+        detail = work_order_detail(number=number)
     except DomainError as error:
         return _no_such_order(request, error.message)
     context = {**detail, "outcome": outcome, "actions": _actions_for(request, detail["work_order"].status),

@@ -37,7 +37,7 @@ def station_machines(station: Station) -> set[int]:
 
 def check_work_center(station: Station, operation: WorkOrderOperation) -> None:
     """Refuse an operation of another work center: a station reports only its own work."""
-    operation_check_work_center(operation, station.work_center, number=operation.work_order.number)
+    operation_check_work_center(operation=operation, work_center=station.work_center, number=operation.work_order.number)
 
 
 def station_has_work_on(station: Station, work_order: WorkOrder) -> bool:
@@ -48,7 +48,7 @@ def station_has_work_on(station: Station, work_order: WorkOrder) -> bool:
 def operation_summary(work_order: WorkOrder, operation: WorkOrderOperation, operations: list[WorkOrderOperation]) -> dict[str, Any]:
     """What the station shows of an operation (and keeps offline): quantities as plain text."""
     confirmed = operation.confirmed_qty
-    available = operation_available(operations, operation, work_order)
+    available = operation_available(operations=operations, operation=operation, work_order=work_order)
     return {
         "work_order": work_order.number,
         "sequence": operation.sequence,
@@ -59,12 +59,12 @@ def operation_summary(work_order: WorkOrder, operation: WorkOrderOperation, oper
         "status": operation.status,
         "status_label": str(Status(operation.status).label),
         "order_status": work_order.status,
-        "planned": plain(operation.planned_qty),
-        "good": plain(operation.good_qty),
-        "scrap": plain(operation.scrap_qty),
-        "rework": plain(operation.rework_qty),
-        "remaining": plain(max(operation.planned_qty - confirmed, Decimal(0))),
-        "available": plain(max(available - confirmed, Decimal(0))),
+        "planned": plain(quantity=operation.planned_qty),
+        "good": plain(quantity=operation.good_qty),
+        "scrap": plain(quantity=operation.scrap_qty),
+        "rework": plain(quantity=operation.rework_qty),
+        "remaining": plain(quantity=max(operation.planned_qty - confirmed, Decimal(0))),
+        "available": plain(quantity=max(available - confirmed, Decimal(0))),
         "quality_checkpoint": operation.quality_checkpoint,
         "as_of": timezone.now().isoformat(),
     }

@@ -326,7 +326,7 @@ def station_operation_start(*, station: Station, number: str, sequence: int, ope
             kind=ErrorKind.CONFLICT,
         )
     if operation.status == Status.PAUSED:
-        operation_transition_locked(operation, work_order=work_order, action="resume", actor_label=operator_badge)
+        operation_transition_locked(operation=operation, work_order=work_order, action="resume", actor_label=operator_badge)
     machine = station_machine(station)
     if machine is not None:
         operation_start_on_equipment(number=number, sequence=sequence, equipment_code=machine.code, actor_label=operator_badge)
@@ -334,9 +334,9 @@ def station_operation_start(*, station: Station, number: str, sequence: int, ope
         return operation
     operation_check_startable(operation, number=number)
     if work_order.status == Status.RELEASED:
-        work_order_transition_locked(work_order, action="start", actor_label=operator_badge)
+        work_order_transition_locked(work_order=work_order, action="start", actor_label=operator_badge)
     if operation.status == Status.RELEASED:
-        operation_transition_locked(operation, work_order=work_order, action="start", actor_label=operator_badge)
+        operation_transition_locked(operation=operation, work_order=work_order, action="start", actor_label=operator_badge)
     return operation
 
 
@@ -363,7 +363,7 @@ def station_operation_pause(
             kind=ErrorKind.CONFLICT,
         )
     operation_transition_locked(
-        operation, work_order=work_order, action="pause", actor_label=operator_badge, reason=f"{reason.code} {reason.name}"
+        operation=operation, work_order=work_order, action="pause", actor_label=operator_badge, reason=f"{reason.code} {reason.name}"
     )
     operation_stop_on_equipment(number=number, sequence=sequence, actor_label=operator_badge)
     return operation

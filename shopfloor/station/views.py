@@ -312,8 +312,8 @@ def api_report(request: HttpRequest) -> JsonResponse:
             "created": result.created,
             "confirmation": {
                 "id": str(confirmation.uuid), "client_id": str(confirmation.client_id),
-                "good_qty": plain(confirmation.good_qty), "scrap_qty": plain(confirmation.scrap_qty),
-                "rework_qty": plain(confirmation.rework_qty), "final": confirmation.is_final,
+                "good_qty": plain(quantity=confirmation.good_qty), "scrap_qty": plain(quantity=confirmation.scrap_qty),
+                "rework_qty": plain(quantity=confirmation.rework_qty), "final": confirmation.is_final,
                 "erp_state": erp["state"] if erp else None,
             },
             "operation": operation,

@@ -198,15 +198,15 @@ def _stored(result, with_message: bool = True) -> dict:
     {"good_qty": 3, "operator_badge": "B-1001", "labor_minutes": "1.5", "station": "ST-7"},
     {"good_qty": 1, "scrap_qty": 2, "reason_code": "SCRAP-01"},
 ])
-def test_one_statement_write_stores_what_the_statement_per_row_writes_store(released_order, monkeypatch, fields):
-    from mes.services import confirmations
+def test_one_statement_write_stores_what_the_orm_stores(released_order, monkeypatch, fields):
+    from mes.services import confirmation_rows
 
     confirm(good_qty=1)  # the order is running: neither report below moves a status
     one_statement = confirm(**fields)
-    monkeypatch.setattr(confirmations, "_postgresql_writes", lambda: False)
-    per_row = confirm(**fields)
+    monkeypatch.setattr(confirmation_rows, "fast_writes", lambda: False)
+    orm = confirm(**fields)
 
-    first, second = _stored(one_statement), _stored(per_row)
+    first, second = _stored(one_statement), _stored(orm)
     assert first["returned"][0] + 1 == second["returned"][0]  # consecutive in the order's sequence
     first["returned"] = second["returned"] = None
     first["message"]["sequence"] = first["message"]["payload"]["sequence"] = None
@@ -239,7 +239,7 @@ def test_a_confirmation_is_three_statements_and_its_write_fits_psycopgs_query_ca
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY is PostgreSQL's")
 def test_a_batch_written_with_copy_stores_what_the_orms_bulk_writes_store(released_order, plant, monkeypatch):
     from erp_sync import outbox
-    from mes.services import confirmations
+    from mes.services import confirmation_rows
 
     WorkOrderFactory(number="WO-1002", item=plant["item"], quantity=D("10"))
     work_order_transition(number="WO-1002", action="release")
@@ -255,7 +255,7 @@ def test_a_batch_written_with_copy_stores_what_the_orms_bulk_writes_store(releas
         return [answer for answer in operation_confirm_many(requests=requests)]
 
     copied = batch()
-    monkeypatch.setattr(confirmations, "_postgresql_writes", lambda: False)
+    monkeypatch.setattr(confirmation_rows, "fast_writes", lambda: False)
     monkeypatch.setattr(outbox, "_copy_rows", lambda: False)
     orm = batch()
 

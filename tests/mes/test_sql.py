@@ -83,7 +83,7 @@ def test_new_instance_builds_what_the_model_builds(released_order, plant):
         ours, theirs = new_instance(model, **values), model(**values)
         assert _new_row_fields(ours) == _new_row_fields(theirs)
         assert ours._state.adding and ours._state.db is None
-        for name, value in values.items():
+        for name in values:
             assert getattr(ours, name) is getattr(theirs, name) or getattr(ours, name) == getattr(theirs, name)
     confirmation = new_instance(Confirmation, client_id=released_order.uuid, work_order=released_order, operation=operation)
     assert confirmation.work_order is released_order  # attached, no query
@@ -153,3 +153,65 @@ def test_confirmations_never_read_the_columns_the_hot_path_leaves_out(released_o
 
     monkeypatch.undo()
     assert WorkOrder.objects.get(pk=released_order.pk).status == "completed"
+
+
+def test_the_plain_sql_helpers_refuse_a_model_whose_save_adds_behaviour(released_order):
+    from django.db import models
+    from django.test.utils import isolate_apps
+
+    from common.fastsql import (
+        SaveBehaviourError,
+        copy_instances,
+        insert_statement,
+        require_plain_save,
+        update_statement,
+    )
+    from mes.models import Confirmation, Event, WorkOrderOperation
+
+    with isolate_apps("mes"):
+        class Stamped(models.Model):
+            note = models.CharField(max_length=10)
+
+            class Meta:
+                app_label = "mes"
+
+            def save(self, *args, **kwargs):
+                self.note = "stamped"  # what plain SQL would silently leave out
+                super().save(*args, **kwargs)
+
+        class Inheriting(Stamped):
+            class Meta:
+                app_label = "mes"
+                proxy = True
+
+    for model in (Stamped, Inheriting):
+        row = model(note="x")
+        with pytest.raises(SaveBehaviourError, match=r"save\(\) is overridden \(in Stamped\)"):
+            insert_statement(row)
+        with pytest.raises(SaveBehaviourError):
+            update_statement(model(pk=1, note="x"), ["note"])
+        with pytest.raises(SaveBehaviourError):
+            copy_instances([row])
+    # The rows of a confirmation have no such save(): the fast path may write them.
+    assert [require_plain_save(model) for model in (Confirmation, Event, WorkOrderOperation)] == [Confirmation, Event, WorkOrderOperation]
+
+
+def test_a_stored_audit_event_still_cannot_be_saved_again(released_order):
+    from django.db import transaction
+
+    from mes.models import Event
+    from mes.models.audit import AppendOnlyError
+
+    event = Event.objects.order_by("pk").first()
+    reason = event.reason
+
+    event.reason = "forged"
+    # Refused as the UPDATE is about to be sent: like any failed ORM write, inside the caller's transaction.
+    with pytest.raises(AppendOnlyError), transaction.atomic():
+        event.save()
+    with pytest.raises(AppendOnlyError), transaction.atomic():
+        event.save(update_fields=["reason"])
+
+    assert Event.objects.get(pk=event.pk).reason == reason
+    Event(object_type="test", object_key="k", action="note").save()  # a new row is written as ever
+    assert Event.objects.filter(object_type="test").count() == 1
