@@ -647,12 +647,12 @@ def _write(confirmation: Confirmation, event: Event, message: NewMessage) -> Out
         insert_instance(confirmation)
         update_instance(operation, TOTAL_FIELDS)
         insert_instance(event)
-        (outbox_message,) = outbox_add_many([message])
+        (outbox_message,) = outbox_add_many(messages=[message])
         return outbox_message
     confirmation_sql, confirmation_params = insert_statement(confirmation)
     totals_sql, totals_params = update_statement(operation, TOTAL_FIELDS)
     event_sql, event_params = insert_statement(event)
-    pending = outbox_add_sql(message)
+    pending = outbox_add_sql(message=message)
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH c AS ({confirmation_sql} RETURNING id), t AS ({totals_sql}), e AS ({event_sql} RETURNING id), "
@@ -771,7 +771,7 @@ def operation_confirm_many(*, requests: list[ConfirmationRequest], actor: Any = 
             Confirmation.objects.bulk_create(new_rows)
             WorkOrderOperation.objects.bulk_update(list(touched.values()), TOTAL_FIELDS)
             Event.objects.bulk_create(events)
-        outbox_add_many(messages)
+        outbox_add_many(messages=messages)
     return answers  # type: ignore[return-value]
 
 
@@ -863,5 +863,5 @@ def confirmation_reverse(*, confirmation_id: uuid.UUID, reason: str = "", actor:
         reversal.save()
         operation.save(update_fields=TOTAL_FIELDS)
         _event(reversal, work_order, before, _totals(operation), actor, reason).save()
-        (outbox_message,) = outbox_add_many([_message(reversal, work_order, operation)])
+        (outbox_message,) = outbox_add_many(messages=[_message(reversal, work_order, operation)])
     return ConfirmationResult(reversal, created=True, message=outbox_message)
