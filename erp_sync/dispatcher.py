@@ -543,41 +543,53 @@ class _Senders:
     def __init__(self, size: int) -> None:
         self.size = size
         self._pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="erp-send-thread")
+        self._senders: set[int] = set()  # threads that sent, so may hold a database connection
+        self._closed: set[int] = set()
+        self._changed = threading.Condition()
+        self._done = threading.Event()
 
     def submit(self, function: Callable[..., int], *args) -> Future:
-        return self._pool.submit(_sending, function, *args)
+        return self._pool.submit(self._send, function, *args)
+
+    def _send(self, function: Callable[..., int], *args) -> int:
+        with self._changed:
+            self._senders.add(threading.get_ident())
+        try:
+            return function(*args)
+        except BaseException:
+            connections.close_all()  # a broken connection must not serve the next send
+            raise
 
     def close(self) -> None:
-        """Let every thread of the pool close its own connection (a connection belongs to the thread
+        """Have every thread that sent close its own connection (a connection belongs to the thread
         that opened it), then end the pool. Call when no send is in flight.
 
-        One closing job per thread of the full pool: each holds its thread at a barrier until all
-        have started, so no thread takes two, and the pool starts the threads it has not yet.
+        One closing job at a time, until every sender has closed: a closing job keeps its thread
+        until the end, so the next one goes to another thread (at most one per thread of the pool).
         """
-        everyone = threading.Barrier(self.size)
-        for _index in range(self.size):
-            self._pool.submit(_close_connection, everyone)
-        self._pool.shutdown(wait=True)
+        try:
+            with self._changed:
+                submitted = 0
+                while not self._senders <= self._closed and submitted < self.size:
+                    self._pool.submit(self._close_own_connection)
+                    submitted += 1
+                    taken = self._changed.wait_for(lambda expected=submitted: len(self._closed) >= expected, timeout=_CLOSING_SECONDS)
+                    if not taken:
+                        logger.warning("A sending thread did not close its database connection within %s s", _CLOSING_SECONDS)
+                        break
+        finally:
+            self._done.set()
+            self._pool.shutdown(wait=True)
 
-
-def _sending(function: Callable[..., int], *args) -> int:
-    """One send in a pool thread; a failure closes the thread's connection, which must not serve the next send."""
-    try:
-        return function(*args)
-    except BaseException:
+    def _close_own_connection(self) -> None:
         connections.close_all()
-        raise
+        with self._changed:
+            self._closed.add(threading.get_ident())
+            self._changed.notify_all()
+        self._done.wait()
 
 
-def _close_connection(everyone: threading.Barrier) -> None:
-    connections.close_all()
-    try:
-        everyone.wait(timeout=_CLOSING_SECONDS)
-    except threading.BrokenBarrierError:
-        logger.warning("A sending thread waited %s s for the others to close their database connections", _CLOSING_SECONDS)
-
-
-#: How long closing may wait for the pool to start its threads (it takes milliseconds).
+#: How long closing waits for a thread of the pool to take its closing job (it takes microseconds).
 _CLOSING_SECONDS = 10.0
 
 
