@@ -215,7 +215,7 @@ def test_a_dispatch_run_records_the_kind_on_the_message_and_the_attempt_and_leav
         timeout_seconds=2, is_default=True,
     )
     messages = [_message(State.QUEUED) for _index in range(6)]
-    sessions_before = _sessions()
+    sessions_before = _sessions() if connection.vendor == "postgresql" else 0
 
     with warnings.catch_warnings(record=True) as warned:
         warnings.simplefilter("always", ResourceWarning)
@@ -226,7 +226,8 @@ def test_a_dispatch_run_records_the_kind_on_the_message_and_the_attempt_and_leav
     assert {(message.state, message.failure_kind) for message in stored} == {(State.RETRYING, FailureKind.UNREACHABLE)}
     assert {attempt.failure_kind for message in stored for attempt in message.deliveries.all()} == {FailureKind.UNREACHABLE}
     assert [str(warning.message) for warning in warned if issubclass(warning.category, ResourceWarning)] == []
-    assert _sessions_settle_at(sessions_before) == sessions_before
+    if connection.vendor == "postgresql":  # SQLite has no server sessions to count
+        assert _sessions_settle_at(sessions_before) == sessions_before
     assert [thread.name for thread in threading.enumerate() if thread.name.startswith("erp-send-")] == []
 
 
