@@ -32,7 +32,7 @@ class ErpConnectionForm(forms.ModelForm):
         if not isinstance(options, dict):
             return options
         try:
-            return options_unmasked(options, self.instance.options if self.instance.pk else {})
+            return options_unmasked(options=options, stored=self.instance.options if self.instance.pk else {})
         except DomainError as error:
             raise forms.ValidationError(error.message) from None
 

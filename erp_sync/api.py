@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
@@ -10,6 +11,9 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,11 +24,12 @@ from common.masking import masked
 from common.roles import may
 from erp_sync import services
 from erp_sync.models import ErpConnection, OutboxMessage
+from erp_sync.outbox import SYNC_STATES
 from erp_sync.selectors import mapping_preview, message_journey, sync_health
 from mes.api.authentication import PlantTokenAuthentication
 from mes.models.accounts import address_in
 
-MESSAGE_STATES = [choice for choice, _label in OutboxMessage.State.choices]
+MESSAGE_STATES = list(SYNC_STATES)
 
 
 class ReasonSerializer(serializers.Serializer):
@@ -70,7 +75,7 @@ class MessageDetailView(ApiView):
 
     @extend_schema(operation_id="v1_sync_messages_retrieve", tags=["erp-sync"], summary="One message with every step of its journey", responses={200: dict, **ERRORS})
     def get(self, request: Request, message_id: int) -> Response:
-        return Response(message_journey(check_number("id", message_id)))
+        return Response(message_journey(message_id=check_number("id", message_id)))
 
 
 class MessageReplayView(ApiView):
@@ -80,7 +85,7 @@ class MessageReplayView(ApiView):
     def post(self, request: Request, message_id: int) -> Response:
         data = validated(ReasonSerializer, request.data)
         services.messages_replay(message_ids=[check_number("id", message_id)], reason=data["reason"], actor=request.user)
-        return Response(message_journey(check_number("id", message_id)))
+        return Response(message_journey(message_id=check_number("id", message_id)))
 
 
 class MessageBulkReplayView(ApiView):
@@ -100,7 +105,7 @@ class MessageDiscardView(ApiView):
     def post(self, request: Request, message_id: int) -> Response:
         data = validated(ReasonSerializer, request.data)
         services.message_discard(message_id=check_number("id", message_id), reason=data["reason"], actor=request.user)
-        return Response(message_journey(check_number("id", message_id)))
+        return Response(message_journey(message_id=check_number("id", message_id)))
 
 
 def _message_json(message: OutboxMessage) -> dict[str, Any]:
@@ -131,28 +136,39 @@ def metrics(request: HttpRequest) -> HttpResponse:
     refusal = _metrics_refusal(request)
     if refusal is not None:
         return refusal
-    health = sync_health()
-    lines = [
-        "# HELP mes_erp_messages Outbox messages by connection and state.",
-        "# TYPE mes_erp_messages gauge",
-    ]
-    for entry in health["connections"]:
-        for state in ("pending", "retrying", "dead"):
-            lines.append(f'mes_erp_messages{{connection="{entry["name"]}",state="{state}"}} {entry[state]}')
-    lines += ["# HELP mes_erp_sent_last_hour Messages acknowledged by the ERP in the last hour.", "# TYPE mes_erp_sent_last_hour gauge"]
-    lines += [f'mes_erp_sent_last_hour{{connection="{entry["name"]}"}} {entry["sent_last_hour"]}' for entry in health["connections"]]
-    lines += ["# HELP mes_erp_oldest_pending_seconds Age of the oldest unsent message.", "# TYPE mes_erp_oldest_pending_seconds gauge"]
-    lines += [
-        f'mes_erp_oldest_pending_seconds{{connection="{entry["name"]}"}} {entry["oldest_pending_seconds"] or 0}'
-        for entry in health["connections"]
-    ]
-    lines += ["# HELP mes_erp_latency_ms Recorded-to-acknowledged latency over the last hour.", "# TYPE mes_erp_latency_ms gauge"]
-    for entry in health["connections"]:
-        for name, quantile in (("p50", "0.5"), ("p95", "0.95"), ("p99", "0.99")):
-            if entry["latency_ms"][name] is not None:
-                lines.append(f'mes_erp_latency_ms{{connection="{entry["name"]}",quantile="{quantile}"}} {entry["latency_ms"][name]}')
-    lines += ["# HELP mes_erp_alert 1 while ERP sync needs attention.", "# TYPE mes_erp_alert gauge", f"mes_erp_alert {int(health['alert']['active'])}"]
-    return HttpResponse("\n".join(lines) + "\n", content_type="text/plain; version=0.0.4; charset=utf-8")
+    # A registry of this request's own: each web process answers from the database, so no
+    # process keeps counts that another would contradict.
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SyncCollector())
+    return HttpResponse(generate_latest(registry), content_type=METRICS_CONTENT_TYPE)
+
+
+#: The Prometheus text format, version 0.0.4, which every Prometheus reads.
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class SyncCollector(Collector):
+    """Queue depth, age, latency and alert state of ERP delivery per connection, read once per scrape."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        health = sync_health()
+        connections = health["connections"]
+        messages = GaugeMetricFamily("mes_erp_messages", "Outbox messages by connection and state.", labels=["connection", "state"])
+        sent = GaugeMetricFamily("mes_erp_sent_last_hour", "Messages acknowledged by the ERP in the last hour.", labels=["connection"])
+        oldest = GaugeMetricFamily("mes_erp_oldest_pending_seconds", "Age of the oldest unsent message.", labels=["connection"])
+        latency = GaugeMetricFamily(
+            "mes_erp_latency_ms", "Recorded-to-acknowledged latency over the last hour.", labels=["connection", "quantile"]
+        )
+        for entry in connections:
+            for state in ("pending", "retrying", "dead"):
+                messages.add_metric([entry["name"], state], entry[state])
+            sent.add_metric([entry["name"]], entry["sent_last_hour"])
+            oldest.add_metric([entry["name"]], entry["oldest_pending_seconds"] or 0)
+            for name, quantile in (("p50", "0.5"), ("p95", "0.95"), ("p99", "0.99")):
+                if entry["latency_ms"][name] is not None:
+                    latency.add_metric([entry["name"], quantile], entry["latency_ms"][name])
+        yield from (messages, sent, oldest, latency)
+        yield GaugeMetricFamily("mes_erp_alert", "1 while ERP sync needs attention.", value=int(health["alert"]["active"]))
 
 
 def _metrics_refusal(request: HttpRequest) -> HttpResponse | None:
@@ -221,7 +237,7 @@ class ConnectionView(ApiView):
 
     @extend_schema(operation_id="v1_erp_connections_retrieve", tags=["erp-sync"], summary="One ERP connection", responses={200: dict, **ERRORS})
     def get(self, request: Request, name: str) -> Response:
-        return Response(_connection_json(services.erp_connection_get(name)))
+        return Response(_connection_json(services.erp_connection_get(name=name)))
 
     @extend_schema(
         tags=["erp-sync"],
@@ -252,7 +268,7 @@ class ConnectionTestView(ApiView):
 
     @extend_schema(tags=["erp-sync"], summary="Call the ERP once: is it there, do the credentials work?", request=None, responses={200: dict, **ERRORS})
     def post(self, request: Request, name: str) -> Response:
-        health = services.erp_connection_test(name)
+        health = services.erp_connection_test(name=name)
         return Response({"name": name, "reachable": health.reachable, "detail": health.detail, "latency_ms": health.latency_ms})
 
 
@@ -280,4 +296,4 @@ class MappingPreviewView(ApiView):
     )
     def post(self, request: Request) -> Response:
         data = validated(MappingPreviewSerializer, request.data)
-        return Response(mapping_preview(data["mapping"], time_zone=data.get("time_zone") or None))
+        return Response(mapping_preview(mapping=data["mapping"], time_zone=data.get("time_zone") or None))

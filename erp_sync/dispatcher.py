@@ -22,32 +22,53 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
 import random
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone, translation
 
 from common.crypto import SecretMustBeReentered
-from erp_sync.connectors.base import Connector, Outcome, Posting, PostResult
+from erp_sync.connectors.base import (
+    OUTAGE_KINDS,
+    Connector,
+    FailureKind,
+    Outcome,
+    Posting,
+    PostResult,
+)
 from erp_sync.connectors.registry import connector_for
 from erp_sync.models import DeliveryAttempt, ErpConnection, OutboxMessage
+from erp_sync.outbox import SETTLED_STATES
 from erp_sync.services import erp_connection_batch_not_offered
+from erp_sync.transitions import sources_of, targets_of, transition_allowed
 
 logger = logging.getLogger(__name__)
 
 State = OutboxMessage.State
-#: Errors that say the ERP could not be reached at all (nothing was sent): once it answers
-#: again, messages held back by them need not wait out their back-off.
-UNREACHABLE_ERRORS = ("connection refused:", "connect timeout:")
+
+# The moves the bulk statements below make, read from the one map (``erp_sync.transitions``):
+#: the claim takes messages from these states to ``sending``;
+CLAIM_SOURCES = sources_of(State.SENDING)
+#: an outcome takes a claimed (``sending``) message to one of these;
+OUTCOME_TARGETS = targets_of(State.SENDING)
+#: a lease that ran out takes it back to the queue.
+LEASE_EXPIRED = (State.SENDING, State.RETRYING)
+if not transition_allowed(*LEASE_EXPIRED):
+    raise RuntimeError("the map of outbox states no longer lets an expired claim go back to the queue")
+
+
+def _sql_states(states: Iterable[str]) -> str:
+    """States as an SQL list of literals (fixed names, never input); written out so that the
+    planner matches the partial indexes' conditions."""
+    return "({})".format(", ".join(f"'{state}'" for state in states))
 
 
 def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
@@ -60,23 +81,24 @@ def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
 
 # --- claiming ----------------------------------------------------------------------------
 
-_CLAIMED = """
+_SETTLED = _sql_states(SETTLED_STATES)
+_CLAIMED = f"""
 UPDATE erp_sync_outboxmessage
-SET state = 'sending', claim_token = %(token)s, lease_until = %(lease_until)s,
+SET state = '{State.SENDING.value}', claim_token = %(token)s, lease_until = %(lease_until)s,
     attempts = attempts + 1, last_attempt_at = %(now)s
 WHERE id IN (
     SELECT candidate.id FROM erp_sync_outboxmessage AS candidate
-    WHERE {candidates}
-      AND candidate.state IN ('queued', 'retrying')
+    WHERE {{candidates}}
+      AND candidate.state IN {_sql_states(CLAIM_SOURCES)}
       AND candidate.next_attempt_at <= %(now)s
       AND NOT EXISTS (
           SELECT 1 FROM erp_sync_outboxmessage AS earlier
           WHERE earlier.partition_key = candidate.partition_key
             AND earlier.sequence < candidate.sequence
-            AND earlier.state NOT IN ('acknowledged', 'discarded'))
-    ORDER BY {order}
+            AND earlier.state NOT IN {_SETTLED})
+    ORDER BY {{order}}
     LIMIT %(limit)s
-    {lock}
+    {{lock}}
 )
 RETURNING *
 """
@@ -86,15 +108,15 @@ RETURNING *
 # queued message: after an outage the heads have backed off past everything queued behind
 # them, and a scan in due order would test each blocked message first (418 ms against 8 ms
 # with 48,000 queued over 500 orders).
-_HEADS = """
+_HEADS = f"""
 candidate.id IN (
     WITH RECURSIVE orders(partition_key) AS (
         (SELECT partition_key FROM erp_sync_outboxmessage
-         WHERE state NOT IN ('acknowledged', 'discarded')
+         WHERE state NOT IN {_SETTLED}
          ORDER BY partition_key LIMIT 1)
         UNION ALL
         SELECT (SELECT following.partition_key FROM erp_sync_outboxmessage AS following
-                WHERE following.state NOT IN ('acknowledged', 'discarded')
+                WHERE following.state NOT IN {_SETTLED}
                   AND following.partition_key > orders.partition_key
                 ORDER BY following.partition_key LIMIT 1)
         FROM orders WHERE orders.partition_key IS NOT NULL
@@ -102,10 +124,10 @@ candidate.id IN (
     SELECT head.id FROM orders CROSS JOIN LATERAL (
         SELECT message.id, message.state, message.next_attempt_at FROM erp_sync_outboxmessage AS message
         WHERE message.partition_key = orders.partition_key
-          AND message.state NOT IN ('acknowledged', 'discarded')
+          AND message.state NOT IN {_SETTLED}
         ORDER BY message.sequence LIMIT 1
     ) AS head
-    WHERE head.state IN ('queued', 'retrying') AND head.next_attempt_at <= %(now)s
+    WHERE head.state IN {_sql_states(CLAIM_SOURCES)} AND head.next_attempt_at <= %(now)s
 )"""
 
 
@@ -130,8 +152,8 @@ def claim(*, limit: int, lease_seconds: float, partition_keys: list[str] | None 
         params.update(zip(names, partition_keys, strict=True))
         # Within one order only its head can qualify; ordering by sequence lets the
         # (partition_key, sequence) index find it without walking the whole due queue.
-        candidates = "candidate.partition_key IN ({}) AND candidate.state NOT IN ('acknowledged', 'discarded')".format(
-            ", ".join(f"%({name})s" for name in names)
+        candidates = "candidate.partition_key IN ({}) AND candidate.state NOT IN {}".format(
+            ", ".join(f"%({name})s" for name in names), _SETTLED
         )
         order = "candidate.partition_key, candidate.sequence"
     else:
@@ -149,8 +171,10 @@ def claim(*, limit: int, lease_seconds: float, partition_keys: list[str] | None 
 
 def release_expired_leases() -> int:
     """Messages whose worker died mid-send go back to the queue, to be looked up before a resend."""
-    return OutboxMessage.objects.filter(state=State.SENDING, lease_until__lt=timezone.now()).update(
-        state=State.RETRYING,
+    source, target = LEASE_EXPIRED
+    return OutboxMessage.objects.filter(state=source, lease_until__lt=timezone.now()).update(
+        state=target,
+        failure_kind=FailureKind.AMBIGUOUS,
         needs_lookup=True,
         claim_token=None,
         lease_until=None,
@@ -159,18 +183,12 @@ def release_expired_leases() -> int:
     )
 
 
-def _unreachable(error: str) -> bool:
-    return any(mark in error for mark in UNREACHABLE_ERRORS)
-
-
 def _held_back_by_outage(connection_row: ErpConnection, now: datetime):
     """Messages for this connection waiting out a back-off because its ERP could not be reached."""
     destinations = ["", connection_row.name] if connection_row.is_default else [connection_row.name]
-    held = OutboxMessage.objects.filter(state=State.RETRYING, next_attempt_at__gt=now, destination__in=destinations)
-    reachable_errors = held.none()
-    for mark in UNREACHABLE_ERRORS:
-        reachable_errors = reachable_errors | held.filter(last_error__contains=mark)
-    return reachable_errors
+    return OutboxMessage.objects.filter(
+        state=State.RETRYING, next_attempt_at__gt=now, destination__in=destinations, failure_kind__in=OUTAGE_KINDS
+    )
 
 
 def resume_after_outage(connection_row: ErpConnection) -> int:
@@ -246,7 +264,7 @@ class _Sent:
 
 
 def _changes(message: OutboxMessage, result: PostResult, *, action: str, started_at: datetime, now: datetime) -> dict:
-    changes: dict = {"claim_token": None, "lease_until": None}
+    changes: dict = {"claim_token": None, "lease_until": None, "failure_kind": result.failure_kind}
     if result.outcome in (Outcome.ACCEPTED, Outcome.DUPLICATE):
         changes.update(
             state=State.ACKNOWLEDGED,
@@ -305,6 +323,7 @@ def _record(
                     outcome=item.recorded_outcome or result.outcome.value,
                     http_status=result.http_status,
                     error=result.error[:4000],
+                    failure_kind=result.failure_kind,
                     erp_document=result.erp_document[:200],
                 )
             )
@@ -323,24 +342,27 @@ def _record(
 
 # Every outcome of one request in one statement, each row only while its claim is still ours.
 # Columns an outcome leaves alone come as NULL and keep their value (COALESCE).
-_WRITE_OUTCOMES = """
+_WRITE_OUTCOMES = f"""
 UPDATE erp_sync_outboxmessage AS message SET
     state = outcome.state,
     claim_token = NULL,
     lease_until = NULL,
     last_error = outcome.last_error,
+    failure_kind = outcome.failure_kind,
     acknowledged_at = COALESCE(outcome.acknowledged_at, message.acknowledged_at),
     erp_ref = CASE WHEN outcome.state = 'acknowledged' THEN outcome.erp_ref ELSE message.erp_ref END,
     erp_document = COALESCE(outcome.erp_document, message.erp_document),
     needs_lookup = COALESCE(outcome.needs_lookup, message.needs_lookup),
     next_attempt_at = COALESCE(outcome.next_attempt_at, message.next_attempt_at),
     first_sent_at = COALESCE(message.first_sent_at, outcome.first_sent_at)
-FROM (VALUES {rows}) AS outcome(
-    id, claim_token, state, last_error, acknowledged_at, erp_ref, erp_document, needs_lookup, next_attempt_at, first_sent_at)
-WHERE message.id = outcome.id AND message.claim_token = outcome.claim_token AND message.state = 'sending'
+FROM (VALUES {{rows}}) AS outcome(
+    id, claim_token, state, last_error, failure_kind, acknowledged_at, erp_ref, erp_document, needs_lookup, next_attempt_at,
+    first_sent_at)
+WHERE message.id = outcome.id AND message.claim_token = outcome.claim_token AND message.state = '{State.SENDING.value}'
+  AND outcome.state IN {_sql_states(OUTCOME_TARGETS)}
 RETURNING message.id
 """
-_OUTCOME_ROW = "(%s::bigint, %s::uuid, %s, %s, %s::timestamptz, %s::jsonb, %s, %s::boolean, %s::timestamptz, %s::timestamptz)"
+_OUTCOME_ROW = "(%s::bigint, %s::uuid, %s, %s, %s, %s::timestamptz, %s::jsonb, %s, %s::boolean, %s::timestamptz, %s::timestamptz)"
 
 
 def _write_outcomes(sent: list[_Sent], changes: list[dict]) -> set[int]:
@@ -349,13 +371,15 @@ def _write_outcomes(sent: list[_Sent], changes: list[dict]) -> set[int]:
         return {
             item.message.pk
             for item, change in zip(sent, changes, strict=True)
-            if OutboxMessage.objects.filter(pk=item.message.pk, claim_token=item.message.claim_token, state=State.SENDING).update(**change)
+            if change["state"] in OUTCOME_TARGETS
+            and OutboxMessage.objects.filter(pk=item.message.pk, claim_token=item.message.claim_token, state=State.SENDING).update(**change)
         }
     params: list = []
     for item, change in zip(sent, changes, strict=True):
         erp_ref = change.get("erp_ref")
         params += [
-            item.message.pk, item.message.claim_token, change["state"], change["last_error"], change.get("acknowledged_at"),
+            item.message.pk, item.message.claim_token, change["state"], change["last_error"], change["failure_kind"],
+            change.get("acknowledged_at"),
             None if erp_ref is None else json.dumps(erp_ref), change.get("erp_document"), change.get("needs_lookup"),
             change.get("next_attempt_at"), change.get("first_sent_at"),
         ]
@@ -413,6 +437,7 @@ def _not_tried(unanswered: PostResult) -> PostResult:
         Outcome.RETRYABLE,
         error=f"Not tried: the ERP did not answer a look-up just before, in the same batch ({unanswered.error})"[:2000],
         retry_after=unanswered.retry_after,
+        failure_kind=unanswered.failure_kind,
     )
 
 
@@ -502,7 +527,7 @@ class _Round:
 
     def _watch_outage(self, row: ErpConnection, sent: list[_Sent], acknowledged: list[OutboxMessage]) -> None:
         """After this run saw the ERP unreachable, its first answer brings the held-back messages forward."""
-        if any(_unreachable(item.result.error) for item in sent if item.result.outcome == Outcome.RETRYABLE):
+        if any(item.result.failure_kind in OUTAGE_KINDS for item in sent if item.result.outcome == Outcome.RETRYABLE):
             with self._lock:
                 self._outage_seen.add(row.name)
         elif acknowledged and row.name in self._outage_seen:
@@ -512,55 +537,60 @@ class _Round:
 
 
 class _Senders:
-    """Sending threads for one dispatch run, started as needed; each keeps its database connection until the run ends."""
+    """The sending threads of one dispatch run: a thread pool whose threads keep their database
+    connection from one send to the next, and close it themselves when the run ends."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
-        self._threads: list[threading.Thread] = []
-        self._idle = 0  # threads waiting for a job
-        self._waiting = 0  # jobs no thread has taken yet
-        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="erp-send-thread")
+        self._senders: set[int] = set()  # threads that sent, so may hold a database connection
+        self._closed: set[int] = set()
+        self._changed = threading.Condition()
+        self._done = threading.Event()
 
     def submit(self, function: Callable[..., int], *args) -> Future:
-        future: Future = Future()
-        self._jobs.put((future, function, args))
-        with self._lock:  # a thread more only when more jobs wait than threads do
-            self._waiting += 1
-            start = self._waiting > self._idle and len(self._threads) < self.size
-            if start:
-                thread = threading.Thread(target=self._work, name=f"erp-send-{len(self._threads)}", daemon=True)
-                self._threads.append(thread)
-        if start:
-            thread.start()
-        return future
+        return self._pool.submit(self._send, function, *args)
 
-    def _work(self) -> None:
+    def _send(self, function: Callable[..., int], *args) -> int:
+        with self._changed:
+            self._senders.add(threading.get_ident())
         try:
-            while True:
-                with self._lock:
-                    self._idle += 1
-                job = self._jobs.get()
-                with self._lock:
-                    self._idle -= 1
-                    self._waiting -= job is not None
-                if job is None:
-                    return
-                future, function, args = job
-                if future.set_running_or_notify_cancel():
-                    try:
-                        future.set_result(function(*args))
-                    except BaseException as error:  # handed to the dispatcher through the future
-                        connection.close()  # a broken connection must not serve the next job
-                        future.set_exception(error)
-        finally:
-            connection.close()
+            return function(*args)
+        except BaseException:
+            connections.close_all()  # a broken connection must not serve the next send
+            raise
 
     def close(self) -> None:
-        for _thread in self._threads:
-            self._jobs.put(None)
-        for thread in self._threads:
-            thread.join()
+        """Have every thread that sent close its own connection (a connection belongs to the thread
+        that opened it), then end the pool. Call when no send is in flight.
+
+        One closing job at a time, until every sender has closed: a closing job keeps its thread
+        until the end, so the next one goes to another thread (at most one per thread of the pool).
+        """
+        try:
+            with self._changed:
+                submitted = 0
+                while not self._senders <= self._closed and submitted < self.size:
+                    self._pool.submit(self._close_own_connection)
+                    submitted += 1
+                    taken = self._changed.wait_for(lambda expected=submitted: len(self._closed) >= expected, timeout=_CLOSING_SECONDS)
+                    if not taken:
+                        logger.warning("A sending thread did not close its database connection within %s s", _CLOSING_SECONDS)
+                        break
+        finally:
+            self._done.set()
+            self._pool.shutdown(wait=True)
+
+    def _close_own_connection(self) -> None:
+        connections.close_all()
+        with self._changed:
+            self._closed.add(threading.get_ident())
+            self._changed.notify_all()
+        self._done.wait()
+
+
+#: How long closing waits for a thread of the pool to take its closing job (it takes microseconds).
+_CLOSING_SECONDS = 10.0
 
 
 def _enabled_connections() -> dict[str, ErpConnection]:

@@ -12,7 +12,7 @@ from common.crypto import (
     UnreadableSecret,
     unreadable_paths,
 )
-from erp_sync.connectors.base import ConnectionConfig
+from erp_sync.connectors.base import ConnectionConfig, FailureKind
 
 
 class ErpConnection(models.Model):
@@ -114,6 +114,10 @@ class OutboxMessage(models.Model):
     erp_document = models.CharField(_("ERP document"), max_length=200, blank=True)
     erp_ref = models.JSONField(_("ERP reference"), null=True, blank=True, help_text=_("The keys the ERP gave the posting."))
     last_error = models.TextField(_("last error"), blank=True)
+    failure_kind = models.CharField(
+        _("kind of failure"), max_length=16, choices=FailureKind.choices, blank=True,
+        help_text=_("What went wrong on the last attempt, as the connector classified it; empty once acknowledged."),
+    )
     created_at = models.DateTimeField(_("queued at"), auto_now_add=True)
     first_sent_at = models.DateTimeField(_("first sent at"), null=True, blank=True)
     last_attempt_at = models.DateTimeField(_("last attempt at"), null=True, blank=True)
@@ -166,6 +170,7 @@ class DeliveryAttempt(models.Model):
     outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices)
     http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
     error = models.TextField(_("ERP message"), blank=True)
+    failure_kind = models.CharField(_("kind of failure"), max_length=16, choices=FailureKind.choices, blank=True)
     erp_document = models.CharField(_("ERP document"), max_length=200, blank=True)
 
     class Meta:

@@ -37,10 +37,10 @@ def outbox_add(
     message = NewMessage(
         kind=kind, partition_key=partition_key, source_uuid=source_uuid, idempotency_key=idempotency_key, payload=payload
     )
-    return outbox_add_many([message])[0]
+    return outbox_add_many(messages=[message])[0]
 
 
-def outbox_add_many(messages: list[NewMessage]) -> list[OutboxMessage]:
+def outbox_add_many(*, messages: list[NewMessage]) -> list[OutboxMessage]:
     """Queue messages for the ERP inside the caller's transaction.
 
     Precondition: the caller is inside ``transaction.atomic`` and holds the lock on every
@@ -128,7 +128,7 @@ def _pending_ctes(columns: tuple[str, ...]) -> str:
     )
 
 
-def outbox_add_sql(message: NewMessage) -> PendingMessage:
+def outbox_add_sql(*, message: NewMessage) -> PendingMessage:
     """Queue one message as SQL for the caller to run, on PostgreSQL, in a data-modifying
     ``WITH`` together with the writes of the fact it reports: one round trip for all of them.
 
@@ -159,6 +159,16 @@ def wake_sender_after_commit() -> None:
 
 # --- where a recorded fact stands with the ERP (for pages and API answers) --------------------
 
+#: Every state a message can be in, for API schemas and filters.
+SYNC_STATES = tuple(OutboxMessage.State.values)
+#: The states in which a message is done with: the ERP has it, or it was given up. An order's next
+#: message goes only when every earlier one is settled.
+SETTLED_STATES = (OutboxMessage.State.ACKNOWLEDGED, OutboxMessage.State.DISCARDED)
+#: The states of a message still to reach the ERP, worst first: an order's badge shows its worst.
+UNSETTLED_BY_SEVERITY = (
+    OutboxMessage.State.DEAD, OutboxMessage.State.RETRYING, OutboxMessage.State.SENDING, OutboxMessage.State.QUEUED,
+)
+
 #: Where a message stands with the ERP, in a few words: the one wording every page shows.
 SYNC_LABELS = {
     OutboxMessage.State.DEAD: _("refused by the ERP"),
@@ -170,12 +180,12 @@ SYNC_LABELS = {
 }
 
 
-def sync_label(state: str | None) -> str:
+def sync_label(*, state: str | None) -> str:
     """A message's state (or an order's worst message's) in the reader's words; "—" for none."""
     return str(SYNC_LABELS.get(state or "", "—"))
 
 
-def sync_state_of(message: OutboxMessage) -> dict[str, Any]:
+def sync_state_of(*, message: OutboxMessage) -> dict[str, Any]:
     """A message's ERP journey as API clients and pages see it."""
     return {
         "state": message.state,
@@ -187,13 +197,16 @@ def sync_state_of(message: OutboxMessage) -> dict[str, Any]:
     }
 
 
-def sync_states(source_uuids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+def sync_states(*, source_uuids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
     """The ERP journey of each recorded fact, keyed by its UUID (one query)."""
-    return {message.source_uuid: sync_state_of(message) for message in OutboxMessage.objects.filter(source_uuid__in=source_uuids)}
+    return {
+        message.source_uuid: sync_state_of(message=message)
+        for message in OutboxMessage.objects.filter(source_uuid__in=source_uuids)
+    }
 
 
 def confirmation_sync_state(*, source_uuid: uuid.UUID, message: OutboxMessage | None = None) -> dict[str, Any] | None:
     """Where one recorded fact stands: from the message written with it a moment ago, else as stored."""
     if message is not None:
-        return sync_state_of(message)
-    return sync_states([source_uuid]).get(source_uuid)
+        return sync_state_of(message=message)
+    return sync_states(source_uuids=[source_uuid]).get(source_uuid)

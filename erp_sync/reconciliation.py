@@ -52,6 +52,7 @@ from erp_sync.connectors.base import Connector, ErpTotals, Outcome, Posting, Pos
 from erp_sync.connectors.registry import connector_for
 from erp_sync.models import Drift, ErpConnection, OutboxMessage, ReconciliationRun
 from erp_sync.outbox import wake_sender_after_commit
+from erp_sync.transitions import message_transition
 from mes.models import WorkOrder
 from mes.services.audit import event_record
 
@@ -562,16 +563,15 @@ def _resend_missing(drift_id: int, reason: str, actor: Any, actor_label: str) ->
     if refusal is not None:
         raise refusal
     before = {"drift": _audit_state(drift), "message": _message_state(message)}
-    message.state = State.RETRYING
-    message.needs_lookup = True
-    message.next_attempt_at = timezone.now()
-    message.acknowledged_at = None
-    message.erp_ref = None
-    message.erp_document = ""
-    message.claim_token = None
-    message.lease_until = None
-    message.last_error = "Reconciliation found this posting missing in the ERP; sent again after a look-up by our key."
-    message.save(update_fields=["state", "needs_lookup", "next_attempt_at", "acknowledged_at", "erp_ref", "erp_document", "claim_token", "lease_until", "last_error"])
+    message_transition(
+        message,
+        target=State.RETRYING,
+        changes={
+            "needs_lookup": True, "next_attempt_at": timezone.now(), "acknowledged_at": None, "erp_ref": None,
+            "erp_document": "", "claim_token": None, "lease_until": None,
+            "last_error": "Reconciliation found this posting missing in the ERP; sent again after a look-up by our key.",
+        },
+    )
     _mark_repaired(drift, reason, actor, actor_label, _("Sent again: the ERP is asked by our key first and books it only if it still lacks it."))
     after = {"drift": _audit_state(drift), "message": _message_state(message)}
     work_order = WorkOrder.objects.filter(number=drift.work_order).first()

@@ -110,7 +110,7 @@ def sync_health() -> dict[str, Any]:
         "connections": entries,
         "checked_at": now,
     }
-    health["alert"] = sync_alert(health)
+    health["alert"] = sync_alert(health=health)
     return health
 
 
@@ -123,7 +123,7 @@ def _latency_overall(since) -> dict[str, float | None]:
     return _percentiles(values)
 
 
-def sync_alert(health: dict[str, Any]) -> dict[str, Any]:
+def sync_alert(*, health: dict[str, Any]) -> dict[str, Any]:
     """Whether someone must act: messages stuck longer than the threshold, or dead letters."""
     reasons = []
     threshold = settings.ERP_SYNC_ALERT_AFTER_SECONDS
@@ -150,7 +150,7 @@ def sync_alert(health: dict[str, Any]) -> dict[str, Any]:
     return {"active": bool(reasons), "reasons": reasons}
 
 
-def message_journey(message_id: int) -> dict[str, Any]:
+def message_journey(*, message_id: int) -> dict[str, Any]:
     """A message and every step it took: recorded, queued, each attempt, acknowledged or failed."""
     from common.errors import DomainError, ErrorKind
 
@@ -181,13 +181,13 @@ def message_journey(message_id: int) -> dict[str, Any]:
         "connection": message.destination or None,
         "source": message.source_uuid,
         "payload": message.payload,
-        **sync_state_of(message),
+        **sync_state_of(message=message),
         "erp_ref": message.erp_ref,
         "journey": steps,
     }
 
 
-def mapping_preview(mapping: dict[str, Any], *, time_zone: str | None = None) -> dict[str, Any]:
+def mapping_preview(*, mapping: dict[str, Any], time_zone: str | None = None) -> dict[str, Any]:
     """What a REST connection with ``mapping`` would send for the most recent confirmation
     (or a sample one when none is recorded yet), with the problems a save would refuse."""
     from erp_sync.connectors import mapping as field_mapping

@@ -16,6 +16,7 @@ from erp_sync.connectors.base import Health
 from erp_sync.connectors.registry import CONNECTOR_CLASSES, connector_class
 from erp_sync.models import ErpConnection, OutboxMessage
 from erp_sync.outbox import wake_sender_after_commit
+from erp_sync.transitions import message_transition
 from mes.services.audit import event_record
 
 SLUG = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -67,7 +68,7 @@ def erp_connection_upsert(
         raise DomainError("invalid_timeout", _("The timeout must be between 1 and 300 seconds."), fields={"timeout_seconds": timeout_seconds})
     connection = ErpConnection.objects.select_for_update().filter(name=name).first()
     if options is not None:
-        options = options_unmasked(options, connection.options if connection is not None else {})
+        options = options_unmasked(options=options, stored=connection.options if connection is not None else {})
     problems = connector_class(kind).validate_options(options or {})
     if problems:
         raise DomainError(
@@ -109,7 +110,7 @@ def erp_connection_upsert(
     return connection, created
 
 
-def options_unmasked(options: Any, stored: Any) -> Any:
+def options_unmasked(*, options: Any, stored: Any) -> Any:
     """Options with every secret written back as "***" replaced by the stored one; refused where none is stored."""
     try:
         return unmasked(options, stored)
@@ -141,9 +142,9 @@ def erp_connection_batch_not_offered(*, name: str) -> bool:
     return True
 
 
-def erp_connection_batching(name: str) -> str:
+def erp_connection_batching(*, name: str) -> str:
     """How the connection sends several confirmations, for ``erp_connection test``; "" where its kind has no batch call."""
-    row = erp_connection_get(name)
+    row = erp_connection_get(name=name)
     connector = connector_class(row.kind)(row.as_config())
     try:
         if not connector.batch_call:
@@ -160,9 +161,9 @@ def erp_connection_batching(name: str) -> str:
         connector.close()
 
 
-def erp_connection_test(name: str) -> Health:
+def erp_connection_test(*, name: str) -> Health:
     """One cheap call through a fresh connector: does the ERP answer these credentials?"""
-    row = erp_connection_get(name)
+    row = erp_connection_get(name=name)
     connector = connector_class(row.kind)(row.as_config())
     try:
         return connector.health()
@@ -170,7 +171,7 @@ def erp_connection_test(name: str) -> Health:
         connector.close()
 
 
-def erp_connection_get(name: str) -> ErpConnection:
+def erp_connection_get(*, name: str) -> ErpConnection:
     try:
         return ErpConnection.objects.get(name=name)
     except ErpConnection.DoesNotExist:
@@ -210,9 +211,7 @@ def messages_replay(*, message_ids: list[int], reason: str, actor: Any = None) -
     messages = _dead_messages_locked(message_ids, _("Only dead messages can be replayed; not dead: %(ids)s."))
     now = timezone.now()
     for message in messages:
-        message.state = OutboxMessage.State.RETRYING
-        message.next_attempt_at = now
-        message.save(update_fields=["state", "next_attempt_at"])
+        message_transition(message, target=OutboxMessage.State.RETRYING, changes={"next_attempt_at": now})
         event_record(
             object_type="outbox_message", object_key=str(message.idempotency_key), action="replay", actor=actor,
             before={"state": "dead", "last_error": message.last_error}, after={"state": "retrying"}, reason=reason,
@@ -228,8 +227,7 @@ def messages_discard(*, message_ids: list[int], reason: str, actor: Any = None) 
     reason = _require_reason(reason)
     messages = _dead_messages_locked(message_ids, _("Only dead messages can be discarded; not dead: %(ids)s."))
     for message in messages:
-        message.state = OutboxMessage.State.DISCARDED
-        message.save(update_fields=["state"])
+        message_transition(message, target=OutboxMessage.State.DISCARDED)
         event_record(
             object_type="outbox_message", object_key=str(message.idempotency_key), action="discard", actor=actor,
             before={"state": "dead", "last_error": message.last_error}, after={"state": "discarded"}, reason=reason,

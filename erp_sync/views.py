@@ -53,7 +53,7 @@ def message_page(request: HttpRequest, message_id: int) -> HttpResponse:
     if message_id > MAX_ID:
         return render(request, "erp_sync/message.html", {"missing": _("No such message.")}, status=404)
     try:
-        journey = message_journey(message_id)
+        journey = message_journey(message_id=message_id)
     except DomainError as error:
         return render(request, "erp_sync/message.html", {"missing": error.message}, status=404)
     return render(request, "erp_sync/message.html", {"message": journey})

@@ -19,6 +19,8 @@ from typing import Any, ClassVar
 
 import requests
 import urllib3
+from django.db import models
+from django.utils.translation import gettext_lazy as _
 from requests.adapters import HTTPAdapter
 from requests.auth import HTTPBasicAuth
 
@@ -31,14 +33,40 @@ class Outcome(enum.StrEnum):
     UNKNOWN = "unknown"  # the request may have reached the ERP and no answer came: look up first
 
 
+class FailureKind(models.TextChoices):
+    """What went wrong with a call, decided where the connector caught the error; the dispatcher acts
+    on the kind, never on the wording of the error."""
+
+    UNREACHABLE = "unreachable", _("unreachable")  # no connection was made (refused, unresolvable): nothing sent
+    TIMEOUT = "timeout", _("connect timeout")  # no connection was made in time: nothing sent
+    REFUSED = "refused", _("refused for now")  # the ERP answered: busy, locked, 5xx, 429, unreadable — later
+    REJECTED = "rejected", _("rejected")  # refused for good (validation, authorization): dead letter
+    AMBIGUOUS = "ambiguous", _("outcome unknown")  # sent, and no answer came: it may be booked
+
+
+#: Failures of an ERP that could not be reached at all: nothing was sent, so once it answers
+#: again the messages they held back need not wait out their back-off.
+OUTAGE_KINDS = frozenset({FailureKind.UNREACHABLE, FailureKind.TIMEOUT})
+
+_KIND_OF_OUTCOME = {Outcome.RETRYABLE: FailureKind.REFUSED, Outcome.REJECTED: FailureKind.REJECTED, Outcome.UNKNOWN: FailureKind.AMBIGUOUS}
+
+
 @dataclass(frozen=True)
 class PostResult:
+    """What one call came to. ``failure_kind`` says what failed; left out, it follows from the outcome
+    (retryable: refused for now, rejected: rejected, unknown: ambiguous; none for a success)."""
+
     outcome: Outcome
     erp_ref: dict[str, Any] | None = None
     erp_document: str = ""
     error: str = ""
     http_status: int | None = None
     retry_after: float | None = None
+    failure_kind: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.failure_kind and self.outcome in _KIND_OF_OUTCOME:
+            object.__setattr__(self, "failure_kind", _KIND_OF_OUTCOME[self.outcome])
 
 
 @dataclass(frozen=True)
@@ -222,12 +250,12 @@ RETRYABLE_STATUSES = frozenset({408, 423, 425, 429, 500, 502, 503, 504})
 def classify_exception(error: requests.RequestException) -> PostResult:
     """A network failure: was the request certainly not sent (retry) or maybe sent (look up first)?"""
     if isinstance(error, requests.ConnectTimeout):
-        return PostResult(Outcome.RETRYABLE, error=f"connect timeout: {error}")
+        return PostResult(Outcome.RETRYABLE, error=f"connect timeout: {error}", failure_kind=FailureKind.TIMEOUT)
     if isinstance(error, requests.ConnectionError) and _refused_before_sending(error):
-        return PostResult(Outcome.RETRYABLE, error=f"connection refused: {error}")
+        return PostResult(Outcome.RETRYABLE, error=f"connection refused: {error}", failure_kind=FailureKind.UNREACHABLE)
     # A read timeout, a reset or a dropped connection after the request went out: the ERP
     # may have booked it. Only a look-up by our key can tell.
-    return PostResult(Outcome.UNKNOWN, error=f"no answer: {type(error).__name__}: {error}")
+    return PostResult(Outcome.UNKNOWN, error=f"no answer: {type(error).__name__}: {error}", failure_kind=FailureKind.AMBIGUOUS)
 
 
 def _refused_before_sending(error: requests.ConnectionError) -> bool:

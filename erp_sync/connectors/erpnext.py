@@ -305,7 +305,9 @@ class ErpNextConnector(Connector):
         existing = self._by_key(posting.idempotency_key)
         if isinstance(existing, PostResult):
             # ERPNext said "already there" but could not tell us its name now: ask again later.
-            return PostResult(Outcome.RETRYABLE, error=f"duplicate, but the look-up failed: {existing.error}")
+            return PostResult(
+                Outcome.RETRYABLE, error=f"duplicate, but the look-up failed: {existing.error}", failure_kind=existing.failure_kind
+            )
         if existing is None:
             return _failure(response)
         if existing.get("docstatus") == 0:
@@ -466,7 +468,7 @@ def _failure(response: requests.Response) -> PostResult:
 def _as_retryable(result: PostResult) -> PostResult:
     """A failed read changed nothing in the ERP, so it is never ambiguous."""
     if result.outcome == Outcome.UNKNOWN:
-        return PostResult(Outcome.RETRYABLE, error=result.error, http_status=result.http_status)
+        return PostResult(Outcome.RETRYABLE, error=result.error, http_status=result.http_status, failure_kind=result.failure_kind)
     return result
 
 

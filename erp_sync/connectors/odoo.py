@@ -62,6 +62,7 @@ from erp_sync.connectors.base import (
     ConnectionConfig,
     Connector,
     ErpTotals,
+    FailureKind,
     Health,
     Outcome,
     Posting,
@@ -442,7 +443,7 @@ class OdooConnector(Connector):
                 PostResult(outcome, error=f"Odoo HTTP {error.errcode}: {error.errmsg}", http_status=error.errcode)
             ) from None
         except _NotSent as error:
-            raise _CallFailed(PostResult(Outcome.RETRYABLE, error=f"connection failed: {error}")) from None
+            raise _CallFailed(PostResult(Outcome.RETRYABLE, error=f"connection failed: {error}", failure_kind=error.kind)) from None
         except (TimeoutError, socket.timeout, http.client.HTTPException, ConnectionError, OSError) as error:
             # Sent, and no (complete) answer: the call may have been committed.
             raise _CallFailed(PostResult(Outcome.UNKNOWN, error=f"no answer: {type(error).__name__}: {error}")) from None
@@ -456,7 +457,11 @@ class OdooConnector(Connector):
 
 
 class _NotSent(Exception):
-    """The connection could not be opened, so nothing was sent."""
+    """The connection could not be opened, so nothing was sent: ``kind`` says whether in time or at all."""
+
+    def __init__(self, message: str, kind: FailureKind) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class _OneShot:
@@ -475,7 +480,8 @@ class _OneShot:
             try:
                 connection.connect()
             except OSError as error:
-                raise _NotSent(f"{type(error).__name__}: {error}") from error
+                kind = FailureKind.TIMEOUT if isinstance(error, TimeoutError) else FailureKind.UNREACHABLE
+                raise _NotSent(f"{type(error).__name__}: {error}", kind) from error
         return connection
 
     def request(self, host: Any, handler: str, request_body: bytes, verbose: bool = False) -> Any:
@@ -510,7 +516,7 @@ def _json2_error(response: requests.Response) -> tuple[str, str]:
 def _as_retryable(result: PostResult) -> PostResult:
     """A failed read changed nothing in the ERP, so it is never ambiguous."""
     if result.outcome == Outcome.UNKNOWN:
-        return PostResult(Outcome.RETRYABLE, error=result.error, http_status=result.http_status)
+        return PostResult(Outcome.RETRYABLE, error=result.error, http_status=result.http_status, failure_kind=result.failure_kind)
     return result
 
 

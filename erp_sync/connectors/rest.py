@@ -343,7 +343,7 @@ def _failure(response: requests.Response) -> PostResult:
 def _as_retryable(result: PostResult) -> PostResult:
     """A failed look-up changed nothing, so it is never ambiguous."""
     if result.outcome == Outcome.UNKNOWN:
-        return PostResult(Outcome.RETRYABLE, error=result.error, http_status=result.http_status)
+        return PostResult(Outcome.RETRYABLE, error=result.error, http_status=result.http_status, failure_kind=result.failure_kind)
     return result
 
 

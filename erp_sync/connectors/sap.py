@@ -436,7 +436,7 @@ class SapConnector(Connector):
             except requests.RequestException as error:
                 result = classify_exception(error)
                 # Nothing was written yet: a lost answer to a GET is simply retryable.
-                return PostResult(Outcome.RETRYABLE, error=f"CSRF token fetch failed: {result.error}")
+                return PostResult(Outcome.RETRYABLE, error=f"CSRF token fetch failed: {result.error}", failure_kind=result.failure_kind)
             token = response.headers.get("X-CSRF-Token")
             if response.status_code != 200 or not token or token.lower() == "required":
                 failure = _failure(response)
@@ -445,6 +445,7 @@ class SapConnector(Connector):
                     error=f"CSRF token fetch failed: {failure.error}",
                     http_status=failure.http_status,
                     retry_after=failure.retry_after,
+                    failure_kind=failure.failure_kind,
                 )
             self._token = token
             return token
@@ -488,7 +489,8 @@ class SapConnector(Connector):
             try:
                 response = self.session.get(url, timeout=self.timeout)
             except requests.RequestException as error:
-                return PostResult(Outcome.RETRYABLE, error=f"look-up failed: {classify_exception(error).error}")
+                failed = classify_exception(error)
+                return PostResult(Outcome.RETRYABLE, error=f"look-up failed: {failed.error}", failure_kind=failed.failure_kind)
             if response.status_code != 200:
                 return _failure(response)
             try:
@@ -512,7 +514,8 @@ class SapConnector(Connector):
                 timeout=self.timeout,
             )
         except requests.RequestException as error:
-            return PostResult(Outcome.RETRYABLE, error=classify_exception(error).error)
+            failed = classify_exception(error)
+            return PostResult(Outcome.RETRYABLE, error=failed.error, failure_kind=failed.failure_kind)
         if response.status_code != 200:
             return _failure(response)
         return _entity(response)
@@ -523,7 +526,9 @@ class SapConnector(Connector):
 
 def _not_tried(silent: PostResult) -> PostResult:
     """Certainly not sent, since SAP left an earlier call of the same batch unanswered: retry later."""
-    return PostResult(Outcome.RETRYABLE, error=f"Not sent: SAP did not answer a call just before ({silent.error})"[:2000])
+    return PostResult(
+        Outcome.RETRYABLE, error=f"Not sent: SAP did not answer a call just before ({silent.error})"[:2000], failure_kind=silent.failure_kind
+    )
 
 
 class _PartResponse:

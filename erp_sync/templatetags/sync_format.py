@@ -12,4 +12,4 @@ register = template.Library()
 @register.filter
 def sync_label(state: str | None) -> str:
     """Where a message (or an order's worst message) stands with the ERP, in a few words."""
-    return outbox.sync_label(state)
+    return outbox.sync_label(state=state)

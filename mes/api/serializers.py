@@ -10,6 +10,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from erp_sync.outbox import SYNC_STATES
 from mes.models import ReasonCode
 
 QUANTITY = {"max_digits": 14, "decimal_places": 3}
@@ -252,7 +253,7 @@ class WorkOrderOutSerializer(serializers.Serializer):
 
 
 class ErpSyncOutSerializer(serializers.Serializer):
-    state = serializers.ChoiceField(choices=["queued", "sending", "acknowledged", "retrying", "dead"])
+    state = serializers.ChoiceField(choices=SYNC_STATES)
     attempts = serializers.IntegerField()
     erp_document = serializers.CharField(allow_null=True)
     last_error = serializers.CharField(allow_null=True)

@@ -88,7 +88,7 @@ def work_order_detail(*, number: str) -> dict[str, Any]:
         .select_related("operation", "operator", "reason_code")
         .order_by("-recorded_at", "-id")[:DETAIL_ROWS]
     )
-    states = sync_states([confirmation.uuid for confirmation in confirmations])
+    states = sync_states(source_uuids=[confirmation.uuid for confirmation in confirmations])
     events = list(Event.objects.filter(work_order=work_order).select_related("actor").order_by("-occurred_at", "-id")[:DETAIL_ROWS])
     return {
         "work_order": work_order,

@@ -69,13 +69,13 @@ def confirmation_rows_write(*, rows: ConfirmationRows) -> list[OutboxMessage]:
         Confirmation.objects.bulk_create(rows.confirmations)
         WorkOrderOperation.objects.bulk_update(operations, TOTAL_FIELDS)
         Event.objects.bulk_create(rows.events)
-        return outbox_add_many(rows.messages)
+        return outbox_add_many(messages=rows.messages)
     if len(rows.confirmations) == 1:
         return [_write_in_one_statement(rows.confirmations[0], operations[0], rows.events[0], rows.messages[0])]
     copy_instances(rows.confirmations)
     update_instances(operations, TOTAL_FIELDS)
     copy_instances(rows.events)
-    return outbox_add_many(rows.messages)
+    return outbox_add_many(messages=rows.messages)
 
 
 def _write_in_one_statement(
@@ -85,7 +85,7 @@ def _write_in_one_statement(
     confirmation_sql, confirmation_params = insert_statement(confirmation)
     totals_sql, totals_params = update_statement(operation, TOTAL_FIELDS)
     event_sql, event_params = insert_statement(event)
-    pending = outbox_add_sql(message)
+    pending = outbox_add_sql(message=message)
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH c AS ({confirmation_sql} RETURNING id), t AS ({totals_sql}), e AS ({event_sql} RETURNING id), "

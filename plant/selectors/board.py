@@ -31,14 +31,16 @@ from fractions import Fraction
 from django.db.models import BigIntegerField, Count, Func, Max, OuterRef, Subquery
 from django.utils import timezone
 
+from erp_sync.models import OutboxMessage
+from erp_sync.outbox import SETTLED_STATES, UNSETTLED_BY_SEVERITY
 from mes.models import Status, WorkOrder, WorkOrderOperation
 
 ACTIVE = (Status.RELEASED, Status.IN_PROGRESS, Status.PAUSED)
 NO_LINE = ""
 
 # The ERP badge of an order: its worst message state, worst first.
-SYNC_SEVERITY = ("dead", "retrying", "sending", "queued")
-SETTLED = ("acknowledged", "discarded")
+SYNC_SEVERITY = UNSETTLED_BY_SEVERITY
+SETTLED = SETTLED_STATES
 
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 MICROSECOND = datetime.timedelta(microseconds=1)
@@ -223,8 +225,6 @@ class BoardLine:
 
 def _sync_badges() -> dict[str, str]:
     """Each active order's worst unsettled ERP message state (one query over the small unsettled index)."""
-    from erp_sync.models import OutboxMessage
-
     rows = (
         OutboxMessage.objects.filter(partition_key__in=WorkOrder.objects.filter(status__in=ACTIVE).values("number"))
         .exclude(state__in=SETTLED)
@@ -316,7 +316,7 @@ def board(*, line: str | None = None, now: datetime.datetime | None = None) -> l
                 operations_on_line.append(operation)
         if not by_line:
             continue
-        sync_state = badges.get(number, "acknowledged" if last_activity_us is not None else None)
+        sync_state = badges.get(number, OutboxMessage.State.ACKNOWLEDGED if last_activity_us is not None else None)
         plan = _plan_milli(quantity, numerator, denominator)
         for line_name, line_operations in by_line.items():
             board_line = lines.get(line_name)

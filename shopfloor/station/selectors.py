@@ -108,7 +108,7 @@ def station_recent_reports(*, station: Station, limit: int = 6) -> list[dict[str
         .select_related("work_order", "operation", "operator", "reason_code")
         .order_by("-recorded_at", "-id")[:limit]
     )
-    states = sync_states([confirmation.uuid for confirmation in confirmations])
+    states = sync_states(source_uuids=[confirmation.uuid for confirmation in confirmations])
     recent = []
     for confirmation in confirmations:
         erp = states.get(confirmation.uuid)
@@ -116,7 +116,7 @@ def station_recent_reports(*, station: Station, limit: int = 6) -> list[dict[str
             {
                 "confirmation": confirmation,
                 "erp_state": erp["state"] if erp else "",
-                "erp_label": sync_label(erp["state"]) if erp else "",
+                "erp_label": sync_label(state=erp["state"]) if erp else "",
                 "erp_document": erp["erp_document"] if erp else None,
                 "erp_error": erp["last_error"] if erp else None,
             }

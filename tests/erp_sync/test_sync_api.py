@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import CommandError, call_command
+from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.test import APIClient
 
 from erp_sync.models import ErpConnection, InboundReceipt, OutboxMessage
@@ -122,6 +123,27 @@ def test_metrics_are_prometheus_text(released_order, client):
     assert response.status_code == 200 and response["Content-Type"].startswith("text/plain")
     assert 'mes_erp_messages{connection="(no connection)",state="dead"} 1' in response.content.decode()
     assert "mes_erp_alert 1" in response.content.decode()
+
+
+def test_metrics_keep_their_families_help_and_labels(released_order, client):
+    dead_message(released_order.number, error="ERP said no")
+
+    text = client.get("/metrics").content.decode()
+    families = {family.name: family for family in text_string_to_metric_families(text)}
+
+    assert [line for line in text.splitlines() if line.startswith("# HELP")] == [
+        "# HELP mes_erp_messages Outbox messages by connection and state.",
+        "# HELP mes_erp_sent_last_hour Messages acknowledged by the ERP in the last hour.",
+        "# HELP mes_erp_oldest_pending_seconds Age of the oldest unsent message.",
+        "# HELP mes_erp_latency_ms Recorded-to-acknowledged latency over the last hour.",
+        "# HELP mes_erp_alert 1 while ERP sync needs attention.",
+    ]
+    assert {family.type for family in families.values()} == {"gauge"}
+    assert {(sample.labels["state"], sample.value) for sample in families["mes_erp_messages"].samples} == {
+        ("pending", 0), ("retrying", 0), ("dead", 1)
+    }
+    assert [sample.labels for sample in families["mes_erp_sent_last_hour"].samples] == [{"connection": "(no connection)"}]
+    assert [(sample.labels, sample.value) for sample in families["mes_erp_alert"].samples] == [({}, 1)]
 
 
 def test_metrics_away_from_loopback_need_a_token_of_a_role_that_watches_the_sync(released_order, client, settings):

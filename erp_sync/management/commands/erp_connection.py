@@ -92,8 +92,8 @@ class Command(BaseCommand):
             self.stdout.write(line)
 
     def _test(self, *, name, **_):
-        health = erp_connection_test(name)
-        batching = erp_connection_batching(name)
+        health = erp_connection_test(name=name)
+        batching = erp_connection_batching(name=name)
         latency = f" in {health.latency_ms} ms" if health.latency_ms is not None else ""
         if not health.reachable:
             raise CommandError(f"{name}: the ERP did not answer as expected{latency}: {health.detail}")
