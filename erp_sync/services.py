@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 from urllib.parse import urlparse
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from common.client_ip import client_ip
 from common.errors import DomainError, ErrorKind
 from common.masking import NothingStoredToKeep, masked, unmasked
 from erp_sync.connectors.base import Health
 from erp_sync.connectors.registry import CONNECTOR_CLASSES, connector_class
-from erp_sync.models import ErpConnection, OutboxMessage
+from erp_sync.models import ErpConnection, InboundReceipt, OutboxMessage
 from erp_sync.outbox import wake_sender_after_commit
 from mes.services.audit import event_record
 
+logger = logging.getLogger(__name__)
+
 SLUG = re.compile(r"[A-Za-z0-9_-]{1,64}")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f]")
 
 
 def _audited(connection: ErpConnection) -> dict[str, Any]:
@@ -278,3 +284,27 @@ def messages_discard(*, message_ids: list[int], reason: str, actor: Any = None) 
 def message_discard(*, message_id: int, reason: str, actor: Any = None) -> OutboxMessage:
     """Discard one dead message (see ``messages_discard``)."""
     return messages_discard(message_ids=[message_id], reason=reason, actor=actor)[0]
+
+
+# --- inbound receipts ----------------------------------------------------------------------
+
+
+def inbound_receipt_record(*, request: HttpRequest, payload_sha256: str, status_code: int, result: dict[str, Any]) -> None:
+    """Keep the receipt of one push an ERP made through the API (``common.api.base.InboundWriteView``).
+
+    A failed receipt never spoils the push: it is written in a savepoint, and a database error is logged.
+    """
+    try:
+        with transaction.atomic():
+            InboundReceipt.objects.create(
+                user=request.user,
+                method=request.method,
+                path=CONTROL_CHARACTERS.sub("\N{REPLACEMENT CHARACTER}", request.path)[:300],
+                remote_addr=client_ip(request)[:64],
+                payload_sha256=payload_sha256,
+                status_code=status_code,
+                result=result,
+            )
+    except DatabaseError:
+        # The push itself is recorded or refused already; a lost receipt must not turn it into an error.
+        logger.exception("Could not record the inbound receipt of %s %s", request.method, request.path)
