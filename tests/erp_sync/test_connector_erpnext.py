@@ -6,8 +6,6 @@ One simulator serves the module; each test starts from ``control.reset()``. No d
 from __future__ import annotations
 
 import json
-import time
-import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -18,23 +16,19 @@ import requests
 from erp_sync.connectors.base import ConnectionConfig, ErpTotals, Outcome, Posting
 from erp_sync.connectors.erpnext import ErpNextConnector
 from erp_sync.connectors.registry import connector_class
-from simulators.erp import SimulatorProcess, start_simulator
+from simulators.erp import SimulatorProcess
+from tests.erp_sync.builders import (
+    confirmation_posting,
+    reversal_of,
+    simulator_fixtures,
+    wait_for_ledger,
+)
 
 ORDER = "MFG-WO-2025-00042"
 OPERATION_NAMES = {10: "Cut", 20: "Weld", 30: "Paint"}
 
 
-@pytest.fixture(scope="module")
-def erpnext_process() -> Iterator[SimulatorProcess]:
-    with start_simulator("erpnext") as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def erpnext(erpnext_process: SimulatorProcess) -> SimulatorProcess:
-    erpnext_process.control.reset()  # keeps the configuration, so set it back too
-    erpnext_process.control.set_config(duplicate_error="duplicate_entry")
-    return erpnext_process
+erpnext_process, erpnext = simulator_fixtures("erpnext", duplicate_error="duplicate_entry")
 
 
 def connector_for(simulator: SimulatorProcess, *, timeout: float = 5.0, token: str | None = None, **options: Any) -> ErpNextConnector:
@@ -60,50 +54,10 @@ def connector(erpnext: SimulatorProcess) -> Iterator[ErpNextConnector]:
 def confirmation(
     *, operation: int = 10, good: str = "5.000", scrap: str = "1.000", order: str = ORDER, final: bool = False
 ) -> Posting:
-    key = str(uuid.uuid4())
-    payload = {
-        "type": "confirmation",
-        "confirmation_id": key,
-        "work_order": order,
-        "item": "FRAME-100",
-        "operation": operation,
-        "operation_name": OPERATION_NAMES[operation],
-        "work_center": f"WC-{OPERATION_NAMES[operation].upper()}",
-        "good_qty": good,
-        "scrap_qty": scrap,
-        "rework_qty": "2.000",
-        "unit": "PCS",
-        "reason_code": "SCRAP-01",
-        "reason_kind": "scrap",
-        "labor_minutes": "45.00",
-        "machine_minutes": "30.00",
-        "operator_badge": "B-1001",
-        "station": "ST-07",
-        "final": final,
-        "confirmed_at": "2025-03-01T08:00:00+00:00",
-        "reverses": None,
-    }
-    return Posting(idempotency_key=key, kind="confirmation", work_order=order, sequence=1, payload=payload)
-
-
-def reversal_of(original: Posting, reverses_ref: dict[str, Any] | None) -> Posting:
-    key = str(uuid.uuid4())
-    payload = {
-        **original.payload,
-        "type": "reversal",
-        "confirmation_id": key,
-        "good_qty": "-" + original.payload["good_qty"],
-        "scrap_qty": "-" + original.payload["scrap_qty"],
-        "reverses": {"confirmation_id": original.idempotency_key, "idempotency_key": original.idempotency_key},
-    }
-    return Posting(
-        idempotency_key=key,
-        kind="reversal",
-        work_order=original.work_order,
-        sequence=original.sequence + 1,
-        payload=payload,
-        reverses_ref=reverses_ref,
-        reverses_key=original.idempotency_key,
+    name = OPERATION_NAMES[operation]
+    return confirmation_posting(
+        order=order, operation=operation, good=good, scrap=scrap, final=final, operation_name=name,
+        work_center=f"WC-{name.upper()}", rework_qty="2.000", reason_code="SCRAP-01", reason_kind="scrap",
     )
 
 
@@ -117,13 +71,6 @@ def read_document(simulator: SimulatorProcess, doctype: str, name: str) -> dict[
     return response.json()["data"]
 
 
-def wait_for_ledger(simulator: SimulatorProcess, length: int, seconds: float = 5.0) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + seconds
-    while True:
-        entries = simulator.control.ledger()
-        if len(entries) >= length or time.monotonic() > deadline:
-            return entries
-        time.sleep(0.05)
 
 
 # -- posting -----------------------------------------------------------------------------------

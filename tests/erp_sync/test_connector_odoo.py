@@ -7,7 +7,6 @@ once per protocol (Odoo 19 → JSON-2, Odoo 16 → XML-RPC). No database.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -18,23 +17,19 @@ import requests
 from erp_sync.connectors.base import ConnectionConfig, ErpTotals, Outcome, Posting
 from erp_sync.connectors.odoo import OdooConnector
 from erp_sync.connectors.registry import connector_class
-from simulators.erp import SimulatorProcess, start_simulator
+from simulators.erp import SimulatorProcess
+from tests.erp_sync.builders import (
+    confirmation_posting,
+    reversal_of,
+    simulator_fixtures,
+    wait_for_ledger,
+)
 
 ORDER = "WH/MO/00042"
 VERSIONS = {"json2": 19, "xmlrpc": 16}
 
 
-@pytest.fixture(scope="module")
-def odoo_process() -> Iterator[SimulatorProcess]:
-    with start_simulator("odoo") as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def odoo(odoo_process: SimulatorProcess) -> SimulatorProcess:
-    odoo_process.control.reset()  # keeps the configuration, so set it back too
-    odoo_process.control.set_config(autocreate=True)
-    return odoo_process
+odoo_process, odoo = simulator_fixtures("odoo", autocreate=True)
 
 
 def connector_for(
@@ -69,49 +64,8 @@ def connector(odoo: SimulatorProcess, protocol: str) -> Iterator[OdooConnector]:
 def confirmation(
     *, operation: int = 10, good: str = "5.000", scrap: str = "1.000", order: str = ORDER, final: bool = False
 ) -> Posting:
-    key = str(uuid.uuid4())
-    payload = {
-        "type": "confirmation",
-        "confirmation_id": key,
-        "work_order": order,
-        "item": "FRAME-100",
-        "operation": operation,
-        "operation_name": "Cut",
-        "work_center": "WC-CUT",
-        "good_qty": good,
-        "scrap_qty": scrap,
-        "rework_qty": "0.000",
-        "unit": "PCS",
-        "reason_code": None,
-        "labor_minutes": "45.00",
-        "machine_minutes": "30.00",
-        "operator_badge": "B-1001",
-        "station": "ST-07",
-        "final": final,
-        "confirmed_at": "2025-03-01T16:00:00+08:00",
-        "reverses": None,
-    }
-    return Posting(idempotency_key=key, kind="confirmation", work_order=order, sequence=1, payload=payload)
-
-
-def reversal_of(original: Posting, reverses_ref: dict[str, Any] | None) -> Posting:
-    key = str(uuid.uuid4())
-    payload = {
-        **original.payload,
-        "type": "reversal",
-        "confirmation_id": key,
-        "good_qty": "-" + original.payload["good_qty"],
-        "scrap_qty": "-" + original.payload["scrap_qty"],
-        "reverses": {"confirmation_id": original.idempotency_key, "idempotency_key": original.idempotency_key},
-    }
-    return Posting(
-        idempotency_key=key,
-        kind="reversal",
-        work_order=original.work_order,
-        sequence=original.sequence + 1,
-        payload=payload,
-        reverses_ref=reverses_ref,
-        reverses_key=original.idempotency_key,
+    return confirmation_posting(
+        order=order, operation=operation, good=good, scrap=scrap, final=final, confirmed_at="2025-03-01T16:00:00+08:00"
     )
 
 
@@ -136,13 +90,6 @@ def workorder_state(simulator: SimulatorProcess, order: str, operation: str) -> 
     return row["state"]
 
 
-def wait_for_ledger(simulator: SimulatorProcess, length: int, seconds: float = 5.0) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + seconds
-    while True:
-        entries = simulator.control.ledger()
-        if len(entries) >= length or time.monotonic() > deadline:
-            return entries
-        time.sleep(0.05)
 
 
 # -- posting -----------------------------------------------------------------------------------

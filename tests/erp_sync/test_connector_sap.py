@@ -6,8 +6,6 @@ One simulator serves the module; each test starts from ``control.reset()``. No d
 from __future__ import annotations
 
 import threading
-import time
-import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -18,22 +16,18 @@ import requests
 from erp_sync.connectors.base import ConnectionConfig, ErpTotals, Outcome, Posting
 from erp_sync.connectors.registry import connector_class
 from erp_sync.connectors.sap import SapConnector
-from simulators.erp import SimulatorProcess, start_simulator
+from simulators.erp import SimulatorProcess
+from tests.erp_sync.builders import (
+    confirmation_posting,
+    reversal_of,
+    simulator_fixtures,
+    wait_for_ledger,
+)
 
 ORDER = "1004157"
 
 
-@pytest.fixture(scope="module")
-def sap_process() -> Iterator[SimulatorProcess]:
-    with start_simulator("sap") as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def sap(sap_process: SimulatorProcess) -> SimulatorProcess:
-    sap_process.control.reset()  # keeps the configuration, so set it back too
-    sap_process.control.set_config(dedupe="off")
-    return sap_process
+sap_process, sap = simulator_fixtures("sap", dedupe="off")
 
 
 def connector_for(simulator: SimulatorProcess, *, timeout: float = 5.0, **options: Any) -> SapConnector:
@@ -60,51 +54,9 @@ def connector(sap: SimulatorProcess) -> Iterator[SapConnector]:
 def confirmation(
     *, operation: int = 10, good: str = "5.000", scrap: str = "1.000", final: bool = False, order: str = ORDER, **extra: Any
 ) -> Posting:
-    key = str(uuid.uuid4())
-    payload = {
-        "type": "confirmation",
-        "confirmation_id": key,
-        "work_order": order,
-        "item": "FRAME-100",
-        "operation": operation,
-        "operation_name": "Cut",
-        "work_center": "WC-CUT",
-        "good_qty": good,
-        "scrap_qty": scrap,
-        "rework_qty": "0.000",
-        "unit": "PCS",
-        "reason_code": "SC01",
-        "reason_kind": "scrap",
-        "labor_minutes": "90.00",
-        "machine_minutes": "30.00",
-        "operator_badge": "B-1001",
-        "station": "ST-07",
-        "final": final,
-        "confirmed_at": "2025-03-01T20:30:00+00:00",
-        "reverses": None,
-        **extra,
-    }
-    return Posting(idempotency_key=key, kind="confirmation", work_order=order, sequence=1, payload=payload)
-
-
-def reversal_of(original: Posting, reverses_ref: dict[str, Any] | None) -> Posting:
-    key = str(uuid.uuid4())
-    payload = {
-        **original.payload,
-        "type": "reversal",
-        "confirmation_id": key,
-        "good_qty": "-" + original.payload["good_qty"],
-        "scrap_qty": "-" + original.payload["scrap_qty"],
-        "reverses": {"confirmation_id": original.idempotency_key, "idempotency_key": original.idempotency_key},
-    }
-    return Posting(
-        idempotency_key=key,
-        kind="reversal",
-        work_order=original.work_order,
-        sequence=original.sequence + 1,
-        payload=payload,
-        reverses_ref=reverses_ref,
-        reverses_key=original.idempotency_key,
+    return confirmation_posting(
+        order=order, operation=operation, good=good, scrap=scrap, final=final,
+        reason_code="SC01", reason_kind="scrap", labor_minutes="90.00", confirmed_at="2025-03-01T20:30:00+00:00", **extra,
     )
 
 
@@ -119,13 +71,6 @@ def read_record(simulator: SimulatorProcess, group: str, count: str) -> dict[str
     return response.json()["d"]
 
 
-def wait_for_ledger(simulator: SimulatorProcess, length: int, seconds: float = 5.0) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + seconds
-    while True:
-        entries = simulator.control.ledger()
-        if len(entries) >= length or time.monotonic() > deadline:
-            return entries
-        time.sleep(0.05)
 
 
 # -- posting -----------------------------------------------------------------------------------
