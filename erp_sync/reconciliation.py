@@ -52,6 +52,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from kombu.exceptions import OperationalError
 
 from common.errors import DomainError, ErrorKind
@@ -417,6 +418,23 @@ def _failure_reason(result: PostResult, row: ErpConnection) -> dict[str, Any]:
     return {"reason": reason, "address": urlparse(row.base_url).netloc, "timeout_seconds": row.timeout_seconds}
 
 
+#: What kept a run from checking an order, by the reason recorded in ``run.failures``.
+FAILURE_TEXTS = {
+    "unreachable": gettext_lazy("%(order)s: the ERP of connection %(connection)s could not be reached (nothing answers at %(address)s)."),
+    "timeout": gettext_lazy("%(order)s: the ERP of connection %(connection)s did not answer within %(seconds)s s."),
+    "no_answer": gettext_lazy("%(order)s: the ERP of connection %(connection)s closed the connection without answering."),
+    "refused": gettext_lazy("%(order)s: the ERP of connection %(connection)s refused the request (HTTP %(status)s): %(message)s"),
+    "unreadable": gettext_lazy("%(order)s: the ERP of connection %(connection)s answered something that could not be read."),
+    "no_connection": gettext_lazy("%(order)s: there is no ERP connection named %(connection)s."),
+    "no_default_connection": gettext_lazy("%(order)s: no default ERP connection is configured."),
+    "disabled": gettext_lazy("%(order)s: the connection %(connection)s is disabled."),
+    "no_worker": gettext_lazy("Could not reach a worker (%(error)s); try again, or wait for the scheduled run."),
+    "skipped": gettext_lazy("%(order)s: skipped, since the ERP of %(connection)s did not answer for the orders before."),
+}
+#: A failure the connector described itself, or one recorded before runs named reasons.
+FAILURE_TEXT_OTHERWISE = gettext_lazy("%(order)s: the ERP of connection %(connection)s could not be asked: %(error)s")
+
+
 def failure_text(failure: dict[str, Any]) -> str:
     """One order a run could not check, in the reader's language; never a raw exception."""
     values = {
@@ -428,30 +446,7 @@ def failure_text(failure: dict[str, Any]) -> str:
         "message": failure.get("erp_message") or _("no message"),
         "error": failure.get("error", ""),
     }
-    reason = failure.get("reason")
-    if reason == "unreachable":
-        text = _("%(order)s: the ERP of connection %(connection)s could not be reached (nothing answers at %(address)s).")
-    elif reason == "timeout":
-        text = _("%(order)s: the ERP of connection %(connection)s did not answer within %(seconds)s s.")
-    elif reason == "no_answer":
-        text = _("%(order)s: the ERP of connection %(connection)s closed the connection without answering.")
-    elif reason == "refused":
-        text = _("%(order)s: the ERP of connection %(connection)s refused the request (HTTP %(status)s): %(message)s")
-    elif reason == "unreadable":
-        text = _("%(order)s: the ERP of connection %(connection)s answered something that could not be read.")
-    elif reason == "no_connection":
-        text = _("%(order)s: there is no ERP connection named %(connection)s.")
-    elif reason == "no_default_connection":
-        text = _("%(order)s: no default ERP connection is configured.")
-    elif reason == "disabled":
-        text = _("%(order)s: the connection %(connection)s is disabled.")
-    elif reason == "no_worker":
-        text = _("Could not reach a worker (%(error)s); try again, or wait for the scheduled run.")
-    elif reason == "skipped":
-        text = _("%(order)s: skipped, since the ERP of %(connection)s did not answer for the orders before.")
-    else:  # a failure the connector described itself, or a run recorded before reasons were
-        text = _("%(order)s: the ERP of connection %(connection)s could not be asked: %(error)s")
-    return text % values
+    return str(FAILURE_TEXTS.get(failure.get("reason"), FAILURE_TEXT_OTHERWISE)) % values
 
 
 def _message_rows(order: str, connection: str, is_default: bool, *, keys: set[str] | None = None) -> list[dict[str, Any]]:

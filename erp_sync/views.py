@@ -92,12 +92,13 @@ def reconciliation_page(request: HttpRequest) -> HttpResponse:
             except DomainError as error:  # no reason: nothing was repaired
                 outcomes = dict.fromkeys(ids, error)
     runs = reconciliation.reconciliation_runs_recent(limit=10)
+    since = timezone.now() - RUN_POLL_WINDOW
     for run in runs:
         run.failure_texts = [reconciliation.failure_text(failure) for failure in run.failures[:20]]
-    since = timezone.now() - RUN_POLL_WINDOW
+        run.is_cut_off = run.state != ReconciliationRun.State.FINISHED and run.started_at <= since
     run_context = {
         "runs": runs,
-        "runs_unfinished": any(run.state != ReconciliationRun.State.FINISHED and run.started_at > since for run in runs),
+        "runs_unfinished": any(run.state != ReconciliationRun.State.FINISHED and not run.is_cut_off for run in runs),
     }
     if request.htmx and request.htmx.target == "run-table":
         return render(request, "erp_sync/reconciliation.html#run-table", run_context)

@@ -269,6 +269,21 @@ def test_the_worker_does_a_queued_run_once_and_the_poll_shows_it_finished(releas
     assert "WO-1001: no default ERP connection is configured." in content and "<html" not in content
 
 
+def test_a_run_whose_worker_stopped_is_shown_cut_off_and_no_longer_polled(db, client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    ReconciliationRun.objects.create(trigger="manual", state="running", started_at=timezone.now() - timedelta(hours=2))
+    supervisor = _signed_in(client, "supervisor")
+
+    poll = supervisor.get(URL, **RUN_TABLE_POLL)
+
+    content = poll.content.decode().strip()
+    assert content.startswith('<div id="run-table">') and "hx-trigger" not in content
+    assert "stopped before it finished" in content and "running…" not in content
+
+
 def test_run_now_for_an_order_the_mes_does_not_know_queues_nothing(db, client, django_capture_on_commit_callbacks):
     queued_tasks()
     supervisor = _signed_in(client, "supervisor")
