@@ -1,6 +1,7 @@
 """The ERPNext connector against the ERPNext simulator, a real process on loopback.
 
-One simulator serves the module; each test starts from ``control.reset()``. No database.
+One simulator serves the module; each test starts from ``control.reset()``. What every connector
+promises alike (find by key, retryable faults, lost answers, reversals) is in ``test_connector_contract.py``. No database.
 """
 
 from __future__ import annotations
@@ -13,35 +14,24 @@ from typing import Any
 import pytest
 import requests
 
-from erp_sync.connectors.base import ConnectionConfig, ErpTotals, Outcome, Posting
+from erp_sync.connectors.base import ConnectionConfig, ErpTotals, Outcome
 from erp_sync.connectors.erpnext import ErpNextConnector
 from erp_sync.connectors.registry import connector_class
 from simulators.erp import SimulatorProcess
 from tests.erp_sync.builders import (
-    confirmation_posting,
+    ERPNEXT_ORDER,
+    erpnext_confirmation,
+    erpnext_connector,
     reversal_of,
     simulator_fixtures,
     wait_for_ledger,
 )
 
-ORDER = "MFG-WO-2025-00042"
-OPERATION_NAMES = {10: "Cut", 20: "Weld", 30: "Paint"}
-
+ORDER = ERPNEXT_ORDER
+confirmation = erpnext_confirmation
+connector_for = erpnext_connector
 
 erpnext_process, erpnext = simulator_fixtures("erpnext", duplicate_error="duplicate_entry")
-
-
-def connector_for(simulator: SimulatorProcess, *, timeout: float = 5.0, token: str | None = None, **options: Any) -> ErpNextConnector:
-    return ErpNextConnector(
-        ConnectionConfig(
-            name="erpnext-test",
-            kind="erpnext",
-            base_url=simulator.base_url,
-            token=token or simulator.credentials["token"],
-            options=options,
-            timeout_seconds=timeout,
-        )
-    )
 
 
 @pytest.fixture
@@ -49,16 +39,6 @@ def connector(erpnext: SimulatorProcess) -> Iterator[ErpNextConnector]:
     connector = connector_for(erpnext)
     yield connector
     connector.close()
-
-
-def confirmation(
-    *, operation: int = 10, good: str = "5.000", scrap: str = "1.000", order: str = ORDER, final: bool = False
-) -> Posting:
-    name = OPERATION_NAMES[operation]
-    return confirmation_posting(
-        order=order, operation=operation, good=good, scrap=scrap, final=final, operation_name=name,
-        work_center=f"WC-{name.upper()}", rework_qty="2.000", reason_code="SCRAP-01", reason_kind="scrap",
-    )
 
 
 def read_document(simulator: SimulatorProcess, doctype: str, name: str) -> dict[str, Any]:
@@ -69,8 +49,6 @@ def read_document(simulator: SimulatorProcess, doctype: str, name: str) -> dict[
     )
     assert response.status_code == 200
     return response.json()["data"]
-
-
 
 
 # -- posting -----------------------------------------------------------------------------------
@@ -131,17 +109,6 @@ def test_stock_entry_mode_posts_a_manufacture_entry(erpnext: SimulatorProcess) -
     ]
 
 
-def test_find_by_our_key_after_a_post(erpnext: SimulatorProcess, connector: ErpNextConnector) -> None:
-    posting = confirmation()
-    posted = connector.post(posting)
-
-    found = connector.find(posting)
-
-    assert found is not None
-    assert (found.outcome, found.erp_ref, found.erp_document) == (Outcome.ACCEPTED, posted.erp_ref, "PO-JOB00001")
-    assert connector.find(confirmation()) is None
-
-
 # -- duplicates --------------------------------------------------------------------------------
 
 
@@ -191,33 +158,6 @@ def test_reversal_cancels_the_original_in_the_ledger(erpnext: SimulatorProcess, 
     assert found is not None and found.outcome == Outcome.ACCEPTED
 
 
-def test_a_repeated_reversal_is_a_duplicate_and_cancels_nothing_more(
-    erpnext: SimulatorProcess, connector: ErpNextConnector
-) -> None:
-    original = confirmation()
-    reversal = reversal_of(original, connector.post(original).erp_ref)
-    connector.post(reversal)
-
-    again = connector.post(reversal)
-
-    assert again.outcome == Outcome.DUPLICATE
-    assert [entry["action"] for entry in erpnext.control.ledger()] == ["post", "cancel"]
-
-
-def test_reversal_without_a_stored_reference_looks_the_original_up(
-    erpnext: SimulatorProcess, connector: ErpNextConnector
-) -> None:
-    original = confirmation()
-    connector.post(original)
-    reversal = reversal_of(original, None)
-
-    assert connector.find(reversal) is None
-    result = connector.post(reversal)
-
-    assert result.outcome == Outcome.ACCEPTED
-    assert erpnext.control.ledger()[-1]["cancels"] == "Job Card/PO-JOB00001"
-
-
 # -- errors and faults -------------------------------------------------------------------------
 
 
@@ -229,40 +169,6 @@ def test_a_locked_document_is_retryable(erpnext: SimulatorProcess, connector: Er
     assert (result.outcome, result.http_status) == (Outcome.RETRYABLE, 417)
     assert "DocumentLockedError" in result.error
     assert erpnext.control.ledger() == []
-
-
-def test_server_errors_are_retryable(erpnext: SimulatorProcess, connector: ErpNextConnector) -> None:
-    erpnext.control.set_faults(error_rate=1.0)
-
-    result = connector.post(confirmation())
-
-    assert result.outcome == Outcome.RETRYABLE
-    assert result.http_status in (500, 502, 503)
-    assert erpnext.control.ledger() == []
-
-
-def test_an_erp_that_is_down_is_retryable(erpnext: SimulatorProcess, connector: ErpNextConnector) -> None:
-    erpnext.control.set_faults(down=True)
-
-    result = connector.post(confirmation())
-
-    assert result.outcome == Outcome.RETRYABLE
-    assert connector.health().reachable is False
-
-
-def test_a_dropped_answer_is_unknown_and_find_then_reports_the_document(
-    erpnext: SimulatorProcess, connector: ErpNextConnector
-) -> None:
-    erpnext.control.set_faults(drop_after_commit_rate=1.0)
-    posting = confirmation()
-
-    result = connector.post(posting)
-
-    assert result.outcome == Outcome.UNKNOWN
-    erpnext.control.clear_faults()
-    found = connector.find(posting)
-    assert found is not None
-    assert (found.outcome, found.erp_ref) == (Outcome.ACCEPTED, {"doctype": "Job Card", "name": "PO-JOB00001"})
 
 
 def test_an_answer_slower_than_the_timeout_is_unknown(erpnext: SimulatorProcess) -> None:

@@ -1,6 +1,7 @@
 """The SAP connector against the SAP simulator, a real process on loopback.
 
-One simulator serves the module; each test starts from ``control.reset()``. No database.
+One simulator serves the module; each test starts from ``control.reset()``. What every connector
+promises alike (find by key, retryable faults, lost answers, reversals) is in ``test_connector_contract.py``. No database.
 """
 
 from __future__ import annotations
@@ -18,30 +19,19 @@ from erp_sync.connectors.registry import connector_class
 from erp_sync.connectors.sap import SapConnector
 from simulators.erp import SimulatorProcess
 from tests.erp_sync.builders import (
-    confirmation_posting,
+    SAP_ORDER,
     reversal_of,
+    sap_confirmation,
+    sap_connector,
     simulator_fixtures,
     wait_for_ledger,
 )
 
-ORDER = "1004157"
-
+ORDER = SAP_ORDER
+confirmation = sap_confirmation
+connector_for = sap_connector
 
 sap_process, sap = simulator_fixtures("sap", dedupe="off")
-
-
-def connector_for(simulator: SimulatorProcess, *, timeout: float = 5.0, **options: Any) -> SapConnector:
-    return SapConnector(
-        ConnectionConfig(
-            name="sap-test",
-            kind="sap",
-            base_url=simulator.service_url,
-            username=simulator.credentials["user"],
-            password=simulator.credentials["password"],
-            options=options,
-            timeout_seconds=timeout,
-        )
-    )
 
 
 @pytest.fixture
@@ -49,15 +39,6 @@ def connector(sap: SimulatorProcess) -> Iterator[SapConnector]:
     connector = connector_for(sap)
     yield connector
     connector.close()
-
-
-def confirmation(
-    *, operation: int = 10, good: str = "5.000", scrap: str = "1.000", final: bool = False, order: str = ORDER, **extra: Any
-) -> Posting:
-    return confirmation_posting(
-        order=order, operation=operation, good=good, scrap=scrap, final=final,
-        reason_code="SC01", reason_kind="scrap", labor_minutes="90.00", confirmed_at="2025-03-01T20:30:00+00:00", **extra,
-    )
 
 
 def read_record(simulator: SimulatorProcess, group: str, count: str) -> dict[str, Any]:
@@ -69,8 +50,6 @@ def read_record(simulator: SimulatorProcess, group: str, count: str) -> dict[str
     )
     assert response.status_code == 200
     return response.json()["d"]
-
-
 
 
 # -- posting -----------------------------------------------------------------------------------
@@ -123,17 +102,6 @@ def test_activity_slots_and_units_follow_the_options(sap: SimulatorProcess) -> N
     assert (record["ConfirmationUnit"], record["Plant"]) == ("ST", "1010")
 
 
-def test_find_by_our_key_after_a_post(sap: SimulatorProcess, connector: SapConnector) -> None:
-    posting = confirmation()
-    posted = connector.post(posting)
-
-    found = connector.find(posting)
-
-    assert found is not None
-    assert (found.outcome, found.erp_ref, found.erp_document) == (Outcome.ACCEPTED, posted.erp_ref, "1000/1")
-    assert connector.find(confirmation()) is None
-
-
 # -- reversal ----------------------------------------------------------------------------------
 
 
@@ -153,32 +121,6 @@ def test_reversal_cancels_the_original_in_the_ledger(sap: SimulatorProcess, conn
     assert read_record(sap, "1000", "1")["IsReversed"] is True
     found = connector.find(reversal)
     assert found is not None and (found.outcome, found.erp_ref) == (Outcome.ACCEPTED, result.erp_ref)
-
-
-def test_a_repeated_reversal_is_a_duplicate_and_cancels_nothing_more(
-    sap: SimulatorProcess, connector: SapConnector
-) -> None:
-    original = confirmation()
-    reversal = reversal_of(original, connector.post(original).erp_ref)
-    first = connector.post(reversal)
-
-    again = connector.post(reversal)
-
-    assert again.outcome == Outcome.DUPLICATE
-    assert again.erp_ref == first.erp_ref
-    assert [entry["action"] for entry in sap.control.ledger()] == ["post", "cancel"]
-
-
-def test_reversal_without_a_stored_reference_looks_the_original_up(
-    sap: SimulatorProcess, connector: SapConnector
-) -> None:
-    original = confirmation()
-    connector.post(original)
-
-    result = connector.post(reversal_of(original, None))
-
-    assert result.outcome == Outcome.ACCEPTED
-    assert sap.control.ledger()[-1]["cancels"] == "1000/1"
 
 
 # -- sessions ----------------------------------------------------------------------------------
@@ -271,47 +213,6 @@ def test_a_locked_order_is_retryable(sap: SimulatorProcess, connector: SapConnec
     assert (result.outcome, result.http_status) == (Outcome.RETRYABLE, 423)
     assert "locked" in result.error
     assert sap.control.ledger() == []
-
-
-def test_server_errors_are_retryable(sap: SimulatorProcess, connector: SapConnector) -> None:
-    connector.health()  # the token is fetched before the ERP starts failing
-    sap.control.set_faults(error_rate=1.0)
-
-    result = connector.post(confirmation())
-
-    assert result.outcome == Outcome.RETRYABLE
-    assert result.http_status in (500, 502, 503)
-    assert sap.control.ledger() == []
-
-
-def test_an_erp_that_is_down_is_retryable(sap: SimulatorProcess, connector: SapConnector) -> None:
-    sap.control.set_faults(down=True)
-
-    result = connector.post(confirmation())
-
-    assert result.outcome == Outcome.RETRYABLE
-    assert connector.health().reachable is False
-    sap.control.set_faults(down=False)
-    assert connector.post(confirmation()).outcome == Outcome.ACCEPTED
-
-
-def test_a_dropped_answer_is_unknown_and_find_then_reports_the_booking(
-    sap: SimulatorProcess, connector: SapConnector
-) -> None:
-    connector.health()
-    sap.control.set_faults(drop_after_commit_rate=1.0)
-    posting = confirmation()
-
-    result = connector.post(posting)
-
-    assert result.outcome == Outcome.UNKNOWN
-    sap.control.clear_faults()
-    found = connector.find(posting)
-    assert found is not None
-    assert (found.outcome, found.erp_ref) == (
-        Outcome.ACCEPTED, {"ConfirmationGroup": "1000", "ConfirmationCount": "1"}
-    )
-    assert sap.control.ledger()[0]["response_dropped"] is True
 
 
 def test_a_dropped_reversal_answer_is_found_by_the_reversal_key(sap: SimulatorProcess, connector: SapConnector) -> None:
