@@ -2,20 +2,24 @@
 (SAP, ERPNext, Odoo over JSON-2 and over XML-RPC): a posting is found again by our key; an ERP
 that fails or is down is worth retrying; an answer lost after the ERP booked is unknown until our
 key finds the booking; a reversal finds its original without a stored reference and, sent twice,
-cancels once. What each ERP does beyond that is in its own ``test_connector_<erp>.py``.
+cancels once; totals count what is booked and not cancelled, per operation of one order. What each ERP does beyond that is in its own ``test_connector_<erp>.py``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from erp_sync.connectors.base import Connector, Outcome, Posting
+from erp_sync.connectors.base import Connector, ErpTotals, Outcome, Posting
 from simulators.erp import SimulatorProcess
 from tests.erp_sync.builders import (
+    ERPNEXT_ORDER,
+    ODOO_ORDER,
+    SAP_ORDER,
     erpnext_confirmation,
     erpnext_connector,
     odoo_confirmation,
@@ -41,22 +45,25 @@ class Erp:
     first_document: str  # the erp_document of the first booking
     first_ref: dict[str, Any]  # its erp_ref
     first_in_ledger: str  # how the simulator's ledger names it
+    order: str  # the order ``confirmation`` books on
+    other_order: str  # an order it may book on as well
 
 
 ERPS = {
     "sap": lambda simulator: Erp(
         simulator, sap_connector(simulator), sap_confirmation,
-        "1000/1", {"ConfirmationGroup": "1000", "ConfirmationCount": "1"}, "1000/1",
+        "1000/1", {"ConfirmationGroup": "1000", "ConfirmationCount": "1"}, "1000/1", SAP_ORDER, "OTHER",
     ),
     "erpnext": lambda simulator: Erp(
         simulator, erpnext_connector(simulator), erpnext_confirmation,
         "PO-JOB00001", {"doctype": "Job Card", "name": "PO-JOB00001"}, "Job Card/PO-JOB00001",
+        ERPNEXT_ORDER, "MFG-WO-2025-00099",
     ),
     **{
         f"odoo-{via}": lambda simulator, via=via: Erp(
             simulator, odoo_connector(simulator, via), odoo_confirmation,
             "mrp.workcenter.productivity/1", {"model": "mrp.workcenter.productivity", "id": 1, "workorder_id": 1},
-            "mrp.workcenter.productivity/1",
+            "mrp.workcenter.productivity/1", ODOO_ORDER, "WH/MO/00099",
         )
         for via in ("json2", "xmlrpc")
     },
@@ -143,3 +150,19 @@ def test_a_dropped_answer_is_unknown_and_find_then_reports_the_booking(erp: Erp)
     assert (found.outcome, found.erp_ref, found.erp_document) == (Outcome.ACCEPTED, erp.first_ref, erp.first_document)
     [entry] = erp.simulator.control.ledger()
     assert entry["response_dropped"] is True
+
+
+def test_totals_sum_what_is_booked_and_not_cancelled_per_operation(erp: Erp) -> None:
+    first = erp.confirmation(operation=10, good="5.000", scrap="1.000")
+    second = erp.confirmation(operation=10, good="3.500", scrap="0.000")
+    third = erp.confirmation(operation=20, good="4.000", scrap="0.500")
+    posted = {posting.idempotency_key: erp.connector.post(posting) for posting in (first, second, third)}
+    erp.connector.post(reversal_of(second, posted[second.idempotency_key].erp_ref))
+    erp.connector.post(erp.confirmation(operation=10, order=erp.other_order))
+
+    totals = erp.connector.totals(erp.order)
+
+    assert totals == [
+        ErpTotals(erp.order, 10, Decimal("5.000"), Decimal("1.000"), Decimal(0), (first.idempotency_key,)),
+        ErpTotals(erp.order, 20, Decimal("4.000"), Decimal("0.500"), Decimal(0), (third.idempotency_key,)),
+    ]

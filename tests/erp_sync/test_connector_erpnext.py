@@ -1,7 +1,7 @@
 """The ERPNext connector against the ERPNext simulator, a real process on loopback.
 
 One simulator serves the module; each test starts from ``control.reset()``. What every connector
-promises alike (find by key, retryable faults, lost answers, reversals) is in ``test_connector_contract.py``. No database.
+promises alike (find by key, retryable faults, lost answers, reversals, totals) is in ``test_connector_contract.py``. No database.
 """
 
 from __future__ import annotations
@@ -241,22 +241,6 @@ def test_username_and_password_serve_as_key_and_secret(erpnext: SimulatorProcess
 
 
 # -- reconciliation and health ---------------------------------------------------------------
-
-
-def test_totals_sum_submitted_job_cards_per_operation(erpnext: SimulatorProcess, connector: ErpNextConnector) -> None:
-    first = confirmation(operation=10, good="5.000", scrap="1.000")
-    second = confirmation(operation=10, good="3.000", scrap="0.000")
-    third = confirmation(operation=20, good="4.000", scrap="0.500")
-    posted = {posting.idempotency_key: connector.post(posting) for posting in (first, second, third)}
-    connector.post(reversal_of(second, posted[second.idempotency_key].erp_ref))
-    connector.post(confirmation(order="MFG-WO-2025-00099"))
-
-    totals = connector.totals(ORDER)
-
-    assert totals == [
-        ErpTotals(ORDER, 10, Decimal("5.0"), Decimal("1.0"), Decimal(0), (first.idempotency_key,)),
-        ErpTotals(ORDER, 20, Decimal("4.0"), Decimal("0.5"), Decimal(0), (third.idempotency_key,)),
-    ]
 
 
 def test_health_names_the_logged_in_user(erpnext: SimulatorProcess, connector: ErpNextConnector) -> None:

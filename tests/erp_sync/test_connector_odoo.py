@@ -1,7 +1,7 @@
 """The Odoo connector against the Odoo simulator, a real process on loopback, over JSON-2 and XML-RPC.
 
 One simulator serves the module; each test starts from ``control.reset()``. What every connector
-promises alike (find by key, retryable faults, lost answers, reversals) is in ``test_connector_contract.py``. Most tests run
+promises alike (find by key, retryable faults, lost answers, reversals, totals) is in ``test_connector_contract.py``. Most tests run
 once per protocol (Odoo 19 → JSON-2, Odoo 16 → XML-RPC). No database.
 """
 
@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from decimal import Decimal
 from typing import Any
 
 import pytest
 import requests
 
-from erp_sync.connectors.base import ErpTotals, Outcome
+from erp_sync.connectors.base import Outcome
 from erp_sync.connectors.odoo import OdooConnector
 from erp_sync.connectors.registry import connector_class
 from simulators.erp import SimulatorProcess
@@ -256,22 +255,6 @@ def test_a_wrong_key_is_rejected(odoo: SimulatorProcess, protocol: str) -> None:
 
 
 # -- reconciliation and health ---------------------------------------------------------------
-
-
-def test_totals_sum_the_time_lines_per_operation(odoo: SimulatorProcess, connector: OdooConnector) -> None:
-    first = confirmation(operation=10, good="5.000", scrap="1.000")
-    second = confirmation(operation=10, good="3.000", scrap="0.000")
-    third = confirmation(operation=20, good="4.000", scrap="0.500")
-    posted = {posting.idempotency_key: connector.post(posting) for posting in (first, second, third)}
-    connector.post(reversal_of(second, posted[second.idempotency_key].erp_ref))
-    connector.post(confirmation(order="WH/MO/00099"))
-
-    totals = connector.totals(ORDER)
-
-    assert totals == [
-        ErpTotals(ORDER, 10, Decimal("5.0"), Decimal("1.0"), Decimal(0), (first.idempotency_key,)),
-        ErpTotals(ORDER, 20, Decimal("4.0"), Decimal("0.5"), Decimal(0), (third.idempotency_key,)),
-    ]
 
 
 def test_health_reports_a_reachable_server(odoo: SimulatorProcess, connector: OdooConnector) -> None:

@@ -1,20 +1,19 @@
 """The SAP connector against the SAP simulator, a real process on loopback.
 
 One simulator serves the module; each test starts from ``control.reset()``. What every connector
-promises alike (find by key, retryable faults, lost answers, reversals) is in ``test_connector_contract.py``. No database.
+promises alike (find by key, retryable faults, lost answers, reversals, totals) is in ``test_connector_contract.py``. No database.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from decimal import Decimal
 from typing import Any
 
 import pytest
 import requests
 
-from erp_sync.connectors.base import ConnectionConfig, ErpTotals, Outcome, Posting
+from erp_sync.connectors.base import ConnectionConfig, Outcome, Posting
 from erp_sync.connectors.registry import connector_class
 from erp_sync.connectors.sap import SapConnector
 from simulators.erp import SimulatorProcess
@@ -265,22 +264,6 @@ def test_a_confirmation_after_the_final_one_is_rejected_with_the_erp_message(
 
 
 # -- reconciliation and health ---------------------------------------------------------------
-
-
-def test_totals_sum_what_is_booked_and_not_cancelled(sap: SimulatorProcess, connector: SapConnector) -> None:
-    first = confirmation(operation=10, good="5.000", scrap="1.000")
-    second = confirmation(operation=10, good="3.500", scrap="0.000")
-    third = confirmation(operation=20, good="4.000", scrap="0.500")
-    posted = {posting.idempotency_key: connector.post(posting) for posting in (first, second, third)}
-    connector.post(reversal_of(second, posted[second.idempotency_key].erp_ref))
-    connector.post(confirmation(operation=10, order="OTHER"))
-
-    totals = connector.totals(ORDER)
-
-    assert totals == [
-        ErpTotals(ORDER, 10, Decimal("5.000"), Decimal("1.000"), Decimal("0.000"), (first.idempotency_key,)),
-        ErpTotals(ORDER, 20, Decimal("4.000"), Decimal("0.500"), Decimal("0.000"), (third.idempotency_key,)),
-    ]
 
 
 def test_totals_when_the_erp_is_down_are_retryable(sap: SimulatorProcess, connector: SapConnector) -> None:
