@@ -4,9 +4,8 @@ from django.utils.translation import gettext_lazy as _
 
 from common.errors import DomainError
 from common.masking import masked
-from erp_sync.connectors.registry import CONNECTOR_CLASSES, connector_class
 from erp_sync.models import DeliveryAttempt, ErpConnection, InboundReceipt, OutboxMessage
-from erp_sync.services import options_unmasked
+from erp_sync.services import erp_connection_check, erp_connection_upsert, options_unmasked
 from mes.admin_audit import AuditedAdmin, ReadOnlyAdmin
 
 
@@ -41,23 +40,32 @@ class ErpConnectionForm(forms.ModelForm):
         for secret in ("password", "token"):
             if not cleaned.get(secret) and self.instance.pk:
                 cleaned[secret] = getattr(self.instance, secret)
-        # The same checks as the API and ``erp_connection add``: a mapping is validated when saved.
-        kind, options = cleaned.get("kind"), cleaned.get("options")
-        if kind in CONNECTOR_CLASSES and isinstance(options, dict):
-            problems = connector_class(kind).validate_options(options)
-            if problems:
-                self.add_error("options", [f"{key}: {problem}" for key, problem in problems.items()])
-        elif "options" in cleaned and not isinstance(options, dict):
+        options = cleaned.get("options")
+        if "options" in cleaned and not isinstance(options, dict):
             self.add_error("options", _("The options must be a JSON object."))
-        if cleaned.get("is_default"):
-            current = ErpConnection.objects.filter(is_default=True).exclude(pk=self.instance.pk).first()
-            if current is not None:
-                self.add_error(
-                    "is_default",
-                    _("%(name)s is the default connection. Untick its default first, or use "
-                      "“manage.py erp_connection add … --default”, which moves it.") % {"name": current.name},
+        elif self.errors:
+            return cleaned
+        else:
+            # The checks of the API and ``erp_connection add``: the service's own, before it saves.
+            try:
+                erp_connection_check(
+                    name=cleaned.get("name") or self.instance.name, kind=cleaned.get("kind", ""), base_url=cleaned.get("base_url", ""),
+                    username=cleaned.get("username", ""), password=cleaned.get("password", ""), token=cleaned.get("token", ""),
+                    options=options or {}, timeout_seconds=cleaned.get("timeout_seconds"),
                 )
+            except DomainError as error:
+                self.add_error(self._field_of(error), error.message)
         return cleaned
+
+    def _get_validation_exclusions(self):
+        # One default at a time is the service's to keep: it moves the default, never refuses a second.
+        return {*super()._get_validation_exclusions(), "is_default"}
+
+    def _field_of(self, error: DomainError) -> str | None:
+        """The form field a refusal of the service is about, if it names one."""
+        named = [str(key).split(".")[0] for key in error.fields or {}]
+        named = ["base_url" if name == "url" else name for name in named]
+        return next((name for name in named if name in self.fields), None)
 
 
 @admin.register(ErpConnection)
@@ -67,6 +75,25 @@ class ErpConnectionAdmin(AuditedAdmin):
     list_display = ["name", "kind", "base_url", "is_default", "is_enabled", "secret_state", "updated_at"]
     list_filter = ["kind", "is_default", "is_enabled"]
     readonly_fields = ["secret_state"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Messages name their connection: a rename would be a second connection, as in the service.
+        return [*super().get_readonly_fields(request, obj), *(["name"] if obj is not None else [])]
+
+    def save_model(self, request, obj, form, change):
+        """Written by the service, as the API and the command write it; the service records the event."""
+        cleaned = form.cleaned_data
+        connection, _created = erp_connection_upsert(
+            name=obj.name, kind=cleaned["kind"], base_url=cleaned["base_url"], username=cleaned["username"],
+            password=cleaned["password"], token=cleaned["token"], options=cleaned["options"],
+            timeout_seconds=cleaned["timeout_seconds"], is_default=cleaned["is_default"], is_enabled=cleaned["is_enabled"],
+            actor=request.user,
+        )
+        obj.pk = connection.pk
+        obj.refresh_from_db()
+
+    def save_related(self, request, form, formsets, change):
+        admin.ModelAdmin.save_related(self, request, form, formsets, change)  # the service audited the save
 
     @admin.display(description=_("secrets"))
     def secret_state(self, connection):

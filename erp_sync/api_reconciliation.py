@@ -50,7 +50,7 @@ class DriftRepairView(ApiView):
 
     @extend_schema(
         tags=["erp-sync"],
-        summary="Repair a drift (with a reason; audited): resend what the ERP is missing, cancel what it holds extra",
+        summary="Repair a drift (with a reason; audited): resend what the ERP is missing, queue the cancellation of what it holds extra (both through the outbox)",
         request=ReasonSerializer,
         responses={200: dict, **ERRORS},
     )

@@ -235,7 +235,8 @@ def _posting(message: OutboxMessage) -> Posting:
     reverses = (message.payload or {}).get("reverses") or {}
     reverses_key = reverses.get("idempotency_key")
     reverses_ref = None
-    if reverses_key:
+    # A reconciliation's cancellation may reverse a posting booked in the ERP under a key of its own (no UUID, no message).
+    if reverses_key and _is_uuid(reverses_key):
         reverses_ref = (
             OutboxMessage.objects.filter(idempotency_key=reverses_key).values_list("erp_ref", flat=True).first()
         )
@@ -248,6 +249,14 @@ def _posting(message: OutboxMessage) -> Posting:
         reverses_ref=reverses_ref,
         reverses_key=reverses_key,
     )
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(str(text))
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass

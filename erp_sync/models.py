@@ -216,6 +216,15 @@ class ReconciliationRun(models.Model):
         COMMAND = "command", _("command")
         MANUAL = "manual", _("by hand")
 
+    class State(models.TextChoices):
+        QUEUED = "queued", _("waiting for a worker")
+        RUNNING = "running", _("running")
+        FINISHED = "finished", _("finished")
+
+    state = models.CharField(
+        _("state"), max_length=16, choices=State.choices, default=State.RUNNING,
+        help_text=_("A run asked for on the page waits for a worker; the worker runs it and finishes it."),
+    )
     started_at = models.DateTimeField(_("started at"), default=timezone.now, db_index=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     trigger = models.CharField(_("trigger"), max_length=16, choices=Trigger.choices, default=Trigger.MANUAL)

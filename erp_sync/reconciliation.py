@@ -20,18 +20,23 @@ Kinds of drift, one open row each while it lasts (see ``Drift``):
     by our key, so it is booked only if the ERP still lacks it.
 ``extra_in_erp``
     the ERP holds a key it should not: unknown to the MES (booked there by hand or by another
-    system), taken back in the MES, or held more than once. Repair: cancel that posting
-    through the connector (not for duplicates, nor for generic REST connections).
+    system), taken back in the MES, or held more than once. Repair: queue a reversal of that
+    posting in the outbox, which the dispatcher delivers like every other ERP write (not for
+    duplicates, nor for generic REST connections).
 ``quantity_drift``
     an operation's quantities differ by more than the key differences explain, e.g. a posting
     changed in the ERP by hand or booked there without our key. Not repaired automatically.
 
-Writes go through ``reconcile`` and ``drift_repair``; reads through ``drift_list`` and
-``reconciliation_run_latest``. Network calls are made with no database lock held.
+Writes go through ``reconcile`` (the schedule and the command, in their own worker or process),
+``reconciliation_run_queue`` with ``reconciliation_run_execute`` (a run asked for on the page,
+done by a worker) and ``drift_repair``; reads through ``drift_list`` and
+``reconciliation_run_latest``. Network calls are made by workers, with no database lock held;
+no repair calls the ERP itself.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import uuid
@@ -42,16 +47,19 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlparse
 
+from celery import current_app
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from kombu.exceptions import OperationalError
 
 from common.errors import DomainError, ErrorKind
-from erp_sync.connectors.base import Connector, ErpTotals, Outcome, Posting, PostResult
+from erp_sync.connectors.base import ErpTotals, PostResult
 from erp_sync.connectors.registry import connector_for
 from erp_sync.models import Drift, ErpConnection, OutboxMessage, ReconciliationRun
-from erp_sync.outbox import wake_sender_after_commit
+from erp_sync.outbox import outbox_add, wake_sender_after_commit
 from erp_sync.transitions import message_transition
 from mes.models import WorkOrder
 from mes.services.audit import event_record
@@ -65,6 +73,8 @@ SETTLED = frozenset({State.ACKNOWLEDGED, State.DISCARDED})
 GIVE_UP_AFTER_FAILURES = 3
 #: Differences below this are rounding (the MES keeps 3 decimals; ERPs answer floats).
 TOLERANCE = Decimal("0.0005")
+#: The task that does a queued run (``erp_sync.tasks.reconcile``), sent by name.
+RECONCILE_TASK = "erp_sync.reconcile"
 #: Connectors that cannot cancel a posting the MES holds no message for.
 CANNOT_CANCEL_UNKNOWN = frozenset({ErpConnection.Kind.REST})
 
@@ -240,7 +250,60 @@ def reconcile(
     a ``work_order`` the MES does not know is refused (``unknown_work_order``) and nothing is
     run. Safe to run twice, and alongside the dispatcher. An order the ERP cannot answer for is
     listed in ``run.failures`` (see ``failure_text``) and its drifts are left as they were.
+    Calls the ERP: for workers and commands, not web requests (see ``reconciliation_run_queue``).
     """
+    _require_known_order(work_order)
+    run = ReconciliationRun.objects.create(
+        trigger=trigger,
+        state=ReconciliationRun.State.RUNNING,
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        scope_work_order=work_order or "",
+        scope_connection=connection or "",
+    )
+    return _run_checks(run)
+
+
+def reconciliation_run_queue(*, work_order: str | None = None, actor: Any = None) -> ReconciliationRun:
+    """A run asked for by a person, for a worker to do: recorded as waiting, sent to the worker once committed.
+
+    Refuses a ``work_order`` the MES does not know (``unknown_work_order``), queueing nothing.
+    A broker that cannot be reached finishes the run at once, saying so (``failure_text``).
+    """
+    _require_known_order(work_order)
+    with transaction.atomic():
+        run = ReconciliationRun.objects.create(
+            trigger=ReconciliationRun.Trigger.MANUAL,
+            state=ReconciliationRun.State.QUEUED,
+            actor=actor if getattr(actor, "is_authenticated", False) else None,
+            scope_work_order=work_order or "",
+        )
+        transaction.on_commit(functools.partial(_run_send_to_worker, run.pk))
+    return run
+
+
+def _run_send_to_worker(run_id: int) -> None:
+    try:
+        current_app.send_task(RECONCILE_TASK, kwargs={"run_id": run_id}, retry=False)
+    except OperationalError as error:
+        logger.warning("Reconciliation run %s not queued: %s", run_id, error)
+        ReconciliationRun.objects.filter(pk=run_id, state=ReconciliationRun.State.QUEUED).update(
+            state=ReconciliationRun.State.FINISHED, finished_at=timezone.now(),
+            failures=[{"reason": "no_worker", "error": str(error)[:500]}],
+        )
+
+
+def reconciliation_run_execute(*, run_id: int) -> ReconciliationRun | None:
+    """Do a queued run (see ``reconciliation_run_queue``). Safe to run twice: only a run still
+    waiting is taken, so a second delivery of the task finds it taken and returns None."""
+    taken = ReconciliationRun.objects.filter(pk=run_id, state=ReconciliationRun.State.QUEUED).update(
+        state=ReconciliationRun.State.RUNNING
+    )
+    if not taken:
+        return None
+    return _run_checks(ReconciliationRun.objects.get(pk=run_id))
+
+
+def _require_known_order(work_order: str | None) -> None:
     if work_order and not WorkOrder.objects.filter(number=work_order).exists():
         raise DomainError(
             "unknown_work_order",
@@ -248,23 +311,26 @@ def reconcile(
             kind=ErrorKind.NOT_FOUND,
             fields={"work_order": work_order},
         )
-    run = ReconciliationRun.objects.create(
-        trigger=trigger,
-        actor=actor if getattr(actor, "is_authenticated", False) else None,
-        scope_work_order=work_order or "",
-        scope_connection=connection or "",
-    )
+
+
+def _run_checks(run: ReconciliationRun) -> ReconciliationRun:
+    """Check every order of the run's scope and finish the run with what was found."""
     connections = {row.name: row for row in ErpConnection.objects.all()}
     default = next((row.name for row in connections.values() if row.is_default), "")
     tally = _Tally()
-    for order, name in _units(work_order, default):
-        if connection and name != connection:
+    for order, name in _units(run.scope_work_order or None, default):
+        if run.scope_connection and name != run.scope_connection:
             continue
         _reconcile_unit(run, order, name, name == default, connections.get(name), tally)
+    run.state = ReconciliationRun.State.FINISHED
     run.finished_at = timezone.now()
     run.orders_checked, run.orders_failed, run.failures = tally.checked, tally.failed, tally.failures
     run.drifts_open, run.drifts_new, run.drifts_resolved = tally.open, tally.new, tally.resolved
-    run.save(update_fields=["finished_at", "orders_checked", "orders_failed", "failures", "drifts_open", "drifts_new", "drifts_resolved"])
+    run.save(
+        update_fields=[
+            "state", "finished_at", "orders_checked", "orders_failed", "failures", "drifts_open", "drifts_new", "drifts_resolved",
+        ]
+    )
     return run
 
 
@@ -353,6 +419,23 @@ def _failure_reason(result: PostResult, row: ErpConnection) -> dict[str, Any]:
     return {"reason": reason, "address": urlparse(row.base_url).netloc, "timeout_seconds": row.timeout_seconds}
 
 
+#: What kept a run from checking an order, by the reason recorded in ``run.failures``.
+FAILURE_TEXTS = {
+    "unreachable": gettext_lazy("%(order)s: the ERP of connection %(connection)s could not be reached (nothing answers at %(address)s)."),
+    "timeout": gettext_lazy("%(order)s: the ERP of connection %(connection)s did not answer within %(seconds)s s."),
+    "no_answer": gettext_lazy("%(order)s: the ERP of connection %(connection)s closed the connection without answering."),
+    "refused": gettext_lazy("%(order)s: the ERP of connection %(connection)s refused the request (HTTP %(status)s): %(message)s"),
+    "unreadable": gettext_lazy("%(order)s: the ERP of connection %(connection)s answered something that could not be read."),
+    "no_connection": gettext_lazy("%(order)s: there is no ERP connection named %(connection)s."),
+    "no_default_connection": gettext_lazy("%(order)s: no default ERP connection is configured."),
+    "disabled": gettext_lazy("%(order)s: the connection %(connection)s is disabled."),
+    "no_worker": gettext_lazy("Could not reach a worker (%(error)s); try again, or wait for the scheduled run."),
+    "skipped": gettext_lazy("%(order)s: skipped, since the ERP of %(connection)s did not answer for the orders before."),
+}
+#: A failure the connector described itself, or one recorded before runs named reasons.
+FAILURE_TEXT_OTHERWISE = gettext_lazy("%(order)s: the ERP of connection %(connection)s could not be asked: %(error)s")
+
+
 def failure_text(failure: dict[str, Any]) -> str:
     """One order a run could not check, in the reader's language; never a raw exception."""
     values = {
@@ -364,28 +447,7 @@ def failure_text(failure: dict[str, Any]) -> str:
         "message": failure.get("erp_message") or _("no message"),
         "error": failure.get("error", ""),
     }
-    reason = failure.get("reason")
-    if reason == "unreachable":
-        text = _("%(order)s: the ERP of connection %(connection)s could not be reached (nothing answers at %(address)s).")
-    elif reason == "timeout":
-        text = _("%(order)s: the ERP of connection %(connection)s did not answer within %(seconds)s s.")
-    elif reason == "no_answer":
-        text = _("%(order)s: the ERP of connection %(connection)s closed the connection without answering.")
-    elif reason == "refused":
-        text = _("%(order)s: the ERP of connection %(connection)s refused the request (HTTP %(status)s): %(message)s")
-    elif reason == "unreadable":
-        text = _("%(order)s: the ERP of connection %(connection)s answered something that could not be read.")
-    elif reason == "no_connection":
-        text = _("%(order)s: there is no ERP connection named %(connection)s.")
-    elif reason == "no_default_connection":
-        text = _("%(order)s: no default ERP connection is configured.")
-    elif reason == "disabled":
-        text = _("%(order)s: the connection %(connection)s is disabled.")
-    elif reason == "skipped":
-        text = _("%(order)s: skipped, since the ERP of %(connection)s did not answer for the orders before.")
-    else:  # a failure the connector described itself, or a run recorded before reasons were
-        text = _("%(order)s: the ERP of connection %(connection)s could not be asked: %(error)s")
-    return text % values
+    return str(FAILURE_TEXTS.get(failure.get("reason"), FAILURE_TEXT_OTHERWISE)) % values
 
 
 def _message_rows(order: str, connection: str, is_default: bool, *, keys: set[str] | None = None) -> list[dict[str, Any]]:
@@ -505,6 +567,12 @@ def repair_refusal(drift: Drift, connection: ErpConnection | None, message_state
             % {"key": drift.key, "copies": drift.detail.get("copies"), "document": (drift.message.erp_document if drift.message else "") or _("the one the MES acknowledged")},
             kind=ErrorKind.CONFLICT,
         )
+    if drift.repair_key is not None:
+        return DomainError(
+            "cancellation_queued",
+            _("A cancellation of %(key)s is in the outbox already; the next reconciliation tells whether the ERP took it.") % {"key": drift.key},
+            kind=ErrorKind.CONFLICT,
+        )
     if connection is None or not connection.is_enabled:
         return DomainError(
             "connection_unavailable",
@@ -521,12 +589,12 @@ def repair_refusal(drift: Drift, connection: ErpConnection | None, message_state
 
 
 def drift_repair(*, drift_id: int, reason: str, actor: Any = None, actor_label: str = "") -> Drift:
-    """Resend what the ERP is missing, or cancel in the ERP what it holds extra. Audited, with the reason.
+    """Resend what the ERP is missing, or queue the cancellation of what it holds extra. Audited, with the reason.
 
-    A resend puts the message back in the queue to be looked up by our key before it is
-    posted; the drift stays open until a later reconciliation finds the posting in the ERP.
-    A cancellation is a call to the ERP made here, with no lock held; it carries the same
-    key on every attempt, so a repeated repair cannot cancel twice.
+    Both go through the outbox and reach the ERP by the dispatcher: a resend puts the message
+    back in the queue to be looked up by our key before it is posted; a cancellation is a new
+    reversal message with a key of its own, so the ERP cannot cancel twice. The drift stays
+    open until a later reconciliation finds the ERP in line. Makes no ERP call itself.
     """
     reason = _require_reason(reason)
     drift = Drift.objects.select_related("message").filter(pk=drift_id).first()
@@ -540,8 +608,8 @@ def drift_repair(*, drift_id: int, reason: str, actor: Any = None, actor_label: 
 def drifts_repair(*, drift_ids: list[int], reason: str, actor: Any = None, actor_label: str = "") -> dict[int, DomainError | None]:
     """Repair each drift in turn (see ``drift_repair``); returns, per drift, None when repaired or why not.
 
-    Not all-or-nothing: a cancellation is an ERP call that cannot be rolled back, so each
-    drift is repaired, audited and answered on its own. A missing reason refuses them all.
+    Not all-or-nothing: each drift is repaired, audited and answered on its own, so one
+    refusal leaves the others repaired. A missing reason refuses them all.
     """
     reason = _require_reason(reason)
     outcomes: dict[int, DomainError | None] = {}
@@ -587,69 +655,53 @@ def _resend_missing(drift_id: int, reason: str, actor: Any, actor_label: str) ->
     return drift
 
 
+@transaction.atomic
 def _cancel_extra(drift_id: int, reason: str, actor: Any, actor_label: str) -> Drift:
-    with transaction.atomic():
-        drift = Drift.objects.select_for_update(of=("self",)).select_related("message").get(pk=drift_id)
-        connection = ErpConnection.objects.filter(name=drift.connection).first()
-        refusal = repair_refusal(drift, connection, drift.message.state if drift.message else None)
-        if refusal is not None:
-            raise refusal
-        if drift.repair_key is None:
-            drift.repair_key = uuid.uuid4()
-            drift.save(update_fields=["repair_key"])
-    connector: Connector = connector_for(connection.as_config(), connection.updated_at.isoformat())
-    result = connector.post(_cancellation(drift))  # no lock held during the ERP call
-    done = result.outcome in (Outcome.ACCEPTED, Outcome.DUPLICATE)
-    with transaction.atomic():
-        drift = Drift.objects.select_for_update().get(pk=drift_id)
-        before = _audit_state(drift)
-        if done:
-            if (result.erp_ref or {}).get("nothing_to_cancel"):
-                outcome = _("The ERP no longer held %(key)s; nothing to cancel.") % {"key": drift.key}
-            else:
-                outcome = _("Cancelled in the ERP: %(document)s.") % {"document": result.erp_document or drift.key}
-            _mark_repaired(drift, reason, actor, actor_label, outcome)
-        else:
-            drift.repair_result = _("Cancellation failed (%(outcome)s): %(error)s") % {"outcome": result.outcome.value, "error": result.error}
-            drift.save(update_fields=["repair_result"])
-        event_record(
-            object_type="erp_drift", object_key=str(drift.pk), action="repair" if done else "repair_failed",
-            actor=actor, actor_label=actor_label, work_order=WorkOrder.objects.filter(number=drift.work_order).first(),
-            before=before,
-            after={**_audit_state(drift), "erp_outcome": result.outcome.value, "erp_document": result.erp_document, "erp_error": result.error},
-            reason=reason,
-        )
-    if not done:
-        if result.outcome == Outcome.REJECTED:
-            raise DomainError("erp_refused", _("The ERP refused the cancellation: %(error)s") % {"error": result.error}, kind=ErrorKind.INVALID)
-        raise DomainError(
-            "erp_unavailable",
-            _("The ERP did not confirm the cancellation (%(error)s); try again: the same key is sent, so nothing is cancelled twice.")
-            % {"error": result.error},
-            kind=ErrorKind.CONFLICT,
-        )
+    """Queue a reversal of the ERP's posting under ``drift.key`` in the outbox, like every other ERP write.
+
+    The dispatcher delivers it in the order's sequence, retries and dead-letters it as any
+    message; the drift stays open until a later reconciliation finds the posting gone.
+    """
+    drift = Drift.objects.select_for_update(of=("self",)).select_related("message").get(pk=drift_id)
+    connection = ErpConnection.objects.filter(name=drift.connection).first()
+    refusal = repair_refusal(drift, connection, drift.message.state if drift.message else None)
+    if refusal is not None:
+        raise refusal
+    # The outbox numbers an order's messages under the order's lock.
+    WorkOrder.objects.select_for_update().filter(number=drift.work_order).first()
+    before = _audit_state(drift)
+    drift.repair_key = uuid.uuid4()
+    message = outbox_add(
+        kind=OutboxMessage.Kind.REVERSAL, partition_key=drift.work_order, source_uuid=drift.repair_key,
+        idempotency_key=drift.repair_key, payload=_cancellation(drift),
+    )
+    if not connection.is_default:
+        message.destination = connection.name
+        OutboxMessage.objects.filter(pk=message.pk).update(destination=connection.name)
+    drift.save(update_fields=["repair_key"])
+    _mark_repaired(
+        drift, reason, actor, actor_label,
+        _("Cancellation queued: message #%(sequence)s asks the ERP to reverse %(key)s; the next reconciliation closes this drift once the ERP no longer holds it.")
+        % {"sequence": message.sequence, "key": drift.key},
+    )
+    event_record(
+        object_type="erp_drift", object_key=str(drift.pk), action="repair", actor=actor, actor_label=actor_label,
+        work_order=WorkOrder.objects.filter(number=drift.work_order).first(), before=before,
+        after={**_audit_state(drift), "cancellation": {"idempotency_key": str(message.idempotency_key), "sequence": message.sequence}},
+        reason=reason,
+    )
     return drift
 
 
-def _cancellation(drift: Drift) -> Posting:
-    """A reversal of the ERP's posting under ``drift.key``, found there by that key (we hold no ERP reference)."""
-    payload = {
+def _cancellation(drift: Drift) -> dict[str, Any]:
+    """The payload of a reversal of the ERP's posting under ``drift.key``, found there by that key."""
+    return {
         "type": "reversal",
         "work_order": drift.work_order,
         "operation": drift.operation,
         "reverses": {"idempotency_key": drift.key},
-        "idempotency_key": str(drift.repair_key),
         "note": "reconciliation: extra posting in the ERP",
     }
-    return Posting(
-        idempotency_key=str(drift.repair_key),
-        kind="reversal",
-        work_order=drift.work_order,
-        sequence=0,
-        payload=payload,
-        reverses_ref=None,
-        reverses_key=drift.key,
-    )
 
 
 def _mark_repaired(drift: Drift, reason: str, actor: Any, actor_label: str, result: str) -> None:

@@ -2,39 +2,103 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 from urllib.parse import urlparse
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from common.client_ip import client_ip
 from common.errors import DomainError, ErrorKind
 from common.masking import NothingStoredToKeep, masked, unmasked
 from erp_sync.connectors.base import Health
 from erp_sync.connectors.registry import CONNECTOR_CLASSES, connector_class
-from erp_sync.models import ErpConnection, OutboxMessage
+from erp_sync.models import ErpConnection, InboundReceipt, OutboxMessage
 from erp_sync.outbox import wake_sender_after_commit
 from erp_sync.transitions import message_transition
 from mes.services.audit import event_record
 
+logger = logging.getLogger(__name__)
+
 SLUG = re.compile(r"[A-Za-z0-9_-]{1,64}")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f]")
 
 
-def _public(connection: ErpConnection) -> dict[str, Any]:
-    """A connection as the audit trail may show it: secrets only as set or not."""
+def _audited(connection: ErpConnection) -> dict[str, Any]:
+    """A connection's values for the audit trail, secrets still in clear: mask them with ``masked``."""
     return {
         "kind": connection.kind,
         "base_url": connection.base_url,
         "username": connection.username,
-        "password": "***" if connection.password else "",
-        "token": "***" if connection.token else "",
-        "options": masked(connection.options),
+        "password": connection.password,
+        "token": connection.token,
+        "options": connection.options,
         "timeout_seconds": connection.timeout_seconds,
         "is_default": connection.is_default,
         "is_enabled": connection.is_enabled,
     }
+
+
+def _public(values: dict[str, Any], before: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``_audited`` values as the trail may show them: secrets only as set, changed (against ``before``) or empty."""
+    return masked(values) if before is None else masked(values, before)
+
+
+def erp_connection_check(
+    *,
+    name: str,
+    kind: str,
+    base_url: str,
+    username: str,
+    password: str,
+    token: str,
+    options: dict[str, Any],
+    timeout_seconds: int | None,
+) -> None:
+    """Refuse (``DomainError``) the values a connection would be stored with, as ``erp_connection_upsert`` does.
+
+    For forms that check before they save; ``options`` with secrets already written back.
+    """
+    _check_address(name=name, kind=kind, base_url=base_url, timeout_seconds=timeout_seconds)
+    _check_options(kind=kind, options=options)
+    _check_credentials(kind=kind, username=username, password=password, token=token, options=options)
+
+
+def _check_address(*, name: str, kind: str, base_url: str, timeout_seconds: int | None) -> None:
+    if not SLUG.fullmatch(name or ""):
+        raise DomainError("invalid_name", _("A connection name uses letters, digits, - and _ (1 to 64)."), fields={"name": name})
+    if kind not in CONNECTOR_CLASSES:
+        raise DomainError("unknown_kind", _("Kind must be one of %(kinds)s.") % {"kinds": ", ".join(CONNECTOR_CLASSES)}, fields={"kind": kind})
+    parsed = urlparse(base_url)
+    if parsed.scheme not in {"http", "https"} or not parsed.netloc:
+        raise DomainError("invalid_url", _("The URL must start with http:// or https:// and name a host."), fields={"url": base_url})
+    if timeout_seconds is not None and not 1 <= timeout_seconds <= 300:
+        raise DomainError("invalid_timeout", _("The timeout must be between 1 and 300 seconds."), fields={"timeout_seconds": timeout_seconds})
+
+
+def _check_options(*, kind: str, options: dict[str, Any]) -> None:
+    problems = connector_class(kind).validate_options(options)
+    if problems:
+        raise DomainError(
+            "invalid_options",
+            _("The options are not valid: %(problems)s") % {"problems": "; ".join(f"{key}: {value}" for key, value in problems.items())},
+            fields={f"options.{key}": value for key, value in problems.items()},
+        )
+
+
+def _check_credentials(*, kind: str, username: str, password: str, token: str, options: dict[str, Any]) -> None:
+    refused = connector_class(kind).validate_credentials(username=username, password=password, token=token, options=options)
+    if refused:
+        raise DomainError(
+            "invalid_credentials",
+            _("This ERP cannot be sent these credentials: %(problems)s")
+            % {"problems": "; ".join(f"{key}: {value}" for key, value in refused.items())},
+            fields=refused,
+        )
 
 
 @transaction.atomic
@@ -57,27 +121,13 @@ def erp_connection_upsert(
 
     Making a connection the default takes that role from any other, in the same transaction.
     """
-    if not SLUG.fullmatch(name or ""):
-        raise DomainError("invalid_name", _("A connection name uses letters, digits, - and _ (1 to 64)."), fields={"name": name})
-    if kind not in CONNECTOR_CLASSES:
-        raise DomainError("unknown_kind", _("Kind must be one of %(kinds)s.") % {"kinds": ", ".join(CONNECTOR_CLASSES)}, fields={"kind": kind})
-    parsed = urlparse(base_url)
-    if parsed.scheme not in {"http", "https"} or not parsed.netloc:
-        raise DomainError("invalid_url", _("The URL must start with http:// or https:// and name a host."), fields={"url": base_url})
-    if timeout_seconds is not None and not 1 <= timeout_seconds <= 300:
-        raise DomainError("invalid_timeout", _("The timeout must be between 1 and 300 seconds."), fields={"timeout_seconds": timeout_seconds})
+    _check_address(name=name, kind=kind, base_url=base_url, timeout_seconds=timeout_seconds)
     connection = ErpConnection.objects.select_for_update().filter(name=name).first()
     if options is not None:
         options = options_unmasked(options=options, stored=connection.options if connection is not None else {})
-    problems = connector_class(kind).validate_options(options or {})
-    if problems:
-        raise DomainError(
-            "invalid_options",
-            _("The options are not valid: %(problems)s") % {"problems": "; ".join(f"{key}: {value}" for key, value in problems.items())},
-            fields={f"options.{key}": value for key, value in problems.items()},
-        )
+    _check_options(kind=kind, options=options or {})
     created = connection is None
-    before = None if created else _public(connection)
+    before = None if created else _audited(connection)
     if created:
         connection = ErpConnection(name=name)
     connection.kind = kind
@@ -87,16 +137,9 @@ def erp_connection_upsert(
             setattr(connection, field, value)
     if options is not None:
         connection.options = options
-    refused = connector_class(kind).validate_credentials(
-        username=connection.username, password=connection.password, token=connection.token, options=connection.options or {}
+    _check_credentials(
+        kind=kind, username=connection.username, password=connection.password, token=connection.token, options=connection.options or {}
     )
-    if refused:
-        raise DomainError(
-            "invalid_credentials",
-            _("This ERP cannot be sent these credentials: %(problems)s")
-            % {"problems": "; ".join(f"{key}: {value}" for key, value in refused.items())},
-            fields=refused,
-        )
     if is_default:
         ErpConnection.objects.filter(is_default=True).exclude(name=name).update(is_default=False)
         connection.is_default = True
@@ -105,7 +148,7 @@ def erp_connection_upsert(
     connection.save()
     event_record(
         object_type="erp_connection", object_key=name, action="create" if created else "update", actor=actor,
-        before=before, after=_public(connection),
+        before=None if before is None else _public(before), after=_public(_audited(connection), before),
     )
     return connection, created
 
@@ -132,11 +175,11 @@ def erp_connection_batch_not_offered(*, name: str) -> bool:
     connection = ErpConnection.objects.select_for_update().filter(name=name).first()
     if connection is None or (connection.options or {}).get("batch_offered") is False:
         return False
-    before = _public(connection)
+    before = _audited(connection)
     connection.options = {**(connection.options or {}), "batch_offered": False}
     connection.save(update_fields=["options", "updated_at"])
     event_record(
-        object_type="erp_connection", object_key=name, action="batch_not_offered", before=before, after=_public(connection),
+        object_type="erp_connection", object_key=name, action="batch_not_offered", before=_public(before), after=_public(_audited(connection), before),
         reason="The ERP answered its batch call as not there; confirmations go one by one.",
     )
     return True
@@ -239,3 +282,27 @@ def messages_discard(*, message_ids: list[int], reason: str, actor: Any = None) 
 def message_discard(*, message_id: int, reason: str, actor: Any = None) -> OutboxMessage:
     """Discard one dead message (see ``messages_discard``)."""
     return messages_discard(message_ids=[message_id], reason=reason, actor=actor)[0]
+
+
+# --- inbound receipts ----------------------------------------------------------------------
+
+
+def inbound_receipt_record(*, request: HttpRequest, payload_sha256: str, status_code: int, result: dict[str, Any]) -> None:
+    """Keep the receipt of one push an ERP made through the API (``common.api.base.InboundWriteView``).
+
+    A failed receipt never spoils the push: it is written in a savepoint, and a database error is logged.
+    """
+    try:
+        with transaction.atomic():
+            InboundReceipt.objects.create(
+                user=request.user,
+                method=request.method,
+                path=CONTROL_CHARACTERS.sub("\N{REPLACEMENT CHARACTER}", request.path)[:300],
+                remote_addr=client_ip(request)[:64],
+                payload_sha256=payload_sha256,
+                status_code=status_code,
+                result=result,
+            )
+    except DatabaseError:
+        # The push itself is recorded or refused already; a lost receipt must not turn it into an error.
+        logger.exception("Could not record the inbound receipt of %s %s", request.method, request.path)

@@ -43,20 +43,30 @@ def check_health() -> bool:
 
 
 @shared_task(name="erp_sync.reconcile", ignore_result=True, time_limit=1800, soft_time_limit=1740)
-def reconcile(*, work_order: str | None = None, actor_id: int | None = None, trigger: str = "schedule") -> int:
+def reconcile(
+    *, run_id: int | None = None, work_order: str | None = None, actor_id: int | None = None, trigger: str = "schedule"
+) -> int:
     """Compare MES and ERP totals (of every order with settled messages, or one); record drifts. Returns the open drifts seen.
 
-    The schedule calls it without arguments; the reconciliation page queues it with the person who asked.
+    The reconciliation page queues a run and sends its ``run_id`` (a run delivered twice is done
+    once); the schedule calls it without arguments.
     """
     from django.contrib.auth import get_user_model
 
     from erp_sync.models import ReconciliationRun
     from erp_sync.reconciliation import reconcile as reconcile_orders
+    from erp_sync.reconciliation import reconciliation_run_execute
 
-    if trigger not in ReconciliationRun.Trigger.values:
-        trigger = ReconciliationRun.Trigger.SCHEDULE
-    actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
-    run = reconcile_orders(work_order=work_order or None, actor=actor, trigger=trigger)
+    if run_id is not None:
+        run = reconciliation_run_execute(run_id=run_id)
+        if run is None:
+            logger.info("Reconciliation run %s was taken by another worker or is finished", run_id)
+            return 0
+    else:
+        if trigger not in ReconciliationRun.Trigger.values:
+            trigger = ReconciliationRun.Trigger.SCHEDULE
+        actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
+        run = reconcile_orders(work_order=work_order or None, actor=actor, trigger=trigger)
     if run.drifts_open or run.orders_failed:
         logger.warning(
             "Reconciliation run %s: %s drift(s) open (%s new, %s resolved), %s order(s) not checked",

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib import messages as flash
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
-from kombu.exceptions import OperationalError
 
 from common.access import capability_required, check_capability
 from common.errors import DomainError
 from common.roles import may
-from erp_sync import reconciliation, services, tasks
+from erp_sync import reconciliation, services
 from erp_sync.models import Drift, OutboxMessage, ReconciliationRun
 from erp_sync.selectors import message_journey, sync_health
 
@@ -59,13 +61,19 @@ def message_page(request: HttpRequest, message_id: int) -> HttpResponse:
     return render(request, "erp_sync/message.html", {"message": journey})
 
 
+#: A run still waiting or running after the task's time limit (and a margin) was cut off: the page stops asking.
+RUN_POLL_WINDOW = timedelta(minutes=35)
+
+
 @capability_required("erp_sync.view")
 @require_http_methods(["GET", "POST"])
 def reconciliation_page(request: HttpRequest) -> HttpResponse:
-    """The latest runs and the drifts they found; supervisors and admins run one now and repair drifts, with a reason.
+    """The latest runs and the drifts they found; supervisors and admins queue a run and repair drifts, with a reason.
 
+    A run is queued for a worker and the page returns to itself; while a run waits or runs, the
+    table of runs asks again every few seconds (the ``run-table`` partial when HTMX asks for it).
     A repair answers on the page itself, each drift's outcome or refusal in its row (the
-    ``drift-table`` partial when HTMX asks); starting a run redirects back to the page.
+    ``drift-table`` partial); its ERP write goes through the outbox, so no ERP call is made here.
     """
     may_act = may(request.user, "erp_sync.resolve")
     outcomes: dict[int, DomainError | None] = {}
@@ -73,7 +81,7 @@ def reconciliation_page(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         check_capability(request, "erp_sync.resolve")  # as POST /api/v1/sync/drifts/…/repair
         if request.POST.get("action") == "run":
-            _reconciliation_start(request)
+            _reconciliation_queue(request)
             return redirect(request.get_full_path())
         ids = [int(value) for value in request.POST.getlist("ids") if value.isdigit() and int(value) <= MAX_ID]
         if not ids:
@@ -83,6 +91,17 @@ def reconciliation_page(request: HttpRequest) -> HttpResponse:
                 outcomes = reconciliation.drifts_repair(drift_ids=ids, reason=request.POST.get("reason", ""), actor=request.user)
             except DomainError as error:  # no reason: nothing was repaired
                 outcomes = dict.fromkeys(ids, error)
+    runs = reconciliation.reconciliation_runs_recent(limit=10)
+    since = timezone.now() - RUN_POLL_WINDOW
+    for run in runs:
+        run.failure_texts = [reconciliation.failure_text(failure) for failure in run.failures[:20]]
+        run.is_cut_off = run.state != ReconciliationRun.State.FINISHED and run.started_at <= since
+    run_context = {
+        "runs": runs,
+        "runs_unfinished": any(run.state != ReconciliationRun.State.FINISHED and not run.is_cut_off for run in runs),
+    }
+    if request.htmx and request.htmx.target == "run-table":
+        return render(request, "erp_sync/reconciliation.html#run-table", run_context)
     status = request.GET.get("status") if request.GET.get("status") in reconciliation.DRIFT_STATUSES else "open"
     kind = request.GET.get("kind") if request.GET.get("kind") in Drift.Kind.values else ""
     work_order = request.GET.get("work_order", "").strip()[:64]
@@ -97,11 +116,8 @@ def reconciliation_page(request: HttpRequest) -> HttpResponse:
         _("Drift %(id)s: %(outcome)s") % {"id": drift_id, "outcome": error.message if error else _("repaired.")}
         for drift_id, error in outcomes.items()
     ]
-    runs = reconciliation.reconciliation_runs_recent(limit=10)
-    for run in runs:
-        run.failure_texts = [reconciliation.failure_text(failure) for failure in run.failures[:20]]
     context = {
-        "runs": runs,
+        **run_context,
         "drifts": drifts,
         "counts": reconciliation.drift_counts(),
         "kinds": Drift.Kind.choices,
@@ -114,28 +130,15 @@ def reconciliation_page(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-def _reconciliation_start(request: HttpRequest) -> None:
-    """One order is checked here and now (one ERP call); every order is a job for a worker."""
+def _reconciliation_queue(request: HttpRequest) -> None:
+    """One order or every order: a run for a worker, which the table of runs shows as it goes."""
     work_order = request.POST.get("work_order", "").strip()[:64]
-    if work_order:
-        try:
-            run = reconciliation.reconcile(work_order=work_order, actor=request.user, trigger=ReconciliationRun.Trigger.MANUAL)
-        except DomainError as error:  # an order the MES does not know: nothing to ask the ERP about
-            flash.error(request, error.message)
-            return
-        summary = _("Checked %(order)s: %(open)s drift(s) open, %(new)s new, %(resolved)s resolved.") % {
-            "order": work_order, "open": run.drifts_open, "new": run.drifts_new, "resolved": run.drifts_resolved,
-        }
-        if run.orders_failed:
-            flash.error(request, _("Not checked — %(problem)s") % {"problem": reconciliation.failure_text(run.failures[0])})
-        else:
-            flash.success(request, summary)
-        return
     try:
-        tasks.reconcile.apply_async(
-            kwargs={"actor_id": request.user.pk, "trigger": ReconciliationRun.Trigger.MANUAL}, retry=False
-        )
-    except OperationalError as error:
-        flash.error(request, _("Could not reach a worker (%(error)s); try again, or wait for the scheduled run.") % {"error": error})
+        reconciliation.reconciliation_run_queue(work_order=work_order or None, actor=request.user)
+    except DomainError as error:  # an order the MES does not know: nothing to ask the ERP about
+        flash.error(request, error.message)
+        return
+    if work_order:
+        flash.success(request, _("A worker is checking %(order)s now; its run appears below when it finishes.") % {"order": work_order})
     else:
         flash.success(request, _("A worker is checking every order now; its run appears below when it finishes."))

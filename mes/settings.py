@@ -282,10 +282,12 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "erp_sync.middleware.InboundReceiptMiddleware",
     # Last, as django-axes asks: it turns a refused sign-in of a locked-out user or address into the lock-out page.
     "axes.middleware.AxesMiddleware",
 ]
+
+#: Keeps the receipt of each push an ERP makes (``common.api.base.InboundWriteView``).
+MES_INBOUND_RECEIPT_RECORDER = "erp_sync.services.inbound_receipt_record"
 
 ROOT_URLCONF = "plant.urls"
 WSGI_APPLICATION = "mes.wsgi.application"

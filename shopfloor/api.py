@@ -8,7 +8,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from common.api.base import ERRORS, ApiView, check_key, check_number, validated
+from common.api.base import ERRORS, ApiView, InboundWriteView, check_key, check_number, validated
 from shopfloor.oee import PeriodError, equipment_oee_report
 from shopfloor.services import (
     equipment_signals_get,
@@ -20,7 +20,7 @@ from shopfloor.services import (
 )
 
 
-class EquipmentSignalsView(ApiView):
+class EquipmentSignalsView(InboundWriteView):
     capabilities = {"GET": "api.read", "PUT": "device_mapping.write"}
 
     @extend_schema(tags=["equipment"], summary="Where the machine's signals come from", responses={200: dict, **ERRORS})
@@ -39,7 +39,7 @@ class EquipmentSignalsView(ApiView):
         return Response(equipment_signals_public(mapping.config), status=201 if created else 200)
 
 
-class EquipmentSignalsTestView(ApiView):
+class EquipmentSignalsTestView(InboundWriteView):
     capabilities = {"POST": "device_mapping.test"}
 
     @extend_schema(tags=["equipment"], summary="Read the machine once with its mapping: live values", request=None, responses={200: dict, **ERRORS})
@@ -51,7 +51,7 @@ class OperationEquipmentSerializer(serializers.Serializer):
     equipment = serializers.CharField(max_length=64, required=False, allow_blank=True)
 
 
-class OperationStartView(ApiView):
+class OperationStartView(InboundWriteView):
     capabilities = {"POST": "operation.run_on_equipment"}
 
     @extend_schema(tags=["work-orders"], summary="Start an operation on a machine: its counts are confirmed on it from now on",
@@ -66,7 +66,7 @@ class OperationStartView(ApiView):
         return Response({"work_order": number, "operation": sequence, "equipment": data["equipment"], "started_at": assignment.started_at})
 
 
-class OperationStopView(ApiView):
+class OperationStopView(InboundWriteView):
     capabilities = {"POST": "operation.run_on_equipment"}
 
     @extend_schema(tags=["work-orders"], summary="Stop counting machine output on an operation (one machine, or all)",

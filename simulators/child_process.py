@@ -2,10 +2,65 @@
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import signal
 import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
 from typing import Any
+
+#: The simulators run as ``manage.py <command>`` of this checkout.
+MANAGE_PY = Path(__file__).resolve().parents[1] / "manage.py"
+
+
+def child_start(
+    *,
+    arguments: list[str],
+    ready_marker: str,
+    name: str,
+    error: type[Exception],
+    ready_timeout: float = 30.0,
+    python: str = sys.executable,
+    env: dict[str, str] | None = None,
+) -> tuple[subprocess.Popen, Path, dict[str, Any]]:
+    """Start ``manage.py <arguments>`` with its output in a file; return once it prints ``<ready_marker> {json}``.
+
+    Returns the process, its output file and what the ready line said (the ports it chose).
+    Raises ``error`` (naming ``name``, with what the child printed) if it exits first or is
+    not ready within ``ready_timeout`` seconds; it is killed then, and its file removed.
+    """
+    ready_line = re.compile(re.escape(ready_marker) + r" (\{.*\})")
+    # A file, not a pipe: nobody drains a pipe, and a full one (a long ledger printed at exit) would block the child.
+    output = tempfile.NamedTemporaryFile(prefix=f"{name.replace(' ', '-')}-", suffix=".log", delete=False)  # noqa: SIM115
+    output_path = Path(output.name)
+    process = subprocess.Popen(
+        [python, str(MANAGE_PY), *arguments],
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
+        cwd=str(MANAGE_PY.parent),
+    )
+    output.close()
+    deadline = time.monotonic() + ready_timeout
+    while True:
+        text = output_path.read_text(encoding="utf-8", errors="replace")
+        match = ready_line.search(text)
+        if match:
+            return process, output_path, json.loads(match.group(1))
+        if process.poll() is not None:
+            output_path.unlink(missing_ok=True)
+            raise error(f"the {name} exited with {process.returncode}:\n{text}")
+        if time.monotonic() > deadline:
+            process.kill()
+            process.wait(timeout=10)
+            output_path.unlink(missing_ok=True)
+            raise error(f"the {name} was not ready after {ready_timeout} s:\n{text}")
+        time.sleep(0.05)
 
 
 class ChildProcess:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import uuid
+from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
+from django.utils.module_loading import import_string
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
@@ -37,6 +42,49 @@ class ApiView(APIView):
         super().__init_subclass__(**kwargs)
         for capability in cls.capabilities.values():
             roles_for(capability)  # an unknown capability fails at import, not at the first request
+
+
+class InboundWriteView(ApiView):
+    """A write an ERP pushes (its master data, its work orders and their transitions): each answer
+    to a caller the API authenticated is kept as a receipt, whatever the view's URL.
+
+    The receipt is written by the function ``settings.MES_INBOUND_RECEIPT_RECORDER`` names (the
+    kernel imports no app), with the request, the body's SHA-256, the status and ``answer_summary``.
+    Anonymous callers leave none: they could otherwise fill the table.
+    """
+
+    audited_methods = frozenset({"PUT", "POST", "PATCH"})
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.method not in self.audited_methods:
+            return super().dispatch(request, *args, **kwargs)
+        digest = hashlib.sha256(request.body).hexdigest()  # read now; the parsers read the cached copy
+        response = super().dispatch(request, *args, **kwargs)
+        # DRF puts the user it authenticated (or AnonymousUser, when it refused) on the Django request too.
+        if getattr(getattr(request, "user", None), "is_authenticated", False):
+            _receipt_recorder()(
+                request=request, payload_sha256=digest, status_code=response.status_code,
+                result=answer_summary(getattr(response, "data", None)),
+            )
+        return response
+
+
+@functools.cache
+def _receipt_recorder() -> Callable[..., None]:
+    return import_string(settings.MES_INBOUND_RECEIPT_RECORDER)
+
+
+def answer_summary(body: Any) -> dict[str, Any]:
+    """What the MES answered, compactly: the error code, or how a bulk push went per status."""
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        return {"error": body["error"].get("code")}
+    if isinstance(body, dict) and isinstance(body.get("results"), list):
+        counts: dict[str, int] = {}
+        for entry in body["results"]:
+            status = str(entry.get("status")) if isinstance(entry, dict) else "?"
+            counts[status] = counts.get(status, 0) + 1
+        return {"results": counts}
+    return {}
 
 
 def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import enum
 import os
 import re
+import zoneinfo
 from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -238,6 +240,52 @@ def headers_problem(headers: Any) -> str:
         if problem:
             return f"{name}: {problem}"
     return ""
+
+
+# --- option checks shared by the connectors -----------------------------------------------
+
+
+def option_problems(
+    options: dict[str, Any],
+    *,
+    choices: Mapping[str, tuple[Sequence[str], str]] | None = None,
+    flags: Mapping[str, bool] | None = None,
+    time_zone: bool = False,
+    headers: bool = False,
+) -> dict[str, str]:
+    """The checks several connectors make of their options, by field; empty when fine.
+
+    ``choices``: option → (the names allowed, the default); ``flags``: option → its default, a
+    true or false; ``time_zone``: the ``time_zone`` option, if set, names a zone; ``headers``:
+    the ``headers`` option can travel as HTTP headers.
+    """
+    problems: dict[str, str] = {}
+    for name, (allowed, default) in (choices or {}).items():
+        if options.get(name, default) not in allowed:
+            problems[name] = f"Use one of {', '.join(allowed)}."
+    for name, default in (flags or {}).items():
+        if not isinstance(options.get(name, default), bool):
+            problems[name] = "true or false."
+    zone = options.get("time_zone") if time_zone else None
+    if zone:
+        try:
+            zoneinfo.ZoneInfo(zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            problems["time_zone"] = f"Unknown time zone {zone!r}."
+    problem = headers_problem(options.get("headers", {})) if headers else ""
+    if problem:
+        problems["headers"] = problem
+    return problems
+
+
+def plant_zone(name: str | None) -> zoneinfo.ZoneInfo:
+    """The plant's zone (option ``time_zone``); a bad name (``option_problems`` reports it) falls back to the site's."""
+    from django.conf import settings
+
+    try:
+        return zoneinfo.ZoneInfo(name or settings.TIME_ZONE)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo(settings.TIME_ZONE)
 
 
 _ENVIRONMENT_SETTINGS = (

@@ -48,13 +48,11 @@ import datetime as dt
 import json
 import re
 import time
-import zoneinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 from urllib.parse import quote
 
 import requests
-from django.conf import settings
 
 from erp_sync.connectors.base import (
     ConnectionConfig,
@@ -68,6 +66,8 @@ from erp_sync.connectors.base import (
     classify_status,
     header_value_problem,
     http_session,
+    option_problems,
+    plant_zone,
 )
 
 MODES = {"job_card": "Job Card", "stock_entry": "Stock Entry"}
@@ -88,7 +88,7 @@ class ErpNextConnector(Connector):
         self.key_field = self.options.get("key_field") or "mes_confirmation_id"
         self.operation_field = self.options.get("operation_field") or "mes_operation"
         self.rework_field = self.options.get("rework_field") or ""
-        self.time_zone = _zone(self.options.get("time_zone"))
+        self.time_zone = plant_zone(self.options.get("time_zone"))
         self.timeout = (config.timeout_seconds, config.timeout_seconds)
         credentials = _credentials(config.username, config.password, config.token)
         self.session = http_session()
@@ -187,23 +187,15 @@ class ErpNextConnector(Connector):
 
     @staticmethod
     def validate_options(options: dict[str, Any]) -> dict[str, str]:
-        problems: dict[str, str] = {}
+        problems = option_problems(options, choices={"time_source": (TIME_SOURCES, "labor")}, time_zone=True)
         if options.get("mode", "job_card") not in MODES:
             problems["mode"] = "Use job_card or stock_entry."
         if options.get("operation_as", "name") not in ("name", "sequence"):
             problems["operation_as"] = "Use name or sequence."
-        if options.get("time_source", "labor") not in TIME_SOURCES:
-            problems["time_source"] = f"Use one of {', '.join(TIME_SOURCES)}."
         for name in ("key_field", "operation_field", "rework_field", "company"):
             value = options.get(name, "")
             if not isinstance(value, str) or (value and name != "company" and not re.fullmatch(r"[a-z_][a-z0-9_]*", value)):
                 problems[name] = "A field name in lower case (letters, digits, underscores)."
-        zone = options.get("time_zone")
-        if zone:
-            try:
-                zoneinfo.ZoneInfo(zone)
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-                problems["time_zone"] = f"Unknown time zone {zone!r}."
         return problems
 
     # -- documents -----------------------------------------------------------------------
@@ -428,14 +420,6 @@ def _data(response: requests.Response) -> dict[str, Any]:
 
 def _exc_type(response: requests.Response) -> str:
     return str(_body(response).get("exc_type") or "")
-
-
-def _zone(name: str | None) -> zoneinfo.ZoneInfo:
-    """The site's zone; a bad name (``validate_options`` reports it) falls back to the plant's."""
-    try:
-        return zoneinfo.ZoneInfo(name or settings.TIME_ZONE)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo(settings.TIME_ZONE)
 
 
 def _message(response: requests.Response) -> str:

@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import datetime as dt
 import http.client
-import socket
 import threading
 import time
 import xmlrpc.client
@@ -71,6 +70,7 @@ from erp_sync.connectors.base import (
     classify_status,
     header_value_problem,
     http_session,
+    option_problems,
 )
 
 PRODUCTION = "mrp.production"
@@ -203,7 +203,9 @@ class OdooConnector(Connector):
 
     @staticmethod
     def validate_options(options: dict[str, Any]) -> dict[str, str]:
-        problems: dict[str, str] = {}
+        problems = option_problems(
+            options, choices={"duration_source": (DURATION_SOURCES, "max")}, flags={"finish_on_final": False, "mark_done_on_final": False}
+        )
         version = options.get("version", 19)
         try:
             if isinstance(version, bool) or int(version) < 8:
@@ -214,11 +216,6 @@ class OdooConnector(Connector):
             problems["protocol"] = "Use json2 or xmlrpc (or leave it out to follow the version)."
         if not isinstance(options.get("database", ""), str):
             problems["database"] = "The database name."
-        if options.get("duration_source", "max") not in DURATION_SOURCES:
-            problems["duration_source"] = f"Use one of {', '.join(DURATION_SOURCES)}."
-        for name in ("finish_on_final", "mark_done_on_final"):
-            if not isinstance(options.get(name, False), bool):
-                problems[name] = "true or false."
         return problems
 
     # -- confirmation --------------------------------------------------------------------
@@ -444,7 +441,7 @@ class OdooConnector(Connector):
             ) from None
         except _NotSent as error:
             raise _CallFailed(PostResult(Outcome.RETRYABLE, error=f"connection failed: {error}", failure_kind=error.kind)) from None
-        except (TimeoutError, socket.timeout, http.client.HTTPException, ConnectionError, OSError) as error:
+        except (TimeoutError, http.client.HTTPException, ConnectionError, OSError) as error:
             # Sent, and no (complete) answer: the call may have been committed.
             raise _CallFailed(PostResult(Outcome.UNKNOWN, error=f"no answer: {type(error).__name__}: {error}")) from None
         except xmlrpc.client.ResponseError as error:

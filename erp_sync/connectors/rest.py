@@ -56,7 +56,6 @@ import hashlib
 import hmac
 import json
 import time
-import zoneinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -78,8 +77,8 @@ from erp_sync.connectors.base import (
     basic_auth,
     classify_exception,
     header_value_problem,
-    headers_problem,
     http_session,
+    option_problems,
     retry_after_seconds,
 )
 
@@ -212,7 +211,7 @@ class RestConnector(Connector):
 
     @staticmethod
     def validate_options(options: dict[str, Any]) -> dict[str, str]:
-        problems: dict[str, str] = {}
+        problems = option_problems(options, choices={"auth": (AUTH_MODES, "none")}, time_zone=True, headers=True)
         if not isinstance(options.get("url") or options.get("base_url") or "", str):
             problems["url"] = "The URL to send to."
         for name in ("url",):
@@ -221,12 +220,6 @@ class RestConnector(Connector):
                 problems[name] = problem
         if str(options.get("method", "POST")).upper() not in METHODS:
             problems["method"] = f"Use one of {', '.join(METHODS)}."
-        auth = options.get("auth", "none")
-        if auth not in AUTH_MODES:
-            problems["auth"] = f"Use one of {', '.join(AUTH_MODES)}."
-        problem = headers_problem(options.get("headers", {}))
-        if problem:
-            problems["headers"] = problem
         hmac_header = options.get("hmac_header", DEFAULT_HMAC_HEADER)
         if not isinstance(hmac_header, str) or not HEADER_NAME.fullmatch(hmac_header):
             problems["hmac_header"] = "A header name, e.g. X-Signature."
@@ -263,12 +256,6 @@ class RestConnector(Connector):
         totals = options.get("totals", {})
         if not isinstance(totals, dict) or (totals and not totals.get("url")):
             problems["totals"] = 'An object with a url, e.g. {"url": "https://erp/orders/{work_order}/totals"}.'
-        zone = options.get("time_zone")
-        if zone:
-            try:
-                zoneinfo.ZoneInfo(zone)
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-                problems["time_zone"] = f"Unknown time zone {zone!r}."
         return problems
 
     # -- HTTP ----------------------------------------------------------------------------

@@ -59,13 +59,11 @@ import re
 import threading
 import time
 import uuid
-import zoneinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 from urllib.parse import quote
 
 import requests
-from django.conf import settings
 from requests.structures import CaseInsensitiveDict
 
 from erp_sync.connectors.base import (
@@ -79,8 +77,9 @@ from erp_sync.connectors.base import (
     basic_auth,
     classify_exception,
     classify_status,
-    headers_problem,
     http_session,
+    option_problems,
+    plant_zone,
 )
 
 DEFAULT_ACTIVITY_SLOTS = {"machine": 2, "labor": 3}
@@ -111,7 +110,7 @@ class SapConnector(Connector):
         self.session.headers.update({str(k): str(v) for k, v in (self.options.get("headers") or {}).items()})
         self._token: str | None = None
         self._token_lock = threading.Lock()
-        self.time_zone = _zone(self.options.get("time_zone"))
+        self.time_zone = plant_zone(self.options.get("time_zone"))
         batch_size = self.options.get("batch_size", DEFAULT_BATCH_SIZE)
         self.batch_size = batch_size if isinstance(batch_size, int) and 1 <= batch_size <= MAX_BATCH_SIZE else DEFAULT_BATCH_SIZE
         if self.options.get("batch_offered") is False:
@@ -296,7 +295,7 @@ class SapConnector(Connector):
 
     @staticmethod
     def validate_options(options: dict[str, Any]) -> dict[str, str]:
-        problems: dict[str, str] = {}
+        problems = option_problems(options, flags={"csrf": True, "batch_offered": True}, time_zone=True, headers=True)
         slots = options.get("activity_slots", DEFAULT_ACTIVITY_SLOTS)
         if not isinstance(slots, dict):
             problems["activity_slots"] = 'Give an object such as {"machine": 2, "labor": 3}.'
@@ -319,21 +318,9 @@ class SapConnector(Connector):
             value = options.get(name, {})
             if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
                 problems[name] = "An object mapping MES codes to SAP codes."
-        zone = options.get("time_zone")
-        if zone:
-            try:
-                zoneinfo.ZoneInfo(zone)
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-                problems["time_zone"] = f"Unknown time zone {zone!r}."
         batch_size = options.get("batch_size", DEFAULT_BATCH_SIZE)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= MAX_BATCH_SIZE:
             problems["batch_size"] = f"A whole number from 1 (no $batch) to {MAX_BATCH_SIZE}."
-        for name in ("csrf", "batch_offered"):
-            if not isinstance(options.get(name, True), bool):
-                problems[name] = "true or false."
-        problem = headers_problem(options.get("headers", {}))
-        if problem:
-            problems["headers"] = problem
         return problems
 
     # -- building the confirmation -------------------------------------------------------
@@ -698,14 +685,6 @@ def _odata_date(day: dt.date) -> str:
 def _quoted(value: str) -> str:
     """An OData string literal's content: single quotes doubled."""
     return str(value).replace("'", "''")
-
-
-def _zone(name: str | None) -> zoneinfo.ZoneInfo:
-    """The plant's zone; a bad name (``validate_options`` reports it) falls back to the site's."""
-    try:
-        return zoneinfo.ZoneInfo(name or settings.TIME_ZONE)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo(settings.TIME_ZONE)
 
 
 def _absolute(service_url: str, following: str) -> str:

@@ -19,6 +19,7 @@ from common.api.base import (
     ERRORS,
     KEY_MAX_LENGTH,
     ApiView,
+    InboundWriteView,
     check_key,
     parse_uuid,
     validated,
@@ -121,7 +122,7 @@ RESOURCES = {
 }
 
 
-class ResourceView(ApiView):
+class ResourceView(InboundWriteView):
     """GET or PUT one record by the ERP's key: 201 created, 200 updated or unchanged."""
 
     resource: Resource
@@ -137,7 +138,7 @@ class ResourceView(ApiView):
         return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
 
-class ResourceBulkView(ApiView):
+class ResourceBulkView(InboundWriteView):
     """Upsert up to 1,000 records, all or nothing: if any record is refused, none is written."""
 
     resource: Resource
@@ -206,7 +207,7 @@ def resource_views(resource: Resource) -> tuple[Callable, Callable]:
 # --- work-order transitions ------------------------------------------------------------
 
 
-class WorkOrderTransitionView(ApiView):
+class WorkOrderTransitionView(InboundWriteView):
     action: str = ""
 
     def post(self, request: Request, key: str) -> Response:

@@ -9,25 +9,18 @@ with start_device_simulator(machines=3, args=["--steady"]) as simulator:
 
 from __future__ import annotations
 
-import json
-import os
-import re
 import subprocess
 import sys
-import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import requests
 
-from simulators.child_process import ChildProcess
+from simulators.child_process import ChildProcess, child_start
 from simulators.devices.server import DEFAULT_OPCUA_PASSWORD, DEFAULT_OPCUA_USER, LOOPBACK
 
-MANAGE_PY = Path(__file__).resolve().parents[2] / "manage.py"
 READY_MARKER = "DEVICE_SIMULATOR_READY"
-_READY_LINE = re.compile(READY_MARKER + r" (\{.*\})")
 
 
 class DeviceSimulatorError(RuntimeError):
@@ -172,12 +165,7 @@ def start_device_simulator(
     options, e.g. ``["--steady"]`` (no random state changes, faults or restarts) or
     ``["--cycle-time", "0.2"]``.
     """
-    # A file, not a pipe: nobody drains a pipe, and a full one would block the simulator.
-    output = tempfile.NamedTemporaryFile(prefix="device-simulator-", suffix=".log", delete=False)  # noqa: SIM115
-    output_path = Path(output.name)
     command = [
-        python,
-        str(MANAGE_PY),
         "device_simulator",
         "--machines",
         str(machines),
@@ -189,36 +177,10 @@ def start_device_simulator(
         str(seed),
     ]
     command += ["--no-opcua"] if opcua_port is None else ["--opcua-port", str(opcua_port)]
-    command += list(args)
-    process = subprocess.Popen(
-        command,
-        stdout=output,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
-        cwd=str(MANAGE_PY.parent),
+    process, output_path, ready = child_start(
+        arguments=[*command, *args], ready_marker=READY_MARKER, name="device simulator", error=DeviceSimulatorError,
+        ready_timeout=ready_timeout, python=python, env=env,
     )
-    output.close()
-    deadline = time.monotonic() + ready_timeout
-    while True:
-        text = output_path.read_text(encoding="utf-8", errors="replace")
-        match = _READY_LINE.search(text)
-        if match:
-            ready = json.loads(match.group(1))
-            break
-        if process.poll() is not None:
-            output_path.unlink(missing_ok=True)
-            raise DeviceSimulatorError(
-                f"the device simulator exited with {process.returncode}:\n{text}"
-            )
-        if time.monotonic() > deadline:
-            process.kill()
-            process.wait(timeout=10)
-            output_path.unlink(missing_ok=True)
-            raise DeviceSimulatorError(
-                f"the device simulator was not ready after {ready_timeout} s:\n{text}"
-            )
-        time.sleep(0.05)
     simulator = DeviceSimulatorProcess(
         modbus_port=ready["modbus_port"],
         opcua_port=ready["opcua_port"],

@@ -8,20 +8,15 @@ with start_simulator("sap") as simulator:
 
 from __future__ import annotations
 
-import json
-import os
-import re
 import subprocess
 import sys
-import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import requests
 
-from simulators.child_process import ChildProcess
+from simulators.child_process import ChildProcess, child_start
 from simulators.erp.sap import SERVICE_PATH
 from simulators.erp.server import (
     DEFAULT_ERPNEXT_TOKEN,
@@ -33,9 +28,7 @@ from simulators.erp.server import (
     LOOPBACK,
 )
 
-MANAGE_PY = Path(__file__).resolve().parents[2] / "manage.py"
 READY_MARKER = "ERP_SIMULATOR_READY"
-_READY_LINE = re.compile(READY_MARKER + r" (\{.*\})")
 
 
 class SimulatorError(RuntimeError):
@@ -150,41 +143,15 @@ def start_simulator(
     parallel tests never collide; the chosen ports are read back from the process.
     ``args`` are extra command-line options, e.g. ``["--sap-dedupe", "reject"]``.
     """
-    # A file, not a pipe: nobody drains a pipe, and a long ledger printed at exit would block on it.
-    output = tempfile.NamedTemporaryFile(prefix=f"erp-simulator-{flavor}-", suffix=".log", delete=False)  # noqa: SIM115
-    output_path = Path(output.name)
-    command = [python, str(MANAGE_PY), "erp_simulator", "--flavor", flavor, "--port", str(port)]
+    command = ["erp_simulator", "--flavor", flavor, "--port", str(port)]
     if control_port is not None:
         command += ["--control-port", str(control_port)]
     if ledger_path is not None:
         command += ["--ledger", str(ledger_path)]
-    command += list(args)
-    process_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
-        command,
-        stdout=output,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        env=process_env,
-        cwd=str(MANAGE_PY.parent),
+    process, output_path, ready = child_start(
+        arguments=[*command, *args], ready_marker=READY_MARKER, name=f"{flavor} simulator", error=SimulatorError,
+        ready_timeout=ready_timeout, python=python, env=env,
     )
-    output.close()
-    deadline = time.monotonic() + ready_timeout
-    while True:
-        text = output_path.read_text(encoding="utf-8", errors="replace")
-        match = _READY_LINE.search(text)
-        if match:
-            ready = json.loads(match.group(1))
-            break
-        if process.poll() is not None:
-            output_path.unlink(missing_ok=True)
-            raise SimulatorError(f"the {flavor} simulator exited with {process.returncode}:\n{text}")
-        if time.monotonic() > deadline:
-            process.kill()
-            process.wait(timeout=10)
-            output_path.unlink(missing_ok=True)
-            raise SimulatorError(f"the {flavor} simulator was not ready after {ready_timeout} s:\n{text}")
-        time.sleep(0.05)
     simulator = SimulatorProcess(
         flavor=flavor,
         port=ready["port"],

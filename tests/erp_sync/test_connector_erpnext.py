@@ -1,13 +1,12 @@
 """The ERPNext connector against the ERPNext simulator, a real process on loopback.
 
-One simulator serves the module; each test starts from ``control.reset()``. No database.
+One simulator serves the module; each test starts from ``control.reset()``. What every connector
+promises alike (find by key, retryable faults, lost answers, reversals, totals) is in ``test_connector_contract.py``. No database.
 """
 
 from __future__ import annotations
 
 import json
-import time
-import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -15,39 +14,24 @@ from typing import Any
 import pytest
 import requests
 
-from erp_sync.connectors.base import ConnectionConfig, ErpTotals, Outcome, Posting
+from erp_sync.connectors.base import ConnectionConfig, ErpTotals, Outcome
 from erp_sync.connectors.erpnext import ErpNextConnector
 from erp_sync.connectors.registry import connector_class
-from simulators.erp import SimulatorProcess, start_simulator
+from simulators.erp import SimulatorProcess
+from tests.erp_sync.builders import (
+    ERPNEXT_ORDER,
+    erpnext_confirmation,
+    erpnext_connector,
+    reversal_of,
+    simulator_fixtures,
+    wait_for_ledger,
+)
 
-ORDER = "MFG-WO-2025-00042"
-OPERATION_NAMES = {10: "Cut", 20: "Weld", 30: "Paint"}
+ORDER = ERPNEXT_ORDER
+confirmation = erpnext_confirmation
+connector_for = erpnext_connector
 
-
-@pytest.fixture(scope="module")
-def erpnext_process() -> Iterator[SimulatorProcess]:
-    with start_simulator("erpnext") as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def erpnext(erpnext_process: SimulatorProcess) -> SimulatorProcess:
-    erpnext_process.control.reset()  # keeps the configuration, so set it back too
-    erpnext_process.control.set_config(duplicate_error="duplicate_entry")
-    return erpnext_process
-
-
-def connector_for(simulator: SimulatorProcess, *, timeout: float = 5.0, token: str | None = None, **options: Any) -> ErpNextConnector:
-    return ErpNextConnector(
-        ConnectionConfig(
-            name="erpnext-test",
-            kind="erpnext",
-            base_url=simulator.base_url,
-            token=token or simulator.credentials["token"],
-            options=options,
-            timeout_seconds=timeout,
-        )
-    )
+erpnext_process, erpnext = simulator_fixtures("erpnext", duplicate_error="duplicate_entry")
 
 
 @pytest.fixture
@@ -55,56 +39,6 @@ def connector(erpnext: SimulatorProcess) -> Iterator[ErpNextConnector]:
     connector = connector_for(erpnext)
     yield connector
     connector.close()
-
-
-def confirmation(
-    *, operation: int = 10, good: str = "5.000", scrap: str = "1.000", order: str = ORDER, final: bool = False
-) -> Posting:
-    key = str(uuid.uuid4())
-    payload = {
-        "type": "confirmation",
-        "confirmation_id": key,
-        "work_order": order,
-        "item": "FRAME-100",
-        "operation": operation,
-        "operation_name": OPERATION_NAMES[operation],
-        "work_center": f"WC-{OPERATION_NAMES[operation].upper()}",
-        "good_qty": good,
-        "scrap_qty": scrap,
-        "rework_qty": "2.000",
-        "unit": "PCS",
-        "reason_code": "SCRAP-01",
-        "reason_kind": "scrap",
-        "labor_minutes": "45.00",
-        "machine_minutes": "30.00",
-        "operator_badge": "B-1001",
-        "station": "ST-07",
-        "final": final,
-        "confirmed_at": "2025-03-01T08:00:00+00:00",
-        "reverses": None,
-    }
-    return Posting(idempotency_key=key, kind="confirmation", work_order=order, sequence=1, payload=payload)
-
-
-def reversal_of(original: Posting, reverses_ref: dict[str, Any] | None) -> Posting:
-    key = str(uuid.uuid4())
-    payload = {
-        **original.payload,
-        "type": "reversal",
-        "confirmation_id": key,
-        "good_qty": "-" + original.payload["good_qty"],
-        "scrap_qty": "-" + original.payload["scrap_qty"],
-        "reverses": {"confirmation_id": original.idempotency_key, "idempotency_key": original.idempotency_key},
-    }
-    return Posting(
-        idempotency_key=key,
-        kind="reversal",
-        work_order=original.work_order,
-        sequence=original.sequence + 1,
-        payload=payload,
-        reverses_ref=reverses_ref,
-        reverses_key=original.idempotency_key,
-    )
 
 
 def read_document(simulator: SimulatorProcess, doctype: str, name: str) -> dict[str, Any]:
@@ -115,15 +49,6 @@ def read_document(simulator: SimulatorProcess, doctype: str, name: str) -> dict[
     )
     assert response.status_code == 200
     return response.json()["data"]
-
-
-def wait_for_ledger(simulator: SimulatorProcess, length: int, seconds: float = 5.0) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + seconds
-    while True:
-        entries = simulator.control.ledger()
-        if len(entries) >= length or time.monotonic() > deadline:
-            return entries
-        time.sleep(0.05)
 
 
 # -- posting -----------------------------------------------------------------------------------
@@ -184,17 +109,6 @@ def test_stock_entry_mode_posts_a_manufacture_entry(erpnext: SimulatorProcess) -
     ]
 
 
-def test_find_by_our_key_after_a_post(erpnext: SimulatorProcess, connector: ErpNextConnector) -> None:
-    posting = confirmation()
-    posted = connector.post(posting)
-
-    found = connector.find(posting)
-
-    assert found is not None
-    assert (found.outcome, found.erp_ref, found.erp_document) == (Outcome.ACCEPTED, posted.erp_ref, "PO-JOB00001")
-    assert connector.find(confirmation()) is None
-
-
 # -- duplicates --------------------------------------------------------------------------------
 
 
@@ -244,33 +158,6 @@ def test_reversal_cancels_the_original_in_the_ledger(erpnext: SimulatorProcess, 
     assert found is not None and found.outcome == Outcome.ACCEPTED
 
 
-def test_a_repeated_reversal_is_a_duplicate_and_cancels_nothing_more(
-    erpnext: SimulatorProcess, connector: ErpNextConnector
-) -> None:
-    original = confirmation()
-    reversal = reversal_of(original, connector.post(original).erp_ref)
-    connector.post(reversal)
-
-    again = connector.post(reversal)
-
-    assert again.outcome == Outcome.DUPLICATE
-    assert [entry["action"] for entry in erpnext.control.ledger()] == ["post", "cancel"]
-
-
-def test_reversal_without_a_stored_reference_looks_the_original_up(
-    erpnext: SimulatorProcess, connector: ErpNextConnector
-) -> None:
-    original = confirmation()
-    connector.post(original)
-    reversal = reversal_of(original, None)
-
-    assert connector.find(reversal) is None
-    result = connector.post(reversal)
-
-    assert result.outcome == Outcome.ACCEPTED
-    assert erpnext.control.ledger()[-1]["cancels"] == "Job Card/PO-JOB00001"
-
-
 # -- errors and faults -------------------------------------------------------------------------
 
 
@@ -282,40 +169,6 @@ def test_a_locked_document_is_retryable(erpnext: SimulatorProcess, connector: Er
     assert (result.outcome, result.http_status) == (Outcome.RETRYABLE, 417)
     assert "DocumentLockedError" in result.error
     assert erpnext.control.ledger() == []
-
-
-def test_server_errors_are_retryable(erpnext: SimulatorProcess, connector: ErpNextConnector) -> None:
-    erpnext.control.set_faults(error_rate=1.0)
-
-    result = connector.post(confirmation())
-
-    assert result.outcome == Outcome.RETRYABLE
-    assert result.http_status in (500, 502, 503)
-    assert erpnext.control.ledger() == []
-
-
-def test_an_erp_that_is_down_is_retryable(erpnext: SimulatorProcess, connector: ErpNextConnector) -> None:
-    erpnext.control.set_faults(down=True)
-
-    result = connector.post(confirmation())
-
-    assert result.outcome == Outcome.RETRYABLE
-    assert connector.health().reachable is False
-
-
-def test_a_dropped_answer_is_unknown_and_find_then_reports_the_document(
-    erpnext: SimulatorProcess, connector: ErpNextConnector
-) -> None:
-    erpnext.control.set_faults(drop_after_commit_rate=1.0)
-    posting = confirmation()
-
-    result = connector.post(posting)
-
-    assert result.outcome == Outcome.UNKNOWN
-    erpnext.control.clear_faults()
-    found = connector.find(posting)
-    assert found is not None
-    assert (found.outcome, found.erp_ref) == (Outcome.ACCEPTED, {"doctype": "Job Card", "name": "PO-JOB00001"})
 
 
 def test_an_answer_slower_than_the_timeout_is_unknown(erpnext: SimulatorProcess) -> None:
@@ -388,22 +241,6 @@ def test_username_and_password_serve_as_key_and_secret(erpnext: SimulatorProcess
 
 
 # -- reconciliation and health ---------------------------------------------------------------
-
-
-def test_totals_sum_submitted_job_cards_per_operation(erpnext: SimulatorProcess, connector: ErpNextConnector) -> None:
-    first = confirmation(operation=10, good="5.000", scrap="1.000")
-    second = confirmation(operation=10, good="3.000", scrap="0.000")
-    third = confirmation(operation=20, good="4.000", scrap="0.500")
-    posted = {posting.idempotency_key: connector.post(posting) for posting in (first, second, third)}
-    connector.post(reversal_of(second, posted[second.idempotency_key].erp_ref))
-    connector.post(confirmation(order="MFG-WO-2025-00099"))
-
-    totals = connector.totals(ORDER)
-
-    assert totals == [
-        ErpTotals(ORDER, 10, Decimal("5.0"), Decimal("1.0"), Decimal(0), (first.idempotency_key,)),
-        ErpTotals(ORDER, 20, Decimal("4.0"), Decimal("0.5"), Decimal(0), (third.idempotency_key,)),
-    ]
 
 
 def test_health_names_the_logged_in_user(erpnext: SimulatorProcess, connector: ErpNextConnector) -> None:

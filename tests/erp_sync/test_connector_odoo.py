@@ -1,56 +1,37 @@
 """The Odoo connector against the Odoo simulator, a real process on loopback, over JSON-2 and XML-RPC.
 
-One simulator serves the module; each test starts from ``control.reset()``. Most tests run
+One simulator serves the module; each test starts from ``control.reset()``. What every connector
+promises alike (find by key, retryable faults, lost answers, reversals, totals) is in ``test_connector_contract.py``. Most tests run
 once per protocol (Odoo 19 → JSON-2, Odoo 16 → XML-RPC). No database.
 """
 
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
-from decimal import Decimal
 from typing import Any
 
 import pytest
 import requests
 
-from erp_sync.connectors.base import ConnectionConfig, ErpTotals, Outcome, Posting
+from erp_sync.connectors.base import Outcome
 from erp_sync.connectors.odoo import OdooConnector
 from erp_sync.connectors.registry import connector_class
-from simulators.erp import SimulatorProcess, start_simulator
+from simulators.erp import SimulatorProcess
+from tests.erp_sync.builders import (
+    ODOO_ORDER,
+    odoo_confirmation,
+    odoo_connector,
+    reversal_of,
+    simulator_fixtures,
+    wait_for_ledger,
+)
 
-ORDER = "WH/MO/00042"
-VERSIONS = {"json2": 19, "xmlrpc": 16}
+ORDER = ODOO_ORDER
+confirmation = odoo_confirmation
+connector_for = odoo_connector
 
-
-@pytest.fixture(scope="module")
-def odoo_process() -> Iterator[SimulatorProcess]:
-    with start_simulator("odoo") as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def odoo(odoo_process: SimulatorProcess) -> SimulatorProcess:
-    odoo_process.control.reset()  # keeps the configuration, so set it back too
-    odoo_process.control.set_config(autocreate=True)
-    return odoo_process
-
-
-def connector_for(
-    simulator: SimulatorProcess, via: str = "json2", *, timeout: float = 5.0, key: str | None = None, **options: Any
-) -> OdooConnector:
-    return OdooConnector(
-        ConnectionConfig(
-            name="odoo-test",
-            kind="odoo",
-            base_url=simulator.base_url,
-            username=simulator.credentials["user"],
-            token=key or simulator.credentials["token"],
-            options={"version": VERSIONS[via], "database": simulator.credentials["database"], **options},
-            timeout_seconds=timeout,
-        )
-    )
+odoo_process, odoo = simulator_fixtures("odoo", autocreate=True)
 
 
 @pytest.fixture(params=["json2", "xmlrpc"])
@@ -64,55 +45,6 @@ def connector(odoo: SimulatorProcess, protocol: str) -> Iterator[OdooConnector]:
     assert connector.protocol == protocol
     yield connector
     connector.close()
-
-
-def confirmation(
-    *, operation: int = 10, good: str = "5.000", scrap: str = "1.000", order: str = ORDER, final: bool = False
-) -> Posting:
-    key = str(uuid.uuid4())
-    payload = {
-        "type": "confirmation",
-        "confirmation_id": key,
-        "work_order": order,
-        "item": "FRAME-100",
-        "operation": operation,
-        "operation_name": "Cut",
-        "work_center": "WC-CUT",
-        "good_qty": good,
-        "scrap_qty": scrap,
-        "rework_qty": "0.000",
-        "unit": "PCS",
-        "reason_code": None,
-        "labor_minutes": "45.00",
-        "machine_minutes": "30.00",
-        "operator_badge": "B-1001",
-        "station": "ST-07",
-        "final": final,
-        "confirmed_at": "2025-03-01T16:00:00+08:00",
-        "reverses": None,
-    }
-    return Posting(idempotency_key=key, kind="confirmation", work_order=order, sequence=1, payload=payload)
-
-
-def reversal_of(original: Posting, reverses_ref: dict[str, Any] | None) -> Posting:
-    key = str(uuid.uuid4())
-    payload = {
-        **original.payload,
-        "type": "reversal",
-        "confirmation_id": key,
-        "good_qty": "-" + original.payload["good_qty"],
-        "scrap_qty": "-" + original.payload["scrap_qty"],
-        "reverses": {"confirmation_id": original.idempotency_key, "idempotency_key": original.idempotency_key},
-    }
-    return Posting(
-        idempotency_key=key,
-        kind="reversal",
-        work_order=original.work_order,
-        sequence=original.sequence + 1,
-        payload=payload,
-        reverses_ref=reverses_ref,
-        reverses_key=original.idempotency_key,
-    )
 
 
 def odoo_call(simulator: SimulatorProcess, model: str, method: str, body: dict[str, Any]) -> Any:
@@ -134,15 +66,6 @@ def workorder_state(simulator: SimulatorProcess, order: str, operation: str) -> 
         {"domain": [["production_id.name", "=", order], ["x_mes_operation", "=", operation]], "fields": ["state"]},
     )
     return row["state"]
-
-
-def wait_for_ledger(simulator: SimulatorProcess, length: int, seconds: float = 5.0) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + seconds
-    while True:
-        entries = simulator.control.ledger()
-        if len(entries) >= length or time.monotonic() > deadline:
-            return entries
-        time.sleep(0.05)
 
 
 # -- posting -----------------------------------------------------------------------------------
@@ -210,17 +133,6 @@ def test_the_last_final_confirmation_marks_the_order_done_when_asked(odoo: Simul
     assert production["state"] == "done"
 
 
-def test_find_by_our_key_after_a_post(odoo: SimulatorProcess, connector: OdooConnector) -> None:
-    posting = confirmation()
-    posted = connector.post(posting)
-
-    found = connector.find(posting)
-
-    assert found is not None
-    assert (found.outcome, found.erp_ref) == (Outcome.ACCEPTED, posted.erp_ref)
-    assert connector.find(confirmation()) is None
-
-
 def test_a_resend_is_a_duplicate_with_the_first_line(odoo: SimulatorProcess, connector: OdooConnector) -> None:
     posting = confirmation()
     first = connector.post(posting)
@@ -262,31 +174,6 @@ def test_reversal_deletes_the_original_line_in_the_ledger(odoo: SimulatorProcess
     assert found is not None and found.outcome == Outcome.ACCEPTED
 
 
-def test_a_repeated_reversal_is_a_duplicate_and_deletes_nothing_more(
-    odoo: SimulatorProcess, connector: OdooConnector
-) -> None:
-    original = confirmation()
-    reversal = reversal_of(original, connector.post(original).erp_ref)
-    connector.post(reversal)
-
-    again = connector.post(reversal)
-
-    assert again.outcome == Outcome.DUPLICATE
-    assert [entry["action"] for entry in odoo.control.ledger()] == ["post", "cancel"]
-
-
-def test_reversal_without_a_stored_reference_looks_the_original_up(
-    odoo: SimulatorProcess, connector: OdooConnector
-) -> None:
-    original = confirmation()
-    connector.post(original)
-
-    result = connector.post(reversal_of(original, None))
-
-    assert result.outcome == Outcome.ACCEPTED
-    assert odoo.control.ledger()[-1]["cancels_key"] == original.idempotency_key
-
-
 # -- errors and faults -------------------------------------------------------------------------
 
 
@@ -298,40 +185,6 @@ def test_a_concurrency_error_is_retryable(odoo: SimulatorProcess, connector: Odo
 
     assert result.outcome == Outcome.RETRYABLE
     assert "ConcurrencyError" in result.error or "could not serialize" in result.error
-    assert len(odoo.control.ledger()) == 1
-
-
-def test_server_errors_are_retryable(odoo: SimulatorProcess, connector: OdooConnector) -> None:
-    odoo.control.set_faults(error_rate=1.0)
-
-    result = connector.post(confirmation())
-
-    assert result.outcome == Outcome.RETRYABLE
-    assert odoo.control.ledger() == []
-
-
-def test_an_erp_that_is_down_is_retryable(odoo: SimulatorProcess, connector: OdooConnector) -> None:
-    odoo.control.set_faults(down=True)
-
-    result = connector.post(confirmation())
-
-    assert result.outcome == Outcome.RETRYABLE
-    assert connector.health().reachable is False
-
-
-def test_a_dropped_answer_is_unknown_and_find_then_reports_the_line(
-    odoo: SimulatorProcess, connector: OdooConnector
-) -> None:
-    odoo.control.set_faults(drop_after_commit_rate=1.0)
-    posting = confirmation()
-
-    result = connector.post(posting)
-
-    assert result.outcome == Outcome.UNKNOWN
-    odoo.control.clear_faults()
-    found = connector.find(posting)
-    assert found is not None
-    assert (found.outcome, found.erp_document) == (Outcome.ACCEPTED, "mrp.workcenter.productivity/1")
     assert len(odoo.control.ledger()) == 1
 
 
@@ -402,22 +255,6 @@ def test_a_wrong_key_is_rejected(odoo: SimulatorProcess, protocol: str) -> None:
 
 
 # -- reconciliation and health ---------------------------------------------------------------
-
-
-def test_totals_sum_the_time_lines_per_operation(odoo: SimulatorProcess, connector: OdooConnector) -> None:
-    first = confirmation(operation=10, good="5.000", scrap="1.000")
-    second = confirmation(operation=10, good="3.000", scrap="0.000")
-    third = confirmation(operation=20, good="4.000", scrap="0.500")
-    posted = {posting.idempotency_key: connector.post(posting) for posting in (first, second, third)}
-    connector.post(reversal_of(second, posted[second.idempotency_key].erp_ref))
-    connector.post(confirmation(order="WH/MO/00099"))
-
-    totals = connector.totals(ORDER)
-
-    assert totals == [
-        ErpTotals(ORDER, 10, Decimal("5.0"), Decimal("1.0"), Decimal(0), (first.idempotency_key,)),
-        ErpTotals(ORDER, 20, Decimal("4.0"), Decimal("0.5"), Decimal(0), (third.idempotency_key,)),
-    ]
 
 
 def test_health_reports_a_reachable_server(odoo: SimulatorProcess, connector: OdooConnector) -> None:

@@ -28,6 +28,7 @@ from erp_sync.connectors.base import ConnectionConfig, ErpTotals, Outcome, Posti
 from erp_sync.connectors.mapping import SAMPLE_PAYLOAD, preview, validate_mapping
 from erp_sync.connectors.registry import connector_class
 from erp_sync.connectors.rest import RestConnector
+from tests.erp_sync.builders import reversal_of
 
 SECRET = "webhook-secret"
 
@@ -163,19 +164,6 @@ def confirmation(*, good: str = "12.000", order: str = "WO-1001", operation: int
         payload.pop(name)
     payload["reverses"] = None
     return Posting(idempotency_key=key, kind="confirmation", work_order=order, sequence=3, payload=payload)
-
-
-def reversal_of(original: Posting, reverses_ref: dict[str, Any] | None) -> Posting:
-    key = str(uuid.uuid4())
-    payload = {
-        **original.payload,
-        "type": "reversal",
-        "confirmation_id": key,
-        "good_qty": "-" + original.payload["good_qty"],
-        "scrap_qty": "-" + original.payload["scrap_qty"],
-        "reverses": {"confirmation_id": original.idempotency_key, "idempotency_key": original.idempotency_key},
-    }
-    return Posting(key, "reversal", original.work_order, original.sequence + 1, payload, reverses_ref, original.idempotency_key)
 
 
 def closed_port() -> int:
@@ -582,8 +570,8 @@ def test_totals_come_from_the_configured_url(receiver: Receiver) -> None:
     totals = connector.totals("WO-1001")
 
     assert totals == [
-        ErpTotals("WO-1001", 10, Decimal("5.5"), Decimal("1"), Decimal("0"), ("k1", "k2")),
-        ErpTotals("WO-1001", 20, Decimal("4"), Decimal("0"), Decimal("0.5"), ("k3",)),
+        ErpTotals("WO-1001", 10, Decimal("5.5"), Decimal(1), Decimal(0), ("k1", "k2")),
+        ErpTotals("WO-1001", 20, Decimal(4), Decimal(0), Decimal("0.5"), ("k3",)),
     ]
     assert receiver.requests[-1].path == "/orders/WO-1001/totals"
 

@@ -1,53 +1,36 @@
 """The SAP connector against the SAP simulator, a real process on loopback.
 
-One simulator serves the module; each test starts from ``control.reset()``. No database.
+One simulator serves the module; each test starts from ``control.reset()``. What every connector
+promises alike (find by key, retryable faults, lost answers, reversals, totals) is in ``test_connector_contract.py``. No database.
 """
 
 from __future__ import annotations
 
 import threading
-import time
-import uuid
 from collections.abc import Iterator
-from decimal import Decimal
 from typing import Any
 
 import pytest
 import requests
 
-from erp_sync.connectors.base import ConnectionConfig, ErpTotals, Outcome, Posting
+from erp_sync.connectors.base import ConnectionConfig, Outcome, Posting
 from erp_sync.connectors.registry import connector_class
 from erp_sync.connectors.sap import SapConnector
-from simulators.erp import SimulatorProcess, start_simulator
+from simulators.erp import SimulatorProcess
+from tests.erp_sync.builders import (
+    SAP_ORDER,
+    reversal_of,
+    sap_confirmation,
+    sap_connector,
+    simulator_fixtures,
+    wait_for_ledger,
+)
 
-ORDER = "1004157"
+ORDER = SAP_ORDER
+confirmation = sap_confirmation
+connector_for = sap_connector
 
-
-@pytest.fixture(scope="module")
-def sap_process() -> Iterator[SimulatorProcess]:
-    with start_simulator("sap") as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def sap(sap_process: SimulatorProcess) -> SimulatorProcess:
-    sap_process.control.reset()  # keeps the configuration, so set it back too
-    sap_process.control.set_config(dedupe="off")
-    return sap_process
-
-
-def connector_for(simulator: SimulatorProcess, *, timeout: float = 5.0, **options: Any) -> SapConnector:
-    return SapConnector(
-        ConnectionConfig(
-            name="sap-test",
-            kind="sap",
-            base_url=simulator.service_url,
-            username=simulator.credentials["user"],
-            password=simulator.credentials["password"],
-            options=options,
-            timeout_seconds=timeout,
-        )
-    )
+sap_process, sap = simulator_fixtures("sap", dedupe="off")
 
 
 @pytest.fixture
@@ -55,57 +38,6 @@ def connector(sap: SimulatorProcess) -> Iterator[SapConnector]:
     connector = connector_for(sap)
     yield connector
     connector.close()
-
-
-def confirmation(
-    *, operation: int = 10, good: str = "5.000", scrap: str = "1.000", final: bool = False, order: str = ORDER, **extra: Any
-) -> Posting:
-    key = str(uuid.uuid4())
-    payload = {
-        "type": "confirmation",
-        "confirmation_id": key,
-        "work_order": order,
-        "item": "FRAME-100",
-        "operation": operation,
-        "operation_name": "Cut",
-        "work_center": "WC-CUT",
-        "good_qty": good,
-        "scrap_qty": scrap,
-        "rework_qty": "0.000",
-        "unit": "PCS",
-        "reason_code": "SC01",
-        "reason_kind": "scrap",
-        "labor_minutes": "90.00",
-        "machine_minutes": "30.00",
-        "operator_badge": "B-1001",
-        "station": "ST-07",
-        "final": final,
-        "confirmed_at": "2025-03-01T20:30:00+00:00",
-        "reverses": None,
-        **extra,
-    }
-    return Posting(idempotency_key=key, kind="confirmation", work_order=order, sequence=1, payload=payload)
-
-
-def reversal_of(original: Posting, reverses_ref: dict[str, Any] | None) -> Posting:
-    key = str(uuid.uuid4())
-    payload = {
-        **original.payload,
-        "type": "reversal",
-        "confirmation_id": key,
-        "good_qty": "-" + original.payload["good_qty"],
-        "scrap_qty": "-" + original.payload["scrap_qty"],
-        "reverses": {"confirmation_id": original.idempotency_key, "idempotency_key": original.idempotency_key},
-    }
-    return Posting(
-        idempotency_key=key,
-        kind="reversal",
-        work_order=original.work_order,
-        sequence=original.sequence + 1,
-        payload=payload,
-        reverses_ref=reverses_ref,
-        reverses_key=original.idempotency_key,
-    )
 
 
 def read_record(simulator: SimulatorProcess, group: str, count: str) -> dict[str, Any]:
@@ -117,15 +49,6 @@ def read_record(simulator: SimulatorProcess, group: str, count: str) -> dict[str
     )
     assert response.status_code == 200
     return response.json()["d"]
-
-
-def wait_for_ledger(simulator: SimulatorProcess, length: int, seconds: float = 5.0) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + seconds
-    while True:
-        entries = simulator.control.ledger()
-        if len(entries) >= length or time.monotonic() > deadline:
-            return entries
-        time.sleep(0.05)
 
 
 # -- posting -----------------------------------------------------------------------------------
@@ -178,17 +101,6 @@ def test_activity_slots_and_units_follow_the_options(sap: SimulatorProcess) -> N
     assert (record["ConfirmationUnit"], record["Plant"]) == ("ST", "1010")
 
 
-def test_find_by_our_key_after_a_post(sap: SimulatorProcess, connector: SapConnector) -> None:
-    posting = confirmation()
-    posted = connector.post(posting)
-
-    found = connector.find(posting)
-
-    assert found is not None
-    assert (found.outcome, found.erp_ref, found.erp_document) == (Outcome.ACCEPTED, posted.erp_ref, "1000/1")
-    assert connector.find(confirmation()) is None
-
-
 # -- reversal ----------------------------------------------------------------------------------
 
 
@@ -208,32 +120,6 @@ def test_reversal_cancels_the_original_in_the_ledger(sap: SimulatorProcess, conn
     assert read_record(sap, "1000", "1")["IsReversed"] is True
     found = connector.find(reversal)
     assert found is not None and (found.outcome, found.erp_ref) == (Outcome.ACCEPTED, result.erp_ref)
-
-
-def test_a_repeated_reversal_is_a_duplicate_and_cancels_nothing_more(
-    sap: SimulatorProcess, connector: SapConnector
-) -> None:
-    original = confirmation()
-    reversal = reversal_of(original, connector.post(original).erp_ref)
-    first = connector.post(reversal)
-
-    again = connector.post(reversal)
-
-    assert again.outcome == Outcome.DUPLICATE
-    assert again.erp_ref == first.erp_ref
-    assert [entry["action"] for entry in sap.control.ledger()] == ["post", "cancel"]
-
-
-def test_reversal_without_a_stored_reference_looks_the_original_up(
-    sap: SimulatorProcess, connector: SapConnector
-) -> None:
-    original = confirmation()
-    connector.post(original)
-
-    result = connector.post(reversal_of(original, None))
-
-    assert result.outcome == Outcome.ACCEPTED
-    assert sap.control.ledger()[-1]["cancels"] == "1000/1"
 
 
 # -- sessions ----------------------------------------------------------------------------------
@@ -328,47 +214,6 @@ def test_a_locked_order_is_retryable(sap: SimulatorProcess, connector: SapConnec
     assert sap.control.ledger() == []
 
 
-def test_server_errors_are_retryable(sap: SimulatorProcess, connector: SapConnector) -> None:
-    connector.health()  # the token is fetched before the ERP starts failing
-    sap.control.set_faults(error_rate=1.0)
-
-    result = connector.post(confirmation())
-
-    assert result.outcome == Outcome.RETRYABLE
-    assert result.http_status in (500, 502, 503)
-    assert sap.control.ledger() == []
-
-
-def test_an_erp_that_is_down_is_retryable(sap: SimulatorProcess, connector: SapConnector) -> None:
-    sap.control.set_faults(down=True)
-
-    result = connector.post(confirmation())
-
-    assert result.outcome == Outcome.RETRYABLE
-    assert connector.health().reachable is False
-    sap.control.set_faults(down=False)
-    assert connector.post(confirmation()).outcome == Outcome.ACCEPTED
-
-
-def test_a_dropped_answer_is_unknown_and_find_then_reports_the_booking(
-    sap: SimulatorProcess, connector: SapConnector
-) -> None:
-    connector.health()
-    sap.control.set_faults(drop_after_commit_rate=1.0)
-    posting = confirmation()
-
-    result = connector.post(posting)
-
-    assert result.outcome == Outcome.UNKNOWN
-    sap.control.clear_faults()
-    found = connector.find(posting)
-    assert found is not None
-    assert (found.outcome, found.erp_ref) == (
-        Outcome.ACCEPTED, {"ConfirmationGroup": "1000", "ConfirmationCount": "1"}
-    )
-    assert sap.control.ledger()[0]["response_dropped"] is True
-
-
 def test_a_dropped_reversal_answer_is_found_by_the_reversal_key(sap: SimulatorProcess, connector: SapConnector) -> None:
     original = confirmation()
     reversal = reversal_of(original, connector.post(original).erp_ref)
@@ -419,22 +264,6 @@ def test_a_confirmation_after_the_final_one_is_rejected_with_the_erp_message(
 
 
 # -- reconciliation and health ---------------------------------------------------------------
-
-
-def test_totals_sum_what_is_booked_and_not_cancelled(sap: SimulatorProcess, connector: SapConnector) -> None:
-    first = confirmation(operation=10, good="5.000", scrap="1.000")
-    second = confirmation(operation=10, good="3.500", scrap="0.000")
-    third = confirmation(operation=20, good="4.000", scrap="0.500")
-    posted = {posting.idempotency_key: connector.post(posting) for posting in (first, second, third)}
-    connector.post(reversal_of(second, posted[second.idempotency_key].erp_ref))
-    connector.post(confirmation(operation=10, order="OTHER"))
-
-    totals = connector.totals(ORDER)
-
-    assert totals == [
-        ErpTotals(ORDER, 10, Decimal("5.000"), Decimal("1.000"), Decimal("0.000"), (first.idempotency_key,)),
-        ErpTotals(ORDER, 20, Decimal("4.000"), Decimal("0.500"), Decimal("0.000"), (third.idempotency_key,)),
-    ]
 
 
 def test_totals_when_the_erp_is_down_are_retryable(sap: SimulatorProcess, connector: SapConnector) -> None:

@@ -11,8 +11,8 @@ from erp_sync import tasks, wakeups
 from erp_sync.dispatcher import dispatch_until_idle, probe_unreachable_connections
 from erp_sync.models import OutboxMessage
 from simulators.erp import start_simulator
+from tests.erp_sync.queued import queued_tasks as _queued_tasks
 from tests.erp_sync.test_delivery import _confirm, _connect, _plant
-from tests.erp_sync.test_reconciliation_page import _queued_tasks
 
 #: A Redis database of these tests (not the bench's, which it flushes); only the flag's key is touched.
 FLAG_REDIS = "redis://127.0.0.1:6379/6"

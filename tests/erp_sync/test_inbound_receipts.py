@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
-from rest_framework.test import APIClient
+import hashlib
+from typing import ClassVar
 
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from rest_framework.response import Response
+from rest_framework.test import APIClient, APIRequestFactory, force_authenticate
+
+from common.api.base import InboundWriteView
 from erp_sync.models import InboundReceipt
 from tests.browser.conftest import person
 
@@ -47,3 +54,34 @@ def test_a_push_in_a_signed_in_session_is_recorded_only_when_the_api_accepted_th
 
     assert (refused.status_code, accepted.status_code) == (403, 201)
     assert list(InboundReceipt.objects.values_list("user__username", "status_code")) == [("integrator-he", 201)]
+
+
+class _NewPushView(InboundWriteView):
+    """An inbound write added later, under an address no list names."""
+
+    capabilities: ClassVar[dict[str, str]] = {"POST": "master_data.write"}
+
+    def post(self, request):
+        return Response({"results": [{"status": 201}, {"status": 200}, {"status": 201}]})
+
+
+def test_a_new_view_on_the_inbound_write_base_is_audited_because_of_what_it_is(plant):
+    erp = get_user_model().objects.create_user(username="erp-new")
+    erp.groups.add(Group.objects.get(name="integration"))
+    request = APIRequestFactory().post("/api/v1/not-a-listed-address/X", {"records": []}, format="json")
+    force_authenticate(request, user=erp)
+
+    response = _NewPushView.as_view()(request)
+
+    assert response.status_code == 200
+    receipt = InboundReceipt.objects.get()
+    assert (receipt.user, receipt.method, receipt.path, receipt.status_code) == (erp, "POST", "/api/v1/not-a-listed-address/X", 200)
+    assert receipt.result == {"results": {"201": 2, "200": 1}}
+    assert receipt.payload_sha256 == hashlib.sha256(b'{"records":[]}').hexdigest()
+
+
+def test_reading_through_the_inbound_write_base_leaves_no_receipt(plant, erp_client):
+    response = erp_client.get("/api/v1/items/SHAFT-1")
+
+    assert response.status_code == 404
+    assert not InboundReceipt.objects.exists()

@@ -280,16 +280,22 @@ def test_posting_made_in_the_erp_by_hand_is_extra_and_repair_cancels_it(flavor, 
         drift_repair(drift_id=drift.pk, reason="booked twice by the night shift", actor=supervisor.user)
 
         drift.refresh_from_db()
-        assert drift.repaired_at is not None and drift.repair_result.startswith("Cancelled in the ERP")
+        cancellation = OutboxMessage.objects.get(kind="reversal")
+        assert drift.repaired_at is not None and drift.repair_result.startswith("Cancellation queued: message #2")
+        assert (cancellation.state, cancellation.idempotency_key, cancellation.sequence) == ("queued", drift.repair_key, 2)
+        assert cancellation.payload["reverses"] == {"idempotency_key": manual_key}
         event = Event.objects.get(object_type="erp_drift", action="repair")
-        assert (event.before["status"], event.after["erp_outcome"], event.reason) == ("open", "accepted", "booked twice by the night shift")
+        assert (event.before["status"], event.reason) == ("open", "booked twice by the night shift")
+        assert event.after["cancellation"] == {"idempotency_key": str(drift.repair_key), "sequence": 2}
+        assert reconcile().drifts_open == 1  # queued, not sent yet: the ERP still holds it
 
+        _deliver_everything()  # the dispatcher sends the cancellation like every other ERP write
         clean = reconcile()
 
     drift.refresh_from_db()
     assert (clean.drifts_open, clean.drifts_resolved) == (0, 1)
     assert drift.status == "resolved"
-    assert OutboxMessage.objects.count() == 1  # the repair never went through the MES's outbox
+    assert OutboxMessage.objects.get(kind="reversal").state == "acknowledged"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -314,11 +320,16 @@ def test_reversal_the_erp_never_got_leaves_an_extra_posting_that_repair_cancels(
         assert (drift.mes_good_qty, drift.erp_good_qty) == (Decimal(2), Decimal(5))
 
         drift = drift_repair(drift_id=drift.pk, reason="the reversal was discarded", actor=supervisor.user)
+        with pytest.raises(DomainError) as twice:
+            drift_repair(drift_id=drift.pk, reason="the reversal was discarded", actor=supervisor.user)
+        _deliver_everything()
         clean = reconcile()
         cancels = [entry for entry in simulator.control.ledger() if entry["action"] == "cancel"]
 
     assert clean.drifts_open == 0
     assert [(entry["cancels_key"], entry["key"]) for entry in cancels] == [(str(taken_back.idempotency_key), str(drift.repair_key))]
+    assert twice.value.code == "cancellation_queued"
+    assert OutboxMessage.objects.filter(kind="reversal").count() == 2  # the discarded reversal, and one cancellation
     assert OutboxMessage.objects.get(pk=kept.pk).state == "acknowledged"
 
 

@@ -1,7 +1,8 @@
 """The reconciliation page: latest runs, every drift with MES and ERP quantities, run now, repair with a reason.
 
-Repairs go through the same services as the API and the command; the end-to-end tests ask a
-real simulated SAP on loopback.
+A run is queued for a worker and the table of runs asks again until it is finished; repairs go
+through the same services as the API and the command, their ERP writes through the outbox. The
+end-to-end tests ask a real simulated SAP on loopback.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from django.contrib.auth.models import Group
 from django.utils import translation
 
 from erp_sync.models import Drift, OutboxMessage, ReconciliationRun
-from mes.celery import app as celery_app
 from mes.models import Event
 from simulators.erp import start_simulator
 from tests.conftest import ORDER
+from tests.erp_sync.queued import RUN_TABLE_POLL, queued_tasks, reconciliations_run_by_a_worker
 from tests.erp_sync.test_reconciliation import _confirm, _connect, _post_in_erp_by_hand
 
 URL = "/sync/reconciliation/"
@@ -56,22 +57,6 @@ def _quantity_drift() -> Drift:
         connection="erp", work_order=ORDER, operation=20, kind="quantity_drift", key="",
         mes_good_qty=4, mes_scrap_qty=0, mes_rework_qty=0, erp_good_qty=5, erp_scrap_qty=0, erp_rework_qty=None,
     )
-
-
-def _queued_tasks() -> list[tuple[str, dict]]:
-    """Take every task off the in-memory broker's ``erp`` queue: (name, keyword arguments)."""
-    found = []
-    with celery_app.connection_for_read() as connection:
-        queue = connection.SimpleQueue("erp")
-        while True:
-            try:
-                message = queue.get(block=False)
-            except queue.Empty:
-                break
-            found.append((message.headers["task"], message.payload[1]))
-            message.ack()
-        queue.close()
-    return found
 
 
 # --- who may see and act --------------------------------------------------------------------
@@ -232,31 +217,109 @@ def test_bad_repair_requests_answer_without_changing_anything(db, client, data):
 # --- running now ----------------------------------------------------------------------------
 
 
-def test_run_now_for_every_order_is_queued_for_a_worker_with_who_asked(db, client):
-    _queued_tasks()  # whatever earlier tests left
+def test_run_now_for_every_order_is_queued_for_a_worker_with_who_asked(db, client, django_capture_on_commit_callbacks):
+    queued_tasks()  # whatever earlier tests left
     supervisor = _signed_in(client, "supervisor")
 
-    response = supervisor.post(URL, {"action": "run", "work_order": "  "})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = supervisor.post(URL, {"action": "run", "work_order": "  "})
     page = supervisor.get(URL)
 
+    run = ReconciliationRun.objects.get()
     assert response.status_code == 302 and response["Location"] == URL
-    assert ("erp_sync.reconcile", {"actor_id": supervisor.user.pk, "trigger": "manual"}) in _queued_tasks()
+    assert (run.state, run.trigger, run.actor, run.scope_work_order, run.finished_at) == ("queued", "manual", supervisor.user, "", None)
+    assert queued_tasks() == [("erp_sync.reconcile", {"run_id": run.pk})]
     assert b"A worker is checking every order now" in page.content
+    assert b'id="run-table" hx-get="/sync/reconciliation/" hx-trigger="every 2s"' in page.content
+    assert b"waiting for a worker" in page.content
 
 
-def test_run_now_without_a_connection_reports_why_the_order_was_not_checked(released_order, client):
+def test_a_run_is_queued_only_once_the_request_commits(db, client, django_capture_on_commit_callbacks):
+    queued_tasks()
     supervisor = _signed_in(client, "supervisor")
 
-    response = supervisor.post(URL, {"action": "run", "work_order": f"  {ORDER} "}, follow=True)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        supervisor.post(URL, {"action": "run", "work_order": ""})
+
+    assert queued_tasks() == [] and len(callbacks) == 1
+    callbacks[0]()
+    assert queued_tasks() == [("erp_sync.reconcile", {"run_id": ReconciliationRun.objects.get().pk})]
+
+
+def test_the_worker_does_a_queued_run_once_and_the_poll_shows_it_finished(released_order, client, django_capture_on_commit_callbacks):
+    queued_tasks()
+    supervisor = _signed_in(client, "supervisor")
+    with django_capture_on_commit_callbacks(execute=True):
+        supervisor.post(URL, {"action": "run", "work_order": ORDER})
+    waiting = supervisor.get(URL, **RUN_TABLE_POLL)
+    [(name, kwargs)] = queued_tasks()
+    assert name == "erp_sync.reconcile"
+
+    from erp_sync import tasks
+
+    tasks.reconcile.apply(kwargs=kwargs, throw=True)
+    tasks.reconcile.apply(kwargs=kwargs, throw=True)  # delivered twice: done once
+    finished = supervisor.get(URL, **RUN_TABLE_POLL)
 
     run = ReconciliationRun.objects.get()
-    assert response.status_code == 200
-    assert (run.trigger, run.actor, run.scope_work_order, run.orders_failed) == ("manual", supervisor.user, ORDER, 1)
-    assert b"Not checked \xe2\x80\x94 WO-1001: no default ERP connection is configured." in response.content
+    assert (run.state, run.orders_failed, run.finished_at is not None) == ("finished", 1, True)
+    assert waiting.content.decode().strip().startswith('<div id="run-table" hx-get=') and b"waiting for a worker" in waiting.content
+    content = finished.content.decode().strip()
+    assert content.startswith('<div id="run-table">') and "hx-trigger" not in content  # finished: the page stops asking
+    assert "WO-1001: no default ERP connection is configured." in content and "<html" not in content
+
+
+def test_a_run_whose_worker_stopped_is_shown_cut_off_and_no_longer_polled(db, client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    ReconciliationRun.objects.create(trigger="manual", state="running", started_at=timezone.now() - timedelta(hours=2))
+    supervisor = _signed_in(client, "supervisor")
+
+    poll = supervisor.get(URL, **RUN_TABLE_POLL)
+
+    content = poll.content.decode().strip()
+    assert content.startswith('<div id="run-table">') and "hx-trigger" not in content
+    assert "stopped before it finished" in content and "running…" not in content
+
+
+def test_run_now_for_an_order_the_mes_does_not_know_queues_nothing(db, client, django_capture_on_commit_callbacks):
+    queued_tasks()
+    supervisor = _signed_in(client, "supervisor")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = supervisor.post(URL, {"action": "run", "work_order": "WO-9999"}, follow=True)
+
+    assert b"Work order WO-9999 does not exist." in response.content
+    assert not ReconciliationRun.objects.exists() and queued_tasks() == []
+
+
+def test_planners_are_refused_a_run_as_the_api_refuses_them_a_repair(db, client, django_capture_on_commit_callbacks):
+    from rest_framework.test import APIClient
+
+    queued_tasks()
+    drift = _missing_drift()
+    planner = _signed_in(client, "planner")
+    api = APIClient()
+    api.force_login(planner.user)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        page_run = planner.post(URL, {"action": "run", "work_order": ""})
+        page_repair = planner.post(URL, {"ids": [drift.pk], "reason": "looks lost"})
+    api_repair = api.post(f"/api/v1/sync/drifts/{drift.pk}/repair", {"reason": "looks lost"}, format="json")
+
+    assert (page_run.status_code, page_repair.status_code, api_repair.status_code) == (403, 403, 403)
+    assert api_repair.json()["error"]["code"] == "forbidden"
+    assert not ReconciliationRun.objects.exists() and queued_tasks() == []
+    assert OutboxMessage.objects.get().state == "acknowledged" and not Event.objects.exists()
 
 
 @pytest.mark.django_db(transaction=True)
 def test_run_now_finds_what_sap_lacks_and_holds_extra_and_the_page_repairs_both(released_order, client):
+    from tests.erp_sync.test_reconciliation import _deliver_everything
+
+    queued_tasks()
     supervisor = _signed_in(client, "supervisor")
     with start_simulator("sap") as simulator:
         connection_row = _connect(simulator)
@@ -264,23 +327,30 @@ def test_run_now_finds_what_sap_lacks_and_holds_extra_and_the_page_repairs_both(
         OutboxMessage.objects.filter(pk=lost.pk).update(state="acknowledged", erp_document="0/0")  # believed sent
         by_hand = _post_in_erp_by_hand(connection_row, lost, good="4.000")
 
-        checked = supervisor.post(URL, {"action": "run", "work_order": ORDER}, follow=True)
+        asked = supervisor.post(URL, {"action": "run", "work_order": ORDER}, follow=True)
+        reconciliations_run_by_a_worker()
+        checked = supervisor.get(URL)
 
         missing = Drift.objects.get(kind="missing_in_erp")
         extra = Drift.objects.get(kind="extra_in_erp")
-        assert b"Checked WO-1001: 2 drift(s) open, 2 new, 0 resolved." in checked.content
+        assert b"A worker is checking WO-1001 now" in asked.content
+        assert ReconciliationRun.objects.get().drifts_new == 2
         assert (missing.key, extra.key) == (str(lost.idempotency_key), by_hand)
         assert b"Send again" in checked.content and b"Cancel in the ERP" in checked.content
 
         repaired = supervisor.post(URL, {"ids": [missing.pk, extra.pk], "reason": "found by the month-end check"})
 
         assert b"Sent again: the ERP is asked by our key first" in repaired.content
-        assert b"Cancelled in the ERP" in repaired.content
+        assert b"Cancellation queued" in repaired.content
         lost.refresh_from_db()
         assert (lost.state, lost.needs_lookup) == ("retrying", True)
-        supervisor.post(URL, {"action": "run", "work_order": ORDER})  # SAP no longer holds the extra posting
+        cancellation = OutboxMessage.objects.get(kind="reversal")
+        assert (cancellation.state, cancellation.payload["reverses"]) == ("queued", {"idempotency_key": by_hand})
+        _deliver_everything()  # the dispatcher sends both, as every ERP write
+        supervisor.post(URL, {"action": "run", "work_order": ORDER})
+        reconciliations_run_by_a_worker()
 
     extra.refresh_from_db()
-    assert extra.status == "resolved"
-    assert Drift.objects.get(kind="missing_in_erp").status == "open"  # sent again, not delivered yet: no worker here
+    assert OutboxMessage.objects.get(kind="reversal").state == "acknowledged"
+    assert (extra.status, Drift.objects.get(kind="missing_in_erp").status) == ("resolved", "resolved")
     assert Event.objects.filter(object_type="erp_drift", action="repair", actor=supervisor.user).count() == 2

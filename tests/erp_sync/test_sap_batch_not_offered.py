@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from io import StringIO
 
@@ -23,19 +22,10 @@ from mes.models import Event
 from mes.services.confirmations import ConfirmationRequest, operation_confirm
 from mes.services.master_data import item_upsert, routing_upsert, work_center_upsert
 from mes.services.work_orders import work_order_transition, work_order_upsert
-from simulators.erp import SimulatorError, SimulatorProcess, start_simulator
+from simulators.erp import SimulatorError, SimulatorProcess
+from tests.erp_sync.builders import simulator_fixtures
 
-
-@pytest.fixture(scope="module")
-def sap_process() -> Iterator[SimulatorProcess]:
-    with start_simulator("sap") as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def sap(sap_process: SimulatorProcess) -> SimulatorProcess:
-    sap_process.control.reset()
-    return sap_process
+sap_process, sap = simulator_fixtures("sap")
 
 
 def _requests(sap: SimulatorProcess) -> dict[str, int]:

@@ -11,12 +11,12 @@ import socket
 import time
 import uuid
 import xmlrpc.client
-from collections.abc import Iterator
 
 import pytest
 import requests
 
 from simulators.erp import SimulatorProcess, start_simulator
+from tests.erp_sync.builders import simulator_fixtures
 
 SAP_POST_HEADERS = {"Accept": "application/json", "Content-Type": "application/json"}
 
@@ -24,40 +24,9 @@ SAP_POST_HEADERS = {"Accept": "application/json", "Content-Type": "application/j
 # -- fixtures ----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def sap_process() -> Iterator[SimulatorProcess]:
-    with start_simulator("sap") as simulator:
-        yield simulator
-
-
-@pytest.fixture(scope="module")
-def erpnext_process() -> Iterator[SimulatorProcess]:
-    with start_simulator("erpnext") as simulator:
-        yield simulator
-
-
-@pytest.fixture(scope="module")
-def odoo_process() -> Iterator[SimulatorProcess]:
-    with start_simulator("odoo") as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def sap(sap_process: SimulatorProcess) -> SimulatorProcess:
-    sap_process.control.reset()
-    return sap_process
-
-
-@pytest.fixture
-def erpnext(erpnext_process: SimulatorProcess) -> SimulatorProcess:
-    erpnext_process.control.reset()
-    return erpnext_process
-
-
-@pytest.fixture
-def odoo(odoo_process: SimulatorProcess) -> SimulatorProcess:
-    odoo_process.control.reset()
-    return odoo_process
+sap_process, sap = simulator_fixtures("sap")
+erpnext_process, erpnext = simulator_fixtures("erpnext")
+odoo_process, odoo = simulator_fixtures("odoo")
 
 
 def sap_session(simulator: SimulatorProcess) -> requests.Session:

@@ -17,7 +17,7 @@ from django.conf import settings
 from erp_sync import wakeups
 from erp_sync.models import OutboxMessage
 from mes.services.accounts import api_token_create
-from tests.erp_sync.test_reconciliation_page import _queued_tasks
+from tests.erp_sync.queued import queued_tasks as _queued_tasks
 from tests.helpers import current_database_url
 
 PROCESS = """

@@ -121,23 +121,46 @@ def test_a_connection_changed_in_the_admin_never_shows_its_secrets_in_the_trail(
     assert connection.password == "new-pass-0815"
 
 
-def test_the_admin_refuses_connection_options_and_a_second_default_as_the_api_would(admin_client):
-    default, _ = erp_connection_upsert(name="plant-sap", kind="sap", base_url=SAP_URL, is_default=True)
+def test_the_admin_refuses_connection_options_as_the_api_would(admin_client):
+    erp_connection_upsert(name="plant-sap", kind="sap", base_url=SAP_URL, is_default=True)
     backup, _ = erp_connection_upsert(name="backup-sap", kind="sap", base_url=SAP_URL)
     events = Event.objects.count()
     url = f"/admin/erp_sync/erpconnection/{backup.pk}/change/"
     data = admin_form_data(admin_client.get(url))
 
     bad_options = admin_client.post(url, data | {"options": '{"csrf": "yes"}'}, HTTP_ACCEPT_LANGUAGE="en")
-    second_default = admin_client.post(url, data | {"is_default": "on"}, HTTP_ACCEPT_LANGUAGE="en")
 
     assert bad_options.status_code == 200 and "csrf: true or false." in bad_options.content.decode()
-    assert second_default.status_code == 200
-    assert "plant-sap is the default connection. Untick its default first" in second_default.content.decode()
     backup.refresh_from_db()
     assert (backup.options, backup.is_default) == ({}, False)
-    assert ErpConnection.objects.get(is_default=True) == default
     assert Event.objects.count() == events, "a refused form records nothing"
+
+
+def test_a_second_default_set_in_the_admin_takes_the_role_as_the_service_does(admin_client):
+    erp_connection_upsert(name="plant-sap", kind="sap", base_url=SAP_URL, is_default=True)
+    backup, _ = erp_connection_upsert(name="backup-sap", kind="sap", base_url=SAP_URL)
+    url = f"/admin/erp_sync/erpconnection/{backup.pk}/change/"
+
+    saved = admin_client.post(url, admin_form_data(admin_client.get(url)) | {"is_default": "on"}, HTTP_ACCEPT_LANGUAGE="en")
+
+    assert saved.status_code == 302
+    assert list(ErpConnection.objects.filter(is_default=True).values_list("name", flat=True)) == ["backup-sap"]
+    event = _latest("erp_connection", "backup-sap")
+    assert (event.action, event.before["is_default"], event.after["is_default"]) == ("update", False, True)
+
+
+def test_a_connection_added_in_the_admin_as_default_takes_the_role_too(admin_client):
+    erp_connection_upsert(name="plant-sap", kind="sap", base_url=SAP_URL, is_default=True)
+    data = admin_form_data(admin_client.get("/admin/erp_sync/erpconnection/add/"))
+
+    added = admin_client.post(
+        "/admin/erp_sync/erpconnection/add/",
+        data | {"name": "new-sap", "kind": "sap", "base_url": SAP_URL, "timeout_seconds": "10", "options": "{}", "is_default": "on", "is_enabled": "on"},
+    )
+
+    assert added.status_code == 302
+    assert list(ErpConnection.objects.filter(is_default=True).values_list("name", flat=True)) == ["new-sap"]
+    assert _latest("erp_connection", "new-sap").action == "create"
 
 
 def test_deleting_in_the_admin_keeps_what_was_deleted_in_the_trail(admin_client):

@@ -1,0 +1,167 @@
+"""What the connector and simulator tests build alike: a simulator per module, set back before each
+test; a connector for each simulated ERP; postings as the outbox hands them to a connector, with
+each ERP's own order numbers and habits; waiting for an ERP's ledger."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from erp_sync.connectors.base import ConnectionConfig, Posting
+from erp_sync.connectors.erpnext import ErpNextConnector
+from erp_sync.connectors.odoo import OdooConnector
+from erp_sync.connectors.sap import SapConnector
+from simulators.erp import SimulatorProcess, start_simulator
+
+SAP_ORDER = "1004157"
+ERPNEXT_ORDER = "MFG-WO-2025-00042"
+ODOO_ORDER = "WH/MO/00042"
+#: ERPNext names an operation by its name (``operation_as`` "name"), so postings carry the routing's.
+ERPNEXT_OPERATION_NAMES = {10: "Cut", 20: "Weld", 30: "Paint"}
+#: The Odoo version that picks each protocol.
+ODOO_VERSIONS = {"json2": 19, "xmlrpc": 16}
+
+
+def simulator_fixtures(flavor: str, **config: Any) -> tuple[Any, Any]:
+    """Two fixtures: ``<flavor>_process``, one simulator for the module, and ``<flavor>``, that simulator
+    with its ledger emptied and ``config`` (if any) set again before each test. Assign both in the test module."""
+    process_name = f"{flavor}_process"
+
+    @pytest.fixture(scope="module", name=process_name)
+    def process() -> Iterator[SimulatorProcess]:
+        with start_simulator(flavor) as simulator:
+            yield simulator
+
+    @pytest.fixture(name=flavor)
+    def simulator(request: pytest.FixtureRequest) -> SimulatorProcess:
+        running: SimulatorProcess = request.getfixturevalue(process_name)
+        running.control.reset()  # keeps the configuration, so set it back too
+        if config:
+            running.control.set_config(**config)
+        return running
+
+    return process, simulator
+
+
+def confirmation_posting(
+    *, order: str, operation: int = 10, good: str = "5.000", scrap: str = "1.000", final: bool = False, **fields: Any
+) -> Posting:
+    """A confirmation as the dispatcher hands it to a connector; ``fields`` replace or add payload fields."""
+    key = str(uuid.uuid4())
+    payload = {
+        "type": "confirmation",
+        "confirmation_id": key,
+        "work_order": order,
+        "item": "FRAME-100",
+        "operation": operation,
+        "operation_name": "Cut",
+        "work_center": "WC-CUT",
+        "good_qty": good,
+        "scrap_qty": scrap,
+        "rework_qty": "0.000",
+        "unit": "PCS",
+        "reason_code": None,
+        "labor_minutes": "45.00",
+        "machine_minutes": "30.00",
+        "operator_badge": "B-1001",
+        "station": "ST-07",
+        "final": final,
+        "confirmed_at": "2025-03-01T08:00:00+00:00",
+        "reverses": None,
+        **fields,
+    }
+    return Posting(idempotency_key=key, kind="confirmation", work_order=order, sequence=1, payload=payload)
+
+
+def sap_confirmation(
+    *, operation: int = 10, good: str = "5.000", scrap: str = "1.000", final: bool = False, order: str = SAP_ORDER, **extra: Any
+) -> Posting:
+    return confirmation_posting(
+        order=order, operation=operation, good=good, scrap=scrap, final=final,
+        reason_code="SC01", reason_kind="scrap", labor_minutes="90.00", confirmed_at="2025-03-01T20:30:00+00:00", **extra,
+    )
+
+
+def erpnext_confirmation(
+    *, operation: int = 10, good: str = "5.000", scrap: str = "1.000", order: str = ERPNEXT_ORDER, final: bool = False
+) -> Posting:
+    name = ERPNEXT_OPERATION_NAMES[operation]
+    return confirmation_posting(
+        order=order, operation=operation, good=good, scrap=scrap, final=final, operation_name=name,
+        work_center=f"WC-{name.upper()}", rework_qty="2.000", reason_code="SCRAP-01", reason_kind="scrap",
+    )
+
+
+def odoo_confirmation(
+    *, operation: int = 10, good: str = "5.000", scrap: str = "1.000", order: str = ODOO_ORDER, final: bool = False
+) -> Posting:
+    return confirmation_posting(
+        order=order, operation=operation, good=good, scrap=scrap, final=final, confirmed_at="2025-03-01T16:00:00+08:00"
+    )
+
+
+def sap_connector(simulator: SimulatorProcess, *, timeout: float = 5.0, **options: Any) -> SapConnector:
+    return SapConnector(
+        ConnectionConfig(
+            name="sap-test", kind="sap", base_url=simulator.service_url, username=simulator.credentials["user"],
+            password=simulator.credentials["password"], options=options, timeout_seconds=timeout,
+        )
+    )
+
+
+def erpnext_connector(simulator: SimulatorProcess, *, timeout: float = 5.0, token: str | None = None, **options: Any) -> ErpNextConnector:
+    return ErpNextConnector(
+        ConnectionConfig(
+            name="erpnext-test", kind="erpnext", base_url=simulator.base_url, token=token or simulator.credentials["token"],
+            options=options, timeout_seconds=timeout,
+        )
+    )
+
+
+def odoo_connector(
+    simulator: SimulatorProcess, via: str = "json2", *, timeout: float = 5.0, key: str | None = None, **options: Any
+) -> OdooConnector:
+    return OdooConnector(
+        ConnectionConfig(
+            name="odoo-test", kind="odoo", base_url=simulator.base_url, username=simulator.credentials["user"],
+            token=key or simulator.credentials["token"],
+            options={"version": ODOO_VERSIONS[via], "database": simulator.credentials["database"], **options},
+            timeout_seconds=timeout,
+        )
+    )
+
+
+def reversal_of(original: Posting, reverses_ref: dict[str, Any] | None) -> Posting:
+    """The reversal of ``original`` with its own key; ``reverses_ref`` as the ERP acknowledged the original."""
+    key = str(uuid.uuid4())
+    payload = {
+        **original.payload,
+        "type": "reversal",
+        "confirmation_id": key,
+        "good_qty": "-" + original.payload["good_qty"],
+        "scrap_qty": "-" + original.payload["scrap_qty"],
+        "reverses": {"confirmation_id": original.idempotency_key, "idempotency_key": original.idempotency_key},
+    }
+    return Posting(
+        idempotency_key=key,
+        kind="reversal",
+        work_order=original.work_order,
+        sequence=original.sequence + 1,
+        payload=payload,
+        reverses_ref=reverses_ref,
+        reverses_key=original.idempotency_key,
+    )
+
+
+def wait_for_ledger(simulator: SimulatorProcess, length: int, seconds: float = 5.0) -> list[dict[str, Any]]:
+    """The simulator's ledger once it holds ``length`` entries, or as it is after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        entries = simulator.control.ledger()
+        if len(entries) >= length or time.monotonic() > deadline:
+            return entries
+        time.sleep(0.05)
