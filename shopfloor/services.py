@@ -53,6 +53,12 @@ def _equipment(code: str) -> Equipment:
         ) from None
 
 
+def _no_mapping(equipment_code: str) -> DomainError:
+    return DomainError(
+        "no_mapping", _("Equipment %(code)s has no signal mapping yet.") % {"code": equipment_code}, kind=ErrorKind.NOT_FOUND
+    )
+
+
 def validated_mapping(config: Any) -> dict[str, Any]:
     """The mapping in its normal form, or a refusal naming every bad field."""
     try:
@@ -110,6 +116,23 @@ def equipment_signals_set(*, equipment_code: str, config: Any, actor: Any = None
     return mapping, created
 
 
+@transaction.atomic
+def equipment_collection_set(*, equipment_code: str, is_enabled: bool, actor: Any = None) -> DeviceMapping:
+    """Have the collector read the machine's mapping or leave it alone (the mapping stays as it is)."""
+    mapping = DeviceMapping.objects.select_for_update().filter(equipment=_equipment(equipment_code)).first()
+    if mapping is None:
+        raise _no_mapping(equipment_code)
+    if mapping.is_enabled == is_enabled:
+        return mapping
+    mapping.is_enabled = is_enabled
+    mapping.save(update_fields=["is_enabled", "updated_at"])
+    event_record(
+        object_type="device_mapping", object_key=equipment_code, action="update", actor=actor,
+        before={"is_enabled": not is_enabled}, after={"is_enabled": is_enabled},
+    )
+    return mapping
+
+
 def equipment_signals_public(config: dict[str, Any]) -> dict[str, Any]:
     """A mapping as the API shows it: a device password (any secret) only as "***" (send "***" back to keep it)."""
     return masked(config)
@@ -131,9 +154,7 @@ def equipment_signals_get(equipment_code: str) -> DeviceMapping:
     mapping = DeviceMapping.objects.select_related("equipment").filter(equipment__code=equipment_code).first()
     if mapping is None:
         _equipment(equipment_code)  # unknown equipment first
-        raise DomainError(
-            "no_mapping", _("Equipment %(code)s has no signal mapping yet.") % {"code": equipment_code}, kind=ErrorKind.NOT_FOUND
-        )
+        raise _no_mapping(equipment_code)
     return mapping
 
 
