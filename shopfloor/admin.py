@@ -50,7 +50,8 @@ class DeviceMappingForm(forms.ModelForm):
     def clean_config(self):
         config = self.cleaned_data["config"]
         try:
-            device_host_check(validated_mapping(secrets_kept(config, self.instance.config if self.instance.pk else None)))
+            stored = self.instance.config if self.instance.pk else None
+            device_host_check(config=validated_mapping(config=secrets_kept(config=config, stored=stored)))
         except DomainError as error:
             raise forms.ValidationError([f"{path}: {message}" for path, message in error.fields.items()]) from None
         return config  # still masked: the service puts the stored secrets back under its lock
@@ -99,7 +100,7 @@ class DeviceMappingAdmin(AuditedAdmin):
     def test_read(self, request, queryset):
         for mapping in queryset.select_related("equipment")[:20]:
             try:
-                result = equipment_signals_test(mapping.equipment.code)
+                result = equipment_signals_test(equipment_code=mapping.equipment.code)
             except DomainError as error:
                 self.message_user(request, f"{mapping.equipment.code}: {error.message}", messages.ERROR)
                 continue
@@ -168,7 +169,7 @@ class ShiftForm(forms.ModelForm):
         specs = [ShiftSpec(s.name, s.start_time, s.end_time, s.weekdays) for s in siblings.exclude(pk=self.instance.pk)]
         specs.append(ShiftSpec(data["name"], data["start_time"], data["end_time"], data["weekdays"]))
         try:
-            shifts_validate(specs)
+            shifts_validate(shifts=specs)
         except DomainError as error:
             raise forms.ValidationError(error.message) from None
         return data
