@@ -1,4 +1,4 @@
-"""OEE (R-4.4) of machines per period, shift and day, and the machine rows of the progress board.
+"""OEE of machines per period, shift and day, and the machine rows of the progress board.
 
 Definitions, for one machine and its planned time in a period:
 
