@@ -14,6 +14,8 @@ PYTEST_ARGS ?=
 CHROMIUM := /usr/bin/chromium
 # …and a CJK font, so the Chinese pages render as text rather than boxes in screenshots.
 CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+# …and poppler, which proves the PDFs' Chinese renders with the reader's own CJK face (the PDFs embed none).
+PDFTOPPM := /usr/bin/pdftoppm
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: run serve test bench lock
@@ -43,7 +45,7 @@ serve: $(INSTALLED)
 # Runs against the local PostgreSQL unless DATABASE_URL says otherwise; pytest-django
 # creates and drops its own test database (test_<name>). pytest's exit status is make's:
 # failures (1) and "no tests collected" (5) both fail.
-test: $(INSTALLED) $(CHROMIUM) $(CJK_FONT)
+test: $(INSTALLED) $(CHROMIUM) $(CJK_FONT) $(PDFTOPPM)
 	export DATABASE_URL="$${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/mes_test}"; \
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -54,6 +56,9 @@ $(CHROMIUM):
 
 $(CJK_FONT): | $(CHROMIUM)
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq fonts-wqy-microhei || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq fonts-wqy-microhei; }
+
+$(PDFTOPPM): | $(CHROMIUM)
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq poppler-utils || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq poppler-utils; }
 
 # The ingest benchmark (issue 2): PostgreSQL at 127.0.0.1:5432, loopback only, stops by itself.
 bench: $(INSTALLED)

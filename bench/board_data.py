@@ -36,7 +36,7 @@ def main() -> None:
     django.setup()
     import psycopg
     from django.conf import settings
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, load_backend
     from django.contrib.sessions.backends.db import SessionStore
     from django.db import connection
     from django.utils import timezone
@@ -145,7 +145,10 @@ def main() -> None:
     watcher = api_token_create(username="bench-supervisor", role="supervisor", rotate=True).user
     session = SessionStore()
     session[SESSION_KEY] = str(watcher.pk)
-    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+    # As Django's force_login: the first backend that can load a user (axes' comes first and cannot).
+    session[BACKEND_SESSION_KEY] = next(
+        path for path in settings.AUTHENTICATION_BACKENDS if hasattr(load_backend(path), "get_user")
+    )
     session[HASH_SESSION_KEY] = watcher.get_session_auth_hash()
     session.create()
 

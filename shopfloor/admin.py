@@ -21,6 +21,8 @@ from shopfloor.models import (
 from shopfloor.services import (
     ShiftSpec,
     device_host_check,
+    equipment_collection_set,
+    equipment_signals_set,
     equipment_signals_test,
     secrets_kept,
     shifts_validate,
@@ -30,7 +32,11 @@ from shopfloor.station.services import station_links_revoke, station_revoke
 
 
 class DeviceMappingForm(forms.ModelForm):
-    """A device password is shown as "***"; left so, it keeps the stored one (as in the API)."""
+    """A device password is shown as "***"; left so, it keeps the stored one (as in the API).
+
+    The form only checks, with the service's own checks, so that a refusal shows on the field;
+    the write is ``equipment_signals_set`` (``DeviceMappingAdmin.save_model``), as for the API.
+    """
 
     class Meta:
         model = DeviceMapping
@@ -42,16 +48,13 @@ class DeviceMappingForm(forms.ModelForm):
             self.initial["config"] = masked(self.instance.config)
 
     def clean_config(self):
+        config = self.cleaned_data["config"]
         try:
-            config = validated_mapping(secrets_kept(self.cleaned_data["config"], self.instance.config if self.instance.pk else None))
-            device_host_check(config)
+            stored = self.instance.config if self.instance.pk else None
+            device_host_check(config=validated_mapping(config=secrets_kept(config=config, stored=stored)))
         except DomainError as error:
             raise forms.ValidationError([f"{path}: {message}" for path, message in error.fields.items()]) from None
-        return config
-
-    def save(self, commit=True):
-        self.instance.protocol = self.cleaned_data["config"]["protocol"]
-        return super().save(commit)
+        return config  # still masked: the service puts the stored secrets back under its lock
 
 
 @admin.register(DeviceMapping)
@@ -64,6 +67,20 @@ class DeviceMappingAdmin(AuditedAdmin):
 
     def audit_key(self, mapping):
         return mapping.equipment.code  # as the mapping service names it
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["equipment"] if obj is not None else []  # a mapping belongs to its machine for good
+
+    def save_model(self, request, obj, form, change):
+        """Written by the shop-floor services, which mask, encrypt, validate and audit as for the API."""
+        code = obj.equipment.code
+        mapping, _created = equipment_signals_set(equipment_code=code, config=form.cleaned_data["config"], actor=request.user)
+        if mapping.is_enabled != form.cleaned_data["is_enabled"]:
+            mapping = equipment_collection_set(equipment_code=code, is_enabled=form.cleaned_data["is_enabled"], actor=request.user)
+        obj.pk, obj.protocol, obj.config, obj.is_enabled = mapping.pk, mapping.protocol, mapping.config, mapping.is_enabled
+
+    def save_related(self, request, form, formsets, change):
+        admin.ModelAdmin.save_related(self, request, form, formsets, change)  # the services audited the save
 
     # A mapping sends the collector to a host on the network: written by admins only, as through the
     # API. The role table decides here, not Django's per-model permissions.
@@ -83,7 +100,7 @@ class DeviceMappingAdmin(AuditedAdmin):
     def test_read(self, request, queryset):
         for mapping in queryset.select_related("equipment")[:20]:
             try:
-                result = equipment_signals_test(mapping.equipment.code)
+                result = equipment_signals_test(equipment_code=mapping.equipment.code)
             except DomainError as error:
                 self.message_user(request, f"{mapping.equipment.code}: {error.message}", messages.ERROR)
                 continue
@@ -152,7 +169,7 @@ class ShiftForm(forms.ModelForm):
         specs = [ShiftSpec(s.name, s.start_time, s.end_time, s.weekdays) for s in siblings.exclude(pk=self.instance.pk)]
         specs.append(ShiftSpec(data["name"], data["start_time"], data["end_time"], data["weekdays"]))
         try:
-            shifts_validate(specs)
+            shifts_validate(shifts=specs)
         except DomainError as error:
             raise forms.ValidationError(error.message) from None
         return data

@@ -25,7 +25,7 @@ class EquipmentSignalsView(InboundWriteView):
 
     @extend_schema(tags=["equipment"], summary="Where the machine's signals come from", responses={200: dict, **ERRORS})
     def get(self, request: Request, code: str) -> Response:
-        return Response(equipment_signals_public(equipment_signals_get(check_key("code", code)).config))
+        return Response(equipment_signals_public(config=equipment_signals_get(equipment_code=check_key("code", code)).config))
 
     @extend_schema(
         tags=["equipment"],
@@ -36,7 +36,7 @@ class EquipmentSignalsView(InboundWriteView):
     )
     def put(self, request: Request, code: str) -> Response:
         mapping, created = equipment_signals_set(equipment_code=check_key("code", code), config=request.data, actor=request.user)
-        return Response(equipment_signals_public(mapping.config), status=201 if created else 200)
+        return Response(equipment_signals_public(config=mapping.config), status=201 if created else 200)
 
 
 class EquipmentSignalsTestView(InboundWriteView):
@@ -44,7 +44,7 @@ class EquipmentSignalsTestView(InboundWriteView):
 
     @extend_schema(tags=["equipment"], summary="Read the machine once with its mapping: live values", request=None, responses={200: dict, **ERRORS})
     def post(self, request: Request, code: str) -> Response:
-        return Response(equipment_signals_test(check_key("code", code)))
+        return Response(equipment_signals_test(equipment_code=check_key("code", code)))
 
 
 class OperationEquipmentSerializer(serializers.Serializer):
@@ -149,7 +149,7 @@ class EquipmentOeeView(ApiView):
     def get(self, request: Request, code: str) -> Response:
         try:
             report = equipment_oee_report(
-                check_key("code", code), from_text=request.query_params.get("from"), to_text=request.query_params.get("to")
+                code=check_key("code", code), from_text=request.query_params.get("from"), to_text=request.query_params.get("to")
             )
         except PeriodError as error:
             raise serializers.ValidationError({error.field: [error.message]}) from None

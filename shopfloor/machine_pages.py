@@ -39,7 +39,7 @@ def oee_detail(request: HttpRequest, code: str) -> HttpResponse:
     from_text, to_text = request.GET.get("from") or None, request.GET.get("to") or None
     context = {"code": code, "trend_kind": trend, "from_text": from_text or "", "to_text": to_text or ""}
     try:
-        page = equipment_oee_page(code, from_text=from_text, to_text=to_text, trend_days=TRENDS[trend])
+        page = equipment_oee_page(code=code, from_text=from_text, to_text=to_text, trend_days=TRENDS[trend])
     except DomainError as error:
         return render(request, "shopfloor/oee_detail.html", context | {"missing": error.message}, status=404)
     except PeriodError as error:

@@ -1,4 +1,4 @@
-"""OEE (R-4.4) of machines per period, shift and day, and the machine rows of the progress board.
+"""OEE of machines per period, shift and day, and the machine rows of the progress board.
 
 Definitions, for one machine and its planned time in a period:
 
@@ -339,8 +339,8 @@ def _oee_for_periods(
 
 
 def equipment_oee_many(
-    equipment: Iterable[Equipment],
     *,
+    equipment: Iterable[Equipment],
     start: datetime.datetime,
     end: datetime.datetime,
     now: datetime.datetime | None = None,
@@ -354,9 +354,9 @@ def equipment_oee_many(
 
 
 def equipment_oee(
-    equipment: Equipment, *, start: datetime.datetime, end: datetime.datetime, now: datetime.datetime | None = None
+    *, equipment: Equipment, start: datetime.datetime, end: datetime.datetime, now: datetime.datetime | None = None
 ) -> EquipmentOee:
-    return equipment_oee_many([equipment], start=start, end=end, now=now)[equipment.pk]
+    return equipment_oee_many(equipment=[equipment], start=start, end=end, now=now)[equipment.pk]
 
 
 # --- what pages and the board show ----------------------------------------------------------
@@ -479,7 +479,7 @@ def _moment(field: str, text: str) -> datetime.datetime:
 
 
 def period_parse(
-    from_text: str | None, to_text: str | None, *, default_start: datetime.datetime, now: datetime.datetime
+    *, from_text: str | None, to_text: str | None, default_start: datetime.datetime, now: datetime.datetime
 ) -> tuple[datetime.datetime, datetime.datetime]:
     """``[from, to)`` from query text; a missing ``from`` is ``default_start``, a missing ``to`` now.
 
@@ -500,7 +500,7 @@ def period_parse(
     return start, end
 
 
-def equipment_find(code: str) -> Equipment:
+def equipment_find(*, code: str) -> Equipment:
     machine = Equipment.objects.select_related("work_center").filter(code=code).first()
     if machine is None:
         raise DomainError(
@@ -510,15 +510,15 @@ def equipment_find(code: str) -> Equipment:
 
 
 def equipment_oee_report(
-    code: str, *, from_text: str | None = None, to_text: str | None = None, now: datetime.datetime | None = None
+    *, code: str, from_text: str | None = None, to_text: str | None = None, now: datetime.datetime | None = None
 ) -> EquipmentOee:
     """A machine's OEE for the period of ``from_text``/``to_text`` (the production day so far when
     they are missing). Raises ``DomainError`` (unknown machine) or ``PeriodError``."""
     now = now or timezone.now()
-    machine = equipment_find(code)
+    machine = equipment_find(code=code)
     rules = shift_rules_by_equipment([machine])
     today = production_day(rules[machine.pk], now)
-    start, end = period_parse(from_text, to_text, default_start=production_day_period(rules[machine.pk], today)[0], now=now)
+    start, end = period_parse(from_text=from_text, to_text=to_text, default_start=production_day_period(rules[machine.pk], today)[0], now=now)
     return _oee_for_periods([machine], {machine.pk: (start, end)}, rules, now)[machine.pk]
 
 
@@ -548,8 +548,8 @@ class EquipmentOeePage:
 
 
 def equipment_oee_page(
-    code: str,
     *,
+    code: str,
     from_text: str | None = None,
     to_text: str | None = None,
     trend_days: int = 14,
@@ -561,10 +561,10 @@ def equipment_oee_page(
     Raises ``DomainError`` (unknown machine) or ``PeriodError``. Eight queries.
     """
     now = now or timezone.now()
-    machine = equipment_find(code)
+    machine = equipment_find(code=code)
     rules = shift_rules_by_equipment([machine])[machine.pk]
     today = production_day(rules, now)
-    start, end = period_parse(from_text, to_text, default_start=production_day_period(rules, today)[0], now=now)
+    start, end = period_parse(from_text=from_text, to_text=to_text, default_start=production_day_period(rules, today)[0], now=now)
     periods = {"report": (start, end), "trend": (
         production_day_period(rules, today - datetime.timedelta(days=trend_days - 1))[0],
         production_day_period(rules, today)[1],

@@ -132,7 +132,7 @@ def collector_mappings(*, work_centers: Iterable[str] = ()) -> list[CollectorMap
     ]
 
 
-def equipment_state_current(equipment_id: int) -> EquipmentState | None:
+def equipment_state_current(*, equipment_id: int) -> EquipmentState | None:
     return EquipmentState.objects.filter(equipment_id=equipment_id, ended_at__isnull=True).first()
 
 

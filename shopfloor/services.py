@@ -53,7 +53,13 @@ def _equipment(code: str) -> Equipment:
         ) from None
 
 
-def validated_mapping(config: Any) -> dict[str, Any]:
+def _no_mapping(equipment_code: str) -> DomainError:
+    return DomainError(
+        "no_mapping", _("Equipment %(code)s has no signal mapping yet.") % {"code": equipment_code}, kind=ErrorKind.NOT_FOUND
+    )
+
+
+def validated_mapping(*, config: Any) -> dict[str, Any]:
     """The mapping in its normal form, or a refusal naming every bad field."""
     try:
         return parse_device_config(config).to_json()
@@ -65,7 +71,7 @@ def validated_mapping(config: Any) -> dict[str, Any]:
         ) from None
 
 
-def device_host_check(config: dict[str, Any]) -> None:
+def device_host_check(*, config: dict[str, Any]) -> None:
     """Refuse a (valid) mapping whose host resolves to any address outside ``MES_DEVICE_NETWORKS``,
     or to a link-local one (never allowed). Resolves host names, so it may wait on DNS."""
     refusal = device_host_refusal(parse_device_config(config), settings.MES_DEVICE_NETWORKS)
@@ -92,8 +98,8 @@ def equipment_signals_set(*, equipment_code: str, config: Any, actor: Any = None
     """
     equipment = _equipment(equipment_code)
     mapping = DeviceMapping.objects.select_for_update().filter(equipment=equipment).first()
-    normal = validated_mapping(secrets_kept(config, mapping.config if mapping is not None else None))
-    device_host_check(normal)
+    normal = validated_mapping(config=secrets_kept(config=config, stored=mapping.config if mapping is not None else None))
+    device_host_check(config=normal)
     if mapping is not None and mapping.config == normal:
         return mapping, False
     before = mapping.config if mapping is not None else None
@@ -110,12 +116,29 @@ def equipment_signals_set(*, equipment_code: str, config: Any, actor: Any = None
     return mapping, created
 
 
-def equipment_signals_public(config: dict[str, Any]) -> dict[str, Any]:
+@transaction.atomic
+def equipment_collection_set(*, equipment_code: str, is_enabled: bool, actor: Any = None) -> DeviceMapping:
+    """Have the collector read the machine's mapping or leave it alone (the mapping stays as it is)."""
+    mapping = DeviceMapping.objects.select_for_update().filter(equipment=_equipment(equipment_code)).first()
+    if mapping is None:
+        raise _no_mapping(equipment_code)
+    if mapping.is_enabled == is_enabled:
+        return mapping
+    mapping.is_enabled = is_enabled
+    mapping.save(update_fields=["is_enabled", "updated_at"])
+    event_record(
+        object_type="device_mapping", object_key=equipment_code, action="update", actor=actor,
+        before={"is_enabled": not is_enabled}, after={"is_enabled": is_enabled},
+    )
+    return mapping
+
+
+def equipment_signals_public(*, config: dict[str, Any]) -> dict[str, Any]:
     """A mapping as the API shows it: a device password (any secret) only as "***" (send "***" back to keep it)."""
     return masked(config)
 
 
-def secrets_kept(config: Any, stored: dict[str, Any] | None) -> Any:
+def secrets_kept(*, config: Any, stored: dict[str, Any] | None) -> Any:
     """The mapping with every secret written back as "***" replaced by the stored one; refused where none is stored."""
     try:
         return unmasked(config, stored or {})
@@ -127,29 +150,27 @@ def secrets_kept(config: Any, stored: dict[str, Any] | None) -> Any:
         ) from None
 
 
-def equipment_signals_get(equipment_code: str) -> DeviceMapping:
+def equipment_signals_get(*, equipment_code: str) -> DeviceMapping:
     mapping = DeviceMapping.objects.select_related("equipment").filter(equipment__code=equipment_code).first()
     if mapping is None:
         _equipment(equipment_code)  # unknown equipment first
-        raise DomainError(
-            "no_mapping", _("Equipment %(code)s has no signal mapping yet.") % {"code": equipment_code}, kind=ErrorKind.NOT_FOUND
-        )
+        raise _no_mapping(equipment_code)
     return mapping
 
 
-def equipment_signals_test(equipment_code: str) -> dict[str, Any]:
+def equipment_signals_test(*, equipment_code: str) -> dict[str, Any]:
     """Read the machine once with its stored mapping: the live values, or that it did not answer.
 
     A host outside ``MES_DEVICE_NETWORKS`` is refused before any connection. Whatever went wrong
     with the connection, the answer is the same sentence (no telling a closed port from an open one
     that speaks another protocol); the detail goes to the server log.
     """
-    mapping = equipment_signals_get(equipment_code)
+    mapping = equipment_signals_get(equipment_code=equipment_code)
     unreadable = unreadable_paths(mapping.config)
     if unreadable:
         problem = SecretMustBeReentered(f"the mapping of {equipment_code}", unreadable)
         return {"equipment": equipment_code, "reachable": False, "error": problem.message, "values": {}, "errors": {}}
-    device_host_check(mapping.config)
+    device_host_check(config=mapping.config)
     try:
         snapshot = asyncio.run(read_once(mapping.config))
     except DeviceUnavailable as error:
@@ -182,7 +203,7 @@ def _operation_locked(number: str, sequence: int):
     return work_order, operation
 
 
-def operation_check_startable(operation: WorkOrderOperation, *, number: str) -> None:
+def operation_check_startable(*, operation: WorkOrderOperation, number: str) -> None:
     """Refuse to start an operation that is neither released nor running (paused, completed, …)."""
     if operation.status not in {Status.RELEASED, Status.IN_PROGRESS}:
         raise DomainError(
@@ -205,7 +226,7 @@ def operation_start_on_equipment(
     """
     equipment = _equipment(equipment_code)
     work_order, operation = _operation_locked(number, sequence)
-    operation_check_startable(operation, number=number)
+    operation_check_startable(operation=operation, number=number)
     running = EquipmentAssignment.objects.select_for_update().filter(equipment=equipment, ended_at__isnull=True).first()
     if running is not None and running.operation_id == operation.pk:
         return running
@@ -308,7 +329,7 @@ class ShiftSpec:
     weekdays: str = "12345"
 
 
-def shifts_validate(shifts: list[ShiftSpec]) -> None:
+def shifts_validate(*, shifts: list[ShiftSpec]) -> None:
     """Refuse unnamed, doubly named or overlapping shifts, or weekdays other than the digits 1–7."""
     names = [spec.name.strip() for spec in shifts]
     if any(not name or len(name) > 64 for name in names):
@@ -353,7 +374,7 @@ def shifts_set(
     """
     if bool(work_center_code) == bool(equipment_code):
         raise DomainError("invalid_shift_owner", _("Name a work center or a machine, not both."), fields={"owner": "one"})
-    shifts_validate(shifts)
+    shifts_validate(shifts=shifts)
     if equipment_code:
         owner = {"equipment": _equipment(equipment_code)}
         object_type, object_key = "equipment", equipment_code

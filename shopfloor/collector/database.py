@@ -1,34 +1,34 @@
 """The collector's way to the database: service calls on a few threads, off the event loop.
 
 Django's ORM is synchronous and its connections belong to threads, so every service call runs
-on one of a fixed set of threads (``COLLECTOR_DB_THREADS``): at most that many connections,
+on a ``ThreadPoolExecutor`` of ``COLLECTOR_DB_THREADS`` threads: at most that many connections,
 each kept open between calls (``CONN_MAX_AGE``) and replaced when it breaks or grows old, as
-Django does around a request. ``close()`` lets each thread close its own connection and end.
+Django does around a request. ``close()`` lets each thread close its own connection, then ends them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import queue
+import functools
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from django.db import close_old_connections, connections
 
 T = TypeVar("T")
 
-_Job = tuple[Callable[..., Any], dict[str, Any], asyncio.AbstractEventLoop, asyncio.Future]
-
 
 class Database:
     def __init__(self, threads: int) -> None:
-        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._threads = [
-            threading.Thread(target=self._work, name=f"collector-db-{number}", daemon=True) for number in range(threads)
-        ]
-        for thread in self._threads:
-            thread.start()
+        self._threads = threads
+        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="collector-db")
+        # The executor starts a thread per submit while none is idle: a job per thread that waits for
+        # the others starts all of them now, so close() knows how many connections there are to close.
+        started = threading.Barrier(threads)
+        for _ in range(threads):
+            self._executor.submit(started.wait)
 
     async def call(self, function: Callable[..., T], /, **kwargs: Any) -> T:
         """``await database.call(reading_record, equipment_id=…, …)``: the service's answer or its exception.
@@ -36,45 +36,26 @@ class Database:
         A caller that is cancelled stops waiting; the call itself still runs to its commit or rollback.
         """
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-        self._jobs.put((function, kwargs, loop, future))
-        return await future
+        return await asyncio.shield(loop.run_in_executor(self._executor, functools.partial(_run, function, kwargs)))
 
     def close(self) -> None:
         """Finish the queued calls, close every thread's connection, end the threads. Blocks."""
-        for _ in self._threads:
-            self._jobs.put(None)
-        for thread in self._threads:
-            thread.join()
-
-    def _work(self) -> None:
-        try:
-            while (job := self._jobs.get()) is not None:
-                function, kwargs, loop, future = job
-                close_old_connections()
-                try:
-                    result = function(**kwargs)
-                except BaseException as error:  # noqa: BLE001 - handed to the awaiting caller, who decides
-                    _answer(loop, future, None, error)
-                else:
-                    _answer(loop, future, result, None)
-                finally:
-                    close_old_connections()
-        finally:
-            connections.close_all()
+        # One closing job per thread: each waits at the barrier until every thread holds one, so no
+        # thread can take two and leave another's connection open.
+        closed = threading.Barrier(self._threads)
+        for _ in range(self._threads):
+            self._executor.submit(_close_connections, closed)
+        self._executor.shutdown(wait=True)
 
 
-def _answer(loop: asyncio.AbstractEventLoop, future: asyncio.Future, result: Any, error: BaseException | None) -> None:
+def _run(function: Callable[..., T], kwargs: dict[str, Any]) -> T:
+    close_old_connections()
     try:
-        loop.call_soon_threadsafe(_settle, future, result, error)
-    except RuntimeError:
-        pass  # the loop has closed: nobody is waiting any more
+        return function(**kwargs)
+    finally:
+        close_old_connections()
 
 
-def _settle(future: asyncio.Future, result: Any, error: BaseException | None) -> None:
-    if future.cancelled():
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)
+def _close_connections(closed: threading.Barrier) -> None:
+    connections.close_all()
+    closed.wait()

@@ -1,6 +1,6 @@
 """What the three documents share: A4 pages, the type scale, the barcode block, page furniture.
 
-Every text is drawn in the embedded CJK face (``fonts.FONT``). It has a single weight, so
+Every text is drawn in the one CJK face (``fonts.FONT``). It has a single weight, so
 headings are set bolder by stroking the glyph outline as well as filling it (``draw_heavy``).
 """
 
@@ -260,7 +260,7 @@ class NumberedCanvas(Canvas):
         super().__init__(*args, **kwargs)
         self._page_states: list[dict[str, Any]] = []
 
-    def showPage(self) -> None:  # noqa: N802 (reportlab's name)
+    def showPage(self) -> None:
         self._page_states.append(dict(self.__dict__))
         self._startPage()
 
@@ -311,7 +311,7 @@ def render(flowables: Sequence[Flowable], *, title: str, running_header: str, fo
         title=title,
         author="MES",
         creator="MES",
-        initialFontName=FONT,  # else every page names Helvetica, which is not embedded
+        initialFontName=FONT,  # else every page names Helvetica as well, a second face for nothing
     )
     document.addPageTemplates(
         [

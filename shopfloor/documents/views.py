@@ -63,7 +63,7 @@ def traveler(request: HttpRequest, number: str, *, way_in: str) -> HttpResponse:
     if work_order is None or len(number) > _LONGEST_NUMBER:
         shown = number[:80].encode("unicode_escape").decode()
         return _text(_("Work order %(number)s does not exist.") % {"number": shown}, 404)
-    if not prints_any and not station_has_work_on(station, work_order):
+    if not prints_any and not station_has_work_on(station=station, work_order=work_order):
         return _text(
             _("Work order %(number)s has no operation at this station's work center %(code)s.")
             % {"number": work_order.number, "code": station.work_center.code},

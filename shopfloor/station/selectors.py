@@ -20,7 +20,7 @@ from shopfloor.selectors import downtime_awaiting_reason
 REPORTABLE = {Status.RELEASED, Status.IN_PROGRESS, Status.PAUSED}
 
 
-def station_machine(station: Station) -> Equipment | None:
+def station_machine(*, station: Station) -> Equipment | None:
     """The machine operations started here run on: the station's own, or the work center's only one."""
     if station.equipment_id is not None:
         return station.equipment
@@ -28,24 +28,24 @@ def station_machine(station: Station) -> Equipment | None:
     return machines[0] if len(machines) == 1 else None
 
 
-def station_machines(station: Station) -> set[int]:
+def station_machines(*, station: Station) -> set[int]:
     """The machines a station answers for: its own, or all of its work center's."""
     if station.equipment_id is not None:
         return {station.equipment_id}
     return set(Equipment.objects.filter(work_center_id=station.work_center_id).values_list("pk", flat=True))
 
 
-def check_work_center(station: Station, operation: WorkOrderOperation) -> None:
+def check_work_center(*, station: Station, operation: WorkOrderOperation) -> None:
     """Refuse an operation of another work center: a station reports only its own work."""
     operation_check_work_center(operation=operation, work_center=station.work_center, number=operation.work_order.number)
 
 
-def station_has_work_on(station: Station, work_order: WorkOrder) -> bool:
+def station_has_work_on(*, station: Station, work_order: WorkOrder) -> bool:
     """Whether the order has an operation at the station's work center (so the station may print its traveler)."""
     return work_order.operations.filter(work_center_id=station.work_center_id).exists()
 
 
-def operation_summary(work_order: WorkOrder, operation: WorkOrderOperation, operations: list[WorkOrderOperation]) -> dict[str, Any]:
+def operation_summary(*, work_order: WorkOrder, operation: WorkOrderOperation, operations: list[WorkOrderOperation]) -> dict[str, Any]:
     """What the station shows of an operation (and keeps offline): quantities as plain text."""
     confirmed = operation.confirmed_qty
     available = operation_available(operations=operations, operation=operation, work_order=work_order)
@@ -90,7 +90,7 @@ def station_operation(*, station: Station, number: str, sequence: int) -> dict[s
             kind=ErrorKind.NOT_FOUND,
         )
     operation.work_order = work_order
-    check_work_center(station, operation)
+    check_work_center(station=station, operation=operation)
     if operation.status not in REPORTABLE:
         raise DomainError(
             "operation_not_open",
@@ -98,7 +98,7 @@ def station_operation(*, station: Station, number: str, sequence: int) -> dict[s
             % {"sequence": sequence, "number": number, "status": Status(operation.status).label},
             kind=ErrorKind.CONFLICT,
         )
-    return operation_summary(work_order, operation, operations)
+    return operation_summary(work_order=work_order, operation=operation, operations=operations)
 
 
 def station_recent_reports(*, station: Station, limit: int = 6) -> list[dict[str, Any]]:
@@ -127,7 +127,7 @@ def station_recent_reports(*, station: Station, limit: int = 6) -> list[dict[str
 def station_downtime_prompts(*, station: Station, now: datetime.datetime | None = None) -> list[dict[str, Any]]:
     """Stops of the station's machines that wait for a reason: machine, since when, for how long."""
     now = now or timezone.now()
-    machines = station_machines(station)
+    machines = station_machines(station=station)
     prompts = []
     for state in downtime_awaiting_reason(work_center_id=station.work_center_id, now=now):
         if state.equipment_id not in machines:
@@ -141,6 +141,6 @@ def station_reason_codes() -> list[ReasonCode]:
     return list(ReasonCode.objects.order_by("kind", "code"))
 
 
-def downtime_reasons(reasons: list[ReasonCode]) -> list[ReasonCode]:
+def downtime_reasons(*, reasons: list[ReasonCode]) -> list[ReasonCode]:
     """The reasons an operator may give for a machine standing still (of those already read)."""
     return [reason for reason in reasons if reason.kind in (ReasonCode.Kind.DOWNTIME, ReasonCode.Kind.PAUSE)]

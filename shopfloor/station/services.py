@@ -145,7 +145,7 @@ def station_links_revoke(*, link_ids: list[int], actor: Any = None) -> int:
     return len(links)
 
 
-def station_link_check(secret_hash: str, *, lock: bool = False) -> StationLink:
+def station_link_check(*, secret_hash: str, lock: bool = False) -> StationLink:
     """The link behind a secret's fingerprint if it can still be used; otherwise a refusal saying why."""
     links = StationLink.objects.select_related("work_center", "equipment")
     if lock:
@@ -175,7 +175,7 @@ def station_link_check(secret_hash: str, *, lock: bool = False) -> StationLink:
 @transaction.atomic
 def station_link_use(*, secret_hash: str) -> tuple[Station, str]:
     """Spend a one-time link: the browser that opened it becomes a station. Twice is refused."""
-    link = station_link_check(secret_hash, lock=True)
+    link = station_link_check(secret_hash=secret_hash, lock=True)
     station, secret = _new_station(
         link.work_center, link.equipment, name="", is_pin_required=link.is_pin_required, created_by=link.created_by or "link"
     )
@@ -308,7 +308,7 @@ def _operation_at_station(station: Station, number: str, sequence: int) -> tuple
     """Lock the order and find the operation; refuse one of another work center."""
     work_order, operation = _operation_locked(number, sequence)
     operation.work_order = work_order
-    check_work_center(station, operation)
+    check_work_center(station=station, operation=operation)
     return work_order, operation
 
 
@@ -327,12 +327,12 @@ def station_operation_start(*, station: Station, number: str, sequence: int, ope
         )
     if operation.status == Status.PAUSED:
         operation_transition_locked(operation=operation, work_order=work_order, action="resume", actor_label=operator_badge)
-    machine = station_machine(station)
+    machine = station_machine(station=station)
     if machine is not None:
         operation_start_on_equipment(number=number, sequence=sequence, equipment_code=machine.code, actor_label=operator_badge)
         operation.refresh_from_db(fields=["status"])
         return operation
-    operation_check_startable(operation, number=number)
+    operation_check_startable(operation=operation, number=number)
     if work_order.status == Status.RELEASED:
         work_order_transition_locked(work_order=work_order, action="start", actor_label=operator_badge)
     if operation.status == Status.RELEASED:
@@ -373,7 +373,7 @@ def station_operation_pause(
 def station_downtime_reason(*, station: Station, state_id: int, reason_code: str, operator_badge: str) -> EquipmentState:
     """Answer a downtime prompt of one of the station's machines, as the operator signed in (checked on the locked row)."""
     state = EquipmentState.objects.select_for_update().select_related("equipment").filter(pk=state_id).first()
-    machines = station_machines(station)
+    machines = station_machines(station=station)
     if state is None or state.equipment_id not in machines:
         raise DomainError("unknown_state", _("That machine stop is not one of this station's."), kind=ErrorKind.NOT_FOUND)
     return downtime_reason_set(state_id=state_id, reason_code=reason_code, actor_label=operator_badge)

@@ -74,11 +74,11 @@ def _station_context(station: Station) -> dict[str, Any]:
     reasons = selectors.station_reason_codes()
     return {
         "station": station,
-        "machine": selectors.station_machine(station),
+        "machine": selectors.station_machine(station=station),
         "recent": selectors.station_recent_reports(station=station),
         "prompts": selectors.station_downtime_prompts(station=station),
         "reasons": reasons,
-        "downtime_reasons": selectors.downtime_reasons(reasons),
+        "downtime_reasons": selectors.downtime_reasons(reasons=reasons),
         "config": {
             "station": station.name,
             "work_center": station.work_center.code,
@@ -117,7 +117,7 @@ def station_page(request: HttpRequest) -> HttpResponse:
             context["recent"] = selectors.station_recent_reports(station=station)
         else:
             context["prompts"] = selectors.station_downtime_prompts(station=station)
-            context["downtime_reasons"] = selectors.downtime_reasons(selectors.station_reason_codes())
+            context["downtime_reasons"] = selectors.downtime_reasons(reasons=selectors.station_reason_codes())
         return render(request, f"shopfloor/station.html#{request.htmx.target}", context)
     response = render(request, "shopfloor/station.html", _station_context(station))
     # Each visit renews the long-lived cookie, so a station in daily use never expires.
@@ -183,7 +183,7 @@ def link(request: HttpRequest, secret: str) -> HttpResponse:
             station, credential = services.station_link_use(secret_hash=digest)
             logout(request)
             return set_station_cookie(redirect("station"), request, credential)
-        station_link = services.station_link_check(digest)
+        station_link = services.station_link_check(secret_hash=digest)
     except DomainError as error:
         return render(request, "shopfloor/station_link.html", {"error": error.message}, status=int(error.kind))
     return render(request, "shopfloor/station_link.html", {"link": station_link})

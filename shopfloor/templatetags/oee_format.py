@@ -1,4 +1,7 @@
-"""Filters of the OEE pages: ratios as percentages, seconds as hours and minutes."""
+"""Filters of the OEE pages: ratios as percentages, seconds as hours and minutes, machines' states.
+
+A machine's state is shown by the labels of ``EquipmentState.State`` only (badges, legend, board).
+"""
 
 from __future__ import annotations
 
@@ -40,3 +43,15 @@ def share(part: Any, whole: Any) -> str:
 def equipment_state_label(state: str) -> str:
     """A machine's state in the reader's language; a state unknown here as it is."""
     return str(EquipmentState.State(state).label) if state in EquipmentState.State.values else state
+
+
+@register.filter
+def is_equipment_state(state: Any) -> bool:
+    """Whether ``state`` is one of the states a machine is recorded in (not None, "" or another word)."""
+    return state in EquipmentState.State.values
+
+
+@register.simple_tag
+def equipment_states() -> list[tuple[str, str]]:
+    """Every state with its label, in the model's order: ``{% equipment_states as states %}`` for a legend."""
+    return EquipmentState.State.choices

@@ -193,7 +193,7 @@ def test_a_device_password_that_cannot_be_decrypted_is_not_used(old_key, press):
     old_key.MES_SECRETS_KEYS = [NEW_KEY]
 
     with translation.override("en"):
-        result = equipment_signals_test("PRESS-1")
+        result = equipment_signals_test(equipment_code="PRESS-1")
 
     assert (result["reachable"], result["values"]) == (False, {})
     assert result["error"].startswith("The secret must be re-entered: the mapping of PRESS-1")

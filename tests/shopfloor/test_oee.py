@@ -35,7 +35,7 @@ def test_the_known_shift_gives_the_hand_calculated_oee(settings):
     settings.MES_DOWNTIME_REASON_AFTER_SECONDS = 120
     machine = known_shift()
 
-    result = equipment_oee(machine, start=at(0), end=at(0, day=MONDAY + datetime.timedelta(days=1)), now=LATER)
+    result = equipment_oee(equipment=machine, start=at(0), end=at(0, day=MONDAY + datetime.timedelta(days=1)), now=LATER)
     figures = result.as_json()
 
     assert {name: figures[name] for name in ("availability", "performance", "quality", "oee")} == {
@@ -68,7 +68,7 @@ def test_a_reversal_takes_its_parts_back_from_the_shift_they_were_made_in():
     late = confirm(40, 0, at(13))
     confirmation_reverse(confirmation_id=late.uuid, reason="double count")  # reversed now, a week later
 
-    figures = equipment_oee(machine, start=at(6), end=at(14), now=LATER).as_json()
+    figures = equipment_oee(equipment=machine, start=at(6), end=at(14), now=LATER).as_json()
 
     assert (figures["good"], figures["scrap"]) == (Decimal(700), Decimal(20))
 
@@ -92,8 +92,8 @@ def test_a_night_shift_crossing_midnight_is_one_shift_of_the_day_it_starts_on():
     confirm(100, 0, at(23))
     confirm(200, 0, at(5, day=tuesday))
 
-    two_days = equipment_oee(machine, start=at(0), end=at(0, day=tuesday + datetime.timedelta(days=1)), now=LATER)
-    after_midnight = equipment_oee(machine, start=at(0, day=tuesday), end=at(6, day=tuesday), now=LATER)
+    two_days = equipment_oee(equipment=machine, start=at(0), end=at(0, day=tuesday + datetime.timedelta(days=1)), now=LATER)
+    after_midnight = equipment_oee(equipment=machine, start=at(0, day=tuesday), end=at(6, day=tuesday), now=LATER)
 
     monday_night, tuesday_night = two_days.shifts
     assert (monday_night.span.day, monday_night.span.start, monday_night.span.end) == (MONDAY, at(22), at(6, day=tuesday))
@@ -115,9 +115,9 @@ def test_zero_denominators_give_none_not_errors():
     machine = press()
     sunday = MONDAY - datetime.timedelta(days=1)  # the shift runs Monday to Friday
 
-    unplanned = equipment_oee(machine, start=at(0, day=sunday), end=at(0), now=LATER).as_json()
+    unplanned = equipment_oee(equipment=machine, start=at(0, day=sunday), end=at(0), now=LATER).as_json()
     state(machine, "down", at(6), at(14))
-    down_all_shift = equipment_oee(machine, start=at(6), end=at(14), now=LATER).as_json()
+    down_all_shift = equipment_oee(equipment=machine, start=at(6), end=at(14), now=LATER).as_json()
 
     assert (unplanned["availability"], unplanned["performance"], unplanned["quality"], unplanned["oee"]) == (None, None, None, None)
     assert unplanned["planned_seconds"] == 0.0 and unplanned["shifts"] == []
@@ -128,7 +128,7 @@ def test_zero_denominators_give_none_not_errors():
 def test_nothing_recorded_leaves_availability_unknown():
     machine = press()
 
-    figures = equipment_oee(machine, start=at(6), end=at(14), now=LATER).as_json()
+    figures = equipment_oee(equipment=machine, start=at(6), end=at(14), now=LATER).as_json()
 
     assert (figures["planned_seconds"], figures["unknown_seconds"], figures["availability"], figures["oee"]) == (28800.0, 28800.0, None, None)
 
@@ -140,7 +140,7 @@ def test_performance_above_one_is_shown_not_capped():
     state(machine, "idle", at(7), at(14))
     confirm(150, 0, at(7))
 
-    figures = equipment_oee(machine, start=at(6), end=at(14), now=LATER).as_json()
+    figures = equipment_oee(equipment=machine, start=at(6), end=at(14), now=LATER).as_json()
 
     assert figures["performance"] == 1.25
     assert figures["losses"]["speed_loss_seconds"] == -900.0
@@ -153,7 +153,7 @@ def test_short_stops_are_apart_from_unexplained_downtime(settings):
     state(machine, "idle", at(7), datetime.datetime.combine(MONDAY, datetime.time(7, 1, 30), tzinfo=at(7).tzinfo))  # 90 s
     state(machine, "run", datetime.datetime.combine(MONDAY, datetime.time(7, 1, 30), tzinfo=at(7).tzinfo), at(14))
 
-    losses = equipment_oee(machine, start=at(6), end=at(14), now=LATER).as_json()["losses"]
+    losses = equipment_oee(equipment=machine, start=at(6), end=at(14), now=LATER).as_json()["losses"]
 
     assert (losses["short_stop_seconds"], losses["unexplained_seconds"]) == (90.0, 0.0)
 
@@ -163,7 +163,7 @@ def test_an_open_state_lasts_until_now_and_planned_time_stops_at_now():
     state(machine, "run", at(6), at(9))
     state(machine, "down", at(9), None)
 
-    figures = equipment_oee(machine, start=at(6), end=at(14), now=at(10)).as_json()
+    figures = equipment_oee(equipment=machine, start=at(6), end=at(14), now=at(10)).as_json()
 
     assert (figures["planned_seconds"], figures["run_seconds"], figures["down_seconds"], figures["availability"]) == (14400.0, 10800.0, 3600.0, 0.75)
 
@@ -175,7 +175,7 @@ def test_a_machine_without_shifts_is_planned_all_day_and_its_own_shifts_replace_
     shifts_set(equipment_code="BENCH-01", shifts=[ShiftSpec("Long", datetime.time(6), datetime.time(18), "1234567")])
 
     results = equipment_oee_many(
-        [machine, loose, _machine("BENCH-01")], start=at(0), end=at(0, day=MONDAY + datetime.timedelta(days=1)), now=LATER
+        equipment=[machine, loose, _machine("BENCH-01")], start=at(0), end=at(0, day=MONDAY + datetime.timedelta(days=1)), now=LATER
     )
 
     planned = {result.equipment.code: result.total.figures()["planned_seconds"] for result in results.values()}
@@ -192,7 +192,7 @@ def test_oee_of_many_machines_takes_a_constant_number_of_queries():
     machines = list(type(machine).objects.all())
 
     with CaptureQueriesContext(connection) as queries:
-        equipment_oee_many(machines, start=at(0), end=at(0, day=MONDAY + datetime.timedelta(days=1)), now=LATER)
+        equipment_oee_many(equipment=machines, start=at(0), end=at(0, day=MONDAY + datetime.timedelta(days=1)), now=LATER)
 
     assert len(queries) == 3  # shifts, states, counts
 

@@ -41,7 +41,7 @@ def test_assigning_confirms_once_on_the_operation_as_of_the_window_and_is_audite
     assert WorkOrderOperation.objects.get(work_order__number=ORDER, sequence=10).good_qty == 30
     assert [event.action for event in Event.objects.filter(object_type="unassigned_production")] == ["assign"]
     # The counts now count for the shift they were made in.
-    figures = equipment_oee(row.equipment, start=at(6), end=at(14), now=at(0, day=at(0).date() + datetime.timedelta(days=9))).as_json()
+    figures = equipment_oee(equipment=row.equipment, start=at(6), end=at(14), now=at(0, day=at(0).date() + datetime.timedelta(days=9))).as_json()
     assert (figures["good"], figures["scrap"]) == (30, 2)
 
 

@@ -22,7 +22,7 @@ def pdf_text(pdf: bytes) -> str:
 
 def embedded_fonts(pdf: bytes) -> set[str]:
     """The names of the fonts whose program is inside the file, without reportlab's subset prefix
-    and suffix ("AAAAAB+WenQuanYiMicroHei-1" is "WenQuanYiMicroHei")."""
+    and suffix ("AAAAAB+NotoSans-1" is "NotoSans")."""
     names = set()
     for page in pypdf.PdfReader(io.BytesIO(pdf)).pages:
         for font in page["/Resources"]["/Font"].values():

@@ -52,8 +52,8 @@ def test_station_sheet_prints_actions_quantities_and_reason_codes_by_kind(langua
     pdf = station_sheet_pdf(work_center, codes, language=language)
 
     assert pdf.startswith(b"%PDF-")
-    assert embedded_fonts(pdf) == {"WenQuanYiMicroHei"}
-    assert unembedded_fonts(pdf) == set()
+    assert embedded_fonts(pdf) == set(), "reportlab's built-in CID face needs no font file"
+    assert unembedded_fonts(pdf) == {"STSong-Light"}
     text = pdf_text(pdf)
     names = ["WC-WELD", "焊接", "材料缺陷", "Surface damage", "焊缝返修", "休息", "设备故障"]
     codes = ["RC:SCRAP-01", "RC:SCRAP-02", "RC:REWORK-01", "RC:PAUSE-01", "RC:DOWN-01"]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime
+import re
+import subprocess
 from decimal import Decimal
 
 import pytest
+from PIL import Image
 
 from mes.models import (
     Item,
@@ -44,7 +47,7 @@ def released_order(
     work_order = WorkOrder.objects.create(
         number=number,
         item=frame,
-        quantity=Decimal("10"),
+        quantity=Decimal(10),
         due_date=datetime.date(2030, 1, 31),
         priority=2,
         status=Status.RELEASED,
@@ -57,14 +60,14 @@ def released_order(
             sequence=sequence,
             name=f"Operation {sequence}",
             work_center=centers[index % 3],
-            planned_qty=Decimal("10"),
+            planned_qty=Decimal(10),
             quality_checkpoint=sequence == quality_checkpoint_at,
         )
     WorkOrderComponent.objects.create(
         work_order=work_order, position=1, item=tube, required_qty=Decimal("25.000"), unit=meter
     )
     WorkOrderComponent.objects.create(
-        work_order=work_order, position=2, item=bolt, required_qty=Decimal("40"), unit=pcs
+        work_order=work_order, position=2, item=bolt, required_qty=Decimal(40), unit=pcs
     )
     return work_order
 
@@ -122,8 +125,8 @@ def test_traveler_prints_header_operations_and_bom_in_the_language_asked(languag
     pdf = traveler_pdf(work_order, language=language)
 
     assert pdf.startswith(b"%PDF-")
-    assert embedded_fonts(pdf) == {"WenQuanYiMicroHei"}
-    assert unembedded_fonts(pdf) == set()
+    assert embedded_fonts(pdf) == set(), "reportlab's built-in CID face needs no font file"
+    assert unembedded_fonts(pdf) == {"STSong-Light"}
     text = pdf_text(pdf)
     for expected in [
         *labels,
@@ -196,3 +199,26 @@ def test_traveler_refuses_a_language_the_project_does_not_speak():
 
     with pytest.raises(ValueError, match="Unsupported language 'fr'"):
         traveler_pdf(work_order, language="fr")
+
+
+def test_poppler_renders_the_chinese_of_a_traveler_without_a_font_file(tmp_path):
+    """STSong-Light is not embedded: the reader substitutes its own Simplified Chinese face. Prove with
+    poppler that the Chinese is there as text (pdftotext) and is drawn where that text is (pdftoppm)."""
+    pdf_path = tmp_path / "traveler.pdf"
+    pdf_path.write_bytes(traveler_pdf(released_order(), language="zh-hans"))
+
+    text = subprocess.run(["pdftotext", "-layout", str(pdf_path), "-"], capture_output=True, check=True, text=True)
+    boxes = subprocess.run(["pdftotext", "-bbox", "-f", "1", "-l", "1", str(pdf_path), "-"], capture_output=True, check=True, text=True)
+    image = subprocess.run(  # 72 dpi: one pixel per PDF point, so the text's box is its pixels
+        ["pdftoppm", "-r", "72", "-gray", "-f", "1", "-l", "1", "-png", str(pdf_path), str(tmp_path / "page")],
+        capture_output=True, check=True, text=True,
+    )
+
+    assert "工单流转卡" in text.stdout and "车架 Frame" in text.stdout and "下料" in text.stdout
+    assert image.stderr == "", "poppler found a face for every text"
+    title = re.search(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">工单流转卡</word>', boxes.stdout)
+    assert title is not None, boxes.stdout[:2000]
+    page = Image.open(tmp_path / "page-1.png").convert("L")
+    box = page.crop(tuple(round(float(value)) for value in title.groups()))
+    ink = sum(count for value, count in enumerate(box.histogram()) if value < 128)
+    assert ink > box.width * box.height // 10, "the title's five characters are drawn, not left blank"
