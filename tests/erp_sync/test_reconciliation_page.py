@@ -256,6 +256,7 @@ def test_run_now_without_a_connection_reports_why_the_order_was_not_checked(rele
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.subprocess
 def test_run_now_finds_what_sap_lacks_and_holds_extra_and_the_page_repairs_both(released_order, client):
     supervisor = _signed_in(client, "supervisor")
     with start_simulator("sap") as simulator:
