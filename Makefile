@@ -1,4 +1,4 @@
-# The two commands of the README: `make run` and `make test`. GNU make.
+# The two commands of the README: `make run` and `make test` (and `make test-fast`, the inner loop). GNU make.
 SHELL := /bin/bash
 .DEFAULT_GOAL := run
 
@@ -18,7 +18,7 @@ CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 PDFTOPPM := /usr/bin/pdftoppm
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run serve test bench lock
+.PHONY: run serve test test-fast bench lock
 
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11 or newer is needed; set PYTHON=/path/to/python3.11" >&2; exit 1; }
@@ -42,12 +42,33 @@ serve: $(INSTALLED)
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	exec $(PY) manage.py run_plant --no-demo --host $(HOST) --port $(PORT)
 
-# Runs against the local PostgreSQL unless DATABASE_URL says otherwise; pytest-django
-# creates and drops its own test database (test_<name>). pytest's exit status is make's:
-# failures (1) and "no tests collected" (5) both fail.
+# Two passes, ~20 minutes in all on a 2-core machine:
+# 1. the whole suite on PostgreSQL (the local one unless DATABASE_URL says otherwise), browser and
+#    subprocess tests included;
+# 2. again on SQLite, the database `make run` uses by default (no DATABASE_URL; pytest-django makes
+#    var/test_mes.sqlite3), but for the `browser` and `subprocess` tests: they reach the database
+#    through the same code as the tests the pass keeps, so they run once. `postgresql_only` tests are
+#    skipped there, each saying which PostgreSQL feature it needs.
+# pytest-django creates and drops its own test database each time. PYTEST_ARGS go to both passes
+# (a `-m` in them replaces the pass's selection). Both passes run; make fails if either fails (1),
+# or if neither collects a test (5: a pass that selects nothing alone, e.g. PYTEST_ARGS=tests/browser, is fine).
+SQLITE_SELECTION := not browser and not subprocess
+FAST_SELECTION := not browser and not subprocess and not slow
+POSTGRESQL_TEST_URL := postgresql://postgres@127.0.0.1:5432/mes_test
 test: $(INSTALLED) $(CHROMIUM) $(CJK_FONT) $(PDFTOPPM)
-	export DATABASE_URL="$${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/mes_test}"; \
-	$(PY) -m pytest $(PYTEST_ARGS)
+	@postgresql=0; sqlite=0; \
+	echo "== make test, pass 1 of 2: PostgreSQL, every test"; \
+	DATABASE_URL="$${DATABASE_URL:-$(POSTGRESQL_TEST_URL)}" $(PY) -m pytest $(PYTEST_ARGS) || postgresql=$$?; \
+	echo "== make test, pass 2 of 2: SQLite, -m '$(SQLITE_SELECTION)'"; \
+	env -u DATABASE_URL TEST_DATABASE_NAME=var/test_mes.sqlite3 $(PY) -m pytest -m "$(SQLITE_SELECTION)" $(PYTEST_ARGS) || sqlite=$$?; \
+	echo "== make test: PostgreSQL pass exit $$postgresql, SQLite pass exit $$sqlite"; \
+	for status in $$postgresql $$sqlite; do case $$status in 0|5) ;; *) exit $$status;; esac; done; \
+	[ $$postgresql$$sqlite != 55 ] || exit 5
+
+# The inner loop: no browser, no process started, nothing slow, on the database of pass 1 of `make test`
+# (DATABASE_URL=sqlite:///var/mes.sqlite3 make test-fast for SQLite). PYTEST_ARGS as for `make test`.
+test-fast: $(INSTALLED)
+	DATABASE_URL="$${DATABASE_URL:-$(POSTGRESQL_TEST_URL)}" $(PY) -m pytest -m "$(FAST_SELECTION)" $(PYTEST_ARGS)
 
 $(CHROMIUM):
 	@command -v apt-get >/dev/null || { echo "The browser tests need Chromium at $(CHROMIUM) (Debian's chromium package)." >&2; exit 1; }

@@ -18,7 +18,9 @@ same clock; other processes (PostgreSQL, simulators, the browser) keep the real 
 from __future__ import annotations
 
 import datetime
+import json
 import os
+import sys
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -178,6 +180,7 @@ def _clock_start(text: str, zone: datetime.tzinfo, today: datetime.date) -> date
 
 
 def pytest_configure(config):
+    sys.addaudithook(_process_watch)  # cannot be removed: it looks only while a test runs
     text = os.environ.get("MES_TEST_CLOCK", "")
     if not text:
         return
@@ -220,3 +223,93 @@ def clock_environment() -> dict[str, str]:
     offset = datetime.datetime.now(datetime.UTC) - time_machine.escape_hatch.datetime.datetime.now(datetime.UTC)
     path = os.pathsep.join(filter(None, [str(CLOCK_HOOK), os.environ.get("PYTHONPATH", "")]))
     return {"MES_TEST_CLOCK_OFFSET": str(offset.total_seconds()), "PYTHONPATH": path}
+
+
+# --- the markers (pyproject.toml) -----------------------------------------------------------------
+# `make test` runs the suite on PostgreSQL, then what is not `browser` or `subprocess` again on SQLite;
+# `make test-fast` leaves out `browser`, `subprocess` and `slow`. So the markers must be true: a test
+# that starts a process without `subprocess` (or `browser`: Playwright starts its driver) fails,
+# and `postgresql_only` must say why, which is the skip reason on SQLite.
+
+PROCESS_EVENTS = frozenset({"subprocess.Popen", "os.system", "os.posix_spawn", "os.spawn", "os.exec", "os.fork", "os.forkpty"})
+PROCESS_MARKERS = ("subprocess", "browser")
+_processes: dict[str, object] = {"item": None, "started": []}
+
+
+def _process_watch(event: str, args: tuple) -> None:
+    if event in PROCESS_EVENTS and _processes["item"] is not None:
+        _processes["started"].append(f"{event} {args[1] if event == 'subprocess.Popen' else args}")
+
+
+def _postgresql_only_reason(item: pytest.Item) -> str | None:
+    marker = item.get_closest_marker("postgresql_only")
+    if marker is None:
+        return None
+    reason = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "")
+    if not reason:
+        raise pytest.UsageError(f"{item.nodeid}: postgresql_only(reason=...) must say which PostgreSQL feature it needs")
+    return reason
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects: the markers added here count
+def pytest_collection_modifyitems(config, items):
+    from django.db import connection
+
+    on_postgresql = connection.vendor == "postgresql"
+    for item in items:
+        # A fixture named ``*_process`` starts one (an ERP or a device simulator) and is often shared by a
+        # module: every test that takes it is marked, not only the one that happens to start it.
+        if any(name.endswith("_process") for name in getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.subprocess)
+        reason = _postgresql_only_reason(item)
+        if reason and not on_postgresql:
+            item.add_marker(pytest.mark.skip(reason=f"PostgreSQL only: {reason}"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    _processes.update(item=item, started=[])
+    try:
+        return (yield)
+    finally:
+        _processes.update(item=None, started=[])
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    started = _processes["started"]
+    if call.when == "call" and report.passed and started and not any(item.get_closest_marker(name) for name in PROCESS_MARKERS):
+        report.outcome = "failed"
+        report.longrepr = (
+            f"{item.nodeid} started a process but is not marked `subprocess`, so `make test-fast` and the SQLite "
+            f"pass would run it: add @pytest.mark.subprocess (or pytestmark). It started: {started[0]}"
+        )
+    return report
+
+
+_deselected: list[pytest.Item] = []
+
+
+def pytest_deselected(items):
+    _deselected.extend(items)
+
+
+def pytest_collection_finish(session):
+    """With ``MES_COLLECTION_REPORT=path``, what was selected and deselected, with each test's markers and
+    fixtures, as JSON (tests/test_suite_layout.py checks the selections of the Makefile with it)."""
+    path = os.environ.get("MES_COLLECTION_REPORT")
+    if not path:
+        return
+
+    def described(item: pytest.Item, selected: bool) -> dict:
+        return {
+            "nodeid": item.nodeid,
+            "path": str(item.path),
+            "selected": selected,
+            "markers": sorted({marker.name for marker in item.iter_markers()}),
+            "fixtures": sorted(getattr(item, "fixturenames", ())),
+        }
+
+    tests = [described(item, True) for item in session.items] + [described(item, False) for item in _deselected]
+    Path(path).write_text(json.dumps(tests))

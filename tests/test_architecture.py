@@ -8,6 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.subprocess
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ["common", "mes", "erp_sync", "shopfloor", "plant", "simulators"]
 

@@ -14,6 +14,8 @@ import pytest
 
 from tests.helpers import current_database_url
 
+pytestmark = pytest.mark.subprocess
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -17,7 +17,7 @@ from tests.browser.conftest import person, screenshot, sign_in
 from tests.factories import EquipmentFactory, WorkCenterFactory, WorkOrderFactory
 from tests.helpers import confirm
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 POLL_WAIT_MS = 15_000  # the board polls every 5 s
 

@@ -18,7 +18,7 @@ from tests.browser.conftest import new_context, sign_in
 from tests.factories import EquipmentFactory
 from tests.helpers import confirm, dead_message
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 RECORD_VIOLATIONS = """
 window.cspViolations = [];

@@ -16,7 +16,7 @@ from shopfloor.services import ShiftSpec
 from tests.browser.conftest import new_context, person, screenshot, sign_in
 from tests.shopfloor.oee_scenario import at, confirm, known_shift, press, state
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 EVERY_DAY = [
     ShiftSpec("Early", datetime.time(6), datetime.time(14), "1234567"),

@@ -14,7 +14,7 @@ from tests.browser.conftest import person, screenshot, sign_in
 from tests.factories import WorkOrderFactory
 from tests.helpers import bring_to
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture

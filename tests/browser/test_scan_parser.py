@@ -8,6 +8,8 @@ import pytest
 
 from shopfloor.documents import barcodes
 
+pytestmark = pytest.mark.browser
+
 PARSE = """async (scans) => {
   const { parseScan } = await import("/static/shopfloor/scan.js");
   return scans.map((scan) => parseScan(scan));

@@ -6,7 +6,7 @@ import pytest
 
 from tests.browser.conftest import new_context, person, sign_in
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_a_planner_signs_in_and_sees_the_home_page(page):

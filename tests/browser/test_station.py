@@ -23,7 +23,7 @@ from tests.conftest import persona
 from tests.factories import EquipmentFactory, ReasonCodeFactory
 from tests.helpers import confirm
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SLOW = 30_000  # reconnecting waits for the station's next try
 

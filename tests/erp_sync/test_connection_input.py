@@ -26,6 +26,7 @@ def admin() -> APIClient:
     return client
 
 
+@pytest.mark.subprocess
 def test_a_chinese_sap_user_is_sent_as_utf8_and_the_connection_test_passes(admin):
     with start_simulator("sap", args=("--user", "张三", "--password", "密码-4711")) as sap:
         saved = admin.put(

@@ -31,6 +31,7 @@ from tests.conftest import clock_environment
 from tests.helpers import Dispatcher
 
 pytestmark = [
+    pytest.mark.subprocess,
     pytest.mark.django_db(transaction=True),
 ]
 

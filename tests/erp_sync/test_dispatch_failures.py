@@ -17,6 +17,8 @@ from erp_sync.models import OutboxMessage
 from erp_sync.services import erp_connection_upsert
 from simulators.erp import start_simulator
 
+pytestmark = pytest.mark.subprocess
+
 
 def _senders() -> list[threading.Thread]:
     return [thread for thread in threading.enumerate() if thread.name.startswith("erp-send-") and thread.is_alive()]

@@ -23,6 +23,7 @@ def _states(number: str) -> list[str]:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.subprocess
 def test_messages_held_back_by_an_outage_are_due_once_the_erp_answers_again(settings):
     settings.ERP_SYNC_BACKOFF_BASE_SECONDS = 60  # a back-off nobody waits out in a test
     settings.ERP_SYNC_BACKOFF_CAP_SECONDS = 600

@@ -197,6 +197,7 @@ def test_compare_ignores_rework_where_the_erp_does_not_track_it():
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("flavor", ["sap", "erpnext", "odoo"])
+@pytest.mark.subprocess
 def test_everything_delivered_means_no_drift(flavor, released_order):
     with start_simulator(flavor) as simulator:
         _connect(simulator)
@@ -214,6 +215,7 @@ def test_everything_delivered_means_no_drift(flavor, released_order):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.subprocess
 def test_acknowledged_but_never_sent_is_missing_and_repair_sends_it(released_order, supervisor):
     with start_simulator("sap") as simulator:
         _connect(simulator)
@@ -261,6 +263,7 @@ def test_acknowledged_but_never_sent_is_missing_and_repair_sends_it(released_ord
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("flavor", ["sap", "erpnext", "odoo"])
+@pytest.mark.subprocess
 def test_posting_made_in_the_erp_by_hand_is_extra_and_repair_cancels_it(flavor, released_order, supervisor):
     with start_simulator(flavor) as simulator:
         connection_row = _connect(simulator)
@@ -299,6 +302,7 @@ def test_posting_made_in_the_erp_by_hand_is_extra_and_repair_cancels_it(flavor, 
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.subprocess
 def test_reversal_the_erp_never_got_leaves_an_extra_posting_that_repair_cancels(released_order, supervisor):
     with start_simulator("sap") as simulator:
         _connect(simulator)
@@ -334,6 +338,7 @@ def test_reversal_the_erp_never_got_leaves_an_extra_posting_that_repair_cancels(
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.subprocess
 def test_running_again_records_each_drift_once(released_order):
     with start_simulator("sap") as simulator:
         connection_row = _connect(simulator)
@@ -354,6 +359,7 @@ def test_running_again_records_each_drift_once(released_order):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.subprocess
 def test_discarded_dead_message_is_missing_in_the_erp(released_order):
     with start_simulator("sap") as simulator:
         _connect(simulator)
@@ -372,6 +378,7 @@ def test_discarded_dead_message_is_missing_in_the_erp(released_order):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.subprocess
 def test_quantity_drift_without_key_differences_is_refused_with_an_explanation(released_order, supervisor):
     with start_simulator("sap") as simulator:
         _connect(simulator)
@@ -392,6 +399,7 @@ def test_quantity_drift_without_key_differences_is_refused_with_an_explanation(r
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.subprocess
 def test_unreachable_erp_is_reported_and_leaves_drifts_alone(released_order):
     with start_simulator("sap") as simulator:
         connection_row = _connect(simulator)
@@ -412,6 +420,7 @@ def test_unreachable_erp_is_reported_and_leaves_drifts_alone(released_order):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.subprocess
 def test_command_lists_drift_exits_1_and_repairs_missing_on_request(released_order):
     with start_simulator("sap") as simulator:
         _connect(simulator)
@@ -439,6 +448,7 @@ def test_command_lists_drift_exits_1_and_repairs_missing_on_request(released_ord
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.subprocess
 def test_command_exits_3_when_the_erp_cannot_be_asked(released_order):
     with start_simulator("sap") as simulator:
         _connect(simulator)
@@ -452,6 +462,7 @@ def test_command_exits_3_when_the_erp_cannot_be_asked(released_order):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.subprocess
 def test_scheduled_task_runs_a_reconciliation(released_order):
     with start_simulator("sap") as simulator:
         _connect(simulator)

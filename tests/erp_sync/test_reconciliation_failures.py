@@ -70,6 +70,7 @@ def test_an_unreachable_erp_is_said_so_in_english_and_chinese(supervisor):
     assert run.failures[0]["reason"] == "unreachable" and "HTTPConnectionPool" in run.failures[0]["error"]  # kept for the API
 
 
+@pytest.mark.subprocess
 def test_an_erp_slower_than_the_timeout_is_said_to_have_not_answered(supervisor):
     with start_simulator("sap") as sap:
         _connect(sap.service_url, timeout=1)
@@ -91,6 +92,7 @@ def test_an_erp_slower_than_the_timeout_is_said_to_have_not_answered(supervisor)
     ],
     ids=["wrong-service", "wrong-user"],
 )
+@pytest.mark.subprocess
 def test_an_erp_that_refuses_is_quoted_with_its_status_and_message(supervisor, path, user, status, message):
     with start_simulator("sap") as sap:
         _connect(sap.base_url + path, user=user)

@@ -316,6 +316,7 @@ def test_planners_are_refused_a_run_as_the_api_refuses_them_a_repair(db, client,
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.subprocess
 def test_run_now_finds_what_sap_lacks_and_holds_extra_and_the_page_repairs_both(released_order, client):
     from tests.erp_sync.test_reconciliation import _deliver_everything
 

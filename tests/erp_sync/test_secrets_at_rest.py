@@ -163,6 +163,7 @@ def test_re_entering_the_secret_clears_the_state(old_key):
     assert connection_row.unreadable_secrets() == [] and connection_row.as_config().password == "sap-pass-new"
 
 
+@pytest.mark.subprocess
 def test_delivery_holds_with_a_clear_error_until_the_secret_is_re_entered(old_key, released_order):
     with start_simulator("sap") as simulator:
         erp_connection_upsert(

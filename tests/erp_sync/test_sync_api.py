@@ -84,6 +84,7 @@ def test_only_admins_see_or_change_connections(role):
     assert client.put("/api/v1/erp-connections/x", SAP, format="json").status_code == 403
 
 
+@pytest.mark.subprocess
 def test_connection_test_and_command_reach_a_live_simulator():
     with start_simulator("sap") as simulator:
         call_command(

@@ -48,6 +48,7 @@ def _closed_port() -> int:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.subprocess
 def test_confirmations_are_answered_while_redis_is_down_and_wait_in_the_outbox(released_order, tmp_path):
     token = api_token_create(username="station-07", role="operator").key
     bodies = [{"client_id": str(uuid.uuid4()), "work_order": "WO-1001", "operation": 10, "good_qty": 1} for _ in range(3)]

@@ -26,7 +26,7 @@ D = Decimal
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks between connections need PostgreSQL"),
+    pytest.mark.postgresql_only(reason="row locks (SELECT ... FOR UPDATE) between connections; SQLite locks the whole file"),
 ]
 
 

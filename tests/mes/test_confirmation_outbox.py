@@ -193,7 +193,7 @@ def _stored(result, with_message: bool = True) -> dict:
     return {"confirmation": confirmation, "message": message, "event": event, "operation": operation, "returned": returned}
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the one-statement write is PostgreSQL's")
+@pytest.mark.postgresql_only(reason="the fast path writes a confirmation in one WITH statement")
 @pytest.mark.parametrize("fields", [
     {"good_qty": 3, "operator_badge": "B-1001", "labor_minutes": "1.5", "station": "ST-7"},
     {"good_qty": 1, "scrap_qty": 2, "reason_code": "SCRAP-01"},
@@ -218,7 +218,7 @@ def test_one_statement_write_stores_what_the_orm_stores(released_order, monkeypa
     assert first == second
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the one-statement write is PostgreSQL's")
+@pytest.mark.postgresql_only(reason="the fast path writes a confirmation in one WITH statement")
 def test_a_confirmation_is_three_statements_and_its_write_fits_psycopgs_query_cache(released_order):
     confirm(good_qty=1)  # the order's first report also moves its status; the steady state is what counts
     statements = []
@@ -236,7 +236,7 @@ def test_a_confirmation_is_three_statements_and_its_write_fits_psycopgs_query_ca
     assert statements[-1][1] <= 50
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY is PostgreSQL's")
+@pytest.mark.postgresql_only(reason="the fast path writes a batch with COPY")
 def test_a_batch_written_with_copy_stores_what_the_orms_bulk_writes_store(released_order, plant, monkeypatch):
     from erp_sync import outbox
     from mes.services import confirmation_rows

@@ -21,7 +21,7 @@ from mes.models import Item
 from mes.services.master_data import item_upsert
 
 ROOT = django_settings.BASE_DIR
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.subprocess]
 
 # Creates items BK-00000, BK-00001 … one transaction each, printing each number once committed, until the file STOP exists.
 WRITER = """

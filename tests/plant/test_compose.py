@@ -104,6 +104,7 @@ def test_every_command_compose_runs_exists(compose):
     assert "WORKDIR /app" in dockerfile and "MES_VAR_DIR=/app/var" in dockerfile
 
 
+@pytest.mark.subprocess
 def test_make_serve_starts_a_real_plant_never_the_demo():
     dry_run = subprocess.run(["make", "-n", "serve"], cwd=ROOT, capture_output=True, text=True, timeout=60)
 

@@ -37,6 +37,7 @@ def _setting(tmp_path, name: str, **env: str) -> subprocess.CompletedProcess:
     ],
     ids=["embedded", "embedded-no-demo", "database-url", "database-url-demo"],
 )
+@pytest.mark.subprocess
 def test_the_demo_is_on_for_the_embedded_defaults_only_unless_asked(tmp_path, env, demo):
     result = _setting(tmp_path, "MES_DEMO", **env)
 
@@ -45,6 +46,7 @@ def test_the_demo_is_on_for_the_embedded_defaults_only_unless_asked(tmp_path, en
 
 
 @pytest.mark.parametrize("given", ["MES_ADMIN_USERNAME", "MES_ADMIN_PASSWORD"])
+@pytest.mark.subprocess
 def test_half_a_first_admin_stops_start_up_naming_the_missing_variable(tmp_path, given):
     missing = ({*FIRST_ADMIN} - {given}).pop()
 

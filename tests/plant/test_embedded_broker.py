@@ -20,7 +20,7 @@ PRODUCERS = 4
 THREADS = 2  # per producer, as a web process has several threads
 TASKS_PER_PRODUCER = 120
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.subprocess]
 
 
 def _environment(var_dir: Path, arrivals: Path) -> dict[str, str]:

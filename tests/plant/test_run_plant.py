@@ -26,7 +26,7 @@ from plant.management.commands.run_plant import (
     process_specs,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.subprocess]
 
 
 def _free_port() -> int:

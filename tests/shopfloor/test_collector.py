@@ -161,6 +161,7 @@ def _produce(simulator, seconds: float, **changes: Any) -> dict[str, Any]:
 
 
 @with_collector
+@pytest.mark.subprocess
 def test_counts_become_exactly_the_right_confirmations(simulator, press, big_order, tmp_path):
     _bind()
     _map_to_simulator(simulator)
@@ -188,6 +189,7 @@ def test_counts_become_exactly_the_right_confirmations(simulator, press, big_ord
 
 
 @with_collector
+@pytest.mark.subprocess
 def test_a_collector_killed_mid_run_and_restarted_counts_nothing_twice(simulator, press, big_order, tmp_path):
     _bind()
     _map_to_simulator(simulator)
@@ -209,6 +211,7 @@ def test_a_collector_killed_mid_run_and_restarted_counts_nothing_twice(simulator
 
 
 @with_collector
+@pytest.mark.subprocess
 def test_a_counter_roll_over_and_a_plc_restart_lose_nothing_and_never_count_back(simulator, press, big_order, tmp_path):
     start = 2**32 - 6
     simulator.control.set_machine(1, good_count=start)
@@ -233,6 +236,7 @@ def test_a_counter_roll_over_and_a_plc_restart_lose_nothing_and_never_count_back
 
 
 @with_collector
+@pytest.mark.subprocess
 def test_counts_with_no_running_operation_become_unassigned_production(simulator, press, big_order, tmp_path):
     with collector(tmp_path):
         _map_to_simulator(simulator)  # added while the collector runs: its next reload picks it up
@@ -252,6 +256,7 @@ def test_counts_with_no_running_operation_become_unassigned_production(simulator
 
 
 @with_collector
+@pytest.mark.subprocess
 def test_a_machine_that_stops_answering_is_unknown_with_an_exception_until_it_answers(simulator, press, tmp_path):
     _map_to_simulator(simulator)
 
@@ -285,6 +290,7 @@ async def _publish(*messages: tuple[str, str | bytes], retain: bool = False) -> 
 
 
 @with_collector
+@pytest.mark.subprocess
 def test_an_mqtt_machine_through_mosquitto_gives_the_same_confirmations(press, big_order, tmp_path):
     base = f"open-mes-test/{uuid.uuid4().hex}"
     counts, running = f"{base}/counts", f"{base}/running"
@@ -327,6 +333,7 @@ def _mqtt_mapping(base: str, *signals: str, silent_after_s: float) -> dict[str, 
 
 
 @with_collector
+@pytest.mark.subprocess
 def test_an_mqtt_machine_that_goes_silent_is_unknown_with_an_exception_until_it_publishes(press, tmp_path):
     base = f"open-mes-test/{uuid.uuid4().hex}"
     equipment_signals_set(equipment_code=PRESS, config=_mqtt_mapping(base, "good_count", "running", silent_after_s=1))
@@ -355,6 +362,7 @@ def test_an_mqtt_machine_that_goes_silent_is_unknown_with_an_exception_until_it_
 
 
 @with_collector
+@pytest.mark.subprocess
 def test_without_a_running_signal_the_collector_runs_a_machine_while_it_counts_and_idles_it_after(press, big_order, tmp_path):
     base = f"open-mes-test/{uuid.uuid4().hex}"
     counts = f"{base}/counts"

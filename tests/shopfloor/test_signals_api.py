@@ -106,6 +106,7 @@ def test_only_admins_change_mappings(press, role):
     assert not DeviceMapping.objects.exists()
 
 
+@pytest.mark.subprocess
 def test_test_read_shows_live_values_from_a_real_machine(press):
     with start_device_simulator(machines=2, opcua_port=None) as simulator:
         admin = _client("admin")
