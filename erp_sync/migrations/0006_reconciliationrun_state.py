@@ -7,7 +7,7 @@ def finished_runs_say_so(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("erp_sync", "0004_encrypted_secrets")]
+    dependencies = [("erp_sync", "0005_failure_kind")]
 
     operations = [
         migrations.AddField(
