@@ -788,6 +788,7 @@ def reconciliation_runs_recent(*, limit: int = 10) -> list[ReconciliationRun]:
 def run_json(run: ReconciliationRun) -> dict[str, Any]:
     return {
         "id": run.pk,
+        "state": run.state,
         "trigger": run.trigger,
         "started_at": run.started_at,
         "finished_at": run.finished_at,
