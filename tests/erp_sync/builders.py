@@ -15,6 +15,8 @@ from erp_sync.connectors.base import ConnectionConfig, Posting
 from erp_sync.connectors.erpnext import ErpNextConnector
 from erp_sync.connectors.odoo import OdooConnector
 from erp_sync.connectors.sap import SapConnector
+from erp_sync.models import ErpConnection
+from erp_sync.services import erp_connection_upsert
 from simulators.erp import SimulatorProcess, start_simulator
 
 SAP_ORDER = "1004157"
@@ -45,6 +47,25 @@ def simulator_fixtures(flavor: str, **config: Any) -> tuple[Any, Any]:
         return running
 
     return process, simulator
+
+
+def simulator_connection(simulator: SimulatorProcess, *, timeout: int = 5, **options: Any) -> ErpConnection:
+    """The default ERP connection (``sim-<flavor>``) to ``simulator``, with its demo credentials; Odoo's
+    database is named for it, ``options`` go on top."""
+    credentials = simulator.credentials
+    defaults = {"database": credentials["database"]} if simulator.flavor == "odoo" else {}
+    connection, _created = erp_connection_upsert(
+        name=f"sim-{simulator.flavor}",
+        kind=simulator.flavor,
+        base_url=simulator.service_url,
+        username=credentials.get("user", ""),
+        password=credentials.get("password", ""),
+        token=credentials.get("token", ""),
+        options={**defaults, **options},
+        timeout_seconds=timeout,
+        is_default=True,
+    )
+    return connection
 
 
 def confirmation_posting(

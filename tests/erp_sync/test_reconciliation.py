@@ -36,6 +36,7 @@ from mes.models import Event
 from mes.services.confirmations import ConfirmationRequest, confirmation_reverse, operation_confirm
 from simulators.erp import start_simulator
 from tests.conftest import ORDER
+from tests.erp_sync.builders import simulator_connection
 from tests.helpers import Dispatcher
 
 
@@ -57,22 +58,8 @@ def quick_backoff(settings):
 
 
 def _connect(simulator) -> ErpConnection:
-    credentials = simulator.credentials
-    connection_row, _created = erp_connection_upsert(
-        name=f"sim-{simulator.flavor}",
-        kind=simulator.flavor,
-        base_url=simulator.service_url,
-        username=credentials.get("user", ""),
-        password=credentials.get("password", ""),
-        token=credentials.get("token", ""),
-        options={
-            "sap": {"reason_code_map": {"SCRAP-01": "SC01"}},  # SAP's codes have four characters
-            "odoo": {"database": credentials.get("database")},
-        }.get(simulator.flavor, {}),
-        timeout_seconds=5,
-        is_default=True,
-    )
-    return connection_row
+    sap_codes = {"reason_code_map": {"SCRAP-01": "SC01"}} if simulator.flavor == "sap" else {}  # SAP's have four characters
+    return simulator_connection(simulator, **sap_codes)
 
 
 def _confirm(operation: int, good: str, *, scrap: str = "0") -> OutboxMessage:
