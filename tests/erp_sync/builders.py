@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from erp_sync.connectors.base import ConnectionConfig, Posting
+from erp_sync.connectors.base import ConnectionConfig, Connector, Posting
 from erp_sync.connectors.erpnext import ErpNextConnector
 from erp_sync.connectors.odoo import OdooConnector
 from erp_sync.connectors.sap import SapConnector
@@ -47,6 +47,18 @@ def simulator_fixtures(flavor: str, **config: Any) -> tuple[Any, Any]:
         return running
 
     return process, simulator
+
+
+def connector_fixture(flavor: str, build: Callable[[SimulatorProcess], Connector]) -> Any:
+    """A fixture ``connector``: ``build(<flavor> simulator)`` for one test, closed after it. Assign it in the test module."""
+
+    @pytest.fixture(name="connector")
+    def connector(request: pytest.FixtureRequest) -> Iterator[Connector]:
+        built = build(request.getfixturevalue(flavor))
+        yield built
+        built.close()
+
+    return connector
 
 
 def simulator_connection(simulator: SimulatorProcess, *, timeout: int = 5, **options: Any) -> ErpConnection:
