@@ -567,7 +567,7 @@ def repair_refusal(drift: Drift, connection: ErpConnection | None, message_state
             % {"key": drift.key, "copies": drift.detail.get("copies"), "document": (drift.message.erp_document if drift.message else "") or _("the one the MES acknowledged")},
             kind=ErrorKind.CONFLICT,
         )
-    if drift.repair_key is not None:
+    if drift.repair_key is not None and drift.repaired_at is not None:
         return DomainError(
             "cancellation_queued",
             _("A cancellation of %(key)s is in the outbox already; the next reconciliation tells whether the ERP took it.") % {"key": drift.key},
@@ -670,7 +670,8 @@ def _cancel_extra(drift_id: int, reason: str, actor: Any, actor_label: str) -> D
     # The outbox numbers an order's messages under the order's lock.
     WorkOrder.objects.select_for_update().filter(number=drift.work_order).first()
     before = _audit_state(drift)
-    drift.repair_key = uuid.uuid4()
+    # A key given before (by a cancellation that once went to the ERP directly) is kept: the ERP cancels once.
+    drift.repair_key = drift.repair_key or uuid.uuid4()
     message = outbox_add(
         kind=OutboxMessage.Kind.REVERSAL, partition_key=drift.work_order, source_uuid=drift.repair_key,
         idempotency_key=drift.repair_key, payload=_cancellation(drift),
@@ -787,6 +788,7 @@ def reconciliation_runs_recent(*, limit: int = 10) -> list[ReconciliationRun]:
 def run_json(run: ReconciliationRun) -> dict[str, Any]:
     return {
         "id": run.pk,
+        "state": run.state,
         "trigger": run.trigger,
         "started_at": run.started_at,
         "finished_at": run.finished_at,

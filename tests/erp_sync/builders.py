@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from erp_sync.connectors.base import ConnectionConfig, Posting
+from erp_sync.connectors.base import ConnectionConfig, Connector, Posting
 from erp_sync.connectors.erpnext import ErpNextConnector
 from erp_sync.connectors.odoo import OdooConnector
 from erp_sync.connectors.sap import SapConnector
+from erp_sync.models import ErpConnection
+from erp_sync.services import erp_connection_upsert
 from simulators.erp import SimulatorProcess, start_simulator
 
 SAP_ORDER = "1004157"
@@ -45,6 +47,37 @@ def simulator_fixtures(flavor: str, **config: Any) -> tuple[Any, Any]:
         return running
 
     return process, simulator
+
+
+def connector_fixture(flavor: str, build: Callable[[SimulatorProcess], Connector]) -> Any:
+    """A fixture ``connector``: ``build(<flavor> simulator)`` for one test, closed after it. Assign it in the test module."""
+
+    @pytest.fixture(name="connector")
+    def connector(request: pytest.FixtureRequest) -> Iterator[Connector]:
+        built = build(request.getfixturevalue(flavor))
+        yield built
+        built.close()
+
+    return connector
+
+
+def simulator_connection(simulator: SimulatorProcess, *, timeout: int = 5, **options: Any) -> ErpConnection:
+    """The default ERP connection (``sim-<flavor>``) to ``simulator``, with its demo credentials; Odoo's
+    database is named for it, ``options`` go on top."""
+    credentials = simulator.credentials
+    defaults = {"database": credentials["database"]} if simulator.flavor == "odoo" else {}
+    connection, _created = erp_connection_upsert(
+        name=f"sim-{simulator.flavor}",
+        kind=simulator.flavor,
+        base_url=simulator.service_url,
+        username=credentials.get("user", ""),
+        password=credentials.get("password", ""),
+        token=credentials.get("token", ""),
+        options={**defaults, **options},
+        timeout_seconds=timeout,
+        is_default=True,
+    )
+    return connection
 
 
 def confirmation_posting(

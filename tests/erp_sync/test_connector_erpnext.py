@@ -7,38 +7,22 @@ promises alike (find by key, retryable faults, lost answers, reversals, totals) 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-import pytest
 import requests
 
 from erp_sync.connectors.base import ConnectionConfig, ErpTotals, Outcome
 from erp_sync.connectors.erpnext import ErpNextConnector
 from erp_sync.connectors.registry import connector_class
 from simulators.erp import SimulatorProcess
-from tests.erp_sync.builders import (
-    ERPNEXT_ORDER,
-    erpnext_confirmation,
-    erpnext_connector,
-    reversal_of,
-    simulator_fixtures,
-    wait_for_ledger,
-)
+from tests.erp_sync import builders
+from tests.erp_sync.builders import reversal_of, wait_for_ledger
 
-ORDER = ERPNEXT_ORDER
-confirmation = erpnext_confirmation
-connector_for = erpnext_connector
-
-erpnext_process, erpnext = simulator_fixtures("erpnext", duplicate_error="duplicate_entry")
-
-
-@pytest.fixture
-def connector(erpnext: SimulatorProcess) -> Iterator[ErpNextConnector]:
-    connector = connector_for(erpnext)
-    yield connector
-    connector.close()
+# The builders with ERPNext's order number and habits, and the module's simulator with its connector.
+ORDER, confirmation, connector_for = builders.ERPNEXT_ORDER, builders.erpnext_confirmation, builders.erpnext_connector
+erpnext_process, erpnext = builders.simulator_fixtures("erpnext", duplicate_error="duplicate_entry")
+connector = builders.connector_fixture("erpnext", connector_for)
 
 
 def read_document(simulator: SimulatorProcess, doctype: str, name: str) -> dict[str, Any]:

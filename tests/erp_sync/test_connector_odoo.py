@@ -18,20 +18,12 @@ from erp_sync.connectors.base import Outcome
 from erp_sync.connectors.odoo import OdooConnector
 from erp_sync.connectors.registry import connector_class
 from simulators.erp import SimulatorProcess
-from tests.erp_sync.builders import (
-    ODOO_ORDER,
-    odoo_confirmation,
-    odoo_connector,
-    reversal_of,
-    simulator_fixtures,
-    wait_for_ledger,
-)
+from tests.erp_sync import builders
+from tests.erp_sync.builders import reversal_of, wait_for_ledger
 
-ORDER = ODOO_ORDER
-confirmation = odoo_confirmation
-connector_for = odoo_connector
-
-odoo_process, odoo = simulator_fixtures("odoo", autocreate=True)
+# The builders with Odoo's order number and habits, and the module's simulator (its connector per protocol below).
+ORDER, confirmation, connector_for = builders.ODOO_ORDER, builders.odoo_confirmation, builders.odoo_connector
+odoo_process, odoo = builders.simulator_fixtures("odoo", autocreate=True)
 
 
 @pytest.fixture(params=["json2", "xmlrpc"])

@@ -7,37 +7,21 @@ promises alike (find by key, retryable faults, lost answers, reversals, totals) 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 import requests
 
 from erp_sync.connectors.base import ConnectionConfig, Outcome, Posting
 from erp_sync.connectors.registry import connector_class
 from erp_sync.connectors.sap import SapConnector
 from simulators.erp import SimulatorProcess
-from tests.erp_sync.builders import (
-    SAP_ORDER,
-    reversal_of,
-    sap_confirmation,
-    sap_connector,
-    simulator_fixtures,
-    wait_for_ledger,
-)
+from tests.erp_sync import builders
+from tests.erp_sync.builders import reversal_of, wait_for_ledger
 
-ORDER = SAP_ORDER
-confirmation = sap_confirmation
-connector_for = sap_connector
-
-sap_process, sap = simulator_fixtures("sap", dedupe="off")
-
-
-@pytest.fixture
-def connector(sap: SimulatorProcess) -> Iterator[SapConnector]:
-    connector = connector_for(sap)
-    yield connector
-    connector.close()
+# The builders with SAP's order number and habits, and the module's simulator with its connector.
+ORDER, confirmation, connector_for = builders.SAP_ORDER, builders.sap_confirmation, builders.sap_connector
+sap_process, sap = builders.simulator_fixtures("sap", dedupe="off")
+connector = builders.connector_fixture("sap", connector_for)
 
 
 def read_record(simulator: SimulatorProcess, group: str, count: str) -> dict[str, Any]:

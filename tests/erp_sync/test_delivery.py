@@ -21,13 +21,14 @@ from django.test import override_settings
 
 from erp_sync.dispatcher import dispatch_until_idle
 from erp_sync.models import DeliveryAttempt, OutboxMessage
-from erp_sync.services import erp_connection_upsert, message_discard, messages_replay
+from erp_sync.services import message_discard, messages_replay
 from mes.models import Confirmation
 from mes.services.confirmations import ConfirmationRequest, confirmation_reverse, operation_confirm
 from mes.services.master_data import item_upsert, routing_upsert, work_center_upsert
 from mes.services.work_orders import work_order_transition, work_order_upsert
 from simulators.erp import start_simulator
 from tests.conftest import clock_environment
+from tests.erp_sync.builders import simulator_connection
 from tests.helpers import Dispatcher
 
 pytestmark = [
@@ -46,19 +47,7 @@ def quick_backoff(settings):
 
 
 def _connect(simulator, *, timeout: int = 2) -> None:
-    credentials = simulator.credentials
-    options = {"database": credentials["database"]} if simulator.flavor == "odoo" else {}
-    erp_connection_upsert(
-        name=f"sim-{simulator.flavor}",
-        kind=simulator.flavor,
-        base_url=simulator.service_url,
-        username=credentials.get("user", ""),
-        password=credentials.get("password", ""),
-        token=credentials.get("token", ""),
-        options=options,
-        timeout_seconds=timeout,
-        is_default=True,
-    )
+    simulator_connection(simulator, timeout=timeout)
 
 
 def _plant(orders: int, prefix: str) -> list[str]:

@@ -17,7 +17,7 @@ import requests
 from django.core.management import call_command
 from django.utils import translation
 
-from common.errors import DomainError
+from common.errors import DomainError, ErrorKind
 from erp_sync import tasks
 from erp_sync.connectors.base import ErpTotals, Outcome, Posting
 from erp_sync.connectors.registry import connector_class
@@ -26,6 +26,7 @@ from erp_sync.reconciliation import (
     MessageFacts,
     Quantities,
     compare,
+    drift_get,
     drift_list,
     drift_repair,
     reconcile,
@@ -35,6 +36,7 @@ from mes.models import Event
 from mes.services.confirmations import ConfirmationRequest, confirmation_reverse, operation_confirm
 from simulators.erp import start_simulator
 from tests.conftest import ORDER
+from tests.erp_sync.builders import simulator_connection
 from tests.helpers import Dispatcher
 
 
@@ -56,22 +58,8 @@ def quick_backoff(settings):
 
 
 def _connect(simulator) -> ErpConnection:
-    credentials = simulator.credentials
-    connection_row, _created = erp_connection_upsert(
-        name=f"sim-{simulator.flavor}",
-        kind=simulator.flavor,
-        base_url=simulator.service_url,
-        username=credentials.get("user", ""),
-        password=credentials.get("password", ""),
-        token=credentials.get("token", ""),
-        options={
-            "sap": {"reason_code_map": {"SCRAP-01": "SC01"}},  # SAP's codes have four characters
-            "odoo": {"database": credentials.get("database")},
-        }.get(simulator.flavor, {}),
-        timeout_seconds=5,
-        is_default=True,
-    )
-    return connection_row
+    sap_codes = {"reason_code_map": {"SCRAP-01": "SC01"}} if simulator.flavor == "sap" else {}  # SAP's have four characters
+    return simulator_connection(simulator, **sap_codes)
 
 
 def _confirm(operation: int, good: str, *, scrap: str = "0") -> OutboxMessage:
@@ -501,6 +489,27 @@ def test_repair_without_a_reason_is_refused_and_changes_nothing(db, supervisor):
     drift.refresh_from_db()
     assert (drift.repaired_at, drift.repair_reason) == (None, "")
     assert not Event.objects.exclude(object_type="api_token").exists()  # the personas' tokens are audited too
+
+
+def test_a_cancellation_is_queued_in_the_outbox_and_makes_no_erp_call(released_order, supervisor):
+    erp_connection_upsert(name="erp", kind="sap", base_url="http://127.0.0.1:1/sap", is_default=True)  # nothing listens
+    earlier_key = uuid.uuid4()  # given by a cancellation tried before the outbox carried them: the ERP cancels once
+    drift = Drift.objects.create(
+        connection="erp", work_order=ORDER, operation=10, kind="extra_in_erp", key="booked-by-hand-1", repair_key=earlier_key,
+        detail={"cause": "unknown_to_mes", "copies": 1, "mes_state": None},
+        mes_good_qty=0, mes_scrap_qty=0, mes_rework_qty=0, erp_good_qty=4, erp_scrap_qty=0, erp_rework_qty=0,
+    )
+
+    drift_repair(drift_id=drift.pk, reason="booked by hand", actor=supervisor.user)
+    with pytest.raises(DomainError) as twice:
+        drift_repair(drift_id=drift.pk, reason="booked by hand", actor=supervisor.user)
+
+    message = OutboxMessage.objects.get()
+    assert (message.kind, message.state, message.partition_key, message.idempotency_key) == ("reversal", "queued", ORDER, earlier_key)
+    assert (message.destination, message.attempts, message.payload["reverses"]) == ("", 0, {"idempotency_key": "booked-by-hand-1"})
+    assert not message.deliveries.exists()
+    assert (twice.value.code, twice.value.kind) == ("cancellation_queued", ErrorKind.CONFLICT)
+    assert drift_get(drift.pk)["not_repairable_because"]["code"] == "cancellation_queued"
 
 
 def test_every_role_reads_drifts_with_mes_and_erp_quantities(db, operator, django_assert_num_queries):

@@ -252,6 +252,7 @@ def test_the_worker_does_a_queued_run_once_and_the_poll_shows_it_finished(releas
     with django_capture_on_commit_callbacks(execute=True):
         supervisor.post(URL, {"action": "run", "work_order": ORDER})
     waiting = supervisor.get(URL, **RUN_TABLE_POLL)
+    waiting_in_the_api = supervisor.get("/api/v1/sync/drifts").json()["last_run"]
     [(name, kwargs)] = queued_tasks()
     assert name == "erp_sync.reconcile"
 
@@ -260,6 +261,7 @@ def test_the_worker_does_a_queued_run_once_and_the_poll_shows_it_finished(releas
     tasks.reconcile.apply(kwargs=kwargs, throw=True)
     tasks.reconcile.apply(kwargs=kwargs, throw=True)  # delivered twice: done once
     finished = supervisor.get(URL, **RUN_TABLE_POLL)
+    finished_in_the_api = supervisor.get("/api/v1/sync/drifts").json()["last_run"]
 
     run = ReconciliationRun.objects.get()
     assert (run.state, run.orders_failed, run.finished_at is not None) == ("finished", 1, True)
@@ -267,6 +269,8 @@ def test_the_worker_does_a_queued_run_once_and_the_poll_shows_it_finished(releas
     content = finished.content.decode().strip()
     assert content.startswith('<div id="run-table">') and "hx-trigger" not in content  # finished: the page stops asking
     assert "WO-1001: no default ERP connection is configured." in content and "<html" not in content
+    assert (waiting_in_the_api["state"], waiting_in_the_api["finished_at"]) == ("queued", None)
+    assert (finished_in_the_api["state"], finished_in_the_api["orders_failed"]) == ("finished", 1)
 
 
 def test_a_run_whose_worker_stopped_is_shown_cut_off_and_no_longer_polled(db, client):
