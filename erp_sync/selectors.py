@@ -16,7 +16,8 @@ from erp_sync.outbox import sync_state_of
 
 # --- sync health -------------------------------------------------------------------------
 
-PENDING_STATES = ("queued", "sending", "retrying")
+#: The states of a message still on its way to the ERP (neither there, nor dead, nor given up).
+PENDING_STATES = (OutboxMessage.State.QUEUED, OutboxMessage.State.SENDING, OutboxMessage.State.RETRYING)
 
 
 def _percentiles(values: list[float]) -> dict[str, float | None]:
