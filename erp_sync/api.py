@@ -26,10 +26,13 @@ from erp_sync import services
 from erp_sync.models import ErpConnection, OutboxMessage
 from erp_sync.outbox import SYNC_STATES
 from erp_sync.selectors import mapping_preview, message_journey, sync_health
+from erp_sync.transitions import sources_of
 from mes.api.authentication import PlantTokenAuthentication
 from mes.models.accounts import address_in
 
 MESSAGE_STATES = list(SYNC_STATES)
+#: The states of a message waiting for its next attempt (those a claim takes it from).
+WAITING_STATES = sources_of(OutboxMessage.State.SENDING)
 
 
 class ReasonSerializer(serializers.Serializer):
@@ -121,7 +124,7 @@ def _message_json(message: OutboxMessage) -> dict[str, Any]:
         "erp_document": message.erp_document or None,
         "last_error": message.last_error or None,
         "queued_at": message.created_at,
-        "next_attempt_at": message.next_attempt_at if message.state in ("queued", "retrying") else None,
+        "next_attempt_at": message.next_attempt_at if message.state in WAITING_STATES else None,
         "acknowledged_at": message.acknowledged_at,
     }
 

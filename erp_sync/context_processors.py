@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from common.roles import may
 from erp_sync.models import OutboxMessage
+from erp_sync.selectors import PENDING_STATES
 
 
 def sync_alert(request) -> dict:
@@ -16,7 +17,7 @@ def sync_alert(request) -> dict:
     if user is None or not may(user, "erp_sync.alerts"):
         return {}
     dead = OutboxMessage.objects.filter(state=OutboxMessage.State.DEAD).count()
-    oldest = OutboxMessage.objects.filter(state__in=("queued", "sending", "retrying")).aggregate(oldest=Min("created_at"))["oldest"]
+    oldest = OutboxMessage.objects.filter(state__in=PENDING_STATES).aggregate(oldest=Min("created_at"))["oldest"]
     stuck = oldest is not None and timezone.now() - oldest > timedelta(seconds=settings.ERP_SYNC_ALERT_AFTER_SECONDS)
     if not dead and not stuck:
         return {}

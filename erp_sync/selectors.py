@@ -16,7 +16,8 @@ from erp_sync.outbox import sync_state_of
 
 # --- sync health -------------------------------------------------------------------------
 
-PENDING_STATES = ("queued", "sending", "retrying")
+#: The states of a message still on its way to the ERP (neither there, nor dead, nor given up).
+PENDING_STATES = (OutboxMessage.State.QUEUED, OutboxMessage.State.SENDING, OutboxMessage.State.RETRYING)
 
 
 def _percentiles(values: list[float]) -> dict[str, float | None]:
@@ -49,7 +50,7 @@ def _latency_by_destination(since) -> dict[str, dict[str, float | None]]:
             }
     durations: dict[str, list[float]] = {}
     for destination, created, acknowledged in OutboxMessage.objects.filter(
-        state="acknowledged", acknowledged_at__gte=since
+        state=OutboxMessage.State.ACKNOWLEDGED, acknowledged_at__gte=since
     ).values_list("destination", "created_at", "acknowledged_at"):
         durations.setdefault(destination, []).append((acknowledged - created).total_seconds() * 1000)
     return {destination: _percentiles(sorted(values)) for destination, values in durations.items()}
@@ -62,13 +63,13 @@ def sync_health() -> dict[str, Any]:
     connections = list(ErpConnection.objects.order_by("name"))
     default_name = next((row.name for row in connections if row.is_default), "")
     rows = (
-        OutboxMessage.objects.filter(Q(state__in=[*PENDING_STATES, "dead"]) | Q(acknowledged_at__gte=hour_ago))
+        OutboxMessage.objects.filter(Q(state__in=[*PENDING_STATES, OutboxMessage.State.DEAD]) | Q(acknowledged_at__gte=hour_ago))
         .values("destination")
         .annotate(
             pending=Count("id", filter=Q(state__in=PENDING_STATES)),
-            retrying=Count("id", filter=Q(state="retrying")),
-            dead=Count("id", filter=Q(state="dead")),
-            sent_last_hour=Count("id", filter=Q(state="acknowledged", acknowledged_at__gte=hour_ago)),
+            retrying=Count("id", filter=Q(state=OutboxMessage.State.RETRYING)),
+            dead=Count("id", filter=Q(state=OutboxMessage.State.DEAD)),
+            sent_last_hour=Count("id", filter=Q(state=OutboxMessage.State.ACKNOWLEDGED, acknowledged_at__gte=hour_ago)),
             oldest=Min("created_at", filter=Q(state__in=PENDING_STATES)),
         )
     )
@@ -117,7 +118,7 @@ def sync_health() -> dict[str, Any]:
 def _latency_overall(since) -> dict[str, float | None]:
     values = sorted(
         (acknowledged - created).total_seconds() * 1000
-        for created, acknowledged in OutboxMessage.objects.filter(state="acknowledged", acknowledged_at__gte=since)
+        for created, acknowledged in OutboxMessage.objects.filter(state=OutboxMessage.State.ACKNOWLEDGED, acknowledged_at__gte=since)
         .values_list("created_at", "acknowledged_at")
     )
     return _percentiles(values)

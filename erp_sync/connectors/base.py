@@ -306,6 +306,14 @@ def classify_exception(error: requests.RequestException) -> PostResult:
     return PostResult(Outcome.UNKNOWN, error=f"no answer: {type(error).__name__}: {error}", failure_kind=FailureKind.AMBIGUOUS)
 
 
+def as_retryable(result: PostResult) -> PostResult:
+    """A failed read (a look-up, a query) changed nothing in the ERP, so it is never ambiguous: retry it.
+    The kind of failure stays what it was."""
+    if result.outcome == Outcome.UNKNOWN:
+        return PostResult(Outcome.RETRYABLE, error=result.error, http_status=result.http_status, failure_kind=result.failure_kind)
+    return result
+
+
 def _refused_before_sending(error: requests.ConnectionError) -> bool:
     """True when no connection was ever made (refused, unresolvable), so nothing can have been sent."""
     reason = error.args[0] if error.args else None

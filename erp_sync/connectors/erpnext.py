@@ -62,6 +62,7 @@ from erp_sync.connectors.base import (
     Outcome,
     Posting,
     PostResult,
+    as_retryable,
     classify_exception,
     classify_status,
     header_value_problem,
@@ -322,7 +323,7 @@ class ErpNextConnector(Connector):
         if reference.get("name"):
             response = self._call("GET", f"/api/resource/{quote(doctype)}/{quote(str(reference['name']))}")
             if isinstance(response, PostResult):
-                return _as_retryable(response)
+                return as_retryable(response)
             if response.status_code == 200:
                 return {"doctype": doctype, **_data(response)}
             if response.status_code != 404:
@@ -376,7 +377,7 @@ class ErpNextConnector(Connector):
             return self.session.request(method, self.base_url + path, timeout=self.timeout, **kwargs)
         except requests.RequestException as error:
             result = classify_exception(error)
-            return result if method != "GET" else _as_retryable(result)
+            return result if method != "GET" else as_retryable(result)
 
     def _list(self, filters: list[Any], fields: list[str]) -> list[dict[str, Any]] | PostResult:
         response = self._call(
@@ -447,13 +448,6 @@ def _failure(response: requests.Response) -> PostResult:
     if response.status_code == 417 and _exc_type(response) in LOCK_ERRORS:
         return PostResult(Outcome.RETRYABLE, error=error, http_status=417)
     return classify_status(response, error)
-
-
-def _as_retryable(result: PostResult) -> PostResult:
-    """A failed read changed nothing in the ERP, so it is never ambiguous."""
-    if result.outcome == Outcome.UNKNOWN:
-        return PostResult(Outcome.RETRYABLE, error=result.error, http_status=result.http_status, failure_kind=result.failure_kind)
-    return result
 
 
 def _decimal(value: Any) -> Decimal:

@@ -66,6 +66,7 @@ from erp_sync.connectors.base import (
     Outcome,
     Posting,
     PostResult,
+    as_retryable,
     classify_exception,
     classify_status,
     header_value_problem,
@@ -146,7 +147,7 @@ class OdooConnector(Connector):
                 return None  # booked, but not finished: post() finishes it
             return _booked(line["id"], _id(line["workorder_id"]))
         except _CallFailed as failure:
-            return _as_retryable(failure.result)
+            return as_retryable(failure.result)
 
     def totals(self, work_order: str) -> list[ErpTotals] | PostResult:
         try:
@@ -166,7 +167,7 @@ class OdooConnector(Connector):
                 read=True,
             )
         except _CallFailed as failure:
-            return _as_retryable(failure.result)
+            return as_retryable(failure.result)
         operations = {row["id"]: _operation_number(row.get(OPERATION_FIELD)) for row in workorders}
         sums: dict[int, list[Any]] = {}
         for line in lines:
@@ -358,7 +359,7 @@ class OdooConnector(Connector):
             return self._json2(model, method, ids, params or {}, context)
         except _CallFailed as failure:
             if read:
-                raise _CallFailed(_as_retryable(failure.result), failure.name) from None
+                raise _CallFailed(as_retryable(failure.result), failure.name) from None
             raise
 
     def _json2(
@@ -508,13 +509,6 @@ def _json2_error(response: requests.Response) -> tuple[str, str]:
     if not isinstance(body, dict):
         return "", str(body)[:500]
     return str(body.get("name") or ""), str(body.get("message") or body)[:1500]
-
-
-def _as_retryable(result: PostResult) -> PostResult:
-    """A failed read changed nothing in the ERP, so it is never ambiguous."""
-    if result.outcome == Outcome.UNKNOWN:
-        return PostResult(Outcome.RETRYABLE, error=result.error, http_status=result.http_status, failure_kind=result.failure_kind)
-    return result
 
 
 def _id(value: Any) -> int | None:

@@ -74,6 +74,7 @@ from erp_sync.connectors.base import (
     Outcome,
     Posting,
     PostResult,
+    as_retryable,
     basic_auth,
     classify_exception,
     header_value_problem,
@@ -147,14 +148,14 @@ class RestConnector(Connector):
             return PostResult(Outcome.REJECTED, error=f"The look-up URL cannot be built: {error}")
         response = self._send((lookup.get("method") or "GET").upper(), url, posting, b"")
         if isinstance(response, PostResult):
-            return _as_retryable(response)
+            return as_retryable(response)
         if response.status_code in NOT_FOUND_STATUSES:
             return None
         if response.status_code == int(lookup.get("found_status", 200)):
             if lookup.get("found_field") and not field_mapping.value_at(_json(response), lookup["found_field"]):
                 return None
             return self._answered(Outcome.ACCEPTED, response)
-        return _as_retryable(_failure(response))
+        return as_retryable(_failure(response))
 
     def totals(self, work_order: str) -> list[ErpTotals] | PostResult:
         spec = self.options.get("totals") or {}
@@ -164,7 +165,7 @@ class RestConnector(Connector):
         try:
             response = self.session.get(url, headers=self._signed(b""), timeout=self.timeout, allow_redirects=False)
         except requests.RequestException as error:
-            return _as_retryable(classify_exception(error))
+            return as_retryable(classify_exception(error))
         if not 200 <= response.status_code < 300:
             return _failure(response)
         items = field_mapping.value_at(_json(response), spec["items_field"]) if spec.get("items_field") else _json(response)
@@ -325,13 +326,6 @@ def _failure(response: requests.Response) -> PostResult:
         http_status=status,
         retry_after=retry_after_seconds(response),
     )
-
-
-def _as_retryable(result: PostResult) -> PostResult:
-    """A failed look-up changed nothing, so it is never ambiguous."""
-    if result.outcome == Outcome.UNKNOWN:
-        return PostResult(Outcome.RETRYABLE, error=result.error, http_status=result.http_status, failure_kind=result.failure_kind)
-    return result
 
 
 def _quote(text: str) -> str:

@@ -10,6 +10,7 @@ from django.db.models import Count, Q
 from common.errors import DomainError
 from erp_sync.connectors.registry import CONNECTOR_CLASSES
 from erp_sync.models import ErpConnection, OutboxMessage
+from erp_sync.selectors import PENDING_STATES
 from erp_sync.services import erp_connection_batching, erp_connection_test, erp_connection_upsert
 
 
@@ -66,8 +67,8 @@ class Command(BaseCommand):
         queues = {
             row["destination"]: row
             for row in OutboxMessage.objects.values("destination").annotate(
-                pending=Count("id", filter=Q(state__in=["queued", "sending", "retrying"])),
-                dead=Count("id", filter=Q(state="dead")),
+                pending=Count("id", filter=Q(state__in=PENDING_STATES)),
+                dead=Count("id", filter=Q(state=OutboxMessage.State.DEAD)),
             )
         }
         rows = list(ErpConnection.objects.all())
