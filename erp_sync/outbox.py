@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils.translation import gettext_lazy as _
 
@@ -79,7 +80,7 @@ def outbox_add_many(*, messages: list[NewMessage]) -> list[OutboxMessage]:
 
 
 def _copy_rows() -> bool:
-    return connection.vendor == "postgresql"
+    return connection.vendor == "postgresql" and settings.MES_PLAIN_SQL_WRITES
 
 
 def _row(message: NewMessage, sequence: int | None) -> OutboxMessage:

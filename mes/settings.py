@@ -468,6 +468,9 @@ MES_OVER_DELIVERY_TOLERANCE_PERCENT = env_decimal("MES_OVER_DELIVERY_TOLERANCE_P
 # Labor minutes per confirmation above this are refused as implausible (default: one 12-hour shift).
 MES_MAX_LABOR_MINUTES = env_decimal("MES_MAX_LABOR_MINUTES", "720", minimum=Decimal(0))
 MES_MAX_MACHINE_MINUTES = env_decimal("MES_MAX_MACHINE_MINUTES", "1440", minimum=Decimal(0))
+# On PostgreSQL, confirmations and their ERP messages are written with plain SQL (one statement
+# per report, COPY for a batch); off, the ORM writes them as on every other database (slower).
+MES_PLAIN_SQL_WRITES = env_bool("MES_PLAIN_SQL_WRITES", True)
 # Retries of transient ERP errors wait base·2^(attempt-1) seconds (with jitter), at most the cap.
 ERP_SYNC_BACKOFF_BASE_SECONDS = float(env_decimal("ERP_SYNC_BACKOFF_BASE_SECONDS", "1", minimum=Decimal("0.01")))
 ERP_SYNC_BACKOFF_CAP_SECONDS = float(env_decimal("ERP_SYNC_BACKOFF_CAP_SECONDS", "300", minimum=Decimal("0.1")))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import connection
 
 from common.fastsql import (
@@ -52,7 +53,7 @@ class ConfirmationRows:
 
 def fast_writes() -> bool:
     """Whether the rows go as PostgreSQL's plain SQL (a data-modifying WITH, COPY) instead of the ORM."""
-    return connection.vendor == "postgresql"
+    return connection.vendor == "postgresql" and settings.MES_PLAIN_SQL_WRITES
 
 
 def confirmation_rows_write(*, rows: ConfirmationRows) -> list[OutboxMessage]:

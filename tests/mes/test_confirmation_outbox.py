@@ -198,12 +198,10 @@ def _stored(result, with_message: bool = True) -> dict:
     {"good_qty": 3, "operator_badge": "B-1001", "labor_minutes": "1.5", "station": "ST-7"},
     {"good_qty": 1, "scrap_qty": 2, "reason_code": "SCRAP-01"},
 ])
-def test_one_statement_write_stores_what_the_orm_stores(released_order, monkeypatch, fields):
-    from mes.services import confirmation_rows
-
+def test_one_statement_write_stores_what_the_orm_stores(released_order, settings, fields):
     confirm(good_qty=1)  # the order is running: neither report below moves a status
     one_statement = confirm(**fields)
-    monkeypatch.setattr(confirmation_rows, "fast_writes", lambda: False)
+    settings.MES_PLAIN_SQL_WRITES = False
     orm = confirm(**fields)
 
     first, second = _stored(one_statement), _stored(orm)
@@ -236,11 +234,28 @@ def test_a_confirmation_is_three_statements_and_its_write_fits_psycopgs_query_ca
     assert statements[-1][1] <= 50
 
 
-@pytest.mark.postgresql_only(reason="the fast path writes a batch with COPY")
-def test_a_batch_written_with_copy_stores_what_the_orms_bulk_writes_store(released_order, plant, monkeypatch):
-    from erp_sync import outbox
-    from mes.services import confirmation_rows
+@pytest.mark.postgresql_only(reason="the one-statement write is PostgreSQL's")
+def test_with_plain_sql_writes_off_the_orm_writes_each_row_on_postgresql_too(released_order, settings):
+    settings.MES_PLAIN_SQL_WRITES = False
+    confirm(good_qty=1)
+    statements = []
 
+    def spy(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(spy):
+        confirm(good_qty=2, operator_badge="B-1001")
+
+    writes = [sql.split(" ", 3)[:3] for sql in statements if sql.startswith(("INSERT", "UPDATE", "WITH"))]
+    assert writes == [
+        ["INSERT", "INTO", '"mes_confirmation"'], ["UPDATE", '"mes_workorderoperation"', "SET"],
+        ["INSERT", "INTO", '"mes_event"'], ["INSERT", "INTO", '"erp_sync_outboxmessage"'],
+    ]
+
+
+@pytest.mark.postgresql_only(reason="COPY is PostgreSQL's")
+def test_a_batch_written_with_copy_stores_what_the_orms_bulk_writes_store(released_order, plant, settings):
     WorkOrderFactory(number="WO-1002", item=plant["item"], quantity=D("10"))
     work_order_transition(number="WO-1002", action="release")
     for number in (ORDER, "WO-1002"):
@@ -255,8 +270,7 @@ def test_a_batch_written_with_copy_stores_what_the_orms_bulk_writes_store(releas
         return [answer for answer in operation_confirm_many(requests=requests)]
 
     copied = batch()
-    monkeypatch.setattr(confirmation_rows, "fast_writes", lambda: False)
-    monkeypatch.setattr(outbox, "_copy_rows", lambda: False)
+    settings.MES_PLAIN_SQL_WRITES = False
     orm = batch()
 
     assert all(answer.created and answer.confirmation.pk and not answer.confirmation._state.adding for answer in copied)

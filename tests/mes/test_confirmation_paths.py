@@ -263,7 +263,9 @@ def _stored(known_ids: dict) -> dict:
     return stored
 
 
-def test_the_single_and_the_bulk_path_store_the_same_rows(released_order, supervisor):
+@pytest.mark.parametrize("plain_sql", [True, False], ids=["plain-sql-on-postgresql", "orm"])
+def test_the_single_and_the_bulk_path_store_the_same_rows(released_order, supervisor, settings, plain_sql):
+    settings.MES_PLAIN_SQL_WRITES = plain_sql  # has a say on PostgreSQL only: elsewhere the ORM writes
     now = timezone.now().replace(microsecond=0)
     known_ids = {model: (model.objects.order_by("-pk").values_list("pk", flat=True).first() or 0)
                  for model in (Confirmation, Event, OutboxMessage)}

@@ -308,3 +308,29 @@ def test_release_writes_one_event_with_before_and_after(planned_order, django_us
     assert list(Event.objects.values_list("object_type", "object_key", "action", "before", "after", "reason", "actor_label")) == [
         ("work_order", ORDER, "release", {"status": "planned"}, {"status": "released"}, "week 12", "planner-wang")
     ]
+
+
+# --- the order lock -----------------------------------------------------------------------------
+
+
+def test_the_order_lock_reads_each_named_order_with_its_item_and_unit_in_one_query(planned_order, plant, django_assert_num_queries):
+    from django.db import transaction
+
+    from mes.services.transitions import work_order_lock, work_orders_lock
+
+    WorkOrderFactory(number="WO-0999", item=plant["tube"], quantity=D("3"))  # after WO-1001 in key, before it in name
+    stored = {order.number: order for order in WorkOrder.objects.select_related("item__unit")}
+
+    with transaction.atomic(), django_assert_num_queries(1):
+        locked = work_orders_lock(numbers=["WO-0999", ORDER, "WO-NOPE", ORDER])
+        read = {number: (order.pk, order.status, order.quantity, order.due_date, order.item.code, order.item.unit.code)
+                for number, order in locked.items()}
+
+    assert read == {
+        number: (order.pk, order.status, order.quantity, order.due_date, order.item.code, order.item.unit.code)
+        for number, order in stored.items()
+    }
+    assert list(read) == sorted(read, key=lambda number: stored[number].pk)  # locked in primary-key order
+    with pytest.raises(DomainError) as error, transaction.atomic():
+        work_order_lock(number="WO-NOPE")
+    assert (error.value.code, int(error.value.kind), error.value.fields) == ("unknown_work_order", 404, {"work_order": "WO-NOPE"})
