@@ -122,6 +122,7 @@ def test_behind_a_trusted_proxy_the_address_is_the_client_not_the_proxy(settings
     assert (spoofed.status_code, _signed_in_as(guesser)) == (429, None)
 
 
+@pytest.mark.slow
 def test_a_right_password_before_the_limit_starts_the_count_again():
     person("planner-wang", "planner")
     client = Client()
