@@ -42,7 +42,7 @@ serve: $(INSTALLED)
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	exec $(PY) manage.py run_plant --no-demo --host $(HOST) --port $(PORT)
 
-# Two passes, ~20 minutes in all on a 2-core machine:
+# Two passes, within 20 minutes in all on an idle 2-core machine (the second about half as long as the first):
 # 1. the whole suite on PostgreSQL (the local one unless DATABASE_URL says otherwise), browser and
 #    subprocess tests included;
 # 2. again on SQLite, the database `make run` uses by default (no DATABASE_URL; pytest-django makes

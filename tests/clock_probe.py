@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from django.conf import settings
 from django.utils import timezone
 
@@ -29,6 +30,7 @@ def test_first():
     _report("first-later")
 
 
+@pytest.mark.subprocess
 def test_second():
     _report("second")
     started = subprocess.run(

@@ -36,6 +36,7 @@ def test_a_bad_clock_stops_the_run():
 
 
 @pytest.mark.subprocess
+@pytest.mark.slow
 def test_every_test_starts_at_the_clock_and_the_clock_ticks(tmp_path):
     out = tmp_path / "clock.txt"
     env = {**os.environ, "MES_TEST_CLOCK": "2026-11-17T03:00", "MES_CLOCK_PROBE_OUT": str(out)}

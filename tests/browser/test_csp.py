@@ -64,6 +64,7 @@ def _walk(context, paths: list[str]) -> dict[str, list[str]]:
     return seen
 
 
+@pytest.mark.slow
 def test_every_page_passes_the_content_security_policy(browser, live_server, shop):
     order, machine, message = shop["order"], shop["machine"], shop["message"]
     context = new_context(browser, live_server)

@@ -33,6 +33,7 @@ from tests.helpers import Dispatcher
 
 pytestmark = [
     pytest.mark.subprocess,
+    pytest.mark.slow,
     pytest.mark.django_db(transaction=True),
 ]
 

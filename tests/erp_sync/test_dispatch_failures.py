@@ -48,6 +48,7 @@ def _cut_the_senders_off(simulator, keep: set[int]) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.postgresql_only(reason="connections are cut with pg_terminate_backend")
 def test_two_failing_sending_threads_leave_no_thread_behind(caplog):
     before = set(_senders())
     with start_simulator("sap") as simulator:

@@ -201,7 +201,7 @@ def test_a_drift_outside_the_filter_still_gets_its_answer(db, client):
         {"ids": [str(2**70)], "reason": "x"},
         {"ids": ["987654"], "reason": "x"},
         {"ids": ["987654"]},
-        {"action": "bogus", "ids": ["1"], "reason": "R" * 5000},
+        {"action": "bogus", "ids": ["987654"], "reason": "R" * 5000},  # an id no drift has, whatever the database numbers from
     ],
 )
 def test_bad_repair_requests_answer_without_changing_anything(db, client, data):

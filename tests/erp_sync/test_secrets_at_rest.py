@@ -39,7 +39,7 @@ def old_key(settings):
 
 def _stored(table: str, column: str, where: str, value) -> str:
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {column}::text FROM {table} WHERE {where} = %s", [value])
+        cursor.execute(f"SELECT CAST({column} AS TEXT) FROM {table} WHERE {where} = %s", [value])
         return cursor.fetchone()[0]
 
 
@@ -200,6 +200,7 @@ def test_a_device_password_that_cannot_be_decrypted_is_not_used(old_key, press):
     assert result["error"].startswith("The secret must be re-entered: the mapping of PRESS-1")
 
 
+@pytest.mark.subprocess
 def test_a_bad_secrets_key_stops_start_up_without_printing_it(tmp_path):
     from tests.test_settings import _start
 
@@ -210,6 +211,7 @@ def test_a_bad_secrets_key_stops_start_up_without_printing_it(tmp_path):
     assert "not-a-fernet-key" not in result.stderr
 
 
+@pytest.mark.subprocess
 def test_without_a_secrets_key_one_is_generated_once_into_var(tmp_path, monkeypatch):
     from tests.test_settings import _start
 

@@ -660,6 +660,8 @@ def test_control_api_rejects_unknown_faults(erpnext: SimulatorProcess) -> None:
     assert erpnext.control.faults()["error_rate"] == 0
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_ledger_file_survives_sigkill_and_the_ledger_is_printed_on_sigterm(tmp_path) -> None:
     ledger_path = tmp_path / "ledger.jsonl"
     simulator = start_simulator("erpnext", ledger_path=ledger_path)

@@ -318,6 +318,7 @@ def test_bulk_with_one_unknown_reference_writes_nothing(erp_client, catalog):
     assert Equipment.objects.count() == 0
 
 
+@pytest.mark.slow
 def test_bulk_takes_a_thousand_records(erp_client, db):
     records = [{"code": f"R-{n:04d}", "kind": "scrap", "name": f"Reason {n}"} for n in range(1000)]
 

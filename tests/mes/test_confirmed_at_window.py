@@ -159,6 +159,7 @@ def test_a_station_report_sent_a_week_late_from_offline_is_accepted_with_the_def
         ({"MES_CONFIRMED_AT_MAX_PAST_DAYS": "a month"}, "MES_CONFIRMED_AT_MAX_PAST_DAYS", "a month"),
     ],
 )
+@pytest.mark.subprocess
 def test_a_bad_window_or_one_shorter_than_what_stations_send_late_stops_start_up(tmp_path, env, variable, value):
     from tests.test_settings import _start
 

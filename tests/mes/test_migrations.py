@@ -143,6 +143,7 @@ def _show_lock_timeout() -> str:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.postgresql_only(reason="CREATE INDEX CONCURRENTLY and lock_timeout")
 def test_an_index_is_built_concurrently_under_a_lock_timeout_and_a_leftover_is_replaced():
     operation = AddIndexConcurrently("outboxmessage", INDEX, lock_timeout="2s")
     with connection.cursor() as cursor:  # what an interrupted earlier run left behind
@@ -165,6 +166,7 @@ def test_an_index_is_built_concurrently_under_a_lock_timeout_and_a_leftover_is_r
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.postgresql_only(reason="CREATE INDEX CONCURRENTLY and lock_timeout")
 def test_a_concurrent_index_refuses_to_run_inside_a_transaction():
     before = ProjectState.from_apps(apps)
     after = before.clone()
@@ -177,6 +179,7 @@ def test_a_concurrent_index_refuses_to_run_inside_a_transaction():
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.postgresql_only(reason="CREATE INDEX CONCURRENTLY and lock_timeout")
 def test_lock_timeout_holds_for_the_migrations_transaction_only():
     state = ProjectState.from_apps(apps)
     with transaction.atomic(), connection.schema_editor(atomic=False) as editor:

@@ -86,6 +86,7 @@ def test_one_persons_mistakes_at_a_shared_terminal_lock_only_their_user_name():
     assert locked.status_code == 429  # the colleague's right password cleared only their own count
 
 
+@pytest.mark.slow
 def test_an_address_guessing_many_user_names_is_locked_out_for_all_of_them(settings):
     assert settings.MES_SIGN_IN_ADDRESS_FAILURE_LIMIT == 30
     person("planner-wang", "planner")
@@ -105,6 +106,7 @@ def test_an_address_guessing_many_user_names_is_locked_out_for_all_of_them(setti
     assert (signed_in.status_code, _signed_in_as(other_address)) == (302, "planner-wang")
 
 
+@pytest.mark.slow
 def test_behind_a_trusted_proxy_the_address_is_the_client_not_the_proxy(settings):
     settings.MES_TRUSTED_PROXIES = ["10.0.0.2"]
     person("planner-wang", "planner")
@@ -120,6 +122,7 @@ def test_behind_a_trusted_proxy_the_address_is_the_client_not_the_proxy(settings
     assert (spoofed.status_code, _signed_in_as(guesser)) == (429, None)
 
 
+@pytest.mark.slow
 def test_a_right_password_before_the_limit_starts_the_count_again():
     person("planner-wang", "planner")
     client = Client()

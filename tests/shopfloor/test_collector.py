@@ -162,6 +162,7 @@ def _produce(simulator, seconds: float, **changes: Any) -> dict[str, Any]:
 
 @with_collector
 @pytest.mark.subprocess
+@pytest.mark.slow
 def test_counts_become_exactly_the_right_confirmations(simulator, press, big_order, tmp_path):
     _bind()
     _map_to_simulator(simulator)

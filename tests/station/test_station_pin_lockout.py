@@ -73,6 +73,7 @@ def test_forty_wrong_pins_for_a_badge_at_the_same_moment_get_five_checks(pin_sta
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
 def test_forty_wrong_pins_of_forty_badges_at_one_station_get_twenty_checks(pin_station):
     _station, secret = pin_station
     for number in range(40):
