@@ -11,7 +11,7 @@ from tests.browser.conftest import person, sign_in
 from tests.conftest import ORDER
 from tests.erp_sync.queued import queued_tasks, reconciliations_run_by_a_worker
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_a_queued_run_appears_waiting_and_the_page_shows_it_finished_once_a_worker_did_it(page, released_order):

@@ -4,6 +4,8 @@ each ERP's own order numbers and habits; waiting for an ERP's ledger."""
 
 from __future__ import annotations
 
+import inspect
+
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -38,27 +40,33 @@ def simulator_fixtures(flavor: str, **config: Any) -> tuple[Any, Any]:
         with start_simulator(flavor) as simulator:
             yield simulator
 
-    @pytest.fixture(name=flavor)
-    def simulator(request: pytest.FixtureRequest) -> SimulatorProcess:
-        running: SimulatorProcess = request.getfixturevalue(process_name)
+    def simulator(**fixtures: Any) -> SimulatorProcess:
+        running: SimulatorProcess = fixtures[process_name]
         running.control.reset()  # keeps the configuration, so set it back too
         if config:
             running.control.set_config(**config)
         return running
 
-    return process, simulator
+    # Named in the signature, the process is a fixture pytest sees before the test runs: the test is
+    # then marked `subprocess` (tests/conftest.py), so the SQLite pass and `make test-fast` leave it out.
+    return process, pytest.fixture(name=flavor)(_taking(simulator, process_name))
 
 
 def connector_fixture(flavor: str, build: Callable[[SimulatorProcess], Connector]) -> Any:
     """A fixture ``connector``: ``build(<flavor> simulator)`` for one test, closed after it. Assign it in the test module."""
 
-    @pytest.fixture(name="connector")
-    def connector(request: pytest.FixtureRequest) -> Iterator[Connector]:
-        built = build(request.getfixturevalue(flavor))
+    def connector(**fixtures: Any) -> Iterator[Connector]:
+        built = build(fixtures[flavor])
         yield built
         built.close()
 
-    return connector
+    return pytest.fixture(name="connector")(_taking(connector, flavor))
+
+
+def _taking(function: Callable[..., Any], *names: str) -> Callable[..., Any]:
+    """``function`` declaring the fixtures ``names`` as its keyword-only parameters (pytest reads the signature)."""
+    function.__signature__ = inspect.Signature([inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY) for name in names])
+    return function
 
 
 def simulator_connection(simulator: SimulatorProcess, *, timeout: int = 5, **options: Any) -> ErpConnection:

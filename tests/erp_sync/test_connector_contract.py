@@ -70,6 +70,10 @@ ERPS = {
 }
 
 
+#: Each test talks to each ERP's simulator, a process of its own.
+pytestmark = pytest.mark.subprocess
+
+
 @pytest.fixture(params=list(ERPS))
 def erp(request: pytest.FixtureRequest) -> Iterator[Erp]:
     simulator = request.getfixturevalue(request.param.partition("-")[0])

@@ -201,6 +201,7 @@ def test_traveler_refuses_a_language_the_project_does_not_speak():
         traveler_pdf(work_order, language="fr")
 
 
+@pytest.mark.subprocess  # pdftotext and pdftoppm
 def test_poppler_renders_the_chinese_of_a_traveler_without_a_font_file(tmp_path):
     """STSong-Light is not embedded: the reader substitutes its own Simplified Chinese face. Prove with
     poppler that the Chinese is there as text (pdftotext) and is drawn where that text is (pdftoppm)."""
