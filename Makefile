@@ -81,7 +81,7 @@ $(CJK_FONT): | $(CHROMIUM)
 $(PDFTOPPM): | $(CHROMIUM)
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq poppler-utils || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq poppler-utils; }
 
-# The ingest benchmark (issue 2): PostgreSQL at 127.0.0.1:5432, loopback only, stops by itself.
+# The ingest benchmark: PostgreSQL at 127.0.0.1:5432, loopback only, stops by itself.
 bench: $(INSTALLED)
 	@if [ -f bench/ingest.py ]; then $(PY) bench/ingest.py $(BENCH_ARGS); else echo "No benchmark in bench/ yet."; fi
 

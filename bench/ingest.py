@@ -72,7 +72,7 @@ from bench.common import (
     wait_for_quiet,
 )
 
-# Targets from issue 2, point 11.
+# Targets: the throughput and latency a plant at full speed needs.
 TARGET_RATIO = 0.50
 TARGET_P99_MS = 50.0
 TARGET_BULK_PER_SECOND = 3000.0

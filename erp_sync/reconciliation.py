@@ -1,4 +1,4 @@
-"""Reconciliation (R-3.6): compare what the MES holds with what the ERP holds, per order and operation.
+"""Reconciliation: compare what the MES holds with what the ERP holds, per order and operation.
 
 What the ERP *should* hold for an order is worked out from the order's outbox messages, so a
 message still on its way is never taken for a drift:

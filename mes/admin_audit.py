@@ -1,4 +1,4 @@
-"""The admin pages join the audit trail (R-6.1): every add, change and delete made there is an event
+"""The admin pages join the audit trail: every add, change and delete made there is an event
 with who, when, and the record before and after — its inline rows (BOM lines, routing operations)
 included — like the changes the services make.
 

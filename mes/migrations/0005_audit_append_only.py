@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import migrations, models
 
 
-# The audit trail is append-only in the database itself: the application's role may
+# The audit trail is append-only in the database itself: the application's role may
 # INSERT and SELECT, but an UPDATE or DELETE of any row is refused, whatever code sends it.
 # The table's owner (the role that runs migrations, see the README) can still disable the
 # trigger; audit_verify's hash chain finds what such a change did. TRUNCATE is left to the

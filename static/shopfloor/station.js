@@ -1,6 +1,6 @@
 // The operator station: one scan field, always focused; every scan answers at once with colour,
 // sound and a sentence. Reports go into the tablet's outbox first and are sent in order, so a
-// lost connection only delays them; the server's idempotency on client_id makes a
+// lost connection only delays them; the server's idempotency on client_id makes a
 // resend harmless. Every sentence comes translated from the page (#station-text).
 
 import { parseScan } from "./scan.js";

@@ -1,4 +1,4 @@
-"""Changes made on the admin pages join the audit trail (R-6.1): who, when, before and after —
+"""Changes made on the admin pages join the audit trail: who, when, before and after —
 inline rows included, secrets never shown — and the admin refuses what the services would refuse."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The audit trail cannot be rewritten (R-6.1): not through the ORM, not through SQL, and a change
+"""The audit trail cannot be rewritten: not through the ORM, not through SQL, and a change
 made around both (by the table's owner) is found by ``audit_verify``."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The whole role matrix (R-6.1): every page and API action, asked by each of the six roles, by a
+"""The whole role matrix: every page and API action, asked by each of the six roles, by a
 visitor who is not signed in and by a station, is allowed exactly when the capability table in
 ``common.roles`` says so; a refused request changes nothing.
 
