@@ -22,7 +22,7 @@ press = test_connection_secrets.press  # the fixture: PRESS-1 on WC-PRESS
 
 def _stored_password(mapping: DeviceMapping) -> str:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT config::text FROM shopfloor_devicemapping WHERE id = %s", [mapping.pk])
+        cursor.execute("SELECT CAST(config AS TEXT) FROM shopfloor_devicemapping WHERE id = %s", [mapping.pk])
         return json.loads(cursor.fetchone()[0])["password"]
 
 
