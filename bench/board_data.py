@@ -125,10 +125,10 @@ def main() -> None:
                         if n >= per_order - 3 and trouble in (1, 2, 3):
                             state = {1: "dead", 2: "retrying", 3: "queued"}[trouble]
                         messages.append((uuid.uuid4(), "confirmation", order.number, n + 1, json.dumps({"work_order": order.number}),
-                                         source, "", state, 1, at, False, "", "", at, at if state == "acknowledged" else None))
+                                         source, "", state, 1, at, False, "", "", "", at, at if state == "acknowledged" else None))
             with cursor.copy(
                 "COPY erp_sync_outboxmessage (idempotency_key, kind, partition_key, sequence, payload, source_uuid, destination,"
-                " state, attempts, next_attempt_at, needs_lookup, erp_document, last_error, created_at, acknowledged_at) FROM STDIN"
+                " state, attempts, next_attempt_at, needs_lookup, erp_document, last_error, failure_kind, created_at, acknowledged_at) FROM STDIN"
             ) as copy_messages:
                 for row in messages:
                     copy_messages.write_row(row)
