@@ -1,3 +1,4 @@
+import datetime
 import uuid
 
 from django.conf import settings
@@ -245,6 +246,19 @@ class ReconciliationRun(models.Model):
 
     def __str__(self) -> str:
         return f"reconciliation {self.started_at:%Y-%m-%d %H:%M} ({self.drifts_open} open)"
+
+    #: Longer than the reconcile task's time limit, with a margin: a run still unfinished by then was cut off.
+    CUT_OFF_AFTER = datetime.timedelta(minutes=35)
+
+    @property
+    def is_cut_off(self) -> bool:
+        """Still waiting or running long after its worker would have stopped: nothing will finish it."""
+        return self.state != self.State.FINISHED and self.started_at <= timezone.now() - self.CUT_OFF_AFTER
+
+    @property
+    def is_in_progress(self) -> bool:
+        """Waiting for a worker or running, and not cut off: worth asking about again."""
+        return self.state != self.State.FINISHED and not self.is_cut_off
 
 
 class Drift(models.Model):

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.contrib import messages as flash
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
 
@@ -15,7 +12,7 @@ from common.access import capability_required, check_capability
 from common.errors import DomainError
 from common.roles import may
 from erp_sync import reconciliation, services
-from erp_sync.models import Drift, OutboxMessage, ReconciliationRun
+from erp_sync.models import Drift, OutboxMessage
 from erp_sync.selectors import message_journey, sync_health
 
 MAX_ID = 2**63 - 1
@@ -61,8 +58,6 @@ def message_page(request: HttpRequest, message_id: int) -> HttpResponse:
     return render(request, "erp_sync/message.html", {"message": journey})
 
 
-#: A run still waiting or running after the task's time limit (and a margin) was cut off: the page stops asking.
-RUN_POLL_WINDOW = timedelta(minutes=35)
 
 
 @capability_required("erp_sync.view")
@@ -92,14 +87,9 @@ def reconciliation_page(request: HttpRequest) -> HttpResponse:
             except DomainError as error:  # no reason: nothing was repaired
                 outcomes = dict.fromkeys(ids, error)
     runs = reconciliation.reconciliation_runs_recent(limit=10)
-    since = timezone.now() - RUN_POLL_WINDOW
     for run in runs:
         run.failure_texts = [reconciliation.failure_text(failure) for failure in run.failures[:20]]
-        run.is_cut_off = run.state != ReconciliationRun.State.FINISHED and run.started_at <= since
-    run_context = {
-        "runs": runs,
-        "runs_unfinished": any(run.state != ReconciliationRun.State.FINISHED and not run.is_cut_off for run in runs),
-    }
+    run_context = {"runs": runs, "runs_unfinished": any(run.is_in_progress for run in runs)}
     if request.htmx and request.htmx.target == "run-table":
         return render(request, "erp_sync/reconciliation.html#run-table", run_context)
     status = request.GET.get("status") if request.GET.get("status") in reconciliation.DRIFT_STATUSES else "open"
