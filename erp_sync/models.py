@@ -85,6 +85,10 @@ class OutboxMessage(models.Model):
     class Kind(models.TextChoices):
         CONFIRMATION = "confirmation", _("confirmation")
         REVERSAL = "reversal", _("reversal")
+        GOODS_ISSUE = "goods_issue", _("goods issue")
+        GOODS_ISSUE_REVERSAL = "goods_issue_reversal", _("goods issue reversal")
+        GOODS_RECEIPT = "goods_receipt", _("goods receipt")
+        GOODS_RECEIPT_REVERSAL = "goods_receipt_reversal", _("goods receipt reversal")
 
     class State(models.TextChoices):
         QUEUED = "queued", _("queued")
@@ -99,7 +103,7 @@ class OutboxMessage(models.Model):
     partition_key = models.CharField(_("work order"), max_length=64)
     sequence = models.PositiveIntegerField(_("sequence in work order"))
     payload = models.JSONField(_("payload"))
-    source_uuid = models.UUIDField(_("source record"), help_text=_("The confirmation this message reports."))
+    source_uuid = models.UUIDField(_("source record"), help_text=_("The confirmation or material movement this message reports."))
     destination = models.CharField(
         _("connection"), max_length=64, blank=True, help_text=_("Name of the ERP connection; empty = the default connection.")
     )

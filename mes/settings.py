@@ -466,6 +466,8 @@ SPECTACULAR_SETTINGS = {
 # Percentage a confirmation may exceed what the previous operation passed as good.
 MES_OVER_DELIVERY_TOLERANCE_PERCENT = env_decimal("MES_OVER_DELIVERY_TOLERANCE_PERCENT", "0", minimum=Decimal(0))
 # Labor minutes per confirmation above this are refused as implausible (default: one 12-hour shift).
+# Percentage a component may be issued beyond what the order requires before a supervisor must approve.
+MES_OVER_ISSUE_TOLERANCE_PERCENT = env_decimal("MES_OVER_ISSUE_TOLERANCE_PERCENT", "5", minimum=Decimal(0))
 MES_MAX_LABOR_MINUTES = env_decimal("MES_MAX_LABOR_MINUTES", "720", minimum=Decimal(0))
 MES_MAX_MACHINE_MINUTES = env_decimal("MES_MAX_MACHINE_MINUTES", "1440", minimum=Decimal(0))
 # On PostgreSQL, confirmations and their ERP messages are written with plain SQL (one statement

@@ -70,7 +70,7 @@ def confirmation_json(confirmation: Confirmation, erp_sync: dict[str, Any] | Non
 
 
 def item_json(item: Item) -> dict[str, Any]:
-    return {"code": item.code, "uuid": item.uuid, "name": item.name, "unit": item.unit.code, "description": item.description}
+    return {"code": item.code, "uuid": item.uuid, "name": item.name, "unit": item.unit.code, "description": item.description, "tracking": item.tracking}
 
 
 def work_center_json(center: WorkCenter) -> dict[str, Any]:
@@ -109,7 +109,7 @@ def bom_json(bom: Bom) -> dict[str, Any]:
         "valid_from": bom.valid_from,
         "valid_to": bom.valid_to,
         "lines": [
-            {"item": line.component.code, "quantity": line.quantity, "unit": line.unit.code}
+            {"item": line.component.code, "quantity": line.quantity, "unit": line.unit.code, "operation": line.operation, "backflush": line.backflush}
             for line in bom.lines.select_related("component", "unit").order_by("position")
         ],
     }

@@ -11,7 +11,7 @@ from typing import Any
 from rest_framework import serializers
 
 from erp_sync.outbox import SYNC_STATES
-from mes.models import ReasonCode
+from mes.models import Item, ReasonCode
 
 QUANTITY = {"max_digits": 14, "decimal_places": 3}
 MINUTES = {"max_digits": 10, "decimal_places": 2}
@@ -49,6 +49,7 @@ class ItemSerializer(StrictSerializer):
     name = serializers.CharField(max_length=200)
     unit = serializers.CharField(max_length=16)
     description = serializers.CharField(required=False, allow_blank=True, default="", max_length=10000)
+    tracking = serializers.ChoiceField(choices=Item.Tracking.values, required=False, default=Item.Tracking.NONE)
 
 
 class WorkCenterSerializer(StrictSerializer):
@@ -79,6 +80,8 @@ class BomLineSerializer(StrictSerializer):
     item = serializers.CharField(**KEY)
     quantity = serializers.DecimalField(**QUANTITY, min_value=Decimal("0.001"))
     unit = serializers.CharField(max_length=16, required=False)
+    operation = serializers.IntegerField(min_value=1, max_value=9999, required=False, allow_null=True, default=None)
+    backflush = serializers.BooleanField(required=False, default=False)
 
 
 class BomSerializer(StrictSerializer):

@@ -3,6 +3,7 @@ from mes.models.audit import Event, EventSeal
 from mes.models.bom import Bom, BomLine
 from mes.models.confirmations import Confirmation
 from mes.models.items import Item, UnitOfMeasure
+from mes.models.materials import LaborSession, Lot, MaterialMovement
 from mes.models.resources import Employee, Equipment, ReasonCode, Skill, WorkCenter
 from mes.models.routing import Routing, RoutingOperation
 from mes.models.status import Status
@@ -19,6 +20,9 @@ __all__ = [
     "Event",
     "EventSeal",
     "Item",
+    "LaborSession",
+    "Lot",
+    "MaterialMovement",
     "ReasonCode",
     "Routing",
     "RoutingOperation",

@@ -37,6 +37,10 @@ class BomLine(models.Model):
     component = models.ForeignKey(Item, models.PROTECT, related_name="used_in", verbose_name=_("component"))
     quantity = models.DecimalField(_("quantity"), **QUANTITY)
     unit = models.ForeignKey(UnitOfMeasure, models.PROTECT, verbose_name=_("unit"))
+    operation = models.PositiveIntegerField(
+        _("consuming operation"), null=True, blank=True, help_text=_("The routing sequence that consumes it; empty = the first operation.")
+    )
+    backflush = models.BooleanField(_("backflush"), default=False, help_text=_("Consumed by the operation's reports instead of issued by scan."))
 
     class Meta:
         verbose_name = _("BOM line")

@@ -18,10 +18,19 @@ class UnitOfMeasure(models.Model):
 
 
 class Item(ErpOwned):
+    class Tracking(models.TextChoices):
+        NONE = "none", _("not tracked")
+        LOT = "lot", _("by lot")
+        SERIAL = "serial", _("by serial")
+
     code = models.CharField(_("code"), max_length=64, unique=True, help_text=_("The ERP's material number."))
     name = models.CharField(_("name"), max_length=200)
     unit = models.ForeignKey(UnitOfMeasure, models.PROTECT, verbose_name=_("unit"))
     description = models.TextField(_("description"), blank=True)
+    tracking = models.CharField(
+        _("tracking"), max_length=8, choices=Tracking.choices, default=Tracking.NONE,
+        help_text=_("Whether every issue and receipt of this item names a lot, a serial per piece, or neither."),
+    )
 
     class Meta:
         verbose_name = _("item")

@@ -74,13 +74,19 @@ class WorkOrderOperation(models.Model):
 
 
 class WorkOrderComponent(models.Model):
-    """The BOM snapshot taken at release: what the whole order needs of each component."""
+    """The BOM snapshot taken at release: what the whole order needs of each component, which
+    operation consumes it and how (backflushed by reports or issued by scan), and how much is issued."""
 
     work_order = models.ForeignKey(WorkOrder, models.CASCADE, related_name="components", verbose_name=_("work order"))
     position = models.PositiveIntegerField(_("position"))
     item = models.ForeignKey(Item, models.PROTECT, related_name="+", verbose_name=_("item"))
     required_qty = models.DecimalField(_("required quantity"), **QUANTITY)
     unit = models.ForeignKey(UnitOfMeasure, models.PROTECT, related_name="+", verbose_name=_("unit"))
+    operation_sequence = models.PositiveIntegerField(_("consuming operation"), help_text=_("The sequence of the order's operation that consumes it."))
+    backflush = models.BooleanField(_("backflush"), default=False)
+    issued_qty = models.DecimalField(
+        _("issued quantity"), **QUANTITY, default=0, help_text=_("Issued and backflushed so far, net of reversals; kept under the order's lock.")
+    )
 
     class Meta:
         verbose_name = _("work-order component")

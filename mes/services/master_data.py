@@ -99,8 +99,17 @@ def _get(model: type[models.Model], key_field: str, key: str, *, field: str, kin
 
 
 @transaction.atomic
-def item_upsert(*, code: str, name: str, unit: str, description: str = "", actor: Any = None) -> UpsertResult:
-    return _upsert(Item, key_field="code", key=code, wanted={"name": name, "unit": _unit(unit), "description": description}, actor=actor)
+def item_upsert(
+    *, code: str, name: str, unit: str, description: str = "", tracking: str = Item.Tracking.NONE, actor: Any = None
+) -> UpsertResult:
+    if tracking not in Item.Tracking.values:
+        raise DomainError(
+            "invalid_tracking",
+            _("Tracking must be one of %(kinds)s.") % {"kinds": ", ".join(Item.Tracking.values)},
+            fields={"tracking": tracking},
+        )
+    wanted = {"name": name, "unit": _unit(unit), "description": description, "tracking": tracking}
+    return _upsert(Item, key_field="code", key=code, wanted=wanted, actor=actor)
 
 
 @transaction.atomic
@@ -162,7 +171,9 @@ def bom_upsert(
     valid_to: datetime.date | None = None,
     actor: Any = None,
 ) -> UpsertResult:
-    """Replace one BOM version of an item with the lines given (each {item, quantity, unit?})."""
+    """Replace one BOM version of an item with the lines given (each {item, quantity, unit?,
+    operation?, backflush?}: the routing sequence that consumes the line, empty for the first
+    operation, and whether reports consume it instead of scans)."""
     item = _get(Item, "code", item_code, field="item", kind="item")
     if valid_from and valid_to and valid_to < valid_from:
         raise DomainError("invalid_effectivity", _("valid_to is before valid_from."), fields={"valid_to": str(valid_to)})
@@ -172,14 +183,15 @@ def bom_upsert(
         if component.pk == item.pk:
             raise DomainError("bom_cycle", _("An item cannot contain itself."), fields={f"lines[{index}].item": line["item"]})
         unit = _unit(line["unit"], f"lines[{index}].unit") if line.get("unit") else component.unit
-        components.append((index + 1, component, Decimal(line["quantity"]), unit))
-    _refuse_cycles(item, [component for _pos, component, _qty, _unit in components])
+        components.append((index + 1, component, Decimal(line["quantity"]), unit, line.get("operation"), bool(line.get("backflush", False))))
+    _refuse_cycles(item, [component for _pos, component, *_rest in components])
 
     bom = Bom.objects.select_for_update().filter(item=item, version=version).first()
-    wanted_lines = [(pos, component.pk, qty, unit.pk) for pos, component, qty, unit in components]
+    wanted_lines = [(pos, component.pk, qty, unit.pk, operation, backflush) for pos, component, qty, unit, operation, backflush in components]
     if bom is not None:
         current_lines = [
-            (line.position, line.component_id, line.quantity, line.unit_id) for line in bom.lines.order_by("position")
+            (line.position, line.component_id, line.quantity, line.unit_id, line.operation, line.backflush)
+            for line in bom.lines.order_by("position")
         ]
         if current_lines == wanted_lines and (bom.valid_from, bom.valid_to) == (valid_from, valid_to):
             return UpsertResult(bom, created=False, changed=False)
@@ -193,7 +205,8 @@ def bom_upsert(
         bom = Bom.objects.create(item=item, version=version, valid_from=valid_from, valid_to=valid_to)
         created = True
     BomLine.objects.bulk_create(
-        BomLine(bom=bom, position=pos, component=component, quantity=qty, unit=unit) for pos, component, qty, unit in components
+        BomLine(bom=bom, position=pos, component=component, quantity=qty, unit=unit, operation=operation, backflush=backflush)
+        for pos, component, qty, unit, operation, backflush in components
     )
     event_record(
         object_type="bom", object_key=f"{item_code}@{version}", action="create" if created else "update", actor=actor,
@@ -204,7 +217,10 @@ def bom_upsert(
 
 
 def _lines_plain(lines: Iterable[BomLine]) -> list[dict[str, str]]:
-    return [{"item": line.component.code, "quantity": str(line.quantity), "unit": line.unit.code} for line in lines]
+    return [
+        {"item": line.component.code, "quantity": str(line.quantity), "unit": line.unit.code, "operation": line.operation, "backflush": line.backflush}
+        for line in lines
+    ]
 
 
 def _refuse_cycles(item: Item, components: list[Item]) -> None:

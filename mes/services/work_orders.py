@@ -142,6 +142,17 @@ def work_order_release_locked(*, work_order: WorkOrder, actor: Any = None, actor
             % {"item": work_order.item.code},
             fields={"item": work_order.item.code},
         )
+    bom = effective_bom(item=work_order.item, on=timezone.localdate())
+    lines = list(bom.lines.select_related("component", "unit")) if bom is not None else []
+    sequences = [operation.sequence for operation in routing_operations]
+    unknown = next((line for line in lines if line.operation is not None and line.operation not in sequences), None)
+    if unknown is not None:
+        raise DomainError(
+            "bom_operation_unknown",
+            _("BOM %(item)s v%(version)s has line %(position)s consumed by operation %(sequence)s, which the routing does not have.")
+            % {"item": work_order.item.code, "version": bom.version, "position": unknown.position, "sequence": unknown.operation},
+            fields={"bom": f"lines[{unknown.position - 1}].operation"},
+        )
     work_order_transition_locked(work_order=work_order, action="release", actor=actor, actor_label=actor_label, reason=reason)
     WorkOrderOperation.objects.bulk_create(
         WorkOrderOperation(
@@ -157,7 +168,6 @@ def work_order_release_locked(*, work_order: WorkOrder, actor: Any = None, actor
         )
         for operation in routing_operations
     )
-    bom = effective_bom(item=work_order.item, on=timezone.localdate())
     if bom is not None:
         WorkOrderComponent.objects.bulk_create(
             WorkOrderComponent(
@@ -166,8 +176,10 @@ def work_order_release_locked(*, work_order: WorkOrder, actor: Any = None, actor
                 item=line.component,
                 required_qty=(line.quantity * work_order.quantity).quantize(Decimal("0.001")),
                 unit=line.unit,
+                operation_sequence=line.operation if line.operation is not None else min(sequences),
+                backflush=line.backflush,
             )
-            for line in bom.lines.all()
+            for line in lines
         )
         work_order.bom_version = bom.version
         work_order.save(update_fields=["bom_version"])

@@ -29,9 +29,9 @@ UPSERTS = [
     pytest.param(
         "/api/v1/items/SHAFT-1",
         {"name": "Shaft", "unit": "PCS"},
-        {"code": "SHAFT-1", "name": "Shaft", "unit": "PCS", "description": ""},
-        {"name": "Shaft 20 mm", "unit": "PCS", "description": "hardened"},
-        {"code": "SHAFT-1", "name": "Shaft 20 mm", "unit": "PCS", "description": "hardened"},
+        {"code": "SHAFT-1", "name": "Shaft", "unit": "PCS", "description": "", "tracking": "none"},
+        {"name": "Shaft 20 mm", "unit": "PCS", "description": "hardened", "tracking": "serial"},
+        {"code": "SHAFT-1", "name": "Shaft 20 mm", "unit": "PCS", "description": "hardened", "tracking": "serial"},
         id="item",
     ),
     pytest.param(
@@ -70,10 +70,10 @@ UPSERTS = [
         "/api/v1/boms/GEAR-1",
         {"version": "A", "lines": [{"item": "STEEL-1", "quantity": 1.5}]},
         {"item": "GEAR-1", "version": "A", "valid_from": None, "valid_to": None,
-         "lines": [{"item": "STEEL-1", "quantity": 1.5, "unit": "KG"}]},
-        {"version": "A", "valid_from": "2030-01-01", "lines": [{"item": "STEEL-1", "quantity": 1.75, "unit": "G"}]},
+         "lines": [{"item": "STEEL-1", "quantity": 1.5, "unit": "KG", "operation": None, "backflush": False}]},
+        {"version": "A", "valid_from": "2030-01-01", "lines": [{"item": "STEEL-1", "quantity": 1.75, "unit": "G", "operation": 20, "backflush": True}]},
         {"item": "GEAR-1", "version": "A", "valid_from": "2030-01-01", "valid_to": None,
-         "lines": [{"item": "STEEL-1", "quantity": 1.75, "unit": "G"}]},
+         "lines": [{"item": "STEEL-1", "quantity": 1.75, "unit": "G", "operation": 20, "backflush": True}]},
         id="bom",
     ),
     pytest.param(
@@ -142,7 +142,7 @@ def test_update_writes_an_event_with_before_and_after(erp_client, db):
 
     events = Event.objects.exclude(object_type="api_token").order_by("id")  # the persona's token is audited too
     assert list(events.values_list("object_type", "object_key", "action", "before", "after", "actor_label")) == [
-        ("item", "SHAFT-1", "create", None, {"name": "Shaft", "unit": "PCS", "description": ""}, "erp"),
+        ("item", "SHAFT-1", "create", None, {"name": "Shaft", "unit": "PCS", "description": "", "tracking": "none"}, "erp"),
         ("item", "SHAFT-1", "update", {"name": "Shaft"}, {"name": "Shaft 20 mm"}, "erp"),
     ]
 
@@ -196,7 +196,7 @@ def test_put_bom_answers_the_version_it_wrote(erp_client, catalog):
     )
 
     assert response.status_code == 201
-    assert (response.json()["version"], response.json()["lines"]) == ("1", [{"item": "STEEL-1", "quantity": 1, "unit": "KG"}])
+    assert (response.json()["version"], response.json()["lines"]) == ("1", [{"item": "STEEL-1", "quantity": 1, "unit": "KG", "operation": None, "backflush": False}])
     assert Bom.objects.filter(item__code="GEAR-1").count() == 2
 
 

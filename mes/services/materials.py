@@ -1,0 +1,180 @@
+"""Material movements: the checks a lot must pass before anything is taken from it, the rows a
+movement writes to a lot's totals, and the ERP message that reports a group of movements.
+
+Issues by scan (``mes.services.material_issues``) and backflush and output by a confirmation
+(``mes.services.confirmations``) both go through here, so a lot refuses the same things on every
+path and the ERP hears every movement in the same shape.
+
+The message a group of movements sends (kinds ``goods_issue``, ``goods_receipt`` and their
+``_reversal``) carries everything a connector needs::
+
+    {"type", "document_id", "work_order", "work_order_uuid", "order_item", "operation",
+     "operation_name", "work_center", "confirmation_id" (the report they ride with, or null),
+     "movements": [{"movement_id", "movement_type", "item", "lot", "quantity", "unit"}],
+     "reverses": {"document_id", "idempotency_key"} or null, "operator_badge", "station", "posted_at"}
+
+``movement_type`` follows SAP's numbers, which the other connectors map: 261 issue to the order,
+262 its reversal, 101 receipt from the order, 102 its reversal. Quantities are always positive
+in the message; the type says the direction. A confirmation's own message lists the movements it
+caused under ``goods_movements`` in the same shape, for ERPs that book them with the report.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from common.errors import DomainError
+from erp_sync.outbox import NewMessage
+from mes.models import Item, Lot, MaterialMovement, WorkOrder, WorkOrderOperation
+
+_QUANTITY_PLACES = Decimal("0.001")
+
+#: SAP's movement types, by (kind, is reversal).
+MOVEMENT_TYPES = {
+    (MaterialMovement.Kind.ISSUE, False): "261",
+    (MaterialMovement.Kind.ISSUE, True): "262",
+    (MaterialMovement.Kind.RECEIPT, False): "101",
+    (MaterialMovement.Kind.RECEIPT, True): "102",
+}
+
+#: The outbox kind of a group of movements, by (kind, is reversal).
+MESSAGE_KINDS = {
+    (MaterialMovement.Kind.ISSUE, False): "goods_issue",
+    (MaterialMovement.Kind.ISSUE, True): "goods_issue_reversal",
+    (MaterialMovement.Kind.RECEIPT, False): "goods_receipt",
+    (MaterialMovement.Kind.RECEIPT, True): "goods_receipt_reversal",
+}
+
+# Ids of the messages a confirmation's movements send are derived from the confirmation's, so a
+# replayed write can never queue a second one.
+GOODS_NAMESPACE = uuid.UUID("0d2f6c1e-8a4b-4e57-9c3d-5b7a1e9f2c64")
+
+
+def _plain(quantity: Decimal) -> str:
+    return f"{quantity.normalize():f}"
+
+
+def lot_find(*, item: Item, code: str, field: str = "lot") -> Lot:
+    """The lot ``code`` of ``item``, or ``lot_unknown``."""
+    lot = Lot.objects.filter(item=item, code=code).first()
+    if lot is None:
+        raise DomainError(
+            "lot_unknown",
+            _("Item %(item)s has no lot %(lot)s.") % {"item": item.code, "lot": code},
+            fields={field: code},
+        )
+    return lot
+
+
+def lots_lock(*, pks: Iterable[int]) -> dict[int, Lot]:
+    """Lock lots for an update of their totals, in primary-key order so two writers never deadlock.
+    Call after locking the work orders involved (the order's lock always comes first)."""
+    wanted = sorted(set(pks))
+    if not wanted:
+        return {}
+    return {lot.pk: lot for lot in Lot.objects.select_for_update().select_related("item", "unit").filter(pk__in=wanted).order_by("pk")}
+
+
+def lot_check_usable(*, lot: Lot, quantity: Decimal, today: datetime.date | None = None, field: str = "lot") -> None:
+    """Refuse to take ``quantity`` from ``lot`` when it is on hold or blocked (``lot_on_hold``),
+    past its expiry date (``lot_expired``) or holds less than that (``lot_insufficient``)."""
+    today = today or timezone.localdate()
+    if lot.status != Lot.Status.AVAILABLE:
+        raise DomainError(
+            "lot_on_hold",
+            _("Lot %(lot)s of %(item)s is %(status)s and cannot be used.")
+            % {"lot": lot.code, "item": lot.item.code, "status": Lot.Status(lot.status).label},
+            fields={field: lot.code},
+        )
+    if lot.expires_on is not None and lot.expires_on < today:
+        raise DomainError(
+            "lot_expired",
+            _("Lot %(lot)s of %(item)s expired on %(date)s.") % {"lot": lot.code, "item": lot.item.code, "date": lot.expires_on.isoformat()},
+            fields={field: lot.code},
+        )
+    if quantity > lot.quantity_on_hand:
+        raise DomainError(
+            "lot_insufficient",
+            _("Lot %(lot)s of %(item)s holds %(on_hand)s; %(requested)s asked.")
+            % {"lot": lot.code, "item": lot.item.code, "on_hand": _plain(lot.quantity_on_hand), "requested": _plain(quantity)},
+            fields={field: lot.code, "quantity": _plain(quantity)},
+        )
+
+
+def movement_apply_to_lot(*, movement: MaterialMovement) -> None:
+    """Add a posted movement to its lot's totals (in memory; the caller saves the lot, locked).
+    Issues add to ``issued_qty``, receipts to ``produced_qty``; reversals carry negative quantities."""
+    lot = movement.lot
+    if lot is None:
+        return
+    if movement.kind == MaterialMovement.Kind.ISSUE:
+        lot.issued_qty += movement.quantity
+    else:
+        lot.produced_qty += movement.quantity
+
+
+def movement_json(*, movement: MaterialMovement) -> dict[str, Any]:
+    """One movement as the ERP messages carry it (quantity positive; the type says the direction)."""
+    is_reversal = movement.quantity < 0
+    return {
+        "movement_id": str(movement.uuid),
+        "movement_type": MOVEMENT_TYPES[(movement.kind, is_reversal)],
+        "item": movement.item.code,
+        "lot": movement.lot.code if movement.lot is not None else None,
+        "quantity": str(abs(movement.quantity).quantize(_QUANTITY_PLACES)),
+        "unit": movement.unit.code,
+    }
+
+
+def goods_message(
+    *,
+    movements: list[MaterialMovement],
+    work_order: WorkOrder,
+    operation: WorkOrderOperation,
+    document_id: uuid.UUID,
+    confirmation_uuid: uuid.UUID | None = None,
+    reverses: uuid.UUID | None = None,
+) -> NewMessage:
+    """The ERP message for a group of movements of one kind and direction, all of one order and operation.
+
+    ``document_id`` is the message's idempotency key: a scanned issue's own uuid, or
+    ``goods_document_id`` of the confirmation the movements ride with. ``reverses`` is the
+    document id of the group a reversal takes back.
+    """
+    first = movements[0]
+    is_reversal = first.quantity < 0
+    operator = first.operator if first.operator_id is not None else None
+    return NewMessage(
+        kind=MESSAGE_KINDS[(first.kind, is_reversal)],
+        partition_key=work_order.number,
+        source_uuid=confirmation_uuid or first.uuid,
+        idempotency_key=document_id,
+        payload={
+            "type": MESSAGE_KINDS[(first.kind, is_reversal)],
+            "document_id": str(document_id),
+            "work_order": work_order.number,
+            "work_order_uuid": str(work_order.uuid),
+            "order_item": work_order.item.code,
+            "operation": operation.sequence,
+            "operation_name": operation.name,
+            "work_center": operation.work_center.code,
+            "confirmation_id": str(confirmation_uuid) if confirmation_uuid else None,
+            "movements": [movement_json(movement=movement) for movement in movements],
+            "reverses": {"document_id": str(reverses), "idempotency_key": str(reverses)} if reverses else None,
+            "operator_badge": operator.badge if operator else None,
+            "station": first.station,
+            "posted_at": (first.recorded_at or timezone.now()).isoformat(),
+        },
+    )
+
+
+def goods_document_id(*, confirmation_uuid: uuid.UUID, kind: str) -> uuid.UUID:
+    """The id of the message that reports a confirmation's movements of one ``MESSAGE_KINDS`` kind."""
+    return uuid.uuid5(GOODS_NAMESPACE, f"{confirmation_uuid}:{kind}")
