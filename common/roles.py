@@ -64,6 +64,14 @@ CAPABILITIES: dict[str, Capability] = {
         "stations bound to it)",
     ),
     "confirmation.reverse": Capability(_roles(PLANNER, SUPERVISOR, ADMIN), "reverse confirmations"),
+    "lot.write": Capability(_roles(INTEGRATION, ADMIN), "upsert the ERP's lots staged for production (single and bulk)"),
+    "material.issue": Capability(
+        _roles(OPERATOR, SUPERVISOR, INTEGRATION, ADMIN), "issue components to an order's operation (API and station scans)"
+    ),
+    "material.approve": Capability(
+        _roles(SUPERVISOR, ADMIN), "approve or reject an issue beyond the order's requirement (API and a badge scan at the station)"
+    ),
+    "material.reverse": Capability(_roles(PLANNER, SUPERVISOR, ADMIN), "reverse material issues"),
     "operation.run_on_equipment": Capability(
         _roles(OPERATOR, SUPERVISOR, ADMIN), "start and stop an operation on a machine (API)"
     ),
@@ -80,6 +88,7 @@ CAPABILITIES: dict[str, Capability] = {
     "planning.view": Capability(
         _roles(PLANNER, SUPERVISOR, ADMIN), "open the planning pages (order list, an order, its traveler)"
     ),
+    "trace.view": Capability(ALL_ROLES, "open the trace page and its PDF report (a lot or serial, backward and forward)"),
     "oee.view": Capability(_roles(PLANNER, SUPERVISOR, QUALITY, ADMIN), "open the OEE pages"),
     "unassigned_production.resolve": Capability(
         _roles(SUPERVISOR, ADMIN), "assign or dismiss unassigned production (its page)"
