@@ -56,7 +56,7 @@ from django.utils.translation import gettext_lazy
 from kombu.exceptions import OperationalError
 
 from common.errors import DomainError, ErrorKind
-from erp_sync.connectors.base import ErpTotals, PostResult
+from erp_sync.connectors.base import ErpTotals, FailureKind, PostResult
 from erp_sync.connectors.registry import connector_for
 from erp_sync.models import Drift, ErpConnection, OutboxMessage, ReconciliationRun
 from erp_sync.outbox import outbox_add, wake_sender_after_commit
@@ -397,14 +397,16 @@ def _reconcile_unit(
     tally.open += still_open
 
 
-#: How a connector's error text says what failed (prefixes of ``connectors.base.classify_exception``
-#: and the connectors' own look-up errors), most specific first.
-_FAILURE_MARKS = (
-    ("timeout", ("connect timeout:", "Timeout:")),
-    ("unreachable", ("connection refused:", "connection failed:")),
-    ("no_answer", ("no answer:",)),
-    ("unreadable", ("unreadable", "cannot be read")),
-)
+#: What kept the ERP from answering, by the kind of failure the connector decided where it caught
+#: the error (``connectors.base.FailureKind``), never by the error's wording. An answer with an HTTP
+#: status is a refusal quoted with the ERP's message (below); a kind not named here is told in the
+#: connector's own words.
+_REASON_OF_KIND = {
+    FailureKind.UNREACHABLE: "unreachable",  # nothing answers at the address
+    FailureKind.TIMEOUT: "timeout",  # no connection within the time-out
+    FailureKind.AMBIGUOUS: "timeout",  # reached, and no answer came within the time-out
+    FailureKind.REFUSED: "unreadable",  # answered, without a status, with nothing that could be used
+}
 _ERP_STATUS_PREFIX = re.compile(r"^(?:[\w ]+ )?HTTP \d{3}: ")
 _MARKUP = re.compile(r"<[^>]*>")
 
@@ -415,7 +417,7 @@ def _failure_reason(result: PostResult, row: ErpConnection) -> dict[str, Any]:
         message = _ERP_STATUS_PREFIX.sub("", result.error.removeprefix("look-up failed: "), count=1)
         message = " ".join(_MARKUP.sub(" ", message).split())  # a gateway's HTML error page, as its text
         return {"reason": "refused", "status": result.http_status, "erp_message": message[:300]}
-    reason = next((reason for reason, marks in _FAILURE_MARKS if any(mark in result.error for mark in marks)), "failed")
+    reason = _REASON_OF_KIND.get(result.failure_kind, "failed")
     return {"reason": reason, "address": urlparse(row.base_url).netloc, "timeout_seconds": row.timeout_seconds}
 
 
@@ -423,6 +425,7 @@ def _failure_reason(result: PostResult, row: ErpConnection) -> dict[str, Any]:
 FAILURE_TEXTS = {
     "unreachable": gettext_lazy("%(order)s: the ERP of connection %(connection)s could not be reached (nothing answers at %(address)s)."),
     "timeout": gettext_lazy("%(order)s: the ERP of connection %(connection)s did not answer within %(seconds)s s."),
+    # Recorded by runs before failures had kinds; a dropped connection is now a "timeout".
     "no_answer": gettext_lazy("%(order)s: the ERP of connection %(connection)s closed the connection without answering."),
     "refused": gettext_lazy("%(order)s: the ERP of connection %(connection)s refused the request (HTTP %(status)s): %(message)s"),
     "unreadable": gettext_lazy("%(order)s: the ERP of connection %(connection)s answered something that could not be read."),

@@ -381,7 +381,10 @@ class OdooConnector(Connector):
                 return response.json()
             except ValueError:
                 raise _CallFailed(
-                    PostResult(Outcome.UNKNOWN, error=f"Odoo answered something unreadable: {response.text[:200]}")
+                    PostResult(
+                        Outcome.UNKNOWN, error=f"Odoo answered something unreadable: {response.text[:200]}",
+                        failure_kind=FailureKind.REFUSED,
+                    )
                 ) from None
         name, message = _json2_error(response)
         error = f"Odoo HTTP {response.status_code}: {name + ': ' if name else ''}{message}"
@@ -446,7 +449,7 @@ class OdooConnector(Connector):
             # Sent, and no (complete) answer: the call may have been committed.
             raise _CallFailed(PostResult(Outcome.UNKNOWN, error=f"no answer: {type(error).__name__}: {error}")) from None
         except xmlrpc.client.ResponseError as error:
-            raise _CallFailed(PostResult(Outcome.UNKNOWN, error=f"unreadable XML-RPC answer: {error}")) from None
+            raise _CallFailed(PostResult(Outcome.UNKNOWN, error=f"unreadable XML-RPC answer: {error}", failure_kind=FailureKind.REFUSED)) from None
         finally:
             proxy("close")()
 

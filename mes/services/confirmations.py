@@ -641,13 +641,19 @@ def _columns(model: type, alias: str, unread: set[str]) -> str:
     return ", ".join(f"{alias}.{field.column}" for field in model._meta.concrete_fields if field.name not in unread)
 
 
+# Both the single and the bulk path read an order's operations with these columns and joins, and
+# make them into instances with ``_operations_read``.
+_OPERATION_COLUMNS = (
+    f"{_columns(WorkOrderOperation, 'op', _UNREAD_OPERATION_FIELDS)}, wc.code AS work_center_code, wc.name AS work_center_name"
+)
+_OPERATION_TABLES = "mes_workorderoperation op JOIN mes_workcenter wc ON wc.id = op.work_center_id"
+
 _OPERATIONS_SQL = f"""
-SELECT {_columns(WorkOrderOperation, "op", _UNREAD_OPERATION_FIELDS)}, wc.code AS work_center_code, wc.name AS work_center_name,
+SELECT {_OPERATION_COLUMNS},
        (SELECT c.id FROM mes_confirmation c WHERE c.client_id = %s) AS existing_confirmation_id,
        e.id AS employee_id, e.name AS employee_name, e.is_active AS employee_active,
        r.id AS reason_id, r.kind AS reason_kind, r.name AS reason_name
-FROM mes_workorderoperation op
-JOIN mes_workcenter wc ON wc.id = op.work_center_id
+FROM {_OPERATION_TABLES}
 LEFT JOIN mes_employee e ON e.badge = %s
 LEFT JOIN mes_reasoncode r ON r.code = %s
 WHERE op.work_order_id = %s
@@ -655,20 +661,29 @@ ORDER BY op.sequence
 """
 
 
-def _read_after_lock(work_order: WorkOrder, request: ConfirmationRequest) -> tuple[list[WorkOrderOperation], _Lookups, int | None]:
-    """The order's operations as they are now, the operator and reason code the request names,
-    and the confirmation already recorded under its client_id, if any. Call holding the order's lock."""
-    client = Confirmation._meta.get_field("client_id").get_db_prep_value(request.client_id, connection)
-    operations = raw_instances(WorkOrderOperation, _OPERATIONS_SQL, [client, request.operator_badge, request.reason_code, work_order.pk])
-    if not operations:
-        existing = Confirmation.objects.filter(client_id=request.client_id).values_list("pk", flat=True).first()
-        return [], _Lookups.load([request]), existing
+def _operations_read(sql: str, params: list[Any], orders: dict[int, WorkOrder]) -> list[WorkOrderOperation]:
+    """The operations ``sql`` selects (``_OPERATION_COLUMNS`` from ``_OPERATION_TABLES``), each with its
+    order (from ``orders``, by primary key) and its work center. Call holding the orders' locks."""
+    operations = raw_instances(WorkOrderOperation, sql, params)
     for operation in operations:
-        relate(operation, "work_order", work_order)
+        relate(operation, "work_order", orders[operation.work_order_id])
         relate(
             operation, "work_center",
             partial_instance(WorkCenter, id=operation.work_center_id, code=operation.work_center_code, name=operation.work_center_name),
         )
+    return operations
+
+
+def _read_after_lock(work_order: WorkOrder, request: ConfirmationRequest) -> tuple[list[WorkOrderOperation], _Lookups, int | None]:
+    """The order's operations as they are now, the operator and reason code the request names,
+    and the confirmation already recorded under its client_id, if any. Call holding the order's lock."""
+    client = Confirmation._meta.get_field("client_id").get_db_prep_value(request.client_id, connection)
+    operations = _operations_read(
+        _OPERATIONS_SQL, [client, request.operator_badge, request.reason_code, work_order.pk], {work_order.pk: work_order}
+    )
+    if not operations:
+        existing = Confirmation.objects.filter(client_id=request.client_id).values_list("pk", flat=True).first()
+        return [], _Lookups.load([request]), existing
     first = operations[0]
     operator = (
         partial_instance(Employee, id=first.employee_id, badge=request.operator_badge, name=first.employee_name, is_active=bool(first.employee_active))
@@ -758,12 +773,14 @@ def operation_confirm_many(*, requests: list[ConfirmationRequest], actor: Any = 
 
 
 def _operations_of(orders: Iterable[WorkOrder]) -> dict[int, list[WorkOrderOperation]]:
-    """The operations of locked orders, by order primary key, in sequence."""
+    """The operations of locked orders, by order primary key, in sequence: read as the single path reads them."""
     orders_by_pk = {order.pk: order for order in orders}
     operations_by_order: dict[int, list[WorkOrderOperation]] = {pk: [] for pk in orders_by_pk}
-    for operation in WorkOrderOperation.objects.select_related("work_center").filter(work_order__in=orders_by_pk).order_by("sequence"):
-        operation.work_order = orders_by_pk[operation.work_order_id]
-        operations_by_order[operation.work_order_id].append(operation)
+    if orders_by_pk:
+        placeholders = ", ".join(["%s"] * len(orders_by_pk))
+        sql = f"SELECT {_OPERATION_COLUMNS} FROM {_OPERATION_TABLES} WHERE op.work_order_id IN ({placeholders}) ORDER BY op.sequence"
+        for operation in _operations_read(sql, list(orders_by_pk), orders_by_pk):
+            operations_by_order[operation.work_order_id].append(operation)
     return operations_by_order
 
 

@@ -87,10 +87,7 @@ def _new_station(work_center: WorkCenter, equipment: Equipment | None, *, name: 
                 credential_hash=digest, created_by=created_by,
             )
     except IntegrityError:
-        raise DomainError(
-            "station_name_taken", _("A station named %(name)s exists already; choose another name.") % {"name": name},
-            kind=ErrorKind.CONFLICT, fields={"name": name},
-        ) from None
+        raise _name_taken(name) from None
     event_record(
         object_type="station", object_key=station.name, action="create", actor_label=created_by,
         after={"work_center": work_center.code, "equipment": equipment.code if equipment else None, "pin": is_pin_required},
@@ -188,9 +185,7 @@ def station_link_use(*, secret_hash: str) -> tuple[Station, str]:
 @transaction.atomic
 def station_revoke(*, station_id: int, actor: Any = None) -> Station:
     """Revoke a station: its cookie stops working at once. Revoking again changes nothing."""
-    station = Station.objects.select_for_update().filter(pk=station_id).first()
-    if station is None:
-        raise DomainError("unknown_station", _("No station %(id)s.") % {"id": station_id}, kind=ErrorKind.NOT_FOUND)
+    station = _station(station_id, lock=True)
     if station.revoked_at is not None:
         return station
     label = actor.get_username() if getattr(actor, "is_authenticated", False) else ""
@@ -198,6 +193,72 @@ def station_revoke(*, station_id: int, actor: Any = None) -> Station:
     station.revoked_by = label
     station.save(update_fields=["revoked_at", "revoked_by"])
     event_record(object_type="station", object_key=station.name, action="revoke", actor=actor, before={"active": True}, after={"active": False})
+    return station
+
+
+def _station(station_id: int, *, lock: bool = False) -> Station:
+    stations = Station.objects.select_related("work_center", "equipment")
+    station = (stations.select_for_update(of=("self",)) if lock else stations).filter(pk=station_id).first()
+    if station is None:
+        raise DomainError("unknown_station", _("No station %(id)s.") % {"id": station_id}, kind=ErrorKind.NOT_FOUND)
+    return station
+
+
+def _name_taken(name: str) -> DomainError:
+    return DomainError(
+        "station_name_taken", _("A station named %(name)s exists already; choose another name.") % {"name": name},
+        kind=ErrorKind.CONFLICT, fields={"name": name},
+    )
+
+
+def _station_settings(station: Station, *, name: str, equipment_code: str, is_pin_required: bool) -> dict[str, Any]:
+    """What a station's settings become, or a refusal: a name of its own, a machine of its work center."""
+    name = name.strip()
+    if not name or len(name) > Station._meta.get_field("name").max_length:
+        raise DomainError("invalid_station_name", _("A station needs a name of at most 64 characters."), fields={"name": name})
+    equipment = _machine(station.work_center, equipment_code)
+    if Station.objects.filter(name=name).exclude(pk=station.pk).exists():
+        raise _name_taken(name)
+    return {"name": name, "equipment": equipment, "is_pin_required": is_pin_required}
+
+
+def _station_record(station: Station) -> dict[str, Any]:
+    return {"name": station.name, "equipment": station.equipment.code if station.equipment else None, "pin": station.is_pin_required}
+
+
+def station_update_check(*, station_id: int, name: str, equipment_code: str = "", is_pin_required: bool = False) -> None:
+    """The refusals ``station_update`` would give, without saving: for a form to show them on the page."""
+    _station_settings(_station(station_id), name=name, equipment_code=equipment_code, is_pin_required=is_pin_required)
+
+
+@transaction.atomic
+def station_update(
+    *, station_id: int, name: str, equipment_code: str = "", is_pin_required: bool = False, actor: Any = None
+) -> Station:
+    """Rename a station, give it another machine of its work center, or ask for a PIN there, audited.
+
+    Its work center stays (its tablet was set up for it); reports already made keep the name they
+    were made under. Saving it unchanged records nothing.
+    """
+    station = _station(station_id, lock=True)
+    wanted = _station_settings(station, name=name, equipment_code=equipment_code, is_pin_required=is_pin_required)
+    changes = [field for field, value in wanted.items() if getattr(station, field) != value]
+    if not changes:
+        return station
+    before = _station_record(station)
+    for field in changes:
+        setattr(station, field, wanted[field])
+    try:
+        with transaction.atomic():
+            station.save(update_fields=changes)
+    except IntegrityError:
+        raise _name_taken(station.name) from None  # taken a moment ago
+    after = _station_record(station)
+    event_record(
+        object_type="station", object_key=station.name, action="update", actor=actor,
+        before={key: value for key, value in before.items() if after[key] != value},
+        after={key: value for key, value in after.items() if before[key] != value},
+    )
     return station
 
 
