@@ -524,7 +524,7 @@ def test_every_role_reads_drifts_with_mes_and_erp_quantities(db, operator, djang
     assert (row["work_order"], row["operation"], row["kind"], row["key"]) == (ORDER, 10, "missing_in_erp", drift.key)
     assert (row["mes"]["good"], row["erp"]["good"], row["difference"]["good"]) == (2, 0, -2)  # numbers, as everywhere in the API
     assert (row["repairable"], row["repaired_at"], row["repaired_by"], row["message"]["state"]) == (True, None, None, "acknowledged")
-    assert response.json()["open_by_kind"] == {"missing_in_erp": 1, "extra_in_erp": 0, "quantity_drift": 0}
+    assert response.json()["open_by_kind"] == {"missing_in_erp": 1, "extra_in_erp": 0, "quantity_drift": 0, "material_drift": 0}
     with django_assert_num_queries(2):
         drift_list()
 
