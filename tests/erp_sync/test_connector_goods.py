@@ -13,11 +13,13 @@ from erp_sync.connectors.erpnext import ErpNextConnector
 from erp_sync.connectors.sap import SapConnector
 from tests.erp_sync.builders import (
     ERPNEXT_ORDER,
+    ODOO_ORDER,
     SAP_ORDER,
     erpnext_confirmation,
     erpnext_connector,
     goods_posting,
     movement,
+    odoo_connector,
     reversal_of,
     sap_confirmation,
     sap_connector,
@@ -239,3 +241,23 @@ def test_erpnext_stock_entry_mode_carries_the_output_on_the_report(erpnext) -> N
     assert (result.outcome, result.erp_document) == (Outcome.ACCEPTED, booked.erp_document)
     assert len(erpnext.control.ledger()) == 1
     assert erpnext.control.stock() == {("FRAME-100", "OUT-20250301"): ("0", "5")}
+
+
+# -- Odoo ---------------------------------------------------------------------------------------------
+
+odoo_process, odoo = simulator_fixtures("odoo", autocreate=True)
+
+
+@pytest.mark.parametrize("kind", ["goods_issue", "goods_issue_reversal", "goods_receipt", "goods_receipt_reversal"])
+def test_odoo_acknowledges_goods_without_a_call_and_says_they_were_not_sent(odoo, kind) -> None:
+    connector = odoo_connector(odoo)
+    try:
+        posting = goods_posting(order=ODOO_ORDER, kind=kind, movements=[BACKFLUSH])
+        result = connector.post(posting)
+        found = connector.find(posting)
+    finally:
+        connector.close()
+
+    assert (result.outcome, found.outcome) == (Outcome.ACCEPTED, Outcome.ACCEPTED)
+    assert result.erp_document.startswith("not sent") and result.erp_ref == {"not_sent": kind}
+    assert odoo.control.ledger() == [] and odoo.control.health()["counters"].get("requests", 0) == 0
