@@ -18,6 +18,15 @@
 - A reversal cancels the original document with ``frappe.client.cancel`` (docstatus 2), the
   way ERPNext reverses a submitted document; one already cancelled counts as done.
 
+- Goods movements: a ``goods_issue`` becomes a submitted Stock Entry ``Material Transfer for
+  Manufacture`` for the Work Order (a row per movement: ``item_code``, ``qty``, ``batch_no`` =
+  the lot), a ``goods_receipt`` a ``Manufacture`` with the finished item (``is_finished_item``,
+  ``batch_no`` = the output lot); our key goes into the key field, found by it before a resend as
+  for Job Cards. Their reversals cancel that Stock Entry (by its stored name, else by the
+  original's key). In ``stock_entry`` mode a report is itself a Manufacture entry carrying its
+  output (``goods_movements``), so the receipt it caused and that receipt's reversal are
+  acknowledged without a call. ``goods_totals`` sums the order's submitted Stock Entries.
+
 Options (all optional):
 
 ``mode`` ("job_card")
@@ -40,6 +49,11 @@ Options (all optional):
     ``employee``, and a ``company``.
 ``time_zone`` (settings.TIME_ZONE)
     the site's zone; Frappe stores naive local date-times.
+``use_batch_no`` (true)
+    send the lot of a goods movement as the row's ``batch_no`` (false for items not batch-managed).
+``source_warehouse``, ``wip_warehouse``, ``fg_warehouse`` ("")
+    the rows' ``s_warehouse`` / ``t_warehouse`` (transfer from source to work-in-progress; finished
+    goods into ``fg_warehouse``); left out, ERPNext takes the Work Order's.
 """
 
 from __future__ import annotations

@@ -19,6 +19,16 @@ and ``password`` are the communication user's Basic credentials.
 - A reversal cancels the original with ``CancelProdnOrdConf`` (its group and count from
   ``Posting.reverses_ref``, or looked up by the original's key) and passes the reversal's own
   key as ``ExternalSystemConfirmation``, so the cancellation record can be found by it.
+- Goods movements (see ``Posting``): a confirmation whose payload lists ``goods_movements``
+  deep-inserts them as ``to_ProdnOrdConfMatlDocItm`` (261 with ``Batch`` = the lot; 101 with
+  ``Batch`` = the output lot, ``OrderItem`` "0001", ``GoodsMovementRefDocType`` "F"), leaving
+  ``APIConfHasNoGoodsMovements`` unset. The separate goods messages of such a report
+  (``confirmation_id`` set) are then booked already: acknowledged without a call, naming the
+  report's confirmation. A scanned issue (no ``confirmation_id``) goes as a confirmation of its own
+  of that operation with zero quantities carrying its 261 items, under the issue's key (found by
+  it like any confirmation). Reversals cancel the confirmation as for reports (SAP reverses its
+  goods movements with it); the goods reversals of a report need no call, its cancellation does it.
+  ``goods_totals`` reads the material document items of the order's confirmations that stand.
 - Statuses: 2xx accepted; 408/423/425/429/5xx retryable; 401, 403 (not CSRF), 400 and other
   4xx rejected with SAP's own message text.
 
@@ -29,8 +39,9 @@ Options (all optional):
     value key SAP1: 1 setup, 2 machine, 3 labour). A kind left out is not sent.
 ``activity_unit`` ("H")
     unit of those quantities (``OpWorkQuantityUnitN``); time is sent in hours, 3 decimals.
-``plant`` ("")
-    sent as ``Plant`` when set.
+``plant`` (""), ``storage_location`` ("")
+    sent as ``Plant`` (on the confirmation and its material items) and ``StorageLocation`` (on
+    the material items) when set.
 ``unit_map`` ({}), ``reason_code_map`` ({})
     MES code → SAP code for ``ConfirmationUnit`` and ``VarianceReasonCode``.
 ``send_work_center`` (false), ``send_personnel`` (false)
