@@ -430,20 +430,8 @@ class SapConnector(Connector):
         return item
 
     def _material_items(self, group: str, count: str) -> list[dict[str, Any]] | PostResult:
-        try:
-            response = self.session.get(
-                f"{self.service_url}/ProdnOrdConf2(ConfirmationGroup='{quote(_quoted(group))}',"
-                f"ConfirmationCount='{quote(_quoted(count))}')/to_ProdnOrdConfMatlDocItm",
-                params={"$format": "json"},
-                timeout=self.timeout,
-            )
-        except requests.RequestException as error:
-            failed = classify_exception(error)
-            return PostResult(Outcome.RETRYABLE, error=failed.error, failure_kind=failed.failure_kind)
-        if response.status_code != 200:
-            return _failure(response)
-        body = _entity(response)
-        return list(body.get("results") or []) if isinstance(body, dict) else []
+        body = self._read_one(group, count, "/to_ProdnOrdConfMatlDocItm")
+        return body if isinstance(body, PostResult) else list(body.get("results") or [])
 
     def _confirmation_body(self, posting: Posting) -> dict[str, Any]:
         payload = posting.payload
@@ -612,11 +600,12 @@ class SapConnector(Connector):
             url = following if not following or following.startswith("http") else _absolute(self.service_url, following)
         return records
 
-    def _read_one(self, group: str, count: str) -> dict[str, Any] | PostResult:
+    def _read_one(self, group: str, count: str, navigation: str = "") -> dict[str, Any] | PostResult:
+        """One confirmation by its key, or (``navigation``) what it leads to, e.g. its material document items."""
         try:
             response = self.session.get(
                 f"{self.service_url}/ProdnOrdConf2(ConfirmationGroup='{quote(_quoted(group))}',"
-                f"ConfirmationCount='{quote(_quoted(count))}')",
+                f"ConfirmationCount='{quote(_quoted(count))}'){navigation}",
                 params={"$format": "json"},
                 timeout=self.timeout,
             )
