@@ -152,6 +152,19 @@ def format_ledger(entries: list[dict[str, Any]], *, flavor: str) -> str:
         for entry in entries
     ]
     widths = [max(len(row[index]) for row in [header, *rows]) for index in range(len(header))]
-    for row in [header, *rows]:
+    for entry, row in zip([None, *entries], [header, *rows], strict=True):
         lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        lines.extend(_movement_lines(entry))
     return "\n".join(lines) + "\n"
+
+
+def _movement_lines(entry: dict[str, Any] | None) -> list[str]:
+    """The goods movements an entry booked, one indented line each: SAP's movement type (ERPNext:
+    issued or received), material, batch and quantity."""
+    lines = []
+    for movement in ((entry or {}).get("details") or {}).get("movements") or []:
+        kind = movement.get("type") or ("received" if movement.get("finished") else "issued")
+        material = movement.get("material") or movement.get("item") or ""
+        batch = f" batch {movement['batch']}" if movement.get("batch") else ""
+        lines.append(f"      {kind} {material}{batch} {movement.get('quantity', '')}".rstrip())
+    return lines

@@ -71,6 +71,8 @@ def test_sap_confirmation_deep_inserts_its_movements_with_batches(sap, sap_conne
     assert sap.control.stock() == {("FRAME-100", "OUT-20250301"): ("0", "5"), ("STEEL-10", "L-0001"): ("2.5", "0")}
     [entry] = sap.control.ledger()
     assert [(m["type"], m["batch"]) for m in entry["details"]["movements"]] == [("261", "L-0001"), ("101", "OUT-20250301")]
+    printed = sap.control.ledger_text()
+    assert "      261 STEEL-10 batch L-0001 2.5\n" in printed and "      101 FRAME-100 batch OUT-20250301 5\n" in printed
 
 
 def test_sap_goods_that_rode_with_their_confirmation_are_acknowledged_without_a_call(sap, sap_connection: SapConnector) -> None:
