@@ -53,7 +53,7 @@ Options (all optional):
     send the lot of a goods movement as the row's ``batch_no`` (false for items not batch-managed).
 ``source_warehouse``, ``wip_warehouse``, ``fg_warehouse`` ("")
     the rows' ``s_warehouse`` / ``t_warehouse`` (transfer from source to work-in-progress; finished
-    goods into ``fg_warehouse``); left out, ERPNext takes the Work Order's.
+    goods into ``fg_warehouse``); a real ERPNext needs them unless its Stock Entry defaults supply them.
 """
 
 from __future__ import annotations

@@ -429,7 +429,7 @@ def test_command_lists_drift_exits_1_and_repairs_missing_on_request(released_ord
     assert "ORDER" in text and "missing_in_erp" in text and str(lost.idempotency_key) in text
     assert "5/0/0" in text and "2/0/0" in text  # MES against ERP good/scrap/rework
     assert "queued to be sent again" in text
-    assert "1 drift(s) (1 missing in the ERP, 0 extra in the ERP, 0 quantity)" in text
+    assert "1 drift(s) (1 missing in the ERP, 0 extra in the ERP, 0 quantity, 0 materials)" in text
     lost.refresh_from_db()
     assert (lost.state, lost.needs_lookup) == ("retrying", True)
     assert Event.objects.get(object_type="erp_drift", action="repair").actor_label == "manage.py reconcile"
