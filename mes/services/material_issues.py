@@ -225,13 +225,13 @@ def material_issue(*, request: MaterialIssueRequest, actor: Any = None, work_cen
 
 
 def _record(request: MaterialIssueRequest, work_order: WorkOrder, actor: Any, work_center: WorkCenter | None) -> MaterialIssueResult:
-    _check_quantity(request.quantity)
     operator = _operator(request.operator_badge)
     _check_order_open(work_order)
     operation = _operation(work_order, request.operation)
     if work_center is not None:
         operation_check_work_center(operation=operation, work_center=work_center, number=work_order.number)
     component = _component(work_order, operation, request.item)
+    _check_quantity(request.quantity)
     item = component.item
     lot = None
     if request.lot:

@@ -163,6 +163,8 @@ ACTIONS: list[Action] = [
     Action("station-api-start", "POST", (STATION,), data={}),
     Action("station-api-pause", "POST", (STATION,), data={}),
     Action("station-api-downtime", "POST", (STATION,), data={}),
+    Action("station-api-issue", "POST", (STATION,), data={}),
+    Action("station-api-issue-approve", "POST", (STATION,), data={}),
     # --- the API -----------------------------------------------------------------------------
     *_resource("items", "FRAME-100"),
     *_resource("work-centers", "WC-CUT"),
