@@ -420,7 +420,7 @@ class LotBulkView(InboundWriteView):
     @extend_schema(
         tags=["lots"],
         summary="Upsert up to 1,000 lots, all or nothing",
-        request=inline_serializer("LotBulk", {"lots": s.LotBulkSerializer(many=True)}),
+        request=inline_serializer("LotsBulk", {"lots": s.LotBulkSerializer(many=True)}),
         responses={200: s.BulkResponseSerializer, 400: s.BulkResponseSerializer, 422: s.BulkResponseSerializer},
     )
     def post(self, request: Request) -> Response:
