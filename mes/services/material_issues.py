@@ -43,7 +43,16 @@ from mes.models import (
 )
 from mes.selectors.material_issues import material_issue_get
 from mes.services.audit import event_record
-from mes.services.confirmations import OPEN_FOR_CONFIRMATION, operation_check_work_center, plain, work_order_not_finished
+from mes.services.confirmations import (
+    OPEN_FOR_CONFIRMATION,
+    client_id_check_same,
+    operation_check_work_center,
+    plain,
+    unknown_operation,
+    unknown_operator,
+    work_order_check_released,
+    work_order_not_finished,
+)
 from mes.services.materials import goods_message, lot_check_usable, lot_find, lots_lock, movement_apply_to_lot
 from mes.services.transitions import work_order_lock
 
@@ -94,18 +103,12 @@ def _operator(badge: str) -> Employee | None:
         return None
     operator = Employee.objects.filter(badge=badge, is_active=True).first()
     if operator is None:
-        raise DomainError("unknown_operator", _("No active employee has badge %(badge)s.") % {"badge": badge}, fields={"operator_badge": badge})
+        raise unknown_operator(badge=badge)
     return operator
 
 
 def _check_order_open(work_order: WorkOrder) -> None:
-    if work_order.status == Status.PLANNED:
-        raise DomainError(
-            "work_order_not_released",
-            _("Work order %(number)s is not released yet.") % {"number": work_order.number},
-            kind=ErrorKind.CONFLICT,
-            fields={"work_order": work_order.status},
-        )
+    work_order_check_released(work_order=work_order)
     if work_order.status not in OPEN_FOR_CONFIRMATION:
         raise DomainError(
             "work_order_not_open",
@@ -119,11 +122,7 @@ def _check_order_open(work_order: WorkOrder) -> None:
 def _operation(work_order: WorkOrder, sequence: int) -> WorkOrderOperation:
     operation = WorkOrderOperation.objects.select_related("work_center").filter(work_order=work_order, sequence=sequence).first()
     if operation is None:
-        raise DomainError(
-            "unknown_operation",
-            _("Work order %(number)s has no operation %(sequence)s.") % {"number": work_order.number, "sequence": sequence},
-            fields={"operation": str(sequence)},
-        )
+        raise unknown_operation(number=work_order.number, sequence=sequence)
     operation.work_order = work_order
     return operation
 
@@ -187,13 +186,10 @@ def _locked_lot(movement: MaterialMovement) -> None:
 
 
 def _replay(existing: MaterialMovement, request: MaterialIssueRequest) -> MaterialIssueResult:
-    if existing.request_hash != request.fingerprint():
-        raise DomainError(
-            "client_id_conflict",
-            _("client_id %(client_id)s was already used for a different issue.") % {"client_id": request.client_id},
-            kind=ErrorKind.CONFLICT,
-            fields={"client_id": str(request.client_id)},
-        )
+    client_id_check_same(
+        recorded_hash=existing.request_hash, fingerprint=request.fingerprint(), client_id=request.client_id,
+        message=_("client_id %(client_id)s was already used for a different issue.") % {"client_id": request.client_id},
+    )
     return MaterialIssueResult(existing, created=False)
 
 
