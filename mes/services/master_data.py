@@ -59,23 +59,21 @@ def _upsert(
     wanted: dict[str, Any],
     actor: Any,
     scope: dict[str, Any] | None = None,
-    initial: dict[str, Any] | None = None,
     object_key: str = "",
 ) -> UpsertResult:
     """Lock-or-create one row by its key; a concurrent create of the same key becomes an update.
 
-    ``scope`` completes a key made of several fields (a lot's item); ``initial`` are values set
-    only when the row is created; ``object_key`` names the row in the audit trail (default ``key``).
+    ``scope`` completes a key made of several fields (a lot's item); ``object_key`` names the row
+    in the audit trail (default ``key``).
     """
     object_type = model._meta.model_name
     lookup = {**(scope or {}), key_field: key}
     object_key = object_key or key
     obj = model.objects.select_for_update().filter(**lookup).first()
     if obj is None:
-        created_with = {**(initial or {}), **wanted}
         try:
             with transaction.atomic():
-                obj = model.objects.create(**lookup, **created_with)
+                obj = model.objects.create(**lookup, **wanted)
         except IntegrityError:
             obj = model.objects.select_for_update().filter(**lookup).first()
             if obj is None:
@@ -83,7 +81,7 @@ def _upsert(
         else:
             event_record(
                 object_type=object_type, object_key=object_key, action="create", actor=actor,
-                after={name: _plain(value) for name, value in created_with.items()},
+                after={name: _plain(value) for name, value in wanted.items()},
             )
             return UpsertResult(obj, created=True, changed=True)
     changes = changed_fields(obj=obj, wanted=wanted)
