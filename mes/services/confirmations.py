@@ -331,15 +331,15 @@ def operator_known_and_active(*, judgement: Judgement) -> None:
         return
     judgement.operator = judgement.lookups.operators.get(badge)
     if judgement.operator is None or not judgement.operator.is_active:
-        raise DomainError(
-            "unknown_operator",
-            _("No active employee has badge %(badge)s.") % {"badge": badge},
-            fields={"operator_badge": badge},
-        )
+        raise unknown_operator(badge=badge)
 
 
-def work_order_released(*, judgement: Judgement) -> None:
-    work_order = judgement.work_order
+def unknown_operator(*, badge: str) -> DomainError:
+    return DomainError("unknown_operator", _("No active employee has badge %(badge)s.") % {"badge": badge}, fields={"operator_badge": badge})
+
+
+def work_order_check_released(*, work_order: WorkOrder) -> None:
+    """Refuse (409 ``work_order_not_released``) an order still planned."""
     if work_order.status == Status.PLANNED:
         raise DomainError(
             "work_order_not_released",
@@ -349,15 +349,23 @@ def work_order_released(*, judgement: Judgement) -> None:
         )
 
 
+def work_order_released(*, judgement: Judgement) -> None:
+    work_order_check_released(work_order=judgement.work_order)
+
+
+def unknown_operation(*, number: str, sequence: int) -> DomainError:
+    return DomainError(
+        "unknown_operation",
+        _("Work order %(number)s has no operation %(sequence)s.") % {"number": number, "sequence": sequence},
+        fields={"operation": str(sequence)},
+    )
+
+
 def operation_known(*, judgement: Judgement) -> None:
     sequence = judgement.request.operation
     judgement.operation = next((candidate for candidate in judgement.operations if candidate.sequence == sequence), None)
     if judgement.operation is None:
-        raise DomainError(
-            "unknown_operation",
-            _("Work order %(number)s has no operation %(sequence)s.") % {"number": judgement.work_order.number, "sequence": sequence},
-            fields={"operation": str(sequence)},
-        )
+        raise unknown_operation(number=judgement.work_order.number, sequence=sequence)
 
 
 def operation_at_this_work_center(*, judgement: Judgement) -> None:
@@ -617,14 +625,17 @@ def _record(judgement: Judgement, rows: ConfirmationRows, actor: Any) -> Confirm
     return confirmation
 
 
+def client_id_check_same(*, recorded_hash: str, fingerprint: str, client_id: uuid.UUID, message: str) -> None:
+    """Refuse (409 ``client_id_conflict``, saying ``message``) a resend whose content differs from what was recorded."""
+    if recorded_hash != fingerprint:
+        raise DomainError("client_id_conflict", message, kind=ErrorKind.CONFLICT, fields={"client_id": str(client_id)})
+
+
 def _replay(existing: Confirmation, request: ConfirmationRequest) -> ConfirmationResult:
-    if existing.request_hash != request.fingerprint():
-        raise DomainError(
-            "client_id_conflict",
-            _("client_id %(client_id)s was already used for a different report.") % {"client_id": request.client_id},
-            kind=ErrorKind.CONFLICT,
-            fields={"client_id": str(request.client_id)},
-        )
+    client_id_check_same(
+        recorded_hash=existing.request_hash, fingerprint=request.fingerprint(), client_id=request.client_id,
+        message=_("client_id %(client_id)s was already used for a different report.") % {"client_id": request.client_id},
+    )
     return ConfirmationResult(existing, created=False)
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime
 import logging
+import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -20,9 +22,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common.errors import DomainError, ErrorKind
+from common.roles import may
 from mes.models import Employee, Equipment, ReasonCode, Status, WorkCenter, WorkOrderOperation
+from mes.models import Lot as StockLot
+from mes.models import MaterialMovement
+from mes.selectors.material_issues import component_remaining, material_issue_get
 from mes.services.audit import event_record
 from mes.services.confirmations import ConfirmationRequest, ConfirmationResult, operation_confirm
+from mes.services.material_issues import MaterialIssueRequest, MaterialIssueResult, material_issue, material_issue_approve
 from mes.services.transitions import operation_transition_locked, work_order_transition_locked
 from shopfloor.models import ConsumedLot, EquipmentState, PinTryCount, Station, StationLink
 from shopfloor.services import (
@@ -439,3 +446,71 @@ def station_downtime_reason(*, station: Station, state_id: int, reason_code: str
         raise DomainError("unknown_state", _("That machine stop is not one of this station's."), kind=ErrorKind.NOT_FOUND)
     return downtime_reason_set(state_id=state_id, reason_code=reason_code, actor_label=operator_badge)
 
+
+
+# --- material issues at the station --------------------------------------------------------
+#
+# A scan LOT:<item>:<lot>[:<quantity>] issues that lot to the open operation; an issue beyond the
+# tolerance waits for a supervisor, who approves it by scanning their badge at the station.
+
+
+def _issue_quantity(*, client_id: uuid.UUID, work_order: str, operation: int, item: str, lot: str) -> Decimal:
+    """What a scan without a quantity issues: what the operation still needs of the component, at
+    most what the lot holds. A resend of the same scan issues what the first one did."""
+    existing = MaterialMovement.objects.filter(client_id=client_id).values_list("quantity", flat=True).first()
+    if existing is not None:
+        return existing
+    remaining = component_remaining(work_order=work_order, operation=operation, item=item)
+    if remaining is None:
+        return Decimal(0)  # not a component of the operation: the issue says so
+    if remaining == 0:
+        raise DomainError(
+            "nothing_left_to_issue",
+            _("Operation %(sequence)s of %(number)s has all the %(item)s it needs; scan LOT:%(item)s:%(lot)s:<quantity> to issue more.")
+            % {"sequence": operation, "number": work_order, "item": item, "lot": lot},
+            fields={"quantity": "0"},
+        )
+    on_hand = StockLot.objects.filter(item__code=item, code=lot).first()
+    if on_hand is not None and on_hand.quantity_on_hand > 0:
+        return min(remaining, on_hand.quantity_on_hand)
+    return remaining
+
+
+def station_material_issue(
+    *, station: Station, client_id: uuid.UUID, work_order: str, operation: int, item: str, lot: str, quantity: Decimal | None, operator_badge: str
+) -> MaterialIssueResult:
+    """Issue a scanned lot to an operation of the station's work center (``other_work_center`` otherwise),
+    through the API's service: same rules, same idempotency on ``client_id``."""
+    if quantity is None:
+        quantity = _issue_quantity(client_id=client_id, work_order=work_order, operation=operation, item=item, lot=lot)
+    request = MaterialIssueRequest(
+        client_id=client_id, work_order=work_order, operation=operation, item=item, lot=lot, quantity=quantity,
+        operator_badge=operator_badge, station=station.name,
+    )
+    return material_issue(request=request, work_center=station.work_center)
+
+
+def station_material_approve(*, station: Station, movement_id: uuid.UUID, supervisor_badge: str) -> MaterialIssueResult:
+    """A supervisor's badge scanned at the station approves an issue of this station's work center
+    waiting for approval: the badge's employee must be linked to a user holding ``material.approve``."""
+    supervisor = Employee.objects.select_related("user").filter(badge=supervisor_badge, is_active=True).first()
+    if supervisor is None:
+        raise DomainError(
+            "unknown_operator", _("No active employee has badge %(badge)s.") % {"badge": supervisor_badge}, fields={"badge": supervisor_badge}
+        )
+    if supervisor.user is None or not supervisor.user.is_active or not may(supervisor.user, "material.approve"):
+        raise DomainError(
+            "not_a_supervisor",
+            _("Badge %(badge)s may not approve an over-issue; a supervisor has to scan their badge.") % {"badge": supervisor_badge},
+            kind=ErrorKind.FORBIDDEN,
+            fields={"badge": supervisor_badge},
+        )
+    movement = material_issue_get(movement_id=movement_id)
+    if movement.operation.work_center_id != station.work_center_id:
+        raise DomainError("unknown_material_issue", _("That issue is not one of this station's."), kind=ErrorKind.NOT_FOUND)
+    return material_issue_approve(
+        movement_id=movement_id,
+        reason=_("Approved at station %(station)s by badge %(badge)s.") % {"station": station.name, "badge": supervisor_badge},
+        actor=supervisor.user,
+        actor_label=supervisor_badge,
+    )
