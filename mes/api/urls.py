@@ -1,6 +1,6 @@
 from django.urls import path
 
-from mes.api import views
+from mes.api import trace, views
 from mes.services.transitions import REQUESTABLE_ACTIONS
 
 urlpatterns = [
@@ -8,6 +8,7 @@ urlpatterns = [
     path("confirmations/bulk", views.ConfirmationBulkView.as_view(), name="api-confirmations-bulk"),
     path("confirmations/<str:confirmation_id>", views.ConfirmationDetailView.as_view(), name="api-confirmation"),
     path("confirmations/<str:confirmation_id>/reverse", views.ConfirmationReverseView.as_view(), name="api-confirmation-reverse"),
+    path("trace", trace.TraceView.as_view(), name="api-trace"),
 ]
 for name, resource in views.RESOURCES.items():
     single, bulk = views.resource_views(resource)

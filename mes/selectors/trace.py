@@ -1,0 +1,288 @@
+"""Genealogy of a lot or serial: what it was made from (backward) and what was made from it (forward).
+
+Genealogy is order-level: a lot produced by work order W was made from every lot net-issued to W
+(posted issue movements; an issue whose reversal is posted does not count). So the graph has lots
+as nodes and, as edges, the posted issue movements that no reversal cancelled: lot Y → W → every
+lot W produced (``Lot.produced_by``).
+
+Each direction is found by ONE recursive query (``WITH RECURSIVE``, the same text on PostgreSQL
+and SQLite) that answers every edge with its movement; then a fixed handful of set-based queries
+load what the tree shows (the lots with their items and orders; backward: the producing orders'
+operations, their standing confirmations and the machines among their stations; forward: the
+operations the lots were issued to). No query per node: the number of queries does not grow with
+the tree. The walk stops at ``MAX_DEPTH`` levels, which also ends it in a cycle (a lot that was,
+by a booking error, issued into its own making); the tree marks where it came back (``"cycle"``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection
+from django.utils.translation import gettext as _
+
+from common.errors import DomainError, ErrorKind
+from mes.models import Confirmation, Equipment, Lot, MaterialMovement, WorkOrderOperation
+
+MAX_DEPTH = 50
+BACKWARD, FORWARD = "backward", "forward"
+DIRECTIONS = (BACKWARD, FORWARD)
+
+
+def trace_lot_find(*, code: str, item: str | None = None) -> Lot:
+    """The lot or serial ``code`` (of ``item``, when given). Raises ``unknown_lot`` (404), or
+    ``ambiguous_code`` (422) when the code names lots of several items and no item was given."""
+    lots = list(Lot.objects.select_related("item").filter(code=code, **({"item__code": item} if item else {}))[:50])
+    if not lots:
+        raise DomainError(
+            "unknown_lot",
+            _("No lot or serial %(code)s exists.") % {"code": code}
+            if not item
+            else _("No lot or serial %(code)s of item %(item)s exists.") % {"code": code, "item": item},
+            kind=ErrorKind.NOT_FOUND,
+            fields={"code": code},
+        )
+    if len(lots) > 1:
+        items = sorted(lot.item.code for lot in lots)
+        raise DomainError(
+            "ambiguous_code",
+            _("%(code)s is a lot or serial of several items (%(items)s); name the item.") % {"code": code, "items": ", ".join(items)},
+            fields={"items": ", ".join(items)},
+        )
+    return lots[0]
+
+
+def check_direction(direction: str) -> str:
+    if direction not in DIRECTIONS:
+        raise DomainError(
+            "invalid_direction",
+            _("The direction is backward or forward, not %(direction)s.") % {"direction": direction[:40]},
+            fields={"direction": "backward | forward"},
+        )
+    return direction
+
+
+def trace(*, code: str, item: str | None = None, direction: str = BACKWARD) -> dict[str, Any]:
+    """The tree of ``code`` in ``direction`` (see the module docstring), as the API answers it."""
+    check_direction(direction)
+    root = trace_lot_find(code=code, item=item)
+    return lot_trace(root, direction=direction)
+
+
+def lot_trace(root: Lot, *, direction: str) -> dict[str, Any]:
+    graph = _graph(root, direction=direction)
+    return graph.backward_tree(root.pk) if direction == BACKWARD else graph.forward_tree(root.pk)
+
+
+# --- the walk ----------------------------------------------------------------------------------
+
+
+def _walk_sql(direction: str) -> str:
+    """Rows (movement, from_lot, work_order, to_lot, depth), one per edge and depth it was reached at.
+
+    UNION (not UNION ALL) drops a row already found, so a lot reached twice at the same depth is
+    walked on once; the depth bound ends a cycle. Reversed issues are skipped where they are read
+    (their reversal is a posted row pointing at them: the one-to-one index on ``reverses`` finds it).
+    """
+    quote = connection.ops.quote_name
+    lot, movement = quote(Lot._meta.db_table), quote(MaterialMovement._meta.db_table)
+    standing_issue = (
+        f"m.kind = 'issue' AND m.state = 'posted' AND m.quantity > 0 AND m.lot_id IS NOT NULL "
+        f"AND NOT EXISTS (SELECT 1 FROM {movement} r WHERE r.reverses_id = m.id AND r.state = 'posted')"
+    )
+    if direction == BACKWARD:
+        # from the produced lot, through its order, to every lot issued to that order
+        step = (
+            f"SELECT m.id, w.to_lot, m.work_order_id, m.lot_id, w.depth + 1 FROM walk w "
+            f"JOIN {lot} l ON l.id = w.to_lot "
+            f"JOIN {movement} m ON m.work_order_id = l.produced_by_id "
+            f"WHERE w.depth < %s AND {standing_issue}"
+        )
+    else:
+        # from the consumed lot, through every order it was issued to, to every lot that order made
+        # (none yet: the row still says where it went, and the walk stops there)
+        step = (
+            f"SELECT m.id, w.to_lot, m.work_order_id, p.id, w.depth + 1 FROM walk w "
+            f"JOIN {movement} m ON m.lot_id = w.to_lot "
+            f"LEFT JOIN {lot} p ON p.produced_by_id = m.work_order_id "
+            f"WHERE w.depth < %s AND {standing_issue}"
+        )
+    return (
+        "WITH RECURSIVE walk(movement_id, from_lot, work_order_id, to_lot, depth) AS ("
+        "SELECT CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(%s AS BIGINT), 0 "
+        f"UNION {step}) "
+        "SELECT movement_id, from_lot, work_order_id, to_lot, depth FROM walk WHERE movement_id IS NOT NULL"
+    )
+
+
+@dataclass(frozen=True)
+class Edge:
+    movement_id: int
+    from_lot: int
+    work_order_id: int
+    to_lot: int | None
+
+
+def trace_edges(root_id: int, *, direction: str, max_depth: int = MAX_DEPTH) -> tuple[set[Edge], bool]:
+    """Every edge reachable from lot ``root_id`` in ``direction`` (one query), and whether the
+    depth bound cut the walk short."""
+    with connection.cursor() as cursor:
+        cursor.execute(_walk_sql(direction), [root_id, max_depth])
+        rows = cursor.fetchall()
+    edges = {Edge(movement_id, from_lot, work_order_id, to_lot) for movement_id, from_lot, work_order_id, to_lot, _depth in rows}
+    # Cut short: a lot reached only at the last depth was not walked on (one reached earlier too,
+    # as in a cycle, was).
+    walked = {to_lot for _m, _f, _w, to_lot, depth in rows if depth < max_depth} | {root_id}
+    is_cut_short = any(depth >= max_depth and to_lot is not None and to_lot not in walked for _m, _f, _w, to_lot, depth in rows)
+    return edges, is_cut_short
+
+
+# --- the details, set-based --------------------------------------------------------------------
+
+
+@dataclass
+class _Graph:
+    lots: dict[int, Lot]
+    edges: set[Edge]
+    movements: dict[int, tuple[int, Decimal, datetime]] = field(default_factory=dict)  # id → (operation, quantity, at)
+    operations: dict[int, list[WorkOrderOperation]] = field(default_factory=dict)  # order → its operations
+    operation_sequence: dict[int, int] = field(default_factory=dict)
+    confirmations: dict[int, list[Confirmation]] = field(default_factory=dict)  # operation → standing confirmations
+    equipment: set[str] = field(default_factory=set)  # the stations that are machines
+    order_numbers: dict[int, str] = field(default_factory=dict)
+    is_cut_short: bool = False
+
+    # -- backward
+
+    def backward_tree(self, root_id: int) -> dict[str, Any]:
+        # order → {lot: quantity}: each issue counted once, whichever produced lot led to it
+        issued: dict[int, dict[int, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+        seen: set[int] = set()
+        for edge in self.edges:
+            if edge.movement_id not in seen:
+                seen.add(edge.movement_id)
+                issued[edge.work_order_id][edge.to_lot] += self.movements[edge.movement_id][1]
+        tree = self._backward_node(root_id, issued, ancestors=frozenset(), depth=0)
+        if self.is_cut_short:
+            tree["truncated"] = True
+        return tree
+
+    def _backward_node(self, lot_id: int, issued, *, ancestors: frozenset[int], depth: int) -> dict[str, Any]:
+        lot = self.lots[lot_id]
+        node = _node(lot)
+        order_id = lot.produced_by_id
+        node["produced_by"] = None if order_id is None else self._produced_by(lot)
+        node["consumed"] = []
+        if lot_id in ancestors:
+            node["cycle"] = True
+            return node
+        if order_id is None or depth >= MAX_DEPTH:
+            return node
+        children = issued.get(order_id, {})
+        for child_id in sorted(children, key=lambda pk: (self.lots[pk].item.code, self.lots[pk].code)):
+            child = self._backward_node(child_id, issued, ancestors=ancestors | {lot_id}, depth=depth + 1)
+            node["consumed"].append({**child, "quantity": children[child_id]})
+        return node
+
+    def _produced_by(self, lot: Lot) -> dict[str, Any]:
+        return {
+            "work_order": lot.produced_by.number,
+            "operations": [
+                {
+                    "sequence": operation.sequence,
+                    "name": operation.name,
+                    "confirmations": [self._confirmation(confirmation) for confirmation in self.confirmations.get(operation.pk, [])],
+                }
+                for operation in self.operations.get(lot.produced_by_id, [])
+            ],
+        }
+
+    def _confirmation(self, confirmation: Confirmation) -> dict[str, Any]:
+        # A machine reports with its own code as the station (shopfloor.production).
+        return {
+            "id": confirmation.uuid,
+            "at": confirmation.confirmed_at,
+            "operator_badge": confirmation.operator.badge if confirmation.operator else None,
+            "equipment": confirmation.station if confirmation.station in self.equipment else None,
+            "station": confirmation.station or None,
+            "good_qty": confirmation.good_qty,
+            "scrap_qty": confirmation.scrap_qty,
+        }
+
+    # -- forward
+
+    def forward_tree(self, root_id: int) -> dict[str, Any]:
+        # lot → (order, operation) → {movement: (quantity, at)}, and order → the lots it made
+        uses: dict[int, dict[tuple[int, int], dict[int, tuple[Decimal, datetime]]]] = defaultdict(lambda: defaultdict(dict))
+        made: dict[int, set[int]] = defaultdict(set)
+        for edge in self.edges:
+            operation_id, quantity, at = self.movements[edge.movement_id]
+            uses[edge.from_lot][(edge.work_order_id, operation_id)][edge.movement_id] = (quantity, at)
+            if edge.to_lot is not None:
+                made[edge.work_order_id].add(edge.to_lot)
+        tree = self._forward_node(root_id, uses, made, ancestors=frozenset(), depth=0)
+        if self.is_cut_short:
+            tree["truncated"] = True
+        return tree
+
+    def _forward_node(self, lot_id: int, uses, made, *, ancestors: frozenset[int], depth: int) -> dict[str, Any]:
+        node = _node(self.lots[lot_id])
+        node["consumed_by"] = []
+        if lot_id in ancestors:
+            node["cycle"] = True
+            return node
+        if depth >= MAX_DEPTH:
+            return node
+        entries = []
+        for (order_id, operation_id), movements in uses.get(lot_id, {}).items():
+            produced = sorted(made.get(order_id, ()), key=lambda pk: (self.lots[pk].item.code, self.lots[pk].code))
+            entries.append(
+                {
+                    "work_order": self.order_numbers[order_id],
+                    "operation": self.operation_sequence[operation_id],
+                    "quantity": sum((quantity for quantity, _at in movements.values()), Decimal(0)),
+                    "at": min(at for _quantity, at in movements.values()),
+                    "produced": [
+                        self._forward_node(pk, uses, made, ancestors=ancestors | {lot_id}, depth=depth + 1) for pk in produced
+                    ],
+                }
+            )
+        node["consumed_by"] = sorted(entries, key=lambda entry: (entry["at"], entry["work_order"], entry["operation"]))
+        return node
+
+
+def _node(lot: Lot) -> dict[str, Any]:
+    return {"kind": lot.kind, "item": lot.item.code, "code": lot.code}
+
+
+def _graph(root: Lot, *, direction: str) -> _Graph:
+    edges, is_cut_short = trace_edges(root.pk, direction=direction)
+    lot_ids = {root.pk} | {edge.from_lot for edge in edges} | {edge.to_lot for edge in edges if edge.to_lot is not None}
+    lots = {lot.pk: lot for lot in Lot.objects.select_related("item", "produced_by").filter(pk__in=lot_ids)}
+    graph = _Graph(lots=lots, edges=edges, is_cut_short=is_cut_short)
+    movements = MaterialMovement.objects.filter(pk__in={edge.movement_id for edge in edges})
+    if direction == FORWARD:
+        rows = movements.values_list("pk", "operation_id", "quantity", "recorded_at", "operation__sequence", "work_order__number", "work_order_id")
+        for pk, operation_id, quantity, at, sequence, number, order_id in rows:
+            graph.movements[pk] = (operation_id, quantity, at)
+            graph.operation_sequence[operation_id] = sequence
+            graph.order_numbers[order_id] = number
+        return graph
+    graph.movements = {pk: (operation_id, quantity, at) for pk, operation_id, quantity, at in movements.values_list("pk", "operation_id", "quantity", "recorded_at")}
+    order_ids = {lot.produced_by_id for lot in lots.values() if lot.produced_by_id is not None}
+    for operation in WorkOrderOperation.objects.filter(work_order_id__in=order_ids).order_by("work_order_id", "sequence"):
+        graph.operations.setdefault(operation.work_order_id, []).append(operation)
+    standing = (
+        Confirmation.objects.select_related("operator")
+        .filter(work_order_id__in=order_ids, kind=Confirmation.Kind.CONFIRMATION, reversed_by__isnull=True)
+        .order_by("confirmed_at", "id")
+    )
+    for confirmation in standing:
+        graph.confirmations.setdefault(confirmation.operation_id, []).append(confirmation)
+    stations = {confirmation.station for rows in graph.confirmations.values() for confirmation in rows if confirmation.station}
+    graph.equipment = set(Equipment.objects.filter(code__in=stations).values_list("code", flat=True)) if stations else set()
+    return graph
