@@ -16,6 +16,7 @@ by a booking error, issued into its own making); the tree marks where it came ba
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
+from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 
 from common.errors import DomainError, ErrorKind
@@ -120,6 +122,17 @@ def _walk_sql(direction: str) -> str:
 
 
 @dataclass(frozen=True)
+class LotRow:
+    """What a node shows of a lot: read as plain values, not as model instances (the tree may hold thousands)."""
+
+    kind: str
+    item: str
+    code: str
+    produced_by_id: int | None
+    work_order: str | None
+
+
+@dataclass(frozen=True)
 class Edge:
     movement_id: int
     from_lot: int
@@ -146,13 +159,12 @@ def trace_edges(root_id: int, *, direction: str, max_depth: int = MAX_DEPTH) -> 
 
 @dataclass
 class _Graph:
-    lots: dict[int, Lot]
+    lots: dict[int, LotRow]
     edges: set[Edge]
     movements: dict[int, tuple[int, Decimal, datetime]] = field(default_factory=dict)  # id → (operation, quantity, at)
-    operations: dict[int, list[WorkOrderOperation]] = field(default_factory=dict)  # order → its operations
+    operations: dict[int, list[tuple[int, int, str]]] = field(default_factory=dict)  # order → its (id, sequence, name)
     operation_sequence: dict[int, int] = field(default_factory=dict)
-    confirmations: dict[int, list[Confirmation]] = field(default_factory=dict)  # operation → standing confirmations
-    equipment: set[str] = field(default_factory=set)  # the stations that are machines
+    confirmations: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # operation → its standing confirmations
     order_numbers: dict[int, str] = field(default_factory=dict)
     is_cut_short: bool = False
 
@@ -183,34 +195,23 @@ class _Graph:
         if order_id is None or depth >= MAX_DEPTH:
             return node
         children = issued.get(order_id, {})
-        for child_id in sorted(children, key=lambda pk: (self.lots[pk].item.code, self.lots[pk].code)):
+        for child_id in sorted(children, key=lambda pk: (self.lots[pk].item, self.lots[pk].code)):
             child = self._backward_node(child_id, issued, ancestors=ancestors | {lot_id}, depth=depth + 1)
             node["consumed"].append({**child, "quantity": children[child_id]})
         return node
 
-    def _produced_by(self, lot: Lot) -> dict[str, Any]:
+    def _produced_by(self, lot: LotRow) -> dict[str, Any]:
         return {
-            "work_order": lot.produced_by.number,
+            "work_order": lot.work_order,
             "operations": [
                 {
-                    "sequence": operation.sequence,
-                    "name": operation.name,
-                    "confirmations": [self._confirmation(confirmation) for confirmation in self.confirmations.get(operation.pk, [])],
+                    "sequence": sequence,
+                    "name": name,
+                    # copies: a shared order appears under every lot it made
+                    "confirmations": [dict(row) for row in self.confirmations.get(operation_id, [])],
                 }
-                for operation in self.operations.get(lot.produced_by_id, [])
+                for operation_id, sequence, name in self.operations.get(lot.produced_by_id, [])
             ],
-        }
-
-    def _confirmation(self, confirmation: Confirmation) -> dict[str, Any]:
-        # A machine reports with its own code as the station (shopfloor.production).
-        return {
-            "id": confirmation.uuid,
-            "at": confirmation.confirmed_at,
-            "operator_badge": confirmation.operator.badge if confirmation.operator else None,
-            "equipment": confirmation.station if confirmation.station in self.equipment else None,
-            "station": confirmation.station or None,
-            "good_qty": confirmation.good_qty,
-            "scrap_qty": confirmation.scrap_qty,
         }
 
     # -- forward
@@ -239,7 +240,7 @@ class _Graph:
             return node
         entries = []
         for (order_id, operation_id), movements in uses.get(lot_id, {}).items():
-            produced = sorted(made.get(order_id, ()), key=lambda pk: (self.lots[pk].item.code, self.lots[pk].code))
+            produced = sorted(made.get(order_id, ()), key=lambda pk: (self.lots[pk].item, self.lots[pk].code))
             entries.append(
                 {
                     "work_order": self.order_numbers[order_id],
@@ -255,16 +256,29 @@ class _Graph:
         return node
 
 
-def _node(lot: Lot) -> dict[str, Any]:
-    return {"kind": lot.kind, "item": lot.item.code, "code": lot.code}
+def _node(lot: LotRow) -> dict[str, Any]:
+    return {"kind": lot.kind, "item": lot.item, "code": lot.code}
+
+
+def _ids(ids: set[int]) -> RawSQL:
+    """``ids`` as one parameter for ``pk__in``: a tree may name thousands, and a list of that many
+    parameters costs more to send and plan than the query to run."""
+    if connection.vendor == "postgresql":
+        return RawSQL("SELECT unnest(%s::bigint[])", (sorted(ids),))
+    return RawSQL("SELECT value FROM json_each(%s)", (json.dumps(sorted(ids)),))
 
 
 def _graph(root: Lot, *, direction: str) -> _Graph:
     edges, is_cut_short = trace_edges(root.pk, direction=direction)
     lot_ids = {root.pk} | {edge.from_lot for edge in edges} | {edge.to_lot for edge in edges if edge.to_lot is not None}
-    lots = {lot.pk: lot for lot in Lot.objects.select_related("item", "produced_by").filter(pk__in=lot_ids)}
+    lots = {
+        pk: LotRow(kind, item, code, order_id, number)
+        for pk, kind, item, code, order_id, number in Lot.objects.filter(pk__in=_ids(lot_ids)).values_list(
+            "pk", "kind", "item__code", "code", "produced_by_id", "produced_by__number"
+        )
+    }
     graph = _Graph(lots=lots, edges=edges, is_cut_short=is_cut_short)
-    movements = MaterialMovement.objects.filter(pk__in={edge.movement_id for edge in edges})
+    movements = MaterialMovement.objects.filter(pk__in=_ids({edge.movement_id for edge in edges}))
     if direction == FORWARD:
         rows = movements.values_list("pk", "operation_id", "quantity", "recorded_at", "operation__sequence", "work_order__number", "work_order_id")
         for pk, operation_id, quantity, at, sequence, number, order_id in rows:
@@ -272,17 +286,25 @@ def _graph(root: Lot, *, direction: str) -> _Graph:
             graph.operation_sequence[operation_id] = sequence
             graph.order_numbers[order_id] = number
         return graph
-    graph.movements = {pk: (operation_id, quantity, at) for pk, operation_id, quantity, at in movements.values_list("pk", "operation_id", "quantity", "recorded_at")}
+    graph.movements = {pk: (0, quantity, None) for pk, quantity in movements.values_list("pk", "quantity")}
     order_ids = {lot.produced_by_id for lot in lots.values() if lot.produced_by_id is not None}
-    for operation in WorkOrderOperation.objects.filter(work_order_id__in=order_ids).order_by("work_order_id", "sequence"):
-        graph.operations.setdefault(operation.work_order_id, []).append(operation)
+    operations = WorkOrderOperation.objects.filter(work_order_id__in=_ids(order_ids)).order_by("work_order_id", "sequence")
+    for order_id, operation_id, sequence, name in operations.values_list("work_order_id", "pk", "sequence", "name"):
+        graph.operations.setdefault(order_id, []).append((operation_id, sequence, name))
     standing = (
-        Confirmation.objects.select_related("operator")
-        .filter(work_order_id__in=order_ids, kind=Confirmation.Kind.CONFIRMATION, reversed_by__isnull=True)
+        Confirmation.objects.filter(work_order_id__in=_ids(order_ids), kind=Confirmation.Kind.CONFIRMATION, reversed_by__isnull=True)
         .order_by("confirmed_at", "id")
+        .values_list("operation_id", "uuid", "confirmed_at", "operator__badge", "station", "good_qty", "scrap_qty")
     )
-    for confirmation in standing:
-        graph.confirmations.setdefault(confirmation.operation_id, []).append(confirmation)
-    stations = {confirmation.station for rows in graph.confirmations.values() for confirmation in rows if confirmation.station}
-    graph.equipment = set(Equipment.objects.filter(code__in=stations).values_list("code", flat=True)) if stations else set()
+    rows = list(standing)
+    stations = {station for *_rest, station, _good, _scrap in rows if station}
+    # A machine reports with its own code as the station (shopfloor.production).
+    machines = set(Equipment.objects.filter(code__in=stations).values_list("code", flat=True)) if stations else set()
+    for operation_id, confirmation_id, at, badge, station, good, scrap in rows:
+        graph.confirmations.setdefault(operation_id, []).append(
+            {
+                "id": confirmation_id, "at": at, "operator_badge": badge, "equipment": station if station in machines else None,
+                "station": station or None, "good_qty": good, "scrap_qty": scrap,
+            }
+        )
     return graph

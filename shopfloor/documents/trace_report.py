@@ -20,17 +20,14 @@ from shopfloor.documents.layout import (
     ACCENT,
     CONTENT_WIDTH,
     DATETIME_FORMAT,
-    FILL,
-    INK,
     MUTED,
-    RULE,
     HeavyText,
     check_language,
     format_quantity,
+    grid,
     paragraph,
     paragraph_style,
     render,
-    table,
 )
 
 INDENT = 4 * mm
@@ -105,20 +102,6 @@ def _header(*labels: str) -> list:
     return [paragraph(label, style) for label in labels]
 
 
-def _grid(rows: list[list], widths: list[float]):
-    return table(
-        rows,
-        widths=widths,
-        repeat_rows=1,
-        style=[
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ("BACKGROUND", (0, 0), (-1, 0), FILL),
-            ("BOX", (0, 0), (-1, -1), 0.8, INK),
-            ("INNERGRID", (0, 0), (-1, -1), 0.4, RULE),
-        ],
-    )
-
-
 def _backward_table(root: dict[str, Any]):
     cell = paragraph_style("cell", size=9, leading=11.5)
     rows = [_header(_("Lot or serial"), _("Quantity"), _("Made by order"), _("Reports"))]
@@ -131,7 +114,7 @@ def _backward_table(root: dict[str, Any]):
             [paragraph(label, _indented(level)), paragraph(quantity, cell), paragraph(made_by, cell),
              [paragraph(line, cell) for line in reports]]
         )
-    return _grid(rows, [70 * mm, 18 * mm, 28 * mm, CONTENT_WIDTH - 116 * mm])
+    return grid(rows, widths=[70 * mm, 18 * mm, 28 * mm, CONTENT_WIDTH - 116 * mm], valign="TOP")
 
 
 def _walk_forward(node: dict[str, Any], level: int = 0) -> Iterator[tuple[int, str, str, str]]:
@@ -148,4 +131,4 @@ def _forward_table(root: dict[str, Any]):
     rows = [_header(_("Lot, serial or order"), _("Quantity"), _("First issued"))]
     for level, label, quantity, when in _walk_forward(root):
         rows.append([paragraph(label, _indented(level)), paragraph(quantity, cell), paragraph(when, cell)])
-    return _grid(rows, [CONTENT_WIDTH - 58 * mm, 22 * mm, 36 * mm])
+    return grid(rows, widths=[CONTENT_WIDTH - 58 * mm, 22 * mm, 36 * mm], valign="TOP")
