@@ -256,7 +256,7 @@ def main() -> int:
         raw = Lot.objects.select_related("item").get(pk=seeded["raw"])
         results = []
         for label, lot, direction in (("backward, finished serial", finished, "backward"), ("forward, raw lot", raw, "forward")):
-            recursive_ms, tree = timed(lambda: lot_trace(Lot.objects.select_related("item").get(pk=lot.pk), direction=direction), args.runs)
+            recursive_ms, tree = timed(lambda: lot_trace(Lot.objects.select_related("item", "produced_by").get(pk=lot.pk), direction=direction), args.runs)
             walk_ms, (edges, _cut) = timed(lambda: trace_edges(lot.pk, direction=direction), args.runs)
             orm_ms, orm_edges = timed(lambda: orm_level_by_level(lot.pk, direction), args.runs)
             same = {(edge.movement_id, edge.work_order_id, edge.to_lot) for edge in edges} == orm_edges

@@ -6,10 +6,9 @@ as nodes and, as edges, the posted issue movements that no reversal cancelled: l
 lot W produced (``Lot.produced_by``).
 
 Each direction is found by ONE recursive query (``WITH RECURSIVE``, the same text on PostgreSQL
-and SQLite) that answers every edge with its movement; then a fixed handful of set-based queries
-load what the tree shows (the lots with their items and orders; backward: the producing orders'
-operations, their standing confirmations and the machines among their stations; forward: the
-operations the lots were issued to). No query per node: the number of queries does not grow with
+and SQLite) that answers every edge with its movement and the lot it leads to; backward, three
+set-based queries then load the producing orders' operations, their standing confirmations and
+the machines among their stations. No query per node: the number of queries does not grow with
 the tree. The walk stops at ``MAX_DEPTH`` levels, which also ends it in a cycle (a lot that was,
 by a booking error, issued into its own making); the tree marks where it came back (``"cycle"``).
 """
@@ -20,15 +19,18 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from datetime import timezone as dt_timezone
 from decimal import Decimal
 from typing import Any
 
 from django.db import connection
 from django.db.models.expressions import RawSQL
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from common.errors import DomainError, ErrorKind
-from mes.models import Confirmation, Equipment, Lot, MaterialMovement, WorkOrderOperation
+from mes.models import Confirmation, Equipment, Item, Lot, MaterialMovement, WorkOrder, WorkOrderOperation
 
 MAX_DEPTH = 50
 BACKWARD, FORWARD = "backward", "forward"
@@ -38,7 +40,7 @@ DIRECTIONS = (BACKWARD, FORWARD)
 def trace_lot_find(*, code: str, item: str | None = None) -> Lot:
     """The lot or serial ``code`` (of ``item``, when given). Raises ``unknown_lot`` (404), or
     ``ambiguous_code`` (422) when the code names lots of several items and no item was given."""
-    lots = list(Lot.objects.select_related("item").filter(code=code, **({"item__code": item} if item else {}))[:50])
+    lots = list(Lot.objects.select_related("item", "produced_by").filter(code=code, **({"item__code": item} if item else {}))[:50])
     if not lots:
         raise DomainError(
             "unknown_lot",
@@ -113,11 +115,19 @@ def _walk_sql(direction: str) -> str:
             f"LEFT JOIN {lot} p ON p.produced_by_id = m.work_order_id "
             f"WHERE w.depth < %s AND {standing_issue}"
         )
+    order = quote(WorkOrder._meta.db_table)
+    operation, item = quote(WorkOrderOperation._meta.db_table), quote(Item._meta.db_table)
+    # Each edge comes back with what the tree shows of it: the issue (quantity, when, into which
+    # operation of which order) and the lot it leads to (its item, code, kind, the order that made it).
     return (
         "WITH RECURSIVE walk(movement_id, from_lot, work_order_id, to_lot, depth) AS ("
         "SELECT CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(%s AS BIGINT), 0 "
         f"UNION {step}) "
-        "SELECT movement_id, from_lot, work_order_id, to_lot, depth FROM walk WHERE movement_id IS NOT NULL"
+        "SELECT w.movement_id, w.from_lot, w.work_order_id, w.to_lot, w.depth, m.quantity, m.recorded_at, o.sequence, wo.number, "
+        "l.kind, i.code, l.code, l.produced_by_id, lw.number "
+        f"FROM walk w JOIN {movement} m ON m.id = w.movement_id JOIN {operation} o ON o.id = m.operation_id "
+        f"JOIN {order} wo ON wo.id = w.work_order_id LEFT JOIN {lot} l ON l.id = w.to_lot "
+        f"LEFT JOIN {item} i ON i.id = l.item_id LEFT JOIN {order} lw ON lw.id = l.produced_by_id"
     )
 
 
@@ -140,18 +150,53 @@ class Edge:
     to_lot: int | None
 
 
-def trace_edges(root_id: int, *, direction: str, max_depth: int = MAX_DEPTH) -> tuple[set[Edge], bool]:
-    """Every edge reachable from lot ``root_id`` in ``direction`` (one query), and whether the
-    depth bound cut the walk short."""
+@dataclass
+class Walk:
+    """What the recursive query found: the edges, the lots they lead to, the issues they are."""
+
+    edges: set[Edge] = field(default_factory=set)
+    lots: dict[int, LotRow] = field(default_factory=dict)
+    movements: dict[int, tuple[int, Decimal, datetime]] = field(default_factory=dict)  # id → (operation sequence, quantity, at)
+    order_numbers: dict[int, str] = field(default_factory=dict)
+    is_cut_short: bool = False
+
+
+def trace_walk(root_id: int, *, direction: str, max_depth: int = MAX_DEPTH) -> Walk:
+    """Every edge reachable from lot ``root_id`` in ``direction``, with its details (one query)."""
     with connection.cursor() as cursor:
         cursor.execute(_walk_sql(direction), [root_id, max_depth])
         rows = cursor.fetchall()
-    edges = {Edge(movement_id, from_lot, work_order_id, to_lot) for movement_id, from_lot, work_order_id, to_lot, _depth in rows}
+    walk = Walk()
+    walked = {root_id}
+    for movement_id, from_lot, order_id, to_lot, depth, quantity, at, sequence, number, kind, item, code, made_by, made_by_number in rows:
+        walk.edges.add(Edge(movement_id, from_lot, order_id, to_lot))
+        walk.movements[movement_id] = (sequence, _decimal(quantity), _aware(at))
+        walk.order_numbers[order_id] = number
+        if to_lot is not None:
+            walk.lots[to_lot] = LotRow(kind, item, code, made_by, made_by_number)
+            if depth < max_depth:
+                walked.add(to_lot)
     # Cut short: a lot reached only at the last depth was not walked on (one reached earlier too,
     # as in a cycle, was).
-    walked = {to_lot for _m, _f, _w, to_lot, depth in rows if depth < max_depth} | {root_id}
-    is_cut_short = any(depth >= max_depth and to_lot is not None and to_lot not in walked for _m, _f, _w, to_lot, depth in rows)
-    return edges, is_cut_short
+    walk.is_cut_short = any(row[4] >= max_depth and row[3] is not None and row[3] not in walked for row in rows)
+    return walk
+
+
+def _decimal(value) -> Decimal:
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def _aware(value) -> datetime:
+    """A raw cursor on SQLite answers a naive UTC time (or its text); PostgreSQL an aware one."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    return value if timezone.is_aware(value) else value.replace(tzinfo=dt_timezone.utc)
+
+
+def trace_edges(root_id: int, *, direction: str, max_depth: int = MAX_DEPTH) -> tuple[set[Edge], bool]:
+    """Every edge reachable from lot ``root_id`` in ``direction``, and whether the depth bound cut the walk short."""
+    walk = trace_walk(root_id, direction=direction, max_depth=max_depth)
+    return walk.edges, walk.is_cut_short
 
 
 # --- the details, set-based --------------------------------------------------------------------
@@ -161,9 +206,8 @@ def trace_edges(root_id: int, *, direction: str, max_depth: int = MAX_DEPTH) -> 
 class _Graph:
     lots: dict[int, LotRow]
     edges: set[Edge]
-    movements: dict[int, tuple[int, Decimal, datetime]] = field(default_factory=dict)  # id → (operation, quantity, at)
+    movements: dict[int, tuple[int, Decimal, datetime]] = field(default_factory=dict)  # id → (operation sequence, quantity, at)
     operations: dict[int, list[tuple[int, int, str]]] = field(default_factory=dict)  # order → its (id, sequence, name)
-    operation_sequence: dict[int, int] = field(default_factory=dict)
     confirmations: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # operation → its standing confirmations
     order_numbers: dict[int, str] = field(default_factory=dict)
     is_cut_short: bool = False
@@ -221,8 +265,8 @@ class _Graph:
         uses: dict[int, dict[tuple[int, int], dict[int, tuple[Decimal, datetime]]]] = defaultdict(lambda: defaultdict(dict))
         made: dict[int, set[int]] = defaultdict(set)
         for edge in self.edges:
-            operation_id, quantity, at = self.movements[edge.movement_id]
-            uses[edge.from_lot][(edge.work_order_id, operation_id)][edge.movement_id] = (quantity, at)
+            sequence, quantity, at = self.movements[edge.movement_id]
+            uses[edge.from_lot][(edge.work_order_id, sequence)][edge.movement_id] = (quantity, at)
             if edge.to_lot is not None:
                 made[edge.work_order_id].add(edge.to_lot)
         tree = self._forward_node(root_id, uses, made, ancestors=frozenset(), depth=0)
@@ -239,12 +283,12 @@ class _Graph:
         if depth >= MAX_DEPTH:
             return node
         entries = []
-        for (order_id, operation_id), movements in uses.get(lot_id, {}).items():
+        for (order_id, sequence), movements in uses.get(lot_id, {}).items():
             produced = sorted(made.get(order_id, ()), key=lambda pk: (self.lots[pk].item, self.lots[pk].code))
             entries.append(
                 {
                     "work_order": self.order_numbers[order_id],
-                    "operation": self.operation_sequence[operation_id],
+                    "operation": sequence,
                     "quantity": sum((quantity for quantity, _at in movements.values()), Decimal(0)),
                     "at": min(at for _quantity, at in movements.values()),
                     "produced": [
@@ -261,32 +305,19 @@ def _node(lot: LotRow) -> dict[str, Any]:
 
 
 def _ids(ids: set[int]) -> RawSQL:
-    """``ids`` as one parameter for ``pk__in``: a tree may name thousands, and a list of that many
-    parameters costs more to send and plan than the query to run."""
+    """``ids`` as one parameter for ``__in``: a tree may name hundreds of orders, and a list of that
+    many parameters costs more to send and plan than the query to run."""
     if connection.vendor == "postgresql":
         return RawSQL("SELECT unnest(%s::bigint[])", (sorted(ids),))
     return RawSQL("SELECT value FROM json_each(%s)", (json.dumps(sorted(ids)),))
 
 
 def _graph(root: Lot, *, direction: str) -> _Graph:
-    edges, is_cut_short = trace_edges(root.pk, direction=direction)
-    lot_ids = {root.pk} | {edge.from_lot for edge in edges} | {edge.to_lot for edge in edges if edge.to_lot is not None}
-    lots = {
-        pk: LotRow(kind, item, code, order_id, number)
-        for pk, kind, item, code, order_id, number in Lot.objects.filter(pk__in=_ids(lot_ids)).values_list(
-            "pk", "kind", "item__code", "code", "produced_by_id", "produced_by__number"
-        )
-    }
-    graph = _Graph(lots=lots, edges=edges, is_cut_short=is_cut_short)
-    movements = MaterialMovement.objects.filter(pk__in=_ids({edge.movement_id for edge in edges}))
+    walk = trace_walk(root.pk, direction=direction)
+    lots = {**walk.lots, root.pk: LotRow(root.kind, root.item.code, root.code, root.produced_by_id, root.produced_by.number if root.produced_by_id else None)}
+    graph = _Graph(lots=lots, edges=walk.edges, movements=walk.movements, order_numbers=walk.order_numbers, is_cut_short=walk.is_cut_short)
     if direction == FORWARD:
-        rows = movements.values_list("pk", "operation_id", "quantity", "recorded_at", "operation__sequence", "work_order__number", "work_order_id")
-        for pk, operation_id, quantity, at, sequence, number, order_id in rows:
-            graph.movements[pk] = (operation_id, quantity, at)
-            graph.operation_sequence[operation_id] = sequence
-            graph.order_numbers[order_id] = number
         return graph
-    graph.movements = {pk: (0, quantity, None) for pk, quantity in movements.values_list("pk", "quantity")}
     order_ids = {lot.produced_by_id for lot in lots.values() if lot.produced_by_id is not None}
     operations = WorkOrderOperation.objects.filter(work_order_id__in=_ids(order_ids)).order_by("work_order_id", "sequence")
     for order_id, operation_id, sequence, name in operations.values_list("work_order_id", "pk", "sequence", "name"):

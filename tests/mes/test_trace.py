@@ -211,7 +211,7 @@ def _deeper(genealogy, levels: int) -> Lot:
 @pytest.mark.parametrize("direction", ["backward", "forward"])
 def test_the_queries_do_not_grow_with_the_tree(genealogy, django_assert_num_queries, direction):
     code = "S-FIN-1" if direction == "backward" else "L-RAW-1"
-    queries = 7 if direction == "backward" else 4  # find, walk, lots, movements (+ operations, confirmations, machines)
+    queries = 5 if direction == "backward" else 2  # find, walk (+ operations, confirmations, machines)
 
     with django_assert_num_queries(queries):
         small = trace(code=code, direction=direction)
