@@ -41,9 +41,14 @@ class Lookup:
         return self.error.fields["items"].split(", ")
 
 
+def _scanned(text: str) -> str:
+    """What was scanned, without control characters (a scanner's prefix, or a NUL the database refuses)."""
+    return " ".join("".join(character for character in text if ord(character) >= 32).split())[:_LONGEST_CODE]
+
+
 def _lookup(request: HttpRequest) -> Lookup | None:
-    code = " ".join(request.GET.get("code", "").split())[:_LONGEST_CODE]
-    item = " ".join(request.GET.get("item", "").split())[:_LONGEST_CODE]
+    code = _scanned(request.GET.get("code", ""))
+    item = _scanned(request.GET.get("item", ""))
     if not code:
         return None
     lookup = Lookup(code=code, item=item)

@@ -78,6 +78,19 @@ def test_unknown_and_ambiguous_codes_say_so(genealogy):
     assert 'href="/trace/?code=L-RAW-1&amp;item=STEEL-01"' in ambiguous
 
 
+def test_control_characters_in_a_scan_are_dropped(genealogy):
+    client = signed_in(Client(), "operator")
+
+    response = client.get("/trace/", {"code": "\x1dS-FIN-1\r"})  # a scanner's group separator and carriage return
+    report = client.get("/trace/report.pdf", {"code": "\x1dNOPE"})
+    nul = client.get("/trace/", {"code": "\x00S-FIN-1"})
+
+    assert response.status_code == 200
+    assert 'data-code="S-SUB-1"' in response.content.decode()
+    assert report.status_code == 404
+    assert nul.status_code == 400  # refused before the view, as everywhere
+
+
 def test_the_page_speaks_chinese(genealogy):
     client = signed_in(Client(), "operator")
     client.defaults["HTTP_ACCEPT_LANGUAGE"] = "zh-hans"
