@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from datetime import timezone as dt_timezone
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection
 from django.db.models.expressions import RawSQL
@@ -31,6 +31,7 @@ from django.utils.translation import gettext as _
 
 from common.errors import DomainError, ErrorKind
 from mes.models import Confirmation, Equipment, Item, Lot, MaterialMovement, WorkOrder, WorkOrderOperation
+from mes.models.base import QUANTITY
 
 MAX_DEPTH = 50
 BACKWARD, FORWARD = "backward", "forward"
@@ -101,7 +102,7 @@ def _walk_sql(direction: str) -> str:
     if direction == BACKWARD:
         # from the produced lot, through its order, to every lot issued to that order
         step = (
-            f"SELECT m.id, w.to_lot, m.work_order_id, m.lot_id, w.depth + 1 FROM walk w "
+            f"SELECT m.id, w.to_lot, m.work_order_id, m.lot_id, w.depth + 1, m.quantity, m.recorded_at, m.operation_id FROM walk w "
             f"JOIN {lot} l ON l.id = w.to_lot "
             f"JOIN {movement} m ON m.work_order_id = l.produced_by_id "
             f"WHERE w.depth < %s AND {standing_issue}"
@@ -110,7 +111,7 @@ def _walk_sql(direction: str) -> str:
         # from the consumed lot, through every order it was issued to, to every lot that order made
         # (none yet: the row still says where it went, and the walk stops there)
         step = (
-            f"SELECT m.id, w.to_lot, m.work_order_id, p.id, w.depth + 1 FROM walk w "
+            f"SELECT m.id, w.to_lot, m.work_order_id, p.id, w.depth + 1, m.quantity, m.recorded_at, m.operation_id FROM walk w "
             f"JOIN {movement} m ON m.lot_id = w.to_lot "
             f"LEFT JOIN {lot} p ON p.produced_by_id = m.work_order_id "
             f"WHERE w.depth < %s AND {standing_issue}"
@@ -120,19 +121,20 @@ def _walk_sql(direction: str) -> str:
     # Each edge comes back with what the tree shows of it: the issue (quantity, when, into which
     # operation of which order) and the lot it leads to (its item, code, kind, the order that made it).
     return (
-        "WITH RECURSIVE walk(movement_id, from_lot, work_order_id, to_lot, depth) AS ("
-        "SELECT CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(%s AS BIGINT), 0 "
+        "WITH RECURSIVE walk(movement_id, from_lot, work_order_id, to_lot, depth, quantity, recorded_at, operation_id) AS ("
+        "SELECT CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(%s AS BIGINT), 0, "
+        f"CAST(NULL AS NUMERIC({QUANTITY['max_digits']},{QUANTITY['decimal_places']})), CAST(NULL AS TIMESTAMP WITH TIME ZONE), "
+        "CAST(NULL AS BIGINT) "
         f"UNION {step}) "
-        "SELECT w.movement_id, w.from_lot, w.work_order_id, w.to_lot, w.depth, m.quantity, m.recorded_at, o.sequence, wo.number, "
+        "SELECT w.movement_id, w.from_lot, w.work_order_id, w.to_lot, w.depth, w.quantity, w.recorded_at, o.sequence, wo.number, "
         "l.kind, i.code, l.code, l.produced_by_id, lw.number "
-        f"FROM walk w JOIN {movement} m ON m.id = w.movement_id JOIN {operation} o ON o.id = m.operation_id "
+        f"FROM walk w JOIN {operation} o ON o.id = w.operation_id "
         f"JOIN {order} wo ON wo.id = w.work_order_id LEFT JOIN {lot} l ON l.id = w.to_lot "
         f"LEFT JOIN {item} i ON i.id = l.item_id LEFT JOIN {order} lw ON lw.id = l.produced_by_id"
     )
 
 
-@dataclass(frozen=True)
-class LotRow:
+class LotRow(NamedTuple):
     """What a node shows of a lot: read as plain values, not as model instances (the tree may hold thousands)."""
 
     kind: str
@@ -142,8 +144,7 @@ class LotRow:
     work_order: str | None
 
 
-@dataclass(frozen=True)
-class Edge:
+class Edge(NamedTuple):
     movement_id: int
     from_lot: int
     work_order_id: int
@@ -227,12 +228,16 @@ class _Graph:
             tree["truncated"] = True
         return tree
 
-    def _backward_node(self, lot_id: int, issued, *, ancestors: frozenset[int], depth: int) -> dict[str, Any]:
+    def _backward_node(
+        self, lot_id: int, issued, *, ancestors: frozenset[int], depth: int, quantity: Decimal | None = None
+    ) -> dict[str, Any]:
         lot = self.lots[lot_id]
         node = _node(lot)
         order_id = lot.produced_by_id
         node["produced_by"] = None if order_id is None else self._produced_by(lot)
         node["consumed"] = []
+        if quantity is not None:
+            node["quantity"] = quantity
         if lot_id in ancestors:
             node["cycle"] = True
             return node
@@ -240,8 +245,9 @@ class _Graph:
             return node
         children = issued.get(order_id, {})
         for child_id in sorted(children, key=lambda pk: (self.lots[pk].item, self.lots[pk].code)):
-            child = self._backward_node(child_id, issued, ancestors=ancestors | {lot_id}, depth=depth + 1)
-            node["consumed"].append({**child, "quantity": children[child_id]})
+            node["consumed"].append(
+                self._backward_node(child_id, issued, ancestors=ancestors | {lot_id}, depth=depth + 1, quantity=children[child_id])
+            )
         return node
 
     def _produced_by(self, lot: LotRow) -> dict[str, Any]:
