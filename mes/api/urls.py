@@ -1,6 +1,6 @@
 from django.urls import path
 
-from mes.api import views
+from mes.api import trace, views
 from mes.services.transitions import REQUESTABLE_ACTIONS
 
 urlpatterns = [
@@ -16,6 +16,7 @@ urlpatterns = [
         path(f"material-issues/<str:movement_id>/{action}", views.material_issue_decision_view(action), name=f"api-material-issue-{action}")
         for action in views.DECISIONS
     ],
+    path("trace", trace.TraceView.as_view(), name="api-trace"),
 ]
 for name, resource in views.RESOURCES.items():
     single, bulk = views.resource_views(resource)

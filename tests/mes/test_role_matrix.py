@@ -134,6 +134,8 @@ ACTIONS: list[Action] = [
     ],
     Action("planning-order", "GET", ("planning.view",), NUMBER),
     Action("planning-traveler", "GET", ("planning.view",), NUMBER),
+    Action("trace", "GET", ("trace.view",)),
+    Action("trace-report", "GET", ("trace.view",)),
     Action("oee-overview", "GET", ("oee.view",)),
     Action("oee-detail", "GET", ("oee.view",), {"code": "PRESS-1"}),
     Action("unassigned-production", "GET", ("unassigned_production.resolve",)),
@@ -205,6 +207,7 @@ ACTIONS: list[Action] = [
            {"protocol": "modbus", "host": "127.0.0.1", "port": 5020, "signals": {"good_count": {"register": 0}}}),
     Action("api-equipment-signals-test", "POST", ("device_mapping.test",), {"code": "NO-SUCH-MACHINE"}),
     Action("api-equipment-oee", "GET", ("api.read",), {"code": "PRESS-1"}),
+    Action("api-trace", "GET", ("api.read",)),
     Action("api-operation-start", "POST", ("operation.run_on_equipment",), OPERATION, {}),
     Action("api-operation-stop", "POST", ("operation.run_on_equipment",), OPERATION, {"equipment": "NO-SUCH-MACHINE"}),
 ]
