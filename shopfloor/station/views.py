@@ -95,6 +95,7 @@ def _station_context(station: Station) -> dict[str, Any]:
                 "report": reverse("station-api-report"),
                 "start": reverse("station-api-start"),
                 "pause": reverse("station-api-pause"),
+                "clock_off": reverse("station-api-clock-off"),
                 "downtime": reverse("station-api-downtime"),
                 "traveler": reverse("station-traveler", args=["__NUMBER__"]),
             },
@@ -351,6 +352,18 @@ def api_pause(request: HttpRequest) -> JsonResponse:
         lambda station, data: services.station_operation_pause(
             station=station, number=data["work_order"], sequence=data["operation"],
             reason_code=data["reason_code"], operator_badge=data["operator_badge"],
+        ),
+    )
+
+
+@require_POST
+@station_api
+def api_clock_off(request: HttpRequest) -> JsonResponse:
+    return _operation_action(
+        request,
+        shapes.OperationSerializer,
+        lambda station, data: services.station_clock_off(
+            station=station, number=data["work_order"], sequence=data["operation"], operator_badge=data["operator_badge"]
         ),
     )
 

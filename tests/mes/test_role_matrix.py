@@ -161,6 +161,7 @@ ACTIONS: list[Action] = [
     Action("station-api-start", "POST", (STATION,), data={}),
     Action("station-api-pause", "POST", (STATION,), data={}),
     Action("station-api-downtime", "POST", (STATION,), data={}),
+    Action("station-api-clock-off", "POST", (STATION,), data={}),
     # --- the API -----------------------------------------------------------------------------
     *_resource("items", "FRAME-100"),
     *_resource("work-centers", "WC-CUT"),
