@@ -7,7 +7,7 @@ ended. Several operators may be clocked on one operation at once, each with a se
 (one open session per operation and operator, a partial unique constraint).
 
 A confirmation that names an operator but no ``labor_minutes`` gets that operator's clocked time
-on the operation since their previous report on it (or since clocking on), up to the report's time
+on the operation since their latest report on it (or since clocking on), up to the report's time
 and never past now: ``ClockedTime``.
 
 Locking: the writers here are called holding the work order's lock (``work_order_lock``), like
@@ -137,10 +137,12 @@ class ClockedTime:
     loaded: set[Pair] = field(default_factory=set)
 
     def minutes(self, *, pair: Pair, until: datetime.datetime, now: datetime.datetime) -> Decimal:
-        """Clocked minutes of ``pair`` from its latest report at or before ``until`` (else clock-on) to ``until``,
-        never past ``now``, at most ``MES_MAX_LABOR_MINUTES`` (a forgotten clock-off never refuses a report)."""
+        """Clocked minutes of ``pair`` from its latest report (else clock-on) to ``until``, never past
+        ``now``, at most ``MES_MAX_LABOR_MINUTES`` (a forgotten clock-off never refuses a report).
+
+        A report kept offline that arrives after a later one gets what is left: no minute is counted twice."""
         end = min(until, now)
-        since = max((moment for moment in self.reports.get(pair, ()) if moment <= end), default=None)
+        since = max(self.reports.get(pair, ()), default=None)
         seconds = 0.0
         for started_at, ended_at in self.sessions.get(pair, ()):
             start = max(started_at, since) if since is not None else started_at
@@ -157,14 +159,12 @@ class ClockedTime:
 
 
 def clocked_time_of(*, pair: Pair, until: datetime.datetime) -> ClockedTime:
-    """One pair's sessions that began before ``until``, each with the pair's latest report at or
-    before ``until``: one statement on the sessions' (operation, employee, started_at) index; an
-    operator never clocked on costs that one look-up and nothing more."""
+    """One pair's sessions that began before ``until``, each with the pair's latest report: one
+    statement on the sessions' (operation, employee, started_at) index; an operator never clocked
+    on costs that one look-up and nothing more."""
     operation_id, employee_id = pair
     previous = (
-        Confirmation.objects.filter(
-            operation_id=operation_id, operator_id=employee_id, kind=Confirmation.Kind.CONFIRMATION, confirmed_at__lte=until
-        )
+        Confirmation.objects.filter(operation_id=operation_id, operator_id=employee_id, kind=Confirmation.Kind.CONFIRMATION)
         .values("operation_id")
         .annotate(latest=Max("confirmed_at"))
         .values("latest")
