@@ -43,7 +43,7 @@ from mes.services.confirmation_rows import (
     ConfirmationRows,
     confirmation_rows_write,
 )
-from mes.services.labor import ClockedTime, clocked_time_of, clocked_time_of_many
+from mes.services.labor import ClockedTime, clocked_time_of
 from mes.services.transitions import (
     operation_transition_locked,
     unknown_work_order,
@@ -638,7 +638,7 @@ def _labor_minutes(judgement: Judgement, confirmed_at: datetime.datetime, now: d
     minutes = request.labor_minutes
     if minutes is None:
         if clock is None or pair not in clock.loaded:
-            clock = judgement.lookups.clock = clocked_time_of(pair=pair, until=min(confirmed_at, now))
+            clock = judgement.lookups.clock = clocked_time_of(pairs=[pair])
         minutes = clock.minutes(pair=pair, until=confirmed_at, now=now)
     if clock is not None:
         clock.reported(pair=pair, at=confirmed_at)  # a later report of this call starts from this one
@@ -656,7 +656,7 @@ def _clock_for_many(requests: list[ConfirmationRequest], orders: dict[str, WorkO
         operation = next((candidate for candidate in operations_by_order[work_order.pk] if candidate.sequence == request.operation), None)
         if operation is not None:
             pairs.add((operation.pk, operator.pk))
-    return clocked_time_of_many(pairs=pairs)
+    return clocked_time_of(pairs=pairs)
 
 
 def _replay(existing: Confirmation, request: ConfirmationRequest) -> ConfirmationResult:

@@ -7,7 +7,7 @@ ended. Several operators may be clocked on one operation at once, each with a se
 (one open session per operation and operator, a partial unique constraint).
 
 A confirmation that names an operator but no ``labor_minutes`` gets that operator's clocked time
-on the operation since their latest report on it (or since clocking on), up to the report's time
+on the operation since their last report on it (or since clocking on), up to the report's time
 and never past now: ``ClockedTime``.
 
 Locking: the writers here are called holding the work order's lock (``work_order_lock``), like
@@ -21,14 +21,17 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import DateTimeField, Max, Q, Subquery
+from django.db.models import DateTimeField, OuterRef, Q, Subquery
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from common.errors import DomainError, ErrorKind
+from common.fastsql import raw_instances
 from mes.models import Confirmation, Employee, LaborSession, Status, WorkOrderOperation
 
 ZERO = Decimal(0)
@@ -128,21 +131,22 @@ Pair = tuple[int, int]  # (operation id, employee id)
 
 @dataclass
 class ClockedTime:
-    """Clocked sessions and earlier reports of (operation, operator) pairs, loaded once for a call:
+    """Clocked sessions and latest reports of (operation, operator) pairs, loaded once for a call:
     ``minutes`` answers a report's default labor minutes, ``reported`` counts a report just made
     (a bulk call's later report of the same pair starts from it)."""
 
     sessions: dict[Pair, list[tuple[datetime.datetime, datetime.datetime | None]]] = field(default_factory=dict)
-    reports: dict[Pair, list[datetime.datetime]] = field(default_factory=dict)
+    latest: dict[Pair, datetime.datetime] = field(default_factory=dict)  # the time of the pair's last report received
     loaded: set[Pair] = field(default_factory=set)
 
     def minutes(self, *, pair: Pair, until: datetime.datetime, now: datetime.datetime) -> Decimal:
         """Clocked minutes of ``pair`` from its latest report (else clock-on) to ``until``, never past
         ``now``, at most ``MES_MAX_LABOR_MINUTES`` (a forgotten clock-off never refuses a report).
 
-        A report kept offline that arrives after a later one gets what is left: no minute is counted twice."""
+        "Latest" is the last one received: a report kept offline and sent after a later one counts
+        up to its own time from that later one's, which is nothing."""
         end = min(until, now)
-        since = max(self.reports.get(pair, ()), default=None)
+        since = self.latest.get(pair)
         seconds = 0.0
         for started_at, ended_at in self.sessions.get(pair, ()):
             start = max(started_at, since) if since is not None else started_at
@@ -155,58 +159,67 @@ class ClockedTime:
         return min(minutes, settings.MES_MAX_LABOR_MINUTES)
 
     def reported(self, *, pair: Pair, at: datetime.datetime) -> None:
-        self.reports.setdefault(pair, []).append(at)
+        self.latest[pair] = at
 
 
-def clocked_time_of(*, pair: Pair, until: datetime.datetime) -> ClockedTime:
-    """One pair's sessions that began before ``until``, each with the pair's latest report: one
-    statement on the sessions' (operation, employee, started_at) index; an operator never clocked
+def clocked_time_of(*, pairs: Iterable[Pair]) -> ClockedTime:
+    """The pairs' sessions, each with its pair's last report received: one statement, on the
+    sessions' (operation, employee, started_at) index, the report found by walking the
+    confirmations' (operation, recorded_at) index back from the newest. An operator never clocked
     on costs that one look-up and nothing more."""
-    operation_id, employee_id = pair
-    previous = (
-        Confirmation.objects.filter(operation_id=operation_id, operator_id=employee_id, kind=Confirmation.Kind.CONFIRMATION)
-        .values("operation_id")
-        .annotate(latest=Max("confirmed_at"))
-        .values("latest")
-    )
-    rows = (
-        LaborSession.objects.filter(operation_id=operation_id, employee_id=employee_id, started_at__lt=until)
-        .annotate(previous=Subquery(previous, output_field=DateTimeField()))
-        .values_list("started_at", "ended_at", "previous")
-    )
-    clock = ClockedTime(loaded={pair})
-    for started_at, ended_at, reported_at in rows:
-        clock.sessions.setdefault(pair, []).append((started_at, ended_at))
-        if reported_at is not None:
-            clock.reports[pair] = [reported_at]
-    return clock
-
-
-def clocked_time_of_many(*, pairs: Iterable[Pair]) -> ClockedTime:
-    """Many pairs' sessions and earlier report times (for a bulk call): two statements at most,
-    the second only when any pair was ever clocked on."""
     wanted = set(pairs)
     clock = ClockedTime(loaded=wanted)
     if not wanted:
         return clock
+    if len(wanted) == 1:  # a single report: plain SQL, compiled once (the ORM's compiling cost more than the look-up)
+        rows = [
+            (session.operation_id, session.employee_id, session.started_at, session.ended_at, _moment(session.previous))
+            for session in raw_instances(LaborSession, _ONE_PAIR_SQL, list(next(iter(wanted))))
+        ]
+        return _clock_of_rows(clock, rows)
     by_operation: dict[int, set[int]] = defaultdict(set)
     for operation_id, employee_id in wanted:
         by_operation[operation_id].add(employee_id)
     match = Q()
     for operation_id, employees in by_operation.items():
         match |= Q(operation_id=operation_id, employee_id__in=employees)
-    for operation_id, employee_id, started_at, ended_at in LaborSession.objects.filter(match).values_list(
-        "operation_id", "employee_id", "started_at", "ended_at"
-    ):
-        if (operation_id, employee_id) in wanted:
-            clock.sessions.setdefault((operation_id, employee_id), []).append((started_at, ended_at))
-    clocked = set(clock.sessions)
-    if clocked:
-        reports = Q()
-        for operation_id, employee_id in clocked:
-            reports |= Q(operation_id=operation_id, operator_id=employee_id)
-        for operation_id, employee_id, confirmed_at in Confirmation.objects.filter(reports, kind=Confirmation.Kind.CONFIRMATION).values_list(
-            "operation_id", "operator_id", "confirmed_at"
-        ):
-            clock.reported(pair=(operation_id, employee_id), at=confirmed_at)
+    latest_report = (
+        Confirmation.objects.filter(operation_id=OuterRef("operation_id"), operator_id=OuterRef("employee_id"), kind=Confirmation.Kind.CONFIRMATION)
+        .order_by("-recorded_at")
+        .values("confirmed_at")[:1]
+    )
+    rows = (
+        LaborSession.objects.filter(match)
+        .annotate(previous=Subquery(latest_report, output_field=DateTimeField()))
+        .values_list("operation_id", "employee_id", "started_at", "ended_at", "previous")
+    )
+    return _clock_of_rows(clock, rows)
+
+
+def _clock_of_rows(clock: ClockedTime, rows: Iterable[tuple[int, int, datetime.datetime, datetime.datetime | None, datetime.datetime | None]]) -> ClockedTime:
+    for operation_id, employee_id, started_at, ended_at, previous in rows:
+        pair = (operation_id, employee_id)
+        if pair in clock.loaded:
+            clock.sessions.setdefault(pair, []).append((started_at, ended_at))
+            if previous is not None:
+                clock.latest[pair] = previous
     return clock
+
+
+_ONE_PAIR_SQL = f"""
+SELECT s.*, (
+    SELECT c.confirmed_at FROM {Confirmation._meta.db_table} c
+    WHERE c.operation_id = s.operation_id AND c.operator_id = s.employee_id AND c.kind = '{Confirmation.Kind.CONFIRMATION.value}'
+    ORDER BY c.recorded_at DESC LIMIT 1
+) AS previous
+FROM {LaborSession._meta.db_table} s
+WHERE s.operation_id = %s AND s.employee_id = %s
+"""
+
+
+def _moment(value: Any) -> datetime.datetime | None:
+    """A timestamp column read outside a model field: SQLite answers it as text or a naive moment, in UTC."""
+    if value is None:
+        return None
+    moment = value if isinstance(value, datetime.datetime) else parse_datetime(value)
+    return moment if timezone.is_aware(moment) else moment.replace(tzinfo=datetime.UTC)

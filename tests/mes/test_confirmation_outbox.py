@@ -238,7 +238,7 @@ def test_a_confirmation_is_three_statements_and_its_write_fits_psycopgs_query_ca
     with connection.execute_wrapper(spy):
         confirm(good_qty=1, operator_badge="B-1001")
     assert len(statements) == 4, statements
-    assert '"mes_laborsession"' in statements[2][0] and statements[2][0].startswith("SELECT")
+    assert "mes_laborsession" in statements[2][0] and statements[2][0].lstrip().startswith("SELECT")
 
 
 @pytest.mark.postgresql_only(reason="the one-statement write is PostgreSQL's")

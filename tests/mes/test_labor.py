@@ -173,16 +173,19 @@ def test_no_operator_or_no_clock_is_zero_minutes_as_before(running, clock):
     assert report("B-1001").labor_minutes == 0
 
 
-def test_the_default_never_counts_past_now_nor_a_minute_twice(running, clock):
+def test_the_default_never_counts_past_now_and_a_late_report_counts_up_to_its_own_time(running, clock):
     on("B-1001")
     clock.move_to(minutes(30))
 
     ahead = report("B-1001", confirmed_at=minutes(33))  # a tablet's clock a little ahead
-    back = report("B-1001", confirmed_at=minutes(10))  # kept offline since 08:10, sent after the other
     clock.move_to(minutes(40))
-    later = report("B-1001")
+    live = report("B-1001")
+    clock.move_to(minutes(50))
+    kept = report("B-1001", confirmed_at=minutes(45))  # kept offline since 08:45, sent at 08:50
+    clock.move_to(minutes(60))
+    after = report("B-1001")
 
-    assert (ahead.labor_minutes, back.labor_minutes, later.labor_minutes) == (D(30), D(0), D(7))
+    assert (ahead.labor_minutes, live.labor_minutes, kept.labor_minutes, after.labor_minutes) == (D(30), D(7), D(5), D(15))
 
 
 def test_a_forgotten_clock_off_is_capped_to_the_plausible_most(running, clock, settings):
