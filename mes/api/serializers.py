@@ -125,9 +125,13 @@ class ConfirmationSerializer(StrictSerializer):
     reason_code = serializers.CharField(max_length=64, required=False, allow_blank=True, allow_null=True, default="")
     operator_badge = serializers.CharField(max_length=64, required=False, allow_blank=True, allow_null=True, default="")
     station = serializers.CharField(max_length=64, required=False, allow_blank=True, allow_null=True, default="")
-    # Left out (or null): the operator's clocked time on the operation since their previous report; machine minutes 0.
-    labor_minutes = serializers.DecimalField(**MINUTES, min_value=Decimal(0), required=False, allow_null=True, default=None)
-    machine_minutes = serializers.DecimalField(**MINUTES, min_value=Decimal(0), required=False, allow_null=True, default=None)
+    labor_minutes = serializers.DecimalField(
+        **MINUTES, min_value=Decimal(0), required=False, allow_null=True, default=None,
+        help_text="Left out or null: the operator's clocked time on the operation since their last report on it (0 without an operator or a clock).",
+    )
+    machine_minutes = serializers.DecimalField(
+        **MINUTES, min_value=Decimal(0), required=False, allow_null=True, default=None, help_text="Left out or null: 0.",
+    )
     final = serializers.BooleanField(required=False, default=False)
     confirmed_at = MomentField(required=False, allow_null=True, default=None)
 
