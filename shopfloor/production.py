@@ -13,7 +13,8 @@ Windows. Advances are confirmed once per window (``COLLECTOR_CONFIRM_WINDOW_SECO
 60 s, aligned to the clock) per machine: one confirmation of good and scrap on the operation
 running on it, with ``client_id = uuid5(COLLECTOR_NAMESPACE, "<equipment code>:<window start>")``.
 The confirmation and the counters' reset to zero commit together, and the client id makes any
-replay of the same window answer the original, so no restart counts twice. Counts that no
+replay of the same window answer the original, so no restart counts twice. Its machine minutes are
+the machine's run time on the operation since its previous report on it (``machine_report_minutes``). Counts that no
 operation takes (none running, or the confirmation was refused) become ``UnassignedProduction``.
 
 States. The open ``EquipmentState`` interval is the machine's state now: ``down`` while the alarm
@@ -47,6 +48,7 @@ from shopfloor.models import (
     EquipmentState,
     UnassignedProduction,
 )
+from shopfloor.selectors import machine_report_minutes
 
 logger = logging.getLogger(__name__)
 
@@ -289,6 +291,9 @@ def _window_close(
             scrap_qty=Decimal(confirmed_scrap),
             reason_code=reason_code if confirmed_scrap else "",
             station=equipment.code,
+            machine_minutes=machine_report_minutes(
+                equipment_id=equipment.pk, station=equipment.code, operation_id=operation.pk, until=window_end
+            ),
             confirmed_at=window_end,
         )
         try:

@@ -39,6 +39,7 @@ from shopfloor.models import (
     UnassignedProduction,
 )
 from shopfloor.production import scrap_reason_default
+from shopfloor.selectors import equipment_run_minutes
 from shopfloor.shift_calendar import ShiftRule, overlaps
 
 logger = logging.getLogger(__name__)
@@ -570,7 +571,8 @@ def unassigned_production_assign(
 
     The confirmation goes through the confirmation service (its rules, its ERP message) with a
     client id derived from the row, so assigning twice confirms once. Scrap takes
-    ``scrap_reason_code``, else the collector's scrap reason. A refused confirmation changes nothing.
+    ``scrap_reason_code``, else the collector's scrap reason; its machine minutes are the machine's run
+    time in the window. A refused confirmation changes nothing.
     """
     row = _unassigned_locked(row_id)
     if row.resolution == UnassignedProduction.Resolution.ASSIGNED:
@@ -590,6 +592,7 @@ def unassigned_production_assign(
             scrap_qty=Decimal(row.scrap),
             reason_code=reason,
             station=row.equipment.code,
+            machine_minutes=equipment_run_minutes(equipment_id=row.equipment_id, since=row.window_start, until=row.window_end),
             confirmed_at=row.window_end,
         ),
         actor=actor,

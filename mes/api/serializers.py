@@ -125,8 +125,13 @@ class ConfirmationSerializer(StrictSerializer):
     reason_code = serializers.CharField(max_length=64, required=False, allow_blank=True, allow_null=True, default="")
     operator_badge = serializers.CharField(max_length=64, required=False, allow_blank=True, allow_null=True, default="")
     station = serializers.CharField(max_length=64, required=False, allow_blank=True, allow_null=True, default="")
-    labor_minutes = serializers.DecimalField(**MINUTES, min_value=Decimal(0), default=Decimal(0))
-    machine_minutes = serializers.DecimalField(**MINUTES, min_value=Decimal(0), default=Decimal(0))
+    labor_minutes = serializers.DecimalField(
+        **MINUTES, min_value=Decimal(0), required=False, allow_null=True, default=None,
+        help_text="Left out or null: the operator's clocked time on the operation since their last report on it (0 without an operator or a clock).",
+    )
+    machine_minutes = serializers.DecimalField(
+        **MINUTES, min_value=Decimal(0), required=False, allow_null=True, default=None, help_text="Left out or null: 0.",
+    )
     final = serializers.BooleanField(required=False, default=False)
     confirmed_at = MomentField(required=False, allow_null=True, default=None)
 
@@ -149,6 +154,7 @@ _DECIMALS = (
     ("machine_minutes", _MINUTES_TEXT, Decimal("0.01")),
 )
 _OPTIONAL_TEXTS = ("reason_code", "operator_badge", "station")
+_DEFAULTED = frozenset({"labor_minutes", "machine_minutes"})  # left out: None, worked out by the service
 _CONFIRMATION_FIELDS = frozenset(ConfirmationSerializer._declared_fields)
 # Dates have many spellings and time-zone rules: the serializer's own field decides (a copy,
 # unbound; a refusal falls back to the whole serializer, so its messages are never shown).
@@ -178,7 +184,7 @@ def _fast_confirmation(data: Any) -> dict[str, Any] | None:
         return None
     for name, pattern, places in _DECIMALS:
         if name not in data:
-            values[name] = Decimal(0)  # the field's default, as the serializer gives it
+            values[name] = None if name in _DEFAULTED else Decimal(0)  # the field's default, as the serializer gives it
             continue
         value = data[name]
         if type(value) not in (int, float, str):

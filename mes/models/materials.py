@@ -164,11 +164,19 @@ class LaborSession(models.Model):
     """An operator clocked on an operation: from start, resume or clock-on until pause, report,
     completion or clock-off. Several operators may be clocked on one operation at once."""
 
+    class EndReason(models.TextChoices):
+        CLOCK_OFF = "clock_off", _("clocked off")
+        PAUSE = "pause", _("paused")
+        COMPLETE = "complete", _("completed")
+        CANCEL = "cancel", _("cancelled")
+
     operation = models.ForeignKey(WorkOrderOperation, models.PROTECT, related_name="labor_sessions", verbose_name=_("operation"))
     employee = models.ForeignKey(Employee, models.PROTECT, related_name="labor_sessions", verbose_name=_("operator"))
     station = models.CharField(_("station"), max_length=64, blank=True)
     started_at = models.DateTimeField(_("clocked on"))
     ended_at = models.DateTimeField(_("clocked off"), null=True, blank=True)
+    # Why it ended: a resume clocks on again exactly those whose last session a pause ended.
+    end_reason = models.CharField(_("ended by"), max_length=16, choices=EndReason.choices, blank=True)
 
     class Meta:
         verbose_name = _("labor session")

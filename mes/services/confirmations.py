@@ -43,6 +43,7 @@ from mes.services.confirmation_rows import (
     ConfirmationRows,
     confirmation_rows_write,
 )
+from mes.services.labor import ClockedTime, clocked_time_of
 from mes.services.transitions import (
     operation_transition_locked,
     unknown_work_order,
@@ -71,8 +72,8 @@ class ConfirmationRequest:
     reason_code: str = ""
     operator_badge: str = ""
     station: str = ""
-    labor_minutes: Decimal = ZERO
-    machine_minutes: Decimal = ZERO
+    labor_minutes: Decimal | None = None  # None: the operator's clocked time (``_labor_minutes``)
+    machine_minutes: Decimal | None = None  # None: zero here; machine reports name their run time
     final: bool = False
     confirmed_at: datetime.datetime | None = field(default=None, compare=False)
 
@@ -80,12 +81,19 @@ class ConfirmationRequest:
         """What makes two sends of one ``client_id`` "the same report": everything but the timestamp."""
         canonical = {
             name: (str(value.normalize()) if isinstance(value, Decimal) else str(value))
-            for name, value in ((name, getattr(self, name)) for name in FINGERPRINT_FIELDS)
+            for name, value in ((name, _as_given(name, getattr(self, name))) for name in FINGERPRINT_FIELDS)
         }
         return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
 
 
 FINGERPRINT_FIELDS = tuple(f.name for f in fields(ConfirmationRequest) if f.name != "confirmed_at")
+_DEFAULTED_MINUTES = ("labor_minutes", "machine_minutes")
+
+
+def _as_given(name: str, value: Any) -> Any:
+    """Minutes left out weigh in the fingerprint as the zero they were before they had a default,
+    so reports recorded then still replay, and a value given keeps its fingerprint."""
+    return ZERO if value is None and name in _DEFAULTED_MINUTES else value
 
 
 @dataclass
@@ -101,6 +109,7 @@ class _Lookups:
 
     reasons: dict[str, ReasonCode]
     operators: dict[str, Employee]
+    clock: ClockedTime | None = None  # labor sessions, loaded when a report leaves its labor minutes out
 
     @classmethod
     def of(cls, reason: ReasonCode | None, operator: Employee | None) -> _Lookups:
@@ -273,7 +282,7 @@ def minutes_plausible(*, judgement: Judgement) -> None:
         ("machine_minutes", gettext_lazy("machine minutes"), settings.MES_MAX_MACHINE_MINUTES),
     ):
         value = getattr(judgement.request, name)
-        if value < 0 or value > limit:
+        if value is not None and (value < 0 or value > limit):
             raise DomainError(
                 f"implausible_{name}",
                 _("%(field)s must be between 0 and %(limit)s per confirmation; got %(value)s.")
@@ -607,8 +616,8 @@ def _record(judgement: Judgement, rows: ConfirmationRows, actor: Any) -> Confirm
         scrap_qty=request.scrap_qty,
         rework_qty=request.rework_qty,
         reason_code=judgement.reason,
-        labor_minutes=request.labor_minutes,
-        machine_minutes=request.machine_minutes,
+        labor_minutes=_labor_minutes(judgement, request.confirmed_at or now, now),
+        machine_minutes=request.machine_minutes if request.machine_minutes is not None else ZERO,
         operator=judgement.operator,
         station=request.station,
         is_final=request.final,
@@ -629,6 +638,39 @@ def client_id_check_same(*, recorded_hash: str, fingerprint: str, client_id: uui
     """Refuse (409 ``client_id_conflict``, saying ``message``) a resend whose content differs from what was recorded."""
     if recorded_hash != fingerprint:
         raise DomainError("client_id_conflict", message, kind=ErrorKind.CONFLICT, fields={"client_id": str(client_id)})
+
+
+def _labor_minutes(judgement: Judgement, confirmed_at: datetime.datetime, now: datetime.datetime) -> Decimal:
+    """The labor minutes given, else the operator's clocked time on the operation since their
+    previous report on it (0 without an operator). A look-up only when minutes are left out and
+    an operator is named; a bulk call loads its clocks once (``_clock_for_many``)."""
+    request, operator = judgement.request, judgement.operator
+    if operator is None:
+        return request.labor_minutes if request.labor_minutes is not None else ZERO
+    pair = (judgement.operation.pk, operator.pk)
+    clock = judgement.lookups.clock
+    minutes = request.labor_minutes
+    if minutes is None:
+        if clock is None or pair not in clock.loaded:
+            clock = judgement.lookups.clock = clocked_time_of(pairs=[pair])
+        minutes = clock.minutes(pair=pair, until=confirmed_at, now=now)
+    if clock is not None:
+        clock.reported(pair=pair, at=confirmed_at)  # a later report of this call starts from this one
+    return minutes
+
+
+def _clock_for_many(requests: list[ConfirmationRequest], orders: dict[str, WorkOrder], operations_by_order: dict[int, list[WorkOrderOperation]], lookups: _Lookups) -> ClockedTime:
+    """The clocks of every (operation, operator) a bulk call's reports leave their labor minutes out for."""
+    pairs = set()
+    for request in requests:
+        operator = lookups.operators.get(request.operator_badge) if request.operator_badge else None
+        work_order = orders.get(request.work_order)
+        if request.labor_minutes is not None or operator is None or work_order is None:
+            continue
+        operation = next((candidate for candidate in operations_by_order[work_order.pk] if candidate.sequence == request.operation), None)
+        if operation is not None:
+            pairs.add((operation.pk, operator.pk))
+    return clocked_time_of(pairs=pairs)
 
 
 def _replay(existing: Confirmation, request: ConfirmationRequest) -> ConfirmationResult:
@@ -763,6 +805,7 @@ def operation_confirm_many(*, requests: list[ConfirmationRequest], actor: Any = 
             for confirmation in Confirmation.objects.filter(client_id__in=[request.client_id for request in requests])
         }
         lookups = _Lookups.load(requests)
+        lookups.clock = _clock_for_many(requests, orders, operations_by_order, lookups)
         rows = ConfirmationRows()
         for index, request in enumerate(requests):
             try:

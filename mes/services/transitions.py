@@ -25,6 +25,7 @@ from common.errors import DomainError, ErrorKind
 from common.fastsql import partial_instance, raw_instances, relate
 from mes.models import Item, Status, UnitOfMeasure, WorkOrder, WorkOrderOperation
 from mes.services.audit import event_record
+from mes.services.labor import labor_follow_transition
 
 
 @dataclass(frozen=True)
@@ -190,8 +191,12 @@ def _set_status(
 def operation_transition_locked(
     *, operation: WorkOrderOperation, work_order: WorkOrder, action: str, actor: Any = None, actor_label: str = "", reason: str = ""
 ) -> WorkOrderOperation:
-    """Move one operation. Precondition: the caller holds ``work_order``'s lock."""
+    """Move one operation. Precondition: the caller holds ``work_order``'s lock.
+
+    The clocks follow: a pause, completion or cancellation clocks everyone off the operation,
+    a resume clocks on again those the pause clocked off (``labor_follow_transition``)."""
     _set_status(operation, work_order=work_order, action=action, actor=actor, actor_label=actor_label, reason=reason)
+    labor_follow_transition(operation=operation, action=action)
     return operation
 
 

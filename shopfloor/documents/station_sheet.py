@@ -63,6 +63,7 @@ def _action_labels() -> dict[str, str]:
         "REPORT": _("Report"),
         "FINISH": _("Finish (final report)"),
         "LOGOUT": _("Log out"),
+        "CLOCKOFF": _("Clock off"),
     }
 
 

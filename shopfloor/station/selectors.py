@@ -1,4 +1,4 @@
-"""Reads of the operator station: the operation a scan opens, recent reports with their ERP
+"""Reads of the operator station: the operation a scan opens (with who is clocked on it), recent reports with their ERP
 state, machines waiting for a downtime reason, the reason codes to offer."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from common.errors import DomainError, ErrorKind
 from erp_sync.outbox import sync_label, sync_states
 from mes.models import Confirmation, Equipment, ReasonCode, Status, WorkOrder, WorkOrderOperation
 from mes.services.confirmations import operation_available, operation_check_work_center, plain
+from mes.services.labor import labor_clocked_on
 from shopfloor.models import Station
 from shopfloor.selectors import downtime_awaiting_reason
 
@@ -98,7 +99,14 @@ def station_operation(*, station: Station, number: str, sequence: int) -> dict[s
             % {"sequence": sequence, "number": number, "status": Status(operation.status).label},
             kind=ErrorKind.CONFLICT,
         )
-    return operation_summary(work_order=work_order, operation=operation, operations=operations)
+    return operation_summary(work_order=work_order, operation=operation, operations=operations) | {
+        "clocked_on": station_clocked_on(operation_id=operation.pk)
+    }
+
+
+def station_clocked_on(*, operation_id: int) -> list[dict[str, str]]:
+    """Who is clocked on the operation now (badge and name), for the station's "clocked on" line (one query)."""
+    return [{"badge": employee.badge, "name": employee.name} for employee in labor_clocked_on(operation_id=operation_id)]
 
 
 def station_recent_reports(*, station: Station, limit: int = 6) -> list[dict[str, Any]]:

@@ -1,5 +1,5 @@
 """Writes of the operator station: making and revoking stations, operator sign-in, reports,
-start and pause of an operation, and the PIN an operator may be asked for.
+start and pause of an operation, clocking operators on and off it, and the PIN an operator may be asked for.
 
 Reports go through ``mes.services.confirmations.operation_confirm`` like the API's, so a resend
 with the same ``client_id`` (a tablet sending what it kept offline) answers the original.
@@ -30,6 +30,7 @@ from mes.selectors.material_issues import component_remaining, material_issue_ge
 from mes.services.audit import event_record
 from mes.services.confirmations import ConfirmationRequest, ConfirmationResult, operation_confirm
 from mes.services.material_issues import MaterialIssueRequest, MaterialIssueResult, material_issue, material_issue_approve
+from mes.services.labor import labor_clock_off, labor_clock_on
 from mes.services.transitions import operation_transition_locked, work_order_transition_locked
 from shopfloor.models import ConsumedLot, EquipmentState, PinTryCount, Station, StationLink
 from shopfloor.services import (
@@ -364,6 +365,8 @@ def station_report(*, station: Station, request: ConfirmationRequest, lots: list
     original and adds no lot twice.
     """
     result = operation_confirm(request=request, actor=None, work_center=station.work_center)
+    if result.created:
+        _clock_on_after_report(station, result)
     if result.created and lots:
         ConsumedLot.objects.bulk_create(
             ConsumedLot(confirmation=result.confirmation, lot=lot.lot, gtin=lot.gtin, station=station.name)
@@ -399,12 +402,13 @@ def station_operation_start(*, station: Station, number: str, sequence: int, ope
     if machine is not None:
         operation_start_on_equipment(number=number, sequence=sequence, equipment_code=machine.code, actor_label=operator_badge)
         operation.refresh_from_db(fields=["status"])
-        return operation
-    operation_check_startable(operation=operation, number=number)
-    if work_order.status == Status.RELEASED:
-        work_order_transition_locked(work_order=work_order, action="start", actor_label=operator_badge)
-    if operation.status == Status.RELEASED:
-        operation_transition_locked(operation=operation, work_order=work_order, action="start", actor_label=operator_badge)
+    else:
+        operation_check_startable(operation=operation, number=number)
+        if work_order.status == Status.RELEASED:
+            work_order_transition_locked(work_order=work_order, action="start", actor_label=operator_badge)
+        if operation.status == Status.RELEASED:
+            operation_transition_locked(operation=operation, work_order=work_order, action="start", actor_label=operator_badge)
+    _clock_on(station, operation, operator_badge)
     return operation
 
 
@@ -434,6 +438,31 @@ def station_operation_pause(
         operation=operation, work_order=work_order, action="pause", actor_label=operator_badge, reason=f"{reason.code} {reason.name}"
     )
     operation_stop_on_equipment(number=number, sequence=sequence, actor_label=operator_badge)
+    return operation
+
+
+# --- labor: who is clocked on the operation ----------------------------------------------------
+
+
+def _clock_on(station: Station, operation: WorkOrderOperation, badge: str) -> None:
+    """Clock the operator on the running operation (already on: nothing changes). Call holding the order's lock."""
+    employee = Employee.objects.get(badge=badge)
+    labor_clock_on(operation=operation, employee=employee, station=station.name)
+
+
+def _clock_on_after_report(station: Station, result: ConfirmationResult) -> None:
+    """A report at the station keeps its operator clocked on the operation while it runs on (a final one
+    completed it, which clocked everyone off)."""
+    confirmation = result.confirmation
+    if confirmation.operator_id is not None and confirmation.operation.status == Status.IN_PROGRESS:
+        labor_clock_on(operation=confirmation.operation, employee=confirmation.operator, station=station.name)
+
+
+@transaction.atomic
+def station_clock_off(*, station: Station, number: str, sequence: int, operator_badge: str) -> WorkOrderOperation:
+    """Clock the operator off the operation (stepping away from it while others work on). Not on it: nothing changes."""
+    _work_order, operation = _operation_at_station(station, number, sequence)
+    labor_clock_off(operation=operation, employee=Employee.objects.get(badge=operator_badge))
     return operation
 
 

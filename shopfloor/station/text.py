@@ -54,6 +54,8 @@ def station_text() -> dict[str, str]:
         "kept_offline": _("No connection: the report is kept on this tablet and sent when the connection returns."),
         "started": _("Operation %(work_order)s / %(sequence)s started."),
         "paused": _("Operation %(work_order)s / %(sequence)s paused."),
+        "clocked_off": _("Clocked off %(work_order)s / %(sequence)s; the others on it work on."),
+        "clocked_on_nobody": _("nobody"),
         "downtime_answered": _("Reason %(code)s recorded for %(equipment)s."),
         # material issues (LOT:<item>:<lot>[:<quantity>])
         "issue_done": _("Issued %(quantity)s %(unit)s of %(item)s, lot %(lot)s, to %(work_order)s / %(sequence)s."),

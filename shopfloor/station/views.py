@@ -96,6 +96,7 @@ def _station_context(station: Station) -> dict[str, Any]:
                 "report": reverse("station-api-report"),
                 "start": reverse("station-api-start"),
                 "pause": reverse("station-api-pause"),
+                "clock_off": reverse("station-api-clock-off"),
                 "downtime": reverse("station-api-downtime"),
                 "issue": reverse("station-api-issue"),
                 "issue_approve": reverse("station-api-issue-approve"),
@@ -333,16 +334,19 @@ def _operation_action(request: HttpRequest, shape: type, act: Callable[[Station,
     return JsonResponse(selectors.station_operation(station=request.station, number=data["work_order"], sequence=data["operation"]))
 
 
-@require_POST
-@station_api
-def api_start(request: HttpRequest) -> JsonResponse:
+def _operator_on_operation(request: HttpRequest, service: Callable[..., Any]) -> JsonResponse:
+    """An act of the operator on the operation that needs nothing else (start, clock off)."""
     return _operation_action(
         request,
         shapes.OperationSerializer,
-        lambda station, data: services.station_operation_start(
-            station=station, number=data["work_order"], sequence=data["operation"], operator_badge=data["operator_badge"]
-        ),
+        lambda station, data: service(station=station, number=data["work_order"], sequence=data["operation"], operator_badge=data["operator_badge"]),
     )
+
+
+@require_POST
+@station_api
+def api_start(request: HttpRequest) -> JsonResponse:
+    return _operator_on_operation(request, services.station_operation_start)
 
 
 @require_POST
@@ -356,6 +360,12 @@ def api_pause(request: HttpRequest) -> JsonResponse:
             reason_code=data["reason_code"], operator_badge=data["operator_badge"],
         ),
     )
+
+
+@require_POST
+@station_api
+def api_clock_off(request: HttpRequest) -> JsonResponse:
+    return _operator_on_operation(request, services.station_clock_off)
 
 
 @require_POST

@@ -8,7 +8,7 @@
 // parseScan returns {kind: ...} or {kind: "error", code, params}; the station turns error codes
 // into messages in the operator's language.
 
-export const ACTIONS = ["START", "PAUSE", "REPORT", "FINISH", "LOGOUT"];
+export const ACTIONS = ["START", "PAUSE", "REPORT", "FINISH", "LOGOUT", "CLOCKOFF"];
 
 const GS = "\u001d";
 const QUANTITY = /^(\d{1,11})(?:[.,](\d{1,3}))?$/;

@@ -145,6 +145,12 @@ function reasonText(code) {
   return code ? `${code}${reason ? ` ${reason.name}` : ""}` : "–";
 }
 
+// Who is clocked on the open operation, as the server last said (each start, report, pause and clock-off answers it).
+function renderClockedOn(operation) {
+  const clocked = operation && Array.isArray(operation.clocked_on) ? operation.clocked_on : null;
+  $("op-clocked").textContent = clocked ? clocked.map((person) => `${person.name} ${person.badge}`.trim()).join(", ") || t("clocked_on_nobody") : "–";
+}
+
 function render() {
   const { operator, operation, values } = state;
   $("operator").textContent = operator ? `${operator.name || ""} ${operator.badge}`.trim() : t("nobody");
@@ -167,6 +173,7 @@ function render() {
     "entry-lots": values.lots.length ? values.lots.map((lot) => (lot.gtin ? `${lot.lot} (${lot.gtin})` : lot.lot)).join(", ") : "–",
   };
   for (const [id, text] of Object.entries(figures)) $(id).textContent = text;
+  renderClockedOn(operation);
   $("operation-card").dataset.offline = operation && operation.offline ? "true" : "false";
   for (const anchor of document.querySelectorAll("a[data-traveler]")) {
     anchor.hidden = !operation;
@@ -509,6 +516,9 @@ async function act(action) {
   const target = { work_order: state.operation.work_order, operation: state.operation.sequence, ...operatorFields() };
   if (action === "START") {
     return onlineAction(config.urls.start, target, t("started", { work_order: target.work_order, sequence: target.operation }));
+  }
+  if (action === "CLOCKOFF") {
+    return onlineAction(config.urls.clock_off, target, t("clocked_off", { work_order: target.work_order, sequence: target.operation }));
   }
   if (action === "PAUSE") {
     const paused = await onlineAction(

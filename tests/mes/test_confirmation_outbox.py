@@ -227,11 +227,18 @@ def test_a_confirmation_is_three_statements_and_its_write_fits_psycopgs_query_ca
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(spy):
-        confirm(good_qty=2, scrap_qty=1, rework_qty=1, reason_code="SCRAP-01", operator_badge="B-1001", station="ST-7")
+        confirm(good_qty=2, scrap_qty=1, rework_qty=1, reason_code="SCRAP-01", operator_badge="B-1001", station="ST-7", labor_minutes=3)
 
     assert len(statements) == 3, statements  # lock, read, write
     # psycopg converts a query's placeholders once and caches it only up to 50 parameters.
     assert statements[-1][1] <= 50
+
+    # Labor minutes left out with an operator named: one more, the operator's clocked sessions.
+    statements.clear()
+    with connection.execute_wrapper(spy):
+        confirm(good_qty=1, operator_badge="B-1001")
+    assert len(statements) == 4, statements
+    assert "mes_laborsession" in statements[2][0] and statements[2][0].lstrip().startswith("SELECT")
 
 
 @pytest.mark.postgresql_only(reason="the one-statement write is PostgreSQL's")

@@ -17,7 +17,7 @@ from tests.shopfloor_documents.pdf_reading import (
 pytestmark = pytest.mark.django_db
 
 ACTION_AND_QUANTITY_CODES = [
-    "ACT:START", "ACT:PAUSE", "ACT:REPORT", "ACT:FINISH", "ACT:LOGOUT",
+    "ACT:START", "ACT:PAUSE", "ACT:REPORT", "ACT:FINISH", "ACT:LOGOUT", "ACT:CLOCKOFF",
     "QTY:1", "QTY:2", "QTY:5", "QTY:10", "QTY:20", "QTY:50", "SCRAP:1", "REWORK:1",
 ]  # fmt: skip
 
@@ -38,10 +38,10 @@ def reason_codes() -> list[ReasonCode]:
 @pytest.mark.parametrize(
     ("language", "labels"),
     [
-        ("zh-hans", ["工位条码表", "产线 A", "操作", "开工", "暂停", "报工", "完工（末次报工）", "退出登录",
+        ("zh-hans", ["工位条码表", "产线 A", "操作", "开工", "暂停", "报工", "完工（末次报工）", "退出登录", "下工",
                      "数量", "合格 5", "报废 1", "返工 1", "原因代码", "报废 (2)", "返工 (1)", "暂停 (1)", "停机 (1)"]),
         ("en", ["Station barcode sheet", "Line A", "Actions", "Start", "Pause", "Report", "Finish (final report)",
-                "Log out", "Quantities", "Good 5", "Scrap 1", "Rework 1", "Reason codes", "Scrap (2)", "Rework (1)",
+                "Log out", "Clock off", "Quantities", "Good 5", "Scrap 1", "Rework 1", "Reason codes", "Scrap (2)", "Rework (1)",
                 "Pause (1)", "Downtime (1)"]),
     ],
 )  # fmt: skip
