@@ -62,6 +62,7 @@ import requests
 
 from erp_sync.connectors.base import (
     GOODS_KINDS,
+    GOODS_REVERSALS,
     RETRYABLE_STATUSES,
     ConnectionConfig,
     Connector,
@@ -82,7 +83,14 @@ from erp_sync.connectors.base import (
 PRODUCTION = "mrp.production"
 WORKORDER = "mrp.workorder"
 PRODUCTIVITY = "mrp.workcenter.productivity"
+PRODUCT = "product.product"
+LOT = "stock.lot"
+MOVE = "stock.move"
+MOVE_LINE = "stock.move.line"
 KEY_FIELD = "x_mes_confirmation_id"
+MOVEMENT_FIELD = "x_mes_movement_id"
+#: The move of the order a movement type books on: component moves (issued), finished moves (received).
+MOVE_LINK = {"goods_issue": "raw_material_production_id", "goods_receipt": "production_id"}
 OPERATION_FIELD = "x_mes_operation"
 PRODUCED_FIELD = "x_mes_qty_produced"
 SCRAP_FIELD = "x_mes_qty_scrap"
@@ -129,9 +137,11 @@ class OdooConnector(Connector):
     # -- the interface -------------------------------------------------------------------
 
     def post(self, posting: Posting) -> PostResult:
-        if posting.kind in GOODS_KINDS:
-            return _goods_not_sent(posting)
         try:
+            if posting.kind in GOODS_REVERSALS:
+                return self._goods_unlink(posting)
+            if posting.kind in GOODS_KINDS:
+                return self._goods_book(posting)
             if posting.kind == "reversal":
                 return self._unlink(posting)
             return self._confirm(posting)
@@ -141,9 +151,15 @@ class OdooConnector(Connector):
             return PostResult(Outcome.REJECTED, error=f"The message cannot be sent to Odoo: {error}")
 
     def find(self, posting: Posting) -> PostResult | None:
-        if posting.kind in GOODS_KINDS:
-            return _goods_not_sent(posting)
         try:
+            if posting.kind in GOODS_REVERSALS:
+                original_key = _original_key(posting)
+                if not original_key or self._goods_lines(original_key):
+                    return None  # not taken back yet (or post() will say what is wrong)
+                return _goods_unlinked((posting.reverses_ref or {}).get("ids") or [])
+            if posting.kind in GOODS_KINDS:
+                lines = self._goods_lines(posting.idempotency_key)
+                return _goods_booked(lines) if lines else None
             if posting.kind == "reversal":
                 original_key = _original_key(posting)
                 if not original_key or self._line(original_key) is not None:
@@ -349,6 +365,142 @@ class OdooConnector(Connector):
         )
         return rows[0] if rows else None
 
+
+    # -- goods movements -----------------------------------------------------------------
+
+    def _goods_book(self, posting: Posting) -> PostResult:
+        """The movements as move lines with their lots on the order's component moves (issue) or
+        finished-product moves (receipt), all in one ``create`` (one transaction in Odoo)."""
+        payload = posting.payload
+        order = str(payload.get("work_order") or posting.work_order)
+        link = MOVE_LINK[posting.kind]
+        production_id = self._production(order)
+        products: dict[str, int] = {}
+        moves: dict[int, int] = {}
+        lines = []
+        for index, movement in enumerate(payload["movements"]):
+            item = str(movement["item"])
+            if item not in products:
+                products[item] = self._product(item)
+            product_id = products[item]
+            if product_id not in moves:
+                moves[product_id] = self._move(production_id, product_id, link=link, name=f"{order} - {item}")
+            values: dict[str, Any] = {
+                "move_id": moves[product_id],
+                "product_id": product_id,
+                "quantity": float(Decimal(str(movement["quantity"]))),
+                KEY_FIELD: posting.idempotency_key,
+                MOVEMENT_FIELD: str(movement.get("movement_id") or f"{posting.idempotency_key}/{index}"),
+            }
+            if movement.get("lot"):
+                values["lot_id"] = self._lot(str(movement["lot"]), product_id, item=item, create=posting.kind == "goods_receipt")
+            lines.append(values)
+        if not lines:
+            return PostResult(Outcome.REJECTED, error="The goods message lists no movements.")
+        try:
+            created = self._call(MOVE_LINE, "create", params={"vals_list": lines})
+        except _CallFailed as failure:
+            if failure.result.outcome != Outcome.REJECTED:
+                raise
+            # The unique movement field refused a resend: the lines are there.
+            existing = self._goods_lines(posting.idempotency_key)
+            if not existing:
+                raise
+            return _goods_booked(existing, Outcome.DUPLICATE)
+        ids = created if isinstance(created, list) else [created]
+        return _goods_booked([{"id": line_id, "move_id": [moves[line["product_id"]]]} for line_id, line in zip(ids, lines, strict=True)])
+
+    def _goods_unlink(self, posting: Posting) -> PostResult:
+        """Take the original's move lines back (``unlink``: they are not done while the order is open)."""
+        original_key = _original_key(posting)
+        if not original_key:
+            return PostResult(Outcome.REJECTED, error="The reversal does not say which goods movement it reverses.")
+        reference = posting.reverses_ref or {}
+        ids = [int(line_id) for line_id in reference.get("ids") or []] if reference.get("model") == MOVE_LINE else []
+        if not ids:
+            lines = self._goods_lines(original_key)
+            if not lines:
+                # Never booked in Odoo (discarded in the MES): nothing to take back.
+                return PostResult(Outcome.ACCEPTED, erp_ref={"nothing_to_cancel": True})
+            ids = [line["id"] for line in lines]
+        try:
+            self._call(MOVE_LINE, "unlink", ids=ids)
+        except _CallFailed as failure:
+            if not failure.missing:
+                raise
+            # An earlier attempt deleted them (a line deleted by hand in Odoo aside): take back what is left.
+            left = [line["id"] for line in self._goods_lines(original_key)]
+            if not left:
+                return _goods_unlinked(ids, Outcome.DUPLICATE)
+            self._call(MOVE_LINE, "unlink", ids=left)
+            ids = left
+        return _goods_unlinked(ids)
+
+    def _goods_lines(self, key: str) -> list[dict[str, Any]]:
+        return self._call(
+            MOVE_LINE, "search_read", params={"domain": [[KEY_FIELD, "=", key]], "fields": ["id", "move_id"]}, read=True
+        )
+
+    def _production(self, order: str) -> int:
+        rows = self._call(
+            PRODUCTION, "search_read", params={"domain": [["name", "=", order]], "fields": ["id"], "limit": 1}, read=True
+        )
+        if not rows:
+            raise _CallFailed(PostResult(Outcome.REJECTED, error=f"Odoo has no manufacturing order {order}."))
+        return int(rows[0]["id"])
+
+    def _product(self, item: str) -> int:
+        rows = self._call(
+            PRODUCT, "search_read", params={"domain": [["default_code", "=", item]], "fields": ["id"], "limit": 1}, read=True
+        )
+        if not rows:
+            raise _CallFailed(PostResult(Outcome.REJECTED, error=f"Odoo has no product with the internal reference {item}."))
+        return int(rows[0]["id"])
+
+    def _move(self, production_id: int, product_id: int, *, link: str, name: str) -> int:
+        """The order's open move of the product (component or finished), added to the order when it has none.
+        A move without lines books nothing, so a lost answer here only means one more search next time."""
+        rows = self._call(
+            MOVE,
+            "search_read",
+            params={
+                "domain": [[link, "=", production_id], ["product_id", "=", product_id], ["state", "not in", ["done", "cancel"]]],
+                "fields": ["id"],
+                "limit": 1,
+            },
+            read=True,
+        )
+        if rows:
+            return int(rows[0]["id"])
+        created = self._call(MOVE, "create", params={"vals_list": [{"name": name, link: production_id, "product_id": product_id}]})
+        return int(created[0] if isinstance(created, list) else created)
+
+    def _lot(self, name: str, product_id: int, *, item: str, create: bool) -> int:
+        """The lot by name: a component's must exist (the ERP staged it); a produced one is created."""
+        found = self._lot_find(name, product_id)
+        if found is not None:
+            return found
+        if not create:
+            raise _CallFailed(PostResult(Outcome.REJECTED, error=f"Odoo has no lot {name} of product {item}."))
+        try:
+            created = self._call(LOT, "create", params={"vals_list": [{"name": name, "product_id": product_id}]})
+        except _CallFailed as failure:
+            # Unique per product: an earlier attempt (or a person) created it meanwhile.
+            found = self._lot_find(name, product_id) if failure.result.outcome == Outcome.REJECTED else None
+            if found is None:
+                raise
+            return found
+        return int(created[0] if isinstance(created, list) else created)
+
+    def _lot_find(self, name: str, product_id: int) -> int | None:
+        rows = self._call(
+            LOT,
+            "search_read",
+            params={"domain": [["name", "=", name], ["product_id", "=", product_id]], "fields": ["id"], "limit": 1},
+            read=True,
+        )
+        return int(rows[0]["id"]) if rows else None
+
     # -- transport -----------------------------------------------------------------------
 
     def _call(
@@ -513,13 +665,24 @@ class _SafeTimeoutTransport(_OneShot, xmlrpc.client.SafeTransport):
 # -- helpers ----------------------------------------------------------------------------------
 
 
-def _goods_not_sent(posting: Posting) -> PostResult:
-    """Goods movements are not booked in Odoo yet (stock moves with lots on the production are still to
-    come): acknowledged without a call, saying so, so that they hold back none of the order's reports."""
+def _goods_booked(lines: list[dict[str, Any]], outcome: Outcome = Outcome.ACCEPTED) -> PostResult:
+    ids = sorted(int(line["id"]) for line in lines)
+    moves = sorted({move for move in (_id(line.get("move_id")) for line in lines) if move is not None})
     return PostResult(
-        Outcome.ACCEPTED,
-        erp_ref={"not_sent": posting.kind},
-        erp_document=f"not sent: the Odoo connector books no goods movements yet ({posting.kind})",
+        outcome,
+        erp_ref={"model": MOVE_LINE, "ids": ids, "move_ids": moves},
+        erp_document=f"{MOVE_LINE}/{','.join(map(str, ids))}",
+    )
+
+
+def _goods_unlinked(ids: list[Any], outcome: Outcome = Outcome.ACCEPTED) -> PostResult:
+    ids = [int(line_id) for line_id in ids]
+    if not ids:
+        return PostResult(outcome, erp_ref={"model": MOVE_LINE, "unlinked": []})
+    return PostResult(
+        outcome,
+        erp_ref={"model": MOVE_LINE, "unlinked": ids},
+        erp_document=f"{MOVE_LINE}/{','.join(map(str, ids))} (deleted)",
     )
 
 
