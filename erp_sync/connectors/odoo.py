@@ -1,4 +1,5 @@
-"""Odoo MRP: one work-center time line per confirmation, over JSON-2 (Odoo 19+) or XML-RPC (older).
+"""Odoo MRP: a work-center time line per confirmation, move lines with lots per goods movement, over JSON-2
+(Odoo 19+) or XML-RPC (older).
 
 ``ConnectionConfig.base_url`` is the Odoo server, e.g. ``https://odoo.example.com``. JSON-2
 sends ``Authorization: bearer <API key>`` (``token``, else ``password``) and, when the option
@@ -22,10 +23,25 @@ gives a real Odoo the same fields):
   confirmation as booked while its work order is not finished yet;
 - a reversal deletes (``unlink``) the original's time line, which takes its quantities and
   time off the work order again;
-- goods messages (``goods_issue``, ``goods_receipt`` and their reversals) are not booked yet:
-  they are acknowledged without a call, their ERP document saying so, so that they hold back
-  none of the order's confirmations. Booking them as ``stock.move`` / ``stock.move.line`` with
-  ``lot_id`` on the production (and returns for reversals) is still to be done.
+- goods messages book stock moves with lots on the production (``mrp.production`` found by
+  ``name`` = our work order, as for confirmations). A ``goods_issue`` adds, per movement, a
+  ``stock.move.line`` (``lot_id``, ``quantity``) to the order's component move of the item
+  (``stock.move`` with ``raw_material_production_id``, the product found by ``default_code`` = our
+  item code; the move is added to the order when it has none); a ``goods_receipt`` adds them to
+  the finished-product move (``production_id``). A component's lot must exist in Odoo (the ERP
+  staged it; otherwise the message is rejected), an output lot is found by name or created
+  (``stock.lot`` ``create``). All lines of a message go in one ``create`` (one transaction in
+  Odoo), each carrying our key in ``x_mes_confirmation_id`` (not unique here: several lines share
+  it) and its movement's id in ``x_mes_movement_id`` (unique: a resend fails, and is then found
+  by a ``search_read`` on the key, as a confirmation's time line is). Goods that rode with a report
+  are booked all the same: the time line carries no stock. The lines stay not done while the order
+  is open (validating them is Odoo's ``button_mark_done``);
+- a goods reversal deletes (``unlink``) the original's move lines — by the ids acknowledged for
+  it, else found by its key — which takes their quantities off the moves and the stock. Lines of
+  a done manufacturing order cannot be deleted: Odoo refuses and the reversal dead-letters (a
+  return or an unbuild in Odoo is then a person's job); so with ``mark_done_on_final`` a
+  reversal after the last operation's report cannot be booked. ``goods_totals`` sums the move
+  lines that stand on the order's component (issued) and finished-product (received) moves.
 
 Errors: 401/403 and Odoo ``UserError``/``ValidationError``/``AccessError`` are permanent (the
 ERP's own message goes to the dead letter); ``ConcurrencyError`` (a serialization failure
@@ -68,6 +84,7 @@ from erp_sync.connectors.base import (
     Connector,
     ErpTotals,
     FailureKind,
+    GoodsTotals,
     Health,
     Outcome,
     Posting,
@@ -206,6 +223,33 @@ class OdooConnector(Connector):
             ErpTotals(work_order, operation, good, scrap, Decimal(0), tuple(keys))
             for operation, (good, scrap, keys) in sorted(sums.items())
         ]
+
+    def goods_totals(self, work_order: str) -> list[GoodsTotals] | PostResult:
+        """The order's move lines that stand (taken-back ones are deleted): on component moves issued,
+        on finished-product moves received, per product's internal reference (= our item code)."""
+        try:
+            lines = {
+                link: self._call(
+                    MOVE_LINE,
+                    "search_read",
+                    params={"domain": [[f"move_id.{field}.name", "=", work_order]], "fields": ["product_id", "quantity"]},
+                    read=True,
+                )
+                for link, field in MOVE_LINK.items()
+            }
+            product_ids = sorted({_id(line["product_id"]) for rows in lines.values() for line in rows} - {None})
+            products = (
+                self._call(PRODUCT, "read", ids=product_ids, params={"fields": ["default_code"]}, read=True) if product_ids else []
+            )
+        except _CallFailed as failure:
+            return as_retryable(failure.result)
+        codes = {row["id"]: str(row.get("default_code") or "") for row in products}
+        sums: dict[str, list[Decimal]] = {}
+        for link, rows in lines.items():
+            for line in rows:
+                totals = sums.setdefault(codes.get(_id(line["product_id"]), ""), [Decimal(0), Decimal(0)])
+                totals[0 if link == "goods_issue" else 1] += Decimal(str(line.get("quantity") or 0))
+        return [GoodsTotals(work_order, item, issued, received) for item, (issued, received) in sorted(sums.items())]
 
     def health(self) -> Health:
         started = time.monotonic()

@@ -373,3 +373,18 @@ def test_odoo_refuses_to_take_back_goods_of_a_done_order(odoo, odoo_connection: 
     assert result.outcome == Outcome.REJECTED
     assert "done manufacturing order" in result.error
     assert odoo.control.stock() == {("STEEL-10", "L-0001"): ("2.5", "0")}
+
+
+def test_odoo_goods_totals_count_the_move_lines_that_stand(odoo, odoo_connection: OdooConnector) -> None:
+    odoo_connection.post(goods_posting(order=ODOO_ORDER, movements=[BACKFLUSH]))
+    cancelled = goods_posting(order=ODOO_ORDER, movements=[movement(lot="L-0002", quantity="6.000")])
+    taken_back = goods_posting(order=ODOO_ORDER, kind="goods_issue_reversal", reverses=cancelled)
+    odoo_connection.post(cancelled)
+    odoo_connection.post(taken_back)
+    odoo_connection.post(goods_posting(order=ODOO_ORDER, kind="goods_receipt", movements=[OUTPUT], confirmation_id=RECEIPT_OF))
+    odoo_connection.post(goods_posting(order="WH/MO/00099", movements=[movement(quantity="9.000")]))
+
+    assert odoo_connection.goods_totals(ODOO_ORDER) == [
+        GoodsTotals(ODOO_ORDER, "FRAME-100", Decimal(0), Decimal("5")),
+        GoodsTotals(ODOO_ORDER, "STEEL-10", Decimal("2.5"), Decimal(0)),
+    ]
