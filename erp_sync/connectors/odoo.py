@@ -486,36 +486,28 @@ class OdooConnector(Connector):
         )
 
     def _production(self, order: str) -> int:
-        rows = self._call(
-            PRODUCTION, "search_read", params={"domain": [["name", "=", order]], "fields": ["id"], "limit": 1}, read=True
-        )
-        if not rows:
-            raise _CallFailed(PostResult(Outcome.REJECTED, error=f"Odoo has no manufacturing order {order}."))
-        return int(rows[0]["id"])
+        return self._required(PRODUCTION, [["name", "=", order]], f"Odoo has no manufacturing order {order}.")
 
     def _product(self, item: str) -> int:
-        rows = self._call(
-            PRODUCT, "search_read", params={"domain": [["default_code", "=", item]], "fields": ["id"], "limit": 1}, read=True
-        )
-        if not rows:
-            raise _CallFailed(PostResult(Outcome.REJECTED, error=f"Odoo has no product with the internal reference {item}."))
-        return int(rows[0]["id"])
+        return self._required(PRODUCT, [["default_code", "=", item]], f"Odoo has no product with the internal reference {item}.")
+
+    def _required(self, model: str, domain: list[Any], missing: str) -> int:
+        """The id of the one record ``domain`` names; ``missing`` rejects the message when there is none."""
+        found = self._first(model, domain)
+        if found is None:
+            raise _CallFailed(PostResult(Outcome.REJECTED, error=missing))
+        return found
+
+    def _first(self, model: str, domain: list[Any]) -> int | None:
+        rows = self._call(model, "search_read", params={"domain": domain, "fields": ["id"], "limit": 1}, read=True)
+        return int(rows[0]["id"]) if rows else None
 
     def _move(self, production_id: int, product_id: int, *, link: str, name: str) -> int:
         """The order's open move of the product (component or finished), added to the order when it has none.
         A move without lines books nothing, so a lost answer here only means one more search next time."""
-        rows = self._call(
-            MOVE,
-            "search_read",
-            params={
-                "domain": [[link, "=", production_id], ["product_id", "=", product_id], ["state", "not in", ["done", "cancel"]]],
-                "fields": ["id"],
-                "limit": 1,
-            },
-            read=True,
-        )
-        if rows:
-            return int(rows[0]["id"])
+        found = self._first(MOVE, [[link, "=", production_id], ["product_id", "=", product_id], ["state", "not in", ["done", "cancel"]]])
+        if found is not None:
+            return found
         created = self._call(MOVE, "create", params={"vals_list": [{"name": name, link: production_id, "product_id": product_id}]})
         return int(created[0] if isinstance(created, list) else created)
 
@@ -537,13 +529,7 @@ class OdooConnector(Connector):
         return int(created[0] if isinstance(created, list) else created)
 
     def _lot_find(self, name: str, product_id: int) -> int | None:
-        rows = self._call(
-            LOT,
-            "search_read",
-            params={"domain": [["name", "=", name], ["product_id", "=", product_id]], "fields": ["id"], "limit": 1},
-            read=True,
-        )
-        return int(rows[0]["id"]) if rows else None
+        return self._first(LOT, [["name", "=", name], ["product_id", "=", product_id]])
 
     # -- transport -----------------------------------------------------------------------
 

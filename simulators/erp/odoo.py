@@ -790,16 +790,7 @@ class OdooFlavor(ErpFlavor):
                 f"You cannot record time or quantities on the {workorder['state']} work order "
                 f"{production['name']} - {workorder['name']}."
             )
-        key = vals.get("x_mes_confirmation_id") or None
-        if key is not None and not isinstance(key, str):
-            raise ValidationError("x_mes_confirmation_id must be a string")
-        if key and (key in self.by_key or key in keys):
-            raise ValidationError(
-                f"The operation cannot be completed: x_mes_confirmation_id must be unique ({key} is already "
-                f"recorded on time line {self.by_key.get(key, 'in this batch')})."
-            )
-        if key:
-            keys.add(key)
+        _check_unique(vals, "x_mes_confirmation_id", self.by_key, keys, "time line")
         for field in ("x_mes_qty_produced", "x_mes_qty_scrap", "duration"):
             _quantity(vals.get(field, 0), field)
 
@@ -984,16 +975,7 @@ class OdooFlavor(ErpFlavor):
                 raise ValidationError(f"The lot {lot['name']} is not of the move's product.")
         if _quantity(vals.get("quantity", 0), "quantity") <= 0:
             raise ValidationError("The quantity of a move line must be positive.")
-        movement = vals.get("x_mes_movement_id") or None
-        if movement is not None and not isinstance(movement, str):
-            raise ValidationError("x_mes_movement_id must be a string")
-        if movement and (movement in self.by_movement or movement in keys):
-            raise ValidationError(
-                f"The operation cannot be completed: x_mes_movement_id must be unique ({movement} is already "
-                f"recorded on move line {self.by_movement.get(movement, 'in this batch')})."
-            )
-        if movement:
-            keys.add(movement)
+        _check_unique(vals, "x_mes_movement_id", self.by_movement, keys, "move line")
 
     def _create_move_line(self, vals: dict[str, Any]) -> int:
         """Precondition: ``_check_move_line`` passed. Books the quantity: issued to the order from a
@@ -1297,6 +1279,21 @@ class ValueError_(UserError):
     """Odoo answers bad fields and domains with a ``ValueError`` (HTTP 422 in JSON-2)."""
 
     exception_name = "builtins.ValueError"
+
+
+def _check_unique(vals: dict[str, Any], field: str, taken: dict[str, int], batch: set[str], record: str) -> None:
+    """A custom field with a SQL ``unique`` constraint: ``taken`` maps stored values to their records,
+    ``batch`` collects the values of the call being checked."""
+    value = vals.get(field) or None
+    if value is not None and not isinstance(value, str):
+        raise ValidationError(f"{field} must be a string")
+    if value and (value in taken or value in batch):
+        raise ValidationError(
+            f"The operation cannot be completed: {field} must be unique ({value} is already "
+            f"recorded on {record} {taken.get(value, 'in this batch')})."
+        )
+    if value:
+        batch.add(value)
 
 
 def _quantity(value: Any, field: str) -> Decimal:
