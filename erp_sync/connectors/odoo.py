@@ -40,7 +40,10 @@ gives a real Odoo the same fields):
   it, else found by its key — which takes their quantities off the moves and the stock. Lines of
   a done manufacturing order cannot be deleted: Odoo refuses and the reversal dead-letters (a
   return or an unbuild in Odoo is then a person's job); so with ``mark_done_on_final`` a
-  reversal after the last operation's report cannot be booked. ``goods_totals`` sums the move
+  reversal after the last operation's report cannot be booked. A final report whose output
+  follows (``goods_movements`` with a 101) finishes its work order but leaves the order open;
+  with ``mark_done_on_final`` that output's receipt then marks it done (``find`` does not report
+  the receipt as booked while the order is still open with every work order done). ``goods_totals`` sums the move
   lines that stand on the order's component (issued) and finished-product (received) moves.
 
 Errors: 401/403 and Odoo ``UserError``/``ValidationError``/``AccessError`` are permanent (the
@@ -61,7 +64,8 @@ Options (all optional):
 ``finish_on_final`` (true)
     ``button_finish`` the work order on a final confirmation.
 ``mark_done_on_final`` (false)
-    also ``button_mark_done`` the manufacturing order once all its work orders are done.
+    also ``button_mark_done`` the manufacturing order once all its work orders are done (after
+    the final report's output receipt, when one follows it).
 """
 
 from __future__ import annotations
@@ -176,7 +180,9 @@ class OdooConnector(Connector):
                 return _goods_unlinked((posting.reverses_ref or {}).get("ids") or [])
             if posting.kind in GOODS_KINDS:
                 lines = self._goods_lines(posting.idempotency_key)
-                return _goods_booked(lines) if lines else None
+                if not lines or self._unfinished(posting):
+                    return None  # not booked, or booked but its order not closed yet: post() closes it
+                return _goods_booked(lines)
             if posting.kind == "reversal":
                 original_key = _original_key(posting)
                 if not original_key or self._line(original_key) is not None:
@@ -334,24 +340,32 @@ class OdooConnector(Connector):
                 raise
             line_id, outcome = line["id"], Outcome.DUPLICATE
         if payload.get("final") and self.options.get("finish_on_final", True):
-            self._finish(workorder_id)
+            self._finish(workorder_id, close_order=not _output_follows(payload))
         return _booked(line_id, workorder_id, outcome)
 
-    def _finish(self, workorder_id: int) -> None:
+    def _finish(self, workorder_id: int, *, close_order: bool = True) -> None:
         self._call(WORKORDER, "button_finish", ids=[workorder_id])
-        if not self.options.get("mark_done_on_final", False):
+        if not close_order or not self.options.get("mark_done_on_final", False):
             return
-        rows = self._call(WORKORDER, "read", ids=[workorder_id], params={"fields": ["production_id", "qty_produced"]})
-        production_id = _id(rows[0]["production_id"])
+        rows = self._call(WORKORDER, "read", ids=[workorder_id], params={"fields": ["production_id"]})
+        self._mark_done(_id(rows[0]["production_id"]))
+
+    def _mark_done(self, production_id: int | None) -> None:
+        """``button_mark_done`` the order once every work order of it is done, producing what the last one
+        produced; an order already done (by an earlier attempt) is left as it is."""
+        production = self._call(PRODUCTION, "read", ids=[production_id], params={"fields": ["state"]}, read=True)
+        if not production or production[0]["state"] in ("done", "cancel"):
+            return
         siblings = self._call(
             WORKORDER,
             "search_read",
-            params={"domain": [["production_id", "=", production_id]], "fields": ["state"]},
+            params={"domain": [["production_id", "=", production_id]], "fields": ["state", "qty_produced", OPERATION_FIELD]},
             read=True,
         )
-        if any(row["state"] not in ("done", "cancel") for row in siblings):
+        if not siblings or any(row["state"] not in ("done", "cancel") for row in siblings):
             return
-        self._call(PRODUCTION, "write", ids=[production_id], params={"vals": {"qty_producing": rows[0]["qty_produced"]}})
+        last = max(siblings, key=lambda row: _operation_number(row.get(OPERATION_FIELD)))
+        self._call(PRODUCTION, "write", ids=[production_id], params={"vals": {"qty_producing": last["qty_produced"]}})
         result = self._call(
             PRODUCTION,
             "button_mark_done",
@@ -450,9 +464,38 @@ class OdooConnector(Connector):
             existing = self._goods_lines(posting.idempotency_key)
             if not existing:
                 raise
+            self._close_after_output(posting, production_id)
             return _goods_booked(existing, Outcome.DUPLICATE)
         ids = created if isinstance(created, list) else [created]
+        self._close_after_output(posting, production_id)
         return _goods_booked([{"id": line_id, "move_id": [moves[line["product_id"]]]} for line_id, line in zip(ids, lines, strict=True)])
+
+    def _closes_order(self, posting: Posting) -> bool:
+        """Whether this is the output of a report, which with ``mark_done_on_final`` closes the order
+        its final report finished (the report left it open so that its output could be booked)."""
+        return (
+            posting.kind == "goods_receipt"
+            and bool(posting.payload.get("confirmation_id"))
+            and bool(self.options.get("mark_done_on_final", False))
+            and bool(self.options.get("finish_on_final", True))
+        )
+
+    def _close_after_output(self, posting: Posting, production_id: int) -> None:
+        if self._closes_order(posting):
+            self._mark_done(production_id)
+
+    def _unfinished(self, posting: Posting) -> bool:
+        """Booked output whose order is still open though every work order is done: ``post`` closes it."""
+        if not self._closes_order(posting):
+            return False
+        order = str(posting.payload.get("work_order") or posting.work_order)
+        rows = self._call(PRODUCTION, "search_read", params={"domain": [["name", "=", order]], "fields": ["state"], "limit": 1}, read=True)
+        if not rows or rows[0]["state"] in ("done", "cancel"):
+            return False
+        workorders = self._call(
+            WORKORDER, "search_read", params={"domain": [["production_id.name", "=", order]], "fields": ["state"]}, read=True
+        )
+        return bool(workorders) and all(row["state"] in ("done", "cancel") for row in workorders)
 
     def _goods_unlink(self, posting: Posting) -> PostResult:
         """Take the original's move lines back (``unlink``: they are not done while the order is open)."""
@@ -751,6 +794,11 @@ def _unlinked(line_id: Any, outcome: Outcome = Outcome.ACCEPTED) -> PostResult:
         erp_ref={"model": PRODUCTIVITY, "unlinked": int(line_id)},
         erp_document=f"{PRODUCTIVITY}/{line_id} (deleted)",
     )
+
+
+def _output_follows(payload: dict[str, Any]) -> bool:
+    """Whether the report's output goes to Odoo after it, as a goods receipt of its own."""
+    return any(str(movement.get("movement_type")) == "101" for movement in payload.get("goods_movements") or [])
 
 
 def _original_key(posting: Posting) -> str | None:

@@ -17,6 +17,7 @@ from tests.erp_sync.builders import (
     ERPNEXT_ORDER,
     ODOO_ORDER,
     SAP_ORDER,
+    confirmation_posting,
     erpnext_confirmation,
     erpnext_connector,
     goods_posting,
@@ -388,3 +389,48 @@ def test_odoo_goods_totals_count_the_move_lines_that_stand(odoo, odoo_connection
         GoodsTotals(ODOO_ORDER, "FRAME-100", Decimal(0), Decimal("5")),
         GoodsTotals(ODOO_ORDER, "STEEL-10", Decimal("2.5"), Decimal(0)),
     ]
+
+
+def _production_state(connector: OdooConnector) -> str:
+    [row] = connector._call("mrp.production", "read", ids=[connector._production(ODOO_ORDER)], params={"fields": ["state"]})
+    return row["state"]
+
+
+def test_odoo_final_report_leaves_the_order_open_for_its_output_which_then_closes_it(odoo) -> None:
+    odoo_lots_stage(odoo, {"STEEL-10": ["L-0001"]})
+    closing = odoo_connector(odoo, mark_done_on_final=True)
+    try:
+        report = confirmation_posting(order=ODOO_ORDER, final=True, goods_movements=[BACKFLUSH, OUTPUT])
+        assert closing.post(report).outcome == Outcome.ACCEPTED
+        assert _production_state(closing) == "progress"  # finished, not closed: its goods are still to come
+        backflush = goods_posting(order=ODOO_ORDER, movements=[BACKFLUSH], confirmation_id=report.idempotency_key)
+        assert closing.post(backflush).outcome == Outcome.ACCEPTED
+        receipt = goods_posting(order=ODOO_ORDER, kind="goods_receipt", movements=[OUTPUT], confirmation_id=report.idempotency_key)
+
+        assert closing.post(receipt).outcome == Outcome.ACCEPTED
+
+        assert _production_state(closing) == "done"
+        assert [entry["action"] for entry in odoo.control.ledger()] == ["post", "finish", "post", "post", "update", "mark_done"]
+        assert odoo.control.stock() == {("FRAME-100", "OUT-20250301"): ("0", "5"), ("STEEL-10", "L-0001"): ("2.5", "0")}
+        assert closing.find(receipt).outcome == Outcome.ACCEPTED
+    finally:
+        closing.close()
+
+
+def test_odoo_output_booked_but_its_order_not_closed_is_closed_on_the_resend(odoo) -> None:
+    leaving = odoo_connector(odoo)
+    closing = odoo_connector(odoo, mark_done_on_final=True)
+    try:
+        report = confirmation_posting(order=ODOO_ORDER, final=True, goods_movements=[OUTPUT])
+        leaving.post(report)
+        receipt = goods_posting(order=ODOO_ORDER, kind="goods_receipt", movements=[OUTPUT], confirmation_id=report.idempotency_key)
+        leaving.post(receipt)  # as if the order's closing had failed after the lines were booked
+
+        assert closing.find(receipt) is None
+        assert closing.post(receipt).outcome == Outcome.DUPLICATE
+        assert _production_state(closing) == "done"
+        assert closing.find(receipt).outcome == Outcome.ACCEPTED
+        assert odoo.control.stock() == {("FRAME-100", "OUT-20250301"): ("0", "5")}
+    finally:
+        leaving.close()
+        closing.close()
