@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 import requests
 
-from erp_sync.connectors.base import GoodsTotals, Outcome
+from erp_sync.connectors.base import GoodsTotals, Outcome, Posting, PostResult
 from erp_sync.connectors.erpnext import ErpNextConnector
 from erp_sync.connectors.odoo import OdooConnector
 from erp_sync.connectors.sap import SapConnector
@@ -37,6 +37,19 @@ pytestmark = pytest.mark.subprocess
 
 BACKFLUSH = movement(movement_type="261", item="STEEL-10", lot="L-0001", quantity="2.500", unit="KG")
 OUTPUT = movement(movement_type="101", item="FRAME-100", lot="OUT-20250301", quantity="5.000", unit="PCS")
+BOLTS = movement(item="BOLT-M8", lot=None, quantity="8.000", unit="PCS")
+
+
+def _posted_once(connector, posting: Posting) -> PostResult:
+    """Post ``posting`` twice and look it up: booked by the first post, a duplicate of it the second
+    time, and found by its key."""
+    posted = connector.post(posting)
+    again = connector.post(posting)
+    found = connector.find(posting)
+    assert posted.outcome == Outcome.ACCEPTED
+    assert (again.outcome, again.erp_ref) == (Outcome.DUPLICATE, posted.erp_ref)
+    assert (found.outcome, found.erp_ref) == (Outcome.ACCEPTED, posted.erp_ref)
+    return posted
 
 
 @pytest.fixture
@@ -166,18 +179,14 @@ def test_sap_storage_location_option_is_checked() -> None:
 
 
 def test_erpnext_goods_issue_is_a_transfer_for_manufacture_with_batches_booked_once(erpnext, erpnext_connection: ErpNextConnector) -> None:
-    issue = goods_posting(order=ERPNEXT_ORDER, movements=[BACKFLUSH, movement(item="BOLT-M8", lot=None, quantity="8.000", unit="PCS")])
+    issue = goods_posting(order=ERPNEXT_ORDER, movements=[BACKFLUSH, BOLTS])
 
-    posted = erpnext_connection.post(issue)
-    again = erpnext_connection.post(issue)
+    posted = _posted_once(erpnext_connection, issue)
 
-    assert posted.outcome == Outcome.ACCEPTED and posted.erp_ref["doctype"] == "Stock Entry"
-    assert (again.outcome, again.erp_ref) == (Outcome.DUPLICATE, posted.erp_ref)
+    assert posted.erp_ref["doctype"] == "Stock Entry"
     [entry] = erpnext.control.ledger()
     assert (entry["key"], entry["details"]["purpose"]) == (issue.idempotency_key, "Material Transfer for Manufacture")
     assert erpnext.control.stock() == {("BOLT-M8", ""): ("8", "0"), ("STEEL-10", "L-0001"): ("2.5", "0")}
-    found = erpnext_connection.find(issue)
-    assert (found.outcome, found.erp_ref) == (Outcome.ACCEPTED, posted.erp_ref)
 
 
 def test_erpnext_goods_receipt_is_a_manufacture_of_the_output_batch(erpnext, erpnext_connection: ErpNextConnector) -> None:
@@ -275,15 +284,11 @@ def _odoo_lines(simulator, domain: list) -> list[dict]:
 
 
 def test_odoo_goods_issue_books_move_lines_with_lots_on_the_component_moves_once(odoo, odoo_connection: OdooConnector) -> None:
-    issue = goods_posting(order=ODOO_ORDER, movements=[BACKFLUSH, movement(item="BOLT-M8", lot=None, quantity="8.000", unit="PCS")])
+    issue = goods_posting(order=ODOO_ORDER, movements=[BACKFLUSH, BOLTS])
 
-    posted = odoo_connection.post(issue)
-    again = odoo_connection.post(issue)
+    posted = _posted_once(odoo_connection, issue)
 
-    assert posted.outcome == Outcome.ACCEPTED and posted.erp_ref["model"] == "stock.move.line"
-    assert (again.outcome, again.erp_ref) == (Outcome.DUPLICATE, posted.erp_ref)
-    found = odoo_connection.find(issue)
-    assert (found.outcome, found.erp_ref) == (Outcome.ACCEPTED, posted.erp_ref)
+    assert posted.erp_ref["model"] == "stock.move.line"
     [entry] = odoo.control.ledger()
     assert (entry["action"], entry["key"], entry["order"]) == ("post", issue.idempotency_key, ODOO_ORDER)
     assert odoo.control.stock() == {("BOLT-M8", ""): ("8", "0"), ("STEEL-10", "L-0001"): ("2.5", "0")}
