@@ -43,8 +43,9 @@ gives a real Odoo the same fields):
   reversal after the last operation's report cannot be booked. A final report whose output
   follows (``goods_movements`` with a 101) finishes its work order but leaves the order open;
   with ``mark_done_on_final`` that output's receipt then marks it done (``find`` does not report
-  the receipt as booked while the order is still open with every work order done). ``goods_totals`` sums the move
-  lines that stand on the order's component (issued) and finished-product (received) moves.
+  the receipt as booked while the order is still open with every work order done).
+  ``goods_totals`` sums the move lines that stand on the order's component (issued) and
+  finished-product (received) moves.
 
 Errors: 401/403 and Odoo ``UserError``/``ValidationError``/``AccessError`` are permanent (the
 ERP's own message goes to the dead letter); ``ConcurrencyError`` (a serialization failure
@@ -110,7 +111,7 @@ MOVE = "stock.move"
 MOVE_LINE = "stock.move.line"
 KEY_FIELD = "x_mes_confirmation_id"
 MOVEMENT_FIELD = "x_mes_movement_id"
-#: The move of the order a movement type books on: component moves (issued), finished moves (received).
+#: The field linking the moves a goods kind books on to their order: component moves (issued), finished ones (received).
 MOVE_LINK = {"goods_issue": "raw_material_production_id", "goods_receipt": "production_id"}
 OPERATION_FIELD = "x_mes_operation"
 PRODUCED_FIELD = "x_mes_qty_produced"
