@@ -30,9 +30,9 @@ Kinds of drift, one open row each while it lasts (see ``Drift``):
     the net quantity of an item issued to the order, or received from it, differs between the
     MES's posted material movements and what the ERP holds (``Connector.goods_totals``: SAP's
     material document items of the order's confirmations that stand, ERPNext's submitted Stock
-    Entries). Checked only for orders with movements (or such a drift open), and only while none
-    of the order's goods messages is on its way; connectors that cannot read goods (Odoo, REST)
-    are not checked. Not repaired automatically.
+    Entries, Odoo's move lines on the order's moves). Checked only for orders with movements (or
+    such a drift open), and only while none of the order's goods messages is on its way;
+    connectors that cannot read goods (REST) are not checked. Not repaired automatically.
 
 A goods message that the ERP books as a posting of its own under our key (SAP: a scanned issue
 is a confirmation with zero quantities) may be held like a confirmation, and is never required.

@@ -1,4 +1,5 @@
-"""Odoo MRP: one work-center time line per confirmation, over JSON-2 (Odoo 19+) or XML-RPC (older).
+"""Odoo MRP: a work-center time line per confirmation, move lines with lots per goods movement, over JSON-2
+(Odoo 19+) or XML-RPC (older).
 
 ``ConnectionConfig.base_url`` is the Odoo server, e.g. ``https://odoo.example.com``. JSON-2
 sends ``Authorization: bearer <API key>`` (``token``, else ``password``) and, when the option
@@ -22,10 +23,29 @@ gives a real Odoo the same fields):
   confirmation as booked while its work order is not finished yet;
 - a reversal deletes (``unlink``) the original's time line, which takes its quantities and
   time off the work order again;
-- goods messages (``goods_issue``, ``goods_receipt`` and their reversals) are not booked yet:
-  they are acknowledged without a call, their ERP document saying so, so that they hold back
-  none of the order's confirmations. Booking them as ``stock.move`` / ``stock.move.line`` with
-  ``lot_id`` on the production (and returns for reversals) is still to be done.
+- goods messages book stock moves with lots on the production (``mrp.production`` found by
+  ``name`` = our work order, as for confirmations). A ``goods_issue`` adds, per movement, a
+  ``stock.move.line`` (``lot_id``, ``quantity``) to the order's component move of the item
+  (``stock.move`` with ``raw_material_production_id``, the product found by ``default_code`` = our
+  item code; the move is added to the order when it has none); a ``goods_receipt`` adds them to
+  the finished-product move (``production_id``). A component's lot must exist in Odoo (the ERP
+  staged it; otherwise the message is rejected), an output lot is found by name or created
+  (``stock.lot`` ``create``). All lines of a message go in one ``create`` (one transaction in
+  Odoo), each carrying our key in ``x_mes_confirmation_id`` (not unique here: several lines share
+  it) and its movement's id in ``x_mes_movement_id`` (unique: a resend fails, and is then found
+  by a ``search_read`` on the key, as a confirmation's time line is). Goods that rode with a report
+  are booked all the same: the time line carries no stock. The lines stay not done while the order
+  is open (validating them is Odoo's ``button_mark_done``);
+- a goods reversal deletes (``unlink``) the original's move lines — by the ids acknowledged for
+  it, else found by its key — which takes their quantities off the moves and the stock. Lines of
+  a done manufacturing order cannot be deleted: Odoo refuses and the reversal dead-letters (a
+  return or an unbuild in Odoo is then a person's job); so with ``mark_done_on_final`` a
+  reversal after the last operation's report cannot be booked. A final report whose output
+  follows (``goods_movements`` with a 101) finishes its work order but leaves the order open;
+  with ``mark_done_on_final`` that output's receipt then marks it done (``find`` does not report
+  the receipt as booked while the order is still open with every work order done).
+  ``goods_totals`` sums the move lines that stand on the order's component (issued) and
+  finished-product (received) moves.
 
 Errors: 401/403 and Odoo ``UserError``/``ValidationError``/``AccessError`` are permanent (the
 ERP's own message goes to the dead letter); ``ConcurrencyError`` (a serialization failure
@@ -45,7 +65,8 @@ Options (all optional):
 ``finish_on_final`` (true)
     ``button_finish`` the work order on a final confirmation.
 ``mark_done_on_final`` (false)
-    also ``button_mark_done`` the manufacturing order once all its work orders are done.
+    also ``button_mark_done`` the manufacturing order once all its work orders are done (after
+    the final report's output receipt, when one follows it).
 """
 
 from __future__ import annotations
@@ -62,11 +83,13 @@ import requests
 
 from erp_sync.connectors.base import (
     GOODS_KINDS,
+    GOODS_REVERSALS,
     RETRYABLE_STATUSES,
     ConnectionConfig,
     Connector,
     ErpTotals,
     FailureKind,
+    GoodsTotals,
     Health,
     Outcome,
     Posting,
@@ -82,7 +105,14 @@ from erp_sync.connectors.base import (
 PRODUCTION = "mrp.production"
 WORKORDER = "mrp.workorder"
 PRODUCTIVITY = "mrp.workcenter.productivity"
+PRODUCT = "product.product"
+LOT = "stock.lot"
+MOVE = "stock.move"
+MOVE_LINE = "stock.move.line"
 KEY_FIELD = "x_mes_confirmation_id"
+MOVEMENT_FIELD = "x_mes_movement_id"
+#: The field linking the moves a goods kind books on to their order: component moves (issued), finished ones (received).
+MOVE_LINK = {"goods_issue": "raw_material_production_id", "goods_receipt": "production_id"}
 OPERATION_FIELD = "x_mes_operation"
 PRODUCED_FIELD = "x_mes_qty_produced"
 SCRAP_FIELD = "x_mes_qty_scrap"
@@ -129,9 +159,11 @@ class OdooConnector(Connector):
     # -- the interface -------------------------------------------------------------------
 
     def post(self, posting: Posting) -> PostResult:
-        if posting.kind in GOODS_KINDS:
-            return _goods_not_sent(posting)
         try:
+            if posting.kind in GOODS_REVERSALS:
+                return self._goods_unlink(posting)
+            if posting.kind in GOODS_KINDS:
+                return self._goods_book(posting)
             if posting.kind == "reversal":
                 return self._unlink(posting)
             return self._confirm(posting)
@@ -141,9 +173,17 @@ class OdooConnector(Connector):
             return PostResult(Outcome.REJECTED, error=f"The message cannot be sent to Odoo: {error}")
 
     def find(self, posting: Posting) -> PostResult | None:
-        if posting.kind in GOODS_KINDS:
-            return _goods_not_sent(posting)
         try:
+            if posting.kind in GOODS_REVERSALS:
+                original_key = _original_key(posting)
+                if not original_key or self._goods_lines(original_key):
+                    return None  # not taken back yet (or post() will say what is wrong)
+                return _goods_unlinked((posting.reverses_ref or {}).get("ids") or [])
+            if posting.kind in GOODS_KINDS:
+                lines = self._goods_lines(posting.idempotency_key)
+                if not lines or self._unfinished(posting):
+                    return None  # not booked, or booked but its order not closed yet: post() closes it
+                return _goods_booked(lines)
             if posting.kind == "reversal":
                 original_key = _original_key(posting)
                 if not original_key or self._line(original_key) is not None:
@@ -190,6 +230,33 @@ class OdooConnector(Connector):
             ErpTotals(work_order, operation, good, scrap, Decimal(0), tuple(keys))
             for operation, (good, scrap, keys) in sorted(sums.items())
         ]
+
+    def goods_totals(self, work_order: str) -> list[GoodsTotals] | PostResult:
+        """The order's move lines that stand (taken-back ones are deleted): on component moves issued,
+        on finished-product moves received, per product's internal reference (= our item code)."""
+        try:
+            lines = {
+                link: self._call(
+                    MOVE_LINE,
+                    "search_read",
+                    params={"domain": [[f"move_id.{field}.name", "=", work_order]], "fields": ["product_id", "quantity"]},
+                    read=True,
+                )
+                for link, field in MOVE_LINK.items()
+            }
+            product_ids = sorted({_id(line["product_id"]) for rows in lines.values() for line in rows} - {None})
+            products = (
+                self._call(PRODUCT, "read", ids=product_ids, params={"fields": ["default_code"]}, read=True) if product_ids else []
+            )
+        except _CallFailed as failure:
+            return as_retryable(failure.result)
+        codes = {row["id"]: str(row.get("default_code") or "") for row in products}
+        sums: dict[str, list[Decimal]] = {}
+        for link, rows in lines.items():
+            for line in rows:
+                totals = sums.setdefault(codes.get(_id(line["product_id"]), ""), [Decimal(0), Decimal(0)])
+                totals[0 if link == "goods_issue" else 1] += Decimal(str(line.get("quantity") or 0))
+        return [GoodsTotals(work_order, item, issued, received) for item, (issued, received) in sorted(sums.items())]
 
     def health(self) -> Health:
         started = time.monotonic()
@@ -274,24 +341,32 @@ class OdooConnector(Connector):
                 raise
             line_id, outcome = line["id"], Outcome.DUPLICATE
         if payload.get("final") and self.options.get("finish_on_final", True):
-            self._finish(workorder_id)
+            self._finish(workorder_id, close_order=not _output_follows(payload))
         return _booked(line_id, workorder_id, outcome)
 
-    def _finish(self, workorder_id: int) -> None:
+    def _finish(self, workorder_id: int, *, close_order: bool = True) -> None:
         self._call(WORKORDER, "button_finish", ids=[workorder_id])
-        if not self.options.get("mark_done_on_final", False):
+        if not close_order or not self.options.get("mark_done_on_final", False):
             return
-        rows = self._call(WORKORDER, "read", ids=[workorder_id], params={"fields": ["production_id", "qty_produced"]})
-        production_id = _id(rows[0]["production_id"])
+        rows = self._call(WORKORDER, "read", ids=[workorder_id], params={"fields": ["production_id"]})
+        self._mark_done(_id(rows[0]["production_id"]))
+
+    def _mark_done(self, production_id: int | None) -> None:
+        """``button_mark_done`` the order once every work order of it is done, producing what the last one
+        produced; an order already done (by an earlier attempt) is left as it is."""
+        production = self._call(PRODUCTION, "read", ids=[production_id], params={"fields": ["state"]}, read=True)
+        if not production or production[0]["state"] in ("done", "cancel"):
+            return
         siblings = self._call(
             WORKORDER,
             "search_read",
-            params={"domain": [["production_id", "=", production_id]], "fields": ["state"]},
+            params={"domain": [["production_id", "=", production_id]], "fields": ["state", "qty_produced", OPERATION_FIELD]},
             read=True,
         )
-        if any(row["state"] not in ("done", "cancel") for row in siblings):
+        if not siblings or any(row["state"] not in ("done", "cancel") for row in siblings):
             return
-        self._call(PRODUCTION, "write", ids=[production_id], params={"vals": {"qty_producing": rows[0]["qty_produced"]}})
+        last = max(siblings, key=lambda row: _operation_number(row.get(OPERATION_FIELD)))
+        self._call(PRODUCTION, "write", ids=[production_id], params={"vals": {"qty_producing": last["qty_produced"]}})
         result = self._call(
             PRODUCTION,
             "button_mark_done",
@@ -348,6 +423,157 @@ class OdooConnector(Connector):
             read=True,
         )
         return rows[0] if rows else None
+
+
+    # -- goods movements -----------------------------------------------------------------
+
+    def _goods_book(self, posting: Posting) -> PostResult:
+        """The movements as move lines with their lots on the order's component moves (issue) or
+        finished-product moves (receipt), all in one ``create`` (one transaction in Odoo)."""
+        payload = posting.payload
+        order = str(payload.get("work_order") or posting.work_order)
+        link = MOVE_LINK[posting.kind]
+        production_id = self._production(order)
+        products: dict[str, int] = {}
+        moves: dict[int, int] = {}
+        lines = []
+        for index, movement in enumerate(payload["movements"]):
+            item = str(movement["item"])
+            if item not in products:
+                products[item] = self._product(item)
+            product_id = products[item]
+            if product_id not in moves:
+                moves[product_id] = self._move(production_id, product_id, link=link, name=f"{order} - {item}")
+            values: dict[str, Any] = {
+                "move_id": moves[product_id],
+                "product_id": product_id,
+                "quantity": float(Decimal(str(movement["quantity"]))),
+                KEY_FIELD: posting.idempotency_key,
+                MOVEMENT_FIELD: str(movement.get("movement_id") or f"{posting.idempotency_key}/{index}"),
+            }
+            if movement.get("lot"):
+                values["lot_id"] = self._lot(str(movement["lot"]), product_id, item=item, create=posting.kind == "goods_receipt")
+            lines.append(values)
+        if not lines:
+            return PostResult(Outcome.REJECTED, error="The goods message lists no movements.")
+        try:
+            created = self._call(MOVE_LINE, "create", params={"vals_list": lines})
+        except _CallFailed as failure:
+            if failure.result.outcome != Outcome.REJECTED:
+                raise
+            # The unique movement field refused a resend: the lines are there.
+            existing = self._goods_lines(posting.idempotency_key)
+            if not existing:
+                raise
+            self._close_after_output(posting, production_id)
+            return _goods_booked(existing, Outcome.DUPLICATE)
+        ids = created if isinstance(created, list) else [created]
+        self._close_after_output(posting, production_id)
+        return _goods_booked([{"id": line_id, "move_id": [moves[line["product_id"]]]} for line_id, line in zip(ids, lines, strict=True)])
+
+    def _closes_order(self, posting: Posting) -> bool:
+        """Whether this is the output of a report, which with ``mark_done_on_final`` closes the order
+        its final report finished (the report left it open so that its output could be booked)."""
+        return (
+            posting.kind == "goods_receipt"
+            and bool(posting.payload.get("confirmation_id"))
+            and bool(self.options.get("mark_done_on_final", False))
+            and bool(self.options.get("finish_on_final", True))
+        )
+
+    def _close_after_output(self, posting: Posting, production_id: int) -> None:
+        if self._closes_order(posting):
+            self._mark_done(production_id)
+
+    def _unfinished(self, posting: Posting) -> bool:
+        """Booked output whose order is still open though every work order is done: ``post`` closes it."""
+        if not self._closes_order(posting):
+            return False
+        order = str(posting.payload.get("work_order") or posting.work_order)
+        rows = self._call(PRODUCTION, "search_read", params={"domain": [["name", "=", order]], "fields": ["state"], "limit": 1}, read=True)
+        if not rows or rows[0]["state"] in ("done", "cancel"):
+            return False
+        workorders = self._call(
+            WORKORDER, "search_read", params={"domain": [["production_id.name", "=", order]], "fields": ["state"]}, read=True
+        )
+        return bool(workorders) and all(row["state"] in ("done", "cancel") for row in workorders)
+
+    def _goods_unlink(self, posting: Posting) -> PostResult:
+        """Take the original's move lines back (``unlink``: they are not done while the order is open)."""
+        original_key = _original_key(posting)
+        if not original_key:
+            return PostResult(Outcome.REJECTED, error="The reversal does not say which goods movement it reverses.")
+        reference = posting.reverses_ref or {}
+        ids = [int(line_id) for line_id in reference.get("ids") or []] if reference.get("model") == MOVE_LINE else []
+        if not ids:
+            lines = self._goods_lines(original_key)
+            if not lines:
+                # Never booked in Odoo (discarded in the MES): nothing to take back.
+                return PostResult(Outcome.ACCEPTED, erp_ref={"nothing_to_cancel": True})
+            ids = [line["id"] for line in lines]
+        try:
+            self._call(MOVE_LINE, "unlink", ids=ids)
+        except _CallFailed as failure:
+            if not failure.missing:
+                raise
+            # An earlier attempt deleted them (a line deleted by hand in Odoo aside): take back what is left.
+            left = [line["id"] for line in self._goods_lines(original_key)]
+            if not left:
+                return _goods_unlinked(ids, Outcome.DUPLICATE)
+            self._call(MOVE_LINE, "unlink", ids=left)
+            ids = left
+        return _goods_unlinked(ids)
+
+    def _goods_lines(self, key: str) -> list[dict[str, Any]]:
+        return self._call(
+            MOVE_LINE, "search_read", params={"domain": [[KEY_FIELD, "=", key]], "fields": ["id", "move_id"]}, read=True
+        )
+
+    def _production(self, order: str) -> int:
+        return self._required(PRODUCTION, [["name", "=", order]], f"Odoo has no manufacturing order {order}.")
+
+    def _product(self, item: str) -> int:
+        return self._required(PRODUCT, [["default_code", "=", item]], f"Odoo has no product with the internal reference {item}.")
+
+    def _required(self, model: str, domain: list[Any], missing: str) -> int:
+        """The id of the one record ``domain`` names; ``missing`` rejects the message when there is none."""
+        found = self._first(model, domain)
+        if found is None:
+            raise _CallFailed(PostResult(Outcome.REJECTED, error=missing))
+        return found
+
+    def _first(self, model: str, domain: list[Any]) -> int | None:
+        rows = self._call(model, "search_read", params={"domain": domain, "fields": ["id"], "limit": 1}, read=True)
+        return int(rows[0]["id"]) if rows else None
+
+    def _move(self, production_id: int, product_id: int, *, link: str, name: str) -> int:
+        """The order's open move of the product (component or finished), added to the order when it has none.
+        A move without lines books nothing, so a lost answer here only means one more search next time."""
+        found = self._first(MOVE, [[link, "=", production_id], ["product_id", "=", product_id], ["state", "not in", ["done", "cancel"]]])
+        if found is not None:
+            return found
+        created = self._call(MOVE, "create", params={"vals_list": [{"name": name, link: production_id, "product_id": product_id}]})
+        return int(created[0] if isinstance(created, list) else created)
+
+    def _lot(self, name: str, product_id: int, *, item: str, create: bool) -> int:
+        """The lot by name: a component's must exist (the ERP staged it); a produced one is created."""
+        found = self._lot_find(name, product_id)
+        if found is not None:
+            return found
+        if not create:
+            raise _CallFailed(PostResult(Outcome.REJECTED, error=f"Odoo has no lot {name} of product {item}."))
+        try:
+            created = self._call(LOT, "create", params={"vals_list": [{"name": name, "product_id": product_id}]})
+        except _CallFailed as failure:
+            # Unique per product: an earlier attempt (or a person) created it meanwhile.
+            found = self._lot_find(name, product_id) if failure.result.outcome == Outcome.REJECTED else None
+            if found is None:
+                raise
+            return found
+        return int(created[0] if isinstance(created, list) else created)
+
+    def _lot_find(self, name: str, product_id: int) -> int | None:
+        return self._first(LOT, [["name", "=", name], ["product_id", "=", product_id]])
 
     # -- transport -----------------------------------------------------------------------
 
@@ -513,13 +739,24 @@ class _SafeTimeoutTransport(_OneShot, xmlrpc.client.SafeTransport):
 # -- helpers ----------------------------------------------------------------------------------
 
 
-def _goods_not_sent(posting: Posting) -> PostResult:
-    """Goods movements are not booked in Odoo yet (stock moves with lots on the production are still to
-    come): acknowledged without a call, saying so, so that they hold back none of the order's reports."""
+def _goods_booked(lines: list[dict[str, Any]], outcome: Outcome = Outcome.ACCEPTED) -> PostResult:
+    ids = sorted(int(line["id"]) for line in lines)
+    moves = sorted({move for move in (_id(line.get("move_id")) for line in lines) if move is not None})
     return PostResult(
-        Outcome.ACCEPTED,
-        erp_ref={"not_sent": posting.kind},
-        erp_document=f"not sent: the Odoo connector books no goods movements yet ({posting.kind})",
+        outcome,
+        erp_ref={"model": MOVE_LINE, "ids": ids, "move_ids": moves},
+        erp_document=f"{MOVE_LINE}/{','.join(map(str, ids))}",
+    )
+
+
+def _goods_unlinked(ids: list[Any], outcome: Outcome = Outcome.ACCEPTED) -> PostResult:
+    ids = [int(line_id) for line_id in ids]
+    if not ids:
+        return PostResult(outcome, erp_ref={"model": MOVE_LINE, "unlinked": []})
+    return PostResult(
+        outcome,
+        erp_ref={"model": MOVE_LINE, "unlinked": ids},
+        erp_document=f"{MOVE_LINE}/{','.join(map(str, ids))} (deleted)",
     )
 
 
@@ -558,6 +795,11 @@ def _unlinked(line_id: Any, outcome: Outcome = Outcome.ACCEPTED) -> PostResult:
         erp_ref={"model": PRODUCTIVITY, "unlinked": int(line_id)},
         erp_document=f"{PRODUCTIVITY}/{line_id} (deleted)",
     )
+
+
+def _output_follows(payload: dict[str, Any]) -> bool:
+    """Whether the report's output goes to Odoo after it, as a goods receipt of its own."""
+    return any(str(movement.get("movement_type")) == "101" for movement in payload.get("goods_movements") or [])
 
 
 def _original_key(posting: Posting) -> str | None:

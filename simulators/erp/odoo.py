@@ -29,9 +29,23 @@ Models and what an MES does with them:
   and is the **posting** in the ledger; ``unlink`` takes them off again and is the
   **cancellation**.
 
+- ``product.product`` (``default_code`` = our item code), ``stock.lot`` (``name``, ``product_id``;
+  the pair is unique, ``create`` makes one) and ``stock.move`` of an order: a component move has
+  ``raw_material_production_id``, a finished-product move ``production_id``; ``create`` adds one
+  to an open order.
+- ``stock.move.line`` (``move_id``, ``lot_id``, ``quantity`` and the custom fields
+  ``x_mes_confirmation_id`` = our message key, several lines may share it, and
+  ``x_mes_movement_id``, unique per line, so a resend fails with a ``ValidationError``):
+  ``create`` books the stock per product and lot (component lines issued to the order,
+  finished lines received from it; ``GET /__sim__/stock``) and is one **posting** per key in the
+  ledger; ``unlink`` of lines of an order that is not done or cancelled takes the stock back and
+  is one **cancellation** per key (``cancels_key`` = the key the lines carried). Lines of a done
+  or cancelled order can be neither added nor deleted (a real Odoo returns or unbuilds then).
+
 Orders and operations the simulator has never heard of are created when a search names
 them (``[["name", "=", "WO-1"]]`` on ``mrp.production``; ``[["production_id.name", "=",
-"WO-1"], ["x_mes_operation", "=", "0010"]]`` on ``mrp.workorder``) unless ``autocreate`` is
+"WO-1"], ["x_mes_operation", "=", "0010"]]`` on ``mrp.workorder``), and so are products
+(``[["default_code", "=", "STEEL-10"]]``; lots never are: the ERP owns them), unless ``autocreate`` is
 off, so a test needs no master-data set-up. An injected lock answers like a serialization
 failure that Odoo gave up retrying (``odoo.exceptions.ConcurrencyError``, HTTP 500).
 """
@@ -64,7 +78,13 @@ USER_ID = 2
 PRODUCTION = "mrp.production"
 WORKORDER = "mrp.workorder"
 PRODUCTIVITY = "mrp.workcenter.productivity"
-MODELS = (PRODUCTION, WORKORDER, PRODUCTIVITY)
+PRODUCT = "product.product"
+LOT = "stock.lot"
+MOVE = "stock.move"
+MOVE_LINE = "stock.move.line"
+MODELS = (PRODUCTION, WORKORDER, PRODUCTIVITY, PRODUCT, LOT, MOVE, MOVE_LINE)
+#: The models whose records belong to a manufacturing order (the others are master data).
+ORDER_MODELS = (PRODUCTION, WORKORDER, PRODUCTIVITY, MOVE, MOVE_LINE)
 
 FIELDS: dict[str, dict[str, str]] = {
     PRODUCTION: {
@@ -105,12 +125,42 @@ FIELDS: dict[str, dict[str, str]] = {
         "x_mes_qty_produced": "float",
         "x_mes_qty_scrap": "float",
     },
+    PRODUCT: {"id": "integer", "name": "char", "display_name": "char", "default_code": "char"},
+    LOT: {"id": "integer", "name": "char", "display_name": "char", "product_id": "many2one"},
+    MOVE: {
+        "id": "integer",
+        "name": "char",
+        "display_name": "char",
+        "product_id": "many2one",
+        "product_uom_qty": "float",
+        "quantity": "float",
+        "raw_material_production_id": "many2one",  # a component move of the order
+        "production_id": "many2one",  # a finished-product move of the order
+        "state": "selection",
+        "move_line_ids": "one2many",
+    },
+    MOVE_LINE: {
+        "id": "integer",
+        "display_name": "char",
+        "move_id": "many2one",
+        "product_id": "many2one",
+        "lot_id": "many2one",
+        "quantity": "float",
+        "state": "selection",
+        "x_mes_confirmation_id": "char",
+        "x_mes_movement_id": "char",
+    },
 }
 RELATIONS = {
     "production_id": PRODUCTION,
+    "raw_material_production_id": PRODUCTION,
     "workorder_id": WORKORDER,
     "workorder_ids": WORKORDER,
     "time_ids": PRODUCTIVITY,
+    "product_id": PRODUCT,
+    "lot_id": LOT,
+    "move_id": MOVE,
+    "move_line_ids": MOVE_LINE,
 }
 RECORD_METHODS = {
     "read",
@@ -135,6 +185,10 @@ WRITABLE = {
     PRODUCTION: {"name", "product_qty", "qty_producing"},
     WORKORDER: {"name", "x_mes_operation", "qty_producing", "qty_produced", "duration"},
     PRODUCTIVITY: {"description", "date_start", "date_end"},
+    PRODUCT: {"name"},
+    LOT: set(),
+    MOVE: {"name"},
+    MOVE_LINE: set(),
 }
 
 
@@ -209,6 +263,7 @@ class OdooFlavor(ErpFlavor):
         self.records: dict[str, dict[int, dict[str, Any]]] = {model: {} for model in MODELS}
         self.next_id: dict[str, int] = {model: 1 for model in MODELS}
         self.by_key: dict[str, int] = {}  # x_mes_confirmation_id → productivity id
+        self.by_movement: dict[str, int] = {}  # x_mes_movement_id → stock.move.line id
         self.production_by_name: dict[str, int] = {}
 
     def config(self) -> dict[str, Any]:
@@ -373,6 +428,10 @@ class OdooFlavor(ErpFlavor):
             PRODUCTION: {"button_mark_done", "action_cancel"},
             WORKORDER: {"button_start", "button_pending", "button_finish", "action_cancel"},
             PRODUCTIVITY: set(),
+            PRODUCT: set(),
+            LOT: set(),
+            MOVE: set(),
+            MOVE_LINE: set(),
         }
         if handler is None or (method not in allowed and method not in model_methods[model]):
             raise NotFound(f"the method {method!r} does not exist on the model {model!r}")
@@ -477,6 +536,10 @@ class OdooFlavor(ErpFlavor):
             PRODUCTION: self._create_production,
             WORKORDER: self._create_workorder,
             PRODUCTIVITY: self._create_productivity,
+            PRODUCT: self._create_product,
+            LOT: self._create_lot,
+            MOVE: self._create_move,
+            MOVE_LINE: self._create_move_line,
         }[model]
         # Check every row before creating any: one call is one transaction in Odoo, so a
         # batch with one bad row must leave nothing behind (and nothing in the ledger).
@@ -490,9 +553,20 @@ class OdooFlavor(ErpFlavor):
                 self._check_production(row, names)
             elif model == WORKORDER:
                 self._check_workorder(row)
-            else:
+            elif model == PRODUCTIVITY:
                 self._check_productivity(row, keys)
-        return [creator(row) for row in rows]
+            elif model == PRODUCT:
+                self._check_product(row)
+            elif model == LOT:
+                self._check_lot(row, names)
+            elif model == MOVE:
+                self._check_move(row)
+            else:
+                self._check_move_line(row, keys)
+        created = [creator(row) for row in rows]
+        if model == MOVE_LINE:
+            self._journal_move_lines(journal.POST, [self.records[MOVE_LINE][record_id] for record_id in created])
+        return created
 
     def _write(self, model: str, ids: list[int], vals: Any = None, context: dict[str, Any] | None = None) -> bool:
         if not isinstance(vals, dict):
@@ -545,6 +619,8 @@ class OdooFlavor(ErpFlavor):
         return True
 
     def _unlink(self, model: str, ids: list[int], context: dict[str, Any] | None = None) -> bool:
+        if model == MOVE_LINE:
+            return self._unlink_move_lines(ids)
         if model != PRODUCTIVITY:
             raise UserError(f"Deleting {model} records is not supported by the simulator; cancel them instead.")
         for record_id in ids:
@@ -714,16 +790,7 @@ class OdooFlavor(ErpFlavor):
                 f"You cannot record time or quantities on the {workorder['state']} work order "
                 f"{production['name']} - {workorder['name']}."
             )
-        key = vals.get("x_mes_confirmation_id") or None
-        if key is not None and not isinstance(key, str):
-            raise ValidationError("x_mes_confirmation_id must be a string")
-        if key and (key in self.by_key or key in keys):
-            raise ValidationError(
-                f"The operation cannot be completed: x_mes_confirmation_id must be unique ({key} is already "
-                f"recorded on time line {self.by_key.get(key, 'in this batch')})."
-            )
-        if key:
-            keys.add(key)
+        _check_unique(vals, "x_mes_confirmation_id", self.by_key, keys, "time line")
         for field in ("x_mes_qty_produced", "x_mes_qty_scrap", "duration"):
             _quantity(vals.get(field, 0), field)
 
@@ -812,6 +879,188 @@ class OdooFlavor(ErpFlavor):
         )
         return record_id
 
+
+    # stock: products, lots, moves and move lines
+
+    def _check_product(self, vals: dict[str, Any]) -> None:
+        if not isinstance(vals.get("name"), str) or not vals["name"]:
+            raise ValidationError("The product needs a name.")
+        code = vals.get("default_code")
+        if code is not None and code is not False and not isinstance(code, str):
+            raise ValidationError("The internal reference must be text.")
+
+    def _create_product(self, vals: dict[str, Any]) -> int:
+        record_id = self._new_id(PRODUCT)
+        self.records[PRODUCT][record_id] = {
+            "id": record_id, "name": vals["name"], "default_code": vals.get("default_code") or None,
+        }
+        return record_id
+
+    def _check_lot(self, vals: dict[str, Any], names: set[str]) -> None:
+        name, product_id = vals.get("name"), vals.get("product_id")
+        if not isinstance(name, str) or not name:
+            raise ValidationError("The lot/serial number needs a name.")
+        if product_id not in self.records[PRODUCT]:
+            raise MissingError(f"Record does not exist or has been deleted.\n(Record: {PRODUCT}({product_id},), User: {USER_ID})")
+        pair = f"{product_id}/{name}"
+        taken = any(lot["name"] == name and lot["product_id"] == product_id for lot in self.records[LOT].values())
+        if taken or pair in names:
+            raise ValidationError(
+                f"The combination of lot/serial number and product must be unique across a company ({name})."
+            )
+        names.add(pair)
+
+    def _create_lot(self, vals: dict[str, Any]) -> int:
+        record_id = self._new_id(LOT)
+        self.records[LOT][record_id] = {"id": record_id, "name": vals["name"], "product_id": vals["product_id"]}
+        return record_id
+
+    def _open_production(self, production_id: Any) -> dict[str, Any]:
+        """The manufacturing order a stock record belongs to, which must still take moves."""
+        production = self.records[PRODUCTION].get(production_id)
+        if production is None:
+            raise MissingError(
+                f"Record does not exist or has been deleted.\n(Record: {PRODUCTION}({production_id},), User: {USER_ID})"
+            )
+        self._check_writable_order(production["name"])
+        if production["state"] in {"done", "cancel"}:
+            raise UserError(
+                f"You cannot change the moves of the {production['state']} manufacturing order {production['name']}."
+            )
+        return production
+
+    def _check_move(self, vals: dict[str, Any]) -> None:
+        if vals.get("product_id") not in self.records[PRODUCT]:
+            raise MissingError(
+                f"Record does not exist or has been deleted.\n(Record: {PRODUCT}({vals.get('product_id')},), User: {USER_ID})"
+            )
+        raw, finished = vals.get("raw_material_production_id"), vals.get("production_id")
+        if bool(raw) == bool(finished):
+            raise ValidationError("A production move is either a component (raw_material_production_id) or a product (production_id).")
+        self._open_production(raw or finished)
+        _quantity(vals.get("product_uom_qty", 0), "product_uom_qty")
+
+    def _create_move(self, vals: dict[str, Any]) -> int:
+        record_id = self._new_id(MOVE)
+        production = self.records[PRODUCTION][vals.get("raw_material_production_id") or vals["production_id"]]
+        product = self.records[PRODUCT][vals["product_id"]]
+        self.records[MOVE][record_id] = {
+            "id": record_id,
+            "name": vals.get("name") or f"{production['name']} - {product['default_code'] or product['name']}",
+            "product_id": vals["product_id"],
+            "product_uom_qty": _quantity(vals.get("product_uom_qty", 0), "product_uom_qty"),
+            "quantity": Decimal(0),
+            "raw_material_production_id": vals.get("raw_material_production_id") or None,
+            "production_id": vals.get("production_id") or None,
+            "state": "confirmed",
+            "move_line_ids": [],
+        }
+        return record_id
+
+    def _check_move_line(self, vals: dict[str, Any], keys: set[str]) -> None:
+        move = self.records[MOVE].get(vals.get("move_id"))
+        if move is None:
+            raise MissingError(
+                f"Record does not exist or has been deleted.\n(Record: {MOVE}({vals.get('move_id')},), User: {USER_ID})"
+            )
+        self._open_production(move["raw_material_production_id"] or move["production_id"])
+        if vals.get("product_id", move["product_id"]) != move["product_id"]:
+            raise ValidationError("The move line's product must be its move's product.")
+        lot_id = vals.get("lot_id") or None
+        if lot_id is not None:
+            lot = self.records[LOT].get(lot_id)
+            if lot is None:
+                raise MissingError(f"Record does not exist or has been deleted.\n(Record: {LOT}({lot_id},), User: {USER_ID})")
+            if lot["product_id"] != move["product_id"]:
+                raise ValidationError(f"The lot {lot['name']} is not of the move's product.")
+        if _quantity(vals.get("quantity", 0), "quantity") <= 0:
+            raise ValidationError("The quantity of a move line must be positive.")
+        _check_unique(vals, "x_mes_movement_id", self.by_movement, keys, "move line")
+
+    def _create_move_line(self, vals: dict[str, Any]) -> int:
+        """Precondition: ``_check_move_line`` passed. Books the quantity: issued to the order from a
+        component move, received from it on a finished move (per product and lot)."""
+        move = self.records[MOVE][vals["move_id"]]
+        record_id = self._new_id(MOVE_LINE)
+        line = {
+            "id": record_id,
+            "move_id": move["id"],
+            "product_id": move["product_id"],
+            "lot_id": vals.get("lot_id") or None,
+            "quantity": _quantity(vals["quantity"], "quantity"),
+            "state": "assigned",
+            "x_mes_confirmation_id": vals.get("x_mes_confirmation_id") or None,
+            "x_mes_movement_id": vals.get("x_mes_movement_id") or None,
+        }
+        self.records[MOVE_LINE][record_id] = line
+        if line["x_mes_movement_id"]:
+            self.by_movement[line["x_mes_movement_id"]] = record_id
+        move["move_line_ids"].append(record_id)
+        move["quantity"] += line["quantity"]
+        move["state"] = "assigned"
+        self._book_line(line, 1)
+        production = self.records[PRODUCTION][move["raw_material_production_id"] or move["production_id"]]
+        if production["state"] == "confirmed":
+            production["state"] = "progress"
+        return record_id
+
+    def _unlink_move_lines(self, ids: list[int]) -> bool:
+        """Take move lines back (they are not done while their order is open): the stock they booked is reversed."""
+        for record_id in ids:
+            move = self.records[MOVE][self.records[MOVE_LINE][record_id]["move_id"]]
+            self._open_production(move["raw_material_production_id"] or move["production_id"])
+        lines = []
+        for record_id in ids:
+            line = self.records[MOVE_LINE].pop(record_id)
+            move = self.records[MOVE][line["move_id"]]
+            move["move_line_ids"].remove(record_id)
+            move["quantity"] -= line["quantity"]
+            if line["x_mes_movement_id"]:
+                self.by_movement.pop(line["x_mes_movement_id"], None)
+            self._book_line(line, -1)
+            lines.append(line)
+        self._journal_move_lines(journal.CANCEL, lines)
+        return True
+
+    def _book_line(self, line: dict[str, Any], sign: int) -> None:
+        move = self.records[MOVE][line["move_id"]]
+        product = self.records[PRODUCT][line["product_id"]]
+        item = product["default_code"] or product["name"]
+        batch = self.records[LOT][line["lot_id"]]["name"] if line["lot_id"] else None
+        if move["raw_material_production_id"]:
+            self.ledger.book(item=item, batch=batch, issued=sign * line["quantity"])
+        else:
+            self.ledger.book(item=item, batch=batch, received=sign * line["quantity"])
+
+    def _journal_move_lines(self, action: str, lines: list[dict[str, Any]]) -> None:
+        """One ledger entry per MES key among ``lines`` (one call books or takes back one message's lines)."""
+        groups: dict[str | None, list[dict[str, Any]]] = {}
+        for line in lines:
+            groups.setdefault(line["x_mes_confirmation_id"], []).append(line)
+        for key, group in groups.items():
+            document = f"{MOVE_LINE}/{','.join(str(line['id']) for line in group)}"
+            movements = []
+            for line in group:
+                move = self.records[MOVE][line["move_id"]]
+                product = self.records[PRODUCT][line["product_id"]]
+                movements.append({
+                    "item": product["default_code"] or product["name"],
+                    "batch": self.records[LOT][line["lot_id"]]["name"] if line["lot_id"] else "",
+                    "quantity": plain(line["quantity"]),
+                    "finished": not move["raw_material_production_id"],
+                })
+            cancelling = action == journal.CANCEL
+            self._journal(
+                action,
+                MOVE_LINE,
+                group[0],
+                key=None if cancelling else key,
+                document=f"{document}#unlinked" if cancelling else document,
+                cancels=document if cancelling else None,
+                cancels_key=key if cancelling else None,
+                details={"movements": movements},
+            )
+
     # -- helpers -----------------------------------------------------------------------
 
     def _new_id(self, model: str) -> int:
@@ -822,8 +1071,12 @@ class OdooFlavor(ErpFlavor):
     def _order_of(self, model: str, record: dict[str, Any]) -> str:
         if model == PRODUCTION:
             return record["name"]
-        if model == WORKORDER:
-            return self.records[PRODUCTION][record["production_id"]]["name"]
+        if model == MOVE_LINE:
+            return self._order_of(MOVE, self.records[MOVE][record["move_id"]])
+        if model == MOVE:
+            return self.records[PRODUCTION][record["raw_material_production_id"] or record["production_id"]]["name"]
+        if model in (PRODUCT, LOT):
+            return ""  # master data, of no order
         return self.records[PRODUCTION][record["production_id"]]["name"]
 
     def _check_writable_order(self, order: str) -> None:
@@ -882,6 +1135,12 @@ class OdooFlavor(ErpFlavor):
                 return record["name"]
             if model == WORKORDER:
                 return f"{self.records[PRODUCTION][record['production_id']]['name']} - {record['name']}"
+            if model == PRODUCT:
+                return f"[{record['default_code']}] {record['name']}" if record["default_code"] else record["name"]
+            if model in (LOT, MOVE):
+                return record["name"]
+            if model == MOVE_LINE:
+                return self.records[MOVE][record["move_id"]]["name"]
             return record.get("description") or f"Time line {record['id']}"
         value = record.get(field)
         if FIELDS[model][field] == "many2one":
@@ -987,11 +1246,16 @@ class OdooFlavor(ErpFlavor):
         raise ValueError_(f"Invalid operator {operator!r}")
 
     def _autocreate(self, model: str, domain: list[Any]) -> None:
-        if not self.autocreate or model not in {PRODUCTION, WORKORDER} or not isinstance(domain, list):
+        if not self.autocreate or model not in {PRODUCTION, WORKORDER, PRODUCT} or not isinstance(domain, list):
             return
         if any(not isinstance(term, (list, tuple)) for term in domain):
             return  # only plain conjunctions pin a record
         pinned = {term[0]: term[2] for term in domain if len(term) == 3 and term[1] == "=" and isinstance(term[2], str)}
+        if model == PRODUCT:
+            code = pinned.get("default_code")
+            if code and not any(product["default_code"] == code for product in self.records[PRODUCT].values()):
+                self._create_product({"name": code, "default_code": code})
+            return
         order = (
             pinned.get("name")
             if model == PRODUCTION
@@ -1015,6 +1279,21 @@ class ValueError_(UserError):
     """Odoo answers bad fields and domains with a ``ValueError`` (HTTP 422 in JSON-2)."""
 
     exception_name = "builtins.ValueError"
+
+
+def _check_unique(vals: dict[str, Any], field: str, taken: dict[str, int], batch: set[str], record: str) -> None:
+    """A custom field with a SQL ``unique`` constraint: ``taken`` maps stored values to their records,
+    ``batch`` collects the values of the call being checked."""
+    value = vals.get(field) or None
+    if value is not None and not isinstance(value, str):
+        raise ValidationError(f"{field} must be a string")
+    if value and (value in taken or value in batch):
+        raise ValidationError(
+            f"The operation cannot be completed: {field} must be unique ({value} is already "
+            f"recorded on {record} {taken.get(value, 'in this batch')})."
+        )
+    if value:
+        batch.add(value)
 
 
 def _quantity(value: Any, field: str) -> Decimal:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import requests
 
 from erp_sync.connectors.base import ConnectionConfig, Connector, Posting
 from erp_sync.connectors.erpnext import ErpNextConnector
@@ -174,6 +175,24 @@ def odoo_connector(
             timeout_seconds=timeout,
         )
     )
+
+
+def odoo_lots_stage(simulator: SimulatorProcess, lots: dict[str, list[str]]) -> None:
+    """Create lots in the simulated Odoo (``{item: [lot, …]}``) through its JSON-2 API, as the ERP staged
+    them for production: Odoo holds the lots components are issued from (the products it makes up itself)."""
+    headers = {"Authorization": f"bearer {simulator.credentials['token']}"}
+    for item, names in lots.items():
+        found = requests.post(
+            f"{simulator.base_url}/json/2/product.product/search_read",
+            json={"domain": [["default_code", "=", item]], "fields": ["id"], "limit": 1}, headers=headers, timeout=5,
+        )
+        found.raise_for_status()
+        product_id = found.json()[0]["id"]
+        created = requests.post(
+            f"{simulator.base_url}/json/2/stock.lot/create",
+            json={"vals_list": [{"name": name, "product_id": product_id} for name in names]}, headers=headers, timeout=5,
+        )
+        created.raise_for_status()
 
 
 def reversal_of(original: Posting, reverses_ref: dict[str, Any] | None) -> Posting:
