@@ -12,6 +12,7 @@ from rest_framework import serializers
 
 from erp_sync.outbox import SYNC_STATES
 from mes.models import Item, ReasonCode
+from mes.services.confirmation_materials import LotUse
 
 QUANTITY = {"max_digits": 14, "decimal_places": 3}
 MINUTES = {"max_digits": 10, "decimal_places": 2}
@@ -115,6 +116,12 @@ class TransitionSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
 
+class LotUseSerializer(StrictSerializer):
+    item = serializers.CharField(**KEY)
+    lot = serializers.CharField(**KEY)
+    quantity = serializers.DecimalField(**QUANTITY, min_value=Decimal("0.001"), required=False, allow_null=True, default=None)
+
+
 class ConfirmationSerializer(StrictSerializer):
     client_id = serializers.UUIDField()
     work_order = serializers.CharField(**KEY)
@@ -129,6 +136,27 @@ class ConfirmationSerializer(StrictSerializer):
     machine_minutes = serializers.DecimalField(**MINUTES, min_value=Decimal(0), default=Decimal(0))
     final = serializers.BooleanField(required=False, default=False)
     confirmed_at = MomentField(required=False, allow_null=True, default=None)
+    # Material (backflush and output): see mes.services.confirmation_materials.
+    lots = LotUseSerializer(many=True, required=False, max_length=200)
+    output_lot = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    serials = serializers.ListField(child=serializers.CharField(**KEY), required=False, max_length=10000)
+
+    def validate_serials(self, value):
+        if len(set(value)) != len(value):
+            raise serializers.ValidationError("A serial is named twice.")
+        return value
+
+
+MATERIAL_FIELDS = frozenset({"lots", "output_lot", "serials"})
+
+
+def material_request_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """The material fields of a validated confirmation, as ``ConfirmationRequest`` takes them."""
+    return {
+        "lots": tuple(LotUse(item=use["item"], lot=use["lot"], quantity=use.get("quantity")) for use in data.get("lots") or ()),
+        "output_lot": (data.get("output_lot") or "").strip(),
+        "serials": tuple(data.get("serials") or ()),
+    }
 
 
 # --- confirmations without a serializer per request ----------------------------------------
@@ -167,8 +195,8 @@ def _key_text(value: Any, max_length: int = 64) -> str | None:
 
 def _fast_confirmation(data: Any) -> dict[str, Any] | None:
     """The serializer's validated data for plain, valid input; None whenever in any doubt."""
-    if type(data) is not dict or not data.keys() <= _CONFIRMATION_FIELDS:
-        return None
+    if type(data) is not dict or not data.keys() <= _CONFIRMATION_FIELDS or not MATERIAL_FIELDS.isdisjoint(data):
+        return None  # material fields: the serializer checks them
     client_id, work_order, operation = data.get("client_id"), _key_text(data.get("work_order")), data.get("operation")
     if type(client_id) is not str or not work_order or type(operation) is not int or not 1 <= operation <= 9999:
         return None
@@ -264,6 +292,23 @@ class ErpSyncOutSerializer(serializers.Serializer):
     acknowledged_at = serializers.DateTimeField(allow_null=True)
 
 
+class ConsumptionOutSerializer(serializers.Serializer):
+    item = serializers.CharField()
+    lot = serializers.CharField(allow_null=True)
+    quantity = serializers.DecimalField(**QUANTITY)
+    unit = serializers.CharField()
+    movement_id = serializers.UUIDField()
+
+
+class OutputOutSerializer(serializers.Serializer):
+    item = serializers.CharField()
+    lot = serializers.CharField(allow_null=True)
+    serials = serializers.ListField(child=serializers.CharField())
+    quantity = serializers.DecimalField(**QUANTITY)
+    unit = serializers.CharField()
+    movement_ids = serializers.ListField(child=serializers.UUIDField())
+
+
 class ConfirmationOutSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     client_id = serializers.UUIDField()
@@ -284,6 +329,8 @@ class ConfirmationOutSerializer(serializers.Serializer):
     reverses = serializers.UUIDField(allow_null=True)
     reversed_by = serializers.UUIDField(allow_null=True)
     erp_sync = ErpSyncOutSerializer()
+    consumptions = ConsumptionOutSerializer(many=True)
+    output = OutputOutSerializer(allow_null=True)
 
 
 class BulkResultSerializer(serializers.Serializer):
