@@ -138,7 +138,7 @@ class ConfirmationSerializer(StrictSerializer):
     confirmed_at = MomentField(required=False, allow_null=True, default=None)
     # Material (backflush and output): see mes.services.confirmation_materials.
     lots = LotUseSerializer(many=True, required=False, max_length=200)
-    output_lot = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    output_lot = serializers.CharField(max_length=64, required=False, allow_blank=True)
     serials = serializers.ListField(child=serializers.CharField(**KEY), required=False, max_length=10000)
 
     def validate_serials(self, value):

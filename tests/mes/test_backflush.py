@@ -20,10 +20,8 @@ from mes.services.confirmation_materials import LotUse, output_lot_code
 from mes.services.confirmations import confirmation_reverse, operation_confirm, operation_confirm_many
 from mes.services.materials import goods_document_id
 from mes.services.work_orders import work_order_transition
-from shopfloor.station.services import station_create
 from tests.conftest import ORDER
 from tests.helpers import confirm, confirmation_request, snapshot
-from tests.station.conftest import post, report_body, station_client
 
 D = Decimal
 URL = "/api/v1/confirmations"
@@ -344,7 +342,7 @@ def test_a_batch_draws_lots_in_turn_shares_the_lot_of_the_day_and_writes_nothing
     assert [m.sequence for m in messages()] == list(range(1, 10))
 
 
-# --- the API and the station ----------------------------------------------------------------------
+# --- the API (the station's reports: tests/station/test_station_backflush.py) ----------------------------------------------------------------------
 
 
 def test_the_api_takes_lots_and_output_and_answers_consumptions_and_output_alike_on_a_resend(order, supervisor):
@@ -379,31 +377,6 @@ def test_the_bulk_api_takes_the_material_fields_and_refuses_each_report_on_its_o
     assert [r["status"] for r in results] == [201, 422, 400]
     assert results[1]["error"]["code"] == "lot_required"
     assert lot("T-OLD").issued_qty == D("2.5")
-
-
-def test_a_station_report_backflushes_and_the_last_operation_offers_its_label(order):
-    cut = station_client(station_create(work_center_code="WC-CUT")[1])
-    scan(order, "T-OLD", "1")
-    answer = post(cut, "/station/api/report", report_body(good_qty="2"))
-    assert answer.status_code == 201 and answer.json()["output"] is None
-    assert list(MaterialMovement.objects.filter(source="backflush").order_by("pk").values_list("lot__code", "quantity")) == [("T-OLD", D(5)), (None, D(8))]
-    assert post(cut, "/station/api/report", report_body(good_qty="2")).status_code == 201  # T-OLD still holds plenty
-
-    confirm(ORDER, 20, good_qty=4)
-    paint = station_client(station_create(work_center_code="WC-PAINT")[1])
-    final = post(paint, "/station/api/report", report_body(operation=30, good_qty="3", final=True))
-
-    assert final.status_code == 201
-    code = output_lot_code(work_order=order, day=timezone.localdate())
-    assert final.json()["output"] == {"item": "FRAME-100", "lot": code, "serials": [], "quantity": "3", "label_urls": [f"/api/v1/lots/FRAME-100/{code}/label.pdf"]}
-
-
-def test_a_station_report_is_refused_like_the_api_with_nothing_written(order):
-    cut = station_client(station_create(work_center_code="WC-CUT")[1])
-    before = counts()
-    answer = post(cut, "/station/api/report", report_body(good_qty="2"))
-    assert (answer.status_code, answer.json()["error"]["code"]) == (422, "lot_required")
-    assert counts() == before
 
 
 def test_messages_payloads_are_json(order):
