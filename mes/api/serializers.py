@@ -195,8 +195,8 @@ def _key_text(value: Any, max_length: int = 64) -> str | None:
 
 def _fast_confirmation(data: Any) -> dict[str, Any] | None:
     """The serializer's validated data for plain, valid input; None whenever in any doubt."""
-    if type(data) is not dict or not data.keys() <= _CONFIRMATION_FIELDS or not MATERIAL_FIELDS.isdisjoint(data):
-        return None  # material fields: the serializer checks them
+    if type(data) is not dict or not data.keys() <= _CONFIRMATION_FIELDS:
+        return None
     client_id, work_order, operation = data.get("client_id"), _key_text(data.get("work_order")), data.get("operation")
     if type(client_id) is not str or not work_order or type(operation) is not int or not 1 <= operation <= 9999:
         return None
@@ -233,6 +233,51 @@ def _fast_confirmation(data: Any) -> dict[str, Any] | None:
         except serializers.ValidationError:
             return None
     values["confirmed_at"] = confirmed_at
+    if not MATERIAL_FIELDS.isdisjoint(data):
+        materials = _fast_materials(data)
+        if materials is None:
+            return None
+        values.update(materials)
+    return values
+
+
+_LOT_USE_FIELDS = frozenset({"item", "lot", "quantity"})
+
+
+def _fast_materials(data: dict[str, Any]) -> dict[str, Any] | None:
+    """The material fields as the serializer gives them, for plain lists of plain values; else None."""
+    values: dict[str, Any] = {}
+    if "lots" in data:
+        lots = data["lots"]
+        if type(lots) is not list or len(lots) > 200:
+            return None
+        values["lots"] = []
+        for use in lots:
+            if type(use) is not dict or not use.keys() <= _LOT_USE_FIELDS:
+                return None
+            item, lot, quantity = _key_text(use.get("item")), _key_text(use.get("lot")), use.get("quantity")
+            if not item or not lot:
+                return None
+            if quantity is not None:
+                if type(quantity) not in (int, float, str) or not _QUANTITY_TEXT.fullmatch(str(quantity)):
+                    return None
+                quantity = Decimal(str(quantity)).quantize(Decimal("0.001"))
+                if quantity == 0:
+                    return None
+            values["lots"].append({"item": item, "lot": lot, "quantity": quantity})
+    if "output_lot" in data:
+        output_lot = _key_text(data["output_lot"])
+        if output_lot is None:
+            return None
+        values["output_lot"] = output_lot
+    if "serials" in data:
+        serials = data["serials"]
+        if type(serials) is not list or len(serials) > 10000:
+            return None
+        texts = [_key_text(serial) for serial in serials]
+        if not all(texts) or len(set(texts)) != len(texts):
+            return None
+        values["serials"] = texts
     return values
 
 

@@ -116,13 +116,19 @@ class MaterialBook:
         )
         for component in components:
             book.components.setdefault((component.work_order_id, component.operation_sequence), []).append(component)
-        item_ids = {component.item_id for component in components}
-        codes = {use.item for request in requests for use in request.lots}
+        # A lot named for an item that is no component is refused before any look-up of it; the
+        # order's item comes with the order's lock (its unit and tracking too).
+        book.items = {component.item.code: component.item for component in components}
+        book.items.update({order.item.code: order.item for order in orders})
+        scanned_pairs = set()  # (order, item) of components no request names a lot for
         for request in requests:
             order = by_number.get(request.work_order)
-            if order is not None and (request.serials or request.output_lot or last_sequences.get(order.pk) == request.operation):
-                codes.add(order.item.code)
-        book.items = {item.code: item for item in Item.objects.select_related("unit").filter(code__in=codes)} if codes else {}
+            if order is None:
+                continue
+            named_items = {use.item for use in request.lots}
+            for component in book.components.get((order.pk, request.operation), []):
+                if component.item.code not in named_items:
+                    scanned_pairs.add((order.pk, component.item_id))
         wanted = Q(pk__in=[])
         named = defaultdict(set)
         for request in requests:
@@ -138,7 +144,8 @@ class MaterialBook:
                 wanted |= Q(item_id=book.items[code].pk, code__in=lots)
         scans = (
             MaterialMovement.objects.filter(
-                work_order__in=[order.pk for order in orders], item_id__in=item_ids, kind=MaterialMovement.Kind.ISSUE,
+                work_order__in={pair[0] for pair in scanned_pairs}, item_id__in={pair[1] for pair in scanned_pairs},
+                kind=MaterialMovement.Kind.ISSUE,
                 state=MaterialMovement.State.POSTED, lot__isnull=False,
             )
             .filter(Q(source=MaterialMovement.Source.SCAN) | Q(source=MaterialMovement.Source.REVERSAL, reverses__source=MaterialMovement.Source.SCAN))
@@ -146,7 +153,7 @@ class MaterialBook:
             .annotate(net=Sum("quantity"), first=Min("id"))
             .filter(net__gt=0)
             .order_by("first")
-        ) if item_ids else []
+        ) if scanned_pairs else []
         scanned_ids = set()
         for row in scans:
             book.scanned.setdefault((row["work_order_id"], row["item_id"]), []).append(row["lot_id"])
@@ -284,9 +291,7 @@ def output_plan(*, request: Any, work_order: WorkOrder, is_last: bool, book: Mat
                 {"output_lot" if request.output_lot else "serials": request.output_lot or ", ".join(request.serials)},
             )
         return []
-    item = book.items.get(work_order.item.code)
-    if item is None:  # the order's item always exists; a book without it was loaded for another call
-        item = Item.objects.select_related("unit").get(pk=work_order.item_id)
+    item = book.items[work_order.item.code]
     good = request.good_qty
     if item.tracking == Item.Tracking.SERIAL:
         if request.output_lot:

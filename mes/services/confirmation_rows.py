@@ -36,7 +36,10 @@ QUANTITY_FIELDS = ("good_qty", "scrap_qty", "rework_qty")
 #: What a confirmation changes on its operation.
 TOTAL_FIELDS = [*QUANTITY_FIELDS, "labor_minutes", "machine_minutes", "last_activity_at"]
 
-for _model in (Confirmation, WorkOrderOperation, Event, OutboxMessage):
+#: What a movement changes on its lot.
+LOT_TOTAL_FIELDS = ["issued_qty", "produced_qty", "updated_at"]
+
+for _model in (Confirmation, WorkOrderOperation, Event, OutboxMessage, Lot, MaterialMovement, WorkOrderComponent):
     require_plain_save(_model)
 
 
@@ -94,16 +97,19 @@ def _write_materials(materials: MaterialRows) -> None:
     Written after the confirmations, whose keys the movements carry."""
     if not materials:
         return
-    Lot.objects.bulk_create(materials.new_lots)
+    fast = fast_writes()
+    if materials.new_lots:
+        copy_instances(materials.new_lots) if fast else Lot.objects.bulk_create(materials.new_lots)
     for movement in materials.movements:
         # Related rows written since the movement was built: take their keys, as save() would.
         movement.confirmation_id = movement.confirmation.pk
         movement.lot_id = movement.lot.pk if movement.lot is not None else None
-    MaterialMovement.objects.bulk_create(materials.movements)
-    if materials.lots:
-        Lot.objects.bulk_update(list(materials.lots.values()), ["issued_qty", "produced_qty"])
-    if materials.components:
-        WorkOrderComponent.objects.bulk_update(list(materials.components.values()), ["issued_qty"])
+    copy_instances(materials.movements) if fast else MaterialMovement.objects.bulk_create(materials.movements)
+    for rows, model, names in (
+        (list(materials.lots.values()), Lot, LOT_TOTAL_FIELDS), (list(materials.components.values()), WorkOrderComponent, ["issued_qty"]),
+    ):
+        if rows:
+            update_instances(rows, names) if fast else model.objects.bulk_update(rows, names)
 
 
 def _write_in_one_statement(
