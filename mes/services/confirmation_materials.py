@@ -43,17 +43,19 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from django.db import connection
 from django.db.models import Min, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common.errors import DomainError, ErrorKind
-from common.fastsql import new_instance
+from common.fastsql import new_instance, partial_instance, raw_instances, relate
 from erp_sync.outbox import NewMessage
 from mes.models import (
     Item,
     Lot,
     MaterialMovement,
+    UnitOfMeasure,
     WorkOrder,
     WorkOrderComponent,
     WorkOrderOperation,
@@ -109,11 +111,7 @@ class MaterialBook:
         """Call holding the orders' locks. ``last_sequences``: each order's last operation, by order pk."""
         book = cls()
         by_number = {order.number: order for order in orders}
-        components = list(
-            WorkOrderComponent.objects.select_related("item", "unit")
-            .filter(work_order__in=[order.pk for order in orders], backflush=True)
-            .order_by("work_order_id", "position")
-        )
+        components = _backflush_components([order.pk for order in orders])
         for component in components:
             book.components.setdefault((component.work_order_id, component.operation_sequence), []).append(component)
         # A lot named for an item that is no component is refused before any look-up of it; the
@@ -127,9 +125,10 @@ class MaterialBook:
                 continue
             named_items = {use.item for use in request.lots}
             for component in book.components.get((order.pk, request.operation), []):
-                if component.item.code not in named_items:
+                # An untracked item is issued without a lot: no scanned lot to look for.
+                if component.item.code not in named_items and component.item.tracking != Item.Tracking.NONE:
                     scanned_pairs.add((order.pk, component.item_id))
-        wanted = Q(pk__in=[])
+        wanted: list[tuple[int, set[str]]] = []  # (item pk, codes)
         named = defaultdict(set)
         for request in requests:
             for use in request.lots:
@@ -141,7 +140,7 @@ class MaterialBook:
             named[order.item.code].update({request.output_lot or output_lot_code(work_order=order, day=day), *request.serials})
         for code, lots in named.items():
             if code in book.items:
-                wanted |= Q(item_id=book.items[code].pk, code__in=lots)
+                wanted.append((book.items[code].pk, lots))
         scans = (
             MaterialMovement.objects.filter(
                 work_order__in={pair[0] for pair in scanned_pairs}, item_id__in={pair[1] for pair in scanned_pairs},
@@ -158,7 +157,7 @@ class MaterialBook:
         for row in scans:
             book.scanned.setdefault((row["work_order_id"], row["item_id"]), []).append(row["lot_id"])
             scanned_ids.add(row["lot_id"])
-        pks = set(scanned_ids) | set(Lot.objects.filter(wanted).values_list("pk", flat=True)) if (named or scanned_ids) else set()
+        pks = set(scanned_ids) | _lot_ids(wanted)
         for lot in lots_lock(pks=pks).values():
             book.lots[(lot.item_id, lot.code)] = lot
         book.by_pk = {lot.pk: lot for lot in book.lots.values()}
@@ -166,6 +165,49 @@ class MaterialBook:
 
     def lot(self, item: Item, code: str) -> Lot | None:
         return self.lots.get((item.pk, code))
+
+
+_COMPONENTS_SQL = """
+SELECT b.id, b.work_order_id, b.position, b.item_id, b.required_qty, b.unit_id, b.operation_sequence, b.backflush, b.issued_qty,
+       i.code AS item_code, i.name AS item_name, i.unit_id AS item_unit_id, i.tracking AS item_tracking,
+       iu.code AS item_unit_code, u.code AS unit_code
+FROM mes_workordercomponent b
+JOIN mes_item i ON i.id = b.item_id
+JOIN mes_unitofmeasure iu ON iu.id = i.unit_id
+JOIN mes_unitofmeasure u ON u.id = b.unit_id
+WHERE b.backflush AND b.work_order_id IN ({orders})
+ORDER BY b.work_order_id, b.position
+"""
+
+
+def _backflush_components(order_pks: list[int]) -> list[WorkOrderComponent]:
+    """The backflush components of the orders with their items and units: one plain statement
+    (the ORM's compiling of it cost a backflushing report more than all its writes)."""
+    if not order_pks:
+        return []
+    sql = _COMPONENTS_SQL.format(orders=", ".join(["%s"] * len(order_pks)))
+    components = raw_instances(WorkOrderComponent, sql, list(order_pks))
+    units: dict[int, UnitOfMeasure] = {}
+    for component in components:
+        item_unit = units.setdefault(component.item_unit_id, partial_instance(UnitOfMeasure, id=component.item_unit_id, code=component.item_unit_code))
+        item = partial_instance(
+            Item, id=component.item_id, code=component.item_code, name=component.item_name, unit_id=component.item_unit_id,
+            tracking=component.item_tracking,
+        )
+        relate(item, "unit", item_unit)
+        relate(component, "item", item)
+        relate(component, "unit", units.setdefault(component.unit_id, partial_instance(UnitOfMeasure, id=component.unit_id, code=component.unit_code)))
+    return components
+
+
+def _lot_ids(wanted: list[tuple[int, set[str]]]) -> set[int]:
+    """The ids of the lots of these codes of these items, in one plain statement."""
+    if not wanted:
+        return set()
+    where = " OR ".join(f"(item_id = %s AND code IN ({', '.join(['%s'] * len(codes))}))" for _item, codes in wanted)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id FROM mes_lot WHERE {where}", [value for item, codes in wanted for value in (item, *sorted(codes))])
+        return {row[0] for row in cursor.fetchall()}
 
 
 def needs_materials(*, request: Any, work_order: WorkOrder, operation: WorkOrderOperation, is_last: bool, has_backflush: bool) -> bool:
