@@ -134,8 +134,8 @@ class MaterialBook:
             for use in request.lots:
                 named[use.item].add(use.lot)
             order = by_number.get(request.work_order)
-            if order is None:
-                continue
+            if order is None or not (request.output_lot or request.serials or order.item.tracking != Item.Tracking.NONE):
+                continue  # receives nothing: no output lot to look for
             day = timezone.localdate(request.confirmed_at) if request.confirmed_at else timezone.localdate()
             named[order.item.code].update({request.output_lot or output_lot_code(work_order=order, day=day), *request.serials})
         for code, lots in named.items():
