@@ -158,7 +158,7 @@ class MaterialBook:
             book.scanned.setdefault((row["work_order_id"], row["item_id"]), []).append(row["lot_id"])
             scanned_ids.add(row["lot_id"])
         pks = set(scanned_ids) | _lot_ids(wanted)
-        for lot in lots_lock(pks=pks).values():
+        for lot in _lots_locked(pks):
             book.lots[(lot.item_id, lot.code)] = lot
         book.by_pk = {lot.pk: lot for lot in book.lots.values()}
         return book
@@ -198,6 +198,38 @@ def _backflush_components(order_pks: list[int]) -> list[WorkOrderComponent]:
         relate(component, "item", item)
         relate(component, "unit", units.setdefault(component.unit_id, partial_instance(UnitOfMeasure, id=component.unit_id, code=component.unit_code)))
     return components
+
+
+_LOTS_SQL = """
+SELECT {columns}, i.code AS item_code, i.name AS item_name, i.unit_id AS item_unit_id, i.tracking AS item_tracking, u.code AS unit_code
+FROM mes_lot l
+JOIN mes_item i ON i.id = l.item_id
+JOIN mes_unitofmeasure u ON u.id = l.unit_id
+WHERE l.id IN ({ids})
+ORDER BY l.id
+{lock}
+"""
+
+
+def _lots_locked(pks: set[int]) -> list[Lot]:
+    """``lots_lock`` in one plain statement (its ORM query was a backflushing report's costliest
+    read): the lots locked in primary-key order, with their items and units. Call after the orders' locks."""
+    if not pks:
+        return []
+    sql = _LOTS_SQL.format(
+        columns=", ".join(f"l.{field.column}" for field in Lot._meta.concrete_fields),
+        ids=", ".join(["%s"] * len(pks)),
+        lock="FOR UPDATE OF l" if connection.vendor == "postgresql" else "",  # SQLite locks the database on the first write
+    )
+    lots = raw_instances(Lot, sql, sorted(pks))
+    for lot in lots:
+        unit = partial_instance(UnitOfMeasure, id=lot.unit_id, code=lot.unit_code)
+        item = partial_instance(Item, id=lot.item_id, code=lot.item_code, name=lot.item_name, unit_id=lot.item_unit_id, tracking=lot.item_tracking)
+        if item.unit_id == unit.pk:
+            relate(item, "unit", unit)
+        relate(lot, "item", item)
+        relate(lot, "unit", unit)
+    return lots
 
 
 def _lot_ids(wanted: list[tuple[int, set[str]]]) -> set[int]:
