@@ -22,6 +22,7 @@ from django.db import connection
 
 from common.fastsql import (
     copy_instances,
+    insert_instance,
     insert_statement,
     mark_inserted,
     require_plain_save,
@@ -85,9 +86,14 @@ def confirmation_rows_write(*, rows: ConfirmationRows) -> list[OutboxMessage]:
         return outbox_add_many(messages=rows.messages)
     if len(rows.confirmations) == 1 and not rows.materials:
         return [_write_in_one_statement(rows.confirmations[0], operations[0], rows.events[0], rows.messages[0])]
-    copy_instances(rows.confirmations)
-    update_instances(operations, TOTAL_FIELDS)
-    copy_instances(rows.events)
+    if len(rows.confirmations) == 1:  # one report that moved material: one INSERT each, not COPY's two round trips
+        insert_instance(rows.confirmations[0])
+        update_instances(operations, TOTAL_FIELDS)
+        insert_instance(rows.events[0])
+    else:
+        copy_instances(rows.confirmations)
+        update_instances(operations, TOTAL_FIELDS)
+        copy_instances(rows.events)
     _write_materials(rows.materials)
     return outbox_add_many(messages=rows.messages)
 
