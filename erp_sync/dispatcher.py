@@ -38,6 +38,7 @@ from django.utils import timezone, translation
 from common.crypto import SecretMustBeReentered
 from erp_sync.connectors.base import (
     OUTAGE_KINDS,
+    GOODS_KINDS,
     Connector,
     FailureKind,
     Outcome,
@@ -240,6 +241,13 @@ def _posting(message: OutboxMessage) -> Posting:
         reverses_ref = (
             OutboxMessage.objects.filter(idempotency_key=reverses_key).values_list("erp_ref", flat=True).first()
         )
+    # Goods booked with a report: what the ERP answered for that report (it went first, in the order's sequence).
+    confirmation_id = (message.payload or {}).get("confirmation_id") if message.kind in GOODS_KINDS else None
+    confirmation_ref = None
+    if confirmation_id and _is_uuid(confirmation_id):
+        confirmation_ref = (
+            OutboxMessage.objects.filter(idempotency_key=confirmation_id).values_list("erp_ref", flat=True).first()
+        )
     return Posting(
         idempotency_key=str(message.idempotency_key),
         kind=message.kind,
@@ -248,6 +256,7 @@ def _posting(message: OutboxMessage) -> Posting:
         payload=message.payload,
         reverses_ref=reverses_ref,
         reverses_key=reverses_key,
+        confirmation_ref=confirmation_ref,
     )
 
 

@@ -270,13 +270,17 @@ class Drift(models.Model):
 
     Recorded once while it lasts (one open row per connection, order, operation, kind and
     key); a later run that no longer finds it closes it as resolved. ``key`` is our
-    idempotency key (missing or extra posting), or empty for a quantity difference.
+    idempotency key (missing or extra posting), or empty for a quantity difference. A material
+    difference is the order's (operation 0) for one item (``key`` = the item code): the MES's
+    issued and received quantities in ``mes_good_qty`` and ``mes_scrap_qty``, the ERP's in
+    ``erp_good_qty`` and ``erp_scrap_qty``.
     """
 
     class Kind(models.TextChoices):
         MISSING_IN_ERP = "missing_in_erp", _("missing in the ERP")
         EXTRA_IN_ERP = "extra_in_erp", _("extra in the ERP")
         QUANTITY_DRIFT = "quantity_drift", _("quantities differ")
+        MATERIAL_DRIFT = "material_drift", _("materials differ")
 
     class Status(models.TextChoices):
         OPEN = "open", _("open")

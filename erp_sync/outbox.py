@@ -186,6 +186,12 @@ def sync_label(*, state: str | None) -> str:
     return str(SYNC_LABELS.get(state or "", "—"))
 
 
+def sync_badge(*, state: str | None) -> tuple[str, str]:
+    """How a page shows where a message (or an order's worst message) stands: its label and the CSS
+    classes of its badge (``sync sync-<state>``, ``sync sync-none`` for no message)."""
+    return sync_label(state=state), f"sync sync-{state or 'none'}"
+
+
 def sync_state_of(*, message: OutboxMessage) -> dict[str, Any]:
     """A message's ERP journey as API clients and pages see it."""
     return {

@@ -26,6 +26,16 @@ Kinds of drift, one open row each while it lasts (see ``Drift``):
 ``quantity_drift``
     an operation's quantities differ by more than the key differences explain, e.g. a posting
     changed in the ERP by hand or booked there without our key. Not repaired automatically.
+``material_drift``
+    the net quantity of an item issued to the order, or received from it, differs between the
+    MES's posted material movements and what the ERP holds (``Connector.goods_totals``: SAP's
+    material document items of the order's confirmations that stand, ERPNext's submitted Stock
+    Entries). Checked only for orders with movements (or such a drift open), and only while none
+    of the order's goods messages is on its way; connectors that cannot read goods (Odoo, REST)
+    are not checked. Not repaired automatically.
+
+A goods message that the ERP books as a posting of its own under our key (SAP: a scanned issue
+is a confirmation with zero quantities) may be held like a confirmation, and is never required.
 
 Writes go through ``reconcile`` (the schedule and the command, in their own worker or process),
 ``reconciliation_run_queue`` with ``reconciliation_run_execute`` (a run asked for on the page,
@@ -49,19 +59,19 @@ from urllib.parse import urlparse
 
 from celery import current_app
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from kombu.exceptions import OperationalError
 
 from common.errors import DomainError, ErrorKind
-from erp_sync.connectors.base import ErpTotals, PostResult
+from erp_sync.connectors.base import ErpTotals, FailureKind, GoodsTotals, PostResult
 from erp_sync.connectors.registry import connector_for
 from erp_sync.models import Drift, ErpConnection, OutboxMessage, ReconciliationRun
 from erp_sync.outbox import outbox_add, wake_sender_after_commit
 from erp_sync.transitions import message_transition
-from mes.models import WorkOrder
+from mes.models import MaterialMovement, WorkOrder
 from mes.services.audit import event_record
 
 logger = logging.getLogger(__name__)
@@ -77,6 +87,13 @@ TOLERANCE = Decimal("0.0005")
 RECONCILE_TASK = "erp_sync.reconcile"
 #: Connectors that cannot cancel a posting the MES holds no message for.
 CANNOT_CANCEL_UNKNOWN = frozenset({ErpConnection.Kind.REST})
+#: Messages the ERP may hold under their own key, with the quantities of their payload.
+POSTINGS = frozenset({OutboxMessage.Kind.CONFIRMATION, OutboxMessage.Kind.GOODS_ISSUE, OutboxMessage.Kind.GOODS_RECEIPT})
+#: Messages that move material, and whose being on the way holds back the materials check.
+GOODS = frozenset({
+    OutboxMessage.Kind.GOODS_ISSUE, OutboxMessage.Kind.GOODS_RECEIPT,
+    OutboxMessage.Kind.GOODS_ISSUE_REVERSAL, OutboxMessage.Kind.GOODS_RECEIPT_REVERSAL,
+})
 
 
 # --- comparing (no database, no network) ---------------------------------------------------
@@ -150,7 +167,7 @@ def compare(messages: Iterable[MessageFacts], totals: Iterable[ErpTotals], *, tr
     """The drifts between an order's messages and what its ERP reports, in a stable order."""
     messages = list(messages)
     by_key = {message.key: message for message in messages}
-    reversal_of = {message.reverses_key: message for message in messages if message.kind == "reversal" and message.reverses_key}
+    reversal_of = {message.reverses_key: message for message in messages if message.kind.endswith("reversal") and message.reverses_key}
 
     erp_by_operation: dict[int, Quantities] = defaultdict(Quantities)
     held: Counter[str] = Counter()  # by key in lower case, as keys are compared
@@ -167,9 +184,13 @@ def compare(messages: Iterable[MessageFacts], totals: Iterable[ErpTotals], *, tr
     expected: dict[str, MessageFacts] = {}  # what the ERP may hold, and is counted as the MES's side
     required: set[str] = set()  # what the ERP must hold
     for message in messages:
-        if message.kind != "confirmation":
+        if message.kind not in POSTINGS:
             continue
         reversal = reversal_of.get(message.key)
+        if message.kind != "confirmation":
+            if held[message.key] and not (reversal is not None and reversal.state in SETTLED):
+                expected[message.key] = message  # goods the ERP books under our key: allowed, never required
+            continue
         if message.state in SETTLED and reversal is None:
             expected[message.key] = message
             required.add(message.key)
@@ -198,7 +219,7 @@ def compare(messages: Iterable[MessageFacts], totals: Iterable[ErpTotals], *, tr
             continue
         operation = held_at[key]
         message = by_key.get(key)
-        if message is None or message.kind != "confirmation":
+        if message is None or message.kind not in POSTINGS:
             cause = "unknown_to_mes" if message is None else "reversal_key_booked"
             unexplained.add(operation)
         else:
@@ -221,6 +242,57 @@ def compare(messages: Iterable[MessageFacts], totals: Iterable[ErpTotals], *, tr
         FoundDrift(kind, operation, key, message_id, mes_by_operation[operation], erp_by_operation[operation], detail)
         for kind, operation, key, message_id, detail in found
     ]
+
+
+def compare_materials(mes: dict[str, tuple[Decimal, Decimal]], erp: Iterable[GoodsTotals]) -> list[FoundDrift]:
+    """The items whose net issued or received quantity differs between the MES (item → (issued,
+    received)) and the ERP, one ``material_drift`` each (operation 0, key = the item code)."""
+    erp_by_item: dict[str, tuple[Decimal, Decimal]] = defaultdict(lambda: (Decimal(0), Decimal(0)))
+    for entry in erp:
+        issued, received = erp_by_item[entry.item]
+        erp_by_item[entry.item] = (issued + entry.issued_qty, received + entry.received_qty)
+    found = []
+    for item in sorted(set(mes) | set(erp_by_item)):
+        ours, theirs = mes.get(item, (Decimal(0), Decimal(0))), erp_by_item[item]
+        if all(abs(a - b) < TOLERANCE for a, b in zip(ours, theirs, strict=True)):
+            continue
+        detail = {
+            "item": item,
+            "issued": {"mes": _plain(ours[0]), "erp": _plain(theirs[0])},
+            "received": {"mes": _plain(ours[1]), "erp": _plain(theirs[1])},
+        }
+        found.append(FoundDrift(Kind.MATERIAL_DRIFT, 0, item, None, Quantities(*ours), Quantities(*theirs), detail))
+    return found
+
+
+def _mes_materials(order: str) -> dict[str, tuple[Decimal, Decimal]]:
+    """The order's posted movements, net of reversals, per item: (issued, received)."""
+    sums: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    rows = (
+        MaterialMovement.objects.filter(work_order__number=order, state=MaterialMovement.State.POSTED)
+        .values("item__code", "kind")
+        .annotate(total=Sum("quantity"))
+    )
+    for row in rows:
+        sums[row["item__code"]][0 if row["kind"] == MaterialMovement.Kind.ISSUE else 1] += row["total"] or Decimal(0)
+    return {item: (issued, received) for item, (issued, received) in sums.items()}
+
+
+def _materials(connector: Any, order: str, name: str, messages: list[MessageFacts]) -> list[FoundDrift] | None:
+    """The order's material drifts, or None when they are not checked this time: the connector cannot
+    read goods, the order moved no material (and has no such drift open), goods are on their way,
+    or the ERP could not answer (then ``PostResult``'s error is in the log, and the drifts stay as they were)."""
+    on_the_way = any(message.kind in GOODS and message.state not in SETTLED for message in messages)
+    moved = MaterialMovement.objects.filter(work_order__number=order).exists()
+    if on_the_way or not (moved or Drift.objects.filter(work_order=order, connection=name, kind=Kind.MATERIAL_DRIFT, status=Drift.Status.OPEN).exists()):
+        return None
+    totals = connector.goods_totals(order)
+    if totals is None:
+        return None
+    if isinstance(totals, PostResult):
+        logger.warning("Materials of %s not reconciled via %s: %s", order, name, totals.error)
+        return None
+    return compare_materials(_mes_materials(order), totals)
 
 
 # --- reconciling (database and network) ----------------------------------------------------
@@ -389,22 +461,28 @@ def _reconcile_unit(
         # Recorded after our first read (and already booked): on its way, whatever its state.
         messages += [MessageFacts.of(message, state=State.SENDING) for message in _message_rows(order, name, is_default, keys=unknown)]
     found = compare(messages, totals, tracks_rework=connector.tracks_rework)
+    materials = _materials(connector, order, name, messages)
     unsettled = {message.id for message in messages if message.state not in SETTLED}
-    new, resolved, still_open = _record(run, order, name, found, unsettled, tracks_rework=connector.tracks_rework)
+    new, resolved, still_open = _record(
+        run, order, name, found + (materials or []), unsettled, tracks_rework=connector.tracks_rework,
+        unchecked=frozenset() if materials is not None else frozenset({Kind.MATERIAL_DRIFT}),
+    )
     tally.checked += 1
     tally.new += new
     tally.resolved += resolved
     tally.open += still_open
 
 
-#: How a connector's error text says what failed (prefixes of ``connectors.base.classify_exception``
-#: and the connectors' own look-up errors), most specific first.
-_FAILURE_MARKS = (
-    ("timeout", ("connect timeout:", "Timeout:")),
-    ("unreachable", ("connection refused:", "connection failed:")),
-    ("no_answer", ("no answer:",)),
-    ("unreadable", ("unreadable", "cannot be read")),
-)
+#: What kept the ERP from answering, by the kind of failure the connector decided where it caught
+#: the error (``connectors.base.FailureKind``), never by the error's wording. An answer with an HTTP
+#: status is a refusal quoted with the ERP's message (below); a kind not named here is told in the
+#: connector's own words.
+_REASON_OF_KIND = {
+    FailureKind.UNREACHABLE: "unreachable",  # nothing answers at the address
+    FailureKind.TIMEOUT: "timeout",  # no connection within the time-out
+    FailureKind.AMBIGUOUS: "timeout",  # reached, and no answer came within the time-out
+    FailureKind.REFUSED: "unreadable",  # answered, without a status, with nothing that could be used
+}
 _ERP_STATUS_PREFIX = re.compile(r"^(?:[\w ]+ )?HTTP \d{3}: ")
 _MARKUP = re.compile(r"<[^>]*>")
 
@@ -415,7 +493,7 @@ def _failure_reason(result: PostResult, row: ErpConnection) -> dict[str, Any]:
         message = _ERP_STATUS_PREFIX.sub("", result.error.removeprefix("look-up failed: "), count=1)
         message = " ".join(_MARKUP.sub(" ", message).split())  # a gateway's HTML error page, as its text
         return {"reason": "refused", "status": result.http_status, "erp_message": message[:300]}
-    reason = next((reason for reason, marks in _FAILURE_MARKS if any(mark in result.error for mark in marks)), "failed")
+    reason = _REASON_OF_KIND.get(result.failure_kind, "failed")
     return {"reason": reason, "address": urlparse(row.base_url).netloc, "timeout_seconds": row.timeout_seconds}
 
 
@@ -423,6 +501,7 @@ def _failure_reason(result: PostResult, row: ErpConnection) -> dict[str, Any]:
 FAILURE_TEXTS = {
     "unreachable": gettext_lazy("%(order)s: the ERP of connection %(connection)s could not be reached (nothing answers at %(address)s)."),
     "timeout": gettext_lazy("%(order)s: the ERP of connection %(connection)s did not answer within %(seconds)s s."),
+    # Recorded by runs before failures had kinds; a dropped connection is now a "timeout".
     "no_answer": gettext_lazy("%(order)s: the ERP of connection %(connection)s closed the connection without answering."),
     "refused": gettext_lazy("%(order)s: the ERP of connection %(connection)s refused the request (HTTP %(status)s): %(message)s"),
     "unreadable": gettext_lazy("%(order)s: the ERP of connection %(connection)s answered something that could not be read."),
@@ -464,13 +543,17 @@ def _message_rows(order: str, connection: str, is_default: bool, *, keys: set[st
 
 @transaction.atomic
 def _record(
-    run: ReconciliationRun, order: str, connection: str, found: list[FoundDrift], unsettled: set[int], *, tracks_rework: bool
+    run: ReconciliationRun, order: str, connection: str, found: list[FoundDrift], unsettled: set[int], *, tracks_rework: bool,
+    unchecked: frozenset[str] = frozenset(),
 ) -> tuple[int, int, int]:
-    """Write what one order's check found: new drifts, drifts still there, drifts gone. Returns (new, resolved, open)."""
+    """Write what one order's check found: new drifts, drifts still there, drifts gone (except those of
+    the ``unchecked`` kinds, which stay as they were). Returns (new, resolved, open)."""
     now = timezone.now()
     open_drifts = {
         (drift.operation, drift.kind, drift.key): drift
-        for drift in Drift.objects.select_for_update().filter(work_order=order, connection=connection, status=Drift.Status.OPEN)
+        for drift in Drift.objects.select_for_update()
+        .filter(work_order=order, connection=connection, status=Drift.Status.OPEN)
+        .exclude(kind__in=unchecked)
     }
     new = 0
     for item in found:
@@ -481,7 +564,7 @@ def _record(
             "mes_rework_qty": item.mes.rework,
             "erp_good_qty": item.erp.good,
             "erp_scrap_qty": item.erp.scrap,
-            "erp_rework_qty": item.erp.rework if tracks_rework else None,
+            "erp_rework_qty": item.erp.rework if tracks_rework and item.kind != Kind.MATERIAL_DRIFT else None,
             "detail": item.detail,
             "last_run": run,
             "last_seen_at": now,
@@ -526,6 +609,22 @@ def repair_refusal(drift: Drift, connection: ErpConnection | None, message_state
     """Why this drift cannot be repaired from the MES, or None when it can. Reads nothing."""
     if drift.status != Drift.Status.OPEN:
         return DomainError("drift_resolved", _("This drift is resolved already."), kind=ErrorKind.CONFLICT)
+    if drift.kind == Kind.MATERIAL_DRIFT:
+        return DomainError(
+            "drift_needs_person",
+            _(
+                "The MES and the ERP do not hold the same goods movements of %(item)s for %(order)s (MES issued %(mes_issued)s, "
+                "received %(mes_received)s; ERP issued %(erp_issued)s, received %(erp_received)s): a movement was booked, changed "
+                "or cancelled in the ERP by hand, or a goods message was discarded. Correct it in the ERP, or in the MES with an "
+                "issue or a reversal. The next reconciliation closes this drift once they agree."
+            )
+            % {
+                "item": drift.key, "order": drift.work_order,
+                "mes_issued": _plain(drift.mes_good_qty), "mes_received": _plain(drift.mes_scrap_qty),
+                "erp_issued": _plain(drift.erp_good_qty), "erp_received": _plain(drift.erp_scrap_qty),
+            },
+            kind=ErrorKind.CONFLICT,
+        )
     if drift.kind == Kind.QUANTITY_DRIFT:
         return DomainError(
             "drift_needs_person",
@@ -830,6 +929,11 @@ def _drift_json(drift: Drift, connection: ErpConnection | None) -> dict[str, Any
             "rework": drift.erp_rework_qty - drift.mes_rework_qty if with_rework else None,
         },
         "rework_compared": with_rework,
+        "materials": None if drift.kind != Kind.MATERIAL_DRIFT else {
+            "item": drift.key,
+            "mes": {"issued": drift.mes_good_qty, "received": drift.mes_scrap_qty},
+            "erp": {"issued": drift.erp_good_qty, "received": drift.erp_scrap_qty},
+        },
         "detail": drift.detail,
         "found_at": drift.found_at,
         "last_seen_at": drift.last_seen_at,

@@ -10,6 +10,7 @@ def pages(request) -> dict:
         "may_plan": may(user, "planning.view"),
         "may_see_board": may(user, "board.view"),
         "may_see_oee": may(user, "oee.view"),
+        "may_trace": may(user, "trace.view"),
         "may_supervise": may(user, "station.manage"),
         "may_see_sync": may(user, "erp_sync.view"),
         "may_read_api": may(user, "api.read"),

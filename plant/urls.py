@@ -11,7 +11,7 @@ from drf_spectacular.views import (
 from erp_sync import api as erp_sync_api
 from erp_sync import views as erp_sync_views
 from mes.views import planning
-from plant.views import board, errors, home
+from plant.views import board, errors, home, trace
 from shopfloor import machine_pages
 from shopfloor.documents import views as documents
 
@@ -35,6 +35,8 @@ urlpatterns = [
     path("planning/orders/<str:number>/", planning.work_order_page, name="planning-order"),
     path("planning/orders/<str:number>/traveler.pdf", documents.traveler, {"way_in": documents.PLANNING}, name="planning-traveler"),
     path("board/", board.board_page, name="board"),
+    path("trace/", trace.trace_page, name="trace"),
+    path("trace/report.pdf", trace.trace_report, name="trace-report"),
     path("sync/reconciliation/", erp_sync_views.reconciliation_page, name="sync-reconciliation"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # Both documentation pages pass the site's Content-Security-Policy: Swagger UI loads its start-up

@@ -25,10 +25,12 @@ from shopfloor.services import (
     equipment_signals_set,
     equipment_signals_test,
     secrets_kept,
-    shifts_validate,
+    shift_check,
+    shift_delete,
+    shift_save,
     validated_mapping,
 )
-from shopfloor.station.services import station_links_revoke, station_revoke
+from shopfloor.station.services import station_links_revoke, station_revoke, station_update, station_update_check
 
 
 class DeviceMappingForm(forms.ModelForm):
@@ -140,7 +142,16 @@ WEEKDAY_CHOICES = [
 ]
 
 
+def _refusal_on_form(form: forms.BaseForm, error: DomainError) -> None:
+    """Show a service's refusal on the field it names, else above the form."""
+    named = next((name for name in error.fields or {} if name in form.fields), None)
+    form.add_error(named, error.message)
+
+
 class ShiftForm(forms.ModelForm):
+    """The form only checks, with the service's own checks (``shift_check``), so that a refusal shows
+    on the page; the write is ``shift_save`` (``ShiftAdmin.save_model``)."""
+
     weekdays = forms.MultipleChoiceField(
         label=_("weekdays"), choices=WEEKDAY_CHOICES, widget=forms.CheckboxSelectMultiple,
         help_text=_("The days the shift starts on."),
@@ -165,31 +176,79 @@ class ShiftForm(forms.ModelForm):
             raise forms.ValidationError(_("Choose a work center or a machine, not both."))
         if self.errors:
             return data
-        siblings = Shift.objects.filter(work_center=center) if center else Shift.objects.filter(equipment=machine)
-        specs = [ShiftSpec(s.name, s.start_time, s.end_time, s.weekdays) for s in siblings.exclude(pk=self.instance.pk)]
-        specs.append(ShiftSpec(data["name"], data["start_time"], data["end_time"], data["weekdays"]))
         try:
-            shifts_validate(shifts=specs)
+            shift_check(shift_id=self.instance.pk, **self.shift_arguments())
         except DomainError as error:
             raise forms.ValidationError(error.message) from None
         return data
 
+    def shift_arguments(self) -> dict:
+        """What the shift services are given: the shift and its owner, by code."""
+        data = self.cleaned_data
+        return {
+            "spec": ShiftSpec(data["name"], data["start_time"], data["end_time"], data["weekdays"]),
+            "work_center_code": data["work_center"].code if data.get("work_center") else "",
+            "equipment_code": data["equipment"].code if data.get("equipment") else "",
+        }
+
 
 @admin.register(Shift)
 class ShiftAdmin(AuditedAdmin):
-    """The equipment calendar: planned production time per work center or machine (for OEE)."""
+    """The equipment calendar: planned production time per work center or machine (for OEE).
+
+    Written by the shift services, which judge a shift with its owner's others (as ``shifts_set``
+    does for the command and the demo), change it in place and record the event."""
 
     form = ShiftForm
     list_display = ["name", "work_center", "equipment", "start_time", "end_time", "weekdays"]
     list_filter = ["work_center"]
     list_select_related = ["work_center", "equipment"]
 
-    def audit_key(self, shift):
-        return f"{(shift.work_center or shift.equipment).code}/{shift.name}"
+    def save_model(self, request, obj, form, change):
+        shift = shift_save(shift_id=obj.pk if change else None, actor=request.user, **form.shift_arguments())
+        obj.pk = shift.pk
+
+    def save_related(self, request, form, formsets, change):
+        admin.ModelAdmin.save_related(self, request, form, formsets, change)  # the service audited the save
+
+    def delete_model(self, request, obj):
+        shift_delete(shift_id=obj.pk, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for shift_id in queryset.order_by("pk").values_list("pk", flat=True):
+            shift_delete(shift_id=shift_id, actor=request.user)
+
+
+class StationForm(forms.ModelForm):
+    """Checked by the station service's own checks, so that a refusal shows on its field; the write is
+    ``station_update`` (``StationAdmin.save_model``)."""
+
+    class Meta:
+        model = Station
+        fields = ["name", "equipment", "is_pin_required"]
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            station_update_check(station_id=self.instance.pk, **self.station_arguments())
+        except DomainError as error:
+            _refusal_on_form(self, error)
+        return data
+
+    def station_arguments(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "name": data["name"],
+            "equipment_code": data["equipment"].code if data.get("equipment") else "",
+            "is_pin_required": data["is_pin_required"],
+        }
 
 
 @admin.register(Station)
 class StationAdmin(AuditedAdmin):
+    form = StationForm
     list_display = ["name", "work_center", "equipment", "is_pin_required", "created_at", "last_seen_at", "revoked_at"]
     list_filter = ["work_center", "is_pin_required"]
     search_fields = ["name"]
@@ -202,6 +261,14 @@ class StationAdmin(AuditedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # revoke instead: its reports keep the station's name
+
+    def save_model(self, request, obj, form, change):
+        """Written by the station service, which checks and audits as for stations made on the tablet."""
+        station = station_update(station_id=obj.pk, actor=request.user, **form.station_arguments())
+        obj.name, obj.equipment, obj.is_pin_required = station.name, station.equipment, station.is_pin_required
+
+    def save_related(self, request, form, formsets, change):
+        admin.ModelAdmin.save_related(self, request, form, formsets, change)  # the service audited the save
 
     @admin.action(description=_("Revoke: the tablet can no longer report"))
     def revoke(self, request, queryset):

@@ -217,7 +217,7 @@ class Shift(models.Model):
     replace its work center's). An end at or before the start crosses midnight: 22:00–06:00
     runs into the next morning and belongs to the day it starts on; equal times are 24 hours.
     A machine with no shifts, neither its own nor its work center's, is planned all day, every
-    day (``shopfloor.calendar.ALL_DAY``). Written by ``shopfloor.services.shifts_set`` or the admin.
+    day (``shopfloor.calendar.ALL_DAY``). Written by ``shopfloor.services.shifts_set`` and ``shift_save``.
     """
 
     work_center = models.ForeignKey(

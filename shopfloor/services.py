@@ -44,13 +44,15 @@ from shopfloor.shift_calendar import ShiftRule, overlaps
 logger = logging.getLogger(__name__)
 
 
+def _unknown_equipment(code: str) -> DomainError:
+    return DomainError("unknown_equipment", _("No equipment with code %(code)s.") % {"code": code}, kind=ErrorKind.NOT_FOUND)
+
+
 def _equipment(code: str) -> Equipment:
     try:
         return Equipment.objects.get(code=code)
     except Equipment.DoesNotExist:
-        raise DomainError(
-            "unknown_equipment", _("No equipment with code %(code)s.") % {"code": code}, kind=ErrorKind.NOT_FOUND
-        ) from None
+        raise _unknown_equipment(code) from None
 
 
 def _no_mapping(equipment_code: str) -> DomainError:
@@ -356,52 +358,176 @@ def shifts_validate(*, shifts: list[ShiftSpec]) -> None:
 
 def _shift_json(shift: Shift | ShiftSpec) -> dict[str, str]:
     return {
-        "name": shift.name,
+        "name": shift.name.strip(),
         "start_time": shift.start_time.strftime("%H:%M"),
         "end_time": shift.end_time.strftime("%H:%M"),
         "weekdays": "".join(sorted(shift.weekdays)),
     }
 
 
-@transaction.atomic
-def shifts_set(
-    *, shifts: list[ShiftSpec], work_center_code: str = "", equipment_code: str = "", actor: Any = None
-) -> list[Shift]:
-    """Replace the shifts of a work center (or of one machine, overriding its work center's), audited.
+@dataclass(frozen=True)
+class _ShiftOwner:
+    """The work center or the machine whose shifts these are, locked for the transaction."""
 
-    Setting the same shifts again changes nothing; an empty list removes them (the machine then
-    follows its work center's shifts, or is planned all day).
-    """
-    if bool(work_center_code) == bool(equipment_code):
-        raise DomainError("invalid_shift_owner", _("Name a work center or a machine, not both."), fields={"owner": "one"})
-    shifts_validate(shifts=shifts)
-    if equipment_code:
-        owner = {"equipment": _equipment(equipment_code)}
-        object_type, object_key = "equipment", equipment_code
-    else:
-        center = WorkCenter.objects.filter(code=work_center_code).first()
+    work_center: WorkCenter | None
+    equipment: Equipment | None
+
+    @classmethod
+    def locked(cls, *, work_center_code: str, equipment_code: str) -> _ShiftOwner:
+        """Lock the owner's row: its shifts are judged together, so two writers take turns. (A no-key
+        lock: rows that merely refer to the machine or work center, such as its states, are not held up.)"""
+        if bool(work_center_code) == bool(equipment_code):
+            raise DomainError("invalid_shift_owner", _("Name a work center or a machine, not both."), fields={"owner": "one"})
+        if equipment_code:
+            machine = Equipment.objects.select_for_update(no_key=True).filter(code=equipment_code).first()
+            if machine is None:
+                raise _unknown_equipment(equipment_code)
+            return cls(None, machine)
+        center = WorkCenter.objects.select_for_update(no_key=True).filter(code=work_center_code).first()
         if center is None:
             raise DomainError(
                 "unknown_work_center", _("No work center with code %(code)s.") % {"code": work_center_code},
                 kind=ErrorKind.NOT_FOUND,
             )
-        owner = {"work_center": center}
-        object_type, object_key = "work_center", work_center_code
-    current = list(Shift.objects.select_for_update().filter(**owner).order_by("start_time", "name"))
-    before = sorted((_shift_json(shift) for shift in current), key=lambda entry: (entry["start_time"], entry["name"]))
+        return cls(center, None)
+
+    @property
+    def filter(self) -> dict[str, Any]:
+        return {"work_center": self.work_center} if self.work_center is not None else {"equipment": self.equipment}
+
+    @property
+    def code(self) -> str:
+        return (self.work_center or self.equipment).code
+
+    def shifts(self) -> list[Shift]:
+        return list(Shift.objects.filter(**self.filter).order_by("start_time", "name"))
+
+
+def _shift_changes(shift: Shift, spec: ShiftSpec) -> list[str]:
+    """The fields of ``shift`` that ``spec`` changes, set on it (not saved)."""
+    wanted = {
+        "name": spec.name.strip(), "start_time": spec.start_time, "end_time": spec.end_time,
+        "weekdays": "".join(sorted(spec.weekdays)),
+    }
+    changes = [name for name, value in wanted.items() if getattr(shift, name) != value]
+    for name in changes:
+        setattr(shift, name, wanted[name])
+    return changes
+
+
+@transaction.atomic
+def shifts_set(
+    *, shifts: list[ShiftSpec], work_center_code: str = "", equipment_code: str = "", actor: Any = None
+) -> list[Shift]:
+    """Set the shifts of a work center (or of one machine, overriding its work center's), audited.
+
+    A shift is known by its name: one named again is changed in place (it keeps its id), one not
+    named any more is removed, a new name is added. Setting the same shifts again changes nothing;
+    an empty list removes them (the machine then follows its work center's shifts, or is planned
+    all day).
+    """
+    owner = _ShiftOwner.locked(work_center_code=work_center_code, equipment_code=equipment_code)
+    shifts_validate(shifts=shifts)
+    current = {shift.name: shift for shift in owner.shifts()}
+    before = sorted((_shift_json(shift) for shift in current.values()), key=lambda entry: (entry["start_time"], entry["name"]))
     after = sorted((_shift_json(spec) for spec in shifts), key=lambda entry: (entry["start_time"], entry["name"]))
     if before == after:
-        return current
-    Shift.objects.filter(**owner).delete()
-    created = Shift.objects.bulk_create(
-        Shift(
-            name=spec.name.strip(), start_time=spec.start_time, end_time=spec.end_time,
-            weekdays="".join(sorted(spec.weekdays)), **owner,
-        )
-        for spec in shifts
+        return list(current.values())
+    wanted = {spec.name.strip(): spec for spec in shifts}
+    Shift.objects.filter(pk__in=[shift.pk for name, shift in current.items() if name not in wanted]).delete()
+    written = []
+    for name, spec in wanted.items():
+        shift = current.get(name) or Shift(**owner.filter)
+        changes = _shift_changes(shift, spec)
+        if shift.pk is None:
+            shift.save()
+        elif changes:
+            shift.save(update_fields=changes)
+        written.append(shift)
+    object_type = "work_center" if owner.work_center is not None else "equipment"
+    event_record(object_type=object_type, object_key=owner.code, action="shifts_set", actor=actor, before={"shifts": before}, after={"shifts": after})
+    return written
+
+
+# One shift at a time (the admin's page): judged with the owner's other shifts, recorded as a
+# change of that shift.
+
+
+def _shift_record(shift: Shift) -> dict[str, Any]:
+    """A shift as its events show it."""
+    return {
+        "work_center": shift.work_center.code if shift.work_center_id else None,
+        "equipment": shift.equipment.code if shift.equipment_id else None,
+        "name": shift.name,
+        "start_time": shift.start_time.isoformat(),
+        "end_time": shift.end_time.isoformat(),
+        "weekdays": shift.weekdays,
+    }
+
+
+def _shift_key(shift: Shift) -> str:
+    return f"{(shift.work_center or shift.equipment).code}/{shift.name}"
+
+
+def _shift_judged(owner: _ShiftOwner, shift_id: int | None, spec: ShiftSpec) -> None:
+    """Refuse ``spec`` if, with the owner's other shifts, it is unnamed, doubly named or overlaps."""
+    others = [
+        ShiftSpec(other.name, other.start_time, other.end_time, other.weekdays)
+        for other in owner.shifts()
+        if other.pk != shift_id
+    ]
+    shifts_validate(shifts=[*others, spec])
+
+
+@transaction.atomic
+def shift_check(*, spec: ShiftSpec, work_center_code: str = "", equipment_code: str = "", shift_id: int | None = None) -> None:
+    """The refusals ``shift_save`` would give, without saving: for a form to show them on the page."""
+    _shift_judged(_ShiftOwner.locked(work_center_code=work_center_code, equipment_code=equipment_code), shift_id, spec)
+
+
+@transaction.atomic
+def shift_save(
+    *, spec: ShiftSpec, work_center_code: str = "", equipment_code: str = "", shift_id: int | None = None, actor: Any = None
+) -> Shift:
+    """Add a shift, or change the shift ``shift_id`` in place (it may move to another owner), audited.
+
+    Refused like ``shifts_set`` if, with the owner's other shifts, it is unnamed, doubly named or
+    overlaps one of them. Saving it unchanged records nothing.
+    """
+    owner = _ShiftOwner.locked(work_center_code=work_center_code, equipment_code=equipment_code)
+    shift = Shift(**owner.filter)
+    before = None
+    if shift_id is not None:
+        shift = Shift.objects.select_for_update(of=("self",)).select_related("work_center", "equipment").filter(pk=shift_id).first()
+        if shift is None:
+            raise DomainError("unknown_shift", _("No shift %(id)s.") % {"id": shift_id}, kind=ErrorKind.NOT_FOUND)
+        before = _shift_record(shift)
+    _shift_judged(owner, shift_id, spec)
+    changes = _shift_changes(shift, spec)
+    if (shift.work_center_id, shift.equipment_id) != (getattr(owner.work_center, "pk", None), getattr(owner.equipment, "pk", None)):
+        shift.work_center, shift.equipment = owner.work_center, owner.equipment
+        changes += ["work_center", "equipment"]
+    if before is None:
+        shift.save()
+    elif changes:
+        shift.save(update_fields=changes)
+    else:
+        return shift
+    event_record(
+        object_type="shift", object_key=_shift_key(shift), action="update" if before else "create", actor=actor,
+        before=before, after=_shift_record(shift),
     )
-    event_record(object_type=object_type, object_key=object_key, action="shifts_set", actor=actor, before={"shifts": before}, after={"shifts": after})
-    return created
+    return shift
+
+
+@transaction.atomic
+def shift_delete(*, shift_id: int, actor: Any = None) -> None:
+    """Remove a shift, audited; one already gone is left so."""
+    shift = Shift.objects.select_for_update(of=("self",)).select_related("work_center", "equipment").filter(pk=shift_id).first()
+    if shift is None:
+        return
+    event_record(object_type="shift", object_key=_shift_key(shift), action="delete", actor=actor, before=_shift_record(shift), after=None)
+    shift.delete()
 
 
 # --- unassigned production ----------------------------------------------------------------

@@ -94,15 +94,36 @@ class Posting:
     quantities as decimal strings, unit, reason_code, labor/machine minutes, final, times,
     operator, work center, and for a reversal ``reverses`` = the original's keys.
     ``reverses_ref`` is the ERP reference stored when the original was acknowledged.
+
+    The goods kinds (``goods_issue``, ``goods_receipt`` and their ``_reversal``) carry the
+    payload of ``mes.services.materials.goods_message``: the order, the operation, and
+    ``movements`` with SAP's movement types (261/262 issue, 101/102 receipt), item, lot,
+    quantity and unit. ``confirmation_id`` names the report they were booked with (a backflush
+    or an output), null for an issue by scan; ``confirmation_ref`` is what the ERP answered
+    for that report, when it was acknowledged.
     """
 
     idempotency_key: str
-    kind: str  # "confirmation" | "reversal"
+    kind: str  # "confirmation" | "reversal" | one of GOODS_KINDS
     work_order: str
     sequence: int
     payload: dict[str, Any]
     reverses_ref: dict[str, Any] | None = None
     reverses_key: str | None = None
+    confirmation_ref: dict[str, Any] | None = None
+
+
+#: The outbox kinds of material movements, and which of them take an earlier one back.
+GOODS_KINDS = frozenset({"goods_issue", "goods_issue_reversal", "goods_receipt", "goods_receipt_reversal"})
+GOODS_REVERSALS = frozenset({"goods_issue_reversal", "goods_receipt_reversal"})
+#: Movement types by direction: issued to an order (and taken back), received from it (and taken back).
+ISSUE_TYPES = {"261": 1, "262": -1}
+RECEIPT_TYPES = {"101": 1, "102": -1}
+
+
+def is_reversal(posting: Posting) -> bool:
+    """Whether the posting takes an earlier one back (a confirmation's reversal or a goods reversal)."""
+    return posting.kind == "reversal" or posting.kind in GOODS_REVERSALS
 
 
 @dataclass(frozen=True)
@@ -115,6 +136,17 @@ class ErpTotals:
     scrap_qty: Decimal
     rework_qty: Decimal
     postings: tuple[str, ...] = ()  # our idempotency keys the ERP holds and has not cancelled
+
+
+@dataclass(frozen=True)
+class GoodsTotals:
+    """What the ERP holds of one component or product of an order, for reconciliation: the net
+    quantity issued to the order and received from it (reversals taken off)."""
+
+    work_order: str
+    item: str
+    issued_qty: Decimal
+    received_qty: Decimal
 
 
 @dataclass(frozen=True)
@@ -165,6 +197,12 @@ class Connector(ABC):
     @abstractmethod
     def totals(self, work_order: str) -> list[ErpTotals] | PostResult:
         """What the ERP holds per operation of an order, or a RETRYABLE/REJECTED result if it cannot say."""
+
+    def goods_totals(self, work_order: str) -> list[GoodsTotals] | PostResult | None:
+        """Net quantities issued to and received from an order per item, as the ERP holds them, or a
+        RETRYABLE/REJECTED result if it cannot say; None where the connector cannot read them at all
+        (reconciliation then leaves materials out)."""
+        return None
 
     @abstractmethod
     def health(self) -> Health:

@@ -18,6 +18,15 @@
 - A reversal cancels the original document with ``frappe.client.cancel`` (docstatus 2), the
   way ERPNext reverses a submitted document; one already cancelled counts as done.
 
+- Goods movements: a ``goods_issue`` becomes a submitted Stock Entry ``Material Transfer for
+  Manufacture`` for the Work Order (a row per movement: ``item_code``, ``qty``, ``batch_no`` =
+  the lot), a ``goods_receipt`` a ``Manufacture`` with the finished item (``is_finished_item``,
+  ``batch_no`` = the output lot); our key goes into the key field, found by it before a resend as
+  for Job Cards. Their reversals cancel that Stock Entry (by its stored name, else by the
+  original's key). In ``stock_entry`` mode a report is itself a Manufacture entry carrying its
+  output (``goods_movements``), so the receipt it caused and that receipt's reversal are
+  acknowledged without a call. ``goods_totals`` sums the order's submitted Stock Entries.
+
 Options (all optional):
 
 ``mode`` ("job_card")
@@ -40,6 +49,11 @@ Options (all optional):
     ``employee``, and a ``company``.
 ``time_zone`` (settings.TIME_ZONE)
     the site's zone; Frappe stores naive local date-times.
+``use_batch_no`` (true)
+    send the lot of a goods movement as the row's ``batch_no`` (false for items not batch-managed).
+``source_warehouse``, ``wip_warehouse``, ``fg_warehouse`` ("")
+    the rows' ``s_warehouse`` / ``t_warehouse`` (transfer from source to work-in-progress; finished
+    goods into ``fg_warehouse``); a real ERPNext needs them unless its Stock Entry defaults supply them.
 """
 
 from __future__ import annotations
@@ -55,9 +69,12 @@ from urllib.parse import quote
 import requests
 
 from erp_sync.connectors.base import (
+    GOODS_KINDS,
+    GOODS_REVERSALS,
     ConnectionConfig,
     Connector,
     ErpTotals,
+    GoodsTotals,
     Health,
     Outcome,
     Posting,
@@ -72,6 +89,9 @@ from erp_sync.connectors.base import (
 )
 
 MODES = {"job_card": "Job Card", "stock_entry": "Stock Entry"}
+STOCK_ENTRY = "Stock Entry"
+#: The Stock Entry purpose of each goods kind that ERPNext gets as a document of its own.
+GOODS_PURPOSES = {"goods_issue": "Material Transfer for Manufacture", "goods_receipt": "Manufacture"}
 LOCK_ERRORS = frozenset({"DocumentLockedError", "TimestampMismatchError", "QueryDeadlockError", "QueryTimeoutError"})
 TIME_SOURCES = ("labor", "machine", "max")
 FRAPPE_DATETIME = "%Y-%m-%d %H:%M:%S"
@@ -103,35 +123,44 @@ class ErpNextConnector(Connector):
     # -- the interface -------------------------------------------------------------------
 
     def post(self, posting: Posting) -> PostResult:
-        if posting.kind == "reversal":
+        if self._booked_with_report(posting):
+            return _booked_with_report(posting)
+        if posting.kind == "reversal" or posting.kind in GOODS_REVERSALS:
             return self._cancel(posting)
+        doctype = self._doctype(posting)
         try:
-            document = self._job_card(posting) if self.doctype == "Job Card" else self._stock_entry(posting)
+            if posting.kind in GOODS_KINDS:
+                document = self._goods_entry(posting)
+            else:
+                document = self._job_card(posting) if self.doctype == "Job Card" else self._stock_entry(posting)
         except (KeyError, ValueError, InvalidOperation) as error:
             return PostResult(Outcome.REJECTED, error=f"The message cannot be sent to ERPNext: {error}")
-        response = self._call("POST", f"/api/resource/{quote(self.doctype)}", json=document)
+        response = self._call("POST", f"/api/resource/{quote(doctype)}", json=document)
         if isinstance(response, PostResult):
             return response
         if response.status_code == 200:
-            return self._accepted(_data(response))
+            return self._accepted(_data(response), doctype=doctype)
         if self._is_duplicate(response):
             return self._already_posted(posting, response)
         return _failure(response)
 
     def find(self, posting: Posting) -> PostResult | None:
-        if posting.kind == "reversal":
+        if self._booked_with_report(posting):
+            return _booked_with_report(posting)
+        if posting.kind == "reversal" or posting.kind in GOODS_REVERSALS:
             original = self._original(posting)
             if isinstance(original, PostResult):
                 return original
             if original is None or original.get("docstatus") == 2:
                 return self._cancelled(original)
             return None
-        existing = self._by_key(posting.idempotency_key)
+        doctype = self._doctype(posting)
+        existing = self._by_key(posting.idempotency_key, doctype)
         if isinstance(existing, PostResult):
             return existing
         if existing is None or existing.get("docstatus") == 0:
             return None  # a draft is not booked; post() submits it
-        return self._accepted(existing)
+        return self._accepted(existing, doctype=doctype)
 
     def totals(self, work_order: str) -> list[ErpTotals] | PostResult:
         job_cards = self.doctype == "Job Card"
@@ -164,6 +193,32 @@ class ErpNextConnector(Connector):
             for operation, (good, scrap, rework, keys) in sorted(sums.items())
         ]
 
+    def goods_totals(self, work_order: str) -> list[GoodsTotals] | PostResult:
+        """Submitted Stock Entries of the order: material transferred for it (issued) and finished
+        items manufactured (received), per item. Frappe's list gives no child rows, so each entry is read."""
+        entries = self._list(
+            [["work_order", "=", work_order], ["docstatus", "=", 1], ["purpose", "in", list(GOODS_PURPOSES.values())]],
+            ["name", "purpose"],
+            STOCK_ENTRY,
+        )
+        if isinstance(entries, PostResult):
+            return entries
+        sums: dict[str, list[Decimal]] = {}
+        for entry in entries:
+            response = self._call("GET", f"/api/resource/{quote(STOCK_ENTRY)}/{quote(str(entry['name']))}")
+            if isinstance(response, PostResult):
+                return response
+            if response.status_code != 200:
+                return _failure(response)
+            document = _data(response)
+            for row in document.get("items") or []:
+                totals = sums.setdefault(str(row.get("item_code") or ""), [Decimal(0), Decimal(0)])
+                if document.get("purpose") == GOODS_PURPOSES["goods_issue"]:
+                    totals[0] += _decimal(row.get("qty"))
+                elif row.get("is_finished_item"):
+                    totals[1] += _decimal(row.get("qty"))
+        return [GoodsTotals(work_order, item, issued, received) for item, (issued, received) in sorted(sums.items())]
+
     def health(self) -> Health:
         started = time.monotonic()
         response = self._call("GET", "/api/method/frappe.auth.get_logged_user")
@@ -188,11 +243,16 @@ class ErpNextConnector(Connector):
 
     @staticmethod
     def validate_options(options: dict[str, Any]) -> dict[str, str]:
-        problems = option_problems(options, choices={"time_source": (TIME_SOURCES, "labor")}, time_zone=True)
+        problems = option_problems(
+            options, choices={"time_source": (TIME_SOURCES, "labor")}, flags={"use_batch_no": True}, time_zone=True
+        )
         if options.get("mode", "job_card") not in MODES:
             problems["mode"] = "Use job_card or stock_entry."
         if options.get("operation_as", "name") not in ("name", "sequence"):
             problems["operation_as"] = "Use name or sequence."
+        for name in ("source_warehouse", "wip_warehouse", "fg_warehouse"):
+            if not isinstance(options.get(name, ""), str):
+                problems[name] = "A warehouse name, e.g. Stores - MES."
         for name in ("key_field", "operation_field", "rework_field", "company"):
             value = options.get(name, "")
             if not isinstance(value, str) or (value and name != "company" and not re.fullmatch(r"[a-z_][a-z0-9_]*", value)):
@@ -231,6 +291,64 @@ class ErpNextConnector(Connector):
             document["workstation"] = payload["work_center"]
         return self._common(document, payload)
 
+    def _goods_entry(self, posting: Posting) -> dict[str, Any]:
+        """A goods issue as a Stock Entry ``Material Transfer for Manufacture`` (the components to the
+        order), a goods receipt as ``Manufacture`` (the finished item, batch = the output lot)."""
+        payload = posting.payload
+        purpose = GOODS_PURPOSES[posting.kind]
+        receipt = posting.kind == "goods_receipt"
+        posted = self._local(payload.get("posted_at"))
+        items = [self._stock_row(movement, finished=receipt) for movement in payload["movements"]]
+        document: dict[str, Any] = {
+            "purpose": purpose,
+            "stock_entry_type": purpose,
+            "work_order": str(payload.get("work_order") or posting.work_order),
+            "items": items,
+            "posting_date": posted.strftime("%Y-%m-%d"),
+            "posting_time": posted.strftime("%H:%M:%S"),
+            "set_posting_time": 1,
+            "remarks": f"MES {posting.kind.replace('_', ' ')} {payload.get('document_id') or posting.idempotency_key}"
+            + (f", station {payload['station']}" if payload.get("station") else ""),
+            self.key_field: posting.idempotency_key,
+            self.operation_field: int(payload["operation"]),
+            "docstatus": 1,
+        }
+        if receipt:
+            document["fg_completed_qty"] = float(sum((_decimal(row["qty"]) for row in items), Decimal(0)))
+        if self.options.get("company"):
+            document["company"] = self.options["company"]
+        return document
+
+    def _stock_row(self, movement: dict[str, Any], *, finished: bool) -> dict[str, Any]:
+        row: dict[str, Any] = {"item_code": str(movement["item"]), "qty": float(_decimal(movement["quantity"]))}
+        if movement.get("unit"):
+            row["uom"] = row["stock_uom"] = str(movement["unit"])
+            row["conversion_factor"] = 1
+        if movement.get("lot") and self.options.get("use_batch_no", True):
+            row["batch_no"] = str(movement["lot"])
+        if finished:
+            row["is_finished_item"] = 1
+            if self.options.get("fg_warehouse"):
+                row["t_warehouse"] = self.options["fg_warehouse"]
+        else:
+            if self.options.get("source_warehouse"):
+                row["s_warehouse"] = self.options["source_warehouse"]
+            if self.options.get("wip_warehouse"):
+                row["t_warehouse"] = self.options["wip_warehouse"]
+        return row
+
+    def _booked_with_report(self, posting: Posting) -> bool:
+        """In ``stock_entry`` mode a report is itself a Manufacture entry, which carries its output
+        (``goods_movements``): the separate receipt it caused, and that receipt's reversal, are booked."""
+        return (
+            self.doctype == STOCK_ENTRY
+            and posting.kind in ("goods_receipt", "goods_receipt_reversal")
+            and bool(posting.payload.get("confirmation_id"))
+        )
+
+    def _doctype(self, posting: Posting) -> str:
+        return STOCK_ENTRY if posting.kind in GOODS_KINDS else self.doctype
+
     def _stock_entry(self, posting: Posting) -> dict[str, Any]:
         payload = posting.payload
         posted = self._local(payload.get("confirmed_at"))
@@ -248,6 +366,9 @@ class ErpNextConnector(Connector):
             self.operation_field: int(payload["operation"]),
             "docstatus": 1,
         }
+        output = [m for m in payload.get("goods_movements") or [] if str(m.get("movement_type")) == "101"]
+        if output:
+            document["items"] = [self._stock_row(movement, finished=True) for movement in output]
         return self._common(document, payload)
 
     def _common(self, document: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
@@ -282,9 +403,9 @@ class ErpNextConnector(Connector):
 
     # -- outcomes ------------------------------------------------------------------------
 
-    def _accepted(self, document: dict[str, Any], outcome: Outcome = Outcome.ACCEPTED) -> PostResult:
+    def _accepted(self, document: dict[str, Any], outcome: Outcome = Outcome.ACCEPTED, *, doctype: str | None = None) -> PostResult:
         name = str(document.get("name", ""))
-        return PostResult(outcome, erp_ref={"doctype": self.doctype, "name": name}, erp_document=name)
+        return PostResult(outcome, erp_ref={"doctype": doctype or self.doctype, "name": name}, erp_document=name)
 
     def _is_duplicate(self, response: requests.Response) -> bool:
         if response.status_code == 409:
@@ -295,7 +416,8 @@ class ErpNextConnector(Connector):
         return body.get("exc_type") == "UniqueValidationError" and self.key_field in json.dumps(body)
 
     def _already_posted(self, posting: Posting, response: requests.Response) -> PostResult:
-        existing = self._by_key(posting.idempotency_key)
+        doctype = self._doctype(posting)
+        existing = self._by_key(posting.idempotency_key, doctype)
         if isinstance(existing, PostResult):
             # ERPNext said "already there" but could not tell us its name now: ask again later.
             return PostResult(
@@ -305,21 +427,21 @@ class ErpNextConnector(Connector):
             return _failure(response)
         if existing.get("docstatus") == 0:
             submitted = self._call(
-                "PUT", f"/api/resource/{quote(self.doctype)}/{quote(str(existing['name']))}", json={"docstatus": 1}
+                "PUT", f"/api/resource/{quote(doctype)}/{quote(str(existing['name']))}", json={"docstatus": 1}
             )
             if isinstance(submitted, PostResult):
                 return submitted
             if submitted.status_code != 200:
                 return _failure(submitted)
-            return self._accepted(_data(submitted))
-        return self._accepted(existing, Outcome.DUPLICATE)
+            return self._accepted(_data(submitted), doctype=doctype)
+        return self._accepted(existing, Outcome.DUPLICATE, doctype=doctype)
 
     # -- reversal ------------------------------------------------------------------------
 
     def _original(self, posting: Posting) -> dict[str, Any] | None | PostResult:
         """The document the reversal cancels: by the stored name, else by the original's key."""
         reference = posting.reverses_ref or {}
-        doctype = reference.get("doctype") or self.doctype
+        doctype = reference.get("doctype") or self._doctype(posting)
         if reference.get("name"):
             response = self._call("GET", f"/api/resource/{quote(doctype)}/{quote(str(reference['name']))}")
             if isinstance(response, PostResult):
@@ -332,8 +454,8 @@ class ErpNextConnector(Connector):
         original_key = posting.reverses_key or (posting.payload.get("reverses") or {}).get("idempotency_key")
         if not original_key:
             return PostResult(Outcome.REJECTED, error="The reversal does not say which confirmation it reverses.")
-        found = self._by_key(str(original_key))
-        return found if found is None or isinstance(found, PostResult) else {"doctype": self.doctype, **found}
+        found = self._by_key(str(original_key), doctype)
+        return found if found is None or isinstance(found, PostResult) else {"doctype": doctype, **found}
 
     def _cancelled(self, original: dict[str, Any] | None, outcome: Outcome = Outcome.ACCEPTED) -> PostResult:
         if original is None:
@@ -379,10 +501,10 @@ class ErpNextConnector(Connector):
             result = classify_exception(error)
             return result if method != "GET" else as_retryable(result)
 
-    def _list(self, filters: list[Any], fields: list[str]) -> list[dict[str, Any]] | PostResult:
+    def _list(self, filters: list[Any], fields: list[str], doctype: str | None = None) -> list[dict[str, Any]] | PostResult:
         response = self._call(
             "GET",
-            f"/api/resource/{quote(self.doctype)}",
+            f"/api/resource/{quote(doctype or self.doctype)}",
             params={"filters": json.dumps(filters), "fields": json.dumps(fields), "limit_page_length": "0"},
         )
         if isinstance(response, PostResult):
@@ -394,14 +516,25 @@ class ErpNextConnector(Connector):
             return PostResult(Outcome.RETRYABLE, error=f"ERPNext answered something unreadable: {response.text[:200]}")
         return data
 
-    def _by_key(self, key: str) -> dict[str, Any] | None | PostResult:
-        rows = self._list([[self.key_field, "=", key]], ["name", "docstatus"])
+    def _by_key(self, key: str, doctype: str | None = None) -> dict[str, Any] | None | PostResult:
+        rows = self._list([[self.key_field, "=", key]], ["name", "docstatus"], doctype)
         if isinstance(rows, PostResult):
             return rows
         return rows[0] if rows else None
 
 
 # -- helpers ----------------------------------------------------------------------------------
+
+
+def _booked_with_report(posting: Posting) -> PostResult:
+    confirmation = str(posting.payload.get("confirmation_id"))
+    reference = posting.confirmation_ref or {}
+    name = str(reference.get("name") or "")
+    return PostResult(
+        Outcome.ACCEPTED,
+        erp_ref={"booked_with_confirmation": confirmation, **({"doctype": STOCK_ENTRY, "name": name} if name else {})},
+        erp_document=name or f"confirmation {confirmation}",
+    )
 
 
 def _body(response: requests.Response) -> dict[str, Any]:

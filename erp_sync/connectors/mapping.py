@@ -34,10 +34,11 @@ import zoneinfo
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+_KINDS = "confirmation, reversal, goods_issue, goods_issue_reversal, goods_receipt or goods_receipt_reversal"
 SOURCE_FIELDS: dict[str, str] = {
-    "type": "confirmation or reversal",
-    "kind": "confirmation or reversal (the outbox message's kind)",
-    "confirmation_id": "the MES confirmation's UUID",
+    "type": _KINDS,
+    "kind": f"{_KINDS} (the outbox message's kind)",
+    "confirmation_id": "the MES confirmation's UUID (goods: the report they were booked with, null for an issue by scan)",
     "client_id": "the client's UUID for the request",
     "work_order": "work-order number",
     "work_order_uuid": "work-order UUID",
@@ -58,15 +59,28 @@ SOURCE_FIELDS: dict[str, str] = {
     "station": "station name",
     "final": "true for a final confirmation",
     "confirmed_at": "when it was confirmed (ISO 8601)",
-    "reverses": "for a reversal: {confirmation_id, idempotency_key} of the original",
+    "reverses": "for a reversal: {confirmation_id, idempotency_key} of the original (goods: {document_id, idempotency_key})",
     "reverses_ref": "for a reversal: what the ERP answered for the original ({document, status})",
     "idempotency_key": "our key for this message (also sent as the Idempotency-Key header)",
     "sequence": "the message's number within its work order",
+    "goods_movements": "confirmation: the goods movements it caused (backflush, output), each as in movements",
+    "document_id": "goods: our id of this group of movements (its key)",
+    "order_item": "goods: the item the order makes",
+    "movements": (
+        "goods: the movements, a list of {movement_id, movement_type (261 issue, 262 its reversal, 101 receipt, "
+        "102 its reversal), item, lot, quantity (positive), unit}; one of them by number: movements.0.lot"
+    ),
+    "posted_at": "goods: when they were posted (ISO 8601)",
 }
+MOVEMENT_FIELDS = frozenset({"movement_id", "movement_type", "item", "lot", "quantity", "unit"})
 NESTED_FIELDS: dict[str, frozenset[str] | None] = {
-    "reverses": frozenset({"confirmation_id", "idempotency_key"}),
+    "reverses": frozenset({"confirmation_id", "idempotency_key", "document_id"}),
     "reverses_ref": None,  # whatever the ERP answered
+    "movements": MOVEMENT_FIELDS,  # by number: movements.0.quantity
+    "goods_movements": MOVEMENT_FIELDS,
 }
+#: Source fields that are lists: a path names an element by number, then its field.
+LIST_FIELDS = frozenset({"movements", "goods_movements"})
 DECIMAL_FIELDS = frozenset({"good_qty", "scrap_qty", "rework_qty", "labor_minutes", "machine_minutes"})
 SOURCE_KEYS = ("from", "const", "format")
 STEP_KEYS = ("default", "map", "date_format", "time_zone", "multiply", "abs", "round", "type")
@@ -100,10 +114,17 @@ SAMPLE_PAYLOAD: dict[str, Any] = {
     "station": "ST-07",
     "final": False,
     "confirmed_at": "2025-03-01T08:00:00+00:00",
-    "reverses": {"confirmation_id": "", "idempotency_key": ""},
+    "reverses": {"confirmation_id": "", "idempotency_key": "", "document_id": ""},
     "reverses_ref": {"document": "", "status": 0},
     "idempotency_key": "2b1f0d8e-6a53-4c55-9d0e-1c2f7a9b3e41",
     "sequence": 1,
+    "goods_movements": [],
+    "document_id": "2b1f0d8e-6a53-4c55-9d0e-1c2f7a9b3e41",
+    "order_item": "FRAME-100",
+    "movements": [
+        {"movement_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7", "movement_type": "261", "item": "TUBE-20", "lot": "L-0001", "quantity": "2.500", "unit": "M"}
+    ],
+    "posted_at": "2025-03-01T08:00:00+00:00",
 }
 
 
@@ -449,6 +470,12 @@ def _source_problem(dotted: Any) -> str:
         if root not in NESTED_FIELDS:
             return f"{root} has no fields; use {root!r} alone."
         allowed = NESTED_FIELDS[root]
+        if root in LIST_FIELDS:
+            index, _, rest = rest.partition(".")
+            if not index.isdigit():
+                return f"{root} is a list: name one by number, e.g. {root}.0.item."
+            if not rest:
+                return ""
         if allowed is not None and rest not in allowed:
             return f"Unknown field {rest!r} of {root}; known: {', '.join(sorted(allowed))}."
     return ""

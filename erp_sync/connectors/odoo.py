@@ -21,7 +21,11 @@ gives a real Odoo the same fields):
   duplicate by our key and the finishing is done again; ``find`` does not report a final
   confirmation as booked while its work order is not finished yet;
 - a reversal deletes (``unlink``) the original's time line, which takes its quantities and
-  time off the work order again.
+  time off the work order again;
+- goods messages (``goods_issue``, ``goods_receipt`` and their reversals) are not booked yet:
+  they are acknowledged without a call, their ERP document saying so, so that they hold back
+  none of the order's confirmations. Booking them as ``stock.move`` / ``stock.move.line`` with
+  ``lot_id`` on the production (and returns for reversals) is still to be done.
 
 Errors: 401/403 and Odoo ``UserError``/``ValidationError``/``AccessError`` are permanent (the
 ERP's own message goes to the dead letter); ``ConcurrencyError`` (a serialization failure
@@ -57,6 +61,7 @@ from typing import Any, ClassVar
 import requests
 
 from erp_sync.connectors.base import (
+    GOODS_KINDS,
     RETRYABLE_STATUSES,
     ConnectionConfig,
     Connector,
@@ -124,6 +129,8 @@ class OdooConnector(Connector):
     # -- the interface -------------------------------------------------------------------
 
     def post(self, posting: Posting) -> PostResult:
+        if posting.kind in GOODS_KINDS:
+            return _goods_not_sent(posting)
         try:
             if posting.kind == "reversal":
                 return self._unlink(posting)
@@ -134,6 +141,8 @@ class OdooConnector(Connector):
             return PostResult(Outcome.REJECTED, error=f"The message cannot be sent to Odoo: {error}")
 
     def find(self, posting: Posting) -> PostResult | None:
+        if posting.kind in GOODS_KINDS:
+            return _goods_not_sent(posting)
         try:
             if posting.kind == "reversal":
                 original_key = _original_key(posting)
@@ -381,7 +390,10 @@ class OdooConnector(Connector):
                 return response.json()
             except ValueError:
                 raise _CallFailed(
-                    PostResult(Outcome.UNKNOWN, error=f"Odoo answered something unreadable: {response.text[:200]}")
+                    PostResult(
+                        Outcome.UNKNOWN, error=f"Odoo answered something unreadable: {response.text[:200]}",
+                        failure_kind=FailureKind.REFUSED,
+                    )
                 ) from None
         name, message = _json2_error(response)
         error = f"Odoo HTTP {response.status_code}: {name + ': ' if name else ''}{message}"
@@ -446,7 +458,7 @@ class OdooConnector(Connector):
             # Sent, and no (complete) answer: the call may have been committed.
             raise _CallFailed(PostResult(Outcome.UNKNOWN, error=f"no answer: {type(error).__name__}: {error}")) from None
         except xmlrpc.client.ResponseError as error:
-            raise _CallFailed(PostResult(Outcome.UNKNOWN, error=f"unreadable XML-RPC answer: {error}")) from None
+            raise _CallFailed(PostResult(Outcome.UNKNOWN, error=f"unreadable XML-RPC answer: {error}", failure_kind=FailureKind.REFUSED)) from None
         finally:
             proxy("close")()
 
@@ -499,6 +511,16 @@ class _SafeTimeoutTransport(_OneShot, xmlrpc.client.SafeTransport):
 
 
 # -- helpers ----------------------------------------------------------------------------------
+
+
+def _goods_not_sent(posting: Posting) -> PostResult:
+    """Goods movements are not booked in Odoo yet (stock moves with lots on the production are still to
+    come): acknowledged without a call, saying so, so that they hold back none of the order's reports."""
+    return PostResult(
+        Outcome.ACCEPTED,
+        erp_ref={"not_sent": posting.kind},
+        erp_document=f"not sent: the Odoo connector books no goods movements yet ({posting.kind})",
+    )
 
 
 def _json2_error(response: requests.Response) -> tuple[str, str]:

@@ -34,6 +34,11 @@ Options (``url`` is required unless ``base_url`` is set):
 ``reversal`` ({})
     ``{"method", "url", "mapping"}`` for reversals, each falling back to the above. Without
     it a reversal is sent like a confirmation (``type`` "reversal", negative quantities).
+``goods_issue``, ``goods_issue_reversal``, ``goods_receipt``, ``goods_receipt_reversal`` ({})
+    the same for each kind of goods message (its fields: ``movements``, ``document_id``,
+    ``confirmation_id``, … see ``mapping.SOURCE_FIELDS``); without one, that kind goes to
+    ``url`` with ``mapping`` (or the whole message), its ``type`` naming the kind. A
+    confirmation's own message carries the movements it caused as ``goods_movements``.
 ``lookup`` ({})
     ``{"url": ".../{idempotency_key}", "method": "GET", "found_status": 200,
     "found_field": ""}``: that status (and, when given, a non-empty value at that JSON path)
@@ -84,6 +89,8 @@ from erp_sync.connectors.base import (
 )
 
 METHODS = ("POST", "PUT", "PATCH")
+#: Message kinds that may have an endpoint of their own (option named for the kind).
+ENDPOINT_KINDS = ("reversal", "goods_issue", "goods_issue_reversal", "goods_receipt", "goods_receipt_reversal")
 AUTH_MODES = ("none", "basic", "bearer", "hmac")
 DEFAULT_HMAC_HEADER = "X-Signature"
 NOT_FOUND_STATUSES = (404, 410)
@@ -113,7 +120,7 @@ class RestConnector(Connector):
     # -- the interface -------------------------------------------------------------------
 
     def post(self, posting: Posting) -> PostResult:
-        reversal = (self.options.get("reversal") or {}) if posting.kind == "reversal" else {}
+        reversal = (self.options.get(posting.kind) or {}) if posting.kind in ENDPOINT_KINDS else {}
         source = self._source(posting)
         mapping = reversal.get("mapping") or self.options.get("mapping")
         try:
@@ -227,21 +234,8 @@ class RestConnector(Connector):
         if "mapping" in options:
             for path, message in field_mapping.validate_mapping(options["mapping"]).items():
                 problems[f"mapping.{path}" if path else "mapping"] = message
-        reversal = options.get("reversal", {})
-        if not isinstance(reversal, dict):
-            problems["reversal"] = 'An object such as {"method": "POST", "url": "…", "mapping": {…}}.'
-        else:
-            unknown = sorted(set(reversal) - {"method", "url", "mapping"})
-            if unknown:
-                problems["reversal"] = f"Unknown key(s) {', '.join(unknown)}; use method, url, mapping."
-            if str(reversal.get("method", "POST")).upper() not in METHODS:
-                problems["reversal.method"] = f"Use one of {', '.join(METHODS)}."
-            problem = _template_problem(reversal.get("url"))
-            if problem:
-                problems["reversal.url"] = problem
-            if "mapping" in reversal:
-                for path, message in field_mapping.validate_mapping(reversal["mapping"]).items():
-                    problems[f"reversal.mapping.{path}" if path else "reversal.mapping"] = message
+        for kind in ENDPOINT_KINDS:
+            problems.update(_endpoint_problems(kind, options.get(kind, {})))
         lookup = options.get("lookup", {})
         if not isinstance(lookup, dict):
             problems["lookup"] = 'An object such as {"url": "https://erp/confirmations/{idempotency_key}"}.'
@@ -348,3 +342,22 @@ def _template_problem(template: Any) -> str:
     except (ValueError, KeyError, TypeError, IndexError) as error:
         return f"The URL names an unknown field or is malformed: {error}"
     return ""
+
+
+def _endpoint_problems(name: str, endpoint: Any) -> dict[str, str]:
+    """Problems with the option of one kind's own endpoint (``reversal``, ``goods_issue``, …), by field."""
+    if not isinstance(endpoint, dict):
+        return {name: 'An object such as {"method": "POST", "url": "…", "mapping": {…}}.'}
+    problems: dict[str, str] = {}
+    unknown = sorted(set(endpoint) - {"method", "url", "mapping"})
+    if unknown:
+        problems[name] = f"Unknown key(s) {', '.join(unknown)}; use method, url, mapping."
+    if str(endpoint.get("method", "POST")).upper() not in METHODS:
+        problems[f"{name}.method"] = f"Use one of {', '.join(METHODS)}."
+    problem = _template_problem(endpoint.get("url"))
+    if problem:
+        problems[f"{name}.url"] = problem
+    if "mapping" in endpoint:
+        for path, message in field_mapping.validate_mapping(endpoint["mapping"]).items():
+            problems[f"{name}.mapping.{path}" if path else f"{name}.mapping"] = message
+    return problems

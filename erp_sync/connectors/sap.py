@@ -19,6 +19,16 @@ and ``password`` are the communication user's Basic credentials.
 - A reversal cancels the original with ``CancelProdnOrdConf`` (its group and count from
   ``Posting.reverses_ref``, or looked up by the original's key) and passes the reversal's own
   key as ``ExternalSystemConfirmation``, so the cancellation record can be found by it.
+- Goods movements (see ``Posting``): a confirmation whose payload lists ``goods_movements``
+  deep-inserts them as ``to_ProdnOrdConfMatlDocItm`` (261 with ``Batch`` = the lot; 101 with
+  ``Batch`` = the output lot, ``OrderItem`` "0001", ``GoodsMovementRefDocType`` "F"), leaving
+  ``APIConfHasNoGoodsMovements`` unset. The separate goods messages of such a report
+  (``confirmation_id`` set) are then booked already: acknowledged without a call, naming the
+  report's confirmation. A scanned issue (no ``confirmation_id``) goes as a confirmation of its own
+  of that operation with zero quantities carrying its 261 items, under the issue's key (found by
+  it like any confirmation). Reversals cancel the confirmation as for reports (SAP reverses its
+  goods movements with it); the goods reversals of a report need no call, its cancellation does it.
+  ``goods_totals`` reads the material document items of the order's confirmations that stand.
 - Statuses: 2xx accepted; 408/423/425/429/5xx retryable; 401, 403 (not CSRF), 400 and other
   4xx rejected with SAP's own message text.
 
@@ -29,8 +39,9 @@ Options (all optional):
     value key SAP1: 1 setup, 2 machine, 3 labour). A kind left out is not sent.
 ``activity_unit`` ("H")
     unit of those quantities (``OpWorkQuantityUnitN``); time is sent in hours, 3 decimals.
-``plant`` ("")
-    sent as ``Plant`` when set.
+``plant`` (""), ``storage_location`` ("")
+    sent as ``Plant`` (on the confirmation and its material items) and ``StorageLocation`` (on
+    the material items) when set.
 ``unit_map`` ({}), ``reason_code_map`` ({})
     MES code → SAP code for ``ConfirmationUnit`` and ``VarianceReasonCode``.
 ``send_work_center`` (false), ``send_personnel`` (false)
@@ -67,9 +78,13 @@ import requests
 from requests.structures import CaseInsensitiveDict
 
 from erp_sync.connectors.base import (
+    GOODS_KINDS,
+    ISSUE_TYPES,
+    RECEIPT_TYPES,
     ConnectionConfig,
     Connector,
     ErpTotals,
+    GoodsTotals,
     Health,
     Outcome,
     Posting,
@@ -119,10 +134,13 @@ class SapConnector(Connector):
     # -- the interface -------------------------------------------------------------------
 
     def post(self, posting: Posting) -> PostResult:
-        if posting.kind == "reversal":
+        route = _route(posting)
+        if route == "booked":
+            return _booked_with_confirmation(posting)
+        if route == "cancel":
             return self._cancel(posting)
         try:
-            body = self._confirmation_body(posting)
+            body = self._body(posting)
         except (KeyError, ValueError, InvalidOperation) as error:
             return PostResult(Outcome.REJECTED, error=f"The message cannot be sent to SAP: {error}")
         response = self._write("ProdnOrdConf2", json=body)
@@ -148,9 +166,9 @@ class SapConnector(Connector):
         batched: list[tuple[int, Posting, dict[str, Any]]] = []
         silent: PostResult | None = None  # SAP did not answer a call before: try no more of this batch
         for index, posting in enumerate(postings):
-            if silent is None and posting.kind != "reversal" and self.batch_size > 1:
+            if silent is None and _route(posting) == "create" and self.batch_size > 1:
                 try:
-                    batched.append((index, posting, self._confirmation_body(posting)))
+                    batched.append((index, posting, self._body(posting)))
                 except (KeyError, ValueError, InvalidOperation) as error:
                     results[index] = PostResult(Outcome.REJECTED, error=f"The message cannot be sent to SAP: {error}")
                 continue
@@ -227,7 +245,10 @@ class SapConnector(Connector):
             self.batch_offered, self.batch_size = False, 1
 
     def find(self, posting: Posting) -> PostResult | None:
-        if posting.kind == "reversal":
+        route = _route(posting)
+        if route == "booked":
+            return _booked_with_confirmation(posting)
+        if route == "cancel":
             records = self._query(
                 f"ExternalSystemConfirmation eq guid'{posting.idempotency_key}' and IsReversal eq true"
             )
@@ -235,7 +256,7 @@ class SapConnector(Connector):
             records = self._query(f"ExternalSystemConfirmation eq guid'{posting.idempotency_key}'")
         if isinstance(records, PostResult):
             return records
-        booked = [record for record in records if bool(record.get("IsReversal")) == (posting.kind == "reversal")]
+        booked = [record for record in records if bool(record.get("IsReversal")) == (route == "cancel")]
         if not booked:
             return None
         return _accepted(booked[0])
@@ -269,6 +290,29 @@ class SapConnector(Connector):
             )
             for operation, (good, scrap, rework, keys) in sorted(sums.items())
         ]
+
+    def goods_totals(self, work_order: str) -> list[GoodsTotals] | PostResult:
+        """The goods movements of the order's confirmations that stand (neither cancelled nor a
+        cancellation), read from each one's material document items."""
+        records = self._query(f"OrderID eq '{_quoted(work_order)}'")
+        if isinstance(records, PostResult):
+            return records
+        sums: dict[str, list[Decimal]] = {}
+        for record in records:
+            if record.get("IsReversal") or record.get("IsReversed"):
+                continue
+            items = self._material_items(str(record.get("ConfirmationGroup")), str(record.get("ConfirmationCount")))
+            if isinstance(items, PostResult):
+                return items
+            for item in items:
+                kind = str(item.get("GoodsMovementType") or "")
+                quantity = Decimal(str(item.get("QuantityInEntryUnit") or 0))
+                row = sums.setdefault(str(item.get("Material") or ""), [Decimal(0), Decimal(0)])
+                if kind in ISSUE_TYPES:
+                    row[0] += ISSUE_TYPES[kind] * quantity
+                elif kind in RECEIPT_TYPES:
+                    row[1] += RECEIPT_TYPES[kind] * quantity
+        return [GoodsTotals(work_order, item, issued, received) for item, (issued, received) in sorted(sums.items())]
 
     def health(self) -> Health:
         started = time.monotonic()
@@ -311,9 +355,10 @@ class SapConnector(Connector):
         unit = options.get("activity_unit", DEFAULT_ACTIVITY_UNIT)
         if not isinstance(unit, str) or not 1 <= len(unit) <= 3:
             problems["activity_unit"] = "A unit of one to three characters, e.g. H or HR."
-        plant = options.get("plant", "")
-        if not isinstance(plant, str) or len(plant) > 4:
-            problems["plant"] = "A plant code of at most four characters."
+        for name, what in (("plant", "plant"), ("storage_location", "storage location")):
+            value = options.get(name, "")
+            if not isinstance(value, str) or len(value) > 4:
+                problems[name] = f"A {what} code of at most four characters."
         for name in ("unit_map", "reason_code_map"):
             value = options.get(name, {})
             if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
@@ -324,6 +369,69 @@ class SapConnector(Connector):
         return problems
 
     # -- building the confirmation -------------------------------------------------------
+
+    def _body(self, posting: Posting) -> dict[str, Any]:
+        """What ``POST ProdnOrdConf2`` sends for a posting that makes a confirmation of its own."""
+        if posting.kind in GOODS_KINDS:
+            return self._goods_body(posting)
+        body = self._confirmation_body(posting)
+        movements = [m for m in posting.payload.get("goods_movements") or [] if str(m.get("movement_type")) in ("261", "101")]
+        if movements:
+            body["to_ProdnOrdConfMatlDocItm"] = [self._material_item(movement) for movement in movements]
+        return body
+
+    def _goods_body(self, posting: Posting) -> dict[str, Any]:
+        """A scanned issue (no report to ride with): a confirmation of its operation with zero quantities
+        that carries the goods movements, under the issue's own key."""
+        payload = posting.payload
+        body: dict[str, Any] = {
+            "OrderID": str(payload.get("work_order") or posting.work_order),
+            "OrderOperation": f"{int(payload['operation']):04d}",
+            "Sequence": "0",
+            "ConfirmationYieldQuantity": _quantity(0),
+            "ConfirmationScrapQuantity": _quantity(0),
+            "ConfirmationReworkQuantity": _quantity(0),
+            "FinalConfirmationType": "",
+            "IsFinalConfirmation": False,
+            "ExternalSystemConfirmation": posting.idempotency_key,
+            "EnteredByExternalUser": "MES",
+            "ConfirmationText": f"MES goods {posting.idempotency_key[:8]} {payload.get('station') or ''}".strip()[:40],
+            "to_ProdnOrdConfMatlDocItm": [self._material_item(movement) for movement in payload["movements"]],
+        }
+        posted_at = payload.get("posted_at")
+        if posted_at:
+            body["PostingDate"] = _odata_date(dt.datetime.fromisoformat(posted_at).astimezone(self.time_zone).date())
+        if self.options.get("plant"):
+            body["Plant"] = self.options["plant"]
+        if self.options.get("send_personnel") and payload.get("operator_badge"):
+            body["Personnel"] = str(payload["operator_badge"])
+        return body
+
+    def _material_item(self, movement: dict[str, Any]) -> dict[str, Any]:
+        """One goods movement as a ``to_ProdnOrdConfMatlDocItm`` item: 261 (issue, batch = the lot) or
+        101 (receipt of the order's product, batch = the output lot)."""
+        kind = str(movement["movement_type"])
+        unit = str(movement.get("unit") or "")
+        item: dict[str, Any] = {
+            "Material": str(movement["item"]),
+            "GoodsMovementType": kind,
+            "QuantityInEntryUnit": _quantity(movement["quantity"]),
+            "EntryUnit": self.options.get("unit_map", {}).get(unit, unit),
+        }
+        if self.options.get("plant"):
+            item["Plant"] = self.options["plant"]
+        if self.options.get("storage_location"):
+            item["StorageLocation"] = self.options["storage_location"]
+        if movement.get("lot"):
+            item["Batch"] = str(movement["lot"])
+        if kind in RECEIPT_TYPES:
+            item["OrderItem"] = "0001"
+            item["GoodsMovementRefDocType"] = "F"
+        return item
+
+    def _material_items(self, group: str, count: str) -> list[dict[str, Any]] | PostResult:
+        body = self._read_one(group, count, "/to_ProdnOrdConfMatlDocItm")
+        return body if isinstance(body, PostResult) else list(body.get("results") or [])
 
     def _confirmation_body(self, posting: Posting) -> dict[str, Any]:
         payload = posting.payload
@@ -492,11 +600,12 @@ class SapConnector(Connector):
             url = following if not following or following.startswith("http") else _absolute(self.service_url, following)
         return records
 
-    def _read_one(self, group: str, count: str) -> dict[str, Any] | PostResult:
+    def _read_one(self, group: str, count: str, navigation: str = "") -> dict[str, Any] | PostResult:
+        """One confirmation by its key, or (``navigation``) what it leads to, e.g. its material document items."""
         try:
             response = self.session.get(
                 f"{self.service_url}/ProdnOrdConf2(ConfirmationGroup='{quote(_quoted(group))}',"
-                f"ConfirmationCount='{quote(_quoted(count))}')",
+                f"ConfirmationCount='{quote(_quoted(count))}'){navigation}",
                 params={"$format": "json"},
                 timeout=self.timeout,
             )
@@ -623,6 +732,29 @@ def _http_answer(content: bytes) -> _PartResponse:
 
 
 # -- helpers ----------------------------------------------------------------------------------
+
+
+def _route(posting: Posting) -> str:
+    """What a posting becomes in SAP: ``create`` a confirmation (a report, or a scanned issue as a
+    confirmation of its own), ``cancel`` one (a reversal, or the reversal of a scanned issue), or
+    nothing at all, ``booked``: goods that rode with a report (``confirmation_id``) went into SAP in
+    that report's material document, and its cancellation reverses them."""
+    if posting.kind in GOODS_KINDS and posting.payload.get("confirmation_id"):
+        return "booked"
+    if posting.kind == "reversal" or posting.kind.endswith("_reversal"):
+        return "cancel"
+    return "create"
+
+
+def _booked_with_confirmation(posting: Posting) -> PostResult:
+    """Goods SAP booked with their confirmation: acknowledged without a call, naming that confirmation."""
+    confirmation = str(posting.payload.get("confirmation_id"))
+    reference = _group_and_count(posting.confirmation_ref)
+    document = f"{reference[0]}/{reference[1]}" if reference else f"confirmation {confirmation}"
+    erp_ref: dict[str, Any] = {"booked_with_confirmation": confirmation}
+    if reference:
+        erp_ref.update({"ConfirmationGroup": reference[0], "ConfirmationCount": reference[1]})
+    return PostResult(Outcome.ACCEPTED, erp_ref=erp_ref, erp_document=document)
 
 
 def _csrf_required(response: requests.Response) -> bool:

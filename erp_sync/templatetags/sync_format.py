@@ -13,3 +13,9 @@ register = template.Library()
 def sync_label(state: str | None) -> str:
     """Where a message (or an order's worst message) stands with the ERP, in a few words."""
     return outbox.sync_label(state=state)
+
+
+@register.filter
+def sync_class(state: str | None) -> str:
+    """The CSS classes of the badge showing where a message stands with the ERP."""
+    return outbox.sync_badge(state=state)[1]

@@ -45,6 +45,17 @@ def work_order_json(work_order: WorkOrder) -> dict[str, Any]:
             }
             for operation in work_order.operations.all()
         ],
+        "components": [
+            {
+                "item": component.item.code,
+                "required_qty": component.required_qty,
+                "issued_qty": component.issued_qty,
+                "unit": component.unit.code,
+                "operation": component.operation_sequence,
+                "backflush": component.backflush,
+            }
+            for component in work_order.components.all()
+        ],
     }
 
 
@@ -165,4 +176,53 @@ def routing_json(routing: Routing) -> dict[str, Any]:
             }
             for operation in routing.operations.select_related("work_center").order_by("sequence")
         ],
+    }
+
+
+def lot_json(lot: Lot) -> dict[str, Any]:
+    return {
+        "item": lot.item.code,
+        "lot": lot.code,
+        "uuid": lot.uuid,
+        "kind": lot.kind,
+        "status": lot.status,
+        "unit": lot.unit.code,
+        "quantity": lot.received_qty,
+        "received_qty": lot.received_qty,
+        "produced_qty": lot.produced_qty,
+        "issued_qty": lot.issued_qty,
+        "quantity_on_hand": lot.quantity_on_hand,
+        "expires_on": lot.expires_on,
+        "supplier_lot": lot.supplier_lot,
+        "location": lot.location,
+        "produced_by": lot.produced_by.number if lot.produced_by_id else None,
+    }
+
+
+def material_issue_json(movement: MaterialMovement, erp_sync: dict[str, Any] | None) -> dict[str, Any]:
+    reversed_by = getattr(movement, "reversed_by", None) if movement.reverses_id is None else None
+    return {
+        "id": movement.uuid,
+        "client_id": movement.client_id,
+        "kind": movement.kind,
+        "source": movement.source,
+        "state": movement.state,
+        "work_order": movement.work_order.number,
+        "operation": movement.operation.sequence,
+        "item": movement.item.code,
+        "lot": movement.lot.code if movement.lot_id else None,
+        "quantity": movement.quantity,
+        "unit": movement.unit.code,
+        "operator_badge": movement.operator.badge if movement.operator_id else None,
+        "station": movement.station,
+        "required_qty": movement.required_qty,
+        "issued_before_qty": movement.issued_before_qty,
+        "confirmation": movement.confirmation.uuid if movement.confirmation_id else None,
+        "reverses": movement.reverses.uuid if movement.reverses_id else None,
+        "reversed_by": reversed_by.uuid if reversed_by else None,
+        "decided_by": movement.decided_by.get_username() if movement.decided_by_id else None,
+        "decided_at": movement.decided_at,
+        "decision_reason": movement.decision_reason,
+        "recorded_at": movement.recorded_at,
+        "erp_sync": erp_sync,
     }

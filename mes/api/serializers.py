@@ -11,7 +11,7 @@ from typing import Any
 from rest_framework import serializers
 
 from erp_sync.outbox import SYNC_STATES
-from mes.models import Item, ReasonCode
+from mes.models import Item, Lot, MaterialMovement, ReasonCode
 from mes.services.confirmation_materials import LotUse
 
 QUANTITY = {"max_digits": 14, "decimal_places": 3}
@@ -301,6 +301,37 @@ class ReversalSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
 
+class LotSerializer(StrictSerializer):
+    """A lot the ERP staged for production. Fields left out keep their value (unit: the item's)."""
+
+    quantity = serializers.DecimalField(**QUANTITY, min_value=Decimal(0))
+    unit = serializers.CharField(max_length=16, required=False, allow_blank=True, default="")
+    status = serializers.ChoiceField(choices=Lot.Status.values, required=False)
+    expires_on = serializers.DateField(required=False, allow_null=True)
+    supplier_lot = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    location = serializers.CharField(max_length=64, required=False, allow_blank=True)
+
+
+class LotBulkSerializer(LotSerializer):
+    item = serializers.CharField(**KEY)
+    lot = serializers.CharField(**KEY)
+
+
+class MaterialIssueSerializer(StrictSerializer):
+    client_id = serializers.UUIDField()
+    work_order = serializers.CharField(**KEY)
+    operation = serializers.IntegerField(min_value=1, max_value=9999)
+    item = serializers.CharField(**KEY)
+    lot = serializers.CharField(max_length=64, required=False, allow_blank=True, allow_null=True, default="")
+    quantity = serializers.DecimalField(**QUANTITY)
+    operator_badge = serializers.CharField(max_length=64, required=False, allow_blank=True, allow_null=True, default="")
+    station = serializers.CharField(max_length=64, required=False, allow_blank=True, allow_null=True, default="")
+
+
+class DecisionSerializer(StrictSerializer):
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
 # --- answers (documented in the OpenAPI schema) -------------------------------------
 
 
@@ -386,3 +417,57 @@ class BulkResultSerializer(serializers.Serializer):
 
 class BulkResponseSerializer(serializers.Serializer):
     results = BulkResultSerializer(many=True)
+
+
+class LotOutSerializer(serializers.Serializer):
+    item = serializers.CharField()
+    lot = serializers.CharField()
+    uuid = serializers.UUIDField()
+    kind = serializers.CharField(help_text=" | ".join(Lot.Kind.values))
+    status = serializers.CharField(help_text=" | ".join(Lot.Status.values))
+    unit = serializers.CharField()
+    quantity = serializers.DecimalField(**QUANTITY)
+    received_qty = serializers.DecimalField(**QUANTITY)
+    produced_qty = serializers.DecimalField(**QUANTITY)
+    issued_qty = serializers.DecimalField(**QUANTITY)
+    quantity_on_hand = serializers.DecimalField(**QUANTITY)
+    expires_on = serializers.DateField(allow_null=True)
+    supplier_lot = serializers.CharField()
+    location = serializers.CharField()
+    produced_by = serializers.CharField(allow_null=True)
+
+
+class MaterialIssueOutSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    client_id = serializers.UUIDField(allow_null=True)
+    kind = serializers.CharField(help_text=" | ".join(MaterialMovement.Kind.values))
+    source = serializers.CharField(help_text=" | ".join(MaterialMovement.Source.values))
+    state = serializers.CharField(help_text=" | ".join(MaterialMovement.State.values))
+    work_order = serializers.CharField()
+    operation = serializers.IntegerField()
+    item = serializers.CharField()
+    lot = serializers.CharField(allow_null=True)
+    quantity = serializers.DecimalField(**QUANTITY)
+    unit = serializers.CharField()
+    operator_badge = serializers.CharField(allow_null=True)
+    station = serializers.CharField()
+    required_qty = serializers.DecimalField(**QUANTITY, allow_null=True)
+    issued_before_qty = serializers.DecimalField(**QUANTITY, allow_null=True)
+    confirmation = serializers.UUIDField(allow_null=True)
+    reverses = serializers.UUIDField(allow_null=True)
+    reversed_by = serializers.UUIDField(allow_null=True)
+    decided_by = serializers.CharField(allow_null=True)
+    decided_at = serializers.DateTimeField(allow_null=True)
+    decision_reason = serializers.CharField()
+    recorded_at = serializers.DateTimeField()
+    erp_sync = ErpSyncOutSerializer(allow_null=True)
+
+
+class MaterialIssueAwaitingSerializer(MaterialIssueOutSerializer):
+    """The answer (202) to an issue beyond the tolerance: recorded, waiting for a supervisor."""
+
+    code = serializers.CharField()
+    message = serializers.CharField()
+    required = serializers.DecimalField(**QUANTITY)
+    issued = serializers.DecimalField(**QUANTITY)
+    requested = serializers.DecimalField(**QUANTITY)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from mes.api import views
+from mes.api import trace, views
 from mes.services.transitions import REQUESTABLE_ACTIONS
 
 urlpatterns = [
@@ -8,6 +8,15 @@ urlpatterns = [
     path("confirmations/bulk", views.ConfirmationBulkView.as_view(), name="api-confirmations-bulk"),
     path("confirmations/<str:confirmation_id>", views.ConfirmationDetailView.as_view(), name="api-confirmation"),
     path("confirmations/<str:confirmation_id>/reverse", views.ConfirmationReverseView.as_view(), name="api-confirmation-reverse"),
+    path("lots/bulk", views.LotBulkView.as_view(), name="api-lots-bulk"),
+    path("lots/<str:item_code>/<str:lot_code>", views.LotView.as_view(), name="api-lot"),
+    path("material-issues", views.MaterialIssueCreateView.as_view(), name="api-material-issues"),
+    path("material-issues/<str:movement_id>", views.MaterialIssueDetailView.as_view(), name="api-material-issue"),
+    *[
+        path(f"material-issues/<str:movement_id>/{action}", views.material_issue_decision_view(action), name=f"api-material-issue-{action}")
+        for action in views.DECISIONS
+    ],
+    path("trace", trace.TraceView.as_view(), name="api-trace"),
 ]
 for name, resource in views.RESOURCES.items():
     single, bulk = views.resource_views(resource)

@@ -35,6 +35,8 @@ from mes.api.representations import (
     employee_json,
     equipment_json,
     item_json,
+    lot_json,
+    material_issue_json,
     reason_code_json,
     routing_json,
     work_center_json,
@@ -42,6 +44,7 @@ from mes.api.representations import (
 )
 from mes.models import Bom, Employee, Equipment, Item, ReasonCode, Routing, WorkCenter
 from mes.selectors.confirmations import confirmation_get
+from mes.selectors.material_issues import lot_get, material_issue_get
 from mes.selectors.work_orders import work_order_get
 from mes.services import master_data
 from mes.services.confirmations import (
@@ -50,6 +53,15 @@ from mes.services.confirmations import (
     operation_confirm,
     operation_confirm_many,
     reporting_rights,
+)
+from mes.services.material_issues import (
+    MaterialIssueRequest,
+    MaterialIssueResult,
+    material_issue,
+    material_issue_approve,
+    material_issue_reject,
+    material_issue_reverse,
+    over_issue_summary,
 )
 from mes.services.work_orders import work_order_transition, work_order_upsert
 
@@ -138,6 +150,44 @@ class ResourceView(InboundWriteView):
         return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
 
+def bulk_upsert(
+    request: Request,
+    envelope: str,
+    record_serializer: type[serializers.Serializer],
+    key_of: Callable[[dict[str, Any]], str],
+    write: Callable[[dict[str, Any]], master_data.UpsertResult],
+) -> Response:
+    """Upsert the records of ``{envelope: [...]}``, all or nothing: if any record is refused, none is
+    written. ``key_of`` names a record in the answer; ``write`` upserts its validated data."""
+    results: list[dict[str, Any]] = []
+    with transaction.atomic():
+        for record in _records(request, envelope):
+            serializer = record_serializer(data=record)
+            if not serializer.is_valid():
+                results.append({"status": 400, "error": validation_error_body(serializer.errors)})
+                continue
+            data = dict(serializer.validated_data)
+            key = key_of(data)
+            try:
+                with transaction.atomic():
+                    result = write(data)
+            except DomainError as error:
+                results.append({"status": int(error.kind), "id": key, "error": error.as_dict()})
+                continue
+            results.append({"status": 201 if result.created else 200, "id": key})
+        failed = [result for result in results if result["status"] >= 400]
+        if failed:
+            transaction.set_rollback(True)
+    if not failed:
+        return Response({"results": results})
+    for result in results:
+        if result["status"] < 400:
+            result["status"] = 424
+            result["error"] = {"code": "not_applied", "message": "Not written: another record in this batch was refused."}
+    worst = 400 if all(result["status"] == 400 for result in failed) else 422
+    return Response({"results": results}, status=worst)
+
+
 class ResourceBulkView(InboundWriteView):
     """Upsert up to 1,000 records, all or nothing: if any record is refused, none is written."""
 
@@ -145,34 +195,12 @@ class ResourceBulkView(InboundWriteView):
 
     def post(self, request: Request) -> Response:
         resource = self.resource
-        record_serializer = resource.bulk_serializer()
-        results: list[dict[str, Any]] = []
-        with transaction.atomic():
-            for record in _records(request, "records"):
-                serializer = record_serializer(data=record)
-                if not serializer.is_valid():
-                    results.append({"status": 400, "error": validation_error_body(serializer.errors)})
-                    continue
-                data = dict(serializer.validated_data)
-                key = data.pop(resource.key_field)
-                try:
-                    with transaction.atomic():
-                        result = resource.upsert(**{resource.service_key: key}, **data, actor=request.user)
-                except DomainError as error:
-                    results.append({"status": int(error.kind), "id": key, "error": error.as_dict()})
-                    continue
-                results.append({"status": 201 if result.created else 200, "id": key})
-            failed = [result for result in results if result["status"] >= 400]
-            if failed:
-                transaction.set_rollback(True)
-        if not failed:
-            return Response({"results": results})
-        for result in results:
-            if result["status"] < 400:
-                result["status"] = 424
-                result["error"] = {"code": "not_applied", "message": "Not written: another record in this batch was refused."}
-        worst = 400 if all(result["status"] == 400 for result in failed) else 422
-        return Response({"results": results}, status=worst)
+
+        def write(data: dict[str, Any]) -> master_data.UpsertResult:
+            key = data.pop(resource.key_field)
+            return resource.upsert(**{resource.service_key: key}, **data, actor=request.user)
+
+        return bulk_upsert(request, "records", resource.bulk_serializer(), lambda data: data[resource.key_field], write)
 
 
 def resource_views(resource: Resource) -> tuple[Callable, Callable]:
@@ -348,3 +376,155 @@ class ConfirmationReverseView(ApiView):
         result = confirmation_reverse(confirmation_id=parse_uuid("id", confirmation_id), reason=data["reason"], actor=request.user)
         body = _confirmation_body(confirmation_get(confirmation_id=result.confirmation.uuid))
         return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+
+# --- lots --------------------------------------------------------------------------------
+
+
+def _lot_upsert(*, item: str, lot: str, data: dict[str, Any], actor: Any) -> master_data.UpsertResult:
+    return master_data.lot_upsert(item_code=item, lot_code=lot, **data, actor=actor)
+
+
+class LotView(InboundWriteView):
+    """GET or PUT one lot by item and lot code: 201 created, 200 updated or unchanged."""
+
+    capabilities = {"GET": "api.read", "PUT": "lot.write"}
+
+    @extend_schema(
+        tags=["lots"],
+        summary="A lot with its quantity on hand as the MES sees it (received + produced - issued)",
+        responses={200: s.LotOutSerializer, **ERRORS},
+    )
+    def get(self, request: Request, item_code: str, lot_code: str) -> Response:
+        return Response(lot_json(lot_get(item_code=check_key("item", item_code), lot_code=check_key("lot", lot_code))))
+
+    @extend_schema(
+        tags=["lots"],
+        summary="Create or update a lot the ERP staged for production (idempotent)",
+        description=(
+            "`quantity` is what the ERP staged (received). `unit` defaults to the item's and must be known. Fields left out "
+            "keep their value. A serial-tracked item's lots are serials (`kind` serial, one piece at most)."
+        ),
+        request=s.LotSerializer,
+        responses={200: s.LotOutSerializer, 201: s.LotOutSerializer, **ERRORS},
+    )
+    def put(self, request: Request, item_code: str, lot_code: str) -> Response:
+        data = validated(s.LotSerializer, request.data)
+        result = _lot_upsert(item=check_key("item", item_code), lot=check_key("lot", lot_code), data=data, actor=request.user)
+        body = lot_json(lot_get(item_code=item_code, lot_code=lot_code))
+        return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+
+class LotBulkView(InboundWriteView):
+    capabilities = {"POST": "lot.write"}
+
+    @extend_schema(
+        tags=["lots"],
+        summary="Upsert up to 1,000 lots, all or nothing",
+        request=inline_serializer("LotsBulk", {"lots": s.LotBulkSerializer(many=True)}),
+        responses={200: s.BulkResponseSerializer, 400: s.BulkResponseSerializer, 422: s.BulkResponseSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        def write(data: dict[str, Any]) -> master_data.UpsertResult:
+            return _lot_upsert(item=data.pop("item"), lot=data.pop("lot"), data=data, actor=request.user)
+
+        return bulk_upsert(request, "lots", s.LotBulkSerializer, lambda data: f"{data['item']}/{data['lot']}", write)
+
+
+# --- material issues ---------------------------------------------------------------------
+
+
+def material_issue_body(result: MaterialIssueResult) -> tuple[dict[str, Any], int]:
+    """The answer to an issue: 202 with what the supervisor will see when it awaits approval,
+    else the record with 201 (new) or 200 (a resend, or a decision already made)."""
+    movement = result.movement
+    erp = confirmation_sync_state(source_uuid=movement.uuid, message=result.message) if movement.state == "posted" else None
+    body = material_issue_json(material_issue_get(movement_id=movement.uuid), erp)
+    if result.is_awaiting_approval:
+        body.update(over_issue_summary(movement=movement))
+        return body, status.HTTP_202_ACCEPTED
+    return body, status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+
+
+class MaterialIssueCreateView(ApiView):
+    capabilities = {"POST": "material.issue"}
+
+    @extend_schema(
+        tags=["material-issues"],
+        summary="Issue material to an operation; a resend with the same client_id answers the original",
+        description=(
+            BINDING_RULE + " Beyond the requirement and its tolerance (`MES_OVER_ISSUE_TOLERANCE_PERCENT`) the issue is "
+            "recorded awaiting a supervisor's approval and answered 202 (`over_issue_needs_approval`): nothing consumed, "
+            "nothing queued. Refusals (422): `not_a_component`, `lot_required`, `lot_unknown`, `lot_on_hold`, "
+            "`lot_expired`, `lot_insufficient`, `invalid_quantity`, `unknown_operator`, `unknown_operation`."
+        ),
+        request=s.MaterialIssueSerializer,
+        responses={201: s.MaterialIssueOutSerializer, 200: s.MaterialIssueOutSerializer, 202: s.MaterialIssueAwaitingSerializer, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        data = validated(s.MaterialIssueSerializer, request.data)
+        for name in ("lot", "operator_badge", "station"):
+            data[name] = (data.get(name) or "").strip()
+        issue_request = MaterialIssueRequest(**data)
+        reporting_rights(actor=request.user).check(issue_request)
+        body, code = material_issue_body(material_issue(request=issue_request, actor=request.user))
+        return Response(body, status=code)
+
+
+class MaterialIssueDetailView(ApiView):
+    capabilities = {"GET": "api.read"}
+
+    @extend_schema(tags=["material-issues"], summary="A material issue (or its reversal) with its ERP sync state", responses={200: s.MaterialIssueOutSerializer, **ERRORS})
+    def get(self, request: Request, movement_id: str) -> Response:
+        movement = material_issue_get(movement_id=parse_uuid("id", movement_id))
+        erp = confirmation_sync_state(source_uuid=movement.uuid) if movement.state == "posted" else None
+        return Response(material_issue_json(movement, erp))
+
+
+class MaterialIssueDecisionView(ApiView):
+    """Approve, reject or reverse one issue with a reason (audited)."""
+
+    decide: Callable[..., MaterialIssueResult]
+
+    def post(self, request: Request, movement_id: str) -> Response:
+        data = validated(s.DecisionSerializer, request.data or {})
+        result = type(self).decide(movement_id=parse_uuid("id", movement_id), reason=data["reason"], actor=request.user)
+        body, code = material_issue_body(result)
+        return Response(body, status=code)
+
+
+DECISIONS = {
+    "approve": (
+        material_issue_approve, "material.approve",
+        "Approve an issue awaiting approval: the lot is checked again, then it is consumed and queued. Approving again "
+        "answers 200 with the approval; approving a rejected issue is refused (409 `material_issue_already_decided`).",
+    ),
+    "reject": (
+        material_issue_reject, "material.approve",
+        "Reject an issue awaiting approval: nothing is consumed. Rejecting again answers 200; rejecting an approved issue "
+        "is refused (409 `material_issue_already_decided`).",
+    ),
+    "reverse": (
+        material_issue_reverse, "material.reverse",
+        "Reverse a posted issue by scan with a negated record: the lot and the component get it back and the reversal is "
+        "queued to the ERP. Reversing again answers 200 with the reversal. Backflushed movements are reversed with their "
+        "confirmation (409 `reverse_the_confirmation`).",
+    ),
+}
+
+
+def material_issue_decision_view(action: str) -> Callable:
+    decide, capability, description = DECISIONS[action]
+    view = type(
+        f"MaterialIssue{action.title()}View",
+        (MaterialIssueDecisionView,),
+        {"decide": staticmethod(decide), "capabilities": {"POST": capability}},
+    )
+    view.post = extend_schema(
+        tags=["material-issues"],
+        summary=f"{action.title()} a material issue",
+        description=description,
+        request=s.DecisionSerializer,
+        responses={201: s.MaterialIssueOutSerializer, 200: s.MaterialIssueOutSerializer, **ERRORS},
+    )(view.post)
+    return view.as_view()

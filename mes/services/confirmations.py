@@ -368,15 +368,15 @@ def operator_known_and_active(*, judgement: Judgement) -> None:
         return
     judgement.operator = judgement.lookups.operators.get(badge)
     if judgement.operator is None or not judgement.operator.is_active:
-        raise DomainError(
-            "unknown_operator",
-            _("No active employee has badge %(badge)s.") % {"badge": badge},
-            fields={"operator_badge": badge},
-        )
+        raise unknown_operator(badge=badge)
 
 
-def work_order_released(*, judgement: Judgement) -> None:
-    work_order = judgement.work_order
+def unknown_operator(*, badge: str) -> DomainError:
+    return DomainError("unknown_operator", _("No active employee has badge %(badge)s.") % {"badge": badge}, fields={"operator_badge": badge})
+
+
+def work_order_check_released(*, work_order: WorkOrder) -> None:
+    """Refuse (409 ``work_order_not_released``) an order still planned."""
     if work_order.status == Status.PLANNED:
         raise DomainError(
             "work_order_not_released",
@@ -386,15 +386,23 @@ def work_order_released(*, judgement: Judgement) -> None:
         )
 
 
+def work_order_released(*, judgement: Judgement) -> None:
+    work_order_check_released(work_order=judgement.work_order)
+
+
+def unknown_operation(*, number: str, sequence: int) -> DomainError:
+    return DomainError(
+        "unknown_operation",
+        _("Work order %(number)s has no operation %(sequence)s.") % {"number": number, "sequence": sequence},
+        fields={"operation": str(sequence)},
+    )
+
+
 def operation_known(*, judgement: Judgement) -> None:
     sequence = judgement.request.operation
     judgement.operation = next((candidate for candidate in judgement.operations if candidate.sequence == sequence), None)
     if judgement.operation is None:
-        raise DomainError(
-            "unknown_operation",
-            _("Work order %(number)s has no operation %(sequence)s.") % {"number": judgement.work_order.number, "sequence": sequence},
-            fields={"operation": str(sequence)},
-        )
+        raise unknown_operation(number=judgement.work_order.number, sequence=sequence)
 
 
 def operation_at_this_work_center(*, judgement: Judgement) -> None:
@@ -680,14 +688,17 @@ def _record(judgement: Judgement, rows: ConfirmationRows, actor: Any) -> Confirm
     return confirmation
 
 
+def client_id_check_same(*, recorded_hash: str, fingerprint: str, client_id: uuid.UUID, message: str) -> None:
+    """Refuse (409 ``client_id_conflict``, saying ``message``) a resend whose content differs from what was recorded."""
+    if recorded_hash != fingerprint:
+        raise DomainError("client_id_conflict", message, kind=ErrorKind.CONFLICT, fields={"client_id": str(client_id)})
+
+
 def _replay(existing: Confirmation, request: ConfirmationRequest) -> ConfirmationResult:
-    if existing.request_hash != request.fingerprint():
-        raise DomainError(
-            "client_id_conflict",
-            _("client_id %(client_id)s was already used for a different report.") % {"client_id": request.client_id},
-            kind=ErrorKind.CONFLICT,
-            fields={"client_id": str(request.client_id)},
-        )
+    client_id_check_same(
+        recorded_hash=existing.request_hash, fingerprint=request.fingerprint(), client_id=request.client_id,
+        message=_("client_id %(client_id)s was already used for a different report.") % {"client_id": request.client_id},
+    )
     return ConfirmationResult(existing, created=False)
 
 
@@ -704,15 +715,21 @@ def _columns(model: type, alias: str, unread: set[str]) -> str:
     return ", ".join(f"{alias}.{field.column}" for field in model._meta.concrete_fields if field.name not in unread)
 
 
+# Both the single and the bulk path read an order's operations with these columns and joins, and
+# make them into instances with ``_operations_read``.
+_OPERATION_COLUMNS = (
+    f"{_columns(WorkOrderOperation, 'op', _UNREAD_OPERATION_FIELDS)}, wc.code AS work_center_code, wc.name AS work_center_name"
+)
+_OPERATION_TABLES = "mes_workorderoperation op JOIN mes_workcenter wc ON wc.id = op.work_center_id"
+
 _OPERATIONS_SQL = f"""
-SELECT {_columns(WorkOrderOperation, "op", _UNREAD_OPERATION_FIELDS)}, wc.code AS work_center_code, wc.name AS work_center_name,
+SELECT {_OPERATION_COLUMNS},
        (SELECT c.id FROM mes_confirmation c WHERE c.client_id = %s) AS existing_confirmation_id,
        e.id AS employee_id, e.name AS employee_name, e.is_active AS employee_active,
        r.id AS reason_id, r.kind AS reason_kind, r.name AS reason_name,
        EXISTS (SELECT 1 FROM mes_workordercomponent b
                WHERE b.work_order_id = op.work_order_id AND b.operation_sequence = op.sequence AND b.backflush) AS has_backflush
-FROM mes_workorderoperation op
-JOIN mes_workcenter wc ON wc.id = op.work_center_id
+FROM {_OPERATION_TABLES}
 LEFT JOIN mes_employee e ON e.badge = %s
 LEFT JOIN mes_reasoncode r ON r.code = %s
 WHERE op.work_order_id = %s
@@ -720,20 +737,29 @@ ORDER BY op.sequence
 """
 
 
-def _read_after_lock(work_order: WorkOrder, request: ConfirmationRequest) -> tuple[list[WorkOrderOperation], _Lookups, int | None]:
-    """The order's operations as they are now, the operator and reason code the request names,
-    and the confirmation already recorded under its client_id, if any. Call holding the order's lock."""
-    client = Confirmation._meta.get_field("client_id").get_db_prep_value(request.client_id, connection)
-    operations = raw_instances(WorkOrderOperation, _OPERATIONS_SQL, [client, request.operator_badge, request.reason_code, work_order.pk])
-    if not operations:
-        existing = Confirmation.objects.filter(client_id=request.client_id).values_list("pk", flat=True).first()
-        return [], _Lookups.load([request]), existing
+def _operations_read(sql: str, params: list[Any], orders: dict[int, WorkOrder]) -> list[WorkOrderOperation]:
+    """The operations ``sql`` selects (``_OPERATION_COLUMNS`` from ``_OPERATION_TABLES``), each with its
+    order (from ``orders``, by primary key) and its work center. Call holding the orders' locks."""
+    operations = raw_instances(WorkOrderOperation, sql, params)
     for operation in operations:
-        relate(operation, "work_order", work_order)
+        relate(operation, "work_order", orders[operation.work_order_id])
         relate(
             operation, "work_center",
             partial_instance(WorkCenter, id=operation.work_center_id, code=operation.work_center_code, name=operation.work_center_name),
         )
+    return operations
+
+
+def _read_after_lock(work_order: WorkOrder, request: ConfirmationRequest) -> tuple[list[WorkOrderOperation], _Lookups, int | None]:
+    """The order's operations as they are now, the operator and reason code the request names,
+    and the confirmation already recorded under its client_id, if any. Call holding the order's lock."""
+    client = Confirmation._meta.get_field("client_id").get_db_prep_value(request.client_id, connection)
+    operations = _operations_read(
+        _OPERATIONS_SQL, [client, request.operator_badge, request.reason_code, work_order.pk], {work_order.pk: work_order}
+    )
+    if not operations:
+        existing = Confirmation.objects.filter(client_id=request.client_id).values_list("pk", flat=True).first()
+        return [], _Lookups.load([request]), existing
     first = operations[0]
     operator = (
         partial_instance(Employee, id=first.employee_id, badge=request.operator_badge, name=first.employee_name, is_active=bool(first.employee_active))
@@ -845,12 +871,14 @@ def operation_confirm_many(*, requests: list[ConfirmationRequest], actor: Any = 
 
 
 def _operations_of(orders: Iterable[WorkOrder]) -> dict[int, list[WorkOrderOperation]]:
-    """The operations of locked orders, by order primary key, in sequence."""
+    """The operations of locked orders, by order primary key, in sequence: read as the single path reads them."""
     orders_by_pk = {order.pk: order for order in orders}
     operations_by_order: dict[int, list[WorkOrderOperation]] = {pk: [] for pk in orders_by_pk}
-    for operation in WorkOrderOperation.objects.select_related("work_center").filter(work_order__in=orders_by_pk).order_by("sequence"):
-        operation.work_order = orders_by_pk[operation.work_order_id]
-        operations_by_order[operation.work_order_id].append(operation)
+    if orders_by_pk:
+        placeholders = ", ".join(["%s"] * len(orders_by_pk))
+        sql = f"SELECT {_OPERATION_COLUMNS} FROM {_OPERATION_TABLES} WHERE op.work_order_id IN ({placeholders}) ORDER BY op.sequence"
+        for operation in _operations_read(sql, list(orders_by_pk), orders_by_pk):
+            operations_by_order[operation.work_order_id].append(operation)
     return operations_by_order
 
 

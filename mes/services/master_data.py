@@ -21,6 +21,7 @@ from mes.models import (
     Employee,
     Equipment,
     Item,
+    Lot,
     ReasonCode,
     Routing,
     RoutingOperation,
@@ -50,21 +51,36 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _upsert(model: type[models.Model], *, key_field: str, key: str, wanted: dict[str, Any], actor: Any) -> UpsertResult:
-    """Lock-or-create one row by its key; a concurrent create of the same key becomes an update."""
+def _upsert(
+    model: type[models.Model],
+    *,
+    key_field: str,
+    key: str,
+    wanted: dict[str, Any],
+    actor: Any,
+    scope: dict[str, Any] | None = None,
+    object_key: str = "",
+) -> UpsertResult:
+    """Lock-or-create one row by its key; a concurrent create of the same key becomes an update.
+
+    ``scope`` completes a key made of several fields (a lot's item); ``object_key`` names the row
+    in the audit trail (default ``key``).
+    """
     object_type = model._meta.model_name
-    obj = model.objects.select_for_update().filter(**{key_field: key}).first()
+    lookup = {**(scope or {}), key_field: key}
+    object_key = object_key or key
+    obj = model.objects.select_for_update().filter(**lookup).first()
     if obj is None:
         try:
             with transaction.atomic():
-                obj = model.objects.create(**{key_field: key}, **wanted)
+                obj = model.objects.create(**lookup, **wanted)
         except IntegrityError:
-            obj = model.objects.select_for_update().filter(**{key_field: key}).first()
+            obj = model.objects.select_for_update().filter(**lookup).first()
             if obj is None:
                 raise
         else:
             event_record(
-                object_type=object_type, object_key=key, action="create", actor=actor,
+                object_type=object_type, object_key=object_key, action="create", actor=actor,
                 after={name: _plain(value) for name, value in wanted.items()},
             )
             return UpsertResult(obj, created=True, changed=True)
@@ -77,7 +93,7 @@ def _upsert(model: type[models.Model], *, key_field: str, key: str, wanted: dict
     update_fields = [*changes, "updated_at"] if hasattr(obj, "updated_at") else changes
     obj.save(update_fields=update_fields)
     event_record(
-        object_type=object_type, object_key=key, action="update", actor=actor,
+        object_type=object_type, object_key=object_key, action="update", actor=actor,
         before=before, after={name: _plain(wanted[name]) for name in changes},
     )
     return UpsertResult(obj, created=False, changed=True)
@@ -297,3 +313,52 @@ def _operations_plain(routing: Routing) -> list[dict[str, Any]]:
         }
         for op in routing.operations.select_related("work_center").order_by("sequence")
     ]
+
+
+#: A lot field the caller did not send: kept as it is (a new lot gets the field's default).
+UNCHANGED: Any = object()
+
+
+@transaction.atomic
+def lot_upsert(
+    *,
+    item_code: str,
+    lot_code: str,
+    quantity: Decimal,
+    unit: str = "",
+    status: str | None = None,
+    expires_on: Any = UNCHANGED,
+    supplier_lot: str | None = None,
+    location: str | None = None,
+    actor: Any = None,
+) -> UpsertResult:
+    """The ERP's stock of one lot staged for production: ``quantity`` is what it staged
+    (``received_qty``), in ``unit`` (default the item's; it must be known). Status, expiry, supplier
+    lot and location not given keep their value. A serial-tracked item's lots are serials (one piece at most)."""
+    item = _get(Item, "code", item_code, field="item", kind="item")
+    if quantity < 0:
+        raise DomainError("invalid_quantity", _("A lot's quantity cannot be negative."), fields={"quantity": str(quantity)})
+    if status is not None and status not in Lot.Status.values:
+        raise DomainError(
+            "invalid_lot_status",
+            _("Lot status must be one of %(statuses)s.") % {"statuses": ", ".join(Lot.Status.values)},
+            fields={"status": status},
+        )
+    lot_unit = item.unit
+    if unit:
+        lot_unit = UnitOfMeasure.objects.filter(code=unit).first()
+        if lot_unit is None:
+            raise DomainError("unknown_unit", _("Unit of measure %(unit)s does not exist.") % {"unit": unit}, fields={"unit": unit})
+    kind = Lot.Kind.SERIAL if item.tracking == Item.Tracking.SERIAL else Lot.Kind.LOT
+    if kind == Lot.Kind.SERIAL and quantity > 1:
+        raise DomainError(
+            "serial_quantity",
+            _("%(item)s is tracked by serial number: a serial holds one piece at most.") % {"item": item.code},
+            fields={"quantity": str(quantity)},
+        )
+    wanted: dict[str, Any] = {"received_qty": quantity, "unit": lot_unit, "kind": kind}
+    optional = {"status": status, "supplier_lot": supplier_lot, "location": location}
+    wanted.update({name: value for name, value in optional.items() if value is not None})
+    if expires_on is not UNCHANGED:
+        wanted["expires_on"] = expires_on
+    return _upsert(Lot, key_field="code", key=lot_code, scope={"item": item}, wanted=wanted, actor=actor, object_key=f"{item.code}/{lot_code}")

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from common.formatting import Numbers
-from erp_sync.outbox import SYNC_LABELS
+from erp_sync.outbox import sync_badge
 from mes.models import Status
 from plant.selectors.board import BoardOrder
 
@@ -49,7 +49,7 @@ class _Memo(dict):
 def board_rows(orders: list[BoardOrder]) -> SafeString:
     numbers = Numbers.active()
     statuses = {value: escape(str(label)) for value, label in Status.choices}
-    sync = {state: escape(str(label)) for state, label in SYNC_LABELS.items()}
+    sync_badges = _Memo(lambda state: '<span class="{1}">{0}</span>'.format(*map(escape, sync_badge(state=state))))
     zone = timezone.get_current_timezone()
     # Operations, items, quantities, percentages and days repeat from row to row: write each once.
     heads = _Memo(lambda key: f'data-sequence="{key[0]}" title="{escape(key[1])}">{key[0]} {escape(key[2])}: ')
@@ -81,7 +81,7 @@ def board_rows(orders: list[BoardOrder]) -> SafeString:
             f'<td class="num">{quantities[order.plan_milli]} / {quantities[order.quantity_milli]}</td>'
             f'<td class="operations">{cells}</td>'
             f"<td>{moment(order.last_activity_us)}</td>"
-            f'<td><span class="sync sync-{order.sync_state or "none"}">{sync.get(order.sync_state or "", "—")}</span></td>'
+            f"<td>{sync_badges[order.sync_state]}</td>"
             "</tr>\n"
         )
     return mark_safe("".join(rows))

@@ -112,6 +112,24 @@ def table(rows: list[list[Any]], *, widths: list[float], style: list[tuple], rep
     return result
 
 
+def grid(rows: list[list[Any]], *, widths: list[float], valign: str = "MIDDLE", style: Sequence[tuple] = ()) -> Table:
+    """A table of data with a header row: the header shaded and ruled off, a frame, a fine inner
+    grid, the header repeated on every page it runs onto; ``style`` adds to that."""
+    return table(
+        rows,
+        widths=widths,
+        repeat_rows=1,
+        style=[
+            ("VALIGN", (0, 0), (-1, -1), valign),
+            ("BACKGROUND", (0, 0), (-1, 0), FILL),
+            ("BOX", (0, 0), (-1, -1), 0.8, INK),
+            ("INNERGRID", (0, 0), (-1, -1), 0.4, RULE),
+            ("LINEBELOW", (0, 0), (-1, 0), 0.8, INK),
+            *style,
+        ],
+    )
+
+
 _TOKEN = re.compile(r"[0-9A-Za-z_\-./:#()+]+|\s+|.")
 
 

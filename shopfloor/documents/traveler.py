@@ -34,6 +34,7 @@ from shopfloor.documents.layout import (
     check_language,
     format_date,
     format_quantity,
+    grid,
     paragraph,
     paragraph_style,
     render,
@@ -174,16 +175,10 @@ def _operations_table(work_order: WorkOrder, operations: list[WorkOrderOperation
         )
         planned = paragraph(f"{format_quantity(operation.planned_qty)} {unit}", planned_style)
         data.append([cell, barcode, planned, "", "", "", ""])
-    return table(
+    return grid(
         data,
         widths=widths,
-        repeat_rows=1,
         style=[
-            ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-            ("BACKGROUND", (0, 0), (-1, 0), FILL),
-            ("BOX", (0, 0), (-1, -1), 0.8, INK),
-            ("INNERGRID", (0, 0), (-1, -1), 0.4, RULE),
-            ("LINEBELOW", (0, 0), (-1, 0), 0.8, INK),
             # The write-in boxes: a heavier frame so that they read as fields to fill.
             ("BOX", (3, 1), (5, -1), 0.8, INK),
             ("TOPPADDING", (0, 1), (-1, -1), 2 * mm),
@@ -211,16 +206,10 @@ def _components_table(components: list[WorkOrderComponent]) -> Table:
                 "",
             ]
         )
-    return table(
+    return grid(
         data,
         widths=widths,
-        repeat_rows=1,
         style=[
-            ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-            ("BACKGROUND", (0, 0), (-1, 0), FILL),
-            ("BOX", (0, 0), (-1, -1), 0.8, INK),
-            ("INNERGRID", (0, 0), (-1, -1), 0.4, RULE),
-            ("LINEBELOW", (0, 0), (-1, 0), 0.8, INK),
             ("TOPPADDING", (0, 1), (-1, -1), 1.6 * mm),
             ("BOTTOMPADDING", (0, 1), (-1, -1), 1.6 * mm),
         ],

@@ -51,6 +51,20 @@ class ReportSerializer(OperationSerializer):
     lots = LotSerializer(many=True, required=False, default=list, max_length=50)
 
 
+class IssueSerializer(OperationSerializer):
+    """A lot scanned to be issued to the open operation (LOT:<item>:<lot>[:<quantity>])."""
+
+    client_id = serializers.UUIDField()
+    item = serializers.CharField(**KEY)
+    lot = serializers.CharField(**KEY)
+    quantity = serializers.DecimalField(**QUANTITY, required=False, allow_null=True, default=None)
+
+
+class IssueApprovalSerializer(StrictSerializer):
+    issue = serializers.UUIDField()
+    badge = serializers.CharField(**KEY)
+
+
 class DowntimeSerializer(OperatorSerializer):
     state = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
     reason_code = serializers.CharField(**KEY)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime
 import logging
+import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -20,9 +22,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common.errors import DomainError, ErrorKind
+from common.roles import may
 from mes.models import Employee, Equipment, ReasonCode, Status, WorkCenter, WorkOrderOperation
+from mes.models import Lot as StockLot
+from mes.models import MaterialMovement
+from mes.selectors.material_issues import component_remaining, material_issue_get
 from mes.services.audit import event_record
 from mes.services.confirmations import ConfirmationRequest, ConfirmationResult, operation_confirm
+from mes.services.material_issues import MaterialIssueRequest, MaterialIssueResult, material_issue, material_issue_approve
 from mes.services.transitions import operation_transition_locked, work_order_transition_locked
 from shopfloor.models import ConsumedLot, EquipmentState, PinTryCount, Station, StationLink
 from shopfloor.services import (
@@ -87,10 +94,7 @@ def _new_station(work_center: WorkCenter, equipment: Equipment | None, *, name: 
                 credential_hash=digest, created_by=created_by,
             )
     except IntegrityError:
-        raise DomainError(
-            "station_name_taken", _("A station named %(name)s exists already; choose another name.") % {"name": name},
-            kind=ErrorKind.CONFLICT, fields={"name": name},
-        ) from None
+        raise _name_taken(name) from None
     event_record(
         object_type="station", object_key=station.name, action="create", actor_label=created_by,
         after={"work_center": work_center.code, "equipment": equipment.code if equipment else None, "pin": is_pin_required},
@@ -188,9 +192,7 @@ def station_link_use(*, secret_hash: str) -> tuple[Station, str]:
 @transaction.atomic
 def station_revoke(*, station_id: int, actor: Any = None) -> Station:
     """Revoke a station: its cookie stops working at once. Revoking again changes nothing."""
-    station = Station.objects.select_for_update().filter(pk=station_id).first()
-    if station is None:
-        raise DomainError("unknown_station", _("No station %(id)s.") % {"id": station_id}, kind=ErrorKind.NOT_FOUND)
+    station = _station(station_id, lock=True)
     if station.revoked_at is not None:
         return station
     label = actor.get_username() if getattr(actor, "is_authenticated", False) else ""
@@ -198,6 +200,72 @@ def station_revoke(*, station_id: int, actor: Any = None) -> Station:
     station.revoked_by = label
     station.save(update_fields=["revoked_at", "revoked_by"])
     event_record(object_type="station", object_key=station.name, action="revoke", actor=actor, before={"active": True}, after={"active": False})
+    return station
+
+
+def _station(station_id: int, *, lock: bool = False) -> Station:
+    stations = Station.objects.select_related("work_center", "equipment")
+    station = (stations.select_for_update(of=("self",)) if lock else stations).filter(pk=station_id).first()
+    if station is None:
+        raise DomainError("unknown_station", _("No station %(id)s.") % {"id": station_id}, kind=ErrorKind.NOT_FOUND)
+    return station
+
+
+def _name_taken(name: str) -> DomainError:
+    return DomainError(
+        "station_name_taken", _("A station named %(name)s exists already; choose another name.") % {"name": name},
+        kind=ErrorKind.CONFLICT, fields={"name": name},
+    )
+
+
+def _station_settings(station: Station, *, name: str, equipment_code: str, is_pin_required: bool) -> dict[str, Any]:
+    """What a station's settings become, or a refusal: a name of its own, a machine of its work center."""
+    name = name.strip()
+    if not name or len(name) > Station._meta.get_field("name").max_length:
+        raise DomainError("invalid_station_name", _("A station needs a name of at most 64 characters."), fields={"name": name})
+    equipment = _machine(station.work_center, equipment_code)
+    if Station.objects.filter(name=name).exclude(pk=station.pk).exists():
+        raise _name_taken(name)
+    return {"name": name, "equipment": equipment, "is_pin_required": is_pin_required}
+
+
+def _station_record(station: Station) -> dict[str, Any]:
+    return {"name": station.name, "equipment": station.equipment.code if station.equipment else None, "pin": station.is_pin_required}
+
+
+def station_update_check(*, station_id: int, name: str, equipment_code: str = "", is_pin_required: bool = False) -> None:
+    """The refusals ``station_update`` would give, without saving: for a form to show them on the page."""
+    _station_settings(_station(station_id), name=name, equipment_code=equipment_code, is_pin_required=is_pin_required)
+
+
+@transaction.atomic
+def station_update(
+    *, station_id: int, name: str, equipment_code: str = "", is_pin_required: bool = False, actor: Any = None
+) -> Station:
+    """Rename a station, give it another machine of its work center, or ask for a PIN there, audited.
+
+    Its work center stays (its tablet was set up for it); reports already made keep the name they
+    were made under. Saving it unchanged records nothing.
+    """
+    station = _station(station_id, lock=True)
+    wanted = _station_settings(station, name=name, equipment_code=equipment_code, is_pin_required=is_pin_required)
+    changes = [field for field, value in wanted.items() if getattr(station, field) != value]
+    if not changes:
+        return station
+    before = _station_record(station)
+    for field in changes:
+        setattr(station, field, wanted[field])
+    try:
+        with transaction.atomic():
+            station.save(update_fields=changes)
+    except IntegrityError:
+        raise _name_taken(station.name) from None  # taken a moment ago
+    after = _station_record(station)
+    event_record(
+        object_type="station", object_key=station.name, action="update", actor=actor,
+        before={key: value for key, value in before.items() if after[key] != value},
+        after={key: value for key, value in after.items() if before[key] != value},
+    )
     return station
 
 
@@ -378,3 +446,71 @@ def station_downtime_reason(*, station: Station, state_id: int, reason_code: str
         raise DomainError("unknown_state", _("That machine stop is not one of this station's."), kind=ErrorKind.NOT_FOUND)
     return downtime_reason_set(state_id=state_id, reason_code=reason_code, actor_label=operator_badge)
 
+
+
+# --- material issues at the station --------------------------------------------------------
+#
+# A scan LOT:<item>:<lot>[:<quantity>] issues that lot to the open operation; an issue beyond the
+# tolerance waits for a supervisor, who approves it by scanning their badge at the station.
+
+
+def _issue_quantity(*, client_id: uuid.UUID, work_order: str, operation: int, item: str, lot: str) -> Decimal:
+    """What a scan without a quantity issues: what the operation still needs of the component, at
+    most what the lot holds. A resend of the same scan issues what the first one did."""
+    existing = MaterialMovement.objects.filter(client_id=client_id).values_list("quantity", flat=True).first()
+    if existing is not None:
+        return existing
+    remaining = component_remaining(work_order=work_order, operation=operation, item=item)
+    if remaining is None:
+        return Decimal(0)  # not a component of the operation: the issue says so
+    if remaining == 0:
+        raise DomainError(
+            "nothing_left_to_issue",
+            _("Operation %(sequence)s of %(number)s has all the %(item)s it needs; scan LOT:%(item)s:%(lot)s:<quantity> to issue more.")
+            % {"sequence": operation, "number": work_order, "item": item, "lot": lot},
+            fields={"quantity": "0"},
+        )
+    on_hand = StockLot.objects.filter(item__code=item, code=lot).first()
+    if on_hand is not None and on_hand.quantity_on_hand > 0:
+        return min(remaining, on_hand.quantity_on_hand)
+    return remaining
+
+
+def station_material_issue(
+    *, station: Station, client_id: uuid.UUID, work_order: str, operation: int, item: str, lot: str, quantity: Decimal | None, operator_badge: str
+) -> MaterialIssueResult:
+    """Issue a scanned lot to an operation of the station's work center (``other_work_center`` otherwise),
+    through the API's service: same rules, same idempotency on ``client_id``."""
+    if quantity is None:
+        quantity = _issue_quantity(client_id=client_id, work_order=work_order, operation=operation, item=item, lot=lot)
+    request = MaterialIssueRequest(
+        client_id=client_id, work_order=work_order, operation=operation, item=item, lot=lot, quantity=quantity,
+        operator_badge=operator_badge, station=station.name,
+    )
+    return material_issue(request=request, work_center=station.work_center)
+
+
+def station_material_approve(*, station: Station, movement_id: uuid.UUID, supervisor_badge: str) -> MaterialIssueResult:
+    """A supervisor's badge scanned at the station approves an issue of this station's work center
+    waiting for approval: the badge's employee must be linked to a user holding ``material.approve``."""
+    supervisor = Employee.objects.select_related("user").filter(badge=supervisor_badge, is_active=True).first()
+    if supervisor is None:
+        raise DomainError(
+            "unknown_operator", _("No active employee has badge %(badge)s.") % {"badge": supervisor_badge}, fields={"badge": supervisor_badge}
+        )
+    if supervisor.user is None or not supervisor.user.is_active or not may(supervisor.user, "material.approve"):
+        raise DomainError(
+            "not_a_supervisor",
+            _("Badge %(badge)s may not approve an over-issue; a supervisor has to scan their badge.") % {"badge": supervisor_badge},
+            kind=ErrorKind.FORBIDDEN,
+            fields={"badge": supervisor_badge},
+        )
+    movement = material_issue_get(movement_id=movement_id)
+    if movement.operation.work_center_id != station.work_center_id:
+        raise DomainError("unknown_material_issue", _("That issue is not one of this station's."), kind=ErrorKind.NOT_FOUND)
+    return material_issue_approve(
+        movement_id=movement_id,
+        reason=_("Approved at station %(station)s by badge %(badge)s.") % {"station": station.name, "badge": supervisor_badge},
+        actor=supervisor.user,
+        actor_label=supervisor_badge,
+    )

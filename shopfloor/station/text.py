@@ -23,6 +23,7 @@ def station_text() -> dict[str, str]:
         "error.bad_gs1": _("This GS1 code cannot be read; scan the lot label again or scan LOT:<lot>."),
         "error.bad_gtin": _("The GTIN %(gtin)s on this label has a wrong check digit."),
         "error.gs1_no_lot": _("This GS1 code has no lot number (10)."),
+        "error.bad_issue": _("%(code)s is not a lot to issue; it looks like LOT:<item>:<lot> or LOT:<item>:<lot>:<quantity>."),
         # what the station itself refuses
         "scan_badge_first": _("Scan your badge first (EMP:…)."),
         "scan_operation_first": _("Scan the operation on the traveler first (WO:…)."),
@@ -54,6 +55,9 @@ def station_text() -> dict[str, str]:
         "started": _("Operation %(work_order)s / %(sequence)s started."),
         "paused": _("Operation %(work_order)s / %(sequence)s paused."),
         "downtime_answered": _("Reason %(code)s recorded for %(equipment)s."),
+        # material issues (LOT:<item>:<lot>[:<quantity>])
+        "issue_done": _("Issued %(quantity)s %(unit)s of %(item)s, lot %(lot)s, to %(work_order)s / %(sequence)s."),
+        "issue_scan_supervisor": _("Supervisor: scan your badge now to approve. Any other scan leaves it waiting."),
         "cleared": _("Entries cleared."),
         "sending": _("Sending…"),
         "sent_later": _("%(count)s kept report(s) sent."),

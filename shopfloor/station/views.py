@@ -39,6 +39,7 @@ from erp_sync.outbox import confirmation_sync_state
 from mes.models import Employee, ReasonCode, WorkCenter
 from mes.api.representations import confirmation_materials_json
 from mes.services.confirmations import ConfirmationRequest, plain
+from mes.services.material_issues import MaterialIssueResult, over_issue_summary
 from shopfloor.documents import badge_cards_pdf, station_sheet_pdf
 from shopfloor.documents.barcodes import ACTIONS, UnprintableCode
 from shopfloor.models import Station
@@ -97,6 +98,8 @@ def _station_context(station: Station) -> dict[str, Any]:
                 "start": reverse("station-api-start"),
                 "pause": reverse("station-api-pause"),
                 "downtime": reverse("station-api-downtime"),
+                "issue": reverse("station-api-issue"),
+                "issue_approve": reverse("station-api-issue-approve"),
                 "traveler": reverse("station-traveler", args=["__NUMBER__"]),
             },
         },
@@ -378,3 +381,50 @@ def api_downtime(request: HttpRequest) -> JsonResponse:
         station=request.station, state_id=data["state"], reason_code=data["reason_code"], operator_badge=data["operator_badge"]
     )
     return JsonResponse({"state": state.pk, "equipment": state.equipment.code, "reason_code": data["reason_code"]})
+
+
+# --- material issues at the station --------------------------------------------------------
+
+
+def _issue_answer(result: MaterialIssueResult) -> JsonResponse:
+    """The issue as the station shows it; 202 with the over-issue in words when it needs a supervisor."""
+    movement = result.movement
+    erp = confirmation_sync_state(source_uuid=movement.uuid, message=result.message) if movement.state == "posted" else None
+    body = {
+        "created": result.created,
+        "issue": {
+            "id": str(movement.uuid), "state": movement.state, "item": movement.item.code,
+            "lot": movement.lot.code if movement.lot_id else None, "quantity": plain(quantity=movement.quantity),
+            "unit": movement.unit.code, "work_order": movement.work_order.number, "operation": movement.operation.sequence,
+            "erp_state": erp["state"] if erp else None,
+        },
+        "approval": None,
+    }
+    if result.is_awaiting_approval:
+        summary = over_issue_summary(movement=movement)
+        body["approval"] = {
+            "code": summary["code"], "message": summary["message"], "required": plain(quantity=summary["required"]),
+            "issued": plain(quantity=summary["issued"]), "requested": plain(quantity=summary["requested"]),
+        }
+        return JsonResponse(body, status=202)
+    return JsonResponse(body, status=201 if result.created else 200)
+
+
+@require_POST
+@station_api
+def api_issue(request: HttpRequest) -> JsonResponse:
+    data = _body(request, shapes.IssueSerializer)
+    services.station_operator_check(station=request.station, badge=data["operator_badge"], token=data.get("operator_token", ""))
+    result = services.station_material_issue(
+        station=request.station, client_id=data["client_id"], work_order=data["work_order"], operation=data["operation"],
+        item=data["item"], lot=data["lot"], quantity=data["quantity"], operator_badge=data["operator_badge"],
+    )
+    return _issue_answer(result)
+
+
+@require_POST
+@station_api
+def api_issue_approve(request: HttpRequest) -> JsonResponse:
+    data = _body(request, shapes.IssueApprovalSerializer)
+    result = services.station_material_approve(station=request.station, movement_id=data["issue"], supervisor_badge=data["badge"])
+    return _issue_answer(result)

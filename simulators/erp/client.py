@@ -73,6 +73,11 @@ class SimulatorControl:
     def ledger(self, *, since: int = 0) -> list[dict[str, Any]]:
         return self._call("GET", "/ledger", params={"since": since})["entries"]
 
+    def stock(self) -> dict[tuple[str, str], tuple[str, str]]:
+        """The goods movements booked: (item, batch) → (issued, received), plain decimal strings."""
+        rows = self._call("GET", "/stock")["stock"]
+        return {(row["item"], row["batch"]): (row["issued"], row["received"]) for row in rows}
+
     def ledger_text(self) -> str:
         return self._call("GET", "/ledger", params={"format": "text"})
 

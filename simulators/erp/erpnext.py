@@ -23,6 +23,11 @@
 - ``GET /api/resource/<doctype>?filters=[["mes_confirmation_id","=","…"]]&fields=[...]`` and
   ``GET /api/resource/<doctype>/<name>``.
 - ``POST /api/method/frappe.client.cancel`` ``{"doctype", "name"}`` → docstatus 2.
+- Stock Entries ``Material Transfer for Manufacture`` and ``Manufacture`` need a ``work_order``;
+  their ``items`` need ``item_code`` and a positive ``qty`` (a transfer at least one row, a
+  Manufacture with rows at least one ``is_finished_item``). Submitting books the stock (per
+  ``item_code`` and ``batch_no``: transferred rows issued, finished rows received); cancelling
+  takes it back.
 - Injected lock → 417 ``DocumentLockedError`` — Frappe's own wording for a document that is
   busy; a connector must treat that ``exc_type`` (and ``TimestampMismatchError``,
   ``QueryDeadlockError``) as transient even though the status is 417.
@@ -50,6 +55,9 @@ from simulators.erp.base import (
 from simulators.erp.ledger import Ledger
 
 KEY_FIELD = "mes_confirmation_id"
+TRANSFER = "Material Transfer for Manufacture"
+#: Stock Entry purposes that move material for a Work Order, and so need one.
+GOODS_PURPOSES = (TRANSFER, "Manufacture")
 DOCTYPES = ("Job Card", "Stock Entry", "Work Order")
 LOGGED_USER = "mes-integration@example.com"
 
@@ -416,6 +424,8 @@ class ErpnextFlavor(ErpFlavor):
             work_order = self.documents["Work Order"].get(document["work_order"])
             if work_order is not None:
                 work_order["produced_qty"] -= document["fg_completed_qty"]
+        if doctype == "Stock Entry":
+            self._book(document, -1)
         if doctype != "Work Order":
             self.ledger.record(
                 action=journal.CANCEL,
@@ -445,6 +455,7 @@ class ErpnextFlavor(ErpFlavor):
             if document.get("purpose") == "Manufacture" and document.get("work_order"):
                 work_order = self._work_order(document["work_order"])
                 work_order["produced_qty"] += document["fg_completed_qty"]
+            self._book(document, 1)
             document["status"] = "Submitted"
         else:
             document["status"] = "Not Started"
@@ -459,7 +470,7 @@ class ErpnextFlavor(ErpFlavor):
             document_type=doctype,
             document=f"{doctype}/{document['name']}",
             response_dropped=request.response_will_drop,
-            details={"sequence_id": document.get("sequence_id"), "purpose": document.get("purpose")},
+            details={"sequence_id": document.get("sequence_id"), "purpose": document.get("purpose"), **_movements(document)},
         )
 
     # -- documents ---------------------------------------------------------------------
@@ -537,11 +548,32 @@ class ErpnextFlavor(ErpFlavor):
         items = document.get("items") or []
         if not isinstance(items, list) or not all(isinstance(row, dict) for row in items):
             raise FrappeError("ValidationError", "items must be a list of rows")
+        if purpose in GOODS_PURPOSES and not document.get("work_order"):
+            raise FrappeError("MandatoryError", "[Stock Entry, new-stock-entry]: work_order")
+        if purpose == TRANSFER and not items:
+            raise FrappeError("ValidationError", "Items are mandatory")
         for index, row in enumerate(items, start=1):
+            if not row.get("item_code"):
+                raise FrappeError("MandatoryError", f"[Stock Entry Detail, Row #{index}]: item_code")
             row["qty"] = _quantity(row.get("qty", 0), f"Row #{index}: Qty")
+            if purpose in GOODS_PURPOSES and row["qty"] <= 0:
+                raise FrappeError("ValidationError", f"Row #{index}: Quantity must be greater than zero")
+            if row.get("batch_no") is not None and not isinstance(row["batch_no"], str):
+                raise FrappeError("ValidationError", f"Row #{index}: Batch No must be text")
             row.setdefault("idx", index)
+        if purpose == "Manufacture" and items and not any(row.get("is_finished_item") for row in items):
+            raise FrappeError("ValidationError", "Atleast one row must be the finished item (is_finished_item)")
         document["items"] = items
         document["process_loss_qty"] = _quantity(document.get("process_loss_qty", 0), "Process Loss Qty")
+
+    def _book(self, document: dict[str, Any], sign: int) -> None:
+        """Book a Stock Entry's rows in the stock (``sign`` -1 when it is cancelled): material transferred
+        for manufacture is issued to the order; finished items of a Manufacture are received from it."""
+        for row in document.get("items") or []:
+            if document.get("purpose") == TRANSFER:
+                self.ledger.book(item=row["item_code"], batch=row.get("batch_no"), issued=sign * row["qty"])
+            elif document.get("purpose") == "Manufacture" and row.get("is_finished_item"):
+                self.ledger.book(item=row["item_code"], batch=row.get("batch_no"), received=sign * row["qty"])
 
     def _prepare_work_order(self, document: dict[str, Any]) -> None:
         document["qty"] = (
@@ -626,6 +658,19 @@ class ErpnextFlavor(ErpFlavor):
 
 
 # -- helpers ---------------------------------------------------------------------------
+
+
+def _movements(document: dict[str, Any]) -> dict[str, Any]:
+    """A Stock Entry's rows for its ledger entry; nothing for a document without rows."""
+    rows = document.get("items") if document.get("doctype") == "Stock Entry" else None
+    if not rows:
+        return {}
+    return {
+        "movements": [
+            {"item": row["item_code"], "batch": row.get("batch_no") or "", "quantity": plain(row["qty"]), "finished": bool(row.get("is_finished_item"))}
+            for row in rows
+        ]
+    }
 
 
 def _now() -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -29,6 +30,8 @@ class Ledger:
         self.flavor = flavor
         self.path = path
         self._entries: list[dict[str, Any]] = []
+        # Stock the ERP booked for production: (item, batch) → [issued to orders, received from orders].
+        self._stock: dict[tuple[str, str], list[Decimal]] = {}
         self._lock = threading.Lock()
         self._file: TextIO | None = None
         if path is not None:
@@ -79,6 +82,22 @@ class Ledger:
                 self._file.flush()
             return entry
 
+    def book(self, *, item: str, batch: str | None, issued: Decimal = Decimal(0), received: Decimal = Decimal(0)) -> None:
+        """Add a goods movement to the stock totals of ``item`` and ``batch`` (negative to take one back).
+        Call with the simulator lock held, in the same step as the ledger entry that reports it."""
+        with self._lock:
+            row = self._stock.setdefault((item, batch or ""), [Decimal(0), Decimal(0)])
+            row[0] += issued
+            row[1] += received
+
+    def stock(self) -> list[dict[str, str]]:
+        """What was issued to and received from production, per item and batch (quantities as plain decimals)."""
+        with self._lock:
+            return [
+                {"item": item, "batch": batch, "issued": _plain(issued), "received": _plain(received)}
+                for (item, batch), (issued, received) in sorted(self._stock.items())
+            ]
+
     def entries(self, *, since: int = 0) -> list[dict[str, Any]]:
         """Entries with ``seq`` greater than ``since``, oldest first."""
         with self._lock:
@@ -90,6 +109,7 @@ class Ledger:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._stock.clear()
             if self._file is not None:
                 self._file.seek(0)
                 self._file.truncate()
@@ -103,6 +123,10 @@ class Ledger:
 
     def as_text(self) -> str:
         return format_ledger(self.entries(), flavor=self.flavor)
+
+
+def _plain(number: Decimal) -> str:
+    return "0" if number == 0 else format(number.normalize(), "f")
 
 
 def format_ledger(entries: list[dict[str, Any]], *, flavor: str) -> str:
@@ -128,6 +152,19 @@ def format_ledger(entries: list[dict[str, Any]], *, flavor: str) -> str:
         for entry in entries
     ]
     widths = [max(len(row[index]) for row in [header, *rows]) for index in range(len(header))]
-    for row in [header, *rows]:
+    for entry, row in zip([None, *entries], [header, *rows], strict=True):
         lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        lines.extend(_movement_lines(entry))
     return "\n".join(lines) + "\n"
+
+
+def _movement_lines(entry: dict[str, Any] | None) -> list[str]:
+    """The goods movements an entry booked, one indented line each: SAP's movement type (ERPNext:
+    issued or received), material, batch and quantity."""
+    lines = []
+    for movement in ((entry or {}).get("details") or {}).get("movements") or []:
+        kind = movement.get("type") or ("received" if movement.get("finished") else "issued")
+        material = movement.get("material") or movement.get("item") or ""
+        batch = f" batch {movement['batch']}" if movement.get("batch") else ""
+        lines.append(f"      {kind} {material}{batch} {movement.get('quantity', '')}".rstrip())
+    return lines

@@ -138,6 +138,11 @@ FILTERABLE = (
     "EnteredByExternalUser",
 )
 
+#: Goods movement types a confirmation may carry: (sign, stock field) they book.
+MOVEMENT_TYPES = {"261": (1, "issued"), "262": (-1, "issued"), "101": (1, "received"), "102": (-1, "received")}
+REVERSAL_TYPES = {"261": "262", "262": "261", "101": "102", "102": "101"}
+_MATERIAL_DOCUMENT_KEYS = ("ConfirmationGroup", "ConfirmationCount", "MaterialDocument", "MaterialDocumentItem", "MaterialDocumentYear")
+
 _OPERATION = re.compile(r"^\d{4}$")
 _DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
 _TIME = re.compile(r"^PT(\d{1,2}H)?(\d{1,2}M)?(\d{1,2}(\.\d+)?S)?$")
@@ -496,6 +501,7 @@ class SapFlavor(ErpFlavor):
             raise BadRequest("expected a JSON object")
         data = payload.get("d", payload) if isinstance(payload.get("d"), dict) else payload
         fields = self._validated(data)
+        items = self._validated_items(data, fields)
         order, sequence, operation = fields["OrderID"], fields["Sequence"], fields["OrderOperation"]
         if request.lock_rolled or order in request.locked_orders:
             return self._locked(order)
@@ -548,7 +554,8 @@ class SapFlavor(ErpFlavor):
         }
         key = (group, str(count))
         self._store(key, record)
-        self.material_documents[key] = self._material_documents(group, str(count), data, now)
+        self.material_documents[key] = self._material_documents(group, str(count), items, now)
+        self._book(self.material_documents[key])
         if final:
             self.finally_confirmed[slot] = key
         self.ledger.record(
@@ -563,7 +570,10 @@ class SapFlavor(ErpFlavor):
             document_type="ProdnOrdConf2",
             document=f"{group}/{count}",
             response_dropped=request.response_will_drop,
-            details={"ConfirmationGroup": group, "ConfirmationCount": str(count), "Sequence": sequence},
+            details={
+                "ConfirmationGroup": group, "ConfirmationCount": str(count), "Sequence": sequence,
+                **_movements_detail(self.material_documents[key]),
+            },
         )
         response = json_response(
             201, {"d": self._entity(record)}, headers=self._created_headers(record), committed=True
@@ -651,36 +661,63 @@ class SapFlavor(ErpFlavor):
             )
         return number
 
-    def _material_documents(
-        self, group: str, count: str, data: dict[str, Any], now: dt.datetime
-    ) -> list[dict[str, Any]]:
+    def _validated_items(self, data: dict[str, Any], fields: dict[str, Any]) -> list[dict[str, Any]]:
+        """The deep-inserted goods movements (``to_ProdnOrdConfMatlDocItm``), checked as SAP checks them
+        before anything is booked: a movement type it knows, a material, a positive quantity in an
+        entry unit, and a receipt (101) referring to the order (``GoodsMovementRefDocType`` "F")."""
         items = data.get("to_ProdnOrdConfMatlDocItm") or []
         if isinstance(items, dict):
             items = items.get("results") or []  # the OData V2 verbose form
         if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
             raise BadRequest("to_ProdnOrdConfMatlDocItm must be a list of objects")
+        if items and fields.get("APIConfHasNoGoodsMovements"):
+            raise SapError(400, "RU/240", "Goods movements were sent although APIConfHasNoGoodsMovements is set")
+        rows = []
+        for index, item in enumerate(items, start=1):
+            row = {key: value for key, value in item.items() if key != "__metadata"}
+            kind = str(row.get("GoodsMovementType") or "")
+            if kind not in MOVEMENT_TYPES:
+                raise SapError(400, "M7/096", f"Item {index}: movement type '{kind}' is not allowed here")
+            if not isinstance(row.get("Material"), str) or not row["Material"] or len(row["Material"]) > 40:
+                raise SapError(400, "M7/018", f"Item {index}: enter a material")
+            if "QuantityInEntryUnit" not in row:
+                raise SapError(400, "M7/019", f"Item {index}: enter a quantity")
+            quantity = self._quantity("QuantityInEntryUnit", row["QuantityInEntryUnit"])
+            if quantity <= 0:
+                raise SapError(400, "M7/019", f"Item {index}: enter a positive quantity")
+            row["QuantityInEntryUnit"] = _three_decimals(quantity)
+            if not isinstance(row.get("EntryUnit"), str) or not 1 <= len(row["EntryUnit"]) <= 3:
+                raise SapError(400, "M7/020", f"Item {index}: enter a unit of entry")
+            if kind in {"101", "102"} and row.get("GoodsMovementRefDocType") != "F":
+                raise SapError(400, "M7/097", f"Item {index}: a receipt from a production order needs GoodsMovementRefDocType F")
+            rows.append(row)
+        return rows
+
+    def _material_documents(
+        self, group: str, count: str, items: list[dict[str, Any]], now: dt.datetime
+    ) -> list[dict[str, Any]]:
         if not items:
             return []
         document = str(self.next_material_document)
         self.next_material_document += 1
-        rows = []
-        for index, item in enumerate(items, start=1):
-            row = {key: value for key, value in item.items() if key != "__metadata"}
-            if "QuantityInEntryUnit" in row:
-                row["QuantityInEntryUnit"] = _three_decimals(
-                    self._quantity("QuantityInEntryUnit", row["QuantityInEntryUnit"])
-                )
-            row.update(
-                {
-                    "ConfirmationGroup": group,
-                    "ConfirmationCount": count,
-                    "MaterialDocument": document,
-                    "MaterialDocumentItem": str(index),
-                    "MaterialDocumentYear": str(now.year),
-                }
-            )
-            rows.append(row)
-        return rows
+        return [
+            {
+                **item,
+                "ConfirmationGroup": group,
+                "ConfirmationCount": count,
+                "MaterialDocument": document,
+                "MaterialDocumentItem": str(index),
+                "MaterialDocumentYear": str(now.year),
+            }
+            for index, item in enumerate(items, start=1)
+        ]
+
+    def _book(self, rows: list[dict[str, Any]]) -> None:
+        """Book material document items in the stock: 261 issues, 101 receives, 262/102 take them back."""
+        for row in rows:
+            sign, field = MOVEMENT_TYPES[str(row["GoodsMovementType"])]
+            quantity = sign * Decimal(row["QuantityInEntryUnit"])
+            self.ledger.book(item=row["Material"], batch=row.get("Batch"), **{field: quantity})
 
     def _created_headers(self, record: dict[str, Any]) -> list[tuple[str, str]]:
         return [("Location", self._uri(record)), ("DataServiceVersion", "2.0")]
@@ -727,7 +764,16 @@ class SapFlavor(ErpFlavor):
         original["IsReversed"] = True
         key = (group, str(new_count))
         self._store(key, reversal)
-        self.material_documents[key] = []
+        # SAP reverses the confirmation's goods movements with it: 261 by 262, 101 by 102.
+        self.material_documents[key] = self._material_documents(
+            group, str(new_count),
+            [
+                {**_unkeyed(item), "GoodsMovementType": REVERSAL_TYPES.get(str(item["GoodsMovementType"]), str(item["GoodsMovementType"]))}
+                for item in self.material_documents.get((group, count), [])
+            ],
+            now,
+        )
+        self._book(self.material_documents[key])
         slot = (order, original["Sequence"], original["OrderOperation"])
         if self.finally_confirmed.get(slot) == (group, count):
             del self.finally_confirmed[slot]
@@ -745,7 +791,7 @@ class SapFlavor(ErpFlavor):
             cancels=f"{group}/{count}",
             cancels_key=original.get("ExternalSystemConfirmation") or None,
             response_dropped=request.response_will_drop,
-            details={"ConfirmationGroup": group, "ConfirmationCount": str(new_count)},
+            details={"ConfirmationGroup": group, "ConfirmationCount": str(new_count), **_movements_detail(self.material_documents[key])},
         )
         return json_response(
             200, {"d": self._entity(reversal)}, headers=[("DataServiceVersion", "2.0")], committed=True
@@ -854,6 +900,25 @@ class SapFlavor(ErpFlavor):
             f"MaterialDocumentItem='{item['MaterialDocumentItem']}',MaterialDocumentYear='{item['MaterialDocumentYear']}')"
         )
         return {"__metadata": {"id": uri, "uri": uri, "type": MATERIAL_DOCUMENT_TYPE}, **item}
+
+
+def _unkeyed(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in item.items() if key not in _MATERIAL_DOCUMENT_KEYS}
+
+
+def _movements_detail(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The goods movements of a ledger entry, for tests and people reading it; nothing when there are none."""
+    if not rows:
+        return {}
+    return {
+        "movements": [
+            {
+                "type": str(row["GoodsMovementType"]), "material": row["Material"], "batch": row.get("Batch") or "",
+                "quantity": plain(Decimal(row["QuantityInEntryUnit"])), "document": f"{row['MaterialDocument']}/{row['MaterialDocumentItem']}",
+            }
+            for row in rows
+        ]
+    }
 
 
 # -- OData helpers -----------------------------------------------------------------------

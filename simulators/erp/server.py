@@ -14,6 +14,8 @@ Two threaded HTTP/1.1 servers bound to loopback only:
   ``POST /__sim__/reset``           clear ledger, documents, sessions, faults and counters
   ``GET  /__sim__/ledger``          ``{"flavor", "entries": [...]}``; ``?since=N`` for entries
                                     after seq N; ``?format=text`` for the printable table
+  ``GET  /__sim__/stock``           ``{"flavor", "stock": [{"item", "batch", "issued", "received"}]}``:
+                                    the goods movements booked, per item and batch
   ``GET/POST /__sim__/config``      flavour switches (SAP ``dedupe``, ``csrf_ttl_s``,
                                     ``csrf_max_uses``; ERPNext ``duplicate_error``; Odoo
                                     ``autocreate``)
@@ -444,6 +446,8 @@ class Simulator:
 
                 return 200, format_ledger(entries, flavor=self.flavor.name)
             return 200, {"flavor": self.flavor.name, "entries": entries}
+        if path == "/__sim__/stock" and method == "GET":
+            return 200, {"flavor": self.flavor.name, "stock": self.ledger.stock()}
         if path == "/__sim__/config":
             if method == "GET":
                 return 200, self.flavor.config()

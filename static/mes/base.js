@@ -7,3 +7,12 @@ document.addEventListener("change", (event) => {
     event.target.form.submit();
   }
 });
+
+// A scan field stays ready for the next scan after htmx swapped in the result: focused, its text selected.
+document.addEventListener("htmx:afterSettle", () => {
+  const field = document.querySelector("input[data-scan-field]");
+  if (field) {
+    field.focus();
+    field.select();
+  }
+});

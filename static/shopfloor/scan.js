@@ -3,6 +3,7 @@
 //
 //   EMP:<badge>   WO:<order>/<sequence>   QTY:<n> (or plain digits)   SCRAP:<n>   REWORK:<n>
 //   RC:<reason code>   LOT:<lot>   GS1 with AI (10) lot and (01) GTIN   ACT:<action>
+//   LOT:<item>:<lot>[:<quantity>]  (issue that lot to the open operation)
 //
 // parseScan returns {kind: ...} or {kind: "error", code, params}; the station turns error codes
 // into messages in the operator's language.
@@ -118,7 +119,7 @@ function parseValue(prefix, value, actions) {
     case "RC":
       return { kind: "reason", code: value };
     case "LOT":
-      return { kind: "lot", lot: value, gtin: "" };
+      return value.includes(":") ? parseIssue(value) : { kind: "lot", lot: value, gtin: "" };
     case "ACT": {
       const action = value.toUpperCase();
       if (!actions.includes(action)) return error("unknown_action", { code: `ACT:${value}` });
@@ -127,6 +128,19 @@ function parseValue(prefix, value, actions) {
     default:
       return null;
   }
+}
+
+// LOT:<item>:<lot>[:<quantity>]: a lot to issue; without a quantity the server decides (see the station's help).
+function parseIssue(value) {
+  const parts = value.split(":").map((part) => part.trim());
+  const code = `LOT:${value}`;
+  if (parts.length > 3 || !parts[0] || !parts[1] || parts[0].length > MAX_KEY || parts[1].length > MAX_KEY) {
+    return error("bad_issue", { code });
+  }
+  if (parts.length === 2) return { kind: "issue", item: parts[0], lot: parts[1], quantity: null };
+  const quantity = normalQuantity(parts[2]);
+  if (quantity === null || Number(quantity) === 0) return error("bad_quantity", { code });
+  return { kind: "issue", item: parts[0], lot: parts[1], quantity };
 }
 
 /**
@@ -145,7 +159,8 @@ export function parseScan(raw, { actions = ACTIONS } = {}) {
     const value = text.slice(colon + 1).trim();
     if (["EMP", "WO", "QTY", "SCRAP", "REWORK", "RC", "LOT", "ACT"].includes(prefix)) {
       if (!value) return error("empty_value", { code: text });
-      if (value.length > MAX_KEY + 5) return error("too_long", { code: `${text.slice(0, 30)}…` });
+      // An issue names the item and the lot (and perhaps a quantity): two keys' room.
+      if (value.length > (prefix === "LOT" ? 2 * MAX_KEY + 16 : MAX_KEY + 5)) return error("too_long", { code: `${text.slice(0, 30)}…` });
       return parseValue(prefix, value, actions);
     }
     return error("unknown_code", { code: text.length > 40 ? `${text.slice(0, 40)}…` : text });

@@ -384,6 +384,43 @@ async function addLot(lot, gtin) {
   return ok(t("lot_added", { lot }));
 }
 
+// --- material issues: LOT:<item>:<lot>[:<quantity>] issues a lot to the open operation ---------
+
+let approvalFor = null; // the issue waiting for a supervisor's badge, until another scan
+
+async function issueAnswer(result) {
+  if (result.network) {
+    setOnline(false);
+    return refuse(t("offline_needed"));
+  }
+  setOnline(true);
+  if (result.error) return refuse(result.error.message);
+  const { issue, approval } = result.data;
+  if (approval) {
+    approvalFor = issue.id;
+    return say("warn", `${approval.message} ${t("issue_scan_supervisor")}`);
+  }
+  approvalFor = null;
+  refreshPanels();
+  return ok(t("issue_done", {
+    quantity: issue.quantity, unit: issue.unit, item: issue.item, lot: issue.lot || "–", work_order: issue.work_order, sequence: issue.operation,
+  }));
+}
+
+async function issueLot(item, lot, quantity) {
+  if (!state.operation) return refuse(t("scan_operation_first"));
+  // Online only, like start and pause: an issue may need a supervisor there and then.
+  const body = { client_id: uuid4(), work_order: state.operation.work_order, operation: state.operation.sequence, item, lot, ...operatorFields() };
+  if (quantity !== null) body.quantity = quantity;
+  return issueAnswer(await call("POST", config.urls.issue, body));
+}
+
+async function approveIssue(badge) {
+  const result = await call("POST", config.urls.issue_approve, { issue: approvalFor, badge });
+  if (!result.network && !(result.error && result.error.code === "not_a_supervisor")) approvalFor = null;
+  return issueAnswer(result);
+}
+
 async function onlineAction(url, body, message) {
   const result = await call("POST", url, body);
   if (result.network) {
@@ -500,6 +537,10 @@ async function handleScan(raw, origin = {}) {
     setPinMode(false);
   }
   if (parsed.kind === "error") return refuse(t(`error.${parsed.code}`, parsed.params));
+  if (approvalFor) {
+    if (parsed.kind === "badge") return approveIssue(parsed.badge);
+    approvalFor = null; // any other scan goes on; the issue keeps waiting for a supervisor's decision
+  }
   if (parsed.kind === "badge") return beginSignIn(parsed.badge);
   if (!state.operator) {
     // Nobody signed in: a bare entry is a badge typed by hand.
@@ -521,6 +562,8 @@ async function handleScan(raw, origin = {}) {
       return setReason(parsed.code, origin.promptState);
     case "lot":
       return addLot(parsed.lot, parsed.gtin);
+    case "issue":
+      return issueLot(parsed.item, parsed.lot, parsed.quantity);
     case "action":
       return act(parsed.action);
     default:

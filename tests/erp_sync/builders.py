@@ -206,3 +206,47 @@ def wait_for_ledger(simulator: SimulatorProcess, length: int, seconds: float = 5
         if len(entries) >= length or time.monotonic() > deadline:
             return entries
         time.sleep(0.05)
+
+
+def movement(*, movement_type: str = "261", item: str = "STEEL-10", lot: str | None = "L-0001", quantity: str = "2.000", unit: str = "KG") -> dict[str, Any]:
+    """One movement as ``mes.services.materials.movement_json`` writes it."""
+    return {"movement_id": str(uuid.uuid4()), "movement_type": movement_type, "item": item, "lot": lot, "quantity": quantity, "unit": unit}
+
+
+def goods_posting(
+    *,
+    order: str,
+    kind: str = "goods_issue",
+    movements: list[dict[str, Any]] | None = None,
+    operation: int = 10,
+    confirmation_id: str | None = None,
+    reverses: Posting | None = None,
+    reverses_ref: dict[str, Any] | None = None,
+    confirmation_ref: dict[str, Any] | None = None,
+) -> Posting:
+    """A goods message as ``mes.services.materials.goods_message`` writes it, handed to a connector;
+    ``reverses`` the goods posting it takes back (its movements negated: 262 for 261, 102 for 101)."""
+    key = str(uuid.uuid4())
+    if reverses is not None:
+        turned = {"261": "262", "101": "102"}
+        movements = [{**moved, "movement_type": turned[moved["movement_type"]]} for moved in reverses.payload["movements"]]
+    payload = {
+        "type": kind,
+        "document_id": key,
+        "work_order": order,
+        "work_order_uuid": str(uuid.uuid4()),
+        "order_item": "FRAME-100",
+        "operation": operation,
+        "operation_name": ERPNEXT_OPERATION_NAMES.get(operation, "Cut"),
+        "work_center": "WC-CUT",
+        "confirmation_id": confirmation_id,
+        "movements": movements if movements is not None else [movement()],
+        "reverses": {"document_id": reverses.idempotency_key, "idempotency_key": reverses.idempotency_key} if reverses else None,
+        "operator_badge": "B-1001",
+        "station": "ST-07",
+        "posted_at": "2025-03-01T08:00:00+00:00",
+    }
+    return Posting(
+        idempotency_key=key, kind=kind, work_order=order, sequence=1, payload=payload,
+        reverses_ref=reverses_ref, reverses_key=reverses.idempotency_key if reverses else None, confirmation_ref=confirmation_ref,
+    )

@@ -28,7 +28,7 @@ from erp_sync.connectors.base import ConnectionConfig, ErpTotals, Outcome, Posti
 from erp_sync.connectors.mapping import SAMPLE_PAYLOAD, preview, validate_mapping
 from erp_sync.connectors.registry import connector_class
 from erp_sync.connectors.rest import RestConnector
-from tests.erp_sync.builders import reversal_of
+from tests.erp_sync.builders import goods_posting, movement, reversal_of
 
 SECRET = "webhook-secret"
 
@@ -547,6 +547,37 @@ def test_without_a_reversal_setting_a_reversal_is_sent_like_a_confirmation(recei
     assert connector.post(reversal_of(original, None)).outcome == Outcome.ACCEPTED
 
     assert receiver.requests[-1].json() == {"type": "reversal", "qty": -12.0}
+
+
+def test_goods_kinds_go_to_their_own_endpoint_with_their_fields(receiver: Receiver) -> None:
+    connector = connector_for(
+        receiver.url + "/in",
+        mapping={"type": {"from": "type"}},
+        goods_issue={
+            "url": receiver.url + "/orders/{work_order}/issues",
+            "mapping": {
+                "document": {"from": "document_id"}, "lot": {"from": "movements.0.lot"},
+                "qty": {"from": "movements.0.quantity", "type": "number"}, "lines": {"from": "movements"},
+            },
+        },
+    )
+    issue = goods_posting(order="WO-1001", movements=[movement(lot="L-7", quantity="2.500")])
+
+    assert connector.post(issue).outcome == Outcome.ACCEPTED
+    assert connector.post(goods_posting(order="WO-1001", kind="goods_receipt", movements=[movement(movement_type="101")])).outcome == Outcome.ACCEPTED
+
+    sent_issue, sent_receipt = receiver.writes()
+    assert sent_issue.path == "/orders/WO-1001/issues" and sent_issue.headers["Idempotency-Key"] == issue.idempotency_key
+    assert sent_issue.json() == {"document": issue.idempotency_key, "lot": "L-7", "qty": 2.5, "lines": issue.payload["movements"]}
+    assert (sent_receipt.path, sent_receipt.json()) == ("/in", {"type": "goods_receipt"})
+
+
+def test_goods_fields_are_checked_in_mappings_and_options() -> None:
+    assert validate_mapping({"lot": {"from": "movements.0.lot"}, "all": {"from": "goods_movements"}}) == {}
+    assert "is a list" in validate_mapping({"lot": {"from": "movements.lot"}})["lot"]
+    assert "Unknown field 'colour'" in validate_mapping({"lot": {"from": "movements.0.colour"}})["lot"]
+    problems = RestConnector.validate_options({"url": "https://erp.example/in", "goods_receipt": {"method": "GET", "colour": 1}})
+    assert set(problems) == {"goods_receipt", "goods_receipt.method"}
 
 
 def test_totals_come_from_the_configured_url(receiver: Receiver) -> None:

@@ -29,6 +29,7 @@ from mes.services.work_orders import work_order_transition, work_order_upsert
 from simulators.erp import start_simulator
 from tests.conftest import clock_environment
 from tests.erp_sync.builders import simulator_connection
+from tests.erp_sync.goods import confirm_with_goods, issue_by_scan, issue_reverse, lot_stage, mes_stock, reverse_with_goods
 from tests.helpers import Dispatcher
 
 pytestmark = [
@@ -54,7 +55,9 @@ def _connect(simulator, *, timeout: int = 2) -> None:
 def _plant(orders: int, prefix: str) -> list[str]:
     work_center_upsert(code="WC-A", name="Cut")
     work_center_upsert(code="WC-B", name="Weld")
-    item_upsert(code="FRAME", name="Frame", unit="PCS")
+    item_upsert(code="FRAME", name="Frame", unit="PCS", tracking="lot")
+    item_upsert(code="STEEL", name="Steel", unit="KG", tracking="lot")
+    item_upsert(code="BOLT", name="Bolt", unit="PCS", tracking="lot")
     routing_upsert(
         item_code="FRAME",
         operations=[
@@ -110,13 +113,22 @@ def _wait_until_settled(timeout: float) -> None:
     raise AssertionError(f"Messages still unsettled after {timeout} s: {left}")
 
 
+def _own_document(message: OutboxMessage, flavor: str) -> bool:
+    """Whether the ERP books the message as a document of its own (a post, or a cancellation).
+    SAP books goods that rode with a report in that report's material document; ERPNext gives
+    every goods message its Stock Entry (or cancels one)."""
+    if message.kind in ("confirmation", "reversal"):
+        return True
+    return flavor == "erpnext" or not message.payload.get("confirmation_id")
+
+
 def _assert_ledger_matches(simulator) -> None:
     ledger = simulator.control.ledger()
     posts = [entry for entry in ledger if entry["action"] == "post"]
     cancels = [entry for entry in ledger if entry["action"] == "cancel"]
-    messages = list(OutboxMessage.objects.order_by("partition_key", "sequence"))
-    confirmations = {str(m.idempotency_key) for m in messages if m.kind == "confirmation"}
-    reversals = {m.payload["reverses"]["idempotency_key"] for m in messages if m.kind == "reversal"}
+    messages = [m for m in OutboxMessage.objects.order_by("partition_key", "sequence") if _own_document(m, simulator.flavor)]
+    confirmations = {str(m.idempotency_key) for m in messages if m.kind in ("confirmation", "goods_issue", "goods_receipt")}
+    reversals = {m.payload["reverses"]["idempotency_key"] for m in messages if m.kind.endswith("reversal")}
 
     assert all(m.state == "acknowledged" for m in messages), {m.state for m in messages}
     posted_keys = [entry["key"] for entry in posts]
@@ -129,18 +141,24 @@ def _assert_ledger_matches(simulator) -> None:
     ledger_position.update({f"cancel:{entry['cancels_key']}": entry["seq"] for entry in cancels})
     by_order: dict[str, list[int]] = {}
     for message in messages:
-        key = str(message.idempotency_key) if message.kind == "confirmation" else f"cancel:{message.payload['reverses']['idempotency_key']}"
+        key = str(message.idempotency_key) if not message.kind.endswith("reversal") else f"cancel:{message.payload['reverses']['idempotency_key']}"
         by_order.setdefault(message.partition_key, []).append(ledger_position[key])
     for order, positions in by_order.items():
         assert positions == sorted(positions), f"{order} reached the ERP out of order: {positions}"
 
 
-@pytest.mark.parametrize("flavor", ["sap", "erpnext", "odoo"])
-def test_faulty_erp_gets_every_message_exactly_once_in_order(flavor, tmp_path):
+@pytest.mark.parametrize(("flavor", "goods"), [("sap", True), ("erpnext", True), ("odoo", False)])
+def test_faulty_erp_gets_every_message_exactly_once_in_order(flavor, goods, tmp_path):
+    """With ``goods``, each report of operation 10 backflushes steel, each of operation 20 receives its
+    output into the order's lot, and every other round a bolt is issued by scan; the last reports and
+    some scanned issues are reversed. The ERP's stock must then be the MES's, per item and lot."""
     with start_simulator(flavor, ledger_path=tmp_path / "ledger.jsonl") as simulator:
         _connect(simulator, timeout=1)
         numbers = _plant(ORDERS, prefix=f"E{flavor[0].upper()}")
+        steel, bolts = lot_stage(item="STEEL", code="ST-0001"), lot_stage(item="BOLT", code="BO-0001")
+        outputs = {number: lot_stage(item="FRAME", code=f"OUT-{number}", quantity=Decimal(0)) for number in numbers}
         originals: list[Confirmation] = []
+        scanned = []
         faults = [
             {"down": True},  # (a) the ERP is away for a while
             {"error_rate": 0.3},  # (b) 30 % of calls fail
@@ -152,11 +170,22 @@ def test_faulty_erp_gets_every_message_exactly_once_in_order(flavor, tmp_path):
                 simulator.control.clear_faults()
                 simulator.control.set_faults(**faults[round_number % len(faults)])
                 for number in numbers:
-                    _confirm(number, 10, 2)
-                    originals.append(_confirm(number, 20, 1))
+                    if not goods:
+                        _confirm(number, 10, 2)
+                        originals.append(_confirm(number, 20, 1))
+                        continue
+                    confirm_with_goods(number=number, operation=10, good=2, backflush=(steel, Decimal("1.5")))
+                    originals.append(confirm_with_goods(number=number, operation=20, good=1, output=outputs[number]))
+                    if round_number % 2 == 0:
+                        scanned.append(issue_by_scan(number=number, operation=20, lot=bolts, quantity=Decimal(2)))
                 time.sleep(1.0)
             for confirmation in originals[-20:]:
-                confirmation_reverse(confirmation_id=confirmation.uuid, reason="miscounted")
+                if goods:
+                    reverse_with_goods(confirmation=confirmation)
+                else:
+                    confirmation_reverse(confirmation_id=confirmation.uuid, reason="miscounted")
+            for movement in scanned[-10:]:
+                issue_reverse(movement=movement)
             time.sleep(1.0)
             simulator.control.clear_faults()
             _wait_until_settled(timeout=120)
@@ -164,6 +193,14 @@ def test_faulty_erp_gets_every_message_exactly_once_in_order(flavor, tmp_path):
         assert Confirmation.objects.filter(kind="confirmation").count() == ORDERS * CONFIRMATIONS_PER_OPERATION * 2
         assert OutboxMessage.objects.filter(kind="reversal").count() == 20
         _assert_ledger_matches(simulator)
+        if goods:
+            assert OutboxMessage.objects.filter(kind="goods_issue").count() == ORDERS * CONFIRMATIONS_PER_OPERATION + len(scanned)
+            assert OutboxMessage.objects.filter(kind="goods_receipt_reversal").count() == 20
+            erp_stock = {key: tuple(Decimal(value) for value in values) for key, values in simulator.control.stock().items()}
+            expected = mes_stock()
+            assert erp_stock == expected
+            assert expected[("BOLT", "BO-0001")] == (Decimal(2) * (len(scanned) - 10), Decimal(0))
+            assert expected[("STEEL", "ST-0001")] == (Decimal("1.5") * ORDERS * CONFIRMATIONS_PER_OPERATION, Decimal(0))
         # The faults really happened: transient failures, answers lost after booking, and
         # look-ups by our key that found those bookings instead of sending them twice.
         outcomes = set(DeliveryAttempt.objects.values_list("outcome", flat=True))

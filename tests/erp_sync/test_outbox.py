@@ -3,9 +3,10 @@
 import uuid
 
 import pytest
+from django.utils import translation
 
 from erp_sync.models import OutboxMessage
-from erp_sync.outbox import outbox_add
+from erp_sync.outbox import outbox_add, sync_badge
 
 
 @pytest.mark.django_db(transaction=True)
@@ -82,3 +83,18 @@ def test_a_forked_child_does_not_inherit_a_pending_wake_up(kicks):
     wakeups.wake_sender()
 
     assert published == ["kick", "kick"]
+
+
+def test_every_page_shows_a_messages_state_with_the_same_label_and_badge_classes():
+    with translation.override("en"):
+        badges = {state: sync_badge(state=state) for state in [*OutboxMessage.State.values, None]}
+
+    assert badges == {
+        "queued": ("on its way", "sync sync-queued"),
+        "sending": ("on its way", "sync sync-sending"),
+        "retrying": ("retrying", "sync sync-retrying"),
+        "acknowledged": ("in the ERP", "sync sync-acknowledged"),
+        "dead": ("refused by the ERP", "sync sync-dead"),
+        "discarded": ("discarded", "sync sync-discarded"),
+        None: ("—", "sync sync-none"),
+    }

@@ -429,7 +429,7 @@ def test_command_lists_drift_exits_1_and_repairs_missing_on_request(released_ord
     assert "ORDER" in text and "missing_in_erp" in text and str(lost.idempotency_key) in text
     assert "5/0/0" in text and "2/0/0" in text  # MES against ERP good/scrap/rework
     assert "queued to be sent again" in text
-    assert "1 drift(s) (1 missing in the ERP, 0 extra in the ERP, 0 quantity)" in text
+    assert "1 drift(s) (1 missing in the ERP, 0 extra in the ERP, 0 quantity, 0 materials)" in text
     lost.refresh_from_db()
     assert (lost.state, lost.needs_lookup) == ("retrying", True)
     assert Event.objects.get(object_type="erp_drift", action="repair").actor_label == "manage.py reconcile"
@@ -524,7 +524,7 @@ def test_every_role_reads_drifts_with_mes_and_erp_quantities(db, operator, djang
     assert (row["work_order"], row["operation"], row["kind"], row["key"]) == (ORDER, 10, "missing_in_erp", drift.key)
     assert (row["mes"]["good"], row["erp"]["good"], row["difference"]["good"]) == (2, 0, -2)  # numbers, as everywhere in the API
     assert (row["repairable"], row["repaired_at"], row["repaired_by"], row["message"]["state"]) == (True, None, None, "acknowledged")
-    assert response.json()["open_by_kind"] == {"missing_in_erp": 1, "extra_in_erp": 0, "quantity_drift": 0}
+    assert response.json()["open_by_kind"] == {"missing_in_erp": 1, "extra_in_erp": 0, "quantity_drift": 0, "material_drift": 0}
     with django_assert_num_queries(2):
         drift_list()
 

@@ -12,7 +12,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import translation
 
-from erp_sync.models import ReconciliationRun
+from erp_sync.connectors.base import FailureKind, Outcome, PostResult
+from erp_sync.models import ErpConnection, ReconciliationRun
+from erp_sync.reconciliation import _failure_reason, failure_text
 from erp_sync.services import erp_connection_upsert
 from simulators.erp import start_simulator
 from simulators.erp.client import SERVICE_PATH
@@ -82,6 +84,28 @@ def test_an_erp_slower_than_the_timeout_is_said_to_have_not_answered(supervisor)
     assert "WO-1001: the ERP of connection plant-sap did not answer within 1 s." in english
     assert "WO-1001：连接 plant-sap 的 ERP 在 1 秒内没有应答。" in chinese
     assert "ReadTimeout" not in english + chinese
+
+
+@pytest.mark.parametrize(
+    ("kind", "said"),
+    [
+        (FailureKind.UNREACHABLE, "could not be reached (nothing answers at erp.example:8443)."),
+        (FailureKind.TIMEOUT, "did not answer within 7 s."),
+        (FailureKind.AMBIGUOUS, "did not answer within 7 s."),
+        (FailureKind.REFUSED, "answered something that could not be read."),
+        (FailureKind.REJECTED, "could not be asked: Timeout: connection refused: unreadable"),
+    ],
+)
+def test_what_kept_the_erp_from_answering_is_told_by_the_kind_of_failure_not_by_its_wording(kind, said):
+    connection = ErpConnection(name="plant-sap", base_url="https://erp.example:8443/sap", timeout_seconds=7)
+    # Words that would once have been taken for a time-out, a refused connection and an unreadable answer at once.
+    result = PostResult(Outcome.RETRYABLE, error="Timeout: connection refused: unreadable", failure_kind=kind)
+
+    reason = _failure_reason(result, connection)
+
+    with translation.override("en"):
+        text = failure_text({"work_order": ORDER, "connection": "plant-sap", "error": result.error, **reason})
+    assert text == f"WO-1001: the ERP of connection plant-sap {said}"
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import uuid
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -26,7 +28,8 @@ from schemathesis.core.failures import FailureGroup
 from erp_sync.models import OutboxMessage
 from erp_sync.services import erp_connection_upsert
 from mes.services.accounts import api_token_create
-from mes.services.master_data import equipment_upsert
+from mes.services.master_data import equipment_upsert, lot_upsert
+from mes.services.material_issues import MaterialIssueRequest, material_issue
 from tests.helpers import confirm
 
 EXAMPLES_PER_OPERATION = 8
@@ -75,6 +78,10 @@ def known(transactional_db, plant, released_order) -> dict[str, Any]:
     equipment_upsert(code="PRESS-1", name="Press 1", work_center="WC-CUT")
     confirmation = confirm("WO-1001", 10, good_qty=2).confirmation
     erp_connection_upsert(name="sap-cn", kind="sap", base_url="http://127.0.0.1:9/sap", username="张三", password="密码")
+    lot_upsert(item_code="TUBE-20", lot_code="T-1", quantity=Decimal("100"))
+    movement = material_issue(
+        request=MaterialIssueRequest(client_id=uuid.uuid4(), work_order="WO-1001", operation=10, item="TUBE-20", lot="T-1", quantity=Decimal("2"))
+    ).movement
     keys = {
         "items": "FRAME-100", "boms": "FRAME-100", "routings": "FRAME-100", "work-orders": "WO-1001",
         "work-centers": "WC-CUT", "equipment": "PRESS-1", "employees": "B-1001", "reason-codes": "SCRAP-01",
@@ -83,7 +90,8 @@ def known(transactional_db, plant, released_order) -> dict[str, Any]:
         "keys": keys,
         "ids": {
             "name": "sap-cn", "code": "PRESS-1", "number": "WO-1001", "sequence": 10,
-            "confirmation_id": str(confirmation.uuid), "message_id": OutboxMessage.objects.get().pk, "drift_id": 1,
+            "confirmation_id": str(confirmation.uuid), "message_id": OutboxMessage.objects.order_by("pk").first().pk, "drift_id": 1,
+            "item_code": "TUBE-20", "lot_code": "T-1", "movement_id": str(movement.uuid),
         },
     }
 

@@ -96,10 +96,10 @@ UPSERTS = [
         "/api/v1/work-orders/WO-5001",
         {"item": "GEAR-1", "quantity": 20, "due_date": "2030-03-01"},
         {"number": "WO-5001", "status": "planned", "item": "GEAR-1", "quantity": 20, "unit": "PCS",
-         "due_date": "2030-03-01", "priority": 5, "operations": []},
+         "due_date": "2030-03-01", "priority": 5, "operations": [], "components": []},
         {"item": "GEAR-1", "quantity": 25, "due_date": "2030-03-08", "priority": 2},
         {"number": "WO-5001", "status": "planned", "item": "GEAR-1", "quantity": 25, "unit": "PCS",
-         "due_date": "2030-03-08", "priority": 2, "operations": []},
+         "due_date": "2030-03-08", "priority": 2, "operations": [], "components": []},
         id="work-order",
     ),
 ]

@@ -35,6 +35,10 @@ def test_get_work_order_has_the_documented_shape(released_order, operator):
             {"sequence": 30, "name": "Paint", "work_center": "WC-PAINT", "status": "released", "planned_qty": 10,
              "good_qty": 0, "scrap_qty": 0, "rework_qty": 0, "quality_checkpoint": False},
         ],
+        "components": [
+            {"item": "TUBE-20", "required_qty": 25, "issued_qty": 0, "unit": "M", "operation": 10, "backflush": False},
+            {"item": "BOLT-M8", "required_qty": 40, "issued_qty": 0, "unit": "PCS", "operation": 10, "backflush": False},
+        ],
     }
 
 
@@ -48,9 +52,9 @@ def test_get_work_order_queries_do_not_grow_with_operations(db, operator, django
         work_order_transition(number=number, action="release")
     operator.get("/api/v1/work-orders/WO-SHORT")  # warm up: the token, user and roles are then remembered
 
-    with django_assert_num_queries(2) as short:
+    with django_assert_num_queries(3) as short:
         operator.get("/api/v1/work-orders/WO-SHORT")
-    with django_assert_num_queries(2) as long:
+    with django_assert_num_queries(3) as long:
         response = operator.get("/api/v1/work-orders/WO-LONG")
 
     assert len(response.json()["operations"]) == 12

@@ -229,6 +229,34 @@ def test_each_rule_refuses_alike_through_the_single_and_the_bulk_path(planned_or
     assert snapshot() == before
 
 
+def _as_read(operations: list[WorkOrderOperation], work_order: WorkOrder) -> list[dict]:
+    """What the rules get to see of each operation: the fields read, the ones left unread, the relations."""
+    return [
+        {
+            "read": {field.attname: getattr(operation, field.attname) for field in WorkOrderOperation._meta.concrete_fields
+                     if field.attname not in operation.get_deferred_fields()},
+            "unread": sorted(operation.get_deferred_fields()),
+            "order_is_the_locked_one": operation.work_order is work_order,
+            "work_center": (operation.work_center.code, operation.work_center.name),
+        }
+        for operation in operations
+    ]
+
+
+def test_the_single_and_the_bulk_path_read_an_orders_operations_alike(released_order, django_assert_num_queries):
+    confirm(good_qty=3)  # totals and statuses that differ from operation to operation
+
+    with transaction.atomic():
+        (work_order,) = WorkOrder.objects.select_for_update().filter(number=ORDER)
+        single, _lookups, _existing = confirmations._read_after_lock(work_order, confirmation_request())
+        with django_assert_num_queries(1):
+            bulk = confirmations._operations_of([work_order])[work_order.pk]
+
+    assert [operation.sequence for operation in single] == [10, 20, 30]
+    assert _as_read(bulk, work_order) == _as_read(single, work_order)
+    assert _as_read(single, work_order)[0]["unread"]  # columns no rule reads stay unread in both
+
+
 # --- the rows both paths store ---------------------------------------------------------------------
 
 

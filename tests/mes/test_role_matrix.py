@@ -81,6 +81,8 @@ NUMBER = {"number": ORDER}
 KEY = {"key": ORDER}
 MESSAGE = {"message_id": 0}  # replaced by the dead message's id
 OPERATION = {"number": ORDER, "sequence": 10}
+LOT = {"item_code": "TUBE-20", "lot_code": "L-1"}
+MOVEMENT = {"movement_id": str(uuid.UUID(int=1))}
 
 
 def _resource(name: str, key: str) -> list[Action]:
@@ -132,6 +134,8 @@ ACTIONS: list[Action] = [
     ],
     Action("planning-order", "GET", ("planning.view",), NUMBER),
     Action("planning-traveler", "GET", ("planning.view",), NUMBER),
+    Action("trace", "GET", ("trace.view",)),
+    Action("trace-report", "GET", ("trace.view",)),
     Action("oee-overview", "GET", ("oee.view",)),
     Action("oee-detail", "GET", ("oee.view",), {"code": "PRESS-1"}),
     Action("unassigned-production", "GET", ("unassigned_production.resolve",)),
@@ -161,6 +165,8 @@ ACTIONS: list[Action] = [
     Action("station-api-start", "POST", (STATION,), data={}),
     Action("station-api-pause", "POST", (STATION,), data={}),
     Action("station-api-downtime", "POST", (STATION,), data={}),
+    Action("station-api-issue", "POST", (STATION,), data={}),
+    Action("station-api-issue-approve", "POST", (STATION,), data={}),
     # --- the API -----------------------------------------------------------------------------
     *_resource("items", "FRAME-100"),
     *_resource("work-centers", "WC-CUT"),
@@ -175,6 +181,14 @@ ACTIONS: list[Action] = [
     Action("api-confirmations-bulk", "POST", ("confirmation.report",), data={"confirmations": []}),
     Action("api-confirmation", "GET", ("api.read",), {"confirmation_id": str(uuid.UUID(int=1))}),
     Action("api-confirmation-reverse", "POST", ("confirmation.reverse",), {"confirmation_id": str(uuid.UUID(int=1))}, {}),
+    Action("api-lot", "GET", ("api.read",), LOT),
+    Action("api-lot", "PUT", ("lot.write",), LOT, {}),
+    Action("api-lots-bulk", "POST", ("lot.write",), data={"lots": []}),
+    Action("api-material-issues", "POST", ("material.issue",), data={}),
+    Action("api-material-issue", "GET", ("api.read",), MOVEMENT),
+    Action("api-material-issue-approve", "POST", ("material.approve",), MOVEMENT, {}),
+    Action("api-material-issue-reject", "POST", ("material.approve",), MOVEMENT, {}),
+    Action("api-material-issue-reverse", "POST", ("material.reverse",), MOVEMENT, {}),
     Action("api-erp-connections", "GET", ("erp_connection.manage",)),
     Action("api-erp-mapping-preview", "POST", ("erp_connection.manage",), data={}),
     Action("api-erp-connection", "GET", ("erp_connection.manage",), {"name": "no-such-erp"}),
@@ -193,6 +207,7 @@ ACTIONS: list[Action] = [
            {"protocol": "modbus", "host": "127.0.0.1", "port": 5020, "signals": {"good_count": {"register": 0}}}),
     Action("api-equipment-signals-test", "POST", ("device_mapping.test",), {"code": "NO-SUCH-MACHINE"}),
     Action("api-equipment-oee", "GET", ("api.read",), {"code": "PRESS-1"}),
+    Action("api-trace", "GET", ("api.read",)),
     Action("api-operation-start", "POST", ("operation.run_on_equipment",), OPERATION, {}),
     Action("api-operation-stop", "POST", ("operation.run_on_equipment",), OPERATION, {"equipment": "NO-SUCH-MACHINE"}),
     Action("api-lot-label", "GET", ("trace.view",), {"item_code": "FRAME-100", "lot_code": "NO-SUCH-LOT"}, station=True),

@@ -64,10 +64,10 @@ def released_order(
             quality_checkpoint=sequence == quality_checkpoint_at,
         )
     WorkOrderComponent.objects.create(
-        work_order=work_order, position=1, item=tube, required_qty=Decimal("25.000"), unit=meter
+        work_order=work_order, position=1, item=tube, required_qty=Decimal("25.000"), unit=meter, operation_sequence=10
     )
     WorkOrderComponent.objects.create(
-        work_order=work_order, position=2, item=bolt, required_qty=Decimal(40), unit=pcs
+        work_order=work_order, position=2, item=bolt, required_qty=Decimal(40), unit=pcs, operation_sequence=10
     )
     return work_order
 

@@ -23,7 +23,8 @@ exit status:
 A drift is listed until a later run no longer finds it. Kinds: missing_in_erp (a posting the
 MES acknowledged or discarded that the ERP lacks), extra_in_erp (the ERP holds a key the MES
 never sent or took back, or holds one twice), quantity_drift (quantities differ beyond what the key
-differences explain: correct by hand). Messages still on their way never count as drift.
+differences explain: correct by hand), material_drift (the goods an order issued or received of an
+item differ: correct by hand). Messages still on their way never count as drift.
 """
 ACTOR_LABEL = "manage.py reconcile"
 
@@ -112,7 +113,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Reconciliation run {run.pk} ({scope}): {run.orders_checked} order(s) checked, "
             f"{len(drifts)} drift(s) ({kinds['missing_in_erp']} missing in the ERP, {kinds['extra_in_erp']} extra in the ERP, "
-            f"{kinds['quantity_drift']} quantity), {run.drifts_new} new, {run.drifts_resolved} resolved since the last run."
+            f"{kinds['quantity_drift']} quantity, {kinds['material_drift']} materials), {run.drifts_new} new, "
+            f"{run.drifts_resolved} resolved since the last run."
         )
         for failure in run.failures:
             self.stderr.write(f"not checked: {failure['work_order']} via {failure['connection'] or '(no connection)'}: {failure['error']}")

@@ -34,6 +34,7 @@ from mes.services.master_data import (
     employee_upsert,
     equipment_upsert,
     item_upsert,
+    lot_upsert,
     reason_code_upsert,
     routing_upsert,
     work_center_upsert,
@@ -102,6 +103,30 @@ ITEMS = [
     ("FG-2000", "控制箱 Control box", "pcs", "Finished good, lines L1 and L2"),
     ("FG-3000", "泵组 Pump unit", "pcs", "Finished good, lines L1 and L2"),
 ]
+
+# Raw materials traced by lot (issued by scanning their lot at the station); the rest untracked.
+ITEM_TRACKING = {"RM-0001": "lot", "RM-0005": "lot", "RM-0006": "lot"}
+# Lots the ERP staged for production: item, lot, quantity, status, supplier lot, location.
+DEMO_LOTS = [
+    ("RM-0001", "RM1-2611-A", "5000", "available", "BAOSTEEL-88412", "RACK-A1"),
+    ("RM-0001", "RM1-2611-B", "2500", "available", "BAOSTEEL-88517", "RACK-A2"),
+    ("RM-0001", "RM1-2610-Q", "800", "hold", "BAOSTEEL-87102", "QA-CAGE"),
+    ("RM-0005", "PCB-2611-01", "2000", "available", "SHENNAN-5521", "SMT-STORE"),
+    ("RM-0006", "AL-2611-07", "3000", "available", "CHALCO-0704", "RACK-C1"),
+]
+# How BOM lines are consumed, by (BOM item, component): the routing sequence that consumes it and
+# whether reports backflush it. Lines not named are issued by scan at the first operation. Only
+# untracked components are backflushed, so a report never waits for a lot to take them from.
+BOM_LINE_USE = {
+    ("SA-1200", "RM-0002"): (30, True),  # bolts welded on as nuts: taken by the report of 30
+    ("FG-1000", "RM-0002"): (50, True),
+    ("FG-1000", "RM-0007"): (40, True),  # powder: taken by the report of powder coating
+    ("FG-2000", "RM-0002"): (40, True),
+    ("FG-2000", "RM-0007"): (30, True),
+    ("FG-3000", "RM-0007"): (30, True),
+    ("FG-3000", "RM-0002"): (10, True),
+    ("SA-3100", "RM-0008"): (30, False),  # O-ring fitted by scan before the pressure test
+}
 
 D = datetime.date
 # item, version, valid from, valid to, lines (component, quantity)
@@ -328,14 +353,22 @@ class Command(BaseCommand):
             for code, *_rest in WORK_CENTERS:
                 shifts_set(work_center_code=code, shifts=DEMO_SHIFTS, actor=users["admin"])
             for code, name, unit, description in ITEMS:
-                item_upsert(code=code, name=name, unit=unit, description=description, actor=erp)
+                item_upsert(code=code, name=name, unit=unit, description=description, tracking=ITEM_TRACKING.get(code, "none"), actor=erp)
             for item, version, valid_from, valid_to, lines in BOMS:
                 bom_upsert(
                     item_code=item,
                     version=version,
                     valid_from=valid_from,
                     valid_to=valid_to,
-                    lines=[{"item": component, "quantity": Decimal(quantity)} for component, quantity in lines],
+                    lines=[
+                        {
+                            "item": component,
+                            "quantity": Decimal(quantity),
+                            "operation": BOM_LINE_USE.get((item, component), (None, False))[0],
+                            "backflush": BOM_LINE_USE.get((item, component), (None, False))[1],
+                        }
+                        for component, quantity in lines
+                    ],
                     actor=erp,
                 )
             for item, operations in ROUTINGS.items():
@@ -353,6 +386,10 @@ class Command(BaseCommand):
                         for sequence, name, work_center, setup, run, checkpoint in operations
                     ],
                     actor=erp,
+                )
+            for item, lot, quantity, status, supplier_lot, location in DEMO_LOTS:
+                lot_upsert(
+                    item_code=item, lot_code=lot, quantity=Decimal(quantity), status=status, supplier_lot=supplier_lot, location=location, actor=erp
                 )
             for badge, name, skills in EMPLOYEES:
                 employee_upsert(badge=badge, name=name, skills=skills, actor=erp)

@@ -1,0 +1,146 @@
+"""Traffic for a running demo plant (``make run``), for as long as asked: what a soak test needs.
+
+Reads the API tokens the demo printed (``--plant-log``, the output of ``make run``), then, until
+``--minutes`` are up, reports small quantities on the demo's orders the way a station and a
+gateway do (each report sent twice: the resend must answer 200 with the original), reads an
+order, the sync health and the message list, and — where the demo has lots — issues a lot and
+looks it up. Every answer's status is counted; any 5xx is printed at once. At the end it waits
+for the outbox to drain and checks the simulated ERP's ledger (``--ledger``): no key booked twice.
+
+    python bench/soak.py --base http://127.0.0.1:8000 --plant-log /tmp/plant.log \\
+        --ledger var/erp-simulator-ledger.jsonl --minutes 30
+
+Loopback only: ``--base`` must name 127.0.0.1 or localhost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import re
+import sys
+import time
+import urllib.parse
+import uuid
+
+import requests
+
+TOKEN_LINE = re.compile(r"^\s+(\w+)\s+(\w+)\s+([0-9a-f]{40})\s*$")
+
+
+def tokens_from(log: str) -> dict[str, str]:
+    found = {}
+    with open(log, encoding="utf-8", errors="replace") as lines:
+        for line in lines:
+            match = TOKEN_LINE.match(line)
+            if match:
+                found[match.group(1)] = match.group(3)
+    return found
+
+
+class Client:
+    def __init__(self, base: str, token: str, counts: collections.Counter) -> None:
+        self.base, self.counts = base.rstrip("/"), counts
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Token {token}"
+
+    def call(self, method: str, path: str, body: dict | None = None) -> requests.Response:
+        response = self.session.request(method, f"{self.base}{path}", json=body, timeout=30)
+        self.counts[f"{method} {response.status_code}"] += 1
+        if response.status_code >= 500:
+            print(f"5xx: {method} {path} -> {response.status_code} {response.text[:300]}", flush=True)
+        return response
+
+
+def open_operations(client: Client, orders: list[str], work_center: str) -> list[tuple[str, int]]:
+    """The demo orders' operations at ``work_center`` that still take reports."""
+    found = []
+    for number in orders:
+        response = client.call("GET", f"/api/v1/work-orders/{number}")
+        if response.status_code != 200:
+            continue
+        order = response.json()
+        if order.get("status") not in {"released", "in_progress"}:
+            continue
+        for operation in order.get("operations", []):
+            if operation.get("work_center") == work_center and operation.get("status") in {"released", "in_progress"}:
+                found.append((number, operation["sequence"]))
+    return found
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--base", default="http://127.0.0.1:8000")
+    parser.add_argument("--plant-log", required=True)
+    parser.add_argument("--ledger", default="var/erp-simulator-ledger.jsonl")
+    parser.add_argument("--minutes", type=float, default=30)
+    parser.add_argument("--orders", default="WO-1001..WO-1030", help="a range of the demo's order numbers")
+    parser.add_argument("--badge", default="E1001")
+    parser.add_argument("--station", default="WC-CUT-1")
+    parser.add_argument("--work-center", default="WC-CUT")
+    args = parser.parse_args()
+    if urllib.parse.urlsplit(args.base).hostname not in {"127.0.0.1", "localhost"}:
+        parser.error("--base must be a loopback address")
+    tokens = tokens_from(args.plant_log)
+    if not {"station", "erp"} <= tokens.keys():
+        parser.error(f"no demo tokens for station and erp in {args.plant_log} (a fresh demo prints them once)")
+    first, last = args.orders.split("..")
+    prefix = first.rstrip("0123456789")
+    orders = [f"{prefix}{n}" for n in range(int(first[len(prefix):]), int(last[len(prefix):]) + 1)]
+
+    counts: collections.Counter = collections.Counter()
+    station, erp = Client(args.base, tokens["station"], counts), Client(args.base, tokens["erp"], counts)
+    deadline = time.monotonic() + args.minutes * 60
+    reports = replays_matching = rounds = 0
+    while time.monotonic() < deadline:
+        rounds += 1
+        targets = open_operations(erp, orders, args.work_center)
+        if not targets:
+            print("no open operation left at", args.work_center, flush=True)
+            time.sleep(5)
+        for number, sequence in targets:
+            if time.monotonic() >= deadline:
+                break
+            body = {
+                "client_id": str(uuid.uuid4()), "work_order": number, "operation": sequence, "good_qty": 1,
+                "operator_badge": args.badge, "station": args.station,
+            }
+            first_answer = station.call("POST", "/api/v1/confirmations", body)
+            if first_answer.status_code == 201:
+                reports += 1
+                replay = station.call("POST", "/api/v1/confirmations", body)
+                replays_matching += replay.status_code == 200 and replay.json().get("id") == first_answer.json().get("id")
+            erp.call("GET", "/api/v1/sync/health")
+        erp.call("GET", "/api/v1/sync/messages?state=dead")
+        print(f"round {rounds}: {reports} reports, {dict(counts)}", flush=True)
+        time.sleep(1)
+
+    drained = False
+    for _ in range(120):
+        health = erp.call("GET", "/api/v1/sync/health").json()
+        if health.get("pending", 1) == 0 and health.get("retrying", 1) == 0:
+            drained = True
+            break
+        time.sleep(1)
+    keys: collections.Counter = collections.Counter()
+    try:
+        with open(args.ledger, encoding="utf-8") as ledger:
+            for line in ledger:
+                entry = json.loads(line)
+                if entry.get("action") == "post" and entry.get("key"):
+                    keys[entry["key"]] += 1
+    except FileNotFoundError:
+        print("no ledger at", args.ledger)
+    booked_twice = sorted(key for key, times in keys.items() if times > 1)
+    server_errors = sum(count for name, count in counts.items() if name.split()[1].startswith("5"))
+    print(json.dumps({
+        "reports": reports, "replays_answered_with_the_original": replays_matching, "statuses": dict(counts),
+        "server_errors": server_errors, "outbox_drained": drained, "health": health,
+        "ledger_documents": sum(keys.values()), "ledger_keys": len(keys), "booked_twice": booked_twice,
+    }, indent=2))
+    return 1 if server_errors or not drained or booked_twice or replays_matching != reports else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
