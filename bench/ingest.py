@@ -17,6 +17,9 @@ What it does, on loopback only, stopping by itself:
    fresh ``client_id``, good_qty 1, spread over the orders), 8 clients each, after a warm-up.
    The measured seconds are cut into ``--rounds`` slices that alternate A, B, A, B …, so
    a burst of other work on the machine hits both sides of the ratio alike.
+   Phase D, in the same alternation: the same confirmations on orders whose operation 10
+   backflushes three components (two untracked, one from a big lot the report names), each
+   report writing its three movements, the lot's and components' totals and a goods issue.
 4. Phase C: ``POST /api/v1/confirmations/bulk`` with batches of 1,000 (2 clients).
 5. Checks the database against what the clients saw (rows = successes, one outbox message
    per confirmation, gap-free outbox sequences, operation totals), prints throughput,
@@ -76,6 +79,7 @@ from bench.common import (
 TARGET_RATIO = 0.50
 TARGET_P99_MS = 50.0
 TARGET_BULK_PER_SECOND = 3000.0
+TARGET_BACKFLUSH_RATIO = 0.50  # issue 12: confirmations that backflush 3 components, of the same baseline
 
 
 # --- processes --------------------------------------------------------------------------
@@ -340,10 +344,16 @@ def check_baseline(database_url: str, expected: int) -> list[str]:
 def check_confirmations(database_url: str, expected_total: int, operation: int) -> list[str]:
     """Rows = successes; one outbox message each, gap-free per order; totals = sum of confirmations."""
     problems = []
-    confirmations = scalar(database_url, "SELECT count(*) FROM mes_confirmation")
+    confirmations = scalar(
+        database_url,
+        "SELECT count(*) FROM mes_confirmation c JOIN mes_workorder o ON o.id = c.work_order_id WHERE o.number LIKE 'BENCH-%%'",
+    )
     messages = scalar(database_url, "SELECT count(*) FROM erp_sync_outboxmessage WHERE partition_key LIKE 'BENCH-%%'")
     good_total = scalar(
-        database_url, "SELECT coalesce(sum(good_qty), 0) FROM mes_workorderoperation WHERE sequence = %s", (operation,)
+        database_url,
+        "SELECT coalesce(sum(op.good_qty), 0) FROM mes_workorderoperation op JOIN mes_workorder o ON o.id = op.work_order_id"
+        " WHERE op.sequence = %s AND o.number LIKE 'BENCH-%%'",
+        (operation,),
     )
     gapped = scalar(
         database_url,
@@ -358,6 +368,27 @@ def check_confirmations(database_url: str, expected_total: int, operation: int) 
         problems.append(f"operation good_qty total {good_total} != successes {expected_total}")
     if gapped:
         problems.append(f"{gapped} work orders have gaps in their outbox sequence")
+    return problems
+
+
+def check_backflush(database_url: str, expected: int) -> list[str]:
+    """Each backflushing confirmation: two messages (its own, a goods issue), three movements, and the
+    lots and components holding what the movements took."""
+    problems = []
+    where = "JOIN mes_workorder o ON o.id = {alias}.work_order_id WHERE o.number LIKE 'BENCHBF-%%'"
+    confirmations = scalar(database_url, "SELECT count(*) FROM mes_confirmation c " + where.format(alias="c"))
+    movements = scalar(database_url, "SELECT count(*) FROM mes_materialmovement m " + where.format(alias="m"))
+    messages = scalar(database_url, "SELECT count(*) FROM erp_sync_outboxmessage WHERE partition_key LIKE 'BENCHBF-%%'")
+    component_total = scalar(database_url, "SELECT coalesce(sum(w.issued_qty), 0) FROM mes_workordercomponent w " + where.format(alias="w"))
+    lot_total = scalar(database_url, "SELECT coalesce(sum(issued_qty), 0) FROM mes_lot WHERE code LIKE 'RESIN-BENCHBF-%%'")
+    if confirmations != expected:
+        problems.append(f"backflush confirmation rows {confirmations} != successes {expected}")
+    if movements != 3 * expected:
+        problems.append(f"movements {movements} != 3 × successes {expected}")
+    if messages != 2 * expected:
+        problems.append(f"outbox messages {messages} != 2 × successes {expected}")
+    if float(component_total) != expected * (0.25 + 4 + 2) or float(lot_total) != expected * 0.25:
+        problems.append(f"issued totals: components {component_total}, resin lots {lot_total} for {expected} reports")
     return problems
 
 
@@ -420,6 +451,12 @@ def report(args: argparse.Namespace, info: dict[str, str], started: datetime.dat
         passed &= ratio >= TARGET_RATIO
         print(f"target  confirmation throughput ≥ {TARGET_RATIO:.0%} of baseline: {ratio:.1%} "
               f"({single.per_second:.1f} / {baseline.per_second:.1f} req/s)  {verdict(ratio >= TARGET_RATIO)}")
+    if "baseline" in by_key and "backflush" in by_key:
+        baseline, backflush = by_key["baseline"], by_key["backflush"]
+        ratio = backflush.per_second / baseline.per_second if baseline.per_second else 0.0
+        passed &= ratio >= TARGET_BACKFLUSH_RATIO
+        print(f"target  backflushing confirmations (3 components) ≥ {TARGET_BACKFLUSH_RATIO:.0%} of baseline: {ratio:.1%} "
+              f"({backflush.per_second:.1f} / {baseline.per_second:.1f} req/s)  {verdict(ratio >= TARGET_BACKFLUSH_RATIO)}")
     if "single" in by_key:
         p99 = by_key["single"].latency_ms(0.99)
         passed &= p99 <= TARGET_P99_MS
@@ -466,7 +503,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker (default 4)")
     parser.add_argument("--server", default="postgresql://postgres@127.0.0.1:5432", help="PostgreSQL server URL, without database")
     parser.add_argument("--database", default="mes_bench", help="database to create and drop (default mes_bench)")
-    parser.add_argument("--phases", default="baseline,single,bulk", help="comma-separated subset of baseline,single,bulk")
+    parser.add_argument(
+        "--phases", default="baseline,single,bulk,backflush", help="comma-separated subset of baseline,single,bulk,backflush"
+    )
     parser.add_argument("--product-settings", default="mes.settings", help="settings module for phases B and C (to try a change)")
     parser.add_argument("--profile", metavar="DIR", help="record phases B and C with py-spy into DIR (slows the server)")
     parser.add_argument("--profile-format", default="raw", choices=["raw", "flamegraph", "speedscope"], help="py-spy output format")
@@ -476,7 +515,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--keep-db", action="store_true", help="do not drop the database at the end")
     args = parser.parse_args()
     args.phase_set = {name.strip() for name in args.phases.split(",") if name.strip()}
-    unknown = args.phase_set - {"baseline", "single", "bulk"}
+    unknown = args.phase_set - {"baseline", "single", "bulk", "backflush"}
     if unknown:
         parser.error(f"unknown phases: {', '.join(sorted(unknown))}")
     return args
@@ -524,6 +563,13 @@ def main() -> int:
             record = confirmation_record(randoms[client].choice(orders), seed)
             return "POST", "/api/v1/confirmations", json.dumps(record).encode()
 
+        backflush_orders: list[str] = seed["backflush_orders"]
+
+        def make_backflush(client: int, n: int) -> tuple[str, str, bytes]:
+            work_order = randoms[client].choice(backflush_orders)
+            record = confirmation_record(work_order, seed) | {"lots": [{"item": seed["backflush_lot_item"], "lot": f"RESIN-{work_order}"}]}
+            return "POST", "/api/v1/confirmations", json.dumps(record).encode()
+
         # Each bulk client is a gateway for its own share of the orders (a line of its own).
         shares = [orders[client :: args.bulk_clients] for client in range(args.bulk_clients)]
 
@@ -537,17 +583,21 @@ def main() -> int:
             baseline = gunicorn_start(args, baseline_env, log_dir, "baseline")
             servers.append(baseline)
             phases.append(Phase("baseline", f"A baseline ({args.clients} clients)", Load(baseline, args.clients, make_baseline, json_headers, 201)))
-        if args.phase_set & {"single", "bulk"}:
+        if args.phase_set & {"single", "bulk", "backflush"}:
             product = gunicorn_start(args, product_env, log_dir, "mes")
             servers.append(product)
         if "single" in args.phase_set:
             phases.append(Phase("single", f"B confirmations ({args.clients} clients)", Load(product, args.clients, make_single, api_headers, 201)))
+        if "backflush" in args.phase_set:
+            phases.append(
+                Phase("backflush", f"D backflush ×3 ({args.clients} clients)", Load(product, args.clients, make_backflush, api_headers, 201))
+            )
         kind = f"{args.workers} × {args.worker_class}" + (f" ({args.threads} threads)" if args.worker_class == "gthread" else "")
         print(f"[setup] {len(orders)} released orders; gunicorn {kind} per server; logs in {log_dir}", flush=True)
         busy_before = wait_for_quiet(args)
 
         # A and B: warm both up, then alternate measured slices.
-        interleaved = [phase for phase in phases if phase.key in {"baseline", "single"}]
+        interleaved = [phase for phase in phases if phase.key in {"baseline", "single", "backflush"}]
         for phase in interleaved:
             print(f"[{phase.label}] warm-up {args.warmup:g} s …", flush=True)
             phase.warmup.add(drive(phase.load, args.warmup))
@@ -562,6 +612,8 @@ def main() -> int:
         for phase in interleaved:
             if phase.key == "baseline":
                 phase.problems += check_baseline(database_url, phase.successes())
+            elif phase.key == "backflush":
+                phase.problems += check_backflush(database_url, phase.successes())
             else:
                 phase.problems += check_confirmations(database_url, phase.successes(), seed["operation"])
         if baseline is not None:

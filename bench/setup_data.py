@@ -2,7 +2,11 @@
 
 Run by ``bench/ingest.py`` in a subprocess with ``DATABASE_URL`` pointing at the (migrated)
 bench database. Prints one JSON line: ``{"token": ..., "work_orders": [...], "operation": ...,
-"operator_badge": ...}``.
+"operator_badge": ..., "backflush_orders": [...], "backflush_lot_item": ...}``.
+
+The backflush orders (``BENCHBF-…``, for phase D) make an item whose operation 10 backflushes
+three components: two untracked, one tracked by lot, from a big lot staged per order
+(``RESIN-<order>``; the lots API of issue 12 stages them in a plant, here they are made directly).
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ def main() -> None:
         work_order_upsert(number=number, item="BENCH-ITEM", quantity=Decimal(args.quantity), due_date=due)
         work_order_transition(number=number, action="release")
         numbers.append(number)
+    backflush_orders = _backflush_orders(args.orders, args.quantity, due)
     token = api_token_create(username="bench-operator", role="operator", rotate=True)
     # An operator's token names only its own badge and stations (the load generators send these).
     api_user_bind(username="bench-operator", badge="B-BENCH-01", stations=["BENCH-ST-1"])
@@ -67,10 +72,49 @@ def main() -> None:
             " payload jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now())"
         )
     json.dump(
-        {"token": token.key, "work_orders": numbers, "operation": 10, "operator_badge": "B-BENCH-01"},
+        {
+            "token": token.key, "work_orders": numbers, "operation": 10, "operator_badge": "B-BENCH-01",
+            "backflush_orders": backflush_orders, "backflush_lot_item": "BENCH-RESIN",
+        },
         sys.stdout,
     )
     sys.stdout.write("\n")
+
+
+def _backflush_orders(count: int, quantity: int, due: datetime.date) -> list[str]:
+    from mes.models import Item, Lot, UnitOfMeasure
+    from mes.services.master_data import bom_upsert, item_upsert, routing_upsert
+    from mes.services.work_orders import work_order_transition, work_order_upsert
+
+    item_upsert(code="BENCH-BF-ITEM", name="Bench bracket, backflushed", unit="pcs")
+    item_upsert(code="BENCH-RESIN", name="Resin", unit="kg", tracking="lot")
+    item_upsert(code="BENCH-BOLT", name="Bolt", unit="pcs")
+    item_upsert(code="BENCH-WASHER", name="Washer", unit="pcs")
+    routing_upsert(
+        item_code="BENCH-BF-ITEM",
+        operations=[
+            {"sequence": 10, "name": "Mould", "work_center": "BENCH-CUT", "setup_minutes": 5, "run_minutes_per_unit": "0.5"},
+            {"sequence": 20, "name": "Assemble", "work_center": "BENCH-WELD", "setup_minutes": 5, "run_minutes_per_unit": "1"},
+            {"sequence": 30, "name": "Pack", "work_center": "BENCH-PACK", "setup_minutes": 0, "run_minutes_per_unit": "0.2"},
+        ],
+    )
+    bom_upsert(
+        item_code="BENCH-BF-ITEM", version="1",
+        lines=[
+            {"item": "BENCH-RESIN", "quantity": "0.25", "operation": 10, "backflush": True},
+            {"item": "BENCH-BOLT", "quantity": "4", "operation": 10, "backflush": True},
+            {"item": "BENCH-WASHER", "quantity": "2", "operation": 10, "backflush": True},
+        ],
+    )
+    resin, kg = Item.objects.get(code="BENCH-RESIN"), UnitOfMeasure.objects.get(code="kg")
+    numbers = []
+    for index in range(1, count + 1):
+        number = f"BENCHBF-{index:05d}"
+        work_order_upsert(number=number, item="BENCH-BF-ITEM", quantity=Decimal(quantity), due_date=due)
+        work_order_transition(number=number, action="release")
+        Lot.objects.create(item=resin, code=f"RESIN-{number}", unit=kg, received_qty=Decimal(quantity))
+        numbers.append(number)
+    return numbers
 
 
 if __name__ == "__main__":

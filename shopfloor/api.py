@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from django.http import HttpResponse
+from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -9,6 +12,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from common.api.base import ERRORS, ApiView, InboundWriteView, check_key, check_number, validated
+from common.errors import DomainError, ErrorKind
+from mes.models import Lot
+from shopfloor.documents.labels import lot_label_pdf
+from shopfloor.documents.views import document_language, unknown_language
 from shopfloor.oee import PeriodError, equipment_oee_report
 from shopfloor.services import (
     equipment_signals_get,
@@ -18,6 +25,7 @@ from shopfloor.services import (
     operation_start_on_equipment,
     operation_stop_on_equipment,
 )
+from shopfloor.station.access import station_of
 
 
 class EquipmentSignalsView(InboundWriteView):
@@ -154,3 +162,38 @@ class EquipmentOeeView(ApiView):
         except PeriodError as error:
             raise serializers.ValidationError({error.field: [error.message]}) from None
         return Response(report.as_json())
+
+
+# --- lot and serial labels ---------------------------------------------------------------------
+
+
+class LotLabelView(ApiView):
+    """``GET /api/v1/lots/{item}/{lot}/label.pdf`` (a serial is a lot): anyone who may trace, by token
+    or session, and any station (its cookie), which prints the label of what it just reported."""
+
+    capabilities = {"GET": "trace.view"}
+
+    def check_permissions(self, request: Request) -> None:
+        if station_of(request._request) is None:
+            super().check_permissions(request)
+
+    @extend_schema(
+        tags=["lots"], summary="The label of a lot or serial (PDF with a QR code; ?lang=zh-hans|en)",
+        parameters=[OpenApiParameter("lang", str, description="zh-hans or en; else the reader's language")],
+        responses={(200, "application/pdf"): OpenApiTypes.BINARY, **ERRORS},
+    )
+    def get(self, request: Request, item_code: str, lot_code: str) -> HttpResponse:
+        language = document_language(request._request)
+        if language is None:
+            return unknown_language()
+        lot = Lot.objects.select_related("item", "unit", "produced_by").filter(
+            item__code=check_key("item_code", item_code), code=check_key("lot_code", lot_code)
+        ).first()
+        if lot is None:
+            raise DomainError(
+                "lot_unknown", _("Item %(item)s has no lot %(lot)s.") % {"item": item_code, "lot": lot_code},
+                kind=ErrorKind.NOT_FOUND, fields={"lot": lot_code},
+            )
+        response = HttpResponse(lot_label_pdf(lot, language=language), content_type="application/pdf")
+        response["Content-Disposition"] = content_disposition_header(False, f"label-{lot.item.code}-{lot.code}-{language}.pdf")
+        return response

@@ -8,4 +8,6 @@ urlpatterns = [
     path("equipment/<str:code>/signals/test", api.EquipmentSignalsTestView.as_view(), name="api-equipment-signals-test"),
     path("work-orders/<str:number>/operations/<int:sequence>/start", api.OperationStartView.as_view(), name="api-operation-start"),
     path("work-orders/<str:number>/operations/<int:sequence>/stop", api.OperationStopView.as_view(), name="api-operation-stop"),
+    # Beside the lots API of mes.api (lots/<item>/<lot>), one segment longer, so the two never meet.
+    path("lots/<str:item_code>/<str:lot_code>/label.pdf", api.LotLabelView.as_view(), name="api-lot-label"),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from mes.models import (
@@ -17,6 +18,7 @@ from mes.models import (
     WorkCenter,
     WorkOrder,
 )
+from mes.services.confirmation_materials import movements_of
 
 
 def work_order_json(work_order: WorkOrder) -> dict[str, Any]:
@@ -79,7 +81,38 @@ def confirmation_json(confirmation: Confirmation, erp_sync: dict[str, Any] | Non
         "reverses": confirmation.reverses.uuid if confirmation.reverses else None,
         "reversed_by": reversed_by.uuid if reversed_by else None,
         "erp_sync": erp_sync,
+        **confirmation_materials_json(confirmation),
     }
+
+
+def confirmation_materials_json(confirmation: Confirmation) -> dict[str, Any]:
+    """What a confirmation backflushed (``consumptions``) and received (``output``: a lot or serials, or null).
+    A reversal lists its negated movements."""
+    movements = movements_of(confirmation)
+    consumptions = [
+        {
+            "item": movement.item.code,
+            "lot": movement.lot.code if movement.lot is not None else None,
+            "quantity": movement.quantity,
+            "unit": movement.unit.code,
+            "movement_id": movement.uuid,
+        }
+        for movement in movements
+        if movement.kind == MaterialMovement.Kind.ISSUE
+    ]
+    receipts = [movement for movement in movements if movement.kind == MaterialMovement.Kind.RECEIPT]
+    output = None
+    if receipts:
+        serials = [movement.lot.code for movement in receipts if movement.lot.kind == Lot.Kind.SERIAL]
+        output = {
+            "item": receipts[0].item.code,
+            "lot": None if serials else receipts[0].lot.code,
+            "serials": serials,
+            "quantity": sum((movement.quantity for movement in receipts), Decimal(0)),
+            "unit": receipts[0].unit.code,
+            "movement_ids": [movement.uuid for movement in receipts],
+        }
+    return {"consumptions": consumptions, "output": output}
 
 
 def item_json(item: Item) -> dict[str, Any]:

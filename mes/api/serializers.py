@@ -12,6 +12,7 @@ from rest_framework import serializers
 
 from erp_sync.outbox import SYNC_STATES
 from mes.models import Item, Lot, MaterialMovement, ReasonCode
+from mes.services.confirmation_materials import LotUse
 
 QUANTITY = {"max_digits": 14, "decimal_places": 3}
 MINUTES = {"max_digits": 10, "decimal_places": 2}
@@ -115,6 +116,12 @@ class TransitionSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
 
+class LotUseSerializer(StrictSerializer):
+    item = serializers.CharField(**KEY)
+    lot = serializers.CharField(**KEY)
+    quantity = serializers.DecimalField(**QUANTITY, min_value=Decimal("0.001"), required=False, allow_null=True, default=None)
+
+
 class ConfirmationSerializer(StrictSerializer):
     client_id = serializers.UUIDField()
     work_order = serializers.CharField(**KEY)
@@ -134,6 +141,27 @@ class ConfirmationSerializer(StrictSerializer):
     )
     final = serializers.BooleanField(required=False, default=False)
     confirmed_at = MomentField(required=False, allow_null=True, default=None)
+    # Material (backflush and output): see mes.services.confirmation_materials.
+    lots = LotUseSerializer(many=True, required=False, max_length=200)
+    output_lot = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    serials = serializers.ListField(child=serializers.CharField(**KEY), required=False, max_length=10000)
+
+    def validate_serials(self, value):
+        if len(set(value)) != len(value):
+            raise serializers.ValidationError("A serial is named twice.")
+        return value
+
+
+MATERIAL_FIELDS = frozenset({"lots", "output_lot", "serials"})
+
+
+def material_request_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """The material fields of a validated confirmation, as ``ConfirmationRequest`` takes them."""
+    return {
+        "lots": tuple(LotUse(item=use["item"], lot=use["lot"], quantity=use.get("quantity")) for use in data.get("lots") or ()),
+        "output_lot": (data.get("output_lot") or "").strip(),
+        "serials": tuple(data.get("serials") or ()),
+    }
 
 
 # --- confirmations without a serializer per request ----------------------------------------
@@ -211,6 +239,51 @@ def _fast_confirmation(data: Any) -> dict[str, Any] | None:
         except serializers.ValidationError:
             return None
     values["confirmed_at"] = confirmed_at
+    if not MATERIAL_FIELDS.isdisjoint(data):
+        materials = _fast_materials(data)
+        if materials is None:
+            return None
+        values.update(materials)
+    return values
+
+
+_LOT_USE_FIELDS = frozenset({"item", "lot", "quantity"})
+
+
+def _fast_materials(data: dict[str, Any]) -> dict[str, Any] | None:
+    """The material fields as the serializer gives them, for plain lists of plain values; else None."""
+    values: dict[str, Any] = {}
+    if "lots" in data:
+        lots = data["lots"]
+        if type(lots) is not list or len(lots) > 200:
+            return None
+        values["lots"] = []
+        for use in lots:
+            if type(use) is not dict or not use.keys() <= _LOT_USE_FIELDS:
+                return None
+            item, lot, quantity = _key_text(use.get("item")), _key_text(use.get("lot")), use.get("quantity")
+            if not item or not lot:
+                return None
+            if quantity is not None:
+                if type(quantity) not in (int, float, str) or not _QUANTITY_TEXT.fullmatch(str(quantity)):
+                    return None
+                quantity = Decimal(str(quantity)).quantize(Decimal("0.001"))
+                if quantity == 0:
+                    return None
+            values["lots"].append({"item": item, "lot": lot, "quantity": quantity})
+    if "output_lot" in data:
+        output_lot = _key_text(data["output_lot"])
+        if output_lot is None:
+            return None
+        values["output_lot"] = output_lot
+    if "serials" in data:
+        serials = data["serials"]
+        if type(serials) is not list or len(serials) > 10000:
+            return None
+        texts = [_key_text(serial) for serial in serials]
+        if not all(texts) or len(set(texts)) != len(texts):
+            return None
+        values["serials"] = texts
     return values
 
 
@@ -301,6 +374,23 @@ class ErpSyncOutSerializer(serializers.Serializer):
     acknowledged_at = serializers.DateTimeField(allow_null=True)
 
 
+class ConsumptionOutSerializer(serializers.Serializer):
+    item = serializers.CharField()
+    lot = serializers.CharField(allow_null=True)
+    quantity = serializers.DecimalField(**QUANTITY)
+    unit = serializers.CharField()
+    movement_id = serializers.UUIDField()
+
+
+class OutputOutSerializer(serializers.Serializer):
+    item = serializers.CharField()
+    lot = serializers.CharField(allow_null=True)
+    serials = serializers.ListField(child=serializers.CharField())
+    quantity = serializers.DecimalField(**QUANTITY)
+    unit = serializers.CharField()
+    movement_ids = serializers.ListField(child=serializers.UUIDField())
+
+
 class ConfirmationOutSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     client_id = serializers.UUIDField()
@@ -321,6 +411,8 @@ class ConfirmationOutSerializer(serializers.Serializer):
     reverses = serializers.UUIDField(allow_null=True)
     reversed_by = serializers.UUIDField(allow_null=True)
     erp_sync = ErpSyncOutSerializer()
+    consumptions = ConsumptionOutSerializer(many=True)
+    output = OutputOutSerializer(allow_null=True)
 
 
 class BulkResultSerializer(serializers.Serializer):

@@ -279,6 +279,7 @@ def _confirmation_request(data: dict[str, Any]) -> ConfirmationRequest:
         machine_minutes=data["machine_minutes"],
         final=data["final"],
         confirmed_at=data["confirmed_at"],
+        **s.material_request_fields(data),
     )
 
 

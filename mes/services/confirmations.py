@@ -5,6 +5,14 @@ lists them in the order they are checked (pure, on rows already loaded and locke
 single and the bulk paths refuse exactly the same things. A confirmation, the operation's new
 totals, its audit event and its outbox message are written in one transaction, all or nothing,
 by ``confirmation_rows_write`` (``mes.services.confirmation_rows``), for reversals too.
+
+A report may move material: it backflushes its operation's backflush components and, on the
+last operation, receives the good quantity into an output lot or serials. The rules
+``backflush_covered`` and ``output_receivable`` plan that (``mes.services.confirmation_materials``,
+whose docstring gives the rules, the one for a lot's on-hand included) with every other refusal
+before anything is written; the movements, lot and component totals and the goods messages
+(after the confirmation's own) are written with the confirmation. The lots a call can touch are
+locked after the order(s), in primary-key order, once per call.
 """
 
 from __future__ import annotations
@@ -37,6 +45,18 @@ from mes.models import (
     WorkCenter,
     WorkOrder,
     WorkOrderOperation,
+)
+from mes.services.confirmation_materials import (
+    LotUse,
+    MaterialBook,
+    MaterialPlan,
+    backflush_plan,
+    goods_messages,
+    movements_payload,
+    needs_materials,
+    output_plan,
+    plan_apply,
+    reversal_movements,
 )
 from mes.services.confirmation_rows import (
     QUANTITY_FIELDS,
@@ -76,17 +96,28 @@ class ConfirmationRequest:
     machine_minutes: Decimal | None = None  # None: zero here; machine reports name their run time
     final: bool = False
     confirmed_at: datetime.datetime | None = field(default=None, compare=False)
+    lots: tuple[LotUse, ...] = ()  # lots named for backflushed items
+    output_lot: str = ""
+    serials: tuple[str, ...] = ()
 
     def fingerprint(self) -> str:
-        """What makes two sends of one ``client_id`` "the same report": everything but the timestamp."""
+        """What makes two sends of one ``client_id`` "the same report": everything but the timestamp.
+        The material fields count only when given, so a report without them hashes as it always did."""
         canonical = {
             name: (str(value.normalize()) if isinstance(value, Decimal) else str(value))
             for name, value in ((name, _as_given(name, getattr(self, name))) for name in FINGERPRINT_FIELDS)
         }
+        if self.lots:
+            canonical["lots"] = [use.fingerprint() for use in self.lots]
+        if self.output_lot:
+            canonical["output_lot"] = self.output_lot
+        if self.serials:
+            canonical["serials"] = list(self.serials)
         return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
 
 
-FINGERPRINT_FIELDS = tuple(f.name for f in fields(ConfirmationRequest) if f.name != "confirmed_at")
+MATERIAL_FIELDS = ("lots", "output_lot", "serials")
+FINGERPRINT_FIELDS = tuple(f.name for f in fields(ConfirmationRequest) if f.name != "confirmed_at" and f.name not in MATERIAL_FIELDS)
 _DEFAULTED_MINUTES = ("labor_minutes", "machine_minutes")
 
 
@@ -98,7 +129,7 @@ def _as_given(name: str, value: Any) -> Any:
 
 @dataclass
 class ConfirmationResult:
-    confirmation: Confirmation
+    confirmation: Confirmation  # carrying ``material_movements`` when just recorded
     created: bool
     message: OutboxMessage | None = None  # the ERP message written with a new record
 
@@ -249,6 +280,12 @@ class Judgement:
     reason: ReasonCode | None = None
     operator: Employee | None = None
     operation: WorkOrderOperation | None = None
+    book: MaterialBook | None = None  # None: nothing this report can move (no look-up made)
+    plan: MaterialPlan = field(default_factory=MaterialPlan)
+
+    @property
+    def is_last_operation(self) -> bool:
+        return self.operation.sequence == max(candidate.sequence for candidate in self.operations)
 
     def previous(self) -> list[WorkOrderOperation]:
         """The operations before the one reported."""
@@ -462,6 +499,22 @@ def quantity_within_available(*, judgement: Judgement) -> None:
     )
 
 
+def backflush_covered(*, judgement: Judgement) -> None:
+    """Every backflush component of the operation can be taken from a lot (or, untracked, from none)."""
+    if judgement.book is not None:
+        judgement.plan.draws = backflush_plan(
+            request=judgement.request, work_order=judgement.work_order, operation=judgement.operation, book=judgement.book
+        )
+
+
+def output_receivable(*, judgement: Judgement) -> None:
+    """The last operation's good quantity can be received: a free output lot, or one new serial per piece."""
+    if judgement.book is not None:
+        judgement.plan.receipts = output_plan(
+            request=judgement.request, work_order=judgement.work_order, is_last=judgement.is_last_operation, book=judgement.book
+        )
+
+
 #: Every rule a confirmation must pass, in the order they are checked: the first that fails
 #: decides the refusal. The request's own values first, then what it names, then the order's state.
 CONFIRMATION_RULES = (
@@ -480,6 +533,8 @@ CONFIRMATION_RULES = (
     operation_open,
     quality_checkpoints_passed,
     quantity_within_available,
+    backflush_covered,
+    output_receivable,
 )
 
 
@@ -508,14 +563,14 @@ _QUANTITY_PLACES = Decimal("0.001")
 _MINUTES_PLACES = Decimal("0.01")
 
 
-def _payload(confirmation: Confirmation, work_order: WorkOrder, operation: WorkOrderOperation) -> dict[str, Any]:
+def _payload(confirmation: Confirmation, work_order: WorkOrder, operation: WorkOrderOperation, movements: list | None = None) -> dict[str, Any]:
     """Everything an ERP connector needs, so sending never has to read the domain tables again."""
     # Each related object read once: a gateway's batch builds a thousand of these.
     reverses = confirmation.reverses if confirmation.reverses_id is not None else None
     item = work_order.item
     reason = confirmation.reason_code if confirmation.reason_code_id is not None else None
     operator = confirmation.operator if confirmation.operator_id is not None else None
-    return {
+    payload = {
         "type": confirmation.kind,
         "confirmation_id": str(confirmation.uuid),
         "client_id": str(confirmation.client_id),
@@ -542,15 +597,18 @@ def _payload(confirmation: Confirmation, work_order: WorkOrder, operation: WorkO
             {"confirmation_id": str(reverses.uuid), "idempotency_key": str(reverses.uuid)} if reverses is not None else None
         ),
     }
+    if movements:  # for ERPs that book the movements with the report (SAP's deep insert)
+        payload["goods_movements"] = movements_payload(movements)
+    return payload
 
 
-def _message(confirmation: Confirmation, work_order: WorkOrder, operation: WorkOrderOperation) -> NewMessage:
+def _message(confirmation: Confirmation, work_order: WorkOrder, operation: WorkOrderOperation, movements: list | None = None) -> NewMessage:
     return NewMessage(
         kind=confirmation.kind,
         partition_key=work_order.number,
         source_uuid=confirmation.uuid,
         idempotency_key=confirmation.uuid,
-        payload=_payload(confirmation, work_order, operation),
+        payload=_payload(confirmation, work_order, operation, movements),
     )
 
 
@@ -630,7 +688,12 @@ def _record(judgement: Judgement, rows: ConfirmationRows, actor: Any) -> Confirm
     event = _event(confirmation, work_order, before, _totals(operation), actor)
     if request.final:
         _finish_operation(operation, work_order, judgement.operations, actor, label)
-    rows.add(confirmation, event, _message(confirmation, work_order, operation))
+    movements = plan_apply(plan=judgement.plan, confirmation=confirmation, book=judgement.book, rows=rows.materials) if judgement.plan else []
+    confirmation.material_movements = movements
+    rows.add(
+        confirmation, event, _message(confirmation, work_order, operation, movements),
+        goods_messages(confirmation=confirmation, movements=movements) if movements else (),
+    )
     return confirmation
 
 
@@ -705,7 +768,9 @@ _OPERATIONS_SQL = f"""
 SELECT {_OPERATION_COLUMNS},
        (SELECT c.id FROM mes_confirmation c WHERE c.client_id = %s) AS existing_confirmation_id,
        e.id AS employee_id, e.name AS employee_name, e.is_active AS employee_active,
-       r.id AS reason_id, r.kind AS reason_kind, r.name AS reason_name
+       r.id AS reason_id, r.kind AS reason_kind, r.name AS reason_name,
+       EXISTS (SELECT 1 FROM mes_workordercomponent b
+               WHERE b.work_order_id = op.work_order_id AND b.operation_sequence = op.sequence AND b.backflush) AS has_backflush
 FROM {_OPERATION_TABLES}
 LEFT JOIN mes_employee e ON e.badge = %s
 LEFT JOIN mes_reasoncode r ON r.code = %s
@@ -770,8 +835,10 @@ def operation_confirm(*, request: ConfirmationRequest, actor: Any = None, work_c
             if existing_id is not None:
                 return _replay(Confirmation.objects.get(pk=existing_id), request)
             rows = ConfirmationRows()
-            confirmation = _record(Judgement(request, work_order, operations, lookups, work_center), rows, actor)
-            (outbox_message,) = confirmation_rows_write(rows=rows)
+            judgement = Judgement(request, work_order, operations, lookups, work_center)
+            judgement.book = _book_if_needed(judgement)
+            confirmation = _record(judgement, rows, actor)
+            outbox_message = confirmation_rows_write(rows=rows)[0]
     except (DomainError, IntegrityError):
         # A resend of a recorded report must be answered even if the order has moved on since
         # (completed, closed): the replay wins over the rules that would refuse a new report.
@@ -782,6 +849,21 @@ def operation_confirm(*, request: ConfirmationRequest, actor: Any = None, work_c
         return _replay(existing, request)
     _mark_unreversed(confirmation)
     return ConfirmationResult(confirmation, created=True, message=outbox_message)
+
+
+def _book_if_needed(judgement: Judgement) -> MaterialBook | None:
+    """The lots and components a single report may move, locked; None (no look-up) when it can move none."""
+    request, work_order = judgement.request, judgement.work_order
+    operation = next((candidate for candidate in judgement.operations if candidate.sequence == request.operation), None)
+    if operation is None:
+        return None  # refused by operation_known
+    last = max(candidate.sequence for candidate in judgement.operations)
+    if not needs_materials(
+        request=request, work_order=work_order, operation=operation, is_last=operation.sequence == last,
+        has_backflush=bool(getattr(operation, "has_backflush", True)),
+    ):
+        return None
+    return MaterialBook.load(orders=[work_order], requests=[request], last_sequences={work_order.pk: last})
 
 
 def _mark_unreversed(confirmation: Confirmation) -> None:
@@ -806,6 +888,11 @@ def operation_confirm_many(*, requests: list[ConfirmationRequest], actor: Any = 
         }
         lookups = _Lookups.load(requests)
         lookups.clock = _clock_for_many(requests, orders, operations_by_order, lookups)
+        book = MaterialBook.load(
+            orders=list(orders.values()),
+            requests=[request for request in requests if request.client_id not in seen],
+            last_sequences={pk: max(o.sequence for o in operations) for pk, operations in operations_by_order.items() if operations},
+        )
         rows = ConfirmationRows()
         for index, request in enumerate(requests):
             try:
@@ -815,7 +902,7 @@ def operation_confirm_many(*, requests: list[ConfirmationRequest], actor: Any = 
                 work_order = orders.get(request.work_order)
                 if work_order is None:
                     raise unknown_work_order(number=request.work_order)
-                judgement = Judgement(request, work_order, operations_by_order[work_order.pk], lookups)
+                judgement = Judgement(request, work_order, operations_by_order[work_order.pk], lookups, book=book)
                 confirmation = _record(judgement, rows, actor)
             except DomainError as error:
                 answers[index] = error
@@ -863,13 +950,20 @@ def confirmation_reverse(*, confirmation_id: uuid.UUID, reason: str = "", actor:
         original.operation = operation
         next_operation_stays_covered(original=original, operations=operations, work_order=work_order)
         reversal = _reversal(original, work_order, reason, actor)
+        rows = ConfirmationRows()
+        # Checked (output_consumed) before the reopening below writes anything.
+        movements = reversal_movements(original=original, reversal=reversal, rows=rows.materials)
+        reversal.material_movements = movements
         before = _totals(operation)
         _add_to_totals(operation, reversal)
         if original.is_final and operation.status == Status.COMPLETED:
             _reopen(operation, work_order, actor, reason)
-        rows = ConfirmationRows()
-        rows.add(reversal, _event(reversal, work_order, before, _totals(operation), actor, reason), _message(reversal, work_order, operation))
-        (outbox_message,) = confirmation_rows_write(rows=rows)
+        rows.add(
+            reversal, _event(reversal, work_order, before, _totals(operation), actor, reason),
+            _message(reversal, work_order, operation, movements),
+            goods_messages(confirmation=reversal, movements=movements, reverses_uuid=original.uuid) if movements else (),
+        )
+        outbox_message = confirmation_rows_write(rows=rows)[0]
     return ConfirmationResult(reversal, created=True, message=outbox_message)
 
 

@@ -95,7 +95,7 @@ def _columns(model: type, alias: str) -> str:
 # a confirmation (the hot path), where the ORM's compiling cost as much as the database's work.
 _LOCK_SQL = f"""
 SELECT {_columns(WorkOrder, "o")},
-       i.code AS item_code, i.name AS item_name, i.unit_id AS item_unit_id, u.code AS unit_code
+       i.code AS item_code, i.name AS item_name, i.unit_id AS item_unit_id, i.tracking AS item_tracking, u.code AS unit_code
 FROM mes_workorder o
 JOIN mes_item i ON i.id = o.item_id
 JOIN mes_unitofmeasure u ON u.id = i.unit_id
@@ -118,7 +118,10 @@ def work_orders_lock(*, numbers: Iterable[str]) -> dict[str, WorkOrder]:
         sql, params = _LOCK_SQL.format(numbers="o.number IN (SELECT value FROM json_each(%s))", lock=""), [json.dumps(numbers)]
     orders = {}
     for work_order in raw_instances(WorkOrder, sql, params):
-        item = partial_instance(Item, id=work_order.item_id, code=work_order.item_code, name=work_order.item_name, unit_id=work_order.item_unit_id)
+        item = partial_instance(
+            Item, id=work_order.item_id, code=work_order.item_code, name=work_order.item_name, unit_id=work_order.item_unit_id,
+            tracking=work_order.item_tracking,
+        )
         relate(item, "unit", partial_instance(UnitOfMeasure, id=work_order.item_unit_id, code=work_order.unit_code))
         relate(work_order, "item", item)
         orders[work_order.number] = work_order

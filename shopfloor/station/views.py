@@ -37,6 +37,7 @@ from common.errors import DomainError
 from common.roles import may
 from erp_sync.outbox import confirmation_sync_state
 from mes.models import Employee, ReasonCode, WorkCenter
+from mes.api.representations import confirmation_materials_json
 from mes.services.confirmations import ConfirmationRequest, plain
 from mes.services.material_issues import MaterialIssueResult, over_issue_summary
 from shopfloor.documents import badge_cards_pdf, station_sheet_pdf
@@ -321,9 +322,22 @@ def api_report(request: HttpRequest) -> JsonResponse:
                 "erp_state": erp["state"] if erp else None,
             },
             "operation": operation,
+            "output": _report_output(confirmation),
         },
         status=201 if result.created else 200,
     )
+
+
+def _report_output(confirmation) -> dict[str, Any] | None:
+    """What a last operation's report received, with the label of each lot or serial to print."""
+    output = confirmation_materials_json(confirmation)["output"]
+    if output is None:
+        return None
+    codes = output["serials"] or [output["lot"]]
+    return {
+        "item": output["item"], "lot": output["lot"], "serials": output["serials"], "quantity": plain(quantity=output["quantity"]),
+        "label_urls": [reverse("api-lot-label", args=[output["item"], code]) for code in codes],
+    }
 
 
 def _operation_action(request: HttpRequest, shape: type, act: Callable[[Station, dict[str, Any]], Any]) -> JsonResponse:

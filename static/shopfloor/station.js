@@ -264,7 +264,10 @@ async function drain() {
       continue;
     }
     await store.delete("outbox", entry.seq);
-    if (live) outcomes.set(entry.body.client_id, { sent: result.data });
+    if (live) {
+      outcomes.set(entry.body.client_id, { sent: result.data });
+      showOutputLabels(result.data.output);
+    }
     else sentLater += 1;
     await rememberOperation(result.data.operation);
   }
@@ -645,3 +648,20 @@ async function start() {
 }
 
 start();
+
+// --- output labels: a report on an order's last operation offers the label of its lot or serials ---
+
+function showOutputLabels(output) {
+  const links = $("output-label-links");
+  links.replaceChildren();
+  $("output-labels").hidden = !output;
+  if (!output) return;
+  const codes = output.serials.length ? output.serials : [output.lot];
+  output.label_urls.forEach((url, index) => {
+    const anchor = document.createElement("a");
+    anchor.href = `${url}?lang=${encodeURIComponent(config.language)}`;
+    anchor.target = "_blank";
+    anchor.textContent = codes[index];
+    links.append(anchor, " ");
+  });
+}

@@ -98,19 +98,9 @@ def confirm_with_goods(
 
 
 def reverse_with_goods(*, confirmation: Confirmation) -> Confirmation:
-    """The reversal of a confirmation and of the movements it caused."""
-    with transaction.atomic():
-        work_order = work_order_lock(number=confirmation.work_order.number)
-        reversal = confirmation_reverse(confirmation_id=confirmation.uuid, reason="miscounted").confirmation
-        negated = [
-            _movement(
-                kind=movement.kind, source=Source.REVERSAL, work_order=work_order, operation=movement.operation, lot=movement.lot,
-                quantity=-movement.quantity, confirmation=reversal, reverses=movement,
-            )
-            for movement in confirmation.movements.order_by("pk")
-        ]
-        _ride_with(reversal, work_order, confirmation.operation, negated, reverses=confirmation)
-    return reversal
+    """The reversal of a confirmation and of the movements it caused: the confirmation service
+    negates them and queues their goods reversals with its own (mes.services.confirmation_materials)."""
+    return confirmation_reverse(confirmation_id=confirmation.uuid, reason="miscounted").confirmation
 
 
 def _ride_with(confirmation: Confirmation, work_order, step, movements: list[MaterialMovement], *, reverses: Confirmation | None) -> None:

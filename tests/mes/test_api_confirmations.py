@@ -56,12 +56,13 @@ def test_post_confirmation_is_201_with_the_documented_shape(released_order, oper
     assert set(answer) == {
         "id", "client_id", "kind", "work_order", "operation", "good_qty", "scrap_qty", "rework_qty", "reason_code",
         "operator_badge", "station", "labor_minutes", "machine_minutes", "final", "confirmed_at", "recorded_at",
-        "reverses", "reversed_by", "erp_sync",
+        "reverses", "reversed_by", "erp_sync", "consumptions", "output",
     }
     assert {key: value for key, value in answer.items() if key not in {"confirmed_at", "recorded_at", "erp_sync"}} == {
         "id": str(row.uuid), "client_id": sent["client_id"], "kind": "confirmation", "work_order": ORDER, "operation": 10,
         "good_qty": 4, "scrap_qty": 1, "rework_qty": 0, "reason_code": "SCRAP-01", "operator_badge": "B-1001",
         "station": "ST-07", "labor_minutes": 30, "machine_minutes": 25, "final": False, "reverses": None, "reversed_by": None,
+        "consumptions": [], "output": None,
     }
     assert instant(answer["confirmed_at"]) == reported_at
     assert instant(answer["recorded_at"]) == row.recorded_at

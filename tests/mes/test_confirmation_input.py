@@ -139,3 +139,32 @@ def test_the_quick_path_takes_what_stations_usually_send():
     assert values is not None
     assert values["good_qty"] == Decimal("5.000") and str(values["scrap_qty"]) == "0.500"
     assert _typed(values) == _serializer_answer(record)[1]
+
+
+@pytest.mark.parametrize(
+    "materials",
+    [
+        {"lots": [{"item": "TUBE-20", "lot": " T-1 "}, {"item": "BOLT", "lot": "B-1", "quantity": "2.5"}]},
+        {"lots": [{"item": "TUBE-20", "lot": "T-1", "quantity": 0}]},
+        {"lots": [{"item": "", "lot": "T-1"}]},
+        {"lots": "T-1"},
+        {"output_lot": " FR-1 "},
+        {"output_lot": ""},
+        {"serials": ["SN-1", "SN-2"]},
+        {"serials": ["SN-1", "SN-1"]},
+        {"serials": [1]},
+    ],
+)
+def test_the_material_fields_are_answered_like_the_serializer(materials):
+    record = {"client_id": CLIENT_ID, "work_order": "WO-1001", "operation": 10, "good_qty": 1, **materials}
+    assert _our_answer(record) == _serializer_answer(record), record
+
+
+def test_the_quick_path_takes_plain_lots_output_lots_and_serials():
+    record = {"client_id": CLIENT_ID, "work_order": "WO-1001", "operation": 30, "good_qty": 2, "output_lot": "FR-1",
+              "lots": [{"item": "TUBE-20", "lot": "T-1", "quantity": "1.5"}], "serials": ["SN-1", "SN-2"]}
+    values = _fast_confirmation(record)
+    assert values is not None
+    assert (values["lots"], values["output_lot"], values["serials"]) == (
+        [{"item": "TUBE-20", "lot": "T-1", "quantity": Decimal("1.500")}], "FR-1", ["SN-1", "SN-2"]
+    )

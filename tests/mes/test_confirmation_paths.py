@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from common.errors import DomainError
 from erp_sync.models import OutboxMessage
-from mes.models import Confirmation, Event, WorkOrder, WorkOrderOperation
+from mes.models import BomLine, Confirmation, Event, Item, WorkOrder, WorkOrderOperation
 from mes.services import confirmations
 from mes.services.confirmations import (
     CONFIRMATION_RULES,
@@ -66,6 +66,19 @@ def behind_an_open_checkpoint() -> None:
     WorkOrderFactory(number="WO-QC", item=item, quantity=Decimal(10))
     work_order_transition(number="WO-QC", action="release")
     confirm("WO-QC", 10, good_qty=10)
+
+
+def backflushing_a_lot_tracked_tube() -> None:
+    Item.objects.filter(code="TUBE-20").update(tracking=Item.Tracking.LOT)
+    BomLine.objects.filter(component__code="TUBE-20").update(backflush=True)
+    released()
+
+
+def serial_tracked() -> None:
+    item = ItemFactory(code="PUMP", tracking=Item.Tracking.SERIAL)
+    RoutingFactory(item=item, operations=[{}])
+    WorkOrderFactory(number="WO-SN", item=item, quantity=Decimal(10))
+    work_order_transition(number="WO-SN", action="release")
 
 
 def client_id_used() -> None:
@@ -120,6 +133,10 @@ CASES = {
     "open-checkpoint": Case(
         confirmations.quality_checkpoints_passed, "quality_checkpoint_open", 409,
         {"work_order": "WO-QC", "operation": 20, "good_qty": 1}, given=behind_an_open_checkpoint,
+    ),
+    "lot-required": Case(confirmations.backflush_covered, "lot_required", 422, {"good_qty": 1}, given=backflushing_a_lot_tracked_tube),
+    "serials-required": Case(
+        confirmations.output_receivable, "serials_required", 422, {"work_order": "WO-SN", "good_qty": 1}, given=serial_tracked
     ),
     "over-the-order": Case(confirmations.quantity_within_available, "quantity_exceeds_available", 422, {"good_qty": 11}),
     "nothing-passed-on": Case(confirmations.quantity_within_available, "quantity_exceeds_available", 422, {"operation": 20, "good_qty": 1}),

@@ -211,6 +211,7 @@ ACTIONS: list[Action] = [
     Action("api-trace", "GET", ("api.read",)),
     Action("api-operation-start", "POST", ("operation.run_on_equipment",), OPERATION, {}),
     Action("api-operation-stop", "POST", ("operation.run_on_equipment",), OPERATION, {"equipment": "NO-SUCH-MACHINE"}),
+    Action("api-lot-label", "GET", ("trace.view",), {"item_code": "FRAME-100", "lot_code": "NO-SUCH-LOT"}, station=True),
 ]
 
 
