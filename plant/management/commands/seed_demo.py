@@ -21,14 +21,16 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.db.models import F
 
 from common.errors import DomainError
 from common.roles import Role
 from erp_sync.models import ErpConnection
 from erp_sync.services import erp_connection_upsert
-from mes.models import ApiToken, Equipment, Status, WorkOrder, WorkOrderOperation
+from mes.models import ApiToken, Equipment, Item, Lot, Status, WorkOrder, WorkOrderComponent, WorkOrderOperation
 from mes.services.accounts import api_token_create, api_user_bind, api_user_ensure
 from mes.services.confirmations import ConfirmationRequest, operation_confirm
+from mes.services.material_issues import MaterialIssueRequest, material_issue
 from mes.services.master_data import (
     bom_upsert,
     employee_upsert,
@@ -104,8 +106,12 @@ ITEMS = [
     ("FG-3000", "泵组 Pump unit", "pcs", "Finished good, lines L1 and L2"),
 ]
 
-# Raw materials traced by lot (issued by scanning their lot at the station); the rest untracked.
-ITEM_TRACKING = {"RM-0001": "lot", "RM-0005": "lot", "RM-0006": "lot"}
+# Items traced by lot; the rest untracked. The raw materials are issued by scanning their lot at
+# the station; the base plate SA-1200 and the motor bracket FG-1000 made of it are received into an
+# output lot by the report of their last operation (``<order>-<YYYYMMDD>``), and the base plate's lot
+# is scanned into the bracket's orders in turn: steel lot → base plate lot → bracket lot, traceable
+# both ways. Nothing tracked is backflushed, so no report (nor a machine's count) waits for a lot.
+ITEM_TRACKING = {"RM-0001": "lot", "RM-0005": "lot", "RM-0006": "lot", "SA-1200": "lot", "FG-1000": "lot"}
 # Lots the ERP staged for production: item, lot, quantity, status, supplier lot, location.
 DEMO_LOTS = [
     ("RM-0001", "RM1-2611-A", "5000", "available", "BAOSTEEL-88412", "RACK-A1"),
@@ -408,7 +414,8 @@ class Command(BaseCommand):
                     is_default=True,
                     actor=erp,
                 )
-        for order in demo_orders():
+        # Sub-assemblies first: a finished good's order is issued the lot its sub-assembly's order made.
+        for order in sorted(demo_orders(), key=lambda order: order.item.startswith("FG")):
             self.play(order, users)
         self.connect_machines(erp)
         return tokens
@@ -471,6 +478,8 @@ class Command(BaseCommand):
                 move("cancel", "planner", "客户取消 Cancelled by customer")
                 return
             move("release", "planner")
+            if order.story in {"in_progress", "paused", "completed", "closed"}:
+                self.issue_tracked(order, users["station"])
             if order.story == "cancelled_released":
                 move("cancel", "planner", "工程变更 Engineering change")
             elif order.story in {"in_progress", "paused"}:
@@ -481,6 +490,42 @@ class Command(BaseCommand):
                 self.confirm_fully(order, users["station"])
                 if order.story == "closed":
                     move("close", "supervisor")
+
+    def issue_tracked(self, order: DemoOrder, actor: Any) -> None:
+        """Scan, before the order's first report, a lot of each of its tracked components issued by scan:
+        the oldest available lot holding the whole requirement (raw material from the ERP's lots, a
+        sub-assembly from the lot an order of it made), as an operator at the operation's station does."""
+        components = (
+            WorkOrderComponent.objects.select_related("item")
+            .filter(work_order__number=order.number, backflush=False)
+            .exclude(item__tracking=Item.Tracking.NONE)
+            .order_by("operation_sequence", "position")
+        )
+        for component in components:
+            lot = (
+                Lot.objects.filter(item=component.item, kind=Lot.Kind.LOT, status=Lot.Status.AVAILABLE)
+                .annotate(on_hand=F("received_qty") + F("produced_qty") - F("issued_qty"))
+                .filter(on_hand__gte=component.required_qty)
+                .order_by("pk")
+                .first()
+            )
+            if lot is None:
+                continue
+            operation = next(op for op in ROUTINGS[order.item] if op[0] == component.operation_sequence)
+            operator_badge, station = self.crew(order, operation[2], operation[5])
+            material_issue(
+                request=MaterialIssueRequest(
+                    client_id=uuid.uuid5(DEMO_NAMESPACE, f"{order.number}/{component.operation_sequence}/issue/{component.item.code}"),
+                    work_order=order.number,
+                    operation=component.operation_sequence,
+                    item=component.item.code,
+                    lot=lot.code,
+                    quantity=component.required_qty,
+                    operator_badge=operator_badge,
+                    station=station,
+                ),
+                actor=actor,
+            )
 
     def confirm_partly(self, order: DemoOrder, actor: Any) -> None:
         """Two shifts on the first operation (one with scrap), some good parts through the second."""
@@ -567,6 +612,33 @@ class Command(BaseCommand):
             + ", ".join(f"{count} {status}" for status, count in counts.items() if count)
         )
 
+    def traced_chain(self) -> tuple[Lot, Lot] | None:
+        """A finished lot the demo made of a sub-assembly lot made of a raw lot, and that raw lot."""
+        for finished in Lot.objects.select_related("item").filter(item__code__startswith="FG-", produced_by__isnull=False).order_by("pk"):
+            for sub in Lot.objects.select_related("item").filter(movements__work_order=finished.produced_by_id, movements__kind="issue", produced_by__isnull=False).distinct():
+                raw = Lot.objects.select_related("item").filter(
+                    movements__work_order=sub.produced_by_id, movements__kind="issue", produced_by__isnull=True
+                ).order_by("pk").first()
+                if raw is not None:
+                    return raw, finished
+        return None
+
+    def lot_to_scan(self) -> tuple[str, int, str, str] | None:
+        """An order's cutting operation still open that needs a lot of steel, and the lot to scan for it."""
+        lot = Lot.objects.filter(item__code="RM-0001", status=Lot.Status.AVAILABLE).order_by("pk").first()
+        components = (
+            WorkOrderComponent.objects.filter(item__code="RM-0001", backflush=False, work_order__status__in=[Status.RELEASED, Status.IN_PROGRESS])
+            .filter(issued_qty__lt=F("required_qty"))
+            .order_by("work_order__number")
+            .values_list("work_order_id", "work_order__number", "operation_sequence")
+        )
+        for order_id, number, sequence in components:
+            if lot and WorkOrderOperation.objects.filter(
+                work_order_id=order_id, sequence=sequence, work_center__code="WC-CUT", status__in=[Status.RELEASED, Status.IN_PROGRESS]
+            ).exists():
+                return number, sequence, "RM-0001", lot.code
+        return None
+
     def print_access(self, base_url: str, *, tokens: dict[str, str]) -> None:
         self.say()
         self.say("Open in a browser:")
@@ -580,6 +652,15 @@ class Command(BaseCommand):
         self.say(f"  {base_url}/station/    operator station: make this browser one at {base_url}/station/setup/ (supervisor),")
         self.say(f"                           or open the one-time link of: python manage.py create_station_link WC-CUT --base-url {base_url}")
         self.say("                           then scan or type EMP:E1001, WO:<order>/<operation>, QTY:5, ACT:REPORT")
+        scan = self.lot_to_scan()
+        if scan:
+            self.say(f"                           and LOT:{scan[2]}:{scan[3]} to issue that lot of steel to {scan[0]}/{scan[1]}")
+        self.say(f"  {base_url}/trace/      trace a lot or serial forward (where it went) and backward (what it was made of)")
+        chain = self.traced_chain()
+        if chain:
+            raw, finished = chain
+            self.say(f"                           e.g. {raw.code} (steel, {raw.item.code}) or {finished.code} ({finished.item.code}, made of it);")
+            self.say(f"                           the label of {finished.code}: {base_url}/api/v1/lots/{finished.item.code}/{finished.code}/label.pdf")
         people = [(username, role, password) for username, role, password in DEMO_USERS if password]
         if any(username in tokens for username, _role, _password in people):
             self.say()
