@@ -3,9 +3,12 @@
 Reads the API tokens the demo printed (``--plant-log``, the output of ``make run``), then, until
 ``--minutes`` are up, reports small quantities on the demo's orders the way a station and a
 gateway do (each report sent twice: the resend must answer 200 with the original), reads an
-order, the sync health and the message list, and — where the demo has lots — issues a lot and
-looks it up. Every answer's status is counted; any 5xx is printed at once. At the end it waits
-for the outbox to drain and checks the simulated ERP's ledger (``--ledger``): no key booked twice.
+order, the sync health and the message list. Every ``--issue-every`` rounds it scans a demo lot
+(``--lots``) into an open operation of the work center that consumes that item, sent twice like a
+report (the resend answers the original: 200, or 202 again while an over-issue awaits a
+supervisor), then reads the lot and traces it forward. Every answer's status is counted; any 5xx
+is printed at once and fails the run. At the end it waits for the outbox to drain and checks the
+simulated ERP's ledger (``--ledger``): no key booked twice.
 
     python bench/soak.py --base http://127.0.0.1:8000 --plant-log /tmp/plant.log \\
         --ledger var/erp-simulator-ledger.jsonl --minutes 30
@@ -47,14 +50,21 @@ class Client:
 
     def call(self, method: str, path: str, body: dict | None = None) -> requests.Response:
         response = self.session.request(method, f"{self.base}{path}", json=body, timeout=30)
-        self.counts[f"{method} {response.status_code}"] += 1
+        name = f"{method} {response.status_code}"
+        if 400 <= response.status_code < 500 and method == "POST":  # a refusal: say which
+            try:
+                name += f" {(response.json().get('error') or {}).get('code', '')}"
+            except ValueError:
+                pass
+        self.counts[name] += 1
         if response.status_code >= 500:
             print(f"5xx: {method} {path} -> {response.status_code} {response.text[:300]}", flush=True)
         return response
 
 
-def open_operations(client: Client, orders: list[str], work_center: str) -> list[tuple[str, int]]:
-    """The demo orders' operations at ``work_center`` that still take reports."""
+def open_operations(client: Client, orders: list[str], work_center: str, *, components: dict | None = None) -> list[tuple[str, int]]:
+    """The demo orders' operations at ``work_center`` that still take reports; ``components``, if
+    given, gets the items each of them consumes by scan, by (order, sequence)."""
     found = []
     for number in orders:
         response = client.call("GET", f"/api/v1/work-orders/{number}")
@@ -66,7 +76,35 @@ def open_operations(client: Client, orders: list[str], work_center: str) -> list
         for operation in order.get("operations", []):
             if operation.get("work_center") == work_center and operation.get("status") in {"released", "in_progress"}:
                 found.append((number, operation["sequence"]))
+                if components is not None:
+                    components[(number, operation["sequence"])] = [
+                        line["item"] for line in order.get("components", []) if line.get("operation") == operation["sequence"] and not line.get("backflush")
+                    ]
     return found
+
+
+def issue_material(station: Client, erp: Client, targets: list[tuple[str, int]], components: dict, lots: dict[str, str],
+                   args: argparse.Namespace, turn: int) -> tuple[int, int]:
+    """Scan a demo lot into one of the open operations that consumes its item (taking turns), send it
+    again, read the lot and trace it forward. Returns (issues recorded, resends answered with the original)."""
+    choices = [(number, sequence, item) for number, sequence in targets for item in components.get((number, sequence), []) if item in lots]
+    if not choices:
+        return 0, 0
+    number, sequence, item = choices[turn % len(choices)]
+    body = {
+        "client_id": str(uuid.uuid4()), "work_order": number, "operation": sequence, "item": item, "lot": lots[item],
+        "quantity": args.issue_quantity, "operator_badge": args.badge, "station": args.station,
+    }
+    first = station.call("POST", "/api/v1/material-issues", body)
+    recorded = matching = 0
+    if first.status_code in {201, 202}:  # 202: an over-issue now waits for a supervisor; recorded all the same
+        recorded = 1
+        replay = station.call("POST", "/api/v1/material-issues", body)
+        matching = replay.status_code in {200, 202} and replay.json().get("id") == first.json().get("id")
+    lot = urllib.parse.quote(lots[item], safe="")
+    erp.call("GET", f"/api/v1/lots/{urllib.parse.quote(item, safe='')}/{lot}")
+    erp.call("GET", f"/api/v1/trace?code={lot}&item={urllib.parse.quote(item, safe='')}&direction=forward")
+    return recorded, matching
 
 
 def main() -> int:
@@ -79,6 +117,12 @@ def main() -> int:
     parser.add_argument("--badge", default="E1001")
     parser.add_argument("--station", default="WC-CUT-1")
     parser.add_argument("--work-center", default="WC-CUT")
+    parser.add_argument(
+        "--lots", default="RM-0001:RM1-2611-A,RM-0006:AL-2611-07",
+        help="the demo lots to issue, item:lot, comma-separated (the demo's steel and aluminium, cut at WC-CUT)",
+    )
+    parser.add_argument("--issue-every", type=int, default=3, help="issue a lot every this many rounds (0: never)")
+    parser.add_argument("--issue-quantity", type=float, default=0.5)
     args = parser.parse_args()
     if urllib.parse.urlsplit(args.base).hostname not in {"127.0.0.1", "localhost"}:
         parser.error("--base must be a loopback address")
@@ -88,14 +132,19 @@ def main() -> int:
     first, last = args.orders.split("..")
     prefix = first.rstrip("0123456789")
     orders = [f"{prefix}{n}" for n in range(int(first[len(prefix):]), int(last[len(prefix):]) + 1)]
+    lots = dict(pair.split(":", 1) for pair in args.lots.split(",") if pair)
 
     counts: collections.Counter = collections.Counter()
     station, erp = Client(args.base, tokens["station"], counts), Client(args.base, tokens["erp"], counts)
     deadline = time.monotonic() + args.minutes * 60
-    reports = replays_matching = rounds = 0
+    reports = replays_matching = rounds = issues = issue_replays_matching = 0
     while time.monotonic() < deadline:
         rounds += 1
-        targets = open_operations(erp, orders, args.work_center)
+        components: dict = {}
+        targets = open_operations(erp, orders, args.work_center, components=components)
+        if args.issue_every and rounds % args.issue_every == 0:
+            recorded, matching = issue_material(station, erp, targets, components, lots, args, rounds // args.issue_every)
+            issues, issue_replays_matching = issues + recorded, issue_replays_matching + matching
         if not targets:
             print("no open operation left at", args.work_center, flush=True)
             time.sleep(5)
@@ -113,7 +162,7 @@ def main() -> int:
                 replays_matching += replay.status_code == 200 and replay.json().get("id") == first_answer.json().get("id")
             erp.call("GET", "/api/v1/sync/health")
         erp.call("GET", "/api/v1/sync/messages?state=dead")
-        print(f"round {rounds}: {reports} reports, {dict(counts)}", flush=True)
+        print(f"round {rounds}: {reports} reports, {issues} issues, {dict(counts)}", flush=True)
         time.sleep(1)
 
     drained = False
@@ -135,11 +184,13 @@ def main() -> int:
     booked_twice = sorted(key for key, times in keys.items() if times > 1)
     server_errors = sum(count for name, count in counts.items() if name.split()[1].startswith("5"))
     print(json.dumps({
-        "reports": reports, "replays_answered_with_the_original": replays_matching, "statuses": dict(counts),
+        "reports": reports, "replays_answered_with_the_original": replays_matching,
+        "issues": issues, "issue_replays_answered_with_the_original": issue_replays_matching, "statuses": dict(counts),
         "server_errors": server_errors, "outbox_drained": drained, "health": health,
         "ledger_documents": sum(keys.values()), "ledger_keys": len(keys), "booked_twice": booked_twice,
     }, indent=2))
-    return 1 if server_errors or not drained or booked_twice or replays_matching != reports else 0
+    failed = server_errors or not drained or booked_twice or replays_matching != reports or issue_replays_matching != issues
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from django.core.management import call_command
 
 from erp_sync.models import OutboxMessage
-from mes.models import Confirmation, Employee, Equipment, Event, Item, Lot, WorkCenter, WorkOrder, WorkOrderComponent
+from mes.models import Confirmation, Employee, Equipment, Event, Item, Lot, MaterialMovement, WorkCenter, WorkOrder, WorkOrderComponent
+from mes.selectors.trace import trace
 from shopfloor.models import DeviceMapping, Shift
 
 pytestmark = pytest.mark.django_db
@@ -38,7 +40,7 @@ def test_the_demo_plant_is_built_once_and_prints_the_way_in():
     assert first["Confirmation"] > 0 and goods > 0 and first["OutboxMessage"] == first["Confirmation"] + goods
     assert {"planned", "released", "in_progress", "paused", "completed"} <= statuses
     assert first["DeviceMapping"] == 4 and first["Shift"] == 3 * 6
-    for text in ("/station/setup/", "create_station_link", "/board/", "/planning/", "EMP:E1001"):
+    for text in ("/station/setup/", "create_station_link", "/board/", "/planning/", "EMP:E1001", "/trace/", "LOT:RM-0001:RM1-2611-A"):
         assert text in out.getvalue()
     assert "/board/" in again.getvalue()
 
@@ -46,8 +48,48 @@ def test_the_demo_plant_is_built_once_and_prints_the_way_in():
 def test_the_demo_has_lot_tracked_components_in_stock_and_both_ways_of_consuming():
     call_command("seed_demo", "--quiet", stdout=io.StringIO())
 
-    tracked = set(Item.objects.filter(tracking="lot").values_list("code", flat=True))
+    # Raw materials come from lots the ERP staged; tracked sub-assemblies and products from the lots their orders made.
+    tracked = set(Item.objects.filter(tracking="lot", code__startswith="RM-").values_list("code", flat=True))
     assert tracked and tracked <= set(Lot.objects.filter(status="available", received_qty__gt=0).values_list("item__code", flat=True))
+    made = set(Item.objects.filter(tracking="lot").exclude(code__startswith="RM-").values_list("code", flat=True))
+    assert made == {"SA-1200", "FG-1000"} == set(Lot.objects.filter(produced_qty__gt=0).values_list("item__code", flat=True))
     components = WorkOrderComponent.objects.filter(work_order__status__in=["released", "in_progress"])
     assert components.filter(backflush=True).exists()
     assert components.filter(backflush=False, item__tracking="lot").exists()  # issued at the station by scanning its lot
+
+
+def _chains(node: dict, key: str) -> list[list[str]]:
+    """Every path of lot codes from ``node`` down its tree (``consumed`` backward, ``consumed_by``/``produced`` forward)."""
+    children = node.get("consumed", []) if key == "consumed" else [lot for use in node.get("consumed_by", []) for lot in use["produced"]]
+    if not children:
+        return [[node["code"]]]
+    return [[node["code"], *chain] for child in children for chain in _chains(child, key)]
+
+
+def test_the_demo_scans_steel_into_a_base_plate_lot_that_is_scanned_into_a_bracket_lot_traceable_both_ways():
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    # Output lots are named <order>-<local day of the report>.
+    plate = Lot.objects.get(item__code="SA-1200", produced_by__number="WO-1006").code
+    bracket = Lot.objects.get(item__code="FG-1000", produced_by__number="WO-1001").code
+    assert re.fullmatch(r"WO-1006-\d{8}", plate) and bracket == "WO-1001-" + plate.removeprefix("WO-1006-")
+
+    # The base plate's order was issued its steel by a scan, with the ERP told by one goods issue of its own.
+    steel = MaterialMovement.objects.get(work_order__number="WO-1006", item__code="RM-0001")
+    assert (steel.source, steel.state, steel.lot.code, steel.confirmation_id) == ("scan", "posted", "RM1-2611-A", None)
+    message = OutboxMessage.objects.get(source_uuid=steel.uuid)
+    assert message.kind == "goods_issue"
+    # Its last report received the good parts into the order's lot of the day, and backflushed the bolts.
+    made = Lot.objects.get(item__code="SA-1200", code=plate)
+    assert made.produced_by.number == "WO-1006" and made.produced_qty == 198
+    assert MaterialMovement.objects.filter(work_order__number="WO-1006", source="backflush", item__code="RM-0002", lot=None).exists()
+    # The bracket's order was issued that lot by a scan before its reports; its last report made the bracket lot.
+    assert MaterialMovement.objects.get(work_order__number="WO-1001", item__code="SA-1200", source="scan").lot == made
+    finished = Lot.objects.get(item__code="FG-1000", code=bracket)
+    assert finished.produced_by.number == "WO-1001" and finished.quantity_on_hand == 48
+    # No report of the demo was refused for want of a lot: every order told its story.
+    assert set(WorkOrder.objects.filter(number__in=["WO-1001", "WO-1006"]).values_list("status", flat=True)) == {"closed", "completed"}
+
+    assert [bracket, plate, "RM1-2611-A"] in _chains(trace(code=bracket, direction="backward"), "consumed")
+    assert ["RM1-2611-A", plate, bracket] in _chains(trace(code="RM1-2611-A", direction="forward"), "consumed_by")
+    assert bracket in out.getvalue() and f"/api/v1/lots/FG-1000/{bracket}/label.pdf" in out.getvalue()
