@@ -78,7 +78,8 @@ def open_operations(client: Client, orders: list[str], work_center: str, *, comp
                 found.append((number, operation["sequence"]))
                 if components is not None:
                     components[(number, operation["sequence"])] = [
-                        line["item"] for line in order.get("components", []) if line.get("operation") == operation["sequence"] and not line.get("backflush")
+                        line["item"] for line in order.get("components", [])
+                        if line.get("operation") == operation["sequence"] and not line.get("backflush")
                     ]
     return found
 

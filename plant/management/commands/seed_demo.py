@@ -614,11 +614,14 @@ class Command(BaseCommand):
 
     def traced_chain(self) -> tuple[Lot, Lot] | None:
         """A finished lot the demo made of a sub-assembly lot made of a raw lot, and that raw lot."""
+        def issued_to(order_id: int, *, made: bool):
+            return Lot.objects.select_related("item").filter(
+                movements__work_order=order_id, movements__kind="issue", movements__state="posted", produced_by__isnull=not made
+            ).distinct().order_by("pk")
+
         for finished in Lot.objects.select_related("item").filter(item__code__startswith="FG-", produced_by__isnull=False).order_by("pk"):
-            for sub in Lot.objects.select_related("item").filter(movements__work_order=finished.produced_by_id, movements__kind="issue", produced_by__isnull=False).distinct():
-                raw = Lot.objects.select_related("item").filter(
-                    movements__work_order=sub.produced_by_id, movements__kind="issue", produced_by__isnull=True
-                ).order_by("pk").first()
+            for sub in issued_to(finished.produced_by_id, made=True):
+                raw = issued_to(sub.produced_by_id, made=False).first()
                 if raw is not None:
                     return raw, finished
         return None
