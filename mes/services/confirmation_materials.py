@@ -157,8 +157,7 @@ class MaterialBook:
         for row in scans:
             book.scanned.setdefault((row["work_order_id"], row["item_id"]), []).append(row["lot_id"])
             scanned_ids.add(row["lot_id"])
-        pks = set(scanned_ids) | _lot_ids(wanted)
-        for lot in _lots_locked(pks):
+        for lot in _lots_locked(scanned_ids, wanted):
             book.lots[(lot.item_id, lot.code)] = lot
         book.by_pk = {lot.pk: lot for lot in book.lots.values()}
         return book
@@ -205,23 +204,26 @@ SELECT {columns}, i.code AS item_code, i.name AS item_name, i.unit_id AS item_un
 FROM mes_lot l
 JOIN mes_item i ON i.id = l.item_id
 JOIN mes_unitofmeasure u ON u.id = l.unit_id
-WHERE l.id IN ({ids})
+WHERE {where}
 ORDER BY l.id
 {lock}
 """
 
 
-def _lots_locked(pks: set[int]) -> list[Lot]:
+def _lots_locked(pks: set[int], wanted: list[tuple[int, set[str]]]) -> list[Lot]:
     """``lots_lock`` in one plain statement (its ORM query was a backflushing report's costliest
-    read): the lots locked in primary-key order, with their items and units. Call after the orders' locks."""
-    if not pks:
+    read) of the lots of these ``pks`` and of these codes of these items (``wanted``: item pk,
+    codes): locked in primary-key order, with their items and units. Call after the orders' locks."""
+    if not pks and not wanted:
         return []
+    where = [f"l.id IN ({', '.join(['%s'] * len(pks))})"] if pks else []
+    where += [f"(l.item_id = %s AND l.code IN ({', '.join(['%s'] * len(codes))}))" for _item, codes in wanted]
     sql = _LOTS_SQL.format(
         columns=", ".join(f"l.{field.column}" for field in Lot._meta.concrete_fields),
-        ids=", ".join(["%s"] * len(pks)),
+        where=" OR ".join(where),
         lock="FOR UPDATE OF l" if connection.vendor == "postgresql" else "",  # SQLite locks the database on the first write
     )
-    lots = raw_instances(Lot, sql, sorted(pks))
+    lots = raw_instances(Lot, sql, [*sorted(pks), *(value for item, codes in wanted for value in (item, *sorted(codes)))])
     for lot in lots:
         unit = partial_instance(UnitOfMeasure, id=lot.unit_id, code=lot.unit_code)
         item = partial_instance(Item, id=lot.item_id, code=lot.item_code, name=lot.item_name, unit_id=lot.item_unit_id, tracking=lot.item_tracking)
@@ -230,16 +232,6 @@ def _lots_locked(pks: set[int]) -> list[Lot]:
         relate(lot, "item", item)
         relate(lot, "unit", unit)
     return lots
-
-
-def _lot_ids(wanted: list[tuple[int, set[str]]]) -> set[int]:
-    """The ids of the lots of these codes of these items, in one plain statement."""
-    if not wanted:
-        return set()
-    where = " OR ".join(f"(item_id = %s AND code IN ({', '.join(['%s'] * len(codes))}))" for _item, codes in wanted)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT id FROM mes_lot WHERE {where}", [value for item, codes in wanted for value in (item, *sorted(codes))])
-        return {row[0] for row in cursor.fetchall()}
 
 
 def needs_materials(*, request: Any, work_order: WorkOrder, operation: WorkOrderOperation, is_last: bool, has_backflush: bool) -> bool:

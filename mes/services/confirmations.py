@@ -827,26 +827,37 @@ def operation_confirm(*, request: ConfirmationRequest, actor: Any = None, work_c
     A station passes its ``work_center``: an operation of another one is refused (``other_work_center``),
     checked under the order's lock like every other rule.
     """
-    try:
-        with transaction.atomic():
-            work_order = work_order_lock(number=request.work_order)
-            operations, lookups, existing_id = _read_after_lock(work_order, request)
-            # Checked under the order's lock, so a resend racing the original waits and then finds it.
-            if existing_id is not None:
-                return _replay(Confirmation.objects.get(pk=existing_id), request)
-            rows = ConfirmationRows()
-            judgement = Judgement(request, work_order, operations, lookups, work_center)
-            judgement.book = _book_if_needed(judgement)
-            confirmation = _record(judgement, rows, actor)
-            outbox_message = confirmation_rows_write(rows=rows)[0]
-    except (DomainError, IntegrityError):
-        # A resend of a recorded report must be answered even if the order has moved on since
-        # (completed, closed): the replay wins over the rules that would refuse a new report.
-        # An IntegrityError: the same client_id was recorded at the same moment against another order.
-        existing = Confirmation.objects.filter(client_id=request.client_id).first()
-        if existing is None:
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                return _confirm_locked(request, actor, work_center)
+        except (DomainError, IntegrityError) as error:
+            # A resend of a recorded report must be answered even if the order has moved on since
+            # (completed, closed): the replay wins over the rules that would refuse a new report.
+            # An IntegrityError: the same client_id was recorded at the same moment against another order.
+            existing = Confirmation.objects.filter(client_id=request.client_id).first()
+            if existing is not None:
+                return _replay(existing, request)
+            if isinstance(error, IntegrityError) and attempt == 0:
+                # Another order's report created the output lot or serial this one creates, at the
+                # same moment: judged again, this one sees it (``output_lot_taken``, ``serial_exists``).
+                continue
             raise
-        return _replay(existing, request)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _confirm_locked(request: ConfirmationRequest, actor: Any, work_center: WorkCenter | None) -> ConfirmationResult:
+    """``operation_confirm``'s one attempt, inside its transaction."""
+    work_order = work_order_lock(number=request.work_order)
+    operations, lookups, existing_id = _read_after_lock(work_order, request)
+    # Checked under the order's lock, so a resend racing the original waits and then finds it.
+    if existing_id is not None:
+        return _replay(Confirmation.objects.get(pk=existing_id), request)
+    rows = ConfirmationRows()
+    judgement = Judgement(request, work_order, operations, lookups, work_center)
+    judgement.book = _book_if_needed(judgement)
+    confirmation = _record(judgement, rows, actor)
+    outbox_message = confirmation_rows_write(rows=rows)[0]
     _mark_unreversed(confirmation)
     return ConfirmationResult(confirmation, created=True, message=outbox_message)
 
@@ -878,6 +889,16 @@ def operation_confirm_many(*, requests: list[ConfirmationRequest], actor: Any = 
     All orders involved are locked up front in primary-key order, so this never deadlocks
     with single confirmations or transitions.
     """
+    try:
+        return _confirm_many_once(requests, actor)
+    except IntegrityError:
+        # Another call created an output lot or serial, or recorded a client_id, that this batch
+        # writes too, at the same moment: judged again, the batch sees it (each report answered on its own).
+        return _confirm_many_once(requests, actor)
+
+
+def _confirm_many_once(requests: list[ConfirmationRequest], actor: Any) -> list[ConfirmationResult | DomainError]:
+    """``operation_confirm_many``'s one attempt, in a transaction of its own."""
     answers: list[ConfirmationResult | DomainError | None] = [None] * len(requests)
     with transaction.atomic():
         orders = work_orders_lock(numbers=[request.work_order for request in requests])
