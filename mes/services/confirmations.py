@@ -50,7 +50,9 @@ from mes.services.confirmation_materials import (
     LotUse,
     MaterialBook,
     MaterialPlan,
+    backflush_components_sql,
     backflush_plan,
+    components_from_json,
     goods_messages,
     movements_payload,
     needs_materials,
@@ -769,14 +771,24 @@ SELECT {_OPERATION_COLUMNS},
        (SELECT c.id FROM mes_confirmation c WHERE c.client_id = %s) AS existing_confirmation_id,
        e.id AS employee_id, e.name AS employee_name, e.is_active AS employee_active,
        r.id AS reason_id, r.kind AS reason_kind, r.name AS reason_name,
-       EXISTS (SELECT 1 FROM mes_workordercomponent b
-               WHERE b.work_order_id = op.work_order_id AND b.operation_sequence = op.sequence AND b.backflush) AS has_backflush
+       {{backflush}}
 FROM {_OPERATION_TABLES}
 LEFT JOIN mes_employee e ON e.badge = %s
 LEFT JOIN mes_reasoncode r ON r.code = %s
 WHERE op.work_order_id = %s
 ORDER BY op.sequence
 """
+# Each operation's backflush components come with it on PostgreSQL (a JSON array: no statement
+# of their own for a backflushing report); elsewhere only whether it has any.
+_OPERATIONS_SQL_BY_VENDOR = {
+    "postgresql": _OPERATIONS_SQL.format(
+        backflush=f"{backflush_components_sql(order='op.work_order_id', sequence='op.sequence')} AS backflush_components"
+    ),
+    "other": _OPERATIONS_SQL.format(
+        backflush="EXISTS (SELECT 1 FROM mes_workordercomponent b WHERE b.work_order_id = op.work_order_id "
+        "AND b.operation_sequence = op.sequence AND b.backflush) AS has_backflush"
+    ),
+}
 
 
 def _operations_read(sql: str, params: list[Any], orders: dict[int, WorkOrder]) -> list[WorkOrderOperation]:
@@ -796,8 +808,9 @@ def _read_after_lock(work_order: WorkOrder, request: ConfirmationRequest) -> tup
     """The order's operations as they are now, the operator and reason code the request names,
     and the confirmation already recorded under its client_id, if any. Call holding the order's lock."""
     client = Confirmation._meta.get_field("client_id").get_db_prep_value(request.client_id, connection)
+    sql = _OPERATIONS_SQL_BY_VENDOR.get(connection.vendor, _OPERATIONS_SQL_BY_VENDOR["other"])
     operations = _operations_read(
-        _OPERATIONS_SQL, [client, request.operator_badge, request.reason_code, work_order.pk], {work_order.pk: work_order}
+        sql, [client, request.operator_badge, request.reason_code, work_order.pk], {work_order.pk: work_order}
     )
     if not operations:
         existing = Confirmation.objects.filter(client_id=request.client_id).values_list("pk", flat=True).first()
@@ -869,12 +882,14 @@ def _book_if_needed(judgement: Judgement) -> MaterialBook | None:
     if operation is None:
         return None  # refused by operation_known
     last = max(candidate.sequence for candidate in judgement.operations)
+    read = hasattr(operation, "backflush_components")  # read with the operations (PostgreSQL)
+    has_backflush = bool(operation.backflush_components) if read else bool(getattr(operation, "has_backflush", True))
     if not needs_materials(
-        request=request, work_order=work_order, operation=operation, is_last=operation.sequence == last,
-        has_backflush=bool(getattr(operation, "has_backflush", True)),
+        request=request, work_order=work_order, operation=operation, is_last=operation.sequence == last, has_backflush=has_backflush,
     ):
         return None
-    return MaterialBook.load(orders=[work_order], requests=[request], last_sequences={work_order.pk: last})
+    components = components_from_json(operation.backflush_components) if read else None  # the only ones it may backflush
+    return MaterialBook.load(orders=[work_order], requests=[request], last_sequences={work_order.pk: last}, components=components)
 
 
 def _mark_unreversed(confirmation: Confirmation) -> None:
