@@ -208,3 +208,28 @@ def test_two_orders_naming_the_same_new_output_lot_at_once_get_the_lot_and_a_cle
     assert Counter(outcomes) == {("ok", True): 3, ("refused", "output_lot_taken"): 3}
     for number in (released_order.number, other.number):
         assert_gap_free_outbox(number)
+
+
+def test_two_batches_naming_the_same_new_output_lot_at_once_answer_output_lot_taken_for_the_later_report(released_order, plant):
+    """The same race through the bulk service: the losing batch is judged again as a whole, and
+    answers its report with the refusal (the batch's other reports are recorded all the same)."""
+    from mes.models import Lot
+
+    other = WorkOrderFactory(number="WO-1002", item=plant["item"], quantity=Decimal("10"))
+    work_order_transition(number=other.number, action="release")
+    for number in (released_order.number, other.number):
+        for sequence in (10, 20):
+            confirm(number, sequence, good_qty=10)
+
+    def batch(number: str, code: str) -> list[str]:
+        requests = [confirmation_request(number, 30, good_qty=1, output_lot=code), confirmation_request(number, 30, good_qty=1)]
+        return [answer.code if isinstance(answer, DomainError) else "recorded" for answer in operation_confirm_many(requests=requests)]
+
+    outcomes = []
+    for round_ in range(3):
+        code = f"FR-BATCH-{round_}"
+        results = run_at_once([lambda number=number: batch(number, code) for number in (released_order.number, other.number)])
+        assert all(kind == "ok" for kind, _value in results), results  # never a crash
+        outcomes += [value for _kind, value in results]
+        assert Lot.objects.filter(item=plant["item"], code=code).count() == 1
+    assert sorted(map(tuple, outcomes)) == sorted([("recorded", "recorded")] * 3 + [("output_lot_taken", "recorded")] * 3)
