@@ -22,6 +22,7 @@ from django.db import connection
 
 from common.fastsql import (
     copy_instances,
+    insert_instance,
     insert_statement,
     mark_inserted,
     require_plain_save,
@@ -35,6 +36,11 @@ from mes.services.confirmation_materials import MaterialRows
 QUANTITY_FIELDS = ("good_qty", "scrap_qty", "rework_qty")
 #: What a confirmation changes on its operation.
 TOTAL_FIELDS = [*QUANTITY_FIELDS, "labor_minutes", "machine_minutes", "last_activity_at"]
+
+#: The most movements one report writes in its one statement: a report receiving many serials
+#: (up to 10,000) writes a lot and a movement for each, by COPY: one statement would pass more
+#: parameters than PostgreSQL's protocol carries (65,535).
+ONE_STATEMENT_MOVEMENTS = 50
 
 #: What a movement changes on its lot.
 LOT_TOTAL_FIELDS = ["issued_qty", "produced_qty", "updated_at"]
@@ -83,11 +89,16 @@ def confirmation_rows_write(*, rows: ConfirmationRows) -> list[OutboxMessage]:
         Event.objects.bulk_create(rows.events)
         _write_materials(rows.materials)
         return outbox_add_many(messages=rows.messages)
-    if len(rows.confirmations) == 1:
+    if len(rows.confirmations) == 1 and len(rows.materials.movements) <= ONE_STATEMENT_MOVEMENTS:
         return _write_in_one_statement(rows)
-    copy_instances(rows.confirmations)
-    update_instances(operations, TOTAL_FIELDS)
-    copy_instances(rows.events)
+    if len(rows.confirmations) == 1:  # many serials: their lots and movements by COPY, the report's rows one INSERT each
+        insert_instance(rows.confirmations[0])
+        update_instances(operations, TOTAL_FIELDS)
+        insert_instance(rows.events[0])
+    else:
+        copy_instances(rows.confirmations)
+        update_instances(operations, TOTAL_FIELDS)
+        copy_instances(rows.events)
     _write_materials(rows.materials)
     return outbox_add_many(messages=rows.messages)
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 from common.errors import DomainError
 from erp_sync.models import OutboxMessage
 from mes.models import BomLine, Item, Lot, MaterialMovement, WorkOrder, WorkOrderComponent
+from mes.services import confirmation_rows
 from mes.services.confirmation_materials import LotUse, output_lot_code
 from mes.services.confirmations import confirmation_reverse, operation_confirm, operation_confirm_many
 from mes.services.materials import goods_document_id
@@ -413,7 +414,10 @@ def _material_rows() -> dict:
 
 
 @pytest.mark.postgresql_only(reason="MES_PLAIN_SQL_WRITES has a say on PostgreSQL only: elsewhere the ORM writes")
-def test_a_report_moving_material_stores_the_same_rows_through_plain_sql_and_the_orm_and_plain_sql_takes_four_statements(order, settings):
+@pytest.mark.parametrize("one_statement_movements", [50, 0], ids=["one-statement", "more-movements-than-one-statement-takes"])
+def test_a_report_moving_material_stores_the_same_rows_through_plain_sql_and_the_orm_and_plain_sql_takes_four_statements(
+    order, settings, monkeypatch, one_statement_movements
+):
     from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext
 
@@ -438,6 +442,8 @@ def test_a_report_moving_material_stores_the_same_rows_through_plain_sql_and_the
         statements = [query["sql"] for query in captured.captured_queries if not query["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]
         return rows, statements
 
+    # A report of many serials passes the limit: its rows go in several statements, the same rows.
+    monkeypatch.setattr(confirmation_rows, "ONE_STATEMENT_MOVEMENTS", one_statement_movements)
     plain, plain_statements = stored(plain_sql=True)
     orm, _orm_statements = stored(plain_sql=False)
 
@@ -445,9 +451,11 @@ def test_a_report_moving_material_stores_the_same_rows_through_plain_sql_and_the
     assert [kind for kind, _sequence, _payload in plain["messages"][-3:]] == ["confirmation", "goods_issue", "goods_receipt"]
     assert ("TUBE-20", "T-NEW", "lot", None, D(100), D(0), D(7), "M") in plain["lots"]
     assert ("FRAME-100", "FR-ONE", "lot", ORDER, D(0), D(4), D(0), "PCS") in plain["lots"]
-    # The order's lock, its operations with their components, the lots' lock, and one write.
-    assert len(plain_statements) == 4, plain_statements
-    assert plain_statements[-1].startswith("WITH c AS (INSERT INTO")
+    if one_statement_movements:  # the order's lock, its operations with their components, the lots' lock, and one write
+        assert len(plain_statements) == 4, plain_statements
+        assert plain_statements[-1].startswith("WITH c AS (INSERT INTO")
+    else:
+        assert len(plain_statements) > 4 and not any(sql.startswith("WITH c AS") for sql in plain_statements)
 
 
 def _consumptions(result) -> list[dict]:
