@@ -55,12 +55,13 @@ def require_plain_save(model: type[models.Model]) -> type[models.Model]:
 
 
 @functools.cache
-def _insert_sql(model: type[models.Model], vendor: str, columns: tuple[str, ...]) -> str:
+def _insert_sql(model: type[models.Model], vendor: str, columns: tuple[str, ...], expressions: tuple[str, ...] = ()) -> str:
+    """The INSERT of ``columns`` (a parameter each), then of as many more columns as ``expressions`` (SQL of their own)."""
     quote = _database().ops.quote_name
     return "INSERT INTO {table} ({columns}) VALUES ({placeholders})".format(
         table=quote(model._meta.db_table),
         columns=", ".join(quote(column) for column in columns),
-        placeholders=", ".join(["%s"] * len(columns)),
+        placeholders=", ".join(["%s"] * (len(columns) - len(expressions)) + list(expressions)),
     )
 
 
@@ -140,10 +141,19 @@ def insert_values(obj: models.Model) -> list[tuple[models.Field, Any]]:
     return kept
 
 
-def insert_statement(obj: models.Model) -> tuple[str, list[Any]]:
-    """``INSERT INTO … VALUES (…)`` for a new instance, and its parameters; the primary key is the database's."""
-    kept = insert_values(obj)
-    sql = _insert_sql(type(obj), _database().vendor, tuple(field.column for field, _value in kept))
+def insert_statement(obj: models.Model, expressions: dict[str, str] | None = None) -> tuple[str, list[Any]]:
+    """``INSERT INTO … VALUES (…)`` for a new instance, and its parameters; the primary key is the database's.
+
+    ``expressions``: SQL (without parameters) for some columns instead of the instance's values,
+    by column name: in a data-modifying ``WITH``, the key of a row another part inserts, e.g.
+    ``{"confirmation_id": "(SELECT id FROM c)"}``."""
+    if not expressions:
+        kept = insert_values(obj)
+        sql = _insert_sql(type(obj), _database().vendor, tuple(field.column for field, _value in kept))
+        return sql, [value for _field, value in kept]
+    kept = [(field, value) for field, value in insert_values(obj) if field.column not in expressions]
+    columns = (*(field.column for field, _value in kept), *expressions)
+    sql = _insert_sql(type(obj), _database().vendor, columns, tuple(expressions.values()))
     return sql, [value for _field, value in kept]
 
 

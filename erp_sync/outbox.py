@@ -99,58 +99,68 @@ def _row(message: NewMessage, sequence: int | None) -> OutboxMessage:
 
 
 @dataclass
-class PendingMessage:
-    """One message's INSERT, for the caller to run with its own writes in one statement."""
+class PendingMessages:
+    """The INSERT of one order's messages, for the caller to run with its own writes in one statement."""
 
-    ctes: str  # "outbox_next AS (…), outbox_message AS (INSERT … RETURNING id, sequence)", for a WITH
+    ctes: str  # "outbox_next AS (…), …, outbox_message AS (… id, sequence of every message)", for a WITH
     params: list[Any]
-    row: OutboxMessage
+    rows: list[OutboxMessage]
 
-    def written(self, pk: int, sequence: int) -> OutboxMessage:
-        """The message as stored, given what ``outbox_message`` returned."""
-        self.row.sequence = sequence
-        self.row.payload["sequence"] = sequence
-        return mark_inserted(self.row, pk)
+    def written(self, stored: list[tuple[int, int]]) -> list[OutboxMessage]:
+        """The messages as stored, in the order given, from the ``(id, sequence)`` rows ``outbox_message`` returned."""
+        for row, (pk, sequence) in zip(self.rows, sorted(stored, key=lambda pair: pair[1]), strict=True):
+            row.sequence = sequence
+            row.payload["sequence"] = sequence
+            mark_inserted(row, pk)
+        return self.rows
 
 
 @functools.cache
-def _pending_ctes(columns: tuple[str, ...]) -> str:
+def _pending_insert(columns: tuple[str, ...], offset: int) -> str:
+    """The INSERT of one message numbered ``offset`` after the partition's highest sequence."""
     quote = connection.ops.quote_name
-    values = {
-        "sequence": "(SELECT sequence FROM outbox_next)",  # columns and field names are alike here
-        "payload": "%s || jsonb_build_object('sequence', (SELECT sequence FROM outbox_next))",
-    }
-    return (
-        "outbox_next AS (SELECT COALESCE(MAX(sequence), 0) + 1 AS sequence FROM erp_sync_outboxmessage WHERE partition_key = %s), "
-        "outbox_message AS (INSERT INTO erp_sync_outboxmessage ({}) VALUES ({}) RETURNING id, sequence)".format(
-            ", ".join(quote(column) for column in columns),
-            ", ".join(values.get(name, "%s") for name in columns),
-        )
+    sequence = f"(SELECT sequence FROM outbox_next) + {offset}" if offset else "(SELECT sequence FROM outbox_next)"
+    values = {"sequence": sequence, "payload": f"%s || jsonb_build_object('sequence', {sequence})"}  # columns and field names are alike here
+    return "INSERT INTO erp_sync_outboxmessage ({}) VALUES ({}) RETURNING id, sequence".format(
+        ", ".join(quote(column) for column in columns), ", ".join(values.get(name, "%s") for name in columns)
     )
 
 
-def outbox_add_sql(*, message: NewMessage) -> PendingMessage:
-    """Queue one message as SQL for the caller to run, on PostgreSQL, in a data-modifying
-    ``WITH`` together with the writes of the fact it reports: one round trip for all of them.
+_OUTBOX_NEXT = "outbox_next AS (SELECT COALESCE(MAX(sequence), 0) + 1 AS sequence FROM erp_sync_outboxmessage WHERE partition_key = %s)"
 
-    The statement numbers the message itself (the partition's highest sequence + 1, read in
-    the statement), so the precondition of ``outbox_add_many`` holds: the caller is inside
-    ``transaction.atomic`` and has locked the work order named by ``partition_key`` in an
-    earlier statement. Pass what ``outbox_message`` returns to ``PendingMessage.written``.
+
+def outbox_add_sql(*, messages: list[NewMessage]) -> PendingMessages:
+    """Queue messages of one order as SQL for the caller to run, on PostgreSQL, in a data-modifying
+    ``WITH`` together with the writes of the fact they report: one round trip for all of them.
+
+    The statement numbers the messages itself (the partition's highest sequence + 1, + 2 …, in
+    the order given, read in the statement), so the precondition of ``outbox_add_many`` holds:
+    the caller is inside ``transaction.atomic`` and has locked the work order named by their
+    ``partition_key`` in an earlier statement. Select ``id, sequence`` from ``outbox_message``
+    (one row per message) and pass them to ``PendingMessages.written``.
     """
     if connection.vendor != "postgresql":
         raise RuntimeError("one-statement writes are for PostgreSQL; use outbox_add_many")
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("the outbox must be written in the transaction that records the facts it reports")
-    row = _row(message, None)
-    columns = ["sequence"]  # numbered in the statement
-    params: list[Any] = [row.partition_key]  # for outbox_next
-    for field, value in insert_values(row):
-        if field.name != "sequence":
-            columns.append(field.column)
-            params.append(value)
+    if not messages or len({message["partition_key"] for message in messages}) != 1:
+        raise ValueError("one statement numbers the messages of one partition")
+    rows = [_row(message, None) for message in messages]
+    ctes = [_OUTBOX_NEXT]
+    params: list[Any] = [rows[0].partition_key]  # for outbox_next
+    for offset, row in enumerate(rows):
+        columns = ["sequence"]  # numbered in the statement
+        for field, value in insert_values(row):
+            if field.name != "sequence":
+                columns.append(field.column)
+                params.append(value)
+        ctes.append(f"outbox_message_{offset} AS ({_pending_insert(tuple(columns), offset)})")
+    if len(rows) == 1:
+        ctes[-1] = ctes[-1].replace("outbox_message_0 AS", "outbox_message AS", 1)
+    else:
+        ctes.append("outbox_message AS ({})".format(" UNION ALL ".join(f"SELECT id, sequence FROM outbox_message_{n}" for n in range(len(rows)))))
     wake_sender_after_commit()
-    return PendingMessage(_pending_ctes(tuple(columns)), params, row)
+    return PendingMessages(", ".join(ctes), params, rows)
 
 
 def wake_sender_after_commit() -> None:

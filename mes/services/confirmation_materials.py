@@ -38,6 +38,7 @@ refuses the reversal (``output_consumed``).
 from __future__ import annotations
 
 import datetime
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -107,11 +108,16 @@ class MaterialBook:
     by_pk: dict[int, Lot] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, *, orders: list[WorkOrder], requests: list[Any], last_sequences: dict[int, int]) -> MaterialBook:
-        """Call holding the orders' locks. ``last_sequences``: each order's last operation, by order pk."""
+    def load(
+        cls, *, orders: list[WorkOrder], requests: list[Any], last_sequences: dict[int, int],
+        components: list[WorkOrderComponent] | None = None,
+    ) -> MaterialBook:
+        """Call holding the orders' locks. ``last_sequences``: each order's last operation, by order pk.
+        ``components``: the orders' backflush components when already read (``backflush_components_sql``)."""
         book = cls()
         by_number = {order.number: order for order in orders}
-        components = _backflush_components([order.pk for order in orders])
+        if components is None:
+            components = _backflush_components([order.pk for order in orders])
         for component in components:
             book.components.setdefault((component.work_order_id, component.operation_sequence), []).append(component)
         # A lot named for an item that is no component is refused before any look-up of it; the
@@ -157,8 +163,7 @@ class MaterialBook:
         for row in scans:
             book.scanned.setdefault((row["work_order_id"], row["item_id"]), []).append(row["lot_id"])
             scanned_ids.add(row["lot_id"])
-        pks = set(scanned_ids) | _lot_ids(wanted)
-        for lot in _lots_locked(pks):
+        for lot in _lots_locked(scanned_ids, wanted):
             book.lots[(lot.item_id, lot.code)] = lot
         book.by_pk = {lot.pk: lot for lot in book.lots.values()}
         return book
@@ -186,7 +191,53 @@ def _backflush_components(order_pks: list[int]) -> list[WorkOrderComponent]:
     if not order_pks:
         return []
     sql = _COMPONENTS_SQL.format(orders=", ".join(["%s"] * len(order_pks)))
-    components = raw_instances(WorkOrderComponent, sql, list(order_pks))
+    return _with_items(raw_instances(WorkOrderComponent, sql, list(order_pks)))
+
+
+# The columns of ``_COMPONENTS_SQL`` (numbers as text, to stay exact) as a JSON array per
+# component, aggregated per operation: PostgreSQL reads them with the operations they belong to.
+_COMPONENT_JSON = {
+    "id": "b.id", "work_order_id": "b.work_order_id", "position": "b.position", "item_id": "b.item_id",
+    "required_qty": "b.required_qty::text", "unit_id": "b.unit_id", "operation_sequence": "b.operation_sequence",
+    "issued_qty": "b.issued_qty::text",
+    "item_code": "i.code", "item_name": "i.name", "item_unit_id": "i.unit_id", "item_tracking": "i.tracking",
+    "item_unit_code": "iu.code", "unit_code": "u.code",
+}
+_COMPONENT_JSON_COLUMNS = tuple(_COMPONENT_JSON)
+_COMPONENT_FIELDS = 8  # the first columns are the component's own fields, the others extras
+_DECIMAL_COLUMNS = ("required_qty", "issued_qty")
+
+
+def backflush_components_sql(*, order: str, sequence: str) -> str:
+    """A PostgreSQL expression: the backflush components of operation ``sequence`` of order ``order``
+    (SQL of the enclosing query) as a JSON array, NULL for none; ``components_from_json`` makes them instances."""
+    return (
+        f"(SELECT json_agg(json_build_array({', '.join(_COMPONENT_JSON.values())}) ORDER BY b.position) "
+        "FROM mes_workordercomponent b JOIN mes_item i ON i.id = b.item_id "
+        "JOIN mes_unitofmeasure iu ON iu.id = i.unit_id JOIN mes_unitofmeasure u ON u.id = b.unit_id "
+        f"WHERE b.backflush AND b.work_order_id = {order} AND b.operation_sequence = {sequence})"
+    )
+
+
+def components_from_json(rows: list[list[Any]] | None) -> list[WorkOrderComponent]:
+    """The components ``backflush_components_sql`` gave, as ``_backflush_components`` makes them."""
+    if isinstance(rows, str):  # a driver that leaves JSON as text
+        rows = json.loads(rows)
+    components = []
+    for row in rows or ():
+        values = dict(zip(_COMPONENT_JSON_COLUMNS, row, strict=True))
+        for column in _DECIMAL_COLUMNS:
+            values[column] = Decimal(values[column])
+        component = partial_instance(
+            WorkOrderComponent, **{name: values.pop(name) for name in _COMPONENT_JSON_COLUMNS[:_COMPONENT_FIELDS]}, backflush=True
+        )
+        component.__dict__.update(values)  # item_… and unit_code, as raw_instances leaves extra columns
+        components.append(component)
+    return _with_items(components)
+
+
+def _with_items(components: list[WorkOrderComponent]) -> list[WorkOrderComponent]:
+    """Attach each component's item (with its unit) and unit, from the columns read with it."""
     units: dict[int, UnitOfMeasure] = {}
     for component in components:
         item_unit = units.setdefault(component.item_unit_id, partial_instance(UnitOfMeasure, id=component.item_unit_id, code=component.item_unit_code))
@@ -205,23 +256,26 @@ SELECT {columns}, i.code AS item_code, i.name AS item_name, i.unit_id AS item_un
 FROM mes_lot l
 JOIN mes_item i ON i.id = l.item_id
 JOIN mes_unitofmeasure u ON u.id = l.unit_id
-WHERE l.id IN ({ids})
+WHERE {where}
 ORDER BY l.id
 {lock}
 """
 
 
-def _lots_locked(pks: set[int]) -> list[Lot]:
+def _lots_locked(pks: set[int], wanted: list[tuple[int, set[str]]]) -> list[Lot]:
     """``lots_lock`` in one plain statement (its ORM query was a backflushing report's costliest
-    read): the lots locked in primary-key order, with their items and units. Call after the orders' locks."""
-    if not pks:
+    read) of the lots of these ``pks`` and of these codes of these items (``wanted``: item pk,
+    codes): locked in primary-key order, with their items and units. Call after the orders' locks."""
+    if not pks and not wanted:
         return []
+    where = [f"l.id IN ({', '.join(['%s'] * len(pks))})"] if pks else []
+    where += [f"(l.item_id = %s AND l.code IN ({', '.join(['%s'] * len(codes))}))" for _item, codes in wanted]
     sql = _LOTS_SQL.format(
         columns=", ".join(f"l.{field.column}" for field in Lot._meta.concrete_fields),
-        ids=", ".join(["%s"] * len(pks)),
+        where=" OR ".join(where),
         lock="FOR UPDATE OF l" if connection.vendor == "postgresql" else "",  # SQLite locks the database on the first write
     )
-    lots = raw_instances(Lot, sql, sorted(pks))
+    lots = raw_instances(Lot, sql, [*sorted(pks), *(value for item, codes in wanted for value in (item, *sorted(codes)))])
     for lot in lots:
         unit = partial_instance(UnitOfMeasure, id=lot.unit_id, code=lot.unit_code)
         item = partial_instance(Item, id=lot.item_id, code=lot.item_code, name=lot.item_name, unit_id=lot.item_unit_id, tracking=lot.item_tracking)
@@ -230,16 +284,6 @@ def _lots_locked(pks: set[int]) -> list[Lot]:
         relate(lot, "item", item)
         relate(lot, "unit", unit)
     return lots
-
-
-def _lot_ids(wanted: list[tuple[int, set[str]]]) -> set[int]:
-    """The ids of the lots of these codes of these items, in one plain statement."""
-    if not wanted:
-        return set()
-    where = " OR ".join(f"(item_id = %s AND code IN ({', '.join(['%s'] * len(codes))}))" for _item, codes in wanted)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT id FROM mes_lot WHERE {where}", [value for item, codes in wanted for value in (item, *sorted(codes))])
-        return {row[0] for row in cursor.fetchall()}
 
 
 def needs_materials(*, request: Any, work_order: WorkOrder, operation: WorkOrderOperation, is_last: bool, has_backflush: bool) -> bool:

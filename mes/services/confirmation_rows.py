@@ -6,9 +6,8 @@ movements, the lots' and components' new totals and the goods messages, after it
 The ORM writes them: the reference, on any database. On PostgreSQL the same rows go as plain
 SQL instead (``common.fastsql``: the values each field would store through the ORM), because
 the ORM's compiling was most of a confirmation's CPU: one data-modifying ``WITH`` statement for
-one confirmation (one round trip instead of four), COPY for a batch. Reports that move material
-take the batch way (the material rows through the ORM): the one statement is kept for the
-reports that move none, the plant's most frequent. The plain SQL never calls
+one confirmation or reversal, whatever it moved (one round trip instead of four, or a dozen
+for a report that backflushes), COPY for a batch. The plain SQL never calls
 ``save()``, so every model written here is checked when this module is imported: one that
 overrides ``save()`` stops the import instead of silently losing what its ``save()`` adds.
 """
@@ -16,6 +15,7 @@ overrides ``save()`` stops the import instead of silently losing what its ``save
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -36,6 +36,11 @@ from mes.services.confirmation_materials import MaterialRows
 QUANTITY_FIELDS = ("good_qty", "scrap_qty", "rework_qty")
 #: What a confirmation changes on its operation.
 TOTAL_FIELDS = [*QUANTITY_FIELDS, "labor_minutes", "machine_minutes", "last_activity_at"]
+
+#: The most movements one report writes in its one statement: a report receiving many serials
+#: (up to 10,000) writes a lot and a movement for each, by COPY: one statement would pass more
+#: parameters than PostgreSQL's protocol carries (65,535).
+ONE_STATEMENT_MOVEMENTS = 50
 
 #: What a movement changes on its lot.
 LOT_TOTAL_FIELDS = ["issued_qty", "produced_qty", "updated_at"]
@@ -84,9 +89,9 @@ def confirmation_rows_write(*, rows: ConfirmationRows) -> list[OutboxMessage]:
         Event.objects.bulk_create(rows.events)
         _write_materials(rows.materials)
         return outbox_add_many(messages=rows.messages)
-    if len(rows.confirmations) == 1 and not rows.materials:
-        return [_write_in_one_statement(rows.confirmations[0], operations[0], rows.events[0], rows.messages[0])]
-    if len(rows.confirmations) == 1:  # one report that moved material: one INSERT each, not COPY's two round trips
+    if len(rows.confirmations) == 1 and len(rows.materials.movements) <= ONE_STATEMENT_MOVEMENTS:
+        return _write_in_one_statement(rows)
+    if len(rows.confirmations) == 1:  # many serials: their lots and movements by COPY, the report's rows one INSERT each
         insert_instance(rows.confirmations[0])
         update_instances(operations, TOTAL_FIELDS)
         insert_instance(rows.events[0])
@@ -118,21 +123,56 @@ def _write_materials(materials: MaterialRows) -> None:
             update_instances(rows, names) if fast else model.objects.bulk_update(rows, names)
 
 
-def _write_in_one_statement(
-    confirmation: Confirmation, operation: WorkOrderOperation, event: Event, message: NewMessage
-) -> OutboxMessage:
-    """The four writes of one confirmation as one PostgreSQL statement (a data-modifying WITH)."""
-    confirmation_sql, confirmation_params = insert_statement(confirmation)
-    totals_sql, totals_params = update_statement(operation, TOTAL_FIELDS)
-    event_sql, event_params = insert_statement(event)
-    pending = outbox_add_sql(message=message)
+def _write_in_one_statement(rows: ConfirmationRows) -> list[OutboxMessage]:
+    """Every write of one confirmation (or reversal) as one PostgreSQL statement, a data-modifying
+    ``WITH``: the confirmation, its operation's totals, its event, the new lots, the movements, the
+    lots' and components' totals and its messages. A row written here that another row points at
+    (the confirmation, a new lot) is named by its part of the statement, ``(SELECT id FROM …)``."""
+    (confirmation,), (event,), (operation,) = rows.confirmations, rows.events, rows.operations.values()
+    materials = rows.materials
+    parts: list[str] = []
+    params: list[Any] = []
+    inserted: list[tuple[str, Any]] = []  # (part, instance) of each row whose key the database draws
+
+    def insert(name: str, obj: Any, expressions: dict[str, str] | None = None) -> None:
+        sql, values = insert_statement(obj, expressions)
+        parts.append(f"{name} AS ({sql} RETURNING id)")
+        params.extend(values)
+        inserted.append((name, obj))
+
+    def update(name: str, obj: Any, names: list[str]) -> None:
+        sql, values = update_statement(obj, names)
+        parts.append(f"{name} AS ({sql})")
+        params.extend(values)
+
+    insert("c", confirmation)
+    update("t", operation, TOTAL_FIELDS)
+    insert("e", event)
+    new_lots = {id(lot): f"l{index}" for index, lot in enumerate(materials.new_lots)}
+    for lot in materials.new_lots:
+        insert(new_lots[id(lot)], lot)
+    for index, movement in enumerate(materials.movements):
+        expressions = {}
+        if movement.confirmation is confirmation:
+            expressions["confirmation_id"] = "(SELECT id FROM c)"
+        if movement.lot is not None and id(movement.lot) in new_lots:
+            expressions["lot_id"] = f"(SELECT id FROM {new_lots[id(movement.lot)]})"
+        insert(f"mv{index}", movement, expressions)
+    for index, lot in enumerate(materials.lots.values()):
+        update(f"lt{index}", lot, LOT_TOTAL_FIELDS)
+    for index, component in enumerate(materials.components.values()):
+        update(f"ct{index}", component, ["issued_qty"])
+    pending = outbox_add_sql(messages=rows.messages)
+    keys = ", ".join(f"(SELECT id FROM {name})" for name, _obj in inserted)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH c AS ({confirmation_sql} RETURNING id), t AS ({totals_sql}), e AS ({event_sql} RETURNING id), "
-            f"{pending.ctes} SELECT c.id, e.id, m.id, m.sequence FROM c, e, outbox_message m",
-            [*confirmation_params, *totals_params, *event_params, *pending.params],
+            f"WITH {', '.join(parts)}, {pending.ctes} SELECT m.id, m.sequence, ARRAY[{keys}] FROM outbox_message m",
+            [*params, *pending.params],
         )
-        confirmation_id, event_id, message_id, sequence = cursor.fetchone()
-    mark_inserted(confirmation, confirmation_id)
-    mark_inserted(event, event_id)
-    return pending.written(message_id, sequence)
+        stored = cursor.fetchall()
+    for (_name, obj), pk in zip(inserted, stored[0][2], strict=True):
+        mark_inserted(obj, pk)
+    for movement in materials.movements:  # the keys of the rows written with them, as save() would take them
+        movement.confirmation_id = movement.confirmation.pk
+        movement.lot_id = movement.lot.pk if movement.lot is not None else None
+    return pending.written([(pk, sequence) for pk, sequence, _keys in stored])

@@ -50,7 +50,9 @@ from mes.services.confirmation_materials import (
     LotUse,
     MaterialBook,
     MaterialPlan,
+    backflush_components_sql,
     backflush_plan,
+    components_from_json,
     goods_messages,
     movements_payload,
     needs_materials,
@@ -769,14 +771,24 @@ SELECT {_OPERATION_COLUMNS},
        (SELECT c.id FROM mes_confirmation c WHERE c.client_id = %s) AS existing_confirmation_id,
        e.id AS employee_id, e.name AS employee_name, e.is_active AS employee_active,
        r.id AS reason_id, r.kind AS reason_kind, r.name AS reason_name,
-       EXISTS (SELECT 1 FROM mes_workordercomponent b
-               WHERE b.work_order_id = op.work_order_id AND b.operation_sequence = op.sequence AND b.backflush) AS has_backflush
+       {{backflush}}
 FROM {_OPERATION_TABLES}
 LEFT JOIN mes_employee e ON e.badge = %s
 LEFT JOIN mes_reasoncode r ON r.code = %s
 WHERE op.work_order_id = %s
 ORDER BY op.sequence
 """
+# Each operation's backflush components come with it on PostgreSQL (a JSON array: no statement
+# of their own for a backflushing report); elsewhere only whether it has any.
+_OPERATIONS_SQL_BY_VENDOR = {
+    "postgresql": _OPERATIONS_SQL.format(
+        backflush=f"{backflush_components_sql(order='op.work_order_id', sequence='op.sequence')} AS backflush_components"
+    ),
+    "other": _OPERATIONS_SQL.format(
+        backflush="EXISTS (SELECT 1 FROM mes_workordercomponent b WHERE b.work_order_id = op.work_order_id "
+        "AND b.operation_sequence = op.sequence AND b.backflush) AS has_backflush"
+    ),
+}
 
 
 def _operations_read(sql: str, params: list[Any], orders: dict[int, WorkOrder]) -> list[WorkOrderOperation]:
@@ -796,8 +808,9 @@ def _read_after_lock(work_order: WorkOrder, request: ConfirmationRequest) -> tup
     """The order's operations as they are now, the operator and reason code the request names,
     and the confirmation already recorded under its client_id, if any. Call holding the order's lock."""
     client = Confirmation._meta.get_field("client_id").get_db_prep_value(request.client_id, connection)
+    sql = _OPERATIONS_SQL_BY_VENDOR.get(connection.vendor, _OPERATIONS_SQL_BY_VENDOR["other"])
     operations = _operations_read(
-        _OPERATIONS_SQL, [client, request.operator_badge, request.reason_code, work_order.pk], {work_order.pk: work_order}
+        sql, [client, request.operator_badge, request.reason_code, work_order.pk], {work_order.pk: work_order}
     )
     if not operations:
         existing = Confirmation.objects.filter(client_id=request.client_id).values_list("pk", flat=True).first()
@@ -827,26 +840,37 @@ def operation_confirm(*, request: ConfirmationRequest, actor: Any = None, work_c
     A station passes its ``work_center``: an operation of another one is refused (``other_work_center``),
     checked under the order's lock like every other rule.
     """
-    try:
-        with transaction.atomic():
-            work_order = work_order_lock(number=request.work_order)
-            operations, lookups, existing_id = _read_after_lock(work_order, request)
-            # Checked under the order's lock, so a resend racing the original waits and then finds it.
-            if existing_id is not None:
-                return _replay(Confirmation.objects.get(pk=existing_id), request)
-            rows = ConfirmationRows()
-            judgement = Judgement(request, work_order, operations, lookups, work_center)
-            judgement.book = _book_if_needed(judgement)
-            confirmation = _record(judgement, rows, actor)
-            outbox_message = confirmation_rows_write(rows=rows)[0]
-    except (DomainError, IntegrityError):
-        # A resend of a recorded report must be answered even if the order has moved on since
-        # (completed, closed): the replay wins over the rules that would refuse a new report.
-        # An IntegrityError: the same client_id was recorded at the same moment against another order.
-        existing = Confirmation.objects.filter(client_id=request.client_id).first()
-        if existing is None:
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                return _confirm_locked(request, actor, work_center)
+        except (DomainError, IntegrityError) as error:
+            # A resend of a recorded report must be answered even if the order has moved on since
+            # (completed, closed): the replay wins over the rules that would refuse a new report.
+            # An IntegrityError: the same client_id was recorded at the same moment against another order.
+            existing = Confirmation.objects.filter(client_id=request.client_id).first()
+            if existing is not None:
+                return _replay(existing, request)
+            if isinstance(error, IntegrityError) and attempt == 0:
+                # Another order's report created the output lot or serial this one creates, at the
+                # same moment: judged again, this one sees it (``output_lot_taken``, ``serial_exists``).
+                continue
             raise
-        return _replay(existing, request)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _confirm_locked(request: ConfirmationRequest, actor: Any, work_center: WorkCenter | None) -> ConfirmationResult:
+    """``operation_confirm``'s one attempt, inside its transaction."""
+    work_order = work_order_lock(number=request.work_order)
+    operations, lookups, existing_id = _read_after_lock(work_order, request)
+    # Checked under the order's lock, so a resend racing the original waits and then finds it.
+    if existing_id is not None:
+        return _replay(Confirmation.objects.get(pk=existing_id), request)
+    rows = ConfirmationRows()
+    judgement = Judgement(request, work_order, operations, lookups, work_center)
+    judgement.book = _book_if_needed(judgement)
+    confirmation = _record(judgement, rows, actor)
+    outbox_message = confirmation_rows_write(rows=rows)[0]
     _mark_unreversed(confirmation)
     return ConfirmationResult(confirmation, created=True, message=outbox_message)
 
@@ -858,12 +882,14 @@ def _book_if_needed(judgement: Judgement) -> MaterialBook | None:
     if operation is None:
         return None  # refused by operation_known
     last = max(candidate.sequence for candidate in judgement.operations)
+    read = hasattr(operation, "backflush_components")  # read with the operations (PostgreSQL)
+    has_backflush = bool(operation.backflush_components) if read else bool(getattr(operation, "has_backflush", True))
     if not needs_materials(
-        request=request, work_order=work_order, operation=operation, is_last=operation.sequence == last,
-        has_backflush=bool(getattr(operation, "has_backflush", True)),
+        request=request, work_order=work_order, operation=operation, is_last=operation.sequence == last, has_backflush=has_backflush,
     ):
         return None
-    return MaterialBook.load(orders=[work_order], requests=[request], last_sequences={work_order.pk: last})
+    components = components_from_json(operation.backflush_components) if read else None  # the only ones it may backflush
+    return MaterialBook.load(orders=[work_order], requests=[request], last_sequences={work_order.pk: last}, components=components)
 
 
 def _mark_unreversed(confirmation: Confirmation) -> None:
@@ -878,6 +904,16 @@ def operation_confirm_many(*, requests: list[ConfirmationRequest], actor: Any = 
     All orders involved are locked up front in primary-key order, so this never deadlocks
     with single confirmations or transitions.
     """
+    try:
+        return _confirm_many_once(requests, actor)
+    except IntegrityError:
+        # Another call created an output lot or serial, or recorded a client_id, that this batch
+        # writes too, at the same moment: judged again, the batch sees it (each report answered on its own).
+        return _confirm_many_once(requests, actor)
+
+
+def _confirm_many_once(requests: list[ConfirmationRequest], actor: Any) -> list[ConfirmationResult | DomainError]:
+    """``operation_confirm_many``'s one attempt, in a transaction of its own."""
     answers: list[ConfirmationResult | DomainError | None] = [None] * len(requests)
     with transaction.atomic():
         orders = work_orders_lock(numbers=[request.work_order for request in requests])

@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 import uuid
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from common.errors import DomainError
 from erp_sync.models import OutboxMessage
 from mes.models import BomLine, Item, Lot, MaterialMovement, WorkOrder, WorkOrderComponent
+from mes.services import confirmation_rows
 from mes.services.confirmation_materials import LotUse, output_lot_code
 from mes.services.confirmations import confirmation_reverse, operation_confirm, operation_confirm_many
 from mes.services.materials import goods_document_id
@@ -382,3 +385,80 @@ def test_the_bulk_api_takes_the_material_fields_and_refuses_each_report_on_its_o
 def test_messages_payloads_are_json(order):
     confirm(ORDER, 10, good_qty=1, lots=(LotUse("TUBE-20", "T-OLD"),))
     assert all(json.loads(json.dumps(m.payload)) == m.payload for m in messages())
+
+
+# --- the two ways of writing (PostgreSQL: plain SQL in one statement, or the ORM) -----------------
+
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _material_rows() -> dict:
+    """What a report wrote of material, keyed by what does not depend on the keys the database drew."""
+    movements = MaterialMovement.objects.order_by("pk").values_list(
+        "kind", "source", "state", "item__code", "lot__code", "quantity", "unit__code", "operation__sequence",
+        "confirmation__client_id", "operator__badge", "station",
+    )
+    lots = Lot.objects.order_by("item__code", "code").values_list(
+        "item__code", "code", "kind", "produced_by__number", "received_qty", "produced_qty", "issued_qty", "unit__code"
+    )
+    names: dict[str, str] = {}  # each uuid drawn afresh, named by the order it first appears in
+    payloads = []
+    for message in OutboxMessage.objects.filter(partition_key=ORDER).order_by("sequence"):
+        text = re.sub(_UUID, lambda match: names.setdefault(match.group(), f"uuid-{len(names)}"), json.dumps(message.payload, sort_keys=True))
+        payloads.append((message.kind, message.sequence, json.loads(text)))
+    return {
+        "movements": list(movements), "lots": list(lots), "messages": payloads,
+        "components": sorted(WorkOrderComponent.objects.values_list("item__code", "issued_qty")),
+    }
+
+
+@pytest.mark.postgresql_only(reason="MES_PLAIN_SQL_WRITES has a say on PostgreSQL only: elsewhere the ORM writes")
+@pytest.mark.parametrize("one_statement_movements", [50, 0], ids=["one-statement", "more-movements-than-one-statement-takes"])
+def test_a_report_moving_material_stores_the_same_rows_through_plain_sql_and_the_orm_and_plain_sql_takes_four_statements(
+    order, settings, monkeypatch, one_statement_movements
+):
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    pass_on()
+    WorkOrderComponent.objects.update(operation_sequence=30)  # the last operation backflushes both and receives
+    confirm(ORDER, 30, good_qty=1, output_lot="FR-ZERO", lots=(LotUse("TUBE-20", "T-OLD"),))  # starts the operation: no status move below
+    client_id, now = uuid.uuid4(), timezone.now().replace(microsecond=0)
+
+    def stored(plain_sql: bool) -> tuple[dict, list[str]]:
+        settings.MES_PLAIN_SQL_WRITES = plain_sql
+        with time_machine.travel(now, tick=False), transaction.atomic():
+            with CaptureQueriesContext(connection) as captured:
+                result = confirm(
+                    ORDER, 30, good_qty=4, operator_badge="B-1001", station="ST-07", labor_minutes=12, output_lot="FR-ONE",
+                    lots=(LotUse("TUBE-20", "T-NEW", D(7)), LotUse("TUBE-20", "T-OLD")), client_id=client_id,
+                )
+            assert [(c["item"], c["lot"], c["quantity"]) for c in _consumptions(result)] == [
+                ("TUBE-20", "T-NEW", D(7)), ("TUBE-20", "T-OLD", D(3)), ("BOLT-M8", None, D(16)),
+            ]
+            rows = _material_rows()
+            transaction.set_rollback(True)  # the other way starts from the same database
+        statements = [query["sql"] for query in captured.captured_queries if not query["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]
+        return rows, statements
+
+    # A report of many serials passes the limit: its rows go in several statements, the same rows.
+    monkeypatch.setattr(confirmation_rows, "ONE_STATEMENT_MOVEMENTS", one_statement_movements)
+    plain, plain_statements = stored(plain_sql=True)
+    orm, _orm_statements = stored(plain_sql=False)
+
+    assert plain == orm
+    assert [kind for kind, _sequence, _payload in plain["messages"][-3:]] == ["confirmation", "goods_issue", "goods_receipt"]
+    assert ("TUBE-20", "T-NEW", "lot", None, D(100), D(0), D(7), "M") in plain["lots"]
+    assert ("FRAME-100", "FR-ONE", "lot", ORDER, D(0), D(4), D(0), "PCS") in plain["lots"]
+    if one_statement_movements:  # the order's lock, its operations with their components, the lots' lock, and one write
+        assert len(plain_statements) == 4, plain_statements
+        assert plain_statements[-1].startswith("WITH c AS (INSERT INTO")
+    else:
+        assert len(plain_statements) > 4 and not any(sql.startswith("WITH c AS") for sql in plain_statements)
+
+
+def _consumptions(result) -> list[dict]:
+    from mes.api.representations import confirmation_materials_json
+
+    return confirmation_materials_json(result.confirmation)["consumptions"]

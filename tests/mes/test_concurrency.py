@@ -182,3 +182,54 @@ def test_transitions_and_confirmations_on_two_orders_never_deadlock_nor_fail_by_
         assert statuses(number) == ("in_progress", {10: "in_progress", 20: "released", 30: "released"})
         assert_gap_free_outbox(number)
         assert OutboxMessage.objects.filter(partition_key=number).count() == 27
+
+
+def test_two_orders_naming_the_same_new_output_lot_at_once_get_the_lot_and_a_clean_output_lot_taken(released_order, plant):
+    """Both see no lot FR-SHARED and both create it: the unique (item, code) lets one in, and the
+    other, judged again, finds the lot made by another order: 409 ``output_lot_taken``, not a crash."""
+    from mes.models import Lot
+
+    other = WorkOrderFactory(number="WO-1002", item=plant["item"], quantity=Decimal("10"))
+    work_order_transition(number=other.number, action="release")
+    for number in (released_order.number, other.number):
+        for sequence in (10, 20):
+            confirm(number, sequence, good_qty=5)
+    outcomes = []
+    for round_ in range(3):  # the race is narrow: several rounds make hitting it all but certain
+        code = f"FR-SHARED-{round_}"
+        jobs = [
+            lambda number=number: operation_confirm(request=confirmation_request(number, 30, good_qty=1, output_lot=code)).created
+            for number in (released_order.number, other.number)
+        ]
+        outcomes += run_at_once(jobs)
+        lot = Lot.objects.get(item=plant["item"], code=code)
+        maker = Confirmation.objects.get(movements__lot=lot)
+        assert lot.produced_by_id == maker.work_order_id and lot.produced_qty == Decimal(1)
+    assert Counter(outcomes) == {("ok", True): 3, ("refused", "output_lot_taken"): 3}
+    for number in (released_order.number, other.number):
+        assert_gap_free_outbox(number)
+
+
+def test_two_batches_naming_the_same_new_output_lot_at_once_answer_output_lot_taken_for_the_later_report(released_order, plant):
+    """The same race through the bulk service: the losing batch is judged again as a whole, and
+    answers its report with the refusal (the batch's other reports are recorded all the same)."""
+    from mes.models import Lot
+
+    other = WorkOrderFactory(number="WO-1002", item=plant["item"], quantity=Decimal("10"))
+    work_order_transition(number=other.number, action="release")
+    for number in (released_order.number, other.number):
+        for sequence in (10, 20):
+            confirm(number, sequence, good_qty=10)
+
+    def batch(number: str, code: str) -> list[str]:
+        requests = [confirmation_request(number, 30, good_qty=1, output_lot=code), confirmation_request(number, 30, good_qty=1)]
+        return [answer.code if isinstance(answer, DomainError) else "recorded" for answer in operation_confirm_many(requests=requests)]
+
+    outcomes = []
+    for round_ in range(3):
+        code = f"FR-BATCH-{round_}"
+        results = run_at_once([lambda number=number: batch(number, code) for number in (released_order.number, other.number)])
+        assert all(kind == "ok" for kind, _value in results), results  # never a crash
+        outcomes += [value for _kind, value in results]
+        assert Lot.objects.filter(item=plant["item"], code=code).count() == 1
+    assert sorted(map(tuple, outcomes)) == sorted([("recorded", "recorded")] * 3 + [("output_lot_taken", "recorded")] * 3)
