@@ -114,3 +114,10 @@ def test_an_over_issue_waits_for_a_supervisor_badge(stock, tablet):
     assert (movement.decided_by.username, movement.decision_reason) == ("zhang", f"Approved at station {movement.station} by badge S-0001.")
     assert issued() == D("40") and Lot.objects.get(code="T-1").issued_qty == D("40")
     assert OutboxMessage.objects.filter(kind="goods_issue").count() == 1
+
+
+def test_the_issue_help_shows_the_scan_code_as_text_not_as_markup(tablet):
+    page = tablet.get("/station/").content.decode()
+
+    assert "scan LOT:&lt;item&gt;:&lt;lot&gt;:&lt;quantity&gt;." in page
+    assert "<item>" not in page
