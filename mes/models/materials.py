@@ -108,12 +108,15 @@ class MaterialMovement(models.Model):
     kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
     source = models.CharField(_("source"), max_length=16, choices=Source.choices)
     state = models.CharField(_("state"), max_length=24, choices=State.choices, default=State.POSTED)
-    work_order = models.ForeignKey(WorkOrder, models.PROTECT, related_name="movements", verbose_name=_("work order"))
-    operation = models.ForeignKey(WorkOrderOperation, models.PROTECT, related_name="movements", verbose_name=_("operation"))
-    item = models.ForeignKey(Item, models.PROTECT, related_name="movements", verbose_name=_("item"))
-    lot = models.ForeignKey(Lot, models.PROTECT, null=True, blank=True, related_name="movements", verbose_name=_("lot"))
+    # Each movement row is written on the hot path of a backflushing report: foreign keys keep no
+    # index of their own where a composite index below starts with them (order, lot, operation) or
+    # nothing ever searches by them (item, unit, people).
+    work_order = models.ForeignKey(WorkOrder, models.PROTECT, related_name="movements", verbose_name=_("work order"), db_index=False)
+    operation = models.ForeignKey(WorkOrderOperation, models.PROTECT, related_name="movements", verbose_name=_("operation"), db_index=False)
+    item = models.ForeignKey(Item, models.PROTECT, related_name="movements", verbose_name=_("item"), db_index=False)
+    lot = models.ForeignKey(Lot, models.PROTECT, null=True, blank=True, related_name="movements", verbose_name=_("lot"), db_index=False)
     quantity = models.DecimalField(_("quantity"), **QUANTITY)
-    unit = models.ForeignKey(UnitOfMeasure, models.PROTECT, related_name="+", verbose_name=_("unit"))
+    unit = models.ForeignKey(UnitOfMeasure, models.PROTECT, related_name="+", verbose_name=_("unit"), db_index=False)
     confirmation = models.ForeignKey(
         Confirmation, models.PROTECT, null=True, blank=True, related_name="movements", verbose_name=_("confirmation"),
         help_text=_("The report that backflushed or received this; empty for an issue by scan."),
@@ -121,19 +124,19 @@ class MaterialMovement(models.Model):
     reverses = models.OneToOneField(
         "self", models.PROTECT, null=True, blank=True, related_name="reversed_by", verbose_name=_("reverses")
     )
-    operator = models.ForeignKey(Employee, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("operator"))
+    operator = models.ForeignKey(Employee, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("operator"), db_index=False)
     station = models.CharField(_("station"), max_length=64, blank=True)
     # What the tolerance check saw, kept for the supervisor who decides on an over-issue.
     required_qty = models.DecimalField(_("required quantity"), **QUANTITY, null=True, blank=True)
     issued_before_qty = models.DecimalField(_("issued before"), **QUANTITY, null=True, blank=True)
     decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("decided by")
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("decided by"), db_index=False
     )
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     decision_reason = models.CharField(_("reason"), max_length=500, blank=True)
     recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
     recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("recorded by")
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("recorded by"), db_index=False
     )
 
     class Meta:
