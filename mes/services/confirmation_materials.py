@@ -552,11 +552,12 @@ def goods_messages(
     return messages
 
 
-def issues_awaited(*, confirmation: Any, movements: list[MaterialMovement]) -> list[Any]:
+def issues_awaited(*, confirmation: Any, movements: list[MaterialMovement], rows: MaterialRows) -> list[Any]:
     """The receipts a confirmation's backflush must wait for: those of the lots other orders made
-    (``receipts_awaited``; no query unless such a lot is drawn from)."""
+    (``receipts_awaited``; no query unless such a lot is drawn from), stored or received by an
+    earlier report of the same batch (``rows``, not written yet)."""
     issued = [movement.lot for movement in movements if movement.kind == MaterialMovement.Kind.ISSUE and movement.quantity > 0]
-    return receipts_awaited(lots=issued, work_order=confirmation.work_order) if issued else []
+    return receipts_awaited(lots=issued, work_order=confirmation.work_order, pending=rows.movements) if issued else []
 
 
 def movements_payload(movements: list[MaterialMovement]) -> list[dict[str, Any]]:

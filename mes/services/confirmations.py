@@ -696,7 +696,7 @@ def _record(judgement: Judgement, rows: ConfirmationRows, actor: Any) -> Confirm
     message = _message(confirmation, work_order, operation, movements)
     # Drawing from a lot another order made: the report (SAP books its 261 items with it) and its
     # goods issue wait for that order's receipt of the lot.
-    waits_for = issues_awaited(confirmation=confirmation, movements=movements) if movements else []
+    waits_for = issues_awaited(confirmation=confirmation, movements=movements, rows=rows.materials) if movements else []
     if waits_for:
         message["waits_for"] = waits_for
     rows.add(

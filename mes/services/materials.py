@@ -185,24 +185,36 @@ def goods_document_id(*, confirmation_uuid: uuid.UUID, kind: str) -> uuid.UUID:
     return uuid.uuid5(GOODS_NAMESPACE, f"{confirmation_uuid}:{kind}")
 
 
-def receipts_awaited(*, lots: Iterable[Lot | None], work_order: WorkOrder) -> list[uuid.UUID]:
+def receipts_awaited(
+    *, lots: Iterable[Lot | None], work_order: WorkOrder, pending: Iterable[MaterialMovement] = (),
+) -> list[uuid.UUID]:
     """The keys of the ``goods_receipt`` messages that received these lots, for a message issuing
     them to ``work_order`` to wait for (``NewMessage.waits_for``): the ERP holds no stock of a lot
     made here until it has booked its receipt, and the outbox orders messages only within one order.
 
     Only lots another order made count (a lot's own order sends its receipt first anyway), so an
     issue of bought or untracked material asks nothing of the database. Every report that received
-    into the lot is waited for: the issue may need all of it. Under SAP the receipt rides in the
-    report's own message, which goes before the receipt in its order: waiting for this key waits for both.
+    into the lot is waited for: the issue may need all of it. ``pending``: movements of the same
+    write not stored yet (a batch's earlier reports), whose receipts count too. Under SAP the
+    receipt rides in the report's own message, which goes before it in its order: waiting for this
+    key waits for both.
     """
-    made_elsewhere = {lot.pk for lot in lots if lot is not None and lot.pk is not None and lot.produced_by_id not in (None, work_order.pk)}
+    made_elsewhere = [lot for lot in lots if lot is not None and lot.produced_by_id not in (None, work_order.pk)]
     if not made_elsewhere:
         return []
-    confirmations = (
-        MaterialMovement.objects.filter(
-            lot_id__in=made_elsewhere, kind=MaterialMovement.Kind.RECEIPT, source=MaterialMovement.Source.OUTPUT, confirmation__isnull=False,
+    confirmations = {
+        movement.confirmation.uuid
+        for movement in pending
+        if movement.kind == MaterialMovement.Kind.RECEIPT and movement.source == MaterialMovement.Source.OUTPUT
+        and movement.confirmation is not None and any(movement.lot is lot for lot in made_elsewhere)
+    }
+    stored = {lot.pk for lot in made_elsewhere if lot.pk is not None}
+    if stored:
+        confirmations.update(
+            MaterialMovement.objects.filter(
+                lot_id__in=stored, kind=MaterialMovement.Kind.RECEIPT, source=MaterialMovement.Source.OUTPUT, confirmation__isnull=False,
+            )
+            .values_list("confirmation__uuid", flat=True)
+            .distinct()
         )
-        .values_list("confirmation__uuid", flat=True)
-        .distinct()
-    )
     return sorted({goods_document_id(confirmation_uuid=confirmation, kind="goods_receipt") for confirmation in confirmations}, key=str)

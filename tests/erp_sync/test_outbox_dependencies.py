@@ -19,12 +19,13 @@ from erp_sync.models import ErpConnection, OutboxDependency, OutboxMessage
 from erp_sync.services import messages_discard
 from mes.models import BomLine, Item, Lot, WorkOrder
 from mes.services.confirmation_materials import LotUse
+from mes.services.confirmations import operation_confirm_many
 from mes.services.material_issues import MaterialIssueRequest, material_issue
 from mes.services.materials import goods_document_id
 from mes.services.work_orders import work_order_transition
 from tests.conftest import ORDER
 from tests.factories import BomFactory, ItemFactory, RoutingFactory, WorkOrderFactory
-from tests.helpers import confirm
+from tests.helpers import confirm, confirmation_request
 
 D = Decimal
 CART_ORDER = "WO-2001"
@@ -114,6 +115,25 @@ def test_a_backflush_from_a_made_lot_holds_the_report_and_its_goods_issue(frames
     report, goods_issue = of_order(CART_ORDER)
     assert (report.kind, goods_issue.kind) == ("confirmation", "goods_issue")
     assert sorted(waits_for(report), key=str) == sorted(waits_for(goods_issue), key=str) == frames.receipt_keys
+
+
+def test_a_batch_that_makes_a_lot_and_backflushes_it_to_another_order_holds_the_issue(plant, planned_order, cart_order, write_path):
+    Item.objects.filter(pk=plant["item"].pk).update(tracking=Item.Tracking.LOT)
+    BomLine.objects.filter(bom__item__code="CART-1").update(backflush=True, operation=10)
+    cart_order.components.update(backflush=True)
+    work_order_transition(number=ORDER, action="release")
+    confirm(ORDER, 10, good_qty=10)
+    confirm(ORDER, 20, good_qty=10)
+
+    answers = operation_confirm_many(requests=[
+        confirmation_request(ORDER, 30, good_qty=10, output_lot="FR-NEW"),
+        confirmation_request(CART_ORDER, 10, good_qty=2, lots=(LotUse(plant["item"].code, "FR-NEW"),)),
+    ])
+
+    assert [answer.created for answer in answers] == [True, True]
+    receipt = goods_document_id(confirmation_uuid=answers[0].confirmation.uuid, kind="goods_receipt")
+    report, goods_issue = of_order(CART_ORDER)
+    assert waits_for(report) == waits_for(goods_issue) == [receipt]
 
 
 def test_a_plain_report_writes_no_dependency(frames, cart_order, write_path):
