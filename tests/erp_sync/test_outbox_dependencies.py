@@ -20,10 +20,12 @@ from erp_sync.services import messages_discard
 from mes.models import BomLine, Item, Lot, WorkOrder
 from mes.services.confirmation_materials import LotUse
 from mes.services.confirmations import operation_confirm_many
-from mes.services.material_issues import MaterialIssueRequest, material_issue
+from mes.services.material_issues import MaterialIssueRequest, material_issue, material_issue_reverse
 from mes.services.materials import goods_document_id
 from mes.services.work_orders import work_order_transition
+from simulators.erp import start_simulator
 from tests.conftest import ORDER
+from tests.erp_sync.builders import simulator_connection
 from tests.factories import BomFactory, ItemFactory, RoutingFactory, WorkOrderFactory
 from tests.helpers import confirm, confirmation_request
 
@@ -98,8 +100,6 @@ def test_a_scanned_issue_of_a_lot_another_order_made_waits_for_every_receipt_of_
 def test_an_issue_of_a_bought_lot_or_its_reversal_waits_for_nothing(frames, cart_order, plant):
     bought = Lot.objects.create(item=plant["item"], code="FR-ERP", unit=plant["item"].unit, received_qty=D(5))
     assert waits_for(scan(bought)) == []
-
-    from mes.services.material_issues import material_issue_reverse
 
     issue = scan(frames)
     reversal = material_issue_reverse(movement_id=OutboxMessage.objects.get(pk=issue.pk).source_uuid, reason="wrong lot").message
@@ -198,9 +198,6 @@ def test_the_message_page_says_what_the_issue_waits_for(frames, cart_order, clie
 
 @pytest.mark.subprocess
 def test_with_the_erp_down_the_issue_is_not_tried_and_goes_after_the_receipt_once_it_is_back(frames, cart_order, tmp_path, settings):
-    from simulators.erp import start_simulator
-    from tests.erp_sync.builders import simulator_connection
-
     settings.ERP_SYNC_BACKOFF_BASE_SECONDS = 0.05
     settings.ERP_SYNC_BACKOFF_CAP_SECONDS = 0.5
     with start_simulator("sap", ledger_path=tmp_path / "ledger.jsonl") as simulator:
