@@ -4,7 +4,10 @@
    short transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so workers never wait on
    each other), and returns the rows it claimed. A message is due only when every earlier
    message of its order is acknowledged or discarded — a dead or unsent head blocks its own
-   order and no other.
+   order and no other — and every message it waits for (``OutboxDependency``: an issue of a
+   lot made here waits for the other order's receipt of it) is too. A waiting message stays
+   queued, untouched (no attempt counted, no back-off): the run that acknowledges the receipt
+   claims again before it ends and takes it then, or the sweep does.
 2. A sending thread calls the connector with no database lock held — one message, or the
    heads of several orders in one request where the connector batches (SAP ``$batch``) —
    then records every outcome with a conditional update that only succeeds while the claim
@@ -97,6 +100,11 @@ WHERE id IN (
           WHERE earlier.partition_key = candidate.partition_key
             AND earlier.sequence < candidate.sequence
             AND earlier.state NOT IN {_SETTLED})
+      AND NOT EXISTS (
+          SELECT 1 FROM erp_sync_outboxdependency AS dependency
+          JOIN erp_sync_outboxmessage AS awaited ON awaited.idempotency_key = dependency.waits_for_key
+          WHERE dependency.message_id = candidate.id
+            AND awaited.state NOT IN {_SETTLED})
     ORDER BY {{order}}
     LIMIT %(limit)s
     {{lock}}

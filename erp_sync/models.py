@@ -155,6 +155,27 @@ class OutboxMessage(models.Model):
         return f"{self.partition_key}#{self.sequence} {self.kind}"
 
 
+class OutboxDependency(models.Model):
+    """A message that must not go before another one is settled: an issue of a lot made here waits
+    for the message that received that lot (another order's, so their sequences do not order them).
+
+    ``waits_for_key`` is the other message's idempotency key, not a foreign key: both are written in
+    one statement, and a key no message carries (never queued) holds nothing back. Settled means
+    acknowledged or discarded, as for an order's earlier messages; a dead receipt holds its issue.
+    """
+
+    message = models.ForeignKey(OutboxMessage, models.CASCADE, related_name="dependencies", verbose_name=_("message"), db_index=False)  # the unique constraint leads with it
+    waits_for_key = models.UUIDField(_("waits for"), db_index=True, help_text=_("The idempotency key of the message this one waits for."))
+
+    class Meta:
+        verbose_name = _("outbox dependency")
+        verbose_name_plural = _("outbox dependencies")
+        constraints = [models.UniqueConstraint(fields=["message", "waits_for_key"], name="outbox_dependency_once")]
+
+    def __str__(self) -> str:
+        return f"{self.message_id} waits for {self.waits_for_key}"
+
+
 class DeliveryAttempt(models.Model):
     """One try at telling the ERP: the journey of a message, step by step."""
 

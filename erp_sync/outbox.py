@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import uuid
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -19,7 +19,7 @@ from common.fastsql import (
     mark_inserted,
     new_instance,
 )
-from erp_sync.models import OutboxMessage
+from erp_sync.models import OutboxDependency, OutboxMessage
 from erp_sync.wakeups import wake_sender
 
 
@@ -29,15 +29,21 @@ class NewMessage(TypedDict):
     source_uuid: uuid.UUID
     idempotency_key: uuid.UUID
     payload: dict[str, Any]
+    #: Idempotency keys of messages (of other orders) this one must not go before: the dispatcher
+    #: holds it queued until each of them is acknowledged or discarded (``OutboxDependency``).
+    waits_for: NotRequired[list[uuid.UUID]]
 
 
 def outbox_add(
-    *, kind: str, partition_key: str, source_uuid: uuid.UUID, idempotency_key: uuid.UUID, payload: dict[str, Any]
+    *, kind: str, partition_key: str, source_uuid: uuid.UUID, idempotency_key: uuid.UUID, payload: dict[str, Any],
+    waits_for: list[uuid.UUID] | None = None,
 ) -> OutboxMessage:
     """Queue one message for the ERP inside the caller's transaction (see ``outbox_add_many``)."""
     message = NewMessage(
         kind=kind, partition_key=partition_key, source_uuid=source_uuid, idempotency_key=idempotency_key, payload=payload
     )
+    if waits_for:
+        message["waits_for"] = waits_for
     return outbox_add_many(messages=[message])[0]
 
 
@@ -75,8 +81,20 @@ def outbox_add_many(*, messages: list[NewMessage]) -> list[OutboxMessage]:
     else:
         copy_instances(rows)
         created = rows
+    dependencies = [
+        OutboxDependency(message=row, waits_for_key=key)
+        for message, row in zip(messages, created, strict=True)
+        for key in _waits_for(message)
+    ]
+    if dependencies:  # only a message that issues a lot made here pays for this
+        OutboxDependency.objects.bulk_create(dependencies)
     wake_sender_after_commit()
     return created
+
+
+def _waits_for(message: NewMessage) -> list[uuid.UUID]:
+    """The keys ``message`` waits for, once each, never its own."""
+    return sorted(set(message.get("waits_for") or ()) - {message["idempotency_key"]}, key=str)
 
 
 def _copy_rows() -> bool:
@@ -159,6 +177,15 @@ def outbox_add_sql(*, messages: list[NewMessage]) -> PendingMessages:
         ctes[-1] = ctes[-1].replace("outbox_message_0 AS", "outbox_message AS", 1)
     else:
         ctes.append("outbox_message AS ({})".format(" UNION ALL ".join(f"SELECT id, sequence FROM outbox_message_{n}" for n in range(len(rows)))))
+    for offset, message in enumerate(messages):
+        keys = _waits_for(message)
+        if keys:  # PostgreSQL runs a data-modifying WITH part whether or not the query reads it
+            written = "outbox_message" if len(rows) == 1 else f"outbox_message_{offset}"
+            ctes.append(
+                f"outbox_wait_{offset} AS (INSERT INTO erp_sync_outboxdependency (message_id, waits_for_key)"
+                f" SELECT (SELECT id FROM {written}), unnest(%s::uuid[]))"
+            )
+            params.append(keys)
     wake_sender_after_commit()
     return PendingMessages(", ".join(ctes), params, rows)
 

@@ -11,8 +11,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from erp_sync.models import ErpConnection, OutboxMessage
-from erp_sync.outbox import sync_state_of
+from erp_sync.models import ErpConnection, OutboxDependency, OutboxMessage
+from erp_sync.outbox import SETTLED_STATES, sync_label, sync_state_of
 
 # --- sync health -------------------------------------------------------------------------
 
@@ -185,7 +185,23 @@ def message_journey(*, message_id: int) -> dict[str, Any]:
         **sync_state_of(message=message),
         "erp_ref": message.erp_ref,
         "journey": steps,
+        "waiting_for": message_waiting_for(message=message),
     }
+
+
+def message_waiting_for(*, message: OutboxMessage) -> list[dict[str, Any]]:
+    """The messages of other orders ``message`` is held back for (``OutboxDependency``) and that are
+    not yet acknowledged or discarded; empty once it has gone, or when it waits for nothing."""
+    if message.state in SETTLED_STATES or message.state == OutboxMessage.State.SENDING:
+        return []
+    awaited = OutboxMessage.objects.filter(
+        idempotency_key__in=OutboxDependency.objects.filter(message=message).values("waits_for_key")
+    ).exclude(state__in=SETTLED_STATES).order_by("pk")
+    return [
+        {"id": other.pk, "work_order": other.partition_key, "sequence": other.sequence, "kind": other.kind,
+         "state": other.state, "state_label": sync_label(state=other.state)}
+        for other in awaited.only("pk", "partition_key", "sequence", "kind", "state")
+    ]
 
 
 def mapping_preview(*, mapping: dict[str, Any], time_zone: str | None = None) -> dict[str, Any]:

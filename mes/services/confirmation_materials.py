@@ -68,6 +68,7 @@ from mes.services.materials import (
     lots_lock,
     movement_apply_to_lot,
     movement_json,
+    receipts_awaited,
 )
 
 ZERO = Decimal(0)
@@ -526,8 +527,11 @@ def plan_apply(*, plan: MaterialPlan, confirmation: Any, book: MaterialBook, row
     return movements
 
 
-def goods_messages(*, confirmation: Any, movements: list[MaterialMovement], reverses_uuid: Any = None) -> list[NewMessage]:
-    """The goods issue and the goods receipt (or their reversals) a confirmation's movements send, in that order."""
+def goods_messages(
+    *, confirmation: Any, movements: list[MaterialMovement], reverses_uuid: Any = None, waits_for: list[Any] | None = None,
+) -> list[NewMessage]:
+    """The goods issue and the goods receipt (or their reversals) a confirmation's movements send, in that order;
+    the issue waits for ``waits_for`` (``issues_awaited``)."""
     messages = []
     for kind in (MaterialMovement.Kind.ISSUE, MaterialMovement.Kind.RECEIPT):
         group = [movement for movement in movements if movement.kind == kind]
@@ -542,9 +546,18 @@ def goods_messages(*, confirmation: Any, movements: list[MaterialMovement], reve
                 document_id=goods_document_id(confirmation_uuid=confirmation.uuid, kind=message_kind),
                 confirmation_uuid=confirmation.uuid,
                 reverses=goods_document_id(confirmation_uuid=reverses_uuid, kind=message_kind.removesuffix("_reversal")) if reverses_uuid else None,
+                waits_for=waits_for if kind == MaterialMovement.Kind.ISSUE else None,
             )
         )
     return messages
+
+
+def issues_awaited(*, confirmation: Any, movements: list[MaterialMovement], rows: MaterialRows) -> list[Any]:
+    """The receipts a confirmation's backflush must wait for: those of the lots other orders made
+    (``receipts_awaited``; no query unless such a lot is drawn from), stored or received by an
+    earlier report of the same batch (``rows``, not written yet)."""
+    issued = [movement.lot for movement in movements if movement.kind == MaterialMovement.Kind.ISSUE and movement.quantity > 0]
+    return receipts_awaited(lots=issued, work_order=confirmation.work_order, pending=rows.movements) if issued else []
 
 
 def movements_payload(movements: list[MaterialMovement]) -> list[dict[str, Any]]:

@@ -54,6 +54,7 @@ from mes.services.confirmation_materials import (
     backflush_plan,
     components_from_json,
     goods_messages,
+    issues_awaited,
     movements_payload,
     needs_materials,
     output_plan,
@@ -692,9 +693,15 @@ def _record(judgement: Judgement, rows: ConfirmationRows, actor: Any) -> Confirm
         _finish_operation(operation, work_order, judgement.operations, actor, label)
     movements = plan_apply(plan=judgement.plan, confirmation=confirmation, book=judgement.book, rows=rows.materials) if judgement.plan else []
     confirmation.material_movements = movements
+    message = _message(confirmation, work_order, operation, movements)
+    # Drawing from a lot another order made: the report (SAP books its 261 items with it) and its
+    # goods issue wait for that order's receipt of the lot.
+    waits_for = issues_awaited(confirmation=confirmation, movements=movements, rows=rows.materials) if movements else []
+    if waits_for:
+        message["waits_for"] = waits_for
     rows.add(
-        confirmation, event, _message(confirmation, work_order, operation, movements),
-        goods_messages(confirmation=confirmation, movements=movements) if movements else (),
+        confirmation, event, message,
+        goods_messages(confirmation=confirmation, movements=movements, waits_for=waits_for) if movements else (),
     )
     return confirmation
 

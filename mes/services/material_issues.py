@@ -53,7 +53,7 @@ from mes.services.confirmations import (
     work_order_check_released,
     work_order_not_finished,
 )
-from mes.services.materials import goods_message, lot_check_usable, lot_find, lots_lock, movement_apply_to_lot
+from mes.services.materials import goods_message, lot_check_usable, lot_find, lots_lock, movement_apply_to_lot, receipts_awaited
 from mes.services.transitions import work_order_lock
 
 ZERO = Decimal(0)
@@ -174,8 +174,13 @@ def _post(movement: MaterialMovement, component: WorkOrderComponent, work_order:
     if component is not None:
         component.issued_qty += movement.quantity
         component.save(update_fields=["issued_qty"])
+    # An issue of a lot another order made waits for that order's receipt of it (a reversal gives back: it needn't).
+    waits_for = receipts_awaited(lots=[movement.lot], work_order=work_order) if movement.quantity > 0 else None
     return outbox_add(
-        **goods_message(movements=[movement], work_order=work_order, operation=movement.operation, document_id=movement.uuid, reverses=reverses)
+        **goods_message(
+            movements=[movement], work_order=work_order, operation=movement.operation, document_id=movement.uuid, reverses=reverses,
+            waits_for=waits_for,
+        )
     )
 
 

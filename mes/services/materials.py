@@ -141,17 +141,19 @@ def goods_message(
     document_id: uuid.UUID,
     confirmation_uuid: uuid.UUID | None = None,
     reverses: uuid.UUID | None = None,
+    waits_for: list[uuid.UUID] | None = None,
 ) -> NewMessage:
     """The ERP message for a group of movements of one kind and direction, all of one order and operation.
 
     ``document_id`` is the message's idempotency key: a scanned issue's own uuid, or
     ``goods_document_id`` of the confirmation the movements ride with. ``reverses`` is the
-    document id of the group a reversal takes back.
+    document id of the group a reversal takes back. ``waits_for``: the keys of the messages it
+    must not go before (``receipts_awaited``).
     """
     first = movements[0]
     is_reversal = first.quantity < 0
     operator = first.operator if first.operator_id is not None else None
-    return NewMessage(
+    message = NewMessage(
         kind=MESSAGE_KINDS[(first.kind, is_reversal)],
         partition_key=work_order.number,
         source_uuid=confirmation_uuid or first.uuid,
@@ -173,8 +175,46 @@ def goods_message(
             "posted_at": (first.recorded_at or timezone.now()).isoformat(),
         },
     )
+    if waits_for:
+        message["waits_for"] = waits_for
+    return message
 
 
 def goods_document_id(*, confirmation_uuid: uuid.UUID, kind: str) -> uuid.UUID:
     """The id of the message that reports a confirmation's movements of one ``MESSAGE_KINDS`` kind."""
     return uuid.uuid5(GOODS_NAMESPACE, f"{confirmation_uuid}:{kind}")
+
+
+def receipts_awaited(
+    *, lots: Iterable[Lot | None], work_order: WorkOrder, pending: Iterable[MaterialMovement] = (),
+) -> list[uuid.UUID]:
+    """The keys of the ``goods_receipt`` messages that received these lots, for a message issuing
+    them to ``work_order`` to wait for (``NewMessage.waits_for``): the ERP holds no stock of a lot
+    made here until it has booked its receipt, and the outbox orders messages only within one order.
+
+    Only lots another order made count (a lot's own order sends its receipt first anyway), so an
+    issue of bought or untracked material asks nothing of the database. Every report that received
+    into the lot is waited for: the issue may need all of it. ``pending``: movements of the same
+    write not stored yet (a batch's earlier reports), whose receipts count too. Under SAP the
+    receipt rides in the report's own message, which goes before it in its order: waiting for this
+    key waits for both.
+    """
+    made_elsewhere = [lot for lot in lots if lot is not None and lot.produced_by_id not in (None, work_order.pk)]
+    if not made_elsewhere:
+        return []
+    confirmations = {
+        movement.confirmation.uuid
+        for movement in pending
+        if movement.kind == MaterialMovement.Kind.RECEIPT and movement.source == MaterialMovement.Source.OUTPUT
+        and movement.confirmation is not None and any(movement.lot is lot for lot in made_elsewhere)
+    }
+    stored = {lot.pk for lot in made_elsewhere if lot.pk is not None}
+    if stored:
+        confirmations.update(
+            MaterialMovement.objects.filter(
+                lot_id__in=stored, kind=MaterialMovement.Kind.RECEIPT, source=MaterialMovement.Source.OUTPUT, confirmation__isnull=False,
+            )
+            .values_list("confirmation__uuid", flat=True)
+            .distinct()
+        )
+    return sorted({goods_document_id(confirmation_uuid=confirmation, kind="goods_receipt") for confirmation in confirmations}, key=str)
