@@ -44,7 +44,6 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.db import connection
 from django.db.models import Min, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -164,7 +163,7 @@ class MaterialBook:
         for row in scans:
             book.scanned.setdefault((row["work_order_id"], row["item_id"]), []).append(row["lot_id"])
             scanned_ids.add(row["lot_id"])
-        for lot in _lots_locked(scanned_ids, wanted):
+        for lot in lots_lock(pks=scanned_ids, codes=wanted).values():
             book.lots[(lot.item_id, lot.code)] = lot
         book.by_pk = {lot.pk: lot for lot in book.lots.values()}
         return book
@@ -250,41 +249,6 @@ def _with_items(components: list[WorkOrderComponent]) -> list[WorkOrderComponent
         relate(component, "item", item)
         relate(component, "unit", units.setdefault(component.unit_id, partial_instance(UnitOfMeasure, id=component.unit_id, code=component.unit_code)))
     return components
-
-
-_LOTS_SQL = """
-SELECT {columns}, i.code AS item_code, i.name AS item_name, i.unit_id AS item_unit_id, i.tracking AS item_tracking, u.code AS unit_code
-FROM mes_lot l
-JOIN mes_item i ON i.id = l.item_id
-JOIN mes_unitofmeasure u ON u.id = l.unit_id
-WHERE {where}
-ORDER BY l.id
-{lock}
-"""
-
-
-def _lots_locked(pks: set[int], wanted: list[tuple[int, set[str]]]) -> list[Lot]:
-    """``lots_lock`` in one plain statement (its ORM query was a backflushing report's costliest
-    read) of the lots of these ``pks`` and of these codes of these items (``wanted``: item pk,
-    codes): locked in primary-key order, with their items and units. Call after the orders' locks."""
-    if not pks and not wanted:
-        return []
-    where = [f"l.id IN ({', '.join(['%s'] * len(pks))})"] if pks else []
-    where += [f"(l.item_id = %s AND l.code IN ({', '.join(['%s'] * len(codes))}))" for _item, codes in wanted]
-    sql = _LOTS_SQL.format(
-        columns=", ".join(f"l.{field.column}" for field in Lot._meta.concrete_fields),
-        where=" OR ".join(where),
-        lock="FOR UPDATE OF l" if connection.vendor == "postgresql" else "",  # SQLite locks the database on the first write
-    )
-    lots = raw_instances(Lot, sql, [*sorted(pks), *(value for item, codes in wanted for value in (item, *sorted(codes)))])
-    for lot in lots:
-        unit = partial_instance(UnitOfMeasure, id=lot.unit_id, code=lot.unit_code)
-        item = partial_instance(Item, id=lot.item_id, code=lot.item_code, name=lot.item_name, unit_id=lot.item_unit_id, tracking=lot.item_tracking)
-        if item.unit_id == unit.pk:
-            relate(item, "unit", unit)
-        relate(lot, "item", item)
-        relate(lot, "unit", unit)
-    return lots
 
 
 def needs_materials(*, request: Any, work_order: WorkOrder, operation: WorkOrderOperation, is_last: bool, has_backflush: bool) -> bool:

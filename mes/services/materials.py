@@ -27,12 +27,14 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common.errors import DomainError
+from common.fastsql import partial_instance, raw_instances, relate
 from erp_sync.outbox import NewMessage
-from mes.models import Item, Lot, MaterialMovement, WorkOrder, WorkOrderOperation
+from mes.models import Item, Lot, MaterialMovement, UnitOfMeasure, WorkOrder, WorkOrderOperation
 
 _QUANTITY_PLACES = Decimal("0.001")
 
@@ -73,13 +75,43 @@ def lot_find(*, item: Item, code: str, field: str = "lot") -> Lot:
     return lot
 
 
-def lots_lock(*, pks: Iterable[int]) -> dict[int, Lot]:
-    """Lock lots for an update of their totals, in primary-key order so two writers never deadlock.
-    Call after locking the work orders involved (the order's lock always comes first)."""
-    wanted = sorted(set(pks))
-    if not wanted:
+_LOTS_SQL = """
+SELECT {columns}, i.code AS item_code, i.name AS item_name, i.unit_id AS item_unit_id, i.tracking AS item_tracking, u.code AS unit_code
+FROM mes_lot l
+JOIN mes_item i ON i.id = l.item_id
+JOIN mes_unitofmeasure u ON u.id = l.unit_id
+WHERE {where}
+ORDER BY l.id
+{lock}
+"""
+
+
+def lots_lock(*, pks: Iterable[int] = (), codes: Iterable[tuple[int, Iterable[str]]] = ()) -> dict[int, Lot]:
+    """Lock lots for an update of their totals, in primary-key order so two writers never deadlock:
+    the lots of these ``pks`` and of these codes of these items (``codes``: item pk, its lot codes),
+    by primary key, with their items and units. Call after locking the work orders involved (the
+    order's lock always comes first). One plain statement: through the ORM it was a backflushing
+    report's costliest read."""
+    pks = set(pks)
+    wanted = [(item, set(item_codes)) for item, item_codes in codes]
+    if not pks and not wanted:
         return {}
-    return {lot.pk: lot for lot in Lot.objects.select_for_update().select_related("item", "unit").filter(pk__in=wanted).order_by("pk")}
+    where = [f"l.id IN ({', '.join(['%s'] * len(pks))})"] if pks else []
+    where += [f"(l.item_id = %s AND l.code IN ({', '.join(['%s'] * len(lot_codes))}))" for _item, lot_codes in wanted]
+    sql = _LOTS_SQL.format(
+        columns=", ".join(f"l.{field.column}" for field in Lot._meta.concrete_fields),
+        where=" OR ".join(where),
+        lock="FOR UPDATE OF l" if connection.vendor == "postgresql" else "",  # SQLite locks the database on the first write
+    )
+    lots = raw_instances(Lot, sql, [*sorted(pks), *(value for item, lot_codes in wanted for value in (item, *sorted(lot_codes)))])
+    for lot in lots:
+        unit = partial_instance(UnitOfMeasure, id=lot.unit_id, code=lot.unit_code)
+        item = partial_instance(Item, id=lot.item_id, code=lot.item_code, name=lot.item_name, unit_id=lot.item_unit_id, tracking=lot.item_tracking)
+        if item.unit_id == unit.pk:
+            relate(item, "unit", unit)
+        relate(lot, "item", item)
+        relate(lot, "unit", unit)
+    return {lot.pk: lot for lot in lots}
 
 
 def lot_check_usable(*, lot: Lot, quantity: Decimal, today: datetime.date | None = None, field: str = "lot") -> None:

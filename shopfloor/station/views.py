@@ -36,7 +36,7 @@ from common.api.errors import validation_error_body
 from common.errors import DomainError
 from common.roles import may
 from erp_sync.outbox import confirmation_sync_state
-from mes.models import Employee, ReasonCode, WorkCenter
+from mes.models import Employee, MaterialMovement, ReasonCode, WorkCenter
 from mes.api.representations import confirmation_materials_json
 from mes.services.confirmations import ConfirmationRequest, plain
 from mes.services.material_issues import MaterialIssueResult, over_issue_summary
@@ -399,7 +399,7 @@ def api_downtime(request: HttpRequest) -> JsonResponse:
 def _issue_answer(result: MaterialIssueResult) -> JsonResponse:
     """The issue as the station shows it; 202 with the over-issue in words when it needs a supervisor."""
     movement = result.movement
-    erp = confirmation_sync_state(source_uuid=movement.uuid, message=result.message) if movement.state == "posted" else None
+    erp = confirmation_sync_state(source_uuid=movement.uuid, message=result.message) if movement.state == MaterialMovement.State.POSTED else None
     body = {
         "created": result.created,
         "issue": {
