@@ -269,7 +269,9 @@ def _mes_materials(order: str) -> dict[str, tuple[Decimal, Decimal]]:
     """The order's posted movements, net of reversals, per item: (issued, received)."""
     sums: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
     rows = (
-        MaterialMovement.objects.filter(work_order__number=order, state=MaterialMovement.State.POSTED)
+        MaterialMovement.objects.filter(
+            work_order__number=order, state=MaterialMovement.State.POSTED, kind__in=(MaterialMovement.Kind.ISSUE, MaterialMovement.Kind.RECEIPT)
+        )
         .values("item__code", "kind")
         .annotate(total=Sum("quantity"))
     )
