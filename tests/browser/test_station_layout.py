@@ -7,8 +7,8 @@ import pytest
 from playwright.sync_api import expect
 
 from mes.models import Item
-from tests.browser.conftest import new_context, screenshot
-from tests.browser.test_station import become_station, open_station, scan
+from tests.browser.conftest import screenshot
+from tests.browser.test_station import at_operation
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -42,14 +42,8 @@ def layout_problems(page) -> dict:
 @pytest.mark.parametrize("locale", ["en", "zh-CN"])
 def test_the_station_fits_every_screen_from_a_phone_to_a_wall(browser, live_server, released_order, locale):
     Item.objects.filter(code="FRAME-100").update(name="电机支架总成 Motor bracket assembly")
-    context = new_context(browser, live_server, locale=locale, viewport={"width": 1280, "height": 800})
+    context, page = at_operation(browser, live_server, locale=locale)
     try:
-        become_station(context, live_server)
-        page = context.new_page()
-        open_station(page)
-        scan(page, "EMP:B-1001")
-        expect(page.locator("#operator")).to_have_attribute("data-signed-in", "true")
-        scan(page, "WO:WO-1001/10")
         expect(page.locator("#op-item")).to_contain_text("Motor bracket assembly")
         page.locator("details.reasons").evaluate("element => element.open = true")
         for width, height in WIDTHS:
