@@ -58,7 +58,9 @@ from shopfloor.station.text import station_text
 
 PARTIALS = {"recent", "downtime"}
 # What the service worker keeps so the station opens without the server.
-SHELL_ASSETS = ("shopfloor/station.css", "shopfloor/station.js", "shopfloor/scan.js", "shopfloor/store.js", "django_htmx/htmx-2.min.js")
+SHELL_ASSETS = (
+    "shopfloor/station.css", "shopfloor/station.js", "shopfloor/scan.js", "shopfloor/store.js", "django_htmx/htmx-2.min.js", "mes/favicon.svg",
+)
 
 
 # --- pages --------------------------------------------------------------------------------
