@@ -193,9 +193,19 @@ function render() {
   for (const [id, text] of Object.entries(figures)) $(id).textContent = text;
   renderClockedOn(operation);
   $("operation-card").dataset.offline = operation && operation.offline ? "true" : "false";
+  markQueue();
   for (const anchor of document.querySelectorAll("a[data-traveler]")) {
     anchor.hidden = !operation;
     if (operation) anchor.href = `${config.urls.traveler.replace("__NUMBER__", encodeURIComponent(operation.work_order))}?language=${anchor.dataset.traveler}`;
+  }
+}
+
+// The work queue's row of the open operation is marked; the queue is refreshed by htmx, so again after each swap.
+function markQueue() {
+  const open = state.operation ? `${state.operation.work_order}/${state.operation.sequence}` : "";
+  for (const button of document.querySelectorAll("#queue button[data-operation]")) {
+    if (button.dataset.operation === open) button.setAttribute("aria-current", "true");
+    else button.removeAttribute("aria-current");
   }
 }
 
@@ -665,7 +675,10 @@ document.addEventListener("click", (event) => {
 
 scan.addEventListener("blur", () => setTimeout(focusScan, 0));
 document.addEventListener("visibilitychange", focusScan);
-document.body.addEventListener("htmx:afterSwap", focusScan);
+document.body.addEventListener("htmx:afterSwap", () => {
+  markQueue();
+  focusScan();
+});
 window.addEventListener("online", () => flush());
 
 async function start() {
