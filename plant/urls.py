@@ -3,6 +3,7 @@ from csp.decorators import csp_replace
 from django.contrib import admin
 from django.templatetags.static import static
 from django.urls import include, path
+from django.views.decorators.http import require_safe
 from django.views.generic import RedirectView
 from drf_spectacular.views import (
     SpectacularAPIView,
@@ -54,7 +55,7 @@ urlpatterns = [
     ),
     path("health", home.health, name="health"),
     # Pages that link no icon of their own (the admin, ReDoc) make the browser ask for /favicon.ico.
-    path("favicon.ico", RedirectView.as_view(url=static("mes/favicon.svg"), permanent=True), name="favicon"),
+    path("favicon.ico", require_safe(RedirectView.as_view(url=static("mes/favicon.svg"), permanent=True)), name="favicon"),
 ]
 
 handler400 = errors.bad_request
