@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from mes.models import Item
 from tests.browser.conftest import screenshot
-from tests.browser.test_station import at_operation
+from tests.browser.test_station import at_operation, scan
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -46,7 +46,11 @@ def test_the_station_fits_every_screen_from_a_phone_to_a_wall(browser, live_serv
     context, page = at_operation(browser, live_server, locale=locale)
     try:
         expect(page.locator("#op-item")).to_contain_text("Motor bracket assembly")
-        page.locator("details.reasons").evaluate("element => element.open = true")
+        # A refusal with its offers, and the reason list it unfolds, are measured too.
+        scan(page, "SCRAP:2")
+        scan(page, "ACT:REPORT")
+        expect(page.locator("#offer button")).to_have_count(3)
+        expect(page.locator("details.reasons")).to_have_attribute("open", "")
         for width, height in WIDTHS:
             page.set_viewport_size({"width": width, "height": height})
             problems = layout_problems(page)
