@@ -464,6 +464,22 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One tag per resource, in the order a new integration meets them: master data first, then orders, then
+    # what the shop floor reports, then the ERP link. Each endpoint names its tag (mes/api/docs.py and the views).
+    "TAGS": [
+        {"name": "work-centers", "description": "Where operations are done; stations and machines belong to one."},
+        {"name": "equipment", "description": "Machines of a work center: master data, signal mappings and OEE."},
+        {"name": "items", "description": "Materials, parts and products with their unit and lot or serial tracking."},
+        {"name": "employees", "description": "People who report at stations, by the badge they scan."},
+        {"name": "reason-codes", "description": "Why something was scrapped, reworked, paused or stood still."},
+        {"name": "boms", "description": "Bills of materials: what one unit of an item is made of, by version."},
+        {"name": "routings", "description": "The operations that make an item, each at a work center."},
+        {"name": "work-orders", "description": "Production orders from the ERP, their life cycle and the machines running their operations."},
+        {"name": "confirmations", "description": "Reports of work done (报工) and their reversals, each with its ERP sync state."},
+        {"name": "lots", "description": "Lots and serials the ERP staged or production made, their labels and their trace."},
+        {"name": "material-issues", "description": "Material issued to operations by scan, with over-issue approval and reversal."},
+        {"name": "erp-sync", "description": "Delivery to the ERP: the outbox, dead letters, connections and reconciliation."},
+    ],
 }
 
 # --- production rules -------------------------------------------------------------

@@ -99,6 +99,7 @@ ACTIONS: list[Action] = [
     # --- open to everyone --------------------------------------------------------------------
     Action("home", "GET", (PUBLIC,)),
     Action("health", "GET", (PUBLIC,)),
+    Action("favicon", "GET", (PUBLIC,)),
     Action("set_language", "GET", (PUBLIC,)),
     Action("set_language", "POST", (PUBLIC,), data={"language": "en", "next": "/"}),
     Action("login", "GET", (PUBLIC,)),
