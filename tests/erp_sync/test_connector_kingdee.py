@@ -11,10 +11,12 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import CommandError, call_command
+from rest_framework.test import APIClient
 
 from erp_sync.connectors.base import FailureKind, GoodsTotals, Outcome
 from erp_sync.connectors.kingdee import KingdeeConnector
 from erp_sync.models import ErpConnection
+from mes.services.accounts import api_token_create
 from tests.erp_sync.builders import (
     KINGDEE_ORDER,
     goods_posting,
@@ -285,3 +287,32 @@ def test_erp_connection_add_and_test_a_kingdee_connection(kingdee, capsys) -> No
     with pytest.raises(CommandError, match="acct_id"):
         call_command("erp_connection", "add", "k3-bad", "--kind", "kingdee", "--url", kingdee.service_url, "--user", "MES", "--password", "x")
     assert not ErpConnection.objects.filter(name="k3-bad").exists()
+
+
+@pytest.mark.django_db
+def test_the_api_saves_a_signed_kingdee_connection_hiding_its_secret_and_refuses_a_bad_one(kingdee) -> None:
+    admin = APIClient()
+    admin.credentials(HTTP_AUTHORIZATION=f"Token {api_token_create(username='admin-k3', role='admin').key}")
+    credentials = kingdee.credentials
+    options = {"acct_id": credentials["acct_id"], "org_number": "100", "app_id": credentials["app_id"], "app_secret": credentials["app_secret"]}
+
+    saved = admin.put("/api/v1/erp-connections/k3", {"kind": "kingdee", "url": kingdee.service_url, "user": "MES", "options": options}, format="json")
+    tested = admin.post("/api/v1/erp-connections/k3/test")
+    no_account = admin.put(
+        "/api/v1/erp-connections/k3-x", {"kind": "kingdee", "url": kingdee.service_url, "user": "MES", "password": "p"}, format="json"
+    )
+    no_secret = admin.put(
+        "/api/v1/erp-connections/k3-y",
+        {"kind": "kingdee", "url": kingdee.service_url, "user": "MES", "options": {"acct_id": "62e8"}}, format="json",
+    )
+
+    assert saved.status_code == 201, saved.content
+    assert saved.json()["options"]["app_secret"] == "***"
+    assert ErpConnection.objects.get(name="k3").options["app_secret"] == credentials["app_secret"]
+    assert tested.status_code == 200 and tested.json()["reachable"] is True, tested.content
+    assert "signed as app 245678" in tested.json()["detail"]
+    assert no_account.status_code == 422 and no_account.json()["error"]["code"] == "invalid_options"
+    assert "options.acct_id" in no_account.json()["error"]["fields"]
+    assert no_secret.status_code == 422 and no_secret.json()["error"]["code"] == "invalid_credentials"
+    assert set(no_secret.json()["error"]["fields"]) == {"password"}
+    assert list(ErpConnection.objects.values_list("name", flat=True)) == ["k3"]
