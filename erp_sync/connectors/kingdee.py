@@ -325,19 +325,11 @@ class KingdeeConnector(Connector):
         return entry
 
     def _report(self, posting: Posting) -> dict[str, Any] | PostResult:
+        if posting.kind == "reversal":
+            return self._negative_report(posting)
         payload = posting.payload
         good, scrap, rework = (_decimal(payload.get(name)) for name in ("good_qty", "scrap_qty", "rework_qty"))
-        source = ""
-        if posting.kind == "reversal":  # reversal "negative": the original's quantities taken off
-            good, scrap, rework = -abs(good), -abs(scrap), -abs(rework)
-            original = self._original(posting)
-            if isinstance(original, PostResult):
-                return original
-            if original is None:
-                return PostResult(Outcome.REJECTED, error="The report this reversal takes back is not in Kingdee.")
-            source = original["number"]
         workshop = self.workshop_number or str(payload.get("work_center") or "")
-        hours = (_decimal(payload.get("labor_minutes")) / 60).quantize(Decimal("0.0001"))
         entry: dict[str, Any] = {
             "FMoBillNo": str(payload.get("work_order") or posting.work_order),
             "FMaterialId": {"FNumber": str(payload["item"])},
@@ -346,7 +338,7 @@ class KingdeeConnector(Connector):
             "FQuaQty": float(good),
             "FFailQty": float(scrap),
             "FReworkQty": float(rework),
-            "FHrWorkTime": float(-hours if posting.kind == "reversal" else hours),
+            "FHrWorkTime": float((_decimal(payload.get("labor_minutes")) / 60).quantize(Decimal("0.0001"))),
             "FWorkshipId": {"FNumber": workshop},
             self.key_field: posting.idempotency_key,
         }
@@ -354,12 +346,47 @@ class KingdeeConnector(Connector):
             entry["FUnitID"] = {"FNumber": str(payload["unit"])}
         if self.operation_field:
             entry[self.operation_field] = int(payload["operation"])
-        if source:
-            entry["FSrcBillNo"] = source
+        return self._report_bill(entry, workshop=workshop, date=self._date(payload.get("confirmed_at")))
+
+    def _negative_report(self, posting: Posting) -> dict[str, Any] | PostResult:
+        """Reversal ``negative``: the original report as Kingdee holds it, every quantity negated, naming it in ``FSrcBillNo``."""
+        original = self._original(posting)
+        if isinstance(original, PostResult):
+            return original
+        if original is None:
+            return self._removed(posting, None, Outcome.ACCEPTED)  # nothing in Kingdee to take back
+        copied = ["FMoBillNo", "FMaterialId.FNumber", "FUnitID.FNumber", "FWorkshipIdH.FNumber", "FQuaQty", "FFailQty", "FReworkQty", "FHrWorkTime"]
+        rows = self._query(REPORT, copied + ([self.operation_field] if self.operation_field else []), f"FID={int(original['id'])}")
+        if isinstance(rows, PostResult):
+            return rows
+        if not rows:
+            return self._removed(posting, None, Outcome.ACCEPTED)
+        order, item, unit, workshop, good, scrap, rework, hours, *operation = rows[0]
+        good, scrap, rework, hours = (-_decimal(value) for value in (good, scrap, rework, hours))
+        entry: dict[str, Any] = {
+            "FMoBillNo": str(order),
+            "FMaterialId": {"FNumber": str(item)},
+            "FReportType": {"FNumber": "HBLX01_SYS"},
+            "FFinishQty": float(good + scrap + rework),
+            "FQuaQty": float(good),
+            "FFailQty": float(scrap),
+            "FReworkQty": float(rework),
+            "FHrWorkTime": float(hours),
+            "FWorkshipId": {"FNumber": str(workshop)},
+            "FSrcBillNo": original["number"],
+            self.key_field: posting.idempotency_key,
+        }
+        if unit:
+            entry["FUnitID"] = {"FNumber": str(unit)}
+        if operation:
+            entry[self.operation_field] = operation[0]
+        return self._report_bill(entry, workshop=str(workshop), date=self._date(posting.payload.get("confirmed_at")))
+
+    def _report_bill(self, entry: dict[str, Any], *, workshop: str, date: str) -> dict[str, Any]:
         return {
             "FID": 0,
             "FBillType": {"FNUMBER": self.bill_type},
-            "FDate": self._date(payload.get("confirmed_at")),
+            "FDate": date,
             "FPrdOrgId": {"FNumber": self.org_number},
             "FWorkshipIdH": {"FNumber": workshop},
             "FEntity": [entry],

@@ -6,6 +6,7 @@ negative report, goods as PRD_PickMtrl / PRD_INSTOCK, and the options a connecti
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from decimal import Decimal
 
@@ -316,3 +317,26 @@ def test_the_api_saves_a_signed_kingdee_connection_hiding_its_secret_and_refuses
     assert no_secret.status_code == 422 and no_secret.json()["error"]["code"] == "invalid_credentials"
     assert set(no_secret.json()["error"]["fields"]) == {"password"}
     assert list(ErpConnection.objects.values_list("name", flat=True)) == ["k3"]
+
+
+def test_a_negative_reversal_copies_the_original_as_kingdee_holds_it_and_of_a_missing_one_sends_nothing(kingdee) -> None:
+    connector = kingdee_connector(kingdee, reversal="negative")
+    original = kingdee_confirmation(good="4.000", scrap="1.000")
+    connector.post(original)
+    # A reversal queued by reconciliation's repair names only the key of what it cancels.
+    repair = dataclasses.replace(
+        reversal_of(original, None), payload={"type": "reversal", "reverses": {"idempotency_key": original.idempotency_key}}
+    )
+    gone = reversal_of(kingdee_confirmation(), None)
+
+    taken_back = connector.post(repair)
+    nothing = connector.post(gone)
+
+    assert taken_back.outcome == Outcome.ACCEPTED
+    cancel = kingdee.control.ledger()[-1]
+    assert (cancel["action"], cancel["cancels_key"], cancel["yield_qty"], cancel["scrap_qty"], cancel["operation"]) == (
+        "cancel", original.idempotency_key, "-4", "-1", "10",
+    )
+    assert (nothing.outcome, nothing.erp_ref) == (Outcome.ACCEPTED, {"nothing_to_cancel": True})
+    assert len(kingdee.control.ledger()) == 2
+    connector.close()
