@@ -10,8 +10,9 @@ Access, two ways:
   then the session cookie ``kdservice-sessionid`` on every call, shared by the worker's threads. An answer
   saying the session is lost (``MsgCode`` 1, "会话信息已丢失") logs in again and repeats that call once.
 - **Signed** (a third-party app; options ``app_id`` and ``app_secret`` instead of a password): every call
-  carries the headers the official SDK computes — ``X-Api-ClientID`` (the AppID before ``_``),
-  ``X-Api-Auth-Version`` 2.0, ``x-api-timestamp`` (ms), ``x-api-nonce``, ``x-api-signheaders``,
+  carries the headers the official SDK (``kingdee.cdp.webapi.sdk`` 8.2.0, ``WebApiClient.BuildHeader``)
+  computes — ``X-Api-ClientID`` (the AppID before ``_``), ``X-Api-Auth-Version`` 2.0, ``x-api-timestamp``
+  (Unix seconds), ``x-api-nonce`` (the same text), ``x-api-signheaders``,
   ``X-Api-Signature`` = base64(hex(HMAC-SHA256(secret decoded from the AppID, ``"POST\\n" + quote(path) +
   "\\n\\nx-api-nonce:…\\nx-api-timestamp:…\\n"``))), ``X-Kd-Appkey`` (the AppID), ``X-Kd-Appdata`` =
   base64(``acct_id,user,lcid,org_number``) and ``X-Kd-Signature`` = base64(hex(HMAC-SHA256(app_secret,
@@ -68,7 +69,6 @@ import hmac
 import re
 import threading
 import time
-import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
@@ -492,7 +492,7 @@ class KingdeeConnector(Connector):
     def _send(self, service: str, body: dict[str, Any], *, read: bool) -> Any:
         path = f"{self.site_path}{SERVICES}{service}.common.kdsvc"
         try:
-            response = self.session.post(self.site + SERVICES + service + ".common.kdsvc", json=body, headers=self._signed_headers(path), timeout=self.timeout)
+            response = self.session.post(self.site + SERVICES + service + ".common.kdsvc", json=body, headers=self._headers(path), timeout=self.timeout)
         except requests.RequestException as error:
             result = classify_exception(error)
             return as_retryable(result) if read else result
@@ -530,11 +530,15 @@ class KingdeeConnector(Connector):
                 self.session.cookies.clear()
                 self._session_generation += 1
 
+    def _headers(self, path: str) -> dict[str, str]:
+        """The session id as a header too (the SDK sends it both ways), and the signed headers for signed access."""
+        session = self.session.cookies.get(SESSION_COOKIE)
+        headers = {SESSION_COOKIE: session} if session else {}
+        return {**headers, **self._signed_headers(path)} if self.signed else headers
+
     def _signed_headers(self, path: str) -> dict[str, str]:
-        if not self.signed:
-            return {}
         client_id, _, encoded = self.app_id.partition("_")
-        timestamp, nonce = str(int(time.time() * 1000)), uuid.uuid4().hex
+        timestamp = nonce = str(int(time.time()))  # seconds, and the nonce is the same text: the SDK does so
         message = f"POST\n{quote(path, safe='')}\n\nx-api-nonce:{nonce}\nx-api-timestamp:{timestamp}\n"
         app_data = f"{self.acct_id},{self.config.username},{self.lcid},{self.org_number or 0}"
         return {

@@ -10,7 +10,8 @@
   ``kdservice-sessionid``; a wrong user, password or account set gives ``LoginResultType`` 0 and a
   ``Message``. ``LoginByAppSecret`` (``[acctID, username, appId, appSecret, lcid]``) logs in the same way.
 - Or sign each request as the official SDK does (third-party authorisation): ``X-Api-ClientID``,
-  ``X-Api-Auth-Version`` 2.0, ``x-api-timestamp`` (ms), ``x-api-nonce``, ``x-api-signheaders``,
+  ``X-Api-Auth-Version`` 2.0, ``x-api-timestamp`` (Unix seconds; within 5 minutes of the simulator's clock),
+  ``x-api-nonce``, ``x-api-signheaders``,
   ``X-Api-Signature`` (HMAC-SHA256 of ``"POST\\n" + quote(path) + "\\n\\nx-api-nonce:…\\nx-api-timestamp:…\\n"``
   with the secret decoded from the AppID, hex, then base64), ``X-Kd-Appkey`` (the AppID),
   ``X-Kd-Appdata`` (base64 of ``acctID,username,lcid,orgNumber``) and ``X-Kd-Signature`` (the same
@@ -56,7 +57,7 @@ SERVICE_PREFIX = "Kingdee.BOS.WebApi.ServicesStub."
 SESSION_COOKIE = "kdservice-sessionid"
 #: The key the SDKs XOR the AppID's secret part with (Java SDK; the Go and PHP ports use the same).
 APP_SECRET_XOR = b"0054f397c6234378b09ca7d3e5debce7"
-SIGNATURE_WINDOW_MS = 5 * 60 * 1000
+SIGNATURE_WINDOW_S = 5 * 60
 REPORT, PICK, INSTOCK = "PRD_MORPT", "PRD_PickMtrl", "PRD_INSTOCK"
 FORMS = {REPORT: "SCHB", PICK: "SCLL", INSTOCK: "SCRK"}
 REPORT_BILL_TYPES = ("SCHBD01_SYS", "SCHBD02_SYS")
@@ -283,7 +284,9 @@ class KingdeeFlavor(ErpFlavor):
         if header("X-Kd-Appkey") != self.app_id or header("X-Api-ClientID") != client_id:
             problems.append("AppID")
         timestamp, nonce = header("x-api-timestamp") or "", header("x-api-nonce") or ""
-        if not timestamp.isdigit() or abs(int(timestamp) - int(time.time() * 1000)) > SIGNATURE_WINDOW_MS:
+        # The SDK sends Unix seconds; milliseconds are taken as well.
+        moment = (int(timestamp) / (1000 if len(timestamp) > 11 else 1)) if timestamp.isdigit() else 0
+        if abs(moment - time.time()) > SIGNATURE_WINDOW_S:
             problems.append("x-api-timestamp")
         expected = hmac_hex_base64(signature_message(request.raw_path, nonce, timestamp), decode_app_secret(encoded))
         if not secrets.compare_digest(header("X-Api-Signature") or "", expected):
