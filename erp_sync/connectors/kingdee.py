@@ -145,7 +145,7 @@ class KingdeeConnector(Connector):
     # -- the interface -------------------------------------------------------------------
 
     def post(self, posting: Posting) -> PostResult:
-        if is_reversal(posting) and (posting.kind != "reversal" or self.reversal == "unaudit_delete"):
+        if self._deletes(posting):
             return self._remove_original(posting)
         form = self._form(posting)
         try:
@@ -168,7 +168,7 @@ class KingdeeConnector(Connector):
         return self._complete(form, bill, duplicate=False)
 
     def find(self, posting: Posting) -> PostResult | None:
-        if is_reversal(posting) and (posting.kind != "reversal" or self.reversal == "unaudit_delete"):
+        if self._deletes(posting):
             original = self._original(posting)
             if isinstance(original, PostResult):
                 return original
@@ -278,6 +278,10 @@ class KingdeeConnector(Connector):
         return problems
 
     # -- bills ---------------------------------------------------------------------------
+
+    def _deletes(self, posting: Posting) -> bool:
+        """Whether the posting reverses by deleting the original: goods reversals always, reports unless ``negative``."""
+        return is_reversal(posting) and (posting.kind != "reversal" or self.reversal == "unaudit_delete")
 
     def _form(self, posting: Posting) -> str:
         return GOODS_FORMS[posting.kind] if posting.kind in GOODS_KINDS else REPORT
@@ -413,25 +417,22 @@ class KingdeeConnector(Connector):
 
     def _original(self, posting: Posting) -> dict[str, Any] | None | PostResult:
         """The bill a reversal takes back: by its stored Id, else by the original's key."""
-        reference = posting.reverses_ref or {}
+        reference = _own_reference(posting)
         form = str(reference.get("form") or self._form(posting))
-        if reference.get("id"):
-            rows = self._query(form, ["FID", "FBillNo", "FDocumentStatus"], f"FID={int(reference['id'])}")
-        else:
+        if not reference.get("id"):
             key = posting.reverses_key or (posting.payload.get("reverses") or {}).get("idempotency_key")
             if not key:
                 return PostResult(Outcome.REJECTED, error="The reversal does not say which message it reverses.")
             return self._by_key(form, str(key))
-        if isinstance(rows, PostResult):
-            return rows
-        return {"id": rows[0][0], "number": str(rows[0][1]), "status": str(rows[0][2]), "form": form} if rows else None
+        rows = self._query(form, ["FID", "FBillNo", "FDocumentStatus"], f"FID={int(reference['id'])}")
+        return rows if isinstance(rows, PostResult) else _bill(rows, form)
 
     def _remove_original(self, posting: Posting) -> PostResult:
         original = self._original(posting)
         if isinstance(original, PostResult):
             return original
         if original is None:
-            return self._removed(posting, None, Outcome.DUPLICATE if (posting.reverses_ref or {}).get("number") else Outcome.ACCEPTED)
+            return self._removed(posting, None, Outcome.DUPLICATE if _own_reference(posting).get("number") else Outcome.ACCEPTED)
         form = original.get("form") or self._form(posting)
         steps = {"C": ("UnAudit",), "B": ("CancelAssign",)}.get(original["status"], ())
         if original["status"] not in DELETABLE and not steps:
@@ -443,7 +444,7 @@ class KingdeeConnector(Connector):
         return self._removed(posting, {**original, "form": form}, Outcome.ACCEPTED)
 
     def _removed(self, posting: Posting, original: dict[str, Any] | None, outcome: Outcome) -> PostResult:
-        reference = posting.reverses_ref or {}
+        reference = _own_reference(posting)
         if original is None and not reference.get("number"):
             # Never in Kingdee (or deleted there by hand): Kingdee already holds what the MES holds.
             return PostResult(outcome, erp_ref={"nothing_to_cancel": True})
@@ -456,9 +457,7 @@ class KingdeeConnector(Connector):
     def _by_key(self, form: str, key: str) -> dict[str, Any] | None | PostResult:
         field = self.key_field if form == REPORT else self.goods_key_field
         rows = self._query(form, ["FID", "FBillNo", "FDocumentStatus"], f"{field}={_text(key)}")
-        if isinstance(rows, PostResult):
-            return rows
-        return {"id": rows[0][0], "number": str(rows[0][1]), "status": str(rows[0][2]), "form": form} if rows else None
+        return rows if isinstance(rows, PostResult) else _bill(rows, form)
 
     def _query(self, form: str, keys: list[str], filter_string: str) -> list[list[Any]] | PostResult:
         data = {"FormId": form, "FieldKeys": ",".join(keys), "FilterString": filter_string, "OrderString": "FID", "TopRowCount": 0, "StartRow": 0, "Limit": 0}
@@ -576,6 +575,17 @@ def decode_app_secret(encoded: str) -> str:
         return encoded
     raw = base64.b64decode(encoded)
     return base64.b64encode(bytes(byte ^ APP_SECRET_XOR[index] for index, byte in enumerate(raw))).decode()
+
+
+def _own_reference(posting: Posting) -> dict[str, Any]:
+    """What Kingdee answered for the original (form, Id, number); nothing when another ERP acknowledged it."""
+    reference = posting.reverses_ref or {}
+    return reference if reference.get("form") in (REPORT, PICK, INSTOCK) else {}
+
+
+def _bill(rows: list[list[Any]], form: str) -> dict[str, Any] | None:
+    """The first bill of a query for ``FID, FBillNo, FDocumentStatus``, or None."""
+    return {"id": rows[0][0], "number": str(rows[0][1]), "status": str(rows[0][2]), "form": form} if rows else None
 
 
 def _status(answer: Any) -> dict[str, Any]:

@@ -340,3 +340,17 @@ def test_a_negative_reversal_copies_the_original_as_kingdee_holds_it_and_of_a_mi
     assert (nothing.outcome, nothing.erp_ref) == (Outcome.ACCEPTED, {"nothing_to_cancel": True})
     assert len(kingdee.control.ledger()) == 2
     connector.close()
+
+
+def test_a_reference_another_erp_gave_is_not_taken_for_a_kingdee_bill(kingdee, connector: KingdeeConnector) -> None:
+    original = kingdee_confirmation()
+    connector.post(original)
+    other = kingdee_confirmation()
+    connector.post(other)  # bill 100002
+    # The connection was switched: the original's acknowledgement came from Odoo, whose ids look like Kingdee's.
+    reversal = reversal_of(original, {"model": "mrp.workcenter.productivity", "id": 100002})
+
+    result = connector.post(reversal)
+
+    assert (result.outcome, result.erp_document) == (Outcome.ACCEPTED, "SCHB00000001 (deleted)")
+    assert kingdee.control.ledger()[-1]["cancels_key"] == original.idempotency_key
