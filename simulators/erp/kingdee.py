@@ -193,8 +193,8 @@ class KingdeeFlavor(ErpFlavor):
             response.headers.extend(headers)
         except KingdeeError as error:
             response = _failure(error, wrapped=query)
-        except BadRequest as error:
-            response = _failure(KingdeeError(str(error), msg_code=MSG_PARAMETER), wrapped=query)
+        except (BadRequest, ValueError, TypeError) as error:  # a body Kingdee cannot read: a parameter error
+            response = _failure(KingdeeError(f"参数错误：{error}", msg_code=MSG_PARAMETER), wrapped=query)
         if self.is_success_text:
             response.body = re.sub(rb'"IsSuccess": (true|false)', rb'"IsSuccess": "\1"', response.body)
         return response
