@@ -196,7 +196,7 @@ class ErpFlavor(abc.ABC):
     def _set_config(self, key: str, value: Any) -> None:
         raise ValueError(f"{key} cannot be changed")
 
-    def counts(self) -> dict[str, int]:
+    def flavor_counters(self) -> dict[str, int]:
         """Counters of the flavour's own (Kingdee's logins), shown with the simulator's in its health."""
         return {}
 

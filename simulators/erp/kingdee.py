@@ -138,7 +138,7 @@ class KingdeeFlavor(ErpFlavor):
         self.logins = 0
         self.sessions_lost = 0
 
-    def counts(self) -> dict[str, int]:
+    def flavor_counters(self) -> dict[str, int]:
         return {"kingdee_logins": self.logins, "kingdee_sessions_lost": self.sessions_lost}
 
     def config(self) -> dict[str, Any]:

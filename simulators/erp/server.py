@@ -435,7 +435,7 @@ class Simulator:
         with self._admin_lock:
             counters = dict(self._counters)
         with self._state_lock:
-            counters.update(self.flavor.counts())
+            counters.update(self.flavor.flavor_counters())
         base_url = f"http://{LOOPBACK}:{self.port}"
         return {
             "status": "ok",
