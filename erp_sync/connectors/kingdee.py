@@ -159,12 +159,14 @@ class KingdeeConnector(Connector):
             return existing
         if existing is not None:
             return self._complete(form, existing, duplicate=True)
-        saved = self._call("DynamicFormService.Save", {"formid": form, "data": {"NeedReturnFields": ["FBillNo"], "IsDeleteEntry": "true", "Model": model}})
+        data = {"NeedReturnFields": ["FBillNo"], "IsDeleteEntry": "true", "Model": model}
+        saved = self._call("DynamicFormService.Save", {"formid": form, "data": data})
         if isinstance(saved, PostResult):
             return saved
         result = saved.get("Result") or {}
         entity = (_status(saved).get("SuccessEntitys") or [{}])[0]
-        bill = {"id": result.get("Id") or entity.get("Id"), "number": str(result.get("Number") or entity.get("Number") or ""), "status": "A"}
+        number = str(result.get("Number") or entity.get("Number") or "")
+        bill = {"id": result.get("Id") or entity.get("Id"), "number": number, "status": "A"}
         return self._complete(form, bill, duplicate=False)
 
     def find(self, posting: Posting) -> PostResult | None:
@@ -267,7 +269,8 @@ class KingdeeConnector(Connector):
                 problems[name] = "A code as Kingdee numbers it (letters, digits, _ . -), e.g. 100 or SCHBD02_SYS."
         for name in ("key_field", "goods_key_field", "operation_field"):
             value = options.get(name, "")
-            if not isinstance(value, str) or (value and not FIELD_KEY.fullmatch(value)) or (not value and name != "operation_field" and name in options):
+            required = name != "operation_field" and name in options
+            if not isinstance(value, str) or (value and not FIELD_KEY.fullmatch(value)) or (not value and required):
                 problems[name] = "A field key of the bill, e.g. FDescriptionE or F_MES_OperNo."
         app_id, app_secret = options.get("app_id", ""), options.get("app_secret", "")
         if app_id or app_secret:
@@ -359,7 +362,10 @@ class KingdeeConnector(Connector):
             return original
         if original is None:
             return self._removed(posting, None, Outcome.ACCEPTED)  # nothing in Kingdee to take back
-        copied = ["FMoBillNo", "FMaterialId.FNumber", "FUnitID.FNumber", "FWorkshipIdH.FNumber", "FQuaQty", "FFailQty", "FReworkQty", "FHrWorkTime"]
+        copied = [
+            "FMoBillNo", "FMaterialId.FNumber", "FUnitID.FNumber", "FWorkshipIdH.FNumber",
+            "FQuaQty", "FFailQty", "FReworkQty", "FHrWorkTime",
+        ]
         rows = self._query(REPORT, copied + ([self.operation_field] if self.operation_field else []), f"FID={int(original['id'])}")
         if isinstance(rows, PostResult):
             return rows
@@ -436,7 +442,8 @@ class KingdeeConnector(Connector):
         form = original.get("form") or self._form(posting)
         steps = {"C": ("UnAudit",), "B": ("CancelAssign",)}.get(original["status"], ())
         if original["status"] not in DELETABLE and not steps:
-            return PostResult(Outcome.REJECTED, error=f"Kingdee bill {original['number']} has status {original['status']}: it cannot be deleted.")
+            error = f"Kingdee bill {original['number']} has status {original['status']}: it cannot be deleted."
+            return PostResult(Outcome.REJECTED, error=error)
         for step in (*steps, "Delete"):
             done = self._call(f"DynamicFormService.{step}", {"formid": form, "data": {"Numbers": [original["number"]]}})
             if isinstance(done, PostResult):
@@ -449,7 +456,8 @@ class KingdeeConnector(Connector):
             # Never in Kingdee (or deleted there by hand): Kingdee already holds what the MES holds.
             return PostResult(outcome, erp_ref={"nothing_to_cancel": True})
         source = original or reference
-        ref = {"form": source.get("form") or self._form(posting), "id": source.get("id"), "number": source.get("number"), "deleted": True}
+        form = source.get("form") or self._form(posting)
+        ref = {"form": form, "id": source.get("id"), "number": source.get("number"), "deleted": True}
         return PostResult(outcome, erp_ref=ref, erp_document=f"{ref['number']} (deleted)")
 
     # -- calls ---------------------------------------------------------------------------
@@ -460,7 +468,10 @@ class KingdeeConnector(Connector):
         return rows if isinstance(rows, PostResult) else _bill(rows, form)
 
     def _query(self, form: str, keys: list[str], filter_string: str) -> list[list[Any]] | PostResult:
-        data = {"FormId": form, "FieldKeys": ",".join(keys), "FilterString": filter_string, "OrderString": "FID", "TopRowCount": 0, "StartRow": 0, "Limit": 0}
+        data = {
+            "FormId": form, "FieldKeys": ",".join(keys), "FilterString": filter_string,
+            "OrderString": "FID", "TopRowCount": 0, "StartRow": 0, "Limit": 0,
+        }
         answer = self._call("DynamicFormService.ExecuteBillQuery", {"data": data}, read=True)
         if isinstance(answer, PostResult):
             return answer
@@ -484,19 +495,24 @@ class KingdeeConnector(Connector):
                 return answer
             failure = _business_failure(status)
             if failure is not _SESSION or attempt == 2:
-                return failure if failure is not _SESSION else PostResult(Outcome.RETRYABLE, error=f"Kingdee session lost again: {_messages(status)}")
+                if failure is _SESSION:
+                    return PostResult(Outcome.RETRYABLE, error=f"Kingdee session lost again: {_messages(status)}")
+                return failure
             self._session_lost(generation)
         raise AssertionError("unreachable")
 
     def _send(self, service: str, body: dict[str, Any], *, read: bool) -> Any:
         path = f"{self.site_path}{SERVICES}{service}.common.kdsvc"
         try:
-            response = self.session.post(self.site + SERVICES + service + ".common.kdsvc", json=body, headers=self._headers(path), timeout=self.timeout)
+            response = self.session.post(
+                self.site + SERVICES + service + ".common.kdsvc", json=body, headers=self._headers(path), timeout=self.timeout
+            )
         except requests.RequestException as error:
             result = classify_exception(error)
             return as_retryable(result) if read else result
         if response.status_code != 200:
-            return classify_status(response, f"Kingdee HTTP {response.status_code}: {' '.join(re.sub(r'<[^>]+>', ' ', response.text).split())[:500]}")
+            text = " ".join(re.sub(r"<[^>]+>", " ", response.text).split())[:500]
+            return classify_status(response, f"Kingdee HTTP {response.status_code}: {text}")
         try:
             return response.json()
         except ValueError:
@@ -514,7 +530,8 @@ class KingdeeConnector(Connector):
                 return answer
             if not isinstance(answer, dict) or answer.get("LoginResultType") not in (1, -5):
                 message = answer.get("Message") if isinstance(answer, dict) else str(answer)[:200]
-                return PostResult(Outcome.REJECTED, error=f"Kingdee refused the login of {self.config.username} to account set {self.acct_id}: {message}")
+                refused = f"Kingdee refused the login of {self.config.username} to account set {self.acct_id}: {message}"
+                return PostResult(Outcome.REJECTED, error=refused)
             if not self.session.cookies.get(SESSION_COOKIE) and answer.get("KDSVCSessionId"):
                 self.session.cookies.set(SESSION_COOKIE, str(answer["KDSVCSessionId"]))
             self._logged_in = True

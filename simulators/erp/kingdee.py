@@ -68,7 +68,10 @@ _COMMON_FIELDS = frozenset({
 })
 #: The fields each bill has whether or not a saved bill filled them (others: only once some bill did).
 STANDARD_FIELDS = {
-    REPORT: _COMMON_FIELDS | {"FWorkshipIdH", "FWorkshipId", "FReportType", "FFinishQty", "FQuaQty", "FFailQty", "FReworkQty", "FHrWorkTime", "FDescriptionE"},
+    REPORT: _COMMON_FIELDS | {
+        "FWorkshipIdH", "FWorkshipId", "FReportType", "FFinishQty", "FQuaQty", "FFailQty", "FReworkQty", "FHrWorkTime",
+        "FDescriptionE",
+    },
     PICK: _COMMON_FIELDS | {"FStockOrgId", "FActualQty", "FAppQty", "FStockId"},
     INSTOCK: _COMMON_FIELDS | {"FStockOrgId", "FRealQty", "FMustQty", "FStockId", "FInStockType"},
 }
@@ -244,14 +247,17 @@ class KingdeeFlavor(ErpFlavor):
             )
         if not good:
             message = "数据中心不存在" if acct != self.acct_id else "用户名或密码错误！"
-            return json_response(200, {"Message": message, "LoginResultType": 0, "Context": None, "KDSVCSessionId": None, "IsSuccessByAPI": False})
+            refused = {"Message": message, "LoginResultType": 0, "Context": None, "KDSVCSessionId": None, "IsSuccessByAPI": False}
+            return json_response(200, refused)
         self.logins += 1
         session = self._new_session()
         answer = {
             "Message": None,
             "MessageCode": "CheckPasswordPolicy",
             "LoginResultType": 1,
-            "Context": {"UserLocale": "zh-CN", "UserId": 100008, "UserName": self.user, "DBid": self.acct_id, "SessionId": session},
+            "Context": {
+                "UserLocale": "zh-CN", "UserId": 100008, "UserName": self.user, "DBid": self.acct_id, "SessionId": session,
+            },
             "KDSVCSessionId": session,
             "IsSuccessByAPI": True,
         }
@@ -427,7 +433,9 @@ class KingdeeFlavor(ErpFlavor):
             raise KingdeeError("单据不存在或已被删除", msg_code=MSG_NOT_FOUND)
         return [self.bills[form][bill_id] for bill_id in wanted]
 
-    def _transition(self, form: str, data: dict[str, Any], name: str, before: str, after: str, request: SimRequest) -> SimResponse:
+    def _transition(
+        self, form: str, data: dict[str, Any], name: str, before: str, after: str, request: SimRequest
+    ) -> SimResponse:
         bills = self._targets(form, data)
         verbs = {"Submit": "提交", "Audit": "审核", "UnAudit": "反审核", "CancelAssign": "撤销"}
         for index, bill in enumerate(bills):
@@ -435,7 +443,8 @@ class KingdeeFlavor(ErpFlavor):
             allowed = {before} | ({"D"} if name == "Submit" else set())
             if status not in allowed:
                 number = bill["header"]["FBillNo"]
-                raise KingdeeError(f"单据编号为“{number}”的单据，状态不允许{verbs[name]}！（当前状态 {status}）", msg_code=MSG_NOT_OPERABLE, index=index)
+                message = f"单据编号为“{number}”的单据，状态不允许{verbs[name]}！（当前状态 {status}）"
+                raise KingdeeError(message, msg_code=MSG_NOT_OPERABLE, index=index)
         for bill in bills:
             bill["header"]["FDocumentStatus"] = after
         return json_response(200, {"Result": {"ResponseStatus": _status(entities=_entities(bills))}}, committed=True)
@@ -499,7 +508,9 @@ def _failure(error: KingdeeError, *, wrapped: bool) -> SimResponse:
 
 
 def _entities(bills: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{"Id": bill["header"]["FID"], "Number": bill["header"]["FBillNo"], "DIndex": index} for index, bill in enumerate(bills)]
+    return [
+        {"Id": bill["header"]["FID"], "Number": bill["header"]["FBillNo"], "DIndex": index} for index, bill in enumerate(bills)
+    ]
 
 
 def _number(value: Any) -> str:
@@ -546,7 +557,8 @@ def _test(row: dict[str, Any], condition: tuple[str, str, list[str]]) -> bool:
     field, operator, values = condition
     actual = _value(row, field)
     text = "" if actual is None else (plain(Decimal(str(actual))) if isinstance(actual, (int, float)) else str(actual))
-    wanted = [plain(Decimal(value)) if re.fullmatch(r"-?\d+(\.\d+)?", value) and isinstance(actual, (int, float)) else value for value in values]
+    numeric = isinstance(actual, (int, float))
+    wanted = [plain(Decimal(value)) if numeric and re.fullmatch(r"-?\d+(\.\d+)?", value) else value for value in values]
     found = text in wanted
     return not found if operator in ("<>", "!=") else found
 
