@@ -510,7 +510,7 @@ class KingdeeConnector(Connector):
         except requests.RequestException as error:
             result = classify_exception(error)
             return as_retryable(result) if read else result
-        if response.status_code != 200:
+        if response.status_code not in (200, 206):  # the SDK takes 206 (partial content) as an answer too
             text = " ".join(re.sub(r"<[^>]+>", " ", response.text).split())[:500]
             return classify_status(response, f"Kingdee HTTP {response.status_code}: {text}")
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
@@ -73,6 +74,21 @@ def test_password_login_keeps_its_session_and_logs_in_again_once_kingdee_lost_it
     counters = _counters(kingdee)
     assert (counters["kingdee_logins"], counters["kingdee_sessions_lost"]) == (2, 1)
     assert len(kingdee.control.ledger()) == 4
+    connector.close()
+
+
+def test_threads_that_all_find_the_session_lost_log_in_again_once(kingdee) -> None:
+    connector = kingdee_connector(kingdee)
+    assert connector.health().reachable
+    kingdee.control.invalidate_sessions()
+    postings = [kingdee_confirmation(order=f"MO{index:06d}") for index in range(8)]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(connector.post, postings))
+
+    assert [result.outcome for result in results] == [Outcome.ACCEPTED] * 8
+    assert sorted(entry["key"] for entry in kingdee.control.ledger()) == sorted(posting.idempotency_key for posting in postings)
+    assert _counters(kingdee)["kingdee_logins"] == 2  # the health check's, and one renewal for all eight threads
     connector.close()
 
 
