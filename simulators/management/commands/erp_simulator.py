@@ -82,10 +82,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--user",
             default=None,
-            help=f"SAP Basic-auth user (default {DEFAULT_SAP_USER}) or Odoo login (default {DEFAULT_ODOO_LOGIN})",
+            help=f"SAP Basic-auth user (default {DEFAULT_SAP_USER}), Odoo login (default {DEFAULT_ODOO_LOGIN}) "
+            f"or Kingdee user (default {DEFAULT_KINGDEE_USER})",
         )
         parser.add_argument(
-            "--password", default=None, help=f"SAP Basic-auth password (default {DEFAULT_SAP_PASSWORD})"
+            "--password", default=None,
+            help=f"SAP Basic-auth or Kingdee password (default {DEFAULT_SAP_PASSWORD}, Kingdee {DEFAULT_KINGDEE_PASSWORD})",
         )
         parser.add_argument(
             "--token",
