@@ -479,17 +479,18 @@ SPECTACULAR_SETTINGS = {
         {"name": "lots", "description": "Lots and serials the ERP staged or production made, their labels and their trace."},
         {"name": "material-issues", "description": "Material issued to operations by scan, with over-issue approval and reversal."},
         {"name": "erp-sync", "description": "Delivery to the ERP: the outbox, dead letters, connections and reconciliation."},
+        {"name": "andon", "description": "Calls for help from the shop floor, their states, and the escalation ladders that tell people."},
     ],
 }
 
 # --- production rules -------------------------------------------------------------
 # Percentage a confirmation may exceed what the previous operation passed as good.
 MES_OVER_DELIVERY_TOLERANCE_PERCENT = env_decimal("MES_OVER_DELIVERY_TOLERANCE_PERCENT", "0", minimum=Decimal(0))
-# Labor minutes per confirmation above this are refused as implausible (default: one 12-hour shift).
 # Percentage a component may be issued beyond what the order requires before a supervisor must approve.
 MES_OVER_ISSUE_TOLERANCE_PERCENT = env_decimal("MES_OVER_ISSUE_TOLERANCE_PERCENT", "5", minimum=Decimal(0))
 # How often an andon notice is tried before it is given up (10 s, 20 s, 40 s … apart, at most 10 min).
 MES_ANDON_SEND_ATTEMPTS = env_int("MES_ANDON_SEND_ATTEMPTS", 8, minimum=1, maximum=50)
+# Labor minutes per confirmation above this are refused as implausible (default: one 12-hour shift).
 MES_MAX_LABOR_MINUTES = env_decimal("MES_MAX_LABOR_MINUTES", "720", minimum=Decimal(0))
 MES_MAX_MACHINE_MINUTES = env_decimal("MES_MAX_MACHINE_MINUTES", "1440", minimum=Decimal(0))
 # On PostgreSQL, confirmations and their ERP messages are written with plain SQL (one statement

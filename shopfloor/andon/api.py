@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from common.api.base import ERRORS, ApiView, InboundWriteView, check_key, parse_uuid, validated
 from common.errors import DomainError, ErrorKind
 from common.masking import masked
+from mes.api.docs import documented
 from shopfloor.andon.selectors import andon_call_get, andon_calls
 from shopfloor.andon.services import AndonRequest, andon_json, andon_ladder_put, andon_raise, andon_transition
 from shopfloor.models import AndonCall, AndonLadder
@@ -85,22 +86,28 @@ class AndonActionView(InboundWriteView):
 
 class AndonAcknowledgeView(AndonActionView):
     action = "acknowledge"
-    post = extend_schema(tags=["andon"], summary="Acknowledge a call: someone is on the way", request=AndonNoteSerializer, responses={200: dict, **ERRORS})(AndonActionView.post)
+    post = documented(
+        AndonActionView.post, tags=["andon"], summary="Acknowledge a call: someone is on the way",
+        request=AndonNoteSerializer, examples=[OpenApiExample("On my way", request_only=True, value={"note": "on my way"})], responses={200: dict, **ERRORS},
+    )
 
 
 class AndonResolveView(AndonActionView):
     action = "resolve"
     serializer_class = AndonResolveSerializer
-    post = extend_schema(
-        tags=["andon"], summary="Resolve a call with what was done and, if known, the root cause",
+    post = documented(
+        AndonActionView.post, tags=["andon"], summary="Resolve a call with what was done and, if known, the root cause",
         request=AndonResolveSerializer, examples=[OpenApiExample("Fixed", request_only=True, value={"note": "reset the spindle drive", "root_cause": "overheating"})],
         responses={200: dict, **ERRORS},
-    )(AndonActionView.post)
+    )
 
 
 class AndonCloseView(AndonActionView):
     action = "close"
-    post = extend_schema(tags=["andon"], summary="Close a resolved call", request=AndonNoteSerializer, responses={200: dict, **ERRORS})(AndonActionView.post)
+    post = documented(
+        AndonActionView.post, tags=["andon"], summary="Close a resolved call",
+        request=AndonNoteSerializer, examples=[OpenApiExample("Checked", request_only=True, value={"note": "checked with the line lead"})], responses={200: dict, **ERRORS},
+    )
 
 
 def ladder_json(ladder: AndonLadder) -> dict:
