@@ -97,7 +97,7 @@ def _choice(name: str, value: str, choices: Any) -> None:
         )
 
 
-def andon_raise(*, request: AndonRequest, actor: Any = None) -> AndonResult:
+def andon_raise(*, request: AndonRequest, actor: Any = None, actor_label: str = "") -> AndonResult:
     """Record a call (201), or answer the one this ``client_id`` recorded (200; 409 if it differs)."""
     _choice("kind", request.kind, AndonCall.Kind)
     _choice("severity", request.severity, AndonCall.Severity)
@@ -114,10 +114,10 @@ def andon_raise(*, request: AndonRequest, actor: Any = None) -> AndonResult:
                 uuid=uuid.uuid4(), client_id=request.client_id, request_hash=request.fingerprint(),
                 kind=request.kind, severity=request.severity, work_center=work_center, equipment=equipment,
                 work_order=work_order, note=request.note[:500], station=request.station[:64],
-                raised_at=timezone.now(), raised_by=_actor_name(actor),
+                raised_at=timezone.now(), raised_by=actor_label[:150] or _actor_name(actor),
             )
             event_record(
-                object_type="andon", object_key=str(call.uuid), action="raise", actor=actor, work_order=work_order,
+                object_type="andon", object_key=str(call.uuid), action="raise", actor=actor, actor_label=actor_label, work_order=work_order,
                 after={"kind": call.kind, "severity": call.severity, "work_center": work_center.code},
             )
             _escalate_call(call, now=call.raised_at)  # the ladder's first steps (after 0 s) go at once

@@ -41,6 +41,7 @@ from mes.api.representations import confirmation_materials_json
 from mes.services.confirmations import ConfirmationRequest, plain
 from mes.services.material_issues import MaterialIssueResult, over_issue_summary
 from shopfloor.documents import badge_cards_pdf, station_sheet_pdf
+from shopfloor.andon.services import andon_json
 from shopfloor.documents.barcodes import ACTIONS, UnprintableCode
 from shopfloor.models import Station
 from shopfloor.station import forms as shapes
@@ -102,6 +103,7 @@ def _station_context(station: Station) -> dict[str, Any]:
                 "pause": reverse("station-api-pause"),
                 "clock_off": reverse("station-api-clock-off"),
                 "downtime": reverse("station-api-downtime"),
+                "andon": reverse("station-api-andon"),
                 "issue": reverse("station-api-issue"),
                 "issue_approve": reverse("station-api-issue-approve"),
                 "traveler": reverse("station-traveler", args=["__NUMBER__"]),
@@ -385,6 +387,18 @@ def api_pause(request: HttpRequest) -> JsonResponse:
 @station_api
 def api_clock_off(request: HttpRequest) -> JsonResponse:
     return _operator_on_operation(request, services.station_clock_off)
+
+
+@require_POST
+@station_api
+def api_andon(request: HttpRequest) -> JsonResponse:
+    data = _body(request, shapes.AndonSerializer)
+    services.station_operator_check(station=request.station, badge=data["operator_badge"], token=data.get("operator_token", ""))
+    result = services.station_andon(
+        station=request.station, badge=data["operator_badge"], kind=data["kind"], severity=data["severity"],
+        client_id=data["client_id"], work_order=data["work_order"],
+    )
+    return JsonResponse(andon_json(result.call), status=201 if result.created else 200)
 
 
 @require_POST

@@ -3,7 +3,7 @@
 // lost connection only delays them; the server's idempotency on client_id makes a
 // resend harmless. Every sentence comes translated from the page (#station-text).
 
-import { parseScan } from "./scan.js";
+import { ANDON_KINDS, parseScan } from "./scan.js";
 import { Store } from "./store.js";
 
 const config = JSON.parse(document.getElementById("station-config").textContent);
@@ -550,6 +550,23 @@ function refuseReason(message, scrap, rework) {
   return refuse(message, offers);
 }
 
+// --- andon: ACT:ANDON offers the kinds of call; ANDON:<kind>[:<severity>] raises one --------------
+
+function offerAndon() {
+  const offers = ANDON_KINDS.map((kind) => ({ label: t(`andon_kind.${kind}`), scan: `ANDON:${kind}` }));
+  return say("warn", t("andon_which"), offers);
+}
+
+async function raiseAndon(kind, severity) {
+  const body = { kind, severity, client_id: uuid4(), ...operatorFields() };
+  if (state.operation) body.work_order = state.operation.work_order;
+  const result = await call("POST", config.urls.andon, body);
+  if (result.network) return refuse(t("offline_needed"));
+  if (result.error) return refuse(result.error.message);
+  refreshPanels();
+  return ok(t("andon_raised", { kind: t(`andon_kind.${kind}`), work_center: result.data.work_center }));
+}
+
 async function clearEntry() {
   state.values = emptyValues();
   await saveState();
@@ -566,6 +583,7 @@ async function act(action) {
     render();
     return ok(t("signed_out"));
   }
+  if (action === "ANDON") return offerAndon();
   if (!state.operation) return refuse(t("scan_operation_first"));
   const target = { work_order: state.operation.work_order, operation: state.operation.sequence, ...operatorFields() };
   if (action === "START") {
@@ -627,6 +645,8 @@ async function handleScan(raw, origin = {}) {
       return issueLot(parsed.item, parsed.lot, parsed.quantity);
     case "action":
       return act(parsed.action);
+    case "andon":
+      return raiseAndon(parsed.andonKind, parsed.severity);
     default:
       return refuse(t("error.unknown_code", { code: raw }));
   }
