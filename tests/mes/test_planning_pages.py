@@ -272,7 +272,7 @@ def test_each_action_from_the_order_page_goes_through_the_state_machine(client, 
     bring_to("WO-1001", start)
 
     response = signed_in(client, "planner").post(
-        "/planning/orders/WO-1001/", {"action": action, "reason": f"why {action}"}, HTTP_HX_REQUEST="true"
+        "/planning/orders/WO-1001/", {"action": action, "reason": f"why {action}", "confirmed": "1"}, HTTP_HX_REQUEST="true"
     )
 
     assert response.status_code == 200 and response.content.decode().strip().startswith('<div id="order">')
@@ -283,16 +283,91 @@ def test_each_action_from_the_order_page_goes_through_the_state_machine(client, 
     assert 'class="outcome ok" role="status"' in response.content.decode()
 
 
-def test_an_illegal_action_is_refused_inline_with_its_code_and_nothing_changes(client, released_order):
+def test_an_illegal_action_is_refused_inline_in_words_and_nothing_changes(client, released_order):
+    """A page left open while the order moved on (or a hand-made POST): the refusal is a sentence, its code only an attribute."""
     before = snapshot()
 
-    response = signed_in(client, "planner").post("/planning/orders/WO-1001/", {"action": "close", "reason": "done?"}, HTTP_HX_REQUEST="true")
+    response = signed_in(client, "planner").post(
+        "/planning/orders/WO-1001/", {"action": "close", "reason": "done?", "confirmed": "1"}, HTTP_HX_REQUEST="true"
+    )
     body = response.content.decode()
 
     assert response.status_code == 200
-    assert 'class="outcome refusal" role="alert" data-action="close" data-code="illegal_transition"' in body
-    assert "Cannot close work order WO-1001: it is released (allowed from: completed)." in body
+    assert 'class="outcome refusal" role="alert" data-action="close" data-code="illegal_transition">Cannot close work order WO-1001: it is released (allowed from: completed).</p>' in body
+    assert ">illegal_transition<" not in body
     assert snapshot() == before
+
+
+def test_a_refusal_is_said_in_chinese_to_a_chinese_reader(client, released_order):
+    planner = signed_in(client, "planner")
+    planner.defaults["HTTP_ACCEPT_LANGUAGE"] = "zh-hans"
+
+    body = planner.post("/planning/orders/WO-1001/", {"action": "close", "confirmed": "1"}, HTTP_HX_REQUEST="true").content.decode()
+
+    assert "无法对 工单 WO-1001 执行“关闭”操作" in body and ">illegal_transition<" not in body
+
+
+@pytest.mark.parametrize(("start", "offered", "withheld"), [
+    ("planned", {"release", "cancel"}, {"pause", "resume", "close"}),
+    ("released", {"cancel"}, {"release", "pause", "resume", "close"}),
+    ("in_progress", {"pause"}, {"release", "resume", "cancel", "close"}),
+    ("paused", {"resume", "cancel"}, {"release", "pause", "close"}),
+    ("completed", {"close"}, {"release", "pause", "resume", "cancel"}),
+])
+def test_the_order_page_offers_only_the_actions_its_status_allows(client, planned_order, start, offered, withheld):
+    bring_to("WO-1001", start)
+
+    body = signed_in(client, "planner").get("/planning/orders/WO-1001/").content.decode()
+
+    assert {name for name in offered | withheld if f'name="action" value="{name}"' in body} == offered
+
+
+def test_a_closed_order_offers_nothing_and_says_so(client, planned_order):
+    bring_to("WO-1001", "closed")
+
+    body = signed_in(client, "planner").get("/planning/orders/WO-1001/").content.decode()
+
+    assert 'name="action"' not in body and "Nothing can be done to an order that is closed." in body
+
+
+@pytest.mark.parametrize("action", ["pause", "cancel", "close"])
+def test_stopping_or_ending_an_order_asks_for_confirmation_first_and_changes_nothing(client, planned_order, action):
+    bring_to("WO-1001", {"pause": "in_progress", "cancel": "paused", "close": "completed"}[action])
+    before = snapshot()
+
+    body = signed_in(client, "planner").post(
+        "/planning/orders/WO-1001/", {"action": action, "reason": "typed first"}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+
+    assert f'data-action="{action}" data-code="confirm">{action.capitalize()} WO-1001?' in body
+    assert '<input type="hidden" name="confirmed" value="1">' in body
+    assert 'name="reason" value="typed first"' in body  # what was typed is kept
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("action", ["pause", "cancel"])
+def test_pause_and_cancel_need_a_reason_even_when_confirmed(client, planned_order, action):
+    bring_to("WO-1001", "paused" if action == "cancel" else "in_progress")
+    before = snapshot()
+
+    body = signed_in(client, "planner").post(
+        "/planning/orders/WO-1001/", {"action": action, "reason": "  ", "confirmed": "1"}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+
+    assert f"Give a reason to {action} WO-1001; it is kept in the order&#x27;s history." in body
+    assert 'data-code="reason_required"' in body and "required" in body
+    assert snapshot() == before
+
+
+def test_a_confirmed_cancel_with_a_reason_cancels_and_keeps_the_reason(client, planned_order):
+    bring_to("WO-1001", "paused")
+
+    body = signed_in(client, "planner").post(
+        "/planning/orders/WO-1001/", {"action": "cancel", "reason": "customer withdrew", "confirmed": "1"}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+
+    assert "WO-1001 is now cancelled." in body
+    assert Event.objects.get(object_type="work_order", object_key="WO-1001", action="cancel").reason == "customer withdrew"
 
 
 def test_without_htmx_a_done_action_redirects_and_a_refusal_renders_the_page(client, planned_order):
@@ -300,7 +375,7 @@ def test_without_htmx_a_done_action_redirects_and_a_refusal_renders_the_page(cli
 
     done = planner.post("/planning/orders/WO-1001/", {"action": "release"})
     shown = planner.get("/planning/orders/WO-1001/")
-    refused = planner.post("/planning/orders/WO-1001/", {"action": "resume"})
+    refused = planner.post("/planning/orders/WO-1001/", {"action": "resume"})  # a page left open; resume is not offered now
 
     assert done.status_code == 302 and done["Location"] == "/planning/orders/WO-1001/"
     assert "WO-1001 is now released." in shown.content.decode()
@@ -308,6 +383,7 @@ def test_without_htmx_a_done_action_redirects_and_a_refusal_renders_the_page(cli
 
 
 def test_a_supervisor_may_pause_but_not_release(client, planned_order):
+    bring_to("WO-1001", "in_progress")
     supervisor = signed_in(client, "supervisor")
     before = snapshot()
 
