@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from django.contrib import admin
+
 from common.roles import may
 
 
@@ -14,5 +16,7 @@ def pages(request) -> dict:
         "may_supervise": may(user, "station.manage"),
         "may_see_sync": may(user, "erp_sync.view"),
         "may_read_api": may(user, "api.read"),
-        "may_administer": may(user, "admin.site"),
+        # The administration's own door: its role and Django's staff flag (plant.admin_site), so the
+        # menu never offers a page that would answer with its sign-in form.
+        "may_administer": user is not None and admin.site.has_permission(request),
     }
