@@ -246,8 +246,8 @@ def test_the_order_page_shows_operations_confirmations_with_their_erp_state_and_
     assert "Work order WO-1001" in body and "FRAME-100 Frame" in body
     assert '<tr data-sequence="10"><td>10</td><td>Cut</td><td>WC-CUT</td>' in body
     assert '<td class="num">10</td><td class="num">6</td>\n        <td class="num">1</td>' in body
-    assert '<span class="sync sync-acknowledged">in the ERP</span> SAP-4711' in body
-    assert '<span class="sync sync-queued">on its way</span>' in body
+    assert '<span class="sync sync-acknowledged">in the ERP</span></a> SAP-4711' in body
+    assert '<span class="sync sync-queued">on its way</span></a>' in body
     assert "B-1001" in body
     assert "planned → released" in body  # the release event
 
@@ -484,3 +484,42 @@ def test_a_selection_larger_than_the_bulk_limit_is_refused_inline(client, orders
 
     assert "Select at most 2 work orders at a time." in response.content.decode()
     assert snapshot() == before
+
+
+# --- the order's history and reports in words (issue 14, defect 6) ---------------------------
+
+
+def test_the_history_says_what_happened_in_words_with_names_beside_badges_and_short_ids(client, released_order):
+    confirmation = confirm("WO-1001", 10, good_qty=4, scrap_qty=1, reason_code="SCRAP-01", operator_badge="B-1001").confirmation
+
+    body = signed_in(client, "planner").get("/planning/orders/WO-1001/").content.decode()
+    history = body.split('<table class="grid events">')[1]
+
+    short = str(confirmation.uuid)[:8]
+    assert f'<span title="{confirmation.uuid}">report {short}</span></td><td>reported</td>' in history
+    assert "<td>B-1001 Li Wei</td>" in history and "operation 10 · good 4 · scrap 1" in history
+    assert "<td>released</td>" in history and "planned → released" in history
+    assert "released → in progress" in history  # the operation started by the report
+    assert "<td>B-1001 Li Wei</td>" in body.split('<table class="grid events">')[0]  # the reports' table too
+    for code in (">confirm<", ">start<", "in_progress", str(confirmation.uuid) + "<"):
+        assert code not in history, code
+
+
+def test_the_history_reads_in_chinese_to_a_chinese_reader(client, released_order):
+    confirm("WO-1001", 10, good_qty=4, operator_badge="B-1001")
+    planner = signed_in(client, "planner")
+    planner.defaults["HTTP_ACCEPT_LANGUAGE"] = "zh-hans"
+
+    history = planner.get("/planning/orders/WO-1001/").content.decode().split('<table class="grid events">')[1]
+
+    assert "<td>已下达</td>" in history and "<td>已报工</td>" in history and "已下达 → 进行中" in history
+    assert "released" not in history and "reported" not in history and "in_progress" not in history
+
+
+def test_each_reports_erp_state_opens_its_messages_journey(client, released_order):
+    confirmation = confirm("WO-1001", 10, good_qty=4).confirmation
+    message = OutboxMessage.objects.get(source_uuid=confirmation.uuid)
+
+    planner_page = signed_in(client, "planner").get("/planning/orders/WO-1001/").content.decode()
+
+    assert f'<a href="/sync/messages/{message.pk}/" class="journey"><span class="sync sync-queued">on its way</span></a>' in planner_page
