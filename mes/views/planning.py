@@ -26,6 +26,7 @@ from mes.selectors.planning import (
     work_order_detail,
     work_order_list,
     work_order_status_counts,
+    with_schedule,
 )
 from mes.services.transitions import ACTION_LABELS, ACTIONS, REQUESTABLE_ACTIONS
 from mes.services.work_orders import work_order_transition, work_orders_transition
@@ -128,6 +129,7 @@ def work_order_list_page(request: HttpRequest) -> HttpResponse:
     form.is_valid()
     filters = form.filters()
     page = Paginator(work_order_list(filters=filters), PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = with_schedule(orders=list(page.object_list))
     query = request.GET.copy()
     query.pop("page", None)
     query_without_status = query.copy()

@@ -91,11 +91,11 @@ def test_the_navigation_shows_the_pages_a_role_may_use(client, django_user_model
 # --- the list --------------------------------------------------------------------------------
 
 
-def test_the_list_is_sorted_by_due_date_then_priority_and_counts_each_status(client, orders):
+def test_the_list_is_sorted_active_first_then_by_due_date_then_priority_and_counts_each_status(client, orders):
     response = signed_in(client, "planner").get("/planning/")
     body = response.content.decode()
 
-    assert _numbers(response) == ["WO-2003", "WO-2002", "WO-2001", "WO-2004", "WO-2005", "WO-2006"]
+    assert _numbers(response) == ["WO-2003", "WO-2004", "WO-2005", "WO-2002", "WO-2001", "WO-2006"]
     assert 'data-status="planned">Planned <b>3</b>' in body
     assert 'data-status="released">Released <b>1</b>' in body
     assert 'data-status="in_progress">In progress <b>1</b>' in body
@@ -113,7 +113,7 @@ def test_the_list_is_sorted_by_due_date_then_priority_and_counts_each_status(cli
         ({"due_from": "2030-04-01"}, ["WO-2004", "WO-2005", "WO-2006"]),
         ({"item": "cab-200"}, ["WO-2006"]),
         ({"q": "2005"}, ["WO-2005"]),
-        ({"q": "FRAME"}, ["WO-2003", "WO-2002", "WO-2001", "WO-2004", "WO-2005"]),
+        ({"q": "FRAME"}, ["WO-2003", "WO-2004", "WO-2005", "WO-2002", "WO-2001"]),
         ({"q": "cabinet"}, ["WO-2006"]),
         ({"q": "nothing like it"}, []),
     ],
@@ -523,3 +523,47 @@ def test_each_reports_erp_state_opens_its_messages_journey(client, released_orde
     planner_page = signed_in(client, "planner").get("/planning/orders/WO-1001/").content.decode()
 
     assert f'<a href="/sync/messages/{message.pk}/" class="journey"><span class="sync sync-queued">on its way</span></a>' in planner_page
+
+
+# --- late and at-risk orders, progress, active first (issue 14, defect 8) ----------------------
+
+
+def _order_row(body: str, number: str) -> str:
+    import re
+
+    return re.search(rf'<tr data-number="{number}">(.*?)</tr>', body, re.S).group(1)
+
+
+def test_finished_orders_come_after_the_active_and_planned_ones_closed_last(client, plant):
+    today = datetime.date.today()
+    for number, status in [("WO-8001", "closed"), ("WO-8002", "completed"), ("WO-8003", "cancelled"), ("WO-8004", "planned"),
+                           ("WO-8005", "in_progress")]:
+        WorkOrderFactory(number=number, item=plant["item"], quantity=10, due_date=today - datetime.timedelta(days=30))
+        bring_to(number, status)
+
+    numbers = _numbers(signed_in(client, "planner").get("/planning/"))
+
+    assert numbers[:2] == ["WO-8005", "WO-8004"] and numbers[2] == "WO-8002" and set(numbers[3:]) == {"WO-8001", "WO-8003"}
+
+
+def test_late_and_at_risk_orders_are_flagged_with_done_and_remaining(client, plant):
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    for number, due, status in [("WO-8101", -3, "in_progress"), ("WO-8102", 1, "planned"), ("WO-8103", 300, "in_progress"),
+                                ("WO-8104", -3, "completed"), ("WO-8105", 30, "planned")]:
+        WorkOrderFactory(number=number, item=plant["item"], quantity=10, due_date=today + datetime.timedelta(days=due))
+        bring_to(number, status)
+    WorkOrder.objects.filter(number="WO-8103").update(released_at=timezone.now() - datetime.timedelta(days=200))
+    confirm("WO-8101", 10, good_qty=9)
+    confirm("WO-8101", 20, good_qty=4)
+    confirm("WO-8101", 30, good_qty=3)
+
+    body = signed_in(client, "planner").get("/planning/").content.decode()
+
+    assert 'data-flag="late">late</span>' in _order_row(body, "WO-8101")  # past due, not done
+    assert 'data-flag="at_risk">at risk</span>' in _order_row(body, "WO-8102")  # due tomorrow, not released
+    assert 'data-flag="at_risk">at risk</span>' in _order_row(body, "WO-8103")  # none done of the 4 planned by now
+    assert "data-flag" not in _order_row(body, "WO-8104") and "data-flag" not in _order_row(body, "WO-8105")
+    assert '<td class="num done">3</td><td class="num remaining">7</td>' in _order_row(body, "WO-8101")
+    assert '<td class="num done">10</td><td class="num remaining">0</td>' in _order_row(body, "WO-8104")
