@@ -120,9 +120,15 @@ def work_order_detail(*, number: str) -> dict[str, Any]:
     )
     states = sync_states(source_uuids=[confirmation.uuid for confirmation in confirmations])
     events = list(Event.objects.filter(work_order=work_order).select_related("actor").order_by("-occurred_at", "-id")[:DETAIL_ROWS])
+    operations = list(work_order.operations.all())
+    done = operations[-1].good_qty if operations else 0
     return {
         "work_order": work_order,
-        "operations": list(work_order.operations.all()),
+        "operations": operations,
+        "done": done,
+        "remaining": max(work_order.quantity - done, 0) if work_order.status not in {Status.CANCELLED, Status.CLOSED} else 0,
+        "schedule": schedule_flag(status=work_order.status, due_date=work_order.due_date, released_at=work_order.released_at,
+                                  quantity=work_order.quantity, done=done, now=timezone.now()),
         "confirmations": [{"row": row, "erp_sync": states.get(row.uuid)} for row in confirmations],
         "events": history_entries(events=events),
         "rows_shown": DETAIL_ROWS,

@@ -567,3 +567,17 @@ def test_late_and_at_risk_orders_are_flagged_with_done_and_remaining(client, pla
     assert "data-flag" not in _order_row(body, "WO-8104") and "data-flag" not in _order_row(body, "WO-8105")
     assert '<td class="num done">3</td><td class="num remaining">7</td>' in _order_row(body, "WO-8101")
     assert '<td class="num done">10</td><td class="num remaining">0</td>' in _order_row(body, "WO-8104")
+
+
+def test_the_order_page_says_late_with_done_and_remaining(client, plant):
+    from django.utils import timezone
+
+    WorkOrderFactory(number="WO-8201", item=plant["item"], quantity=10, due_date=timezone.localdate() - datetime.timedelta(days=1))
+    bring_to("WO-8201", "in_progress")
+    confirm("WO-8201", 10, good_qty=9)
+    confirm("WO-8201", 20, good_qty=5)
+    confirm("WO-8201", 30, good_qty=2)
+
+    body = signed_in(client, "planner").get("/planning/orders/WO-8201/").content.decode()
+
+    assert '<dd class="done">2 / 8 PCS</dd>' in body and 'data-flag="late">late</span>' in body
