@@ -5,6 +5,7 @@ import logging
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django.views import defaults
 
 logger = logging.getLogger(__name__)
@@ -21,7 +22,8 @@ def _json(code: str, message: str, status: int) -> JsonResponse:
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     if _api(request):
         return _json("bad_request", "The request could not be understood.", 400)
-    return defaults.bad_request(request, exception)
+    problem = _("The request could not be understood. Go back and try again from the page.")
+    return render(request, "common/bad_request.html", {"problem": problem}, status=400)
 
 
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:

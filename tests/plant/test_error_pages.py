@@ -59,3 +59,16 @@ def test_the_api_still_answers_its_errors_as_json():
     response = _reader("planner", "zh-hans").get("/api/v1/no-such-resource")
 
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize(("language", "sentence"), [
+    ("en", "The request could not be understood."), ("zh-hans", "无法理解该请求。"),
+])
+def test_a_request_django_cannot_take_is_a_400_in_the_layout(settings, language, sentence):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 5  # more fields than this: Django refuses the request (SuspiciousOperation → 400)
+    client = _reader("planner", language)
+
+    response = client.get("/planning/", {f"f{index}": "x" for index in range(10)})
+    body = response.content.decode()
+
+    assert response.status_code == 400 and sentence in body and '<header class="top">' in body
