@@ -87,6 +87,7 @@ def test_pausing_in_chinese_asks_in_chinese(browser, live_server, orders):
 
     page.get_by_role("button", name="暂停…").click()
     expect(page.get_by_role("alertdialog")).to_contain_text("暂停 WO-5004？")
+    screenshot(page, "planning-confirm-zh.png")
     page.get_by_label("原因（必填）").fill("换模")
     page.get_by_role("button", name="是，暂停该工单").click()
     expect(page.locator("#order .outcome.ok")).to_contain_text("WO-5004")
