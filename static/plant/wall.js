@@ -10,13 +10,14 @@
 
   const bar = () => document.getElementById("wall-bar");
 
+  // Where each page starts (a scroll offset) and the line it starts in, for the bar.
   function pageStarts() {
     const board = document.getElementById("board");
-    if (!board) return [0];
+    if (!board) return [{ offset: 0, line: "" }];
     const top = bar() ? bar().offsetHeight : 0;
     const height = window.innerHeight - top;
     const blocks = board.querySelectorAll("section.line > h2, #board tbody tr");
-    const starts = [0];
+    const starts = [{ offset: 0, line: "" }];
     let start = 0;
     for (const block of blocks) {
       const box = block.getBoundingClientRect();
@@ -24,7 +25,9 @@
       const blockBottom = box.bottom + window.scrollY - top;
       if (blockBottom - start > height && blockTop > start) {
         start = blockTop;
-        starts.push(start);
+        // A page that starts inside a line's table names the line, whose heading is on an earlier page.
+        const heading = block.matches("tr") ? block.closest("section.line").querySelector("h2") : null;
+        starts.push({ offset: start, line: heading ? heading.textContent.trim() : "" });
       }
     }
     return starts;
@@ -33,11 +36,15 @@
   function show() {
     const starts = pageStarts();
     page %= starts.length;
-    window.scrollTo(0, starts[page]);
+    window.scrollTo(0, starts[page].offset);
     const label = document.querySelector("[data-wall-page]");
     if (label) {
       label.hidden = starts.length < 2;
       label.textContent = `${page + 1} / ${starts.length}`;
+    }
+    const line = document.querySelector("[data-wall-line]");
+    if (line) {
+      line.textContent = starts[page].line;
     }
   }
 

@@ -143,6 +143,7 @@ def test_the_wall_screen_at_1920_by_1080_pages_through_every_line_and_shows_the_
         expect(page.locator(f'section[data-line="{line}"] h2')).to_be_in_viewport(timeout=30_000)
     expect(page.locator('section[data-line="L2"] tbody tr').last).to_be_in_viewport(timeout=30_000)
     expect(page.locator('section[data-line="L1"] tbody tr').last).to_be_in_viewport(timeout=30_000)
+    expect(page.locator("[data-wall-line]")).to_have_text("Line L1")  # its heading is on an earlier page
     expect(clock).to_be_in_viewport()  # the bar stays while the board pages under it
     screenshot(page, "board-wall-1920.png")
     context.close()
