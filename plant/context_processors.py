@@ -14,6 +14,7 @@ def pages(request) -> dict:
         "may_see_oee": may(user, "oee.view"),
         "may_trace": may(user, "trace.view"),
         "may_supervise": may(user, "station.manage"),
+        "may_resolve_unassigned": may(user, "unassigned_production.resolve"),
         "may_see_sync": may(user, "erp_sync.view"),
         "may_read_api": may(user, "api.read"),
         # The administration's own door: its role and Django's staff flag (plant.admin_site), so the

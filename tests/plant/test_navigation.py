@@ -13,7 +13,8 @@ from tests.browser.conftest import person
 pytestmark = pytest.mark.django_db
 
 MENU = {"/planning/": "planning.view", "/board/": "board.view", "/oee/": "oee.view", "/sync/": "erp_sync.view",
-        "/api/docs/": "api.read", "/admin/": "admin.site", "/unassigned-production/": "station.manage",
+        "/api/docs/": "api.read", "/admin/": "admin.site", "/unassigned-production/": "unassigned_production.resolve",
+        "/station/setup/": "station.manage",
         "/trace/": "trace.view"}
 
 
