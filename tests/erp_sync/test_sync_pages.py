@@ -172,3 +172,22 @@ def test_the_message_list_by_work_order_and_its_counts(client, released_order):
     assert 'data-state="waiting">still waiting <b>1</b></a>' in body
     assert '<a href="/planning/orders/WO-1001/">WO-1001</a>' in body
     assert "No message matches." in other
+
+
+def test_the_banner_of_a_stuck_queue_opens_the_messages_still_waiting(client, released_order, settings):
+    import datetime
+
+    from django.utils import timezone
+
+    from tests.helpers import confirm
+
+    settings.ERP_SYNC_ALERT_AFTER_SECONDS = 60
+    confirm(released_order.number, 10, good_qty=1)
+    OutboxMessage.objects.update(created_at=timezone.now() - datetime.timedelta(minutes=5))
+    page = _signed_in(client, "supervisor")
+
+    home = page.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    order = page.get(f"/planning/orders/{released_order.number}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    assert re.search(r'<a href="/sync/messages/\?state=waiting">The oldest message for the ERP has waited 30\d s\.</a>', home)
+    assert f'<a href="/sync/messages/?work_order={released_order.number}" class="order-messages">All messages of this order</a>' in order
