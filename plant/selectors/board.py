@@ -34,6 +34,7 @@ from django.utils import timezone
 from erp_sync.models import OutboxMessage
 from erp_sync.outbox import SETTLED_STATES, UNSETTLED_BY_SEVERITY
 from mes.models import Status, WorkOrder, WorkOrderOperation
+from mes.selectors import progress
 from mes.selectors.progress import AT_RISK, LATE, done_quantity, is_behind
 
 ACTIVE = (Status.RELEASED, Status.IN_PROGRESS, Status.PAUSED)
@@ -107,7 +108,7 @@ def due_end(due_date: datetime.date, zone: datetime.tzinfo | None = None) -> dat
 
 @functools.lru_cache(maxsize=4096)  # a board has a few dozen due dates among a thousand orders
 def _midnight_after(day: datetime.date, zone: datetime.tzinfo) -> datetime.datetime:
-    return timezone.make_aware(datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time()), zone)
+    return progress.due_end(day, zone)
 
 
 @functools.lru_cache(maxsize=4096)
