@@ -6,9 +6,38 @@ import logging
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import defaults
 
 logger = logging.getLogger(__name__)
+
+# status → (title, what happened, what to do), in the reader's language
+PAGES = {
+    403: (
+        gettext_lazy("Not for your role"),
+        gettext_lazy("Your role may not open this page or do this here."),
+        gettext_lazy("The menu above lists the pages you may use. If you need this one, ask an administrator for the role that includes it."),
+    ),
+    404: (
+        gettext_lazy("Page not found"),
+        gettext_lazy("There is no page at %(path)s."),
+        gettext_lazy("The address may be mistyped, or what it named no longer exists. The menu above lists the pages you may use."),
+    ),
+    500: (
+        gettext_lazy("Something went wrong"),
+        gettext_lazy("The page could not be shown because of an error on our side. It has been logged for the administrators."),
+        gettext_lazy("Try again in a moment; if it keeps happening, tell your administrator when it happened."),
+    ),
+}
+
+
+def _page(request: HttpRequest, status: int) -> HttpResponse:
+    """The error page inside the site's layout, with its menu."""
+    title, problem, advice = PAGES[status]
+    if status == 404:
+        problem = str(problem) % {"path": request.path}
+    context = {"status": status, "title": title, "problem": problem, "advice": advice}
+    return render(request, "plant/errors/error.html", context, status=status)
 
 
 def _api(request: HttpRequest) -> bool:
@@ -29,13 +58,13 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
     if _api(request):
         return _json("forbidden", "You may not do this.", 403)
-    return render(request, "plant/errors/403.html", status=403)
+    return _page(request, 403)
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if _api(request):
         return _json("not_found", f"No API resource at {request.path}.", 404)
-    return render(request, "plant/errors/404.html", {"path": request.path}, status=404)
+    return _page(request, 404)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
@@ -43,7 +72,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
         return _json("server_error", "An unexpected error occurred; it has been logged.", 500)
     try:
         # The layout asks the database for the menu and the ERP banner; the error may be the database itself.
-        return render(request, "plant/errors/500.html", status=500)
+        return _page(request, 500)
     except Exception:  # noqa: BLE001 - the plain page below is the answer whatever failed
         logger.exception("The error page inside the layout failed; answering the plain one")
         return defaults.server_error(request)
