@@ -94,6 +94,7 @@ def test_a_planner_follows_the_links_from_the_board_to_the_order_its_journey_and
     page.locator("a.journey").first.click()
     expect(page.locator("h1")).to_contain_text("Message journey")
     expect(page.locator("table.journey")).to_contain_text("queued for the ERP")
+    screenshot(page, "sync-journey-en.png")
     page.locator("h1 a.order").click()
     expect(page.locator("h1")).to_contain_text("Work order WO-6003")
 
@@ -113,6 +114,7 @@ def test_a_planner_follows_the_links_from_the_board_to_the_order_its_journey_and
     rows = page.locator("table.messages tbody tr")
     expect(rows.first).to_be_visible()
     assert {row.get_attribute("data-state") for row in rows.all()} <= {"queued", "sending", "retrying"}
+    screenshot(page, "sync-messages-en.png")
     rows.first.locator("a", has_text="journey of").click()
     expect(page.locator("h1")).to_contain_text("Message journey")
 
