@@ -30,6 +30,7 @@ urlpatterns = [
     path("metrics", erp_sync_api.metrics, name="metrics"),
     path("sync/", erp_sync_views.health_page, name="sync-health"),
     path("sync/dead-letters/", erp_sync_views.dead_letters_page, name="sync-dead-letters"),
+    path("sync/messages/", erp_sync_views.message_list_page, name="sync-messages"),
     path("sync/messages/<int:message_id>/", erp_sync_views.message_page, name="sync-message"),
     path("oee/", machine_pages.oee_overview, name="oee-overview"),
     path("oee/<str:code>/", machine_pages.oee_detail, name="oee-detail"),

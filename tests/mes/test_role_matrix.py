@@ -145,6 +145,7 @@ ACTIONS: list[Action] = [
            action="dismiss"),
     Action("sync-health", "GET", ("erp_sync.view",)),
     Action("sync-message", "GET", ("erp_sync.view",), MESSAGE),
+    Action("sync-messages", "GET", ("erp_sync.view",)),
     Action("sync-dead-letters", "GET", ("erp_sync.view",)),
     Action("sync-dead-letters", "POST", ("erp_sync.view", "erp_sync.resolve"), data={"action": "replay", "reason": "fixed"},
            action="replay", twin="api-sync-messages-replay"),
