@@ -44,6 +44,10 @@ class WorkOrderOperation(models.Model):
     setup_minutes = models.DecimalField(_("setup minutes"), **MINUTES, default=0)
     run_minutes_per_unit = models.DecimalField(_("run minutes per unit"), **MINUTES, default=0)
     quality_checkpoint = models.BooleanField(_("quality checkpoint"), default=False)
+    inspection_gated = models.BooleanField(
+        _("inspection gated"), default=False,
+        help_text=_("Has mandatory inspection characteristics (set at release): its reports of good are checked against their results."),
+    )
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PLANNED, db_index=True)
     planned_qty = models.DecimalField(_("planned quantity"), **QUANTITY)
     good_qty = models.DecimalField(_("good quantity"), **QUANTITY, default=0)

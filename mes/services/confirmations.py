@@ -67,6 +67,7 @@ from mes.services.confirmation_rows import (
     confirmation_rows_write,
 )
 from mes.services.labor import ClockedTime, clocked_time_of
+from mes.services.quality import inspections_passed
 from mes.services.transitions import (
     operation_transition_locked,
     unknown_work_order,
@@ -536,6 +537,7 @@ CONFIRMATION_RULES = (
     operation_open,
     quality_checkpoints_passed,
     quantity_within_available,
+    inspections_passed,
     backflush_covered,
     output_receivable,
 )
