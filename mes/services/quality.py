@@ -61,8 +61,9 @@ def _plan_invalid(code: str, message: str, index: int, name: str, value: Any) ->
     return DomainError(code, message, fields={f"characteristics[{index}].{name}": value})
 
 
-def _characteristic_checked(index: int, spec: dict[str, Any], units: dict[str, UnitOfMeasure]) -> dict[str, Any]:
-    """One characteristic as sent, checked, as the model's fields."""
+def characteristic_check(*, index: int, spec: dict[str, Any], units: dict[str, UnitOfMeasure]) -> dict[str, Any]:
+    """One characteristic as sent (the API's shape; ``units`` the known ones it may name), checked, as
+    the model's fields. The API and the admin check alike with it."""
     code, kind = spec["code"], spec["kind"]
     limits = {name: spec.get(name) for name in ("lower_limit", "nominal", "upper_limit")}
     given = [(name, value) for name, value in limits.items() if value is not None]
@@ -122,6 +123,17 @@ def _plan_plain(rows: list[dict[str, Any]], units: dict[int, str]) -> list[dict[
     ]
 
 
+def routing_operation_check(*, item: Item, sequence: int) -> None:
+    """Refuse (404 ``unknown_routing_operation``) a plan for an operation the item's routing does not have."""
+    if not RoutingOperation.objects.filter(routing__item=item, sequence=sequence).exists():
+        raise DomainError(
+            "unknown_routing_operation",
+            _("The routing of %(item)s has no operation %(sequence)s.") % {"item": item.code, "sequence": sequence},
+            kind=ErrorKind.NOT_FOUND,
+            fields={"sequence": str(sequence)},
+        )
+
+
 @transaction.atomic
 def inspection_plan_set(*, item_code: str, sequence: int, characteristics: list[dict[str, Any]], actor: Any = None) -> UpsertResult:
     """Replace the inspection plan of an item's routing operation (idempotent; audited).
@@ -132,13 +144,7 @@ def inspection_plan_set(*, item_code: str, sequence: int, characteristics: list[
     item = Item.objects.filter(code=item_code).first()
     if item is None:
         raise unknown_reference("item", "item", item_code)
-    if not RoutingOperation.objects.filter(routing__item=item, sequence=sequence).exists():
-        raise DomainError(
-            "unknown_routing_operation",
-            _("The routing of %(item)s has no operation %(sequence)s.") % {"item": item_code, "sequence": sequence},
-            kind=ErrorKind.NOT_FOUND,
-            fields={"sequence": str(sequence)},
-        )
+    routing_operation_check(item=item, sequence=sequence)
     codes = [spec["code"] for spec in characteristics]
     duplicate = next((code for index, code in enumerate(codes) if code in codes[:index]), None)
     if duplicate is not None:
@@ -149,7 +155,7 @@ def inspection_plan_set(*, item_code: str, sequence: int, characteristics: list[
         )
     unit_codes = {spec["unit"] for spec in characteristics if spec.get("unit")}
     units = {unit.code: unit for unit in UnitOfMeasure.objects.filter(code__in=unit_codes)}
-    wanted = [_characteristic_checked(index, spec, units) for index, spec in enumerate(characteristics)]
+    wanted = [characteristic_check(index=index, spec=spec, units=units) for index, spec in enumerate(characteristics)]
     Item.objects.select_for_update().filter(pk=item.pk).first()  # one writer of an item's plans at a time
     current_rows = list(InspectionCharacteristic.objects.filter(item=item, sequence=sequence).order_by("position"))
     current = [{"position": row.position, **{name: getattr(row, name) for name in PLAN_FIELDS}} for row in current_rows]

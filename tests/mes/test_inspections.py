@@ -367,3 +367,26 @@ def test_the_gate_costs_one_query_with_a_plan_and_none_without(released_order):
     with_plan = queries(good_qty=1)
 
     assert with_plan == without + 1
+
+
+# --- the admin -----------------------------------------------------------------------------------------
+
+
+def test_the_admin_refuses_what_the_plan_service_refuses_and_audits_what_it_saves(admin_client, plant, millimetre):
+    url = "/admin/mes/inspectioncharacteristic/add/"
+    row = {
+        "item": plant["item"].pk, "sequence": "10", "position": "1", "code": "LEN", "name": "Length", "kind": "measured",
+        "nominal": "100", "lower_limit": "101", "upper_limit": "100.5", "unit": millimetre.pk, "sampling_rule": "first_piece",
+        "sampling_n": "", "mandatory": "on",
+    }
+
+    unordered = admin_client.post(url, row, HTTP_ACCEPT_LANGUAGE="en")
+    no_operation = admin_client.post(url, row | {"lower_limit": "99.5", "sequence": "99"}, HTTP_ACCEPT_LANGUAGE="en")
+    saved = admin_client.post(url, row | {"lower_limit": "99.5"}, HTTP_ACCEPT_LANGUAGE="en")
+
+    assert unordered.status_code == 200 and "the limits must be ordered" in unordered.content.decode()
+    assert no_operation.status_code == 200 and "has no operation 99" in no_operation.content.decode()
+    assert saved.status_code == 302
+    (characteristic,) = InspectionCharacteristic.objects.all()
+    assert (characteristic.code, characteristic.lower_limit) == ("LEN", Decimal("99.5"))
+    assert Event.objects.filter(object_type="inspection_plan", object_key=f"{ITEM}/10", action="create").count() == 1
