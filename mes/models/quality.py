@@ -95,6 +95,10 @@ class InspectionResult(models.Model):
     serial = models.CharField(_("serial"), max_length=64, blank=True)
     lot = models.CharField(_("lot"), max_length=64, blank=True)
     quantity = models.DecimalField(_("quantity judged"), **QUANTITY, default=1)
+    disposition = models.CharField(
+        _("disposition"), max_length=32, blank=True,
+        help_text=_("How a failing result was decided; until then its quantity is on hold."),
+    )
     inspector = models.ForeignKey(Employee, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("inspector"))
     equipment = models.ForeignKey(Equipment, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("gauge or machine"))
     recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True)

@@ -39,6 +39,8 @@ def result_json(result: InspectionResult) -> dict[str, Any]:
         "lot": result.lot,
         "inspector_badge": result.inspector.badge if result.inspector_id else None,
         "equipment": result.equipment.code if result.equipment_id else None,
+        "quantity": result.quantity,
+        "on_hold": not result.passed and not result.disposition,
         "recorded_at": result.recorded_at,
     }
 
@@ -84,6 +86,7 @@ def work_order_inspections(*, number: str) -> dict[str, Any]:
             "name": operation.name,
             "status": operation.status,
             "good_qty": operation.good_qty,
+            "held_qty": operation.held_qty,
             "characteristics": characteristics,
             "due": due,
             "results": [result_json(result) for result in listed],

@@ -26,11 +26,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils.translation import gettext as _
 
 from common.errors import DomainError, ErrorKind, unknown_reference
 from common.fingerprints import request_fingerprint
+from common.formatting import plain
 from common.roles import may
 from mes.models import (
     Employee,
@@ -51,6 +54,7 @@ from mes.services.transitions import work_order_lock
 
 Sampling = InspectionCharacteristic.Sampling
 Kind = InspectionCharacteristic.Kind
+ZERO = Decimal(0)
 PLAN_FIELDS = ("code", "name", "kind", "nominal", "lower_limit", "upper_limit", "unit_id", "sampling_rule", "sampling_n", "mandatory")
 
 
@@ -366,6 +370,37 @@ def inspections_passed(*, judgement: Any) -> None:
             raise inspection_due(due=due, operation=operation, number=judgement.work_order.number)
 
 
+def quality_hold_respected(*, judgement: Any) -> None:
+    """The confirmation rule: refuse (409 ``quality_hold``) a report that would take into this operation
+    pieces the previous one holds after a failed inspection (``held_qty``, until a disposition). Reads
+    nothing: the held quantity comes with the operations."""
+    previous = judgement.previous()
+    if not previous:
+        return
+    before = max(previous, key=lambda candidate: candidate.sequence)
+    if before.held_qty <= 0:
+        return
+    request, operation = judgement.request, judgement.operation
+    tolerance = 1 + settings.MES_OVER_DELIVERY_TOLERANCE_PERCENT / 100
+    free = max(((before.good_qty - before.held_qty) * tolerance).quantize(Decimal("0.001")), ZERO)
+    requested = request.good_qty + request.scrap_qty + request.rework_qty
+    if operation.confirmed_qty + requested <= free:
+        return
+    raise DomainError(
+        "quality_hold",
+        _(
+            "Operation %(previous)04d holds %(held)s after a failed inspection, awaiting a disposition: operation "
+            "%(sequence)04d can take at most %(remaining)s more of its %(good)s good."
+        )
+        % {
+            "previous": before.sequence, "held": plain(quantity=before.held_qty), "sequence": operation.sequence,
+            "remaining": plain(quantity=max(free - operation.confirmed_qty, ZERO)), "good": plain(quantity=before.good_qty),
+        },
+        kind=ErrorKind.CONFLICT,
+        fields={"operation": str(before.sequence), "held_qty": plain(quantity=before.held_qty)},
+    )
+
+
 # --- results --------------------------------------------------------------------------------------
 
 
@@ -462,13 +497,15 @@ def _record_locked(request: InspectionRequest, actor: Any) -> InspectionOutcome:
         lot=request.lot, inspector=inspector, equipment=equipment,
         recorded_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
+    if not passed:  # on hold until a disposition decides it
+        WorkOrderOperation.objects.filter(pk=operation.pk).update(held_qty=F("held_qty") + result.quantity)
     event_record(
         object_type="inspection_result", object_key=str(result.uuid), action="record", actor=actor,
         actor_label=request.inspector_badge, work_order=work_order,
         after={
             "operation": operation.sequence, "characteristic": characteristic.code, "sample_no": sample_no,
             "value": str(request.value) if request.value is not None else None, "passed": passed, "serial": request.serial,
-            "lot": request.lot, "client_id": str(request.client_id),
+            "lot": request.lot, "client_id": str(request.client_id), "held_qty": str(result.quantity) if not passed else "0",
         },
     )
     return InspectionOutcome(result, created=True)

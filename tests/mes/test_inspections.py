@@ -380,9 +380,10 @@ def test_the_admin_refuses_what_the_plan_service_refuses_and_audits_what_it_save
         "sampling_n": "", "mandatory": "on",
     }
 
-    unordered = admin_client.post(url, row, HTTP_ACCEPT_LANGUAGE="en")
-    no_operation = admin_client.post(url, row | {"lower_limit": "99.5", "sequence": "99"}, HTTP_ACCEPT_LANGUAGE="en")
-    saved = admin_client.post(url, row | {"lower_limit": "99.5"}, HTTP_ACCEPT_LANGUAGE="en")
+    with translation.override("en"):  # the admin's answers leave the language they were read in active
+        unordered = admin_client.post(url, row, HTTP_ACCEPT_LANGUAGE="en")
+        no_operation = admin_client.post(url, row | {"lower_limit": "99.5", "sequence": "99"}, HTTP_ACCEPT_LANGUAGE="en")
+        saved = admin_client.post(url, row | {"lower_limit": "99.5"}, HTTP_ACCEPT_LANGUAGE="en")
 
     assert unordered.status_code == 200 and "the limits must be ordered" in unordered.content.decode()
     assert no_operation.status_code == 200 and "has no operation 99" in no_operation.content.decode()
@@ -390,3 +391,25 @@ def test_the_admin_refuses_what_the_plan_service_refuses_and_audits_what_it_save
     (characteristic,) = InspectionCharacteristic.objects.all()
     assert (characteristic.code, characteristic.lower_limit) == ("LEN", Decimal("99.5"))
     assert Event.objects.filter(object_type="inspection_plan", object_key=f"{ITEM}/10", action="create").count() == 1
+
+
+# --- holds --------------------------------------------------------------------------------------------
+
+
+def test_a_failing_result_holds_its_piece_so_later_operations_cannot_take_it(gated):
+    gated(measured(mandatory=False), attribute("LOOK", mandatory=False))
+    confirm(good_qty=10, final=True)
+    failed, _created = result("LEN", value=Decimal("98"))
+    result("LOOK", passed=True)  # a pass holds nothing
+
+    held = WorkOrderOperation.objects.get(work_order__number=ORDER, sequence=10).held_qty
+    before = snapshot()
+    with pytest.raises(DomainError) as refused:
+        confirm(operation=20, good_qty=9, scrap_qty=1, reason_code="SCRAP-01")
+    after_refusal = snapshot()
+    confirm(operation=20, good_qty=9)
+
+    assert held == 1 and not failed.passed
+    assert (refused.value.code, refused.value.kind, refused.value.fields) == ("quality_hold", 409, {"operation": "10", "held_qty": "1"})
+    assert after_refusal == before
+    assert WorkOrderOperation.objects.get(work_order__number=ORDER, sequence=20).good_qty == 9
