@@ -620,7 +620,8 @@ INSPECTION_DUE = "inspection_due"
 def inspection_held_confirm(*, work_centers: Iterable[str] = ()) -> list[UnassignedProduction]:
     """Confirm the machine counts kept because an inspection was due, on the operation that refused
     them, oldest window first, each in its own transaction. An operation still refused keeps its
-    remaining windows for the next call. Cheap when there are none (one query)."""
+    remaining windows for the next call; a window refused now for another reason takes that reason and
+    is left to a supervisor. Cheap when there are none (one query)."""
     rows = UnassignedProduction.objects.filter(reason=INSPECTION_DUE, resolved_at__isnull=True, operation__isnull=False)
     centers = list(work_centers)
     if centers:
@@ -636,6 +637,8 @@ def inspection_held_confirm(*, work_centers: Iterable[str] = ()) -> list[Unassig
         except DomainError as error:
             refused_operations.add(row.operation_id)
             logger.info("%s: counts of %s still kept (%s)", row.equipment_id, row.window_start.isoformat(), error.code)
+            if error.code != INSPECTION_DUE:  # refused for another reason now: a supervisor's to resolve, not retried
+                UnassignedProduction.objects.filter(pk=row.pk, resolved_at__isnull=True).update(reason=error.code, detail=error.message[:500])
     return confirmed
 
 

@@ -90,3 +90,18 @@ def test_assigning_unassigned_production_past_a_due_point_is_refused_and_changes
     assert row.resolution == ""
     confirm(good_qty=1)  # the first piece itself needs no result yet
     assert Confirmation.objects.count() == 1
+
+
+def test_kept_counts_refused_later_for_another_reason_wait_for_a_supervisor(gated_order):
+    press = equipment_upsert(code=PRESS, name="Press 1", work_center="WC-CUT").obj
+    start = window_start_for(datetime.datetime.now(datetime.UTC), 1.0) + datetime.timedelta(seconds=5)
+    _window(press.pk, 4, start)
+    work_order_transition(number=ORDER, action="pause")
+    _pass_first_piece()
+
+    assert inspection_held_confirm() == []
+    assert inspection_held_confirm() == []
+
+    (kept,) = UnassignedProduction.objects.all()
+    assert (kept.reason, kept.resolution) == ("operation_on_hold", "")
+    assert good_of_operation_10() == 0
