@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -213,6 +214,34 @@ def inspection_plans_copy(*, work_order: WorkOrder) -> int:
 # --- what is due ---------------------------------------------------------------------------------
 
 
+class Samples:
+    """The sample numbers that passed: all of 1…``contiguous_to``, and ``others`` beyond (samples
+    recorded out of order), so a long run of results is held as one number."""
+
+    def __init__(self, contiguous_to: int = 0, others: Iterable[int] = ()) -> None:
+        self.contiguous_to = contiguous_to
+        self.others: set[int] = set()
+        for sample in others:
+            self.add(sample)
+
+    def add(self, sample: int) -> None:
+        if sample > self.contiguous_to:
+            self.others.add(sample)
+        while self.contiguous_to + 1 in self.others:
+            self.others.discard(self.contiguous_to + 1)
+            self.contiguous_to += 1
+
+    def __contains__(self, sample: int) -> bool:
+        return 1 <= sample <= self.contiguous_to or sample in self.others
+
+    def lowest_missing(self) -> int:
+        """The lowest sample number that has not passed."""
+        return self.contiguous_to + 1  # ``add`` keeps contiguous_to + 1 out of others
+
+    def highest(self) -> int:
+        return max(self.others, default=self.contiguous_to)
+
+
 @dataclass
 class CharacteristicState:
     """One characteristic of an operation and what has passed of it."""
@@ -222,8 +251,8 @@ class CharacteristicState:
     name: str
     rule: str
     n: int | None
-    passed_samples: set[int] = field(default_factory=set)
-    passed_serials: set[str] = field(default_factory=set)
+    passed_samples: Samples = field(default_factory=Samples)
+    passed_serials: set[str] = field(default_factory=set)  # of the serials a report names, when it names any
 
 
 @dataclass(frozen=True)
@@ -237,8 +266,9 @@ class Due:
     serial: str = ""
 
 
-def _lowest_missing(passed: set[int], up_to: int) -> int | None:
-    return next((sample for sample in range(1, up_to + 1) if sample not in passed), None)
+def _lowest_missing(passed: Samples, up_to: int) -> int | None:
+    missing = passed.lowest_missing()
+    return missing if missing <= up_to else None
 
 
 def due_for(*, state: CharacteristicState, good_before: Decimal, good: Decimal, reports_before: int, serials: tuple[str, ...] = ()) -> Due | None:
@@ -282,44 +312,70 @@ def next_sample(*, state: CharacteristicState, good: Decimal, reports: int) -> t
         return 1, Decimal(1), good >= 1, _("first piece: a pass is needed before more than 1 good")
     if state.rule == Sampling.EVERY_N:
         n = state.n or 1
-        sample = next(sample for sample in range(1, len(state.passed_samples) + 2) if sample not in state.passed_samples)
+        sample = state.passed_samples.lowest_missing()
         due_at = Decimal(sample * n)
         return sample, due_at, good >= due_at, _("every %(n)s good: sample %(sample)s is the piece %(piece)s") % {
             "n": n, "sample": sample, "piece": sample * n,
         }
     if state.rule == Sampling.PER_REPORT:
         return reports + 1, None, reports + 1 not in state.passed_samples, _("per report: a pass is needed since the previous report")
-    sample = next(sample for sample in range(1, len(state.passed_samples) + 2) if sample not in state.passed_samples)
-    return sample, None, True, _("each serial: every piece reported needs a pass")
+    return state.passed_samples.lowest_missing(), None, True, _("each serial: every piece reported needs a pass")
 
 
+# One row per characteristic: the passed samples as their count and highest number (1…n without a gap
+# when they are equal; the numbers themselves are read only otherwise), and the operation's reports
+# of good, counted once (an uncorrelated subquery) and only for a per_report characteristic.
 _STATES_SQL = """
-SELECT c.id, c.code, c.name, c.sampling_rule, c.sampling_n, r.sample_no, r.serial,
-       (SELECT COUNT(*) FROM mes_confirmation k WHERE k.operation_id = c.operation_id AND k.kind = 'confirmation' AND k.good_qty > 0)
+SELECT c.id, c.code, c.name, c.sampling_rule, c.sampling_n, COUNT(DISTINCT r.sample_no), MAX(r.sample_no),
+       CASE WHEN c.sampling_rule = 'per_report' THEN
+         (SELECT COUNT(*) FROM mes_confirmation k WHERE k.operation_id = %s AND k.kind = 'confirmation' AND k.good_qty > 0)
+       ELSE 0 END
 FROM mes_ordercharacteristic c
 LEFT JOIN mes_inspectionresult r ON r.characteristic_id = c.id AND r.passed = %s
-WHERE c.operation_id = %s AND c.mandatory = %s
-ORDER BY c.position, r.sample_no
+WHERE c.operation_id = %s AND {which}
+GROUP BY c.id, c.code, c.name, c.sampling_rule, c.sampling_n, c.position
+ORDER BY c.position
 """
+_MANDATORY_SQL = _STATES_SQL.format(which="c.mandatory = %s")
+_ONE_SQL = _STATES_SQL.format(which="c.id = %s")
 
 
-def operation_states(*, operation_id: int) -> tuple[list[CharacteristicState], int]:
-    """The mandatory characteristics of an operation with what has passed of each, and how many
-    reports of good it has had: one query."""
-    states: dict[int, CharacteristicState] = {}
+def characteristic_states(*, operation_id: int, characteristic_id: int | None = None) -> tuple[list[CharacteristicState], int]:
+    """The mandatory characteristics of an operation (or the one named) with what has passed of
+    each, and how many reports of good it has had: one query (a second only for samples recorded
+    out of order)."""
+    states: list[CharacteristicState] = []
+    gapped: dict[int, CharacteristicState] = {}
     reports = 0
+    sql, which = (_ONE_SQL, characteristic_id) if characteristic_id is not None else (_MANDATORY_SQL, True)
     with connection.cursor() as cursor:
-        cursor.execute(_STATES_SQL, [True, operation_id, True])
-        for row_id, code, name, rule, n, sample_no, serial, count in cursor.fetchall():
-            state = states.get(row_id)
-            if state is None:
-                state = states[row_id] = CharacteristicState(row_id, code, name, rule, n)
-            reports = count
-            if sample_no is not None:
-                state.passed_samples.add(sample_no)
-                if serial:
-                    state.passed_serials.add(serial)
-    return list(states.values()), reports
+        cursor.execute(sql, [operation_id, True, operation_id, which])
+        for row_id, code, name, rule, n, distinct, highest, count in cursor.fetchall():
+            state = CharacteristicState(row_id, code, name, rule, n)
+            states.append(state)
+            reports = max(reports, count)
+            if distinct and distinct == highest:
+                state.passed_samples = Samples(contiguous_to=highest)
+            elif distinct:
+                gapped[row_id] = state
+    if gapped:
+        for row_id, sample_no in InspectionResult.objects.filter(characteristic_id__in=gapped, passed=True).values_list(
+            "characteristic_id", "sample_no"
+        ):
+            gapped[row_id].passed_samples.add(sample_no)
+    return states, reports
+
+
+def _serials_passed(states: list[CharacteristicState], serials: tuple[str, ...]) -> None:
+    """Fill in which of ``serials`` passed each each_serial characteristic: a query, only for a report naming serials."""
+    by_id = {state.id: state for state in states if state.rule == Sampling.EACH_SERIAL}
+    if not by_id or not serials:
+        return
+    for state in by_id.values():
+        state.passed_serials = set()
+    rows = InspectionResult.objects.filter(characteristic_id__in=by_id, passed=True, serial__in=serials)
+    for row_id, serial in rows.values_list("characteristic_id", "serial"):
+        by_id[row_id].passed_serials.add(serial)
 
 
 @dataclass
@@ -353,17 +409,19 @@ def inspection_due(*, due: Due, operation: WorkOrderOperation, number: str) -> D
 def inspections_passed(*, judgement: Any) -> None:
     """The confirmation rule: refuse (422 ``inspection_due``) a report that takes good quantity past
     a mandatory sampling point without a passing result. No query for an operation without mandatory
-    characteristics; one, the first time, for one with."""
+    characteristics; one, the first time, for one with (and one for a report naming serials when an
+    each_serial characteristic asks for them)."""
     operation, request = judgement.operation, judgement.request
     if not operation.inspection_gated or request.good_qty <= 0:
         return
     memory = getattr(operation, "_inspection_gate", None)
     if memory is None:
-        states, reports = operation_states(operation_id=operation.pk)
+        states, reports = characteristic_states(operation_id=operation.pk)
         memory = operation._inspection_gate = _GateMemory(states, reports, operation.good_qty)
     elif operation.good_qty != memory.good_seen:  # a report of this bulk call was recorded since
         memory.reports += 1
         memory.good_seen = operation.good_qty
+    _serials_passed(memory.states, request.serials)
     for state in memory.states:
         due = due_for(state=state, good_before=operation.good_qty, good=request.good_qty, reports_before=memory.reports, serials=request.serials)
         if due is not None:
@@ -572,16 +630,6 @@ def _equipment(code: str) -> Equipment | None:
 
 def _sample_due(characteristic: OrderCharacteristic, operation: WorkOrderOperation) -> int:
     """The sample a result without a number is for: the one due next."""
-    states, reports = _states_of(characteristic)
-    sample, _due_at, _now, _why = next_sample(state=states, good=operation.good_qty, reports=reports)
-    return sample or max(states.passed_samples, default=0) + 1
-
-
-def _states_of(characteristic: OrderCharacteristic) -> tuple[CharacteristicState, int]:
-    state = CharacteristicState(characteristic.pk, characteristic.code, characteristic.name, characteristic.sampling_rule, characteristic.sampling_n)
-    for sample_no, serial in InspectionResult.objects.filter(characteristic=characteristic, passed=True).values_list("sample_no", "serial"):
-        state.passed_samples.add(sample_no)
-        if serial:
-            state.passed_serials.add(serial)
-    reports = characteristic.operation.confirmations.filter(kind="confirmation", good_qty__gt=0).count()
-    return state, reports
+    (state,), reports = characteristic_states(operation_id=operation.pk, characteristic_id=characteristic.pk)
+    sample, _due_at, _now, _why = next_sample(state=state, good=operation.good_qty, reports=reports)
+    return sample or state.passed_samples.highest() + 1

@@ -13,7 +13,7 @@ from common.errors import DomainError
 from erp_sync.models import OutboxMessage
 from mes.models import Confirmation, Event, InspectionCharacteristic, InspectionResult, OrderCharacteristic, WorkOrderOperation
 from mes.services.confirmations import operation_confirm_many
-from mes.services.quality import InspectionRequest, inspection_plan_set, inspection_record
+from mes.services.quality import InspectionRequest, Samples, inspection_plan_set, inspection_record
 from mes.services.work_orders import work_order_transition
 from tests.conftest import ITEM, ORDER
 from tests.factories import EquipmentFactory, UnitOfMeasureFactory
@@ -326,6 +326,26 @@ def test_each_serial_without_serials_wants_a_pass_per_piece(gated):
     result("FUNC", passed=True)
     confirm(good_qty=2)
     assert refused(good_qty=1).fields["sample_no"] == 3
+
+
+def test_samples_recorded_out_of_order_count_only_once_the_gap_is_filled(gated):
+    gated(measured(sampling={"rule": "every_n", "n": 1}))
+    result("LEN", value=Decimal("100"), sample_no=2)
+    result("LEN", value=Decimal("100"), sample_no=3)
+
+    assert refused(good_qty=2).fields["sample_no"] == 1
+    result("LEN", value=Decimal("100"))  # the sample due next: 1
+    confirm(good_qty=4)  # samples 1, 2 and 3 cover the pieces up to 4
+    assert refused(good_qty=1).fields["sample_no"] == 4
+    assert InspectionResult.objects.order_by("pk").values_list("sample_no", flat=True)[2] == 1
+
+
+def test_samples_hold_a_long_run_as_one_number():
+    samples = Samples(contiguous_to=1000, others=[1003, 1002])
+
+    assert (1 in samples, 1000 in samples, 1001 in samples, 1003 in samples, 0 in samples) == (True, True, False, True, False)
+    samples.add(1001)
+    assert (samples.contiguous_to, samples.others, samples.lowest_missing(), samples.highest()) == (1003, set(), 1004, 1003)
 
 
 def test_a_characteristic_that_is_not_mandatory_gates_nothing(gated):
