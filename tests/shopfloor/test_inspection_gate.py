@@ -8,6 +8,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from django.utils import translation
 
 from common.errors import DomainError
 from erp_sync.models import OutboxMessage
@@ -105,3 +106,17 @@ def test_kept_counts_refused_later_for_another_reason_wait_for_a_supervisor(gate
     (kept,) = UnassignedProduction.objects.all()
     assert (kept.reason, kept.resolution) == ("operation_on_hold", "")
     assert good_of_operation_10() == 0
+
+
+def test_the_unassigned_production_page_says_kept_counts_wait_for_an_inspection(client, gated_order):
+    from tests.helpers import signed_in
+
+    press = equipment_upsert(code=PRESS, name="Press 1", work_center="WC-CUT").obj
+    start = window_start_for(datetime.datetime.now(datetime.UTC), 1.0) + datetime.timedelta(seconds=5)
+    _window(press.pk, 4, start)
+
+    with translation.override("en"):  # a page leaves the language it was read in active
+        page = signed_in(client, "supervisor").get("/unassigned-production/", HTTP_ACCEPT_LANGUAGE="en")
+
+    assert page.status_code == 200
+    assert "an inspection is due: confirmed by itself once its result is in" in page.content.decode()
