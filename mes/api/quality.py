@@ -11,12 +11,18 @@ from rest_framework.response import Response
 
 from common.api.base import ERRORS, ApiView, InboundWriteView, check_key, check_number, validated
 from mes.api.serializers import KEY, StrictSerializer
-from mes.models import InspectionCharacteristic, InspectionResult
+from mes.models import InspectionCharacteristic
 from mes.models.quality import MEASURE
-from mes.selectors.quality import characteristic_json, result_json, work_order_inspections
+from mes.selectors.quality import (
+    characteristic_json,
+    inspection_plan_get,
+    inspection_plan_rows,
+    inspection_result_get,
+    result_json,
+    work_order_inspections,
+)
 from mes.services.quality import (
     InspectionRequest,
-    inspection_plan_get,
     inspection_plan_set,
     inspection_record,
     inspector_check,
@@ -88,7 +94,7 @@ class InspectionPlanView(InboundWriteView):
         item_code, sequence = check_key("item", item_code), check_number("sequence", sequence, 9999)
         data = validated(InspectionPlanSerializer, request.data)
         result = inspection_plan_set(item_code=item_code, sequence=sequence, characteristics=data["characteristics"], actor=request.user)
-        rows = list(InspectionCharacteristic.objects.filter(item__code=item_code, sequence=sequence).select_related("unit").order_by("position"))
+        rows = inspection_plan_rows(item_code=item_code, sequence=sequence)
         return Response(_plan_body(item_code, sequence, rows), status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
 
@@ -114,10 +120,7 @@ class InspectionCreateView(ApiView):
         inspection_request = InspectionRequest(**data)
         inspector_check(actor=request.user, badge=inspection_request.inspector_badge)
         outcome = inspection_record(request=inspection_request, actor=request.user)
-        result = InspectionResult.objects.select_related("work_order", "operation", "characteristic", "inspector", "equipment").get(
-            pk=outcome.result.pk
-        )
-        return Response(result_json(result), status=status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK)
+        return Response(result_json(inspection_result_get(result_id=outcome.result.pk)), status=status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK)
 
 
 class WorkOrderInspectionsView(ApiView):

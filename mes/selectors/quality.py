@@ -5,10 +5,35 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Count, Prefetch, Q
+from django.utils.translation import gettext as _
+
+from common.errors import DomainError, ErrorKind
 
 from mes.models import InspectionCharacteristic, InspectionResult, OrderCharacteristic, WorkOrderOperation
 from mes.selectors.work_orders import work_order_get
 from mes.services.quality import CharacteristicState, next_sample
+
+
+def inspection_plan_rows(*, item_code: str, sequence: int) -> list[InspectionCharacteristic]:
+    """The characteristics of an item's routing operation, in order (none: an empty list)."""
+    return list(InspectionCharacteristic.objects.filter(item__code=item_code, sequence=sequence).select_related("unit").order_by("position"))
+
+
+def inspection_plan_get(*, item_code: str, sequence: int) -> list[InspectionCharacteristic]:
+    """The characteristics of an item's routing operation, in order (404 when it has none)."""
+    rows = inspection_plan_rows(item_code=item_code, sequence=sequence)
+    if not rows:
+        raise DomainError(
+            "unknown_inspection_plan",
+            _("Operation %(sequence)s of %(item)s has no inspection plan.") % {"item": item_code, "sequence": sequence},
+            kind=ErrorKind.NOT_FOUND,
+        )
+    return rows
+
+
+def inspection_result_get(*, result_id: int) -> InspectionResult:
+    """One result with what showing it needs."""
+    return InspectionResult.objects.select_related("work_order", "operation", "characteristic", "inspector", "equipment").get(pk=result_id)
 
 
 def characteristic_json(characteristic: InspectionCharacteristic | OrderCharacteristic) -> dict[str, Any]:

@@ -179,18 +179,6 @@ def inspection_plan_set(*, item_code: str, sequence: int, characteristics: list[
     return UpsertResult(rows, created=not current, changed=True)
 
 
-def inspection_plan_get(*, item_code: str, sequence: int) -> list[InspectionCharacteristic]:
-    """The characteristics of an item's routing operation, in order (404 when it has none)."""
-    rows = list(InspectionCharacteristic.objects.filter(item__code=item_code, sequence=sequence).select_related("unit").order_by("position"))
-    if not rows:
-        raise DomainError(
-            "unknown_inspection_plan",
-            _("Operation %(sequence)s of %(item)s has no inspection plan.") % {"item": item_code, "sequence": sequence},
-            kind=ErrorKind.NOT_FOUND,
-        )
-    return rows
-
-
 def inspection_plans_copy(*, work_order: WorkOrder) -> int:
     """Copy the item's inspection plans into the order's operations just made at release, marking
     the operations a mandatory characteristic gates. Call holding the order's lock; one query when

@@ -79,6 +79,8 @@ def test_a_plan_is_created_then_answered_unchanged_then_replaced_and_audited(erp
     assert (only.code, only.upper_limit, only.sampling_rule, only.sampling_n) == ("LEN", Decimal("101"), "every_n", 5)
     assert [event.action for event in Event.objects.filter(object_type="inspection_plan").order_by("pk")] == ["create", "update"]
     assert erp_client.get(PLAN_URL).json()["characteristics"][0]["sampling"] == {"rule": "every_n", "n": 5}
+    none = erp_client.get(f"/api/v1/inspection-plans/{ITEM}/20")
+    assert (none.status_code, none.json()["error"]["code"]) == (404, "unknown_inspection_plan")
 
 
 @pytest.mark.parametrize(
