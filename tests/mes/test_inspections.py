@@ -435,3 +435,25 @@ def test_a_failing_result_holds_its_piece_so_later_operations_cannot_take_it(gat
     assert (refused.value.code, refused.value.kind, refused.value.fields) == ("quality_hold", 409, {"operation": "10", "held_qty": "1"})
     assert after_refusal == before
     assert WorkOrderOperation.objects.get(work_order__number=ORDER, sequence=20).good_qty == 9
+
+
+def test_a_batch_reads_the_gate_once_per_operation(released_order):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries(count: int) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            answers = operation_confirm_many(requests=[confirmation_request(good_qty=1) for _ in range(count)])
+        assert not [answer.code for answer in answers if isinstance(answer, DomainError)]
+        return len(captured)
+
+    queries(1)  # the order and the operation start: status moves of their own
+    without = queries(3)
+    WorkOrderOperation.objects.filter(work_order__number=ORDER, sequence=10).update(inspection_gated=True)
+    operation = WorkOrderOperation.objects.get(work_order__number=ORDER, sequence=10)
+    OrderCharacteristic.objects.create(
+        operation=operation, position=1, code="LOOK", name="Visual", kind="attribute", sampling_rule="every_n", sampling_n=100, mandatory=True,
+    )
+    with_plan = queries(3)
+
+    assert with_plan == without + 1
