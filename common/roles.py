@@ -93,6 +93,13 @@ CAPABILITIES: dict[str, Capability] = {
     "metrics.read": Capability(
         _roles(SUPERVISOR, INTEGRATION, ADMIN), "read `/metrics` from outside `METRICS_ALLOW_FROM` (with a token)"
     ),
+    "andon.raise": Capability(
+        _roles(OPERATOR, SUPERVISOR, QUALITY, ADMIN), "raise an andon call (API, station)"
+    ),
+    "andon.handle": Capability(
+        _roles(SUPERVISOR, QUALITY, ADMIN), "acknowledge, resolve and close andon calls"
+    ),
+    "andon_ladder.write": Capability(_roles(ADMIN), "set andon escalation ladders (API and administration)"),
     # --- pages ------------------------------------------------------------------------------
     "board.view": Capability(_roles(OPERATOR, PLANNER, SUPERVISOR, QUALITY, ADMIN), "open the progress board"),
     "planning.view": Capability(

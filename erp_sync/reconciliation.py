@@ -30,7 +30,7 @@ Kinds of drift, one open row each while it lasts (see ``Drift``):
     the net quantity of an item issued to the order, or received from it, differs between the
     MES's posted material movements and what the ERP holds (``Connector.goods_totals``: SAP's
     material document items of the order's confirmations that stand, ERPNext's submitted Stock
-    Entries, Odoo's move lines on the order's moves). Checked only for orders with movements (or
+    Entries, Odoo's move lines on the order's moves, Kingdee's pick and in-stock bills). Checked only for orders with movements (or
     such a drift open), and only while none of the order's goods messages is on its way;
     connectors that cannot read goods (REST) are not checked. Not repaired automatically.
 
@@ -269,7 +269,9 @@ def _mes_materials(order: str) -> dict[str, tuple[Decimal, Decimal]]:
     """The order's posted movements, net of reversals, per item: (issued, received)."""
     sums: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
     rows = (
-        MaterialMovement.objects.filter(work_order__number=order, state=MaterialMovement.State.POSTED)
+        MaterialMovement.objects.filter(
+            work_order__number=order, state=MaterialMovement.State.POSTED, kind__in=(MaterialMovement.Kind.ISSUE, MaterialMovement.Kind.RECEIPT)
+        )
         .values("item__code", "kind")
         .annotate(total=Sum("quantity"))
     )

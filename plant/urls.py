@@ -1,7 +1,10 @@
 from csp.constants import SELF, UNSAFE_INLINE
 from csp.decorators import csp_replace
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.decorators.http import require_safe
+from django.views.generic import RedirectView
 from drf_spectacular.views import (
     SpectacularAPIView,
     SpectacularRedocView,
@@ -51,6 +54,8 @@ urlpatterns = [
         name="api-redoc",
     ),
     path("health", home.health, name="health"),
+    # Pages that link no icon of their own (the admin, ReDoc) make the browser ask for /favicon.ico.
+    path("favicon.ico", require_safe(RedirectView.as_view(url=static("mes/favicon.svg"), permanent=True)), name="favicon"),
 ]
 
 handler400 = errors.bad_request

@@ -96,9 +96,11 @@ def confirmation_materials_json(confirmation: Confirmation) -> dict[str, Any]:
             "quantity": movement.quantity,
             "unit": movement.unit.code,
             "movement_id": movement.uuid,
+            # True: taken from what was issued to the order by scan (the ERP booked that issue; no stock moved now).
+            "issued_by_scan": movement.kind == MaterialMovement.Kind.CONSUMPTION,
         }
         for movement in movements
-        if movement.kind == MaterialMovement.Kind.ISSUE
+        if movement.kind in (MaterialMovement.Kind.ISSUE, MaterialMovement.Kind.CONSUMPTION)
     ]
     receipts = [movement for movement in movements if movement.kind == MaterialMovement.Kind.RECEIPT]
     output = None

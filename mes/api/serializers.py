@@ -380,6 +380,7 @@ class ConsumptionOutSerializer(serializers.Serializer):
     quantity = serializers.DecimalField(**QUANTITY)
     unit = serializers.CharField()
     movement_id = serializers.UUIDField()
+    issued_by_scan = serializers.BooleanField(help_text="Taken from material already issued to the order by scan: no stock moved now and no goods issue goes to the ERP.")
 
 
 class OutputOutSerializer(serializers.Serializer):

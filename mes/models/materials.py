@@ -77,8 +77,9 @@ class Lot(models.Model):
 
 
 class MaterialMovement(models.Model):
-    """Material issued to an order (scanned at the station, or backflushed by a confirmation), an
-    order's output received into a lot, or the reversal of either.
+    """Material issued to an order (scanned at the station, or backflushed by a confirmation), a
+    report's consumption of material scanned to its order, an order's output received into a lot,
+    or the reversal of any of them.
 
     ``quantity`` is positive for an issue or a receipt and negative for its reversal. A scanned
     issue beyond the tolerance waits for a supervisor (``awaiting_approval``) and consumes nothing
@@ -88,6 +89,9 @@ class MaterialMovement(models.Model):
     class Kind(models.TextChoices):
         ISSUE = "issue", _("goods issue")
         RECEIPT = "receipt", _("goods receipt")
+        # A report's use of material already issued to its order by scan: no stock moves and the
+        # ERP hears nothing (it booked the issue), but the genealogy and the report's answer show it.
+        CONSUMPTION = "consume", _("consumption of issued material")
 
     class Source(models.TextChoices):
         SCAN = "scan", _("issued by scan")

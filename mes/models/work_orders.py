@@ -96,6 +96,10 @@ class WorkOrderComponent(models.Model):
     issued_qty = models.DecimalField(
         _("issued quantity"), **QUANTITY, default=0, help_text=_("Issued and backflushed so far, net of reversals; kept under the order's lock.")
     )
+    scanned_qty = models.DecimalField(
+        _("issued by scan"), **QUANTITY, default=0,
+        help_text=_("Issued to the order by scan so far, net of reversals: the part of the issued quantity that reports consume before they draw on stock."),
+    )
 
     class Meta:
         verbose_name = _("work-order component")

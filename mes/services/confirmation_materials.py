@@ -15,12 +15,15 @@ consumes nothing): ``required_qty / order quantity × (good + scrap)``, to 0.001
 3. else, for an item not tracked by lot or serial, no lot (a movement with ``lot`` empty);
    a tracked item has nothing to take from: ``lot_required``.
 
-The one rule for a lot's on-hand: **a backflush always draws the lot's on-hand directly**
-(``Lot.issued_qty`` and ``WorkOrderComponent.issued_qty`` grow by it, and it goes to the ERP as
-a 261 with the confirmation). A scan issue to the order only tells the backflush *which* lots the
-line holds; it is a consumption of its own, so material scanned and then backflushed counts
-twice and a lot scanned empty refuses its backflush (``lot_insufficient``). Components meant to
-be backflushed are staged, not issued, by scan; the ERP sees each movement once.
+Material issued by scan is used first. What was scanned to the order for the component (its
+operation) and not yet consumed is on the line already: the stock and the ERP know it left the
+shelf (the scan's 261). A report takes from it first, lot by lot in the order of the scans (the
+named lots' own scanned material first, when it names lots), as a ``consume`` movement: no lot or
+component total changes and no message goes, but the report's ``consumptions`` and the genealogy
+show it. Only what the scanned material does not cover draws on a lot's on-hand (``Lot.issued_qty``
+and ``WorkOrderComponent.issued_qty`` grow by it, and it goes to the ERP as a 261 with the
+confirmation). So material scanned and then backflushed is counted once; a scan cannot be reversed
+once reports have used it (``issue_consumed``).
 
 Output. A confirmation of the order's last operation with good > 0 receives the good quantity:
 for an item tracked by serial, one ``Lot(kind=serial)`` per serial (``serials``: as many as the
@@ -68,6 +71,7 @@ from mes.services.materials import (
     movement_apply_to_lot,
     movement_json,
     receipts_awaited,
+    staged_quantities,
 )
 
 ZERO = Decimal(0)
@@ -106,6 +110,8 @@ class MaterialBook:
     scanned: dict[tuple[int, int], list[int]] = field(default_factory=dict)  # (order pk, item pk) -> lot pks, oldest first
     items: dict[str, Item] = field(default_factory=dict)  # by code, for named lots and serials
     by_pk: dict[int, Lot] = field(default_factory=dict)
+    # (order pk, sequence, item pk) -> [lot pk or None, quantity] scanned to the order and not yet consumed, oldest first
+    staged: dict[tuple[int, int, int], list[list[Any]]] = field(default_factory=dict)
 
     @classmethod
     def load(
@@ -125,6 +131,7 @@ class MaterialBook:
         book.items = {component.item.code: component.item for component in components}
         book.items.update({order.item.code: order.item for order in orders})
         scanned_pairs = set()  # (order, item) of components no request names a lot for
+        staged_keys = []  # components with material scanned to them (no query for the others)
         for request in requests:
             order = by_number.get(request.work_order)
             if order is None:
@@ -134,6 +141,8 @@ class MaterialBook:
                 # An untracked item is issued without a lot: no scanned lot to look for.
                 if component.item.code not in named_items and component.item.tracking != Item.Tracking.NONE:
                     scanned_pairs.add((order.pk, component.item_id))
+                if component.scanned_qty > 0:
+                    staged_keys.append((order.pk, component.operation_sequence, component.item_id))
         wanted: list[tuple[int, set[str]]] = []  # (item pk, codes)
         named = defaultdict(set)
         for request in requests:
@@ -163,6 +172,8 @@ class MaterialBook:
         for row in scans:
             book.scanned.setdefault((row["work_order_id"], row["item_id"]), []).append(row["lot_id"])
             scanned_ids.add(row["lot_id"])
+        book.staged = {key: [list(entry) for entry in entries] for key, entries in staged_quantities(components=staged_keys).items()}
+        scanned_ids.update(lot for entries in book.staged.values() for lot, _quantity in entries if lot is not None)
         for lot in lots_lock(pks=scanned_ids, codes=wanted).values():
             book.lots[(lot.item_id, lot.code)] = lot
         book.by_pk = {lot.pk: lot for lot in book.lots.values()}
@@ -171,9 +182,13 @@ class MaterialBook:
     def lot(self, item: Item, code: str) -> Lot | None:
         return self.lots.get((item.pk, code))
 
+    def staged_of(self, work_order: WorkOrder, component: WorkOrderComponent) -> list[list[Any]]:
+        return self.staged.get((work_order.pk, component.operation_sequence, component.item_id), [])
+
 
 _COMPONENTS_SQL = """
 SELECT b.id, b.work_order_id, b.position, b.item_id, b.required_qty, b.unit_id, b.operation_sequence, b.backflush, b.issued_qty,
+       b.scanned_qty,
        i.code AS item_code, i.name AS item_name, i.unit_id AS item_unit_id, i.tracking AS item_tracking,
        iu.code AS item_unit_code, u.code AS unit_code
 FROM mes_workordercomponent b
@@ -199,13 +214,13 @@ def _backflush_components(order_pks: list[int]) -> list[WorkOrderComponent]:
 _COMPONENT_JSON = {
     "id": "b.id", "work_order_id": "b.work_order_id", "position": "b.position", "item_id": "b.item_id",
     "required_qty": "b.required_qty::text", "unit_id": "b.unit_id", "operation_sequence": "b.operation_sequence",
-    "issued_qty": "b.issued_qty::text",
+    "issued_qty": "b.issued_qty::text", "scanned_qty": "b.scanned_qty::text",
     "item_code": "i.code", "item_name": "i.name", "item_unit_id": "i.unit_id", "item_tracking": "i.tracking",
     "item_unit_code": "iu.code", "unit_code": "u.code",
 }
 _COMPONENT_JSON_COLUMNS = tuple(_COMPONENT_JSON)
-_COMPONENT_FIELDS = 8  # the first columns are the component's own fields, the others extras
-_DECIMAL_COLUMNS = ("required_qty", "issued_qty")
+_COMPONENT_FIELDS = 9  # the first columns are the component's own fields, the others extras
+_DECIMAL_COLUMNS = ("required_qty", "issued_qty", "scanned_qty")
 
 
 def backflush_components_sql(*, order: str, sequence: str) -> str:
@@ -266,6 +281,7 @@ class Draw:
     component: WorkOrderComponent
     lot: Lot | None
     quantity: Decimal
+    staged: bool = False  # from material scanned to the order (a ``consume``), not from the lot's on-hand
 
 
 @dataclass
@@ -307,7 +323,7 @@ def backflush_plan(*, request: Any, work_order: WorkOrder, operation: WorkOrderO
                 {"lots": f"{use.item}/{use.lot}"},
             )
     consumed = request.good_qty + request.scrap_qty
-    taken: dict[int, Decimal] = defaultdict(Decimal)  # what this plan takes from each lot so far
+    taken: dict[int, Decimal] = defaultdict(Decimal)  # what this plan takes from each lot's on-hand so far
     draws: list[Draw] = []
 
     def take(component: WorkOrderComponent, lot: Lot, quantity: Decimal) -> None:
@@ -318,6 +334,20 @@ def backflush_plan(*, request: Any, work_order: WorkOrder, operation: WorkOrderO
 
     for component in components:
         need = (component.required_qty / work_order.quantity * consumed).quantize(_PLACES, rounding=ROUND_HALF_UP)
+        # What was scanned to the order for this component and is still on the line, per lot (a copy: the plan is pure).
+        staged = {lot: quantity for lot, quantity in book.staged_of(work_order, component)}
+
+        def use_staged(lot: Lot | None, up_to: Decimal, component: WorkOrderComponent = component, staged: dict = staged) -> Decimal:
+            """Take up to ``up_to`` of what was scanned from ``lot``; what it took."""
+            key = lot.pk if lot is not None else None
+            quantity = min(up_to, staged.get(key, ZERO))
+            if quantity > 0:
+                if lot is not None:
+                    lot_check_usable(lot=lot, quantity=taken[lot.pk], field="lots")  # held or expired since the scan
+                staged[key] -= quantity
+                draws.append(Draw(component, lot, quantity, staged=True))
+            return max(quantity, ZERO)
+
         named = [use for use in request.lots if use.item == component.item.code]
         if named:
             rest = max(need - sum(use.quantity for use in named if use.quantity is not None), ZERO)
@@ -331,19 +361,21 @@ def backflush_plan(*, request: Any, work_order: WorkOrder, operation: WorkOrderO
                 elif use is shares[-1]:
                     quantity = rest
                 else:
-                    quantity = min(rest, max(lot.quantity_on_hand - taken[lot.pk], ZERO))
+                    quantity = min(rest, staged.get(lot.pk, ZERO) + max(lot.quantity_on_hand - taken[lot.pk], ZERO))
                     rest -= quantity
-                take(component, lot, quantity)
+                take(component, lot, quantity - use_staged(lot, quantity))
             continue
-        if need <= 0:
+        rest = need
+        for lot_pk, _quantity in book.staged_of(work_order, component):
+            lot = book.by_pk.get(lot_pk) if lot_pk is not None else None
+            if rest > 0 and (lot_pk is None or (lot is not None and _usable(lot))):
+                rest -= use_staged(lot, rest)
+        if rest <= 0:
             continue
         candidates = [book.by_pk[pk] for pk in book.scanned.get((work_order.pk, component.item_id), []) if pk in book.by_pk]
         if candidates:
-            rest = need
-            today = timezone.localdate()
             for lot in candidates:
-                usable = lot.status == Lot.Status.AVAILABLE and (lot.expires_on is None or lot.expires_on >= today)
-                quantity = min(rest, max(lot.quantity_on_hand - taken[lot.pk], ZERO)) if usable else ZERO
+                quantity = min(rest, max(lot.quantity_on_hand - taken[lot.pk], ZERO)) if _usable(lot) else ZERO
                 if quantity > 0:
                     take(component, lot, quantity)
                     rest -= quantity
@@ -359,8 +391,12 @@ def backflush_plan(*, request: Any, work_order: WorkOrder, operation: WorkOrderO
                 % {"item": component.item.code, "tracking": Item.Tracking(component.item.tracking).label, "number": work_order.number},
                 {"lots": component.item.code},
             )
-        draws.append(Draw(component, None, need))
+        draws.append(Draw(component, None, rest))
     return draws
+
+
+def _usable(lot: Lot) -> bool:
+    return lot.status == Lot.Status.AVAILABLE and (lot.expires_on is None or lot.expires_on >= timezone.localdate())
 
 
 def output_plan(*, request: Any, work_order: WorkOrder, is_last: bool, book: MaterialBook) -> list[Receipt]:
@@ -460,15 +496,20 @@ def plan_apply(*, plan: MaterialPlan, confirmation: Any, book: MaterialBook, row
     movements = []
     for draw in plan.draws:
         movement = _movement(
-            confirmation, kind=MaterialMovement.Kind.ISSUE, source=MaterialMovement.Source.BACKFLUSH,
-            item=draw.component.item, lot=draw.lot, quantity=draw.quantity, unit=draw.component.unit,
+            confirmation, kind=MaterialMovement.Kind.CONSUMPTION if draw.staged else MaterialMovement.Kind.ISSUE,
+            source=MaterialMovement.Source.BACKFLUSH, item=draw.component.item, lot=draw.lot, quantity=draw.quantity, unit=draw.component.unit,
         )
+        movements.append(movement)
+        if draw.staged:  # on the line already: what is left of it shrinks for the batch's next reports
+            for entry in book.staged_of(confirmation.work_order, draw.component):
+                if entry[0] == (draw.lot.pk if draw.lot is not None else None):
+                    entry[1] -= draw.quantity
+            continue
         movement_apply_to_lot(movement=movement)
         if draw.lot is not None and draw.lot.pk is not None:
             rows.lots[draw.lot.pk] = draw.lot
         draw.component.issued_qty += draw.quantity
         rows.components[draw.component.pk] = draw.component
-        movements.append(movement)
     for receipt in plan.receipts:
         lot = receipt.lot
         if lot is None:
@@ -525,7 +566,8 @@ def issues_awaited(*, confirmation: Any, movements: list[MaterialMovement], rows
 
 
 def movements_payload(movements: list[MaterialMovement]) -> list[dict[str, Any]]:
-    return [movement_json(movement=movement) for movement in movements]
+    """The movements the ERP books (a ``consume`` of material issued by scan is not one: the scan was)."""
+    return [movement_json(movement=movement) for movement in movements if movement.kind != MaterialMovement.Kind.CONSUMPTION]
 
 
 # --- reversal ----------------------------------------------------------------------------------

@@ -599,8 +599,9 @@ def _payload(confirmation: Confirmation, work_order: WorkOrder, operation: WorkO
             {"confirmation_id": str(reverses.uuid), "idempotency_key": str(reverses.uuid)} if reverses is not None else None
         ),
     }
-    if movements:  # for ERPs that book the movements with the report (SAP's deep insert)
-        payload["goods_movements"] = movements_payload(movements)
+    booked = movements_payload(movements) if movements else []
+    if booked:  # for ERPs that book the movements with the report (SAP's deep insert)
+        payload["goods_movements"] = booked
     return payload
 
 

@@ -52,7 +52,15 @@ from mes.services.confirmations import (
     work_order_check_released,
     work_order_not_finished,
 )
-from mes.services.materials import goods_message, lot_check_usable, lot_find, lots_lock, movement_apply_to_lot, receipts_awaited
+from mes.services.materials import (
+    goods_message,
+    lot_check_usable,
+    lot_find,
+    lots_lock,
+    movement_apply_to_lot,
+    receipts_awaited,
+    staged_quantities,
+)
 from mes.services.transitions import work_order_lock
 
 ZERO = Decimal(0)
@@ -168,7 +176,8 @@ def _post(movement: MaterialMovement, component: WorkOrderComponent, work_order:
         movement.lot.save(update_fields=["issued_qty", "updated_at"])
     if component is not None:
         component.issued_qty += movement.quantity
-        component.save(update_fields=["issued_qty"])
+        component.scanned_qty += movement.quantity
+        component.save(update_fields=["issued_qty", "scanned_qty"])
     # An issue of a lot another order made waits for that order's receipt of it (a reversal gives back: it needn't).
     waits_for = receipts_awaited(lots=[movement.lot], work_order=work_order) if movement.quantity > 0 else None
     return outbox_add(
@@ -385,6 +394,7 @@ def material_issue_reverse(*, movement_id: uuid.UUID, reason: str = "", actor: A
                 fields={"state": original.state},
             )
         work_order_not_finished(work_order=work_order)
+        _check_not_consumed(original)
         _locked_lot(original)
         reversal = MaterialMovement.objects.create(
             kind=MaterialMovement.Kind.ISSUE,
@@ -409,6 +419,21 @@ def material_issue_reverse(*, movement_id: uuid.UUID, reason: str = "", actor: A
             reason=reason,
         )
     return MaterialIssueResult(reversal, created=True, message=message)
+
+
+def _check_not_consumed(original: MaterialMovement) -> None:
+    """Refuse to take back into stock what reports have consumed of the issue since (``issue_consumed``):
+    what is left of its lot on the line, for its order, operation and item, must cover it."""
+    key = (original.work_order_id, original.operation.sequence, original.item_id)
+    left = dict(staged_quantities(components=[key]).get(key, [])).get(original.lot_id, Decimal(0))
+    if left < original.quantity:
+        raise DomainError(
+            "issue_consumed",
+            _("Reports have used %(used)s of the %(quantity)s issued since; reverse those reports first.")
+            % {"used": plain(quantity=original.quantity - left), "quantity": plain(quantity=original.quantity)},
+            kind=ErrorKind.CONFLICT,
+            fields={"id": str(original.uuid), "left": plain(quantity=left)},
+        )
 
 
 def over_issue_summary(*, movement: MaterialMovement) -> dict[str, Any]:

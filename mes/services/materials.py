@@ -28,6 +28,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
+from django.db.models import Case, F, Min, Q, Sum, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -148,8 +149,43 @@ def movement_apply_to_lot(*, movement: MaterialMovement) -> None:
         return
     if movement.kind == MaterialMovement.Kind.ISSUE:
         lot.issued_qty += movement.quantity
-    else:
+    elif movement.kind == MaterialMovement.Kind.RECEIPT:
         lot.produced_qty += movement.quantity
+    # A consumption of material issued by scan moves no stock: the scan took it from the lot.
+
+
+def staged_quantities(*, components: Iterable[tuple[int, int, int]]) -> dict[tuple[int, int, int], list[tuple[int | None, Decimal]]]:
+    """What each component still has on the line: issued to its order by scan (net of reversals) and
+    not yet consumed by a report, per lot (None for material issued without one), oldest scan first.
+
+    ``components``: (order pk, operation sequence, item pk) triples; the answer is keyed by them and
+    holds only lots with something left. One query, whatever the number of components."""
+    wanted = list(dict.fromkeys(components))
+    if not wanted:
+        return {}
+    matches = Q()
+    for order, sequence, item in wanted:
+        matches |= Q(work_order_id=order, operation__sequence=sequence, item_id=item)
+    rows = (
+        MaterialMovement.objects.filter(matches, state=MaterialMovement.State.POSTED)
+        .filter(
+            Q(kind=MaterialMovement.Kind.ISSUE, source=MaterialMovement.Source.SCAN)
+            | Q(kind=MaterialMovement.Kind.ISSUE, source=MaterialMovement.Source.REVERSAL, reverses__source=MaterialMovement.Source.SCAN)
+            | Q(kind=MaterialMovement.Kind.CONSUMPTION)
+        )
+        .values("work_order_id", "operation__sequence", "item_id", "lot_id")
+        .annotate(
+            left=Sum(Case(When(kind=MaterialMovement.Kind.CONSUMPTION, then=-F("quantity")), default=F("quantity"))),
+            first=Min("id"),
+        )
+        .filter(left__gt=0)
+        .order_by("first")
+    )
+    staged: dict[tuple[int, int, int], list[tuple[int | None, Decimal]]] = {}
+    for row in rows:
+        key = (row["work_order_id"], row["operation__sequence"], row["item_id"])
+        staged.setdefault(key, []).append((row["lot_id"], row["left"]))
+    return staged
 
 
 def movement_json(*, movement: MaterialMovement) -> dict[str, Any]:

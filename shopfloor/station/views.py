@@ -56,9 +56,11 @@ from shopfloor.station.access import (
 )
 from shopfloor.station.text import station_text
 
-PARTIALS = {"recent", "downtime"}
+PARTIALS = {"recent", "downtime", "queue"}
 # What the service worker keeps so the station opens without the server.
-SHELL_ASSETS = ("shopfloor/station.css", "shopfloor/station.js", "shopfloor/scan.js", "shopfloor/store.js", "django_htmx/htmx-2.min.js")
+SHELL_ASSETS = (
+    "shopfloor/station.css", "shopfloor/station.js", "shopfloor/scan.js", "shopfloor/store.js", "django_htmx/htmx-2.min.js", "mes/favicon.svg",
+)
 
 
 # --- pages --------------------------------------------------------------------------------
@@ -78,6 +80,7 @@ def _station_context(station: Station) -> dict[str, Any]:
         "station": station,
         "machine": selectors.station_machine(station=station),
         "recent": selectors.station_recent_reports(station=station),
+        "queue": selectors.station_work_queue(station=station),
         "prompts": selectors.station_downtime_prompts(station=station),
         "reasons": reasons,
         "downtime_reasons": selectors.downtime_reasons(reasons=reasons),
@@ -114,12 +117,14 @@ def _station_context(station: Station) -> dict[str, Any]:
 @vary_on_headers("HX-Request")
 @station_required(api=False)
 def station_page(request: HttpRequest) -> HttpResponse:
-    """The station: the whole page, or its ``recent`` or ``downtime`` panel for htmx's polling."""
+    """The station: the whole page, or its ``recent``, ``queue`` or ``downtime`` panel for htmx's polling."""
     station = request.station
     if request.htmx and request.htmx.target in PARTIALS:
         context = {"station": station}
         if request.htmx.target == "recent":
             context["recent"] = selectors.station_recent_reports(station=station)
+        elif request.htmx.target == "queue":
+            context["queue"] = selectors.station_work_queue(station=station)
         else:
             context["prompts"] = selectors.station_downtime_prompts(station=station)
             context["downtime_reasons"] = selectors.downtime_reasons(reasons=selectors.station_reason_codes())

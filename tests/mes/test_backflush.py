@@ -21,6 +21,7 @@ from mes.models import BomLine, Item, Lot, MaterialMovement, WorkOrder, WorkOrde
 from mes.services import confirmation_rows
 from mes.services.confirmation_materials import LotUse, output_lot_code
 from mes.services.confirmations import confirmation_reverse, operation_confirm, operation_confirm_many
+from mes.services.material_issues import MaterialIssueRequest, material_issue, material_issue_reverse
 from mes.services.materials import goods_document_id
 from mes.services.work_orders import work_order_transition
 from tests.conftest import ORDER
@@ -72,15 +73,15 @@ def messages() -> list[OutboxMessage]:
     return list(OutboxMessage.objects.filter(partition_key=ORDER).order_by("sequence"))
 
 
-def scan(order: WorkOrder, lot_code: str, quantity: str) -> MaterialMovement:
-    """An issue by scan as the material-issue service books it (movement and lot total)."""
-    tube = lot(lot_code)
-    movement = MaterialMovement.objects.create(
-        kind="issue", source="scan", work_order=order, operation=order.operations.get(sequence=10), item=tube.item, lot=tube,
-        quantity=D(quantity), unit=tube.unit,
+def scan(order: WorkOrder, lot_code: str, quantity: str, item: str = "TUBE-20") -> MaterialMovement:
+    """An issue by scan to operation 10, through the material-issue service."""
+    result = material_issue(
+        request=MaterialIssueRequest(
+            client_id=uuid.uuid4(), work_order=order.number, operation=10, item=item, lot=lot_code, quantity=D(quantity),
+        )
     )
-    Lot.objects.filter(pk=tube.pk).update(issued_qty=tube.issued_qty + D(quantity))
-    return movement
+    assert result.movement.state == MaterialMovement.State.POSTED
+    return result.movement
 
 
 def pass_on(quantity: int = 10) -> None:
@@ -127,18 +128,88 @@ def test_without_named_lots_the_lots_scanned_to_the_order_are_drawn_oldest_first
     Lot.objects.create(item=lot("T-OLD").item, code="T-GONE", unit=lot("T-OLD").unit, received_qty=D(50))
     scan(order, "T-OLD", "2")  # the oldest scan: 10 left on the lot
     gone = scan(order, "T-GONE", "5")
-    MaterialMovement.objects.create(  # taken back: no longer at the line
-        kind="issue", source="reversal", reverses=gone, work_order=order, operation=gone.operation, item=gone.item, lot=gone.lot,
-        quantity=D(-5), unit=gone.unit,
-    )
-    Lot.objects.filter(code="T-GONE").update(issued_qty=0)
+    material_issue_reverse(movement_id=gone.uuid, reason="taken back: no longer at the line")
     scan(order, "T-NEW", "1")
 
-    confirm(ORDER, 10, good_qty=6)  # 15 m
+    confirm(ORDER, 10, good_qty=6)  # 15 m: the 3 m scanned first, then 12 m from the scanned lots' stock, oldest first
 
     backflushed = MaterialMovement.objects.filter(source="backflush", item__code="TUBE-20").order_by("pk")
-    assert list(backflushed.values_list("lot__code", "quantity")) == [("T-OLD", D(10)), ("T-NEW", D(5))]
-    assert (lot("T-OLD").quantity_on_hand, lot("T-NEW").quantity_on_hand, lot("T-GONE").quantity_on_hand) == (D(0), D(94), D(50))
+    assert list(backflushed.values_list("kind", "lot__code", "quantity")) == [
+        ("consume", "T-OLD", D(2)), ("consume", "T-NEW", D(1)), ("issue", "T-OLD", D(10)), ("issue", "T-NEW", D(2)),
+    ]
+    assert (lot("T-OLD").quantity_on_hand, lot("T-NEW").quantity_on_hand, lot("T-GONE").quantity_on_hand) == (D(0), D(97), D(50))
+    assert issued("TUBE-20") == D(15)  # 3 by scan, 12 by the report: each metre counted once
+
+
+# --- material scanned to the order is on the line: reports use it before they draw on stock --------
+
+
+def consumptions(result) -> list[tuple]:
+    return [(m.kind, m.item.code, m.lot.code if m.lot else None, m.quantity) for m in MaterialMovement.objects.filter(confirmation=result.confirmation).order_by("pk")]
+
+
+def test_material_scanned_to_the_order_is_used_first_and_reaches_the_erp_once(order, supervisor):
+    scan(order, "T-OLD", "20")
+    body = {"client_id": str(uuid.uuid4()), "work_order": ORDER, "operation": 10, "good_qty": "6"}  # 15 m, 24 bolts
+
+    answer = supervisor.post(URL, body, format="json")
+
+    assert answer.status_code == 201
+    assert [(c["item"], c["lot"], c["quantity"], c["issued_by_scan"]) for c in answer.json()["consumptions"]] == [
+        ("TUBE-20", "T-OLD", 15, True), ("BOLT-M8", None, 24, False),
+    ]
+    assert (lot("T-OLD").quantity_on_hand, issued("TUBE-20")) == (D(80), D(20))  # the scan took the 20 m; the report nothing more
+    scan_message, own, goods_issue = messages()
+    assert [m["quantity"] for m in scan_message.payload["movements"]] == ["20.000"]
+    assert [m["item"] for m in own.payload["goods_movements"]] == ["BOLT-M8"]  # the ERP hears the tube once, from the scan
+    assert [m["item"] for m in goods_issue.payload["movements"]] == ["BOLT-M8"]
+
+    second = confirm(ORDER, 10, good_qty=4)  # 10 m: the 5 m left on the line, then 5 m from the scanned lot's stock
+
+    assert consumptions(second) == [("consume", "TUBE-20", "T-OLD", D(5)), ("issue", "TUBE-20", "T-OLD", D(5)), ("issue", "BOLT-M8", None, D(16))]
+    assert (lot("T-OLD").quantity_on_hand, issued("TUBE-20")) == (D(75), D(25))
+    assert [m["quantity"] for m in messages()[-1].payload["movements"] if m["item"] == "TUBE-20"] == ["5.000"]
+
+
+def test_a_named_lot_gives_what_was_scanned_of_it_first_and_untracked_material_too(order):
+    scan(order, "T-NEW", "5")
+    scan(order, "", "8", item="BOLT-M8")
+
+    result = confirm(ORDER, 10, good_qty=4, lots=(LotUse("TUBE-20", "T-NEW"),))  # 10 m, 16 bolts
+
+    assert consumptions(result) == [
+        ("consume", "TUBE-20", "T-NEW", D(5)), ("issue", "TUBE-20", "T-NEW", D(5)),
+        ("consume", "BOLT-M8", None, D(8)), ("issue", "BOLT-M8", None, D(8)),
+    ]
+    assert (lot("T-NEW").quantity_on_hand, issued("TUBE-20"), issued("BOLT-M8")) == (D(90), D(10), D(16))
+
+
+def test_a_batch_shares_what_was_scanned_between_its_reports(order):
+    scan(order, "T-OLD", "10")
+
+    first, second = operation_confirm_many(requests=[confirmation_request(ORDER, 10, good_qty=3), confirmation_request(ORDER, 10, good_qty=3)])
+
+    assert consumptions(first)[0] == ("consume", "TUBE-20", "T-OLD", D("7.5"))
+    assert consumptions(second)[:2] == [("consume", "TUBE-20", "T-OLD", D("2.5")), ("issue", "TUBE-20", "T-OLD", D(5))]
+    assert (lot("T-OLD").quantity_on_hand, issued("TUBE-20")) == (D(85), D(15))
+
+
+def test_a_scan_that_reports_used_is_given_back_only_once_they_are_reversed(order):
+    scanned = scan(order, "T-OLD", "10")
+    report = confirm(ORDER, 10, good_qty=2)  # uses 5 m of it
+    before = counts()
+
+    with pytest.raises(DomainError) as refused:
+        material_issue_reverse(movement_id=scanned.uuid, reason="not needed")
+
+    assert (refused.value.code, int(refused.value.kind), refused.value.fields["left"]) == ("issue_consumed", 409, "5")
+    assert counts() == before
+
+    reversal = confirmation_reverse(confirmation_id=report.confirmation.uuid, reason="wrong order")
+    assert [(m.kind, m.quantity) for m in MaterialMovement.objects.filter(confirmation=reversal.confirmation, item__code="TUBE-20")] == [("consume", D(-5))]
+    assert [m.kind for m in messages() if m.source_uuid == reversal.confirmation.uuid] == ["reversal", "goods_issue_reversal"]  # the bolts only
+    material_issue_reverse(movement_id=scanned.uuid, reason="not needed")
+    assert (lot("T-OLD").quantity_on_hand, issued("TUBE-20")) == (D(100), D(0))
 
 
 def _refused(request_fields: dict, code: str, *, operation: int = 10) -> None:

@@ -83,6 +83,7 @@ MESSAGE = {"message_id": 0}  # replaced by the dead message's id
 OPERATION = {"number": ORDER, "sequence": 10}
 LOT = {"item_code": "TUBE-20", "lot_code": "L-1"}
 MOVEMENT = {"movement_id": str(uuid.UUID(int=1))}
+ANDON = {"call_id": str(uuid.UUID(int=1))}
 
 
 def _resource(name: str, key: str) -> list[Action]:
@@ -98,6 +99,7 @@ ACTIONS: list[Action] = [
     # --- open to everyone --------------------------------------------------------------------
     Action("home", "GET", (PUBLIC,)),
     Action("health", "GET", (PUBLIC,)),
+    Action("favicon", "GET", (PUBLIC,)),
     Action("set_language", "GET", (PUBLIC,)),
     Action("set_language", "POST", (PUBLIC,), data={"language": "en", "next": "/"}),
     Action("login", "GET", (PUBLIC,)),
@@ -216,6 +218,12 @@ ACTIONS: list[Action] = [
     Action("api-operation-start", "POST", ("operation.run_on_equipment",), OPERATION, {}),
     Action("api-operation-stop", "POST", ("operation.run_on_equipment",), OPERATION, {"equipment": "NO-SUCH-MACHINE"}),
     Action("api-lot-label", "GET", ("trace.view",), {"item_code": "FRAME-100", "lot_code": "NO-SUCH-LOT"}, station=True),
+    Action("api-andon", "GET", ("api.read",)),
+    Action("api-andon", "POST", ("andon.raise",), data={"kind": "help", "severity": "low", "work_center": "WC-NOPE"}),
+    Action("api-andon-call", "GET", ("api.read",), ANDON),
+    *[Action(f"api-andon-{name}", "POST", ("andon.handle",), ANDON, {}) for name in ("acknowledge", "resolve", "close")],
+    Action("api-andon-ladder", "GET", ("api.read",), {"code": "NO-SUCH-LADDER"}),
+    Action("api-andon-ladder", "PUT", ("andon_ladder.write",), {"code": "MATRIX"}, {"steps": []}),
 ]
 
 

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('mes', '0010_movement_indexes'),
+        ('mes', '0011_consumption_of_issued_material'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
