@@ -213,6 +213,10 @@ ACTIONS: list[Action] = [
     Action("api-equipment-signals-test", "POST", ("device_mapping.test",), {"code": "NO-SUCH-MACHINE"}),
     Action("api-equipment-oee", "GET", ("api.read",), {"code": "PRESS-1"}),
     Action("api-trace", "GET", ("api.read",)),
+    Action("api-inspection-plan", "GET", ("api.read",), {"item_code": "FRAME-100", "sequence": 10}),
+    Action("api-inspection-plan", "PUT", ("inspection_plan.write",), {"item_code": "FRAME-100", "sequence": 10}, {}),
+    Action("api-inspections", "POST", ("inspection.record",), data={}),
+    Action("api-work-order-inspections", "GET", ("api.read",), KEY),
     Action("api-operation-start", "POST", ("operation.run_on_equipment",), OPERATION, {}),
     Action("api-operation-stop", "POST", ("operation.run_on_equipment",), OPERATION, {"equipment": "NO-SUCH-MACHINE"}),
     Action("api-lot-label", "GET", ("trace.view",), {"item_code": "FRAME-100", "lot_code": "NO-SUCH-LOT"}, station=True),
@@ -296,7 +300,7 @@ def test_a_page_post_needs_what_its_api_twin_needs():
 def test_every_capability_is_used_by_some_action():
     used = {capability for action in ACTIONS for capability in action.needs}
 
-    assert set(CAPABILITIES) - used == {"confirmation.report_for_anyone", "erp_sync.alerts"}  # rules inside actions
+    assert set(CAPABILITIES) - used == {"confirmation.report_for_anyone", "inspection.record_for_anyone", "erp_sync.alerts"}  # rules inside actions
 
 
 # --- the walk -----------------------------------------------------------------------------------
