@@ -477,6 +477,7 @@ SPECTACULAR_SETTINGS = {
         {"name": "work-orders", "description": "Production orders from the ERP, their life cycle and the machines running their operations."},
         {"name": "confirmations", "description": "Reports of work done (报工) and their reversals, each with its ERP sync state."},
         {"name": "lots", "description": "Lots and serials the ERP staged or production made, their labels and their trace."},
+        {"name": "inspections", "description": "Inspection plans per routing operation, results judged by the server, an order's inspections and SPC charts."},
         {"name": "material-issues", "description": "Material issued to operations by scan, with over-issue approval and reversal."},
         {"name": "erp-sync", "description": "Delivery to the ERP: the outbox, dead letters, connections and reconciliation."},
         {"name": "andon", "description": "Calls for help from the shop floor, their states, and the escalation ladders that tell people."},

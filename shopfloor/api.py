@@ -16,7 +16,8 @@ from common.errors import DomainError, ErrorKind
 from mes.models import Lot
 from shopfloor.documents.labels import lot_label_pdf
 from shopfloor.documents.views import document_language, unknown_language
-from shopfloor.oee import PeriodError, equipment_oee_report
+from common.period import PeriodError
+from shopfloor.oee import equipment_oee_report
 from shopfloor.services import (
     equipment_signals_get,
     equipment_signals_public,

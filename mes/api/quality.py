@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from common.api.base import ERRORS, ApiView, InboundWriteView, check_key, check_number, validated
+from common.period import PeriodError
 from mes.api.serializers import KEY, StrictSerializer
 from mes.models import InspectionCharacteristic
 from mes.models.quality import MEASURE
@@ -21,6 +22,7 @@ from mes.selectors.quality import (
     result_json,
     work_order_inspections,
 )
+from mes.selectors.spc import spc_json, spc_report
 from mes.services.quality import (
     InspectionRequest,
     inspection_plan_set,
@@ -88,6 +90,16 @@ class InspectionPlanView(InboundWriteView):
             "`unknown_routing_operation`."
         ),
         request=InspectionPlanSerializer,
+        examples=[
+            OpenApiExample(
+                "A length checked on the first piece, a visual check on every report", request_only=True,
+                value={"characteristics": [
+                    {"code": "LEN", "name": "Length", "kind": "measured", "nominal": "100", "lower_limit": "99.5", "upper_limit": "100.5",
+                     "unit": "MM", "sampling": {"rule": "first_piece"}, "mandatory": True},
+                    {"code": "LOOK", "name": "Visual", "kind": "attribute", "sampling": {"rule": "per_report"}, "mandatory": True},
+                ]},
+            )
+        ],
         responses={200: dict, 201: dict, **ERRORS},
     )
     def put(self, request: Request, item_code: str, sequence: int) -> Response:
@@ -111,6 +123,13 @@ class InspectionCreateView(ApiView):
             "may name only its own badge as `inspector_badge` (403 `badge_not_bound`)."
         ),
         request=InspectionResultSerializer,
+        examples=[
+            OpenApiExample(
+                "A measured first piece", request_only=True,
+                value={"client_id": "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f", "work_order": "WO-1001", "operation": 10,
+                       "characteristic": "LEN", "value": "100.12", "sample_no": 1, "inspector_badge": "E1001"},
+            )
+        ],
         responses={201: dict, 200: dict, **ERRORS},
     )
     def post(self, request: Request) -> Response:
@@ -133,3 +152,29 @@ class WorkOrderInspectionsView(ApiView):
     )
     def get(self, request: Request, key: str) -> Response:
         return Response(work_order_inspections(number=check_key("number", key)))
+
+
+class SpcView(ApiView):
+    """``GET /api/v1/spc/{item_code}/{sequence}/{characteristic}?from=&to=``: the control chart's numbers."""
+
+    capabilities = {"GET": "api.read"}
+
+    @extend_schema(
+        tags=["inspections"],
+        summary="Control chart of a measured characteristic: mean, sigma, limits, Cp/Cpk and Western Electric violations",
+        parameters=[
+            OpenApiParameter("from", str, description="ISO 8601 date or date-time (no offset: plant time); default 30 days ago"),
+            OpenApiParameter("to", str, description="ISO 8601 date or date-time; a date alone means the end of that day; default now"),
+        ],
+        responses={200: dict, **ERRORS},
+    )
+    def get(self, request: Request, item_code: str, sequence: int, characteristic: str) -> Response:
+        try:
+            report = spc_report(
+                item_code=check_key("item_code", item_code), sequence=check_number("sequence", sequence, maximum=9999),
+                characteristic=check_key("characteristic", characteristic),
+                from_text=request.query_params.get("from"), to_text=request.query_params.get("to"),
+            )
+        except PeriodError as error:
+            raise serializers.ValidationError({error.field: [error.message]}) from None
+        return Response(spc_json(report))

@@ -20,6 +20,7 @@ urlpatterns = [
     path("inspection-plans/<str:item_code>/<int:sequence>", quality.InspectionPlanView.as_view(), name="api-inspection-plan"),
     path("inspections", quality.InspectionCreateView.as_view(), name="api-inspections"),
     path("work-orders/<str:key>/inspections", quality.WorkOrderInspectionsView.as_view(), name="api-work-order-inspections"),
+    path("spc/<str:item_code>/<int:sequence>/<str:characteristic>", quality.SpcView.as_view(), name="api-spc"),
 ]
 for name, resource in views.RESOURCES.items():
     single, bulk = views.resource_views(resource)

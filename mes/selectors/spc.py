@@ -29,10 +29,19 @@ side (a run of nine is two windows of eight) are merged into one violation.
 
 from __future__ import annotations
 
+import datetime
 import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from common.errors import DomainError, ErrorKind
+from common.period import period_parse
+from mes.models import InspectionCharacteristic, InspectionResult, OrderCharacteristic
 
 # Shewhart's constants by subgroup size n (ASTM STP 15D; Montgomery, Appendix VI).
 D2 = {2: 1.128, 3: 1.693, 4: 2.059, 5: 2.326, 6: 2.534, 7: 2.704, 8: 2.847, 9: 2.970, 10: 3.078}
@@ -170,3 +179,108 @@ def _violations(points: list[Point], centre: float, sigma: float) -> list[Violat
     ]
     return sorted(violations, key=lambda violation: (order[violation.sample_nos[0]], violation.rule))
 
+
+
+# --- the chart of one characteristic, read from the results ---------------------------------------
+
+SPC_LONGEST = datetime.timedelta(days=366)
+SPC_DEFAULT_DAYS = 30
+MAX_RESULTS = 10_000
+
+
+@dataclass
+class SpcReport:
+    """The chart of an item's operation's characteristic over a period, with where each point came from."""
+
+    item: str
+    sequence: int
+    characteristic: str
+    name: str
+    unit: str | None
+    nominal: float | None
+    lower_limit: float | None
+    upper_limit: float | None
+    start: datetime.datetime
+    end: datetime.datetime
+    result: SpcResult
+    sources: list[dict] = field(default_factory=list)  # per plotted point: order, its sample number, when
+    cut_short: bool = False
+
+
+def spc_report(*, item_code: str, sequence: int, characteristic: str, from_text: str | None = None, to_text: str | None = None) -> SpcReport:
+    """The measured results of ``characteristic`` on operation ``sequence`` of every order of
+    ``item_code`` recorded in ``[from, to)`` (default the last 30 days), as a chart: the chart's
+    sample numbers are the points in time order (1, 2, …); several results of one order's sample
+    make one subgroup. Specification limits: the item's plan as it stands, else the latest order's copy."""
+    now = timezone.now()
+    start, end = period_parse(
+        from_text=from_text, to_text=to_text, default_start=now - datetime.timedelta(days=SPC_DEFAULT_DAYS), now=now, longest=SPC_LONGEST
+    )
+    plan = (
+        InspectionCharacteristic.objects.select_related("unit").filter(item__code=item_code, sequence=sequence, code=characteristic).first()
+        or OrderCharacteristic.objects.select_related("unit").filter(
+            operation__work_order__item__code=item_code, operation__sequence=sequence, code=characteristic
+        ).order_by("-pk").first()
+    )
+    if plan is None:
+        raise DomainError(
+            "unknown_characteristic",
+            _("Operation %(sequence)04d of %(item)s has no characteristic %(code)s.") % {"sequence": sequence, "item": item_code, "code": characteristic},
+            kind=ErrorKind.NOT_FOUND, fields={"characteristic": characteristic},
+        )
+    rows = list(
+        InspectionResult.objects.filter(
+            characteristic__code=characteristic, operation__sequence=sequence, work_order__item__code=item_code,
+            value__isnull=False, recorded_at__gte=start, recorded_at__lt=end,
+        )
+        .order_by("recorded_at", "pk")
+        .values_list("work_order__number", "sample_no", "value", "recorded_at")[: MAX_RESULTS + 1]
+    )
+    cut_short = len(rows) > MAX_RESULTS
+    rows = rows[:MAX_RESULTS]
+    numbers: dict[tuple[str, int], int] = {}
+    sources: list[dict] = []
+    samples = []
+    for order, sample_no, value, at in rows:
+        key = (order, sample_no)
+        if key not in numbers:
+            numbers[key] = len(numbers) + 1
+            sources.append({"sample_no": numbers[key], "work_order": order, "order_sample_no": sample_no, "at": at})
+        samples.append((numbers[key], float(value)))
+
+    def number(value: Decimal | None) -> float | None:
+        return None if value is None else float(value)
+
+    result = spc_compute(samples=samples, lower_limit=number(plan.lower_limit), upper_limit=number(plan.upper_limit))
+    kept = {point.sample_no for point in result.points}
+    return SpcReport(
+        item=item_code, sequence=sequence, characteristic=characteristic, name=plan.name, unit=plan.unit.code if plan.unit_id else None,
+        nominal=number(plan.nominal), lower_limit=number(plan.lower_limit), upper_limit=number(plan.upper_limit),
+        start=start, end=end, result=result, sources=[source for source in sources if source["sample_no"] in kept], cut_short=cut_short,
+    )
+
+
+def spc_json(report: SpcReport) -> dict:
+    result = report.result
+    by_number = {source["sample_no"]: source for source in report.sources}
+    return {
+        "item": report.item, "sequence": report.sequence, "characteristic": report.characteristic, "name": report.name,
+        "unit": report.unit, "nominal": report.nominal, "lower_limit": report.lower_limit, "upper_limit": report.upper_limit,
+        "from": report.start.isoformat(), "to": report.end.isoformat(),
+        "chart": result.chart, "subgroup_size": result.subgroup_size,
+        "n": result.n, "mean": result.mean, "sigma": result.sigma, "ucl": result.ucl, "lcl": result.lcl,
+        "range_mean": result.spread_mean,  # MR̄ (individuals) or R̄ (subgroups)
+        "range_ucl": result.spread_ucl, "range_lcl": result.spread_lcl,
+        "cp": result.cp, "cpk": result.cpk,
+        "violations": [{"rule": violation.rule, "sample_nos": list(violation.sample_nos)} for violation in result.violations],
+        "points": [
+            {
+                "sample_no": point.sample_no, "value": point.value, "range": point.spread,
+                "work_order": by_number[point.sample_no]["work_order"], "order_sample_no": by_number[point.sample_no]["order_sample_no"],
+                "at": by_number[point.sample_no]["at"].isoformat(),
+            }
+            for point in result.points
+        ],
+        "left_out": result.left_out,
+        "cut_short": report.cut_short,
+    }

@@ -93,7 +93,7 @@ def known(transactional_db, plant, released_order) -> dict[str, Any]:
         "ids": {
             "name": "sap-cn", "code": "PRESS-1", "number": "WO-1001", "sequence": 10,
             "confirmation_id": str(confirmation.uuid), "message_id": OutboxMessage.objects.order_by("pk").first().pk, "drift_id": 1,
-            "item_code": "TUBE-20", "lot_code": "T-1", "movement_id": str(movement.uuid), "call_id": str(call.uuid),
+            "item_code": "TUBE-20", "lot_code": "T-1", "movement_id": str(movement.uuid), "call_id": str(call.uuid), "characteristic": "LEN",
         },
     }
 

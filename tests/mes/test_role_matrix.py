@@ -220,6 +220,7 @@ ACTIONS: list[Action] = [
     Action("api-operation-start", "POST", ("operation.run_on_equipment",), OPERATION, {}),
     Action("api-operation-stop", "POST", ("operation.run_on_equipment",), OPERATION, {"equipment": "NO-SUCH-MACHINE"}),
     Action("api-lot-label", "GET", ("trace.view",), {"item_code": "FRAME-100", "lot_code": "NO-SUCH-LOT"}, station=True),
+    Action("api-spc", "GET", ("api.read",), {"item_code": "FRAME-100", "sequence": 10, "characteristic": "NOPE"}),
     Action("api-andon", "GET", ("api.read",)),
     Action("api-andon", "POST", ("andon.raise",), data={"kind": "help", "severity": "low", "work_center": "WC-NOPE"}),
     Action("api-andon-call", "GET", ("api.read",), ANDON),

@@ -11,6 +11,8 @@ import statistics
 
 import pytest
 
+pytestmark = pytest.mark.django_db
+
 from mes.selectors.spc import spc_compute
 
 MORTGAGE = [310, 288, 297, 298, 307, 303, 294, 297, 308, 306, 294, 299, 297, 299, 314, 295, 293, 306, 301, 304]
@@ -102,3 +104,49 @@ def test_too_few_values_give_what_they_can():
     assert spc_compute(samples=[], lower_limit=1, upper_limit=2).mean is None
     one = spc_compute(samples=[(1, 5.0)], lower_limit=1, upper_limit=9)
     assert (one.mean, one.sigma, one.ucl, one.cpk) == (5.0, None, None, None)
+
+
+# --- through the API: the results of an item's operation, charted ------------------------------------
+
+
+@pytest.fixture
+def costed_order(plant, planned_order, erp_client):
+    from mes.services.work_orders import work_order_transition
+    from tests.factories import UnitOfMeasureFactory
+
+    UnitOfMeasureFactory(code="CNY")
+    characteristic = {
+        "code": "COST", "name": "Cost", "kind": "measured", "nominal": "300", "lower_limit": "280", "upper_limit": "320",
+        "unit": "CNY", "sampling": {"rule": "per_report"}, "mandatory": False,
+    }
+    assert erp_client.put("/api/v1/inspection-plans/FRAME-100/10", {"characteristics": [characteristic]}).status_code == 201
+    work_order_transition(number="WO-1001", action="release")
+
+
+def test_the_api_charts_an_operations_results_as_the_textbook_does(costed_order, quality):
+    import uuid
+
+    for number, value in numbered(MORTGAGE):
+        answer = quality.post(
+            "/api/v1/inspections",
+            {"client_id": str(uuid.uuid4()), "work_order": "WO-1001", "operation": 10, "characteristic": "COST", "value": str(value), "sample_no": number},
+        )
+        assert answer.status_code == 201, answer.json()
+
+    chart = quality.get("/api/v1/spc/FRAME-100/10/COST").json()
+
+    assert (chart["chart"], chart["n"], chart["unit"], chart["lower_limit"], chart["upper_limit"]) == ("individuals", 20, "CNY", 280, 320)
+    assert chart["mean"] == pytest.approx(300.5) and chart["range_mean"] == pytest.approx(7.79, abs=0.005)
+    assert (chart["ucl"], chart["lcl"]) == (pytest.approx(321.22, abs=0.01), pytest.approx(279.78, abs=0.01))
+    assert chart["violations"] == [] and chart["cpk"] == pytest.approx(min(19.5, 20.5) / (3 * chart["sigma"]))
+    assert [(p["sample_no"], p["work_order"], p["order_sample_no"], p["value"]) for p in chart["points"][:2]] == [(1, "WO-1001", 1, 310), (2, "WO-1001", 2, 288)]
+
+
+def test_the_api_refuses_what_it_cannot_chart(costed_order, quality):
+    assert quality.get("/api/v1/spc/FRAME-100/10/NOPE").json()["error"]["code"] == "unknown_characteristic"
+    assert quality.get("/api/v1/spc/FRAME-100/10/NOPE").status_code == 404
+    bad = quality.get("/api/v1/spc/FRAME-100/10/COST?from=yesterday")
+    assert bad.status_code == 400 and "from" in bad.json()["error"]["fields"]
+    assert quality.get("/api/v1/spc/FRAME-100/10/COST?from=2020-01-01&to=2026-01-01").status_code == 400  # longer than a year
+    empty = quality.get("/api/v1/spc/FRAME-100/10/COST").json()
+    assert (empty["n"], empty["mean"], empty["points"]) == (0, None, [])
