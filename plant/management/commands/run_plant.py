@@ -59,6 +59,8 @@ class RestartPolicy:
 ERP_SIMULATOR_PORT = 8100
 # The demo's simulated Kingdee K/3 Cloud (site /k3cloud/), for a connection switched to it by hand.
 KINGDEE_SIMULATOR_PORT = 8102
+# The demo's webhook receiver: the andon ladder's chat robots and alerting endpoint (var/webhook-ledger.jsonl).
+WEBHOOK_SINK_PORT = 8110
 
 
 def process_specs(*, port: int, host: str = "127.0.0.1", demo: bool = True) -> list[ProcessSpec]:
@@ -81,6 +83,10 @@ def process_specs(*, port: int, host: str = "127.0.0.1", demo: bool = True) -> l
                 "--port", str(KINGDEE_SIMULATOR_PORT), "--control-port", str(KINGDEE_SIMULATOR_PORT + 1),
                 "--ledger", str(settings.VAR_DIR / "erp-simulator-kingdee-ledger.jsonl"),
             ],
+        ),
+        ProcessSpec(
+            "webhook-sink",
+            [*manage, "webhook_sink", "--port", str(WEBHOOK_SINK_PORT), "--ledger", str(settings.VAR_DIR / "webhook-ledger.jsonl")],
         ),
         # Simulated machines (Modbus TCP 5020, OPC UA 4840) for the demo equipment.
         ProcessSpec("devices", [*manage, "device_simulator", "--modbus-port", "5020", "--opcua-port", "4840"]),
