@@ -367,6 +367,9 @@ CELERY_BEAT_SCHEDULE = {
     # Chains the audit events written since the last run (mes.models.audit.EventSeal).
     "audit-seal": {"task": "mes.audit_seal", "schedule": float(env_decimal("MES_AUDIT_SEAL_SECONDS", "60", minimum=Decimal("1")))},
     # Andon: escalation steps that fell due, and notices whose channel did not take them yet.
+    "andon-watch": {
+        "task": "andon.watch", "schedule": float(env_decimal("MES_ANDON_WATCH_SECONDS", "30", minimum=Decimal("5"))),
+    },
     "andon-escalate": {
         "task": "andon.escalate", "schedule": float(env_decimal("MES_ANDON_ESCALATE_SECONDS", "10", minimum=Decimal("1"))),
     },
@@ -491,6 +494,8 @@ MES_OVER_DELIVERY_TOLERANCE_PERCENT = env_decimal("MES_OVER_DELIVERY_TOLERANCE_P
 MES_OVER_ISSUE_TOLERANCE_PERCENT = env_decimal("MES_OVER_ISSUE_TOLERANCE_PERCENT", "5", minimum=Decimal(0))
 # How often an andon notice is tried before it is given up (10 s, 20 s, 40 s … apart, at most 10 min).
 MES_ANDON_SEND_ATTEMPTS = env_int("MES_ANDON_SEND_ATTEMPTS", 8, minimum=1, maximum=50)
+# A machine down longer than this raises an andon call by itself (resolved when it runs again).
+MES_ANDON_MACHINE_DOWN_SECONDS = env_int("MES_ANDON_MACHINE_DOWN_SECONDS", 300, minimum=0)
 # Labor minutes per confirmation above this are refused as implausible (default: one 12-hour shift).
 MES_MAX_LABOR_MINUTES = env_decimal("MES_MAX_LABOR_MINUTES", "720", minimum=Decimal(0))
 MES_MAX_MACHINE_MINUTES = env_decimal("MES_MAX_MACHINE_MINUTES", "1440", minimum=Decimal(0))
