@@ -469,6 +469,12 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # One tag per resource, in the order a new integration meets them: master data first, then orders, then
     # what the shop floor reports, then the ERP link. Each endpoint names its tag (mes/api/docs.py and the views).
+    # Fields named "kind" hold different choices (andon calls, reason codes, inspection characteristics…): each its own enum name.
+    "ENUM_NAME_OVERRIDES": {
+        "AndonKindEnum": "shopfloor.models.AndonCall.Kind",
+        "AndonSeverityEnum": "shopfloor.models.AndonCall.Severity",
+        "ReasonCodeKindEnum": "mes.models.ReasonCode.Kind",
+    },
     "TAGS": [
         {"name": "work-centers", "description": "Where operations are done; stations and machines belong to one."},
         {"name": "equipment", "description": "Machines of a work center: master data, signal mappings and OEE."},

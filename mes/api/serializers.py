@@ -73,7 +73,7 @@ class EmployeeSerializer(StrictSerializer):
 
 
 class ReasonCodeSerializer(StrictSerializer):
-    kind = serializers.ChoiceField(choices=ReasonCode.Kind.values)
+    kind = serializers.ChoiceField(choices=ReasonCode.Kind.choices)
     name = serializers.CharField(max_length=200)
 
 

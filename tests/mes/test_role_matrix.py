@@ -126,6 +126,8 @@ ACTIONS: list[Action] = [
     Action("admin:shopfloor_devicemapping_add", "GET", ("admin.site", "device_mapping.write")),
     # --- people's pages ----------------------------------------------------------------------
     Action("board", "GET", ("board.view",)),
+    Action("andon", "GET", ("board.view",)),
+    Action("andon", "POST", ("board.view", "andon.handle"), data={"call": str(uuid.UUID(int=1)), "action": "acknowledge"}, twin="api-andon-acknowledge"),
     Action("planning", "GET", ("planning.view",)),
     Action("planning", "POST", ("planning.view", "work_order.release"), data={"action": "release", "numbers": ["WO-7000"]},
            action="release", twin="api-work-order-release"),
