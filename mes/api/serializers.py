@@ -59,6 +59,10 @@ class WorkCenterSerializer(StrictSerializer):
         max_digits=6, decimal_places=2, min_value=Decimal(0), max_value=Decimal(24), required=False, allow_null=True, default=None
     )
     line = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    # Left out: kept as it is (1.00 for a new work center).
+    efficiency = serializers.DecimalField(
+        max_digits=4, decimal_places=2, min_value=Decimal("0.01"), max_value=Decimal(2), required=False, allow_null=True, default=None
+    )
 
 
 class EquipmentSerializer(StrictSerializer):

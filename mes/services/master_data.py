@@ -130,11 +130,19 @@ def item_upsert(
 
 @transaction.atomic
 def work_center_upsert(
-    *, code: str, name: str, capacity_hours_per_day: Decimal | None = None, line: str | None = None, actor: Any = None
+    *,
+    code: str,
+    name: str,
+    capacity_hours_per_day: Decimal | None = None,
+    line: str | None = None,
+    efficiency: Decimal | None = None,
+    actor: Any = None,
 ) -> UpsertResult:
     wanted: dict[str, Any] = {"name": name, "capacity_hours_per_day": capacity_hours_per_day}
     if line is not None:
         wanted["line"] = line
+    if efficiency is not None:
+        wanted["efficiency"] = efficiency
     return _upsert(WorkCenter, key_field="code", key=code, wanted=wanted, actor=actor)
 
 
