@@ -365,3 +365,23 @@ class ConsumedLot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.gtin + ' ' if self.gtin else ''}{self.lot}"
+
+
+class PlannedOperation(models.Model):
+    """Where the finite schedule (``shopfloor.planning``) last placed an operation: its predicted start
+    and finish. Rewritten whole by ``shopfloor.planning.services.schedule_refresh``."""
+
+    operation = models.OneToOneField(
+        "mes.WorkOrderOperation", models.CASCADE, primary_key=True, related_name="planned", verbose_name=_("operation")
+    )
+    start = models.DateTimeField(_("predicted start"))
+    finish = models.DateTimeField(_("predicted finish"), db_index=True)
+    computed_at = models.DateTimeField(_("computed at"))
+
+    class Meta:
+        verbose_name = _("planned operation")
+        verbose_name_plural = _("planned operations")
+        ordering = ["start"]
+
+    def __str__(self) -> str:
+        return f"{self.operation_id} {self.start:%Y-%m-%d %H:%M}–{self.finish:%H:%M}"

@@ -120,6 +120,11 @@ class TransitionSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
 
+class ReleaseSerializer(TransitionSerializer):
+    # Needed only under MES_RELEASE_CAPACITY=strict, to release into an overloaded day or past the due date.
+    override_reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
 class LotUseSerializer(StrictSerializer):
     item = serializers.CharField(**KEY)
     lot = serializers.CharField(**KEY)

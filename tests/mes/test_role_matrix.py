@@ -209,6 +209,8 @@ ACTIONS: list[Action] = [
     Action("api-equipment-signals-test", "POST", ("device_mapping.test",), {"code": "NO-SUCH-MACHINE"}),
     Action("api-equipment-oee", "GET", ("api.read",), {"code": "PRESS-1"}),
     Action("api-trace", "GET", ("api.read",)),
+    Action("api-capacity", "GET", ("api.read",)),
+    Action("api-schedule", "GET", ("api.read",)),
     Action("api-operation-start", "POST", ("operation.run_on_equipment",), OPERATION, {}),
     Action("api-operation-stop", "POST", ("operation.run_on_equipment",), OPERATION, {"equipment": "NO-SUCH-MACHINE"}),
     Action("api-lot-label", "GET", ("trace.view",), {"item_code": "FRAME-100", "lot_code": "NO-SUCH-LOT"}, station=True),
