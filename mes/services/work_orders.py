@@ -264,6 +264,32 @@ def work_order_release(
     return ReleaseResult(work_order, True, warnings)
 
 
+class _PreviewDone(Exception):
+    """Unwinds a release preview's transaction, carrying its warnings."""
+
+    def __init__(self, warnings: list[dict[str, Any]]) -> None:
+        super().__init__("release preview")
+        self.warnings = warnings
+
+
+def work_order_release_preview(*, number: str) -> list[dict[str, Any]]:
+    """The warnings releasing the planned order ``number`` would answer now, with nothing kept: the
+    release is made and checked in a transaction that is then rolled back (so it is exactly the
+    check a release runs). An order that is not planned, or that its release refuses, has none:
+    the release itself then says why."""
+    try:
+        with transaction.atomic():
+            work_order = work_order_lock(number=number)
+            if work_order.status != Status.PLANNED:
+                return []
+            work_order_release_locked(work_order=work_order)
+            raise _PreviewDone(_release_check()(work_order=work_order))
+    except _PreviewDone as done:
+        return done.warnings
+    except DomainError:
+        return []
+
+
 @transaction.atomic
 def work_order_transition(
     *, number: str, action: str, actor: Any = None, actor_label: str = "", reason: str = ""

@@ -37,7 +37,7 @@ from shopfloor.services import ShiftSpec, shifts_set
 from shopfloor.shift_calendar import PlannedSpan
 from shopfloor.tasks import reschedule
 from tests.factories import EquipmentFactory, ItemFactory, RoutingFactory, WorkCenterFactory, WorkOrderFactory
-from tests.helpers import confirm, snapshot
+from tests.helpers import confirm, signed_in, snapshot
 
 D = Decimal
 ZONE = datetime.timezone(datetime.timedelta(hours=8))
@@ -338,3 +338,51 @@ def test_a_process_asks_once_per_interval(scenario, django_capture_on_commit_cal
         confirm("WO-1", 10, good_qty=1)
 
     assert len(_reschedule_requests(callbacks)) == 1
+
+
+# --- the planner's order page shows them before the release ------------------------------------
+
+
+def test_the_order_page_shows_the_warnings_before_the_release_and_writes_nothing(overloading_order, client):
+    person = signed_in(client, "planner")
+    before = snapshot()
+    events = Event.objects.count()
+
+    page = person.get("/planning/orders/WO-4/").content.decode()
+
+    assert 'data-code="work_center_overloaded" data-work-center="WC-A" data-date="2030-01-07"' in page
+    assert "WC-A is overloaded on 2030-01-07: 10.0 h of work for 8.0 h of capacity." in page
+    assert "It cannot make its due date 2030-01-07: the schedule finishes it 2030-01-08 12:00." in page
+    assert snapshot() == before and Event.objects.count() == events
+
+
+def test_the_order_page_speaks_chinese_too(overloading_order, client):
+    person = signed_in(client, "planner")
+
+    page = person.get("/planning/orders/WO-4/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+
+    assert "WC-A 在 2030-01-07 超负荷：工作 10.0 小时，产能 8.0 小时。" in page
+
+
+def test_an_order_within_capacity_shows_no_warnings(scenario, client):
+    item = ItemFactory()
+    RoutingFactory(item=item, operations=[{"sequence": 10, "work_center": scenario["WC-B"], "setup_minutes": D(60)}])
+    WorkOrderFactory(number="WO-5", item=item, due_date=MONDAY + datetime.timedelta(days=7))
+
+    page = signed_in(client, "planner").get("/planning/orders/WO-5/").content.decode()
+
+    assert 'id="release-warnings"' not in page
+
+
+def test_strict_release_from_the_page_takes_the_reason_as_the_override(overloading_order, client, settings):
+    settings.MES_RELEASE_CAPACITY = "strict"
+    person = signed_in(client, "planner")
+
+    refused = person.post("/planning/orders/WO-4/", {"action": "release", "reason": ""}).content.decode()
+    assert 'data-code="capacity_exceeded"' in refused
+    assert WorkOrder.objects.get(number="WO-4").status == "planned"
+
+    person.post("/planning/orders/WO-4/", {"action": "release", "reason": "Overtime on Monday"})
+
+    assert WorkOrder.objects.get(number="WO-4").status == "released"
+    assert Event.objects.get(object_key="WO-4", action="release_over_capacity").reason == "Overtime on Monday"
