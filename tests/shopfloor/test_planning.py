@@ -36,6 +36,7 @@ from shopfloor.planning.services import schedule_refresh
 from shopfloor.services import ShiftSpec, shifts_set
 from shopfloor.shift_calendar import PlannedSpan
 from shopfloor.tasks import reschedule
+from tests.erp_sync.queued import queued_tasks
 from tests.factories import EquipmentFactory, ItemFactory, RoutingFactory, WorkCenterFactory, WorkOrderFactory
 from tests.helpers import confirm, signed_in, snapshot
 
@@ -322,9 +323,11 @@ def test_changes_ask_for_a_schedule_after_their_commit(scenario, django_capture_
 
 
 def test_one_request_waits_at_a_time_and_the_task_clears_it(scenario):
+    queued_tasks()  # whatever earlier tests left
     reschedule_enqueue()
     assert cache.get(RESCHEDULE_QUEUED_FLAG) == 1
     reschedule_enqueue()  # a second commit meanwhile: the queued task will see it
+    assert [name for name, _kwargs in queued_tasks()] == ["planning.reschedule"]
 
     assert reschedule() == 6  # the task, run as a worker runs it
     assert cache.get(RESCHEDULE_QUEUED_FLAG) is None
