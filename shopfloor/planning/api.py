@@ -17,6 +17,7 @@ from shopfloor.shift_calendar import DAY, plant_zone
 
 DEFAULT_DAYS = 14
 MAX_DAYS = 366
+EARLIEST, LATEST = datetime.date(2000, 1, 1), datetime.date(2999, 12, 31)
 
 PERIOD_PARAMETERS = [
     OpenApiParameter("from", OpenApiTypes.DATE, description="First day (plant time); default today."),
@@ -30,9 +31,12 @@ def _day(request: Request, name: str, default: datetime.date) -> datetime.date:
     if not text:
         return default
     try:
-        return datetime.date.fromisoformat(text)
+        day = datetime.date.fromisoformat(text)
     except ValueError:
         raise ValidationError({name: [f"{text[:40]!r} is not a date; use YYYY-MM-DD."]}) from None
+    if not EARLIEST <= day <= LATEST:
+        raise ValidationError({name: [f"Must be between {EARLIEST.isoformat()} and {LATEST.isoformat()}."]})
+    return day
 
 
 def period(request: Request) -> tuple[datetime.date, datetime.date, str]:

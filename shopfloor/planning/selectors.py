@@ -64,8 +64,8 @@ def work_centers_checked(*, codes: Iterable[str]) -> None:
         )
 
 
-def planning_inputs(*, now: datetime.datetime, first_day: datetime.date, last_day: datetime.date) -> PlanningInputs:
-    """Every work center's windows from ``first_day`` to ``last_day`` and every active operation: three queries."""
+def center_windows(*, first_day: datetime.date, last_day: datetime.date) -> dict[str, list[Window]]:
+    """Every work center's windows (by code, in code order) from ``first_day`` to ``last_day``: two queries."""
     centers = list(WorkCenter.objects.annotate(machines=Count("equipment")).order_by("code"))
     rules: dict[int, list[ShiftRule]] = {}
     for shift in Shift.objects.filter(work_center__isnull=False).order_by("start_time", "name"):
@@ -83,6 +83,12 @@ def planning_inputs(*, now: datetime.datetime, first_day: datetime.date, last_da
             efficiency=float(center.efficiency),
             capacity_hours_per_day=None if center.capacity_hours_per_day is None else float(center.capacity_hours_per_day),
         )
+    return windows
+
+
+def planning_inputs(*, now: datetime.datetime, first_day: datetime.date, last_day: datetime.date) -> PlanningInputs:
+    """Every work center's windows from ``first_day`` to ``last_day`` and every active operation: three queries."""
+    windows = center_windows(first_day=first_day, last_day=last_day)
     rows = (
         WorkOrderOperation.objects.filter(status__in=ACTIVE_STATUSES, work_order__status__in=ACTIVE_STATUSES)
         .order_by("work_order_id", "sequence")
@@ -98,7 +104,7 @@ def planning_inputs(*, now: datetime.datetime, first_day: datetime.date, last_da
             orders[number] = OrderInput(number, priority, due_date, day_start(due_date + DAY))
         hours = remaining_hours(setup_minutes=setup, run_minutes_per_unit=run, planned_qty=planned, confirmed_qty=good + scrap + rework)
         operations.append(OperationInput(key, number, sequence, center, hours))
-    return PlanningInputs(now, [center.code for center in centers], windows, list(orders.values()), operations)
+    return PlanningInputs(now, list(windows), windows, list(orders.values()), operations)
 
 
 def schedule_inputs(*, now: datetime.datetime | None = None) -> PlanningInputs:
@@ -121,17 +127,14 @@ def capacity_by_center(
     """Capacity and load of each work center (or only ``work_center``) per day from ``first_day`` to ``last_day``."""
     if work_center:
         work_centers_checked(codes=[work_center])
-    now = now or timezone.now()
-    today = now.astimezone(plant_zone()).date()
-    inputs = planning_inputs(
-        now=now, first_day=min(first_day, today - DAY), last_day=max(last_day, today + datetime.timedelta(days=HORIZON_DAYS))
-    )
+    inputs = schedule_inputs(now=now)  # the load runs from now, whatever days are asked for
     load = load_by_day(now=inputs.now, windows=inputs.windows, orders=inputs.orders, operations=inputs.operations)
+    asked = center_windows(first_day=first_day, last_day=last_day)
     answer = {}
-    for code in inputs.centers:
+    for code, windows in asked.items():
         if work_center and code != work_center:
             continue
-        capacity = capacity_by_day(inputs.windows[code])
+        capacity = capacity_by_day(windows)
         days = []
         day = first_day
         while day <= last_day:

@@ -171,6 +171,8 @@ def test_capacity_days_default_to_the_next_fourteen(scenario, operator):
         ({"to": "2030-02-30"}, "to"),
         ({"from": "2030-01-09", "to": "2030-01-08"}, "to"),
         ({"from": "2030-01-01", "to": "2031-06-01"}, "to"),
+        ({"from": "0001-01-01", "to": "0001-01-02"}, "from"),
+        ({"from": "9999-12-30"}, "from"),
     ],
 )
 def test_bad_days_are_400_naming_the_parameter(scenario, operator, path, query, field):
