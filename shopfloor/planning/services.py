@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from mes.models import WorkOrder
@@ -16,11 +16,17 @@ from shopfloor.shift_calendar import DAY
 
 # Loads and capacities are compared in hours rounded to this many places, as the API shows them.
 PLACES = 2
+# Two workers refreshing at once would each delete and insert the same rows: the second waits for
+# the first (PostgreSQL; SQLite has one writer anyway) and then reads what it committed.
+SCHEDULE_WRITER_LOCK = 0x5C4ED
 
 
 @transaction.atomic
 def schedule_refresh(*, now: datetime.datetime | None = None) -> int:
     """Compute the schedule from now and store it in place of the last one; returns the operations placed."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SCHEDULE_WRITER_LOCK])
     inputs = schedule_inputs(now=now)
     result = schedule(now=inputs.now, windows=inputs.windows, orders=inputs.orders, operations=inputs.operations)
     computed_at = timezone.now()

@@ -391,3 +391,14 @@ def test_strict_release_from_the_page_takes_the_reason_as_the_override(overloadi
 
     assert WorkOrder.objects.get(number="WO-4").status == "released"
     assert Event.objects.get(object_key="WO-4", action="release_over_capacity").reason == "Overtime on Monday"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgresql_only(reason="two connections writing at once; SQLite has one writer anyway")
+def test_refreshes_at_once_each_store_the_whole_schedule(scenario):
+    from tests.mes.test_concurrency import run_at_once
+
+    outcomes = run_at_once([schedule_refresh] * 4)
+
+    assert outcomes == [("ok", 6)] * 4
+    assert PlannedOperation.objects.count() == 6
