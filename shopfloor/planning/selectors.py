@@ -33,8 +33,7 @@ HORIZON_DAYS = 366
 @dataclass(frozen=True)
 class PlanningInputs:
     now: datetime.datetime
-    centers: list[str]  # codes, in order
-    windows: dict[str, list[Window]]
+    windows: dict[str, list[Window]]  # by work center code, in code order
     orders: list[OrderInput]
     operations: list[OperationInput]
 
@@ -104,7 +103,7 @@ def planning_inputs(*, now: datetime.datetime, first_day: datetime.date, last_da
             orders[number] = OrderInput(number, priority, due_date, day_start(due_date + DAY))
         hours = remaining_hours(setup_minutes=setup, run_minutes_per_unit=run, planned_qty=planned, confirmed_qty=good + scrap + rework)
         operations.append(OperationInput(key, number, sequence, center, hours))
-    return PlanningInputs(now, list(windows), windows, list(orders.values()), operations)
+    return PlanningInputs(now, windows, list(orders.values()), operations)
 
 
 def schedule_inputs(*, now: datetime.datetime | None = None) -> PlanningInputs:
