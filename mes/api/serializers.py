@@ -374,6 +374,22 @@ class WorkOrderOutSerializer(serializers.Serializer):
     operations = OperationOutSerializer(many=True)
 
 
+class ReleaseWarningSerializer(serializers.Serializer):
+    """One of two shapes, told apart by ``code``."""
+
+    code = serializers.ChoiceField(choices=["work_center_overloaded", "cannot_make_due_date"])
+    work_center = serializers.CharField(required=False)
+    date = serializers.DateField(required=False)
+    load_hours = serializers.FloatField(required=False)
+    capacity_hours = serializers.FloatField(required=False)
+    predicted_finish = serializers.DateTimeField(required=False, allow_null=True)
+    due_date = serializers.DateField(required=False)
+
+
+class ReleaseOutSerializer(WorkOrderOutSerializer):
+    warnings = ReleaseWarningSerializer(many=True)
+
+
 class ErpSyncOutSerializer(serializers.Serializer):
     state = serializers.ChoiceField(choices=SYNC_STATES)
     attempts = serializers.IntegerField()

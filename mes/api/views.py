@@ -276,7 +276,7 @@ def transition_view(action: str) -> Callable:
         summary=f"{action.title()} a work order",
         description=RELEASE_DESCRIPTION if action == "release" else "",
         request=s.ReleaseSerializer if action == "release" else s.TransitionSerializer,
-        responses={200: s.WorkOrderOutSerializer, **ERRORS},
+        responses={200: s.ReleaseOutSerializer if action == "release" else s.WorkOrderOutSerializer, **ERRORS},
     )(view.post)
     return view.as_view()
 
