@@ -30,6 +30,7 @@ from mes.models import (
     WorkCenter,
 )
 from mes.services.audit import event_record
+from mes.services.reschedule import reschedule_after_commit
 
 
 @dataclass
@@ -143,7 +144,10 @@ def work_center_upsert(
         wanted["line"] = line
     if efficiency is not None:
         wanted["efficiency"] = efficiency
-    return _upsert(WorkCenter, key_field="code", key=code, wanted=wanted, actor=actor)
+    result = _upsert(WorkCenter, key_field="code", key=code, wanted=wanted, actor=actor)
+    if result.changed:
+        reschedule_after_commit()  # its capacity changed
+    return result
 
 
 @transaction.atomic

@@ -101,6 +101,8 @@ def work_order_upsert(
         object_type="work_order", object_key=number, action="update", actor=actor, work_order=work_order,
         before=before, after=_snapshot(work_order),
     )
+    if work_order.status != Status.PLANNED:  # its date, priority or quantity moves it in the schedule
+        reschedule_after_commit()
     return UpsertResult(work_order, created=False, changed=True)
 
 

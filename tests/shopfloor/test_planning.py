@@ -29,7 +29,8 @@ from django.core.cache import cache
 
 from mes.models import Event, WorkOrder
 from mes.services.reschedule import RESCHEDULE_QUEUED_FLAG, reschedule_enqueue, reschedule_throttle_reset
-from mes.services.work_orders import work_order_transition
+from mes.services.master_data import work_center_upsert
+from mes.services.work_orders import work_order_transition, work_order_upsert
 from shopfloor.models import PlannedOperation, Shift
 from shopfloor.planning.core import windows_of
 from shopfloor.planning.services import schedule_refresh
@@ -306,7 +307,7 @@ def _reschedule_requests(callbacks) -> list:
     return [callback for callback in callbacks if callback is reschedule_enqueue]
 
 
-@pytest.mark.parametrize("trigger", ["confirmation", "release", "calendar"])
+@pytest.mark.parametrize("trigger", ["confirmation", "release", "calendar", "due date", "capacity"])
 def test_changes_ask_for_a_schedule_after_their_commit(scenario, django_capture_on_commit_callbacks, trigger):
     reschedule_throttle_reset()
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -317,6 +318,10 @@ def test_changes_ask_for_a_schedule_after_their_commit(scenario, django_capture_
             RoutingFactory(item=item, operations=[{"sequence": 10, "work_center": scenario["WC-B"], "setup_minutes": D(60)}])
             WorkOrderFactory(number="WO-6", item=item, due_date=MONDAY + datetime.timedelta(days=30))
             work_order_transition(number="WO-6", action="release")
+        elif trigger == "due date":
+            work_order_upsert(number="WO-3", item=WorkOrder.objects.get(number="WO-3").item.code, quantity=D(1), due_date=MONDAY)
+        elif trigger == "capacity":
+            work_center_upsert(code="WC-A", name="Cutting", efficiency=D("0.9"))
         else:
             shifts_set(work_center_code="WC-A", shifts=[ShiftSpec(name="Day", start_time=datetime.time(7), end_time=datetime.time(15), weekdays="12345")])
         assert cache.get(RESCHEDULE_QUEUED_FLAG) is None  # nothing queued inside the transaction
