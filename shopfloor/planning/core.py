@@ -28,6 +28,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 UTC = datetime.UTC
+# Work of less than this (in seconds) is rounding, not a reason to spill into the next shift.
+EPSILON = 1e-3
 
 
 @dataclass(frozen=True)
@@ -120,8 +122,8 @@ class _Timeline:
                 if start is None:
                     start = begin
                 available = (self.ends[index] - begin) * rate
-                if available >= seconds:
-                    return start, begin + seconds / rate
+                if available >= seconds - EPSILON:
+                    return start, begin + max(seconds, 0.0) / rate
                 seconds -= available
             index += 1
         return None
@@ -133,7 +135,7 @@ class _Timeline:
         seconds = hours * 3600
         placed: list[tuple[int, float]] = []
         cursor = until
-        while seconds > 0 and index >= 0 and self.ends[index] > not_before:
+        while seconds > EPSILON and index >= 0 and self.ends[index] > not_before:
             finish = min(until, self.ends[index])
             begin = max(not_before, self.starts[index])
             rate = self.rates[index]
@@ -190,7 +192,7 @@ def load_by_day(
             placed, cursor, left = timeline.backward(cursor, now_seconds, operation.hours)
             for index, hours in placed:
                 add(operation.work_center, timeline.windows[index].day, number, hours)
-            if left > 1e-9:
+            if left * 3600 > EPSILON:
                 first = timeline.first_index_from(now_seconds)
                 day = timeline.windows[first].day if first is not None else now.date()
                 add(operation.work_center, day, number, left)
@@ -220,7 +222,7 @@ def schedule(
     unscheduled: list[int] = []
 
     def to_datetime(seconds: float) -> datetime.datetime:
-        return datetime.datetime.fromtimestamp(seconds, tz=UTC)
+        return datetime.datetime.fromtimestamp(round(seconds), tz=UTC)  # to the second: a plan, not a stopwatch
 
     def finish_order(number: str, position: int, at: float) -> None:
         """Queue the order's operation at ``position`` (ready at ``at``), or record the order's finish."""

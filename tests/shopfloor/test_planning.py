@@ -32,7 +32,7 @@ from mes.services.reschedule import RESCHEDULE_QUEUED_FLAG, reschedule_enqueue, 
 from mes.services.master_data import work_center_upsert
 from mes.services.work_orders import work_order_transition, work_order_upsert
 from shopfloor.models import PlannedOperation, Shift
-from shopfloor.planning.core import windows_of
+from shopfloor.planning.core import OperationInput, OrderInput, Window, schedule, windows_of
 from shopfloor.planning.services import schedule_refresh
 from shopfloor.services import ShiftSpec, shifts_set
 from shopfloor.shift_calendar import PlannedSpan
@@ -407,3 +407,20 @@ def test_refreshes_at_once_each_store_the_whole_schedule(scenario):
 
     assert outcomes == [("ok", 6)] * 4
     assert PlannedOperation.objects.count() == 6
+
+
+def test_a_hair_of_rounding_does_not_spill_into_the_next_shift():
+    monday = [
+        Window(datetime.datetime(2030, 1, 7 + day, 8, tzinfo=ZONE), datetime.datetime(2030, 1, 7 + day, 16, tzinfo=ZONE), MONDAY, 1.0)
+        for day in range(2)
+    ]
+    orders = [OrderInput("WO-9", 5, MONDAY, datetime.datetime(2030, 1, 8, tzinfo=ZONE))]
+    # 7 min + 473 min as hours, the way minutes add up: a float a hair off 8 h
+    operations = [OperationInput(1, "WO-9", 10, "WC-A", (7 / 60 + 473 / 60) + 1e-9)]
+
+    result = schedule(now=NOW, windows={"WC-A": monday}, orders=orders, operations=operations)
+
+    assert [(placed.start, placed.finish) for placed in result.operations] == [
+        (datetime.datetime(2030, 1, 7, 8, tzinfo=ZONE), datetime.datetime(2030, 1, 7, 16, tzinfo=ZONE))
+    ]
+    assert result.finishes == {"WO-9": datetime.datetime(2030, 1, 7, 16, tzinfo=ZONE)}
