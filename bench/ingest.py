@@ -513,6 +513,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--quiet-below", type=float, default=0.25, help="machine busy share counted as quiet (default 0.25)")
     parser.add_argument("--broker-url", default="memory://", help="CELERY_BROKER_URL for the servers (default memory://)")
     parser.add_argument("--keep-db", action="store_true", help="do not drop the database at the end")
+    parser.add_argument(
+        "--inspection-every", type=int, default=0,
+        help="give the benched operation an inspection plan of one every_n characteristic with this n (issue 13; 0: none)",
+    )
     args = parser.parse_args()
     args.phase_set = {name.strip() for name in args.phases.split(",") if name.strip()}
     unknown = args.phase_set - {"baseline", "single", "bulk", "backflush"}
@@ -544,7 +548,7 @@ def main() -> int:
         baseline_env = django_env(args, database_url, "bench.baseline_settings", var_dir)
         subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=product_env, check=True)
         seeded = subprocess.run(
-            [PYTHON, "-m", "bench.setup_data", "--orders", str(args.orders)],
+            [PYTHON, "-m", "bench.setup_data", "--orders", str(args.orders), "--inspection-every", str(args.inspection_every)],
             cwd=ROOT, env=product_env, check=True, capture_output=True, text=True,
         )
         seed = json.loads(seeded.stdout.strip().splitlines()[-1])

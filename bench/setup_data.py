@@ -23,6 +23,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--orders", type=int, default=200)
     parser.add_argument("--quantity", type=int, default=1_000_000)
+    parser.add_argument("--inspection-every", type=int, default=0, help="an every_n inspection plan on operation 10 (0: none)")
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mes.settings")
@@ -52,6 +53,14 @@ def main() -> None:
             {"sequence": 30, "name": "Pack", "work_center": "BENCH-PACK", "setup_minutes": 0, "run_minutes_per_unit": "0.2"},
         ],
     )
+    if args.inspection_every:
+        # Issue 13's bench: the gate's cost on the benched operation (n beyond what a run reports: nothing refused).
+        from mes.services.quality import inspection_plan_set
+
+        sampling = {"rule": "every_n", "n": args.inspection_every}
+        inspection_plan_set(item_code="BENCH-ITEM", sequence=10, characteristics=[
+            {"code": "WIDTH", "name": "Width", "kind": "attribute", "sampling": sampling, "mandatory": True},
+        ])
     employee_upsert(badge="B-BENCH-01", name="Bench Operator")
     due = datetime.date.today() + datetime.timedelta(days=30)
     numbers = []

@@ -10,6 +10,11 @@ from django.utils import formats, numberformat
 THOUSANDTH = Decimal("0.001")
 
 
+def plain(*, quantity: Decimal) -> str:
+    """A quantity as people write it in a message: 10, 2.5 — never 1E+1 or 10.000 (no grouping)."""
+    return f"{quantity.normalize():f}"
+
+
 @dataclass(frozen=True)
 class Numbers:
     """The active language's way of writing numbers, looked up once for a whole page of them."""

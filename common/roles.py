@@ -64,6 +64,16 @@ CAPABILITIES: dict[str, Capability] = {
         "stations bound to it)",
     ),
     "confirmation.reverse": Capability(_roles(PLANNER, SUPERVISOR, ADMIN), "reverse confirmations"),
+    "inspection_plan.write": Capability(
+        _roles(QUALITY, INTEGRATION, ADMIN), "set inspection plans of routing operations (copied into orders at release)"
+    ),
+    "inspection.record": Capability(
+        _roles(OPERATOR, SUPERVISOR, QUALITY, ADMIN), "record inspection results (API and station)"
+    ),
+    "inspection.record_for_anyone": Capability(
+        _roles(SUPERVISOR, QUALITY, ADMIN),
+        "name any `inspector_badge` in a result (a token without it names only the badge bound to it)",
+    ),
     "lot.write": Capability(_roles(INTEGRATION, ADMIN), "upsert the ERP's lots staged for production (single and bulk)"),
     "material.issue": Capability(
         _roles(OPERATOR, SUPERVISOR, INTEGRATION, ADMIN), "issue components to an order's operation (API and station scans)"
@@ -83,6 +93,13 @@ CAPABILITIES: dict[str, Capability] = {
     "metrics.read": Capability(
         _roles(SUPERVISOR, INTEGRATION, ADMIN), "read `/metrics` from outside `METRICS_ALLOW_FROM` (with a token)"
     ),
+    "andon.raise": Capability(
+        _roles(OPERATOR, SUPERVISOR, QUALITY, ADMIN), "raise an andon call (API, station)"
+    ),
+    "andon.handle": Capability(
+        _roles(SUPERVISOR, QUALITY, ADMIN), "acknowledge, resolve and close andon calls"
+    ),
+    "andon_ladder.write": Capability(_roles(ADMIN), "set andon escalation ladders (API and administration)"),
     # --- pages ------------------------------------------------------------------------------
     "board.view": Capability(_roles(OPERATOR, PLANNER, SUPERVISOR, QUALITY, ADMIN), "open the progress board"),
     "planning.view": Capability(

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -37,6 +37,11 @@ WAITING_STATES = sources_of(OutboxMessage.State.SENDING)
 
 class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500, allow_blank=False)
+
+
+def reason_example(reason: str) -> list[OpenApiExample]:
+    """The request example of an action that takes only a reason."""
+    return [OpenApiExample("With a reason", value={"reason": reason}, request_only=True)]
 
 
 class BulkReplaySerializer(ReasonSerializer):
@@ -84,7 +89,8 @@ class MessageDetailView(ApiView):
 class MessageReplayView(ApiView):
     capabilities = {"POST": "erp_sync.resolve"}
 
-    @extend_schema(operation_id="v1_sync_messages_replay_create", tags=["erp-sync"], summary="Send a dead message again (with a reason; audited)", request=ReasonSerializer, responses={200: dict, **ERRORS})
+    @extend_schema(operation_id="v1_sync_messages_replay_create", tags=["erp-sync"], summary="Send a dead message again (with a reason; audited)", request=ReasonSerializer, responses={200: dict, **ERRORS},
+                   examples=reason_example("Material master fixed in the ERP; the posting can go through now."))
     def post(self, request: Request, message_id: int) -> Response:
         data = validated(ReasonSerializer, request.data)
         services.messages_replay(message_ids=[check_number("id", message_id)], reason=data["reason"], actor=request.user)
@@ -94,7 +100,8 @@ class MessageReplayView(ApiView):
 class MessageBulkReplayView(ApiView):
     capabilities = {"POST": "erp_sync.resolve"}
 
-    @extend_schema(operation_id="v1_sync_messages_bulk_replay_create", tags=["erp-sync"], summary="Send several dead messages again, all or none", request=BulkReplaySerializer, responses={200: dict, **ERRORS})
+    @extend_schema(operation_id="v1_sync_messages_bulk_replay_create", tags=["erp-sync"], summary="Send several dead messages again, all or none", request=BulkReplaySerializer, responses={200: dict, **ERRORS},
+                   examples=[OpenApiExample("Three messages", value={"ids": [1041, 1042, 1045], "reason": "ERP period reopened."}, request_only=True)])
     def post(self, request: Request) -> Response:
         data = validated(BulkReplaySerializer, request.data)
         messages = services.messages_replay(message_ids=data["ids"], reason=data["reason"], actor=request.user)
@@ -104,7 +111,8 @@ class MessageBulkReplayView(ApiView):
 class MessageDiscardView(ApiView):
     capabilities = {"POST": "erp_sync.resolve"}
 
-    @extend_schema(tags=["erp-sync"], summary="Give up on a dead message so its order can proceed (with a reason; audited)", request=ReasonSerializer, responses={200: dict, **ERRORS})
+    @extend_schema(tags=["erp-sync"], summary="Give up on a dead message so its order can proceed (with a reason; audited)", request=ReasonSerializer, responses={200: dict, **ERRORS},
+                   examples=reason_example("Booked by hand in the ERP as document 4900012345."))
     def post(self, request: Request, message_id: int) -> Response:
         data = validated(ReasonSerializer, request.data)
         services.message_discard(message_id=check_number("id", message_id), reason=data["reason"], actor=request.user)
@@ -246,6 +254,13 @@ class ConnectionView(ApiView):
         tags=["erp-sync"],
         summary="Create or change an ERP connection by name; secrets are write-only",
         request=ConnectionSerializer,
+        examples=[
+            OpenApiExample(
+                "ERPNext with an API token",
+                value={"kind": "erpnext", "url": "https://erp.example.com", "token": "api-key:api-secret", "timeout_seconds": 10, "is_default": True},
+                request_only=True,
+            )
+        ],
         responses={200: dict, 201: dict, **ERRORS},
     )
     def put(self, request: Request, name: str) -> Response:
@@ -295,6 +310,21 @@ class MappingPreviewView(ApiView):
         tags=["erp-sync"],
         summary="Preview a REST field mapping against the most recent confirmation, with its problems",
         request=MappingPreviewSerializer,
+        examples=[
+            OpenApiExample(
+                "Order, operation and quantities",
+                value={
+                    "mapping": {
+                        "order": {"from": "work_order"},
+                        "step": {"format": "{work_order}-{operation:04d}"},
+                        "yield": {"from": "good_qty", "type": "number"},
+                        "posted_at": {"from": "confirmed_at", "date_format": "%Y-%m-%d %H:%M"},
+                    },
+                    "time_zone": "Asia/Shanghai",
+                },
+                request_only=True,
+            )
+        ],
         responses={200: dict, **ERRORS},
     )
     def post(self, request: Request) -> Response:

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from common.api.base import ERRORS, ApiView, check_number, validated
 from erp_sync import reconciliation
-from erp_sync.api import ReasonSerializer
+from erp_sync.api import ReasonSerializer, reason_example
 from erp_sync.models import Drift
 
 DRIFT_KINDS = list(Drift.Kind.values)
@@ -52,6 +52,7 @@ class DriftRepairView(ApiView):
         tags=["erp-sync"],
         summary="Repair a drift (with a reason; audited): resend what the ERP is missing, queue the cancellation of what it holds extra (both through the outbox)",
         request=ReasonSerializer,
+        examples=reason_example("The ERP lost the posting in the 3 December outage."),
         responses={200: dict, **ERRORS},
     )
     def post(self, request: Request, drift_id: int) -> Response:

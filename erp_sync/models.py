@@ -24,6 +24,7 @@ class ErpConnection(models.Model):
         SAP = "sap", "SAP S/4HANA (OData)"
         ERPNEXT = "erpnext", "ERPNext"
         ODOO = "odoo", "Odoo"
+        KINGDEE = "kingdee", _("Kingdee K/3 Cloud")
         REST = "rest", _("generic REST / webhook")
 
     name = models.SlugField(_("name"), max_length=64, unique=True)

@@ -241,16 +241,20 @@ def sync_state_of(*, message: OutboxMessage) -> dict[str, Any]:
     }
 
 
+def _messages_of(source_uuids: list[uuid.UUID]) -> dict[uuid.UUID, OutboxMessage]:
+    return {message.source_uuid: message for message in OutboxMessage.objects.filter(source_uuid__in=source_uuids)}
+
+
 def sync_states(*, source_uuids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
-    """The ERP journey of each recorded fact, keyed by its UUID (one query)."""
+    """The ERP journey of each recorded fact, keyed by its UUID, with its message's id for a page's link (one query)."""
     return {
-        message.source_uuid: sync_state_of(message=message)
-        for message in OutboxMessage.objects.filter(source_uuid__in=source_uuids)
+        source_uuid: {**sync_state_of(message=message), "message_id": message.pk}
+        for source_uuid, message in _messages_of(source_uuids).items()
     }
 
 
 def confirmation_sync_state(*, source_uuid: uuid.UUID, message: OutboxMessage | None = None) -> dict[str, Any] | None:
     """Where one recorded fact stands: from the message written with it a moment ago, else as stored."""
-    if message is not None:
-        return sync_state_of(message=message)
-    return sync_states(source_uuids=[source_uuid]).get(source_uuid)
+    if message is None:
+        message = _messages_of([source_uuid]).get(source_uuid)
+    return sync_state_of(message=message) if message is not None else None

@@ -16,6 +16,8 @@ from erp_sync.outbox import SETTLED_STATES, sync_label, sync_state_of
 
 # --- sync health -------------------------------------------------------------------------
 
+#: The health page's name for messages without a destination when no connection is the default.
+NO_CONNECTION = "(no connection)"
 #: The states of a message still on its way to the ERP (neither there, nor dead, nor given up).
 PENDING_STATES = (OutboxMessage.State.QUEUED, OutboxMessage.State.SENDING, OutboxMessage.State.RETRYING)
 
@@ -80,7 +82,7 @@ def sync_health() -> dict[str, Any]:
         for row in connections
     }
     for row in rows:
-        name = row["destination"] or default_name or "(no connection)"
+        name = row["destination"] or default_name or NO_CONNECTION
         entry = per_connection.setdefault(
             name, {"name": name, "kind": None, "is_default": False, "is_enabled": False, "pending": 0, "retrying": 0,
                    "dead": 0, "sent_last_hour": 0, "oldest": None, "latency_ms": _percentiles([])},
@@ -226,3 +228,44 @@ def mapping_preview(*, mapping: dict[str, Any], time_zone: str | None = None) ->
     except field_mapping.MappingError as error:
         return {"source": source, "problems": {"": str(error)}, "body": None}
     return {"source": source, "problems": {}, "body": body}
+
+
+# --- messages by state, for the page that lists them ----------------------------------------
+
+#: The page's state filter: each state, and "waiting" for every message still on its way (the health page's column).
+WAITING = "waiting"
+MESSAGE_LIST_LIMIT = 200
+
+
+def _message_filter(*, work_order: str, connection: str) -> Q:
+    where = Q()
+    if work_order:
+        where &= Q(partition_key=work_order)
+    if connection == NO_CONNECTION:
+        where &= Q(destination="")
+    elif connection:
+        # Messages without a destination go to the default connection (as the health page counts them).
+        is_default = ErpConnection.objects.filter(name=connection, is_default=True).exists()
+        where &= (Q(destination=connection) | Q(destination="")) if is_default else Q(destination=connection)
+    return where
+
+
+def message_list(*, state: str = "", work_order: str = "", connection: str = "") -> dict[str, Any]:
+    """The messages matching the filters, oldest waiting first (newest first once settled), at most
+    ``MESSAGE_LIST_LIMIT``, and how many there are in each state under the other filters (three queries)."""
+    where = _message_filter(work_order=work_order, connection=connection)
+    counts = dict(OutboxMessage.objects.filter(where).order_by().values_list("state").annotate(n=Count("id")))
+    messages = OutboxMessage.objects.filter(where)
+    if state:
+        messages = messages.filter(state__in=PENDING_STATES if state == WAITING else [state])
+    # What still waits is listed oldest first (the one holding the others back on top); the rest newest first.
+    messages = messages.order_by("-id") if not state or state in SETTLED_STATES else messages.order_by("created_at", "id")
+    rows = list(messages.only("pk", "partition_key", "sequence", "kind", "state", "destination", "attempts", "created_at",
+                              "acknowledged_at", "erp_document", "last_error")[:MESSAGE_LIST_LIMIT])
+    return {
+        "outbox_messages": rows,
+        "counts": [{"state": value, "label": label, "count": counts.get(value, 0)} for value, label in OutboxMessage.State.choices],
+        "waiting": sum(counts.get(value, 0) for value in PENDING_STATES),
+        "total": sum(counts.values()),
+        "limit": MESSAGE_LIST_LIMIT,
+    }

@@ -13,7 +13,7 @@ from common.errors import DomainError
 from common.roles import may
 from erp_sync import reconciliation, services
 from erp_sync.models import Drift, OutboxMessage
-from erp_sync.selectors import message_journey, sync_health
+from erp_sync.selectors import NO_CONNECTION, WAITING, message_journey, message_list, sync_health
 
 MAX_ID = 2**63 - 1
 
@@ -58,6 +58,18 @@ def message_page(request: HttpRequest, message_id: int) -> HttpResponse:
     return render(request, "erp_sync/message.html", {"message": journey})
 
 
+
+@capability_required("erp_sync.view")
+@require_safe
+def message_list_page(request: HttpRequest) -> HttpResponse:
+    """Messages by state (``waiting``: every one still on its way), work order and connection; each a way to its journey."""
+    state = request.GET.get("state", "")
+    state = state if state in {WAITING, *OutboxMessage.State.values} else ""
+    filters = {"state": state, "work_order": request.GET.get("work_order", "").strip()[:64],
+               "connection": request.GET.get("connection", "").strip()[:64]}
+    return render(request, "erp_sync/messages.html", {
+        **message_list(**filters), "filters": filters, "waiting_state": WAITING, "no_connection": NO_CONNECTION,
+    })
 
 
 @capability_required("erp_sync.view")

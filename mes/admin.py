@@ -10,7 +10,9 @@ from django.utils.translation import gettext_lazy as _
 
 from mes import models
 from mes.admin_audit import AuditedAdmin, ReadOnlyAdmin
+from common.errors import DomainError
 from mes.services.accounts import PIN_PATTERN, api_token_revoke, employee_pin_set
+from mes.services.quality import characteristic_check, routing_operation_check
 
 
 @admin.register(models.UnitOfMeasure)
@@ -64,6 +66,55 @@ class RoutingAdmin(AuditedAdmin):
 
     def audit_key(self, routing):
         return routing.item.code
+
+
+class InspectionCharacteristicForm(forms.ModelForm):
+    """Checked by the rules the API's plans follow (``mes.services.quality.characteristic_check``)."""
+
+    class Meta:
+        model = models.InspectionCharacteristic
+        fields = "__all__"
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        unit = data.get("unit")
+        spec = {
+            "code": data["code"], "name": data["name"], "kind": data["kind"], "nominal": data.get("nominal"),
+            "lower_limit": data.get("lower_limit"), "upper_limit": data.get("upper_limit"), "unit": unit.code if unit else "",
+            "sampling": {"rule": data["sampling_rule"], "n": data.get("sampling_n")}, "mandatory": data.get("mandatory", False),
+        }
+        try:
+            routing_operation_check(item=data["item"], sequence=data["sequence"])
+            characteristic_check(index=0, spec=spec, units={unit.code: unit} if unit else {})
+        except DomainError as error:
+            raise forms.ValidationError(error.message) from None
+        return data
+
+
+@admin.register(models.InspectionCharacteristic)
+class InspectionCharacteristicAdmin(AuditedAdmin):
+    """An item's inspection plans, one characteristic per row; released orders keep the copy they were released with."""
+
+    audit_object_type = "inspection_plan"
+    form = InspectionCharacteristicForm
+    list_display = ["item", "sequence", "position", "code", "name", "kind", "lower_limit", "upper_limit", "unit", "sampling_rule", "sampling_n", "mandatory"]
+    list_filter = ["kind", "sampling_rule", "mandatory"]
+    search_fields = ["item__code", "code", "name"]
+    list_select_related = ["item", "unit"]
+    autocomplete_fields = ["item"]
+
+    def audit_key(self, characteristic):
+        return f"{characteristic.item.code}/{characteristic.sequence}"  # as the plan service names it
+
+
+@admin.register(models.InspectionResult)
+class InspectionResultAdmin(ReadOnlyAdmin):
+    list_display = ["uuid", "work_order", "operation", "characteristic", "sample_no", "value", "passed", "serial", "inspector", "recorded_at"]
+    list_filter = ["passed"]
+    search_fields = ["uuid", "client_id", "work_order__number", "characteristic__code", "serial"]
+    list_select_related = ["work_order", "operation", "characteristic", "inspector"]
 
 
 @admin.register(models.WorkCenter)

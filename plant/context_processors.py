@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from django.contrib import admin
+
 from common.roles import may
 
 
@@ -12,7 +14,10 @@ def pages(request) -> dict:
         "may_see_oee": may(user, "oee.view"),
         "may_trace": may(user, "trace.view"),
         "may_supervise": may(user, "station.manage"),
+        "may_resolve_unassigned": may(user, "unassigned_production.resolve"),
         "may_see_sync": may(user, "erp_sync.view"),
         "may_read_api": may(user, "api.read"),
-        "may_administer": may(user, "admin.site"),
+        # The administration's own door: its role and Django's staff flag (plant.admin_site), so the
+        # menu never offers a page that would answer with its sign-in form.
+        "may_administer": user is not None and admin.site.has_permission(request),
     }

@@ -1,7 +1,10 @@
 from csp.constants import SELF, UNSAFE_INLINE
 from csp.decorators import csp_replace
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.decorators.http import require_safe
+from django.views.generic import RedirectView
 from drf_spectacular.views import (
     SpectacularAPIView,
     SpectacularRedocView,
@@ -27,6 +30,7 @@ urlpatterns = [
     path("metrics", erp_sync_api.metrics, name="metrics"),
     path("sync/", erp_sync_views.health_page, name="sync-health"),
     path("sync/dead-letters/", erp_sync_views.dead_letters_page, name="sync-dead-letters"),
+    path("sync/messages/", erp_sync_views.message_list_page, name="sync-messages"),
     path("sync/messages/<int:message_id>/", erp_sync_views.message_page, name="sync-message"),
     path("oee/", machine_pages.oee_overview, name="oee-overview"),
     path("oee/<str:code>/", machine_pages.oee_detail, name="oee-detail"),
@@ -51,6 +55,8 @@ urlpatterns = [
         name="api-redoc",
     ),
     path("health", home.health, name="health"),
+    # Pages that link no icon of their own (the admin, ReDoc) make the browser ask for /favicon.ico.
+    path("favicon.ico", require_safe(RedirectView.as_view(url=static("mes/favicon.svg"), permanent=True)), name="favicon"),
 ]
 
 handler400 = errors.bad_request

@@ -6,7 +6,7 @@ from django.http import HttpResponse
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,7 +16,8 @@ from common.errors import DomainError, ErrorKind
 from mes.models import Lot
 from shopfloor.documents.labels import lot_label_pdf
 from shopfloor.documents.views import document_language, unknown_language
-from shopfloor.oee import PeriodError, equipment_oee_report
+from common.period import PeriodError
+from shopfloor.oee import equipment_oee_report
 from shopfloor.services import (
     equipment_signals_get,
     equipment_signals_public,
@@ -40,6 +41,19 @@ class EquipmentSignalsView(InboundWriteView):
         summary="Set the machine's signal mapping (Modbus TCP, OPC UA or MQTT); every bad field is named. "
         "A device password is answered as \"***\"; sending \"***\" back keeps the stored one",
         request=dict,
+        examples=[
+            OpenApiExample(
+                "Modbus TCP: a good-parts counter and a running flag",
+                value={
+                    "protocol": "modbus", "host": "10.0.4.21", "port": 502, "unit_id": 1, "poll_interval_s": 1,
+                    "signals": {
+                        "good_count": {"register": 0, "kind": "holding", "type": "uint32", "word_order": "big"},
+                        "running": {"register": 4, "kind": "holding", "type": "uint16"},
+                    },
+                },
+                request_only=True,
+            )
+        ],
         responses={200: dict, 201: dict, **ERRORS},
     )
     def put(self, request: Request, code: str) -> Response:
@@ -63,7 +77,8 @@ class OperationStartView(InboundWriteView):
     capabilities = {"POST": "operation.run_on_equipment"}
 
     @extend_schema(tags=["work-orders"], summary="Start an operation on a machine: its counts are confirmed on it from now on",
-                   request=OperationEquipmentSerializer, responses={200: dict, **ERRORS})
+                   request=OperationEquipmentSerializer, responses={200: dict, **ERRORS},
+                   examples=[OpenApiExample("On a machine", value={"equipment": "CUT-01"}, request_only=True)])
     def post(self, request: Request, number: str, sequence: int) -> Response:
         data = validated(OperationEquipmentSerializer, request.data or {})
         if not data.get("equipment"):
@@ -78,7 +93,9 @@ class OperationStopView(InboundWriteView):
     capabilities = {"POST": "operation.run_on_equipment"}
 
     @extend_schema(tags=["work-orders"], summary="Stop counting machine output on an operation (one machine, or all)",
-                   request=OperationEquipmentSerializer, responses={200: dict, **ERRORS})
+                   request=OperationEquipmentSerializer, responses={200: dict, **ERRORS},
+                   examples=[OpenApiExample("One machine", value={"equipment": "CUT-01"}, request_only=True),
+                             OpenApiExample("Every machine it runs on", value={}, request_only=True)])
     def post(self, request: Request, number: str, sequence: int) -> Response:
         data = validated(OperationEquipmentSerializer, request.data or {})
         stopped = operation_stop_on_equipment(

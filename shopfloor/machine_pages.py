@@ -14,7 +14,8 @@ from django.views.decorators.http import require_http_methods, require_safe
 from common.access import capability_required
 from common.errors import DomainError
 from mes.models import ReasonCode
-from shopfloor.oee import PeriodError, equipment_board_rows, equipment_oee_page
+from common.period import PeriodError
+from shopfloor.oee import equipment_board_rows, equipment_oee_page
 from shopfloor.oee_charts import timeline_chart, trend_chart
 from shopfloor.production import scrap_reason_default
 from shopfloor.selectors import unassigned_production_rows

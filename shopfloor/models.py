@@ -367,6 +367,116 @@ class ConsumedLot(models.Model):
         return f"{self.gtin + ' ' if self.gtin else ''}{self.lot}"
 
 
+class AndonCall(models.Model):
+    """A call for help from the shop floor (a person at a station, or raised by the product itself
+    for a cause it watches), followed from open to closed, each step with who and when."""
+
+    class Kind(models.TextChoices):
+        EQUIPMENT = "equipment", _("equipment")
+        MATERIAL = "material", _("material")
+        QUALITY = "quality", _("quality")
+        MAINTENANCE = "maintenance", _("maintenance")
+        HELP = "help", _("help")
+
+    class Severity(models.TextChoices):
+        LOW = "low", _("low")
+        MEDIUM = "medium", _("medium")
+        HIGH = "high", _("high")
+        CRITICAL = "critical", _("critical")
+
+    class State(models.TextChoices):
+        OPEN = "open", _("open")
+        ACKNOWLEDGED = "acknowledged", _("acknowledged")
+        RESOLVED = "resolved", _("resolved")
+        CLOSED = "closed", _("closed")
+
+    uuid = models.UUIDField(_("UUID"), unique=True, editable=False)
+    client_id = models.UUIDField(_("client id"), null=True, blank=True, unique=True)
+    request_hash = models.CharField(_("request fingerprint"), max_length=64, blank=True)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    severity = models.CharField(_("severity"), max_length=16, choices=Severity.choices)
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.OPEN)
+    work_center = models.ForeignKey("mes.WorkCenter", models.PROTECT, related_name="andon_calls", verbose_name=_("work center"))
+    equipment = models.ForeignKey("mes.Equipment", models.PROTECT, null=True, blank=True, related_name="andon_calls", verbose_name=_("equipment"))
+    work_order = models.ForeignKey("mes.WorkOrder", models.PROTECT, null=True, blank=True, related_name="andon_calls", verbose_name=_("work order"))
+    note = models.CharField(_("note"), max_length=500, blank=True)
+    station = models.CharField(_("station"), max_length=64, blank=True)
+    raised_at = models.DateTimeField(_("raised at"))
+    raised_by = models.CharField(_("raised by"), max_length=150, blank=True)
+    acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
+    acknowledged_by = models.CharField(_("acknowledged by"), max_length=150, blank=True)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    resolved_by = models.CharField(_("resolved by"), max_length=150, blank=True)
+    resolution_note = models.CharField(_("resolution"), max_length=1000, blank=True)
+    root_cause = models.CharField(_("root cause"), max_length=500, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    closed_by = models.CharField(_("closed by"), max_length=150, blank=True)
+
+    class Meta:
+        verbose_name = _("andon call")
+        verbose_name_plural = _("andon calls")
+        ordering = ["-raised_at"]
+        indexes = [models.Index(fields=["state", "raised_at"], name="andon_state_raised")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.severity} {self.work_center_id} {self.state}"
+
+
+class AndonLadder(models.Model):
+    """Who is told of a call, and when: steps of seconds after the call was raised, while it is
+    still unacknowledged (or unresolved), each to a channel. The most specific ladder that matches
+    a call's kind, severity and work center is its ladder (an empty field matches every call)."""
+
+    code = models.CharField(_("code"), max_length=64, unique=True)
+    kind = models.CharField(_("kind"), max_length=16, choices=AndonCall.Kind.choices, blank=True)
+    severity = models.CharField(_("severity"), max_length=16, choices=AndonCall.Severity.choices, blank=True)
+    work_center = models.ForeignKey("mes.WorkCenter", models.CASCADE, null=True, blank=True, related_name="+", verbose_name=_("work center"))
+    steps = SecretsJSONField(_("steps"), default=list)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("andon escalation ladder")
+        verbose_name_plural = _("andon escalation ladders")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class AndonNotice(models.Model):
+    """One step of a ladder told about one call: recorded once (the step's index is unique per
+    call), then sent and retried by a task until the channel takes it."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("waiting to be sent")
+        SENDING = "sending", _("being sent")
+        SENT = "sent", _("sent")
+        FAILED = "failed", _("failed, will be retried")
+        GAVE_UP = "gave_up", _("given up")
+
+    call = models.ForeignKey(AndonCall, models.CASCADE, related_name="notices", verbose_name=_("andon call"))
+    ladder = models.CharField(_("ladder"), max_length=64)
+    step = models.PositiveSmallIntegerField(_("step"))
+    channel = SecretsJSONField(_("channel"), default=dict)
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"))
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("andon notice")
+        verbose_name_plural = _("andon notices")
+        ordering = ["created_at"]
+        constraints = [models.UniqueConstraint(fields=["call", "step"], name="andon_notice_once_per_step")]
+        indexes = [models.Index(fields=["state", "next_attempt_at"], name="andon_notice_due")]
+
+    def __str__(self) -> str:
+        return f"{self.call_id} step {self.step} {self.state}"
+
+
 class PlannedOperation(models.Model):
     """Where the finite schedule (``shopfloor.planning``) last placed an operation: its predicted start
     and finish. Rewritten whole by ``shopfloor.planning.services.schedule_refresh``."""

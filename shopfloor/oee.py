@@ -53,6 +53,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common.errors import DomainError, ErrorKind
+from common.period import period_parse
 from mes.models import Confirmation, Equipment, ReasonCode
 from shopfloor.models import EquipmentState
 from shopfloor.shift_calendar import (
@@ -446,59 +447,6 @@ def equipment_board_rows(
 
 
 # --- periods as people and clients give them ------------------------------------------------
-
-MAX_PERIOD = datetime.timedelta(days=93)
-EARLIEST = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
-LATEST = datetime.datetime(2200, 1, 1, tzinfo=datetime.UTC)
-
-
-class PeriodError(ValueError):
-    """A ``from``/``to`` that cannot make a period; ``field`` names the culprit."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
-
-
-def _moment(field: str, text: str) -> datetime.datetime:
-    """ISO 8601 date-time (no offset: plant time) or date (its 00:00 in plant time)."""
-    text = text.strip()
-    try:
-        moment = datetime.datetime.fromisoformat(text)
-    except ValueError:
-        raise PeriodError(
-            field, _("%(field)s must be an ISO 8601 date or date-time such as 2026-11-16 or 2026-11-16T06:00+08:00, not %(value)r.")
-            % {"field": field, "value": text[:40]}
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=plant_zone())
-    if not EARLIEST <= moment <= LATEST:
-        raise PeriodError(field, _("%(field)s must lie between 1970 and 2200.") % {"field": field})
-    return moment
-
-
-def period_parse(
-    *, from_text: str | None, to_text: str | None, default_start: datetime.datetime, now: datetime.datetime
-) -> tuple[datetime.datetime, datetime.datetime]:
-    """``[from, to)`` from query text; a missing ``from`` is ``default_start``, a missing ``to`` now.
-
-    A date alone for ``to`` means the end of that day. Raises ``PeriodError`` for text that is
-    not ISO 8601, ``from`` after ``to``, or a period longer than ``MAX_PERIOD``.
-    """
-    start = _moment("from", from_text) if from_text else default_start
-    if to_text:
-        end = _moment("to", to_text)
-        if "T" not in to_text and " " not in to_text.strip():
-            end += datetime.timedelta(days=1)
-    else:
-        end = max(now, start)
-    if start > end:
-        raise PeriodError("from", _("from must not be after to."))
-    if end - start > MAX_PERIOD:
-        raise PeriodError("to", _("A period may be at most %(days)s days long.") % {"days": MAX_PERIOD.days})
-    return start, end
-
 
 def equipment_find(*, code: str) -> Equipment:
     machine = Equipment.objects.select_related("work_center").filter(code=code).first()

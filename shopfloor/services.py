@@ -7,6 +7,7 @@ import asyncio
 import datetime
 import logging
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -613,6 +614,36 @@ def unassigned_production_assign(
         after={"resolution": row.resolution, "operation": row.resolution_note, "confirmation": str(result.confirmation.uuid)},
     )
     return row
+
+
+#: The refusal under which the collector keeps a window's counts that passed a sampling point of an
+#: inspection (``mes.services.quality``): they are confirmed once the result is in.
+INSPECTION_DUE = "inspection_due"
+
+
+def inspection_held_confirm(*, work_centers: Iterable[str] = ()) -> list[UnassignedProduction]:
+    """Confirm the machine counts kept because an inspection was due, on the operation that refused
+    them, oldest window first, each in its own transaction. An operation still refused keeps its
+    remaining windows for the next call; a window refused now for another reason takes that reason and
+    is left to a supervisor. Cheap when there are none (one query)."""
+    rows = UnassignedProduction.objects.filter(reason=INSPECTION_DUE, resolved_at__isnull=True, operation__isnull=False)
+    centers = list(work_centers)
+    if centers:
+        rows = rows.filter(equipment__work_center__code__in=centers)
+    confirmed, refused_operations = [], set()
+    for row in rows.select_related("operation__work_order").order_by("window_start", "pk"):
+        if row.operation_id in refused_operations:
+            continue
+        try:
+            confirmed.append(
+                unassigned_production_assign(row_id=row.pk, work_order=row.operation.work_order.number, sequence=row.operation.sequence)
+            )
+        except DomainError as error:
+            refused_operations.add(row.operation_id)
+            logger.info("%s: counts of %s still kept (%s)", row.equipment_id, row.window_start.isoformat(), error.code)
+            if error.code != INSPECTION_DUE:  # refused for another reason now: a supervisor's to resolve, not retried
+                UnassignedProduction.objects.filter(pk=row.pk, resolved_at__isnull=True).update(reason=error.code, detail=error.message[:500])
+    return confirmed
 
 
 @transaction.atomic

@@ -1,11 +1,23 @@
-"""Celery tasks of the shop floor: thin, safe to run twice."""
+"""Celery tasks of the shop floor (thin: each calls one service). Named, so callers queue them by name."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
 from mes.services.reschedule import RESCHEDULE_TASK, reschedule_flag_clear
+from shopfloor.andon.services import andon_escalate, andon_notice_send
 from shopfloor.planning.services import schedule_refresh
+
+
+@shared_task(name="andon.escalate", ignore_result=True, time_limit=120, soft_time_limit=100)
+def escalate() -> int:
+    """Record the escalation steps now due and send the notices waiting (the periodic sweep)."""
+    return andon_escalate()
+
+
+@shared_task(name="andon.notice_send", ignore_result=True, time_limit=30, soft_time_limit=25)
+def notice_send(notice_id: int) -> int:
+    return andon_notice_send(notice_id=notice_id)
 
 
 @shared_task(name=RESCHEDULE_TASK, ignore_result=True, time_limit=120, soft_time_limit=100)

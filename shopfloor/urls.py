@@ -1,6 +1,7 @@
 from django.urls import path
 
 from shopfloor import api
+from shopfloor.andon import api as andon_api
 from shopfloor.planning import api as planning_api
 
 urlpatterns = [
@@ -13,4 +14,10 @@ urlpatterns = [
     path("work-orders/<str:number>/operations/<int:sequence>/stop", api.OperationStopView.as_view(), name="api-operation-stop"),
     # Beside the lots API of mes.api (lots/<item>/<lot>), one segment longer, so the two never meet.
     path("lots/<str:item_code>/<str:lot_code>/label.pdf", api.LotLabelView.as_view(), name="api-lot-label"),
+    path("andon", andon_api.AndonListView.as_view(), name="api-andon"),
+    path("andon/<str:call_id>", andon_api.AndonDetailView.as_view(), name="api-andon-call"),
+    path("andon/<str:call_id>/acknowledge", andon_api.AndonAcknowledgeView.as_view(), name="api-andon-acknowledge"),
+    path("andon/<str:call_id>/resolve", andon_api.AndonResolveView.as_view(), name="api-andon-resolve"),
+    path("andon/<str:call_id>/close", andon_api.AndonCloseView.as_view(), name="api-andon-close"),
+    path("andon-ladders/<str:code>", andon_api.AndonLadderView.as_view(), name="api-andon-ladder"),
 ]

@@ -3,10 +3,13 @@ their life cycle with the real services, and snapshotting everything a refusal m
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
 from decimal import Decimal
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from erp_sync.models import OutboxMessage
@@ -165,3 +168,17 @@ def current_database_url() -> str:
 
     database = connection.settings_dict
     return f"postgresql://{database['USER'] or 'postgres'}@{database['HOST'] or '127.0.0.1'}:{database['PORT'] or 5432}/{database['NAME']}"
+
+
+@contextlib.contextmanager
+def loopback_http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[int]:
+    """A real HTTP server on 127.0.0.1 (an ephemeral port, yielded) in a thread, for as long as the block runs."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -11,6 +11,7 @@ CONNECTOR_CLASSES = {
     "sap": "erp_sync.connectors.sap.SapConnector",
     "erpnext": "erp_sync.connectors.erpnext.ErpNextConnector",
     "odoo": "erp_sync.connectors.odoo.OdooConnector",
+    "kingdee": "erp_sync.connectors.kingdee.KingdeeConnector",
     "rest": "erp_sync.connectors.rest.RestConnector",
 }
 

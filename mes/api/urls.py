@@ -1,6 +1,6 @@
 from django.urls import path
 
-from mes.api import trace, views
+from mes.api import quality, trace, views
 from mes.services.transitions import REQUESTABLE_ACTIONS
 
 urlpatterns = [
@@ -17,6 +17,10 @@ urlpatterns = [
         for action in views.DECISIONS
     ],
     path("trace", trace.TraceView.as_view(), name="api-trace"),
+    path("inspection-plans/<str:item_code>/<int:sequence>", quality.InspectionPlanView.as_view(), name="api-inspection-plan"),
+    path("inspections", quality.InspectionCreateView.as_view(), name="api-inspections"),
+    path("work-orders/<str:key>/inspections", quality.WorkOrderInspectionsView.as_view(), name="api-work-order-inspections"),
+    path("spc/<str:item_code>/<int:sequence>/<str:characteristic>", quality.SpcView.as_view(), name="api-spc"),
 ]
 for name, resource in views.RESOURCES.items():
     single, bulk = views.resource_views(resource)

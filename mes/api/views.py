@@ -8,7 +8,7 @@ from typing import Any, Callable
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -29,6 +29,7 @@ from common.errors import DomainError, ErrorKind
 from common.roles import transition_capability
 from erp_sync.outbox import confirmation_sync_state
 from mes.api import serializers as s
+from mes.api.docs import RESOURCE_WORDS, TRANSITION_WORDS, documented
 from mes.api.representations import (
     bom_json,
     confirmation_json,
@@ -203,32 +204,46 @@ class ResourceBulkView(InboundWriteView):
         return bulk_upsert(request, "records", resource.bulk_serializer(), lambda data: data[resource.key_field], write)
 
 
+BULK_RULE = (
+    " Send `{\"records\": [...]}`, each record with its key. If any record is refused, none is written: the answer "
+    "names each record's status (424 for those not written because of another)."
+)
+
+
 def resource_views(resource: Resource) -> tuple[Callable, Callable]:
-    """The single and bulk views of one resource, each with its own OpenAPI description."""
+    """The single and bulk views of one resource, each documented in the resource's own words and tag."""
     tag = resource.name
+    words = RESOURCE_WORDS[resource.name]
+    summaries = words.summaries()
     single = type(
         f"{resource.serializer.__name__.removesuffix('Serializer')}View",
         (ResourceView,),
         {"resource": resource, "capabilities": {"GET": "api.read", "PUT": resource.write_capability}},
     )
-    single.get = extend_schema(tags=[tag], summary=f"Read one of {resource.name}", responses={200: dict, **ERRORS})(single.get)
-    single.put = extend_schema(
+    single.get = documented(ResourceView.get, tags=[tag], summary=summaries["get"], description=words.description, responses={200: dict, **ERRORS})
+    single.put = documented(
+        ResourceView.put,
         tags=[tag],
-        summary=f"Create or update one of {resource.name} by the ERP's key (idempotent)",
+        summary=summaries["put"],
+        description=words.description,
         request=resource.serializer,
+        examples=words.put_examples(),
         responses={200: dict, 201: dict, **ERRORS},
-    )(single.put)
+    )
     bulk = type(
         f"{resource.serializer.__name__.removesuffix('Serializer')}BulkView",
         (ResourceBulkView,),
         {"resource": resource, "capabilities": {"POST": resource.write_capability}},
     )
-    bulk.post = extend_schema(
+    bulk.post = documented(
+        ResourceBulkView.post,
         tags=[tag],
-        summary=f"Upsert up to 1,000 {resource.name}, all or nothing",
+        summary=summaries["bulk"],
+        description=words.description + BULK_RULE,
         request=inline_serializer(f"{resource.serializer.__name__}Bulk", {"records": resource.bulk_serializer()(many=True)}),
+        examples=words.bulk_examples(),
         responses={200: s.BulkResponseSerializer, 400: s.BulkResponseSerializer, 422: s.BulkResponseSerializer},
-    )(bulk.post)
+    )
     return single.as_view(), bulk.as_view()
 
 
@@ -271,13 +286,18 @@ def transition_view(action: str) -> Callable:
         (base,),
         {"action": action, "capabilities": {"POST": transition_capability(action)}},
     )
-    view.post = extend_schema(
+    summary, reason = TRANSITION_WORDS[action]
+    is_release = action == "release"
+    view.post = documented(
+        base.post,
         tags=["work-orders"],
-        summary=f"{action.title()} a work order",
-        description=RELEASE_DESCRIPTION if action == "release" else "",
-        request=s.ReleaseSerializer if action == "release" else s.TransitionSerializer,
-        responses={200: s.ReleaseOutSerializer if action == "release" else s.WorkOrderOutSerializer, **ERRORS},
-    )(view.post)
+        summary=summary,
+        description=(RELEASE_DESCRIPTION + " " if is_release else "")
+        + "The reason is kept in the order's history. A transition the order's status does not allow is refused (409 `illegal_transition`).",
+        request=s.ReleaseSerializer if is_release else s.TransitionSerializer,
+        examples=[OpenApiExample("With a reason", value={"reason": reason}, request_only=True)],
+        responses={200: s.ReleaseOutSerializer if is_release else s.WorkOrderOutSerializer, **ERRORS},
+    )
     return view.as_view()
 
 
@@ -316,6 +336,13 @@ BINDING_RULE = (
 )
 
 
+CONFIRMATION_EXAMPLE = {
+    "client_id": "6f1c2b9e-3d4a-4c8e-9b1f-2a7d5e0c4b13", "work_order": "WO-1001", "operation": 10, "good_qty": "48",
+    "scrap_qty": "2", "reason_code": "SCRAP-01", "operator_badge": "B-1001", "station": "WC-CUT-1",
+    "confirmed_at": "2026-12-07T10:15:00+08:00",
+}
+
+
 class ConfirmationCreateView(ApiView):
     capabilities = {"POST": "confirmation.report"}
 
@@ -324,6 +351,14 @@ class ConfirmationCreateView(ApiView):
         summary="Report work done (报工); a resend with the same client_id answers the original",
         description=BINDING_RULE,
         request=s.ConfirmationSerializer,
+        examples=[
+            OpenApiExample("Good and scrap with its reason", value=CONFIRMATION_EXAMPLE, request_only=True),
+            OpenApiExample(
+                "Final report of the last operation, into an output lot",
+                value={"client_id": "0b5e7c1a-8f2d-4e6b-a3c9-71d4f2e8b560", "work_order": "WO-1001", "operation": 20, "good_qty": "50", "final": True, "output_lot": "WO-1001-20261207"},
+                request_only=True,
+            ),
+        ],
         responses={201: s.ConfirmationOutSerializer, 200: s.ConfirmationOutSerializer, **ERRORS},
     )
     def post(self, request: Request) -> Response:
@@ -344,6 +379,13 @@ class ConfirmationBulkView(ApiView):
         summary="Report up to 1,000 confirmations; each is answered on its own",
         description=BINDING_RULE,
         request=inline_serializer("ConfirmationBulk", {"confirmations": s.ConfirmationSerializer(many=True)}),
+        examples=[
+            OpenApiExample(
+                "Two reports from a gateway",
+                value={"confirmations": [CONFIRMATION_EXAMPLE, {**CONFIRMATION_EXAMPLE, "client_id": "9d3a4f60-1c2b-4e7a-8b5d-0f6e2c9a7b41", "good_qty": "20", "scrap_qty": "0", "reason_code": ""}]},
+                request_only=True,
+            )
+        ],
         responses={200: s.BulkResponseSerializer, 400: ERROR_RESPONSE},
     )
     def post(self, request: Request) -> Response:
@@ -391,6 +433,7 @@ class ConfirmationReverseView(ApiView):
         tags=["confirmations"],
         summary="Reverse a confirmation (idempotent: a second call answers the first reversal)",
         request=s.ReversalSerializer,
+        examples=[OpenApiExample("With a reason", value={"reason": "Reported on the wrong order."}, request_only=True)],
         responses={201: s.ConfirmationOutSerializer, 200: s.ConfirmationOutSerializer, **ERRORS},
     )
     def post(self, request: Request, confirmation_id) -> Response:
@@ -405,6 +448,9 @@ class ConfirmationReverseView(ApiView):
 
 def _lot_upsert(*, item: str, lot: str, data: dict[str, Any], actor: Any) -> master_data.UpsertResult:
     return master_data.lot_upsert(item_code=item, lot_code=lot, **data, actor=actor)
+
+
+LOT_EXAMPLE = {"quantity": "5000", "unit": "kg", "status": "available", "supplier_lot": "BAOSTEEL-88412", "location": "RACK-A1"}
 
 
 class LotView(InboundWriteView):
@@ -428,6 +474,7 @@ class LotView(InboundWriteView):
             "keep their value. A serial-tracked item's lots are serials (`kind` serial, one piece at most)."
         ),
         request=s.LotSerializer,
+        examples=[OpenApiExample("A staged coil", value=LOT_EXAMPLE, request_only=True)],
         responses={200: s.LotOutSerializer, 201: s.LotOutSerializer, **ERRORS},
     )
     def put(self, request: Request, item_code: str, lot_code: str) -> Response:
@@ -444,6 +491,12 @@ class LotBulkView(InboundWriteView):
         tags=["lots"],
         summary="Upsert up to 1,000 lots, all or nothing",
         request=inline_serializer("LotsBulk", {"lots": s.LotBulkSerializer(many=True)}),
+        examples=[
+            OpenApiExample(
+                "Two lots", value={"lots": [{"item": "RM-0001", "lot": "RM1-2611-A", **LOT_EXAMPLE}, {"item": "RM-0001", "lot": "RM1-2611-B", "quantity": "2500"}]},
+                request_only=True,
+            )
+        ],
         responses={200: s.BulkResponseSerializer, 400: s.BulkResponseSerializer, 422: s.BulkResponseSerializer},
     )
     def post(self, request: Request) -> Response:
@@ -481,6 +534,13 @@ class MaterialIssueCreateView(ApiView):
             "`lot_expired`, `lot_insufficient`, `invalid_quantity`, `unknown_operator`, `unknown_operation`."
         ),
         request=s.MaterialIssueSerializer,
+        examples=[
+            OpenApiExample(
+                "A lot scanned at the station",
+                value={"client_id": "3c8e1d2f-5a6b-4c7d-9e0f-1a2b3c4d5e6f", "work_order": "WO-1001", "operation": 10, "item": "RM-0001", "lot": "RM1-2611-A", "quantity": "240", "operator_badge": "B-1001", "station": "WC-CUT-1"},
+                request_only=True,
+            )
+        ],
         responses={201: s.MaterialIssueOutSerializer, 200: s.MaterialIssueOutSerializer, 202: s.MaterialIssueAwaitingSerializer, **ERRORS},
     )
     def post(self, request: Request) -> Response:
@@ -535,6 +595,13 @@ DECISIONS = {
 }
 
 
+DECISION_REASONS = {
+    "approve": "Second sheet bent at the press; the extra is needed.",
+    "reject": "Issued to the wrong order.",
+    "reverse": "Lot returned to the rack unused.",
+}
+
+
 def material_issue_decision_view(action: str) -> Callable:
     decide, capability, description = DECISIONS[action]
     view = type(
@@ -542,11 +609,13 @@ def material_issue_decision_view(action: str) -> Callable:
         (MaterialIssueDecisionView,),
         {"decide": staticmethod(decide), "capabilities": {"POST": capability}},
     )
-    view.post = extend_schema(
+    view.post = documented(
+        MaterialIssueDecisionView.post,
         tags=["material-issues"],
         summary=f"{action.title()} a material issue",
         description=description,
         request=s.DecisionSerializer,
+        examples=[OpenApiExample("With a reason", value={"reason": DECISION_REASONS[action]}, request_only=True)],
         responses={201: s.MaterialIssueOutSerializer, 200: s.MaterialIssueOutSerializer, **ERRORS},
-    )(view.post)
+    )
     return view.as_view()

@@ -4,6 +4,7 @@ from mes.models.bom import Bom, BomLine
 from mes.models.confirmations import Confirmation
 from mes.models.items import Item, UnitOfMeasure
 from mes.models.materials import LaborSession, Lot, MaterialMovement
+from mes.models.quality import InspectionCharacteristic, InspectionResult, OrderCharacteristic
 from mes.models.resources import Employee, Equipment, ReasonCode, Skill, WorkCenter
 from mes.models.routing import Routing, RoutingOperation
 from mes.models.status import Status
@@ -19,10 +20,13 @@ __all__ = [
     "Equipment",
     "Event",
     "EventSeal",
+    "InspectionCharacteristic",
+    "InspectionResult",
     "Item",
     "LaborSession",
     "Lot",
     "MaterialMovement",
+    "OrderCharacteristic",
     "ReasonCode",
     "Routing",
     "RoutingOperation",

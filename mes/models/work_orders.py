@@ -44,6 +44,10 @@ class WorkOrderOperation(models.Model):
     setup_minutes = models.DecimalField(_("setup minutes"), **MINUTES, default=0)
     run_minutes_per_unit = models.DecimalField(_("run minutes per unit"), **MINUTES, default=0)
     quality_checkpoint = models.BooleanField(_("quality checkpoint"), default=False)
+    inspection_gated = models.BooleanField(
+        _("inspection gated"), default=False,
+        help_text=_("Has mandatory inspection characteristics (set at release): its reports of good are checked against their results."),
+    )
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PLANNED, db_index=True)
     planned_qty = models.DecimalField(_("planned quantity"), **QUANTITY)
     good_qty = models.DecimalField(_("good quantity"), **QUANTITY, default=0)
@@ -51,6 +55,10 @@ class WorkOrderOperation(models.Model):
     rework_qty = models.DecimalField(_("rework quantity"), **QUANTITY, default=0)
     labor_minutes = models.DecimalField(_("labor minutes"), **MINUTES, default=0)
     machine_minutes = models.DecimalField(_("machine minutes"), **MINUTES, default=0)
+    held_qty = models.DecimalField(
+        _("quantity on quality hold"), **QUANTITY, default=0,
+        help_text=_("Of its good output, what failed inspection and awaits a disposition: later operations cannot take it."),
+    )
     last_activity_at = models.DateTimeField(_("last activity"), null=True, blank=True)
 
     class Meta:
@@ -63,6 +71,7 @@ class WorkOrderOperation(models.Model):
                 condition=models.Q(good_qty__gte=0, scrap_qty__gte=0, rework_qty__gte=0),
                 name="work_order_operation_totals_not_negative",
             ),
+            models.CheckConstraint(condition=models.Q(held_qty__gte=0), name="work_order_operation_held_not_negative"),
         ]
 
     def __str__(self) -> str:

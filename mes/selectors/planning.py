@@ -6,7 +6,8 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
+from django.utils import timezone
 
 from erp_sync.outbox import sync_states
 from mes.models import (
@@ -18,6 +19,8 @@ from mes.models import (
     WorkOrder,
     WorkOrderOperation,
 )
+from mes.selectors.history import history_entries
+from mes.selectors.progress import done_quantity, schedule_flag
 from mes.selectors.work_orders import work_order_get
 
 # How many of an order's confirmations and events its page shows, newest first.
@@ -65,9 +68,36 @@ def _matching(filters: WorkOrderFilter, *, with_status: bool) -> QuerySet[WorkOr
     return orders
 
 
+# Orders still being made first, then those waiting for release, then the finished ones, closed last.
+_ACTIVITY_RANK = Case(
+    When(status__in=[Status.IN_PROGRESS, Status.PAUSED, Status.RELEASED], then=Value(0)),
+    When(status=Status.PLANNED, then=Value(1)),
+    When(status=Status.COMPLETED, then=Value(2)),
+    default=Value(3),
+    output_field=IntegerField(),
+)
+
+
 def work_order_list(*, filters: WorkOrderFilter) -> QuerySet[WorkOrder]:
-    """Orders matching every filter, soonest due first, then the most urgent (1 = most urgent)."""
-    return _matching(filters, with_status=True).select_related("item__unit").order_by("due_date", "priority", "number")
+    """Orders matching every filter: active ones first, closed and cancelled last; within each, soonest
+    due first, then the most urgent (1 = most urgent). Each with ``done``, its finished quantity."""
+    return (
+        _matching(filters, with_status=True).select_related("item__unit")
+        .annotate(activity_rank=_ACTIVITY_RANK, done=done_quantity())
+        .order_by("activity_rank", "due_date", "priority", "number")
+    )
+
+
+def with_schedule(*, orders: list[WorkOrder], now: datetime.datetime | None = None) -> list[WorkOrder]:
+    """Set ``schedule`` (late, at_risk or "") and ``remaining`` on orders read by ``work_order_list`` (no query)."""
+    now = now or timezone.now()
+    zone = timezone.get_current_timezone()
+    for order in orders:
+        done = order.done or 0
+        order.schedule = schedule_flag(status=order.status, due_date=order.due_date, released_at=order.released_at,
+                                       quantity=order.quantity, done=done, now=now, zone=zone)
+        order.remaining = max(order.quantity - done, 0) if order.status not in {Status.CANCELLED, Status.CLOSED} else 0
+    return orders
 
 
 def work_order_status_counts(*, filters: WorkOrderFilter) -> list[dict[str, Any]]:
@@ -79,7 +109,7 @@ def work_order_status_counts(*, filters: WorkOrderFilter) -> list[dict[str, Any]
 def work_order_detail(*, number: str) -> dict[str, Any]:
     """One order with its operations, latest confirmations with their ERP journey, and audit events.
 
-    Five queries however long its history is. Raises ``unknown_work_order`` (not found).
+    Six queries however long its history is (the last for the names behind the operators' badges). Raises ``unknown_work_order`` (not found).
     """
 
     work_order = work_order_get(number=number)
@@ -90,10 +120,16 @@ def work_order_detail(*, number: str) -> dict[str, Any]:
     )
     states = sync_states(source_uuids=[confirmation.uuid for confirmation in confirmations])
     events = list(Event.objects.filter(work_order=work_order).select_related("actor").order_by("-occurred_at", "-id")[:DETAIL_ROWS])
+    operations = list(work_order.operations.all())
+    done = operations[-1].good_qty if operations else 0
     return {
         "work_order": work_order,
-        "operations": list(work_order.operations.all()),
+        "operations": operations,
+        "done": done,
+        "remaining": max(work_order.quantity - done, 0) if work_order.status not in {Status.CANCELLED, Status.CLOSED} else 0,
+        "schedule": schedule_flag(status=work_order.status, due_date=work_order.due_date, released_at=work_order.released_at,
+                                  quantity=work_order.quantity, done=done, now=timezone.now()),
         "confirmations": [{"row": row, "erp_sync": states.get(row.uuid)} for row in confirmations],
-        "events": events,
+        "events": history_entries(events=events),
         "rows_shown": DETAIL_ROWS,
     }

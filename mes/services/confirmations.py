@@ -34,6 +34,7 @@ from django.utils.translation import gettext_lazy
 
 from common.errors import DomainError, ErrorKind
 from common.fastsql import new_instance, partial_instance, raw_instances, relate
+from common.formatting import plain
 from common.roles import may
 from erp_sync.outbox import NewMessage, OutboxMessage
 from mes.models import (
@@ -67,6 +68,7 @@ from mes.services.confirmation_rows import (
     confirmation_rows_write,
 )
 from mes.services.labor import ClockedTime, clocked_time_of
+from mes.services.quality import inspections_passed, quality_hold_respected
 from mes.services.transitions import (
     operation_transition_locked,
     unknown_work_order,
@@ -76,11 +78,6 @@ from mes.services.transitions import (
 )
 
 ZERO = Decimal(0)
-
-
-def plain(*, quantity: Decimal) -> str:
-    """A quantity as people write it: 10, 2.5 — never 1E+1 or 10.000."""
-    return f"{quantity.normalize():f}"
 OPEN_FOR_CONFIRMATION = {Status.RELEASED, Status.IN_PROGRESS}
 
 
@@ -536,6 +533,8 @@ CONFIRMATION_RULES = (
     operation_open,
     quality_checkpoints_passed,
     quantity_within_available,
+    quality_hold_respected,
+    inspections_passed,
     backflush_covered,
     output_receivable,
 )

@@ -18,10 +18,8 @@ back by reversing their confirmation (``reverse_the_confirmation``).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -31,6 +29,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common.errors import DomainError, ErrorKind
+from common.fingerprints import request_fingerprint
 from erp_sync.outbox import OutboxMessage, outbox_add
 from mes.models import (
     Employee,
@@ -80,11 +79,7 @@ class MaterialIssueRequest:
 
     def fingerprint(self) -> str:
         """What makes two sends of one ``client_id`` "the same issue": every field."""
-        canonical = {
-            name: (str(value.normalize()) if isinstance(value, Decimal) else str(value))
-            for name, value in ((field.name, getattr(self, field.name)) for field in fields(self))
-        }
-        return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
+        return request_fingerprint(self)
 
 
 @dataclass

@@ -20,6 +20,7 @@ from common.errors import DomainError, ErrorKind, unknown_reference
 from mes.models import Bom, Item, Routing, Status, WorkOrder, WorkOrderComponent, WorkOrderOperation
 from mes.services.audit import event_record
 from mes.services.master_data import UpsertResult, changed_fields
+from mes.services.quality import inspection_plans_copy
 from mes.services.reschedule import reschedule_after_commit
 from mes.services.transitions import (
     ACTIONS,
@@ -137,7 +138,8 @@ def effective_bom(*, item: Item, on: datetime.date) -> Bom | None:
 
 
 def work_order_release_locked(*, work_order: WorkOrder, actor: Any = None, actor_label: str = "", reason: str = "") -> WorkOrder:
-    """Release a locked planned order: snapshot its routing into operations and its BOM into components."""
+    """Release a locked planned order: snapshot its routing into operations (with their inspection plans)
+    and its BOM into components."""
     try:
         routing = Routing.objects.prefetch_related("operations").get(item=work_order.item)
     except Routing.DoesNotExist:
@@ -176,6 +178,7 @@ def work_order_release_locked(*, work_order: WorkOrder, actor: Any = None, actor
         )
         for operation in routing_operations
     )
+    inspection_plans_copy(work_order=work_order)
     if bom is not None:
         WorkOrderComponent.objects.bulk_create(
             WorkOrderComponent(

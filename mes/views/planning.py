@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 
@@ -25,6 +26,7 @@ from mes.selectors.planning import (
     work_order_detail,
     work_order_list,
     work_order_status_counts,
+    with_schedule,
 )
 from mes.services.transitions import ACTION_LABELS, ACTIONS, REQUESTABLE_ACTIONS
 from mes.services.work_orders import (
@@ -36,6 +38,11 @@ from mes.services.work_orders import (
 
 PAGE_SIZE = 50
 
+# Actions that stop or end an order ask "are you sure?" first; those that stop the shop floor, or
+# throw the work away, need a reason too (the audit trail keeps it; the API takes it as optional).
+CONFIRMED_ACTIONS = frozenset({"pause", "cancel", "close"})
+REASON_REQUIRED = frozenset({"pause", "cancel"})
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -45,6 +52,12 @@ class Outcome:
     action: str
     message: str
     code: str = ""
+    reason: str = ""
+
+    @property
+    def is_question(self) -> bool:
+        """Not done yet: the action waits for the person to confirm it (and to give a reason)."""
+        return self.code in {"confirm", "reason_required"}
 
 
 def _refused_by_role(request: HttpRequest, action: str) -> Outcome | None:
@@ -63,6 +76,10 @@ def _apply(request: HttpRequest, *, number: str | None = None) -> Outcome:
     refused = _refused_by_role(request, action)
     if refused:
         return refused
+    if number is not None and action in CONFIRMED_ACTIONS:
+        question = _confirmation_asked(request, action=action, number=number, reason=reason)
+        if question is not None:
+            return question
     try:
         if number is None:
             count = len(work_orders_transition(numbers=form.cleaned_data["numbers"], action=action, actor=request.user, reason=reason))
@@ -79,17 +96,35 @@ def _apply(request: HttpRequest, *, number: str | None = None) -> Outcome:
     return Outcome(True, action, message % {"count": count, "status": status})
 
 
+def _confirmation_asked(request: HttpRequest, *, action: str, number: str, reason: str) -> Outcome | None:
+    """The question to answer before ``action`` runs, or None once it was confirmed (with a reason where one is needed)."""
+    if request.POST.get("confirmed") != "1":
+        return Outcome(False, action, CONFIRM_QUESTIONS[action] % {"number": number}, "confirm", reason)
+    if action in REASON_REQUIRED and not reason:
+        message = _("Give a reason to %(action)s %(number)s; it is kept in the order's history.")
+        return Outcome(False, action, message % {"action": ACTION_LABELS[action], "number": number}, "reason_required", reason)
+    return None
+
+
+CONFIRM_QUESTIONS = {
+    "pause": gettext_lazy("Pause %(number)s? The stations stop working on it until it is resumed."),
+    "cancel": gettext_lazy("Cancel %(number)s? What was reported stays, but nothing more can be made on it. This cannot be undone."),
+    "close": gettext_lazy("Close %(number)s? No more reports or corrections are accepted on it. This cannot be undone."),
+}
+
+
 def _status(outcome: Outcome | None) -> int:
     """A refusal by role is a 403, as the API answers; other refusals are shown on a normal page."""
     return 403 if outcome is not None and outcome.code == "forbidden" else 200
 
 
 def _actions_for(request: HttpRequest, status: str | None = None) -> list[dict]:
-    """The actions the person's role may ask for; ``applicable`` when the status allows them now."""
+    """The actions the person's role may ask for and the status allows now; the rest are not offered."""
     return [
-        {"name": name, "label": capfirst(ACTION_LABELS[name]), "applicable": status in ACTIONS[name].sources}
+        {"name": name, "label": capfirst(ACTION_LABELS[name]), "confirmed": name in CONFIRMED_ACTIONS,
+         "reason_required": name in REASON_REQUIRED}
         for name in REQUESTABLE_ACTIONS
-        if may(request.user, transition_capability(name))
+        if may(request.user, transition_capability(name)) and (status is None or status in ACTIONS[name].sources)
     ]
 
 
@@ -101,6 +136,7 @@ def work_order_list_page(request: HttpRequest) -> HttpResponse:
     form.is_valid()
     filters = form.filters()
     page = Paginator(work_order_list(filters=filters), PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = with_schedule(orders=list(page.object_list))
     query = request.GET.copy()
     query.pop("page", None)
     query_without_status = query.copy()
@@ -141,8 +177,10 @@ def work_order_page(request: HttpRequest, number: str) -> HttpResponse:
     except DomainError as error:
         return _no_such_order(request, error.message)
     actions = _actions_for(request, detail["work_order"].status)
-    may_release_now = any(action["name"] == "release" and action["applicable"] for action in actions)
-    context = {**detail, "outcome": outcome, "actions": actions, "languages": settings.LANGUAGES,
+    may_release_now = any(action["name"] == "release" for action in actions)  # offered only when the status allows it
+    context = {**detail, "outcome": outcome, "actions": actions,
+               "may_change_orders": bool(_actions_for(request)),
+               "languages": settings.LANGUAGES,
                "release_warnings": work_order_release_preview(number=number) if may_release_now else [],
                "is_capacity_strict": settings.MES_RELEASE_CAPACITY == "strict"}
     return render(request, "mes/planning/order.html#order" if request.htmx else "mes/planning/order.html", context, status=_status(outcome))

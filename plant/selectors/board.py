@@ -34,6 +34,8 @@ from django.utils import timezone
 from erp_sync.models import OutboxMessage
 from erp_sync.outbox import SETTLED_STATES, UNSETTLED_BY_SEVERITY
 from mes.models import Status, WorkOrder, WorkOrderOperation
+from mes.selectors import progress
+from mes.selectors.progress import AT_RISK, LATE, done_quantity, is_behind
 
 ACTIVE = (Status.RELEASED, Status.IN_PROGRESS, Status.PAUSED)
 NO_LINE = ""
@@ -106,7 +108,7 @@ def due_end(due_date: datetime.date, zone: datetime.tzinfo | None = None) -> dat
 
 @functools.lru_cache(maxsize=4096)  # a board has a few dozen due dates among a thousand orders
 def _midnight_after(day: datetime.date, zone: datetime.tzinfo) -> datetime.datetime:
-    return timezone.make_aware(datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time()), zone)
+    return progress.due_end(day, zone)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -197,9 +199,16 @@ class BoardOrder:
     last_activity_us: int | None
     sync_state: str | None  # None: nothing was ever sent for it
     operations: list[BoardOperation] = field(default_factory=list)
+    done_milli: int = 0  # the finished quantity: the good quantity of its last operation
+    schedule: str = ""  # late, at_risk or "" (mes.selectors.progress)
 
     quantity = _in_units("quantity_milli")
     plan_to_date = _in_units("plan_milli")
+    done = _in_units("done_milli")
+
+    @property
+    def remaining_milli(self) -> int:
+        return max(self.quantity_milli - self.done_milli, 0)
 
     released_at = property(lambda self: from_micros(self.released_us))
     last_activity_at = property(lambda self: from_micros(self.last_activity_us))
@@ -283,10 +292,10 @@ def board(*, line: str | None = None, now: datetime.datetime | None = None) -> l
     orders = (
         WorkOrder.objects.filter(status__in=ACTIVE)
         .annotate(quantity_milli=Milli("quantity"), released_us=EpochMicros("released_at"),
-                  last_activity_us=EpochMicros(Subquery(last_activity)))
+                  last_activity_us=EpochMicros(Subquery(last_activity)), done_milli=Milli(done_quantity()))
         .order_by("due_date", "priority", "number")
         .values_list("pk", "number", "item__code", "item__name", "status", "quantity_milli", "due_date", "priority",
-                     "released_us", "last_activity_us")
+                     "released_us", "last_activity_us", "done_milli")
     )
     operations = WorkOrderOperation.objects.filter(work_order__status__in=ACTIVE)
     if line is not None:
@@ -302,8 +311,9 @@ def board(*, line: str | None = None, now: datetime.datetime | None = None) -> l
     badges = _sync_badges()
     lines: dict[str, BoardLine] = {}
     no_operations: list[tuple] = []
-    for pk, number, item_code, item_name, status, quantity, due_date, priority, released_us, last_activity_us in orders:
-        numerator, denominator = _share(released_us, _due_end_micros(due_date, zone), now_us)
+    for pk, number, item_code, item_name, status, quantity, due_date, priority, released_us, last_activity_us, done in orders:
+        end_us = _due_end_micros(due_date, zone)
+        numerator, denominator = _share(released_us, end_us, now_us)
         by_line: dict[str, list[BoardOperation]] = {}
         for _order, sequence, name, work_center, work_center_line, operation_status, planned, good, scrap in operations_of.get(pk, no_operations):
             plan = _plan_milli(planned, numerator, denominator)
@@ -318,13 +328,15 @@ def board(*, line: str | None = None, now: datetime.datetime | None = None) -> l
             continue
         sync_state = badges.get(number, OutboxMessage.State.ACKNOWLEDGED if last_activity_us is not None else None)
         plan = _plan_milli(quantity, numerator, denominator)
+        done = done or 0
+        schedule = LATE if now_us >= end_us else AT_RISK if is_behind(done=done, plan_to_date=plan, unit=1000) else ""
         for line_name, line_operations in by_line.items():
             board_line = lines.get(line_name)
             if board_line is None:
                 board_line = lines[line_name] = BoardLine(line_name)
             board_line.orders.append(
                 BoardOrder(number, item_code, item_name, status, quantity, due_date, priority, released_us, plan,
-                           last_activity_us, sync_state, line_operations)
+                           last_activity_us, sync_state, line_operations, done, schedule)
             )
     for machine in _machines(line, now):
         lines.setdefault(machine.line, BoardLine(machine.line)).machines.append(machine)

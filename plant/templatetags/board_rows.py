@@ -12,14 +12,18 @@ from __future__ import annotations
 import datetime
 import re
 from html import escape
+from urllib.parse import quote
 
 from django import template
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
 
 from common.formatting import Numbers
 from erp_sync.outbox import sync_badge
 from mes.models import Status
+from mes.selectors.progress import AT_RISK, LATE
 from plant.selectors.board import BoardOrder
 
 register = template.Library()
@@ -45,9 +49,23 @@ class _Memo(dict):
         return value
 
 
+def _link_prefix(name: str) -> str:
+    """The URL of ``name`` for a placeholder argument, up to it: each row appends its quoted key."""
+    url = reverse(name, args=["~"]) if name != "sync-messages" else reverse(name) + "?work_order=~"
+    return url[: url.index("~")]
+
+
 @register.simple_tag
-def board_rows(orders: list[BoardOrder]) -> SafeString:
+def board_rows(orders: list[BoardOrder], order_links: bool = False, sync_links: bool = False) -> SafeString:
+    """The rows; each order number a link to its page (``order_links``), each ERP badge to its messages (``sync_links``)."""
     numbers = Numbers.active()
+    order_url = _link_prefix("planning-order") if order_links else ""
+    sync_url = _link_prefix("sync-messages") if sync_links else ""
+    flags = {
+        LATE: f' <span class="flag late" data-flag="late">{escape(_("late"))}</span>',
+        AT_RISK: f' <span class="flag at-risk" data-flag="at_risk">{escape(_("at risk"))}</span>',
+        "": "",
+    }
     statuses = {value: escape(str(label)) for value, label in Status.choices}
     sync_badges = _Memo(lambda state: '<span class="{1}">{0}</span>'.format(*map(escape, sync_badge(state=state))))
     zone = timezone.get_current_timezone()
@@ -73,15 +91,22 @@ def board_rows(orders: list[BoardOrder]) -> SafeString:
             for operation in order.operations
         ])
         number = _escape(order.number)
+        quoted = _escape(quote(order.number, safe="")) if order_url or sync_url else ""
+        head = f'<a href="{order_url}{quoted}/"><b>{number}</b></a>' if order_url else f"<b>{number}</b>"
+        badge = sync_badges[order.sync_state]
+        if sync_url and order.sync_state:
+            badge = f'<a href="{sync_url}{quoted}">{badge}</a>'
         rows.append(
             f'<tr data-number="{number}">'
-            f'<td><b>{number}</b> <span class="status status-{order.status}">{statuses.get(order.status) or escape(order.status)}</span>'
+            f'<td>{head} <span class="status status-{order.status}">{statuses.get(order.status) or escape(order.status)}</span>'
+            f"{flags[order.schedule]}"
             f'<br><span class="muted">{items[order.item_code, order.item_name]}</span></td>'
             f"<td>{days[order.due_date]}</td>"
             f'<td class="num">{quantities[order.plan_milli]} / {quantities[order.quantity_milli]}</td>'
+            f'<td class="num done">{quantities[order.done_milli]} / {quantities[order.remaining_milli]}</td>'
             f'<td class="operations">{cells}</td>'
             f"<td>{moment(order.last_activity_us)}</td>"
-            f"<td>{sync_badges[order.sync_state]}</td>"
+            f"<td>{badge}</td>"
             "</tr>\n"
         )
     return mark_safe("".join(rows))

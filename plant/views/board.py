@@ -11,6 +11,15 @@ from mes.selectors.planning import production_lines
 from plant.selectors.board import board
 
 
+DEFAULT_PAGE_SECONDS = 10
+
+
+def _page_seconds(request: HttpRequest) -> int:
+    """How long a wall screen shows each page of the board: ``?page_seconds=`` from 2 to 300, else 10."""
+    value = request.GET.get("page_seconds", "")
+    return min(max(int(value), 2), 300) if value.isdigit() and len(value) <= 3 else DEFAULT_PAGE_SECONDS
+
+
 @capability_required("board.view")
 @require_GET
 def board_page(request: HttpRequest) -> HttpResponse:
@@ -27,5 +36,6 @@ def board_page(request: HttpRequest) -> HttpResponse:
         "unknown_line": unknown_line,
         "all_lines": lines,
         "is_wall": is_wall,
+        "page_seconds": _page_seconds(request),
     }
     return render(request, "plant/board.html#board" if request.htmx else "plant/board.html", context)

@@ -64,6 +64,7 @@ from shopfloor.production import (
     reading_record,
     windows_confirm_due,
 )
+from shopfloor.services import inspection_held_confirm
 
 logger = logging.getLogger(__name__)
 
@@ -382,6 +383,8 @@ class Collector:
                 window_seconds=self.options.window_seconds,
                 work_centers=self.options.work_centers,
             )
+            # Counts kept because an inspection was due are confirmed once its result is in.
+            await self.database.call(inspection_held_confirm, work_centers=self.options.work_centers)
         except DatabaseError:
             logger.exception("closing windows failed; retried on the next tick")
 

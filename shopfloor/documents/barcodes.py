@@ -17,7 +17,7 @@ from __future__ import annotations
 from reportlab.graphics.barcode.code128 import Code128
 from reportlab.lib.units import inch, mm
 
-ACTIONS = ("START", "PAUSE", "REPORT", "FINISH", "LOGOUT", "CLOCKOFF")
+ACTIONS = ("START", "PAUSE", "REPORT", "FINISH", "LOGOUT", "CLOCKOFF", "ANDON")
 
 # The narrow bar is a whole number of 600-dpi printer dots, so that every bar of a symbol comes
 # out the same width on an office laser printer: 8 dots (0.34 mm, about the GS1 nominal) when

@@ -64,6 +64,7 @@ def _action_labels() -> dict[str, str]:
         "FINISH": _("Finish (final report)"),
         "LOGOUT": _("Log out"),
         "CLOCKOFF": _("Clock off"),
+        "ANDON": _("Andon: call for help"),
     }
 
 

@@ -160,7 +160,7 @@ def _operations_table(work_order: WorkOrder, operations: list[WorkOrderOperation
         center = operation.work_center
         cell = [
             Paragraph(
-                f'<font color="{ACCENT.hexval()}">{operation.sequence}</font>&nbsp;&nbsp;{escape(operation.name)}',
+                f'<font color="{ACCENT.hexval()}">{operation.sequence:04d}</font>&nbsp;&nbsp;{escape(operation.name)}',
                 name_style,
             ),
             paragraph(f"{center.code}  {center.name}", detail_style),

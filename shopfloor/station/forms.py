@@ -65,6 +65,13 @@ class IssueApprovalSerializer(StrictSerializer):
     badge = serializers.CharField(**KEY)
 
 
+class AndonSerializer(OperatorSerializer):
+    kind = serializers.ChoiceField(choices=["equipment", "material", "quality", "maintenance", "help"])
+    severity = serializers.ChoiceField(choices=["low", "medium", "high", "critical"], required=False, default="high")
+    client_id = serializers.UUIDField()
+    work_order = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+
+
 class DowntimeSerializer(OperatorSerializer):
     state = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
     reason_code = serializers.CharField(**KEY)

@@ -32,6 +32,7 @@ from mes.services.confirmations import ConfirmationRequest, ConfirmationResult, 
 from mes.services.material_issues import MaterialIssueRequest, MaterialIssueResult, material_issue, material_issue_approve
 from mes.services.labor import labor_clock_off, labor_clock_on
 from mes.services.transitions import operation_transition_locked, work_order_transition_locked
+from shopfloor.andon.services import AndonRequest, AndonResult, andon_raise
 from shopfloor.models import ConsumedLot, EquipmentState, PinTryCount, Station, StationLink
 from shopfloor.services import (
     _operation_locked,
@@ -542,4 +543,19 @@ def station_material_approve(*, station: Station, movement_id: uuid.UUID, superv
         reason=_("Approved at station %(station)s by badge %(badge)s.") % {"station": station.name, "badge": supervisor_badge},
         actor=supervisor.user,
         actor_label=supervisor_badge,
+    )
+
+
+def station_andon(*, station: Station, badge: str, kind: str, severity: str, client_id: uuid.UUID, work_order: str = "") -> AndonResult:
+    """An operator's call for help at this station: its work center, its own machine if it has one,
+    the order open on it if any; raised by the operator (badge and name)."""
+    operator = Employee.objects.filter(badge=badge).first()
+    label = f"{badge} {operator.name}" if operator is not None else badge
+    return andon_raise(
+        request=AndonRequest(
+            kind=kind, severity=severity, work_center=station.work_center.code,
+            equipment=station.equipment.code if station.equipment_id else "", work_order=work_order,
+            station=station.name, client_id=client_id,
+        ),
+        actor_label=label,
     )

@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/start", views.api_start, name="station-api-start"),
     path("api/pause", views.api_pause, name="station-api-pause"),
     path("api/clock-off", views.api_clock_off, name="station-api-clock-off"),
+    path("api/andon", views.api_andon, name="station-api-andon"),
     path("api/downtime", views.api_downtime, name="station-api-downtime"),
     path("api/issue", views.api_issue, name="station-api-issue"),
     path("api/issue/approve", views.api_issue_approve, name="station-api-issue-approve"),

@@ -41,6 +41,7 @@ from mes.api.representations import confirmation_materials_json
 from mes.services.confirmations import ConfirmationRequest, plain
 from mes.services.material_issues import MaterialIssueResult, over_issue_summary
 from shopfloor.documents import badge_cards_pdf, station_sheet_pdf
+from shopfloor.andon.services import andon_json
 from shopfloor.documents.barcodes import ACTIONS, UnprintableCode
 from shopfloor.models import Station
 from shopfloor.station import forms as shapes
@@ -56,9 +57,11 @@ from shopfloor.station.access import (
 )
 from shopfloor.station.text import station_text
 
-PARTIALS = {"recent", "downtime"}
+PARTIALS = {"recent", "downtime", "queue"}
 # What the service worker keeps so the station opens without the server.
-SHELL_ASSETS = ("shopfloor/station.css", "shopfloor/station.js", "shopfloor/scan.js", "shopfloor/store.js", "django_htmx/htmx-2.min.js")
+SHELL_ASSETS = (
+    "shopfloor/station.css", "shopfloor/station.js", "shopfloor/scan.js", "shopfloor/store.js", "django_htmx/htmx-2.min.js", "mes/favicon.svg",
+)
 
 
 # --- pages --------------------------------------------------------------------------------
@@ -78,6 +81,7 @@ def _station_context(station: Station) -> dict[str, Any]:
         "station": station,
         "machine": selectors.station_machine(station=station),
         "recent": selectors.station_recent_reports(station=station),
+        "queue": selectors.station_work_queue(station=station),
         "prompts": selectors.station_downtime_prompts(station=station),
         "reasons": reasons,
         "downtime_reasons": selectors.downtime_reasons(reasons=reasons),
@@ -99,6 +103,7 @@ def _station_context(station: Station) -> dict[str, Any]:
                 "pause": reverse("station-api-pause"),
                 "clock_off": reverse("station-api-clock-off"),
                 "downtime": reverse("station-api-downtime"),
+                "andon": reverse("station-api-andon"),
                 "issue": reverse("station-api-issue"),
                 "issue_approve": reverse("station-api-issue-approve"),
                 "traveler": reverse("station-traveler", args=["__NUMBER__"]),
@@ -114,12 +119,14 @@ def _station_context(station: Station) -> dict[str, Any]:
 @vary_on_headers("HX-Request")
 @station_required(api=False)
 def station_page(request: HttpRequest) -> HttpResponse:
-    """The station: the whole page, or its ``recent`` or ``downtime`` panel for htmx's polling."""
+    """The station: the whole page, or its ``recent``, ``queue`` or ``downtime`` panel for htmx's polling."""
     station = request.station
     if request.htmx and request.htmx.target in PARTIALS:
         context = {"station": station}
         if request.htmx.target == "recent":
             context["recent"] = selectors.station_recent_reports(station=station)
+        elif request.htmx.target == "queue":
+            context["queue"] = selectors.station_work_queue(station=station)
         else:
             context["prompts"] = selectors.station_downtime_prompts(station=station)
             context["downtime_reasons"] = selectors.downtime_reasons(reasons=selectors.station_reason_codes())
@@ -380,6 +387,18 @@ def api_pause(request: HttpRequest) -> JsonResponse:
 @station_api
 def api_clock_off(request: HttpRequest) -> JsonResponse:
     return _operator_on_operation(request, services.station_clock_off)
+
+
+@require_POST
+@station_api
+def api_andon(request: HttpRequest) -> JsonResponse:
+    data = _body(request, shapes.AndonSerializer)
+    services.station_operator_check(station=request.station, badge=data["operator_badge"], token=data.get("operator_token", ""))
+    result = services.station_andon(
+        station=request.station, badge=data["operator_badge"], kind=data["kind"], severity=data["severity"],
+        client_id=data["client_id"], work_order=data["work_order"],
+    )
+    return JsonResponse(andon_json(result.call), status=201 if result.created else 200)
 
 
 @require_POST

@@ -196,5 +196,9 @@ class ErpFlavor(abc.ABC):
     def _set_config(self, key: str, value: Any) -> None:
         raise ValueError(f"{key} cannot be changed")
 
+    def flavor_counters(self) -> dict[str, int]:
+        """Counters of the flavour's own (Kingdee's logins), shown with the simulator's in its health."""
+        return {}
+
     def invalidate_sessions(self) -> None:  # noqa: B027 - most ERPs keep no session state
         """Expire whatever session state this ERP keeps (SAP's CSRF tokens)."""

@@ -17,15 +17,20 @@ from typing import Any
 import requests
 
 from simulators.child_process import ChildProcess, child_start
-from simulators.erp.sap import SERVICE_PATH
 from simulators.erp.server import (
     DEFAULT_ERPNEXT_TOKEN,
+    DEFAULT_KINGDEE_ACCT_ID,
+    DEFAULT_KINGDEE_APP_ID,
+    DEFAULT_KINGDEE_APP_SECRET,
+    DEFAULT_KINGDEE_PASSWORD,
+    DEFAULT_KINGDEE_USER,
     DEFAULT_ODOO_DATABASE,
     DEFAULT_ODOO_KEY,
     DEFAULT_ODOO_LOGIN,
     DEFAULT_SAP_PASSWORD,
     DEFAULT_SAP_USER,
     LOOPBACK,
+    service_path,
 )
 
 READY_MARKER = "ERP_SIMULATOR_READY"
@@ -88,7 +93,7 @@ class SimulatorControl:
         return self._call("POST", "/config", changes)
 
     def invalidate_sessions(self) -> None:
-        """Expire every SAP CSRF token now, as a Gateway restart would."""
+        """Expire every SAP CSRF token or Kingdee session now, as a restart of the ERP's front end would."""
         self._call("POST", "/sessions/invalidate")
 
     def close(self) -> None:
@@ -118,8 +123,8 @@ class SimulatorProcess(ChildProcess):
 
     @property
     def service_url(self) -> str:
-        """Where a connector points: SAP's OData service root, else the base URL."""
-        return self.base_url + SERVICE_PATH if self.flavor == "sap" else self.base_url
+        """Where a connector points: SAP's OData service root, Kingdee's site, else the base URL."""
+        return self.base_url + service_path(self.flavor)
 
     @property
     def credentials(self) -> dict[str, str]:
@@ -128,6 +133,10 @@ class SimulatorProcess(ChildProcess):
             "sap": {"user": DEFAULT_SAP_USER, "password": DEFAULT_SAP_PASSWORD},
             "erpnext": {"token": DEFAULT_ERPNEXT_TOKEN},
             "odoo": {"user": DEFAULT_ODOO_LOGIN, "token": DEFAULT_ODOO_KEY, "database": DEFAULT_ODOO_DATABASE},
+            "kingdee": {
+                "user": DEFAULT_KINGDEE_USER, "password": DEFAULT_KINGDEE_PASSWORD, "acct_id": DEFAULT_KINGDEE_ACCT_ID,
+                "app_id": DEFAULT_KINGDEE_APP_ID, "app_secret": DEFAULT_KINGDEE_APP_SECRET,
+            },
         }[self.flavor]
 
 

@@ -19,7 +19,7 @@ Two threaded HTTP/1.1 servers bound to loopback only:
   ``GET/POST /__sim__/config``      flavour switches (SAP ``dedupe``, ``csrf_ttl_s``,
                                     ``csrf_max_uses``; ERPNext ``duplicate_error``; Odoo
                                     ``autocreate``)
-  ``POST /__sim__/sessions/invalidate``  expire every SAP CSRF token now
+  ``POST /__sim__/sessions/invalidate``  expire every SAP CSRF token or Kingdee session now
   ================================  ==========================================================
 
 Each ERP request goes: injected latency → still up? → injected 5xx → the flavour (under one
@@ -47,13 +47,14 @@ from urllib.parse import parse_qs, urlsplit
 from simulators.erp.base import ErpFlavor, SimRequest, SimResponse
 from simulators.erp.erpnext import ErpnextFlavor
 from simulators.erp.faults import FaultError, Faults
+from simulators.erp.kingdee import KingdeeFlavor
 from simulators.erp.ledger import Ledger
 from simulators.erp.odoo import OdooFlavor
 from simulators.erp.sap import SERVICE_PATH, SapFlavor
 
 logger = logging.getLogger("simulators.erp")
 
-FLAVORS = ("sap", "erpnext", "odoo")
+FLAVORS = ("sap", "erpnext", "odoo", "kingdee")
 LOOPBACK = "127.0.0.1"
 MAX_BODY_BYTES = 32 * 1024 * 1024
 
@@ -64,11 +65,19 @@ DEFAULT_ERPNEXT_TOKEN = "mes-demo-key:mes-demo-secret"
 DEFAULT_ODOO_LOGIN = "mes@example.com"
 DEFAULT_ODOO_KEY = "mes-demo-odoo-api-key"
 DEFAULT_ODOO_DATABASE = "mes"
+DEFAULT_KINGDEE_ACCT_ID = "62e8a1f0c3b24d5e9f7a6b8c"
+DEFAULT_KINGDEE_USER = "MES"
+DEFAULT_KINGDEE_PASSWORD = "mes-demo-password"
+#: A third-party app's AppID (``<client id>_<32 characters>``) and secret, for signed calls.
+DEFAULT_KINGDEE_APP_ID = "245678_bWVzLWRlbW8ta2luZ2RlZS1hcHAtc2Vj"
+DEFAULT_KINGDEE_APP_SECRET = "mes-demo-kingdee-app-secret"
+KINGDEE_SITE = "/k3cloud/"
 
 SERVER_HEADERS = {
     "sap": "SAP NetWeaver Application Server 7.58 / AS ABAP 758",
     "erpnext": "nginx",
     "odoo": "Werkzeug/3.0.1 Python/3.12.3",
+    "kingdee": "Microsoft-IIS/10.0",
 }
 
 
@@ -87,6 +96,10 @@ class SimulatorConfig:
     sap_csrf_max_uses: int = 0
     erpnext_duplicate_error: str = "duplicate_entry"
     odoo_autocreate: bool = True
+    kingdee_acct_id: str = DEFAULT_KINGDEE_ACCT_ID
+    kingdee_app_id: str = DEFAULT_KINGDEE_APP_ID
+    kingdee_app_secret: str = DEFAULT_KINGDEE_APP_SECRET
+    kingdee_session_ttl_s: float = 1200.0
     seed: int | None = None
     verbose: bool = False
     initial_faults: dict[str, Any] = field(default_factory=dict)
@@ -114,7 +127,22 @@ def build_flavor(config: SimulatorConfig, ledger: Ledger) -> ErpFlavor:
             database=config.database,
             autocreate=config.odoo_autocreate,
         )
+    if config.flavor == "kingdee":
+        return KingdeeFlavor(
+            ledger=ledger,
+            acct_id=config.kingdee_acct_id,
+            user=config.user or DEFAULT_KINGDEE_USER,
+            password=config.password or DEFAULT_KINGDEE_PASSWORD,
+            app_id=config.kingdee_app_id,
+            app_secret=config.kingdee_app_secret,
+            session_ttl_s=config.kingdee_session_ttl_s,
+        )
     raise ValueError(f"unknown flavor {config.flavor!r}; choose one of {', '.join(FLAVORS)}")
+
+
+def service_path(flavor: str) -> str:
+    """Where a connector points below the ERP port: SAP's OData service root, Kingdee's site, else nothing."""
+    return {"sap": SERVICE_PATH, "kingdee": KINGDEE_SITE.rstrip("/")}.get(flavor, "")
 
 
 class _LoopbackServer(ThreadingHTTPServer):
@@ -406,6 +434,7 @@ class Simulator:
     def health(self) -> dict[str, Any]:
         with self._admin_lock:
             counters = dict(self._counters)
+        counters.update(self.flavor.flavor_counters())  # plain ints: read without waiting for the ERP's lock
         base_url = f"http://{LOOPBACK}:{self.port}"
         return {
             "status": "ok",
@@ -414,7 +443,7 @@ class Simulator:
             "control_port": self.control_port,
             "erp_listening": self.erp_listening,
             "base_url": base_url,
-            "service_url": base_url + (SERVICE_PATH if self.flavor.name == "sap" else ""),
+            "service_url": base_url + service_path(self.flavor.name),
             "faults": self.faults.as_dict(),
             "config": self.flavor.config(),
             "ledger_entries": len(self.ledger),

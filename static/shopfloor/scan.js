@@ -4,11 +4,14 @@
 //   EMP:<badge>   WO:<order>/<sequence>   QTY:<n> (or plain digits)   SCRAP:<n>   REWORK:<n>
 //   RC:<reason code>   LOT:<lot>   GS1 with AI (10) lot and (01) GTIN   ACT:<action>
 //   LOT:<item>:<lot>[:<quantity>]  (issue that lot to the open operation)
+//   ANDON:<kind>[:<severity>]  (call for help: equipment, material, quality, maintenance, help)
 //
 // parseScan returns {kind: ...} or {kind: "error", code, params}; the station turns error codes
 // into messages in the operator's language.
 
-export const ACTIONS = ["START", "PAUSE", "REPORT", "FINISH", "LOGOUT", "CLOCKOFF"];
+export const ACTIONS = ["START", "PAUSE", "REPORT", "FINISH", "LOGOUT", "CLOCKOFF", "ANDON"];
+export const ANDON_KINDS = ["equipment", "material", "quality", "maintenance", "help"];
+export const ANDON_SEVERITIES = ["low", "medium", "high", "critical"];
 
 const GS = "\u001d";
 const QUANTITY = /^(\d{1,11})(?:[.,](\d{1,3}))?$/;
@@ -120,6 +123,11 @@ function parseValue(prefix, value, actions) {
       return { kind: "reason", code: value };
     case "LOT":
       return value.includes(":") ? parseIssue(value) : { kind: "lot", lot: value, gtin: "" };
+    case "ANDON": {
+      const [kind, severity = "high"] = value.toLowerCase().split(":");
+      if (!ANDON_KINDS.includes(kind) || !ANDON_SEVERITIES.includes(severity)) return error("bad_andon", { code: `ANDON:${value}` });
+      return { kind: "andon", andonKind: kind, severity };
+    }
     case "ACT": {
       const action = value.toUpperCase();
       if (!actions.includes(action)) return error("unknown_action", { code: `ACT:${value}` });
@@ -157,7 +165,7 @@ export function parseScan(raw, { actions = ACTIONS } = {}) {
   if (colon > 0) {
     const prefix = text.slice(0, colon).toUpperCase();
     const value = text.slice(colon + 1).trim();
-    if (["EMP", "WO", "QTY", "SCRAP", "REWORK", "RC", "LOT", "ACT"].includes(prefix)) {
+    if (["EMP", "WO", "QTY", "SCRAP", "REWORK", "RC", "LOT", "ACT", "ANDON"].includes(prefix)) {
       if (!value) return error("empty_value", { code: text });
       // An issue names the item and the lot (and perhaps a quantity): two keys' room.
       if (value.length > (prefix === "LOT" ? 2 * MAX_KEY + 16 : MAX_KEY + 5)) return error("too_long", { code: `${text.slice(0, 30)}…` });

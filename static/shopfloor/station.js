@@ -3,7 +3,7 @@
 // lost connection only delays them; the server's idempotency on client_id makes a
 // resend harmless. Every sentence comes translated from the page (#station-text).
 
-import { parseScan } from "./scan.js";
+import { ANDON_KINDS, parseScan } from "./scan.js";
 import { Store } from "./store.js";
 
 const config = JSON.parse(document.getElementById("station-config").textContent);
@@ -25,6 +25,7 @@ function emptyValues() {
 }
 
 function t(key, params = {}) {
+  if (params.sequence !== undefined) params = { ...params, sequence: sequenceText(params.sequence) };
   return (TEXT[key] ?? key).replace(/%\((\w+)\)s/g, (_match, name) => String(params[name] ?? ""));
 }
 
@@ -56,9 +57,26 @@ function beep(kind) {
   }
 }
 
-function say(kind, message) {
+// The operation as people read it everywhere (the routing's four digits): WO-1001 / 0010.
+function sequenceText(sequence) {
+  return String(sequence).padStart(4, "0");
+}
+
+/** Say ``message``; ``offers`` are buttons for what to do next ({label, scan} or {label, key}), tapped like the keypad. */
+function say(kind, message, offers = []) {
   const box = $("message");
   box.textContent = message;
+  $("offer").replaceChildren(
+    ...offers.map((offer) => {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = offer.label;
+      if (offer.scan) button.dataset.scan = offer.scan;
+      if (offer.key) button.dataset.key = offer.key;
+      return button;
+    }),
+  );
+  $("offer").hidden = offers.length === 0;
   box.dataset.kind = kind;
   document.body.dataset.flash = "";
   void document.body.offsetWidth; // restart the flash animation
@@ -68,7 +86,7 @@ function say(kind, message) {
 }
 
 const ok = (message) => say("ok", message);
-const refuse = (message) => say("refused", message);
+const refuse = (message, offers) => say("refused", message, offers);
 
 function focusScan() {
   if (document.activeElement !== scan) scan.focus({ preventScroll: true });
@@ -156,7 +174,7 @@ function render() {
   $("operator").textContent = operator ? `${operator.name || ""} ${operator.badge}`.trim() : t("nobody");
   $("operator").dataset.signedIn = operator ? "true" : "false";
   $("op-title").textContent = operation
-    ? `${operation.work_order} / ${operation.sequence}${operation.name ? ` · ${operation.name}` : ""}`
+    ? `${operation.work_order} / ${sequenceText(operation.sequence)}${operation.name ? ` · ${operation.name}` : ""}`
     : t("no_operation");
   const figures = {
     "op-item": operation && operation.item ? `${operation.item} ${operation.item_name}` : "–",
@@ -175,9 +193,19 @@ function render() {
   for (const [id, text] of Object.entries(figures)) $(id).textContent = text;
   renderClockedOn(operation);
   $("operation-card").dataset.offline = operation && operation.offline ? "true" : "false";
+  markQueue();
   for (const anchor of document.querySelectorAll("a[data-traveler]")) {
     anchor.hidden = !operation;
     if (operation) anchor.href = `${config.urls.traveler.replace("__NUMBER__", encodeURIComponent(operation.work_order))}?language=${anchor.dataset.traveler}`;
+  }
+}
+
+// The work queue's row of the open operation is marked; the queue is refreshed by htmx, so again after each swap.
+function markQueue() {
+  const open = state.operation ? `${state.operation.work_order}/${state.operation.sequence}` : "";
+  for (const button of document.querySelectorAll("#queue button[data-operation]")) {
+    if (button.dataset.operation === open) button.setAttribute("aria-current", "true");
+    else button.removeAttribute("aria-current");
   }
 }
 
@@ -185,7 +213,7 @@ function listItem(entry, extra) {
   const body = entry.body;
   const item = document.createElement("li");
   const time = new Date(body.confirmed_at).toLocaleTimeString(config.language, { hour: "2-digit", minute: "2-digit" });
-  item.textContent = `${time}  ${body.work_order} / ${body.operation}  ${quantityText(body.good_qty, body.scrap_qty, body.rework_qty)}${body.final ? " ✔" : ""}  ${body.operator_badge}`;
+  item.textContent = `${time}  ${body.work_order} / ${sequenceText(body.operation)}  ${quantityText(body.good_qty, body.scrap_qty, body.rework_qty)}${body.final ? " ✔" : ""}  ${body.operator_badge}`;
   if (extra) item.append(extra);
   return item;
 }
@@ -329,12 +357,11 @@ async function openOperation(number, sequence) {
   const key = `${number}/${sequence}`;
   const url = `${config.urls.operation}?work_order=${encodeURIComponent(number)}&operation=${sequence}`;
   const result = await call("GET", url);
-  const same = state.operation && `${state.operation.work_order}/${state.operation.sequence}` === key;
   if (result.network) {
     setOnline(false);
     const seen = await store.get("kv", `operation:${key}`);
     state.operation = { ...(seen || { work_order: number, sequence }), offline: true };
-    if (!same) state.values = emptyValues();
+    state.values = emptyValues(); // a scan of the traveler starts a fresh report, whatever was left entered
     await saveState();
     render();
     return say("warn", t("operation_opened_offline", { work_order: number, sequence }));
@@ -342,7 +369,7 @@ async function openOperation(number, sequence) {
   setOnline(true);
   if (result.error) return refuse(result.error.message);
   state.operation = result.data;
-  if (!same) state.values = emptyValues();
+  state.values = emptyValues();
   await rememberOperation(result.data);
   await saveState();
   render();
@@ -457,10 +484,10 @@ async function report(final) {
   const rework = values.rework || "0";
   if ([good, scrap, rework].every((quantity) => Number(quantity) === 0)) return refuse(t("nothing_to_report"));
   if (Number(scrap) > 0 || Number(rework) > 0) {
-    if (!values.reason) return refuse(t("reason_missing"));
     const reason = config.reasons[values.reason];
+    if (!values.reason) return refuseReason(t("reason_missing", { quantity: quantityText(0, scrap, rework) }), scrap, rework);
     if (reason && !["scrap", "rework"].includes(reason.kind)) {
-      return refuse(t("reason_kind_mismatch", { code: values.reason, kind: reason.kind_label }));
+      return refuseReason(t("reason_kind_mismatch", { code: values.reason, kind: reason.kind_label }), scrap, rework);
     }
   }
   // The client_id is made now, when the operator confirms; every resend carries the same one.
@@ -506,6 +533,47 @@ async function report(final) {
   return say("warn", t("kept_offline"));
 }
 
+const OFFERED_REASONS = 6;
+
+/** Refuse a report for its reason: offer the reasons that fit and the ways out (no scrap, no rework, clear), and unfold the list. */
+function refuseReason(message, scrap, rework) {
+  const kinds = [Number(scrap) > 0 && "scrap", Number(rework) > 0 && "rework"].filter(Boolean);
+  const offers = Object.entries(config.reasons)
+    .filter(([, reason]) => kinds.includes(reason.kind))
+    .slice(0, OFFERED_REASONS)
+    .map(([code, reason]) => ({ label: `${code} ${reason.name}`, scan: `RC:${code}` }));
+  if (Number(scrap) > 0) offers.push({ label: t("offer_no_scrap"), scan: "SCRAP:0" });
+  if (Number(rework) > 0) offers.push({ label: t("offer_no_rework"), scan: "REWORK:0" });
+  offers.push({ label: t("offer_clear"), key: "clear" });
+  const list = document.querySelector("details.reasons");
+  if (list) list.open = true;
+  return refuse(message, offers);
+}
+
+// --- andon: ACT:ANDON offers the kinds of call; ANDON:<kind>[:<severity>] raises one --------------
+
+function offerAndon() {
+  const offers = ANDON_KINDS.map((kind) => ({ label: t(`andon_kind.${kind}`), scan: `ANDON:${kind}` }));
+  return say("warn", t("andon_which"), offers);
+}
+
+async function raiseAndon(kind, severity) {
+  const body = { kind, severity, client_id: uuid4(), ...operatorFields() };
+  if (state.operation) body.work_order = state.operation.work_order;
+  const result = await call("POST", config.urls.andon, body);
+  if (result.network) return refuse(t("offline_needed"));
+  if (result.error) return refuse(result.error.message);
+  refreshPanels();
+  return ok(t("andon_raised", { kind: t(`andon_kind.${kind}`), work_center: result.data.work_center }));
+}
+
+async function clearEntry() {
+  state.values = emptyValues();
+  await saveState();
+  render();
+  return ok(t("cleared"));
+}
+
 async function act(action) {
   if (action === "LOGOUT") {
     state.operator = null;
@@ -515,6 +583,7 @@ async function act(action) {
     render();
     return ok(t("signed_out"));
   }
+  if (action === "ANDON") return offerAndon();
   if (!state.operation) return refuse(t("scan_operation_first"));
   const target = { work_order: state.operation.work_order, operation: state.operation.sequence, ...operatorFields() };
   if (action === "START") {
@@ -576,6 +645,8 @@ async function handleScan(raw, origin = {}) {
       return issueLot(parsed.item, parsed.lot, parsed.quantity);
     case "action":
       return act(parsed.action);
+    case "andon":
+      return raiseAndon(parsed.andonKind, parsed.severity);
     default:
       return refuse(t("error.unknown_code", { code: raw }));
   }
@@ -587,7 +658,8 @@ let busy = Promise.resolve();
 
 function enqueue(raw, origin) {
   // Scans are handled one after another, in the order they came, however fast the scanner types.
-  busy = busy.then(() => handleScan(raw, origin)).catch((error) => refuse(t("unexpected", { error: String(error) })));
+  // A function (the keypad's Clear) waits its turn the same way.
+  busy = busy.then(() => (typeof raw === "function" ? raw() : handleScan(raw, origin))).catch((error) => refuse(t("unexpected", { error: String(error) })));
   return busy;
 }
 
@@ -607,7 +679,10 @@ document.addEventListener("click", (event) => {
   if (code) enqueue(code, { promptState });
   else if (key === "enter") $("scan-form").requestSubmit();
   else if (key === "back") scan.value = scan.value.slice(0, -1);
-  else if (key === "clear") scan.value = "";
+  else if (key === "clear") {
+    scan.value = "";
+    enqueue(clearEntry);
+  }
   else if (key in KEYPAD_FIELDS) {
     const raw = scan.value.trim();
     scan.value = "";
@@ -620,7 +695,10 @@ document.addEventListener("click", (event) => {
 
 scan.addEventListener("blur", () => setTimeout(focusScan, 0));
 document.addEventListener("visibilitychange", focusScan);
-document.body.addEventListener("htmx:afterSwap", focusScan);
+document.body.addEventListener("htmx:afterSwap", () => {
+  markQueue();
+  focusScan();
+});
 window.addEventListener("online", () => flush());
 
 async function start() {
@@ -628,6 +706,7 @@ async function start() {
   const saved = await store.get("kv", "state");
   if (saved) Object.assign(state, { operator: saved.operator, operation: saved.operation, values: { ...emptyValues(), ...saved.values } });
   render();
+  greet();
   await renderQueues();
   setOnline(navigator.onLine);
   document.body.dataset.ready = "true";
@@ -645,6 +724,15 @@ async function start() {
       // Not https (nor localhost): the station works, but cannot open without the server.
     }
   }
+}
+
+/** After a reload: say who is signed in and what is open, as the header shows it (the page says "Scan your badge"). */
+function greet() {
+  const { operator, operation } = state;
+  if (!operator) return;
+  const who = { name: operator.name || operator.badge, badge: operator.badge };
+  if (operation) say("info", t("resumed_operation", { ...who, work_order: operation.work_order, sequence: operation.sequence }));
+  else say("info", t("resumed", who));
 }
 
 start();

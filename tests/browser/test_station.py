@@ -54,7 +54,7 @@ def at_operation(browser, live_server, **options):
     scan(page, "EMP:B-1001")
     expect(page.locator("#operator")).to_have_attribute("data-signed-in", "true")
     scan(page, "WO:WO-1001/10")
-    expect(page.locator("#op-title")).to_contain_text("WO-1001 / 10")
+    expect(page.locator("#op-title")).to_contain_text("WO-1001 / 0010")
     return context, page
 
 
@@ -79,12 +79,12 @@ def test_badge_traveler_quantity_report_reaches_the_api(browser, live_server, re
         expect_message(page, "Signed in: Li Wei (B-1001).")
         expect(page.locator("#operator")).to_have_text("Li Wei B-1001")
         scan(page, "WO:WO-1001/10")
-        expect_message(page, "Opened WO-1001 / 10: Cut.")
+        expect_message(page, "Opened WO-1001 / 0010: Cut.")
         expect(page.locator("#op-remaining")).to_have_text("10")
         scan(page, "QTY:5")
         expect_message(page, "Good quantity 5.")
         page.click("button[data-scan='ACT:REPORT']")  # a tap works like the scan, and the scan field keeps focus
-        expect_message(page, "Reported 5 good on WO-1001 / 10.")
+        expect_message(page, "Reported 5 good on WO-1001 / 0010.")
         assert page.evaluate("document.activeElement.id") == "scan"
         expect(page.locator("#op-remaining")).to_have_text("5")
         expect(page.locator("#entry-good")).to_have_text("–")
@@ -127,19 +127,101 @@ def test_a_refused_report_says_why_and_keeps_what_was_entered(browser, live_serv
         scan(page, "QTY:9")
         scan(page, "SCRAP:1")
         scan(page, "ACT:FINISH")
-        expect_message(page, "Scrap and rework need a reason code: scan RC:… first.", "refused")
+        expect_message(page, "1 scrap needs a reason: scan or tap a reason (RC:…), or take the quantity back with SCRAP:0 / REWORK:0 or Clear.", "refused")
         expect(page.locator("#entry-scrap")).to_have_text("1")
         scan(page, "RC:PAUSE-01")
         expect_message(page, "Pause reason PAUSE-01: Break. Scan ACT:PAUSE to pause.")
         scan(page, "RC:SCRAP-01")
         scan(page, "ACT:FINISH")
-        expect_message(page, "Final report: 9 good · 1 scrap on WO-1001 / 10; the operation is done.")
+        expect_message(page, "Final report: 9 good · 1 scrap on WO-1001 / 0010; the operation is done.")
         assert Confirmation.objects.get().scrap_qty == 1
         assert WorkOrderOperation.objects.get(work_order=released_order, sequence=10).status == "completed"
 
         scan(page, "HELLO:1")
         expect_message(page, "HELLO:1 is not a station code.", "refused")
         assert Confirmation.objects.count() == 1
+    finally:
+        context.close()
+
+
+def test_a_refused_scrap_says_what_to_scan_next_and_clear_or_a_new_scan_of_the_order_resets_it(browser, live_server, released_order):
+    context, page = at_operation(browser, live_server)
+    reasons = page.locator("details.reasons")
+    try:
+        expect(reasons).not_to_have_attribute("open", "")
+        scan(page, "SCRAP:2")
+        scan(page, "ACT:REPORT")
+        refusal = "2 scrap needs a reason: scan or tap a reason (RC:…), or take the quantity back with SCRAP:0 / REWORK:0 or Clear."
+        expect_message(page, refusal, "refused")
+        # What to do next is offered at the refusal, and the reason list is unfolded.
+        offer = page.locator("#offer button")
+        expect(offer).to_have_text(["SCRAP-01 Material defect", "No scrap (SCRAP:0)", "Clear this report"])
+        expect(reasons).to_have_attribute("open", "")
+        # A good quantity keeps the scrap entered, so the same refusal, still with its way out.
+        scan(page, "QTY:3")
+        scan(page, "ACT:REPORT")
+        expect_message(page, refusal, "refused")
+        scan(page, "ACT:FINISH")
+        expect_message(page, refusal, "refused")
+        expect(offer).to_have_count(3)
+
+        # Scanning the order again starts a fresh report.
+        scan(page, "WO:WO-1001/10")
+        expect_message(page, "Opened WO-1001 / 0010: Cut.")
+        expect(page.locator("#offer")).to_be_hidden()
+        expect(page.locator("#entry-scrap")).to_have_text("–")
+        expect(page.locator("#entry-good")).to_have_text("–")
+        scan(page, "QTY:3")
+        scan(page, "ACT:REPORT")
+        expect_message(page, "Reported 3 good on WO-1001 / 0010.")
+
+        # The keypad's Clear empties the entry.
+        scan(page, "SCRAP:2")
+        scan(page, "ACT:REPORT")
+        expect_message(page, refusal, "refused")
+        page.click(".keypad button[data-key=clear]")
+        expect_message(page, "Entries cleared.")
+        expect(page.locator("#entry-scrap")).to_have_text("–")
+        scan(page, "QTY:1")
+        scan(page, "ACT:REPORT")
+        expect_message(page, "Reported 1 good on WO-1001 / 0010.")
+
+        # The offered reason, tapped, lets the same report through; so does the offered "no scrap".
+        scan(page, "SCRAP:2")
+        scan(page, "ACT:REPORT")
+        page.click("#offer button[data-scan='RC:SCRAP-01']")
+        expect_message(page, "Reason SCRAP-01: Material defect.")
+        scan(page, "ACT:REPORT")
+        expect_message(page, "Reported 2 scrap on WO-1001 / 0010.")
+        scan(page, "QTY:1")
+        scan(page, "REWORK:1")
+        scan(page, "ACT:REPORT")
+        page.click("#offer button[data-scan='REWORK:0']")
+        expect_message(page, "Rework quantity 0.")
+        scan(page, "ACT:REPORT")
+        expect_message(page, "Reported 1 good on WO-1001 / 0010.")
+
+        quantities = sorted((c.good_qty, c.scrap_qty, c.rework_qty) for c in Confirmation.objects.all())
+        assert quantities == [(0, 2, 0), (1, 0, 0), (1, 0, 0), (3, 0, 0)]
+    finally:
+        context.close()
+
+
+def test_after_a_reload_the_message_agrees_with_the_header(browser, live_server, released_order):
+    context, page = at_operation(browser, live_server)
+    try:
+        page.reload()
+        page.wait_for_selector("body[data-ready=true]")
+        expect(page.locator("#operator")).to_have_text("Li Wei B-1001")
+        expect_message(page, "Li Wei (B-1001) is signed in; WO-1001 / 0010 is open. Scan a quantity or an action.", "info")
+        scan(page, "ACT:LOGOUT")
+        page.reload()
+        page.wait_for_selector("body[data-ready=true]")
+        expect(page.locator("#operator")).to_have_attribute("data-signed-in", "false")
+        expect_message(page, "Scan your badge to begin.", "info")
+        # The favicon is served: no 404 in the tab of every page.
+        icon = page.locator("link[rel=icon]").get_attribute("href")
+        assert page.request.get(icon).status == 200
     finally:
         context.close()
 

@@ -23,7 +23,7 @@ def test_start_clocks_the_operator_on_and_clock_off_takes_them_off(browser, live
         screenshot(page, "station-clocked-on.png")
 
         page.click("button[data-scan='ACT:CLOCKOFF']")
-        expect_message(page, "Clocked off WO-1001 / 10; the others on it work on.")
+        expect_message(page, "Clocked off WO-1001 / 0010; the others on it work on.")
         expect(page.locator("#op-clocked")).to_have_text("nobody")
         assert list(LaborSession.objects.values_list("employee__badge", "end_reason")) == [("B-1001", "clock_off")]
     finally:

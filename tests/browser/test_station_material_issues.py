@@ -28,7 +28,7 @@ def test_a_scanned_lot_is_issued_and_an_over_issue_waits_for_a_supervisor_badge(
     context, page = at_operation(browser, live_server)
     try:
         scan(page, "LOT:TUBE-20:T-1:10")
-        expect_message(page, "Issued 10 M of TUBE-20, lot T-1, to WO-1001 / 10.")
+        expect_message(page, "Issued 10 M of TUBE-20, lot T-1, to WO-1001 / 0010.")
         assert issued() == Decimal("10")
 
         scan(page, "LOT:TUBE-20:T-1:30")
@@ -38,7 +38,7 @@ def test_a_scanned_lot_is_issued_and_an_over_issue_waits_for_a_supervisor_badge(
         assert issued() == Decimal("10")
 
         scan(page, "EMP:S-0001")
-        expect_message(page, "Issued 30 M of TUBE-20, lot T-1, to WO-1001 / 10.")
+        expect_message(page, "Issued 30 M of TUBE-20, lot T-1, to WO-1001 / 0010.")
         assert issued() == Decimal("40")
         assert MaterialMovement.objects.get(quantity=30).decided_by.username == "zhang"
         # The operator stays signed in: the supervisor's badge only approved.

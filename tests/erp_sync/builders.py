@@ -16,6 +16,7 @@ import requests
 
 from erp_sync.connectors.base import ConnectionConfig, Connector, Posting
 from erp_sync.connectors.erpnext import ErpNextConnector
+from erp_sync.connectors.kingdee import KingdeeConnector
 from erp_sync.connectors.odoo import OdooConnector
 from erp_sync.connectors.sap import SapConnector
 from erp_sync.models import ErpConnection
@@ -25,6 +26,7 @@ from simulators.erp import SimulatorProcess, start_simulator
 SAP_ORDER = "1004157"
 ERPNEXT_ORDER = "MFG-WO-2025-00042"
 ODOO_ORDER = "WH/MO/00042"
+KINGDEE_ORDER = "MO000042"
 #: ERPNext names an operation by its name (``operation_as`` "name"), so postings carry the routing's.
 ERPNEXT_OPERATION_NAMES = {10: "Cut", 20: "Weld", 30: "Paint"}
 #: The Odoo version that picks each protocol.
@@ -74,7 +76,10 @@ def simulator_connection(simulator: SimulatorProcess, *, timeout: int = 5, **opt
     """The default ERP connection (``sim-<flavor>``) to ``simulator``, with its demo credentials; Odoo's
     database is named for it, ``options`` go on top."""
     credentials = simulator.credentials
-    defaults = {"database": credentials["database"]} if simulator.flavor == "odoo" else {}
+    defaults = {
+        "odoo": {"database": credentials.get("database")},
+        "kingdee": {"acct_id": credentials.get("acct_id"), "org_number": "100", "workshop_number": "WS01"},
+    }.get(simulator.flavor, {})
     connection, _created = erp_connection_upsert(
         name=f"sim-{simulator.flavor}",
         kind=simulator.flavor,
@@ -143,6 +148,30 @@ def odoo_confirmation(
 ) -> Posting:
     return confirmation_posting(
         order=order, operation=operation, good=good, scrap=scrap, final=final, confirmed_at="2025-03-01T16:00:00+08:00"
+    )
+
+
+def kingdee_confirmation(
+    *, operation: int = 10, good: str = "5.000", scrap: str = "1.000", order: str = KINGDEE_ORDER, final: bool = False, **extra: Any
+) -> Posting:
+    return confirmation_posting(
+        order=order, operation=operation, good=good, scrap=scrap, final=final, confirmed_at="2025-03-01T17:30:00+00:00", **extra
+    )
+
+
+def kingdee_connector(
+    simulator: SimulatorProcess, *, signed: bool = False, timeout: float = 5.0, password: str | None = None, **options: Any
+) -> KingdeeConnector:
+    """A connector to the simulated Kingdee: ValidateUser with the demo password, or ``signed`` with the demo app."""
+    credentials = simulator.credentials
+    signing = {"app_id": credentials["app_id"], "app_secret": credentials["app_secret"]} if signed else {}
+    return KingdeeConnector(
+        ConnectionConfig(
+            name="kingdee-test", kind="kingdee", base_url=simulator.service_url, username=credentials["user"],
+            password="" if signed else (password if password is not None else credentials["password"]),
+            options={"acct_id": credentials["acct_id"], "org_number": "100", "workshop_number": "WS01", **signing, **options},
+            timeout_seconds=timeout,
+        )
     )
 
 

@@ -1,5 +1,5 @@
 """What every ERP connector promises the dispatcher, checked against each simulator on loopback
-(SAP, ERPNext, Odoo over JSON-2 and over XML-RPC): a posting is found again by our key; an ERP
+(SAP, ERPNext, Odoo over JSON-2 and over XML-RPC, Kingdee with a password and signed): a posting is found again by our key; an ERP
 that fails or is down is worth retrying; an answer lost after the ERP booked is unknown until our
 key finds the booking; a reversal finds its original without a stored reference and, sent twice,
 cancels once; totals count what is booked and not cancelled, per operation of one order. What each ERP does beyond that is in its own ``test_connector_<erp>.py``.
@@ -18,10 +18,13 @@ from erp_sync.connectors.base import Connector, ErpTotals, Outcome, Posting
 from simulators.erp import SimulatorProcess
 from tests.erp_sync.builders import (
     ERPNEXT_ORDER,
+    KINGDEE_ORDER,
     ODOO_ORDER,
     SAP_ORDER,
     erpnext_confirmation,
     erpnext_connector,
+    kingdee_confirmation,
+    kingdee_connector,
     odoo_confirmation,
     odoo_connector,
     reversal_of,
@@ -33,6 +36,7 @@ from tests.erp_sync.builders import (
 sap_process, sap = simulator_fixtures("sap", dedupe="off")
 erpnext_process, erpnext = simulator_fixtures("erpnext", duplicate_error="duplicate_entry")
 odoo_process, odoo = simulator_fixtures("odoo", autocreate=True)
+kingdee_process, kingdee = simulator_fixtures("kingdee", session_ttl_s=1200.0)
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,15 @@ ERPS = {
             "mrp.workcenter.productivity/1", ODOO_ORDER, "WH/MO/00099",
         )
         for via in ("json2", "xmlrpc")
+    },
+    # Saved only: a bill found by our key but not yet audited is finished by post(), not found (test_connector_kingdee).
+    **{
+        f"kingdee-{access}": lambda simulator, access=access: Erp(
+            simulator, kingdee_connector(simulator, signed=access == "signed", submit_and_audit=False), kingdee_confirmation,
+            "SCHB00000001", {"form": "PRD_MORPT", "id": 100001, "number": "SCHB00000001"}, "PRD_MORPT/SCHB00000001",
+            KINGDEE_ORDER, "MO000099",
+        )
+        for access in ("password", "signed")
     },
 }
 

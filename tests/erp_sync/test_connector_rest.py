@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote
 
@@ -29,6 +29,7 @@ from erp_sync.connectors.mapping import SAMPLE_PAYLOAD, preview, validate_mappin
 from erp_sync.connectors.registry import connector_class
 from erp_sync.connectors.rest import RestConnector
 from tests.erp_sync.builders import goods_posting, movement, reversal_of
+from tests.helpers import loopback_http_server
 
 SECRET = "webhook-secret"
 
@@ -132,14 +133,9 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     state = Receiver()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    server.daemon_threads = True
-    state.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
+    with loopback_http_server(_handler(state)) as port:
+        state.port = port
+        yield state
 
 
 def connector_for(url: str, *, timeout: float = 5.0, username: str = "", password: str = "", token: str = "", **options: Any) -> RestConnector:

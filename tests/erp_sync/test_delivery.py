@@ -118,10 +118,11 @@ def _wait_until_settled(timeout: float) -> None:
 def _own_document(message: OutboxMessage, flavor: str) -> bool:
     """Whether the ERP books the message as a document of its own (a post, or a cancellation).
     SAP books goods that rode with a report in that report's material document; ERPNext gives
-    every goods message its Stock Entry (or cancels one), Odoo its move lines (or unlinks them)."""
+    every goods message its Stock Entry (or cancels one), Odoo its move lines (or unlinks them), Kingdee its
+    PRD_PickMtrl / PRD_INSTOCK bill (or deletes it)."""
     if message.kind in ("confirmation", "reversal"):
         return True
-    return flavor in ("erpnext", "odoo") or not message.payload.get("confirmation_id")
+    return flavor != "sap" or not message.payload.get("confirmation_id")
 
 
 def _assert_ledger_matches(simulator) -> None:
@@ -149,7 +150,7 @@ def _assert_ledger_matches(simulator) -> None:
         assert positions == sorted(positions), f"{order} reached the ERP out of order: {positions}"
 
 
-@pytest.mark.parametrize("flavor", ["sap", "erpnext", "odoo"])
+@pytest.mark.parametrize("flavor", ["sap", "erpnext", "odoo", "kingdee"])
 def test_faulty_erp_gets_every_message_exactly_once_in_order(flavor, tmp_path):
     """Each report of operation 10 backflushes steel, each of operation 20 receives its
     output into the order's lot, and every other round a bolt is issued by scan; the last reports and
@@ -204,8 +205,9 @@ def test_faulty_erp_gets_every_message_exactly_once_in_order(flavor, tmp_path):
         assert any(entry["response_dropped"] for entry in simulator.control.ledger())
 
 
-def test_permanent_error_blocks_only_its_order_until_replayed(tmp_path):
-    with start_simulator("sap", ledger_path=tmp_path / "ledger.jsonl") as simulator:
+@pytest.mark.parametrize("flavor", ["sap", "kingdee"])
+def test_permanent_error_blocks_only_its_order_until_replayed(flavor, tmp_path):
+    with start_simulator(flavor, ledger_path=tmp_path / "ledger.jsonl") as simulator:
         _connect(simulator)
         blocked, free = _plant(2, prefix="PB")
         simulator.control.set_faults(rejected_orders=[blocked])
@@ -226,6 +228,31 @@ def test_permanent_error_blocks_only_its_order_until_replayed(tmp_path):
 
         assert set(OutboxMessage.objects.values_list("state", flat=True)) == {"acknowledged"}
         _assert_ledger_matches(simulator)
+
+
+def test_kingdee_sessions_that_expire_during_delivery_are_renewed_and_nothing_is_booked_twice(tmp_path):
+    """Kingdee forgets sessions (idle time-out, a restart of its site) while the queue drains: the connector
+    logs in again and repeats the refused call, with the Kingdee answers lost now and then on top."""
+    with start_simulator("kingdee", ledger_path=tmp_path / "ledger.jsonl") as simulator:
+        _connect(simulator, timeout=2)
+        numbers = _plant(5, prefix="KS")
+        simulator.control.set_config(session_ttl_s=0.2)
+        simulator.control.set_faults(drop_after_commit_rate=0.2)
+        with Dispatcher():
+            for round_number in range(4):
+                for number in numbers:
+                    _confirm(number, 10, 1)
+                    _confirm(number, 20, 1)
+                time.sleep(0.4)  # idle longer than a session lives
+                if round_number == 1:
+                    simulator.control.invalidate_sessions()
+            simulator.control.clear_faults()
+            _wait_until_settled(timeout=60)
+
+        _assert_ledger_matches(simulator)
+        assert len(simulator.control.ledger()) == 5 * 4 * 2
+        counters = simulator.control.health()["counters"]
+        assert counters["kingdee_sessions_lost"] >= 1 and counters["kingdee_logins"] >= 2, counters
 
 
 def test_discarding_a_dead_message_lets_its_order_proceed(tmp_path):

@@ -184,7 +184,7 @@ def test_compare_ignores_rework_where_the_erp_does_not_track_it():
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("flavor", ["sap", "erpnext", "odoo"])
+@pytest.mark.parametrize("flavor", ["sap", "erpnext", "odoo", "kingdee"])
 @pytest.mark.subprocess
 def test_everything_delivered_means_no_drift(flavor, released_order):
     with start_simulator(flavor) as simulator:
@@ -250,7 +250,7 @@ def test_acknowledged_but_never_sent_is_missing_and_repair_sends_it(released_ord
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("flavor", ["sap", "erpnext", "odoo"])
+@pytest.mark.parametrize("flavor", ["sap", "erpnext", "odoo", "kingdee"])
 @pytest.mark.subprocess
 def test_posting_made_in_the_erp_by_hand_is_extra_and_repair_cancels_it(flavor, released_order, supervisor):
     with start_simulator(flavor) as simulator:
@@ -266,7 +266,7 @@ def test_posting_made_in_the_erp_by_hand_is_extra_and_repair_cancels_it(flavor, 
         assert (drift.kind, drift.operation, drift.key, drift.message_id) == ("extra_in_erp", 10, manual_key, None)
         assert drift.detail == {"cause": "unknown_to_mes", "copies": 1, "mes_state": None}
         assert (drift.mes_good_qty, drift.erp_good_qty) == (Decimal(2), Decimal(6))
-        assert drift.erp_rework_qty == (Decimal(0) if flavor == "sap" else None)  # ERPNext and Odoo keep no rework
+        assert drift.erp_rework_qty == (Decimal(0) if flavor in ("sap", "kingdee") else None)  # ERPNext and Odoo keep no rework
 
         drift_repair(drift_id=drift.pk, reason="booked twice by the night shift", actor=supervisor.user)
 

@@ -17,7 +17,7 @@ from erp_sync.models import ErpConnection, ReconciliationRun
 from erp_sync.reconciliation import _failure_reason, failure_text
 from erp_sync.services import erp_connection_upsert
 from simulators.erp import start_simulator
-from simulators.erp.client import SERVICE_PATH
+from simulators.erp.sap import SERVICE_PATH
 from tests.conftest import ORDER
 from tests.erp_sync.queued import RUN_TABLE_POLL, queued_tasks, reconciliations_run_by_a_worker
 from tests.helpers import confirm, signed_in

@@ -54,7 +54,7 @@ def _book_by_hand(connection_row, posting) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("flavor", ["sap", "erpnext", "odoo"])
+@pytest.mark.parametrize("flavor", ["sap", "erpnext", "odoo", "kingdee"])
 @pytest.mark.subprocess
 def test_a_movement_booked_in_the_erp_by_hand_is_a_material_drift_shown_on_the_page(flavor, released_order, client):
     with start_simulator(flavor) as simulator:

@@ -3,6 +3,8 @@ and the alert banner on every page a supervisor opens."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -109,3 +111,83 @@ def test_message_page_shows_the_journey(client, released_order):
     assert page.status_code == 200
     assert str(message.idempotency_key).encode() in page.content and b"recorded" in page.content
     assert missing.status_code == 404
+
+
+# --- in words and a way in everywhere (issue 14, defects 6 and 7) ------------------------------
+
+
+def test_the_journey_reads_in_chinese_and_links_its_order(client, released_order):
+    from tests.helpers import confirm
+
+    message = OutboxMessage.objects.get(source_uuid=confirm(released_order.number, 10, good_qty=1).confirmation.uuid)
+
+    body = _signed_in(client, "planner").get(f"/sync/messages/{message.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+
+    assert 'data-state="queued">待发送</span>' in body
+    assert "<td>随报工记录</td>" in body and "<td>排队等待发往 ERP</td>" in body
+    assert ">queued<" not in body and ">recorded<" not in body
+    assert f'<a href="/planning/orders/{released_order.number}/" class="order">{released_order.number}</a>' in body
+
+
+def test_health_counts_are_links_to_the_messages_they_count(client, released_order):
+    from tests.helpers import confirm
+
+    confirm(released_order.number, 10, good_qty=1)
+    confirm(released_order.number, 10, good_qty=2)
+    page = _signed_in(client, "supervisor")
+
+    health = page.get("/sync/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    waiting_link = re.search(r'<a href="(/sync/messages/\?state=waiting&amp;connection=[^"]*)" data-count="waiting">2</a>', health)
+    assert waiting_link, health
+    listed = page.get(waiting_link.group(1).replace("&amp;", "&"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    ids = re.findall(r'<tr data-message="(\d+)" data-state="queued"', listed)  # two rows, each a way to its journey
+    assert all(f'href="/sync/messages/{pk}/"' in listed for pk in ids) and len(ids) == 2
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("", {"queued", "dead"}), ("?state=waiting", {"queued"}), ("?state=dead", {"dead"}), ("?state=acknowledged", set()),
+    ("?state=nonsense", {"queued", "dead"}),  # an unknown state is no filter, not an error
+])
+def test_the_message_list_filters_by_state(client, released_order, query, expected):
+    from tests.helpers import confirm
+
+    confirm(released_order.number, 10, good_qty=1)
+    dead_message(released_order.number, error="Material 4711 is blocked")
+
+    response = _signed_in(client, "planner").get(f"/sync/messages/{query}", HTTP_ACCEPT_LANGUAGE="en")
+
+    assert response.status_code == 200
+    assert set(re.findall(r'<tr data-message="\d+" data-state="(\w+)"', response.content.decode())) == expected
+
+
+def test_the_message_list_by_work_order_and_its_counts(client, released_order):
+    from tests.helpers import confirm
+
+    confirm(released_order.number, 10, good_qty=1)
+
+    body = _signed_in(client, "planner").get("/sync/messages/?work_order=WO-1001", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    other = client.get("/sync/messages/?work_order=WO-9999", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    assert 'data-state="waiting">still waiting <b>1</b></a>' in body
+    assert '<a href="/planning/orders/WO-1001/">WO-1001</a>' in body
+    assert "No message matches." in other
+
+
+def test_the_banner_of_a_stuck_queue_opens_the_messages_still_waiting(client, released_order, settings):
+    import datetime
+
+    from django.utils import timezone
+
+    from tests.helpers import confirm
+
+    settings.ERP_SYNC_ALERT_AFTER_SECONDS = 60
+    confirm(released_order.number, 10, good_qty=1)
+    OutboxMessage.objects.update(created_at=timezone.now() - datetime.timedelta(minutes=5))
+    page = _signed_in(client, "supervisor")
+
+    home = page.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    order = page.get(f"/planning/orders/{released_order.number}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    assert re.search(r'<a href="/sync/messages/\?state=waiting">The oldest message for the ERP has waited 30\d s\.</a>', home)
+    assert f'<a href="/sync/messages/?work_order={released_order.number}" class="order-messages">All messages of this order</a>' in order

@@ -30,6 +30,7 @@ from erp_sync.services import erp_connection_upsert
 from mes.services.accounts import api_token_create
 from mes.services.master_data import equipment_upsert, lot_upsert
 from mes.services.material_issues import MaterialIssueRequest, material_issue
+from shopfloor.andon.services import AndonRequest, andon_raise
 from tests.helpers import confirm
 
 EXAMPLES_PER_OPERATION = 8
@@ -82,6 +83,7 @@ def known(transactional_db, plant, released_order) -> dict[str, Any]:
     movement = material_issue(
         request=MaterialIssueRequest(client_id=uuid.uuid4(), work_order="WO-1001", operation=10, item="TUBE-20", lot="T-1", quantity=Decimal("2"))
     ).movement
+    call = andon_raise(request=AndonRequest(kind="help", severity="low", work_center="WC-CUT")).call
     keys = {
         "items": "FRAME-100", "boms": "FRAME-100", "routings": "FRAME-100", "work-orders": "WO-1001",
         "work-centers": "WC-CUT", "equipment": "PRESS-1", "employees": "B-1001", "reason-codes": "SCRAP-01",
@@ -91,7 +93,7 @@ def known(transactional_db, plant, released_order) -> dict[str, Any]:
         "ids": {
             "name": "sap-cn", "code": "PRESS-1", "number": "WO-1001", "sequence": 10,
             "confirmation_id": str(confirmation.uuid), "message_id": OutboxMessage.objects.order_by("pk").first().pk, "drift_id": 1,
-            "item_code": "TUBE-20", "lot_code": "T-1", "movement_id": str(movement.uuid),
+            "item_code": "TUBE-20", "lot_code": "T-1", "movement_id": str(movement.uuid), "call_id": str(call.uuid), "characteristic": "LEN",
         },
     }
 

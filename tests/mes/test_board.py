@@ -241,3 +241,41 @@ def test_the_board_speaks_chinese_by_default(client, plant):
     assert "<h1>生产进度看板</h1>" in body and "计划至今" in body
     assert '<td class="num">12345 / 12345</td>' in body  # no thousands separator in zh-hans
     assert '<span class="status status-released">已下达</span>' in body
+
+
+# --- late and at risk, progress, ways in (issue 14, defects 7 and 8) ---------------------------
+
+
+def test_late_and_at_risk_orders_are_flagged_on_the_board_with_done_and_remaining(client, plant):
+    _released("WO-3101", plant, quantity=10)  # due yesterday: late
+    confirm("WO-3101", 10, good_qty=10)
+    confirm("WO-3101", 20, good_qty=6)
+    confirm("WO-3101", 30, good_qty=4)
+    _released("WO-3102", plant, quantity=10, due=timezone.localdate() + datetime.timedelta(days=100))
+    WorkOrder.objects.filter(number="WO-3102").update(released_at=timezone.now() - datetime.timedelta(days=100))  # half due, none done
+    _released("WO-3103", plant, quantity=10, due=timezone.localdate() + datetime.timedelta(days=100))  # nothing due yet
+
+    body = signed_in(client, "operator").get("/board/").content.decode()
+    rows = {number: re.search(rf'<tr data-number="{number}">(.*?)</tr>', body, re.S).group(1) for number in ("WO-3101", "WO-3102", "WO-3103")}
+
+    assert '<span class="flag late" data-flag="late">late</span>' in rows["WO-3101"]
+    assert '<span class="flag at-risk" data-flag="at_risk">at risk</span>' in rows["WO-3102"]
+    assert "data-flag" not in rows["WO-3103"]
+    assert '<td class="num done">4 / 6</td>' in rows["WO-3101"]
+    assert '<td class="num done">0 / 10</td>' in rows["WO-3103"]
+
+
+def test_board_rows_machines_and_badges_are_links_for_who_may_follow_them(client, plant):
+    EquipmentFactory(code="CUT-01", work_center=plant["centers"]["WC-CUT"])
+    _released("WO-3110", plant)
+    confirm("WO-3110", 10, good_qty=1)
+
+    planner = signed_in(client, "planner").get("/board/").content.decode()
+    operator = signed_in(client, "operator", "operator-2").get("/board/").content.decode()
+
+    assert '<a href="/planning/orders/WO-3110/"><b>WO-3110</b></a>' in planner
+    assert '<a href="/sync/messages/?work_order=WO-3110"><span class="sync sync-queued">on its way</span></a>' in planner
+    assert '<a href="/oee/CUT-01/"><b>CUT-01</b></a>' in planner
+    # An operator may open neither the order's page, the sync pages nor the OEE pages: no dead links.
+    assert "/planning/orders/" not in operator and "/sync/messages/" not in operator and "/oee/CUT-01/" not in operator
+    assert "<b>WO-3110</b>" in operator

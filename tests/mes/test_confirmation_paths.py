@@ -21,7 +21,7 @@ from django.utils import timezone
 from common.errors import DomainError
 from erp_sync.models import OutboxMessage
 from mes.models import BomLine, Confirmation, Event, Item, WorkOrder, WorkOrderOperation
-from mes.services import confirmations
+from mes.services import confirmations, quality
 from mes.services.confirmations import (
     CONFIRMATION_RULES,
     ConfirmationRequest,
@@ -79,6 +79,23 @@ def serial_tracked() -> None:
     RoutingFactory(item=item, operations=[{}])
     WorkOrderFactory(number="WO-SN", item=item, quantity=Decimal(10))
     work_order_transition(number="WO-SN", action="release")
+
+
+def behind_a_due_inspection() -> None:
+    """Operation 10 wants a passing visual check before each report of good."""
+    characteristic = {"code": "LOOK", "name": "Visual", "kind": "attribute", "sampling": {"rule": "per_report", "n": None}, "mandatory": True}
+    quality.inspection_plan_set(item_code="FRAME-100", sequence=10, characteristics=[characteristic])
+    released()
+
+
+def behind_a_failed_inspection() -> None:
+    """Operation 10 made 10 good, one of which failed a check and is on hold."""
+    characteristic = {"code": "LOOK", "name": "Visual", "kind": "attribute", "sampling": {"rule": "every_n", "n": 100}, "mandatory": False}
+    quality.inspection_plan_set(item_code="FRAME-100", sequence=10, characteristics=[characteristic])
+    first_operation_completed()
+    quality.inspection_record(
+        request=quality.InspectionRequest(client_id=uuid.uuid4(), work_order=ORDER, operation=10, characteristic="LOOK", passed=False)
+    )
 
 
 def client_id_used() -> None:
@@ -140,6 +157,10 @@ CASES = {
     ),
     "over-the-order": Case(confirmations.quantity_within_available, "quantity_exceeds_available", 422, {"good_qty": 11}),
     "nothing-passed-on": Case(confirmations.quantity_within_available, "quantity_exceeds_available", 422, {"operation": 20, "good_qty": 1}),
+    "held-after-failed-inspection": Case(
+        quality.quality_hold_respected, "quality_hold", 409, {"operation": 20, "good_qty": 10}, given=behind_a_failed_inspection
+    ),
+    "inspection-due": Case(quality.inspections_passed, "inspection_due", 422, {"good_qty": 1}, given=behind_a_due_inspection),
     "unknown-order": Case(None, "unknown_work_order", 404, {"work_order": "WO-NOPE", "good_qty": 1}),
     "client-id-reused": Case(None, "client_id_conflict", 409, {"client_id": USED_CLIENT_ID, "good_qty": 2}, given=client_id_used),
     "badge-of-another": Case(None, "badge_not_bound", 403, {"good_qty": 1, "operator_badge": "B-9999"}, through_service=False),

@@ -91,11 +91,11 @@ def test_the_navigation_shows_the_pages_a_role_may_use(client, django_user_model
 # --- the list --------------------------------------------------------------------------------
 
 
-def test_the_list_is_sorted_by_due_date_then_priority_and_counts_each_status(client, orders):
+def test_the_list_is_sorted_active_first_then_by_due_date_then_priority_and_counts_each_status(client, orders):
     response = signed_in(client, "planner").get("/planning/")
     body = response.content.decode()
 
-    assert _numbers(response) == ["WO-2003", "WO-2002", "WO-2001", "WO-2004", "WO-2005", "WO-2006"]
+    assert _numbers(response) == ["WO-2003", "WO-2004", "WO-2005", "WO-2002", "WO-2001", "WO-2006"]
     assert 'data-status="planned">Planned <b>3</b>' in body
     assert 'data-status="released">Released <b>1</b>' in body
     assert 'data-status="in_progress">In progress <b>1</b>' in body
@@ -113,7 +113,7 @@ def test_the_list_is_sorted_by_due_date_then_priority_and_counts_each_status(cli
         ({"due_from": "2030-04-01"}, ["WO-2004", "WO-2005", "WO-2006"]),
         ({"item": "cab-200"}, ["WO-2006"]),
         ({"q": "2005"}, ["WO-2005"]),
-        ({"q": "FRAME"}, ["WO-2003", "WO-2002", "WO-2001", "WO-2004", "WO-2005"]),
+        ({"q": "FRAME"}, ["WO-2003", "WO-2004", "WO-2005", "WO-2002", "WO-2001"]),
         ({"q": "cabinet"}, ["WO-2006"]),
         ({"q": "nothing like it"}, []),
     ],
@@ -246,8 +246,8 @@ def test_the_order_page_shows_operations_confirmations_with_their_erp_state_and_
     assert "Work order WO-1001" in body and "FRAME-100 Frame" in body
     assert '<tr data-sequence="10"><td>10</td><td>Cut</td><td>WC-CUT</td>' in body
     assert '<td class="num">10</td><td class="num">6</td>\n        <td class="num">1</td>' in body
-    assert '<span class="sync sync-acknowledged">in the ERP</span> SAP-4711' in body
-    assert '<span class="sync sync-queued">on its way</span>' in body
+    assert '<span class="sync sync-acknowledged">in the ERP</span></a> SAP-4711' in body
+    assert '<span class="sync sync-queued">on its way</span></a>' in body
     assert "B-1001" in body
     assert "planned → released" in body  # the release event
 
@@ -272,7 +272,7 @@ def test_each_action_from_the_order_page_goes_through_the_state_machine(client, 
     bring_to("WO-1001", start)
 
     response = signed_in(client, "planner").post(
-        "/planning/orders/WO-1001/", {"action": action, "reason": f"why {action}"}, HTTP_HX_REQUEST="true"
+        "/planning/orders/WO-1001/", {"action": action, "reason": f"why {action}", "confirmed": "1"}, HTTP_HX_REQUEST="true"
     )
 
     assert response.status_code == 200 and response.content.decode().strip().startswith('<div id="order">')
@@ -283,16 +283,91 @@ def test_each_action_from_the_order_page_goes_through_the_state_machine(client, 
     assert 'class="outcome ok" role="status"' in response.content.decode()
 
 
-def test_an_illegal_action_is_refused_inline_with_its_code_and_nothing_changes(client, released_order):
+def test_an_illegal_action_is_refused_inline_in_words_and_nothing_changes(client, released_order):
+    """A page left open while the order moved on (or a hand-made POST): the refusal is a sentence, its code only an attribute."""
     before = snapshot()
 
-    response = signed_in(client, "planner").post("/planning/orders/WO-1001/", {"action": "close", "reason": "done?"}, HTTP_HX_REQUEST="true")
+    response = signed_in(client, "planner").post(
+        "/planning/orders/WO-1001/", {"action": "close", "reason": "done?", "confirmed": "1"}, HTTP_HX_REQUEST="true"
+    )
     body = response.content.decode()
 
     assert response.status_code == 200
-    assert 'class="outcome refusal" role="alert" data-action="close" data-code="illegal_transition"' in body
-    assert "Cannot close work order WO-1001: it is released (allowed from: completed)." in body
+    assert 'class="outcome refusal" role="alert" data-action="close" data-code="illegal_transition">Cannot close work order WO-1001: it is released (allowed from: completed).</p>' in body
+    assert ">illegal_transition<" not in body
     assert snapshot() == before
+
+
+def test_a_refusal_is_said_in_chinese_to_a_chinese_reader(client, released_order):
+    planner = signed_in(client, "planner")
+    planner.defaults["HTTP_ACCEPT_LANGUAGE"] = "zh-hans"
+
+    body = planner.post("/planning/orders/WO-1001/", {"action": "close", "confirmed": "1"}, HTTP_HX_REQUEST="true").content.decode()
+
+    assert "无法对 工单 WO-1001 执行“关闭”操作" in body and ">illegal_transition<" not in body
+
+
+@pytest.mark.parametrize(("start", "offered", "withheld"), [
+    ("planned", {"release", "cancel"}, {"pause", "resume", "close"}),
+    ("released", {"cancel"}, {"release", "pause", "resume", "close"}),
+    ("in_progress", {"pause"}, {"release", "resume", "cancel", "close"}),
+    ("paused", {"resume", "cancel"}, {"release", "pause", "close"}),
+    ("completed", {"close"}, {"release", "pause", "resume", "cancel"}),
+])
+def test_the_order_page_offers_only_the_actions_its_status_allows(client, planned_order, start, offered, withheld):
+    bring_to("WO-1001", start)
+
+    body = signed_in(client, "planner").get("/planning/orders/WO-1001/").content.decode()
+
+    assert {name for name in offered | withheld if f'name="action" value="{name}"' in body} == offered
+
+
+def test_a_closed_order_offers_nothing_and_says_so(client, planned_order):
+    bring_to("WO-1001", "closed")
+
+    body = signed_in(client, "planner").get("/planning/orders/WO-1001/").content.decode()
+
+    assert 'name="action"' not in body and "Nothing can be done to an order that is closed." in body
+
+
+@pytest.mark.parametrize("action", ["pause", "cancel", "close"])
+def test_stopping_or_ending_an_order_asks_for_confirmation_first_and_changes_nothing(client, planned_order, action):
+    bring_to("WO-1001", {"pause": "in_progress", "cancel": "paused", "close": "completed"}[action])
+    before = snapshot()
+
+    body = signed_in(client, "planner").post(
+        "/planning/orders/WO-1001/", {"action": action, "reason": "typed first"}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+
+    assert f'data-action="{action}" data-code="confirm">{action.capitalize()} WO-1001?' in body
+    assert '<input type="hidden" name="confirmed" value="1">' in body
+    assert 'name="reason" value="typed first"' in body  # what was typed is kept
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("action", ["pause", "cancel"])
+def test_pause_and_cancel_need_a_reason_even_when_confirmed(client, planned_order, action):
+    bring_to("WO-1001", "paused" if action == "cancel" else "in_progress")
+    before = snapshot()
+
+    body = signed_in(client, "planner").post(
+        "/planning/orders/WO-1001/", {"action": action, "reason": "  ", "confirmed": "1"}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+
+    assert f"Give a reason to {action} WO-1001; it is kept in the order&#x27;s history." in body
+    assert 'data-code="reason_required"' in body and "required" in body
+    assert snapshot() == before
+
+
+def test_a_confirmed_cancel_with_a_reason_cancels_and_keeps_the_reason(client, planned_order):
+    bring_to("WO-1001", "paused")
+
+    body = signed_in(client, "planner").post(
+        "/planning/orders/WO-1001/", {"action": "cancel", "reason": "customer withdrew", "confirmed": "1"}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+
+    assert "WO-1001 is now cancelled." in body
+    assert Event.objects.get(object_type="work_order", object_key="WO-1001", action="cancel").reason == "customer withdrew"
 
 
 def test_without_htmx_a_done_action_redirects_and_a_refusal_renders_the_page(client, planned_order):
@@ -300,7 +375,7 @@ def test_without_htmx_a_done_action_redirects_and_a_refusal_renders_the_page(cli
 
     done = planner.post("/planning/orders/WO-1001/", {"action": "release"})
     shown = planner.get("/planning/orders/WO-1001/")
-    refused = planner.post("/planning/orders/WO-1001/", {"action": "resume"})
+    refused = planner.post("/planning/orders/WO-1001/", {"action": "resume"})  # a page left open; resume is not offered now
 
     assert done.status_code == 302 and done["Location"] == "/planning/orders/WO-1001/"
     assert "WO-1001 is now released." in shown.content.decode()
@@ -308,6 +383,7 @@ def test_without_htmx_a_done_action_redirects_and_a_refusal_renders_the_page(cli
 
 
 def test_a_supervisor_may_pause_but_not_release(client, planned_order):
+    bring_to("WO-1001", "in_progress")
     supervisor = signed_in(client, "supervisor")
     before = snapshot()
 
@@ -408,3 +484,100 @@ def test_a_selection_larger_than_the_bulk_limit_is_refused_inline(client, orders
 
     assert "Select at most 2 work orders at a time." in response.content.decode()
     assert snapshot() == before
+
+
+# --- the order's history and reports in words (issue 14, defect 6) ---------------------------
+
+
+def test_the_history_says_what_happened_in_words_with_names_beside_badges_and_short_ids(client, released_order):
+    confirmation = confirm("WO-1001", 10, good_qty=4, scrap_qty=1, reason_code="SCRAP-01", operator_badge="B-1001").confirmation
+
+    body = signed_in(client, "planner").get("/planning/orders/WO-1001/").content.decode()
+    history = body.split('<table class="grid events">')[1]
+
+    short = str(confirmation.uuid)[:8]
+    assert f'<span title="{confirmation.uuid}">report {short}</span></td><td>reported</td>' in history
+    assert "<td>B-1001 Li Wei</td>" in history and "operation 10 · good 4 · scrap 1" in history
+    assert "<td>released</td>" in history and "planned → released" in history
+    assert "released → in progress" in history  # the operation started by the report
+    assert "<td>B-1001 Li Wei</td>" in body.split('<table class="grid events">')[0]  # the reports' table too
+    for code in (">confirm<", ">start<", "in_progress", str(confirmation.uuid) + "<"):
+        assert code not in history, code
+
+
+def test_the_history_reads_in_chinese_to_a_chinese_reader(client, released_order):
+    confirm("WO-1001", 10, good_qty=4, operator_badge="B-1001")
+    planner = signed_in(client, "planner")
+    planner.defaults["HTTP_ACCEPT_LANGUAGE"] = "zh-hans"
+
+    history = planner.get("/planning/orders/WO-1001/").content.decode().split('<table class="grid events">')[1]
+
+    assert "<td>已下达</td>" in history and "<td>已报工</td>" in history and "已下达 → 进行中" in history
+    assert "released" not in history and "reported" not in history and "in_progress" not in history
+
+
+def test_each_reports_erp_state_opens_its_messages_journey(client, released_order):
+    confirmation = confirm("WO-1001", 10, good_qty=4).confirmation
+    message = OutboxMessage.objects.get(source_uuid=confirmation.uuid)
+
+    planner_page = signed_in(client, "planner").get("/planning/orders/WO-1001/").content.decode()
+
+    assert f'<a href="/sync/messages/{message.pk}/" class="journey"><span class="sync sync-queued">on its way</span></a>' in planner_page
+
+
+# --- late and at-risk orders, progress, active first (issue 14, defect 8) ----------------------
+
+
+def _order_row(body: str, number: str) -> str:
+    import re
+
+    return re.search(rf'<tr data-number="{number}">(.*?)</tr>', body, re.S).group(1)
+
+
+def test_finished_orders_come_after_the_active_and_planned_ones_closed_last(client, plant):
+    today = datetime.date.today()
+    for number, status in [("WO-8001", "closed"), ("WO-8002", "completed"), ("WO-8003", "cancelled"), ("WO-8004", "planned"),
+                           ("WO-8005", "in_progress")]:
+        WorkOrderFactory(number=number, item=plant["item"], quantity=10, due_date=today - datetime.timedelta(days=30))
+        bring_to(number, status)
+
+    numbers = _numbers(signed_in(client, "planner").get("/planning/"))
+
+    assert numbers[:2] == ["WO-8005", "WO-8004"] and numbers[2] == "WO-8002" and set(numbers[3:]) == {"WO-8001", "WO-8003"}
+
+
+def test_late_and_at_risk_orders_are_flagged_with_done_and_remaining(client, plant):
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    for number, due, status in [("WO-8101", -3, "in_progress"), ("WO-8102", 1, "planned"), ("WO-8103", 300, "in_progress"),
+                                ("WO-8104", -3, "completed"), ("WO-8105", 30, "planned")]:
+        WorkOrderFactory(number=number, item=plant["item"], quantity=10, due_date=today + datetime.timedelta(days=due))
+        bring_to(number, status)
+    WorkOrder.objects.filter(number="WO-8103").update(released_at=timezone.now() - datetime.timedelta(days=200))
+    confirm("WO-8101", 10, good_qty=9)
+    confirm("WO-8101", 20, good_qty=4)
+    confirm("WO-8101", 30, good_qty=3)
+
+    body = signed_in(client, "planner").get("/planning/").content.decode()
+
+    assert 'data-flag="late">late</span>' in _order_row(body, "WO-8101")  # past due, not done
+    assert 'data-flag="at_risk">at risk</span>' in _order_row(body, "WO-8102")  # due tomorrow, not released
+    assert 'data-flag="at_risk">at risk</span>' in _order_row(body, "WO-8103")  # none done of the 4 planned by now
+    assert "data-flag" not in _order_row(body, "WO-8104") and "data-flag" not in _order_row(body, "WO-8105")
+    assert '<td class="num done">3</td><td class="num remaining">7</td>' in _order_row(body, "WO-8101")
+    assert '<td class="num done">10</td><td class="num remaining">0</td>' in _order_row(body, "WO-8104")
+
+
+def test_the_order_page_says_late_with_done_and_remaining(client, plant):
+    from django.utils import timezone
+
+    WorkOrderFactory(number="WO-8201", item=plant["item"], quantity=10, due_date=timezone.localdate() - datetime.timedelta(days=1))
+    bring_to("WO-8201", "in_progress")
+    confirm("WO-8201", 10, good_qty=9)
+    confirm("WO-8201", 20, good_qty=5)
+    confirm("WO-8201", 30, good_qty=2)
+
+    body = signed_in(client, "planner").get("/planning/orders/WO-8201/").content.decode()
+
+    assert '<dd class="done">2 / 8 PCS</dd>' in body and 'data-flag="late">late</span>' in body

@@ -83,6 +83,7 @@ MESSAGE = {"message_id": 0}  # replaced by the dead message's id
 OPERATION = {"number": ORDER, "sequence": 10}
 LOT = {"item_code": "TUBE-20", "lot_code": "L-1"}
 MOVEMENT = {"movement_id": str(uuid.UUID(int=1))}
+ANDON = {"call_id": str(uuid.UUID(int=1))}
 
 
 def _resource(name: str, key: str) -> list[Action]:
@@ -98,6 +99,7 @@ ACTIONS: list[Action] = [
     # --- open to everyone --------------------------------------------------------------------
     Action("home", "GET", (PUBLIC,)),
     Action("health", "GET", (PUBLIC,)),
+    Action("favicon", "GET", (PUBLIC,)),
     Action("set_language", "GET", (PUBLIC,)),
     Action("set_language", "POST", (PUBLIC,), data={"language": "en", "next": "/"}),
     Action("login", "GET", (PUBLIC,)),
@@ -143,6 +145,7 @@ ACTIONS: list[Action] = [
            action="dismiss"),
     Action("sync-health", "GET", ("erp_sync.view",)),
     Action("sync-message", "GET", ("erp_sync.view",), MESSAGE),
+    Action("sync-messages", "GET", ("erp_sync.view",)),
     Action("sync-dead-letters", "GET", ("erp_sync.view",)),
     Action("sync-dead-letters", "POST", ("erp_sync.view", "erp_sync.resolve"), data={"action": "replay", "reason": "fixed"},
            action="replay", twin="api-sync-messages-replay"),
@@ -168,6 +171,7 @@ ACTIONS: list[Action] = [
     Action("station-api-issue", "POST", (STATION,), data={}),
     Action("station-api-issue-approve", "POST", (STATION,), data={}),
     Action("station-api-clock-off", "POST", (STATION,), data={}),
+    Action("station-api-andon", "POST", (STATION,), data={}),
     # --- the API -----------------------------------------------------------------------------
     *_resource("items", "FRAME-100"),
     *_resource("work-centers", "WC-CUT"),
@@ -211,9 +215,20 @@ ACTIONS: list[Action] = [
     Action("api-trace", "GET", ("api.read",)),
     Action("api-capacity", "GET", ("api.read",)),
     Action("api-schedule", "GET", ("api.read",)),
+    Action("api-inspection-plan", "GET", ("api.read",), {"item_code": "FRAME-100", "sequence": 10}),
+    Action("api-inspection-plan", "PUT", ("inspection_plan.write",), {"item_code": "FRAME-100", "sequence": 10}, {}),
+    Action("api-inspections", "POST", ("inspection.record",), data={}),
+    Action("api-work-order-inspections", "GET", ("api.read",), KEY),
     Action("api-operation-start", "POST", ("operation.run_on_equipment",), OPERATION, {}),
     Action("api-operation-stop", "POST", ("operation.run_on_equipment",), OPERATION, {"equipment": "NO-SUCH-MACHINE"}),
     Action("api-lot-label", "GET", ("trace.view",), {"item_code": "FRAME-100", "lot_code": "NO-SUCH-LOT"}, station=True),
+    Action("api-spc", "GET", ("api.read",), {"item_code": "FRAME-100", "sequence": 10, "characteristic": "NOPE"}),
+    Action("api-andon", "GET", ("api.read",)),
+    Action("api-andon", "POST", ("andon.raise",), data={"kind": "help", "severity": "low", "work_center": "WC-NOPE"}),
+    Action("api-andon-call", "GET", ("api.read",), ANDON),
+    *[Action(f"api-andon-{name}", "POST", ("andon.handle",), ANDON, {}) for name in ("acknowledge", "resolve", "close")],
+    Action("api-andon-ladder", "GET", ("api.read",), {"code": "NO-SUCH-LADDER"}),
+    Action("api-andon-ladder", "PUT", ("andon_ladder.write",), {"code": "MATRIX"}, {"steps": []}),
 ]
 
 
@@ -288,7 +303,7 @@ def test_a_page_post_needs_what_its_api_twin_needs():
 def test_every_capability_is_used_by_some_action():
     used = {capability for action in ACTIONS for capability in action.needs}
 
-    assert set(CAPABILITIES) - used == {"confirmation.report_for_anyone", "erp_sync.alerts"}  # rules inside actions
+    assert set(CAPABILITIES) - used == {"confirmation.report_for_anyone", "inspection.record_for_anyone", "erp_sync.alerts"}  # rules inside actions
 
 
 # --- the walk -----------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from tests.shopfloor_documents.pdf_reading import (
 pytestmark = pytest.mark.django_db
 
 ACTION_AND_QUANTITY_CODES = [
-    "ACT:START", "ACT:PAUSE", "ACT:REPORT", "ACT:FINISH", "ACT:LOGOUT", "ACT:CLOCKOFF",
+    "ACT:START", "ACT:PAUSE", "ACT:REPORT", "ACT:FINISH", "ACT:LOGOUT", "ACT:CLOCKOFF", "ACT:ANDON",
     "QTY:1", "QTY:2", "QTY:5", "QTY:10", "QTY:20", "QTY:50", "SCRAP:1", "REWORK:1",
 ]  # fmt: skip
 

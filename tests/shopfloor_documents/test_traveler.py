@@ -143,6 +143,8 @@ def test_traveler_prints_header_operations_and_bom_in_the_language_asked(languag
         "WO:WO-1001/10",
         "WO:WO-1001/20",
         "WO:WO-1001/30",
+        "0010",  # the operation as the station and the refusals write it
+        "0030",
     ]:
         assert expected in text, expected
     assert "25.000" not in text

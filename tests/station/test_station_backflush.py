@@ -23,7 +23,10 @@ def test_a_station_report_backflushes_and_the_last_operation_offers_its_label(or
     scan(order, "T-OLD", "1")
     answer = post(cut, "/station/api/report", report_body(good_qty="2"))
     assert answer.status_code == 201 and answer.json()["output"] is None
-    assert list(MaterialMovement.objects.filter(source="backflush").order_by("pk").values_list("lot__code", "quantity")) == [("T-OLD", D(5)), (None, D(8))]
+    # The metre scanned first (on the line already), then the rest from the scanned lot's stock.
+    assert list(MaterialMovement.objects.filter(source="backflush").order_by("pk").values_list("kind", "lot__code", "quantity")) == [
+        ("consume", "T-OLD", D(1)), ("issue", "T-OLD", D(4)), ("issue", None, D(8)),
+    ]
     assert post(cut, "/station/api/report", report_body(good_qty="2")).status_code == 201  # T-OLD still holds plenty
 
     confirm(ORDER, 20, good_qty=4)

@@ -309,7 +309,7 @@ def test_the_recent_panel_shows_the_stations_reports_with_their_erp_state(releas
     confirm("WO-1001", 10, good_qty=1, station="elsewhere")
     panel = tablet.get("/station/", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="recent").content.decode()
     assert panel.count("<tr data-erp-state=") == 1
-    assert 'data-erp-state="queued"' in panel and "WO-1001 / 10" in panel and "2 good" in panel and "queued" in panel
+    assert 'data-erp-state="queued"' in panel and "WO-1001 / 0010" in panel and "2 good" in panel and "queued" in panel
 
 
 def test_the_station_page_and_its_service_worker(released_order, tablet, station):

@@ -57,6 +57,8 @@ class RestartPolicy:
 
 # The demo's simulated SAP listens here; seed_demo points the default ERP connection at it.
 ERP_SIMULATOR_PORT = 8100
+# The demo's simulated Kingdee K/3 Cloud (site /k3cloud/), for a connection switched to it by hand.
+KINGDEE_SIMULATOR_PORT = 8102
 
 
 def process_specs(*, port: int, host: str = "127.0.0.1", demo: bool = True) -> list[ProcessSpec]:
@@ -70,6 +72,14 @@ def process_specs(*, port: int, host: str = "127.0.0.1", demo: bool = True) -> l
                 *manage, "erp_simulator", "--flavor", "sap",
                 "--port", str(ERP_SIMULATOR_PORT), "--control-port", str(ERP_SIMULATOR_PORT + 1),
                 "--ledger", str(settings.VAR_DIR / "erp-simulator-ledger.jsonl"),
+            ],
+        ),
+        ProcessSpec(
+            "erp-sim-kingdee",
+            [
+                *manage, "erp_simulator", "--flavor", "kingdee",
+                "--port", str(KINGDEE_SIMULATOR_PORT), "--control-port", str(KINGDEE_SIMULATOR_PORT + 1),
+                "--ledger", str(settings.VAR_DIR / "erp-simulator-kingdee-ledger.jsonl"),
             ],
         ),
         # Simulated machines (Modbus TCP 5020, OPC UA 4840) for the demo equipment.

@@ -16,6 +16,11 @@ from simulators.erp.client import READY_MARKER
 from simulators.erp.sap import SERVICE_PATH
 from simulators.erp.server import (
     DEFAULT_ERPNEXT_TOKEN,
+    DEFAULT_KINGDEE_ACCT_ID,
+    DEFAULT_KINGDEE_APP_ID,
+    DEFAULT_KINGDEE_APP_SECRET,
+    DEFAULT_KINGDEE_PASSWORD,
+    DEFAULT_KINGDEE_USER,
     DEFAULT_ODOO_DATABASE,
     DEFAULT_ODOO_KEY,
     DEFAULT_ODOO_LOGIN,
@@ -32,11 +37,14 @@ Demo credentials (change them with --user/--password/--token):
   erpnext  Authorization: token {DEFAULT_ERPNEXT_TOKEN}
   odoo     Authorization: bearer {DEFAULT_ODOO_KEY} (JSON-2); XML-RPC login {DEFAULT_ODOO_LOGIN}
            with that key as password, database "{DEFAULT_ODOO_DATABASE}"
+  kingdee  site /k3cloud/, account set (acct_id) {DEFAULT_KINGDEE_ACCT_ID}; ValidateUser
+           {DEFAULT_KINGDEE_USER} / {DEFAULT_KINGDEE_PASSWORD}, or signed headers with AppID
+           {DEFAULT_KINGDEE_APP_ID} and app secret {DEFAULT_KINGDEE_APP_SECRET}
 
 Control API on --control-port (always up, even when the ERP port is down):
   GET /__sim__/health | GET,POST,DELETE /__sim__/faults | POST /__sim__/reset
   GET /__sim__/ledger[?since=N][&format=text] | GET,POST /__sim__/config
-  POST /__sim__/sessions/invalidate
+  POST /__sim__/sessions/invalidate   (SAP CSRF tokens, Kingdee sessions)
   e.g. curl -X POST localhost:PORT/__sim__/faults -d '{{"down": true}}'
   faults: down, error_rate, latency_ms, locked, locked_orders, rejected_orders,
           drop_after_commit_rate
@@ -47,7 +55,7 @@ line "{READY_MARKER} {{...}}". The ledger is printed when the process ends.
 
 
 class Command(BaseCommand):
-    help = "Run a simulated ERP (SAP OData, ERPNext or Odoo) with fault injection, on 127.0.0.1 only."
+    help = "Run a simulated ERP (SAP OData, ERPNext, Odoo or Kingdee K/3 Cloud) with fault injection, on 127.0.0.1 only."
     requires_system_checks: list[str] = []  # the simulator touches no model and no database
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> argparse.ArgumentParser:
@@ -74,10 +82,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--user",
             default=None,
-            help=f"SAP Basic-auth user (default {DEFAULT_SAP_USER}) or Odoo login (default {DEFAULT_ODOO_LOGIN})",
+            help=f"SAP Basic-auth user (default {DEFAULT_SAP_USER}), Odoo login (default {DEFAULT_ODOO_LOGIN}) "
+            f"or Kingdee user (default {DEFAULT_KINGDEE_USER})",
         )
         parser.add_argument(
-            "--password", default=None, help=f"SAP Basic-auth password (default {DEFAULT_SAP_PASSWORD})"
+            "--password", default=None,
+            help=f"SAP Basic-auth or Kingdee password (default {DEFAULT_SAP_PASSWORD}, Kingdee {DEFAULT_KINGDEE_PASSWORD})",
         )
         parser.add_argument(
             "--token",
@@ -119,6 +129,13 @@ class Command(BaseCommand):
             action="store_true",
             help="Odoo: do not create orders and work orders that a search names",
         )
+        parser.add_argument("--kingdee-acct-id", default=DEFAULT_KINGDEE_ACCT_ID, help="Kingdee: the account set (数据中心) id")
+        parser.add_argument("--kingdee-app-id", default=DEFAULT_KINGDEE_APP_ID, help="Kingdee: the AppID of signed calls")
+        parser.add_argument("--kingdee-app-secret", default=DEFAULT_KINGDEE_APP_SECRET, help="Kingdee: the app secret of signed calls")
+        parser.add_argument(
+            "--kingdee-session-ttl", type=float, default=1200.0,
+            help="Kingdee: seconds a session lives without use, 0 = never expires (default 1200)",
+        )
         parser.add_argument("--faults", default=None, help="faults to start with, as JSON, e.g. '{\"latency_ms\": 50}'")
         parser.add_argument("--seed", type=int, default=None, help="seed for the fault dice (repeatable runs)")
         parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
@@ -144,6 +161,10 @@ class Command(BaseCommand):
             sap_csrf_max_uses=options["sap_csrf_max_uses"],
             erpnext_duplicate_error=options["erpnext_duplicate_error"],
             odoo_autocreate=not options["no_odoo_autocreate"],
+            kingdee_acct_id=options["kingdee_acct_id"],
+            kingdee_app_id=options["kingdee_app_id"],
+            kingdee_app_secret=options["kingdee_app_secret"],
+            kingdee_session_ttl_s=options["kingdee_session_ttl"],
             seed=options["seed"],
             verbose=options["verbose"],
             initial_faults=initial_faults,

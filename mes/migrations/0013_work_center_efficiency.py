@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('mes', '0011_consumption_of_issued_material'),
+        ('mes', '0012_quality_inspections'),
     ]
 
     operations = [

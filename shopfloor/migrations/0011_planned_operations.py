@@ -7,8 +7,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('mes', '0012_work_center_efficiency'),
-        ('shopfloor', '0009_station_pin_tries'),
+        ('mes', '0013_work_center_efficiency'),
+        ('shopfloor', '0010_andon'),
     ]
 
     operations = [

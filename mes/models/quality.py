@@ -1,0 +1,121 @@
+"""Quality: inspection plans per routing operation, their snapshot in a released order, results.
+
+A plan is kept per item and operation sequence (not per ``RoutingOperation`` row), so replacing a
+routing keeps its plan. Releasing an order copies the plan into ``OrderCharacteristic`` rows, as
+the routing is copied into operations; results are recorded against the copy.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from mes.models.base import QUANTITY
+from mes.models.items import Item, UnitOfMeasure
+from mes.models.resources import Employee, Equipment
+from mes.models.work_orders import WorkOrder, WorkOrderOperation
+
+MEASURE = {"max_digits": 18, "decimal_places": 6}
+
+
+class Characteristic(models.Model):
+    """What one characteristic asks: the plan's and the order's copy share these fields."""
+
+    class Kind(models.TextChoices):
+        MEASURED = "measured", _("measured")
+        ATTRIBUTE = "attribute", _("attribute (pass/fail)")
+
+    class Sampling(models.TextChoices):
+        FIRST_PIECE = "first_piece", _("first piece")
+        EVERY_N = "every_n", _("every n good")
+        PER_REPORT = "per_report", _("per report")
+        EACH_SERIAL = "each_serial", _("each serial")
+
+    position = models.PositiveIntegerField(_("position"))
+    code = models.CharField(_("code"), max_length=64)
+    name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    nominal = models.DecimalField(_("nominal"), **MEASURE, null=True, blank=True)
+    lower_limit = models.DecimalField(_("lower limit"), **MEASURE, null=True, blank=True)
+    upper_limit = models.DecimalField(_("upper limit"), **MEASURE, null=True, blank=True)
+    unit = models.ForeignKey(UnitOfMeasure, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("unit"))
+    sampling_rule = models.CharField(_("sampling rule"), max_length=16, choices=Sampling.choices)
+    sampling_n = models.PositiveIntegerField(_("every n"), null=True, blank=True, help_text=_("For every_n: one result per n good."))
+    mandatory = models.BooleanField(_("mandatory"), default=True, help_text=_("A mandatory characteristic gates the reports of good quantity."))
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class InspectionCharacteristic(Characteristic):
+    """One characteristic of an item's inspection plan for the routing operation ``sequence``."""
+
+    item = models.ForeignKey(Item, models.CASCADE, related_name="inspection_characteristics", verbose_name=_("item"))
+    sequence = models.PositiveIntegerField(_("operation sequence"))
+
+    class Meta:
+        verbose_name = _("inspection characteristic")
+        verbose_name_plural = _("inspection characteristics")
+        ordering = ["item", "sequence", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "sequence", "code"], name="inspection_characteristic_unique_code"),
+        ]
+
+
+class OrderCharacteristic(Characteristic):
+    """A characteristic of a released order's operation: the plan as it was at release."""
+
+    operation = models.ForeignKey(WorkOrderOperation, models.CASCADE, related_name="characteristics", verbose_name=_("operation"))
+
+    class Meta:
+        verbose_name = _("order characteristic")
+        verbose_name_plural = _("order characteristics")
+        ordering = ["operation", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["operation", "code"], name="order_characteristic_unique_code"),
+        ]
+
+
+class InspectionResult(models.Model):
+    """One measurement or pass/fail of one sample of a characteristic. Never updated or deleted."""
+
+    uuid = models.UUIDField(_("UUID"), default=uuid.uuid4, unique=True, editable=False)
+    client_id = models.UUIDField(_("client id"), unique=True, help_text=_("Made by the client; a resend is recognised by it."))
+    request_hash = models.CharField(_("request fingerprint"), max_length=64)
+    work_order = models.ForeignKey(WorkOrder, models.PROTECT, related_name="inspection_results", verbose_name=_("work order"))
+    operation = models.ForeignKey(WorkOrderOperation, models.PROTECT, related_name="inspection_results", verbose_name=_("operation"))
+    characteristic = models.ForeignKey(OrderCharacteristic, models.PROTECT, related_name="results", verbose_name=_("characteristic"))
+    sample_no = models.PositiveIntegerField(_("sample number"))
+    value = models.DecimalField(_("value"), **MEASURE, null=True, blank=True)
+    passed = models.BooleanField(_("passed"))
+    serial = models.CharField(_("serial"), max_length=64, blank=True)
+    lot = models.CharField(_("lot"), max_length=64, blank=True)
+    quantity = models.DecimalField(_("quantity judged"), **QUANTITY, default=1)
+    disposition = models.CharField(
+        _("disposition"), max_length=32, blank=True,
+        help_text=_("How a failing result was decided; until then its quantity is on hold."),
+    )
+    inspector = models.ForeignKey(Employee, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("inspector"))
+    equipment = models.ForeignKey(Equipment, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("gauge or machine"))
+    recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("recorded by")
+    )
+
+    class Meta:
+        verbose_name = _("inspection result")
+        verbose_name_plural = _("inspection results")
+        ordering = ["characteristic", "sample_no", "recorded_at", "id"]
+        indexes = [
+            models.Index(fields=["characteristic", "passed", "sample_no"], name="inspection_result_gate"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(sample_no__gte=1), name="inspection_result_sample_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.characteristic_id} #{self.sample_no} {'pass' if self.passed else 'fail'}"

@@ -1,0 +1,1 @@
+"""Andon: calls for help from the shop floor, their states, escalation ladders and the channels they notify."""
