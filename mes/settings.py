@@ -366,6 +366,9 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Chains the audit events written since the last run (mes.models.audit.EventSeal).
     "audit-seal": {"task": "mes.audit_seal", "schedule": float(env_decimal("MES_AUDIT_SEAL_SECONDS", "60", minimum=Decimal("1")))},
+    # The schedule runs from now: recomputed on every release, confirmation and calendar change, and
+    # at least this often (shopfloor.planning).
+    "planning-reschedule": {"task": "planning.reschedule", "schedule": 300.0},
     # Andon: escalation steps that fell due, and notices whose channel did not take them yet.
     "andon-watch": {
         "task": "andon.watch", "schedule": float(env_decimal("MES_ANDON_WATCH_SECONDS", "30", minimum=Decimal("5"))),
@@ -508,6 +511,14 @@ MES_MAX_MACHINE_MINUTES = env_decimal("MES_MAX_MACHINE_MINUTES", "1440", minimum
 # On PostgreSQL, confirmations and their ERP messages are written with plain SQL (one statement
 # per report, COPY for a batch); off, the ORM writes them as on every other database (slower).
 MES_PLAIN_SQL_WRITES = env_bool("MES_PLAIN_SQL_WRITES", True)
+# Releasing an order that overloads a work center's day or cannot make its due date: "warn" releases
+# and answers the warnings; "strict" refuses (409 capacity_exceeded) unless an override_reason is given.
+MES_RELEASE_CAPACITY = env_str("MES_RELEASE_CAPACITY", "warn").lower()
+if MES_RELEASE_CAPACITY not in {"warn", "strict"}:
+    raise _bad("MES_RELEASE_CAPACITY", MES_RELEASE_CAPACITY, "warn or strict")
+# The release check, named because the shift calendar it reads lives in shopfloor, above the domain
+# (as the kernel names MES_INBOUND_RECEIPT_RECORDER): called with the locked, just released order.
+MES_RELEASE_CHECK = "shopfloor.planning.services.release_warnings"
 # Retries of transient ERP errors wait base·2^(attempt-1) seconds (with jitter), at most the cap.
 ERP_SYNC_BACKOFF_BASE_SECONDS = float(env_decimal("ERP_SYNC_BACKOFF_BASE_SECONDS", "1", minimum=Decimal("0.01")))
 ERP_SYNC_BACKOFF_CAP_SECONDS = float(env_decimal("ERP_SYNC_BACKOFF_CAP_SECONDS", "300", minimum=Decimal("0.1")))

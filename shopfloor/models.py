@@ -487,3 +487,23 @@ class AndonNotice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.call_id} step {self.step} {self.state}"
+
+
+class PlannedOperation(models.Model):
+    """Where the finite schedule (``shopfloor.planning``) last placed an operation: its predicted start
+    and finish. Rewritten whole by ``shopfloor.planning.services.schedule_refresh``."""
+
+    operation = models.OneToOneField(
+        "mes.WorkOrderOperation", models.CASCADE, primary_key=True, related_name="planned", verbose_name=_("operation")
+    )
+    start = models.DateTimeField(_("predicted start"))
+    finish = models.DateTimeField(_("predicted finish"), db_index=True)
+    computed_at = models.DateTimeField(_("computed at"))
+
+    class Meta:
+        verbose_name = _("planned operation")
+        verbose_name_plural = _("planned operations")
+        ordering = ["start"]
+
+    def __str__(self) -> str:
+        return f"{self.operation_id} {self.start:%Y-%m-%d %H:%M}–{self.finish:%H:%M}"

@@ -215,6 +215,8 @@ ACTIONS: list[Action] = [
     Action("api-equipment-signals-test", "POST", ("device_mapping.test",), {"code": "NO-SUCH-MACHINE"}),
     Action("api-equipment-oee", "GET", ("api.read",), {"code": "PRESS-1"}),
     Action("api-trace", "GET", ("api.read",)),
+    Action("api-capacity", "GET", ("api.read",)),
+    Action("api-schedule", "GET", ("api.read",)),
     Action("api-inspection-plan", "GET", ("api.read",), {"item_code": "FRAME-100", "sequence": 10}),
     Action("api-inspection-plan", "PUT", ("inspection_plan.write",), {"item_code": "FRAME-100", "sequence": 10}, {}),
     Action("api-inspections", "POST", ("inspection.record",), data={}),

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('mes', '0012_quality_inspections'),
-        ('shopfloor', '0010_andon'),
+        ('shopfloor', '0011_planned_operations'),
     ]
 
     operations = [
