@@ -492,6 +492,7 @@ SPECTACULAR_SETTINGS = {
         {"name": "inspections", "description": "Inspection plans per routing operation, results judged by the server, an order's inspections and SPC charts."},
         {"name": "material-issues", "description": "Material issued to operations by scan, with over-issue approval and reversal."},
         {"name": "erp-sync", "description": "Delivery to the ERP: the outbox, dead letters, connections and reconciliation."},
+        {"name": "planning", "description": "Capacity per work center and day, and the finite schedule of operations with each order's predicted finish."},
         {"name": "andon", "description": "Calls for help from the shop floor, their states, and the escalation ladders that tell people."},
     ],
 }

@@ -1,6 +1,7 @@
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from common.crypto import SecretsJSONField
 
@@ -374,7 +375,7 @@ class AndonCall(models.Model):
     class Kind(models.TextChoices):
         EQUIPMENT = "equipment", _("equipment")
         MATERIAL = "material", _("material")
-        QUALITY = "quality", _("quality")
+        QUALITY = "quality", pgettext_lazy("andon kind", "quality")
         MAINTENANCE = "maintenance", _("maintenance")
         HELP = "help", _("help")
 

@@ -52,7 +52,10 @@ def andon_page(request: HttpRequest) -> HttpResponse:
     }
     if request.htmx:
         return render(request, "shopfloor/andon.html#andon-calls", context)
-    context["times"] = andon_response_times()
+    times = andon_response_times()
+    for entry in times["kind"]:
+        entry.key = AndonCall.Kind(entry.key).label
+    context["times"] = times
     return render(request, "shopfloor/andon.html", context)
 
 
