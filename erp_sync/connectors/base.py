@@ -9,6 +9,7 @@ letters are the dispatcher's business, never a connector's.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import os
 import re
@@ -324,6 +325,29 @@ def plant_zone(name: str | None) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(name or settings.TIME_ZONE)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         return zoneinfo.ZoneInfo(settings.TIME_ZONE)
+
+
+def plant_date(iso: str | None, zone: zoneinfo.ZoneInfo) -> str:
+    """The plant's calendar day (``YYYY-MM-DD``) of an ISO moment (naive: UTC), today's when there is none."""
+    moment = dt.datetime.fromisoformat(iso) if iso else dt.datetime.now(dt.UTC)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(zone).strftime("%Y-%m-%d")
+
+
+def decimal_or_zero(value: Any) -> Decimal:
+    """A quantity an ERP answered (a number or its text); nothing, an empty text or false is zero."""
+    if value in (None, "", False):
+        return Decimal(0)
+    return Decimal(str(value))
+
+
+def int_or_zero(value: Any) -> int:
+    """A whole number an ERP answered (``"10"``, ``10.0``); zero for anything that is none."""
+    try:
+        return int(Decimal(str(value)))
+    except (ArithmeticError, ValueError, TypeError):
+        return 0
 
 
 _ENVIRONMENT_SETTINGS = (
