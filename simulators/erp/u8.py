@@ -12,8 +12,8 @@
   "<this host>/result?requestid=…"}``; ``GET`` that url → ``{"errcode": "0", "errmsg": "", "id", "code",
   "tradeid"}`` once done (after ``async_delay_ms``), ``{"errcode": "0", "errmsg": "处理中"}`` (no ``id``) before,
   or the business error (``errcode`` other than "0") — nothing booked then [G result shape].
-  A used or unknown trade id is refused ("30002"); a ``biz_id`` seen before is answered with the url of its first
-  add and nothing is booked again (``biz_id_dedupe`` "replay"; "off": booked again) [G exact dedupe].
+  A used or unknown trade id is refused ("30002"); a ``biz_id`` booked before is answered with the url of its first
+  add and nothing is booked again (a refused add leaves it free) (``biz_id_dedupe`` "replay"; "off": booked again) [G exact dedupe].
 - Rows: ``inventorycode``, ``quantity`` (negative in a red voucher, 红字), ``mocode`` (the production order),
   ``batch`` [G], and the plant's custom fields: ``operation_field`` (``define22``), ``scrap_field`` (``define23``).
   Header: ``warehousecode`` (required), ``date``, ``memory``, and ``key_field`` (``memory``) holds the caller's key.
@@ -213,7 +213,7 @@ class U8Flavor(ErpFlavor):
         request_id = secrets.token_hex(12)
         result = self._book(name, voucher, rows, request, trade=tradeid or biz_id)
         self.requests[request_id] = {"ready_at": time.monotonic() + self.async_delay_ms / 1000, "result": result}
-        if biz_id:
+        if biz_id and result.get("errcode") == "0":  # a refused add leaves the biz_id free for a corrected one
             self.biz_ids[(name, biz_id)] = request_id
         answer = _ok({"tradeid" if tradeid else "biz_id": tradeid or biz_id, "url": self._url(request, request_id)})
         answer.committed = result.get("errcode") == "0"
