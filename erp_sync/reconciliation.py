@@ -30,7 +30,8 @@ Kinds of drift, one open row each while it lasts (see ``Drift``):
     the net quantity of an item issued to the order, or received from it, differs between the
     MES's posted material movements and what the ERP holds (``Connector.goods_totals``: SAP's
     material document items of the order's confirmations that stand, ERPNext's submitted Stock
-    Entries, Odoo's move lines on the order's moves, Kingdee's pick and in-stock bills). Checked only for orders with movements (or
+    Entries, Odoo's move lines on the order's moves, Kingdee's pick and in-stock bills, U8's materialout vouchers and
+    the productin rows with a batch). Checked only for orders with movements (or
     such a drift open), and only while none of the order's goods messages is on its way;
     connectors that cannot read goods (REST) are not checked. Not repaired automatically.
 

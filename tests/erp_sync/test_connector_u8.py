@@ -292,7 +292,8 @@ def test_the_api_saves_a_u8_connection_hiding_its_secret_and_refuses_a_bad_one(u
     )
 
     assert saved.status_code == 201, saved.content
-    assert (saved.json()["options"]["app_secret"], saved.json()["options"]["from_account"]) == ("***", u8.credentials["from_account"])
+    shown = saved.json()["options"]
+    assert (shown["app_secret"], shown["app_key"], shown["from_account"]) == ("***", "***", u8.credentials["from_account"])
     assert ErpConnection.objects.get(name="u8").options["app_secret"] == u8.credentials["app_secret"]
     assert tested.status_code == 200 and tested.json()["reachable"] is True, tested.content
     assert refused.status_code == 422 and "options.app_secret" in refused.json()["error"]["fields"]
