@@ -278,8 +278,8 @@ class U8Connector(Connector):
         return {**header, "entry": rows}
 
     def _red_voucher(self, posting: Posting, name: str) -> dict[str, Any] | PostResult:
-        """The original as U8 holds it, every quantity negated, naming it in ``source_field``; of an original U8 does
-        not hold, nothing is sent."""
+        """The original as U8 holds it (by the code U8 gave it, else by the original's key), every quantity negated,
+        naming it in ``source_field``; of an original U8 does not hold, nothing is sent."""
         original = self._original(posting, name)
         if isinstance(original, PostResult):
             return original
@@ -300,11 +300,10 @@ class U8Connector(Connector):
     def _original(self, posting: Posting, name: str) -> dict[str, Any] | None | PostResult:
         reference = posting.reverses_ref or {}
         if reference.get("object") == name and reference.get("code"):
-            answer = self._call("GET", f"/api/{name}/get", {"id": reference["code"]}, read=True)
-            if isinstance(answer, PostResult):
-                return None if "40004" in answer.error else answer
-            voucher = answer.get(name)
-            return voucher if isinstance(voucher, dict) else None
+            vouchers = self._list(name, {"code": reference["code"]})
+            if isinstance(vouchers, PostResult):
+                return vouchers
+            return next((voucher for voucher in vouchers if str(voucher.get("code")) == str(reference["code"])), None)
         key = posting.reverses_key or (posting.payload.get("reverses") or {}).get("idempotency_key")
         if not key:
             return PostResult(Outcome.REJECTED, error="The reversal does not say which message it reverses.")

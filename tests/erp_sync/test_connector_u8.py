@@ -298,3 +298,20 @@ def test_the_api_saves_a_u8_connection_hiding_its_secret_and_refuses_a_bad_one(u
     assert tested.status_code == 200 and tested.json()["reachable"] is True, tested.content
     assert refused.status_code == 422 and "options.app_secret" in refused.json()["error"]["fields"]
     assert list(ErpConnection.objects.values_list("name", flat=True)) == ["u8"]
+
+
+def test_a_reference_another_erp_gave_is_looked_past_and_of_a_voucher_u8_lacks_nothing_is_sent(u8, connector: U8Connector) -> None:
+    original = u8_confirmation()
+    connector.post(original)
+    connector.post(u8_confirmation())  # productin 0000000002
+    # The connection was switched: the original's acknowledgement came from Kingdee, whose references look alike.
+    switched = reversal_of(original, {"form": "PRD_MORPT", "id": 2, "code": "0000000002", "number": "SCHB00000002"})
+    never_booked = reversal_of(u8_confirmation(), None)
+
+    taken_back = connector.post(switched)
+    nothing = connector.post(never_booked)
+
+    assert (taken_back.outcome, taken_back.erp_document) == (Outcome.ACCEPTED, "productin/0000000003")
+    assert u8.control.ledger()[-1]["cancels"] == "productin/0000000001"
+    assert (nothing.outcome, nothing.erp_ref) == (Outcome.ACCEPTED, {"nothing_to_cancel": True})
+    assert len(u8.control.ledger()) == 3
