@@ -67,7 +67,7 @@ from django.utils.translation import gettext_lazy
 from kombu.exceptions import OperationalError
 
 from common.errors import DomainError, ErrorKind
-from erp_sync.connectors.base import ErpTotals, FailureKind, GoodsTotals, PostResult
+from erp_sync.connectors.base import ErpTotals, FailureKind, GoodsTotals, PostResult, decimal_or_zero
 from erp_sync.connectors.registry import connector_for
 from erp_sync.models import Drift, ErpConnection, OutboxMessage, ReconciliationRun
 from erp_sync.outbox import outbox_add, wake_sender_after_commit
@@ -121,7 +121,7 @@ class Quantities:
 
     @classmethod
     def of_payload(cls, payload: dict[str, Any]) -> Quantities:
-        return cls(*(_decimal(payload.get(name)) for name in ("good_qty", "scrap_qty", "rework_qty")))
+        return cls(*(decimal_or_zero(payload.get(name)) for name in ("good_qty", "scrap_qty", "rework_qty")))
 
 
 @dataclass(frozen=True)
@@ -951,12 +951,6 @@ def _drift_json(drift: Drift, connection: ErpConnection | None) -> dict[str, Any
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-def _decimal(value: Any) -> Decimal:
-    if value in (None, "", False):
-        return Decimal(0)
-    return Decimal(str(value))
 
 
 def _operation(value: Any) -> int:

@@ -15,7 +15,7 @@ import os
 import re
 import zoneinfo
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -397,3 +397,22 @@ def classify_status(response: requests.Response, error: str) -> PostResult:
     return PostResult(
         outcome, error=error[:2000], http_status=response.status_code, retry_after=retry_after_seconds(response)
     )
+
+
+def json_answer(call: Callable[[], requests.Response], *, erp: str, read: bool, answered: Sequence[int] = (200,)) -> Any:
+    """The parsed JSON of an ERP that answers HTTP 200 even to a failed call (Kingdee, U8), or how the call failed:
+    a network failure (a read is never ambiguous), an HTTP error (its page's text kept), an unreadable body (a write's
+    may have been booked: unknown)."""
+    try:
+        response = call()
+    except requests.RequestException as error:
+        result = classify_exception(error)
+        return as_retryable(result) if read else result
+    if response.status_code not in answered:
+        text = " ".join(re.sub(r"<[^>]+>", " ", response.text).split())[:500]
+        return classify_status(response, f"{erp} HTTP {response.status_code}: {text}")
+    try:
+        return response.json()
+    except ValueError:
+        error = f"{erp} answered something unreadable: {response.text[:200]}"
+        return PostResult(Outcome.RETRYABLE if read else Outcome.UNKNOWN, error=error, http_status=200)

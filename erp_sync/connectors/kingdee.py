@@ -72,8 +72,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
 
-import requests
-
 from erp_sync.connectors.base import (
     GOODS_KINDS,
     ConnectionConfig,
@@ -84,14 +82,12 @@ from erp_sync.connectors.base import (
     Outcome,
     Posting,
     PostResult,
-    as_retryable,
-    classify_exception,
-    classify_status,
     decimal_or_zero,
     header_value_problem,
     http_session,
     int_or_zero,
     is_reversal,
+    json_answer,
     option_problems,
     plant_date,
     plant_zone,
@@ -505,21 +501,12 @@ class KingdeeConnector(Connector):
 
     def _send(self, service: str, body: dict[str, Any], *, read: bool) -> Any:
         path = f"{self.site_path}{SERVICES}{service}.common.kdsvc"
-        try:
-            response = self.session.post(
-                self.site + SERVICES + service + ".common.kdsvc", json=body, headers=self._headers(path), timeout=self.timeout
-            )
-        except requests.RequestException as error:
-            result = classify_exception(error)
-            return as_retryable(result) if read else result
-        if response.status_code not in (200, 206):  # the SDK takes 206 (partial content) as an answer too
-            text = " ".join(re.sub(r"<[^>]+>", " ", response.text).split())[:500]
-            return classify_status(response, f"Kingdee HTTP {response.status_code}: {text}")
-        try:
-            return response.json()
-        except ValueError:
-            error = f"Kingdee answered something unreadable: {response.text[:200]}"
-            return PostResult(Outcome.RETRYABLE if read else Outcome.UNKNOWN, error=error, http_status=200)
+        url = self.site + SERVICES + service + ".common.kdsvc"
+        # The SDK takes 206 (partial content) as an answer too.
+        return json_answer(
+            lambda: self.session.post(url, json=body, headers=self._headers(path), timeout=self.timeout),
+            erp="Kingdee", read=read, answered=(200, 206),
+        )
 
     def _login(self, *, force: bool = False) -> None | PostResult:
         with self._login_lock:

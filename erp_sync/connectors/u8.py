@@ -62,13 +62,11 @@ from erp_sync.connectors.base import (
     Outcome,
     Posting,
     PostResult,
-    as_retryable,
-    classify_exception,
-    classify_status,
     decimal_or_zero,
     http_session,
     int_or_zero,
     is_reversal,
+    json_answer,
     option_problems,
     plant_date,
     plant_zone,
@@ -424,19 +422,14 @@ class U8Connector(Connector):
         raise AssertionError("unreachable")
 
     def _send(self, method: str, path: str, params: dict[str, Any], *, body: Any, read: bool) -> Any:
-        try:
-            response = self.session.request(method, self.gateway + path, params=params, json=body, timeout=self.timeout)
-        except requests.RequestException as error:
-            result = classify_exception(error)
-            return as_retryable(result) if read else result
-        if response.status_code != 200:
-            text = " ".join(re.sub(r"<[^>]+>", " ", response.text).split())[:500]
-            return classify_status(response, f"U8 HTTP {response.status_code}: {text}")
-        answer = _json(response)
-        if not isinstance(answer, dict):
-            error = f"U8 answered something unreadable: {response.text[:200]}"
-            return PostResult(Outcome.RETRYABLE if read else Outcome.UNKNOWN, error=error, http_status=200)
-        return answer
+        answer = json_answer(
+            lambda: self.session.request(method, self.gateway + path, params=params, json=body, timeout=self.timeout),
+            erp="U8", read=read,
+        )
+        if isinstance(answer, (PostResult, dict)):
+            return answer
+        error = f"U8 answered something unreadable: {str(answer)[:200]}"
+        return PostResult(Outcome.RETRYABLE if read else Outcome.UNKNOWN, error=error, http_status=200)
 
     def _renew_token(self, *, force: bool = False) -> str | PostResult:
         """The shared token, fetched again a little before ``expiresIn`` runs out (or when ``force``)."""

@@ -233,20 +233,30 @@ def test_permanent_error_blocks_only_its_order_until_replayed(flavor, tmp_path):
         _assert_ledger_matches(simulator)
 
 
-def test_kingdee_sessions_that_expire_during_delivery_are_renewed_and_nothing_is_booked_twice(tmp_path):
-    """Kingdee forgets sessions (idle time-out, a restart of its site) while the queue drains: the connector
-    logs in again and repeats the refused call, with the Kingdee answers lost now and then on top."""
-    with start_simulator("kingdee", ledger_path=tmp_path / "ledger.jsonl") as simulator:
+#: How each ERP forgets its sessions quickly (seconds), and what its counters show after renewals.
+SESSIONS = {
+    "kingdee": ({"session_ttl_s": 0.2}, lambda c: c["kingdee_sessions_lost"] >= 1 and c["kingdee_logins"] >= 2),
+    "u8": ({"token_ttl_s": 0.5}, lambda c: c["u8_tokens_issued"] >= 3),
+}
+
+
+@pytest.mark.parametrize("flavor", sorted(SESSIONS))
+def test_sessions_that_expire_or_are_forgotten_during_delivery_are_renewed_and_nothing_is_booked_twice(flavor, tmp_path):
+    """Kingdee forgets sessions (idle time-out, a restart of its site), U8 tokens run out (a short expiresIn) and the
+    gateway forgets them, while the queue drains: the connector logs in again or fetches a new token (U8: before
+    expiresIn, and once more when refused) and repeats the refused call, with answers lost now and then on top."""
+    short, renewed = SESSIONS[flavor]
+    with start_simulator(flavor, ledger_path=tmp_path / "ledger.jsonl") as simulator:
         _connect(simulator, timeout=2)
         numbers = _plant(5, prefix="KS")
-        simulator.control.set_config(session_ttl_s=0.2)
+        simulator.control.set_config(**short)
         simulator.control.set_faults(drop_after_commit_rate=0.2)
         with Dispatcher():
             for round_number in range(4):
                 for number in numbers:
                     _confirm(number, 10, 1)
                     _confirm(number, 20, 1)
-                time.sleep(0.4)  # idle longer than a session lives
+                time.sleep(0.6)  # idle longer than a session or token lives
                 if round_number == 1:
                     simulator.control.invalidate_sessions()
             simulator.control.clear_faults()
@@ -255,31 +265,7 @@ def test_kingdee_sessions_that_expire_during_delivery_are_renewed_and_nothing_is
         _assert_ledger_matches(simulator)
         assert len(simulator.control.ledger()) == 5 * 4 * 2
         counters = simulator.control.health()["counters"]
-        assert counters["kingdee_sessions_lost"] >= 1 and counters["kingdee_logins"] >= 2, counters
-
-
-def test_u8_tokens_that_expire_or_are_forgotten_during_delivery_are_renewed_and_nothing_is_booked_twice(tmp_path):
-    """U8 tokens run out (a short expiresIn) and the gateway forgets them (a restart) while the queue drains: the
-    connector fetches a new token before expiresIn, and once more when refused, with answers lost now and then on top."""
-    with start_simulator("u8", ledger_path=tmp_path / "ledger.jsonl", args=["--u8-token-ttl", "0.5"]) as simulator:
-        _connect(simulator, timeout=2)
-        numbers = _plant(5, prefix="US")
-        simulator.control.set_faults(drop_after_commit_rate=0.2)
-        with Dispatcher():
-            for round_number in range(4):
-                for number in numbers:
-                    _confirm(number, 10, 1)
-                    _confirm(number, 20, 1)
-                time.sleep(0.6)  # longer than a token lives
-                if round_number == 1:
-                    simulator.control.invalidate_sessions()
-            simulator.control.clear_faults()
-            _wait_until_settled(timeout=60)
-
-        _assert_ledger_matches(simulator)
-        assert len(simulator.control.ledger()) == 5 * 4 * 2
-        counters = simulator.control.health()["counters"]
-        assert counters["u8_tokens_issued"] >= 3, counters
+        assert renewed(counters), counters
 
 
 def test_discarding_a_dead_message_lets_its_order_proceed(tmp_path):
