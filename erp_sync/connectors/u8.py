@@ -222,8 +222,9 @@ class U8Connector(Connector):
         if isinstance(sequence, bool) or not isinstance(sequence, int) or sequence < 1:
             problems["ds_sequence"] = "The data source's number, 1 or more."
         poll = options.get("poll_seconds", 10)
-        if isinstance(poll, bool) or not isinstance(poll, (int, float)) or not 0 < poll <= 300:
-            problems["poll_seconds"] = "Seconds to wait for an add's result, more than 0 and at most 300."
+        if isinstance(poll, bool) or not isinstance(poll, (int, float)) or not 0 < poll <= 60:
+            # The dispatcher's claim on a message (ERP_SYNC_LEASE_SECONDS, 60) must outlast a send.
+            problems["poll_seconds"] = "Seconds to wait for an add's result, more than 0 and at most 60."
         return problems
 
     # -- vouchers --------------------------------------------------------------------------

@@ -245,6 +245,7 @@ def test_goods_issues_are_materialout_and_a_reports_output_rides_in_its_producti
         ({"from_account": "dev", "to_account": "ent", "app_key": "k", "app_secret": "s", "key_field": "Memo Field"}, "key_field"),
         ({"from_account": "dev", "to_account": "ent", "app_key": "k", "app_secret": "s", "ds_sequence": 0}, "ds_sequence"),
         ({"from_account": "dev", "to_account": "ent", "app_key": "k", "app_secret": "s", "poll_seconds": 0}, "poll_seconds"),
+        ({"from_account": "dev", "to_account": "ent", "app_key": "k", "app_secret": "s", "poll_seconds": 61}, "poll_seconds"),
         ({"from_account": "dev", "to_account": "ent", "app_key": "k", "app_secret": "s", "warehouse_code": "仓库"}, "warehouse_code"),
     ],
 )
