@@ -171,7 +171,8 @@ class U8Connector(Connector):
             for voucher in vouchers:
                 for row in voucher.get("entry") or []:
                     if str(row.get("mocode") or "") == work_order and (name == MATERIALOUT or row.get("batch")):
-                        sums.setdefault(str(row.get("inventorycode") or ""), [Decimal(0), Decimal(0)])[column] += decimal_or_zero(row.get("quantity"))
+                        item = sums.setdefault(str(row.get("inventorycode") or ""), [Decimal(0), Decimal(0)])
+                        item[column] += decimal_or_zero(row.get("quantity"))
         return [GoodsTotals(work_order, item, issued, received) for item, (issued, received) in sorted(sums.items())]
 
     def health(self) -> Health:

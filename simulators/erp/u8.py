@@ -273,7 +273,9 @@ class U8Flavor(ErpFlavor):
                 self.ledger.book(item=str(row["inventorycode"]), batch=batch, received=row["quantity"])
             else:
                 continue
-            movements.append({"item": row["inventorycode"], "batch": batch, "quantity": plain(row["quantity"]), "finished": name == "productin"})
+            movements.append(
+                {"item": row["inventorycode"], "batch": batch, "quantity": plain(row["quantity"]), "finished": name == "productin"}
+            )
         produced = name == "productin"
         self.ledger.record(
             action=CANCEL if cancels is not None else POST,
