@@ -31,6 +31,10 @@ Rework is not sent (``tracks_rework`` false). A ``goods_issue`` is a ``materialo
 ``goods_receipt`` that rode with a report is booked in that report's ``productin`` (its lot is the row's batch):
 acknowledged without a call; one of its own (no report) is a ``productin`` of its movements.
 
+With ``audit_user`` (an operator code U8 authorised for the app), every voucher is then audited (``<object>/audit``,
+``voucher_code``, ``user_id``, ``agree`` 1); a voucher found by our key but not yet audited (its ``handler`` empty: an
+earlier attempt stopped between the add and the audit) is audited, never added again.
+
 Reversals: U8 keeps what it booked; a voucher is taken back by a **red voucher** (红字): the original as U8
 holds it (read with ``<object>/get``), every quantity negated, naming the original's code in ``source_field``
 (``define1``), under the reversal's key. Of a voucher U8 does not hold, nothing is sent. (Deleting an unaudited
@@ -104,6 +108,7 @@ class U8Connector(Connector):
         self.scrap_field = str(options.get("scrap_field") or "define23")
         self.source_field = str(options.get("source_field") or "define1")
         self.poll_seconds = float(options.get("poll_seconds", 10))
+        self.audit_user = str(options.get("audit_user") or "")
         self.time_zone = plant_zone(options.get("time_zone"))
         self.timeout = (config.timeout_seconds, config.timeout_seconds)
         self.session = http_session()
@@ -123,6 +128,8 @@ class U8Connector(Connector):
         if isinstance(existing, PostResult):
             return existing
         if existing is not None:
+            if self.audit_user and not existing.get("handler"):
+                return self._audit(name, existing)  # added before, its audit did not happen: finish it
             return _booked(name, existing, Outcome.DUPLICATE)
         try:
             voucher = self._red_voucher(posting, name) if is_reversal(posting) else self._voucher(posting, name)
@@ -139,6 +146,8 @@ class U8Connector(Connector):
         existing = self._by_key(name, posting.idempotency_key)
         if isinstance(existing, PostResult) or existing is None:
             return existing
+        if self.audit_user and not existing.get("handler"):
+            return None  # added but not audited: post() finishes it rather than adding again
         return _booked(name, existing, Outcome.ACCEPTED)
 
     def totals(self, work_order: str) -> list[ErpTotals] | PostResult:
@@ -215,7 +224,7 @@ class U8Connector(Connector):
             value = options.get(name, "memory")
             if not isinstance(value, str) or not FIELD.fullmatch(value):
                 problems[name] = "A field of the voucher, e.g. memory or define22."
-        for name in ("warehouse_code", "material_warehouse_code", "receive_code", "department_code"):
+        for name in ("warehouse_code", "material_warehouse_code", "receive_code", "department_code", "audit_user"):
             value = options.get(name, "")
             if not isinstance(value, (str, int)) or isinstance(value, bool) or (str(value) and not ACCOUNT.fullmatch(str(value))):
                 problems[name] = "A code as U8 numbers it (letters, digits, _ . -), e.g. 01."
@@ -352,11 +361,20 @@ class U8Connector(Connector):
                 return _token_lost() if failure is _TOKEN else failure
             if result.get("id") or result.get("code"):
                 voucher = {"id": str(result.get("id") or ""), "code": str(result.get("code") or result.get("id"))}
-                return _booked(name, voucher, Outcome.ACCEPTED)
+                return self._audit(name, voucher) if self.audit_user else _booked(name, voucher, Outcome.ACCEPTED)
             if time.monotonic() >= deadline:
                 return PostResult(Outcome.UNKNOWN, error=f"U8 has not finished the add after {self.poll_seconds:g} s; it will be looked up")
             time.sleep(pause)
             pause = min(pause * 2, 1.0)
+
+    def _audit(self, name: str, voucher: dict[str, Any]) -> PostResult:
+        """``<object>/audit`` of a voucher by ``audit_user`` (U8 wants that operator authorised for the app). Refused, the
+        voucher stays unaudited and the next attempt, finding it by our key, audits it."""
+        body = {name: {"voucher_code": voucher["code"], "user_id": self.audit_user, "opinion": "MES", "agree": 1}}
+        answer = self._call("POST", f"/api/{name}/audit", {}, body=body)
+        if isinstance(answer, PostResult):
+            return answer
+        return _booked(name, voucher, Outcome.ACCEPTED)
 
     def _local(self, url: str) -> str:
         """The result url as given; a relative one is taken against the gateway."""

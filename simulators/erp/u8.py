@@ -19,6 +19,8 @@
   Header: ``warehousecode`` (required), ``date``, ``memory``, and ``key_field`` (``memory``) holds the caller's key.
   A red voucher names the voucher it takes back by its code in ``source_field`` (``define1``): the ledger has a
   ``cancel`` of that one. A red voucher naming nothing, or a voucher that does not exist, is refused.
+- ``POST /api/<object>/audit`` with ``{"<object>": {"voucher_code", "user_id"|"person_code", "opinion", "agree"}}``
+  sets the voucher's ``handler`` (审核人); an audited voucher cannot be audited again ("30010"). The ledger is not touched.
 - ``GET /api/<object>/get?…&id=<code>`` → ``{"errcode": "0", "<object>": {…}}``; ``GET /api/<object>list/batch_get?…
   &page_index&rows_per_page`` with any header field as a filter (and ``mocode`` matching a row) →
   ``{"errcode": "0", "page_index", "rows_per_page", "row_count", "page_count", "<object>list": [vouchers with
@@ -48,6 +50,7 @@ CODE_PARAMETER = "30001"
 CODE_TRADEID = "30002"
 CODE_LOCKED = "30006"
 CODE_NOT_FOUND = "40004"
+CODE_AUDITED = "30010"
 CODE_BUSINESS = "50001"
 CODE_AUTH = "10002"
 _FIELD = re.compile(r"[a-z][a-z0-9_]*")
@@ -143,7 +146,7 @@ class U8Flavor(ErpFlavor):
                 return _ok({"trade": {"id": trade}})
             if path == "/result" and request.method == "GET":
                 return self._result(query)
-            match = re.fullmatch(r"/api/([a-z]+)/(add|get|batch_get)", path)
+            match = re.fullmatch(r"/api/([a-z]+)/(add|get|batch_get|audit)", path)
             if match is None:
                 return json_response(404, {"errcode": "404", "errmsg": f"接口{path}不存在"})
             name, verb = match.groups()
@@ -159,8 +162,8 @@ class U8Flavor(ErpFlavor):
                     raise U8Error(CODE_NOT_FOUND, f"单据{query.get('id', '')}不存在")
                 return _ok({name: _public(voucher)})
             if request.method != "POST":
-                raise U8Error(CODE_PARAMETER, "新增请使用POST")
-            return self._add(name, query, request)
+                raise U8Error(CODE_PARAMETER, "新增、审核请使用POST")
+            return self._audit(name, request) if verb == "audit" else self._add(name, query, request)
         except U8Error as error:
             return json_response(200, {"errcode": error.code, "errmsg": error.message})
         except (BadRequest, ValueError, TypeError) as error:
@@ -247,6 +250,21 @@ class U8Flavor(ErpFlavor):
         self.vouchers[name][code] = stored
         self._record(stored, cancels=cancels, dropped=request.response_will_drop)
         return {"errcode": "0", "errmsg": "", "id": header["id"], "code": code, "tradeid": trade}
+
+    def _audit(self, name: str, request: SimRequest) -> SimResponse:
+        body = request.json()
+        order = body.get(name) if isinstance(body, dict) else None
+        if not isinstance(order, dict) or not (order.get("user_id") or order.get("person_code")):
+            raise U8Error(CODE_PARAMETER, f"请求体须为{{\"{name}\": {{\"voucher_code\", \"user_id\"|\"person_code\", \"agree\"}}}}")
+        voucher = self.vouchers[name].get(str(order.get("voucher_code") or ""))
+        if voucher is None:
+            raise U8Error(CODE_NOT_FOUND, f"单据{order.get('voucher_code')}不存在")
+        if voucher.get("handler"):
+            raise U8Error(CODE_AUDITED, f"单据{voucher['code']}已审核")
+        if str(order.get("agree", "1")) == "1":
+            voucher["handler"] = str(order.get("user_id") or order.get("person_code"))
+            voucher["verifydate"] = dt.date.today().isoformat()
+        return _ok({})
 
     def _row(self, row: dict[str, Any], index: int) -> dict[str, Any]:
         entry = dict(row)

@@ -316,3 +316,25 @@ def test_a_reference_another_erp_gave_is_looked_past_and_of_a_voucher_u8_lacks_n
     assert u8.control.ledger()[-1]["cancels"] == "productin/0000000001"
     assert (nothing.outcome, nothing.erp_ref) == (Outcome.ACCEPTED, {"nothing_to_cancel": True})
     assert len(u8.control.ledger()) == 3
+
+
+def test_with_an_audit_user_every_voucher_is_audited_and_one_left_unaudited_is_finished_not_added_again(u8) -> None:
+    auditing = u8_connector(u8, audit_user="demo")
+    unaudited = u8_connector(u8)  # as an attempt that stopped between the add and the audit
+    posting, stopped = u8_confirmation(), u8_confirmation()
+
+    posted = auditing.post(posting)
+    unaudited.post(stopped)
+    found = auditing.find(stopped)
+    finished = auditing.post(stopped)
+    again = auditing.post(stopped)
+
+    assert (posted.outcome, posted.erp_document) == (Outcome.ACCEPTED, "productin/0000000001")
+    assert found is None
+    assert (finished.outcome, finished.erp_document) == (Outcome.ACCEPTED, "productin/0000000002")
+    assert again.outcome == Outcome.DUPLICATE and auditing.find(stopped).outcome == Outcome.ACCEPTED
+    vouchers = auditing._list("productin", {})
+    assert [(voucher["code"], voucher["handler"]) for voucher in vouchers] == [("0000000001", "demo"), ("0000000002", "demo")]
+    assert len(u8.control.ledger()) == 2
+    auditing.close()
+    unaudited.close()

@@ -138,3 +138,20 @@ def test_an_unreadable_body_is_a_parameter_error_not_a_crash(u8) -> None:
     assert broken["errcode"] == no_rows["errcode"] == "30001"
     assert "simulator_errors" not in u8.control.health()["counters"]
     assert u8.control.ledger() == []
+
+
+def test_a_voucher_is_audited_once(u8) -> None:
+    access = _access(u8)
+    _result(_add(u8, access, {"productin": VOUCHER}, biz_id="B-1")["url"])
+
+    def audit(code: str) -> dict:
+        body = {"productin": {"voucher_code": code, "user_id": "demo", "opinion": "ok", "agree": 1}}
+        return requests.post(u8.base_url + "/api/productin/audit", params=access, json=body, timeout=5).json()
+
+    first, second, missing = audit("0000000001"), audit("0000000001"), audit("0000000009")
+
+    assert first["errcode"] == "0"
+    assert (second["errcode"], second["errmsg"]) == ("30010", "单据0000000001已审核")
+    assert missing["errcode"] == "40004"
+    assert _get(u8, "/api/productin/get", **access, id="0000000001")["productin"]["handler"] == "demo"
+    assert len(u8.control.ledger()) == 1
