@@ -28,7 +28,6 @@ import argparse
 import datetime
 import os
 import random
-import subprocess
 import sys
 import time
 import uuid
@@ -38,11 +37,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script: bench/ is on the path, the project root is not
 
 from bench.common import (
-    PYTHON,
     database_create,
     database_drop,
     machine_busy_now,
     machine_info,
+    migrate,
     percentile,
     process_cpu_seconds,
     verdict,
@@ -68,12 +67,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--quiet-below", type=float, default=0.25, help="machine busy share counted as quiet (default 0.25)")
     parser.add_argument("--reuse-db", action="store_true", help="measure again on the database a --keep-db run left (no seeding); keeps it")
     return parser.parse_args()
-
-
-def migrate(database_url: str) -> None:
-    env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "mes.settings", "DEBUG": "0", "LOG_LEVEL": "WARNING",
-           "SECRET_KEY": os.environ.get("SECRET_KEY") or "bench-" + "x" * 50}
-    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True, timeout=600)
 
 
 # --- seeding --------------------------------------------------------------------------------

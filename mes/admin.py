@@ -119,7 +119,7 @@ class InspectionResultAdmin(ReadOnlyAdmin):
 
 @admin.register(models.WorkCenter)
 class WorkCenterAdmin(AuditedAdmin):
-    list_display = ["code", "name", "line", "capacity_hours_per_day"]
+    list_display = ["code", "name", "line", "capacity_hours_per_day", "efficiency"]
     list_filter = ["line"]
     search_fields = ["code", "name"]
     readonly_fields = ["uuid", "created_at", "updated_at"]

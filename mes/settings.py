@@ -366,7 +366,13 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Chains the audit events written since the last run (mes.models.audit.EventSeal).
     "audit-seal": {"task": "mes.audit_seal", "schedule": float(env_decimal("MES_AUDIT_SEAL_SECONDS", "60", minimum=Decimal("1")))},
+    # The schedule runs from now: recomputed on every release, confirmation and calendar change, and
+    # at least this often (shopfloor.planning).
+    "planning-reschedule": {"task": "planning.reschedule", "schedule": 300.0},
     # Andon: escalation steps that fell due, and notices whose channel did not take them yet.
+    "andon-watch": {
+        "task": "andon.watch", "schedule": float(env_decimal("MES_ANDON_WATCH_SECONDS", "30", minimum=Decimal("5"))),
+    },
     "andon-escalate": {
         "task": "andon.escalate", "schedule": float(env_decimal("MES_ANDON_ESCALATE_SECONDS", "10", minimum=Decimal("1"))),
     },
@@ -466,6 +472,12 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # One tag per resource, in the order a new integration meets them: master data first, then orders, then
     # what the shop floor reports, then the ERP link. Each endpoint names its tag (mes/api/docs.py and the views).
+    # Fields named "kind" hold different choices (andon calls, reason codes, inspection characteristics…): each its own enum name.
+    "ENUM_NAME_OVERRIDES": {
+        "AndonKindEnum": "shopfloor.models.AndonCall.Kind",
+        "AndonSeverityEnum": "shopfloor.models.AndonCall.Severity",
+        "ReasonCodeKindEnum": "mes.models.ReasonCode.Kind",
+    },
     "TAGS": [
         {"name": "work-centers", "description": "Where operations are done; stations and machines belong to one."},
         {"name": "equipment", "description": "Machines of a work center: master data, signal mappings and OEE."},
@@ -491,12 +503,22 @@ MES_OVER_DELIVERY_TOLERANCE_PERCENT = env_decimal("MES_OVER_DELIVERY_TOLERANCE_P
 MES_OVER_ISSUE_TOLERANCE_PERCENT = env_decimal("MES_OVER_ISSUE_TOLERANCE_PERCENT", "5", minimum=Decimal(0))
 # How often an andon notice is tried before it is given up (10 s, 20 s, 40 s … apart, at most 10 min).
 MES_ANDON_SEND_ATTEMPTS = env_int("MES_ANDON_SEND_ATTEMPTS", 8, minimum=1, maximum=50)
+# A machine down longer than this raises an andon call by itself (resolved when it runs again).
+MES_ANDON_MACHINE_DOWN_SECONDS = env_int("MES_ANDON_MACHINE_DOWN_SECONDS", 300, minimum=0)
 # Labor minutes per confirmation above this are refused as implausible (default: one 12-hour shift).
 MES_MAX_LABOR_MINUTES = env_decimal("MES_MAX_LABOR_MINUTES", "720", minimum=Decimal(0))
 MES_MAX_MACHINE_MINUTES = env_decimal("MES_MAX_MACHINE_MINUTES", "1440", minimum=Decimal(0))
 # On PostgreSQL, confirmations and their ERP messages are written with plain SQL (one statement
 # per report, COPY for a batch); off, the ORM writes them as on every other database (slower).
 MES_PLAIN_SQL_WRITES = env_bool("MES_PLAIN_SQL_WRITES", True)
+# Releasing an order that overloads a work center's day or cannot make its due date: "warn" releases
+# and answers the warnings; "strict" refuses (409 capacity_exceeded) unless an override_reason is given.
+MES_RELEASE_CAPACITY = env_str("MES_RELEASE_CAPACITY", "warn").lower()
+if MES_RELEASE_CAPACITY not in {"warn", "strict"}:
+    raise _bad("MES_RELEASE_CAPACITY", MES_RELEASE_CAPACITY, "warn or strict")
+# The release check, named because the shift calendar it reads lives in shopfloor, above the domain
+# (as the kernel names MES_INBOUND_RECEIPT_RECORDER): called with the locked, just released order.
+MES_RELEASE_CHECK = "shopfloor.planning.services.release_warnings"
 # Retries of transient ERP errors wait base·2^(attempt-1) seconds (with jitter), at most the cap.
 ERP_SYNC_BACKOFF_BASE_SECONDS = float(env_decimal("ERP_SYNC_BACKOFF_BASE_SECONDS", "1", minimum=Decimal("0.01")))
 ERP_SYNC_BACKOFF_CAP_SECONDS = float(env_decimal("ERP_SYNC_BACKOFF_CAP_SECONDS", "300", minimum=Decimal("0.1")))

@@ -16,6 +16,7 @@ from erp_sync import views as erp_sync_views
 from mes.views import planning
 from plant.views import board, errors, home, trace
 from shopfloor import machine_pages
+from shopfloor.andon import views as andon_views
 from shopfloor.documents import views as documents
 
 urlpatterns = [
@@ -32,6 +33,7 @@ urlpatterns = [
     path("sync/dead-letters/", erp_sync_views.dead_letters_page, name="sync-dead-letters"),
     path("sync/messages/", erp_sync_views.message_list_page, name="sync-messages"),
     path("sync/messages/<int:message_id>/", erp_sync_views.message_page, name="sync-message"),
+    path("andon/", andon_views.andon_page, name="andon"),
     path("oee/", machine_pages.oee_overview, name="oee-overview"),
     path("oee/<str:code>/", machine_pages.oee_detail, name="oee-detail"),
     path("unassigned-production/", machine_pages.unassigned_production_page, name="unassigned-production"),

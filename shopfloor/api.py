@@ -13,10 +13,10 @@ from rest_framework.response import Response
 
 from common.api.base import ERRORS, ApiView, InboundWriteView, check_key, check_number, validated
 from common.errors import DomainError, ErrorKind
+from common.period import PeriodError
 from mes.models import Lot
 from shopfloor.documents.labels import lot_label_pdf
 from shopfloor.documents.views import document_language, unknown_language
-from common.period import PeriodError
 from shopfloor.oee import equipment_oee_report
 from shopfloor.services import (
     equipment_signals_get,

@@ -13,8 +13,8 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from common.access import capability_required
 from common.errors import DomainError
-from mes.models import ReasonCode
 from common.period import PeriodError
+from mes.models import ReasonCode
 from shopfloor.oee import equipment_board_rows, equipment_oee_page
 from shopfloor.oee_charts import timeline_chart, trend_chart
 from shopfloor.production import scrap_reason_default

@@ -396,8 +396,15 @@ class AndonCall(models.Model):
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     severity = models.CharField(_("severity"), max_length=16, choices=Severity.choices)
     state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.OPEN)
-    work_center = models.ForeignKey("mes.WorkCenter", models.PROTECT, related_name="andon_calls", verbose_name=_("work center"))
+    # Empty only for a call the product raised for the whole plant (the ERP link); people name their work center.
+    work_center = models.ForeignKey(
+        "mes.WorkCenter", models.PROTECT, null=True, blank=True, related_name="andon_calls", verbose_name=_("work center")
+    )
     equipment = models.ForeignKey("mes.Equipment", models.PROTECT, null=True, blank=True, related_name="andon_calls", verbose_name=_("equipment"))
+    cause = models.CharField(
+        _("cause"), max_length=120, blank=True,
+        help_text=_("For a call the product raised itself: what it watches (a machine not answering, down too long, the ERP link); resolved when it clears."),
+    )
     work_order = models.ForeignKey("mes.WorkOrder", models.PROTECT, null=True, blank=True, related_name="andon_calls", verbose_name=_("work order"))
     note = models.CharField(_("note"), max_length=500, blank=True)
     station = models.CharField(_("station"), max_length=64, blank=True)
@@ -417,6 +424,11 @@ class AndonCall(models.Model):
         verbose_name_plural = _("andon calls")
         ordering = ["-raised_at"]
         indexes = [models.Index(fields=["state", "raised_at"], name="andon_state_raised")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cause"], condition=~models.Q(cause="") & models.Q(state__in=["open", "acknowledged"]), name="andon_one_open_call_per_cause"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.severity} {self.work_center_id} {self.state}"
@@ -475,3 +487,23 @@ class AndonNotice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.call_id} step {self.step} {self.state}"
+
+
+class PlannedOperation(models.Model):
+    """Where the finite schedule (``shopfloor.planning``) last placed an operation: its predicted start
+    and finish. Rewritten whole by ``shopfloor.planning.services.schedule_refresh``."""
+
+    operation = models.OneToOneField(
+        "mes.WorkOrderOperation", models.CASCADE, primary_key=True, related_name="planned", verbose_name=_("operation")
+    )
+    start = models.DateTimeField(_("predicted start"))
+    finish = models.DateTimeField(_("predicted finish"), db_index=True)
+    computed_at = models.DateTimeField(_("computed at"))
+
+    class Meta:
+        verbose_name = _("planned operation")
+        verbose_name_plural = _("planned operations")
+        ordering = ["start"]
+
+    def __str__(self) -> str:
+        return f"{self.operation_id} {self.start:%Y-%m-%d %H:%M}–{self.finish:%H:%M}"

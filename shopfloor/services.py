@@ -23,6 +23,7 @@ from common.masking import NothingStoredToKeep, masked, unmasked
 from mes.models import Equipment, ReasonCode, Status, WorkCenter, WorkOrderOperation
 from mes.services.audit import event_record
 from mes.services.confirmations import ConfirmationRequest, operation_confirm
+from mes.services.reschedule import reschedule_after_commit
 from mes.services.transitions import (
     operation_transition_locked,
     work_order_lock,
@@ -448,6 +449,7 @@ def shifts_set(
         written.append(shift)
     object_type = "work_center" if owner.work_center is not None else "equipment"
     event_record(object_type=object_type, object_key=owner.code, action="shifts_set", actor=actor, before={"shifts": before}, after={"shifts": after})
+    reschedule_after_commit()  # the calendar the schedule runs through changed
     return written
 
 
@@ -519,6 +521,7 @@ def shift_save(
         object_type="shift", object_key=_shift_key(shift), action="update" if before else "create", actor=actor,
         before=before, after=_shift_record(shift),
     )
+    reschedule_after_commit()
     return shift
 
 
@@ -530,6 +533,7 @@ def shift_delete(*, shift_id: int, actor: Any = None) -> None:
         return
     event_record(object_type="shift", object_key=_shift_key(shift), action="delete", actor=actor, before=_shift_record(shift), after=None)
     shift.delete()
+    reschedule_after_commit()
 
 
 # --- unassigned production ----------------------------------------------------------------

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from mes.services.reschedule import RESCHEDULE_TASK, reschedule_flag_clear
 from shopfloor.andon.services import andon_escalate, andon_notice_send
+from shopfloor.planning.services import schedule_refresh
 
 
 @shared_task(name="andon.escalate", ignore_result=True, time_limit=120, soft_time_limit=100)
@@ -16,3 +18,11 @@ def escalate() -> int:
 @shared_task(name="andon.notice_send", ignore_result=True, time_limit=30, soft_time_limit=25)
 def notice_send(notice_id: int) -> int:
     return andon_notice_send(notice_id=notice_id)
+
+
+@shared_task(name=RESCHEDULE_TASK, ignore_result=True, time_limit=120, soft_time_limit=100)
+def reschedule() -> int:
+    """Recompute and store the schedule (``shopfloor.planning``); the flag is cleared first, so a
+    commit while it runs queues another."""
+    reschedule_flag_clear()
+    return schedule_refresh()

@@ -2,8 +2,11 @@ from django.urls import path
 
 from shopfloor import api
 from shopfloor.andon import api as andon_api
+from shopfloor.planning import api as planning_api
 
 urlpatterns = [
+    path("capacity", planning_api.CapacityView.as_view(), name="api-capacity"),
+    path("schedule", planning_api.ScheduleView.as_view(), name="api-schedule"),
     path("equipment/<str:code>/signals", api.EquipmentSignalsView.as_view(), name="api-equipment-signals"),
     path("equipment/<str:code>/oee", api.EquipmentOeeView.as_view(), name="api-equipment-oee"),
     path("equipment/<str:code>/signals/test", api.EquipmentSignalsTestView.as_view(), name="api-equipment-signals-test"),

@@ -46,6 +46,7 @@ def _start(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
         ("MES_SIGN_IN_LOCKOUT_MINUTES", "soon"),
         ("BROKER_CONNECT_TIMEOUT_SECONDS", "0"),
         ("ERP_SYNC_WAKE_UP_PAUSE_SECONDS", "never"),
+        ("MES_RELEASE_CAPACITY", "sometimes"),
     ],
 )
 def test_bad_value_stops_start_up_naming_the_variable(tmp_path, variable, value):

@@ -128,6 +128,7 @@ def work_center_json(center: WorkCenter) -> dict[str, Any]:
         "name": center.name,
         "line": center.line,
         "capacity_hours_per_day": center.capacity_hours_per_day,
+        "efficiency": center.efficiency,
     }
 
 

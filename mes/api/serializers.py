@@ -59,6 +59,10 @@ class WorkCenterSerializer(StrictSerializer):
         max_digits=6, decimal_places=2, min_value=Decimal(0), max_value=Decimal(24), required=False, allow_null=True, default=None
     )
     line = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    # Left out: kept as it is (1.00 for a new work center).
+    efficiency = serializers.DecimalField(
+        max_digits=4, decimal_places=2, min_value=Decimal("0.01"), max_value=Decimal(2), required=False, allow_null=True, default=None
+    )
 
 
 class EquipmentSerializer(StrictSerializer):
@@ -73,7 +77,7 @@ class EmployeeSerializer(StrictSerializer):
 
 
 class ReasonCodeSerializer(StrictSerializer):
-    kind = serializers.ChoiceField(choices=ReasonCode.Kind.values)
+    kind = serializers.ChoiceField(choices=ReasonCode.Kind.choices)
     name = serializers.CharField(max_length=200)
 
 
@@ -114,6 +118,11 @@ class WorkOrderSerializer(StrictSerializer):
 
 class TransitionSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class ReleaseSerializer(TransitionSerializer):
+    # Needed only under MES_RELEASE_CAPACITY=strict, to release into an overloaded day or past the due date.
+    override_reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
 
 class LotUseSerializer(StrictSerializer):
@@ -363,6 +372,22 @@ class WorkOrderOutSerializer(serializers.Serializer):
     due_date = serializers.DateField()
     priority = serializers.IntegerField()
     operations = OperationOutSerializer(many=True)
+
+
+class ReleaseWarningSerializer(serializers.Serializer):
+    """One of two shapes, told apart by ``code``."""
+
+    code = serializers.ChoiceField(choices=["work_center_overloaded", "cannot_make_due_date"])
+    work_center = serializers.CharField(required=False)
+    date = serializers.DateField(required=False)
+    load_hours = serializers.FloatField(required=False)
+    capacity_hours = serializers.FloatField(required=False)
+    predicted_finish = serializers.DateTimeField(required=False, allow_null=True)
+    due_date = serializers.DateField(required=False)
+
+
+class ReleaseOutSerializer(WorkOrderOutSerializer):
+    warnings = ReleaseWarningSerializer(many=True)
 
 
 class ErpSyncOutSerializer(serializers.Serializer):

@@ -64,7 +64,7 @@ from mes.services.material_issues import (
     material_issue_reverse,
     over_issue_summary,
 )
-from mes.services.work_orders import work_order_transition, work_order_upsert
+from mes.services.work_orders import work_order_release, work_order_transition, work_order_upsert
 
 
 def _records(request: Request, envelope: str) -> list[Any]:
@@ -259,21 +259,44 @@ class WorkOrderTransitionView(InboundWriteView):
         return Response(work_order_json(work_order_get(number=key)))
 
 
+class WorkOrderReleaseView(InboundWriteView):
+    """The release answers the order and the warnings of its capacity check (``work_order_release``)."""
+
+    def post(self, request: Request, key: str) -> Response:
+        data = validated(s.ReleaseSerializer, request.data or {})
+        result = work_order_release(
+            number=check_key("number", key), actor=request.user, reason=data["reason"], override_reason=data["override_reason"]
+        )
+        return Response({**work_order_json(work_order_get(number=key)), "warnings": result.warnings})
+
+
+RELEASE_DESCRIPTION = (
+    "Answers the order with `warnings`: each day of a work center the order loads beyond its capacity "
+    "(`work_center_overloaded`: `work_center`, `date`, `load_hours`, `capacity_hours`) and, when the finite schedule "
+    "finishes it after its due date, `cannot_make_due_date` (`predicted_finish`, `due_date`). With "
+    "`MES_RELEASE_CAPACITY=strict` a warning refuses the release (409 `capacity_exceeded`) unless the request "
+    "carries an `override_reason`, which the audit trail keeps. A released order is answered with no warnings."
+)
+
+
 def transition_view(action: str) -> Callable:
+    base = WorkOrderReleaseView if action == "release" else WorkOrderTransitionView
     view = type(
         f"WorkOrder{action.title()}View",
-        (WorkOrderTransitionView,),
+        (base,),
         {"action": action, "capabilities": {"POST": transition_capability(action)}},
     )
     summary, reason = TRANSITION_WORDS[action]
+    is_release = action == "release"
     view.post = documented(
-        WorkOrderTransitionView.post,
+        base.post,
         tags=["work-orders"],
         summary=summary,
-        description="The reason is kept in the order's history. A transition the order's status does not allow is refused (409 `illegal_transition`).",
-        request=s.TransitionSerializer,
+        description=(RELEASE_DESCRIPTION + " " if is_release else "")
+        + "The reason is kept in the order's history. A transition the order's status does not allow is refused (409 `illegal_transition`).",
+        request=s.ReleaseSerializer if is_release else s.TransitionSerializer,
         examples=[OpenApiExample("With a reason", value={"reason": reason}, request_only=True)],
-        responses={200: s.WorkOrderOutSerializer, **ERRORS},
+        responses={200: s.ReleaseOutSerializer if is_release else s.WorkOrderOutSerializer, **ERRORS},
     )
     return view.as_view()
 

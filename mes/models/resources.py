@@ -12,6 +12,11 @@ class WorkCenter(ErpOwned):
     capacity_hours_per_day = models.DecimalField(
         _("capacity (hours per day)"), max_digits=6, decimal_places=2, null=True, blank=True
     )
+    # Planning's factor on the calendar's hours (shopfloor.planning): 0.85 plans 85 in 100 of them as work.
+    efficiency = models.DecimalField(
+        _("efficiency"), max_digits=4, decimal_places=2, default=1,
+        help_text=_("The share of planned hours that becomes work: 1.00 = all of them."),
+    )
 
     class Meta:
         verbose_name = _("work center")
@@ -22,7 +27,10 @@ class WorkCenter(ErpOwned):
                 condition=models.Q(capacity_hours_per_day__gte=0) & models.Q(capacity_hours_per_day__lte=24)
                 | models.Q(capacity_hours_per_day__isnull=True),
                 name="work_center_capacity_within_day",
-            )
+            ),
+            models.CheckConstraint(
+                condition=models.Q(efficiency__gt=0) & models.Q(efficiency__lte=2), name="work_center_efficiency_plausible"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -32,6 +32,7 @@ from common.fastsql import (
 from erp_sync.outbox import NewMessage, OutboxMessage, outbox_add_many, outbox_add_sql
 from mes.models import Confirmation, Event, Lot, MaterialMovement, WorkOrderComponent, WorkOrderOperation
 from mes.services.confirmation_materials import MaterialRows
+from mes.services.reschedule import reschedule_after_commit
 
 QUANTITY_FIELDS = ("good_qty", "scrap_qty", "rework_qty")
 #: What a confirmation changes on its operation.
@@ -82,6 +83,7 @@ def confirmation_rows_write(*, rows: ConfirmationRows) -> list[OutboxMessage]:
     """
     if not rows.confirmations:
         return []
+    reschedule_after_commit()  # the work ahead changed; a clock reading most of the time
     operations = list(rows.operations.values())
     if not fast_writes():
         Confirmation.objects.bulk_create(rows.confirmations)

@@ -30,6 +30,7 @@ from mes.models import (
     WorkCenter,
 )
 from mes.services.audit import event_record
+from mes.services.reschedule import reschedule_after_commit
 
 
 @dataclass
@@ -130,12 +131,23 @@ def item_upsert(
 
 @transaction.atomic
 def work_center_upsert(
-    *, code: str, name: str, capacity_hours_per_day: Decimal | None = None, line: str | None = None, actor: Any = None
+    *,
+    code: str,
+    name: str,
+    capacity_hours_per_day: Decimal | None = None,
+    line: str | None = None,
+    efficiency: Decimal | None = None,
+    actor: Any = None,
 ) -> UpsertResult:
     wanted: dict[str, Any] = {"name": name, "capacity_hours_per_day": capacity_hours_per_day}
     if line is not None:
         wanted["line"] = line
-    return _upsert(WorkCenter, key_field="code", key=code, wanted=wanted, actor=actor)
+    if efficiency is not None:
+        wanted["efficiency"] = efficiency
+    result = _upsert(WorkCenter, key_field="code", key=code, wanted=wanted, actor=actor)
+    if result.changed:
+        reschedule_after_commit()  # its capacity changed
+    return result
 
 
 @transaction.atomic

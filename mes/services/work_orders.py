@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import datetime
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from common.errors import DomainError, ErrorKind, unknown_reference
@@ -16,6 +21,7 @@ from mes.models import Bom, Item, Routing, Status, WorkOrder, WorkOrderComponent
 from mes.services.audit import event_record
 from mes.services.master_data import UpsertResult, changed_fields
 from mes.services.quality import inspection_plans_copy
+from mes.services.reschedule import reschedule_after_commit
 from mes.services.transitions import (
     ACTIONS,
     REQUESTABLE_ACTIONS,
@@ -96,6 +102,8 @@ def work_order_upsert(
         object_type="work_order", object_key=number, action="update", actor=actor, work_order=work_order,
         before=before, after=_snapshot(work_order),
     )
+    if work_order.status != Status.PLANNED:  # its date, priority or quantity moves it in the schedule
+        reschedule_after_commit()
     return UpsertResult(work_order, created=False, changed=True)
 
 
@@ -189,6 +197,104 @@ def work_order_release_locked(*, work_order: WorkOrder, actor: Any = None, actor
     return work_order
 
 
+@dataclass(frozen=True)
+class ReleaseResult:
+    work_order: WorkOrder
+    changed: bool
+    warnings: list[dict[str, Any]]
+
+
+@functools.cache
+def _release_check() -> Callable[..., list[dict[str, Any]]]:
+    return import_string(settings.MES_RELEASE_CHECK)
+
+
+def _release_checked_locked(
+    *, work_order: WorkOrder, actor: Any, actor_label: str, reason: str, override_reason: str
+) -> list[dict[str, Any]]:
+    """Release a locked planned order, then check the work centers' load and its due date with it
+    (``settings.MES_RELEASE_CHECK``). Under ``MES_RELEASE_CAPACITY=strict`` a warning refuses the
+    release (409 ``capacity_exceeded``, nothing written) unless an ``override_reason`` is given,
+    which the audit trail keeps with the warnings overridden."""
+    work_order_release_locked(work_order=work_order, actor=actor, actor_label=actor_label, reason=reason)
+    warnings = _release_check()(work_order=work_order)
+    if warnings and settings.MES_RELEASE_CAPACITY == "strict":
+        override_reason = override_reason.strip()
+        if not override_reason:
+            raise DomainError(
+                "capacity_exceeded",
+                _("Releasing %(number)s %(problems)s; give an override reason to release it all the same.")
+                % {"number": work_order.number, "problems": _warnings_text(warnings)},
+                kind=ErrorKind.CONFLICT,
+                fields={"override_reason": "required: " + ", ".join(sorted({warning["code"] for warning in warnings}))},
+            )
+        event_record(
+            object_type="work_order", object_key=work_order.number, action="release_over_capacity", actor=actor,
+            actor_label=actor_label, work_order=work_order, reason=override_reason,
+            after={"warnings": [{name: _plain(value) for name, value in warning.items()} for warning in warnings]},
+        )
+    reschedule_after_commit()
+    return warnings
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, (datetime.date, datetime.datetime)) else value
+
+
+def _warnings_text(warnings: list[dict[str, Any]]) -> str:
+    parts = []
+    for warning in warnings:
+        if warning["code"] == "work_center_overloaded":
+            parts.append(
+                _("loads %(work_center)s on %(date)s with %(load)s h of %(capacity)s h")
+                % {"work_center": warning["work_center"], "date": warning["date"], "load": warning["load_hours"], "capacity": warning["capacity_hours"]}
+            )
+        else:
+            parts.append(_("cannot make its due date %(due_date)s") % {"due_date": warning["due_date"]})
+    return "; ".join(parts)
+
+
+@transaction.atomic
+def work_order_release(
+    *, number: str, actor: Any = None, actor_label: str = "", reason: str = "", override_reason: str = ""
+) -> ReleaseResult:
+    """Release a planned order and answer what it runs into (see ``_release_checked_locked``).
+    An order released already is answered unchanged, with no warnings."""
+    work_order = work_order_lock(number=number)
+    if work_order.status == ACTIONS["release"].target:
+        return ReleaseResult(work_order, False, [])
+    warnings = _release_checked_locked(
+        work_order=work_order, actor=actor, actor_label=actor_label, reason=reason, override_reason=override_reason
+    )
+    return ReleaseResult(work_order, True, warnings)
+
+
+class _PreviewDone(Exception):
+    """Unwinds a release preview's transaction, carrying its warnings."""
+
+    def __init__(self, warnings: list[dict[str, Any]]) -> None:
+        super().__init__("release preview")
+        self.warnings = warnings
+
+
+def work_order_release_preview(*, number: str) -> list[dict[str, Any]]:
+    """The warnings releasing the planned order ``number`` would answer now, with nothing kept: the
+    release is made and checked in a transaction that is then rolled back (so it is exactly the
+    check a release runs). An order that is not planned, or that its release refuses, has none:
+    the release itself then says why."""
+    try:
+        with transaction.atomic():
+            work_order = work_order_lock(number=number)
+            if work_order.status != Status.PLANNED:
+                return []
+            work_order_release_locked(work_order=work_order)
+            raise _PreviewDone(_release_check()(work_order=work_order))
+    except _PreviewDone as done:
+        return done.warnings
+    except DomainError:
+        return []
+
+
 @transaction.atomic
 def work_order_transition(
     *, number: str, action: str, actor: Any = None, actor_label: str = "", reason: str = ""
@@ -197,7 +303,8 @@ def work_order_transition(
 
     Asking again for the state the order is already in answers ``(order, False)`` and writes
     nothing, so an ERP's retried "release" is harmless; any other disallowed move raises
-    ``illegal_transition``. Returns the order and whether it changed.
+    ``illegal_transition``. Returns the order and whether it changed. A release is checked
+    against capacity as ``work_order_release`` does (with no override).
     """
     if action not in REQUESTABLE_ACTIONS:
         raise DomainError(
@@ -209,9 +316,10 @@ def work_order_transition(
     if work_order.status == ACTIONS[action].target:
         return work_order, False
     if action == "release":
-        work_order_release_locked(work_order=work_order, actor=actor, actor_label=actor_label, reason=reason)
+        _release_checked_locked(work_order=work_order, actor=actor, actor_label=actor_label, reason=reason, override_reason="")
     else:
         work_order_transition_locked(work_order=work_order, action=action, actor=actor, actor_label=actor_label, reason=reason)
+        reschedule_after_commit()
     return work_order, True
 
 

@@ -29,7 +29,12 @@ from mes.selectors.planning import (
     with_schedule,
 )
 from mes.services.transitions import ACTION_LABELS, ACTIONS, REQUESTABLE_ACTIONS
-from mes.services.work_orders import work_order_transition, work_orders_transition
+from mes.services.work_orders import (
+    work_order_release,
+    work_order_release_preview,
+    work_order_transition,
+    work_orders_transition,
+)
 
 PAGE_SIZE = 50
 
@@ -78,6 +83,8 @@ def _apply(request: HttpRequest, *, number: str | None = None) -> Outcome:
     try:
         if number is None:
             count = len(work_orders_transition(numbers=form.cleaned_data["numbers"], action=action, actor=request.user, reason=reason))
+        elif action == "release":  # the reason doubles as the override a strict capacity check asks for
+            work_order_release(number=number, actor=request.user, reason=reason, override_reason=reason)
         else:
             work_order_transition(number=number, action=action, actor=request.user, reason=reason)
     except DomainError as error:
@@ -169,7 +176,11 @@ def work_order_page(request: HttpRequest, number: str) -> HttpResponse:
         detail = work_order_detail(number=number)
     except DomainError as error:
         return _no_such_order(request, error.message)
-    context = {**detail, "outcome": outcome, "actions": _actions_for(request, detail["work_order"].status),
+    actions = _actions_for(request, detail["work_order"].status)
+    may_release_now = any(action["name"] == "release" for action in actions)  # offered only when the status allows it
+    context = {**detail, "outcome": outcome, "actions": actions,
                "may_change_orders": bool(_actions_for(request)),
-               "languages": settings.LANGUAGES}
+               "languages": settings.LANGUAGES,
+               "release_warnings": work_order_release_preview(number=number) if may_release_now else [],
+               "is_capacity_strict": settings.MES_RELEASE_CAPACITY == "strict"}
     return render(request, "mes/planning/order.html#order" if request.htmx else "mes/planning/order.html", context, status=_status(outcome))

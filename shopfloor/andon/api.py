@@ -47,6 +47,7 @@ class AndonListView(InboundWriteView):
     capabilities = {"GET": "api.read", "POST": "andon.raise"}
 
     @extend_schema(
+        operation_id="andon_list",
         tags=["andon"], summary="Andon calls, newest first (at most 500), by state and work center",
         parameters=[OpenApiParameter("state", str, enum=AndonCall.State.values), OpenApiParameter("work_center", str)],
         responses={200: dict, **ERRORS},
@@ -68,7 +69,7 @@ class AndonListView(InboundWriteView):
 class AndonDetailView(ApiView):
     capabilities = {"GET": "api.read"}
 
-    @extend_schema(tags=["andon"], summary="One andon call", responses={200: dict, **ERRORS})
+    @extend_schema(operation_id="andon_read", tags=["andon"], summary="One andon call", responses={200: dict, **ERRORS})
     def get(self, request: Request, call_id: str) -> Response:
         return Response(andon_json(andon_call_get(call_id=parse_uuid("id", call_id))))
 

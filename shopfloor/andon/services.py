@@ -147,7 +147,9 @@ def _replay(existing: AndonCall, request: AndonRequest) -> AndonResult:
     return AndonResult(existing, created=False)
 
 
-def andon_transition(*, call_id: uuid.UUID, action: str, note: str = "", root_cause: str = "", actor: Any = None) -> AndonCall:
+def andon_transition(
+    *, call_id: uuid.UUID, action: str, note: str = "", root_cause: str = "", actor: Any = None, actor_label: str = ""
+) -> AndonCall:
     """Move a call (``TRANSITIONS``); the same move again answers the call as it is."""
     starts, target = TRANSITIONS[action]
     with transaction.atomic():
@@ -164,7 +166,7 @@ def andon_transition(*, call_id: uuid.UUID, action: str, note: str = "", root_ca
                 kind=ErrorKind.CONFLICT, fields={"state": call.state},
             )
         before = call.state
-        now, who = timezone.now(), _actor_name(actor)
+        now, who = timezone.now(), actor_label[:150] or _actor_name(actor)
         call.state = target
         if action == "acknowledge":
             call.acknowledged_at, call.acknowledged_by = now, who
@@ -175,10 +177,56 @@ def andon_transition(*, call_id: uuid.UUID, action: str, note: str = "", root_ca
             call.closed_at, call.closed_by = now, who
         call.save()
         event_record(
-            object_type="andon", object_key=str(call.uuid), action=action, actor=actor, work_order=call.work_order,
+            object_type="andon", object_key=str(call.uuid), action=action, actor=actor, actor_label=actor_label, work_order=call.work_order,
             before={"state": before}, after={"state": call.state}, reason=note,
         )
     return call
+
+
+# --- calls the product raises itself ------------------------------------------------------------
+
+SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class Cause:
+    """Something the product watches that calls for help while it lasts."""
+
+    key: str  # unique while open, e.g. "device_silent:PRESS-1"
+    kind: str
+    severity: str
+    note: str
+    work_center_id: int | None = None
+    equipment_id: int | None = None
+
+
+def andon_causes_sync(*, causes: list[Cause]) -> tuple[int, int]:
+    """Open a call for each cause that has none open, and resolve the open calls of causes that
+    cleared (any cause not in ``causes``). Answers (raised, resolved)."""
+    wanted = {cause.key: cause for cause in causes}
+    open_causes = set(AndonCall.objects.filter(state__in=(State.OPEN, State.ACKNOWLEDGED)).exclude(cause="").values_list("cause", flat=True))
+    raised = resolved = 0
+    for key, cause in wanted.items():
+        if key in open_causes:
+            continue
+        try:
+            with transaction.atomic():
+                call = AndonCall.objects.create(
+                    uuid=uuid.uuid4(), cause=key, kind=cause.kind, severity=cause.severity, work_center_id=cause.work_center_id,
+                    equipment_id=cause.equipment_id, note=cause.note[:500], raised_at=timezone.now(), raised_by=SYSTEM,
+                )
+                event_record(object_type="andon", object_key=str(call.uuid), action="raise", actor_label=SYSTEM, after={"cause": key, "kind": cause.kind})
+                _escalate_call(call, now=call.raised_at)
+        except IntegrityError:  # another sweep raised it meanwhile
+            continue
+        raised += 1
+    for key in open_causes - set(wanted):
+        for call_id in AndonCall.objects.filter(cause=key, state__in=(State.OPEN, State.ACKNOWLEDGED)).values_list("uuid", flat=True):
+            with translation.override(settings.LANGUAGE_CODE):
+                note = _("Cleared by itself: the product no longer sees the cause.")
+            andon_transition(call_id=call_id, action="resolve", note=note, actor_label=SYSTEM)
+            resolved += 1
+    return raised, resolved
 
 
 # --- ladders -----------------------------------------------------------------------------------
@@ -346,7 +394,7 @@ def andon_notice_send(*, notice_id: int, now: datetime.datetime | None = None) -
 def notice_text(call: AndonCall, *, step: int) -> tuple[str, str]:
     """The notice's subject and text, in the plant's language."""
     with translation.override(settings.LANGUAGE_CODE):
-        place = call.work_center.code + (f" / {call.equipment.code}" if call.equipment_id else "")
+        place = " / ".join(code for code in (call.work_center.code if call.work_center_id else _("the plant"), call.equipment.code if call.equipment_id else "") if code)
         subject = _("Andon %(severity)s: %(kind)s at %(place)s") % {
             "severity": AndonCall.Severity(call.severity).label, "kind": AndonCall.Kind(call.kind).label, "place": place,
         }
@@ -374,7 +422,8 @@ def andon_json(call: AndonCall) -> dict[str, Any]:
         "kind": call.kind,
         "severity": call.severity,
         "state": call.state,
-        "work_center": call.work_center.code,
+        "work_center": call.work_center.code if call.work_center_id else None,
+        "cause": call.cause or None,
         "equipment": call.equipment.code if call.equipment_id else None,
         "work_order": call.work_order.number if call.work_order_id else None,
         "note": call.note,

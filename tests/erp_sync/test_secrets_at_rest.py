@@ -18,7 +18,8 @@ from erp_sync.dispatcher import dispatch_until_idle
 from erp_sync.models import DeliveryAttempt, ErpConnection, OutboxMessage
 from erp_sync.services import erp_connection_upsert
 from mes.models import Event
-from shopfloor.models import DeviceMapping
+from shopfloor.andon.services import andon_ladder_put
+from shopfloor.models import AndonLadder, DeviceMapping
 from shopfloor.services import equipment_signals_set, equipment_signals_test
 from simulators.erp import start_simulator
 from tests.erp_sync.test_connection_secrets import OPCUA_WITH_LOGIN, _admin, press  # noqa: F401 (a fixture)
@@ -96,6 +97,8 @@ def test_the_migration_encrypts_secrets_stored_in_plain_text(press):
 def test_rotate_secrets_re_encrypts_everything_with_the_first_key(old_key, press):
     _connections()
     equipment_signals_set(equipment_code="PRESS-1", config=OPCUA_WITH_LOGIN)
+    steps = [{"after_seconds": 0, "when": "unacknowledged", "channel": {"type": "dingtalk", "url": "http://127.0.0.1:9/robot", "secret": "SEC-4711"}}]
+    andon_ladder_put(code="ALL", data={"steps": steps})
     old_key.MES_SECRETS_KEYS = [NEW_KEY, OLD_KEY]
     out = io.StringIO()
 
@@ -109,7 +112,10 @@ def test_rotate_secrets_re_encrypts_everything_with_the_first_key(old_key, press
     assert DeviceMapping.objects.get().config["password"] == "plc-pass-4711"
     assert "2 erp_sync.ErpConnection, 1 shopfloor.DeviceMapping" in out.getvalue()
     event = Event.objects.get(object_type="secrets", action="rotate")
-    assert event.after["rows"] == {"erp_sync.ErpConnection": 2, "shopfloor.DeviceMapping": 1}
+    assert event.after["rows"] == {"erp_sync.ErpConnection": 2, "shopfloor.DeviceMapping": 1, "shopfloor.AndonLadder": 1, "shopfloor.AndonNotice": 0}
+    assert AndonLadder.objects.get().steps[0]["channel"]["secret"] == "SEC-4711"
+    sealed = json.loads(_stored("shopfloor_andonladder", "steps", "code", "ALL"))[0]["channel"]["secret"]
+    assert _decrypts_with(NEW_KEY, sealed) and not _decrypts_with(OLD_KEY, sealed)
 
 
 def test_rotate_secrets_keeps_what_no_key_decrypts_and_says_so(old_key):

@@ -228,6 +228,8 @@ def test_huge_work_order_quantity_is_400(erp, plant):
         ("/api/v1/work-orders/WO-9", {"item": "FRAME-100", "quantity": 0, "due_date": "2030-01-31"}, "quantity"),
         ("/api/v1/work-orders/WO-9", {"item": "FRAME-100", "quantity": 1, "due_date": "2030-01-31", "priority": 10**30}, "priority"),
         ("/api/v1/work-centers/WC-9", {"name": "X", "capacity_hours_per_day": 25}, "capacity_hours_per_day"),
+        ("/api/v1/work-centers/WC-9", {"name": "X", "efficiency": 0}, "efficiency"),
+        ("/api/v1/work-centers/WC-9", {"name": "X", "efficiency": 2.5}, "efficiency"),
         ("/api/v1/reason-codes/R-9", {"kind": "holiday", "name": "X"}, "kind"),
         ("/api/v1/employees/B-9", {"name": "X", "skills": "weld"}, "skills"),
         ("/api/v1/routings/FRAME-100", {"operations": []}, "operations"),

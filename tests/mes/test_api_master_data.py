@@ -37,9 +37,9 @@ UPSERTS = [
     pytest.param(
         "/api/v1/work-centers/WC-LATHE",
         {"name": "Lathe", "capacity_hours_per_day": 16},
-        {"code": "WC-LATHE", "name": "Lathe", "line": "", "capacity_hours_per_day": 16},
-        {"name": "Lathe", "capacity_hours_per_day": 22.5, "line": "L2"},
-        {"code": "WC-LATHE", "name": "Lathe", "line": "L2", "capacity_hours_per_day": 22.5},
+        {"code": "WC-LATHE", "name": "Lathe", "line": "", "capacity_hours_per_day": 16, "efficiency": 1},
+        {"name": "Lathe", "capacity_hours_per_day": 22.5, "line": "L2", "efficiency": 0.85},
+        {"code": "WC-LATHE", "name": "Lathe", "line": "L2", "capacity_hours_per_day": 22.5, "efficiency": 0.85},
         id="work-center",
     ),
     pytest.param(

@@ -126,6 +126,8 @@ ACTIONS: list[Action] = [
     Action("admin:shopfloor_devicemapping_add", "GET", ("admin.site", "device_mapping.write")),
     # --- people's pages ----------------------------------------------------------------------
     Action("board", "GET", ("board.view",)),
+    Action("andon", "GET", ("board.view",)),
+    Action("andon", "POST", ("board.view", "andon.handle"), data={"call": str(uuid.UUID(int=1)), "action": "acknowledge"}, twin="api-andon-acknowledge"),
     Action("planning", "GET", ("planning.view",)),
     Action("planning", "POST", ("planning.view", "work_order.release"), data={"action": "release", "numbers": ["WO-7000"]},
            action="release", twin="api-work-order-release"),
@@ -213,6 +215,8 @@ ACTIONS: list[Action] = [
     Action("api-equipment-signals-test", "POST", ("device_mapping.test",), {"code": "NO-SUCH-MACHINE"}),
     Action("api-equipment-oee", "GET", ("api.read",), {"code": "PRESS-1"}),
     Action("api-trace", "GET", ("api.read",)),
+    Action("api-capacity", "GET", ("api.read",)),
+    Action("api-schedule", "GET", ("api.read",)),
     Action("api-inspection-plan", "GET", ("api.read",), {"item_code": "FRAME-100", "sequence": 10}),
     Action("api-inspection-plan", "PUT", ("inspection_plan.write",), {"item_code": "FRAME-100", "sequence": 10}, {}),
     Action("api-inspections", "POST", ("inspection.record",), data={}),

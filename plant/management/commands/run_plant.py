@@ -61,6 +61,8 @@ ERP_SIMULATOR_PORT = 8100
 KINGDEE_SIMULATOR_PORT = 8102
 # The demo's simulated Yonyou U8+ OpenAPI gateway, likewise.
 U8_SIMULATOR_PORT = 8104
+# The demo's webhook receiver: the andon ladder's chat robots and alerting endpoint (var/webhook-ledger.jsonl).
+WEBHOOK_SINK_PORT = 8110
 
 
 def process_specs(*, port: int, host: str = "127.0.0.1", demo: bool = True) -> list[ProcessSpec]:
@@ -91,6 +93,10 @@ def process_specs(*, port: int, host: str = "127.0.0.1", demo: bool = True) -> l
                 "--port", str(U8_SIMULATOR_PORT), "--control-port", str(U8_SIMULATOR_PORT + 1),
                 "--ledger", str(settings.VAR_DIR / "erp-simulator-u8-ledger.jsonl"),
             ],
+        ),
+        ProcessSpec(
+            "webhook-sink",
+            [*manage, "webhook_sink", "--port", str(WEBHOOK_SINK_PORT), "--ledger", str(settings.VAR_DIR / "webhook-ledger.jsonl")],
         ),
         # Simulated machines (Modbus TCP 5020, OPC UA 4840) for the demo equipment.
         ProcessSpec("devices", [*manage, "device_simulator", "--modbus-port", "5020", "--opcua-port", "4840"]),

@@ -42,8 +42,9 @@ from mes.services.master_data import (
     work_center_upsert,
 )
 from mes.services.work_orders import work_order_transition, work_order_upsert
-from plant.management.commands.run_plant import ERP_SIMULATOR_PORT
-from shopfloor.models import EquipmentAssignment
+from plant.management.commands.run_plant import ERP_SIMULATOR_PORT, WEBHOOK_SINK_PORT
+from shopfloor.andon.services import andon_ladder_put
+from shopfloor.models import AndonLadder, EquipmentAssignment
 from shopfloor.services import (
     ShiftSpec,
     equipment_signals_set,
@@ -414,6 +415,8 @@ class Command(BaseCommand):
                     is_default=True,
                     actor=erp,
                 )
+            if not AndonLadder.objects.exists():  # never replace ladders someone configured
+                andon_ladder_put(code="demo", data=demo_andon_ladder(), actor=users["admin"])
         # Sub-assemblies first: a finished good's order is issued the lot its sub-assembly's order made.
         for order in sorted(demo_orders(), key=lambda order: order.item.startswith("FG")):
             self.play(order, users)
@@ -697,3 +700,17 @@ class Command(BaseCommand):
                 f"\"good_qty\": 5, \"operator_badge\": \"E1001\", \"station\": \"WC-CUT-1\"}}'"
             )
             self.say(f"  curl -s {base_url}/api/v1/work-orders/{example} -H 'Authorization: Token {tokens['station']}'")
+
+
+def demo_andon_ladder() -> dict:
+    """Every andon call of the demo: the line lead's chat group at once, a DingTalk robot (signed) when
+    nobody acknowledged within 2 minutes, the plant manager when it is not resolved within 10, all
+    received by the demo's webhook sink (``var/webhook-ledger.jsonl``)."""
+    sink = f"http://127.0.0.1:{WEBHOOK_SINK_PORT}"
+    return {
+        "steps": [
+            {"after_seconds": 0, "when": "unacknowledged", "channel": {"type": "webhook", "url": f"{sink}/line-lead", "secret": "demo-webhook-secret"}},
+            {"after_seconds": 120, "when": "unacknowledged", "channel": {"type": "dingtalk", "url": f"{sink}/robot/send?access_token=demo", "secret": "SECdemo"}},
+            {"after_seconds": 600, "when": "unresolved", "channel": {"type": "wecom", "url": f"{sink}/cgi-bin/webhook/send?key=demo"}},
+        ]
+    }
