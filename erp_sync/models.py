@@ -25,6 +25,7 @@ class ErpConnection(models.Model):
         ERPNEXT = "erpnext", "ERPNext"
         ODOO = "odoo", "Odoo"
         KINGDEE = "kingdee", _("Kingdee K/3 Cloud")
+        U8 = "u8", _("Yonyou U8+ (OpenAPI)")
         REST = "rest", _("generic REST / webhook")
 
     name = models.SlugField(_("name"), max_length=64, unique=True)

@@ -30,7 +30,8 @@ Kinds of drift, one open row each while it lasts (see ``Drift``):
     the net quantity of an item issued to the order, or received from it, differs between the
     MES's posted material movements and what the ERP holds (``Connector.goods_totals``: SAP's
     material document items of the order's confirmations that stand, ERPNext's submitted Stock
-    Entries, Odoo's move lines on the order's moves, Kingdee's pick and in-stock bills). Checked only for orders with movements (or
+    Entries, Odoo's move lines on the order's moves, Kingdee's pick and in-stock bills, U8's materialout vouchers and
+    the productin rows with a batch). Checked only for orders with movements (or
     such a drift open), and only while none of the order's goods messages is on its way;
     connectors that cannot read goods (REST) are not checked. Not repaired automatically.
 
@@ -66,7 +67,7 @@ from django.utils.translation import gettext_lazy
 from kombu.exceptions import OperationalError
 
 from common.errors import DomainError, ErrorKind
-from erp_sync.connectors.base import ErpTotals, FailureKind, GoodsTotals, PostResult
+from erp_sync.connectors.base import ErpTotals, FailureKind, GoodsTotals, PostResult, decimal_or_zero
 from erp_sync.connectors.registry import connector_for
 from erp_sync.models import Drift, ErpConnection, OutboxMessage, ReconciliationRun
 from erp_sync.outbox import outbox_add, wake_sender_after_commit
@@ -120,7 +121,7 @@ class Quantities:
 
     @classmethod
     def of_payload(cls, payload: dict[str, Any]) -> Quantities:
-        return cls(*(_decimal(payload.get(name)) for name in ("good_qty", "scrap_qty", "rework_qty")))
+        return cls(*(decimal_or_zero(payload.get(name)) for name in ("good_qty", "scrap_qty", "rework_qty")))
 
 
 @dataclass(frozen=True)
@@ -950,12 +951,6 @@ def _drift_json(drift: Drift, connection: ErpConnection | None) -> dict[str, Any
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-def _decimal(value: Any) -> Decimal:
-    if value in (None, "", False):
-        return Decimal(0)
-    return Decimal(str(value))
 
 
 def _operation(value: Any) -> int:

@@ -9,12 +9,13 @@ letters are the dispatcher's business, never a connector's.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import os
 import re
 import zoneinfo
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -326,6 +327,29 @@ def plant_zone(name: str | None) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(settings.TIME_ZONE)
 
 
+def plant_date(iso: str | None, zone: zoneinfo.ZoneInfo) -> str:
+    """The plant's calendar day (``YYYY-MM-DD``) of an ISO moment (naive: UTC), today's when there is none."""
+    moment = dt.datetime.fromisoformat(iso) if iso else dt.datetime.now(dt.UTC)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(zone).strftime("%Y-%m-%d")
+
+
+def decimal_or_zero(value: Any) -> Decimal:
+    """A quantity an ERP answered (a number or its text); nothing, an empty text or false is zero."""
+    if value in (None, "", False):
+        return Decimal(0)
+    return Decimal(str(value))
+
+
+def int_or_zero(value: Any) -> int:
+    """A whole number an ERP answered (``"10"``, ``10.0``); zero for anything that is none."""
+    try:
+        return int(Decimal(str(value)))
+    except (ArithmeticError, ValueError, TypeError):
+        return 0
+
+
 _ENVIRONMENT_SETTINGS = (
     "http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
     "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
@@ -373,3 +397,22 @@ def classify_status(response: requests.Response, error: str) -> PostResult:
     return PostResult(
         outcome, error=error[:2000], http_status=response.status_code, retry_after=retry_after_seconds(response)
     )
+
+
+def json_answer(call: Callable[[], requests.Response], *, erp: str, read: bool, answered: Sequence[int] = (200,)) -> Any:
+    """The parsed JSON of an ERP that answers HTTP 200 even to a failed call (Kingdee, U8), or how the call failed:
+    a network failure (a read is never ambiguous), an HTTP error (its page's text kept), an unreadable body (a write's
+    may have been booked: unknown)."""
+    try:
+        response = call()
+    except requests.RequestException as error:
+        result = classify_exception(error)
+        return as_retryable(result) if read else result
+    if response.status_code not in answered:
+        text = " ".join(re.sub(r"<[^>]+>", " ", response.text).split())[:500]
+        return classify_status(response, f"{erp} HTTP {response.status_code}: {text}")
+    try:
+        return response.json()
+    except ValueError:
+        error = f"{erp} answered something unreadable: {response.text[:200]}"
+        return PostResult(Outcome.RETRYABLE if read else Outcome.UNKNOWN, error=error, http_status=200)

@@ -63,7 +63,6 @@ sum the order's pick and in-stock bills per material.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
 import hmac
 import re
@@ -72,8 +71,6 @@ import time
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
-
-import requests
 
 from erp_sync.connectors.base import (
     GOODS_KINDS,
@@ -85,13 +82,14 @@ from erp_sync.connectors.base import (
     Outcome,
     Posting,
     PostResult,
-    as_retryable,
-    classify_exception,
-    classify_status,
+    decimal_or_zero,
     header_value_problem,
     http_session,
+    int_or_zero,
     is_reversal,
+    json_answer,
     option_problems,
+    plant_date,
     plant_zone,
 )
 
@@ -194,12 +192,12 @@ class KingdeeConnector(Connector):
         by_number: dict[str, tuple[int, str]] = {}
         cancelled: set[str] = set()
         for _id, number, key, operation, good, scrap, rework, source in rows:
-            operation = _int(operation)
+            operation = int_or_zero(operation)
             entry = sums.setdefault(operation, [Decimal(0), Decimal(0), Decimal(0), []])
-            entry[0] += _decimal(good)
-            entry[1] += _decimal(scrap)
-            entry[2] += _decimal(rework)
-            if source and _decimal(good) + _decimal(scrap) + _decimal(rework) < 0:
+            entry[0] += decimal_or_zero(good)
+            entry[1] += decimal_or_zero(scrap)
+            entry[2] += decimal_or_zero(rework)
+            if source and decimal_or_zero(good) + decimal_or_zero(scrap) + decimal_or_zero(rework) < 0:
                 cancelled.add(str(source))
             elif key:
                 by_number[str(number)] = (operation, str(key))
@@ -218,7 +216,7 @@ class KingdeeConnector(Connector):
             if isinstance(rows, PostResult):
                 return rows
             for item, amount in rows:
-                sums.setdefault(str(item or ""), [Decimal(0), Decimal(0)])[column] += _decimal(amount)
+                sums.setdefault(str(item or ""), [Decimal(0), Decimal(0)])[column] += decimal_or_zero(amount)
         return [GoodsTotals(work_order, item, issued, received) for item, (issued, received) in sorted(sums.items())]
 
     def health(self) -> Health:
@@ -303,7 +301,7 @@ class KingdeeConnector(Connector):
         model: dict[str, Any] = {
             "FID": 0,
             "FBillType": {"FNUMBER": bill_type},
-            "FDate": self._date(payload.get("posted_at")),
+            "FDate": plant_date(payload.get("posted_at"), self.time_zone),
             "FStockOrgId": {"FNumber": self.org_number},
             "FPrdOrgId": {"FNumber": self.org_number},
             self.goods_key_field: posting.idempotency_key,
@@ -335,7 +333,7 @@ class KingdeeConnector(Connector):
         if posting.kind == "reversal":
             return self._negative_report(posting)
         payload = posting.payload
-        good, scrap, rework = (_decimal(payload.get(name)) for name in ("good_qty", "scrap_qty", "rework_qty"))
+        good, scrap, rework = (decimal_or_zero(payload.get(name)) for name in ("good_qty", "scrap_qty", "rework_qty"))
         workshop = self.workshop_number or str(payload.get("work_center") or "")
         entry: dict[str, Any] = {
             "FMoBillNo": str(payload.get("work_order") or posting.work_order),
@@ -345,7 +343,7 @@ class KingdeeConnector(Connector):
             "FQuaQty": float(good),
             "FFailQty": float(scrap),
             "FReworkQty": float(rework),
-            "FHrWorkTime": float((_decimal(payload.get("labor_minutes")) / 60).quantize(Decimal("0.0001"))),
+            "FHrWorkTime": float((decimal_or_zero(payload.get("labor_minutes")) / 60).quantize(Decimal("0.0001"))),
             "FWorkshipId": {"FNumber": workshop},
             self.key_field: posting.idempotency_key,
         }
@@ -353,7 +351,7 @@ class KingdeeConnector(Connector):
             entry["FUnitID"] = {"FNumber": str(payload["unit"])}
         if self.operation_field:
             entry[self.operation_field] = int(payload["operation"])
-        return self._report_bill(entry, workshop=workshop, date=self._date(payload.get("confirmed_at")))
+        return self._report_bill(entry, workshop=workshop, date=plant_date(payload.get("confirmed_at"), self.time_zone))
 
     def _negative_report(self, posting: Posting) -> dict[str, Any] | PostResult:
         """Reversal ``negative``: the original report as Kingdee holds it, every quantity negated, naming it in ``FSrcBillNo``."""
@@ -372,7 +370,7 @@ class KingdeeConnector(Connector):
         if not rows:
             return self._removed(posting, None, Outcome.ACCEPTED)
         order, item, unit, workshop, good, scrap, rework, hours, *operation = rows[0]
-        good, scrap, rework, hours = (-_decimal(value) for value in (good, scrap, rework, hours))
+        good, scrap, rework, hours = (-decimal_or_zero(value) for value in (good, scrap, rework, hours))
         entry: dict[str, Any] = {
             "FMoBillNo": str(order),
             "FMaterialId": {"FNumber": str(item)},
@@ -390,7 +388,7 @@ class KingdeeConnector(Connector):
             entry["FUnitID"] = {"FNumber": str(unit)}
         if operation:
             entry[self.operation_field] = operation[0]
-        return self._report_bill(entry, workshop=str(workshop), date=self._date(posting.payload.get("confirmed_at")))
+        return self._report_bill(entry, workshop=str(workshop), date=plant_date(posting.payload.get("confirmed_at"), self.time_zone))
 
     def _report_bill(self, entry: dict[str, Any], *, workshop: str, date: str) -> dict[str, Any]:
         return {
@@ -503,21 +501,12 @@ class KingdeeConnector(Connector):
 
     def _send(self, service: str, body: dict[str, Any], *, read: bool) -> Any:
         path = f"{self.site_path}{SERVICES}{service}.common.kdsvc"
-        try:
-            response = self.session.post(
-                self.site + SERVICES + service + ".common.kdsvc", json=body, headers=self._headers(path), timeout=self.timeout
-            )
-        except requests.RequestException as error:
-            result = classify_exception(error)
-            return as_retryable(result) if read else result
-        if response.status_code not in (200, 206):  # the SDK takes 206 (partial content) as an answer too
-            text = " ".join(re.sub(r"<[^>]+>", " ", response.text).split())[:500]
-            return classify_status(response, f"Kingdee HTTP {response.status_code}: {text}")
-        try:
-            return response.json()
-        except ValueError:
-            error = f"Kingdee answered something unreadable: {response.text[:200]}"
-            return PostResult(Outcome.RETRYABLE if read else Outcome.UNKNOWN, error=error, http_status=200)
+        url = self.site + SERVICES + service + ".common.kdsvc"
+        # The SDK takes 206 (partial content) as an answer too.
+        return json_answer(
+            lambda: self.session.post(url, json=body, headers=self._headers(path), timeout=self.timeout),
+            erp="Kingdee", read=read, answered=(200, 206),
+        )
 
     def _login(self, *, force: bool = False) -> None | PostResult:
         with self._login_lock:
@@ -569,11 +558,6 @@ class KingdeeConnector(Connector):
             "X-Kd-Signature": hmac_hex_base64(self.app_id + app_data, self.app_secret),
         }
 
-    def _date(self, iso: str | None) -> str:
-        moment = dt.datetime.fromisoformat(iso) if iso else dt.datetime.now(dt.UTC)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=dt.UTC)
-        return moment.astimezone(self.time_zone).strftime("%Y-%m-%d")
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -651,16 +635,3 @@ def _code_text(value: Any) -> Any:
 def _text(value: str) -> str:
     """A text literal of a FilterString."""
     return "'" + str(value).replace("'", "''") + "'"
-
-
-def _decimal(value: Any) -> Decimal:
-    if value in (None, "", False):
-        return Decimal(0)
-    return Decimal(str(value))
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(Decimal(str(value)))
-    except (InvalidOperation, ValueError, TypeError):
-        return 0

@@ -12,6 +12,7 @@ CONNECTOR_CLASSES = {
     "erpnext": "erp_sync.connectors.erpnext.ErpNextConnector",
     "odoo": "erp_sync.connectors.odoo.OdooConnector",
     "kingdee": "erp_sync.connectors.kingdee.KingdeeConnector",
+    "u8": "erp_sync.connectors.u8.U8Connector",
     "rest": "erp_sync.connectors.rest.RestConnector",
 }
 

@@ -29,6 +29,10 @@ from simulators.erp.server import (
     DEFAULT_ODOO_LOGIN,
     DEFAULT_SAP_PASSWORD,
     DEFAULT_SAP_USER,
+    DEFAULT_U8_APP_KEY,
+    DEFAULT_U8_APP_SECRET,
+    DEFAULT_U8_FROM_ACCOUNT,
+    DEFAULT_U8_TO_ACCOUNT,
     LOOPBACK,
     service_path,
 )
@@ -93,7 +97,7 @@ class SimulatorControl:
         return self._call("POST", "/config", changes)
 
     def invalidate_sessions(self) -> None:
-        """Expire every SAP CSRF token or Kingdee session now, as a restart of the ERP's front end would."""
+        """Expire every SAP CSRF token, Kingdee session or U8 token now, as a restart of the ERP's front end would."""
         self._call("POST", "/sessions/invalidate")
 
     def close(self) -> None:
@@ -136,6 +140,10 @@ class SimulatorProcess(ChildProcess):
             "kingdee": {
                 "user": DEFAULT_KINGDEE_USER, "password": DEFAULT_KINGDEE_PASSWORD, "acct_id": DEFAULT_KINGDEE_ACCT_ID,
                 "app_id": DEFAULT_KINGDEE_APP_ID, "app_secret": DEFAULT_KINGDEE_APP_SECRET,
+            },
+            "u8": {
+                "from_account": DEFAULT_U8_FROM_ACCOUNT, "to_account": DEFAULT_U8_TO_ACCOUNT,
+                "app_key": DEFAULT_U8_APP_KEY, "app_secret": DEFAULT_U8_APP_SECRET,
             },
         }[self.flavor]
 

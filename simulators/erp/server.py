@@ -19,7 +19,7 @@ Two threaded HTTP/1.1 servers bound to loopback only:
   ``GET/POST /__sim__/config``      flavour switches (SAP ``dedupe``, ``csrf_ttl_s``,
                                     ``csrf_max_uses``; ERPNext ``duplicate_error``; Odoo
                                     ``autocreate``)
-  ``POST /__sim__/sessions/invalidate``  expire every SAP CSRF token or Kingdee session now
+  ``POST /__sim__/sessions/invalidate``  expire every SAP CSRF token, Kingdee session or U8 token now
   ================================  ==========================================================
 
 Each ERP request goes: injected latency → still up? → injected 5xx → the flavour (under one
@@ -51,10 +51,11 @@ from simulators.erp.kingdee import KingdeeFlavor
 from simulators.erp.ledger import Ledger
 from simulators.erp.odoo import OdooFlavor
 from simulators.erp.sap import SERVICE_PATH, SapFlavor
+from simulators.erp.u8 import U8Flavor
 
 logger = logging.getLogger("simulators.erp")
 
-FLAVORS = ("sap", "erpnext", "odoo", "kingdee")
+FLAVORS = ("sap", "erpnext", "odoo", "kingdee", "u8")
 LOOPBACK = "127.0.0.1"
 MAX_BODY_BYTES = 32 * 1024 * 1024
 
@@ -72,12 +73,18 @@ DEFAULT_KINGDEE_PASSWORD = "mes-demo-password"
 DEFAULT_KINGDEE_APP_ID = "245678_bWVzLWRlbW8ta2luZ2RlZS1hcHAtc2Vj"
 DEFAULT_KINGDEE_APP_SECRET = "mes-demo-kingdee-app-secret"
 KINGDEE_SITE = "/k3cloud/"
+#: The U8+ OpenAPI caller (from_account), the enterprise (to_account) and the app's key and secret.
+DEFAULT_U8_FROM_ACCOUNT = "mes_dev"
+DEFAULT_U8_TO_ACCOUNT = "plant_u8"
+DEFAULT_U8_APP_KEY = "opa_mes_demo_key"
+DEFAULT_U8_APP_SECRET = "mes-demo-u8-app-secret"
 
 SERVER_HEADERS = {
     "sap": "SAP NetWeaver Application Server 7.58 / AS ABAP 758",
     "erpnext": "nginx",
     "odoo": "Werkzeug/3.0.1 Python/3.12.3",
     "kingdee": "Microsoft-IIS/10.0",
+    "u8": "nginx",
 }
 
 
@@ -100,6 +107,8 @@ class SimulatorConfig:
     kingdee_app_id: str = DEFAULT_KINGDEE_APP_ID
     kingdee_app_secret: str = DEFAULT_KINGDEE_APP_SECRET
     kingdee_session_ttl_s: float = 1200.0
+    u8_token_ttl_s: float = 7200.0
+    u8_async_delay_ms: int = 30
     seed: int | None = None
     verbose: bool = False
     initial_faults: dict[str, Any] = field(default_factory=dict)
@@ -136,6 +145,16 @@ def build_flavor(config: SimulatorConfig, ledger: Ledger) -> ErpFlavor:
             app_id=config.kingdee_app_id,
             app_secret=config.kingdee_app_secret,
             session_ttl_s=config.kingdee_session_ttl_s,
+        )
+    if config.flavor == "u8":
+        return U8Flavor(
+            ledger=ledger,
+            from_account=DEFAULT_U8_FROM_ACCOUNT,
+            to_account=DEFAULT_U8_TO_ACCOUNT,
+            app_key=DEFAULT_U8_APP_KEY,
+            app_secret=DEFAULT_U8_APP_SECRET,
+            token_ttl_s=config.u8_token_ttl_s,
+            async_delay_ms=config.u8_async_delay_ms,
         )
     raise ValueError(f"unknown flavor {config.flavor!r}; choose one of {', '.join(FLAVORS)}")
 

@@ -19,6 +19,7 @@ from erp_sync.connectors.erpnext import ErpNextConnector
 from erp_sync.connectors.kingdee import KingdeeConnector
 from erp_sync.connectors.odoo import OdooConnector
 from erp_sync.connectors.sap import SapConnector
+from erp_sync.connectors.u8 import U8Connector
 from erp_sync.models import ErpConnection
 from erp_sync.services import erp_connection_upsert
 from simulators.erp import SimulatorProcess, start_simulator
@@ -27,6 +28,7 @@ SAP_ORDER = "1004157"
 ERPNEXT_ORDER = "MFG-WO-2025-00042"
 ODOO_ORDER = "WH/MO/00042"
 KINGDEE_ORDER = "MO000042"
+U8_ORDER = "0000000042"
 #: ERPNext names an operation by its name (``operation_as`` "name"), so postings carry the routing's.
 ERPNEXT_OPERATION_NAMES = {10: "Cut", 20: "Weld", 30: "Paint"}
 #: The Odoo version that picks each protocol.
@@ -79,6 +81,7 @@ def simulator_connection(simulator: SimulatorProcess, *, timeout: int = 5, **opt
     defaults = {
         "odoo": {"database": credentials.get("database")},
         "kingdee": {"acct_id": credentials.get("acct_id"), "org_number": "100", "workshop_number": "WS01"},
+        "u8": {**credentials, "warehouse_code": "01"},
     }.get(simulator.flavor, {})
     connection, _created = erp_connection_upsert(
         name=f"sim-{simulator.flavor}",
@@ -171,6 +174,24 @@ def kingdee_connector(
             password="" if signed else (password if password is not None else credentials["password"]),
             options={"acct_id": credentials["acct_id"], "org_number": "100", "workshop_number": "WS01", **signing, **options},
             timeout_seconds=timeout,
+        )
+    )
+
+
+def u8_confirmation(
+    *, operation: int = 10, good: str = "5.000", scrap: str = "1.000", order: str = U8_ORDER, final: bool = False, **extra: Any
+) -> Posting:
+    return confirmation_posting(
+        order=order, operation=operation, good=good, scrap=scrap, final=final, confirmed_at="2025-03-01T17:30:00+00:00", **extra
+    )
+
+
+def u8_connector(simulator: SimulatorProcess, *, timeout: float = 5.0, **options: Any) -> U8Connector:
+    """A connector to the simulated U8+ OpenAPI gateway with the demo app's accounts, key and secret."""
+    return U8Connector(
+        ConnectionConfig(
+            name="u8-test", kind="u8", base_url=simulator.service_url,
+            options={**simulator.credentials, "warehouse_code": "01", **options}, timeout_seconds=timeout,
         )
     )
 

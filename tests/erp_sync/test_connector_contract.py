@@ -1,5 +1,5 @@
 """What every ERP connector promises the dispatcher, checked against each simulator on loopback
-(SAP, ERPNext, Odoo over JSON-2 and over XML-RPC, Kingdee with a password and signed): a posting is found again by our key; an ERP
+(SAP, ERPNext, Odoo over JSON-2 and over XML-RPC, Kingdee with a password and signed, U8 by biz_id and by tradeid): a posting is found again by our key; an ERP
 that fails or is down is worth retrying; an answer lost after the ERP booked is unknown until our
 key finds the booking; a reversal finds its original without a stored reference and, sent twice,
 cancels once; totals count what is booked and not cancelled, per operation of one order. What each ERP does beyond that is in its own ``test_connector_<erp>.py``.
@@ -21,6 +21,7 @@ from tests.erp_sync.builders import (
     KINGDEE_ORDER,
     ODOO_ORDER,
     SAP_ORDER,
+    U8_ORDER,
     erpnext_confirmation,
     erpnext_connector,
     kingdee_confirmation,
@@ -31,12 +32,15 @@ from tests.erp_sync.builders import (
     sap_confirmation,
     sap_connector,
     simulator_fixtures,
+    u8_confirmation,
+    u8_connector,
 )
 
 sap_process, sap = simulator_fixtures("sap", dedupe="off")
 erpnext_process, erpnext = simulator_fixtures("erpnext", duplicate_error="duplicate_entry")
 odoo_process, odoo = simulator_fixtures("odoo", autocreate=True)
 kingdee_process, kingdee = simulator_fixtures("kingdee", session_ttl_s=1200.0)
+u8_process, u8 = simulator_fixtures("u8", token_ttl_s=7200.0, async_delay_ms=30, biz_id_dedupe="replay")
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,14 @@ ERPS = {
             KINGDEE_ORDER, "MO000099",
         )
         for access in ("password", "signed")
+    },
+    **{
+        f"u8-{idempotency}": lambda simulator, idempotency=idempotency: Erp(
+            simulator, u8_connector(simulator, idempotency=idempotency), u8_confirmation,
+            "productin/0000000001", {"object": "productin", "id": "1", "code": "0000000001"}, "productin/0000000001",
+            U8_ORDER, "0000000099",
+        )
+        for idempotency in ("biz_id", "tradeid")
     },
 }
 

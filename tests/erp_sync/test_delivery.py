@@ -119,9 +119,12 @@ def _own_document(message: OutboxMessage, flavor: str) -> bool:
     """Whether the ERP books the message as a document of its own (a post, or a cancellation).
     SAP books goods that rode with a report in that report's material document; ERPNext gives
     every goods message its Stock Entry (or cancels one), Odoo its move lines (or unlinks them), Kingdee its
-    PRD_PickMtrl / PRD_INSTOCK bill (or deletes it)."""
+    PRD_PickMtrl / PRD_INSTOCK bill (or deletes it); U8 books a report's output in the report's productin, and
+    every issue as a materialout of its own (or a red one)."""
     if message.kind in ("confirmation", "reversal"):
         return True
+    if flavor == "u8":
+        return not message.kind.startswith("goods_receipt") or not message.payload.get("confirmation_id")
     return flavor != "sap" or not message.payload.get("confirmation_id")
 
 
@@ -150,7 +153,7 @@ def _assert_ledger_matches(simulator) -> None:
         assert positions == sorted(positions), f"{order} reached the ERP out of order: {positions}"
 
 
-@pytest.mark.parametrize("flavor", ["sap", "erpnext", "odoo", "kingdee"])
+@pytest.mark.parametrize("flavor", ["sap", "erpnext", "odoo", "kingdee", "u8"])
 def test_faulty_erp_gets_every_message_exactly_once_in_order(flavor, tmp_path):
     """Each report of operation 10 backflushes steel, each of operation 20 receives its
     output into the order's lot, and every other round a bolt is issued by scan; the last reports and
@@ -205,7 +208,7 @@ def test_faulty_erp_gets_every_message_exactly_once_in_order(flavor, tmp_path):
         assert any(entry["response_dropped"] for entry in simulator.control.ledger())
 
 
-@pytest.mark.parametrize("flavor", ["sap", "kingdee"])
+@pytest.mark.parametrize("flavor", ["sap", "kingdee", "u8"])
 def test_permanent_error_blocks_only_its_order_until_replayed(flavor, tmp_path):
     with start_simulator(flavor, ledger_path=tmp_path / "ledger.jsonl") as simulator:
         _connect(simulator)
@@ -230,20 +233,30 @@ def test_permanent_error_blocks_only_its_order_until_replayed(flavor, tmp_path):
         _assert_ledger_matches(simulator)
 
 
-def test_kingdee_sessions_that_expire_during_delivery_are_renewed_and_nothing_is_booked_twice(tmp_path):
-    """Kingdee forgets sessions (idle time-out, a restart of its site) while the queue drains: the connector
-    logs in again and repeats the refused call, with the Kingdee answers lost now and then on top."""
-    with start_simulator("kingdee", ledger_path=tmp_path / "ledger.jsonl") as simulator:
+#: How each ERP forgets its sessions quickly (seconds), and what its counters show after renewals.
+SESSIONS = {
+    "kingdee": ({"session_ttl_s": 0.2}, lambda c: c["kingdee_sessions_lost"] >= 1 and c["kingdee_logins"] >= 2),
+    "u8": ({"token_ttl_s": 0.5}, lambda c: c["u8_tokens_issued"] >= 3),
+}
+
+
+@pytest.mark.parametrize("flavor", sorted(SESSIONS))
+def test_sessions_that_expire_or_are_forgotten_during_delivery_are_renewed_and_nothing_is_booked_twice(flavor, tmp_path):
+    """Kingdee forgets sessions (idle time-out, a restart of its site), U8 tokens run out (a short expiresIn) and the
+    gateway forgets them, while the queue drains: the connector logs in again or fetches a new token (U8: before
+    expiresIn, and once more when refused) and repeats the refused call, with answers lost now and then on top."""
+    short, renewed = SESSIONS[flavor]
+    with start_simulator(flavor, ledger_path=tmp_path / "ledger.jsonl") as simulator:
         _connect(simulator, timeout=2)
         numbers = _plant(5, prefix="KS")
-        simulator.control.set_config(session_ttl_s=0.2)
+        simulator.control.set_config(**short)
         simulator.control.set_faults(drop_after_commit_rate=0.2)
         with Dispatcher():
             for round_number in range(4):
                 for number in numbers:
                     _confirm(number, 10, 1)
                     _confirm(number, 20, 1)
-                time.sleep(0.4)  # idle longer than a session lives
+                time.sleep(0.6)  # idle longer than a session or token lives
                 if round_number == 1:
                     simulator.control.invalidate_sessions()
             simulator.control.clear_faults()
@@ -252,7 +265,7 @@ def test_kingdee_sessions_that_expire_during_delivery_are_renewed_and_nothing_is
         _assert_ledger_matches(simulator)
         assert len(simulator.control.ledger()) == 5 * 4 * 2
         counters = simulator.control.health()["counters"]
-        assert counters["kingdee_sessions_lost"] >= 1 and counters["kingdee_logins"] >= 2, counters
+        assert renewed(counters), counters
 
 
 def test_discarding_a_dead_message_lets_its_order_proceed(tmp_path):

@@ -184,7 +184,7 @@ def test_compare_ignores_rework_where_the_erp_does_not_track_it():
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("flavor", ["sap", "erpnext", "odoo", "kingdee"])
+@pytest.mark.parametrize("flavor", ["sap", "erpnext", "odoo", "kingdee", "u8"])
 @pytest.mark.subprocess
 def test_everything_delivered_means_no_drift(flavor, released_order):
     with start_simulator(flavor) as simulator:
@@ -250,7 +250,7 @@ def test_acknowledged_but_never_sent_is_missing_and_repair_sends_it(released_ord
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("flavor", ["sap", "erpnext", "odoo", "kingdee"])
+@pytest.mark.parametrize("flavor", ["sap", "erpnext", "odoo", "kingdee", "u8"])
 @pytest.mark.subprocess
 def test_posting_made_in_the_erp_by_hand_is_extra_and_repair_cancels_it(flavor, released_order, supervisor):
     with start_simulator(flavor) as simulator:

@@ -1,6 +1,6 @@
 """Reconciliation of material movements: the net quantity issued to an order and received from it,
 per item, as the MES's posted movements say and as the ERP holds it (SAP's material documents,
-ERPNext's Stock Entries, Odoo's move lines), end to end with the real dispatcher and a simulated ERP on loopback."""
+ERPNext's Stock Entries, Odoo's move lines, Kingdee's bills, U8's vouchers), end to end with the real dispatcher and a simulated ERP on loopback."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def _book_by_hand(connection_row, posting) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("flavor", ["sap", "erpnext", "odoo", "kingdee"])
+@pytest.mark.parametrize("flavor", ["sap", "erpnext", "odoo", "kingdee", "u8"])
 @pytest.mark.subprocess
 def test_a_movement_booked_in_the_erp_by_hand_is_a_material_drift_shown_on_the_page(flavor, released_order, client):
     with start_simulator(flavor) as simulator:

@@ -136,5 +136,5 @@ def test_the_demo_adds_the_simulators_and_a_real_plant_has_none():
     demo = [spec.name for spec in process_specs(port=8000, demo=True)]
     real = [spec.name for spec in process_specs(port=8000, demo=False)]
 
-    assert demo == ["erp-sim", "erp-sim-kingdee", "webhook-sink", "devices", "collector", "worker", "beat", "web"]
+    assert demo == ["erp-sim", "erp-sim-kingdee", "erp-sim-u8", "webhook-sink", "devices", "collector", "worker", "beat", "web"]
     assert real == ["collector", "worker", "beat", "web"]

@@ -59,6 +59,8 @@ class RestartPolicy:
 ERP_SIMULATOR_PORT = 8100
 # The demo's simulated Kingdee K/3 Cloud (site /k3cloud/), for a connection switched to it by hand.
 KINGDEE_SIMULATOR_PORT = 8102
+# The demo's simulated Yonyou U8+ OpenAPI gateway, likewise.
+U8_SIMULATOR_PORT = 8104
 # The demo's webhook receiver: the andon ladder's chat robots and alerting endpoint (var/webhook-ledger.jsonl).
 WEBHOOK_SINK_PORT = 8110
 
@@ -82,6 +84,14 @@ def process_specs(*, port: int, host: str = "127.0.0.1", demo: bool = True) -> l
                 *manage, "erp_simulator", "--flavor", "kingdee",
                 "--port", str(KINGDEE_SIMULATOR_PORT), "--control-port", str(KINGDEE_SIMULATOR_PORT + 1),
                 "--ledger", str(settings.VAR_DIR / "erp-simulator-kingdee-ledger.jsonl"),
+            ],
+        ),
+        ProcessSpec(
+            "erp-sim-u8",
+            [
+                *manage, "erp_simulator", "--flavor", "u8",
+                "--port", str(U8_SIMULATOR_PORT), "--control-port", str(U8_SIMULATOR_PORT + 1),
+                "--ledger", str(settings.VAR_DIR / "erp-simulator-u8-ledger.jsonl"),
             ],
         ),
         ProcessSpec(

@@ -26,6 +26,10 @@ from simulators.erp.server import (
     DEFAULT_ODOO_LOGIN,
     DEFAULT_SAP_PASSWORD,
     DEFAULT_SAP_USER,
+    DEFAULT_U8_APP_KEY,
+    DEFAULT_U8_APP_SECRET,
+    DEFAULT_U8_FROM_ACCOUNT,
+    DEFAULT_U8_TO_ACCOUNT,
     FLAVORS,
     Simulator,
     SimulatorConfig,
@@ -40,11 +44,13 @@ Demo credentials (change them with --user/--password/--token):
   kingdee  site /k3cloud/, account set (acct_id) {DEFAULT_KINGDEE_ACCT_ID}; ValidateUser
            {DEFAULT_KINGDEE_USER} / {DEFAULT_KINGDEE_PASSWORD}, or signed headers with AppID
            {DEFAULT_KINGDEE_APP_ID} and app secret {DEFAULT_KINGDEE_APP_SECRET}
+  u8       gateway root (/system/token, /api/<object>/add); from_account {DEFAULT_U8_FROM_ACCOUNT},
+           to_account {DEFAULT_U8_TO_ACCOUNT}, app_key {DEFAULT_U8_APP_KEY}, app_secret {DEFAULT_U8_APP_SECRET}
 
 Control API on --control-port (always up, even when the ERP port is down):
   GET /__sim__/health | GET,POST,DELETE /__sim__/faults | POST /__sim__/reset
   GET /__sim__/ledger[?since=N][&format=text] | GET,POST /__sim__/config
-  POST /__sim__/sessions/invalidate   (SAP CSRF tokens, Kingdee sessions)
+  POST /__sim__/sessions/invalidate   (SAP CSRF tokens, Kingdee sessions, U8 tokens)
   e.g. curl -X POST localhost:PORT/__sim__/faults -d '{{"down": true}}'
   faults: down, error_rate, latency_ms, locked, locked_orders, rejected_orders,
           drop_after_commit_rate
@@ -55,7 +61,7 @@ line "{READY_MARKER} {{...}}". The ledger is printed when the process ends.
 
 
 class Command(BaseCommand):
-    help = "Run a simulated ERP (SAP OData, ERPNext, Odoo or Kingdee K/3 Cloud) with fault injection, on 127.0.0.1 only."
+    help = "Run a simulated ERP (SAP OData, ERPNext, Odoo, Kingdee K/3 Cloud or Yonyou U8+ OpenAPI) with fault injection, on 127.0.0.1 only."
     requires_system_checks: list[str] = []  # the simulator touches no model and no database
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> argparse.ArgumentParser:
@@ -136,6 +142,13 @@ class Command(BaseCommand):
             "--kingdee-session-ttl", type=float, default=1200.0,
             help="Kingdee: seconds a session lives without use, 0 = never expires (default 1200)",
         )
+        parser.add_argument(
+            "--u8-token-ttl", type=float, default=7200.0, help="U8: seconds a token lives (expiresIn, default 7200)"
+        )
+        parser.add_argument(
+            "--u8-async-delay-ms", type=int, default=30,
+            help="U8: milliseconds before an add's result can be fetched from its url (default 30)",
+        )
         parser.add_argument("--faults", default=None, help="faults to start with, as JSON, e.g. '{\"latency_ms\": 50}'")
         parser.add_argument("--seed", type=int, default=None, help="seed for the fault dice (repeatable runs)")
         parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
@@ -165,6 +178,8 @@ class Command(BaseCommand):
             kingdee_app_id=options["kingdee_app_id"],
             kingdee_app_secret=options["kingdee_app_secret"],
             kingdee_session_ttl_s=options["kingdee_session_ttl"],
+            u8_token_ttl_s=options["u8_token_ttl"],
+            u8_async_delay_ms=options["u8_async_delay_ms"],
             seed=options["seed"],
             verbose=options["verbose"],
             initial_faults=initial_faults,
