@@ -157,13 +157,14 @@ class NonconformanceDispositionView(InboundWriteView):
     capabilities = {"POST": "nonconformance.disposition"}
 
     @extend_schema(
-        tags=["nonconformances"], summary="Decide part or all of a nonconformance: scrap, use as is or return to supplier",
+        tags=["nonconformances"], summary="Decide part or all of a nonconformance: scrap, rework, use as is or return to supplier",
         description=(
             "`quantity` left out: all still open. `scrap` books a scrap confirmation with the defect code (`defect_code` names "
-            "one for an NCR a failed inspection opened), which reaches the ERP like any scrap; `use_as_is` is a concession "
+            "one for an NCR a failed inspection opened), which reaches the ERP like any scrap; `rework` books a rework confirmation "
+            "likewise and keeps the pieces on hold until a result of the operation judges them again; `use_as_is` is a concession "
             "recorded with its approver; `return_to_supplier` blocks the NCR's lot and queues a `return_to_supplier` message "
-            "for the ERP. The pieces leave the hold. 422 `quantity_exceeds_open`, `defect_code_required`, `lot_required`, "
-            "`disposition_not_available` (rework); 409 `nonconformance_not_open`."
+            "for the ERP. Scrapped, used or returned pieces leave the hold. 422 `quantity_exceeds_open`, `defect_code_required`, `lot_required`, "
+            "`reinspection_impossible` (rework of an operation without characteristics); 409 `nonconformance_not_open`."
         ),
         request=DispositionSerializer,
         examples=[OpenApiExample("Scrap both", request_only=True, value={"disposition": "scrap", "reason": "crack cannot be welded over"})],

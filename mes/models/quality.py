@@ -232,6 +232,10 @@ class NonconformanceDisposition(models.Model):
     confirmation = models.ForeignKey(
         Confirmation, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("scrap confirmation")
     )
+    reinspection = models.OneToOneField(
+        InspectionResult, models.PROTECT, null=True, blank=True, related_name="reinspects", verbose_name=_("re-inspection"),
+        help_text=_("For rework: the result that judged the reworked pieces again; until then they stay on hold."),
+    )
     decided_at = models.DateTimeField(_("decided at"), auto_now_add=True)
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("decided (approved) by")

@@ -69,7 +69,7 @@ def nonconformance_get(*, nonconformance_id: int) -> Nonconformance:
     if nonconformance is None:
         raise unknown_nonconformance(nonconformance_id=nonconformance_id)
     nonconformance.decisions = list(
-        NonconformanceDisposition.objects.filter(nonconformance=nonconformance).select_related("confirmation", "decided_by").order_by("decided_at", "id")
+        NonconformanceDisposition.objects.filter(nonconformance=nonconformance).select_related("confirmation", "decided_by", "reinspection").order_by("decided_at", "id")
     )
     return nonconformance
 
@@ -83,6 +83,9 @@ def disposition_json(decision: NonconformanceDisposition) -> dict[str, Any]:
         "decided_at": decision.decided_at.isoformat(),
         "decided_by": _username(decision.decided_by),
         "confirmation": str(decision.confirmation.uuid) if decision.confirmation_id else None,
+        "reinspection": (
+            {"id": str(decision.reinspection.uuid), "passed": decision.reinspection.passed} if decision.reinspection_id else None
+        ),
     }
 
 

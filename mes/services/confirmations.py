@@ -287,7 +287,7 @@ class Judgement:
     operation: WorkOrderOperation | None = None
     book: MaterialBook | None = None  # None: nothing this report can move (no look-up made)
     plan: MaterialPlan = field(default_factory=MaterialPlan)
-    #: A disposition's scrap of pieces already reported good (``mes.services.nonconformances``): it
+    #: A disposition's scrap or rework of pieces already reported good (``mes.services.dispositions``): it
     #: books on a held or completed operation, and its pieces are already counted.
     is_disposition: bool = False
 
@@ -1113,9 +1113,9 @@ def _reopen(operation: WorkOrderOperation, work_order: WorkOrder, actor: Any, re
         work_order_transition_locked(work_order=work_order, action="reopen", actor=actor, actor_label=label, reason=reason)
 
 
-def disposition_scrap_confirm(*, request: ConfirmationRequest, actor: Any = None) -> Confirmation:
-    """Book the scrap of pieces an operation already reported good (an NCR's disposition), through the
-    rules and the write of every report, so it reaches the ERP like any scrap. It may book on a held
+def disposition_confirm(*, request: ConfirmationRequest, actor: Any = None) -> Confirmation:
+    """Book the scrap or rework of pieces an operation already reported good (an NCR's disposition),
+    through the rules and the write of every report, so it reaches the ERP like any scrap or rework. It may book on a held
     or completed operation, takes no material (the pieces took theirs when reported) and counts no
     capacity (they were counted). Call inside the caller's transaction; a resend of ``client_id``
     answers the confirmation booked."""

@@ -1,13 +1,16 @@
 """Dispositions of nonconformances: what quality decides for an NCR's pieces, in one transaction each.
 
 - ``scrap``: a scrap confirmation with the NCR's defect code on its operation, booked by the
-  confirmation service (``disposition_scrap_confirm``), so it reaches the ERP through the outbox
+  confirmation service (``disposition_confirm``), so it reaches the ERP through the outbox
   like any scrap; the pieces leave the hold and go no further (``rejected_qty``).
 - ``use_as_is``: a concession; the pieces leave the hold and go on, the approver recorded.
 - ``return_to_supplier``: the NCR's lot is blocked and a ``return_to_supplier`` message is queued
   for the ERP (its own partition per lot: a connector that cannot book it dead-letters it without
   holding up the order's reports); the pieces leave the hold and go no further.
-- ``rework``: not offered yet (refused 422 ``disposition_not_available``).
+- ``rework``: the pieces go through their operation again: a rework confirmation with the defect
+  code reaches the ERP, and they stay on hold until a result of the operation judges them again
+  (``rework_reinspected``: the failed characteristic, or any of the operation's for an NCR opened
+  by hand). A failing re-inspection opens an NCR of its own.
 
 A disposition may decide part of the NCR's quantity; the NCR is dispositioned once all of it is.
 """
@@ -27,9 +30,9 @@ from django.utils.translation import gettext as _
 from common.errors import DomainError, ErrorKind
 from common.formatting import plain
 from erp_sync.outbox import outbox_add
-from mes.models import Lot, Nonconformance, NonconformanceDisposition, WorkOrder, WorkOrderOperation
+from mes.models import Lot, Nonconformance, NonconformanceDisposition, OrderCharacteristic, WorkOrder, WorkOrderOperation
 from mes.services.audit import event_record
-from mes.services.confirmations import ConfirmationRequest, disposition_scrap_confirm
+from mes.services.confirmations import ConfirmationRequest, disposition_confirm
 from mes.services.materials import lots_lock
 from mes.services.nonconformances import defect_code_find, nonconformance_key, nonconformance_lock
 
@@ -62,23 +65,35 @@ def _quantity(nonconformance: Nonconformance, quantity: Decimal | None) -> Decim
     return quantity
 
 
-def _scrap(nonconformance: Nonconformance, work_order: WorkOrder, decision: NonconformanceDisposition, request: DispositionRequest, actor: Any) -> None:
+def _booked(nonconformance: Nonconformance, work_order: WorkOrder, decision: NonconformanceDisposition, request: DispositionRequest, actor: Any) -> None:
+    """Book the decided pieces as scrap or rework of the NCR's operation, with its defect code."""
     if request.defect_code:
         nonconformance.defect_code = defect_code_find(code=request.defect_code)
     if nonconformance.defect_code is None:
         raise DomainError(
             "defect_code_required",
-            _("Nonconformance %(id)s has no defect code yet: name the defect_code the scrap is booked with.") % {"id": nonconformance.pk},
+            _("Nonconformance %(id)s has no defect code yet: name the defect_code the scrap or rework is booked with.") % {"id": nonconformance.pk},
             fields={"defect_code": "required"},
         )
-    decision.confirmation = disposition_scrap_confirm(
+    quantity = "scrap_qty" if decision.disposition == Kind.SCRAP else "rework_qty"
+    decision.confirmation = disposition_confirm(
         request=ConfirmationRequest(
             client_id=uuid.uuid5(DISPOSITION_NAMESPACE, str(decision.uuid)), work_order=work_order.number,
-            operation=nonconformance.operation.sequence, scrap_qty=decision.quantity, reason_code=nonconformance.defect_code.code,
-            labor_minutes=Decimal(0),
+            operation=nonconformance.operation.sequence, reason_code=nonconformance.defect_code.code,
+            labor_minutes=Decimal(0), **{quantity: decision.quantity},
         ),
         actor=actor,
     )
+
+
+def _reinspectable(nonconformance: Nonconformance) -> None:
+    if not OrderCharacteristic.objects.filter(operation_id=nonconformance.operation_id).exists():
+        raise DomainError(
+            "reinspection_impossible",
+            _("Operation %(sequence)04d has no inspection characteristic to judge reworked pieces again: decide scrap or use as is.")
+            % {"sequence": nonconformance.operation.sequence},
+            fields={"disposition": Kind.REWORK},
+        )
 
 
 def _lot_of(nonconformance: Nonconformance) -> Lot:
@@ -144,24 +159,21 @@ def nonconformance_disposition(*, nonconformance_id: int, request: DispositionRe
             fields={"state": nonconformance.state},
         )
     if request.disposition == Kind.REWORK:
-        raise DomainError(
-            "disposition_not_available",
-            _("Rework through a rework operation is not available yet: decide scrap, use as is or return to supplier."),
-            fields={"disposition": request.disposition},
-        )
+        _reinspectable(nonconformance)
     decision = NonconformanceDisposition(
         nonconformance=nonconformance, disposition=request.disposition, quantity=_quantity(nonconformance, request.quantity),
         reason=request.reason.strip()[:500], decided_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
-    if request.disposition == Kind.SCRAP:
-        _scrap(nonconformance, work_order, decision, request, actor)
+    if request.disposition in (Kind.SCRAP, Kind.REWORK):
+        _booked(nonconformance, work_order, decision, request, actor)
     elif request.disposition == Kind.RETURN_TO_SUPPLIER:
         _return_to_supplier(nonconformance, work_order, decision, request)
     decision.save()
-    leaves = {"held_qty": F("held_qty") - decision.quantity}
-    if request.disposition != Kind.USE_AS_IS:  # scrapped or returned: it goes no further
-        leaves["rejected_qty"] = F("rejected_qty") + decision.quantity
-    WorkOrderOperation.objects.filter(pk=nonconformance.operation_id).update(**leaves)
+    if request.disposition != Kind.REWORK:  # reworked pieces stay on hold until judged again
+        leaves = {"held_qty": F("held_qty") - decision.quantity}
+        if request.disposition != Kind.USE_AS_IS:  # scrapped or returned: it goes no further
+            leaves["rejected_qty"] = F("rejected_qty") + decision.quantity
+        WorkOrderOperation.objects.filter(pk=nonconformance.operation_id).update(**leaves)
     before_state = nonconformance.state
     nonconformance.dispositioned_qty += decision.quantity
     if nonconformance.dispositioned_qty == nonconformance.quantity:

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from common.errors import DomainError, ErrorKind
 from common.formatting import plain
-from mes.models import InspectionResult, Nonconformance, ReasonCode, Status, WorkOrder, WorkOrderOperation
+from mes.models import InspectionResult, Nonconformance, NonconformanceDisposition, ReasonCode, Status, WorkOrder, WorkOrderOperation
 from mes.services.audit import event_record
 from mes.services.transitions import unknown_operation, work_order_lock
 
@@ -165,3 +165,36 @@ def nonconformance_close(*, nonconformance_id: int, reason: str = "", actor: Any
         before={"state": State.DISPOSITIONED}, after={"state": State.CLOSED}, reason=reason,
     )
     return nonconformance
+
+
+def rework_reinspected(*, result: InspectionResult, actor: Any = None, actor_label: str = "") -> NonconformanceDisposition | None:
+    """Take ``result`` as the re-inspection of the oldest rework of its operation still waiting for one
+    (of the characteristic that failed, or any for an NCR opened by hand; of its serial when the NCR
+    names one): the reworked pieces leave the hold, whether the result passed or not (a failing result
+    holds its own piece under an NCR of its own). Audited. Call inside the result's transaction,
+    holding its order's lock; one query when no rework waits."""
+    waiting = (
+        NonconformanceDisposition.objects.filter(
+            disposition=NonconformanceDisposition.Kind.REWORK, reinspection__isnull=True, nonconformance__operation_id=result.operation_id,
+        )
+        .select_related("nonconformance__inspection_result")
+        .order_by("pk")
+    )
+    for decision in waiting:
+        nonconformance = decision.nonconformance
+        failed = nonconformance.inspection_result
+        if failed is not None and failed.characteristic_id != result.characteristic_id:
+            continue
+        if nonconformance.serial and nonconformance.serial != result.serial:
+            continue
+        decision.reinspection = result
+        decision.save(update_fields=["reinspection"])
+        WorkOrderOperation.objects.filter(pk=result.operation_id).update(held_qty=F("held_qty") - decision.quantity)
+        event_record(
+            object_type="nonconformance", object_key=nonconformance_key(nonconformance), action="reinspect", actor=actor,
+            actor_label=actor_label, work_order=result.work_order,
+            after={"disposition_id": str(decision.uuid), "inspection_result": str(result.uuid), "passed": result.passed,
+                   "released_qty": plain(quantity=decision.quantity)},
+        )
+        return decision
+    return None

@@ -51,7 +51,7 @@ from mes.models import (
 )
 from mes.services.audit import event_record
 from mes.services.master_data import UpsertResult
-from mes.services.nonconformances import nonconformance_open_for_result
+from mes.services.nonconformances import nonconformance_open_for_result, rework_reinspected
 from mes.services.transitions import unknown_operation, work_order_lock
 
 Sampling = InspectionCharacteristic.Sampling
@@ -551,6 +551,7 @@ def _record_locked(request: InspectionRequest, actor: Any) -> InspectionOutcome:
             "lot": request.lot, "client_id": str(request.client_id), "held_qty": str(result.quantity) if not passed else "0",
         },
     )
+    rework_reinspected(result=result, actor=actor, actor_label=request.inspector_badge)
     if not passed:
         nonconformance_open_for_result(result=result, actor=actor, actor_label=request.inspector_badge)
     return InspectionOutcome(result, created=True)

@@ -220,7 +220,6 @@ def test_return_to_supplier_blocks_the_lot_and_queues_an_erp_message(made, quali
     ("body", "status", "code"),
     [
         ({"disposition": "return_to_supplier", "reason": "x"}, 422, "lot_required"),
-        ({"disposition": "rework", "reason": "x"}, 422, "disposition_not_available"),
         ({"disposition": "scrap", "reason": "x", "defect_code": "SCRAP-01"}, 422, "defect_code_wrong_kind"),
         ({"disposition": "burn", "reason": "x"}, 400, "invalid_request"),
         ({"disposition": "scrap"}, 400, "invalid_request"),
@@ -258,3 +257,51 @@ def test_a_disposition_of_a_held_order_still_books_its_scrap(made):
     decision = nonconformance_disposition(nonconformance_id=nonconformance.pk, request=DispositionRequest(disposition="scrap", reason="cracked"))
 
     assert decision.confirmation.scrap_qty == 1
+
+
+def test_rework_books_a_rework_confirmation_and_holds_the_piece_until_it_passes_again(made, quality):
+    failing_result()
+    nonconformance = Nonconformance.objects.get()
+
+    response = quality.post(f"{URL}/{nonconformance.pk}/disposition", {"disposition": "rework", "reason": "grind the burr off", "defect_code": "DEF-DENT"})
+    held = operation().held_qty
+    with pytest.raises(DomainError) as refused:
+        confirm(operation=20, good_qty=10)
+    again = inspection_record(request=InspectionRequest(client_id=uuid.uuid4(), work_order=ORDER, operation=10, characteristic="LOOK", passed=True)).result
+    confirm(operation=20, good_qty=10)
+
+    assert response.status_code == 200
+    (decision,) = response.json()["dispositions"]
+    rework = Confirmation.objects.get(uuid=decision["confirmation"])
+    assert (rework.rework_qty, rework.scrap_qty, rework.reason_code.code) == (1, 0, "DEF-DENT")
+    assert OutboxMessage.objects.filter(source_uuid=rework.uuid, kind="confirmation").count() == 1
+    assert (held, refused.value.code) == (1, "quality_hold")
+    assert NonconformanceDisposition.objects.get().reinspection_id == again.pk
+    assert (operation().held_qty, operation().rejected_qty) == (0, 0)
+    detail = quality.get(f"{URL}/{nonconformance.pk}").json()
+    assert detail["dispositions"][0]["reinspection"] == {"id": str(again.uuid), "passed": True}
+    event = Event.objects.get(object_type="nonconformance", action="reinspect")
+    assert (event.after["passed"], event.after["released_qty"]) == (True, "1")
+
+
+def test_a_failing_reinspection_releases_the_rework_and_holds_the_piece_under_a_new_ncr(made, quality):
+    failing_result()
+    first = Nonconformance.objects.get()
+    nonconformance_disposition(nonconformance_id=first.pk, request=DispositionRequest(disposition="rework", reason="rework", defect_code="DEF-DENT"))
+
+    failing_result()
+
+    second = Nonconformance.objects.exclude(pk=first.pk).get()
+    assert NonconformanceDisposition.objects.get().reinspection.nonconformance == second
+    assert (second.state, operation().held_qty) == ("open", 1)
+
+
+def test_rework_needs_a_characteristic_to_judge_the_piece_again(made, quality):
+    confirm(operation=20, good_qty=5)
+    nonconformance = nonconformance_open(request=NonconformanceRequest(ORDER, 20, D(1), "DEF-DENT"))
+    before = everything()
+
+    response = quality.post(f"{URL}/{nonconformance.pk}/disposition", {"disposition": "rework", "reason": "x"})
+
+    assert (response.status_code, response.json()["error"]["code"]) == (422, "reinspection_impossible")
+    assert everything() == before
