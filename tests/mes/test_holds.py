@@ -177,3 +177,25 @@ def test_the_list_answers_holds_newest_first_by_state_and_order(released_order, 
     assert [hold["id"] for hold in active] == [second.pk]
     assert active[0]["target"] == {"kind": "operation", "work_order": ORDER, "operation": 10}
     assert other_order == []
+
+
+def test_machine_counts_on_a_held_operation_are_kept_for_a_supervisor_not_lost(released_order):
+    import datetime
+
+    from mes.services.master_data import equipment_upsert
+    from shopfloor.models import UnassignedProduction
+    from shopfloor.production import reading_record, window_confirm, window_start_for
+    from shopfloor.services import operation_start_on_equipment
+
+    press = equipment_upsert(code="PRESS-1", name="Press 1", work_center="WC-CUT").obj
+    operation_start_on_equipment(number=ORDER, sequence=10, equipment_code="PRESS-1")
+    hold_place(request=HoldRequest(work_order=ORDER, operation=10, reason="die cracked"))
+    start = window_start_for(datetime.datetime.now(datetime.UTC), 1.0) + datetime.timedelta(seconds=5)
+
+    reading_record(equipment_id=press.pk, values={"good_count": 0}, read_at=start, window_seconds=1)
+    reading_record(equipment_id=press.pk, values={"good_count": 3}, read_at=start + datetime.timedelta(milliseconds=100), window_seconds=1)
+    window_confirm(equipment_id=press.pk, now=start + datetime.timedelta(seconds=1), window_seconds=1)
+
+    (kept,) = UnassignedProduction.objects.all()
+    assert (kept.good, kept.reason) == (3, "quality_hold")
+    assert WorkOrderOperation.objects.get(work_order__number=ORDER, sequence=10).good_qty == 0
