@@ -67,6 +67,10 @@ class WorkOrderOperation(models.Model):
         _("rejected after reporting"), **QUANTITY, default=0,
         help_text=_("Of its good output, what a disposition scrapped or returned to the supplier: it goes no further."),
     )
+    disposed_qty = models.DecimalField(
+        _("booked again by dispositions"), **QUANTITY, default=0,
+        help_text=_("Of its good output, what a disposition booked again as scrap or rework: those pieces count once in what it has done."),
+    )
     on_quality_hold = models.BooleanField(
         _("on quality hold"), default=False, help_text=_("A quality hold is placed on the operation: it takes no reports. Kept by the hold service."),
     )
@@ -83,7 +87,9 @@ class WorkOrderOperation(models.Model):
                 name="work_order_operation_totals_not_negative",
             ),
             models.CheckConstraint(condition=models.Q(held_qty__gte=0), name="work_order_operation_held_not_negative"),
-            models.CheckConstraint(condition=models.Q(rejected_qty__gte=0), name="work_order_operation_rejected_not_negative"),
+            models.CheckConstraint(
+                condition=models.Q(rejected_qty__gte=0, disposed_qty__gte=0), name="work_order_operation_rejected_not_negative"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -91,7 +97,8 @@ class WorkOrderOperation(models.Model):
 
     @property
     def confirmed_qty(self):
-        return self.good_qty + self.scrap_qty + self.rework_qty
+        """The pieces it has done: a piece reported good and then scrapped or reworked by a disposition counts once."""
+        return self.good_qty + self.scrap_qty + self.rework_qty - self.disposed_qty
 
 
 class WorkOrderComponent(models.Model):

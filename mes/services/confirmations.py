@@ -41,6 +41,7 @@ from mes.models import (
     Confirmation,
     Employee,
     Event,
+    NonconformanceDisposition,
     ReasonCode,
     Status,
     WorkCenter,
@@ -999,6 +1000,7 @@ def confirmation_reverse(*, confirmation_id: uuid.UUID, reason: str = "", actor:
         work_order = work_order_lock(number=original.work_order.number)
         original = Confirmation.objects.select_related("reason_code", "operator").get(pk=original.pk)
         reversal_of_a_confirmation(original=original)
+        not_booked_by_a_disposition(original=original)
         existing = Confirmation.objects.filter(reverses=original).first()
         if existing is not None:
             return ConfirmationResult(existing, created=False)
@@ -1043,6 +1045,20 @@ def reversal_of_a_confirmation(*, original: Confirmation) -> None:
         raise DomainError(
             "cannot_reverse_reversal",
             _("This record is itself a reversal; confirm the quantities again instead."),
+            kind=ErrorKind.CONFLICT,
+            fields={"id": str(original.uuid)},
+        )
+
+
+def not_booked_by_a_disposition(*, original: Confirmation) -> None:
+    """Refuse (409 ``booked_by_disposition``) to reverse the scrap or rework a nonconformance's
+    disposition booked: the decision stands with its audit trail; a new NCR decides again."""
+    nonconformance_id = NonconformanceDisposition.objects.filter(confirmation=original).values_list("nonconformance_id", flat=True).first()
+    if nonconformance_id is not None:
+        raise DomainError(
+            "booked_by_disposition",
+            _("This confirmation was booked by the disposition of nonconformance %(id)s and cannot be reversed on its own.")
+            % {"id": nonconformance_id},
             kind=ErrorKind.CONFLICT,
             fields={"id": str(original.uuid)},
         )

@@ -169,11 +169,14 @@ def nonconformance_disposition(*, nonconformance_id: int, request: DispositionRe
     elif request.disposition == Kind.RETURN_TO_SUPPLIER:
         _return_to_supplier(nonconformance, work_order, decision, request)
     decision.save()
+    changes = {}
     if request.disposition != Kind.REWORK:  # reworked pieces stay on hold until judged again
-        leaves = {"held_qty": F("held_qty") - decision.quantity}
-        if request.disposition != Kind.USE_AS_IS:  # scrapped or returned: it goes no further
-            leaves["rejected_qty"] = F("rejected_qty") + decision.quantity
-        WorkOrderOperation.objects.filter(pk=nonconformance.operation_id).update(**leaves)
+        changes["held_qty"] = F("held_qty") - decision.quantity
+    if request.disposition in (Kind.SCRAP, Kind.RETURN_TO_SUPPLIER):  # it goes no further
+        changes["rejected_qty"] = F("rejected_qty") + decision.quantity
+    if decision.confirmation is not None:  # booked again: the pieces count once in what the operation did
+        changes["disposed_qty"] = F("disposed_qty") + decision.quantity
+    WorkOrderOperation.objects.filter(pk=nonconformance.operation_id).update(**changes)
     before_state = nonconformance.state
     nonconformance.dispositioned_qty += decision.quantity
     if nonconformance.dispositioned_qty == nonconformance.quantity:

@@ -140,7 +140,7 @@ def test_scrap_books_a_scrap_confirmation_with_the_defect_code_for_the_erp(made,
         "confirmation", "1.000", "DEF-CRACK", "defect",
     )
     after = operation()
-    assert (after.held_qty, after.rejected_qty, after.scrap_qty, after.good_qty) == (0, 1, 1, 10)
+    assert (after.held_qty, after.rejected_qty, after.scrap_qty, after.good_qty, after.confirmed_qty) == (0, 1, 1, 10, 10)
     assert InspectionResult.objects.get().disposition == "scrap"
     # The scrapped piece goes no further: operation 20 takes the 9 others and no more.
     with pytest.raises(DomainError) as refused:
@@ -304,4 +304,30 @@ def test_rework_needs_a_characteristic_to_judge_the_piece_again(made, quality):
     response = quality.post(f"{URL}/{nonconformance.pk}/disposition", {"disposition": "rework", "reason": "x"})
 
     assert (response.status_code, response.json()["error"]["code"]) == (422, "reinspection_impossible")
+    assert everything() == before
+
+
+def test_a_scrapped_piece_counts_once_so_the_operation_can_still_make_the_order(made, quality):
+    """Operation 20 reported 5 good, one is scrapped: it has done 5 pieces, and may do 5 more."""
+    confirm(operation=20, good_qty=5)
+    nonconformance = nonconformance_open(request=NonconformanceRequest(ORDER, 20, D(1), "DEF-CRACK"))
+
+    nonconformance_disposition(nonconformance_id=nonconformance.pk, request=DispositionRequest(disposition="scrap", reason="cracked"))
+    confirm(operation=20, good_qty=5)
+
+    after = operation(20)
+    assert (after.good_qty, after.scrap_qty, after.disposed_qty, after.confirmed_qty) == (10, 1, 1, 10)
+    with pytest.raises(DomainError) as refused:
+        confirm(operation=30, good_qty=10)  # one of operation 20's ten good was scrapped
+    assert refused.value.code == "quantity_exceeds_available"
+
+
+def test_the_confirmation_a_disposition_booked_is_not_reversed_on_its_own(made, planner):
+    nonconformance = nonconformance_open(request=NonconformanceRequest(ORDER, 10, D(1), "DEF-CRACK"))
+    decision = nonconformance_disposition(nonconformance_id=nonconformance.pk, request=DispositionRequest(disposition="scrap", reason="cracked"))
+    before = everything()
+
+    response = planner.post(f"/api/v1/confirmations/{decision.confirmation.uuid}/reverse", {"reason": "mistake"})
+
+    assert (response.status_code, response.json()["error"]["code"]) == (409, "booked_by_disposition")
     assert everything() == before
