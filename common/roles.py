@@ -74,6 +74,15 @@ CAPABILITIES: dict[str, Capability] = {
         _roles(SUPERVISOR, QUALITY, ADMIN),
         "name any `inspector_badge` in a result (a token without it names only the badge bound to it)",
     ),
+    "hold.manage": Capability(
+        _roles(SUPERVISOR, QUALITY, ADMIN), "place and release quality holds on orders, operations, lots and serials"
+    ),
+    "nonconformance.open": Capability(
+        _roles(OPERATOR, SUPERVISOR, QUALITY, ADMIN), "report a nonconformance (NCR) by hand"
+    ),
+    "nonconformance.disposition": Capability(
+        _roles(QUALITY, ADMIN), "decide nonconformances (scrap, use as is, return to supplier) and close them"
+    ),
     "lot.write": Capability(_roles(INTEGRATION, ADMIN), "upsert the ERP's lots staged for production (single and bulk)"),
     "material.issue": Capability(
         _roles(OPERATOR, SUPERVISOR, INTEGRATION, ADMIN), "issue components to an order's operation (API and station scans)"

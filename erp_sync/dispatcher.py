@@ -47,6 +47,7 @@ from erp_sync.connectors.base import (
     Outcome,
     Posting,
     PostResult,
+    unsupported,
 )
 from erp_sync.connectors.registry import connector_for
 from erp_sync.models import DeliveryAttempt, ErpConnection, OutboxMessage
@@ -425,6 +426,9 @@ def _send(connector: Connector, connection_row: ErpConnection, messages: list[Ou
     unanswered: PostResult | None = None
     for message in messages:
         posting = _posting(message)
+        if posting.kind not in connector.kinds:
+            sent.append(_Sent(message, unsupported(connector, posting), "post", time.monotonic(), timezone.now()))
+            continue
         if not message.needs_lookup:
             to_post.append((message, posting, []))
             continue

@@ -490,6 +490,8 @@ SPECTACULAR_SETTINGS = {
         {"name": "confirmations", "description": "Reports of work done (报工) and their reversals, each with its ERP sync state."},
         {"name": "lots", "description": "Lots and serials the ERP staged or production made, their labels and their trace."},
         {"name": "inspections", "description": "Inspection plans per routing operation, results judged by the server, an order's inspections and SPC charts."},
+        {"name": "holds", "description": "Quality holds on an order, an operation, a lot or a serial, and their release."},
+        {"name": "nonconformances", "description": "Nonconformance reports (NCR): opened by a failed inspection or by hand, dispositioned, closed."},
         {"name": "material-issues", "description": "Material issued to operations by scan, with over-issue approval and reversal."},
         {"name": "erp-sync", "description": "Delivery to the ERP: the outbox, dead letters, connections and reconciliation."},
         {"name": "planning", "description": "Capacity per work center and day, and the finite schedule of operations with each order's predicted finish."},

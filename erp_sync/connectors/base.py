@@ -150,6 +150,18 @@ class GoodsTotals:
     received_qty: Decimal
 
 
+def unsupported(connector: Connector, posting: Posting) -> PostResult:
+    """The permanent refusal of a message kind ``connector`` does not book: nothing is sent, the
+    message goes to the dead letters saying so, to be booked by hand and discarded."""
+    return PostResult(
+        Outcome.REJECTED,
+        error=(
+            f"The {connector.kind} connector does not book {posting.kind} messages: book it in the ERP by hand "
+            f"(payload below), then discard this message."
+        ),
+    )
+
+
 @dataclass(frozen=True)
 class Health:
     reachable: bool
@@ -171,6 +183,8 @@ class Connector(ABC):
     #: connector then posts one by one, and the dispatcher keeps that on the connection
     #: (option ``batch_offered``: false) so no worker tries again.
     batch_offered: bool = True
+    #: The outbox kinds it books; the dispatcher dead-letters any other without calling it (``unsupported``).
+    kinds: ClassVar[frozenset[str]] = frozenset({"confirmation", "reversal"}) | GOODS_KINDS
 
     def __init__(self, config: ConnectionConfig) -> None:
         self.config = config

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from mes.api import quality, trace, views
+from mes.api import nonconformances, quality, trace, views
 from mes.services.transitions import REQUESTABLE_ACTIONS
 
 urlpatterns = [
@@ -21,6 +21,15 @@ urlpatterns = [
     path("inspections", quality.InspectionCreateView.as_view(), name="api-inspections"),
     path("work-orders/<str:key>/inspections", quality.WorkOrderInspectionsView.as_view(), name="api-work-order-inspections"),
     path("spc/<str:item_code>/<int:sequence>/<str:characteristic>", quality.SpcView.as_view(), name="api-spc"),
+    path("holds", nonconformances.HoldListView.as_view(), name="api-holds"),
+    path("holds/<int:hold_id>/release", nonconformances.HoldReleaseView.as_view(), name="api-hold-release"),
+    path("nonconformances", nonconformances.NonconformanceListView.as_view(), name="api-nonconformances"),
+    path("nonconformances/<int:nonconformance_id>", nonconformances.NonconformanceDetailView.as_view(), name="api-nonconformance"),
+    path(
+        "nonconformances/<int:nonconformance_id>/disposition", nonconformances.NonconformanceDispositionView.as_view(),
+        name="api-nonconformance-disposition",
+    ),
+    path("nonconformances/<int:nonconformance_id>/close", nonconformances.NonconformanceCloseView.as_view(), name="api-nonconformance-close"),
 ]
 for name, resource in views.RESOURCES.items():
     single, bulk = views.resource_views(resource)

@@ -4,7 +4,14 @@ from mes.models.bom import Bom, BomLine
 from mes.models.confirmations import Confirmation
 from mes.models.items import Item, UnitOfMeasure
 from mes.models.materials import LaborSession, Lot, MaterialMovement
-from mes.models.quality import InspectionCharacteristic, InspectionResult, OrderCharacteristic
+from mes.models.quality import (
+    Hold,
+    InspectionCharacteristic,
+    InspectionResult,
+    Nonconformance,
+    NonconformanceDisposition,
+    OrderCharacteristic,
+)
 from mes.models.resources import Employee, Equipment, ReasonCode, Skill, WorkCenter
 from mes.models.routing import Routing, RoutingOperation
 from mes.models.status import Status
@@ -20,12 +27,15 @@ __all__ = [
     "Equipment",
     "Event",
     "EventSeal",
+    "Hold",
     "InspectionCharacteristic",
     "InspectionResult",
     "Item",
     "LaborSession",
     "Lot",
     "MaterialMovement",
+    "Nonconformance",
+    "NonconformanceDisposition",
     "OrderCharacteristic",
     "ReasonCode",
     "Routing",

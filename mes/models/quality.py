@@ -12,8 +12,10 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from mes.models.base import QUANTITY
+from mes.models.confirmations import Confirmation
 from mes.models.items import Item, UnitOfMeasure
-from mes.models.resources import Employee, Equipment
+from mes.models.materials import Lot
+from mes.models.resources import Employee, Equipment, ReasonCode
 from mes.models.work_orders import WorkOrder, WorkOrderOperation
 
 MEASURE = {"max_digits": 18, "decimal_places": 6}
@@ -119,3 +121,131 @@ class InspectionResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.characteristic_id} #{self.sample_no} {'pass' if self.passed else 'fail'}"
+
+
+class Hold(models.Model):
+    """A quality hold on a work order (or one of its operations), a lot or a serial, until released.
+
+    The hold service keeps ``on_quality_hold`` on the order and operation and the lot's status in
+    step with the active holds, so the confirmation path reads no hold rows."""
+
+    class State(models.TextChoices):
+        ACTIVE = "active", _("active")
+        RELEASED = "released", _("released")
+
+    work_order = models.ForeignKey(WorkOrder, models.PROTECT, null=True, blank=True, related_name="holds", verbose_name=_("work order"))
+    operation = models.ForeignKey(WorkOrderOperation, models.PROTECT, null=True, blank=True, related_name="holds", verbose_name=_("operation"))
+    lot = models.ForeignKey(Lot, models.PROTECT, null=True, blank=True, related_name="holds", verbose_name=_("lot or serial"))
+    lot_status_before = models.CharField(
+        _("lot status before"), max_length=16, blank=True, help_text=_("What the lot's status was when the first active hold took it; restored by the last release."),
+    )
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.ACTIVE, db_index=True)
+    reason = models.CharField(_("reason"), max_length=500)
+    placed_at = models.DateTimeField(_("placed at"), auto_now_add=True)
+    placed_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("placed by"))
+    released_at = models.DateTimeField(_("released at"), null=True, blank=True)
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("released by")
+    )
+    release_reason = models.CharField(_("release reason"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("quality hold")
+        verbose_name_plural = _("quality holds")
+        ordering = ["-placed_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(work_order__isnull=False, lot__isnull=True) | models.Q(work_order__isnull=True, lot__isnull=False, operation__isnull=True),
+                name="hold_on_an_order_or_a_lot",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"hold {self.pk}"
+
+
+class Nonconformance(models.Model):
+    """A nonconformance report (NCR): pieces of an operation that do not conform, until decided
+    (open → dispositioned, once its whole quantity is decided) and closed."""
+
+    class State(models.TextChoices):
+        OPEN = "open", _("open")
+        DISPOSITIONED = "dispositioned", _("dispositioned")
+        CLOSED = "closed", _("closed")
+
+    class Source(models.TextChoices):
+        INSPECTION = "inspection", _("failed inspection")
+        MANUAL = "manual", _("reported by hand")
+
+    uuid = models.UUIDField(_("UUID"), default=uuid.uuid4, unique=True, editable=False)
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.OPEN, db_index=True)
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices)
+    work_order = models.ForeignKey(WorkOrder, models.PROTECT, related_name="nonconformances", verbose_name=_("work order"))
+    operation = models.ForeignKey(WorkOrderOperation, models.PROTECT, related_name="nonconformances", verbose_name=_("operation"))
+    quantity = models.DecimalField(_("quantity"), **QUANTITY)
+    dispositioned_qty = models.DecimalField(_("quantity decided"), **QUANTITY, default=0)
+    defect_code = models.ForeignKey(ReasonCode, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("defect code"))
+    description = models.CharField(_("description"), max_length=1000, blank=True)
+    serial = models.CharField(_("serial"), max_length=64, blank=True)
+    lot = models.CharField(_("lot"), max_length=64, blank=True)
+    inspection_result = models.OneToOneField(
+        InspectionResult, models.PROTECT, null=True, blank=True, related_name="nonconformance", verbose_name=_("failed result")
+    )
+    opened_at = models.DateTimeField(_("opened at"), auto_now_add=True)
+    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("opened by"))
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("closed by"))
+
+    class Meta:
+        verbose_name = _("nonconformance")
+        verbose_name_plural = _("nonconformances")
+        ordering = ["-opened_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(quantity__gt=0), name="nonconformance_quantity_positive"),
+            models.CheckConstraint(
+                condition=models.Q(dispositioned_qty__gte=0, dispositioned_qty__lte=models.F("quantity")), name="nonconformance_decided_within_quantity",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"NCR {self.pk}"
+
+    @property
+    def open_qty(self):
+        return self.quantity - self.dispositioned_qty
+
+
+class NonconformanceDisposition(models.Model):
+    """One decision on part or all of an NCR's quantity. Never updated or deleted."""
+
+    class Kind(models.TextChoices):
+        SCRAP = "scrap", _("scrap")
+        REWORK = "rework", _("rework")
+        USE_AS_IS = "use_as_is", _("use as is (concession)")
+        RETURN_TO_SUPPLIER = "return_to_supplier", _("return to supplier")
+
+    uuid = models.UUIDField(_("UUID"), default=uuid.uuid4, unique=True, editable=False)
+    nonconformance = models.ForeignKey(Nonconformance, models.PROTECT, related_name="dispositions", verbose_name=_("nonconformance"))
+    disposition = models.CharField(_("disposition"), max_length=32, choices=Kind.choices)
+    quantity = models.DecimalField(_("quantity"), **QUANTITY)
+    reason = models.CharField(_("reason"), max_length=500)
+    confirmation = models.ForeignKey(
+        Confirmation, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("scrap confirmation")
+    )
+    reinspection = models.OneToOneField(
+        InspectionResult, models.PROTECT, null=True, blank=True, related_name="reinspects", verbose_name=_("re-inspection"),
+        help_text=_("For rework: the result that judged the reworked pieces again; until then they stay on hold."),
+    )
+    decided_at = models.DateTimeField(_("decided at"), auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("decided (approved) by")
+    )
+
+    class Meta:
+        verbose_name = _("disposition")
+        verbose_name_plural = _("dispositions")
+        ordering = ["nonconformance", "decided_at", "id"]
+        constraints = [models.CheckConstraint(condition=models.Q(quantity__gt=0), name="disposition_quantity_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.disposition} {self.quantity}"

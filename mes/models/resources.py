@@ -91,6 +91,7 @@ class ReasonCode(ErpOwned):
         REWORK = "rework", _("rework")
         PAUSE = "pause", _("pause")
         DOWNTIME = "downtime", _("downtime")
+        DEFECT = "defect", _("defect")
 
     code = models.CharField(_("code"), max_length=64, unique=True)
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)

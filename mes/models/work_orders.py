@@ -17,6 +17,10 @@ class WorkOrder(ErpOwned):
     bom_version = models.CharField(_("BOM version used"), max_length=32, blank=True)
     released_at = models.DateTimeField(_("released at"), null=True, blank=True)
     completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+    on_quality_hold = models.BooleanField(
+        _("on quality hold"), default=False,
+        help_text=_("A quality hold is placed on the whole order: it takes no reports and cannot be released or closed. Kept by the hold service."),
+    )
 
     class Meta:
         verbose_name = _("work order")
@@ -59,6 +63,17 @@ class WorkOrderOperation(models.Model):
         _("quantity on quality hold"), **QUANTITY, default=0,
         help_text=_("Of its good output, what failed inspection and awaits a disposition: later operations cannot take it."),
     )
+    rejected_qty = models.DecimalField(
+        _("rejected after reporting"), **QUANTITY, default=0,
+        help_text=_("Of its good output, what a disposition scrapped or returned to the supplier: it goes no further."),
+    )
+    disposed_qty = models.DecimalField(
+        _("booked again by dispositions"), **QUANTITY, default=0,
+        help_text=_("Of its good output, what a disposition booked again as scrap or rework: those pieces count once in what it has done."),
+    )
+    on_quality_hold = models.BooleanField(
+        _("on quality hold"), default=False, help_text=_("A quality hold is placed on the operation: it takes no reports. Kept by the hold service."),
+    )
     last_activity_at = models.DateTimeField(_("last activity"), null=True, blank=True)
 
     class Meta:
@@ -72,6 +87,9 @@ class WorkOrderOperation(models.Model):
                 name="work_order_operation_totals_not_negative",
             ),
             models.CheckConstraint(condition=models.Q(held_qty__gte=0), name="work_order_operation_held_not_negative"),
+            models.CheckConstraint(
+                condition=models.Q(rejected_qty__gte=0, disposed_qty__gte=0), name="work_order_operation_rejected_not_negative"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -79,7 +97,8 @@ class WorkOrderOperation(models.Model):
 
     @property
     def confirmed_qty(self):
-        return self.good_qty + self.scrap_qty + self.rework_qty
+        """The pieces it has done: a piece reported good and then scrapped or reworked by a disposition counts once."""
+        return self.good_qty + self.scrap_qty + self.rework_qty - self.disposed_qty
 
 
 class WorkOrderComponent(models.Model):

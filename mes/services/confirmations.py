@@ -41,6 +41,7 @@ from mes.models import (
     Confirmation,
     Employee,
     Event,
+    NonconformanceDisposition,
     ReasonCode,
     Status,
     WorkCenter,
@@ -71,6 +72,8 @@ from mes.services.labor import ClockedTime, clocked_time_of
 from mes.services.quality import inspections_passed, quality_hold_respected
 from mes.services.transitions import (
     operation_transition_locked,
+    quality_hold_refusal,
+    unknown_operation,
     unknown_work_order,
     work_order_lock,
     work_order_transition_locked,
@@ -79,6 +82,7 @@ from mes.services.transitions import (
 
 ZERO = Decimal(0)
 OPEN_FOR_CONFIRMATION = {Status.RELEASED, Status.IN_PROGRESS}
+OPEN_FOR_DISPOSITION = {*OPEN_FOR_CONFIRMATION, Status.COMPLETED}  # scrapping what an operation already made
 
 
 @dataclass(frozen=True)
@@ -217,7 +221,9 @@ def operation_available(*, operations: list[WorkOrderOperation], operation: Work
     """What this operation may confirm in total: the previous operation's good output, or the order
     quantity, with the over-delivery tolerance. ``operations`` are all of the order's."""
     previous = [candidate for candidate in operations if candidate.sequence < operation.sequence]
-    base = max(previous, key=lambda candidate: candidate.sequence).good_qty if previous else work_order.quantity
+    before = max(previous, key=lambda candidate: candidate.sequence) if previous else None
+    # What a disposition scrapped or returned after it was reported good goes no further.
+    base = before.good_qty - before.rejected_qty if before is not None else work_order.quantity
     tolerance = settings.MES_OVER_DELIVERY_TOLERANCE_PERCENT
     return (base * (1 + tolerance / 100)).quantize(Decimal("0.001"))
 
@@ -282,6 +288,9 @@ class Judgement:
     operation: WorkOrderOperation | None = None
     book: MaterialBook | None = None  # None: nothing this report can move (no look-up made)
     plan: MaterialPlan = field(default_factory=MaterialPlan)
+    #: A disposition's scrap or rework of pieces already reported good (``mes.services.dispositions``): it
+    #: books on a held or completed operation, and its pieces are already counted.
+    is_disposition: bool = False
 
     @property
     def is_last_operation(self) -> bool:
@@ -357,7 +366,7 @@ def reason_code_given_for_scrap_and_rework(*, judgement: Judgement) -> None:
 
 def reason_code_of_the_reported_kind(*, judgement: Judgement) -> None:
     reason = judgement.reason
-    allowed_kinds = _reason_kinds_needed(judgement.request) or {"scrap", "rework"}
+    allowed_kinds = (_reason_kinds_needed(judgement.request) or {"scrap", "rework"}) | {"defect"}  # a defect explains either
     if reason is not None and reason.kind not in allowed_kinds:
         raise DomainError(
             "reason_code_wrong_kind",
@@ -399,14 +408,6 @@ def work_order_released(*, judgement: Judgement) -> None:
     work_order_check_released(work_order=judgement.work_order)
 
 
-def unknown_operation(*, number: str, sequence: int) -> DomainError:
-    return DomainError(
-        "unknown_operation",
-        _("Work order %(number)s has no operation %(sequence)s.") % {"number": number, "sequence": sequence},
-        fields={"operation": str(sequence)},
-    )
-
-
 def operation_known(*, judgement: Judgement) -> None:
     sequence = judgement.request.operation
     judgement.operation = next((candidate for candidate in judgement.operations if candidate.sequence == sequence), None)
@@ -417,6 +418,17 @@ def operation_known(*, judgement: Judgement) -> None:
 def operation_at_this_work_center(*, judgement: Judgement) -> None:
     if judgement.work_center is not None:
         operation_check_work_center(operation=judgement.operation, work_center=judgement.work_center, number=judgement.work_order.number)
+
+
+def not_on_quality_hold(*, judgement: Judgement) -> None:
+    """Refuse (409 ``quality_hold``) a report on an order or operation quality holds. Reads nothing:
+    the flags come with the order and its operations."""
+    operation, work_order = judgement.operation, judgement.work_order
+    if judgement.is_disposition or not (work_order.on_quality_hold or operation.on_quality_hold):
+        return
+    raise quality_hold_refusal(
+        work_order=work_order, operation=None if work_order.on_quality_hold else operation, doing=_("reporting")
+    )
 
 
 def operation_not_on_hold(*, judgement: Judgement) -> None:
@@ -433,7 +445,8 @@ def operation_not_on_hold(*, judgement: Judgement) -> None:
 
 def operation_open(*, judgement: Judgement) -> None:
     operation, work_order = judgement.operation, judgement.work_order
-    if operation.status not in OPEN_FOR_CONFIRMATION or work_order.status not in OPEN_FOR_CONFIRMATION:
+    open_statuses = OPEN_FOR_DISPOSITION if judgement.is_disposition else OPEN_FOR_CONFIRMATION
+    if operation.status not in open_statuses or work_order.status not in open_statuses:
         raise DomainError(
             "operation_not_open",
             _("Operation %(sequence)04d of %(number)s is %(status)s; only released or running operations take reports.")
@@ -464,6 +477,8 @@ def quality_checkpoints_passed(*, judgement: Judgement) -> None:
 
 def quantity_within_available(*, judgement: Judgement) -> None:
     request, operation = judgement.request, judgement.operation
+    if judgement.is_disposition:
+        return  # the pieces were counted when they were reported good
     available = operation_available(operations=judgement.operations, operation=operation, work_order=judgement.work_order)
     requested = request.good_qty + request.scrap_qty + request.rework_qty
     if operation.confirmed_qty + requested <= available:
@@ -529,6 +544,7 @@ CONFIRMATION_RULES = (
     work_order_released,
     operation_known,
     operation_at_this_work_center,
+    not_on_quality_hold,
     operation_not_on_hold,
     operation_open,
     quality_checkpoints_passed,
@@ -984,6 +1000,7 @@ def confirmation_reverse(*, confirmation_id: uuid.UUID, reason: str = "", actor:
         work_order = work_order_lock(number=original.work_order.number)
         original = Confirmation.objects.select_related("reason_code", "operator").get(pk=original.pk)
         reversal_of_a_confirmation(original=original)
+        not_booked_by_a_disposition(original=original)
         existing = Confirmation.objects.filter(reverses=original).first()
         if existing is not None:
             return ConfirmationResult(existing, created=False)
@@ -1028,6 +1045,20 @@ def reversal_of_a_confirmation(*, original: Confirmation) -> None:
         raise DomainError(
             "cannot_reverse_reversal",
             _("This record is itself a reversal; confirm the quantities again instead."),
+            kind=ErrorKind.CONFLICT,
+            fields={"id": str(original.uuid)},
+        )
+
+
+def not_booked_by_a_disposition(*, original: Confirmation) -> None:
+    """Refuse (409 ``booked_by_disposition``) to reverse the scrap or rework a nonconformance's
+    disposition booked: the decision stands with its audit trail; a new NCR decides again."""
+    nonconformance_id = NonconformanceDisposition.objects.filter(confirmation=original).values_list("nonconformance_id", flat=True).first()
+    if nonconformance_id is not None:
+        raise DomainError(
+            "booked_by_disposition",
+            _("This confirmation was booked by the disposition of nonconformance %(id)s and cannot be reversed on its own.")
+            % {"id": nonconformance_id},
             kind=ErrorKind.CONFLICT,
             fields={"id": str(original.uuid)},
         )
@@ -1096,3 +1127,19 @@ def _reopen(operation: WorkOrderOperation, work_order: WorkOrder, actor: Any, re
     operation_transition_locked(operation=operation, work_order=work_order, action="reopen", actor=actor, actor_label=label, reason=reason)
     if work_order.status == Status.COMPLETED:
         work_order_transition_locked(work_order=work_order, action="reopen", actor=actor, actor_label=label, reason=reason)
+
+
+def disposition_confirm(*, request: ConfirmationRequest, actor: Any = None) -> Confirmation:
+    """Book the scrap or rework of pieces an operation already reported good (an NCR's disposition),
+    through the rules and the write of every report, so it reaches the ERP like any scrap or rework. It may book on a held
+    or completed operation, takes no material (the pieces took theirs when reported) and counts no
+    capacity (they were counted). Call inside the caller's transaction; a resend of ``client_id``
+    answers the confirmation booked."""
+    work_order = work_order_lock(number=request.work_order)
+    operations, lookups, existing_id = _read_after_lock(work_order, request)
+    if existing_id is not None:
+        return Confirmation.objects.get(pk=existing_id)
+    rows = ConfirmationRows()
+    confirmation = _record(Judgement(request, work_order, operations, lookups, is_disposition=True), rows, actor)
+    confirmation_rows_write(rows=rows)
+    return confirmation

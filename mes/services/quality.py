@@ -51,7 +51,8 @@ from mes.models import (
 )
 from mes.services.audit import event_record
 from mes.services.master_data import UpsertResult
-from mes.services.transitions import work_order_lock
+from mes.services.nonconformances import nonconformance_open_for_result, rework_reinspected
+from mes.services.transitions import unknown_operation, work_order_lock
 
 Sampling = InspectionCharacteristic.Sampling
 Kind = InspectionCharacteristic.Kind
@@ -424,11 +425,11 @@ def quality_hold_respected(*, judgement: Any) -> None:
     if not previous:
         return
     before = max(previous, key=lambda candidate: candidate.sequence)
-    if before.held_qty <= 0:
+    if before.held_qty <= 0 or judgement.is_disposition:
         return
     request, operation = judgement.request, judgement.operation
     tolerance = 1 + settings.MES_OVER_DELIVERY_TOLERANCE_PERCENT / 100
-    free = max(((before.good_qty - before.held_qty) * tolerance).quantize(Decimal("0.001")), ZERO)
+    free = max(((before.good_qty - before.rejected_qty - before.held_qty) * tolerance).quantize(Decimal("0.001")), ZERO)
     requested = request.good_qty + request.scrap_qty + request.rework_qty
     if operation.confirmed_qty + requested <= free:
         return
@@ -520,11 +521,7 @@ def _record_locked(request: InspectionRequest, actor: Any) -> InspectionOutcome:
         )
     operation = WorkOrderOperation.objects.filter(work_order=work_order, sequence=request.operation).first()
     if operation is None:
-        raise DomainError(
-            "unknown_operation",
-            _("Work order %(number)s has no operation %(sequence)s.") % {"number": work_order.number, "sequence": request.operation},
-            fields={"operation": str(request.operation)},
-        )
+        raise unknown_operation(number=work_order.number, sequence=request.operation)
     characteristic = OrderCharacteristic.objects.filter(operation=operation, code=request.characteristic).first()
     if characteristic is None:
         raise DomainError(
@@ -554,6 +551,9 @@ def _record_locked(request: InspectionRequest, actor: Any) -> InspectionOutcome:
             "lot": request.lot, "client_id": str(request.client_id), "held_qty": str(result.quantity) if not passed else "0",
         },
     )
+    rework_reinspected(result=result, actor=actor, actor_label=request.inspector_badge)
+    if not passed:
+        nonconformance_open_for_result(result=result, actor=actor, actor_label=request.inspector_badge)
     return InspectionOutcome(result, created=True)
 
 

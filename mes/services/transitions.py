@@ -87,6 +87,24 @@ def _check(action: str, current: str, what: str) -> Action:
     return rule
 
 
+def quality_hold_refusal(*, work_order: WorkOrder, operation: WorkOrderOperation | None = None, doing: str) -> DomainError:
+    """The 409 ``quality_hold`` of something a hold on ``work_order`` (or its ``operation``) stops."""
+    if operation is not None:
+        what = _("Operation %(sequence)04d of %(number)s") % {"sequence": operation.sequence, "number": work_order.number}
+    else:
+        what = _("Work order %(number)s") % {"number": work_order.number}
+    return DomainError(
+        "quality_hold",
+        _("%(what)s is on quality hold: %(doing)s waits until quality releases the hold.") % {"what": what, "doing": doing},
+        kind=ErrorKind.CONFLICT,
+        fields={"operation": str(operation.sequence)} if operation is not None else {"work_order": work_order.number},
+    )
+
+
+#: What a quality hold on the order stops of its moves.
+HELD_ACTIONS = {"release": gettext_lazy("releasing"), "close": gettext_lazy("closing")}
+
+
 def _columns(model: type, alias: str) -> str:
     return ", ".join(f"{alias}.{field.column}" for field in model._meta.concrete_fields)
 
@@ -145,6 +163,14 @@ def unknown_work_order(*, number: str) -> DomainError:
     )
 
 
+def unknown_operation(*, number: str, sequence: int) -> DomainError:
+    return DomainError(
+        "unknown_operation",
+        _("Work order %(number)s has no operation %(sequence)s.") % {"number": number, "sequence": sequence},
+        fields={"operation": str(sequence)},
+    )
+
+
 def _set_status(
     obj: WorkOrder | WorkOrderOperation,
     *,
@@ -161,6 +187,8 @@ def _set_status(
         else _("operation %(sequence)04d of %(number)s") % {"sequence": obj.sequence, "number": work_order.number}
     )
     rule = _check(action, obj.status, what)
+    if isinstance(obj, WorkOrder) and obj.on_quality_hold and action in HELD_ACTIONS:
+        raise quality_hold_refusal(work_order=work_order, doing=str(HELD_ACTIONS[action]))
     before = obj.status
     obj.status = rule.target
     update_fields = ["status"]

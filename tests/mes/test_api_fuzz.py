@@ -28,8 +28,10 @@ from schemathesis.core.failures import FailureGroup
 from erp_sync.models import OutboxMessage
 from erp_sync.services import erp_connection_upsert
 from mes.services.accounts import api_token_create
-from mes.services.master_data import equipment_upsert, lot_upsert
+from mes.services.holds import HoldRequest, hold_place
+from mes.services.master_data import equipment_upsert, lot_upsert, reason_code_upsert
 from mes.services.material_issues import MaterialIssueRequest, material_issue
+from mes.services.nonconformances import NonconformanceRequest, nonconformance_open
 from shopfloor.andon.services import AndonRequest, andon_raise
 from tests.helpers import confirm
 
@@ -84,6 +86,9 @@ def known(transactional_db, plant, released_order) -> dict[str, Any]:
         request=MaterialIssueRequest(client_id=uuid.uuid4(), work_order="WO-1001", operation=10, item="TUBE-20", lot="T-1", quantity=Decimal("2"))
     ).movement
     call = andon_raise(request=AndonRequest(kind="help", severity="low", work_center="WC-CUT")).call
+    reason_code_upsert(code="DEF-CRACK", kind="defect", name="Crack")
+    nonconformance = nonconformance_open(request=NonconformanceRequest("WO-1001", 10, Decimal(1), "DEF-CRACK"))
+    hold = hold_place(request=HoldRequest(lot="T-1", reason="fuzz"))
     keys = {
         "items": "FRAME-100", "boms": "FRAME-100", "routings": "FRAME-100", "work-orders": "WO-1001",
         "work-centers": "WC-CUT", "equipment": "PRESS-1", "employees": "B-1001", "reason-codes": "SCRAP-01",
@@ -94,6 +99,7 @@ def known(transactional_db, plant, released_order) -> dict[str, Any]:
             "name": "sap-cn", "code": "PRESS-1", "number": "WO-1001", "sequence": 10,
             "confirmation_id": str(confirmation.uuid), "message_id": OutboxMessage.objects.order_by("pk").first().pk, "drift_id": 1,
             "item_code": "TUBE-20", "lot_code": "T-1", "movement_id": str(movement.uuid), "call_id": str(call.uuid), "characteristic": "LEN",
+            "hold_id": hold.pk, "nonconformance_id": nonconformance.pk,
         },
     }
 

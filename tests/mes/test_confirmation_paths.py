@@ -28,6 +28,7 @@ from mes.services.confirmations import (
     operation_confirm,
     operation_confirm_many,
 )
+from mes.services.holds import HoldRequest, hold_place
 from mes.services.work_orders import work_order_transition
 from tests.conftest import ORDER
 from tests.factories import ItemFactory, RoutingFactory, WorkOrderFactory
@@ -98,6 +99,16 @@ def behind_a_failed_inspection() -> None:
     )
 
 
+def order_on_hold() -> None:
+    released()
+    hold_place(request=HoldRequest(work_order=ORDER, reason="suspect weld wire"))
+
+
+def operation_on_hold() -> None:
+    released()
+    hold_place(request=HoldRequest(work_order=ORDER, operation=10, reason="gauge out of calibration"))
+
+
 def client_id_used() -> None:
     released()
     confirm(client_id=USED_CLIENT_ID, good_qty=1)
@@ -144,6 +155,8 @@ CASES = {
     "inactive-badge": Case(confirmations.operator_known_and_active, "unknown_operator", 422, {"good_qty": 1, "operator_badge": "B-9999"}),
     "planned-order": Case(confirmations.work_order_released, "work_order_not_released", 409, {"good_qty": 1}, given=lambda: None),
     "unknown-operation": Case(confirmations.operation_known, "unknown_operation", 422, {"operation": 99, "good_qty": 1}),
+    "held-order": Case(confirmations.not_on_quality_hold, "quality_hold", 409, {"good_qty": 1}, given=order_on_hold),
+    "held-operation": Case(confirmations.not_on_quality_hold, "quality_hold", 409, {"good_qty": 1}, given=operation_on_hold),
     "paused-order": Case(confirmations.operation_not_on_hold, "operation_on_hold", 409, {"good_qty": 1}, given=paused),
     "completed-operation": Case(confirmations.operation_open, "operation_not_open", 409, {"good_qty": 1}, given=first_operation_completed),
     "cancelled-order": Case(confirmations.operation_open, "operation_not_open", 409, {"good_qty": 1}, given=cancelled),

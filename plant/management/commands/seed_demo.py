@@ -238,6 +238,10 @@ REASON_CODES = [
     ("PAU-02", "pause", "等待物料 Waiting for material"),
     ("DT-01", "downtime", "设备故障 Machine breakdown"),
     ("DT-02", "downtime", "换模 Tool change"),
+    # Defect codes name what a nonconformance found; a scrap or rework disposition is booked with them.
+    ("DEF-01", "defect", "尺寸超差 Dimension out of tolerance"),
+    ("DEF-02", "defect", "表面划伤 Surface scratch"),
+    ("DEF-03", "defect", "焊缝裂纹 Weld crack"),
 ]
 # Every demo work center works three shifts round the clock, every day (its planned time for OEE),
 # so whenever someone tries the demo a shift is running and the board and OEE pages have numbers.
@@ -270,7 +274,10 @@ def demo_machine_mapping(unit_id: int) -> dict:
     }
 # SAP's VarianceReasonCode has 4 characters: the demo's SAP connection maps our codes to the
 # plant's SAP customizing, as a real connection must.
-SAP_REASON_CODES = {"SCR-01": "S001", "SCR-02": "S002", "SCR-03": "S003", "RWK-01": "R001", "RWK-02": "R002"}
+SAP_REASON_CODES = {
+    "SCR-01": "S001", "SCR-02": "S002", "SCR-03": "S003", "RWK-01": "R001", "RWK-02": "R002",
+    "DEF-01": "D001", "DEF-02": "D002", "DEF-03": "D003",
+}
 SCRAP_REASONS = ["SCR-01", "SCR-02", "SCR-03"]
 REWORK_REASONS = ["RWK-01", "RWK-02"]
 
