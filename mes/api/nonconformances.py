@@ -41,7 +41,7 @@ class HoldSerializer(StrictSerializer):
     reason = serializers.CharField(**_REASON)
 
 
-class ReasonSerializer(StrictSerializer):
+class HoldReleaseSerializer(StrictSerializer):
     reason = serializers.CharField(**_REASON)
 
 
@@ -103,12 +103,12 @@ class HoldReleaseView(InboundWriteView):
     @extend_schema(
         tags=["holds"], summary="Release a quality hold, saying why",
         description="409 `hold_not_active` for a hold already released; 404 `unknown_hold`. A lot gets back the status it had before it was held.",
-        request=ReasonSerializer,
+        request=HoldReleaseSerializer,
         examples=[OpenApiExample("Checked and cleared", request_only=True, value={"reason": "wire batch tested good"})],
         responses={200: dict, **ERRORS},
     )
     def post(self, request: Request, hold_id: int) -> Response:
-        data = validated(ReasonSerializer, request.data)
+        data = validated(HoldReleaseSerializer, request.data)
         hold = hold_release(hold_id=check_number("id", hold_id), reason=data["reason"], actor=request.user)
         return Response(hold_json(hold_get(hold_id=hold.pk)))
 
@@ -117,6 +117,7 @@ class NonconformanceListView(InboundWriteView):
     capabilities = {"GET": "api.read", "POST": "nonconformance.open"}
 
     @extend_schema(
+        operation_id="nonconformances_list",
         tags=["nonconformances"], summary="Nonconformances, newest first (at most 500), by state and work order",
         parameters=[OpenApiParameter("state", str, enum=Nonconformance.State.values), OpenApiParameter("work_order", str)],
         responses={200: dict, **ERRORS},
@@ -148,7 +149,7 @@ class NonconformanceListView(InboundWriteView):
 class NonconformanceDetailView(ApiView):
     capabilities = {"GET": "api.read"}
 
-    @extend_schema(tags=["nonconformances"], summary="One nonconformance with its dispositions", responses={200: dict, **ERRORS})
+    @extend_schema(operation_id="nonconformances_read", tags=["nonconformances"], summary="One nonconformance with its dispositions", responses={200: dict, **ERRORS})
     def get(self, request: Request, nonconformance_id: int) -> Response:
         return Response(nonconformance_json(nonconformance_get(nonconformance_id=check_number("id", nonconformance_id))))
 
