@@ -17,6 +17,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -266,3 +267,23 @@ def machine_info(database_url: str) -> dict[str, str]:
 
 def verdict(passed: bool) -> str:
     return "PASS" if passed else "FAIL"
+
+def in_process_footer(*, database_url: str, busy_before: float, passed: bool) -> int:
+    """The closing lines of a bench that runs in this process: the machine's load and make, the verdict; its exit status."""
+    print(f"  other work on the machine: {busy_before:.0%} busy before measuring, {machine_busy_now():.0%} after; "
+          f"load average {os.getloadavg()[0]:.1f}")
+    info = machine_info(database_url)
+    print(f"  machine: {info['nproc']} cores, {info['cpu']}, {info['memory']}; PostgreSQL {info['postgresql']}; "
+          f"Python {info['python']}, Django {info['django']}; revision {info['revision']}")
+    print(f"  overall: {verdict(passed)}")
+    return 0 if passed else 1
+
+
+def in_process_cleanup(*, args: Any, database_url: str) -> None:
+    """Close this process's connections to the bench database, then drop it (unless ``--keep-db``)."""
+    if "django.db" in sys.modules and os.environ.get("DATABASE_URL") == database_url:
+        from django.db import connections
+
+        connections.close_all()
+    if not args.keep_db:
+        database_drop(args.server, args.database)

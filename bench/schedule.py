@@ -36,9 +36,8 @@ sys.path.insert(0, str(ROOT))  # run as a script: bench/ is on the path, the pro
 
 from bench.common import (
     database_create,
-    database_drop,
-    machine_busy_now,
-    machine_info,
+    in_process_cleanup,
+    in_process_footer,
     migrate,
     percentile,
     verdict,
@@ -180,20 +179,9 @@ def main() -> int:
         print(f"    scheduler alone (pure): p50 {percentile(core_s, 0.5):.2f} s; load per day alone: p50 {percentile(load_s, 0.5):.2f} s")
         print(f"  a release's capacity check (load + schedule with the order in): p50 {percentile(check_s, 0.5):.2f} s")
         print(f"  placed {placed:,} operations ({len(result.unscheduled)} beyond the horizon); {late} orders late")
-        print(f"  other work on the machine: {busy_before:.0%} busy before measuring, {machine_busy_now():.0%} after; "
-              f"load average {os.getloadavg()[0]:.1f}")
-        info = machine_info(database_url)
-        print(f"  machine: {info['nproc']} cores, {info['cpu']}, {info['memory']}; PostgreSQL {info['postgresql']}; "
-              f"Python {info['python']}, Django {info['django']}; revision {info['revision']}")
-        print(f"  overall: {verdict(passed)}")
-        return 0 if passed else 1
+        return in_process_footer(database_url=database_url, busy_before=busy_before, passed=passed)
     finally:
-        if "django.db" in sys.modules and os.environ.get("DATABASE_URL") == database_url:
-            from django.db import connections
-
-            connections.close_all()
-        if not args.keep_db:
-            database_drop(args.server, args.database)
+        in_process_cleanup(args=args, database_url=database_url)
 
 
 if __name__ == "__main__":

@@ -38,9 +38,8 @@ sys.path.insert(0, str(ROOT))  # run as a script: bench/ is on the path, the pro
 
 from bench.common import (
     database_create,
-    database_drop,
-    machine_busy_now,
-    machine_info,
+    in_process_cleanup,
+    in_process_footer,
     migrate,
     percentile,
     process_cpu_seconds,
@@ -299,20 +298,9 @@ def main() -> int:
             print(f"    recursive query alone: p50 {percentile(walk_ms, 0.5):.1f} ms, p95 {percentile(walk_ms, 0.95):.1f} ms, CPU {cpu[1]:.1f} ms")
             print(f"    ORM, one level at a time (same edges: {same}): p50 {percentile(orm_ms, 0.5):.1f} ms, "
                   f"p95 {percentile(orm_ms, 0.95):.1f} ms, CPU {cpu[2]:.1f} ms")
-        print(f"  other work on the machine: {busy_before:.0%} busy before measuring, {machine_busy_now():.0%} after; "
-              f"load average {os.getloadavg()[0]:.1f}")
-        info = machine_info(database_url)
-        print(f"  machine: {info['nproc']} cores, {info['cpu']}, {info['memory']}; PostgreSQL {info['postgresql']}; "
-              f"Python {info['python']}, Django {info['django']}; revision {info['revision']}")
-        print(f"  overall: {verdict(passed)}")
-        return 0 if passed else 1
+        return in_process_footer(database_url=database_url, busy_before=busy_before, passed=passed)
     finally:
-        if "django.db" in sys.modules and os.environ.get("DATABASE_URL") == database_url:
-            from django.db import connections
-
-            connections.close_all()
-        if not args.keep_db:
-            database_drop(args.server, args.database)
+        in_process_cleanup(args=args, database_url=database_url)
 
 
 if __name__ == "__main__":
