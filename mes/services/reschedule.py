@@ -41,14 +41,22 @@ def reschedule_after_commit() -> None:
 
 
 def reschedule_enqueue() -> None:
-    """Queue the task unless one already waits; a broker that is down costs one warning, not the request."""
-    if not cache.add(RESCHEDULE_QUEUED_FLAG, 1, timeout=int(RESCHEDULE_DELAY_SECONDS * 30)):
+    """Queue the task unless one already waits. A shared cache or a broker that is down (Redis, for
+    both, in a scaled-out plant) costs one warning, never the request that committed."""
+    try:
+        if not cache.add(RESCHEDULE_QUEUED_FLAG, 1, timeout=int(RESCHEDULE_DELAY_SECONDS * 30)):
+            return
+    except Exception as error:  # the cache backend's own errors (redis.ConnectionError, …)
+        logger.warning("Could not reach the shared cache to queue a rescheduling (%s); the periodic run will reschedule.", error)
         return
     try:
         current_app.send_task(RESCHEDULE_TASK, countdown=RESCHEDULE_DELAY_SECONDS, retry=False)
     except OperationalError as error:
-        cache.delete(RESCHEDULE_QUEUED_FLAG)
         logger.warning("Could not queue a rescheduling (%s); the periodic run will reschedule.", error)
+        try:
+            cache.delete(RESCHEDULE_QUEUED_FLAG)
+        except Exception:  # the flag expires by itself
+            logger.warning("Could not clear the rescheduling flag; it expires by itself.")
 
 
 def reschedule_flag_clear() -> None:
