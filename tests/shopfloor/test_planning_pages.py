@@ -105,6 +105,10 @@ def test_the_gantt_shows_one_chart_per_line(scenario, client):  # noqa: F811
     assert sorted(gantt_bars(svg)) == ["WO-1/20", "WO-2/20", "WO-3/20"]
     assert float(gantt_bars(svg)["WO-1/20"]["y"]) == 28  # WC-B is the only row now
 
+    for url in ("/planning/gantt/", "/planning/load/"):
+        unknown = person.get(url, {"line": "NO-SUCH-LINE"})
+        assert unknown.status_code == 200 and "No work center to show." in unknown.content.decode()
+
 
 def load_days(svg: ET.Element) -> dict[str, tuple]:
     days = {}
