@@ -106,6 +106,7 @@ def _station_context(station: Station) -> dict[str, Any]:
                 "andon": reverse("station-api-andon"),
                 "issue": reverse("station-api-issue"),
                 "issue_approve": reverse("station-api-issue-approve"),
+                "inspection": reverse("station-api-inspection"),
                 "traveler": reverse("station-traveler", args=["__NUMBER__"]),
             },
         },
@@ -410,6 +411,67 @@ def api_downtime(request: HttpRequest) -> JsonResponse:
         station=request.station, state_id=data["state"], reason_code=data["reason_code"], operator_badge=data["operator_badge"]
     )
     return JsonResponse({"state": state.pk, "equipment": state.equipment.code, "reason_code": data["reason_code"]})
+
+
+# --- inspections at the station: VAL:<number>, PASS, FAIL:<defect code> ------------------------
+
+
+def _inspection_message(recorded: services.StationInspection) -> str:
+    """The sentence the operator reads: passed, or what failing means now (the NCR, the hold, who decides)."""
+    result, nonconformance = recorded.outcome.result, recorded.nonconformance
+    characteristic = result.characteristic
+    what = {
+        "code": characteristic.code, "name": characteristic.name, "sample": result.sample_no,
+        "value": f"{result.value.normalize():f}" if result.value is not None else "", "unit": characteristic.unit.code if characteristic.unit_id else "",
+    }
+    if result.passed:
+        if result.value is not None:
+            return _("%(code)s (%(name)s) sample %(sample)s: %(value)s %(unit)s is within the limits; passed.") % what
+        return _("%(code)s (%(name)s) sample %(sample)s: passed.") % what
+    if result.value is not None:
+        limits = {
+            "lower": f"{characteristic.lower_limit.normalize():f}" if characteristic.lower_limit is not None else "–",
+            "upper": f"{characteristic.upper_limit.normalize():f}" if characteristic.upper_limit is not None else "–",
+        }
+        failed = _("%(code)s (%(name)s) sample %(sample)s: %(value)s %(unit)s is outside the limits %(lower)s – %(upper)s.") % (what | limits)
+    else:
+        failed = _("%(code)s (%(name)s) sample %(sample)s: failed.") % what
+    ncr = _("Nonconformance NCR %(id)s is opened.") % {"id": nonconformance.pk} if nonconformance is not None else ""
+    return " ".join(
+        part for part in (failed, ncr, _("The piece is on hold: set it aside and mark it; quality decides (scrap, rework or use as is)."))
+        if part
+    )
+
+
+@require_POST
+@station_api
+def api_inspection(request: HttpRequest) -> JsonResponse:
+    station = request.station
+    data = _body(request, shapes.InspectionSerializer)
+    services.station_operator_check(station=station, badge=data["operator_badge"], token=data.get("operator_token", ""))
+    recorded = services.station_inspection_record(
+        station=station, client_id=data["client_id"], work_order=data["work_order"], operation=data["operation"],
+        characteristic=data["characteristic"], value=data["value"], passed=data["passed"], defect_code=data["defect_code"],
+        operator_badge=data["operator_badge"],
+    )
+    result, nonconformance = recorded.outcome.result, recorded.nonconformance
+    return JsonResponse(
+        {
+            "created": recorded.outcome.created,
+            "result": {
+                "id": str(result.uuid), "client_id": str(result.client_id), "characteristic": result.characteristic.code,
+                "sample_no": result.sample_no, "value": f"{result.value.normalize():f}" if result.value is not None else None,
+                "passed": result.passed,
+            },
+            "nonconformance": (
+                {"id": nonconformance.pk, "state": nonconformance.state, "defect_code": nonconformance.defect_code.code if nonconformance.defect_code_id else None}
+                if nonconformance is not None else None
+            ),
+            "message": _inspection_message(recorded),
+            "operation": selectors.station_operation(station=station, number=data["work_order"], sequence=data["operation"]),
+        },
+        status=201 if recorded.outcome.created else 200,
+    )
 
 
 # --- material issues at the station --------------------------------------------------------
