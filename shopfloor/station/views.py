@@ -267,6 +267,13 @@ def _body(request: HttpRequest, shape: type) -> dict[str, Any]:
     return dict(serializer.validated_data)
 
 
+def _operator_body(request: HttpRequest, shape: type) -> dict[str, Any]:
+    """The body of an operator's request, once the operator's badge (and token) is checked at this station."""
+    data = _body(request, shape)
+    services.station_operator_check(station=request.station, badge=data["operator_badge"], token=data.get("operator_token", ""))
+    return data
+
+
 def station_api(view):
     """A JSON endpoint of the station: station credential required, refusals as JSON, never a 500."""
 
@@ -304,8 +311,7 @@ def api_operation(request: HttpRequest) -> JsonResponse:
 @station_api
 def api_report(request: HttpRequest) -> JsonResponse:
     station = request.station
-    data = _body(request, shapes.ReportSerializer)
-    services.station_operator_check(station=station, badge=data["operator_badge"], token=data.get("operator_token", ""))
+    data = _operator_body(request, shapes.ReportSerializer)
     confirmation_request = ConfirmationRequest(
         client_id=data["client_id"], work_order=data["work_order"], operation=data["operation"],
         good_qty=data["good_qty"], scrap_qty=data["scrap_qty"], rework_qty=data["rework_qty"],
@@ -393,8 +399,7 @@ def api_clock_off(request: HttpRequest) -> JsonResponse:
 @require_POST
 @station_api
 def api_andon(request: HttpRequest) -> JsonResponse:
-    data = _body(request, shapes.AndonSerializer)
-    services.station_operator_check(station=request.station, badge=data["operator_badge"], token=data.get("operator_token", ""))
+    data = _operator_body(request, shapes.AndonSerializer)
     result = services.station_andon(
         station=request.station, badge=data["operator_badge"], kind=data["kind"], severity=data["severity"],
         client_id=data["client_id"], work_order=data["work_order"],
@@ -405,8 +410,7 @@ def api_andon(request: HttpRequest) -> JsonResponse:
 @require_POST
 @station_api
 def api_downtime(request: HttpRequest) -> JsonResponse:
-    data = _body(request, shapes.DowntimeSerializer)
-    services.station_operator_check(station=request.station, badge=data["operator_badge"], token=data.get("operator_token", ""))
+    data = _operator_body(request, shapes.DowntimeSerializer)
     state = services.station_downtime_reason(
         station=request.station, state_id=data["state"], reason_code=data["reason_code"], operator_badge=data["operator_badge"]
     )
@@ -447,8 +451,7 @@ def _inspection_message(recorded: services.StationInspection) -> str:
 @station_api
 def api_inspection(request: HttpRequest) -> JsonResponse:
     station = request.station
-    data = _body(request, shapes.InspectionSerializer)
-    services.station_operator_check(station=station, badge=data["operator_badge"], token=data.get("operator_token", ""))
+    data = _operator_body(request, shapes.InspectionSerializer)
     recorded = services.station_inspection_record(
         station=station, client_id=data["client_id"], work_order=data["work_order"], operation=data["operation"],
         characteristic=data["characteristic"], value=data["value"], passed=data["passed"], defect_code=data["defect_code"],
@@ -504,8 +507,7 @@ def _issue_answer(result: MaterialIssueResult) -> JsonResponse:
 @require_POST
 @station_api
 def api_issue(request: HttpRequest) -> JsonResponse:
-    data = _body(request, shapes.IssueSerializer)
-    services.station_operator_check(station=request.station, badge=data["operator_badge"], token=data.get("operator_token", ""))
+    data = _operator_body(request, shapes.IssueSerializer)
     result = services.station_material_issue(
         station=request.station, client_id=data["client_id"], work_order=data["work_order"], operation=data["operation"],
         item=data["item"], lot=data["lot"], quantity=data["quantity"], operator_badge=data["operator_badge"],
