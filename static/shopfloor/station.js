@@ -799,9 +799,11 @@ function currentInspection() {
 /** Whether a measurement is asked for now, so what is typed is a measured value: due now, picked, or the first piece. */
 function measuring() {
   const row = currentInspection();
-  if (!row || row.kind !== "measured" || !row.sample_no || !state.operator) return false;
+  if (!row || row.kind !== "measured" || !state.operator) return false;
+  if (row.code === state.inspectionTarget) return true; // picked: a sample beyond the plan is welcome too
+  if (!row.sample_no) return false;
   const good = Number(state.operation.good || 0);
-  return row.due_now || row.code === state.inspectionTarget || (row.due_at_good !== null && Number(row.due_at_good) <= good + 1);
+  return row.due_now || (row.due_at_good !== null && Number(row.due_at_good) <= good + 1);
 }
 
 function specText(row) {
@@ -826,7 +828,7 @@ function renderInspection(operation) {
   const current = currentInspection();
   panel.dataset.due = current && current.due_now ? "true" : "false";
   $("inspection-prompt").textContent = current ? promptText(current) : t("inspection_all_passed");
-  $("inspection-form").hidden = !(current && current.kind === "measured" && current.sample_no);
+  $("inspection-form").hidden = !(current && current.kind === "measured" && (current.sample_no || current.code === state.inspectionTarget));
   $("inspection-list").replaceChildren(
     ...rows.map((row) => {
       const item = document.createElement("li");

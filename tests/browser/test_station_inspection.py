@@ -27,11 +27,15 @@ PLAN = [
 ]  # fmt: skip
 
 
-def test_due_prompt_gauge_value_report_out_of_limit_ncr_and_fail_with_a_defect(browser, live_server, planned_order):
+def plan_released() -> None:
     UnitOfMeasureFactory(code="MM")
     ReasonCodeFactory(code="DEF-DENT", kind=ReasonCode.Kind.DEFECT, name="Dent")
     inspection_plan_set(item_code=ITEM, sequence=10, characteristics=PLAN)
     work_order_transition(number=ORDER, action="release")
+
+
+def test_due_prompt_gauge_value_report_out_of_limit_ncr_and_fail_with_a_defect(browser, live_server, planned_order):
+    plan_released()
     context, page = at_operation(browser, live_server)
     try:
         # The prompt, before anything is refused: the first piece's length, its limits and unit, sample 1.
@@ -68,6 +72,16 @@ def test_due_prompt_gauge_value_report_out_of_limit_ncr_and_fail_with_a_defect(b
         color = page.evaluate("getComputedStyle(document.getElementById('message')).color")
         assert re.fullmatch(r"rgb\(1[0-9]{2}, 0, 22\)", color), color
 
+        # Tapping a characteristic picks it; the keypad types into the value field and its Enter records it.
+        page.click("#inspection-list button[data-inspect='LEN']")
+        expect(page.locator("#inspection-form")).to_be_visible()
+        for key in ("1", "0", "0", ".", "4"):
+            page.click(f"button[data-key='{key}']")
+        expect(page.locator("#inspection-value")).to_have_value("100.4")
+        page.click("button[data-key='enter']")
+        expect(message).to_contain_text("LEN (Length) sample 2: 100.4 MM is within the limits; passed.")
+        expect(message).to_have_attribute("data-kind", "ok")
+
         # A report past the visual check's sample is refused and offers the check; FAIL:<code> records it.
         scan(page, "QTY:3")
         scan(page, "ACT:REPORT")
@@ -81,5 +95,20 @@ def test_due_prompt_gauge_value_report_out_of_limit_ncr_and_fail_with_a_defect(b
         assert failed.defect_code.code == "DEF-DENT"
         expect(message).to_contain_text(f"NCR {failed.pk}")
         assert Confirmation.objects.count() == 1
+    finally:
+        context.close()
+
+
+def test_a_chinese_station_prompts_the_check_and_answers_a_failure_in_chinese(browser, live_server, planned_order):
+    plan_released()
+    context, page = at_operation(browser, live_server, locale="zh-CN")
+    try:
+        expect(page.locator("#inspection-prompt")).to_contain_text("下一次检验：LEN Length，样本 1。")
+        expect(page.locator("#inspection-prompt")).to_contain_text("公差 99.5 – 100.5 MM")
+        scan(page, "99")
+        message = page.locator("#message")
+        expect(message).to_have_attribute("data-kind", "refused")
+        expect(message).to_contain_text(f"已开立不合格品报告 NCR {Nonconformance.objects.get().pk}。")
+        expect(message).to_contain_text("由质量部门决定")
     finally:
         context.close()
