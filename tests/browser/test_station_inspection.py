@@ -13,7 +13,9 @@ from playwright.sync_api import expect
 from mes.models import Confirmation, InspectionResult, Nonconformance, ReasonCode
 from mes.services.quality import inspection_plan_set
 from mes.services.work_orders import work_order_transition
+from tests.browser.conftest import screenshot
 from tests.browser.test_station import at_operation, scan
+from tests.browser.test_station_layout import WIDTHS, layout_problems
 from tests.conftest import ITEM, ORDER
 from tests.factories import ReasonCodeFactory, UnitOfMeasureFactory
 
@@ -105,10 +107,18 @@ def test_a_chinese_station_prompts_the_check_and_answers_a_failure_in_chinese(br
     try:
         expect(page.locator("#inspection-prompt")).to_contain_text("下一次检验：LEN Length，样本 1。")
         expect(page.locator("#inspection-prompt")).to_contain_text("公差 99.5 – 100.5 MM")
+        for width, height in WIDTHS:  # the panel fits from a phone to a wall, every control a finger's size
+            page.set_viewport_size({"width": width, "height": height})
+            problems = layout_problems(page)
+            assert problems["scrollWidth"] <= problems["innerWidth"], (width, problems)
+            assert problems["outside"] == [] and problems["small"] == [], (width, problems)
+            if width == 1280:
+                screenshot(page, "station-inspection-zh-1280.png")
         scan(page, "99")
         message = page.locator("#message")
         expect(message).to_have_attribute("data-kind", "refused")
         expect(message).to_contain_text(f"已开立不合格品报告 NCR {Nonconformance.objects.get().pk}。")
         expect(message).to_contain_text("由质量部门决定")
+        screenshot(page, "station-inspection-failed-zh.png")
     finally:
         context.close()
