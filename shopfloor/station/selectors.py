@@ -74,7 +74,8 @@ def operation_summary(*, work_order: WorkOrder, operation: WorkOrderOperation, o
 
 
 def station_operation(*, station: Station, number: str, sequence: int) -> dict[str, Any]:
-    """The operation ``WO:<number>/<sequence>`` opens at this station, or why it cannot (three queries)."""
+    """The operation ``WO:<number>/<sequence>`` opens at this station, or why it cannot (four queries; a few
+    more for an operation with an inspection plan)."""
     work_order = WorkOrder.objects.select_related("item__unit").filter(number=number).first()
     if work_order is None:
         raise DomainError(
