@@ -8,6 +8,7 @@ place that spells each code, so what the sheets print and what the station parse
     QTY:<n>  SCRAP:<n>  REWORK:<n>       good, scrap and rework quantity
     RC:<reason code>                     set a reason
     ACT:START|PAUSE|REPORT|FINISH|LOGOUT an action
+    VAL:<value>  PASS  FAIL:<defect code> an inspection result (measured value, pass, fail)
 
 The traveler's header barcode holds the bare order number (the ERP's key), not a station code.
 """
@@ -55,6 +56,17 @@ def rework_code(quantity: int) -> str:
 
 def reason_code(code: str) -> str:
     return f"RC:{code}"
+
+
+PASS = "PASS"
+
+
+def value_code(value: str) -> str:
+    return f"VAL:{value}"
+
+
+def fail_code(defect_code: str) -> str:
+    return f"FAIL:{defect_code}"
 
 
 def action_code(action: str) -> str:

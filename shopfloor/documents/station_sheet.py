@@ -1,7 +1,8 @@
 """The station sheet: the barcodes an operator scans besides the traveler's, pinned at the station.
 
-Actions (ACT:…), quantity shortcuts (QTY:…, SCRAP:1, REWORK:1) and every reason code (RC:…)
-grouped by kind, each a Code 128 with its caption above and its exact text below.
+Actions (ACT:…), quantity shortcuts (QTY:…, SCRAP:1, REWORK:1), inspection results (PASS and each
+defect code as FAIL:…) and every other reason code (RC:…) grouped by kind, each a Code 128 with its
+caption above and its exact text below.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from reportlab.platypus import CondPageBreak, Flowable, Spacer, Table
 from mes.models import ReasonCode, WorkCenter
 from shopfloor.documents.barcodes import (
     ACTIONS,
+    PASS,
     action_code,
+    fail_code,
     quantity_code,
     reason_code,
     rework_code,
@@ -134,16 +137,36 @@ def _render(work_center: WorkCenter | None, reason_codes: list[ReasonCode]) -> b
         CondPageBreak(60 * mm),  # a heading never ends a page alone
         HeavyText(_("Quantities"), size=12, space_before=5 * mm, space_after=1.5 * mm),
         _grid(quantities, columns=4),
-        CondPageBreak(50 * mm),
-        HeavyText(_("Reason codes"), size=12, space_before=5 * mm),
     ]
-    flowables.extend(_reason_code_groups(reason_codes))
+    flowables.extend(_inspection_codes([code for code in reason_codes if code.kind == ReasonCode.Kind.DEFECT]))
+    flowables += [CondPageBreak(50 * mm), HeavyText(_("Reason codes"), size=12, space_before=5 * mm)]
+    flowables.extend(_reason_code_groups([code for code in reason_codes if code.kind != ReasonCode.Kind.DEFECT]))
     return render(
         flowables,
         title=f"{title} {station}",
         running_header=f"{title}  {station}",
         footer_center=work_center.code if work_center else "",
     )
+
+
+def _inspection_codes(defect_codes: list[ReasonCode]) -> list[Flowable]:
+    """PASS, and each defect code as FAIL:<code>, for the inspection the station asks for."""
+    blocks = [
+        BarcodeBlock(PASS, caption=_("Inspection passed"), caption_lines=1, caption_size=11, heavy_caption=True, width=_cell_width(3), bar_height=12 * mm)
+    ] + [
+        BarcodeBlock(fail_code(code.code), caption=_("Failed: %(name)s") % {"name": code.name}, caption_lines=2, caption_size=9.5,
+                     width=_cell_width(3), bar_height=11 * mm)
+        for code in defect_codes
+    ]
+    return [
+        CondPageBreak(50 * mm),
+        HeavyText(_("Inspection"), size=12, space_before=5 * mm, space_after=1.5 * mm),
+        paragraph(
+            _("A measured value: type it (or let the gauge type it) and press Enter, or scan VAL:<value>. A pass/fail check: PASS, or FAIL with the defect."),
+            paragraph_style("hint", size=9, color=MUTED, label=True),
+        ),
+        _grid(blocks, columns=3),
+    ]
 
 
 def _reason_code_groups(reason_codes: list[ReasonCode]) -> list[Flowable]:

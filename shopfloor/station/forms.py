@@ -60,6 +60,24 @@ class IssueSerializer(OperationSerializer):
     quantity = serializers.DecimalField(**QUANTITY, required=False, allow_null=True, default=None)
 
 
+class InspectionSerializer(OperationSerializer):
+    """A result entered at the station: VAL:<number> (a measured value), PASS, or FAIL:<defect code>."""
+
+    client_id = serializers.UUIDField()
+    characteristic = serializers.CharField(**KEY)
+    value = serializers.DecimalField(max_digits=18, decimal_places=6, required=False, allow_null=True, default=None)
+    passed = serializers.BooleanField(required=False, allow_null=True, default=None)
+    defect_code = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs):
+        if attrs["value"] is None and attrs["passed"] is None:
+            raise serializers.ValidationError({"value": [_("Send a measured value (VAL:) or a pass/fail (PASS, FAIL:<defect code>).")]})
+        if attrs["defect_code"].strip() and attrs["passed"] is not False:
+            raise serializers.ValidationError({"defect_code": [_("A defect code goes with a failed check (FAIL:<defect code>) only.")]})
+        attrs["defect_code"] = attrs["defect_code"].strip()
+        return attrs
+
+
 class IssueApprovalSerializer(StrictSerializer):
     issue = serializers.UUIDField()
     badge = serializers.CharField(**KEY)

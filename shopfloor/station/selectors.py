@@ -13,8 +13,9 @@ from django.utils.translation import gettext as _
 
 from common.errors import DomainError, ErrorKind
 from erp_sync.outbox import sync_label, sync_states
-from mes.models import Confirmation, Equipment, ReasonCode, Status, WorkOrder, WorkOrderOperation
+from mes.models import Confirmation, Equipment, OrderCharacteristic, ReasonCode, Status, WorkOrder, WorkOrderOperation
 from mes.services.confirmations import operation_available, operation_check_work_center, plain
+from mes.services.quality import characteristic_states, next_sample
 from mes.services.labor import labor_clocked_on
 from shopfloor.models import EquipmentAssignment, Station
 from shopfloor.selectors import downtime_awaiting_reason
@@ -73,7 +74,8 @@ def operation_summary(*, work_order: WorkOrder, operation: WorkOrderOperation, o
 
 
 def station_operation(*, station: Station, number: str, sequence: int) -> dict[str, Any]:
-    """The operation ``WO:<number>/<sequence>`` opens at this station, or why it cannot (three queries)."""
+    """The operation ``WO:<number>/<sequence>`` opens at this station, or why it cannot (four queries; a few
+    more for an operation with an inspection plan)."""
     work_order = WorkOrder.objects.select_related("item__unit").filter(number=number).first()
     if work_order is None:
         raise DomainError(
@@ -101,8 +103,48 @@ def station_operation(*, station: Station, number: str, sequence: int) -> dict[s
             kind=ErrorKind.CONFLICT,
         )
     return operation_summary(work_order=work_order, operation=operation, operations=operations) | {
-        "clocked_on": station_clocked_on(operation_id=operation.pk)
+        "clocked_on": station_clocked_on(operation_id=operation.pk),
+        "inspections": station_inspections(operation=operation),
     }
+
+
+def _limit(value: Decimal | None) -> str | None:
+    return None if value is None else plain(quantity=value)
+
+
+def station_inspections(*, operation: WorkOrderOperation) -> list[dict[str, Any]]:
+    """What the operation's inspection plan asks for next, per characteristic, so the station prompts it
+    before a report is refused with ``inspection_due``: the characteristic, nominal and limits, unit, the
+    sample due next and whether the next report of good needs it now (``due_now``). The one due now comes
+    first. No query for an operation without a plan; two (a third per optional characteristic) with one."""
+    characteristics = list(OrderCharacteristic.objects.filter(operation_id=operation.pk).select_related("unit").order_by("position"))
+    if not characteristics:
+        return []
+    states, reports = characteristic_states(operation_id=operation.pk)
+    by_id = {state.id: (state, reports) for state in states}
+    rows = []
+    for characteristic in characteristics:
+        if characteristic.pk in by_id:
+            state, count = by_id[characteristic.pk]
+        else:  # an optional characteristic: not among the gate's states
+            (state,), count = characteristic_states(operation_id=operation.pk, characteristic_id=characteristic.pk)
+        sample, due_at, due_now, why = next_sample(state=state, good=operation.good_qty, reports=count)
+        rows.append({
+            "code": characteristic.code,
+            "name": characteristic.name,
+            "kind": characteristic.kind,
+            "nominal": _limit(characteristic.nominal),
+            "lower_limit": _limit(characteristic.lower_limit),
+            "upper_limit": _limit(characteristic.upper_limit),
+            "unit": characteristic.unit.code if characteristic.unit_id else "",
+            "mandatory": characteristic.mandatory,
+            "sample_no": sample or None,
+            "due_at_good": _limit(due_at),
+            "due_now": bool(sample) and due_now,
+            "reason": why,
+        })
+    rows.sort(key=lambda row: (not (row["due_now"] and row["mandatory"]), not row["due_now"], row["sample_no"] is None))
+    return rows
 
 
 def station_clocked_on(*, operation_id: int) -> list[dict[str, str]]:

@@ -25,12 +25,14 @@ from common.errors import DomainError, ErrorKind
 from common.roles import may
 from mes.models import Employee, Equipment, ReasonCode, Status, WorkCenter, WorkOrderOperation
 from mes.models import Lot as StockLot
-from mes.models import MaterialMovement
+from mes.models import MaterialMovement, Nonconformance
 from mes.selectors.material_issues import component_remaining, material_issue_get
 from mes.services.audit import event_record
 from mes.services.confirmations import ConfirmationRequest, ConfirmationResult, operation_confirm
 from mes.services.material_issues import MaterialIssueRequest, MaterialIssueResult, material_issue, material_issue_approve
 from mes.services.labor import labor_clock_off, labor_clock_on
+from mes.services.nonconformances import defect_code_find, nonconformance_key
+from mes.services.quality import InspectionOutcome, InspectionRequest, inspection_record
 from mes.services.transitions import operation_transition_locked, work_order_transition_locked
 from shopfloor.andon.services import AndonRequest, AndonResult, andon_raise
 from shopfloor.models import ConsumedLot, EquipmentState, PinTryCount, Station, StationLink
@@ -42,6 +44,7 @@ from shopfloor.services import (
     operation_stop_on_equipment,
 )
 from shopfloor.station.access import new_secret, operator_token_valid
+from shopfloor.station import selectors
 from shopfloor.station.selectors import check_work_center, station_machine, station_machines
 
 logger = logging.getLogger(__name__)
@@ -559,3 +562,37 @@ def station_andon(*, station: Station, badge: str, kind: str, severity: str, cli
         ),
         actor_label=label,
     )
+
+
+@dataclass
+class StationInspection:
+    outcome: InspectionOutcome
+    nonconformance: Nonconformance | None
+
+
+def station_inspection_record(
+    *, station: Station, client_id: uuid.UUID, work_order: str, operation: int, characteristic: str,
+    value: Decimal | None, passed: bool | None, defect_code: str, operator_badge: str,
+) -> StationInspection:
+    """A result entered at the station (VAL:, PASS, FAIL:<defect code> or the keypad), recorded through
+    ``inspection_record`` with the operator as inspector. A failing result opens its NCR there; the
+    defect code the operator scanned is written on it (audited). Nothing is written when anything is refused."""
+    selectors.station_operation(station=station, number=work_order, sequence=operation)  # this station's open operation
+    defect = defect_code_find(code=defect_code) if defect_code else None
+    with transaction.atomic():
+        outcome = inspection_record(
+            request=InspectionRequest(
+                client_id=client_id, work_order=work_order, operation=operation, characteristic=characteristic,
+                value=value, passed=passed, inspector_badge=operator_badge,
+            )
+        )
+        result = outcome.result
+        nonconformance = None if result.passed else Nonconformance.objects.filter(inspection_result=result).select_related("defect_code").first()
+        if nonconformance is not None and defect is not None and nonconformance.defect_code_id is None:
+            nonconformance.defect_code = defect
+            nonconformance.save(update_fields=["defect_code"])
+            event_record(
+                object_type="nonconformance", object_key=nonconformance_key(nonconformance), action="defect_code", actor_label=operator_badge,
+                work_order=result.work_order, before={"defect_code": None}, after={"defect_code": defect.code, "station": station.name},
+            )
+    return StationInspection(outcome, nonconformance)

@@ -20,6 +20,7 @@ urlpatterns = [
     path("api/clock-off", views.api_clock_off, name="station-api-clock-off"),
     path("api/andon", views.api_andon, name="station-api-andon"),
     path("api/downtime", views.api_downtime, name="station-api-downtime"),
+    path("api/inspection", views.api_inspection, name="station-api-inspection"),
     path("api/issue", views.api_issue, name="station-api-issue"),
     path("api/issue/approve", views.api_issue_approve, name="station-api-issue-approve"),
 ]

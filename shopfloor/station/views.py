@@ -106,6 +106,7 @@ def _station_context(station: Station) -> dict[str, Any]:
                 "andon": reverse("station-api-andon"),
                 "issue": reverse("station-api-issue"),
                 "issue_approve": reverse("station-api-issue-approve"),
+                "inspection": reverse("station-api-inspection"),
                 "traveler": reverse("station-traveler", args=["__NUMBER__"]),
             },
         },
@@ -266,6 +267,13 @@ def _body(request: HttpRequest, shape: type) -> dict[str, Any]:
     return dict(serializer.validated_data)
 
 
+def _operator_body(request: HttpRequest, shape: type) -> dict[str, Any]:
+    """The body of an operator's request, once the operator's badge (and token) is checked at this station."""
+    data = _body(request, shape)
+    services.station_operator_check(station=request.station, badge=data["operator_badge"], token=data.get("operator_token", ""))
+    return data
+
+
 def station_api(view):
     """A JSON endpoint of the station: station credential required, refusals as JSON, never a 500."""
 
@@ -303,8 +311,7 @@ def api_operation(request: HttpRequest) -> JsonResponse:
 @station_api
 def api_report(request: HttpRequest) -> JsonResponse:
     station = request.station
-    data = _body(request, shapes.ReportSerializer)
-    services.station_operator_check(station=station, badge=data["operator_badge"], token=data.get("operator_token", ""))
+    data = _operator_body(request, shapes.ReportSerializer)
     confirmation_request = ConfirmationRequest(
         client_id=data["client_id"], work_order=data["work_order"], operation=data["operation"],
         good_qty=data["good_qty"], scrap_qty=data["scrap_qty"], rework_qty=data["rework_qty"],
@@ -392,8 +399,7 @@ def api_clock_off(request: HttpRequest) -> JsonResponse:
 @require_POST
 @station_api
 def api_andon(request: HttpRequest) -> JsonResponse:
-    data = _body(request, shapes.AndonSerializer)
-    services.station_operator_check(station=request.station, badge=data["operator_badge"], token=data.get("operator_token", ""))
+    data = _operator_body(request, shapes.AndonSerializer)
     result = services.station_andon(
         station=request.station, badge=data["operator_badge"], kind=data["kind"], severity=data["severity"],
         client_id=data["client_id"], work_order=data["work_order"],
@@ -404,12 +410,71 @@ def api_andon(request: HttpRequest) -> JsonResponse:
 @require_POST
 @station_api
 def api_downtime(request: HttpRequest) -> JsonResponse:
-    data = _body(request, shapes.DowntimeSerializer)
-    services.station_operator_check(station=request.station, badge=data["operator_badge"], token=data.get("operator_token", ""))
+    data = _operator_body(request, shapes.DowntimeSerializer)
     state = services.station_downtime_reason(
         station=request.station, state_id=data["state"], reason_code=data["reason_code"], operator_badge=data["operator_badge"]
     )
     return JsonResponse({"state": state.pk, "equipment": state.equipment.code, "reason_code": data["reason_code"]})
+
+
+# --- inspections at the station: VAL:<number>, PASS, FAIL:<defect code> ------------------------
+
+
+def _inspection_message(recorded: services.StationInspection) -> str:
+    """The sentence the operator reads: passed, or what failing means now (the NCR, the hold, who decides)."""
+    result, nonconformance = recorded.outcome.result, recorded.nonconformance
+    characteristic = result.characteristic
+    what = {
+        "code": characteristic.code, "name": characteristic.name, "sample": result.sample_no,
+        "value": f"{result.value.normalize():f}" if result.value is not None else "", "unit": characteristic.unit.code if characteristic.unit_id else "",
+    }
+    if result.passed:
+        if result.value is not None:
+            return _("%(code)s (%(name)s) sample %(sample)s: %(value)s %(unit)s is within the limits; passed.") % what
+        return _("%(code)s (%(name)s) sample %(sample)s: passed.") % what
+    if result.value is not None:
+        limits = {
+            "lower": f"{characteristic.lower_limit.normalize():f}" if characteristic.lower_limit is not None else "–",
+            "upper": f"{characteristic.upper_limit.normalize():f}" if characteristic.upper_limit is not None else "–",
+        }
+        failed = _("%(code)s (%(name)s) sample %(sample)s: %(value)s %(unit)s is outside the limits %(lower)s – %(upper)s.") % (what | limits)
+    else:
+        failed = _("%(code)s (%(name)s) sample %(sample)s: failed.") % what
+    ncr = _("Nonconformance NCR %(id)s is opened.") % {"id": nonconformance.pk} if nonconformance is not None else ""
+    return " ".join(
+        part for part in (failed, ncr, _("The piece is on hold: set it aside and mark it; quality decides (scrap, rework or use as is)."))
+        if part
+    )
+
+
+@require_POST
+@station_api
+def api_inspection(request: HttpRequest) -> JsonResponse:
+    station = request.station
+    data = _operator_body(request, shapes.InspectionSerializer)
+    recorded = services.station_inspection_record(
+        station=station, client_id=data["client_id"], work_order=data["work_order"], operation=data["operation"],
+        characteristic=data["characteristic"], value=data["value"], passed=data["passed"], defect_code=data["defect_code"],
+        operator_badge=data["operator_badge"],
+    )
+    result, nonconformance = recorded.outcome.result, recorded.nonconformance
+    return JsonResponse(
+        {
+            "created": recorded.outcome.created,
+            "result": {
+                "id": str(result.uuid), "client_id": str(result.client_id), "characteristic": result.characteristic.code,
+                "sample_no": result.sample_no, "value": f"{result.value.normalize():f}" if result.value is not None else None,
+                "passed": result.passed,
+            },
+            "nonconformance": (
+                {"id": nonconformance.pk, "state": nonconformance.state, "defect_code": nonconformance.defect_code.code if nonconformance.defect_code_id else None}
+                if nonconformance is not None else None
+            ),
+            "message": _inspection_message(recorded),
+            "operation": selectors.station_operation(station=station, number=data["work_order"], sequence=data["operation"]),
+        },
+        status=201 if recorded.outcome.created else 200,
+    )
 
 
 # --- material issues at the station --------------------------------------------------------
@@ -442,8 +507,7 @@ def _issue_answer(result: MaterialIssueResult) -> JsonResponse:
 @require_POST
 @station_api
 def api_issue(request: HttpRequest) -> JsonResponse:
-    data = _body(request, shapes.IssueSerializer)
-    services.station_operator_check(station=request.station, badge=data["operator_badge"], token=data.get("operator_token", ""))
+    data = _operator_body(request, shapes.IssueSerializer)
     result = services.station_material_issue(
         station=request.station, client_id=data["client_id"], work_order=data["work_order"], operation=data["operation"],
         item=data["item"], lot=data["lot"], quantity=data["quantity"], operator_badge=data["operator_badge"],

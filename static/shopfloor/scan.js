@@ -5,6 +5,7 @@
 //   RC:<reason code>   LOT:<lot>   GS1 with AI (10) lot and (01) GTIN   ACT:<action>
 //   LOT:<item>:<lot>[:<quantity>]  (issue that lot to the open operation)
 //   ANDON:<kind>[:<severity>]  (call for help: equipment, material, quality, maintenance, help)
+//   VAL:<number>  PASS  FAIL:<defect code>  (an inspection result: a measured value, a pass, a fail)
 //
 // parseScan returns {kind: ...} or {kind: "error", code, params}; the station turns error codes
 // into messages in the operator's language.
@@ -15,6 +16,8 @@ export const ANDON_SEVERITIES = ["low", "medium", "high", "critical"];
 
 const GS = "\u001d";
 const QUANTITY = /^(\d{1,11})(?:[.,](\d{1,3}))?$/;
+// A measured value as a gauge or a person types it: signed, up to six decimals, comma or point.
+const MEASURE = /^([+-]?)(\d{1,12})(?:[.,](\d{1,6}))?$/;
 const MAX_KEY = 64;
 // AIM symbology identifiers a scanner may be set to send first: GS1-128, DataMatrix, QR, DataBar.
 const SYMBOLOGY = /^\](C1|d2|Q3|e0|J1)/;
@@ -35,6 +38,16 @@ export function normalQuantity(text) {
   const whole = match[1].replace(/^0+(?=\d)/, "");
   const fraction = (match[2] || "").replace(/0+$/, "");
   return fraction ? `${whole}.${fraction}` : whole;
+}
+
+/** A measured value in plain decimal notation ("-0.50" → "-0.5"), or null. */
+export function normalValue(text) {
+  const match = MEASURE.exec(String(text ?? "").trim());
+  if (!match) return null;
+  const whole = match[2].replace(/^0+(?=\d)/, "");
+  const fraction = (match[3] || "").replace(/0+$/, "");
+  const number = fraction ? `${whole}.${fraction}` : whole;
+  return match[1] === "-" && /[1-9]/.test(number) ? `-${number}` : number;
 }
 
 function hasControl(text) {
@@ -128,6 +141,13 @@ function parseValue(prefix, value, actions) {
       if (!ANDON_KINDS.includes(kind) || !ANDON_SEVERITIES.includes(severity)) return error("bad_andon", { code: `ANDON:${value}` });
       return { kind: "andon", andonKind: kind, severity };
     }
+    case "VAL": {
+      const measured = normalValue(value);
+      if (measured === null) return error("bad_value", { code: `VAL:${value}` });
+      return { kind: "inspection", value: measured };
+    }
+    case "FAIL":
+      return { kind: "inspection", passed: false, defect: value };
     case "ACT": {
       const action = value.toUpperCase();
       if (!actions.includes(action)) return error("unknown_action", { code: `ACT:${value}` });
@@ -161,11 +181,13 @@ export function parseScan(raw, { actions = ACTIONS } = {}) {
   if (!text) return error("empty");
   if (looksLikeGs1(text)) return parseGs1(text);
   if (hasControl(text)) return error("unreadable");
+  if (text.toUpperCase() === "PASS") return { kind: "inspection", passed: true };
+  if (text.toUpperCase() === "FAIL") return error("empty_value", { code: "FAIL:" });
   const colon = text.indexOf(":");
   if (colon > 0) {
     const prefix = text.slice(0, colon).toUpperCase();
     const value = text.slice(colon + 1).trim();
-    if (["EMP", "WO", "QTY", "SCRAP", "REWORK", "RC", "LOT", "ACT", "ANDON"].includes(prefix)) {
+    if (["EMP", "WO", "QTY", "SCRAP", "REWORK", "RC", "LOT", "ACT", "ANDON", "VAL", "FAIL"].includes(prefix)) {
       if (!value) return error("empty_value", { code: text });
       // An issue names the item and the lot (and perhaps a quantity): two keys' room.
       if (value.length > (prefix === "LOT" ? 2 * MAX_KEY + 16 : MAX_KEY + 5)) return error("too_long", { code: `${text.slice(0, 30)}…` });

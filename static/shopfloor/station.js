@@ -3,7 +3,7 @@
 // lost connection only delays them; the server's idempotency on client_id makes a
 // resend harmless. Every sentence comes translated from the page (#station-text).
 
-import { ANDON_KINDS, parseScan } from "./scan.js";
+import { ANDON_KINDS, normalValue, parseScan } from "./scan.js";
 import { Store } from "./store.js";
 
 const config = JSON.parse(document.getElementById("station-config").textContent);
@@ -14,7 +14,7 @@ const REQUEST_TIMEOUT_MS = 10000;
 const RETRY_EVERY_MS = 10000;
 const REMEMBERED_OPERATIONS = 30;
 
-const state = { operator: null, operation: null, values: emptyValues(), pinFor: null };
+const state = { operator: null, operation: null, values: emptyValues(), pinFor: null, inspectionTarget: null };
 const outcomes = new Map(); // client_id → {sent} | {refused}, for the report the operator just made
 let store;
 let flushing = null;
@@ -73,6 +73,7 @@ function say(kind, message, offers = []) {
       button.textContent = offer.label;
       if (offer.scan) button.dataset.scan = offer.scan;
       if (offer.key) button.dataset.key = offer.key;
+      if (offer.inspect) button.dataset.inspect = offer.inspect;
       return button;
     }),
   );
@@ -88,8 +89,14 @@ function say(kind, message, offers = []) {
 const ok = (message) => say("ok", message);
 const refuse = (message, offers) => say("refused", message, offers);
 
+/** The field what is typed lands in: the measured value's while a measurement is asked for, else the scan field. */
+function entryField() {
+  return measuring() ? $("inspection-value") : scan;
+}
+
 function focusScan() {
-  if (document.activeElement !== scan) scan.focus({ preventScroll: true });
+  const field = entryField();
+  if (document.activeElement !== field) field.focus({ preventScroll: true });
 }
 
 // --- the server ---------------------------------------------------------------------------
@@ -192,6 +199,7 @@ function render() {
   };
   for (const [id, text] of Object.entries(figures)) $(id).textContent = text;
   renderClockedOn(operation);
+  renderInspection(operation);
   $("operation-card").dataset.offline = operation && operation.offline ? "true" : "false";
   markQueue();
   for (const anchor of document.querySelectorAll("a[data-traveler]")) {
@@ -370,6 +378,7 @@ async function openOperation(number, sequence) {
   if (result.error) return refuse(result.error.message);
   state.operation = result.data;
   state.values = emptyValues();
+  state.inspectionTarget = null;
   await rememberOperation(result.data);
   await saveState();
   render();
@@ -517,6 +526,7 @@ async function report(final) {
   const quantity = quantityText(good, scrap, rework);
   if (outcome && outcome.refused) {
     await renderQueues();
+    if (outcome.refused.code === "inspection_due") return offerInspection(outcome.refused);
     return refuse(outcome.refused.message); // the entered values stay, to correct
   }
   state.values = emptyValues();
@@ -647,6 +657,8 @@ async function handleScan(raw, origin = {}) {
       return act(parsed.action);
     case "andon":
       return raiseAndon(parsed.andonKind, parsed.severity);
+    case "inspection":
+      return recordInspection(parsed);
     default:
       return refuse(t("error.unknown_code", { code: raw }));
   }
@@ -676,24 +688,36 @@ document.addEventListener("click", (event) => {
   const button = event.target.closest("button");
   if (!button) return;
   const { scan: code, key, ack, state: promptState } = button.dataset;
-  if (code) enqueue(code, { promptState });
-  else if (key === "enter") $("scan-form").requestSubmit();
-  else if (key === "back") scan.value = scan.value.slice(0, -1);
+  const field = entryField();
+  if (button.dataset.inspect) selectInspection(button.dataset.inspect);
+  else if (code) enqueue(code, { promptState });
+  else if (key === "enter") (field === scan ? $("scan-form") : $("inspection-form")).requestSubmit();
+  else if (key === "back") field.value = field.value.slice(0, -1);
   else if (key === "clear") {
-    scan.value = "";
+    field.value = "";
     enqueue(clearEntry);
   }
   else if (key in KEYPAD_FIELDS) {
-    const raw = scan.value.trim();
-    scan.value = "";
+    const raw = field.value.trim();
+    field.value = "";
     enqueue(`${KEYPAD_FIELDS[key]}:${raw}`);
   } else if (key === "keyboard") scan.inputMode = scan.inputMode === "none" ? "text" : "none";
-  else if (key) scan.value += key;
+  else if (key === "sign") field.value = field.value.startsWith("-") ? field.value.slice(1) : `-${field.value}`;
+  else if (key) field.value += key;
   else if (ack) store.delete("refused", ack).then(renderQueues);
   focusScan();
 });
 
 scan.addEventListener("blur", () => setTimeout(focusScan, 0));
+$("inspection-value").addEventListener("blur", () => setTimeout(focusScan, 0));
+// What a gauge (or a person) types into the value field, then Enter: a measured value; anything else is a scan as usual.
+$("inspection-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const field = $("inspection-value");
+  const raw = field.value.trim();
+  field.value = "";
+  enqueue(normalValue(raw) !== null ? `VAL:${raw}` : raw);
+});
 document.addEventListener("visibilitychange", focusScan);
 document.body.addEventListener("htmx:afterSwap", () => {
   markQueue();
@@ -752,4 +776,142 @@ function showOutputLabels(output) {
     anchor.textContent = codes[index];
     links.append(anchor, " ");
   });
+}
+
+// --- inspections: what is due next, and VAL:<number>, PASS, FAIL:<defect code> or a typed value ---
+
+function inspections() {
+  return state.operation && Array.isArray(state.operation.inspections) ? state.operation.inspections : [];
+}
+
+/** The characteristic the station asks for: the one picked (by a tap or a refusal), else the first due now, else the next. */
+function currentInspection() {
+  const rows = inspections();
+  return (
+    rows.find((row) => row.code === state.inspectionTarget) ||
+    rows.find((row) => row.due_now && row.mandatory) ||
+    rows.find((row) => row.due_now) ||
+    rows.find((row) => row.sample_no && row.mandatory) ||
+    null
+  );
+}
+
+/** Whether a measurement is asked for now, so what is typed is a measured value: due now, picked, or the first piece. */
+function measuring() {
+  const row = currentInspection();
+  if (!row || row.kind !== "measured" || !state.operator) return false;
+  if (row.code === state.inspectionTarget) return true; // picked: a sample beyond the plan is welcome too
+  if (!row.sample_no) return false;
+  const good = Number(state.operation.good || 0);
+  return row.due_now || (row.due_at_good !== null && Number(row.due_at_good) <= good + 1);
+}
+
+function specText(row) {
+  if (row.kind !== "measured") return "";
+  return t("inspection_spec", { nominal: row.nominal ?? "–", lower: row.lower_limit ?? "–", upper: row.upper_limit ?? "–", unit: row.unit || "" });
+}
+
+function promptText(row) {
+  const what = { code: row.code, name: row.name, sample: row.sample_no };
+  const how = row.kind === "measured" ? t("inspection_measured_how") : t("inspection_attribute_how");
+  return [t(row.due_now ? "inspection_due_now" : "inspection_next", what), specText(row), `(${row.reason})`, how].filter(Boolean).join(" ");
+}
+
+function renderInspection(operation) {
+  const rows = operation && Array.isArray(operation.inspections) ? operation.inspections : [];
+  const panel = $("inspection");
+  panel.hidden = rows.length === 0;
+  if (!rows.length) {
+    $("inspection-last").hidden = true;
+    return;
+  }
+  const current = currentInspection();
+  panel.dataset.due = current && current.due_now ? "true" : "false";
+  $("inspection-prompt").textContent = current ? promptText(current) : t("inspection_all_passed");
+  $("inspection-form").hidden = !(current && current.kind === "measured" && (current.sample_no || current.code === state.inspectionTarget));
+  $("inspection-list").replaceChildren(
+    ...rows.map((row) => {
+      const item = document.createElement("li");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.dataset.inspect = row.code;
+      button.dataset.due = row.due_now ? "true" : "false";
+      if (current && row.code === current.code) button.setAttribute("aria-current", "true");
+      const status = document.createElement("span");
+      status.className = "state";
+      status.textContent = row.due_now ? t("inspection_state_due") : row.sample_no ? t("inspection_state_next", { sample: row.sample_no }) : t("inspection_state_done");
+      button.append(`${row.code} ${row.name} `, status, specText(row) ? ` · ${specText(row)}` : "");
+      item.append(button);
+      return item;
+    }),
+  );
+}
+
+function selectInspection(code) {
+  const row = inspections().find((candidate) => candidate.code === code);
+  if (!row) return;
+  state.inspectionTarget = code;
+  render();
+  say("info", t("inspection_selected", { code: row.code, name: row.name }), row.kind === "measured" ? [] : attributeOffers());
+}
+
+function attributeOffers() {
+  const defects = Object.entries(config.reasons).filter(([, reason]) => reason.kind === "defect");
+  return [
+    { label: t("offer_pass"), scan: "PASS" },
+    ...defects.slice(0, OFFERED_REASONS).map(([code, reason]) => ({ label: `${t("offer_fail")} ${code} ${reason.name}`, scan: `FAIL:${code}` })),
+  ];
+}
+
+/** A report refused for a due inspection: say so, and offer that check at once. */
+function offerInspection(error) {
+  const code = error.fields && error.fields.characteristic;
+  const row = inspections().find((candidate) => candidate.code === code);
+  if (!row) return refuse(error.message);
+  state.inspectionTarget = code;
+  render();
+  const offers = row.kind === "measured" ? [{ label: t("offer_measure", { code }), inspect: code }] : attributeOffers();
+  refuse(`${error.message} ${promptText(row)}`, offers);
+  focusScan();
+  return undefined;
+}
+
+async function recordInspection(parsed) {
+  if (!state.operation) return refuse(t("scan_operation_first"));
+  const rows = inspections();
+  if (!rows.length) return refuse(t("inspection_none"));
+  const kind = parsed.value !== undefined ? "measured" : "attribute";
+  const current = currentInspection();
+  const target =
+    (current && current.kind === kind ? current : null) ||
+    rows.find((row) => row.kind === kind && row.due_now) ||
+    rows.find((row) => row.kind === kind && row.sample_no) ||
+    rows.find((row) => row.kind === kind);
+  if (!target) return refuse(t(kind === "measured" ? "inspection_no_measured" : "inspection_no_attribute"));
+  const body = { client_id: uuid4(), work_order: state.operation.work_order, operation: state.operation.sequence, characteristic: target.code, ...operatorFields() };
+  if (kind === "measured") body.value = parsed.value;
+  else {
+    body.passed = parsed.passed;
+    if (parsed.defect) body.defect_code = parsed.defect;
+  }
+  const result = await call("POST", config.urls.inspection, body);
+  if (result.network) {
+    setOnline(false);
+    return refuse(t("offline_needed"));
+  }
+  setOnline(true);
+  if (result.error) return refuse(result.error.message);
+  const { data } = result;
+  state.inspectionTarget = null;
+  state.operation = data.operation;
+  await rememberOperation(data.operation);
+  await saveState();
+  render();
+  const last = $("inspection-last");
+  last.hidden = false;
+  last.dataset.passed = data.result.passed ? "true" : "false";
+  last.dataset.ncr = data.nonconformance ? String(data.nonconformance.id) : "";
+  last.textContent = data.message;
+  refreshPanels();
+  return say(data.result.passed ? "ok" : "refused", data.message);
 }

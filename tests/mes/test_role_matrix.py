@@ -176,6 +176,7 @@ ACTIONS: list[Action] = [
     Action("station-api-issue-approve", "POST", (STATION,), data={}),
     Action("station-api-clock-off", "POST", (STATION,), data={}),
     Action("station-api-andon", "POST", (STATION,), data={}),
+    Action("station-api-inspection", "POST", (STATION,), data={}),
     # --- the API -----------------------------------------------------------------------------
     *_resource("items", "FRAME-100"),
     *_resource("work-centers", "WC-CUT"),
