@@ -13,7 +13,7 @@ from drf_spectacular.views import (
 
 from erp_sync import api as erp_sync_api
 from erp_sync import views as erp_sync_views
-from mes.views import planning
+from mes.views import planning, quality
 from plant.views import board, errors, home, trace
 from shopfloor import machine_pages
 from shopfloor.andon import views as andon_views
@@ -39,6 +39,9 @@ urlpatterns = [
     path("unassigned-production/", machine_pages.unassigned_production_page, name="unassigned-production"),
     path("planning/", planning.work_order_list_page, name="planning"),
     path("planning/orders/<str:number>/", planning.work_order_page, name="planning-order"),
+    path("quality/", quality.quality_page, name="quality"),
+    path("quality/ncr/<int:nonconformance_id>/", quality.nonconformance_page, name="quality-ncr"),
+    path("quality/spc/<str:item_code>/<int:sequence>/<str:characteristic>/", quality.spc_page, name="quality-spc"),
     path("planning/orders/<str:number>/traveler.pdf", documents.traveler, {"way_in": documents.PLANNING}, name="planning-traveler"),
     path("board/", board.board_page, name="board"),
     path("trace/", trace.trace_page, name="trace"),

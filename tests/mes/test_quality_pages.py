@@ -1,0 +1,169 @@
+"""The quality pages: who may open them, the open NCRs and holds with their filters, an NCR's page
+with its disposition form (the same service as the API, refusals in words) and history, the SPC page
+with its chart and the numbers written out, and the inspections on the order page."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+
+from erp_sync.models import OutboxMessage
+from mes.models import Confirmation, Event, Nonconformance, NonconformanceDisposition, ReasonCode
+from mes.services.holds import HoldRequest, hold_place
+from mes.services.quality import InspectionRequest, inspection_plan_set, inspection_record
+from mes.services.work_orders import work_order_transition
+from tests.conftest import ITEM, ORDER
+from tests.factories import ReasonCodeFactory, UnitOfMeasureFactory
+from tests.helpers import confirm, signed_in
+
+pytestmark = pytest.mark.django_db
+
+MORTGAGE = [310, 288, 297, 298, 307, 303, 294, 297, 308, 306, 294, 299, 297, 299, 314, 295, 293, 306, 301, 304]
+
+
+@pytest.fixture
+def failed(plant, planned_order):
+    """WO-1001 released with a measured COST (280–320 CNY) on operation 10 (not gating), 10 good
+    there, the textbook's 20 values recorded, then one failing value (340): NCR open on 1 piece."""
+    UnitOfMeasureFactory(code="CNY")
+    characteristic = {"code": "COST", "name": "Cost", "kind": "measured", "nominal": "300", "lower_limit": "280", "upper_limit": "320",
+                      "unit": "CNY", "sampling": {"rule": "per_report"}, "mandatory": False}
+    inspection_plan_set(item_code=ITEM, sequence=10, characteristics=[characteristic])
+    work_order_transition(number=ORDER, action="release")
+    confirm(good_qty=10, final=True)
+    ReasonCodeFactory(code="DEF-CRACK", kind=ReasonCode.Kind.DEFECT, name="Crack")
+    for number, value in enumerate(MORTGAGE, start=1):
+        inspection_record(request=InspectionRequest(client_id=uuid.uuid4(), work_order=ORDER, operation=10, characteristic="COST",
+                                                    value=Decimal(value), sample_no=number))
+    inspection_record(request=InspectionRequest(client_id=uuid.uuid4(), work_order=ORDER, operation=10, characteristic="COST",
+                                                value=Decimal(340), sample_no=21))
+    return Nonconformance.objects.get()
+
+
+@pytest.mark.parametrize("role", ["quality", "supervisor", "planner", "admin"])
+def test_the_reading_roles_open_the_quality_pages_from_the_menu(failed, role):
+    client = signed_in(Client(), role)
+
+    home = client.get("/planning/" if role != "quality" else "/board/").content.decode()
+    listed = client.get("/quality/")
+    ncr = client.get(f"/quality/ncr/{failed.pk}/")
+    chart = client.get("/quality/spc/FRAME-100/10/COST/")
+
+    assert '<a href="/quality/">Quality</a>' in home
+    assert (listed.status_code, ncr.status_code, chart.status_code) == (200, 200, 200)
+    assert f'<a href="/quality/ncr/{failed.pk}/">NCR {failed.pk}</a>' in listed.content.decode()
+    assert ('class="disposition"' in ncr.content.decode()) is (role in {"quality", "admin"})
+
+
+@pytest.mark.parametrize("role", ["operator", "integration"])
+def test_other_roles_may_not_open_them_nor_see_them_in_the_menu(failed, role):
+    client = signed_in(Client(), role)
+
+    assert client.get("/quality/").status_code == 403
+    assert client.get(f"/quality/ncr/{failed.pk}/").status_code == 403
+    assert client.get("/quality/spc/FRAME-100/10/COST/").status_code == 403
+    assert 'href="/quality/"' not in client.get("/trace/").content.decode()
+
+
+def test_the_list_filters_by_line_item_and_age(failed, plant):
+    plant["centers"]["WC-CUT"].line = "L1"
+    plant["centers"]["WC-CUT"].save(update_fields=["line"])
+    hold_place(request=HoldRequest(work_order=ORDER, reason="suspect wire"))
+    client = signed_in(Client(), "quality")
+
+    def shown(query: str) -> tuple[list[str], list[str]]:
+        body = client.get(f"/quality/?{query}").content.decode()
+        return re.findall(r'data-ncr="(\d+)"', body), re.findall(r'data-hold="(\d+)"', body)
+
+    assert shown("") == ([str(failed.pk)], [str(failed.work_order.holds.get().pk)])
+    assert shown("line=L1")[0] == [str(failed.pk)] and shown("line=L1")[1]
+    assert shown("item=OTHER") == ([], [])
+    assert shown("older_than=1") == ([], [])
+    assert shown("item=FRAME-100")[0] == [str(failed.pk)]
+
+
+def test_a_quality_user_scraps_the_ncr_through_the_service_and_closes_it(failed):
+    client = signed_in(Client(), "quality")
+    messages_before = OutboxMessage.objects.count()
+
+    answer = client.post(f"/quality/ncr/{failed.pk}/", {"action": "disposition", "disposition": "scrap", "reason": "cannot be saved",
+                                                        "defect_code": "DEF-CRACK"}, follow=True)
+    failed.refresh_from_db()
+    page = answer.content.decode()
+    closed = client.post(f"/quality/ncr/{failed.pk}/", {"action": "close", "reason": "reviewed"}, follow=True).content.decode()
+
+    assert f"Disposition of NCR {failed.pk} recorded." in page
+    assert NonconformanceDisposition.objects.get().disposition == "scrap"
+    assert Confirmation.objects.filter(scrap_qty=1).count() == 1
+    assert OutboxMessage.objects.count() > messages_before  # the scrap goes to the ERP
+    assert f"NCR {failed.pk} closed." in closed and 'data-state="closed"' in closed
+    actions = list(Event.objects.filter(object_type="nonconformance").order_by("id").values_list("action", flat=True))
+    assert actions[-2:] == ["disposition", "close"]
+    assert 'data-action="disposition"' in closed and 'data-action="open"' in closed  # the history
+
+
+def test_a_refused_disposition_is_said_in_words_and_changes_nothing(failed):
+    client = signed_in(Client(), "quality")
+
+    too_many = client.post(f"/quality/ncr/{failed.pk}/", {"action": "disposition", "disposition": "use_as_is", "quantity": "5", "reason": "ok"})
+    no_reason = client.post(f"/quality/ncr/{failed.pk}/", {"action": "disposition", "disposition": "use_as_is", "reason": ""})
+    too_early = client.post(f"/quality/ncr/{failed.pk}/", {"action": "close"})
+
+    assert too_many.status_code == 200 and 'class="outcome refusal" role="alert"' in too_many.content.decode()
+    assert "reason" in no_reason.content.decode().split('role="alert">')[1].split("</p>")[0].lower()
+    assert 'class="outcome refusal" role="alert"' in too_early.content.decode()
+    assert NonconformanceDisposition.objects.count() == 0
+    failed.refresh_from_db()
+    assert failed.state == "open"
+
+
+def test_a_supervisor_may_read_but_not_decide(failed):
+    client = signed_in(Client(), "supervisor")
+
+    answer = client.post(f"/quality/ncr/{failed.pk}/", {"action": "disposition", "disposition": "scrap", "reason": "x"})
+
+    assert answer.status_code == 403 and "may not decide" in answer.content.decode()
+    assert NonconformanceDisposition.objects.count() == 0
+
+
+def test_the_spc_page_draws_the_limits_and_writes_out_the_numbers(failed):
+    body = signed_in(Client(), "quality").get("/quality/spc/FRAME-100/10/COST/").content.decode()
+
+    for kind in ("centre", "ucl", "lcl", "usl", "lsl"):
+        assert f'data-line="{kind}"' in body
+    assert "MR̄ / 1.128" in body and "x̄ + 3σ" in body
+    assert 'data-number="n">21<' in body
+    assert 'class="point violation" data-sample="21"' in body  # 340 is beyond 3 sigma
+    assert '<li data-rule="1">Rule 1: one point beyond 3 sigma from the centre line — samples 21</li>' in body
+
+
+def test_the_spc_page_in_chinese_and_its_refusals(failed):
+    client = signed_in(Client(), "quality")
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "zh-hans"
+
+    body = client.get("/quality/spc/FRAME-100/10/COST/").content.decode()
+    unknown = client.get("/quality/spc/FRAME-100/10/NOPE/")
+    bad_period = client.get("/quality/spc/FRAME-100/10/COST/?from=yesterday")
+
+    assert "手工核对" in body and 'data-line="ucl"' in body
+    assert unknown.status_code == 404 and bad_period.status_code == 400
+
+
+def test_the_ncr_page_links_to_the_spc_chart_and_the_order_page_shows_inspections(failed):
+    ncr = signed_in(Client(), "quality").get(f"/quality/ncr/{failed.pk}/").content.decode()
+    order = signed_in(Client(), "planner").get(f"/planning/orders/{ORDER}/").content.decode()
+
+    assert 'href="/quality/spc/FRAME-100/10/COST/"' in ncr
+    assert '<section class="inspections" data-sequence="10">' in order
+    assert 'href="/quality/spc/FRAME-100/10/COST/"' in order
+    assert order.count('<tr class="passed">') == 20 and order.count('<tr class="failed">') == 1
+
+
+def test_an_unknown_ncr_is_a_404_in_words(plant):
+    answer = signed_in(Client(), "quality").get("/quality/ncr/424242/")
+
+    assert answer.status_code == 404 and "424242" in answer.content.decode()
