@@ -120,5 +120,21 @@ def spc_page(request: HttpRequest, item_code: str, sequence: int, characteristic
         "report": report, "result": result, "charts": spc_charts(report), "constants": _formulas(report),
         "violations": [{"rule": violation.rule, "words": RULES[violation.rule], "sample_nos": violation.sample_nos} for violation in result.violations],
         "from": request.GET.get("from", ""), "to": request.GET.get("to", ""),
+        "cpk_sides": _cpk_sides(report),
     }
     return render(request, "mes/quality/spc.html", context)
+
+
+def _cpk_sides(report) -> list[dict]:
+    """Each side of Cpk written out: (USL − x̄) / 3σ and (x̄ − LSL) / 3σ, for the limits the plan has."""
+    result = report.result
+    if not result.sigma or result.mean is None:
+        return []
+    sides = []
+    if report.upper_limit is not None:
+        sides.append({"text": f"(USL − x̄) / 3σ = ({report.upper_limit:.4f} − {result.mean:.4f}) / (3 × {result.sigma:.4f})",
+                      "value": (report.upper_limit - result.mean) / (3 * result.sigma)})
+    if report.lower_limit is not None:
+        sides.append({"text": f"(x̄ − LSL) / 3σ = ({result.mean:.4f} − {report.lower_limit:.4f}) / (3 × {result.sigma:.4f})",
+                      "value": (result.mean - report.lower_limit) / (3 * result.sigma)})
+    return sides

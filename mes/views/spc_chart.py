@@ -9,7 +9,7 @@ from typing import Any
 
 from mes.selectors.spc import SpcReport
 
-WIDTH, LEFT, RIGHT, TOP, BOTTOM = 720, 56, 70, 12, 24
+WIDTH, LEFT, RIGHT, TOP, BOTTOM = 760, 40, 120, 12, 24
 VALUE_HEIGHT, RANGE_HEIGHT = 260, 150
 
 

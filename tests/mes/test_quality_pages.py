@@ -167,3 +167,12 @@ def test_an_unknown_ncr_is_a_404_in_words(plant):
     answer = signed_in(Client(), "quality").get("/quality/ncr/424242/")
 
     assert answer.status_code == 404 and "424242" in answer.content.decode()
+
+
+def test_the_spc_page_writes_out_each_side_of_cpk(failed):
+    body = signed_in(Client(), "quality").get("/quality/spc/FRAME-100/10/COST/").content.decode()
+    cpk = body.split('data-number="cpk">')[1].split("</dd>")[0]
+
+    assert "(USL − x̄) / 3σ = (320.0000 − 302.3810) / (3 × 8.1560) = 0.720" in cpk
+    assert "(x̄ − LSL) / 3σ = (302.3810 − 280.0000) / (3 × 8.1560) = 0.915" in cpk
+    assert cpk.endswith("Cpk = min = 0.720")
