@@ -103,7 +103,8 @@ def test_a_quality_user_scraps_the_ncr_through_the_service_and_closes_it(failed)
     assert f"NCR {failed.pk} closed." in closed and 'data-state="closed"' in closed
     actions = list(Event.objects.filter(object_type="nonconformance").order_by("id").values_list("action", flat=True))
     assert actions[-2:] == ["disposition", "close"]
-    assert 'data-action="disposition"' in closed and 'data-action="open"' in closed  # the history
+    assert 'data-action="disposition"' in closed and 'data-action="open"' in closed  # the history, in words
+    assert "<td>disposition decided</td>" in closed and "<td>opened</td>" in closed
 
 
 def test_a_refused_disposition_is_said_in_words_and_changes_nothing(failed):
@@ -176,3 +177,10 @@ def test_the_spc_page_writes_out_each_side_of_cpk(failed):
     assert "(USL − x̄) / 3σ = (320.0000 − 302.3810) / (3 × 8.1560) = 0.720" in cpk
     assert "(x̄ − LSL) / 3σ = (302.3810 − 280.0000) / (3 × 8.1560) = 0.915" in cpk
     assert cpk.endswith("Cpk = min = 0.720")
+
+
+def test_the_filters_answer_an_htmx_request_with_the_list_alone(failed):
+    answer = signed_in(Client(), "quality").get("/quality/?item=FRAME-100", HTTP_HX_REQUEST="true").content.decode()
+
+    assert answer.lstrip().startswith('<div id="open-work">') and "<html" not in answer
+    assert f'data-ncr="{failed.pk}"' in answer
