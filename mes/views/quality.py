@@ -21,6 +21,7 @@ from mes.selectors.nonconformances import nonconformance_events, nonconformance_
 from mes.selectors.planning import production_lines
 from mes.selectors.spc import A2, D2, D3, D4, spc_report
 from mes.services.dispositions import DispositionRequest, nonconformance_disposition
+from mes.services.holds import hold_release
 from mes.services.nonconformances import nonconformance_close
 from mes.views.spc_chart import spc_charts
 
@@ -32,14 +33,37 @@ RULES = {
 }
 
 
+def _release_hold(request: HttpRequest) -> str | None:
+    """Release the posted hold as ``POST /api/v1/holds/{id}/release`` does; the refusal in words, or None when done."""
+    reason = request.POST.get("reason", "").strip()
+    hold_id = request.POST.get("hold", "")
+    if not hold_id.isdigit() or len(hold_id) > 12:
+        return _("Choose a hold to release.")
+    if not reason:
+        return _("Give a reason to release hold %(id)s; it is kept in the audit trail.") % {"id": hold_id}
+    try:
+        hold_release(hold_id=int(hold_id), reason=reason[:500], actor=request.user)
+    except DomainError as error:
+        return error.message
+    return None
+
+
 @capability_required("quality.view")
-@require_http_methods(["GET"])
+@require_http_methods(["GET", "POST"])
 def quality_page(request: HttpRequest) -> HttpResponse:
+    refusal = None
+    if request.method == "POST":
+        if not may(request.user, "hold.manage"):  # as the API: a 403, in words
+            return HttpResponse(_("Your role may not release holds."), status=403, content_type="text/plain; charset=utf-8")
+        refusal = _release_hold(request)
+        if refusal is None:
+            flash.success(request, _("Hold %(id)s released.") % {"id": request.POST["hold"]})
+            return redirect(request.get_full_path())
     form = QualityFilterForm(request.GET, lines=production_lines())
     form.is_valid()
     data = getattr(form, "cleaned_data", {})
     work = quality_open_work(line=data.get("line") or "", item=(data.get("item") or "").strip(), older_than_days=data.get("older_than"))
-    context = {"form": form, **work}
+    context = {"form": form, **work, "refusal": refusal, "may_release_holds": may(request.user, "hold.manage")}
     return render(request, "mes/quality/list.html#open-work" if request.htmx else "mes/quality/list.html", context)
 
 

@@ -184,3 +184,30 @@ def test_the_filters_answer_an_htmx_request_with_the_list_alone(failed):
 
     assert answer.lstrip().startswith('<div id="open-work">') and "<html" not in answer
     assert f'data-ncr="{failed.pk}"' in answer
+
+
+def test_a_hold_is_released_from_the_list_with_a_reason_and_refused_without(failed):
+    hold = hold_place(request=HoldRequest(work_order=ORDER, reason="suspect wire"))
+    client = signed_in(Client(), "quality")
+
+    without = client.post("/quality/", {"hold": str(hold.pk), "reason": " "}).content.decode()
+    hold.refresh_from_db()
+    state_after_refusal = hold.state
+    released = client.post("/quality/?item=FRAME-100", {"hold": str(hold.pk), "reason": "wire tested good"}, follow=True).content.decode()
+    again = client.post("/quality/", {"hold": str(hold.pk), "reason": "twice"}).content.decode()
+    hold.refresh_from_db()
+
+    assert "Give a reason to release hold" in without and state_after_refusal == "active"
+    assert f"Hold {hold.pk} released." in released and "No active hold." in released
+    assert (hold.state, hold.release_reason) == ("released", "wire tested good")
+    assert 'class="outcome refusal" role="alert"' in again
+
+
+def test_a_planner_reads_the_holds_but_may_not_release_them(failed):
+    hold = hold_place(request=HoldRequest(work_order=ORDER, reason="suspect wire"))
+    client = signed_in(Client(), "planner")
+
+    assert 'class="release-hold"' not in client.get("/quality/").content.decode()
+    assert client.post("/quality/", {"hold": str(hold.pk), "reason": "x"}).status_code == 403
+    hold.refresh_from_db()
+    assert hold.state == "active"

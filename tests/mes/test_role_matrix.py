@@ -139,6 +139,7 @@ ACTIONS: list[Action] = [
     Action("planning-order", "GET", ("planning.view",), NUMBER),
     Action("planning-traveler", "GET", ("planning.view",), NUMBER),
     Action("quality", "GET", ("quality.view",)),
+    Action("quality", "POST", ("quality.view", "hold.manage"), data={"hold": "999999", "reason": "matrix"}, twin="api-hold-release"),
     Action("quality-ncr", "GET", ("quality.view",), {"nonconformance_id": 999999}),
     Action("quality-ncr", "POST", ("quality.view", "nonconformance.disposition"), {"nonconformance_id": 999999},
            {"action": "disposition", "disposition": "scrap", "reason": "matrix"}, action="disposition", twin="api-nonconformance-disposition"),
