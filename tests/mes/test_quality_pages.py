@@ -211,3 +211,28 @@ def test_a_planner_reads_the_holds_but_may_not_release_them(failed):
     assert client.post("/quality/", {"hold": str(hold.pk), "reason": "x"}).status_code == 403
     hold.refresh_from_db()
     assert hold.state == "active"
+
+
+def _list_queries(client) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get("/quality/").status_code == 200
+    return len(captured.captured_queries)
+
+
+def test_the_list_asks_the_database_the_same_whatever_its_length(failed):
+    from mes.services.nonconformances import NonconformanceRequest, nonconformance_open
+
+    client = signed_in(Client(), "quality")
+    hold_place(request=HoldRequest(work_order=ORDER, operation=10, reason="one"))
+    few = _list_queries(client)
+    for _number in range(3):
+        nonconformance_open(request=NonconformanceRequest(work_order=ORDER, operation=10, quantity=Decimal(1), defect_code="DEF-CRACK"))
+        hold_place(request=HoldRequest(work_order=ORDER, reason="more"))
+
+    body = client.get("/quality/").content.decode()
+    assert _list_queries(client) == few
+    assert body.count("data-ncr=") == 4 and body.count("data-hold=") == 4
+    assert "DEF-CRACK" in client.get(f"/quality/ncr/{Nonconformance.objects.order_by('-pk').first().pk}/").content.decode()
