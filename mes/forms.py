@@ -103,7 +103,11 @@ class DispositionForm(forms.Form):
     disposition = forms.ChoiceField(label=_("disposition"), choices=NonconformanceDisposition.Kind.choices)
     quantity = forms.DecimalField(label=_("quantity (empty: all still open)"), required=False, min_value=Decimal("0.001"), max_digits=14, decimal_places=3)
     reason = forms.CharField(label=_("reason"), max_length=500)
-    defect_code = forms.CharField(label=_("defect code"), required=False, max_length=KEY_MAX_LENGTH)
+    defect_code = forms.ChoiceField(label=_("defect code (for scrap of an NCR without one)"), required=False)
+
+    def __init__(self, *args, defect_codes: list[tuple[str, str]], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["defect_code"].choices = [("", "—"), *defect_codes]
 
     def refusal(self) -> str:
         """The first problem, as one sentence."""

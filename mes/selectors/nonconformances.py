@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from common.errors import DomainError, ErrorKind
 from common.formatting import plain
-from mes.models import Event, Hold, Nonconformance, NonconformanceDisposition
+from mes.models import Event, Hold, Nonconformance, NonconformanceDisposition, ReasonCode
 from mes.services.holds import hold_target
 from mes.services.nonconformances import nonconformance_key, unknown_nonconformance
 
@@ -153,3 +153,8 @@ def nonconformance_events(*, nonconformance: Nonconformance) -> list[Event]:
     return list(
         Event.objects.filter(object_type="nonconformance", object_key=nonconformance_key(nonconformance)).select_related("actor").order_by("occurred_at", "id")
     )
+
+
+def defect_codes() -> list[tuple[str, str]]:
+    """The reason codes of kind ``defect`` as (code, "code name"), for a disposition form."""
+    return [(code, f"{code} {name}") for code, name in ReasonCode.objects.filter(kind=ReasonCode.Kind.DEFECT).order_by("code").values_list("code", "name")]

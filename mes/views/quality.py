@@ -17,7 +17,7 @@ from common.roles import may
 from mes.forms import DispositionForm, QualityFilterForm, is_key
 from mes.models import Nonconformance
 from mes.selectors.history import history_entries
-from mes.selectors.nonconformances import nonconformance_events, nonconformance_get, quality_open_work
+from mes.selectors.nonconformances import defect_codes, nonconformance_events, nonconformance_get, quality_open_work
 from mes.selectors.planning import production_lines
 from mes.selectors.spc import A2, D2, D3, D4, spc_report
 from mes.services.dispositions import DispositionRequest, nonconformance_disposition
@@ -74,7 +74,7 @@ def _decide(request: HttpRequest, nonconformance_id: int) -> str | None:
         if action == "close":
             nonconformance_close(nonconformance_id=nonconformance_id, reason=request.POST.get("reason", "").strip()[:500], actor=request.user)
             return None
-        form = DispositionForm(request.POST)
+        form = DispositionForm(request.POST, defect_codes=defect_codes())
         if not form.is_valid():
             return form.refusal()
         data = form.cleaned_data
@@ -109,7 +109,7 @@ def nonconformance_page(request: HttpRequest, nonconformance_id: int) -> HttpRes
         "ncr": nonconformance,
         "events": history_entries(events=nonconformance_events(nonconformance=nonconformance)),
         "may_decide": may_decide,
-        "form": DispositionForm(request.POST if refusal else None),
+        "form": DispositionForm(request.POST if refusal else None, defect_codes=defect_codes()),
         "refusal": refusal,
         "is_open": nonconformance.state == Nonconformance.State.OPEN,
         "is_dispositioned": nonconformance.state == Nonconformance.State.DISPOSITIONED,

@@ -122,6 +122,19 @@ def test_a_refused_disposition_is_said_in_words_and_changes_nothing(failed):
     assert failed.state == "open"
 
 
+def test_scrap_without_a_defect_code_is_refused_in_words_and_the_form_offers_the_codes(failed):
+    client = signed_in(Client(), "quality")
+
+    page = client.get(f"/quality/ncr/{failed.pk}/").content.decode()
+    refused = client.post(f"/quality/ncr/{failed.pk}/", {"action": "disposition", "disposition": "scrap", "reason": "x"}).content.decode()
+    unknown = client.post(f"/quality/ncr/{failed.pk}/", {"action": "disposition", "disposition": "scrap", "reason": "x", "defect_code": "NOPE"}).content.decode()
+
+    assert '<option value="DEF-CRACK">DEF-CRACK Crack</option>' in page
+    assert 'class="outcome refusal" role="alert"' in refused and "defect" in refused.split('role="alert">')[1].split("</p>")[0].lower()
+    assert 'class="outcome refusal" role="alert"' in unknown
+    assert NonconformanceDisposition.objects.count() == 0 and Confirmation.objects.filter(scrap_qty__gt=0).count() == 0
+
+
 def test_a_supervisor_may_read_but_not_decide(failed):
     client = signed_in(Client(), "supervisor")
 
