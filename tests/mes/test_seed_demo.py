@@ -117,3 +117,25 @@ def test_the_demo_has_inspection_plans_a_first_piece_check_due_and_a_chart(clien
     assert InspectionResult.objects.filter(passed=False).count() == 0
     assert 'data-line="ucl"' in page and "MR̄ / 1.128" in page
     assert "/quality/spc/SA-1100/20/ANGLE/" in out.getvalue()
+
+
+def test_in_the_demo_a_failing_first_piece_opens_an_ncr_a_quality_user_scraps_on_its_page(client):
+    import uuid
+    from decimal import Decimal
+
+    from mes.models import Nonconformance
+    from mes.services.quality import InspectionRequest, inspection_record
+
+    call_command("seed_demo", stdout=io.StringIO())
+    released = WorkOrder.objects.filter(item__code="SA-1100", status="released").order_by("number").first()
+    inspection_record(request=InspectionRequest(client_id=uuid.uuid4(), work_order=released.number, operation=10, characteristic="LEN", value=Decimal("121.2")))
+    (ncr,) = Nonconformance.objects.filter(work_order=released)
+    client.post("/accounts/login/", {"username": "quality", "password": "quality"})
+    messages_before = OutboxMessage.objects.count()
+
+    page = client.post(f"/quality/ncr/{ncr.pk}/", {"action": "disposition", "disposition": "scrap", "reason": "too long", "defect_code": "DEF-01"}, follow=True)
+    ncr.refresh_from_db()
+
+    assert page.status_code == 200 and ncr.state == "dispositioned"
+    assert Confirmation.objects.filter(work_order=released, scrap_qty=1, reason_code__code="DEF-01").count() == 1
+    assert OutboxMessage.objects.count() == messages_before + 1
