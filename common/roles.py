@@ -112,7 +112,7 @@ CAPABILITIES: dict[str, Capability] = {
     # --- pages ------------------------------------------------------------------------------
     "board.view": Capability(_roles(OPERATOR, PLANNER, SUPERVISOR, QUALITY, ADMIN), "open the progress board"),
     "planning.view": Capability(
-        _roles(PLANNER, SUPERVISOR, ADMIN), "open the planning pages (order list, an order, its traveler)"
+        _roles(PLANNER, SUPERVISOR, ADMIN), "open the planning pages (order list, an order, its traveler, the load chart and the Gantt)"
     ),
     "trace.view": Capability(ALL_ROLES, "open the trace page and its PDF report (a lot or serial, backward and forward)"),
     "quality.view": Capability(

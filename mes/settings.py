@@ -290,6 +290,8 @@ MIDDLEWARE = [
 MES_INBOUND_RECEIPT_RECORDER = "erp_sync.services.inbound_receipt_record"
 
 ROOT_URLCONF = "plant.urls"
+# A form the CSRF check refuses gets the site's 403 page in the reader's language, not Django's plain English one.
+CSRF_FAILURE_VIEW = "plant.views.errors.csrf_failure"
 WSGI_APPLICATION = "mes.wsgi.application"
 ASGI_APPLICATION = "mes.asgi.application"
 

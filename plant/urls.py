@@ -17,6 +17,7 @@ from mes.views import planning, quality
 from plant.views import board, errors, home, trace
 from shopfloor import machine_pages
 from shopfloor.andon import views as andon_views
+from shopfloor.planning import pages as planning_pages
 from shopfloor.documents import views as documents
 
 urlpatterns = [
@@ -38,6 +39,8 @@ urlpatterns = [
     path("oee/<str:code>/", machine_pages.oee_detail, name="oee-detail"),
     path("unassigned-production/", machine_pages.unassigned_production_page, name="unassigned-production"),
     path("planning/", planning.work_order_list_page, name="planning"),
+    path("planning/load/", planning_pages.load_page, name="planning-load"),
+    path("planning/gantt/", planning_pages.gantt_page, name="planning-gantt"),
     path("planning/orders/<str:number>/", planning.work_order_page, name="planning-order"),
     path("quality/", quality.quality_page, name="quality"),
     path("quality/ncr/<int:nonconformance_id>/", quality.nonconformance_page, name="quality-ncr"),

@@ -61,6 +61,19 @@ def permission_denied(request: HttpRequest, exception: Exception) -> HttpRespons
     return _page(request, 403)
 
 
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A form refused by the CSRF check (expired, or sent from another site): the 403 page saying so."""
+    if _api(request):
+        return _json("csrf_failed", "The request lacks a valid CSRF token: send the token the session's cookie holds.", 403)
+    context = {
+        "status": 403,
+        "title": _("The form has expired"),
+        "problem": _("This form was open too long, or the page was reloaded elsewhere, so it could not be checked as yours."),
+        "advice": _("Go back, reload the page and send the form again. Nothing was changed."),
+    }
+    return render(request, "plant/errors/error.html", context, status=403)
+
+
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if _api(request):
         return _json("not_found", f"No API resource at {request.path}.", 404)

@@ -189,3 +189,42 @@ def schedule_read(
         orders.append(OrderFinish(number, due_date, finish, finish is None or finish > day_start(due_date + DAY)))
     orders.sort(key=lambda order: (not order.is_late, order.predicted_finish or end, order.number))
     return rows, orders
+
+
+@dataclass(frozen=True)
+class CenterRow:
+    code: str
+    name: str
+    line: str
+
+
+def centers_of_lines(*, line: str = "") -> list[CenterRow]:
+    """The work centers (of ``line`` alone if named) by line and code: one query."""
+    centers = WorkCenter.objects.order_by("line", "code")
+    if line:
+        centers = centers.filter(line=line)
+    return [CenterRow(*values) for values in centers.values_list("code", "name", "line")]
+
+
+def load_overview(
+    *, first_day: datetime.date, days: int, line: str = "", now: datetime.datetime | None = None
+) -> list[tuple[CenterRow, list[DayLoad]]]:
+    """Each work center (of ``line`` if named) with its capacity and load per day for ``days`` days: six queries."""
+    loads = capacity_by_center(first_day=first_day, last_day=first_day + datetime.timedelta(days=days - 1), now=now)
+    return [(center, loads.get(center.code, [])) for center in centers_of_lines(line=line)]
+
+
+def line_schedules(
+    *, start: datetime.datetime, end: datetime.datetime, line: str = ""
+) -> tuple[list[tuple[str, list[CenterRow]]], list[ScheduledOperation], list[OrderFinish]]:
+    """The lines (only ``line`` if named) with their work centers, the stored schedule's operations on
+    them overlapping ``[start, end)``, and those operations' orders, late ones first: three queries."""
+    centers = centers_of_lines(line=line)
+    lines: dict[str, list[CenterRow]] = {}
+    for center in centers:
+        lines.setdefault(center.line, []).append(center)
+    shown = {center.code for center in centers}
+    operations, orders = schedule_read(start=start, end=end)
+    operations = [operation for operation in operations if operation.work_center in shown]
+    numbers = {operation.work_order for operation in operations}
+    return list(lines.items()), operations, [order for order in orders if order.number in numbers]

@@ -76,6 +76,8 @@ def test_every_page_passes_the_content_security_policy(browser, live_server, sho
         "/",
         "/planning/",
         f"/planning/orders/{order.number}/",
+        "/planning/load/",
+        "/planning/gantt/",
         "/board/",
         "/sync/",
         "/sync/dead-letters/",

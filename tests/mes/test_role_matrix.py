@@ -129,6 +129,8 @@ ACTIONS: list[Action] = [
     Action("andon", "GET", ("board.view",)),
     Action("andon", "POST", ("board.view", "andon.handle"), data={"call": str(uuid.UUID(int=1)), "action": "acknowledge"}, twin="api-andon-acknowledge"),
     Action("planning", "GET", ("planning.view",)),
+    Action("planning-load", "GET", ("planning.view",)),
+    Action("planning-gantt", "GET", ("planning.view",)),
     Action("planning", "POST", ("planning.view", "work_order.release"), data={"action": "release", "numbers": ["WO-7000"]},
            action="release", twin="api-work-order-release"),
     *[

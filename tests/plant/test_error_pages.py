@@ -72,3 +72,18 @@ def test_a_request_django_cannot_take_is_a_400_in_the_layout(settings, language,
     body = response.content.decode()
 
     assert response.status_code == 400 and sentence in body and '<header class="top">' in body
+
+
+@pytest.mark.parametrize(("language", "title"), [("en", "The form has expired"), ("zh-hans", "表单已过期")])
+def test_a_form_the_csrf_check_refuses_is_a_403_in_the_layout_saying_what_to_do(language, title):
+    client = Client(HTTP_ACCEPT_LANGUAGE=language, enforce_csrf_checks=True)
+    client.force_login(person(f"supervisor-csrf-{language}", "supervisor"))
+    response = client.post("/andon/", {"call": "x", "action": "acknowledge"})
+    body = response.content.decode()
+    assert response.status_code == 403
+    assert f"<h1>{title}</h1>" in body and '<header class="top">' in body
+    assert "CSRF verification failed" not in body
+    api = Client(enforce_csrf_checks=True)
+    api.force_login(person(f"planner-csrf-{language}", "planner"))
+    answer = api.post("/api/v1/work-orders/WO-1/release", {}, content_type="application/json")
+    assert answer.status_code == 403 and answer.json()["error"]["code"] in ("csrf_failed", "forbidden")

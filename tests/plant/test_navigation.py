@@ -15,7 +15,8 @@ pytestmark = pytest.mark.django_db
 MENU = {"/planning/": "planning.view", "/board/": "board.view", "/oee/": "oee.view", "/sync/": "erp_sync.view",
         "/api/docs/": "api.read", "/admin/": "admin.site", "/unassigned-production/": "unassigned_production.resolve",
         "/station/setup/": "station.manage",
-        "/trace/": "trace.view"}
+        "/trace/": "trace.view",
+        "/andon/": "board.view"}
 
 
 @pytest.mark.parametrize("role", ["operator", "planner", "supervisor", "quality", "integration", "admin"])
