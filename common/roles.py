@@ -115,6 +115,9 @@ CAPABILITIES: dict[str, Capability] = {
         _roles(PLANNER, SUPERVISOR, ADMIN), "open the planning pages (order list, an order, its traveler, the load chart and the Gantt)"
     ),
     "trace.view": Capability(ALL_ROLES, "open the trace page and its PDF report (a lot or serial, backward and forward)"),
+    "quality.view": Capability(
+        _roles(PLANNER, SUPERVISOR, QUALITY, ADMIN), "open the quality pages: open NCRs and holds, an NCR, SPC charts"
+    ),
     "oee.view": Capability(_roles(PLANNER, SUPERVISOR, QUALITY, ADMIN), "open the OEE pages"),
     "unassigned_production.resolve": Capability(
         _roles(SUPERVISOR, ADMIN), "assign or dismiss unassigned production (its page)"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from mes.models import Status
+from mes.models import NonconformanceDisposition, Status
 from mes.selectors.planning import WorkOrderFilter
 
 KEY_MAX_LENGTH = 64
@@ -81,3 +83,35 @@ class TransitionForm(forms.Form):
     def refusal(self) -> str:
         """The first problem, as one sentence for the inline message."""
         return " ".join(str(message) for messages in self.errors.values() for message in messages)
+
+
+class QualityFilterForm(forms.Form):
+    """The quality page's filters: the line of the operation, the item, how old."""
+
+    line = forms.ChoiceField(label=_("production line"), required=False)
+    item = forms.CharField(label=_("item code"), required=False, max_length=KEY_MAX_LENGTH)
+    older_than = forms.IntegerField(label=_("older than (days)"), required=False, min_value=0, max_value=3650)
+
+    def __init__(self, *args, lines: list[str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["line"].choices = [("", _("any line")), *((line, line) for line in lines)]
+
+
+class DispositionForm(forms.Form):
+    """A decision on an NCR, as ``POST /api/v1/nonconformances/{id}/disposition`` takes it."""
+
+    disposition = forms.ChoiceField(label=_("disposition"), choices=NonconformanceDisposition.Kind.choices)
+    quantity = forms.DecimalField(label=_("quantity (empty: all still open)"), required=False, min_value=Decimal("0.001"), max_digits=14, decimal_places=3)
+    reason = forms.CharField(label=_("reason"), max_length=500)
+    defect_code = forms.ChoiceField(label=_("defect code (for scrap of an NCR without one)"), required=False)
+
+    def __init__(self, *args, defect_codes: list[tuple[str, str]], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["defect_code"].choices = [("", "—"), *defect_codes]
+
+    def refusal(self) -> str:
+        """The first problem, as one sentence."""
+        for name, errors in self.errors.items():
+            label = self.fields[name].label if name in self.fields else name
+            return f"{label}: {errors[0]}"
+        return ""

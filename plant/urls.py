@@ -13,7 +13,7 @@ from drf_spectacular.views import (
 
 from erp_sync import api as erp_sync_api
 from erp_sync import views as erp_sync_views
-from mes.views import planning
+from mes.views import planning, quality
 from plant.views import board, errors, home, trace
 from shopfloor import machine_pages
 from shopfloor.andon import views as andon_views
@@ -42,6 +42,9 @@ urlpatterns = [
     path("planning/load/", planning_pages.load_page, name="planning-load"),
     path("planning/gantt/", planning_pages.gantt_page, name="planning-gantt"),
     path("planning/orders/<str:number>/", planning.work_order_page, name="planning-order"),
+    path("quality/", quality.quality_page, name="quality"),
+    path("quality/ncr/<int:nonconformance_id>/", quality.nonconformance_page, name="quality-ncr"),
+    path("quality/spc/<str:item_code>/<int:sequence>/<str:characteristic>/", quality.spc_page, name="quality-spc"),
     path("planning/orders/<str:number>/traveler.pdf", documents.traveler, {"way_in": documents.PLANNING}, name="planning-traveler"),
     path("board/", board.board_page, name="board"),
     path("trace/", trace.trace_page, name="trace"),

@@ -39,6 +39,11 @@ EVENT_ACTIONS = {
     "replay": gettext_lazy("sent to the ERP again"),
     "discard": gettext_lazy("discarded"),
     "repair": gettext_lazy("repaired"),
+    "open": gettext_lazy("opened"),
+    "disposition": gettext_lazy("disposition decided"),
+    "reinspect": gettext_lazy("re-inspected"),
+    "record": gettext_lazy("inspection result recorded"),
+    "place": gettext_lazy("placed"),
 }
 
 OBJECT_TYPES = {
@@ -48,6 +53,9 @@ OBJECT_TYPES = {
     "material_issue": gettext_lazy("material issue"),
     "equipment": gettext_lazy("machine"),
     "outbox_message": gettext_lazy("ERP message"),
+    "nonconformance": gettext_lazy("NCR"),
+    "inspection_result": gettext_lazy("inspection result"),
+    "hold": gettext_lazy("hold"),
 }
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)

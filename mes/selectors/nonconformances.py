@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
+from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common.errors import DomainError, ErrorKind
 from common.formatting import plain
-from mes.models import Hold, Nonconformance, NonconformanceDisposition
+from mes.models import Event, Hold, Nonconformance, NonconformanceDisposition, ReasonCode
 from mes.services.holds import hold_target
-from mes.services.nonconformances import unknown_nonconformance
+from mes.services.nonconformances import nonconformance_key, unknown_nonconformance
 
 LIST_LIMIT = 500
 
@@ -117,3 +120,41 @@ def nonconformance_json(nonconformance: Nonconformance) -> dict[str, Any]:
     if decisions is not None:
         body["dispositions"] = [disposition_json(decision) for decision in decisions]
     return body
+
+
+# --- the quality pages ----------------------------------------------------------------------------
+
+
+def quality_open_work(*, line: str = "", item: str = "", older_than_days: int | None = None) -> dict[str, list]:
+    """Open NCRs (open or dispositioned) and active holds, oldest first, on ``line`` (the operation's
+    work center's), of ``item``, opened more than ``older_than_days`` ago, each at most ``LIST_LIMIT``."""
+    ncrs = Nonconformance.objects.select_related(*_NONCONFORMANCE_RELATED, "work_order__item", "operation__work_center").exclude(
+        state=Nonconformance.State.CLOSED
+    )
+    holds = Hold.objects.select_related("work_order__item", "operation__work_center", "lot__item", "placed_by").filter(state=Hold.State.ACTIVE)
+    if line:
+        ncrs = ncrs.filter(operation__work_center__line=line)
+        holds = holds.filter(Q(operation__work_center__line=line) | Q(operation__isnull=True, work_order__operations__work_center__line=line)).distinct()
+    if item:
+        ncrs = ncrs.filter(work_order__item__code=item)
+        holds = holds.filter(Q(work_order__item__code=item) | Q(lot__item__code=item))
+    if older_than_days:
+        before = timezone.now() - datetime.timedelta(days=older_than_days)
+        ncrs = ncrs.filter(opened_at__lt=before)
+        holds = holds.filter(placed_at__lt=before)
+    return {
+        "nonconformances": list(ncrs.order_by("opened_at", "id")[:LIST_LIMIT]),
+        "holds": list(holds.order_by("placed_at", "id")[:LIST_LIMIT]),
+    }
+
+
+def nonconformance_events(*, nonconformance: Nonconformance) -> list[Event]:
+    """The NCR's audit trail, oldest first."""
+    return list(
+        Event.objects.filter(object_type="nonconformance", object_key=nonconformance_key(nonconformance)).select_related("actor").order_by("occurred_at", "id")
+    )
+
+
+def defect_codes() -> list[tuple[str, str]]:
+    """The reason codes of kind ``defect`` as (code, "code name"), for a disposition form."""
+    return [(code, f"{code} {name}") for code, name in ReasonCode.objects.filter(kind=ReasonCode.Kind.DEFECT).order_by("code").values_list("code", "name")]

@@ -108,6 +108,11 @@ def _unit(code: str, field: str = "unit") -> UnitOfMeasure:
     return unit
 
 
+def unit_of_measure_ensure(*, code: str) -> UnitOfMeasure:
+    """The unit ``code``, added when unknown (as an item naming it adds it), e.g. for an inspection plan's limits."""
+    return _unit(code)
+
+
 def _get(model: type[models.Model], key_field: str, key: str, *, field: str, kind: str) -> Any:
     try:
         return model.objects.get(**{key_field: key})

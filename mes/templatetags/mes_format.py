@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import template
 
 from common.formatting import Numbers
-from mes.models import Status
+from mes.models import InspectionCharacteristic, Status
 
 register = template.Library()
 
@@ -23,3 +23,9 @@ def percent(value) -> str:
 @register.filter
 def status_label(status: str) -> str:
     return str(Status(status).label) if status in Status.values else status
+
+
+@register.filter
+def sampling_label(rule: str) -> str:
+    """An inspection characteristic's sampling rule in words (``every_n`` → "every n good")."""
+    return str(InspectionCharacteristic.Sampling(rule).label) if rule in InspectionCharacteristic.Sampling.values else rule

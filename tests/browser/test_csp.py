@@ -78,6 +78,7 @@ def test_every_page_passes_the_content_security_policy(browser, live_server, sho
         f"/planning/orders/{order.number}/",
         "/planning/load/",
         "/planning/gantt/",
+        "/quality/",
         "/board/",
         "/sync/",
         "/sync/dead-letters/",

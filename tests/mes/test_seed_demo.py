@@ -93,3 +93,49 @@ def test_the_demo_scans_steel_into_a_base_plate_lot_that_is_scanned_into_a_brack
     assert [bracket, plate, "RM1-2611-A"] in _chains(trace(code=bracket, direction="backward"), "consumed")
     assert ["RM1-2611-A", plate, bracket] in _chains(trace(code="RM1-2611-A", direction="forward"), "consumed_by")
     assert bracket in out.getvalue() and f"/api/v1/lots/FG-1000/{bracket}/label.pdf" in out.getvalue()
+
+
+def test_the_demo_has_inspection_plans_a_first_piece_check_due_and_a_chart(client):
+    from mes.models import InspectionCharacteristic, InspectionResult
+    from mes.selectors.quality import work_order_inspections
+    from mes.selectors.spc import spc_report
+    from tests.helpers import signed_in
+
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+
+    plans = set(InspectionCharacteristic.objects.values_list("item__code", "sequence", "code", "sampling_rule"))
+    released = WorkOrder.objects.filter(item__code="SA-1100", status="released").order_by("number").first()
+    operations = {operation["sequence"]: operation for operation in work_order_inspections(number=released.number)["operations"]}
+    (first_piece,) = operations[10]["characteristics"]
+    chart = spc_report(item_code="SA-1100", sequence=20, characteristic="ANGLE")
+    page = signed_in(client, "quality", "quality-page").get("/quality/spc/SA-1100/20/ANGLE/").content.decode()
+
+    assert plans == {("SA-1100", 10, "LEN", "first_piece"), ("SA-1100", 20, "ANGLE", "every_n")}
+    assert (first_piece["code"], first_piece["next"]["sample_no"], first_piece["next"]["due_at_good"]) == ("LEN", 1, 1)
+    assert chart.result.n >= 8 and chart.result.sigma and chart.result.cpk > 1
+    assert InspectionResult.objects.filter(passed=False).count() == 0
+    assert 'data-line="ucl"' in page and "MR̄ / 1.128" in page
+    assert "/quality/spc/SA-1100/20/ANGLE/" in out.getvalue()
+
+
+def test_in_the_demo_a_failing_first_piece_opens_an_ncr_a_quality_user_scraps_on_its_page(client):
+    import uuid
+    from decimal import Decimal
+
+    from mes.models import Nonconformance
+    from mes.services.quality import InspectionRequest, inspection_record
+
+    call_command("seed_demo", stdout=io.StringIO())
+    released = WorkOrder.objects.filter(item__code="SA-1100", status="released").order_by("number").first()
+    inspection_record(request=InspectionRequest(client_id=uuid.uuid4(), work_order=released.number, operation=10, characteristic="LEN", value=Decimal("121.2")))
+    (ncr,) = Nonconformance.objects.filter(work_order=released)
+    client.post("/accounts/login/", {"username": "quality", "password": "quality"})
+    messages_before = OutboxMessage.objects.count()
+
+    page = client.post(f"/quality/ncr/{ncr.pk}/", {"action": "disposition", "disposition": "scrap", "reason": "too long", "defect_code": "DEF-01"}, follow=True)
+    ncr.refresh_from_db()
+
+    assert page.status_code == 200 and ncr.state == "dispositioned"
+    assert Confirmation.objects.filter(work_order=released, scrap_qty=1, reason_code__code="DEF-01").count() == 1
+    assert OutboxMessage.objects.count() == messages_before + 1

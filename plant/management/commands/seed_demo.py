@@ -39,8 +39,10 @@ from mes.services.master_data import (
     lot_upsert,
     reason_code_upsert,
     routing_upsert,
+    unit_of_measure_ensure,
     work_center_upsert,
 )
+from mes.services.quality import InspectionRequest, inspection_plan_set, inspection_record
 from mes.services.work_orders import work_order_transition, work_order_upsert
 from plant.management.commands.run_plant import ERP_SIMULATOR_PORT, WEBHOOK_SINK_PORT
 from shopfloor.andon.services import andon_ladder_put
@@ -60,6 +62,7 @@ DEMO_USERS = [
     ("admin", Role.ADMIN, "admin"),
     ("planner", Role.PLANNER, "planner"),
     ("supervisor", Role.SUPERVISOR, "supervisor"),
+    ("quality", Role.QUALITY, "quality"),
     ("erp", Role.INTEGRATION, None),
     ("station", Role.OPERATOR, None),
 ]
@@ -278,6 +281,30 @@ SAP_REASON_CODES = {
     "SCR-01": "S001", "SCR-02": "S002", "SCR-03": "S003", "RWK-01": "R001", "RWK-02": "R002",
     "DEF-01": "D001", "DEF-02": "D002", "DEF-03": "D003",
 }
+# Inspection plans (item, sequence) -> characteristics: the bracket's cut length is checked on the
+# first piece (so the station of a released bracket order asks for it), its bend angle on every 10th
+# good piece. Played orders record the passing results their reports need: the SPC page's history.
+DEMO_UNITS = ["mm", "deg"]
+INSPECTION_PLANS = {
+    ("SA-1100", 10): [
+        {"code": "LEN", "name": "长度 Cut length", "kind": "measured", "nominal": "120.0", "lower_limit": "119.5", "upper_limit": "120.5",
+         "unit": "mm", "sampling": {"rule": "first_piece"}, "mandatory": True},
+    ],
+    ("SA-1100", 20): [
+        {"code": "ANGLE", "name": "折弯角度 Bend angle", "kind": "measured", "nominal": "90.0", "lower_limit": "89.0", "upper_limit": "91.0",
+         "unit": "deg", "sampling": {"rule": "every_n", "n": 10}, "mandatory": True},
+    ],
+}
+# Deviations from the nominal of the demo's recorded values, taken in turn (a process in control).
+DEMO_DEVIATIONS = ["0.12", "-0.08", "0.05", "0.21", "-0.15", "0.02", "-0.04", "0.18", "-0.22", "0.09", "-0.11", "0.07", "0.15", "-0.03"]
+
+
+
+def demo_plan_row(characteristic: dict) -> dict:
+    """A plan row as the API's parser hands it to the service: limits as decimals."""
+    return {key: Decimal(value) if key in {"nominal", "lower_limit", "upper_limit"} else value for key, value in characteristic.items()}
+
+
 SCRAP_REASONS = ["SCR-01", "SCR-02", "SCR-03"]
 REWORK_REASONS = ["RWK-01", "RWK-02"]
 
@@ -401,6 +428,10 @@ class Command(BaseCommand):
                     ],
                     actor=erp,
                 )
+            for code in DEMO_UNITS:
+                unit_of_measure_ensure(code=code)
+            for (item, sequence), characteristics in INSPECTION_PLANS.items():
+                inspection_plan_set(item_code=item, sequence=sequence, characteristics=[demo_plan_row(row) for row in characteristics], actor=users["admin"])
             for item, lot, quantity, status, supplier_lot, location in DEMO_LOTS:
                 lot_upsert(
                     item_code=item, lot_code=lot, quantity=Decimal(quantity), status=status, supplier_lot=supplier_lot, location=location, actor=erp
@@ -576,6 +607,7 @@ class Command(BaseCommand):
         quantity = Decimal(good) + scrap + rework
         minutes = min(Decimal(setup) + Decimal(run) * quantity, Decimal(480))
         operator_badge, station = self.crew(order, work_center, checkpoint)
+        self.inspect(order, sequence, work_center, good=Decimal(good), actor=actor)
         operation_confirm(
             request=ConfirmationRequest(
                 client_id=uuid.uuid5(DEMO_NAMESPACE, f"{order.number}/{sequence}/{number}"),
@@ -593,6 +625,27 @@ class Command(BaseCommand):
             ),
             actor=actor,
         )
+
+    def inspect(self, order: DemoOrder, sequence: int, work_center: str, *, good: Decimal, actor: Any) -> None:
+        """Record the passing results the next report of ``good`` needs, as an inspector at the station would."""
+        plan = INSPECTION_PLANS.get((order.item, sequence), [])
+        if not plan or not good:
+            return
+        done = WorkOrderOperation.objects.get(work_order__number=order.number, sequence=sequence).good_qty
+        inspector, station = self.crew(order, work_center, True)
+        for characteristic in plan:
+            rule = characteristic["sampling"]["rule"]
+            samples = [1] if rule == "first_piece" else range(1, int((done + good) // characteristic["sampling"]["n"]) + 1)
+            for sample in samples:
+                deviation = Decimal(DEMO_DEVIATIONS[(order.index * 7 + sample) % len(DEMO_DEVIATIONS)])
+                inspection_record(
+                    request=InspectionRequest(
+                        client_id=uuid.uuid5(DEMO_NAMESPACE, f"{order.number}/{sequence}/inspection/{characteristic['code']}/{sample}"),
+                        work_order=order.number, operation=sequence, characteristic=characteristic["code"],
+                        value=Decimal(characteristic["nominal"]) + deviation, sample_no=sample, inspector_badge=inspector,
+                    ),
+                    actor=actor,
+                )
 
     def crew(self, order: DemoOrder, work_center: str, checkpoint: bool) -> tuple[str, str]:
         """An operator with the right skill, rotating by order, reporting at the work center's tablet.
@@ -668,6 +721,8 @@ class Command(BaseCommand):
         scan = self.lot_to_scan()
         if scan:
             self.say(f"                           and LOT:{scan[2]}:{scan[3]} to issue that lot of steel to {scan[0]}/{scan[1]}")
+        self.say(f"  {base_url}/quality/    open NCRs and holds, dispositions (quality); the SPC chart of the bracket's bend angle:")
+        self.say(f"                           {base_url}/quality/spc/SA-1100/20/ANGLE/ ; a released SA-1100 order asks for a first-piece LEN check")
         self.say(f"  {base_url}/trace/      trace a lot or serial forward (where it went) and backward (what it was made of)")
         chain = self.traced_chain()
         if chain:
