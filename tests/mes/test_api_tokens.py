@@ -168,9 +168,10 @@ def test_seed_demo_prints_tokens_only_when_it_makes_them():
     call_command("seed_demo", stdout=first)
     call_command("seed_demo", "--if-empty", stdout=later)
 
-    keys = {line.split()[0]: line.split()[-1] for line in first.getvalue().splitlines()[first.getvalue().splitlines().index(
-        "API tokens (header  Authorization: Token <key>), shown this once: only a hash is kept:") + 1:][:5]}
-    assert set(keys) == {"admin", "planner", "supervisor", "erp", "station"}
+    lines = first.getvalue().splitlines()
+    after = lines[lines.index("API tokens (header  Authorization: Token <key>), shown this once: only a hash is kept:") + 1:]
+    keys = {line.split()[0]: line.split()[-1] for line in after[:6]}
+    assert set(keys) == {"admin", "planner", "supervisor", "quality", "erp", "station"}
     assert f"-H 'Authorization: Token {keys['station']}'" in first.getvalue()  # make run's first start: the curl line
     assert not [key for key in keys.values() if key in later.getvalue()]
     assert "create_api_token <username> --role <role> --rotate" in later.getvalue()
