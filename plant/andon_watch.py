@@ -12,7 +12,7 @@ from django.conf import settings
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from erp_sync.selectors import sync_health
+from erp_sync.selectors import sync_alert_now
 from shopfloor.andon.services import Cause, andon_causes_sync
 from shopfloor.models import DeviceException, EquipmentState
 
@@ -43,7 +43,7 @@ def andon_causes(*, now: datetime.datetime | None = None) -> list[Cause]:
                     work_center_id=machine.work_center_id, equipment_id=machine.pk,
                 )
             )
-        for reason in sync_health()["alert"]["reasons"]:
+        for reason in sync_alert_now()["alert"]["reasons"]:
             causes.append(Cause(key=f"erp:{reason['code']}", kind="help", severity="high", note=str(reason["message"])))
     return causes
 

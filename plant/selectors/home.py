@@ -12,9 +12,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common.roles import may
-from erp_sync.selectors import sync_health
+from erp_sync.selectors import sync_alert_now
 from mes.models import Hold, Nonconformance, Status, WorkOrder
-from mes.selectors.progress import AT_RISK, LATE, done_quantity, schedule_flag
+from mes.selectors.planning import with_schedule
+from mes.selectors.progress import AT_RISK, LATE, done_quantity
 from shopfloor.models import AndonCall, EquipmentState
 
 OPEN_ORDERS = (Status.PLANNED, Status.RELEASED, Status.IN_PROGRESS, Status.PAUSED)
@@ -57,16 +58,12 @@ def home_sections(*, user) -> list[Section]:
 
 
 def _planning() -> Section:
-    now, zone = timezone.now(), timezone.get_current_timezone()
-    orders = list(
+    orders = with_schedule(orders=list(
         WorkOrder.objects.filter(status__in=OPEN_ORDERS).annotate(done=done_quantity())
         .only("number", "status", "due_date", "released_at", "quantity").order_by("due_date", "number")
-    )
-    late, at_risk = [], []
-    for order in orders:
-        flag = schedule_flag(status=order.status, due_date=order.due_date, released_at=order.released_at,
-                             quantity=order.quantity, done=order.done or 0, now=now, zone=zone)
-        (late if flag == LATE else at_risk if flag == AT_RISK else []).append(order)
+    ))
+    late = [order for order in orders if order.schedule == LATE]
+    at_risk = [order for order in orders if order.schedule == AT_RISK]
     waiting = sum(1 for order in orders if order.status == Status.PLANNED)
     planning = _url("planning")
     section = Section(_("Planning"), [
@@ -102,9 +99,10 @@ def _floor(*, machines_page: bool) -> Section:
 
 
 def _erp() -> Section:
-    health = sync_health()
+    health = sync_alert_now()
+    waiting = _url("sync-messages")
     section = Section(_("ERP link"), [
-        Figure(_("messages on their way"), health["pending"] + health["retrying"], _url("sync-messages") + "?state=waiting" if _url("sync-messages") else ""),
+        Figure(_("messages on their way"), health["waiting"], f"{waiting}?state=waiting" if waiting else ""),
         Figure(_("dead letters waiting for a decision"), health["dead"], _url("sync-dead-letters"), alarm=True),
     ])
     section.items = [(str(reason["message"]), _url("sync-health")) for reason in health["alert"]["reasons"]]
