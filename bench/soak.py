@@ -215,7 +215,7 @@ def main() -> int:
         erp.call("GET", "/api/v1/sync/messages?state=dead")
         if not round_reports and planner is not None and args.new_order_item:
             new_orders += 1
-            number = f"SOAK-{int(time.time())}-{new_orders}"
+            number = f"SK{int(time.time()) % 1_000_000:06d}{new_orders:02d}"  # SAP's OrderID takes 12 characters at most
             due = (datetime.date.today() + datetime.timedelta(days=7)).isoformat()
             erp.call("PUT", f"/api/v1/work-orders/{number}", {"item": args.new_order_item, "quantity": 500, "due_date": due})
             planner.call("POST", f"/api/v1/work-orders/{number}/release", {})
