@@ -331,3 +331,22 @@ def pull_connections_state() -> list[dict[str, Any]]:
         }
         for name in pulling_connections()
     ]
+
+
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+
+
+def pull_page(*, connection: str = "", state: str = "", page: int = 1, page_size: int = PAGE_SIZE) -> dict[str, Any]:
+    """One page of runs, newest first: ``{"count", "page", "page_size", "pages", "results"}`` (a page past the
+    last answers no results)."""
+    runs = pull_runs(connection=connection, state=state)
+    count = runs.count()
+    start = (page - 1) * page_size
+    return {
+        "count": count,
+        "page": page,
+        "page_size": page_size,
+        "pages": max(1, -(-count // page_size)),
+        "results": list(runs[start : start + page_size]),
+    }

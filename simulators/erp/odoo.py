@@ -84,6 +84,8 @@ LOT = "stock.lot"
 MOVE = "stock.move"
 MOVE_LINE = "stock.move.line"
 WORKCENTER = "mrp.workcenter"
+#: The first id of a record made from the order book.
+BOOK_IDS = 900001
 MODELS = (PRODUCTION, WORKORDER, PRODUCTIVITY, PRODUCT, LOT, MOVE, MOVE_LINE, WORKCENTER)
 #: The models whose records belong to a manufacturing order (the others are master data).
 ORDER_MODELS = (PRODUCTION, WORKORDER, PRODUCTIVITY, MOVE, MOVE_LINE)
@@ -278,6 +280,9 @@ class OdooFlavor(ErpFlavor):
         self.by_movement: dict[str, int] = {}  # x_mes_movement_id → stock.move.line id
         self.production_by_name: dict[str, int] = {}
         self.pulled: set[str] = set()  # manufacturing orders made from the order book (simulators/erp/orders.py)
+        # Records made from the order book take ids of their own, far above the others, so the ids a
+        # connector's postings get do not depend on how many orders the book holds.
+        self.book_next_id: dict[str, int] = {model: BOOK_IDS for model in MODELS}
 
     # the order book, as manufacturing orders an MES pulls
 
@@ -299,8 +304,20 @@ class OdooFlavor(ErpFlavor):
         for order in book.values():
             self._production_from_book(order)
 
+    def _book_id(self, model: str) -> int:
+        record_id = self.book_next_id[model]
+        self.book_next_id[model] += 1
+        return record_id
+
     def _production_from_book(self, order: dict[str, Any]) -> None:
-        production_id = self.production_by_name.get(order["number"]) or self._create_production({"name": order["number"]})
+        production_id = self.production_by_name.get(order["number"])
+        if production_id is None:
+            production_id = self._book_id(PRODUCTION)
+            self.records[PRODUCTION][production_id] = {
+                "id": production_id, "name": order["number"], "qty_producing": Decimal(0), "qty_produced": Decimal(0),
+                "workorder_ids": [], "date_finished": None,
+            }
+            self.production_by_name[order["number"]] = production_id
         production = self.records[PRODUCTION][production_id]
         production.update({
             "product_id": self._book_record(PRODUCT, "default_code", order["item"]),
@@ -312,7 +329,15 @@ class OdooFlavor(ErpFlavor):
         by_operation = {self.records[WORKORDER][key]["x_mes_operation"]: key for key in production["workorder_ids"]}
         for operation in order.get("operations") or []:
             number = f"{int(operation['sequence']):04d}"
-            workorder_id = by_operation.get(number) or self._create_workorder({"production_id": production_id, "x_mes_operation": number})
+            workorder_id = by_operation.get(number)
+            if workorder_id is None:
+                workorder_id = self._book_id(WORKORDER)
+                self.records[WORKORDER][workorder_id] = {
+                    "id": workorder_id, "production_id": production_id, "x_mes_operation": number, "qty_producing": Decimal(0),
+                    "qty_produced": Decimal(0), "duration": Decimal(0), "state": "ready", "time_ids": [], "date_start": None,
+                    "date_finished": None,
+                }
+                production["workorder_ids"].append(workorder_id)
             by_operation[number] = workorder_id
             self.records[WORKORDER][workorder_id].update({
                 "name": operation.get("name") or f"Operation {number}",
@@ -324,7 +349,7 @@ class OdooFlavor(ErpFlavor):
             product_id = self._book_record(PRODUCT, "default_code", component.get("item") or "")
             move = moves.get(product_id)
             if move is None:
-                record_id = self._new_id(MOVE)
+                record_id = self._book_id(MOVE)
                 move = self.records[MOVE][record_id] = {
                     "id": record_id, "name": f"{order['number']} - {component.get('item')}", "product_id": product_id,
                     "quantity": Decimal(0), "raw_material_production_id": production_id, "production_id": None,
@@ -338,7 +363,7 @@ class OdooFlavor(ErpFlavor):
         for record_id, record in self.records[model].items():
             if record.get(field) == code:
                 return record_id
-        record_id = self._new_id(model)
+        record_id = self._book_id(model)
         self.records[model][record_id] = {"id": record_id, "name": code, field: code}
         return record_id
 
