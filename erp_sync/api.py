@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from collections.abc import Iterator
 from typing import Any
@@ -147,7 +148,10 @@ class PullListView(ApiView):
             raise serializers.ValidationError({"state": [f"Must be one of {', '.join(PullRun.State.values)}."]})
         page = _whole_parameter(query, "page", 1, minimum=1, maximum=10**9)
         page_size = _whole_parameter(query, "page_size", pulls.PAGE_SIZE, minimum=1, maximum=pulls.MAX_PAGE_SIZE)
-        journal = pulls.pull_page(connection=query.get("connection", "").strip()[:64], state=state, page=page, page_size=page_size)
+        connection = query.get("connection", "").strip()[:64]
+        if any(ord(character) < 32 for character in connection):
+            raise serializers.ValidationError({"connection": ["Control characters (such as NUL) are not allowed."]})
+        journal = pulls.pull_page(connection=connection, state=state, page=page, page_size=page_size)
         return Response({**journal, "results": [pulls.pull_run_json(run) for run in journal["results"]]})
 
 
@@ -155,7 +159,7 @@ def _whole_parameter(query: Any, name: str, default: int, *, minimum: int, maxim
     text = query.get(name, "")
     if text == "":
         return default
-    if not text.isdigit() or not minimum <= int(text) <= maximum:
+    if not re.fullmatch(r"[0-9]{1,10}", text) or not minimum <= int(text) <= maximum:
         raise serializers.ValidationError({name: [f"A whole number from {minimum} to {maximum}."]})
     return int(text)
 

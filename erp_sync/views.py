@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.contrib import messages as flash
 from django.http import HttpRequest, HttpResponse
@@ -79,10 +81,10 @@ def pulls_page(request: HttpRequest) -> HttpResponse:
     """The pull journal: each connection that pulls orders (its high-water mark and latest run), then its runs,
     newest first, paged, each with its refused records. While a run is running, the table asks again every few
     seconds (the ``pull-table`` partial when HTMX asks for it)."""
-    connection = request.GET.get("connection", "").strip()[:64]
+    connection = "".join(character for character in request.GET.get("connection", "") if ord(character) >= 32).strip()[:64]
     state = request.GET.get("state", "") if request.GET.get("state", "") in PullRun.State.values else ""
     page = request.GET.get("page", "1")
-    page = int(page) if page.isdigit() and 1 <= int(page) <= 10**9 else 1
+    page = int(page) if re.fullmatch(r"[0-9]{1,9}", page) and int(page) >= 1 else 1
     journal = pulls.pull_page(connection=connection, state=state, page=page, page_size=25)
     context = {
         **journal,

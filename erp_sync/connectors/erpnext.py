@@ -208,12 +208,9 @@ class ErpNextConnector(Connector):
             return entries
         sums: dict[str, list[Decimal]] = {}
         for entry in entries:
-            response = self._call("GET", f"/api/resource/{quote(STOCK_ENTRY)}/{quote(str(entry['name']))}")
-            if isinstance(response, PostResult):
-                return response
-            if response.status_code != 200:
-                return _failure(response)
-            document = _data(response)
+            document = self._document(STOCK_ENTRY, str(entry["name"]))
+            if isinstance(document, PostResult):
+                return document
             for row in document.get("items") or []:
                 totals = sums.setdefault(str(row.get("item_code") or ""), [Decimal(0), Decimal(0)])
                 if document.get("purpose") == GOODS_PURPOSES["goods_issue"]:
@@ -275,25 +272,14 @@ class ErpNextConnector(Connector):
         filters += [["docstatus", "=", 1], ["status", "in", list(PULLED_STATUSES)]]
         if self.options.get("company"):
             filters.append(["company", "=", self.options["company"]])
-        response = self._call(
-            "GET", "/api/resource/Work Order",
-            params={"filters": json.dumps(filters), "fields": json.dumps(["name", "modified"]), "limit_page_length": "0", "order_by": "modified asc"},
-        )
-        if isinstance(response, PostResult):
-            return response
-        if response.status_code != 200:
-            return _failure(response)
-        rows = _body(response).get("data")
-        if not isinstance(rows, list):
-            return PostResult(Outcome.RETRYABLE, error=f"ERPNext answered something unreadable: {response.text[:200]}")
+        rows = self._list(filters, ["name", "modified"], "Work Order", order_by="modified asc")
+        if isinstance(rows, PostResult):
+            return rows
         orders, mark = [], since
         for row in rows:
-            response = self._call("GET", f"/api/resource/Work Order/{quote(str(row.get('name')), safe='')}")
-            if isinstance(response, PostResult):
-                return response
-            if response.status_code != 200:
-                return _failure(response)
-            document = _body(response).get("data") or {}
+            document = self._document("Work Order", str(row.get("name")))
+            if isinstance(document, PostResult):
+                return document
             mark = max(mark, str(document.get("modified") or row.get("modified") or ""))
             orders.append(_pulled_work_order(document))
         return PulledOrders(orders, mark)
@@ -540,12 +526,22 @@ class ErpNextConnector(Connector):
             result = classify_exception(error)
             return result if method != "GET" else as_retryable(result)
 
-    def _list(self, filters: list[Any], fields: list[str], doctype: str | None = None) -> list[dict[str, Any]] | PostResult:
-        response = self._call(
-            "GET",
-            f"/api/resource/{quote(doctype or self.doctype)}",
-            params={"filters": json.dumps(filters), "fields": json.dumps(fields), "limit_page_length": "0"},
-        )
+    def _document(self, doctype: str, name: str) -> dict[str, Any] | PostResult:
+        """One document whole, child tables included."""
+        response = self._call("GET", f"/api/resource/{quote(doctype)}/{quote(name, safe='')}")
+        if isinstance(response, PostResult):
+            return response
+        if response.status_code != 200:
+            return _failure(response)
+        return _data(response)
+
+    def _list(
+        self, filters: list[Any], fields: list[str], doctype: str | None = None, *, order_by: str = ""
+    ) -> list[dict[str, Any]] | PostResult:
+        params = {"filters": json.dumps(filters), "fields": json.dumps(fields), "limit_page_length": "0"}
+        if order_by:
+            params["order_by"] = order_by
+        response = self._call("GET", f"/api/resource/{quote(doctype or self.doctype)}", params=params)
         if isinstance(response, PostResult):
             return response
         if response.status_code != 200:
