@@ -226,3 +226,22 @@ def test_erp_connection_add_takes_pull_orders(sap, db) -> None:
         call_command("erp_connection", "add", "pulling", "--kind", "sap", "--url", sap.service_url, "--option", "pull_orders=maybe")
     with pytest.raises(DomainError, match="cannot pull orders"):
         erp_connection_upsert(name="u8", kind="u8", base_url="https://api.yonyouup.com", options={"pull_orders": True})
+
+
+def test_one_connection_is_never_pulled_twice_at_once_and_a_cut_off_run_is_closed(sap, plant) -> None:
+    sap.control.clear_orders()
+    sap.control.set_orders(_order("4711"))
+    simulator_connection(sap, pull_orders=True)
+    running = PullRun.objects.create(connection="sim-sap")
+
+    with pytest.raises(DomainError) as refused:
+        order_pull(connection="sim-sap")
+    assert refused.value.code == "pull_running"
+    assert order_pull(connection="sim-sap", only_if_due=True) is None  # the schedule simply waits for it
+
+    PullRun.objects.filter(pk=running.pk).update(started_at=running.started_at - PullRun.CUT_OFF_AFTER)
+    run = _pull(sap)
+
+    running.refresh_from_db()
+    assert (running.state, bool(running.error)) == (PullRun.State.FAILED, True)
+    assert (run.state, run.orders_created) == (PullRun.State.FINISHED, 1)
