@@ -123,3 +123,14 @@ def test_the_sync_page_links_to_the_journal(client, journal) -> None:
 @pytest.mark.parametrize("role", ["operator", "quality", "integration"])
 def test_people_without_a_sync_role_cannot_open_the_journal(client, journal, role) -> None:
     assert _signed_in(client, role).get("/sync/pulls/").status_code == 403
+
+
+def test_the_admin_shows_runs_and_their_refused_records_read_only(client, journal, admin_user) -> None:
+    client.force_login(admin_user)
+
+    listing = client.get("/admin/erp_sync/pullrun/", HTTP_ACCEPT_LANGUAGE="en")
+    detail = client.get(f"/admin/erp_sync/pullrun/{journal['older'].pk}/change/", HTTP_ACCEPT_LANGUAGE="en")
+
+    assert listing.status_code == 200 and b"plant-sap" in listing.content
+    assert detail.status_code == 200 and b"NO-SUCH-ITEM" in detail.content
+    assert client.get("/admin/erp_sync/pullrun/add/").status_code == 403
