@@ -134,3 +134,18 @@ def test_the_admin_shows_runs_and_their_refused_records_read_only(client, journa
     assert listing.status_code == 200 and b"plant-sap" in listing.content
     assert detail.status_code == 200 and b"NO-SUCH-ITEM" in detail.content
     assert client.get("/admin/erp_sync/pullrun/add/").status_code == 403
+
+
+def test_the_beat_queues_a_pull_of_each_connection_that_is_due(journal, settings) -> None:
+    from erp_sync.tasks import pull_orders_due
+    from tests.erp_sync.queued import queued_tasks
+
+    settings.MES_ERP_PULL_INTERVAL = 300
+    erp_connection_upsert(name="k3", kind="kingdee", base_url="http://k3.example.com/k3cloud/", username="MES", password="pw",
+                          options={"acct_id": "62e8a1f0c3b24d5e9f7a6b8c", "pull_orders": True})
+    erp_connection_upsert(name="erpnext", kind="erpnext", base_url="https://erp.example.com", token="key:secret")  # does not pull
+    PullRun.objects.filter(connection="plant-sap").update(started_at=timezone.now() - datetime.timedelta(seconds=301))
+    queued_tasks()  # whatever earlier tests left
+
+    assert pull_orders_due() == 1  # plant-sap's last run is 301 s old; k3 pulled just now (the journal's run)
+    assert queued_tasks() == [("erp_sync.pull_orders", {"connection": "plant-sap"})]
