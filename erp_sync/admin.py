@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from common.errors import DomainError
 from common.masking import masked
-from erp_sync.models import DeliveryAttempt, ErpConnection, InboundReceipt, OutboxMessage
+from erp_sync.models import DeliveryAttempt, ErpConnection, InboundReceipt, OutboxMessage, PullRefusal, PullRun
 from erp_sync.services import erp_connection_check, erp_connection_upsert, options_unmasked
 from mes.admin_audit import AuditedAdmin, ReadOnlyAdmin
 
@@ -127,3 +127,21 @@ class InboundReceiptAdmin(ReadOnlyAdmin):
     list_display = ["received_at", "user", "method", "path", "status_code", "remote_addr"]
     list_filter = ["method", "status_code"]
     search_fields = ["path", "payload_sha256"]
+
+
+class PullRefusalInline(admin.TabularInline):
+    model = PullRefusal
+    fields = ("erp_key", "code", "message", "fields")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PullRun)
+class PullRunAdmin(ReadOnlyAdmin):
+    list_display = ("started_at", "connection", "trigger", "state", "orders_read", "orders_created", "orders_updated", "orders_refused", "high_water_mark")
+    list_filter = ("state", "trigger", "connection")
+    inlines = [PullRefusalInline]

@@ -11,6 +11,7 @@ urlpatterns = [
     path("sync/drifts", api_reconciliation.DriftListView.as_view(), name="api-sync-drifts"),
     path("sync/drifts/<int:drift_id>/repair", api_reconciliation.DriftRepairView.as_view(), name="api-sync-drift-repair"),
     path("sync/messages", api.MessageListView.as_view(), name="api-sync-messages"),
+    path("sync/pulls", api.PullListView.as_view(), name="api-sync-pulls"),
     path("sync/messages/replay", api.MessageBulkReplayView.as_view(), name="api-sync-messages-replay"),
     path("sync/messages/<int:message_id>", api.MessageDetailView.as_view(), name="api-sync-message"),
     path("sync/messages/<int:message_id>/replay", api.MessageReplayView.as_view(), name="api-sync-message-replay"),

@@ -366,6 +366,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "erp_sync.reconcile",
         "schedule": float(env_decimal("ERP_SYNC_RECONCILE_SECONDS", "3600", minimum=Decimal("60"))),
     },
+    # Pulls released orders from each connection with the option pull_orders once MES_ERP_PULL_INTERVAL has passed.
+    "erp-sync-pull-orders": {"task": "erp_sync.pull_orders_due", "schedule": 30.0},
     # Chains the audit events written since the last run (mes.models.audit.EventSeal).
     "audit-seal": {"task": "mes.audit_seal", "schedule": float(env_decimal("MES_AUDIT_SEAL_SECONDS", "60", minimum=Decimal("1")))},
     # The schedule runs from now: recomputed on every release, confirmation and calendar change, and
@@ -531,6 +533,8 @@ ERP_SYNC_BACKOFF_CAP_SECONDS = float(env_decimal("ERP_SYNC_BACKOFF_CAP_SECONDS",
 # longer); a message whose worker died mid-send is then looked up in the ERP and resent only if absent.
 ERP_SYNC_LEASE_SECONDS = float(env_decimal("ERP_SYNC_LEASE_SECONDS", "60", minimum=Decimal("1")))
 # ERP sync raises an alert when the oldest unsent message is older than this, or dead letters exist.
+# Seconds between two pulls of released orders from a connection with the option pull_orders (erp_sync.pulls).
+MES_ERP_PULL_INTERVAL = env_int("MES_ERP_PULL_INTERVAL", 300, minimum=30, maximum=7 * 24 * 3600)
 ERP_SYNC_ALERT_AFTER_SECONDS = env_int("ERP_SYNC_ALERT_AFTER_SECONDS", 60, minimum=1)
 # Optional: POST the alert as JSON to this URL (e.g. a chat or paging webhook).
 ERP_SYNC_ALERT_WEBHOOK = env_url("ERP_SYNC_ALERT_WEBHOOK", {"http", "https"})

@@ -33,6 +33,7 @@ urlpatterns = [
     path("sync/", erp_sync_views.health_page, name="sync-health"),
     path("sync/dead-letters/", erp_sync_views.dead_letters_page, name="sync-dead-letters"),
     path("sync/messages/", erp_sync_views.message_list_page, name="sync-messages"),
+    path("sync/pulls/", erp_sync_views.pulls_page, name="sync-pulls"),
     path("sync/messages/<int:message_id>/", erp_sync_views.message_page, name="sync-message"),
     path("andon/", andon_views.andon_page, name="andon"),
     path("oee/", machine_pages.oee_overview, name="oee-overview"),

@@ -168,6 +168,10 @@ class ErpFlavor(abc.ABC):
 
     def __init__(self, *, ledger: Ledger) -> None:
         self.ledger = ledger
+        from simulators.erp.orders import OrderBook  # orders.py reads quantities with this module's helpers
+
+        #: The production orders it serves to an MES that pulls them (``orders.py``).
+        self.orders = OrderBook()
 
     @abc.abstractmethod
     def handle(self, request: SimRequest) -> SimResponse:
@@ -199,6 +203,9 @@ class ErpFlavor(abc.ABC):
     def flavor_counters(self) -> dict[str, int]:
         """Counters of the flavour's own (Kingdee's logins), shown with the simulator's in its health."""
         return {}
+
+    def orders_changed(self) -> None:  # noqa: B027 - most flavours answer from the order book directly
+        """The order book changed (seeded, reset): a flavour that keeps the orders as documents of its own refreshes them."""
 
     def invalidate_sessions(self) -> None:  # noqa: B027 - most ERPs keep no session state
         """Expire whatever session state this ERP keeps (SAP's CSRF tokens)."""

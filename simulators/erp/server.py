@@ -20,6 +20,9 @@ Two threaded HTTP/1.1 servers bound to loopback only:
                                     ``csrf_max_uses``; ERPNext ``duplicate_error``; Odoo
                                     ``autocreate``)
   ``POST /__sim__/sessions/invalidate``  expire every SAP CSRF token, Kingdee session or U8 token now
+  ``GET/POST/DELETE /__sim__/orders``   the production orders it serves to an MES that pulls them:
+                                    list, create or change (``{"orders": [...]}``, see ``orders.py``),
+                                    empty; a reset brings back the demo orders
   ================================  ==========================================================
 
 Each ERP request goes: injected latency → still up? → injected 5xx → the flavour (under one
@@ -446,6 +449,8 @@ class Simulator:
         self.set_faults({name: value for name, value in Faults().as_dict().items()})
         with self._state_lock:
             self.flavor.reset()
+            self.flavor.orders.reset()
+            self.flavor.orders_changed()
             self.ledger.clear()
         with self._admin_lock:
             self._counters.clear()
@@ -504,6 +509,17 @@ class Simulator:
                     raise ValueError("config must be a JSON object")
                 with self._state_lock:
                     return 200, self.flavor.configure(payload)
+        if path == "/__sim__/orders":
+            with self._state_lock:
+                if method == "POST":
+                    orders = payload.get("orders") if isinstance(payload, dict) else payload
+                    self.flavor.orders.upsert(orders)
+                elif method == "DELETE":
+                    self.flavor.orders.clear()
+                if method in {"POST", "DELETE"}:
+                    self.flavor.orders_changed()
+                if method in {"GET", "POST", "DELETE"}:
+                    return 200, {"flavor": self.flavor.name, "orders": self.flavor.orders.public()}
         if path == "/__sim__/sessions/invalidate" and method == "POST":
             with self._state_lock:
                 self.flavor.invalidate_sessions()
