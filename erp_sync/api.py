@@ -205,7 +205,7 @@ class ConnectionSerializer(serializers.Serializer):
     (secrets in ``options`` are answered as "***"; "***" written back keeps the stored one)."""
 
     kind = serializers.ChoiceField(choices=[choice for choice, _label in ErpConnection.Kind.choices])
-    url = serializers.URLField(max_length=500)
+    url = serializers.CharField(max_length=500)  # http(s), or file:///folder for b2mml: the service checks it
     user = serializers.CharField(max_length=200, required=False, allow_blank=True)
     password = serializers.CharField(max_length=500, required=False, allow_blank=True, write_only=True)
     token = serializers.CharField(max_length=500, required=False, allow_blank=True, write_only=True)
