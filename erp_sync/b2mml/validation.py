@@ -105,16 +105,19 @@ def local_name(name: str) -> str:
 def document_problems(root: ET.Element, *, limit: int = MAX_PROBLEMS) -> list[Problem]:
     """What in ``root`` breaks the B2MML schemas, first ``limit`` problems; empty when it is valid."""
     problems: list[Problem] = []
-    for error in b2mml_schema().iter_errors(root):
-        element = error.elem
-        index = getattr(error, "index", None)
-        if element is not None and isinstance(index, int) and 0 <= index < len(element):
-            element = element[index]  # a child out of place: name its own line, not its parent's
-        line = getattr(element, "sourceline", None)
-        path = local_name(error.path or "")
-        problems.append(Problem(line, local_name(str(error.reason or error.message)), path))
-        if len(problems) >= limit:
-            break
+    try:
+        for error in b2mml_schema().iter_errors(root):
+            element = error.elem
+            index = getattr(error, "index", None)
+            if element is not None and isinstance(index, int) and 0 <= index < len(element):
+                element = element[index]  # a child out of place: name its own line, not its parent's
+            line = getattr(element, "sourceline", None)
+            path = local_name(error.path or "")
+            problems.append(Problem(line, local_name(str(error.reason or error.message)), path))
+            if len(problems) >= limit:
+                break
+    except RecursionError:
+        problems.append(Problem(getattr(root, "sourceline", None), "The document is nested too deeply to validate."))
     return problems
 
 
