@@ -109,6 +109,9 @@ def _order(request: ET.Element, schedule_end: str) -> ScheduledOrder:
         try:
             order.quantity = Decimal(quantity) if quantity else None
         except InvalidOperation:
+            order.quantity = None
+        if quantity and (order.quantity is None or not order.quantity.is_finite()):
+            order.quantity = None
             order.problem = order.problem or f"The produced quantity {quantity!r} is not a number."
     else:
         order.item = _text(request, "OperationsDefinitionID")

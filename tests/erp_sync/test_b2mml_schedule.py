@@ -118,14 +118,18 @@ def test_posting_the_same_schedule_again_changes_nothing(erp_client, plant):
 def test_a_refused_order_is_named_in_the_acknowledgement_and_holds_back_no_other(erp_client, plant):
     unknown = _request("WO-2003", "5", _segment("1", "Make", None, produced="NO-SUCH-ITEM"))
     wrong_unit = _request("WO-2004", "5", _segment("1", "Make", None, produced="FRAME-100", unit="KG"))
+    not_a_number = _request("WO-2005", "NaN", _segment("1", "Make", None, produced="FRAME-100"))
+    unknown_center = _request("WO-2006", "5", _segment("10", "Cut", "WC-NOPE", produced="FRAME-100"))
 
-    response = _post(erp_client, _schedule(PLAIN, unknown, wrong_unit))
+    response = _post(erp_client, _schedule(PLAIN, unknown, wrong_unit, not_a_number, unknown_center))
 
     assert response.status_code == 422
     root = assert_valid(response.content)
     assert _outcomes(root) == {
         "WO-2002": ("Accepted", ""), "WO-2003": ("Rejected", "unknown_item"), "WO-2004": ("Rejected", "unit_mismatch"),
+        "WO-2005": ("Rejected", "b2mml_order_incomplete"), "WO-2006": ("Rejected", "unknown_work_center"),
     }
+    assert list(Routing.objects.get(item__code="FRAME-100").operations.values_list("sequence", flat=True).order_by("sequence")) == [10, 20, 30]
     assert set(WorkOrder.objects.filter(number__startswith="WO-200").values_list("number", flat=True)) == {"WO-2002"}
 
 
