@@ -127,6 +127,8 @@ class OperationsScheduleView(InboundWriteView):
         },
     )
     def post(self, request: Request) -> HttpResponse:
+        if not isinstance(request.data, bytes):  # no body at all: DRF asks no parser
+            raise ParseError("The body is empty: send a ProcessOperationsSchedule document (application/xml).")
         try:
             root = document_check(request.data, expected="ProcessOperationsSchedule")
         except DocumentRefused as refused:

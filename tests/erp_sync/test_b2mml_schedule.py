@@ -179,6 +179,13 @@ def test_another_b2mml_document_is_refused(erp_client, plant):
     assert "Expected a ProcessOperationsSchedule document, got CancelOperationsSchedule" in response.json()["error"]["message"]
 
 
+def test_an_empty_body_is_refused_with_a_clear_error(erp_client, plant):
+    for response in (_post(erp_client, b""), erp_client.post(URL)):
+        assert response.status_code in (400, 415)
+        assert response.json()["error"]["code"] in ("malformed_request", "unsupported_media_type")
+    assert "empty" in _post(erp_client, b"").json()["error"]["message"]
+
+
 def test_json_is_refused_with_a_clear_error(erp_client, plant):
     response = erp_client.post(URL, {"work_orders": []}, format="json")
 

@@ -254,3 +254,21 @@ def test_the_api_stores_a_folder_connection_and_refuses_a_folder_for_another_kin
     assert list(ErpConnection.objects.values_list("name", flat=True)) == ["drop"]
     tested = admin_api.post("/api/v1/erp-connections/drop/test")
     assert tested.status_code == 200 and tested.json()["reachable"] is True, tested.json()
+
+
+@pytest.mark.django_db
+def test_the_admin_form_takes_a_folder_for_b2mml_and_refuses_it_for_sap(admin_client, tmp_path):
+    from tests.mes.test_admin_audit import admin_form_data
+
+    add = "/admin/erp_sync/erpconnection/add/"
+    data = admin_form_data(admin_client.get(add)) | {
+        "name": "drop", "kind": "b2mml", "base_url": tmp_path.as_uri(), "options": "{}", "timeout_seconds": "10",
+    }
+
+    saved = admin_client.post(add, data)
+    refused = admin_client.post(add, data | {"name": "sap-drop", "kind": "sap"})
+
+    assert saved.status_code == 302
+    assert ErpConnection.objects.get(name="drop").base_url == tmp_path.as_uri()
+    assert refused.status_code == 200 and "http://" in refused.content.decode()
+    assert not ErpConnection.objects.filter(name="sap-drop").exists()
