@@ -13,7 +13,8 @@ class ErpConnectionForm(forms.ModelForm):
     """Secrets are write-only: an empty field keeps the stored value, which is never shown back.
     Secrets in the options are shown as "***"; left so, they keep the stored value."""
 
-    base_url = forms.URLField(label=_("base URL"), max_length=500, assume_scheme="https")
+    # Checked by the service (``erp_connection_check``): http(s), or file:///folder for a kind that writes into folders.
+    base_url = forms.CharField(label=_("base URL"), max_length=500)
     password = forms.CharField(label=_("password"), required=False, widget=forms.PasswordInput(render_value=False))
     token = forms.CharField(label=_("token"), required=False, widget=forms.PasswordInput(render_value=False))
 
@@ -59,7 +60,8 @@ class ErpConnectionForm(forms.ModelForm):
 
     def _get_validation_exclusions(self):
         # One default at a time is the service's to keep: it moves the default, never refuses a second.
-        return {*super()._get_validation_exclusions(), "is_default"}
+        # The URL is the service's to check too: a URLField knows no file:///folder.
+        return {*super()._get_validation_exclusions(), "is_default", "base_url"}
 
     def _field_of(self, error: DomainError) -> str | None:
         """The form field a refusal of the service is about, if it names one."""

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
+from django.core.validators import URLValidator
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
@@ -245,12 +246,18 @@ def _metrics_refusal(request: HttpRequest) -> HttpResponse | None:
 
 # --- ERP connections (admin) -------------------------------------------------------------
 
+def connection_url_shape(value: str) -> None:
+    """An http(s) URL, or a ``file:`` one (a folder, for a kind that writes files: the service checks which)."""
+    if not value.startswith("file:"):
+        URLValidator(schemes=["http", "https"])(value)
+
+
 class ConnectionSerializer(serializers.Serializer):
     """A connection as written by an admin. Secrets are write-only: omit them to keep the stored ones
     (secrets in ``options`` are answered as "***"; "***" written back keeps the stored one)."""
 
     kind = serializers.ChoiceField(choices=[choice for choice, _label in ErpConnection.Kind.choices])
-    url = serializers.URLField(max_length=500)
+    url = serializers.CharField(max_length=500, validators=[connection_url_shape])
     user = serializers.CharField(max_length=200, required=False, allow_blank=True)
     password = serializers.CharField(max_length=500, required=False, allow_blank=True, write_only=True)
     token = serializers.CharField(max_length=500, required=False, allow_blank=True, write_only=True)

@@ -27,6 +27,7 @@ class ErpConnection(models.Model):
         KINGDEE = "kingdee", _("Kingdee K/3 Cloud")
         U8 = "u8", _("Yonyou U8+ (OpenAPI)")
         REST = "rest", _("generic REST / webhook")
+        B2MML = "b2mml", _("ISA-95 B2MML (HTTP or folder)")
 
     name = models.SlugField(_("name"), max_length=64, unique=True)
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)

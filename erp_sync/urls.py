@@ -1,8 +1,9 @@
 from django.urls import path
 
-from erp_sync import api, api_reconciliation
+from erp_sync import api, api_b2mml, api_reconciliation
 
 urlpatterns = [
+    path("b2mml/operations-schedule", api_b2mml.OperationsScheduleView.as_view(), name="api-b2mml-operations-schedule"),
     path("erp-connections", api.ConnectionListView.as_view(), name="api-erp-connections"),
     path("erp-connections/mapping-preview", api.MappingPreviewView.as_view(), name="api-erp-mapping-preview"),
     path("erp-connections/<str:name>", api.ConnectionView.as_view(), name="api-erp-connection"),

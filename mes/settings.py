@@ -498,6 +498,7 @@ SPECTACULAR_SETTINGS = {
         {"name": "nonconformances", "description": "Nonconformance reports (NCR): opened by a failed inspection or by hand, dispositioned, closed."},
         {"name": "material-issues", "description": "Material issued to operations by scan, with over-issue approval and reversal."},
         {"name": "erp-sync", "description": "Delivery to the ERP: the outbox, dead letters, connections and reconciliation."},
+        {"name": "b2mml", "description": "ISA-95 B2MML (MESA V0701): operations schedules in, acknowledged; performance goes out through a b2mml connection."},
         {"name": "planning", "description": "Capacity per work center and day, and the finite schedule of operations with each order's predicted finish."},
         {"name": "andon", "description": "Calls for help from the shop floor, their states, and the escalation ladders that tell people."},
     ],

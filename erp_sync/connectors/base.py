@@ -212,6 +212,8 @@ class Connector(ABC):
     #: connector then posts one by one, and the dispatcher keeps that on the connection
     #: (option ``batch_offered``: false) so no worker tries again.
     batch_offered: bool = True
+    #: Whether the connection's URL may be ``file:///folder`` (documents written into a folder) instead of HTTP.
+    accepts_folder: ClassVar[bool] = False
     #: The outbox kinds it books; the dispatcher dead-letters any other without calling it (``unsupported``).
     kinds: ClassVar[frozenset[str]] = frozenset({"confirmation", "reversal"}) | GOODS_KINDS
 

@@ -37,6 +37,7 @@ class SimRequest:
     rejected_orders: frozenset[str] = frozenset()
     response_will_drop: bool = False
     batch_not_offered: int = 0  # the status a gateway without batch answers, 0 when batch is offered
+    prepared: Any = None  # what the flavour's ``prepare`` made of the request, outside the lock
 
     @property
     def path(self) -> str:
@@ -176,6 +177,12 @@ class ErpFlavor(abc.ABC):
     @abc.abstractmethod
     def handle(self, request: SimRequest) -> SimResponse:
         """Answer one request. Called with the simulator lock held."""
+
+    def prepare(self, request: SimRequest) -> Any:
+        """Work on a request that needs none of the flavour's state (parsing, schema validation), done
+        before the simulator's lock is taken so slow work holds back no other request; kept in
+        ``request.prepared``."""
+        return None
 
     @abc.abstractmethod
     def reset(self) -> None:

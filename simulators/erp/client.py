@@ -156,6 +156,7 @@ class SimulatorProcess(ChildProcess):
                 "from_account": DEFAULT_U8_FROM_ACCOUNT, "to_account": DEFAULT_U8_TO_ACCOUNT,
                 "app_key": DEFAULT_U8_APP_KEY, "app_secret": DEFAULT_U8_APP_SECRET,
             },
+            "b2mml": {},
         }[self.flavor]
 
 

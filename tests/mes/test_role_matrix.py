@@ -214,6 +214,7 @@ ACTIONS: list[Action] = [
     Action("api-erp-connection", "PUT", ("erp_connection.manage",), {"name": "matrix-erp"}, {"kind": "sap", "url": "http://127.0.0.1:9/sap"}),
     Action("api-erp-connection-test", "POST", ("erp_connection.manage",), {"name": "no-such-erp"}),
     Action("api-sync-health", "GET", ("api.read",)),
+    Action("api-b2mml-operations-schedule", "POST", ("work_order.write",), data={}),
     Action("api-sync-drifts", "GET", ("api.read",)),
     Action("api-sync-drift-repair", "POST", ("erp_sync.resolve",), {"drift_id": 999999}, {"reason": "x"}),
     Action("api-sync-messages", "GET", ("api.read",)),
