@@ -499,7 +499,7 @@ SPECTACULAR_SETTINGS = {
         {"name": "erp-sync", "description": "Delivery to the ERP: the outbox, dead letters, connections and reconciliation."},
         {"name": "planning", "description": "Capacity per work center and day, and the finite schedule of operations with each order's predicted finish."},
         {"name": "andon", "description": "Calls for help from the shop floor, their states, and the escalation ladders that tell people."},
-        {"name": "reports", "description": "Reports a plant runs on: labor per operator for payroll (JSON, CSV, XLSX)."},
+        {"name": "reports", "description": "Reports a plant runs on (R-5.4), as JSON and as downloads: labor per operator for payroll."},
     ],
 }
 
