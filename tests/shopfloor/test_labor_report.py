@@ -257,3 +257,12 @@ def test_who_may_open_the_page_and_sees_it_in_the_menu(plant, client, role, stat
     assert client.get("/reports/labor/").status_code == status
     home = client.get("/").content.decode()
     assert ('href="/reports/labor/"' in home) is (status == 200)
+
+
+def test_the_report_reads_in_a_fixed_number_of_queries(clocked_week, django_assert_num_queries):
+    from shopfloor.labor_report.selectors import labor_report
+
+    # The work centers' shifts, the sessions, the confirmations: however many rows there are.
+    with django_assert_num_queries(3):
+        report = labor_report(first_day=MONDAY, last_day=MONDAY + datetime.timedelta(days=1))
+    assert len(report.rows) == 7
