@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
+import re
 import secrets
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -501,6 +502,7 @@ SPECTACULAR_SETTINGS = {
         {"name": "b2mml", "description": "ISA-95 B2MML (MESA V0701): operations schedules in, acknowledged; performance goes out through a b2mml connection."},
         {"name": "planning", "description": "Capacity per work center and day, and the finite schedule of operations with each order's predicted finish."},
         {"name": "andon", "description": "Calls for help from the shop floor, their states, and the escalation ladders that tell people."},
+        {"name": "reports", "description": "Reports a plant runs on (R-5.4), as JSON and as downloads: labor per operator for payroll."},
     ],
 }
 
@@ -516,6 +518,12 @@ MES_ANDON_MACHINE_DOWN_SECONDS = env_int("MES_ANDON_MACHINE_DOWN_SECONDS", 300, 
 # Labor minutes per confirmation above this are refused as implausible (default: one 12-hour shift).
 MES_MAX_LABOR_MINUTES = env_decimal("MES_MAX_LABOR_MINUTES", "720", minimum=Decimal(0))
 MES_MAX_MACHINE_MINUTES = env_decimal("MES_MAX_MACHINE_MINUTES", "1440", minimum=Decimal(0))
+# The currency of standard costs, rates and lot costs (an ISO 4217 code), named in the cost answers.
+MES_CURRENCY = env_str("MES_CURRENCY", "CNY").upper()
+if not re.fullmatch(r"[A-Z]{3}", MES_CURRENCY):
+    raise _bad("MES_CURRENCY", MES_CURRENCY, "a three-letter ISO 4217 code such as CNY")
+# The longest period the labor report covers in one request (days).
+MES_LABOR_REPORT_MAX_DAYS = env_int("MES_LABOR_REPORT_MAX_DAYS", 93, minimum=1, maximum=3660)
 # On PostgreSQL, confirmations and their ERP messages are written with plain SQL (one statement
 # per report, COPY for a batch); off, the ORM writes them as on every other database (slower).
 MES_PLAIN_SQL_WRITES = env_bool("MES_PLAIN_SQL_WRITES", True)

@@ -131,6 +131,7 @@ ACTIONS: list[Action] = [
     Action("planning", "GET", ("planning.view",)),
     Action("planning-load", "GET", ("planning.view",)),
     Action("planning-gantt", "GET", ("planning.view",)),
+    Action("reports-labor", "GET", ("labor_report.view",)),
     Action("planning", "POST", ("planning.view", "work_order.release"), data={"action": "release", "numbers": ["WO-7000"]},
            action="release", twin="api-work-order-release"),
     *[
@@ -253,6 +254,8 @@ ACTIONS: list[Action] = [
     *[Action(f"api-andon-{name}", "POST", ("andon.handle",), ANDON, {}) for name in ("acknowledge", "resolve", "close")],
     Action("api-andon-ladder", "GET", ("api.read",), {"code": "NO-SUCH-LADDER"}),
     Action("api-andon-ladder", "PUT", ("andon_ladder.write",), {"code": "MATRIX"}, {"steps": []}),
+    Action("api-reports-labor", "GET", ("labor_report.view",)),
+    Action("api-work-order-cost", "GET", ("cost.view",), {"number": "WO-NOPE"}),
 ]
 
 
