@@ -10,11 +10,10 @@ each shift's end to the channel configured for its line.
    as a ``DailyReportSend`` (unique per line and shift end: two workers, or the task run twice, record
    it once). Shifts that ended before that (a worker down for longer, a channel configured later) are
    not sent after the fact.
-3. **Send.** Every send due is claimed by one conditional update (``pending``/``failed`` →
-   ``sending``), the report of its production day so far is built and sent outside any transaction,
-   and the outcome recorded: ``sent``, or ``failed`` with a back-off (10 s, 20 s, 40 s … up to
-   10 min), given up after ``MES_DAILY_REPORT_SEND_ATTEMPTS``. A claim older than ``CLAIM_TIMEOUT``
-   (a worker that died) is taken again.
+3. **Send.** Every send due is claimed as an andon notice is (``shopfloor.andon.delivery``), the
+   report of its production day so far is built and sent outside any transaction, and the outcome
+   recorded: ``sent``, or ``failed`` with a back-off (10 s, 20 s, 40 s … up to 10 min), given up
+   after ``MES_DAILY_REPORT_SEND_ATTEMPTS``.
 
 E-mail gets the PDF attached; a webhook the JSON summary (``daily.DailyReport.as_json``) with the
 page's link; a WeCom or DingTalk robot a short text with the link. The link is absolute when
@@ -29,7 +28,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -37,6 +35,7 @@ from django.utils.translation import gettext as _
 from common.errors import DomainError
 from mes.models import WorkCenter
 from shopfloor.andon.channels import ChannelError, channel_problems, report_send
+from shopfloor.andon.delivery import deliveries_due, delivery_claim, delivery_failed, delivery_sent
 from shopfloor.documents.daily_report import daily_report_pdf
 from shopfloor.models import DailyPlan, DailyReportSend
 from shopfloor.reports.daily import DailyReport, daily_report, planned_from_schedule
@@ -45,8 +44,6 @@ from shopfloor.shift_calendar import occurrences, production_day, production_day
 logger = logging.getLogger(__name__)
 
 RECORD_WITHIN = datetime.timedelta(hours=6)
-CLAIM_TIMEOUT = datetime.timedelta(minutes=2)
-State = DailyReportSend.State
 
 
 def daily_plans_take(*, now: datetime.datetime | None = None) -> int:
@@ -113,12 +110,10 @@ def daily_report_sends_record(*, now: datetime.datetime | None = None) -> int:
 
 
 def daily_report_sends_due(*, now: datetime.datetime | None = None) -> int:
-    """Send every send that is due; answers how many were sent."""
+    """Send every send that is due, oldest shift first; answers how many were sent."""
     now = now or timezone.now()
-    due = DailyReportSend.objects.filter(
-        Q(state__in=(State.PENDING, State.FAILED), next_attempt_at__lte=now) | Q(state=State.SENDING, claimed_at__lt=now - CLAIM_TIMEOUT)
-    ).order_by("shift_end", "pk").values_list("pk", flat=True)
-    return sum(daily_report_send(send_id=send_id, now=now) for send_id in list(due[:50]))
+    due = deliveries_due(DailyReportSend, now=now, limit=50, order=("shift_end", "pk"))
+    return sum(daily_report_send(send_id=send_id, now=now) for send_id in due)
 
 
 def daily_reports_due(*, now: datetime.datetime | None = None) -> int:
@@ -162,10 +157,7 @@ def report_text(report: DailyReport, *, shift: str, link: str) -> tuple[str, str
 def daily_report_send(*, send_id: int, now: datetime.datetime | None = None) -> int:
     """Claim one send and send the report; record the outcome. Answers 1 if this call sent it."""
     now = now or timezone.now()
-    claimed = DailyReportSend.objects.filter(pk=send_id).filter(
-        Q(state__in=(State.PENDING, State.FAILED), next_attempt_at__lte=now) | Q(state=State.SENDING, claimed_at__lt=now - CLAIM_TIMEOUT)
-    ).update(state=State.SENDING, claimed_at=now)
-    if not claimed:
+    if not delivery_claim(DailyReportSend, pk=send_id, now=now):
         return 0
     send = DailyReportSend.objects.get(pk=send_id)
     try:
@@ -181,15 +173,10 @@ def daily_report_send(*, send_id: int, now: datetime.datetime | None = None) -> 
             report_send(channel=send.channel, subject=subject, text=text, summary=summary, attachment=attachment)
     except (ChannelError, DomainError) as error:  # DomainError: the line has no work center any more
         attempts = send.attempts + 1
-        gave_up = attempts >= settings.MES_DAILY_REPORT_SEND_ATTEMPTS
-        DailyReportSend.objects.filter(pk=send_id).update(
-            state=State.GAVE_UP if gave_up else State.FAILED, attempts=attempts,
-            next_attempt_at=now + datetime.timedelta(seconds=min(10 * 2 ** (attempts - 1), 600)), last_error=str(error)[:500],
-            claimed_at=None,
+        delivery_failed(
+            DailyReportSend, pk=send_id, attempts=attempts, max_attempts=settings.MES_DAILY_REPORT_SEND_ATTEMPTS, error=str(error), now=now
         )
         logger.warning("daily report %s not sent (attempt %s): %s", send_id, attempts, error)
         return 0
-    DailyReportSend.objects.filter(pk=send_id).update(
-        state=State.SENT, attempts=send.attempts + 1, sent_at=timezone.now(), last_error="", claimed_at=None
-    )
+    delivery_sent(DailyReportSend, pk=send_id, attempts=send.attempts + 1)
     return 1

@@ -43,7 +43,7 @@ from shopfloor.services import ShiftSpec, shifts_set
 from tests.factories import ItemFactory, ReasonCodeFactory, RoutingFactory, WorkOrderFactory
 from tests.helpers import signed_in
 from tests.shopfloor.oee_scenario import MONDAY, at, state
-from tests.shopfloor.test_andon import Receiver, receiver  # noqa: F401 — the loopback receiver fixture
+from tests.shopfloor.test_andon import receiver  # noqa: F401 — the loopback receiver fixture
 from tests.shopfloor_documents.pdf_reading import pdf_text
 
 URL = "/api/v1/reports/daily"
@@ -252,3 +252,27 @@ def test_the_api_answers_json_for_today_by_default(day, supervisor):
 
 def test_a_client_without_a_session_is_sent_to_sign_in(db):
     assert Client().get("/reports/daily/").status_code == 302
+
+
+def test_the_administration_lists_the_sends_and_plans_without_the_channels_secret(day, settings, receiver, admin_client):  # noqa: F811
+    settings.MES_DAILY_REPORT_CHANNELS = {"*": {"type": "webhook", "url": receiver.url(), "secret": "very-secret-signing-key"}}
+    assert daily_reports_due(now=at(14, 1)) == 1
+    assert receiver.requests[0][1]["X-MES-Signature"].startswith("sha256=")
+
+    sends = admin_client.get("/admin/shopfloor/dailyreportsend/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    detail = admin_client.get(f"/admin/shopfloor/dailyreportsend/{DailyReportSend.objects.get().pk}/change/").content.decode()
+    plans = admin_client.get("/admin/shopfloor/dailyplan/", HTTP_ACCEPT_LANGUAGE="en")
+
+    assert "Early" in sends and "very-secret-signing-key" not in sends + detail
+    assert plans.status_code == 200 and "WC-PRESS" in plans.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [("=1+2", "'=1+2"), ("+86 138", "'+86 138"), ("-5", "'-5"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("\rx", "'\rx"),
+     ("Material defect", "Material defect"), ("", ""), (3, 3), (Decimal("2.5"), Decimal("2.5")), (None, None)],
+)
+def test_a_text_that_starts_like_a_formula_is_kept_as_text_and_other_cells_keep_their_type(value, cell):
+    from common.spreadsheet import safe_cell
+
+    assert safe_cell(value) == cell and type(safe_cell(value)) is type(cell)
