@@ -3,7 +3,7 @@ per line and work center. Built from ``shopfloor.reports.daily.DailyReport`` (no
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
@@ -38,7 +38,7 @@ def daily_report_pdf(report: DailyReport, *, language: str) -> bytes:
 
 
 def hours(value: Decimal) -> str:
-    return format_quantity(Decimal(value).quantize(Decimal("0.1")))
+    return format_quantity(Decimal(value).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
 
 def _render(report: DailyReport) -> bytes:
@@ -95,6 +95,7 @@ def _render(report: DailyReport) -> bytes:
         CondPageBreak(30 * mm),
         HeavyText(_("Bottleneck: utilisation and queue"), size=12, rule=True, space_before=5 * mm, space_after=2 * mm),
         grid(load, widths=[CONTENT_WIDTH - 5 * 22 * mm, *[22 * mm] * 5], style=shaded),
+        Spacer(0, 1.5 * mm),
         paragraph(
             _("Bottleneck: %(code)s (★).") % {"code": bottleneck.code} if bottleneck else _("No work center was loaded."), note
         ),

@@ -21,7 +21,7 @@ shifts: the day the board and OEE call "today"):
   or paused) and their remaining hours. The work center with the highest utilisation (then the longest
   queue) is the day's bottleneck.
 
-A constant number of queries however many work centers: about fourteen.
+A constant number of queries however many work centers: eleven, twelve when a plan is read from the stored schedule.
 """
 
 from __future__ import annotations

@@ -276,3 +276,18 @@ def test_a_text_that_starts_like_a_formula_is_kept_as_text_and_other_cells_keep_
     from common.spreadsheet import safe_cell
 
     assert safe_cell(value) == cell and type(safe_cell(value)) is type(cell)
+
+
+def test_the_report_reads_a_constant_number_of_queries_however_many_work_centers(day, django_assert_num_queries):
+    with django_assert_num_queries(11):  # every plan recorded
+        daily_report(day=MONDAY, line="", now=at(15))
+    DailyPlan.objects.all().delete()
+    with django_assert_num_queries(12) as two:  # plans read from the stored schedule
+        daily_report(day=MONDAY, line="", now=at(15))
+    for number in range(3):
+        center = work_center_upsert(code=f"WC-MORE-{number}", name="More", line=f"L{number + 2}").obj
+        equipment_upsert(code=f"MORE-{number}", name="More", work_center=center.code)
+        shifts_set(work_center_code=center.code, shifts=[ShiftSpec("Early", datetime.time(6), datetime.time(14), "12345")])
+    with django_assert_num_queries(len(two.captured_queries)):
+        report = daily_report(day=MONDAY, line="", now=at(15))
+    assert [line.line for line in report.lines] == ["L1", "L2", "L3", "L4"]
