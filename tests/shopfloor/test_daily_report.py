@@ -291,3 +291,17 @@ def test_the_report_reads_a_constant_number_of_queries_however_many_work_centers
     with django_assert_num_queries(len(two.captured_queries)):
         report = daily_report(day=MONDAY, line="", now=at(15))
     assert [line.line for line in report.lines] == ["L1", "L2", "L3", "L4"]
+
+
+def test_the_demo_sends_the_daily_report_to_its_webhook_sink_unless_told_otherwise(monkeypatch):
+    from mes.settings import env_json_object
+    from plant.management.commands.run_plant import WEBHOOK_SINK_PORT, demo_report_environment
+
+    monkeypatch.delenv("MES_DAILY_REPORT_CHANNELS", raising=False)
+    monkeypatch.delenv("MES_PUBLIC_URL", raising=False)
+    environment = demo_report_environment(host="127.0.0.1", port=8000)
+    monkeypatch.setenv("MES_DAILY_REPORT_CHANNELS", environment["MES_DAILY_REPORT_CHANNELS"])
+    assert env_json_object("MES_DAILY_REPORT_CHANNELS")["*"]["url"] == f"http://127.0.0.1:{WEBHOOK_SINK_PORT}/daily-report"
+    assert environment["MES_PUBLIC_URL"] == "http://127.0.0.1:8000"
+    monkeypatch.setenv("MES_PUBLIC_URL", "https://mes.example.com")
+    assert demo_report_environment(host="127.0.0.1", port=8000) == {}  # what the environment names is kept
