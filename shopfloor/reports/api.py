@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.http import HttpResponse
 from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import JSONRenderer
@@ -20,6 +21,42 @@ from shopfloor.reports.daily import daily_report, report_day_default, report_day
 from shopfloor.reports.xlsx import daily_report_xlsx
 
 FORMATS = ("json", "pdf", "xlsx")
+
+
+DOWNTIME = inline_serializer("DailyReportDowntime", {
+    "reason_code": serializers.CharField(), "name": serializers.CharField(), "seconds": serializers.FloatField(), "stops": serializers.IntegerField(),
+}, many=True)
+
+
+def _figures() -> dict:
+    """The figures of a work center or a line (``shopfloor.reports.daily.Figures.as_json``)."""
+    ratio = {"allow_null": True, "help_text": "null when its denominator is 0"}
+    return {
+        "planned_qty": serializers.FloatField(), "planned_hours": serializers.FloatField(), "planned_operations": serializers.IntegerField(),
+        "good_qty": serializers.FloatField(), "scrap_qty": serializers.FloatField(), "rework_qty": serializers.FloatField(),
+        "completion": serializers.FloatField(**ratio), "scrap_rate": serializers.FloatField(**ratio),
+        "oee": serializers.DictField(help_text="availability, performance, quality, oee (null when unknown) and the seconds behind them, as /equipment/{code}/oee"),
+        "downtime_by_reason": DOWNTIME,
+        "unexplained_downtime_seconds": serializers.FloatField(), "short_stop_seconds": serializers.FloatField(),
+        "capacity_hours": serializers.FloatField(), "earned_hours": serializers.FloatField(help_text="standard hours of the confirmed quantities"),
+        "utilisation": serializers.FloatField(**ratio), "queue_operations": serializers.IntegerField(), "queue_hours": serializers.FloatField(),
+    }
+
+
+DAILY_REPORT = inline_serializer("DailyReport", {
+    "date": serializers.DateField(), "line": serializers.CharField(allow_null=True), "generated_at": serializers.DateTimeField(),
+    "bottleneck": serializers.CharField(allow_null=True, help_text="the work center with the highest utilisation"),
+    "lines": inline_serializer("DailyReportLine", {
+        "line": serializers.CharField(),
+        "totals": inline_serializer("DailyReportFigures", _figures()),
+        "work_centers": inline_serializer("DailyReportWorkCenter", {
+            "code": serializers.CharField(), "name": serializers.CharField(),
+            "from": serializers.DateTimeField(), "to": serializers.DateTimeField(help_text="the work center's production day"),
+            "plan_source": serializers.ChoiceField(choices=["recorded", "schedule", "none"]),
+            "is_bottleneck": serializers.BooleanField(), **_figures(),
+        }, many=True),
+    }, many=True),
+})
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -52,7 +89,7 @@ class DailyReportView(ApiView):
             OpenApiParameter("lang", OpenApiTypes.STR, description="PDF and XLSX: zh-hans or en; else the reader's language."),
         ],
         responses={
-            (200, "application/json"): OpenApiTypes.OBJECT,
+            (200, "application/json"): DAILY_REPORT,
             (200, "application/pdf"): OpenApiTypes.BINARY,
             (200, XLSX): OpenApiTypes.BINARY,
             **ERRORS,

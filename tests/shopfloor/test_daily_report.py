@@ -305,3 +305,16 @@ def test_the_demo_sends_the_daily_report_to_its_webhook_sink_unless_told_otherwi
     assert environment["MES_PUBLIC_URL"] == "http://127.0.0.1:8000"
     monkeypatch.setenv("MES_PUBLIC_URL", "https://mes.example.com")
     assert demo_report_environment(host="127.0.0.1", port=8000) == {}  # what the environment names is kept
+
+
+def test_a_wecom_robot_gets_the_text_with_the_link(day, settings, receiver):  # noqa: F811
+    settings.MES_DAILY_REPORT_CHANNELS = {"L1": {"type": "wecom", "url": receiver.url("/cgi-bin/webhook/send?key=k")}}
+    settings.LANGUAGE_CODE = "zh-hans"
+
+    assert daily_reports_due(now=at(14, 1)) == 1
+
+    [body] = receiver.bodies()
+    assert body["msgtype"] == "text"
+    content = body["text"]["content"]
+    assert content.startswith("生产日报 2026-11-16，产线 L1，Early 班次结束") and "瓶颈：WC-PRESS。" in content
+    assert content.endswith("/reports/daily/?date=2026-11-16&line=L1")
