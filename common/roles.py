@@ -126,6 +126,9 @@ CAPABILITIES: dict[str, Capability] = {
     "quality.view": Capability(
         _roles(PLANNER, SUPERVISOR, QUALITY, ADMIN), "open the quality pages: open NCRs and holds, an NCR, SPC charts"
     ),
+    "report.view": Capability(
+        _roles(PLANNER, SUPERVISOR, ADMIN), "open the daily execution report and download it (page, PDF, XLSX, `GET /api/v1/reports/daily`)"
+    ),
     "oee.view": Capability(_roles(PLANNER, SUPERVISOR, QUALITY, ADMIN), "open the OEE pages"),
     "unassigned_production.resolve": Capability(
         _roles(SUPERVISOR, ADMIN), "assign or dismiss unassigned production (its page)"

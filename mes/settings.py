@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import json
 import os
 import re
 import secrets
@@ -78,6 +79,20 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if value is None:
         return default
     return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def env_json_object(name: str) -> dict:
+    """A JSON object of objects each with a ``type`` (channels by key); empty when unset."""
+    value = env_str(name)
+    if value is None:
+        return {}
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        raise _bad(name, value, "a JSON object") from None
+    if not isinstance(parsed, dict) or not all(isinstance(entry, dict) and "type" in entry for entry in parsed.values()):
+        raise _bad(name, value, 'a JSON object of channels such as {"L1": {"type": "webhook", "url": "https://…"}}')
+    return parsed
 
 
 def env_networks(name: str, default: list[str]) -> list[str]:
@@ -381,6 +396,10 @@ CELERY_BEAT_SCHEDULE = {
     "andon-escalate": {
         "task": "andon.escalate", "schedule": float(env_decimal("MES_ANDON_ESCALATE_SECONDS", "10", minimum=Decimal("1"))),
     },
+    # Reports: each day's plan recorded as it begins, the daily report sent after each shift's end.
+    "reports-daily": {
+        "task": "reports.daily_due", "schedule": float(env_decimal("MES_DAILY_REPORT_CHECK_SECONDS", "60", minimum=Decimal("5"))),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = None  # set below from TIME_ZONE
@@ -502,7 +521,7 @@ SPECTACULAR_SETTINGS = {
         {"name": "b2mml", "description": "ISA-95 B2MML (MESA V0701): operations schedules in, acknowledged; performance goes out through a b2mml connection."},
         {"name": "planning", "description": "Capacity per work center and day, and the finite schedule of operations with each order's predicted finish."},
         {"name": "andon", "description": "Calls for help from the shop floor, their states, and the escalation ladders that tell people."},
-        {"name": "reports", "description": "Reports a plant runs on (R-5.4), as JSON and as downloads: labor per operator for payroll."},
+        {"name": "reports", "description": "Reports a plant runs on, as JSON and as downloads: the daily execution report per line and work center (JSON, PDF, XLSX) and labor per operator for payroll (JSON, CSV, XLSX)."},
     ],
 }
 
@@ -513,6 +532,14 @@ MES_OVER_DELIVERY_TOLERANCE_PERCENT = env_decimal("MES_OVER_DELIVERY_TOLERANCE_P
 MES_OVER_ISSUE_TOLERANCE_PERCENT = env_decimal("MES_OVER_ISSUE_TOLERANCE_PERCENT", "5", minimum=Decimal(0))
 # How often an andon notice is tried before it is given up (10 s, 20 s, 40 s … apart, at most 10 min).
 MES_ANDON_SEND_ATTEMPTS = env_int("MES_ANDON_SEND_ATTEMPTS", 8, minimum=1, maximum=50)
+# The daily report after each shift's end: a JSON object naming the channel per line ("*": every line
+# without its own), each channel as the andon ladders' ({"type": "webhook"|"wecom"|"dingtalk"|"email", "url"?,
+# "secret"?, "to"?}). Empty: no report is sent.
+MES_DAILY_REPORT_CHANNELS = env_json_object("MES_DAILY_REPORT_CHANNELS")
+# How often a daily report is tried before it is given up (10 s, 20 s, 40 s … apart, at most 10 min).
+MES_DAILY_REPORT_SEND_ATTEMPTS = env_int("MES_DAILY_REPORT_SEND_ATTEMPTS", 8, minimum=1, maximum=50)
+# Where people reach this MES (https://mes.example.com): the daily report's link is made absolute with it.
+MES_PUBLIC_URL = env_url("MES_PUBLIC_URL", {"http", "https"}) or ""
 # A machine down longer than this raises an andon call by itself (resolved when it runs again).
 MES_ANDON_MACHINE_DOWN_SECONDS = env_int("MES_ANDON_MACHINE_DOWN_SECONDS", 300, minimum=0)
 # Labor minutes per confirmation above this are refused as implausible (default: one 12-hour shift).

@@ -12,6 +12,7 @@ def pages(request) -> dict:
         "may_plan": may(user, "planning.view"),
         "may_see_board": may(user, "board.view"),
         "may_see_oee": may(user, "oee.view"),
+        "may_see_reports": may(user, "report.view"),
         "may_see_quality": may(user, "quality.view"),
         "may_trace": may(user, "trace.view"),
         "may_supervise": may(user, "station.manage"),

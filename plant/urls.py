@@ -19,6 +19,7 @@ from shopfloor import machine_pages
 from shopfloor.andon import views as andon_views
 from shopfloor.labor_report import pages as labor_report_pages
 from shopfloor.planning import pages as planning_pages
+from shopfloor.reports import pages as report_pages
 from shopfloor.documents import views as documents
 
 urlpatterns = [
@@ -54,6 +55,8 @@ urlpatterns = [
     path("trace/", trace.trace_page, name="trace"),
     path("trace/report.pdf", trace.trace_report, name="trace-report"),
     path("sync/reconciliation/", erp_sync_views.reconciliation_page, name="sync-reconciliation"),
+    # --- reports (R-5.4) ---
+    path("reports/daily/", report_pages.daily_page, name="report-daily"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # Both documentation pages pass the site's Content-Security-Policy: Swagger UI loads its start-up
     # script from a second request; ReDoc styles itself with inline <style> elements and searches in a

@@ -176,3 +176,12 @@ def shift_rules_by_equipment(equipment: Iterable) -> dict[int, list[ShiftRule]]:
         machine.pk: own.get(machine.pk) or by_center.get(machine.work_center_id) or [ALL_DAY] for machine in machines
     }
 
+
+
+def shift_rules_by_work_center(work_center_ids: Iterable[int]) -> dict[int, list[ShiftRule]]:
+    """Each work center's own shift rules (else ``ALL_DAY``): one query."""
+    ids = list(work_center_ids)
+    rules: dict[int, list[ShiftRule]] = {}
+    for row in Shift.objects.filter(work_center_id__in=ids).order_by("start_time", "name") if ids else []:
+        rules.setdefault(row.work_center_id, []).append(ShiftRule.of(row))
+    return {key: rules.get(key) or [ALL_DAY] for key in ids}

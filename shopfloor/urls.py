@@ -4,6 +4,7 @@ from shopfloor import api
 from shopfloor.andon import api as andon_api
 from shopfloor.labor_report import api as labor_report_api
 from shopfloor.planning import api as planning_api
+from shopfloor.reports import api as reports_api
 
 urlpatterns = [
     path("capacity", planning_api.CapacityView.as_view(), name="api-capacity"),
@@ -23,4 +24,9 @@ urlpatterns = [
     path("andon-ladders/<str:code>", andon_api.AndonLadderView.as_view(), name="api-andon-ladder"),
     # --- reports: labor per operator (issue 15, R-5.4) ---
     path("reports/labor", labor_report_api.LaborReportView.as_view(), name="api-reports-labor"),
+]
+
+# --- reports: the daily execution report ---------------------------------------------------
+urlpatterns += [
+    path("reports/daily", reports_api.DailyReportView.as_view(), name="api-report-daily"),
 ]
