@@ -36,8 +36,8 @@ import amqp
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
-from django.db.models import F, Max, Q
-from django.db.models.functions import Coalesce
+from django.db.models import F, Max, Q, TextField
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 from paho.mqtt import client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -277,13 +277,28 @@ BROKER_ERRORS = (OSError, PublishFailed, amqp.exceptions.AMQPError, amqp.excepti
 
 
 def messages_for(destination: EventDestination, events: list[tuple[Any, ...]]) -> list[tuple[str, bytes]]:
-    """``(routing key or topic, CloudEvents body)`` for rows of (key, kind, subject, created_at, data)."""
+    """``(routing key or topic, CloudEvents body)`` for rows of (key, kind, subject, created_at, data),
+    ``data`` decoded or as the JSON text the database holds (``events_batch``: spliced in as it is)."""
     amqp_kind = destination.kind == EventDestination.Kind.AMQP
     out = []
     for key, kind, subject, created_at, data in events:
         name = routing_key(kind=kind, subject=subject) if amqp_kind else topic(prefix=destination.topic_prefix, kind=kind, subject=subject)
-        out.append((name, _body(cloud_event(key=key, kind=kind, subject=subject, time_=created_at, data=data))))
+        if isinstance(data, str):
+            envelope = _encoder.encode(cloud_event(key=key, kind=kind, subject=subject, time_=created_at, data=None))
+            out.append((name, f'{envelope[:-len("null}")]}{data}}}'.encode()))
+        else:
+            out.append((name, _body(cloud_event(key=key, kind=kind, subject=subject, time_=created_at, data=data))))
     return out
+
+
+def events_batch(*, after: int, limit: int) -> list[tuple[Any, ...]]:
+    """The next events after position ``after``: (position, key, kind, subject, created_at, data as
+    JSON text). The text is not decoded and encoded again: a batch of 1,000 saves a good share of its CPU."""
+    return list(
+        StreamEvent.objects.filter(position__gt=after).order_by("position")
+        .annotate(data_text=Cast("data", TextField()))
+        .values_list("position", "key", "kind", "subject", "created_at", "data_text")[:limit]
+    )
 
 
 # --- one destination's run ----------------------------------------------------------------------
@@ -328,10 +343,7 @@ def destination_publish(*, name: str, budget_seconds: float = 30.0, batch_size: 
     try:
         while time.monotonic() < deadline:
             events_number()
-            rows = list(
-                StreamEvent.objects.filter(position__gt=position).order_by("position")
-                .values_list("position", "key", "kind", "subject", "created_at", "data")[:batch_size]
-            )
+            rows = events_batch(after=position, limit=batch_size)
             if not rows:
                 break
             if publisher is None:
