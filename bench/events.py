@@ -42,10 +42,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script: bench/ is on the path, the project root is not
 
 from bench.common import (
-    database_create,
+    in_process_arguments,
     in_process_cleanup,
+    in_process_database,
     in_process_footer,
-    migrate,
     verdict,
     wait_for_quiet,
 )
@@ -59,11 +59,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=20_000, help="events to publish (default 20000)")
     parser.add_argument("--batch", type=int, default=1000, help="events per batch (MES_EVENT_BATCH_SIZE; default 1000)")
-    parser.add_argument("--server", default="postgresql://postgres@127.0.0.1:5432", help="PostgreSQL server URL, without database")
-    parser.add_argument("--database", default="mes_bench_events", help="database to create and drop (default mes_bench_events)")
-    parser.add_argument("--keep-db", action="store_true", help="do not drop the database at the end")
-    parser.add_argument("--quiet-wait", type=float, default=60.0, help="seconds to wait for other jobs to quieten down (default 60)")
-    parser.add_argument("--quiet-below", type=float, default=0.25, help="machine busy share counted as quiet (default 0.25)")
+    in_process_arguments(parser, database="mes_bench_events")
     return parser.parse_args()
 
 
@@ -120,7 +116,7 @@ def baseline(exchange: str, queue_channel, queue: str, bodies: list[tuple[str, b
         for key, body in bodies[start:start + batch]:
             sent += 1
             pending.add(sent)
-            channel.basic_publish(amqp.Message(body, content_type=CONTENT_TYPE, delivery_mode=2), exchange=exchange, routing_key=key)
+            channel.basic_publish(amqp.Message(body, content_type=CONTENT_TYPE, content_encoding="utf-8", delivery_mode=2), exchange=exchange, routing_key=key)
         while pending:
             connection.drain_events(timeout=30)
     batched = len(bodies) / (time.perf_counter() - began)
@@ -132,7 +128,7 @@ def baseline(exchange: str, queue_channel, queue: str, bodies: list[tuple[str, b
     few = bodies[:2000]
     began = time.perf_counter()
     for key, body in few:
-        channel.basic_publish(amqp.Message(body, content_type=CONTENT_TYPE, delivery_mode=2), exchange=exchange, routing_key=key)
+        channel.basic_publish(amqp.Message(body, content_type=CONTENT_TYPE, content_encoding="utf-8", delivery_mode=2), exchange=exchange, routing_key=key)
     one_by_one = len(few) / (time.perf_counter() - began)
     single.close()
     return batched, one_by_one
@@ -140,14 +136,12 @@ def baseline(exchange: str, queue_channel, queue: str, bodies: list[tuple[str, b
 
 def main() -> int:
     args = parse_args()
-    database_url = f"{args.server}/{args.database}"
     started = datetime.datetime.now(datetime.UTC)
-    print(f"[setup] creating {args.database} and migrating …", flush=True)
-    database_create(args.server, args.database)
+    database_url = f"{args.server}/{args.database}"
     consumer = None
     exchange = f"bench.events.{uuid.uuid4().hex[:8]}"
     try:
-        migrate(database_url)
+        in_process_database(args)
         os.environ.update(DATABASE_URL=database_url, DJANGO_SETTINGS_MODULE="mes.settings", DEBUG="0", LOG_LEVEL="WARNING",
                           SECRET_KEY=os.environ.get("SECRET_KEY") or "bench-" + "x" * 50, MES_EVENT_BATCH_SIZE=str(args.batch),
                           MES_EVENT_TIMEOUT_SECONDS="30")

@@ -46,7 +46,7 @@ from erp_sync.models import EventDestination, StreamEvent
 
 logger = logging.getLogger(__name__)
 
-CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
+CONTENT_TYPE = "application/cloudevents+json"
 #: The advisory lock the numberer holds on PostgreSQL (any constant no other code uses).
 NUMBERER_LOCK = 0x4D45535354524D  # "MESSTRM"
 #: A claim longer than one run's budget plus a batch's confirm wait: a dead worker's claim lapses.
@@ -188,7 +188,7 @@ class AmqpPublisher:
         for key, body in messages:
             self.sent += 1
             self.unconfirmed.add(self.sent)  # delivery tags count from 1 on a channel in confirm mode
-            message = amqp.Message(body, content_type=CONTENT_TYPE, delivery_mode=2)
+            message = amqp.Message(body, content_type=CONTENT_TYPE, content_encoding="utf-8", delivery_mode=2)
             self.channel.basic_publish(message, exchange=self.exchange, routing_key=key)
         deadline = time.monotonic() + self.timeout
         while self.unconfirmed:

@@ -11,12 +11,26 @@ import time
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.utils import translation
 
 from erp_sync.event_destinations import event_destination_get
 from erp_sync.event_stream import destination_test
 from erp_sync.models import EventDestination
 from mes.models import Event
 from tests.erp_sync.streams import free_port, unique
+
+
+@pytest.fixture(autouse=True)
+def in_english(settings):
+    """The messages are asserted in English here; the refusal in Chinese is asserted once, below."""
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
+
+
+def test_a_refusal_is_said_in_chinese_too(db):
+    with translation.override("zh-hans"), pytest.raises(CommandError, match="URL 必须以 amqp:// 或 mqtt:// 开头"):
+        _run("add", "x", "--url", "http://127.0.0.1/")
 
 
 def _run(*args: str) -> str:
