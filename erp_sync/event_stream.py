@@ -156,13 +156,14 @@ class AmqpPublisher:
     confirm mode. A batch is written in one go and then waited for (``basic_ack`` up to its last
     delivery tag): ``Connection(confirm_publish=True)`` would wait a round trip per message."""
 
-    def __init__(self, *, url: str, password: str, exchange: str, timeout: float) -> None:
+    def __init__(self, *, url: str, password: str, exchange: str, timeout: float, connection_name: str = "open-mes event stream") -> None:
         address = address_of(url)
         self.exchange = exchange
         self.timeout = timeout
         self.connection = amqp.Connection(
             host=f"{address.host}:{address.port}", userid=address.user or "guest", password=password or ("guest" if not address.user else ""),
             virtual_host=address.path, connect_timeout=timeout, read_timeout=timeout, write_timeout=timeout,
+            client_properties={"connection_name": connection_name},  # how the broker's tools name it
         )
         self.connection.connect()
         self.channel = self.connection.channel()
@@ -265,7 +266,10 @@ def publisher_for(destination: EventDestination) -> Publisher:
     """A connected publisher for the destination (raises ``OSError``, ``PublishFailed`` or an AMQP error)."""
     timeout = float(settings.MES_EVENT_TIMEOUT_SECONDS)
     if destination.kind == EventDestination.Kind.AMQP:
-        return AmqpPublisher(url=destination.url, password=destination.password, exchange=destination.exchange, timeout=timeout)
+        return AmqpPublisher(
+            url=destination.url, password=destination.password, exchange=destination.exchange, timeout=timeout,
+            connection_name=f"open-mes event stream {destination.name}",
+        )
     return MqttPublisher(
         url=destination.url, password=destination.password, topic_prefix=destination.topic_prefix, timeout=timeout,
         client_id=f"open-mes-{destination.name}-{uuid.uuid4().hex[:8]}",

@@ -1,13 +1,17 @@
 """The event stream against the machine's RabbitMQ (5672) and Mosquitto (1883), with real consumers:
 every event reaches both as CloudEvents 1.0, in order per work order, at least once; a destination
 that is down holds its events while the other goes on and then catches up; a broker connection
-dropped from the server side (a loopback proxy the test starts and kills) loses and reorders nothing.
+dropped from the server side (a loopback proxy the test starts, drops and takes down, for RabbitMQ
+and Mosquitto; and RabbitMQ's own ``rabbitmqctl close_connection``) loses and reorders nothing.
 
 Each test uses an exchange and a topic prefix of its own."""
 
 from __future__ import annotations
 
 import datetime
+import subprocess
+import threading
+import time
 import uuid
 from collections import defaultdict
 from decimal import Decimal
@@ -18,8 +22,8 @@ from django.db import transaction
 from erp_sync.event_destinations import event_destination_upsert
 from erp_sync.event_stream import destination_publish, events_number
 from erp_sync.models import EventDestination, OutboxMessage, StreamEvent
-from erp_sync.outbox import stream_add
-from mes.services.transitions import work_order_lock
+from erp_sync.outbox import NewEvent, stream_add, stream_add_many
+from mes.services.transitions import work_order_lock, work_orders_lock
 from mes.services.work_orders import work_order_transition
 from tests.erp_sync.streams import (
     AmqpConsumer,
@@ -213,13 +217,59 @@ def test_nothing_lost_or_reordered_when_the_broker_drops_the_connection(plant, e
     assert all(values == sorted(values) for values in steps.values())
 
 
+def _many(count_per_order: int) -> None:
+    """Many events fast: a thousand per order and transaction, the orders locked as services lock them."""
+    for start in range(0, count_per_order, 1000):
+        with transaction.atomic():
+            work_orders_lock(numbers=ORDERS)
+            stream_add_many(events=[
+                NewEvent(kind="test.step", subject=number, key=uuid.uuid4(), data={"work_order": number, "step": index})
+                for index in range(start, min(count_per_order, start + 1000)) for number in ORDERS
+            ])
+
+
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_rabbitmq_closing_the_publishers_connection_loses_and_reorders_nothing(plant, exchange, rabbit):
+    """RabbitMQ itself closes the publisher's connection mid-run (``rabbitmqctl close_connection``, as
+    root on this machine, for that one connection by its name: other users of the broker keep theirs)."""
+    _orders(plant)
+    event_destination_upsert(name="closing", url="amqp://guest:guest@127.0.0.1:5672/%2F", exchange=exchange)
+    _many(12_000)
+    total = StreamEvent.objects.count()
+    closed = threading.Event()
+
+    def close_the_publishers_connection() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            listing = subprocess.run(
+                ["rabbitmqctl", "-q", "list_connections", "pid", "client_properties"], capture_output=True, text=True, timeout=60
+            ).stdout
+            for line in listing.splitlines():
+                if '"open-mes event stream closing"' in line:
+                    subprocess.run(["rabbitmqctl", "-q", "close_connection", line.split("\t")[0], "test: broker restart"], timeout=60, check=True)
+                    closed.set()
+                    return
+
+    closer = threading.Thread(target=close_the_publishers_connection)
+    closer.start()
+    first = destination_publish(name="closing", batch_size=100, force=True)
+    closer.join(90)
+    assert closed.is_set() and first < total, "the connection was not closed while the run published"
+    stopped = EventDestination.objects.get(name="closing")
+    assert stopped.last_error and stopped.position == first  # what the broker did not confirm is not counted
+    rest = destination_publish(name="closing", batch_size=1000, force=True)
+    assert first + rest == total
+    kept = first_seen(wait_for(rabbit, total, seconds=30))
+    assert len(kept) == total
+    assert _by_order(kept) == _by_order(_log())
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.postgresql_only(reason="two sessions writing at once; SQLite has one writer")
 def test_an_event_committed_after_a_later_numbered_one_is_not_skipped(plant):
     """Ids are handed out before commit: the event of a transaction that commits last but got the
     smaller id is numbered after the one already published, not skipped by the cursor."""
-    import threading
-
     from django.db import connection
 
     _orders(plant)
