@@ -391,11 +391,12 @@ def events_publish_due(*, budget_seconds: float = 30.0) -> int:
 
 
 def events_prune(*, older_than: timedelta) -> int:
-    """Delete events every destination has had (and events nobody will have: none is configured)
-    once they are older than ``older_than``; unnumbered events are never deleted."""
+    """Delete events every destination has had (all of them, while none is configured) once they
+    are older than ``older_than``; unnumbered events and the last numbered one are never deleted."""
     cursors = list(EventDestination.objects.values_list("position", flat=True))
     before = timezone.now() - older_than
-    stale = StreamEvent.objects.filter(position__isnull=False, created_at__lt=before)
+    # The last numbered event stays: positions count on from the highest one there is.
+    stale = StreamEvent.objects.filter(position__lt=events_last_position(), created_at__lt=before)
     if cursors:
         stale = stale.filter(position__lte=min(cursors))
     deleted, _ = stale.delete()

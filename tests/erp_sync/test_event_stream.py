@@ -18,6 +18,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
 from erp_sync.event_destinations import event_destination_upsert
 from erp_sync.event_stream import destination_publish, events_number
@@ -310,3 +311,48 @@ def test_a_new_destination_starts_from_now(plant, prefix):
     assert created and destination.position == StreamEvent.objects.count() == 6  # every event so far is behind it
     assert events_number() == 0
     assert destination_publish(name="late") == 0
+
+
+def test_the_publish_task_publishes_to_every_enabled_destination(plant, prefix, mosquitto):
+    from erp_sync.tasks import publish_events
+
+    event_destination_upsert(name="on", url="mqtt://127.0.0.1:1883", topic_prefix=prefix)
+    event_destination_upsert(name="off", url="mqtt://127.0.0.1:1883", topic_prefix=unique("test/off-") + "/", is_enabled=False)
+    _orders(plant)
+    _bulk(4)
+    assert publish_events() == 12
+    assert len(wait_for(mosquitto, 12)) == 12
+    assert EventDestination.objects.get(name="off").position == 0  # disabled: it keeps its place
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_commit_that_appends_events_wakes_the_publisher_while_a_destination_is_enabled(plant, monkeypatch):
+    from erp_sync import wakeups
+
+    sent = []
+    monkeypatch.setattr(wakeups.current_app, "send_task", lambda name, **options: sent.append(name))
+    monkeypatch.setattr(wakeups, "_publish", {"due": False, "last": float("-inf"), "checked": float("-inf"), "any": False})
+    _orders(plant)
+    work_order_transition(number="WO-S1", action="release")
+    assert wakeups.PUBLISH_TASK not in sent  # no destination: no wake-up
+    event_destination_upsert(name="m", url="mqtt://127.0.0.1:1883", topic_prefix=unique("test/w-") + "/")
+    work_order_transition(number="WO-S2", action="release")
+    assert sent.count(wakeups.PUBLISH_TASK) == 1
+
+
+def test_the_sweep_forgets_what_every_destination_has_had(plant, prefix):
+    from erp_sync.event_stream import events_prune
+
+    _orders(plant)
+    _bulk(2)
+    event_destination_upsert(name="m", url="mqtt://127.0.0.1:1883", topic_prefix=prefix)  # has had the first 6
+    _bulk(1, start=2)
+    events_number()
+    StreamEvent.objects.update(created_at=timezone.now() - datetime.timedelta(days=8))
+    assert events_prune(older_than=datetime.timedelta(days=7)) == 6
+    assert StreamEvent.objects.count() == 3
+    EventDestination.objects.update(position=9)
+    assert events_prune(older_than=datetime.timedelta(days=7)) == 2  # the last one stays: positions count on from it
+    _bulk(1, start=3)
+    events_number()
+    assert sorted(StreamEvent.objects.values_list("position", flat=True)) == [9, 10, 11, 12]
