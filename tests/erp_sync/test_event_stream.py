@@ -356,3 +356,25 @@ def test_the_sweep_forgets_what_every_destination_has_had(plant, prefix):
     _bulk(1, start=3)
     events_number()
     assert sorted(StreamEvent.objects.values_list("position", flat=True)) == [9, 10, 11, 12]
+
+
+def test_a_quality_result_is_an_event_too(planned_order, exchange, rabbit):
+    from mes.services.quality import InspectionRequest, inspection_plan_set, inspection_record
+    from tests.factories import UnitOfMeasureFactory
+
+    UnitOfMeasureFactory(code="MM")
+    inspection_plan_set(item_code=planned_order.item.code, sequence=10, characteristics=[{
+        "code": "LEN", "name": "Length", "kind": "measured", "nominal": Decimal("100"), "lower_limit": Decimal("99.5"),
+        "upper_limit": Decimal("100.5"), "unit": "MM", "sampling": {"rule": "first_piece", "n": None}, "mandatory": True,
+    }])
+    event_destination_upsert(name="rabbit", url="amqp://guest:guest@127.0.0.1:5672/%2F", exchange=exchange)
+    work_order_transition(number=planned_order.number, action="release")
+    outcome = inspection_record(request=InspectionRequest(
+        client_id=uuid.uuid4(), work_order=planned_order.number, operation=10, characteristic="LEN", value=Decimal("100.7"),
+    ))
+    assert destination_publish(name="rabbit") == 2
+    released, judged = wait_for(rabbit, 2)
+    assert released["type"] == "mes.work_order.released"
+    assert judged["type"] == "mes.quality_result" and judged["id"] == str(outcome.result.uuid)
+    assert judged["subject"] == planned_order.number and rabbit.keys[1] == f"mes.quality_result.{planned_order.number}"
+    assert judged["data"]["passed"] is False and judged["data"]["value"] == "100.7" and judged["data"]["characteristic"] == "LEN"
