@@ -25,6 +25,7 @@ from erp_sync.wakeups import destinations_changed
 from mes.services.audit import event_record
 
 SLUG = re.compile(r"[A-Za-z0-9_-]{1,64}")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x20\x7f]")
 #: An AMQP exchange name as RabbitMQ takes it; not the default exchange, not amq.* (reserved).
 EXCHANGE = re.compile(r"[A-Za-z0-9_.:-]{1,255}")
 #: Characters an MQTT topic prefix may not hold: wildcards and NUL.
@@ -47,8 +48,11 @@ def _invalid(code: str, message: str, **fields: Any) -> DomainError:
 def url_parse(*, url: str) -> ParsedUrl:
     """The kind, the URL without its password, and the password; refused (``invalid_url``) unless
     it is amqp:// or mqtt:// with a host (and a valid port)."""
+    url = (url or "").strip()
+    if CONTROL_CHARACTERS.search(url) or len(url) > 480:
+        raise _invalid("invalid_url", _("The URL must be at most 480 characters, without spaces or control characters."), url=url[:100])
     try:
-        parts = urlsplit((url or "").strip())
+        parts = urlsplit(url)
         port = parts.port
     except ValueError:
         raise _invalid("invalid_url", _("The URL is not valid: %(url)s") % {"url": url}, url=url) from None
