@@ -59,6 +59,8 @@ class Command(BaseCommand):
                 f"{row['name']:20} {row['kind']:5} {'yes' if row['is_enabled'] else 'no':7} {row['pending']:>8} "
                 f"{row['published_count']:>10}  {row['url']} {row['exchange'] or row['topic_prefix'] or ''}".rstrip()
             )
+            if row["secret_state"] != "ok":
+                self.stdout.write(f"  {row['name']}: password must be re-entered (MES_SECRETS_KEY cannot decrypt it); nothing is published to it")
             if row["last_error"]:
                 self.stdout.write(f"  {row['name']}: failing since {row['failing_since']:%Y-%m-%d %H:%M:%S}: {row['last_error']}")
 
