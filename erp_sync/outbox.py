@@ -179,9 +179,9 @@ def outbox_add_sql(*, messages: list[NewMessage]) -> PendingMessages:
         ctes[-1] = ctes[-1].replace("outbox_message_0 AS", "outbox_message AS", 1)
     else:
         ctes.append("outbox_message AS ({})".format(" UNION ALL ".join(f"SELECT id, sequence FROM outbox_message_{n}" for n in range(len(rows)))))
+    quote = connection.ops.quote_name
     for offset, message in enumerate(messages):
         written = "outbox_message" if len(rows) == 1 else f"outbox_message_{offset}"
-        quote = connection.ops.quote_name
         # The stream's event, from the message as stored (its payload numbered in the statement): no
         # parameters of its own, so the statement stays within psycopg's cache of converted queries.
         ctes.append(
