@@ -109,6 +109,14 @@ CAPABILITIES: dict[str, Capability] = {
         _roles(SUPERVISOR, QUALITY, ADMIN), "acknowledge, resolve and close andon calls"
     ),
     "andon_ladder.write": Capability(_roles(ADMIN), "set andon escalation ladders (API and administration)"),
+    "labor_report.view": Capability(
+        _roles(PLANNER, SUPERVISOR, INTEGRATION, ADMIN),
+        "read labor per operator for payroll (`GET /api/v1/reports/labor`, its page and CSV/XLSX downloads)",
+    ),
+    "cost.view": Capability(
+        _roles(PLANNER, SUPERVISOR, INTEGRATION, ADMIN),
+        "read an order's actual against standard cost (`GET /api/v1/work-orders/{number}/cost`, the order page's cost panel)",
+    ),
     # --- pages ------------------------------------------------------------------------------
     "board.view": Capability(_roles(OPERATOR, PLANNER, SUPERVISOR, QUALITY, ADMIN), "open the progress board"),
     "planning.view": Capability(

@@ -5,7 +5,16 @@ from django.utils.translation import gettext_lazy as _
 from common.errors import DomainError
 from common.masking import masked
 from erp_sync.event_destinations import event_destination_check, event_destination_remove, event_destination_upsert, public_url
-from erp_sync.models import DeliveryAttempt, ErpConnection, EventDestination, InboundReceipt, OutboxMessage, StreamEvent
+from erp_sync.models import (
+    DeliveryAttempt,
+    ErpConnection,
+    EventDestination,
+    InboundReceipt,
+    OutboxMessage,
+    PullRefusal,
+    PullRun,
+    StreamEvent,
+)
 from erp_sync.services import erp_connection_check, erp_connection_upsert, options_unmasked
 from mes.admin_audit import AuditedAdmin, ReadOnlyAdmin
 
@@ -14,7 +23,8 @@ class ErpConnectionForm(forms.ModelForm):
     """Secrets are write-only: an empty field keeps the stored value, which is never shown back.
     Secrets in the options are shown as "***"; left so, they keep the stored value."""
 
-    base_url = forms.URLField(label=_("base URL"), max_length=500, assume_scheme="https")
+    # Checked by the service (``erp_connection_check``): http(s), or file:///folder for a kind that writes into folders.
+    base_url = forms.CharField(label=_("base URL"), max_length=500)
     password = forms.CharField(label=_("password"), required=False, widget=forms.PasswordInput(render_value=False))
     token = forms.CharField(label=_("token"), required=False, widget=forms.PasswordInput(render_value=False))
 
@@ -60,7 +70,8 @@ class ErpConnectionForm(forms.ModelForm):
 
     def _get_validation_exclusions(self):
         # One default at a time is the service's to keep: it moves the default, never refuses a second.
-        return {*super()._get_validation_exclusions(), "is_default"}
+        # The URL is the service's to check too: a URLField knows no file:///folder.
+        return {*super()._get_validation_exclusions(), "is_default", "base_url"}
 
     def _field_of(self, error: DomainError) -> str | None:
         """The form field a refusal of the service is about, if it names one."""
@@ -205,3 +216,21 @@ class StreamEventAdmin(ReadOnlyAdmin):
     list_display = ["id", "position", "kind", "subject", "key", "created_at"]
     list_filter = ["kind"]
     search_fields = ["subject", "key"]
+
+
+class PullRefusalInline(admin.TabularInline):
+    model = PullRefusal
+    fields = ("erp_key", "code", "message", "fields")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PullRun)
+class PullRunAdmin(ReadOnlyAdmin):
+    list_display = ("started_at", "connection", "trigger", "state", "orders_read", "orders_created", "orders_updated", "orders_refused", "high_water_mark")
+    list_filter = ("state", "trigger", "connection")
+    inlines = [PullRefusalInline]

@@ -27,6 +27,7 @@ class ErpConnection(models.Model):
         KINGDEE = "kingdee", _("Kingdee K/3 Cloud")
         U8 = "u8", _("Yonyou U8+ (OpenAPI)")
         REST = "rest", _("generic REST / webhook")
+        B2MML = "b2mml", _("ISA-95 B2MML (HTTP or folder)")
 
     name = models.SlugField(_("name"), max_length=64, unique=True)
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
@@ -438,3 +439,66 @@ class EventDestination(models.Model):
 
     def unreadable_secrets(self) -> list[str]:
         return ["password"] if isinstance(self.password, UnreadableSecret) else []
+
+
+class PullRun(models.Model):
+    """One pull of released production orders from an ERP connection (``erp_sync.pulls``): what it read
+    from which mark, what it created, changed, found unchanged and refused, and the mark it reached."""
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", _("schedule")
+        COMMAND = "command", _("command")
+
+    class State(models.TextChoices):
+        RUNNING = "running", _("running")
+        FINISHED = "finished", _("finished")
+        FAILED = "failed", _("failed")
+
+    connection = models.CharField(_("connection"), max_length=64, db_index=True)
+    trigger = models.CharField(_("trigger"), max_length=16, choices=Trigger.choices, default=Trigger.SCHEDULE)
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.RUNNING)
+    started_at = models.DateTimeField(_("started at"), default=timezone.now, db_index=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    since = models.CharField(
+        _("read from"), max_length=64, blank=True, help_text=_("The ERP's change stamp this run read from; empty: every released order.")
+    )
+    high_water_mark = models.CharField(
+        _("high-water mark"), max_length=64, blank=True,
+        help_text=_("The newest change stamp the run applied; the next run reads from it. Empty until the run finishes."),
+    )
+    orders_read = models.PositiveIntegerField(_("orders read"), default=0)
+    orders_created = models.PositiveIntegerField(_("orders created"), default=0)
+    orders_updated = models.PositiveIntegerField(_("orders changed"), default=0)
+    orders_unchanged = models.PositiveIntegerField(_("orders unchanged"), default=0)
+    orders_refused = models.PositiveIntegerField(_("records refused"), default=0)
+    error = models.TextField(_("error"), blank=True, help_text=_("Why the run failed: the ERP could not be read."))
+
+    class Meta:
+        verbose_name = _("order pull")
+        verbose_name_plural = _("order pulls")
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["connection", "state", "-started_at"], name="pull_run_connection_state")]
+
+    def __str__(self) -> str:
+        return f"pull {self.connection} {self.started_at:%Y-%m-%d %H:%M} ({self.state})"
+
+    #: Longer than the pull task's time limit: a run still running by then was cut off, and another may start.
+    CUT_OFF_AFTER = datetime.timedelta(minutes=15)
+
+
+class PullRefusal(models.Model):
+    """A record of a pull the MES did not apply (or applied in part), with the ERP's key and why."""
+
+    run = models.ForeignKey(PullRun, models.CASCADE, related_name="refusals", verbose_name=_("pull"))
+    erp_key = models.CharField(_("ERP key"), max_length=200)
+    code = models.CharField(_("code"), max_length=64)
+    message = models.TextField(_("message"))
+    fields = models.JSONField(_("fields"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("refused record")
+        verbose_name_plural = _("refused records")
+        ordering = ["run", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.erp_key}: {self.code}"

@@ -1,8 +1,9 @@
 from django.urls import path
 
-from erp_sync import api, api_events, api_reconciliation
+from erp_sync import api, api_b2mml, api_events, api_reconciliation
 
 urlpatterns = [
+    path("b2mml/operations-schedule", api_b2mml.OperationsScheduleView.as_view(), name="api-b2mml-operations-schedule"),
     path("erp-connections", api.ConnectionListView.as_view(), name="api-erp-connections"),
     path("erp-connections/mapping-preview", api.MappingPreviewView.as_view(), name="api-erp-mapping-preview"),
     path("erp-connections/<str:name>", api.ConnectionView.as_view(), name="api-erp-connection"),
@@ -15,6 +16,7 @@ urlpatterns = [
     path("sync/drifts", api_reconciliation.DriftListView.as_view(), name="api-sync-drifts"),
     path("sync/drifts/<int:drift_id>/repair", api_reconciliation.DriftRepairView.as_view(), name="api-sync-drift-repair"),
     path("sync/messages", api.MessageListView.as_view(), name="api-sync-messages"),
+    path("sync/pulls", api.PullListView.as_view(), name="api-sync-pulls"),
     path("sync/messages/replay", api.MessageBulkReplayView.as_view(), name="api-sync-messages-replay"),
     path("sync/messages/<int:message_id>", api.MessageDetailView.as_view(), name="api-sync-message"),
     path("sync/messages/<int:message_id>/replay", api.MessageReplayView.as_view(), name="api-sync-message-replay"),

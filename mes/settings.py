@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
+import re
 import secrets
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -368,6 +369,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "erp_sync.reconcile",
         "schedule": float(env_decimal("ERP_SYNC_RECONCILE_SECONDS", "3600", minimum=Decimal("60"))),
     },
+    # Pulls released orders from each connection with the option pull_orders once MES_ERP_PULL_INTERVAL has passed.
+    "erp-sync-pull-orders": {"task": "erp_sync.pull_orders_due", "schedule": 30.0},
     # Chains the audit events written since the last run (mes.models.audit.EventSeal).
     "audit-seal": {"task": "mes.audit_seal", "schedule": float(env_decimal("MES_AUDIT_SEAL_SECONDS", "60", minimum=Decimal("1")))},
     # The schedule runs from now: recomputed on every release, confirmation and calendar change, and
@@ -499,8 +502,10 @@ SPECTACULAR_SETTINGS = {
         {"name": "material-issues", "description": "Material issued to operations by scan, with over-issue approval and reversal."},
         {"name": "erp-sync", "description": "Delivery to the ERP: the outbox, dead letters, connections and reconciliation."},
         {"name": "event-stream", "description": "Stream destinations (RabbitMQ, MQTT) that get every event as CloudEvents."},
+        {"name": "b2mml", "description": "ISA-95 B2MML (MESA V0701): operations schedules in, acknowledged; performance goes out through a b2mml connection."},
         {"name": "planning", "description": "Capacity per work center and day, and the finite schedule of operations with each order's predicted finish."},
         {"name": "andon", "description": "Calls for help from the shop floor, their states, and the escalation ladders that tell people."},
+        {"name": "reports", "description": "Reports a plant runs on (R-5.4), as JSON and as downloads: labor per operator for payroll."},
     ],
 }
 
@@ -516,6 +521,12 @@ MES_ANDON_MACHINE_DOWN_SECONDS = env_int("MES_ANDON_MACHINE_DOWN_SECONDS", 300, 
 # Labor minutes per confirmation above this are refused as implausible (default: one 12-hour shift).
 MES_MAX_LABOR_MINUTES = env_decimal("MES_MAX_LABOR_MINUTES", "720", minimum=Decimal(0))
 MES_MAX_MACHINE_MINUTES = env_decimal("MES_MAX_MACHINE_MINUTES", "1440", minimum=Decimal(0))
+# The currency of standard costs, rates and lot costs (an ISO 4217 code), named in the cost answers.
+MES_CURRENCY = env_str("MES_CURRENCY", "CNY").upper()
+if not re.fullmatch(r"[A-Z]{3}", MES_CURRENCY):
+    raise _bad("MES_CURRENCY", MES_CURRENCY, "a three-letter ISO 4217 code such as CNY")
+# The longest period the labor report covers in one request (days).
+MES_LABOR_REPORT_MAX_DAYS = env_int("MES_LABOR_REPORT_MAX_DAYS", 93, minimum=1, maximum=3660)
 # On PostgreSQL, confirmations and their ERP messages are written with plain SQL (one statement
 # per report, COPY for a batch); off, the ORM writes them as on every other database (slower).
 MES_PLAIN_SQL_WRITES = env_bool("MES_PLAIN_SQL_WRITES", True)
@@ -534,6 +545,8 @@ ERP_SYNC_BACKOFF_CAP_SECONDS = float(env_decimal("ERP_SYNC_BACKOFF_CAP_SECONDS",
 # longer); a message whose worker died mid-send is then looked up in the ERP and resent only if absent.
 ERP_SYNC_LEASE_SECONDS = float(env_decimal("ERP_SYNC_LEASE_SECONDS", "60", minimum=Decimal("1")))
 # ERP sync raises an alert when the oldest unsent message is older than this, or dead letters exist.
+# Seconds between two pulls of released orders from a connection with the option pull_orders (erp_sync.pulls).
+MES_ERP_PULL_INTERVAL = env_int("MES_ERP_PULL_INTERVAL", 300, minimum=30, maximum=7 * 24 * 3600)
 ERP_SYNC_ALERT_AFTER_SECONDS = env_int("ERP_SYNC_ALERT_AFTER_SECONDS", 60, minimum=1)
 # Optional: POST the alert as JSON to this URL (e.g. a chat or paging webhook).
 ERP_SYNC_ALERT_WEBHOOK = env_url("ERP_SYNC_ALERT_WEBHOOK", {"http", "https"})

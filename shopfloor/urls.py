@@ -2,6 +2,7 @@ from django.urls import path
 
 from shopfloor import api
 from shopfloor.andon import api as andon_api
+from shopfloor.labor_report import api as labor_report_api
 from shopfloor.planning import api as planning_api
 
 urlpatterns = [
@@ -20,4 +21,6 @@ urlpatterns = [
     path("andon/<str:call_id>/resolve", andon_api.AndonResolveView.as_view(), name="api-andon-resolve"),
     path("andon/<str:call_id>/close", andon_api.AndonCloseView.as_view(), name="api-andon-close"),
     path("andon-ladders/<str:code>", andon_api.AndonLadderView.as_view(), name="api-andon-ladder"),
+    # --- reports: labor per operator (issue 15, R-5.4) ---
+    path("reports/labor", labor_report_api.LaborReportView.as_view(), name="api-reports-labor"),
 ]

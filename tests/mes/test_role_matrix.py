@@ -131,6 +131,7 @@ ACTIONS: list[Action] = [
     Action("planning", "GET", ("planning.view",)),
     Action("planning-load", "GET", ("planning.view",)),
     Action("planning-gantt", "GET", ("planning.view",)),
+    Action("reports-labor", "GET", ("labor_report.view",)),
     Action("planning", "POST", ("planning.view", "work_order.release"), data={"action": "release", "numbers": ["WO-7000"]},
            action="release", twin="api-work-order-release"),
     *[
@@ -158,6 +159,7 @@ ACTIONS: list[Action] = [
     Action("sync-health", "GET", ("erp_sync.view",)),
     Action("sync-message", "GET", ("erp_sync.view",), MESSAGE),
     Action("sync-messages", "GET", ("erp_sync.view",)),
+    Action("sync-pulls", "GET", ("erp_sync.view",)),
     Action("sync-dead-letters", "GET", ("erp_sync.view",)),
     Action("sync-dead-letters", "POST", ("erp_sync.view", "erp_sync.resolve"), data={"action": "replay", "reason": "fixed"},
            action="replay", twin="api-sync-messages-replay"),
@@ -219,9 +221,11 @@ ACTIONS: list[Action] = [
     Action("api-event-destination-enable", "POST", ("erp_connection.manage",), {"name": "no-such-destination"}, {"is_enabled": False}),
     Action("api-event-destination-test", "POST", ("erp_connection.manage",), {"name": "no-such-destination"}),
     Action("api-sync-health", "GET", ("api.read",)),
+    Action("api-b2mml-operations-schedule", "POST", ("work_order.write",), data={}),
     Action("api-sync-drifts", "GET", ("api.read",)),
     Action("api-sync-drift-repair", "POST", ("erp_sync.resolve",), {"drift_id": 999999}, {"reason": "x"}),
     Action("api-sync-messages", "GET", ("api.read",)),
+    Action("api-sync-pulls", "GET", ("api.read",)),
     Action("api-sync-messages-replay", "POST", ("erp_sync.resolve",), data={"ids": [], "reason": "x"}),
     Action("api-sync-message", "GET", ("api.read",), MESSAGE),
     Action("api-sync-message-replay", "POST", ("erp_sync.resolve",), MESSAGE, {"reason": "fixed"}),
@@ -256,6 +260,8 @@ ACTIONS: list[Action] = [
     *[Action(f"api-andon-{name}", "POST", ("andon.handle",), ANDON, {}) for name in ("acknowledge", "resolve", "close")],
     Action("api-andon-ladder", "GET", ("api.read",), {"code": "NO-SUCH-LADDER"}),
     Action("api-andon-ladder", "PUT", ("andon_ladder.write",), {"code": "MATRIX"}, {"steps": []}),
+    Action("api-reports-labor", "GET", ("labor_report.view",)),
+    Action("api-work-order-cost", "GET", ("cost.view",), {"number": "WO-NOPE"}),
 ]
 
 

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('erp_sync', '0011_u8_connection_kind'),
+        ('erp_sync', '0013_b2mml_connection_kind'),
     ]
 
     operations = [
