@@ -366,6 +366,81 @@ class Drift(models.Model):
         return f"{self.work_order}/{self.operation:04d} {self.kind} {self.key}".rstrip()
 
 
+# --- the event stream ------------------------------------------------------------------------
+
+
+class StreamEvent(models.Model):
+    """One event for the stream destinations (RabbitMQ, MQTT), appended in the transaction of the
+    fact it tells: every outbox message, every work order state change, every quality result.
+
+    Never changed once written except for ``position``, which the publisher gives it once it is
+    committed (``erp_sync.event_stream.events_number``): ids are handed out before commit, so two
+    transactions may commit out of id order, and a cursor on ids would skip the later-numbered one
+    that committed last. Positions are given in commit order by one numberer at a time, so a
+    destination's cursor (``EventDestination.position``) never passes an event it has not
+    published. Events of one work order are written under its lock, so their ids, their
+    positions and their commits are in the same order.
+    """
+
+    position = models.BigIntegerField(_("position"), null=True, blank=True, unique=True, editable=False)
+    kind = models.CharField(_("kind"), max_length=64, help_text=_("The CloudEvents type without its mes. prefix."))
+    subject = models.CharField(_("work order"), max_length=100)
+    key = models.UUIDField(_("event id"), help_text=_("The CloudEvents id: the outbox message's idempotency key, or the event's own."))
+    data = models.JSONField(_("data"))
+    created_at = models.DateTimeField(_("time"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("stream event")
+        verbose_name_plural = _("stream events")
+        ordering = ["id"]
+        indexes = [
+            # The numberer only ever looks at events not yet numbered; keep that index small.
+            models.Index(fields=["id"], name="stream_event_unnumbered", condition=models.Q(position__isnull=True)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} {self.kind}"
+
+
+class EventDestination(models.Model):
+    """A broker the events are published to, beside the ERP: an AMQP topic exchange or an MQTT
+    broker. ``position`` is the last event position the broker confirmed; a destination that is
+    down keeps its position and catches up, the others go on."""
+
+    class Kind(models.TextChoices):
+        AMQP = "amqp", _("RabbitMQ (AMQP topic exchange)")
+        MQTT = "mqtt", _("MQTT broker")
+
+    name = models.SlugField(_("name"), max_length=64, unique=True)
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
+    url = models.CharField(_("URL"), max_length=500, help_text=_("amqp://user@host:5672/vhost or mqtt://user@host:1883, without the password."))
+    password = EncryptedTextField(_("password"), blank=True)
+    exchange = models.CharField(_("exchange"), max_length=255, blank=True, help_text=_("AMQP: the topic exchange (declared durable)."))
+    topic_prefix = models.CharField(_("topic prefix"), max_length=200, blank=True, help_text=_("MQTT: put before <kind>/<work order>."))
+    is_enabled = models.BooleanField(_("enabled"), default=True)
+    position = models.BigIntegerField(_("published up to"), default=0, help_text=_("The position of the last event the broker confirmed."))
+    published_count = models.BigIntegerField(_("events published"), default=0)
+    last_published_at = models.DateTimeField(_("last published at"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    failing_since = models.DateTimeField(_("failing since"), null=True, blank=True)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), default=timezone.now)
+    claim_token = models.UUIDField(_("claim"), null=True, blank=True, editable=False)
+    lease_until = models.DateTimeField(_("claimed until"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("event destination")
+        verbose_name_plural = _("event destinations")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def unreadable_secrets(self) -> list[str]:
+        return ["password"] if isinstance(self.password, UnreadableSecret) else []
+
+
 class PullRun(models.Model):
     """One pull of released production orders from an ERP connection (``erp_sync.pulls``): what it read
     from which mark, what it created, changed, found unchanged and refused, and the mark it reached."""

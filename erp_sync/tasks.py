@@ -75,6 +75,29 @@ def reconcile(
     return run.drifts_open
 
 
+@shared_task(name="erp_sync.publish_events", ignore_result=True, time_limit=90, soft_time_limit=75)
+def publish_events() -> int:
+    """Publish new events to every enabled stream destination. Woken after a commit that appended events."""
+    from erp_sync.event_stream import events_publish_due
+
+    return events_publish_due(budget_seconds=30.0)
+
+
+@shared_task(name="erp_sync.events_sweep", ignore_result=True, time_limit=90, soft_time_limit=75)
+def events_sweep() -> int:
+    """The schedule's safety net for the event stream: publish what is due, forget what everyone has had."""
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    from erp_sync.event_stream import events_prune, events_publish_due
+
+    published = events_publish_due(budget_seconds=30.0)
+    if settings.MES_EVENT_RETENTION_DAYS:
+        events_prune(older_than=timedelta(days=settings.MES_EVENT_RETENTION_DAYS))
+    return published
+
+
 @shared_task(name="erp_sync.pull_orders_due", ignore_result=True, time_limit=30, soft_time_limit=25)
 def pull_orders_due() -> int:
     """The beat's check: queue a pull of each connection with ``pull_orders`` (by name, one task each, so a

@@ -378,6 +378,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "erp-sync-sweep": {"task": "erp_sync.sweep", "schedule": float(env_decimal("ERP_SYNC_SWEEP_SECONDS", "2", minimum=Decimal("0.5")))},
     "erp-sync-health": {"task": "erp_sync.check_health", "schedule": 30.0},
+    # The event stream's safety net: publish what a lost wake-up or a destination's outage left.
+    "events-sweep": {"task": "erp_sync.events_sweep", "schedule": float(env_decimal("MES_EVENT_SWEEP_SECONDS", "5", minimum=Decimal("0.5")))},
     "erp-sync-reconcile": {
         "task": "erp_sync.reconcile",
         "schedule": float(env_decimal("ERP_SYNC_RECONCILE_SECONDS", "3600", minimum=Decimal("60"))),
@@ -518,6 +520,7 @@ SPECTACULAR_SETTINGS = {
         {"name": "nonconformances", "description": "Nonconformance reports (NCR): opened by a failed inspection or by hand, dispositioned, closed."},
         {"name": "material-issues", "description": "Material issued to operations by scan, with over-issue approval and reversal."},
         {"name": "erp-sync", "description": "Delivery to the ERP: the outbox, dead letters, connections and reconciliation."},
+        {"name": "event-stream", "description": "Stream destinations (RabbitMQ, MQTT) that get every event as CloudEvents."},
         {"name": "b2mml", "description": "ISA-95 B2MML (MESA V0701): operations schedules in, acknowledged; performance goes out through a b2mml connection."},
         {"name": "planning", "description": "Capacity per work center and day, and the finite schedule of operations with each order's predicted finish."},
         {"name": "andon", "description": "Calls for help from the shop floor, their states, and the escalation ladders that tell people."},
@@ -574,6 +577,12 @@ MES_ERP_PULL_INTERVAL = env_int("MES_ERP_PULL_INTERVAL", 300, minimum=30, maximu
 ERP_SYNC_ALERT_AFTER_SECONDS = env_int("ERP_SYNC_ALERT_AFTER_SECONDS", 60, minimum=1)
 # Optional: POST the alert as JSON to this URL (e.g. a chat or paging webhook).
 ERP_SYNC_ALERT_WEBHOOK = env_url("ERP_SYNC_ALERT_WEBHOOK", {"http", "https"})
+# The event stream (erp_sync.event_stream): CloudEvents "source" of every event; how long a broker may
+# take to connect and confirm a batch; events per batch; how long events every destination has had are kept.
+MES_EVENT_SOURCE = env_str("MES_EVENT_SOURCE", "/open-mes")
+MES_EVENT_TIMEOUT_SECONDS = float(env_decimal("MES_EVENT_TIMEOUT_SECONDS", "5", minimum=Decimal("0.1")))
+MES_EVENT_BATCH_SIZE = env_int("MES_EVENT_BATCH_SIZE", 1000, minimum=1, maximum=20000)
+MES_EVENT_RETENTION_DAYS = env_int("MES_EVENT_RETENTION_DAYS", 7, minimum=0)
 # How long a worker process trusts what it read about an API token (user, roles, allow-list).
 API_TOKEN_CACHE_SECONDS = env_int("API_TOKEN_CACHE_SECONDS", 5, minimum=0, maximum=300)
 # Who may read /metrics without a token: queue depths and alert state are not for everyone on the network.
