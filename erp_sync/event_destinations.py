@@ -161,6 +161,7 @@ def event_destination_upsert(
         object_type="event_destination", object_key=name, action="create" if created else "update", actor=actor,
         before=before, after=_audited(destination),
     )
+    destinations_changed()  # this transaction sees it at once; others when it commits
     transaction.on_commit(destinations_changed)
     return destination, created
 
@@ -182,6 +183,7 @@ def event_destination_enable(*, name: str, enabled: bool, actor: Any = None) -> 
     destination.is_enabled = enabled
     destination.save(update_fields=["is_enabled", "updated_at"])
     event_record(object_type="event_destination", object_key=name, action="enable" if enabled else "disable", actor=actor, before=before, after=_audited(destination))
+    destinations_changed()  # this transaction sees it at once; others when it commits
     transaction.on_commit(destinations_changed)
     return destination
 
@@ -191,6 +193,7 @@ def event_destination_remove(*, name: str, actor: Any = None) -> None:
     destination = event_destination_get(name=name)
     event_record(object_type="event_destination", object_key=name, action="delete", actor=actor, before=_audited(destination))
     destination.delete()
+    destinations_changed()  # this transaction sees it at once; others when it commits
     transaction.on_commit(destinations_changed)
 
 

@@ -20,7 +20,7 @@ from common.fastsql import (
     new_instance,
 )
 from erp_sync.models import OutboxDependency, OutboxMessage, StreamEvent
-from erp_sync.wakeups import wake_publisher, wake_sender
+from erp_sync.wakeups import streaming, wake_publisher, wake_sender
 
 
 class NewMessage(TypedDict):
@@ -88,7 +88,8 @@ def outbox_add_many(*, messages: list[NewMessage]) -> list[OutboxMessage]:
     ]
     if dependencies:  # only a message that issues a lot made here pays for this
         OutboxDependency.objects.bulk_create(dependencies)
-    _stream_write([_stream_row(row) for row in created])
+    if streaming():
+        _stream_write([_stream_row(row) for row in created])
     wake_sender_after_commit()
     return created
 
@@ -180,14 +181,16 @@ def outbox_add_sql(*, messages: list[NewMessage]) -> PendingMessages:
     else:
         ctes.append("outbox_message AS ({})".format(" UNION ALL ".join(f"SELECT id, sequence FROM outbox_message_{n}" for n in range(len(rows)))))
     quote = connection.ops.quote_name
+    stream = streaming()
     for offset, message in enumerate(messages):
         written = "outbox_message" if len(rows) == 1 else f"outbox_message_{offset}"
-        # The stream's event, from the message as stored (its payload numbered in the statement): no
-        # parameters of its own, so the statement stays within psycopg's cache of converted queries.
-        ctes.append(
-            f"stream_event_{offset} AS (INSERT INTO erp_sync_streamevent (kind, subject, {quote('key')}, data, created_at)"
-            f" SELECT kind, COALESCE(payload->>'work_order', partition_key), idempotency_key, payload, created_at FROM {written})"
-        )
+        if stream:
+            # The stream's event, from the message as stored (its payload numbered in the statement): no
+            # parameters of its own, so the statement stays within psycopg's cache of converted queries.
+            ctes.append(
+                f"stream_event_{offset} AS (INSERT INTO erp_sync_streamevent (kind, subject, {quote('key')}, data, created_at)"
+                f" SELECT kind, COALESCE(payload->>'work_order', partition_key), idempotency_key, payload, created_at FROM {written})"
+            )
         keys = _waits_for(message)
         if keys:  # PostgreSQL runs a data-modifying WITH part whether or not the query reads it
             ctes.append(
@@ -196,7 +199,8 @@ def outbox_add_sql(*, messages: list[NewMessage]) -> PendingMessages:
             )
             params.append(keys)
     wake_sender_after_commit()
-    transaction.on_commit(wake_publisher)
+    if stream:
+        transaction.on_commit(wake_publisher)
     return PendingMessages(", ".join(ctes), params, rows)
 
 
@@ -226,8 +230,9 @@ def stream_add(*, kind: str, subject: str, key: uuid.UUID, data: dict[str, Any])
 
 
 def stream_add_many(*, events: list[NewEvent]) -> None:
-    """Append events for the stream destinations inside the caller's transaction, in the order given."""
-    if not events:
+    """Append events for the stream destinations inside the caller's transaction, in the order given
+    (nothing while no destination exists)."""
+    if not events or not streaming():
         return
     _stream_write(
         [new_instance(StreamEvent, kind=event["kind"], subject=event["subject"], key=event["key"], data=event["data"]) for event in events]

@@ -191,10 +191,10 @@ def wake_up_flag_clear() -> None:
 # --- the event stream's publisher ------------------------------------------------------------
 
 PUBLISH_TASK = "erp_sync.publish_events"
-#: How long a process trusts what it last read of "is any event destination enabled?".
+#: How long a process trusts what it last read of "is there any event destination (enabled)?".
 DESTINATIONS_KNOWN_SECONDS = 5.0
 _publish_lock = threading.Lock()
-_publish = {"due": False, "last": float("-inf"), "checked": float("-inf"), "any": False}
+_publish = {"due": False, "last": float("-inf"), "checked": float("-inf"), "any": False, "exists": False}
 
 
 def wake_publisher() -> None:
@@ -227,15 +227,32 @@ def _publish_kick() -> None:
         _pause_wake_ups(error)
 
 
-def _destinations_enabled() -> bool:
-    """Whether any destination is enabled, as this process read it at most ``DESTINATIONS_KNOWN_SECONDS`` ago."""
+def _destinations_read() -> None:
+    """What this process knows of the destinations, read again at most every ``DESTINATIONS_KNOWN_SECONDS``."""
     now = time.monotonic()
     if now - _publish["checked"] > DESTINATIONS_KNOWN_SECONDS:
+        from django.db.models import Count, Q
+
         from erp_sync.models import EventDestination
 
-        _publish["any"] = EventDestination.objects.filter(is_enabled=True).exists()
+        counts = EventDestination.objects.aggregate(exists=Count("pk"), enabled=Count("pk", filter=Q(is_enabled=True)))
+        _publish["exists"], _publish["any"] = bool(counts["exists"]), bool(counts["enabled"])
         _publish["checked"] = now
+
+
+def _destinations_enabled() -> bool:
+    """Whether any destination is enabled, as this process read it at most ``DESTINATIONS_KNOWN_SECONDS`` ago."""
+    _destinations_read()
     return bool(_publish["any"])
+
+
+def streaming() -> bool:
+    """Whether facts are written to the event stream's log: while any destination exists, enabled or
+    not (a disabled one holds its events and catches up). Without one, a plant writes no second copy
+    of each message. As this process read it at most ``DESTINATIONS_KNOWN_SECONDS`` ago, or since it
+    changed a destination itself."""
+    _destinations_read()
+    return bool(_publish["exists"])
 
 
 def _forget_publish_in_child() -> None:

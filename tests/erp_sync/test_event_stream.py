@@ -304,7 +304,15 @@ def test_an_event_committed_after_a_later_numbered_one_is_not_skipped(plant):
     assert EventDestination.objects.get(pk=destination.pk).published_count == 2
 
 
+def test_without_a_destination_no_event_is_kept(plant):
+    _work(plant)  # releases, confirmations, a pause and a resume; stream_add directly too
+    _bulk(1)
+    assert OutboxMessage.objects.filter(kind="confirmation").count() == 3 * len(ORDERS)  # the ERP hears them all the same
+    assert StreamEvent.objects.count() == 0  # but no second copy is kept for a stream nobody reads
+
+
 def test_a_new_destination_starts_from_now(plant, prefix):
+    event_destination_upsert(name="early", url="mqtt://127.0.0.1:1883", topic_prefix=prefix, is_enabled=False)
     _orders(plant)
     _bulk(2)
     destination, created = event_destination_upsert(name="late", url="mqtt://127.0.0.1:1883", topic_prefix=prefix)
@@ -343,9 +351,13 @@ def test_a_commit_that_appends_events_wakes_the_publisher_while_a_destination_is
 def test_the_sweep_forgets_what_every_destination_has_had(plant, prefix):
     from erp_sync.event_stream import events_prune
 
+    from erp_sync.event_destinations import event_destination_remove
+
+    event_destination_upsert(name="early", url="mqtt://127.0.0.1:1883", topic_prefix=prefix)  # events are kept from here
     _orders(plant)
     _bulk(2)
     event_destination_upsert(name="m", url="mqtt://127.0.0.1:1883", topic_prefix=prefix)  # has had the first 6
+    event_destination_remove(name="early")
     _bulk(1, start=2)
     events_number()
     StreamEvent.objects.update(created_at=timezone.now() - datetime.timedelta(days=8))
