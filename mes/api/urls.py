@@ -1,6 +1,6 @@
 from django.urls import path
 
-from mes.api import nonconformances, quality, trace, views
+from mes.api import nonconformances, quality, trace, views, work_instructions
 from mes.services.transitions import REQUESTABLE_ACTIONS
 
 urlpatterns = [
@@ -18,6 +18,14 @@ urlpatterns = [
     ],
     path("trace", trace.TraceView.as_view(), name="api-trace"),
     path("inspection-plans/<str:item_code>/<int:sequence>", quality.InspectionPlanView.as_view(), name="api-inspection-plan"),
+    path(
+        "routings/<str:item_code>/operations/<int:sequence>/documents", work_instructions.OperationDocumentListView.as_view(),
+        name="api-work-instructions",
+    ),
+    path(
+        "routings/<str:item_code>/operations/<int:sequence>/documents/<str:name>", work_instructions.OperationDocumentView.as_view(),
+        name="api-work-instruction",
+    ),
     path("inspections", quality.InspectionCreateView.as_view(), name="api-inspections"),
     path("work-orders/<str:key>/inspections", quality.WorkOrderInspectionsView.as_view(), name="api-work-order-inspections"),
     path("spc/<str:item_code>/<int:sequence>/<str:characteristic>", quality.SpcView.as_view(), name="api-spc"),

@@ -4,10 +4,12 @@ station, recent reports with their ERP state, machines waiting for a downtime re
 from __future__ import annotations
 
 import datetime
+import json
 from decimal import Decimal
 from typing import Any
 
 from django.db.models import OuterRef, Q, Subquery
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -17,6 +19,8 @@ from mes.models import Confirmation, Equipment, OrderCharacteristic, ReasonCode,
 from mes.services.confirmations import operation_available, operation_check_work_center, plain
 from mes.services.quality import characteristic_states, next_sample
 from mes.services.labor import labor_clocked_on
+from mes.selectors.work_instructions import documents_by_operation
+from mes.models import OperationDocument
 from shopfloor.models import EquipmentAssignment, Station
 from shopfloor.selectors import downtime_awaiting_reason
 
@@ -105,7 +109,23 @@ def station_operation(*, station: Station, number: str, sequence: int) -> dict[s
     return operation_summary(work_order=work_order, operation=operation, operations=operations) | {
         "clocked_on": station_clocked_on(operation_id=operation.pk),
         "inspections": station_inspections(operation=operation),
+        "instructions": station_instructions(operations=[(work_order.item_id, operation.sequence)]).get((work_order.item_id, operation.sequence), []),
     }
+
+
+def instruction_json(document: OperationDocument) -> dict[str, Any]:
+    """A work instruction as the station shows and keeps it: its address changes with its content (``v``),
+    so the copy the service worker keeps is never stale."""
+    return {
+        "name": document.name, "content_type": document.content_type, "is_image": document.is_image, "size": document.size,
+        "url": f"{reverse('station-instruction', args=[document.pk])}?v={document.sha256[:16]}",
+    }
+
+
+def station_instructions(*, operations: list[tuple[int, int]]) -> dict[tuple[int, int], list[dict[str, Any]]]:
+    """The work instructions of each ``(item_id, sequence)``: the item's routing operation's documents, found by item and
+    sequence (one query)."""
+    return {key: [instruction_json(document) for document in documents] for key, documents in documents_by_operation(operations=operations).items()}
 
 
 def _limit(value: Decimal | None) -> str | None:
@@ -203,7 +223,8 @@ QUEUE_LIMIT = 20
 def station_work_queue(*, station: Station, limit: int = QUEUE_LIMIT) -> dict[str, Any]:
     """The operations waiting at the station's work center, in the planner's order: priority (1 first), due date,
     order number, routing sequence. A station with its own machine leaves out operations running on another machine
-    of the work center. Each row is what tapping it opens (``scan``: ``WO:<number>/<sequence>``). Two queries.
+    of the work center. Each row is what tapping it opens (``scan``: ``WO:<number>/<sequence>``), with its work
+    instructions (which the station's service worker keeps offline). Three queries.
 
     Answers ``{"rows": [...], "more": <rows beyond limit>}``.
     """
@@ -224,6 +245,7 @@ def station_work_queue(*, station: Station, limit: int = QUEUE_LIMIT) -> dict[st
     for sibling in WorkOrderOperation.objects.filter(work_order_id__in={operation.work_order_id for operation in shown}).order_by("sequence"):
         siblings.setdefault(sibling.work_order_id, []).append(sibling)
     today = timezone.localdate()
+    instructions = station_instructions(operations=[(operation.work_order.item_id, operation.sequence) for operation in shown])
     rows = []
     for operation in shown:
         work_order = operation.work_order
@@ -236,6 +258,8 @@ def station_work_queue(*, station: Station, limit: int = QUEUE_LIMIT) -> dict[st
                 "is_late": work_order.due_date < today,
                 "is_on_hold": Status.PAUSED in (work_order.status, operation.status),
                 "running_on": operation.running_on or "",
+                "instructions": instructions.get((work_order.item_id, operation.sequence), []),
+                "instructions_json": json.dumps(instructions.get((work_order.item_id, operation.sequence), [])),
             }
         )
     return {"rows": rows, "more": len(waiting) - len(shown)}

@@ -108,4 +108,6 @@ def station_text() -> dict[str, str]:
         "refused_at": _("Refused by the server:"),
         "pin_placeholder": _("PIN"),
         "scan_placeholder": _("Scan or type, then Enter"),
+        # work instructions (static/shopfloor/instructions.js)
+        "instruction_open": _("Open the work instruction %(name)s"),
     }

@@ -10,6 +10,7 @@ urlpatterns = [
     path("setup/", views.setup, name="station-setup"),
     path("link/<str:secret>/", views.link, name="station-link"),
     path("documents/station-sheet.pdf", views.station_sheet, name="station-sheet"),
+    path("instructions/<int:document_id>", views.instruction, name="station-instruction"),
     path("documents/badge-cards.pdf", views.badge_cards, name="station-badge-cards"),
     path("documents/traveler/<str:number>.pdf", documents.traveler, {"way_in": documents.STATION}, name="station-traveler"),
     path("api/sign-in", views.api_sign_in, name="station-api-sign-in"),

@@ -10,17 +10,20 @@ import json
 import re
 from typing import Any, Callable
 
+from csp.constants import SELF
+from csp.decorators import csp_replace
 from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth import logout
 from django.contrib.staticfiles import finders
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import (
     require_GET,
@@ -36,7 +39,7 @@ from common.api.errors import validation_error_body
 from common.errors import DomainError
 from common.roles import may
 from erp_sync.outbox import confirmation_sync_state
-from mes.models import Employee, MaterialMovement, ReasonCode, WorkCenter
+from mes.models import Employee, MaterialMovement, OperationDocument, ReasonCode, WorkCenter
 from mes.api.representations import confirmation_materials_json
 from mes.services.confirmations import ConfirmationRequest, plain
 from mes.services.material_issues import MaterialIssueResult, over_issue_summary
@@ -60,7 +63,8 @@ from shopfloor.station.text import station_text
 PARTIALS = {"recent", "downtime", "queue"}
 # What the service worker keeps so the station opens without the server.
 SHELL_ASSETS = (
-    "shopfloor/station.css", "shopfloor/station.js", "shopfloor/scan.js", "shopfloor/store.js", "django_htmx/htmx-2.min.js", "mes/favicon.svg",
+    "shopfloor/station.css", "shopfloor/station.js", "shopfloor/scan.js", "shopfloor/store.js", "shopfloor/instructions.js",
+    "django_htmx/htmx-2.min.js", "mes/favicon.svg",
 )
 
 
@@ -241,6 +245,25 @@ def station_sheet(request: HttpRequest) -> HttpResponse:
     except UnprintableCode as error:
         return HttpResponse(str(error), status=422, content_type="text/plain; charset=utf-8")
     return _pdf(content, f"station-sheet-{_file_name(work_center.code) if work_center else 'all'}.pdf")
+
+
+@require_GET
+@xframe_options_sameorigin
+@csp_replace({"frame-ancestors": [SELF]})
+def instruction(request: HttpRequest, document_id: int) -> HttpResponse:
+    """A work instruction's file, for a station (its cookie) or anyone signed in who may read the API. Its address
+    carries ``?v=<content hash>``: the same address is always the same bytes, so browsers and the service worker keep it.
+    Shown in the station's viewer (a PDF in a frame of the station's own page, hence same-origin framing)."""
+    if station_of(request) is None and not may(request.user, "api.read"):
+        return HttpResponse(_("Only a station or a signed-in user may read work instructions."), status=403, content_type="text/plain; charset=utf-8")
+    document = OperationDocument.objects.filter(pk=document_id).first()
+    if document is None:
+        return HttpResponse(_("This work instruction was removed."), status=404, content_type="text/plain; charset=utf-8")
+    response = FileResponse(document.file.open("rb"), content_type=document.content_type, filename=document.name)
+    response["ETag"] = f'"{document.sha256}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
 
 
 @require_GET

@@ -5,6 +5,7 @@
 
 import { ANDON_KINDS, normalValue, parseScan } from "./scan.js";
 import { Store } from "./store.js";
+import { keepInstructionsOffline, queuedInstructions, renderInstructions } from "./instructions.js";
 
 const config = JSON.parse(document.getElementById("station-config").textContent);
 const TEXT = JSON.parse(document.getElementById("station-text").textContent);
@@ -200,6 +201,7 @@ function render() {
   for (const [id, text] of Object.entries(figures)) $(id).textContent = text;
   renderClockedOn(operation);
   renderInspection(operation);
+  renderInstructions(operation, t);
   $("operation-card").dataset.offline = operation && operation.offline ? "true" : "false";
   markQueue();
   for (const anchor of document.querySelectorAll("a[data-traveler]")) {
@@ -368,7 +370,7 @@ async function openOperation(number, sequence) {
   if (result.network) {
     setOnline(false);
     const seen = await store.get("kv", `operation:${key}`);
-    state.operation = { ...(seen || { work_order: number, sequence }), offline: true };
+    state.operation = { ...(seen || { work_order: number, sequence, instructions: queuedInstructions(number, sequence) }), offline: true };
     state.values = emptyValues(); // a scan of the traveler starts a fresh report, whatever was left entered
     await saveState();
     render();
@@ -380,6 +382,7 @@ async function openOperation(number, sequence) {
   state.values = emptyValues();
   state.inspectionTarget = null;
   await rememberOperation(result.data);
+  keepInstructionsOffline(result.data);
   await saveState();
   render();
   return ok(t("operation_opened", { work_order: number, sequence, name: result.data.name }));
@@ -719,7 +722,8 @@ $("inspection-form").addEventListener("submit", (event) => {
   enqueue(normalValue(raw) !== null ? `VAL:${raw}` : raw);
 });
 document.addEventListener("visibilitychange", focusScan);
-document.body.addEventListener("htmx:afterSwap", () => {
+document.body.addEventListener("htmx:afterSwap", (event) => {
+  if (event.target && event.target.id === "queue") keepInstructionsOffline(state.operation);
   markQueue();
   focusScan();
 });
@@ -744,6 +748,7 @@ async function start() {
       await navigator.serviceWorker.register(config.urls.service_worker, { scope: config.urls.station });
       await navigator.serviceWorker.ready;
       document.body.dataset.offlineReady = "true";
+      await keepInstructionsOffline(state.operation);
     } catch {
       // Not https (nor localhost): the station works, but cannot open without the server.
     }
