@@ -103,3 +103,11 @@ class StationSetupForm(forms.Form):
     )
     name = forms.CharField(label=_("Station name (optional)"), max_length=64, required=False)
     is_pin_required = forms.BooleanField(label=_("Ask for a PIN after the badge"), required=False)
+
+
+class CorrectionSerializer(OperatorSerializer):
+    """The operator's last report to reverse, why, and (when it is too old for them alone) the supervisor's badge."""
+
+    confirmation = serializers.UUIDField()
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    supervisor_badge = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")

@@ -28,7 +28,7 @@ from mes.models import Lot as StockLot
 from mes.models import MaterialMovement, Nonconformance
 from mes.selectors.material_issues import component_remaining, material_issue_get
 from mes.services.audit import event_record
-from mes.services.confirmations import ConfirmationRequest, ConfirmationResult, operation_confirm
+from mes.services.confirmations import ConfirmationRequest, ConfirmationResult, confirmation_reverse, operation_confirm
 from mes.services.material_issues import MaterialIssueRequest, MaterialIssueResult, material_issue, material_issue_approve
 from mes.services.labor import labor_clock_off, labor_clock_on
 from mes.services.nonconformances import defect_code_find, nonconformance_key
@@ -596,3 +596,74 @@ def station_inspection_record(
                 work_order=result.work_order, before={"defect_code": None}, after={"defect_code": defect.code, "station": station.name},
             )
     return StationInspection(outcome, nonconformance)
+
+
+# --- correcting a report: the operator's last one, alone within minutes, later with a supervisor ------
+
+
+def _supervisor_for_correction(*, badge: str) -> Employee:
+    """The employee behind a supervisor's badge scanned to approve a correction: one whose user may reverse reports."""
+    supervisor = Employee.objects.select_related("user").filter(badge=badge, is_active=True).first()
+    if supervisor is None:
+        raise DomainError("unknown_operator", _("No active employee has badge %(badge)s.") % {"badge": badge}, fields={"supervisor_badge": badge})
+    if supervisor.user is None or not supervisor.user.is_active or not may(supervisor.user, "confirmation.reverse"):
+        raise DomainError(
+            "not_a_supervisor",
+            _("Badge %(badge)s may not approve a correction; a supervisor has to scan their badge.") % {"badge": badge},
+            kind=ErrorKind.FORBIDDEN,
+            fields={"supervisor_badge": badge},
+        )
+    return supervisor
+
+
+def station_report_correct(
+    *, station: Station, confirmation_id: uuid.UUID, operator_badge: str, reason: str, supervisor_badge: str = "",
+    now: datetime.datetime | None = None,
+) -> ConfirmationResult:
+    """Reverse the operator's last report through ``confirmation_reverse`` (the one reversal path), with a reason.
+
+    Only the operator's own last report not yet reversed. Within ``MES_OPERATOR_CORRECTION_MINUTES`` of its recording
+    the operator alone may; later a supervisor's badge approves (refused with ``correction_needs_supervisor`` until
+    one is given). Audited with who asked, who approved and how late, in the reversal's transaction."""
+    reason = reason.strip()
+    if not reason:
+        raise DomainError("reason_required", _("Say why the report is wrong: tap a reason or scan RC:<reason>."), fields={"reason": ""})
+    last = selectors.operator_last_report(badge=operator_badge)
+    if last is None or last.uuid != confirmation_id:
+        raise DomainError(
+            "not_your_last_report",
+            _("Only your own last report can be corrected here; ask a supervisor for older ones."),
+            kind=ErrorKind.CONFLICT,
+            fields={"confirmation": str(confirmation_id)},
+        )
+    now = now or timezone.now()
+    minutes_late = int((now - last.recorded_at).total_seconds() // 60)
+    window = settings.MES_OPERATOR_CORRECTION_MINUTES
+    supervisor = None
+    if now - last.recorded_at > datetime.timedelta(minutes=window):
+        if not supervisor_badge:
+            raise DomainError(
+                "correction_needs_supervisor",
+                _("This report is %(minutes)s minutes old; after %(window)s minutes a supervisor approves a correction. Supervisor: scan your badge.")
+                % {"minutes": minutes_late, "window": window},
+                kind=ErrorKind.FORBIDDEN,
+                fields={"confirmation": str(confirmation_id)},
+            )
+        supervisor = _supervisor_for_correction(badge=supervisor_badge)
+    operator = Employee.objects.filter(badge=operator_badge).first()
+    asked_by = f"{operator_badge} {operator.name}" if operator is not None else operator_badge
+    with transaction.atomic():
+        result = confirmation_reverse(
+            confirmation_id=confirmation_id, reason=f"{reason} ({asked_by}, {station.name})"[:500],
+            actor=supervisor.user if supervisor is not None else None,
+        )
+        event_record(
+            object_type="confirmation", object_key=str(confirmation_id), action="station_correction",
+            actor=supervisor.user if supervisor is not None else None, actor_label=asked_by, work_order=last.work_order,
+            after={
+                "reversal": str(result.confirmation.uuid), "station": station.name, "operator": operator_badge,
+                "approved_by": supervisor_badge if supervisor is not None else "", "minutes_after_report": minutes_late,
+            },
+            reason=reason,
+        )
+    return result

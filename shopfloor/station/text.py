@@ -110,4 +110,16 @@ def station_text() -> dict[str, str]:
         "scan_placeholder": _("Scan or type, then Enter"),
         # work instructions (static/shopfloor/instructions.js)
         "instruction_open": _("Open the work instruction %(name)s"),
+        # my reports this shift, and correcting the last one (static/shopfloor/my_reports.js)
+        "since_time": _("since %(time)s"),
+        "report_reversed": _("reversed"),
+        "correct": _("Correct"),
+        "correct_with_supervisor": _("Correct (supervisor)"),
+        "correction_why": _("Why is this report wrong? Tap a reason or scan RC:<reason>."),
+        "correction_reason.quantity": _("Wrong quantity"),
+        "correction_reason.operation": _("Wrong order or operation"),
+        "correction_reason.twice": _("Reported twice"),
+        "correction_cancel": _("Keep the report"),
+        "correction_cancelled": _("The report stays as it was."),
+        "correction_done": _("Your report on %(work_order)s / %(sequence)s is reversed. Report the right quantities again."),
     }

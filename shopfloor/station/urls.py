@@ -24,4 +24,6 @@ urlpatterns = [
     path("api/inspection", views.api_inspection, name="station-api-inspection"),
     path("api/issue", views.api_issue, name="station-api-issue"),
     path("api/issue/approve", views.api_issue_approve, name="station-api-issue-approve"),
+    path("api/my-reports", views.api_my_reports, name="station-api-my-reports"),
+    path("api/correct", views.api_correct, name="station-api-correct"),
 ]

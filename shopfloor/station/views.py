@@ -63,7 +63,7 @@ from shopfloor.station.text import station_text
 PARTIALS = {"recent", "downtime", "queue"}
 # What the service worker keeps so the station opens without the server.
 SHELL_ASSETS = (
-    "shopfloor/station.css", "shopfloor/station.js", "shopfloor/scan.js", "shopfloor/store.js", "shopfloor/instructions.js",
+    "shopfloor/station.css", "shopfloor/station.js", "shopfloor/scan.js", "shopfloor/store.js", "shopfloor/instructions.js", "shopfloor/my_reports.js",
     "django_htmx/htmx-2.min.js", "mes/favicon.svg",
 )
 
@@ -96,6 +96,7 @@ def _station_context(station: Station) -> dict[str, Any]:
             "actions": list(ACTIONS),
             "reasons": {reason.code: {"kind": reason.kind, "kind_label": str(reason.get_kind_display()), "name": reason.name} for reason in reasons},
             "language": get_language(),
+            "correction_minutes": settings.MES_OPERATOR_CORRECTION_MINUTES,
             "csrf_cookie": settings.CSRF_COOKIE_NAME,
             "urls": {
                 "station": reverse("station"),
@@ -111,10 +112,13 @@ def _station_context(station: Station) -> dict[str, Any]:
                 "issue": reverse("station-api-issue"),
                 "issue_approve": reverse("station-api-issue-approve"),
                 "inspection": reverse("station-api-inspection"),
+                "my_reports": reverse("station-api-my-reports"),
+                "correct": reverse("station-api-correct"),
                 "traveler": reverse("station-traveler", args=["__NUMBER__"]),
             },
         },
         "text": station_text(),
+        "correction_minutes": settings.MES_OPERATOR_CORRECTION_MINUTES,
     }
 
 
@@ -544,3 +548,37 @@ def api_issue_approve(request: HttpRequest) -> JsonResponse:
     data = _body(request, shapes.IssueApprovalSerializer)
     result = services.station_material_approve(station=request.station, movement_id=data["issue"], supervisor_badge=data["badge"])
     return _issue_answer(result)
+
+
+# --- the operator's reports of the shift, and correcting the last one -------------------------
+
+
+@require_POST
+@station_api
+def api_my_reports(request: HttpRequest) -> JsonResponse:
+    """The signed-in operator's reports of this shift (POST: the operator's proof travels in the body, not the URL)."""
+    data = _operator_body(request, shapes.OperatorSerializer)
+    return JsonResponse(selectors.station_my_reports(station=request.station, badge=data["operator_badge"]))
+
+
+@require_POST
+@station_api
+def api_correct(request: HttpRequest) -> JsonResponse:
+    data = _operator_body(request, shapes.CorrectionSerializer)
+    result = services.station_report_correct(
+        station=request.station, confirmation_id=data["confirmation"], operator_badge=data["operator_badge"],
+        reason=data["reason"], supervisor_badge=data["supervisor_badge"].strip(),
+    )
+    reversal = result.confirmation
+    erp = confirmation_sync_state(source_uuid=reversal.uuid, message=result.message)
+    return JsonResponse(
+        {
+            "reversal": {
+                "id": str(reversal.uuid), "reverses": str(data["confirmation"]), "work_order": reversal.work_order.number,
+                "operation": reversal.operation.sequence, "good_qty": plain(quantity=reversal.good_qty),
+                "scrap_qty": plain(quantity=reversal.scrap_qty), "erp_state": erp["state"] if erp else None,
+            },
+            "reports": selectors.station_my_reports(station=request.station, badge=data["operator_badge"]),
+        },
+        status=201 if result.created else 200,
+    )

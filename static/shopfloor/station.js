@@ -6,6 +6,7 @@
 import { ANDON_KINDS, normalValue, parseScan } from "./scan.js";
 import { Store } from "./store.js";
 import { keepInstructionsOffline, queuedInstructions, renderInstructions } from "./instructions.js";
+import { correctionScan, loadMyReports, setupMyReports } from "./my_reports.js";
 
 const config = JSON.parse(document.getElementById("station-config").textContent);
 const TEXT = JSON.parse(document.getElementById("station-text").textContent);
@@ -14,6 +15,7 @@ const scan = $("scan");
 const REQUEST_TIMEOUT_MS = 10000;
 const RETRY_EVERY_MS = 10000;
 const REMEMBERED_OPERATIONS = 30;
+const MY_REPORTS_EVERY_MS = 30000;
 
 const state = { operator: null, operation: null, values: emptyValues(), pinFor: null, inspectionTarget: null };
 const outcomes = new Map(); // client_id → {sent} | {refused}, for the report the operator just made
@@ -75,6 +77,7 @@ function say(kind, message, offers = []) {
       if (offer.scan) button.dataset.scan = offer.scan;
       if (offer.key) button.dataset.key = offer.key;
       if (offer.inspect) button.dataset.inspect = offer.inspect;
+      if (offer.correctReason) button.dataset.correctReason = offer.correctReason;
       return button;
     }),
   );
@@ -360,6 +363,7 @@ async function signIn(badge, pin) {
   await store.put("kv", { name: result.data.name }, `operator:${result.data.badge}`);
   await saveState();
   render();
+  loadMyReports();
   return ok(t("signed_in", { name: result.data.name, badge: result.data.badge }));
 }
 
@@ -538,6 +542,7 @@ async function report(final) {
     else if (final) state.operation = null;
     await saveState();
     render();
+    loadMyReports();
     return ok(t(final ? "reported_final" : "reported", { quantity, work_order: body.work_order, sequence: body.operation }));
   }
   await saveState();
@@ -594,6 +599,7 @@ async function act(action) {
     state.values = emptyValues();
     await saveState();
     render();
+    loadMyReports();
     return ok(t("signed_out"));
   }
   if (action === "ANDON") return offerAndon();
@@ -629,6 +635,8 @@ async function handleScan(raw, origin = {}) {
     setPinMode(false);
   }
   if (parsed.kind === "error") return refuse(t(`error.${parsed.code}`, parsed.params));
+  const corrected = correctionScan(parsed); // a correction waiting for its reason or a supervisor's badge
+  if (corrected !== undefined) return corrected;
   if (approvalFor) {
     if (parsed.kind === "badge") return approveIssue(parsed.badge);
     approvalFor = null; // any other scan goes on; the issue keeps waiting for a supervisor's decision
@@ -730,6 +738,11 @@ document.body.addEventListener("htmx:afterSwap", (event) => {
 window.addEventListener("online", () => flush());
 
 async function start() {
+  setupMyReports({
+    call, say, t, sequenceText, config, refreshPanels, enqueue,
+    operator: () => state.operator,
+    operatorFields,
+  });
   store = await Store.open();
   const saved = await store.get("kv", "state");
   if (saved) Object.assign(state, { operator: saved.operator, operation: saved.operation, values: { ...emptyValues(), ...saved.values } });
@@ -740,6 +753,8 @@ async function start() {
   document.body.dataset.ready = "true";
   focusScan();
   flush();
+  loadMyReports();
+  setInterval(loadMyReports, MY_REPORTS_EVERY_MS);
   setInterval(async () => {
     if ((await store.count("outbox")) > 0) flush();
   }, RETRY_EVERY_MS);
