@@ -84,10 +84,19 @@ class IssueApprovalSerializer(StrictSerializer):
 
 
 class AndonSerializer(OperatorSerializer):
-    kind = serializers.ChoiceField(choices=["equipment", "material", "quality", "maintenance", "help"])
+    """A call for help: its kind (ANDON:<kind>, a tapped kind), or an andon reason code that decides it (RC:<code>)."""
+
+    kind = serializers.ChoiceField(choices=["equipment", "material", "quality", "maintenance", "help"], required=False, default="help")
     severity = serializers.ChoiceField(choices=["low", "medium", "high", "critical"], required=False, default="high")
     client_id = serializers.UUIDField()
     work_order = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    reason_code = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs):
+        if "kind" not in self.initial_data and not attrs["reason_code"].strip():
+            raise serializers.ValidationError({"kind": [_("Name the kind of help (kind) or an andon reason (reason_code).")]})
+        attrs["reason_code"] = attrs["reason_code"].strip()
+        return attrs
 
 
 class DowntimeSerializer(OperatorSerializer):

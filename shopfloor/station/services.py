@@ -35,7 +35,7 @@ from mes.services.nonconformances import defect_code_find, nonconformance_key
 from mes.services.quality import InspectionOutcome, InspectionRequest, inspection_record
 from mes.services.transitions import operation_transition_locked, work_order_transition_locked
 from shopfloor.andon.services import AndonRequest, AndonResult, andon_raise
-from shopfloor.models import ConsumedLot, EquipmentState, PinTryCount, Station, StationLink
+from shopfloor.models import AndonCall, ConsumedLot, EquipmentState, PinTryCount, Station, StationLink
 from shopfloor.services import (
     _operation_locked,
     downtime_reason_set,
@@ -549,16 +549,36 @@ def station_material_approve(*, station: Station, movement_id: uuid.UUID, superv
     )
 
 
-def station_andon(*, station: Station, badge: str, kind: str, severity: str, client_id: uuid.UUID, work_order: str = "") -> AndonResult:
+def andon_kind_of_reason(*, reason: ReasonCode) -> str:
+    """The kind of call an andon reason code raises: the first word of its code when it names one
+    (``MATERIAL-01`` → material, ``EQUIPMENT-JAM`` → equipment), else ``help``."""
+    first = reason.code.split("-", 1)[0].lower()
+    return first if first in AndonCall.Kind.values else AndonCall.Kind.HELP
+
+
+def station_andon(
+    *, station: Station, badge: str, kind: str, severity: str, client_id: uuid.UUID, work_order: str = "", reason_code: str = ""
+) -> AndonResult:
     """An operator's call for help at this station: its work center, its own machine if it has one,
-    the order open on it if any; raised by the operator (badge and name)."""
+    the order open on it if any; raised by the operator (badge and name). With ``reason_code`` (an
+    ``andon`` reason code, ``ACT:ANDON`` then ``RC:<code>``) the reason decides the kind and is the call's note."""
+    note = ""
+    if reason_code:
+        reason = ReasonCode.objects.filter(code=reason_code).first()
+        if reason is None or reason.kind != ReasonCode.Kind.ANDON:
+            raise DomainError(
+                "not_an_andon_reason",
+                _("%(code)s is not an andon reason; scan one printed under \"Andon\" on the station sheet.") % {"code": reason_code[:64]},
+                fields={"reason_code": reason_code[:64]},
+            )
+        kind, note = andon_kind_of_reason(reason=reason), f"{reason.code} {reason.name}"
     operator = Employee.objects.filter(badge=badge).first()
     label = f"{badge} {operator.name}" if operator is not None else badge
     return andon_raise(
         request=AndonRequest(
             kind=kind, severity=severity, work_center=station.work_center.code,
             equipment=station.equipment.code if station.equipment_id else "", work_order=work_order,
-            station=station.name, client_id=client_id,
+            station=station.name, client_id=client_id, note=note,
         ),
         actor_label=label,
     )

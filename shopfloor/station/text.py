@@ -25,6 +25,7 @@ def station_text() -> dict[str, str]:
         "error.gs1_no_lot": _("This GS1 code has no lot number (10)."),
         "error.bad_andon": _("%(code)s is not an andon call; it looks like ANDON:equipment or ANDON:quality:critical."),
         "andon_which": _("What do you need? Tap or scan the kind of help."),
+        "andon_which_reason": _("What do you need? Tap or scan the reason (RC:…, under Andon on the station sheet)."),
         "andon_raised": _("Andon raised at %(work_center)s: %(kind)s. Help is being called; keep the station open."),
         "andon_kind.equipment": _("Machine problem"),
         "andon_kind.material": _("Material missing"),

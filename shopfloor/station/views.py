@@ -429,7 +429,7 @@ def api_andon(request: HttpRequest) -> JsonResponse:
     data = _operator_body(request, shapes.AndonSerializer)
     result = services.station_andon(
         station=request.station, badge=data["operator_badge"], kind=data["kind"], severity=data["severity"],
-        client_id=data["client_id"], work_order=data["work_order"],
+        client_id=data["client_id"], work_order=data["work_order"], reason_code=data["reason_code"],
     )
     return JsonResponse(andon_json(result.call), status=201 if result.created else 200)
 

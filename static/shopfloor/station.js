@@ -402,6 +402,7 @@ async function setValue(field, value, message) {
 async function setReason(code, promptState) {
   const reason = config.reasons[code];
   if (!reason) return refuse(t("reason_unknown", { code }));
+  if (reason.kind === "andon") return raiseAndon(null, "high", code); // ACT:ANDON then RC:<andon reason>, or the reason alone
   const prompts = [...document.querySelectorAll("#downtime [data-prompt]")].map((element) => element.dataset.prompt);
   if (promptState || reason.kind === "downtime" || (reason.kind === "pause" && prompts.length)) {
     const target = promptState || prompts[0];
@@ -568,21 +569,29 @@ function refuseReason(message, scrap, rework) {
   return refuse(message, offers);
 }
 
-// --- andon: ACT:ANDON offers the kinds of call; ANDON:<kind>[:<severity>] raises one --------------
+// --- andon: ACT:ANDON offers the andon reasons (RC:<code>, printed on the station sheet), or the kinds of
+// call when the plant has no andon reasons; ANDON:<kind>[:<severity>] raises one of a kind directly ----------
 
 function offerAndon() {
+  const reasons = Object.entries(config.reasons).filter(([, reason]) => reason.kind === "andon");
+  if (reasons.length) {
+    return say("warn", t("andon_which_reason"), reasons.map(([code, reason]) => ({ label: `${code} ${reason.name}`, scan: `RC:${code}` })));
+  }
   const offers = ANDON_KINDS.map((kind) => ({ label: t(`andon_kind.${kind}`), scan: `ANDON:${kind}` }));
   return say("warn", t("andon_which"), offers);
 }
 
-async function raiseAndon(kind, severity) {
-  const body = { kind, severity, client_id: uuid4(), ...operatorFields() };
+async function raiseAndon(kind, severity, reasonCode = "") {
+  const body = { severity, client_id: uuid4(), ...operatorFields() };
+  if (kind) body.kind = kind;
+  if (reasonCode) body.reason_code = reasonCode;
   if (state.operation) body.work_order = state.operation.work_order;
   const result = await call("POST", config.urls.andon, body);
   if (result.network) return refuse(t("offline_needed"));
   if (result.error) return refuse(result.error.message);
   refreshPanels();
-  return ok(t("andon_raised", { kind: t(`andon_kind.${kind}`), work_center: result.data.work_center }));
+  const what = reasonCode ? `${reasonCode} ${config.reasons[reasonCode].name}` : t(`andon_kind.${kind}`);
+  return ok(t("andon_raised", { kind: what, work_center: result.data.work_center }));
 }
 
 async function clearEntry() {

@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from mes.models import Confirmation, WorkOrderOperation
 from mes.services.accounts import api_token_create
+from tests.browser.conftest import screenshot
 from tests.browser.test_station import at_operation, expect_message, scan
 from tests.factories import EmployeeFactory
 
@@ -61,5 +62,22 @@ def test_outside_the_window_the_station_asks_for_a_supervisor(browser, live_serv
         reversal = Confirmation.objects.get(kind=Confirmation.Kind.REVERSAL)
         assert reversal.recorded_by.username == "zhang"
         expect(page.locator("#operator")).to_have_text("Li Wei B-1001")  # the supervisor's badge did not sign them in
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("width", [390, 1280, 1920])
+def test_my_reports_fit_the_screen_in_chinese(browser, live_server, released_order, width):
+    context, page = at_operation(browser, live_server, viewport={"width": width, "height": 900}, locale="zh-CN")
+    try:
+        scan(page, "QTY:4")
+        scan(page, "ACT:REPORT")
+        expect(page.locator("#my-reports-rows tr")).to_have_count(1)
+        expect(page.locator("#my-reports-rows button[data-correct]")).to_have_text("更正")
+        page.locator("#my-reports").scroll_into_view_if_needed()
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        box = page.locator("#my-reports").bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width
+        screenshot(page, f"station-my-reports-{width}.png")
     finally:
         context.close()
