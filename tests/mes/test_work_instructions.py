@@ -141,3 +141,22 @@ def test_documents_survive_a_routing_update_and_reach_released_orders_at_the_sta
     assert Client().get(instruction["url"]).status_code == 403
     page = tablet.get("/station/")
     assert instruction["url"].encode() in page.content  # the queue names it, for the service worker to keep
+
+
+def test_the_admin_uploads_through_the_same_checks(plant, admin_client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    url = "/admin/mes/operationdocument/add/"
+    fake = SimpleUploadedFile("guide.pdf", b"<html>not a pdf</html>", content_type="application/pdf")
+    refused = admin_client.post(url, {"item": plant["item"].pk, "sequence": 10, "name": "guide.pdf", "upload": fake}, HTTP_ACCEPT_LANGUAGE="en")
+    assert refused.status_code == 200
+    assert "is not a PDF, PNG, JPEG or WebP file" in refused.content.decode()
+    assert OperationDocument.objects.count() == 0
+
+    real = SimpleUploadedFile("guide.pdf", PDF, content_type="application/pdf")
+    added = admin_client.post(url, {"item": plant["item"].pk, "sequence": 10, "name": "guide.pdf", "upload": real})
+    assert added.status_code == 302, added.content.decode()[:2000]
+    document = OperationDocument.objects.get()
+    assert (document.content_type, document.size, document.uploaded_by) == ("application/pdf", len(PDF), "admin")
+    assert Event.objects.filter(object_type="work_instruction", action="create").count() == 1
+    assert admin_client.get("/admin/mes/operationdocument/").status_code == 200
