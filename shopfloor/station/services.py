@@ -526,18 +526,10 @@ def station_material_issue(
 def station_material_approve(*, station: Station, movement_id: uuid.UUID, supervisor_badge: str) -> MaterialIssueResult:
     """A supervisor's badge scanned at the station approves an issue of this station's work center
     waiting for approval: the badge's employee must be linked to a user holding ``material.approve``."""
-    supervisor = Employee.objects.select_related("user").filter(badge=supervisor_badge, is_active=True).first()
-    if supervisor is None:
-        raise DomainError(
-            "unknown_operator", _("No active employee has badge %(badge)s.") % {"badge": supervisor_badge}, fields={"badge": supervisor_badge}
-        )
-    if supervisor.user is None or not supervisor.user.is_active or not may(supervisor.user, "material.approve"):
-        raise DomainError(
-            "not_a_supervisor",
-            _("Badge %(badge)s may not approve an over-issue; a supervisor has to scan their badge.") % {"badge": supervisor_badge},
-            kind=ErrorKind.FORBIDDEN,
-            fields={"badge": supervisor_badge},
-        )
+    supervisor = station_supervisor(
+        badge=supervisor_badge, capability="material.approve",
+        refusal=_("Badge %(badge)s may not approve an over-issue; a supervisor has to scan their badge.") % {"badge": supervisor_badge},
+    )
     movement = material_issue_get(movement_id=movement_id)
     if movement.operation.work_center_id != station.work_center_id:
         raise DomainError("unknown_material_issue", _("That issue is not one of this station's."), kind=ErrorKind.NOT_FOUND)
@@ -621,18 +613,14 @@ def station_inspection_record(
 # --- correcting a report: the operator's last one, alone within minutes, later with a supervisor ------
 
 
-def _supervisor_for_correction(*, badge: str) -> Employee:
-    """The employee behind a supervisor's badge scanned to approve a correction: one whose user may reverse reports."""
+def station_supervisor(*, badge: str, capability: str, refusal: str, field: str = "badge") -> Employee:
+    """The employee behind a supervisor's badge scanned at the station to approve something: active, linked to an
+    active user holding ``capability``; else 422 ``unknown_operator`` or 403 ``not_a_supervisor`` (``refusal``)."""
     supervisor = Employee.objects.select_related("user").filter(badge=badge, is_active=True).first()
     if supervisor is None:
-        raise DomainError("unknown_operator", _("No active employee has badge %(badge)s.") % {"badge": badge}, fields={"supervisor_badge": badge})
-    if supervisor.user is None or not supervisor.user.is_active or not may(supervisor.user, "confirmation.reverse"):
-        raise DomainError(
-            "not_a_supervisor",
-            _("Badge %(badge)s may not approve a correction; a supervisor has to scan their badge.") % {"badge": badge},
-            kind=ErrorKind.FORBIDDEN,
-            fields={"supervisor_badge": badge},
-        )
+        raise DomainError("unknown_operator", _("No active employee has badge %(badge)s.") % {"badge": badge}, fields={field: badge})
+    if supervisor.user is None or not supervisor.user.is_active or not may(supervisor.user, capability):
+        raise DomainError("not_a_supervisor", refusal, kind=ErrorKind.FORBIDDEN, fields={field: badge})
     return supervisor
 
 
@@ -669,7 +657,10 @@ def station_report_correct(
                 kind=ErrorKind.FORBIDDEN,
                 fields={"confirmation": str(confirmation_id)},
             )
-        supervisor = _supervisor_for_correction(badge=supervisor_badge)
+        supervisor = station_supervisor(
+            badge=supervisor_badge, capability="confirmation.reverse", field="supervisor_badge",
+            refusal=_("Badge %(badge)s may not approve a correction; a supervisor has to scan their badge.") % {"badge": supervisor_badge},
+        )
     operator = Employee.objects.filter(badge=operator_badge).first()
     asked_by = f"{operator_badge} {operator.name}" if operator is not None else operator_badge
     with transaction.atomic():
