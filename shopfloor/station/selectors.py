@@ -295,7 +295,7 @@ def operator_last_report(*, badge: str) -> Confirmation | None:
 def station_my_reports(*, station: Station, badge: str, now: datetime.datetime | None = None, limit: int = 30) -> dict[str, Any]:
     """The operator's reports of the current shift (at any station), newest first, each with its ERP state in words,
     whether it was reversed, and which one (their last) they may correct: alone within
-    ``MES_OPERATOR_CORRECTION_MINUTES``, with a supervisor's badge after that. Four queries."""
+    ``MES_OPERATOR_CORRECTION_MINUTES``, with a supervisor's badge after that. Four or five queries (the shift calendar, the reports, their ERP states)."""
     now = now or timezone.now()
     since = station_shift_start(station=station, now=now)
     confirmations = list(
