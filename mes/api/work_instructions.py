@@ -18,6 +18,7 @@ from mes.services.work_instructions import (
     document_check_name,
     operation_document_delete,
     operation_document_get,
+    operation_document_open,
     operation_document_put,
 )
 
@@ -92,7 +93,7 @@ class OperationDocumentView(ApiView):
     def get(self, request: Request, item_code: str, sequence: int, name: str) -> HttpResponse:
         item_code, sequence = _keys(item_code, sequence)
         document = operation_document_get(item_code=item_code, sequence=sequence, name=name)
-        response = FileResponse(document.file.open("rb"), content_type=document.content_type, as_attachment=False, filename=document.name)
+        response = FileResponse(operation_document_open(document=document), content_type=document.content_type, filename=document.name)
         response["ETag"] = f'"{document.sha256}"'
         response["X-Content-Type-Options"] = "nosniff"
         return response

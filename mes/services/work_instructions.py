@@ -154,3 +154,15 @@ def operation_document_delete(*, item_code: str, sequence: int, name: str, actor
     document.delete()
     transaction.on_commit(lambda: storage.delete(file_name))
 
+
+def operation_document_open(*, document: OperationDocument):
+    """The stored file of ``document``, open for reading; 404 ``document_file_missing`` when storage lost it."""
+    try:
+        return document.file.open("rb")
+    except FileNotFoundError:
+        raise DomainError(
+            "document_file_missing",
+            _("The file of %(name)s is missing from the storage; attach it again.") % {"name": document.name},
+            kind=ErrorKind.NOT_FOUND,
+            fields={"name": document.name},
+        ) from None

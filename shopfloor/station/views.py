@@ -261,9 +261,13 @@ def instruction(request: HttpRequest, document_id: int) -> HttpResponse:
     if station_of(request) is None and not may(request.user, "api.read"):
         return HttpResponse(_("Only a station or a signed-in user may read work instructions."), status=403, content_type="text/plain; charset=utf-8")
     document = OperationDocument.objects.filter(pk=document_id).first()
-    if document is None:
+    try:
+        if document is None:
+            raise FileNotFoundError(document_id)
+        content = document.file.open("rb")
+    except FileNotFoundError:  # removed, or its file lost (a restore without var/media)
         return HttpResponse(_("This work instruction was removed."), status=404, content_type="text/plain; charset=utf-8")
-    response = FileResponse(document.file.open("rb"), content_type=document.content_type, filename=document.name)
+    response = FileResponse(content, content_type=document.content_type, filename=document.name)
     response["ETag"] = f'"{document.sha256}"'
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, max-age=86400"

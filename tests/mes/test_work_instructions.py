@@ -160,3 +160,13 @@ def test_the_admin_uploads_through_the_same_checks(plant, admin_client):
     assert (document.content_type, document.size, document.uploaded_by) == ("application/pdf", len(PDF), "admin")
     assert Event.objects.filter(object_type="work_instruction", action="create").count() == 1
     assert admin_client.get("/admin/mes/operationdocument/").status_code == 200
+
+
+def test_a_file_lost_from_storage_answers_404_not_500(released_order, planner):
+    put(planner, "guide.pdf", PDF)
+    document = OperationDocument.objects.get()
+    os.remove(document.file.path)
+    answer = planner.get(f"{URL}/guide.pdf")
+    assert (answer.status_code, answer.json()["error"]["code"]) == (404, "document_file_missing")
+    tablet = station_client(station_create(work_center_code="WC-CUT")[1])
+    assert tablet.get(f"/station/instructions/{document.pk}").status_code == 404
