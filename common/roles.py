@@ -67,6 +67,9 @@ CAPABILITIES: dict[str, Capability] = {
     "inspection_plan.write": Capability(
         _roles(QUALITY, INTEGRATION, ADMIN), "set inspection plans of routing operations (copied into orders at release)"
     ),
+    "work_instruction.write": Capability(
+        _roles(PLANNER, ADMIN), "attach, replace and remove work instructions (documents) of routing operations (API and administration)"
+    ),
     "inspection.record": Capability(
         _roles(OPERATOR, SUPERVISOR, QUALITY, ADMIN), "record inspection results (API and station)"
     ),

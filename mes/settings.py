@@ -455,6 +455,10 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
+# Uploaded files (work instructions) through Django's default storage; served only through views that check
+# who asks (the API, the station), never as public /media/ URLs.
+MEDIA_ROOT = Path(os.environ.get("MES_MEDIA_ROOT", VAR_DIR / "media"))
+MEDIA_URL = "media/"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     # WhiteNoise serves STATIC_ROOT from the app itself (no separate web server to set up);
@@ -515,6 +519,7 @@ SPECTACULAR_SETTINGS = {
         {"name": "work-orders", "description": "Production orders from the ERP, their life cycle and the machines running their operations."},
         {"name": "confirmations", "description": "Reports of work done (报工) and their reversals, each with its ERP sync state."},
         {"name": "lots", "description": "Lots and serials the ERP staged or production made, their labels and their trace."},
+        {"name": "work-instructions", "description": "Documents (PDF, PNG, JPEG, WebP) attached to a routing operation, shown and kept offline at the stations."},
         {"name": "inspections", "description": "Inspection plans per routing operation, results judged by the server, an order's inspections and SPC charts."},
         {"name": "holds", "description": "Quality holds on an order, an operation, a lot or a serial, and their release."},
         {"name": "nonconformances", "description": "Nonconformance reports (NCR): opened by a failed inspection or by hand, dispositioned, closed."},
@@ -600,6 +605,11 @@ MES_DOWNTIME_REASON_AFTER_SECONDS = env_int("MES_DOWNTIME_REASON_AFTER_SECONDS",
 # vouches for the reports made after it (reports kept offline are sent later, up to this age).
 MES_STATION_LINK_HOURS = env_int("MES_STATION_LINK_HOURS", 24, minimum=1, maximum=24 * 30)
 MES_STATION_OPERATOR_PROOF_HOURS = env_int("MES_STATION_OPERATOR_PROOF_HOURS", 168, minimum=1, maximum=24 * 90)
+# An operator may reverse their own last report at the station within this many minutes (with a reason);
+# later, a supervisor's badge scanned at the station approves the correction. 0: always a supervisor.
+MES_OPERATOR_CORRECTION_MINUTES = env_int("MES_OPERATOR_CORRECTION_MINUTES", 5, minimum=0, maximum=24 * 60)
+# Work instructions (PDF, PNG, JPEG, WebP) attached to routing operations: the largest file accepted.
+MES_WORK_INSTRUCTION_MAX_BYTES = env_int("MES_WORK_INSTRUCTION_MAX_BYTES", 20 * 1024 * 1024, minimum=1024, maximum=512 * 1024 * 1024)
 # Where device mappings may point (Modbus, OPC UA, MQTT hosts): every address a host resolves to must lie in one
 # of these. Link-local addresses (169.254.0.0/16, fe80::/10: cloud metadata services) never, even if listed.
 MES_DEVICE_NETWORKS = env_networks(

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from mes.api import costs, nonconformances, quality, trace, views
+from mes.api import costs, nonconformances, quality, trace, views, work_instructions
 from mes.services.transitions import REQUESTABLE_ACTIONS
 
 urlpatterns = [
@@ -18,6 +18,14 @@ urlpatterns = [
     ],
     path("trace", trace.TraceView.as_view(), name="api-trace"),
     path("inspection-plans/<str:item_code>/<int:sequence>", quality.InspectionPlanView.as_view(), name="api-inspection-plan"),
+    path(
+        "routings/<str:item_code>/operations/<int:sequence>/documents", work_instructions.OperationDocumentListView.as_view(),
+        name="api-work-instructions",
+    ),
+    path(
+        "routings/<str:item_code>/operations/<int:sequence>/documents/<str:name>", work_instructions.OperationDocumentView.as_view(),
+        name="api-work-instruction",
+    ),
     path("inspections", quality.InspectionCreateView.as_view(), name="api-inspections"),
     # Costing (issue 15, R-5.4): actual against standard cost of one order.
     path("work-orders/<str:number>/cost", costs.WorkOrderCostView.as_view(), name="api-work-order-cost"),

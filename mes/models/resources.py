@@ -104,6 +104,7 @@ class ReasonCode(ErpOwned):
         PAUSE = "pause", _("pause")
         DOWNTIME = "downtime", _("downtime")
         DEFECT = "defect", _("defect")
+        ANDON = "andon", _("andon call")
 
     code = models.CharField(_("code"), max_length=64, unique=True)
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)

@@ -260,6 +260,12 @@ REASON_CODES = [
     ("DEF-01", "defect", "尺寸超差 Dimension out of tolerance"),
     ("DEF-02", "defect", "表面划伤 Surface scratch"),
     ("DEF-03", "defect", "焊缝裂纹 Weld crack"),
+    # Andon reasons: ACT:ANDON then RC:<code> at the station; the code's first word is the kind of call.
+    ("EQUIPMENT-01", "andon", "设备故障 Machine broken down"),
+    ("MATERIAL-01", "andon", "缺料 Material missing"),
+    ("QUALITY-01", "andon", "质量问题 Quality problem"),
+    ("MAINTENANCE-01", "andon", "需要保养 Maintenance needed"),
+    ("HELP-01", "andon", "需要帮助 Need a hand"),
 ]
 # Every demo work center works three shifts round the clock, every day (its planned time for OEE),
 # so whenever someone tries the demo a shift is running and the board and OEE pages have numbers.
