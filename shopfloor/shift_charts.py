@@ -26,7 +26,7 @@ from shopfloor.oee_charts import percent
 from shopfloor.shift_calendar import plant_zone
 from shopfloor.shift_progress import DayProgress, LineProgress, ReasonTotal
 
-WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 480, 220, 46, 40, 14, 30
+WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 480, 230, 52, 58, 14, 34
 PARETO_BARS = 6  # reasons drawn one by one; the rest are one bar "others"
 
 
@@ -76,7 +76,8 @@ def progress_chart(line: LineProgress, *, label: str) -> dict[str, Any]:
     }
     passed = {point: value for point, value in zip(line.points, line.actual)}
     return {
-        "width": WIDTH, "height": HEIGHT, "left": LEFT, "right": WIDTH - RIGHT, "bottom": HEIGHT - BOTTOM, "label_y": HEIGHT - 10,
+        "width": WIDTH, "height": HEIGHT, "left": LEFT, "right": WIDTH - RIGHT, "bottom": HEIGHT - BOTTOM, "label_y": HEIGHT - 12,
+        "label": label,
         "title": _("%(line)s: plan against good reported, cumulative through the production day") % {"line": label},
         "description": description,
         "grid": [{"y": y_of(Decimal(level)), "label": quantity(level)} for level in (0, top / 2, top)],
@@ -100,7 +101,7 @@ def pareto_chart(totals: Sequence[ReasonTotal], *, title: str, unit: Callable[[D
         shown.append(ReasonTotal("", _("others (%(count)s)") % {"count": len(rest)}, sum((row.value for row in rest), Decimal(0))))
     total = sum((row.value for row in shown), Decimal(0))
     plot_width, plot_height = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    slot = plot_width / max(len(shown), 1)
+    slot = plot_width / max(len(shown), 3)  # one or two reasons keep a bar's width, not the whole plot
     top = _top(float(shown[0].value)) if shown else 1.0
 
     def y_of(value: float) -> float:
@@ -120,11 +121,11 @@ def pareto_chart(totals: Sequence[ReasonTotal], *, title: str, unit: Callable[[D
             "share": percent(row.value / total if total else None), "cumulative": percent(share),
             "title": f"{row.code} {name}: {unit(row.value)} ({percent(row.value / total if total else None)})".strip(),
         })
-        cumulative.append(f"{centre},{y_of(float(share))}")
+        cumulative.append({"x": centre, "y": y_of(float(share))})
     description = "; ".join(f"{bar['title']}" for bar in bars) if bars else _("Nothing recorded yet.")
     return {
-        "width": WIDTH, "height": HEIGHT, "left": LEFT, "right": WIDTH - RIGHT, "bottom": HEIGHT - BOTTOM, "label_y": HEIGHT - 10,
-        "title": title, "description": description, "bars": bars, "cumulative": " ".join(cumulative),
+        "width": WIDTH, "height": HEIGHT, "left": LEFT, "right": WIDTH - RIGHT, "bottom": HEIGHT - BOTTOM, "label_y": HEIGHT - 12,
+        "title": title, "description": description, "bars": bars, "cumulative": " ".join(f"{point['x']},{point['y']}" for point in cumulative), "cumulative_points": cumulative,
         "grid": [{"y": round(TOP + plot_height * (1 - level / top), 1), "label": quantity(level)} for level in (0, top / 2, top)],
         "percent_grid": [{"y": y_of(level / 100), "label": f"{level} %"} for level in (0, 50, 100)],
         "total": unit(total),

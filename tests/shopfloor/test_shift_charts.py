@@ -229,3 +229,11 @@ def test_an_operator_home_names_the_day_without_charts(client, time_machine):
     _monday_scenario()
     body = signed_in(client, "operator").get("/").content.decode()
     assert 'data-production-day="2026-11-16"' in body and 'data-chart=' not in body
+
+
+def test_an_order_partly_done_and_not_yet_due_does_not_break_the_home_page(client, time_machine):
+    """The at-risk rule compared a Decimal done quantity with a Fraction plan (a TypeError, a 500)."""
+    time_machine.move_to(at(15), tick=False)
+    known_shift()  # WO-7001 due in 2030, 705 of 100,000 done
+    body = signed_in(client, "supervisor").get("/")
+    assert body.status_code == 200 and "orders at risk" in body.content.decode()
