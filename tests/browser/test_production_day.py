@@ -13,9 +13,10 @@ import datetime
 import pytest
 from django.utils import timezone
 
+from mes.models import WorkOrder, WorkOrderOperation
 from shopfloor.services import ShiftSpec
 from tests.browser.conftest import new_context, person, screenshot, sign_in
-from tests.shopfloor.oee_scenario import at, confirm, press, state
+from tests.shopfloor.oee_scenario import ORDER, at, confirm, press, state
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -32,6 +33,9 @@ def _yesterday_on_the_press(time_machine) -> datetime.date:
     time_machine.move_to(at(2, 30, day=today), tick=True)
     yesterday = today - datetime.timedelta(days=1)
     machine = press(shifts=EVERY_DAY)
+    # 1,200 planned evenly from yesterday 06:00 to the end of yesterday: 1,066.7 by 22:00, against 300 made.
+    WorkOrder.objects.filter(number=ORDER).update(quantity=1200, due_date=yesterday, released_at=at(6, day=yesterday))
+    WorkOrderOperation.objects.filter(work_order__number=ORDER).update(planned_qty=1200)
     state(machine, "run", at(6, day=yesterday), at(9, day=yesterday))
     state(machine, "down", at(9, day=yesterday), at(9, 30, day=yesterday), reason="DT-01")
     state(machine, "run", at(9, 30, day=yesterday), at(22, day=yesterday))
@@ -69,7 +73,7 @@ def test_at_half_past_two_every_page_shows_yesterdays_production_day(browser, li
     assert days == {path: yesterday.isoformat() for path in days}
     # 300 good at 10:00; not the 40 at 05:00 nor the 7 at 01:00 today.
     if locale == "en":
-        assert all("good reported 300 " in text for text in summaries.values()), summaries
+        assert all("plan 1,066.7, good reported 300 (28.1 % of plan)" in text for text in summaries.values()), summaries
     else:
         assert all("已报合格 300（" in text for text in summaries.values()), summaries
     assert "96.8 %" in oee_row  # today's quality: 300 of 310, the 05:00 and 01:00 reports outside the day
