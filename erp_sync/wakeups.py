@@ -186,3 +186,65 @@ def wake_up_flag_clear() -> None:
         flags.delete(DISPATCH_QUEUED_FLAG)
     except redis.RedisError as error:
         logger.warning("Could not clear the ERP sender's wake-up flag (%s)", error)
+
+
+# --- the event stream's publisher ------------------------------------------------------------
+
+PUBLISH_TASK = "erp_sync.publish_events"
+#: How long a process trusts what it last read of "is any event destination enabled?".
+DESTINATIONS_KNOWN_SECONDS = 5.0
+_publish_lock = threading.Lock()
+_publish = {"due": False, "last": float("-inf"), "checked": float("-inf"), "any": False}
+
+
+def wake_publisher() -> None:
+    """Wake the event publisher after a commit that appended stream events: at most once per
+    ``KICK_INTERVAL_SECONDS`` per process (later commits ride on a timer), and not at all while no
+    destination is enabled or the broker was found down a moment ago (the beat's sweep publishes)."""
+    if not _destinations_enabled():  # read in the committing thread: the timer's has no database
+        return
+    now = time.monotonic()
+    with _publish_lock:
+        if _publish["due"] or now < _wake_ups["paused_until"]:
+            return
+        delay = max(0.0, _publish["last"] + KICK_INTERVAL_SECONDS - now)
+        _publish["due"] = True
+    if delay:
+        timer = threading.Timer(delay, _publish_kick)
+        timer.daemon = True
+        timer.start()
+    else:
+        _publish_kick()
+
+
+def _publish_kick() -> None:
+    with _publish_lock:
+        _publish["due"] = False
+        _publish["last"] = time.monotonic()
+    try:
+        current_app.send_task(PUBLISH_TASK, retry=False)
+    except OperationalError as error:
+        _pause_wake_ups(error)
+
+
+def _destinations_enabled() -> bool:
+    """Whether any destination is enabled, as this process read it at most ``DESTINATIONS_KNOWN_SECONDS`` ago."""
+    now = time.monotonic()
+    if now - _publish["checked"] > DESTINATIONS_KNOWN_SECONDS:
+        from erp_sync.models import EventDestination
+
+        _publish["any"] = EventDestination.objects.filter(is_enabled=True).exists()
+        _publish["checked"] = now
+    return bool(_publish["any"])
+
+
+def _forget_publish_in_child() -> None:
+    _publish.update(due=False, last=float("-inf"), checked=float("-inf"))
+
+
+os.register_at_fork(after_in_child=_forget_publish_in_child)
+
+
+def destinations_changed() -> None:
+    """A destination was added, enabled, disabled or removed here: read again on the next commit."""
+    _publish["checked"] = float("-inf")

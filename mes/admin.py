@@ -23,7 +23,7 @@ class UnitOfMeasureAdmin(AuditedAdmin):
 
 @admin.register(models.Item)
 class ItemAdmin(AuditedAdmin):
-    list_display = ["code", "name", "unit", "updated_at"]
+    list_display = ["code", "name", "unit", "standard_cost", "updated_at"]
     search_fields = ["code", "name"]
     list_select_related = ["unit"]
     readonly_fields = ["uuid", "created_at", "updated_at"]
@@ -119,7 +119,7 @@ class InspectionResultAdmin(ReadOnlyAdmin):
 
 @admin.register(models.WorkCenter)
 class WorkCenterAdmin(AuditedAdmin):
-    list_display = ["code", "name", "line", "capacity_hours_per_day", "efficiency"]
+    list_display = ["code", "name", "line", "capacity_hours_per_day", "efficiency", "labor_rate", "machine_rate"]
     list_filter = ["line"]
     search_fields = ["code", "name"]
     readonly_fields = ["uuid", "created_at", "updated_at"]

@@ -183,6 +183,15 @@ def shift_rules_by_equipment(equipment: Iterable) -> dict[int, list[ShiftRule]]:
 
 
 
+def shift_rules_by_work_center(work_center_ids: Iterable[int]) -> dict[int, list[ShiftRule]]:
+    """Each work center's own shift rules (else ``ALL_DAY``): one query."""
+    ids = list(work_center_ids)
+    rules: dict[int, list[ShiftRule]] = {}
+    for row in Shift.objects.filter(work_center_id__in=ids).order_by("start_time", "name") if ids else []:
+        rules.setdefault(row.work_center_id, []).append(ShiftRule.of(row))
+    return {key: rules.get(key) or [ALL_DAY] for key in ids}
+
+
 @dataclass(frozen=True)
 class ProductionDay:
     """A production day of the plant (or a line): its date, the period its shifts span, and the rules."""

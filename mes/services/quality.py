@@ -36,6 +36,7 @@ from common.errors import DomainError, ErrorKind, unknown_reference
 from common.fingerprints import request_fingerprint
 from common.formatting import plain
 from common.roles import may
+from erp_sync.outbox import stream_add
 from mes.models import (
     Employee,
     Equipment,
@@ -549,6 +550,14 @@ def _record_locked(request: InspectionRequest, actor: Any) -> InspectionOutcome:
             "operation": operation.sequence, "characteristic": characteristic.code, "sample_no": sample_no,
             "value": str(request.value) if request.value is not None else None, "passed": passed, "serial": request.serial,
             "lot": request.lot, "client_id": str(request.client_id), "held_qty": str(result.quantity) if not passed else "0",
+        },
+    )
+    stream_add(
+        kind="quality_result", subject=work_order.number, key=result.uuid,
+        data={
+            "work_order": work_order.number, "operation": operation.sequence, "characteristic": characteristic.code,
+            "sample_no": sample_no, "value": str(request.value) if request.value is not None else None, "passed": passed,
+            "serial": request.serial or None, "lot": request.lot or None, "recorded_at": result.recorded_at.isoformat(),
         },
     )
     rework_reinspected(result=result, actor=actor, actor_label=request.inspector_badge)

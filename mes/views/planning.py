@@ -29,6 +29,7 @@ from mes.selectors.planning import (
     work_order_status_counts,
     with_schedule,
 )
+from mes.selectors.costs import work_order_cost
 from mes.selectors.quality import work_order_inspections
 from mes.services.transitions import ACTION_LABELS, ACTIONS, REQUESTABLE_ACTIONS
 from mes.services.work_orders import (
@@ -194,5 +195,6 @@ def work_order_page(request: HttpRequest, number: str) -> HttpResponse:
                "inspections": work_order_inspections(number=number)["operations"],
                "release_warnings": work_order_release_preview(number=number) if may_release_now else [],
                "is_capacity_strict": settings.MES_RELEASE_CAPACITY == "strict",
-               "prediction": _predicted_finishes([detail["work_order"].number]).get(detail["work_order"].number)}
+               "prediction": _predicted_finishes([detail["work_order"].number]).get(detail["work_order"].number),
+               "cost": work_order_cost(number=number) if may(request.user, "cost.view") else None}
     return render(request, "mes/planning/order.html#order" if request.htmx else "mes/planning/order.html", context, status=_status(outcome))

@@ -258,6 +258,7 @@ def test_with_plain_sql_writes_off_the_orm_writes_each_row_on_postgresql_too(rel
     assert writes == [
         ["INSERT", "INTO", '"mes_confirmation"'], ["UPDATE", '"mes_workorderoperation"', "SET"],
         ["INSERT", "INTO", '"mes_event"'], ["INSERT", "INTO", '"erp_sync_outboxmessage"'],
+        ["INSERT", "INTO", '"erp_sync_streamevent"'],  # the event stream's copy, in the same transaction
     ]
 
 
