@@ -57,7 +57,7 @@ def _pages(shop: dict) -> dict[str, list[str]]:
         "supervisor": [
             "/", "/board/", "/board/?wall=1", "/andon/", "/oee/", f"/oee/{shop['machine']}/", "/unassigned-production/",
             "/station/setup/", "/sync/", "/sync/dead-letters/", "/sync/messages/", f"/sync/messages/{shop['message']}/",
-            "/sync/reconciliation/", "/no-such-page/",
+            "/sync/reconciliation/", "/sync/pulls/", "/reports/daily/", "/reports/labor/", "/no-such-page/",
         ],
         "quality": ["/", "/quality/", f"/quality/ncr/{shop['ncr']}/", "/quality/spc/FRAME-100/10/COST/"],
     }

@@ -1,5 +1,5 @@
 """One production day on every page (issue 14, defect 4): at 02:30, before the first shift, the board,
-the OEE overview and the home page all say it is still yesterday's production day, and show the
+the OEE overview, the home page and the daily report all say it is still yesterday's production day, and show the
 figures of the reports made in it, not of those before it.
 
 The server's clock (the live server is a thread of this process) is pinned to 02:30 plant time today
@@ -63,6 +63,8 @@ def test_at_half_past_two_every_page_shows_yesterdays_production_day(browser, li
             if path != "/oee/":
                 summaries[path] = page.locator("[data-chart=progress] .chart-summary").first.inner_text()
         oee_row = page.locator("tr:has(a[href='/oee/PRESS-01/'])").inner_text()
+        page.goto("/reports/daily/")  # the daily report opens on the same day
+        days["/reports/daily/"] = page.locator("input[name=date]").input_value()
         page.goto("/")
         scrap_codes = page.locator("[data-chart=scrap] g.reason").evaluate_all("nodes => nodes.map(node => node.dataset.code)")
         standstill = page.locator("[data-chart=standstill] g.reason").evaluate_all("nodes => nodes.map(node => node.dataset.code)")
