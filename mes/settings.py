@@ -570,6 +570,9 @@ if MES_RELEASE_CAPACITY not in {"warn", "strict"}:
 # The release check, named because the shift calendar it reads lives in shopfloor, above the domain
 # (as the kernel names MES_INBOUND_RECEIPT_RECORDER): called with the locked, just released order.
 MES_RELEASE_CHECK = "shopfloor.planning.services.release_warnings"
+# The finish of active orders at their own pace, named for the same reason: the planner's
+# pages (mes.views.planning) ask it with order numbers and get number → Prediction.
+MES_PREDICTED_FINISH = "shopfloor.planning.predictions.predicted_finishes"
 # Retries of transient ERP errors wait base·2^(attempt-1) seconds (with jitter), at most the cap.
 ERP_SYNC_BACKOFF_BASE_SECONDS = float(env_decimal("ERP_SYNC_BACKOFF_BASE_SECONDS", "1", minimum=Decimal("0.01")))
 ERP_SYNC_BACKOFF_CAP_SECONDS = float(env_decimal("ERP_SYNC_BACKOFF_CAP_SECONDS", "300", minimum=Decimal("0.1")))

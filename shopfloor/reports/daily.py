@@ -43,7 +43,7 @@ from shopfloor.models import DailyPlan, PlannedOperation
 from shopfloor.oee import Tally, equipment_oee_day
 from shopfloor.planning.core import capacity_by_day
 from shopfloor.planning.selectors import ACTIVE_STATUSES, center_windows, remaining_hours
-from shopfloor.shift_calendar import production_day, production_day_period, shift_rules_by_work_center
+from shopfloor.shift_calendar import plant_production_day, production_day, production_day_period, shift_rules_by_work_center
 
 PLAN_RECORDED, PLAN_SCHEDULE, PLAN_NONE = "recorded", "schedule", "none"
 EARLIEST, LATEST = datetime.date(2000, 1, 1), datetime.date(2999, 12, 31)
@@ -235,10 +235,8 @@ def _centers(line: str) -> list[WorkCenter]:
 
 def report_day_default(*, line: str = "", now: datetime.datetime | None = None) -> datetime.date:
     """Today's production day for the line's work centers (all their shifts together): what the board calls today."""
-    now = now or timezone.now()
-    centers = _centers(line)
-    rules = shift_rules_by_work_center([center.pk for center in centers])
-    return production_day([rule for center_rules in rules.values() for rule in center_rules], now)
+    _centers(line)  # an unknown line is refused by name
+    return plant_production_day(now=now, lines=[line] if line else None).day
 
 
 def report_day_parse(text: str) -> datetime.date:
