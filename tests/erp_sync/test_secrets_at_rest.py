@@ -116,7 +116,7 @@ def test_rotate_secrets_re_encrypts_everything_with_the_first_key(old_key, press
     event = Event.objects.get(object_type="secrets", action="rotate")
     assert event.after["rows"] == {
         "erp_sync.ErpConnection": 2, "erp_sync.EventDestination": 1, "shopfloor.DeviceMapping": 1, "shopfloor.AndonLadder": 1,
-        "shopfloor.AndonNotice": 0,
+        "shopfloor.AndonNotice": 0, "shopfloor.DailyReportSend": 0,
     }
     bus = _stored("erp_sync_eventdestination", "password", "name", "bus")
     assert _decrypts_with(NEW_KEY, bus) and EventDestination.objects.get(name="bus").password == "bus-pass-4711"
