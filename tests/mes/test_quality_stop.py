@@ -152,6 +152,10 @@ def test_the_board_and_the_quality_page_show_the_stop_and_quality_opens_the_orde
     assert f'href="/planning/orders/{ORDER}/"' in board
     assert f'data-hold="{hold.pk}"' in listing and 'data-flag="quality_stop"' in listing
     assert quality_user.get(f"/planning/orders/{ORDER}/").status_code == 200
+    stop_ncr = Nonconformance.objects.get(source="quality_stop")
+    ncr_page = quality_user.get(f"/quality/ncr/{stop_ncr.pk}/").content.decode()
+    assert f'<p class="quality-stop" data-hold="{hold.pk}">' in ncr_page
+    assert 'class="disposition"' not in ncr_page  # released on the quality page, not dispositioned
 
 
 def test_the_defaults_are_more_than_3_bad_in_the_last_20_pieces():
