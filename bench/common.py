@@ -287,3 +287,21 @@ def in_process_cleanup(*, args: Any, database_url: str) -> None:
         connections.close_all()
     if not args.keep_db:
         database_drop(args.server, args.database)
+
+
+def in_process_arguments(parser: argparse.ArgumentParser, *, database: str) -> None:
+    """The options of a bench that runs in this process on a database of its own: server, database, keep it, quiet."""
+    parser.add_argument("--server", default="postgresql://postgres@127.0.0.1:5432", help="PostgreSQL server URL, without database")
+    parser.add_argument("--database", default=database, help=f"database to create and drop (default {database})")
+    parser.add_argument("--keep-db", action="store_true", help="do not drop the database at the end")
+    parser.add_argument("--quiet-wait", type=float, default=60.0, help="seconds to wait for other jobs to quieten down (default 60)")
+    parser.add_argument("--quiet-below", type=float, default=0.25, help="machine busy share counted as quiet (default 0.25)")
+
+
+def in_process_database(args: argparse.Namespace) -> str:
+    """Create the bench's database and migrate it; its URL."""
+    database_url = f"{args.server}/{args.database}"
+    print(f"[setup] creating {args.database} and migrating …", flush=True)
+    database_create(args.server, args.database)
+    migrate(database_url)
+    return database_url

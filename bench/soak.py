@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import datetime
 import json
 import re
 import sys
@@ -84,6 +85,43 @@ def open_operations(client: Client, orders: list[str], work_center: str, *, comp
     return found
 
 
+def error_code(response: requests.Response) -> str:
+    try:
+        return (response.json().get("error") or {}).get("code", "")
+    except ValueError:
+        return ""
+
+
+def record_due_inspection(station: Client, number: str, sequence: int, refusal: requests.Response, badge: str, station_code: str) -> int:
+    """Post a passing result for the characteristic and sample a refusal names (a measured one at its
+    nominal value). Returns 1 if a result was recorded."""
+    fields = (refusal.json().get("error") or {}).get("fields") or {}
+    code = fields.get("characteristic")
+    plan = station.call("GET", f"/api/v1/work-orders/{number}/inspections")
+    if not code or plan.status_code != 200:
+        return 0
+    characteristic = next(
+        (item for operation in plan.json().get("operations", []) if operation.get("sequence") == sequence
+         for item in operation.get("characteristics", []) if item.get("code") == code),
+        None,
+    )
+    if characteristic is None:
+        return 0
+    body = {
+        "client_id": str(uuid.uuid4()), "work_order": number, "operation": sequence, "characteristic": code,
+        "inspector_badge": badge,
+    }
+    if fields.get("serial"):
+        body["serial"] = fields["serial"]
+    elif fields.get("sample_no"):
+        body["sample_no"] = fields["sample_no"]
+    if characteristic.get("kind") == "measured" and characteristic.get("nominal") is not None:
+        body["value"] = characteristic["nominal"]
+    else:
+        body["passed"] = True
+    return int(station.call("POST", "/api/v1/inspections", body).status_code == 201)
+
+
 def issue_material(station: Client, erp: Client, targets: list[tuple[str, int]], components: dict, lots: dict[str, str],
                    args: argparse.Namespace, turn: int) -> tuple[int, int]:
     """Scan a demo lot into one of the open operations that consumes its item (taking turns), send it
@@ -124,6 +162,11 @@ def main() -> int:
     )
     parser.add_argument("--issue-every", type=int, default=3, help="issue a lot every this many rounds (0: never)")
     parser.add_argument("--issue-quantity", type=float, default=0.5)
+    parser.add_argument(
+        "--new-order-item", default="SA-1100",
+        help="when the demo orders at the work center are used up, the ERP pushes a new order of this item "
+             "(its routing starts at the work center) and the planner releases it, so the traffic goes on",
+    )
     args = parser.parse_args()
     if urllib.parse.urlsplit(args.base).hostname not in {"127.0.0.1", "localhost"}:
         parser.error("--base must be a loopback address")
@@ -137,10 +180,12 @@ def main() -> int:
 
     counts: collections.Counter = collections.Counter()
     station, erp = Client(args.base, tokens["station"], counts), Client(args.base, tokens["erp"], counts)
+    planner = Client(args.base, tokens["planner"], counts) if "planner" in tokens else None
     deadline = time.monotonic() + args.minutes * 60
-    reports = replays_matching = rounds = issues = issue_replays_matching = 0
+    reports = replays_matching = rounds = issues = issue_replays_matching = inspections = new_orders = 0
     while time.monotonic() < deadline:
         rounds += 1
+        round_reports = 0
         components: dict = {}
         targets = open_operations(erp, orders, args.work_center, components=components)
         if args.issue_every and rounds % args.issue_every == 0:
@@ -157,13 +202,25 @@ def main() -> int:
                 "operator_badge": args.badge, "station": args.station,
             }
             first_answer = station.call("POST", "/api/v1/confirmations", body)
+            if first_answer.status_code == 422 and error_code(first_answer) == "inspection_due":
+                # As an operator would: record the passing result the station asks for, then report again.
+                inspections += record_due_inspection(station, number, sequence, first_answer, args.badge, args.station)
+                first_answer = station.call("POST", "/api/v1/confirmations", body)
             if first_answer.status_code == 201:
+                round_reports += 1
                 reports += 1
                 replay = station.call("POST", "/api/v1/confirmations", body)
                 replays_matching += replay.status_code == 200 and replay.json().get("id") == first_answer.json().get("id")
             erp.call("GET", "/api/v1/sync/health")
         erp.call("GET", "/api/v1/sync/messages?state=dead")
-        print(f"round {rounds}: {reports} reports, {issues} issues, {dict(counts)}", flush=True)
+        if not round_reports and planner is not None and args.new_order_item:
+            new_orders += 1
+            number = f"SK{int(time.time()) % 1_000_000:06d}{new_orders:02d}"  # SAP's OrderID takes 12 characters at most
+            due = (datetime.date.today() + datetime.timedelta(days=7)).isoformat()
+            erp.call("PUT", f"/api/v1/work-orders/{number}", {"item": args.new_order_item, "quantity": 500, "due_date": due})
+            planner.call("POST", f"/api/v1/work-orders/{number}/release", {})
+            orders.append(number)
+        print(f"round {rounds}: {reports} reports, {inspections} inspections, {issues} issues, {new_orders} new orders, {dict(counts)}", flush=True)
         time.sleep(1)
 
     drained = False
@@ -185,7 +242,7 @@ def main() -> int:
     booked_twice = sorted(key for key, times in keys.items() if times > 1)
     server_errors = sum(count for name, count in counts.items() if name.split()[1].startswith("5"))
     print(json.dumps({
-        "reports": reports, "replays_answered_with_the_original": replays_matching,
+        "reports": reports, "replays_answered_with_the_original": replays_matching, "inspections": inspections, "new_orders": new_orders,
         "issues": issues, "issue_replays_answered_with_the_original": issue_replays_matching, "statuses": dict(counts),
         "server_errors": server_errors, "outbox_drained": drained, "health": health,
         "ledger_documents": sum(keys.values()), "ledger_keys": len(keys), "booked_twice": booked_twice,

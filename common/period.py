@@ -60,3 +60,29 @@ def period_parse(
     if end - start > longest:
         raise PeriodError("to", _("A period may be at most %(days)s days long.") % {"days": longest.days})
     return start, end
+
+
+def days_parse(*, from_text: str | None, to_text: str | None, longest_days: int) -> tuple[datetime.date, datetime.date]:
+    """Production days ``from`` to ``to`` (both given, ISO dates, ``to`` included) for a report.
+
+    Raises ``PeriodError`` naming the field: missing, not a date, ``from`` after ``to``, more than
+    ``longest_days`` days.
+    """
+    days = {}
+    for field, text in (("from", from_text), ("to", to_text)):
+        text = (text or "").strip()
+        if not text:
+            raise PeriodError(field, _("%(field)s is required: a date such as 2026-11-16.") % {"field": field})
+        try:
+            days[field] = datetime.date.fromisoformat(text)
+        except ValueError:
+            raise PeriodError(
+                field, _("%(field)s must be a date such as 2026-11-16, not %(value)r.") % {"field": field, "value": text[:40]}
+            ) from None
+        if not EARLIEST.date() <= days[field] < LATEST.date():
+            raise PeriodError(field, _("%(field)s must lie between 1970 and 2200.") % {"field": field})
+    if days["from"] > days["to"]:
+        raise PeriodError("from", _("from must not be after to."))
+    if (days["to"] - days["from"]).days + 1 > longest_days:
+        raise PeriodError("to", _("A period may be at most %(days)s days long.") % {"days": longest_days})
+    return days["from"], days["to"]

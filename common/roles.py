@@ -67,6 +67,9 @@ CAPABILITIES: dict[str, Capability] = {
     "inspection_plan.write": Capability(
         _roles(QUALITY, INTEGRATION, ADMIN), "set inspection plans of routing operations (copied into orders at release)"
     ),
+    "work_instruction.write": Capability(
+        _roles(PLANNER, ADMIN), "attach, replace and remove work instructions (documents) of routing operations (API and administration)"
+    ),
     "inspection.record": Capability(
         _roles(OPERATOR, SUPERVISOR, QUALITY, ADMIN), "record inspection results (API and station)"
     ),
@@ -112,6 +115,14 @@ CAPABILITIES: dict[str, Capability] = {
         _roles(SUPERVISOR, QUALITY, ADMIN), "acknowledge, resolve and close andon calls"
     ),
     "andon_ladder.write": Capability(_roles(ADMIN), "set andon escalation ladders (API and administration)"),
+    "labor_report.view": Capability(
+        _roles(PLANNER, SUPERVISOR, INTEGRATION, ADMIN),
+        "read labor per operator for payroll (`GET /api/v1/reports/labor`, its page and CSV/XLSX downloads)",
+    ),
+    "cost.view": Capability(
+        _roles(PLANNER, SUPERVISOR, INTEGRATION, ADMIN),
+        "read an order's actual against standard cost (`GET /api/v1/work-orders/{number}/cost`, the order page's cost panel)",
+    ),
     # --- pages ------------------------------------------------------------------------------
     "board.view": Capability(_roles(OPERATOR, PLANNER, SUPERVISOR, QUALITY, ADMIN), "open the progress board"),
     "planning.view": Capability(
@@ -123,6 +134,9 @@ CAPABILITIES: dict[str, Capability] = {
     "trace.view": Capability(ALL_ROLES, "open the trace page and its PDF report (a lot or serial, backward and forward)"),
     "quality.view": Capability(
         _roles(PLANNER, SUPERVISOR, QUALITY, ADMIN), "open the quality pages: open NCRs and holds, an NCR, SPC charts"
+    ),
+    "report.view": Capability(
+        _roles(PLANNER, SUPERVISOR, ADMIN), "open the daily execution report and download it (page, PDF, XLSX, `GET /api/v1/reports/daily`)"
     ),
     "oee.view": Capability(_roles(PLANNER, SUPERVISOR, QUALITY, ADMIN), "open the OEE pages"),
     "unassigned_production.resolve": Capability(

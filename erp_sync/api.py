@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
+from django.core.validators import URLValidator
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
@@ -22,8 +24,8 @@ from common.api.base import ERRORS, ApiView, check_number, validated
 from common.client_ip import client_ip
 from common.masking import masked
 from common.roles import may
-from erp_sync import services
-from erp_sync.models import ErpConnection, OutboxMessage
+from erp_sync import pulls, services
+from erp_sync.models import ErpConnection, OutboxMessage, PullRun
 from erp_sync.outbox import SYNC_STATES
 from erp_sync.selectors import mapping_preview, message_journey, sync_health
 from erp_sync.transitions import sources_of
@@ -119,6 +121,50 @@ class MessageDiscardView(ApiView):
         return Response(message_journey(message_id=check_number("id", message_id)))
 
 
+class PullListView(ApiView):
+    capabilities = {"GET": "api.read"}
+
+    @extend_schema(
+        operation_id="v1_sync_pulls_list",
+        tags=["erp-sync"],
+        summary="Order pulls from ERPs that do not push, newest first, each with its counts and refused records",
+        description=(
+            "Each run of `manage.py erp_pull` or of the schedule (`MES_ERP_PULL_INTERVAL`) for a connection with the option "
+            "`pull_orders`: the ERP's change stamp it read from (`since`) and reached (`high_water_mark`), the orders read, "
+            "created, changed, unchanged and refused, and each refused record with the ERP's key, the code and the message. "
+            "Paged: `page` (from 1) and `page_size` (1 to 200, default 50); `pages` says how many there are."
+        ),
+        parameters=[
+            OpenApiParameter("connection", str, description="one connection's runs"),
+            OpenApiParameter("state", enum=list(PullRun.State.values)),
+            OpenApiParameter("page", int, description="from 1"),
+            OpenApiParameter("page_size", int, description="1 to 200, default 50"),
+        ],
+        responses={200: dict, **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        query = request.query_params
+        state = query.get("state", "")
+        if state and state not in PullRun.State.values:
+            raise serializers.ValidationError({"state": [f"Must be one of {', '.join(PullRun.State.values)}."]})
+        page = _whole_parameter(query, "page", 1, minimum=1, maximum=10**9)
+        page_size = _whole_parameter(query, "page_size", pulls.PAGE_SIZE, minimum=1, maximum=pulls.MAX_PAGE_SIZE)
+        connection = query.get("connection", "").strip()[:64]
+        if any(ord(character) < 32 for character in connection):
+            raise serializers.ValidationError({"connection": ["Control characters (such as NUL) are not allowed."]})
+        journal = pulls.pull_page(connection=connection, state=state, page=page, page_size=page_size)
+        return Response({**journal, "results": [pulls.pull_run_json(run) for run in journal["results"]]})
+
+
+def _whole_parameter(query: Any, name: str, default: int, *, minimum: int, maximum: int) -> int:
+    text = query.get(name, "")
+    if text == "":
+        return default
+    if not re.fullmatch(r"[0-9]{1,10}", text) or not minimum <= int(text) <= maximum:
+        raise serializers.ValidationError({name: [f"A whole number from {minimum} to {maximum}."]})
+    return int(text)
+
+
 def _message_json(message: OutboxMessage) -> dict[str, Any]:
     return {
         "id": message.pk,
@@ -200,12 +246,18 @@ def _metrics_refusal(request: HttpRequest) -> HttpResponse | None:
 
 # --- ERP connections (admin) -------------------------------------------------------------
 
+def connection_url_shape(value: str) -> None:
+    """An http(s) URL, or a ``file:`` one (a folder, for a kind that writes files: the service checks which)."""
+    if not value.startswith("file:"):
+        URLValidator(schemes=["http", "https"])(value)
+
+
 class ConnectionSerializer(serializers.Serializer):
     """A connection as written by an admin. Secrets are write-only: omit them to keep the stored ones
     (secrets in ``options`` are answered as "***"; "***" written back keeps the stored one)."""
 
     kind = serializers.ChoiceField(choices=[choice for choice, _label in ErpConnection.Kind.choices])
-    url = serializers.URLField(max_length=500)
+    url = serializers.CharField(max_length=500, validators=[connection_url_shape])
     user = serializers.CharField(max_length=200, required=False, allow_blank=True)
     password = serializers.CharField(max_length=500, required=False, allow_blank=True, write_only=True)
     token = serializers.CharField(max_length=500, required=False, allow_blank=True, write_only=True)

@@ -27,6 +27,7 @@ class ErpConnection(models.Model):
         KINGDEE = "kingdee", _("Kingdee K/3 Cloud")
         U8 = "u8", _("Yonyou U8+ (OpenAPI)")
         REST = "rest", _("generic REST / webhook")
+        B2MML = "b2mml", _("ISA-95 B2MML (HTTP or folder)")
 
     name = models.SlugField(_("name"), max_length=64, unique=True)
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
@@ -366,3 +367,141 @@ class Drift(models.Model):
 
     def __str__(self) -> str:
         return f"{self.work_order}/{self.operation:04d} {self.kind} {self.key}".rstrip()
+
+
+# --- the event stream ------------------------------------------------------------------------
+
+
+class StreamEvent(models.Model):
+    """One event for the stream destinations (RabbitMQ, MQTT), appended in the transaction of the
+    fact it tells: every outbox message, every work order state change, every quality result.
+
+    Never changed once written except for ``position``, which the publisher gives it once it is
+    committed (``erp_sync.event_stream.events_number``): ids are handed out before commit, so two
+    transactions may commit out of id order, and a cursor on ids would skip the later-numbered one
+    that committed last. Positions are given in commit order by one numberer at a time, so a
+    destination's cursor (``EventDestination.position``) never passes an event it has not
+    published. Events of one work order are written under its lock, so their ids, their
+    positions and their commits are in the same order.
+    """
+
+    position = models.BigIntegerField(_("position"), null=True, blank=True, unique=True, editable=False)
+    kind = models.CharField(_("kind"), max_length=64, help_text=_("The CloudEvents type without its mes. prefix."))
+    subject = models.CharField(_("work order"), max_length=100)
+    key = models.UUIDField(_("event id"), help_text=_("The CloudEvents id: the outbox message's idempotency key, or the event's own."))
+    data = models.JSONField(_("data"))
+    created_at = models.DateTimeField(_("time"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("stream event")
+        verbose_name_plural = _("stream events")
+        ordering = ["id"]
+        indexes = [
+            # The numberer only ever looks at events not yet numbered; keep that index small.
+            models.Index(fields=["id"], name="stream_event_unnumbered", condition=models.Q(position__isnull=True)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} {self.kind}"
+
+
+class EventDestination(models.Model):
+    """A broker the events are published to, beside the ERP: an AMQP topic exchange or an MQTT
+    broker. ``position`` is the last event position the broker confirmed; a destination that is
+    down keeps its position and catches up, the others go on."""
+
+    class Kind(models.TextChoices):
+        AMQP = "amqp", _("RabbitMQ (AMQP topic exchange)")
+        MQTT = "mqtt", _("MQTT broker")
+
+    name = models.SlugField(_("name"), max_length=64, unique=True)
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
+    url = models.CharField(_("URL"), max_length=500, help_text=_("amqp://user@host:5672/vhost or mqtt://user@host:1883, without the password."))
+    password = EncryptedTextField(_("password"), blank=True)
+    exchange = models.CharField(_("exchange"), max_length=255, blank=True, help_text=_("AMQP: the topic exchange (declared durable)."))
+    topic_prefix = models.CharField(_("topic prefix"), max_length=200, blank=True, help_text=_("MQTT: put before <kind>/<work order>."))
+    is_enabled = models.BooleanField(_("enabled"), default=True)
+    position = models.BigIntegerField(_("published up to"), default=0, help_text=_("The position of the last event the broker confirmed."))
+    published_count = models.BigIntegerField(_("events published"), default=0)
+    last_published_at = models.DateTimeField(_("last published at"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    failing_since = models.DateTimeField(_("failing since"), null=True, blank=True)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), default=timezone.now)
+    claim_token = models.UUIDField(_("claim"), null=True, blank=True, editable=False)
+    lease_until = models.DateTimeField(_("claimed until"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("event destination")
+        verbose_name_plural = _("event destinations")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def unreadable_secrets(self) -> list[str]:
+        return ["password"] if isinstance(self.password, UnreadableSecret) else []
+
+
+class PullRun(models.Model):
+    """One pull of released production orders from an ERP connection (``erp_sync.pulls``): what it read
+    from which mark, what it created, changed, found unchanged and refused, and the mark it reached."""
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", _("schedule")
+        COMMAND = "command", _("command")
+
+    class State(models.TextChoices):
+        RUNNING = "running", _("running")
+        FINISHED = "finished", _("finished")
+        FAILED = "failed", _("failed")
+
+    connection = models.CharField(_("connection"), max_length=64, db_index=True)
+    trigger = models.CharField(_("trigger"), max_length=16, choices=Trigger.choices, default=Trigger.SCHEDULE)
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.RUNNING)
+    started_at = models.DateTimeField(_("started at"), default=timezone.now, db_index=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    since = models.CharField(
+        _("read from"), max_length=64, blank=True, help_text=_("The ERP's change stamp this run read from; empty: every released order.")
+    )
+    high_water_mark = models.CharField(
+        _("high-water mark"), max_length=64, blank=True,
+        help_text=_("The newest change stamp the run applied; the next run reads from it. Empty until the run finishes."),
+    )
+    orders_read = models.PositiveIntegerField(_("orders read"), default=0)
+    orders_created = models.PositiveIntegerField(_("orders created"), default=0)
+    orders_updated = models.PositiveIntegerField(_("orders changed"), default=0)
+    orders_unchanged = models.PositiveIntegerField(_("orders unchanged"), default=0)
+    orders_refused = models.PositiveIntegerField(_("records refused"), default=0)
+    error = models.TextField(_("error"), blank=True, help_text=_("Why the run failed: the ERP could not be read."))
+
+    class Meta:
+        verbose_name = _("order pull")
+        verbose_name_plural = _("order pulls")
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["connection", "state", "-started_at"], name="pull_run_connection_state")]
+
+    def __str__(self) -> str:
+        return f"pull {self.connection} {self.started_at:%Y-%m-%d %H:%M} ({self.state})"
+
+    #: Longer than the pull task's time limit: a run still running by then was cut off, and another may start.
+    CUT_OFF_AFTER = datetime.timedelta(minutes=15)
+
+
+class PullRefusal(models.Model):
+    """A record of a pull the MES did not apply (or applied in part), with the ERP's key and why."""
+
+    run = models.ForeignKey(PullRun, models.CASCADE, related_name="refusals", verbose_name=_("pull"))
+    erp_key = models.CharField(_("ERP key"), max_length=200)
+    code = models.CharField(_("code"), max_length=64)
+    message = models.TextField(_("message"))
+    fields = models.JSONField(_("fields"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("refused record")
+        verbose_name_plural = _("refused records")
+        ordering = ["run", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.erp_key}: {self.code}"

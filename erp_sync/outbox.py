@@ -19,8 +19,8 @@ from common.fastsql import (
     mark_inserted,
     new_instance,
 )
-from erp_sync.models import OutboxDependency, OutboxMessage
-from erp_sync.wakeups import wake_sender
+from erp_sync.models import OutboxDependency, OutboxMessage, StreamEvent
+from erp_sync.wakeups import streaming, wake_publisher, wake_sender
 
 
 class NewMessage(TypedDict):
@@ -88,6 +88,8 @@ def outbox_add_many(*, messages: list[NewMessage]) -> list[OutboxMessage]:
     ]
     if dependencies:  # only a message that issues a lot made here pays for this
         OutboxDependency.objects.bulk_create(dependencies)
+    if streaming():
+        _stream_write([_stream_row(row) for row in created])
     wake_sender_after_commit()
     return created
 
@@ -139,8 +141,9 @@ def _pending_insert(columns: tuple[str, ...], offset: int) -> str:
     quote = connection.ops.quote_name
     sequence = f"(SELECT sequence FROM outbox_next) + {offset}" if offset else "(SELECT sequence FROM outbox_next)"
     values = {"sequence": sequence, "payload": f"%s || jsonb_build_object('sequence', {sequence})"}  # columns and field names are alike here
-    return "INSERT INTO erp_sync_outboxmessage ({}) VALUES ({}) RETURNING id, sequence".format(
-        ", ".join(quote(column) for column in columns), ", ".join(values.get(name, "%s") for name in columns)
+    returning = "id, sequence, kind, partition_key, idempotency_key, payload, created_at"  # the stream's event is made of them
+    return "INSERT INTO erp_sync_outboxmessage ({}) VALUES ({}) RETURNING {}".format(
+        ", ".join(quote(column) for column in columns), ", ".join(values.get(name, "%s") for name in columns), returning
     )
 
 
@@ -177,22 +180,82 @@ def outbox_add_sql(*, messages: list[NewMessage]) -> PendingMessages:
         ctes[-1] = ctes[-1].replace("outbox_message_0 AS", "outbox_message AS", 1)
     else:
         ctes.append("outbox_message AS ({})".format(" UNION ALL ".join(f"SELECT id, sequence FROM outbox_message_{n}" for n in range(len(rows)))))
+    quote = connection.ops.quote_name
+    stream = streaming()
     for offset, message in enumerate(messages):
+        written = "outbox_message" if len(rows) == 1 else f"outbox_message_{offset}"
+        if stream:
+            # The stream's event, from the message as stored (its payload numbered in the statement): no
+            # parameters of its own, so the statement stays within psycopg's cache of converted queries.
+            ctes.append(
+                f"stream_event_{offset} AS (INSERT INTO erp_sync_streamevent (kind, subject, {quote('key')}, data, created_at)"
+                f" SELECT kind, COALESCE(payload->>'work_order', partition_key), idempotency_key, payload, created_at FROM {written})"
+            )
         keys = _waits_for(message)
         if keys:  # PostgreSQL runs a data-modifying WITH part whether or not the query reads it
-            written = "outbox_message" if len(rows) == 1 else f"outbox_message_{offset}"
             ctes.append(
                 f"outbox_wait_{offset} AS (INSERT INTO erp_sync_outboxdependency (message_id, waits_for_key)"
                 f" SELECT (SELECT id FROM {written}), unnest(%s::uuid[]))"
             )
             params.append(keys)
     wake_sender_after_commit()
+    if stream:
+        transaction.on_commit(wake_publisher)
     return PendingMessages(", ".join(ctes), params, rows)
 
 
 def wake_sender_after_commit() -> None:
     """Wake an ERP sender once the current transaction commits (at once outside one)."""
     transaction.on_commit(wake_sender)
+
+
+# --- the event stream: what the stream destinations (RabbitMQ, MQTT) publish ------------------
+
+
+class NewEvent(TypedDict):
+    kind: str  # the CloudEvents type is "mes.<kind>"
+    subject: str  # the work order number
+    key: uuid.UUID  # the CloudEvents id: consumers drop repeats by it
+    data: dict[str, Any]
+
+
+def stream_add(*, kind: str, subject: str, key: uuid.UUID, data: dict[str, Any]) -> None:
+    """Append one event for the stream destinations inside the caller's transaction.
+
+    For facts the ERP does not hear (an order's state change, a quality result); every outbox
+    message is an event already. Precondition as for ``outbox_add_many``: the caller holds the
+    lock of the work order ``subject`` names, which keeps each order's events in commit order.
+    """
+    stream_add_many(events=[NewEvent(kind=kind, subject=subject, key=key, data=data)])
+
+
+def stream_add_many(*, events: list[NewEvent]) -> None:
+    """Append events for the stream destinations inside the caller's transaction, in the order given
+    (nothing while no destination exists)."""
+    if not events or not streaming():
+        return
+    _stream_write(
+        [new_instance(StreamEvent, kind=event["kind"], subject=event["subject"], key=event["key"], data=event["data"]) for event in events]
+    )
+
+
+def _stream_row(message: OutboxMessage) -> StreamEvent:
+    """The stream's event of an outbox message: its kind, its key, its payload, its work order."""
+    payload = message.payload
+    subject = payload.get("work_order") if isinstance(payload.get("work_order"), str) else None
+    return new_instance(
+        StreamEvent, kind=message.kind, subject=subject or message.partition_key, key=message.idempotency_key, data=payload,
+    )
+
+
+def _stream_write(rows: list[StreamEvent]) -> None:
+    if not _copy_rows():
+        StreamEvent.objects.bulk_create(rows)
+    elif len(rows) == 1:
+        insert_instance(rows[0])
+    else:
+        copy_instances(rows)
+    transaction.on_commit(wake_publisher)
 
 
 # --- where a recorded fact stands with the ERP (for pages and API answers) --------------------

@@ -74,7 +74,12 @@ def _check_address(*, name: str, kind: str, base_url: str, timeout_seconds: int 
     if kind not in CONNECTOR_CLASSES:
         raise DomainError("unknown_kind", _("Kind must be one of %(kinds)s.") % {"kinds": ", ".join(CONNECTOR_CLASSES)}, fields={"kind": kind})
     parsed = urlparse(base_url)
-    if parsed.scheme not in {"http", "https"} or not parsed.netloc:
+    if parsed.scheme == "file" and connector_class(kind).accepts_folder:
+        if parsed.netloc not in ("", "localhost") or not parsed.path.startswith("/") or CONTROL_CHARACTERS.search(base_url):
+            raise DomainError(
+                "invalid_url", _("A folder URL names an absolute path on this machine: file:///path/to/folder."), fields={"url": base_url}
+            )
+    elif parsed.scheme not in {"http", "https"} or not parsed.netloc:
         raise DomainError("invalid_url", _("The URL must start with http:// or https:// and name a host."), fields={"url": base_url})
     if timeout_seconds is not None and not 1 <= timeout_seconds <= 300:
         raise DomainError("invalid_timeout", _("The timeout must be between 1 and 300 seconds."), fields={"timeout_seconds": timeout_seconds})

@@ -73,3 +73,59 @@ def reconcile(
             run.pk, run.drifts_open, run.drifts_new, run.drifts_resolved, run.orders_failed,
         )
     return run.drifts_open
+
+
+@shared_task(name="erp_sync.publish_events", ignore_result=True, time_limit=90, soft_time_limit=75)
+def publish_events() -> int:
+    """Publish new events to every enabled stream destination. Woken after a commit that appended events."""
+    from erp_sync.event_stream import events_publish_due
+
+    return events_publish_due(budget_seconds=30.0)
+
+
+@shared_task(name="erp_sync.events_sweep", ignore_result=True, time_limit=90, soft_time_limit=75)
+def events_sweep() -> int:
+    """The schedule's safety net for the event stream: publish what is due, forget what everyone has had."""
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    from erp_sync.event_stream import events_prune, events_publish_due
+
+    published = events_publish_due(budget_seconds=30.0)
+    if settings.MES_EVENT_RETENTION_DAYS:
+        events_prune(older_than=timedelta(days=settings.MES_EVENT_RETENTION_DAYS))
+    return published
+
+
+@shared_task(name="erp_sync.pull_orders_due", ignore_result=True, time_limit=30, soft_time_limit=25)
+def pull_orders_due() -> int:
+    """The beat's check: queue a pull of each connection with ``pull_orders`` (by name, one task each, so a
+    slow ERP holds back no other); the pull itself checks again that it is due. Returns how many were queued."""
+    from erp_sync.pulls import pull_due, pulling_connections
+
+    due = [name for name in pulling_connections() if pull_due(connection=name)]
+    for name in due:
+        pull_orders.delay(connection=name)
+    return len(due)
+
+
+@shared_task(name="erp_sync.pull_orders", ignore_result=True, time_limit=600, soft_time_limit=570)
+def pull_orders(*, connection: str) -> int:
+    """Pull one connection's released orders if it is due and not being pulled; returns the records read."""
+    from common.errors import DomainError
+    from erp_sync.models import PullRun
+    from erp_sync.pulls import order_pull
+
+    try:
+        run = order_pull(connection=connection, trigger=PullRun.Trigger.SCHEDULE, only_if_due=True)
+    except DomainError as error:  # switched off or removed since it was queued
+        logger.info("Pull of %s not run: %s", connection, error.message)
+        return 0
+    if run is None:
+        return 0
+    if run.state == PullRun.State.FAILED:
+        logger.warning("Pull of %s failed: %s", connection, run.error)
+    elif run.orders_refused:
+        logger.warning("Pull of %s: %s record(s) refused", connection, run.orders_refused)
+    return run.orders_read

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+from django.conf import settings
 from django.contrib import messages as flash
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -11,8 +14,8 @@ from django.views.decorators.http import require_http_methods, require_safe
 from common.access import capability_required, check_capability
 from common.errors import DomainError
 from common.roles import may
-from erp_sync import reconciliation, services
-from erp_sync.models import Drift, OutboxMessage
+from erp_sync import pulls, reconciliation, services
+from erp_sync.models import Drift, OutboxMessage, PullRun
 from erp_sync.selectors import NO_CONNECTION, WAITING, message_journey, message_list, sync_health
 
 MAX_ID = 2**63 - 1
@@ -70,6 +73,29 @@ def message_list_page(request: HttpRequest) -> HttpResponse:
     return render(request, "erp_sync/messages.html", {
         **message_list(**filters), "filters": filters, "waiting_state": WAITING, "no_connection": NO_CONNECTION,
     })
+
+
+@capability_required("erp_sync.view")
+@require_safe
+def pulls_page(request: HttpRequest) -> HttpResponse:
+    """The pull journal: each connection that pulls orders (its high-water mark and latest run), then its runs,
+    newest first, paged, each with its refused records. While a run is running, the table asks again every few
+    seconds (the ``pull-table`` partial when HTMX asks for it)."""
+    connection = "".join(character for character in request.GET.get("connection", "") if ord(character) >= 32).strip()[:64]
+    state = request.GET.get("state", "") if request.GET.get("state", "") in PullRun.State.values else ""
+    page = request.GET.get("page", "1")
+    page = int(page) if re.fullmatch(r"[0-9]{1,9}", page) and int(page) >= 1 else 1
+    journal = pulls.pull_page(connection=connection, state=state, page=page, page_size=25)
+    context = {
+        **journal,
+        "filters": {"connection": connection, "state": state},
+        "states": PullRun.State.choices,
+        "connections": pulls.pull_connections_state(),
+        "running": any(run.state == PullRun.State.RUNNING for run in journal["results"]),
+        "interval": settings.MES_ERP_PULL_INTERVAL,
+    }
+    template = "erp_sync/pulls.html#pull-table" if request.htmx else "erp_sync/pulls.html"
+    return render(request, template, context)
 
 
 @capability_required("erp_sync.view")

@@ -186,3 +186,82 @@ def wake_up_flag_clear() -> None:
         flags.delete(DISPATCH_QUEUED_FLAG)
     except redis.RedisError as error:
         logger.warning("Could not clear the ERP sender's wake-up flag (%s)", error)
+
+
+# --- the event stream's publisher ------------------------------------------------------------
+
+PUBLISH_TASK = "erp_sync.publish_events"
+#: How long a process trusts what it last read of "is there any event destination (enabled)?".
+DESTINATIONS_KNOWN_SECONDS = 5.0
+_publish_lock = threading.Lock()
+_publish = {"due": False, "last": float("-inf"), "checked": float("-inf"), "any": False, "exists": False}
+
+
+def wake_publisher() -> None:
+    """Wake the event publisher after a commit that appended stream events: at most once per
+    ``KICK_INTERVAL_SECONDS`` per process (later commits ride on a timer), and not at all while no
+    destination is enabled or the broker was found down a moment ago (the beat's sweep publishes)."""
+    if not _destinations_enabled():  # read in the committing thread: the timer's has no database
+        return
+    now = time.monotonic()
+    with _publish_lock:
+        if _publish["due"] or now < _wake_ups["paused_until"]:
+            return
+        delay = max(0.0, _publish["last"] + KICK_INTERVAL_SECONDS - now)
+        _publish["due"] = True
+    if delay:
+        timer = threading.Timer(delay, _publish_kick)
+        timer.daemon = True
+        timer.start()
+    else:
+        _publish_kick()
+
+
+def _publish_kick() -> None:
+    with _publish_lock:
+        _publish["due"] = False
+        _publish["last"] = time.monotonic()
+    try:
+        current_app.send_task(PUBLISH_TASK, retry=False)
+    except OperationalError as error:
+        _pause_wake_ups(error)
+
+
+def _destinations_read() -> None:
+    """What this process knows of the destinations, read again at most every ``DESTINATIONS_KNOWN_SECONDS``."""
+    now = time.monotonic()
+    if now - _publish["checked"] > DESTINATIONS_KNOWN_SECONDS:
+        from django.db.models import Count, Q
+
+        from erp_sync.models import EventDestination
+
+        counts = EventDestination.objects.aggregate(exists=Count("pk"), enabled=Count("pk", filter=Q(is_enabled=True)))
+        _publish["exists"], _publish["any"] = bool(counts["exists"]), bool(counts["enabled"])
+        _publish["checked"] = now
+
+
+def _destinations_enabled() -> bool:
+    """Whether any destination is enabled, as this process read it at most ``DESTINATIONS_KNOWN_SECONDS`` ago."""
+    _destinations_read()
+    return bool(_publish["any"])
+
+
+def streaming() -> bool:
+    """Whether facts are written to the event stream's log: while any destination exists, enabled or
+    not (a disabled one holds its events and catches up). Without one, a plant writes no second copy
+    of each message. As this process read it at most ``DESTINATIONS_KNOWN_SECONDS`` ago, or since it
+    changed a destination itself."""
+    _destinations_read()
+    return bool(_publish["exists"])
+
+
+def _forget_publish_in_child() -> None:
+    _publish.update(due=False, last=float("-inf"), checked=float("-inf"))
+
+
+os.register_at_fork(after_in_child=_forget_publish_in_child)
+
+
+def destinations_changed() -> None:
+    """A destination was added, enabled, disabled or removed here: read again on the next commit."""
+    _publish["checked"] = float("-inf")

@@ -13,6 +13,12 @@ from mes.admin_audit import AuditedAdmin, ReadOnlyAdmin
 from common.errors import DomainError
 from mes.services.accounts import PIN_PATTERN, api_token_revoke, employee_pin_set
 from mes.services.quality import characteristic_check, routing_operation_check
+from mes.services.work_instructions import (
+    document_check_content,
+    document_check_name,
+    operation_document_delete,
+    operation_document_put,
+)
 
 
 @admin.register(models.UnitOfMeasure)
@@ -23,7 +29,7 @@ class UnitOfMeasureAdmin(AuditedAdmin):
 
 @admin.register(models.Item)
 class ItemAdmin(AuditedAdmin):
-    list_display = ["code", "name", "unit", "updated_at"]
+    list_display = ["code", "name", "unit", "standard_cost", "updated_at"]
     search_fields = ["code", "name"]
     list_select_related = ["unit"]
     readonly_fields = ["uuid", "created_at", "updated_at"]
@@ -109,6 +115,60 @@ class InspectionCharacteristicAdmin(AuditedAdmin):
         return f"{characteristic.item.code}/{characteristic.sequence}"  # as the plan service names it
 
 
+class OperationDocumentForm(forms.ModelForm):
+    """A work instruction uploaded here is checked and stored as the API's PUT does (content sniffed, size limit)."""
+
+    upload = forms.FileField(label=_("file"), help_text=_("A PDF, PNG, JPEG or WebP file; its type is recognised by its content."))
+
+    class Meta:
+        model = models.OperationDocument
+        fields = ["item", "sequence", "name"]
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        upload = data["upload"]
+        try:
+            document_check_name(name=data["name"])
+            routing_operation_check(item=data["item"], sequence=data["sequence"])
+            data["content"] = upload.read()
+            document_check_content(content=data["content"], declared_type="")
+        except DomainError as error:
+            raise forms.ValidationError(error.message) from None
+        return data
+
+
+@admin.register(models.OperationDocument)
+class OperationDocumentAdmin(admin.ModelAdmin):
+    """Work instructions per item and routing operation; writes go through ``mes.services.work_instructions`` (audited there)."""
+
+    form = OperationDocumentForm
+    list_display = ["item", "sequence", "name", "content_type", "size", "uploaded_at", "uploaded_by"]
+    list_filter = ["content_type"]
+    search_fields = ["item__code", "name"]
+    list_select_related = ["item"]
+    autocomplete_fields = ["item"]
+    readonly_fields = ["content_type", "size", "sha256", "uploaded_at", "uploaded_by"]
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        result = operation_document_put(
+            item_code=data["item"].code, sequence=data["sequence"], name=data["name"], content=data["content"], actor=request.user
+        )
+        obj.pk = result.document.pk  # the admin's redirect names the stored row
+
+    def save_related(self, request, form, formsets, change):
+        pass  # no relations of its own; the service wrote everything
+
+    def delete_model(self, request, obj):
+        operation_document_delete(item_code=obj.item.code, sequence=obj.sequence, name=obj.name, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for document in queryset.select_related("item"):
+            self.delete_model(request, document)
+
+
 @admin.register(models.InspectionResult)
 class InspectionResultAdmin(ReadOnlyAdmin):
     list_display = ["uuid", "work_order", "operation", "characteristic", "sample_no", "value", "passed", "serial", "inspector", "recorded_at"]
@@ -119,7 +179,7 @@ class InspectionResultAdmin(ReadOnlyAdmin):
 
 @admin.register(models.WorkCenter)
 class WorkCenterAdmin(AuditedAdmin):
-    list_display = ["code", "name", "line", "capacity_hours_per_day", "efficiency"]
+    list_display = ["code", "name", "line", "capacity_hours_per_day", "efficiency", "labor_rate", "machine_rate"]
     list_filter = ["line"]
     search_fields = ["code", "name"]
     readonly_fields = ["uuid", "created_at", "updated_at"]

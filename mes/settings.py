@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import json
 import os
+import re
 import secrets
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -77,6 +79,20 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if value is None:
         return default
     return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def env_json_object(name: str) -> dict:
+    """A JSON object of objects each with a ``type`` (channels by key); empty when unset."""
+    value = env_str(name)
+    if value is None:
+        return {}
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        raise _bad(name, value, "a JSON object") from None
+    if not isinstance(parsed, dict) or not all(isinstance(entry, dict) and "type" in entry for entry in parsed.values()):
+        raise _bad(name, value, 'a JSON object of channels such as {"L1": {"type": "webhook", "url": "https://…"}}')
+    return parsed
 
 
 def env_networks(name: str, default: list[str]) -> list[str]:
@@ -362,10 +378,14 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "erp-sync-sweep": {"task": "erp_sync.sweep", "schedule": float(env_decimal("ERP_SYNC_SWEEP_SECONDS", "2", minimum=Decimal("0.5")))},
     "erp-sync-health": {"task": "erp_sync.check_health", "schedule": 30.0},
+    # The event stream's safety net: publish what a lost wake-up or a destination's outage left.
+    "events-sweep": {"task": "erp_sync.events_sweep", "schedule": float(env_decimal("MES_EVENT_SWEEP_SECONDS", "5", minimum=Decimal("0.5")))},
     "erp-sync-reconcile": {
         "task": "erp_sync.reconcile",
         "schedule": float(env_decimal("ERP_SYNC_RECONCILE_SECONDS", "3600", minimum=Decimal("60"))),
     },
+    # Pulls released orders from each connection with the option pull_orders once MES_ERP_PULL_INTERVAL has passed.
+    "erp-sync-pull-orders": {"task": "erp_sync.pull_orders_due", "schedule": 30.0},
     # Chains the audit events written since the last run (mes.models.audit.EventSeal).
     "audit-seal": {"task": "mes.audit_seal", "schedule": float(env_decimal("MES_AUDIT_SEAL_SECONDS", "60", minimum=Decimal("1")))},
     # The schedule runs from now: recomputed on every release, confirmation and calendar change, and
@@ -377,6 +397,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "andon-escalate": {
         "task": "andon.escalate", "schedule": float(env_decimal("MES_ANDON_ESCALATE_SECONDS", "10", minimum=Decimal("1"))),
+    },
+    # Reports: each day's plan recorded as it begins, the daily report sent after each shift's end.
+    "reports-daily": {
+        "task": "reports.daily_due", "schedule": float(env_decimal("MES_DAILY_REPORT_CHECK_SECONDS", "60", minimum=Decimal("5"))),
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
@@ -431,6 +455,10 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
+# Uploaded files (work instructions) through Django's default storage; served only through views that check
+# who asks (the API, the station), never as public /media/ URLs.
+MEDIA_ROOT = Path(os.environ.get("MES_MEDIA_ROOT", VAR_DIR / "media"))
+MEDIA_URL = "media/"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     # WhiteNoise serves STATIC_ROOT from the app itself (no separate web server to set up);
@@ -491,13 +519,17 @@ SPECTACULAR_SETTINGS = {
         {"name": "work-orders", "description": "Production orders from the ERP, their life cycle and the machines running their operations."},
         {"name": "confirmations", "description": "Reports of work done (报工) and their reversals, each with its ERP sync state."},
         {"name": "lots", "description": "Lots and serials the ERP staged or production made, their labels and their trace."},
+        {"name": "work-instructions", "description": "Documents (PDF, PNG, JPEG, WebP) attached to a routing operation, shown and kept offline at the stations."},
         {"name": "inspections", "description": "Inspection plans per routing operation, results judged by the server, an order's inspections and SPC charts."},
         {"name": "holds", "description": "Quality holds on an order, an operation, a lot or a serial, and their release."},
         {"name": "nonconformances", "description": "Nonconformance reports (NCR): opened by a failed inspection or by hand, dispositioned, closed."},
         {"name": "material-issues", "description": "Material issued to operations by scan, with over-issue approval and reversal."},
         {"name": "erp-sync", "description": "Delivery to the ERP: the outbox, dead letters, connections and reconciliation."},
+        {"name": "event-stream", "description": "Stream destinations (RabbitMQ, MQTT) that get every event as CloudEvents."},
+        {"name": "b2mml", "description": "ISA-95 B2MML (MESA V0701): operations schedules in, acknowledged; performance goes out through a b2mml connection."},
         {"name": "planning", "description": "Capacity per work center and day, and the finite schedule of operations with each order's predicted finish."},
         {"name": "andon", "description": "Calls for help from the shop floor, their states, and the escalation ladders that tell people."},
+        {"name": "reports", "description": "Reports a plant runs on, as JSON and as downloads: the daily execution report per line and work center (JSON, PDF, XLSX) and labor per operator for payroll (JSON, CSV, XLSX)."},
     ],
 }
 
@@ -508,6 +540,14 @@ MES_OVER_DELIVERY_TOLERANCE_PERCENT = env_decimal("MES_OVER_DELIVERY_TOLERANCE_P
 MES_OVER_ISSUE_TOLERANCE_PERCENT = env_decimal("MES_OVER_ISSUE_TOLERANCE_PERCENT", "5", minimum=Decimal(0))
 # How often an andon notice is tried before it is given up (10 s, 20 s, 40 s … apart, at most 10 min).
 MES_ANDON_SEND_ATTEMPTS = env_int("MES_ANDON_SEND_ATTEMPTS", 8, minimum=1, maximum=50)
+# The daily report after each shift's end: a JSON object naming the channel per line ("*": every line
+# without its own), each channel as the andon ladders' ({"type": "webhook"|"wecom"|"dingtalk"|"email", "url"?,
+# "secret"?, "to"?}). Empty: no report is sent.
+MES_DAILY_REPORT_CHANNELS = env_json_object("MES_DAILY_REPORT_CHANNELS")
+# How often a daily report is tried before it is given up (10 s, 20 s, 40 s … apart, at most 10 min).
+MES_DAILY_REPORT_SEND_ATTEMPTS = env_int("MES_DAILY_REPORT_SEND_ATTEMPTS", 8, minimum=1, maximum=50)
+# Where people reach this MES (https://mes.example.com): the daily report's link is made absolute with it.
+MES_PUBLIC_URL = env_url("MES_PUBLIC_URL", {"http", "https"}) or ""
 # A machine down longer than this raises an andon call by itself (resolved when it runs again).
 MES_ANDON_MACHINE_DOWN_SECONDS = env_int("MES_ANDON_MACHINE_DOWN_SECONDS", 300, minimum=0)
 # Quality stop: an operation whose failed results plus scrapped pieces among its last
@@ -518,6 +558,12 @@ MES_QUALITY_STOP_THRESHOLD = env_int("MES_QUALITY_STOP_THRESHOLD", 3, minimum=0,
 # Labor minutes per confirmation above this are refused as implausible (default: one 12-hour shift).
 MES_MAX_LABOR_MINUTES = env_decimal("MES_MAX_LABOR_MINUTES", "720", minimum=Decimal(0))
 MES_MAX_MACHINE_MINUTES = env_decimal("MES_MAX_MACHINE_MINUTES", "1440", minimum=Decimal(0))
+# The currency of standard costs, rates and lot costs (an ISO 4217 code), named in the cost answers.
+MES_CURRENCY = env_str("MES_CURRENCY", "CNY").upper()
+if not re.fullmatch(r"[A-Z]{3}", MES_CURRENCY):
+    raise _bad("MES_CURRENCY", MES_CURRENCY, "a three-letter ISO 4217 code such as CNY")
+# The longest period the labor report covers in one request (days).
+MES_LABOR_REPORT_MAX_DAYS = env_int("MES_LABOR_REPORT_MAX_DAYS", 93, minimum=1, maximum=3660)
 # On PostgreSQL, confirmations and their ERP messages are written with plain SQL (one statement
 # per report, COPY for a batch); off, the ORM writes them as on every other database (slower).
 MES_PLAIN_SQL_WRITES = env_bool("MES_PLAIN_SQL_WRITES", True)
@@ -529,6 +575,9 @@ if MES_RELEASE_CAPACITY not in {"warn", "strict"}:
 # The release check, named because the shift calendar it reads lives in shopfloor, above the domain
 # (as the kernel names MES_INBOUND_RECEIPT_RECORDER): called with the locked, just released order.
 MES_RELEASE_CHECK = "shopfloor.planning.services.release_warnings"
+# The finish of active orders at their own pace (R-5.2), named for the same reason: the planner's
+# pages (mes.views.planning) ask it with order numbers and get number → Prediction.
+MES_PREDICTED_FINISH = "shopfloor.planning.predictions.predicted_finishes"
 # Retries of transient ERP errors wait base·2^(attempt-1) seconds (with jitter), at most the cap.
 ERP_SYNC_BACKOFF_BASE_SECONDS = float(env_decimal("ERP_SYNC_BACKOFF_BASE_SECONDS", "1", minimum=Decimal("0.01")))
 ERP_SYNC_BACKOFF_CAP_SECONDS = float(env_decimal("ERP_SYNC_BACKOFF_CAP_SECONDS", "300", minimum=Decimal("0.1")))
@@ -536,9 +585,17 @@ ERP_SYNC_BACKOFF_CAP_SECONDS = float(env_decimal("ERP_SYNC_BACKOFF_CAP_SECONDS",
 # longer); a message whose worker died mid-send is then looked up in the ERP and resent only if absent.
 ERP_SYNC_LEASE_SECONDS = float(env_decimal("ERP_SYNC_LEASE_SECONDS", "60", minimum=Decimal("1")))
 # ERP sync raises an alert when the oldest unsent message is older than this, or dead letters exist.
+# Seconds between two pulls of released orders from a connection with the option pull_orders (erp_sync.pulls).
+MES_ERP_PULL_INTERVAL = env_int("MES_ERP_PULL_INTERVAL", 300, minimum=30, maximum=7 * 24 * 3600)
 ERP_SYNC_ALERT_AFTER_SECONDS = env_int("ERP_SYNC_ALERT_AFTER_SECONDS", 60, minimum=1)
 # Optional: POST the alert as JSON to this URL (e.g. a chat or paging webhook).
 ERP_SYNC_ALERT_WEBHOOK = env_url("ERP_SYNC_ALERT_WEBHOOK", {"http", "https"})
+# The event stream (erp_sync.event_stream): CloudEvents "source" of every event; how long a broker may
+# take to connect and confirm a batch; events per batch; how long events every destination has had are kept.
+MES_EVENT_SOURCE = env_str("MES_EVENT_SOURCE", "/open-mes")
+MES_EVENT_TIMEOUT_SECONDS = float(env_decimal("MES_EVENT_TIMEOUT_SECONDS", "5", minimum=Decimal("0.1")))
+MES_EVENT_BATCH_SIZE = env_int("MES_EVENT_BATCH_SIZE", 1000, minimum=1, maximum=20000)
+MES_EVENT_RETENTION_DAYS = env_int("MES_EVENT_RETENTION_DAYS", 7, minimum=0)
 # How long a worker process trusts what it read about an API token (user, roles, allow-list).
 API_TOKEN_CACHE_SECONDS = env_int("API_TOKEN_CACHE_SECONDS", 5, minimum=0, maximum=300)
 # Who may read /metrics without a token: queue depths and alert state are not for everyone on the network.
@@ -556,6 +613,11 @@ MES_DOWNTIME_REASON_AFTER_SECONDS = env_int("MES_DOWNTIME_REASON_AFTER_SECONDS",
 # vouches for the reports made after it (reports kept offline are sent later, up to this age).
 MES_STATION_LINK_HOURS = env_int("MES_STATION_LINK_HOURS", 24, minimum=1, maximum=24 * 30)
 MES_STATION_OPERATOR_PROOF_HOURS = env_int("MES_STATION_OPERATOR_PROOF_HOURS", 168, minimum=1, maximum=24 * 90)
+# An operator may reverse their own last report at the station within this many minutes (with a reason);
+# later, a supervisor's badge scanned at the station approves the correction. 0: always a supervisor.
+MES_OPERATOR_CORRECTION_MINUTES = env_int("MES_OPERATOR_CORRECTION_MINUTES", 5, minimum=0, maximum=24 * 60)
+# Work instructions (PDF, PNG, JPEG, WebP) attached to routing operations: the largest file accepted.
+MES_WORK_INSTRUCTION_MAX_BYTES = env_int("MES_WORK_INSTRUCTION_MAX_BYTES", 20 * 1024 * 1024, minimum=1024, maximum=512 * 1024 * 1024)
 # Where device mappings may point (Modbus, OPC UA, MQTT hosts): every address a host resolves to must lie in one
 # of these. Link-local addresses (169.254.0.0/16, fe80::/10: cloud metadata services) never, even if listed.
 MES_DEVICE_NETWORKS = env_networks(

@@ -17,7 +17,9 @@ from mes.views import planning, quality
 from plant.views import board, errors, home, trace
 from shopfloor import machine_pages
 from shopfloor.andon import views as andon_views
+from shopfloor.labor_report import pages as labor_report_pages
 from shopfloor.planning import pages as planning_pages
+from shopfloor.reports import pages as report_pages
 from shopfloor.documents import views as documents
 
 urlpatterns = [
@@ -33,6 +35,7 @@ urlpatterns = [
     path("sync/", erp_sync_views.health_page, name="sync-health"),
     path("sync/dead-letters/", erp_sync_views.dead_letters_page, name="sync-dead-letters"),
     path("sync/messages/", erp_sync_views.message_list_page, name="sync-messages"),
+    path("sync/pulls/", erp_sync_views.pulls_page, name="sync-pulls"),
     path("sync/messages/<int:message_id>/", erp_sync_views.message_page, name="sync-message"),
     path("andon/", andon_views.andon_page, name="andon"),
     path("oee/", machine_pages.oee_overview, name="oee-overview"),
@@ -47,9 +50,13 @@ urlpatterns = [
     path("quality/spc/<str:item_code>/<int:sequence>/<str:characteristic>/", quality.spc_page, name="quality-spc"),
     path("planning/orders/<str:number>/traveler.pdf", documents.traveler, {"way_in": documents.PLANNING}, name="planning-traveler"),
     path("board/", board.board_page, name="board"),
+    # --- reports: labor per operator (issue 15, R-5.4) ---
+    path("reports/labor/", labor_report_pages.labor_report_page, name="reports-labor"),
     path("trace/", trace.trace_page, name="trace"),
     path("trace/report.pdf", trace.trace_report, name="trace-report"),
     path("sync/reconciliation/", erp_sync_views.reconciliation_page, name="sync-reconciliation"),
+    # --- reports (R-5.4) ---
+    path("reports/daily/", report_pages.daily_page, name="report-daily"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # Both documentation pages pass the site's Content-Security-Policy: Swagger UI loads its start-up
     # script from a second request; ReDoc styles itself with inline <style> elements and searches in a

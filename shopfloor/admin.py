@@ -8,6 +8,8 @@ from common.roles import may
 from mes.admin_audit import AuditedAdmin, ReadOnlyAdmin
 from shopfloor.models import (
     ConsumedLot,
+    DailyPlan,
+    DailyReportSend,
     DeviceException,
     DeviceMapping,
     EquipmentAssignment,
@@ -128,6 +130,21 @@ class UnassignedProductionAdmin(ReadOnlyAdmin):
 class EquipmentStateAdmin(ReadOnlyAdmin):
     list_display = ["equipment", "state", "started_at", "ended_at"]
     list_filter = ["state", "equipment"]
+
+
+@admin.register(DailyPlan)
+class DailyPlanAdmin(ReadOnlyAdmin):
+    list_display = ["work_center", "day", "planned_qty", "planned_hours", "operations", "taken_at"]
+    list_filter = ["work_center"]
+
+
+@admin.register(DailyReportSend)
+class DailyReportSendAdmin(ReadOnlyAdmin):
+    """The daily reports sent after shifts' ends; the channel (it may hold a secret) is not shown."""
+
+    list_display = ["line", "day", "shift", "shift_end", "state", "attempts", "sent_at", "last_error"]
+    list_filter = ["state", "line"]
+    exclude = ["channel"]
 
 
 @admin.register(DeviceException)

@@ -20,7 +20,7 @@ from shopfloor.oee_charts import timeline_chart, trend_chart
 from shopfloor.production import scrap_reason_default
 from shopfloor.selectors import unassigned_production_rows
 from shopfloor.services import unassigned_production_assign, unassigned_production_dismiss
-from shopfloor.shift_calendar import plant_zone
+from shopfloor.shift_calendar import plant_production_day, plant_zone
 
 TRENDS = {"day": 14, "shift": 7}  # bars per production day over 14 days, or per shift over 7
 
@@ -30,7 +30,7 @@ TRENDS = {"day": 14, "shift": 7}  # bars per production day over 14 days, or per
 def oee_overview(request: HttpRequest) -> HttpResponse:
     rows = equipment_board_rows(with_today=True)
     template = "shopfloor/oee_overview.html#oee-table" if request.htmx else "shopfloor/oee_overview.html"
-    return render(request, template, {"rows": rows, "checked_at": timezone.now()})
+    return render(request, template, {"rows": rows, "checked_at": timezone.now(), "production_day": plant_production_day()})
 
 
 @capability_required("oee.view")

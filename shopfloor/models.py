@@ -456,9 +456,10 @@ class AndonLadder(models.Model):
         return self.code
 
 
-class AndonNotice(models.Model):
-    """One step of a ladder told about one call: recorded once (the step's index is unique per
-    call), then sent and retried by a task until the channel takes it."""
+class ChannelDelivery(models.Model):
+    """Something to send to a channel (``shopfloor.andon.channels``) by a task, retried until the
+    channel takes it: claimed (``pending``/``failed`` → ``sending``), then ``sent``, ``failed`` again
+    with a back-off, or ``gave_up``."""
 
     class State(models.TextChoices):
         PENDING = "pending", _("waiting to be sent")
@@ -467,9 +468,6 @@ class AndonNotice(models.Model):
         FAILED = "failed", _("failed, will be retried")
         GAVE_UP = "gave_up", _("given up")
 
-    call = models.ForeignKey(AndonCall, models.CASCADE, related_name="notices", verbose_name=_("andon call"))
-    ladder = models.CharField(_("ladder"), max_length=64)
-    step = models.PositiveSmallIntegerField(_("step"))
     channel = SecretsJSONField(_("channel"), default=dict)
     state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
@@ -478,6 +476,18 @@ class AndonNotice(models.Model):
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     last_error = models.CharField(_("last error"), max_length=500, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+
+class AndonNotice(ChannelDelivery):
+    """One step of a ladder told about one call: recorded once (the step's index is unique per
+    call), then sent and retried by a task until the channel takes it."""
+
+    call = models.ForeignKey(AndonCall, models.CASCADE, related_name="notices", verbose_name=_("andon call"))
+    ladder = models.CharField(_("ladder"), max_length=64)
+    step = models.PositiveSmallIntegerField(_("step"))
 
     class Meta:
         verbose_name = _("andon notice")
@@ -508,3 +518,44 @@ class PlannedOperation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.operation_id} {self.start:%Y-%m-%d %H:%M}–{self.finish:%H:%M}"
+
+
+class DailyPlan(models.Model):
+    """What the stored schedule planned for a work center on a production day, kept as the day began
+    (``shopfloor.reports.services.daily_plans_take``): the schedule is recomputed from now on every
+    confirmation, so by the evening it no longer says what the morning's plan was."""
+
+    work_center = models.ForeignKey("mes.WorkCenter", models.CASCADE, related_name="+", verbose_name=_("work center"))
+    day = models.DateField(_("production day"))
+    planned_qty = models.DecimalField(_("planned quantity"), max_digits=14, decimal_places=3)
+    planned_hours = models.DecimalField(_("planned hours"), max_digits=12, decimal_places=3)
+    operations = models.PositiveIntegerField(_("operations"))
+    taken_at = models.DateTimeField(_("taken at"))
+
+    class Meta:
+        verbose_name = _("daily plan")
+        verbose_name_plural = _("daily plans")
+        constraints = [models.UniqueConstraint(fields=["work_center", "day"], name="daily_plan_once_per_day")]
+
+    def __str__(self) -> str:
+        return f"{self.work_center_id} {self.day}"
+
+
+class DailyReportSend(ChannelDelivery):
+    """The daily report of a line sent after one shift's end: recorded once (unique per line and
+    shift end), then sent and retried by a task until the channel takes it."""
+
+    line = models.CharField(_("production line"), max_length=64)
+    day = models.DateField(_("production day"))
+    shift = models.CharField(_("shift"), max_length=64)
+    shift_end = models.DateTimeField(_("shift ended at"))
+
+    class Meta:
+        verbose_name = _("daily report sent")
+        verbose_name_plural = _("daily reports sent")
+        ordering = ["shift_end", "line"]
+        constraints = [models.UniqueConstraint(fields=["line", "shift_end"], name="daily_report_once_per_shift_end")]
+        indexes = [models.Index(fields=["state", "next_attempt_at"], name="daily_report_send_due")]
+
+    def __str__(self) -> str:
+        return f"{self.line or '-'} {self.day} {self.shift} {self.state}"

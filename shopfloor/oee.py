@@ -354,6 +354,19 @@ def equipment_oee_many(
     return _oee_for_periods(machines, {machine.pk: (start, end) for machine in machines}, rules, now or timezone.now())
 
 
+def equipment_oee_day(
+    *, equipment: Iterable[Equipment], day: datetime.date, now: datetime.datetime | None = None
+) -> dict[int, EquipmentOee]:
+    """OEE of each machine over its own production day ``day`` (``production_day_period`` of its
+    shifts), by machine id: three queries however many machines."""
+    machines = list(equipment)
+    if not machines:
+        return {}
+    rules = shift_rules_by_equipment(machines)
+    periods = {machine.pk: production_day_period(rules[machine.pk], day) for machine in machines}
+    return _oee_for_periods(machines, periods, rules, now or timezone.now())
+
+
 def equipment_oee(
     *, equipment: Equipment, start: datetime.datetime, end: datetime.datetime, now: datetime.datetime | None = None
 ) -> EquipmentOee:

@@ -640,7 +640,9 @@ def inspection_held_confirm(*, work_centers: Iterable[str] = ()) -> list[Unassig
             )
         except DomainError as error:
             refused_operations.add(row.operation_id)
-            logger.info("%s: counts of %s still kept (%s)", row.equipment_id, row.window_start.isoformat(), error.code)
+            # Asked again at every poll until the result is in: the page of unassigned production shows
+            # the kept counts, so the log says it only at debug level instead of once a second.
+            logger.debug("%s: counts of %s still kept (%s)", row.equipment_id, row.window_start.isoformat(), error.code)
             if error.code != INSPECTION_DUE:  # refused for another reason now: a supervisor's to resolve, not retried
                 UnassignedProduction.objects.filter(pk=row.pk, resolved_at__isnull=True).update(reason=error.code, detail=error.message[:500])
     return confirmed

@@ -11,7 +11,12 @@ day of the shift running then; with none running, the calendar day in plant time
 the first shift that starts on it, which still belongs to the day before. So at Tuesday 03:00 the
 plant still works on Monday, with or without a night shift, and Tuesday begins at 06:00.
 
-Pure functions on plain values, plus one loader (``shift_rules_by_equipment``, one query).
+Every page that says "today" or "this shift" for the plant or a line (the board, the OEE pages, the
+home pages, reports) asks ``plant_production_day``: the production day of the shifts of the plant's
+(or the line's) work centers and machines together, and the period it spans.
+
+Pure functions on plain values, plus two loaders (``shift_rules_by_equipment``, ``plant_production_day``:
+one query each).
 """
 
 from __future__ import annotations
@@ -176,3 +181,50 @@ def shift_rules_by_equipment(equipment: Iterable) -> dict[int, list[ShiftRule]]:
         machine.pk: own.get(machine.pk) or by_center.get(machine.work_center_id) or [ALL_DAY] for machine in machines
     }
 
+
+
+def shift_rules_by_work_center(work_center_ids: Iterable[int]) -> dict[int, list[ShiftRule]]:
+    """Each work center's own shift rules (else ``ALL_DAY``): one query."""
+    ids = list(work_center_ids)
+    rules: dict[int, list[ShiftRule]] = {}
+    for row in Shift.objects.filter(work_center_id__in=ids).order_by("start_time", "name") if ids else []:
+        rules.setdefault(row.work_center_id, []).append(ShiftRule.of(row))
+    return {key: rules.get(key) or [ALL_DAY] for key in ids}
+
+
+@dataclass(frozen=True)
+class ProductionDay:
+    """A production day of the plant (or a line): its date, the period its shifts span, and the rules."""
+
+    day: datetime.date
+    start: datetime.datetime
+    end: datetime.datetime
+    rules: tuple[ShiftRule, ...]
+
+    def elapsed_until(self, moment: datetime.datetime) -> datetime.datetime:
+        """The end of the part of the day already lived at ``moment`` (its start before it begins)."""
+        return min(max(moment, self.start), self.end)
+
+
+def plant_shift_rules(*, lines: Iterable[str] | None = None) -> list[ShiftRule]:
+    """The distinct shifts of every work center and machine (of ``lines`` when named): one query;
+    ``[ALL_DAY]`` when none has a shift, as for a machine without one."""
+    shifts = Shift.objects.order_by("start_time", "name")
+    if lines is not None:
+        lines = list(lines)
+        shifts = shifts.filter(Q(work_center__line__in=lines) | Q(equipment__work_center__line__in=lines))
+    rules = {}
+    for name, start, end, weekdays in shifts.values_list("name", "start_time", "end_time", "weekdays"):
+        rule = ShiftRule(name, start, end, frozenset(int(day) for day in weekdays if day.isdigit() and 1 <= int(day) <= 7))
+        rules.setdefault((rule.start_time, rule.end_time, rule.weekdays), rule)
+    return list(rules.values()) or [ALL_DAY]
+
+
+def plant_production_day(
+    *, now: datetime.datetime | None = None, lines: Iterable[str] | None = None, day: datetime.date | None = None
+) -> ProductionDay:
+    """What "today" is for the plant (or ``lines``) at ``now``, or the production day ``day``: one query."""
+    rules = plant_shift_rules(lines=lines)
+    day = day or production_day(rules, now or timezone.now())
+    start, end = production_day_period(rules, day)
+    return ProductionDay(day, start, end, tuple(rules))

@@ -7,6 +7,7 @@ from celery import shared_task
 from mes.services.reschedule import RESCHEDULE_TASK, reschedule_flag_clear
 from shopfloor.andon.services import andon_escalate, andon_notice_send
 from shopfloor.planning.services import schedule_refresh
+from shopfloor.reports.services import daily_reports_due
 
 
 @shared_task(name="andon.escalate", ignore_result=True, time_limit=120, soft_time_limit=100)
@@ -26,3 +27,9 @@ def reschedule() -> int:
     commit while it runs queues another."""
     reschedule_flag_clear()
     return schedule_refresh()
+
+
+@shared_task(name="reports.daily_due", ignore_result=True, time_limit=300, soft_time_limit=280)
+def daily_due() -> int:
+    """Record each day's plan as it begins and send the daily reports due after shifts' ends (the periodic sweep)."""
+    return daily_reports_due()

@@ -164,6 +164,14 @@ def _empty_cache():
 
 
 @pytest.fixture(autouse=True)
+def _forget_event_destinations():
+    """Each test reads the event destinations afresh (a process trusts what it read for a few seconds)."""
+    from erp_sync.wakeups import destinations_changed
+
+    destinations_changed()
+
+
+@pytest.fixture(autouse=True)
 def _forget_api_tokens():
     """Each test starts with no remembered tokens, as a freshly started worker does."""
     from mes.api import authentication

@@ -47,6 +47,9 @@ def _start(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
         ("BROKER_CONNECT_TIMEOUT_SECONDS", "0"),
         ("ERP_SYNC_WAKE_UP_PAUSE_SECONDS", "never"),
         ("MES_RELEASE_CAPACITY", "sometimes"),
+        ("MES_DAILY_REPORT_CHANNELS", "L1=webhook"),
+        ("MES_DAILY_REPORT_CHANNELS", '{"L1": "https://chat.example.com/hook"}'),
+        ("MES_PUBLIC_URL", "mes.example.com"),
     ],
 )
 def test_bad_value_stops_start_up_naming_the_variable(tmp_path, variable, value):

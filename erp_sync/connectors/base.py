@@ -179,6 +179,35 @@ def passed_over(connector: Connector, posting: Posting) -> PostResult:
 
 
 @dataclass(frozen=True)
+class PulledOrder:
+    """One released production order as the ERP answered it, in the words of the push API
+    (``PUT /api/v1/work-orders``, ``routings``, ``boms``), values as the ERP wrote them (the
+    service validates them with the push API's serializers, so a bad value is refused there).
+
+    ``work_order``: ``item``, ``quantity``, ``due_date`` (and ``priority`` where the ERP has one).
+    ``operations``: the routing's operations (``sequence``, ``name``, ``work_center``,
+    ``setup_minutes``, ``run_minutes_per_unit``), None where the ERP sends none (the item's routing
+    in the MES stands). ``components``: ``item``, ``quantity`` (the order's total requirement),
+    ``operation`` (the sequence consuming it, or None), ``backflush``; None where the ERP sends none.
+    """
+
+    key: str  # the ERP's order number, which becomes the work order's number
+    changed_at: str  # the ERP's change stamp of the order, as the ERP wrote it
+    work_order: dict[str, Any]
+    operations: list[dict[str, Any]] | None = None
+    components: list[dict[str, Any]] | None = None
+
+
+@dataclass(frozen=True)
+class PulledOrders:
+    """What one pull read: the released orders changed at or after the mark it was asked from, and
+    the mark to ask from next time (the newest change stamp seen; the one asked from when none)."""
+
+    orders: list[PulledOrder]
+    high_water_mark: str
+
+
+@dataclass(frozen=True)
 class Health:
     reachable: bool
     detail: str = ""
@@ -199,6 +228,8 @@ class Connector(ABC):
     #: connector then posts one by one, and the dispatcher keeps that on the connection
     #: (option ``batch_offered``: false) so no worker tries again.
     batch_offered: bool = True
+    #: Whether the connection's URL may be ``file:///folder`` (documents written into a folder) instead of HTTP.
+    accepts_folder: ClassVar[bool] = False
     #: The outbox kinds it books; the dispatcher dead-letters any other without calling it (``unsupported``).
     kinds: ClassVar[frozenset[str]] = frozenset({"confirmation", "reversal"}) | GOODS_KINDS
     #: Kinds it deliberately does not send, each with the reason: acknowledged without a call (``passed_over``).
@@ -243,6 +274,15 @@ class Connector(ABC):
 
     def close(self) -> None:
         """Release sessions; the default connector holds none."""
+
+    #: Whether ``pull_orders`` reads the ERP's released production orders (option ``pull_orders``).
+    pulls_orders: ClassVar[bool] = False
+
+    def pull_orders(self, since: str) -> PulledOrders | PostResult:
+        """The released production orders changed at or after ``since`` (the mark a previous pull
+        answered; every released order when empty), or how the ERP could not be read (RETRYABLE or
+        REJECTED, as for a look-up: nothing is written by a pull)."""
+        return PostResult(Outcome.REJECTED, error=f"The {self.kind} connector does not pull orders.")
 
     @staticmethod
     def validate_options(options: dict[str, Any]) -> dict[str, str]:
@@ -323,14 +363,21 @@ def option_problems(
     flags: Mapping[str, bool] | None = None,
     time_zone: bool = False,
     headers: bool = False,
+    pulls: bool = False,
 ) -> dict[str, str]:
     """The checks several connectors make of their options, by field; empty when fine.
 
     ``choices``: option → (the names allowed, the default); ``flags``: option → its default, a
     true or false; ``time_zone``: the ``time_zone`` option, if set, names a zone; ``headers``:
-    the ``headers`` option can travel as HTTP headers.
+    the ``headers`` option can travel as HTTP headers; ``pulls``: whether the connector can pull
+    orders (option ``pull_orders``, a flag, refused as true where it cannot).
     """
     problems: dict[str, str] = {}
+    pull = options.get("pull_orders", False)
+    if not isinstance(pull, bool):
+        problems["pull_orders"] = "true or false."
+    elif pull and not pulls:
+        problems["pull_orders"] = "This kind of connection cannot pull orders (SAP, Kingdee, ERPNext and Odoo can)."
     for name, (allowed, default) in (choices or {}).items():
         if options.get(name, default) not in allowed:
             problems[name] = f"Use one of {', '.join(allowed)}."

@@ -96,6 +96,8 @@ from erp_sync.connectors.base import (
     Outcome,
     Posting,
     PostResult,
+    PulledOrder,
+    PulledOrders,
     as_retryable,
     classify_exception,
     classify_status,
@@ -123,6 +125,7 @@ _TAGS = re.compile(r"<[^>]+>")
 class ErpNextConnector(Connector):
     kind: ClassVar[str] = "erpnext"
     kinds: ClassVar[frozenset[str]] = Connector.kinds | QUALITY_KINDS
+    pulls_orders: ClassVar[bool] = True
 
     def __init__(self, config: ConnectionConfig) -> None:
         super().__init__(config)
@@ -233,12 +236,9 @@ class ErpNextConnector(Connector):
             return entries
         sums: dict[str, list[Decimal]] = {}
         for entry in entries:
-            response = self._call("GET", f"/api/resource/{quote(STOCK_ENTRY)}/{quote(str(entry['name']))}")
-            if isinstance(response, PostResult):
-                return response
-            if response.status_code != 200:
-                return _failure(response)
-            document = _data(response)
+            document = self._document(STOCK_ENTRY, str(entry["name"]))
+            if isinstance(document, PostResult):
+                return document
             for row in document.get("items") or []:
                 totals = sums.setdefault(str(row.get("item_code") or ""), [Decimal(0), Decimal(0)])
                 if document.get("purpose") == GOODS_PURPOSES["goods_issue"]:
@@ -272,7 +272,7 @@ class ErpNextConnector(Connector):
     @staticmethod
     def validate_options(options: dict[str, Any]) -> dict[str, str]:
         problems = option_problems(
-            options, choices={"time_source": (TIME_SOURCES, "labor")}, flags={"use_batch_no": True}, time_zone=True
+            options, choices={"time_source": (TIME_SOURCES, "labor")}, flags={"use_batch_no": True}, time_zone=True, pulls=True
         )
         if options.get("mode", "job_card") not in MODES:
             problems["mode"] = "Use job_card or stock_entry."
@@ -289,6 +289,31 @@ class ErpNextConnector(Connector):
             if not isinstance(value, str) or (value and name != "company" and not re.fullmatch(r"[a-z_][a-z0-9_]*", value)):
                 problems[name] = "A field name in lower case (letters, digits, underscores)."
         return problems
+
+    # -- pulled production orders --------------------------------------------------------
+
+    def pull_orders(self, since: str) -> PulledOrders | PostResult:
+        """Submitted ``Work Order`` documents not started or in process, with ``modified >=`` the mark (of the
+        option ``company`` when set), listed oldest change first; then each one read whole
+        (``GET /api/resource/Work Order/<name>``), since a list answers no child tables: its ``operations``
+        (``sequence_id``, ``operation``, ``workstation``, ``time_in_mins`` for the whole quantity) and
+        ``required_items`` (``item_code``, ``required_qty``, ``operation``). ERPNext keeps no setup time on a
+        Work Order, nor a backflush flag per item: both are sent as zero / false."""
+        filters: list[Any] = [["modified", ">=", since]] if since else []
+        filters += [["docstatus", "=", 1], ["status", "in", list(PULLED_STATUSES)]]
+        if self.options.get("company"):
+            filters.append(["company", "=", self.options["company"]])
+        rows = self._list(filters, ["name", "modified"], "Work Order", order_by="modified asc")
+        if isinstance(rows, PostResult):
+            return rows
+        orders, mark = [], since
+        for row in rows:
+            document = self._document("Work Order", str(row.get("name")))
+            if isinstance(document, PostResult):
+                return document
+            mark = max(mark, str(document.get("modified") or row.get("modified") or ""))
+            orders.append(_pulled_work_order(document))
+        return PulledOrders(orders, mark)
 
     # -- documents -----------------------------------------------------------------------
 
@@ -603,12 +628,22 @@ class ErpNextConnector(Connector):
             result = classify_exception(error)
             return result if method != "GET" else as_retryable(result)
 
-    def _list(self, filters: list[Any], fields: list[str], doctype: str | None = None) -> list[dict[str, Any]] | PostResult:
-        response = self._call(
-            "GET",
-            f"/api/resource/{quote(doctype or self.doctype)}",
-            params={"filters": json.dumps(filters), "fields": json.dumps(fields), "limit_page_length": "0"},
-        )
+    def _document(self, doctype: str, name: str) -> dict[str, Any] | PostResult:
+        """One document whole, child tables included."""
+        response = self._call("GET", f"/api/resource/{quote(doctype)}/{quote(name, safe='')}")
+        if isinstance(response, PostResult):
+            return response
+        if response.status_code != 200:
+            return _failure(response)
+        return _data(response)
+
+    def _list(
+        self, filters: list[Any], fields: list[str], doctype: str | None = None, *, order_by: str = ""
+    ) -> list[dict[str, Any]] | PostResult:
+        params = {"filters": json.dumps(filters), "fields": json.dumps(fields), "limit_page_length": "0"}
+        if order_by:
+            params["order_by"] = order_by
+        response = self._call("GET", f"/api/resource/{quote(doctype or self.doctype)}", params=params)
         if isinstance(response, PostResult):
             return response
         if response.status_code != 200:
@@ -703,3 +738,40 @@ def _operation_number(value: Any, row: dict[str, Any]) -> int:
 def _credentials(username: str, password: str, token: str) -> str:
     """``key:secret`` for the ``Authorization: token`` header: the token when it holds both, else user and password (or token)."""
     return token if ":" in token else f"{username}:{password or token}"
+
+
+#: The statuses of a Work Order the shop floor still has to make.
+PULLED_STATUSES = ("Not Started", "In Process")
+
+
+def _pulled_work_order(document: dict[str, Any]) -> PulledOrder:
+    """A Work Order with its child tables, in the push API's words (values as ERPNext wrote them)."""
+    quantity = document.get("qty")
+    rows = [row for row in document.get("operations") or [] if isinstance(row, dict)]
+    sequences = {row.get("operation"): row.get("sequence_id") for row in rows}
+    operations = []
+    for row in rows:
+        run: Any = row.get("time_in_mins")
+        try:
+            run = (Decimal(str(run or 0)) / Decimal(str(quantity))).quantize(Decimal("0.01"))
+        except (InvalidOperation, ZeroDivisionError):
+            pass
+        operations.append({
+            "sequence": row.get("sequence_id"), "name": str(row.get("operation") or ""), "work_center": str(row.get("workstation") or ""),
+            "setup_minutes": 0, "run_minutes_per_unit": run,
+        })
+    components = [
+        {
+            "item": str(row.get("item_code") or ""), "quantity": row.get("required_qty"),
+            "operation": sequences.get(row.get("operation")) if row.get("operation") else None, "backflush": False,
+        }
+        for row in document.get("required_items") or [] if isinstance(row, dict)
+    ]
+    due = document.get("expected_delivery_date") or str(document.get("planned_end_date") or "")[:10]
+    return PulledOrder(
+        key=str(document.get("name") or ""),
+        changed_at=str(document.get("modified") or ""),
+        work_order={"item": str(document.get("production_item") or ""), "quantity": quantity, "due_date": due},
+        operations=operations or None,
+        components=components or None,
+    )

@@ -83,6 +83,8 @@ from erp_sync.connectors.base import (
     Outcome,
     Posting,
     PostResult,
+    PulledOrder,
+    PulledOrders,
     decimal_or_zero,
     header_value_problem,
     http_session,
@@ -99,6 +101,10 @@ SESSION_COOKIE = "kdservice-sessionid"
 REPORT, PICK, INSTOCK = "PRD_MORPT", "PRD_PickMtrl", "PRD_INSTOCK"
 GOODS_FORMS = {"goods_issue": PICK, "goods_receipt": INSTOCK, "goods_issue_reversal": PICK, "goods_receipt_reversal": INSTOCK}
 REVERSALS = ("unaudit_delete", "negative")
+#: What a pull reads of 生产订单 and of 生产用料清单 (``FIssueType`` 2 直接倒冲 and 4 调拨倒冲 are backflushed).
+MO_KEYS = ("FBillNo", "FMaterialId.FNumber", "FQty", "FPlanFinishDate", "FModifyDate")
+PPBOM_KEYS = ("FMOBillNO", "FMaterialID2.FNumber", "FMustQty", "FIssueType", "FOperID")
+BACKFLUSH_ISSUE_TYPES = frozenset({"2", "4"})
 #: The key the SDKs XOR an AppID's secret part with, before base64 (Java SDK; the Go and PHP ports agree).
 APP_SECRET_XOR = b"0054f397c6234378b09ca7d3e5debce7"
 #: Kingdee's ``MsgCode``: 1 the session (context) is lost; 13 a network-control conflict (another user holds
@@ -120,6 +126,7 @@ class KingdeeConnector(Connector):
         "inspection_result": "Kingdee's inspection bills are not posted by this connector; the MES keeps the result.",
         "nonconformance_disposition": "Scrap and rework reached Kingdee with the report the disposition booked; the decision is kept in the MES.",
     }
+    pulls_orders: ClassVar[bool] = True
 
     def __init__(self, config: ConnectionConfig) -> None:
         super().__init__(config)
@@ -258,7 +265,7 @@ class KingdeeConnector(Connector):
     @staticmethod
     def validate_options(options: dict[str, Any]) -> dict[str, str]:
         problems = option_problems(
-            options, choices={"reversal": (REVERSALS, "unaudit_delete")}, flags={"submit_and_audit": True}, time_zone=True
+            options, choices={"reversal": (REVERSALS, "unaudit_delete")}, flags={"submit_and_audit": True}, time_zone=True, pulls=True
         )
         acct_id = _code_text(options.get("acct_id")) or ""
         if not acct_id.strip():
@@ -465,6 +472,57 @@ class KingdeeConnector(Connector):
         ref = {"form": form, "id": source.get("id"), "number": source.get("number"), "deleted": True}
         return PostResult(outcome, erp_ref=ref, erp_document=f"{ref['number']} (deleted)")
 
+    # -- pulled production orders --------------------------------------------------------
+
+    def pull_orders(self, since: str) -> PulledOrders | PostResult:
+        """生产订单 ``PRD_MO`` audited and released (``FStatus`` 3 下达 or 4 开工) with ``FModifyDate >=`` the mark,
+        of the option ``org_number`` when set, then their 生产用料清单 ``PRD_PPBOM`` rows by ``FMOBillNO``. PRD_MO
+        carries no routing: the item's routing in the MES stands (operations are not sent)."""
+        conditions = [f"FModifyDate>={_text(since)}"] if since else []
+        conditions += ["FDocumentStatus='C'", "FStatus in ('3','4')"]
+        if self.org_number:
+            conditions.append(f"FPrdOrgId.FNumber={_text(self.org_number)}")
+        rows = self._query("PRD_MO", list(MO_KEYS), " and ".join(conditions))
+        if isinstance(rows, PostResult):
+            return rows
+        orders: dict[str, dict[str, Any]] = {}
+        mark = since
+        for row in rows:
+            record = dict(zip(MO_KEYS, row, strict=True))
+            mark = max(mark, _stamp(record["FModifyDate"]))
+            orders.setdefault(str(record["FBillNo"]), record)  # one product per order: its first entry
+        components: dict[str, list[dict[str, Any]]] = {number: [] for number in orders}
+        numbers = list(orders)
+        for start in range(0, len(numbers), 100):
+            chunk = ",".join(_text(number) for number in numbers[start : start + 100])
+            lines = self._query("PRD_PPBOM", list(PPBOM_KEYS), f"FMOBillNO in ({chunk})")
+            if isinstance(lines, PostResult):
+                return lines
+            for line in lines:
+                entry = dict(zip(PPBOM_KEYS, line, strict=True))
+                components.setdefault(str(entry["FMOBillNO"]), []).append({
+                    "item": str(entry["FMaterialID2.FNumber"] or ""),
+                    "quantity": entry["FMustQty"],
+                    "operation": int_or_zero(entry["FOperID"]) or None,
+                    "backflush": str(entry["FIssueType"]) in BACKFLUSH_ISSUE_TYPES,
+                })
+        return PulledOrders(
+            [
+                PulledOrder(
+                    key=number,
+                    changed_at=_stamp(record["FModifyDate"]),
+                    work_order={
+                        "item": str(record["FMaterialId.FNumber"] or ""),
+                        "quantity": record["FQty"],
+                        "due_date": str(record["FPlanFinishDate"] or "")[:10],
+                    },
+                    components=components.get(number) or None,
+                )
+                for number, record in orders.items()
+            ],
+            mark,
+        )
+
     # -- calls ---------------------------------------------------------------------------
 
     def _by_key(self, form: str, key: str) -> dict[str, Any] | None | PostResult:
@@ -642,3 +700,8 @@ def _code_text(value: Any) -> Any:
 def _text(value: str) -> str:
     """A text literal of a FilterString."""
     return "'" + str(value).replace("'", "''") + "'"
+
+
+def _stamp(value: Any) -> str:
+    """Kingdee's ``2026-12-07T10:48:00(.123)`` as a FilterString compares it: ``2026-12-07 10:48:00(.123)``."""
+    return str(value or "").replace("T", " ")

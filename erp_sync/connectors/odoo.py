@@ -95,6 +95,8 @@ from erp_sync.connectors.base import (
     Outcome,
     Posting,
     PostResult,
+    PulledOrder,
+    PulledOrders,
     as_retryable,
     classify_exception,
     classify_status,
@@ -110,6 +112,9 @@ PRODUCT = "product.product"
 LOT = "stock.lot"
 MOVE = "stock.move"
 MOVE_LINE = "stock.move.line"
+WORKCENTER = "mrp.workcenter"
+#: The states of a manufacturing order the shop floor still has to make.
+PULLED_STATES = ("confirmed", "progress", "to_close")
 KEY_FIELD = "x_mes_confirmation_id"
 MOVEMENT_FIELD = "x_mes_movement_id"
 #: The field linking the moves a goods kind books on to their order: component moves (issued), finished ones (received).
@@ -143,6 +148,7 @@ class OdooConnector(Connector):
         "inspection_result": "Odoo's quality checks are an Enterprise app this connector does not book; the MES keeps the result.",
         "nonconformance_disposition": "Scrap and rework reached Odoo with the confirmation the disposition booked; the decision is kept in the MES.",
     }
+    pulls_orders: ClassVar[bool] = True
     tracks_rework = False  # the time lines carry good and scrap only
 
     def __init__(self, config: ConnectionConfig) -> None:
@@ -288,7 +294,8 @@ class OdooConnector(Connector):
     @staticmethod
     def validate_options(options: dict[str, Any]) -> dict[str, str]:
         problems = option_problems(
-            options, choices={"duration_source": (DURATION_SOURCES, "max")}, flags={"finish_on_final": False, "mark_done_on_final": False}
+            options, choices={"duration_source": (DURATION_SOURCES, "max")}, flags={"finish_on_final": False, "mark_done_on_final": False},
+            pulls=True,
         )
         version = options.get("version", 19)
         try:
@@ -301,6 +308,77 @@ class OdooConnector(Connector):
         if not isinstance(options.get("database", ""), str):
             problems["database"] = "The database name."
         return problems
+
+    # -- pulled production orders --------------------------------------------------------
+
+    def pull_orders(self, since: str) -> PulledOrders | PostResult:
+        """``mrp.production`` ``search_read`` of the orders confirmed or in progress with ``write_date >=`` the mark,
+        oldest change first; then, in one call each, their work orders (``mrp.workorder``: ``x_mes_operation`` as the
+        sequence, else 10, 20, … in Odoo's order; ``workcenter_id``'s ``code``; ``duration_expected`` for the whole
+        quantity), their component moves (``stock.move`` with ``raw_material_production_id``: ``product_uom_qty``, the
+        ``workorder_id`` consuming it) and the products' internal references (``default_code`` = our item code).
+        Odoo keeps no setup time on a work order, nor a backflush flag on a move: both are sent as zero / false."""
+        domain: list[Any] = [["write_date", ">=", since]] if since else []
+        domain.append(["state", "in", list(PULLED_STATES)])
+        try:
+            productions = self._call(
+                PRODUCTION, "search_read",
+                params={"domain": domain, "fields": ["name", "product_id", "product_qty", "date_deadline", "write_date"], "order": "write_date asc, id asc"},
+                read=True,
+            )
+            ids = [row["id"] for row in productions]
+            workorders = self._call(
+                WORKORDER, "search_read",
+                params={"domain": [["production_id", "in", ids]], "fields": ["production_id", "name", OPERATION_FIELD, "workcenter_id", "duration_expected"]},
+                read=True,
+            ) if ids else []
+            moves = self._call(
+                MOVE, "search_read",
+                params={"domain": [["raw_material_production_id", "in", ids]], "fields": ["raw_material_production_id", "product_id", "product_uom_qty", "workorder_id"]},
+                read=True,
+            ) if ids else []
+            codes = self._codes(PRODUCT, "default_code", [row["product_id"] for row in [*productions, *moves]])
+            centers = self._codes(WORKCENTER, "code", [row["workcenter_id"] for row in workorders])
+        except _CallFailed as failure:
+            return as_retryable(failure.result)
+        mark = since
+        orders = []
+        for production in productions:
+            mark = max(mark, str(production.get("write_date") or ""))
+            own = [row for row in workorders if _id(row.get("production_id")) == production["id"]]
+            sequences = {row["id"]: _operation_number(row.get(OPERATION_FIELD)) or 10 * index for index, row in enumerate(own, start=1)}
+            operations = [
+                {
+                    "sequence": sequences[row["id"]], "name": str(row.get("name") or ""), "work_center": centers.get(_id(row.get("workcenter_id")), ""),
+                    "setup_minutes": 0, "run_minutes_per_unit": _per_unit(row.get("duration_expected"), production.get("product_qty")),
+                }
+                for row in own
+            ]
+            components = [
+                {
+                    "item": codes.get(_id(row.get("product_id")), ""), "quantity": row.get("product_uom_qty"),
+                    "operation": sequences.get(_id(row.get("workorder_id"))), "backflush": False,
+                }
+                for row in moves if _id(row.get("raw_material_production_id")) == production["id"]
+            ]
+            orders.append(PulledOrder(
+                key=str(production.get("name") or ""),
+                changed_at=str(production.get("write_date") or ""),
+                work_order={
+                    "item": codes.get(_id(production.get("product_id")), ""),
+                    "quantity": production.get("product_qty"),
+                    "due_date": str(production.get("date_deadline") or "")[:10],
+                },
+                operations=operations or None,
+                components=components or None,
+            ))
+        return PulledOrders(orders, mark)
+
+    def _codes(self, model: str, field: str, references: list[Any]) -> dict[int, str]:
+        """``field`` of the records many2one ``references`` point to, by id."""
+        ids = sorted({_id(reference) for reference in references} - {None})
+        rows = self._call(model, "read", ids=ids, params={"fields": [field]}, read=True) if ids else []
+        return {row["id"]: str(row.get(field) or "") for row in rows}
 
     # -- confirmation --------------------------------------------------------------------
 
@@ -846,3 +924,11 @@ def _operation_number(value: Any) -> int:
     except (TypeError, ValueError):
         return 0
 
+
+
+def _per_unit(total: Any, quantity: Any) -> Any:
+    """Minutes for the whole quantity → minutes per unit (two places); what cannot be read as it came."""
+    try:
+        return (Decimal(str(total or 0)) / Decimal(str(quantity))).quantize(Decimal("0.01"))
+    except (InvalidOperation, ZeroDivisionError):
+        return total

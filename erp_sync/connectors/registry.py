@@ -14,6 +14,7 @@ CONNECTOR_CLASSES = {
     "kingdee": "erp_sync.connectors.kingdee.KingdeeConnector",
     "u8": "erp_sync.connectors.u8.U8Connector",
     "rest": "erp_sync.connectors.rest.RestConnector",
+    "b2mml": "erp_sync.connectors.b2mml.B2mmlConnector",
 }
 
 _instances: dict[tuple[str, str], Connector] = {}

@@ -90,6 +90,8 @@ from erp_sync.connectors.base import (
     Outcome,
     Posting,
     PostResult,
+    PulledOrder,
+    PulledOrders,
     basic_auth,
     classify_exception,
     classify_status,
@@ -105,6 +107,9 @@ DEFAULT_BATCH_SIZE = 20
 MAX_BATCH_SIZE = 100
 #: How a system without OData batch answers ``POST $batch``: about the call, not about the confirmations in it.
 BATCH_NOT_OFFERED = frozenset({404, 405, 501})
+ORDER_SERVICE = "API_PRODUCTION_ORDER_2_SRV"
+#: Minutes in one unit of SAP's planned durations (``OpPlannedSetupDurnUnit``…); other units are passed on unread.
+DURATION_MINUTES = {"MIN": Decimal(1), "H": Decimal(60), "HR": Decimal(60), "HUR": Decimal(60), "S": Decimal(1) / 60, "SEC": Decimal(1) / 60}
 SELECTED = (
     "ConfirmationGroup,ConfirmationCount,OrderID,OrderOperation,ExternalSystemConfirmation,"
     "ConfirmationYieldQuantity,ConfirmationScrapQuantity,ConfirmationReworkQuantity,IsReversal,IsReversed"
@@ -126,6 +131,7 @@ class SapConnector(Connector):
         ),
     }
     batch_call: ClassVar[str] = "OData $batch"
+    pulls_orders: ClassVar[bool] = True
 
     def __init__(self, config: ConnectionConfig) -> None:
         super().__init__(config)
@@ -139,6 +145,7 @@ class SapConnector(Connector):
         self._token: str | None = None
         self._token_lock = threading.Lock()
         self.time_zone = plant_zone(self.options.get("time_zone"))
+        self.order_service_url = (self.options.get("order_service_url") or _sibling(self.service_url, ORDER_SERVICE)).rstrip("/")
         batch_size = self.options.get("batch_size", DEFAULT_BATCH_SIZE)
         self.batch_size = batch_size if isinstance(batch_size, int) and 1 <= batch_size <= MAX_BATCH_SIZE else DEFAULT_BATCH_SIZE
         if self.options.get("batch_offered") is False:
@@ -327,6 +334,31 @@ class SapConnector(Connector):
                     row[1] += RECEIPT_TYPES[kind] * quantity
         return [GoodsTotals(work_order, item, issued, received) for item, (issued, received) in sorted(sums.items())]
 
+    def pull_orders(self, since: str) -> PulledOrders | PostResult:
+        """``A_ProductionOrder_2`` of ``API_PRODUCTION_ORDER_2_SRV`` (option ``order_service_url``, by default
+        the confirmation service's sibling): released orders with ``LastChangeDateTime ge`` the mark (a
+        14-digit stamp; to the second, so the newest of the last pull is read again and found unchanged),
+        of the option ``plant`` when set, with their operations and components expanded. Orders
+        technically completed, closed or deleted are left out."""
+        terms = [f"LastChangeDateTime ge '{_quoted(since)}'"] if since else []
+        terms.append("OrderIsReleased eq true")
+        if self.options.get("plant"):
+            terms.append(f"ProductionPlant eq '{_quoted(self.options['plant'])}'")
+        url: str | None = (
+            f"{self.order_service_url}/A_ProductionOrder_2?$filter={quote(' and '.join(terms), safe=chr(39) + '()')}"
+            f"&$expand=to_ProductionOrderOperation,to_ProductionOrderComponent&$format=json"
+        )
+        records = self._read_all(url, self.order_service_url)
+        if isinstance(records, PostResult):
+            return records
+        mark, orders = since, []
+        for record in records:
+            mark = max(mark, str(record.get("LastChangeDateTime") or ""))
+            if record.get("OrderIsTechnicallyCompleted") or record.get("OrderIsClosed") or record.get("OrderIsDeleted"):
+                continue
+            orders.append(_pulled_order(record))
+        return PulledOrders(orders, mark)
+
     def health(self) -> Health:
         started = time.monotonic()
         try:
@@ -352,7 +384,10 @@ class SapConnector(Connector):
 
     @staticmethod
     def validate_options(options: dict[str, Any]) -> dict[str, str]:
-        problems = option_problems(options, flags={"csrf": True, "batch_offered": True}, time_zone=True, headers=True)
+        problems = option_problems(options, flags={"csrf": True, "batch_offered": True}, time_zone=True, headers=True, pulls=True)
+        order_service = options.get("order_service_url", "")
+        if order_service and (not isinstance(order_service, str) or not order_service.startswith(("http://", "https://"))):
+            problems["order_service_url"] = "The URL of API_PRODUCTION_ORDER_2_SRV, starting with http:// or https://."
         slots = options.get("activity_slots", DEFAULT_ACTIVITY_SLOTS)
         if not isinstance(slots, dict):
             problems["activity_slots"] = 'Give an object such as {"machine": 2, "labor": 3}.'
@@ -588,10 +623,14 @@ class SapConnector(Connector):
 
     def _query(self, filter_expression: str) -> list[dict[str, Any]] | PostResult:
         """Every ``ProdnOrdConf2`` record matching the filter, following server-driven paging."""
-        url: str | None = (
+        return self._read_all(
             f"{self.service_url}/ProdnOrdConf2?$filter={quote(filter_expression, safe=chr(39) + '()')}"
-            f"&$select={SELECTED}&$format=json"
+            f"&$select={SELECTED}&$format=json",
+            self.service_url,
         )
+
+    def _read_all(self, url: str | None, service_url: str) -> list[dict[str, Any]] | PostResult:
+        """Every record of a collection ``url`` answers, following server-driven paging (``__next``)."""
         records: list[dict[str, Any]] = []
         while url:
             try:
@@ -610,7 +649,7 @@ class SapConnector(Connector):
                 break
             records.extend(body.get("results") or [])
             following = body.get("__next")
-            url = following if not following or following.startswith("http") else _absolute(self.service_url, following)
+            url = following if not following or following.startswith("http") else _absolute(service_url, following)
         return records
 
     def _read_one(self, group: str, count: str, navigation: str = "") -> dict[str, Any] | PostResult:
@@ -837,3 +876,92 @@ def _absolute(service_url: str, following: str) -> str:
         scheme, _, rest = service_url.partition("://")
         return f"{scheme}://{rest.split('/', 1)[0]}{following}"
     return f"{service_url}/{following}"
+
+
+# -- pulled production orders ------------------------------------------------------------------
+
+
+def _sibling(service_url: str, service: str) -> str:
+    """Another OData service beside ``service_url`` (…/sap/opu/odata/sap/<service>)."""
+    return f"{service_url.rstrip('/').rsplit('/', 1)[0]}/{service}"
+
+
+def _results(record: dict[str, Any], navigation: str) -> list[dict[str, Any]]:
+    value = record.get(navigation) or {}
+    rows = value.get("results") if isinstance(value, dict) else value
+    return [row for row in rows or [] if isinstance(row, dict)]
+
+
+def _pulled_order(record: dict[str, Any]) -> PulledOrder:
+    """An ``A_ProductionOrder_2`` record with its expanded operations and components, in the push API's words.
+    Values are passed on as SAP wrote them where they cannot be read, for the service to refuse by name."""
+    quantity = record.get("TotalQuantity")
+    operations = [
+        {
+            "sequence": _whole(row.get("ManufacturingOrderOperation")),
+            "name": str(row.get("MfgOrderOperationText") or f"Operation {row.get('ManufacturingOrderOperation')}"),
+            "work_center": str(row.get("WorkCenter") or ""),
+            "setup_minutes": _minutes(row.get("OpPlannedSetupDurn"), row.get("OpPlannedSetupDurnUnit")),
+            "run_minutes_per_unit": _per_unit(
+                _minutes(row.get("OpPlannedProcessingDurn"), row.get("OpPlannedProcessingDurnUnit")),
+                row.get("OpPlannedTotalQuantity") or quantity,
+            ),
+        }
+        for row in _results(record, "to_ProductionOrderOperation")
+    ]
+    components = [
+        {
+            "item": str(row.get("Material") or ""),
+            "quantity": row.get("RequiredQuantity"),
+            "operation": _whole(row.get("ManufacturingOrderOperation")) if row.get("ManufacturingOrderOperation") else None,
+            "backflush": bool(row.get("MatlCompIsMarkedForBackflush")),
+        }
+        for row in _results(record, "to_ProductionOrderComponent")
+    ]
+    return PulledOrder(
+        key=str(record.get("ManufacturingOrder") or ""),
+        changed_at=str(record.get("LastChangeDateTime") or ""),
+        work_order={
+            "item": str(record.get("Material") or ""),
+            "quantity": quantity,
+            "due_date": _odata_day(record.get("MfgOrderPlannedEndDate") or record.get("MfgOrderScheduledEndDate")),
+        },
+        operations=operations or None,
+        components=components if "to_ProductionOrderComponent" in record else None,
+    )
+
+
+def _whole(value: Any) -> Any:
+    """``"0010"`` → 10; anything else as it came."""
+    text = str(value or "").strip()
+    return int(text) if text.isdigit() else value
+
+
+def _minutes(value: Any, unit: Any) -> Any:
+    factor = DURATION_MINUTES.get(str(unit or "MIN").upper())
+    try:
+        number = Decimal(str(value if value not in (None, "") else 0))
+    except InvalidOperation:
+        return value
+    if factor is None:
+        return f"{value} {unit}"
+    return (number * factor).quantize(Decimal("0.01"))
+
+
+def _per_unit(total: Any, quantity: Any) -> Any:
+    """Minutes for the whole quantity → minutes per unit (two places, as routings hold them)."""
+    try:
+        count = Decimal(str(quantity))
+    except InvalidOperation:
+        return total
+    if not isinstance(total, Decimal) or count <= 0:
+        return total
+    return (total / count).quantize(Decimal("0.01"))
+
+
+def _odata_day(value: Any) -> Any:
+    """``/Date(1765843200000)/`` → ``2025-12-16`` (the UTC day SAP means); anything else as it came."""
+    match = re.fullmatch(r"/Date\((-?\d+)(?:[+-]\d+)?\)/", str(value or ""))
+    if match is None:
+        return value
+    return dt.datetime.fromtimestamp(int(match.group(1)) / 1000, tz=dt.UTC).date().isoformat()

@@ -47,8 +47,9 @@ RESOURCE_WORDS: dict[str, ResourceWords] = {
         "a work center", "work centers", "its code",
         "Where operations are done: a cell, a line's station or a department. Routings name the work center of "
         "each operation; stations and machines belong to one. `line` groups work centers on the board; "
-        "`capacity_hours_per_day` is what planning may load on it." + UPSERT_RULE,
-        "WC-CUT", {"name": "Cutting", "capacity_hours_per_day": "16.00", "line": "L1"},
+        "`capacity_hours_per_day` is what planning may load on it. `labor_rate` and `machine_rate` (per hour, in "
+        "`MES_CURRENCY`, ≥ 0; left out: kept, null: not known) cost the order's time (`GET /api/v1/work-orders/{number}/cost`)." + UPSERT_RULE,
+        "WC-CUT", {"name": "Cutting", "capacity_hours_per_day": "16.00", "line": "L1", "labor_rate": "48.00", "machine_rate": "120.00"},
         [{"code": "WC-CUT", "name": "Cutting", "line": "L1"}, {"code": "WC-WELD", "name": "Welding", "capacity_hours_per_day": "16.00", "line": "L1"}],
     ),
     "equipment": ResourceWords(
@@ -61,10 +62,11 @@ RESOURCE_WORDS: dict[str, ResourceWords] = {
     "items": ResourceWords(
         "an item", "items", "its code",
         "A material, part or product with its unit of measure. `tracking` says whether its stock is traced by lot, "
-        "by serial or not at all; an unknown unit code is added to the units." + UPSERT_RULE,
-        "FG-1000", {"name": "Motor bracket assembly", "unit": "pcs", "description": "Finished good, line L1", "tracking": "lot"},
+        "by serial or not at all; an unknown unit code is added to the units. `standard_cost` (per unit, in `MES_CURRENCY`, ≥ 0; "
+        "left out: kept, null: not known) costs it as a component at standard." + UPSERT_RULE,
+        "FG-1000", {"name": "Motor bracket assembly", "unit": "pcs", "description": "Finished good, line L1", "tracking": "lot", "standard_cost": "85.5000"},
         [
-            {"code": "RM-0001", "name": "Cold-rolled steel sheet", "unit": "kg", "description": "DC01, 2 mm", "tracking": "lot"},
+            {"code": "RM-0001", "name": "Cold-rolled steel sheet", "unit": "kg", "description": "DC01, 2 mm", "tracking": "lot", "standard_cost": "6.2000"},
             {"code": "FG-1000", "name": "Motor bracket assembly", "unit": "pcs", "tracking": "lot"},
         ],
     ),

@@ -118,7 +118,8 @@ def confirmation_materials_json(confirmation: Confirmation) -> dict[str, Any]:
 
 
 def item_json(item: Item) -> dict[str, Any]:
-    return {"code": item.code, "uuid": item.uuid, "name": item.name, "unit": item.unit.code, "description": item.description, "tracking": item.tracking}
+    return {"code": item.code, "uuid": item.uuid, "name": item.name, "unit": item.unit.code, "description": item.description, "tracking": item.tracking,
+            "standard_cost": item.standard_cost}
 
 
 def work_center_json(center: WorkCenter) -> dict[str, Any]:
@@ -129,6 +130,8 @@ def work_center_json(center: WorkCenter) -> dict[str, Any]:
         "line": center.line,
         "capacity_hours_per_day": center.capacity_hours_per_day,
         "efficiency": center.efficiency,
+        "labor_rate": center.labor_rate,
+        "machine_rate": center.machine_rate,
     }
 
 
@@ -198,6 +201,7 @@ def lot_json(lot: Lot) -> dict[str, Any]:
         "expires_on": lot.expires_on,
         "supplier_lot": lot.supplier_lot,
         "location": lot.location,
+        "unit_cost": lot.unit_cost,
         "produced_by": lot.produced_by.number if lot.produced_by_id else None,
     }
 

@@ -16,6 +16,7 @@ from mes.services.confirmation_materials import LotUse
 
 QUANTITY = {"max_digits": 14, "decimal_places": 3}
 MINUTES = {"max_digits": 10, "decimal_places": 2}
+MONEY = {"max_digits": 14, "decimal_places": 4}
 KEY = {"max_length": 64, "allow_blank": False, "trim_whitespace": True}
 
 
@@ -51,6 +52,10 @@ class ItemSerializer(StrictSerializer):
     unit = serializers.CharField(max_length=16)
     description = serializers.CharField(required=False, allow_blank=True, default="", max_length=10000)
     tracking = serializers.ChoiceField(choices=Item.Tracking.values, required=False, default=Item.Tracking.NONE)
+    standard_cost = serializers.DecimalField(
+        **MONEY, min_value=Decimal(0), required=False, allow_null=True,
+        help_text="Per unit, in the plant's currency (`MES_CURRENCY`). Left out: kept; null: not known.",
+    )
 
 
 class WorkCenterSerializer(StrictSerializer):
@@ -62,6 +67,14 @@ class WorkCenterSerializer(StrictSerializer):
     # Left out: kept as it is (1.00 for a new work center).
     efficiency = serializers.DecimalField(
         max_digits=4, decimal_places=2, min_value=Decimal("0.01"), max_value=Decimal(2), required=False, allow_null=True, default=None
+    )
+    labor_rate = serializers.DecimalField(
+        **MONEY, min_value=Decimal(0), required=False, allow_null=True,
+        help_text="Per hour of labor, in the plant's currency (`MES_CURRENCY`). Left out: kept; null: not known.",
+    )
+    machine_rate = serializers.DecimalField(
+        **MONEY, min_value=Decimal(0), required=False, allow_null=True,
+        help_text="Per hour of machine time, in the plant's currency (`MES_CURRENCY`). Left out: kept; null: not known.",
     )
 
 
@@ -325,6 +338,10 @@ class LotSerializer(StrictSerializer):
     expires_on = serializers.DateField(required=False, allow_null=True)
     supplier_lot = serializers.CharField(max_length=64, required=False, allow_blank=True)
     location = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    unit_cost = serializers.DecimalField(
+        **MONEY, min_value=Decimal(0), required=False, allow_null=True,
+        help_text="Per unit, in the plant's currency (`MES_CURRENCY`): material issued from this lot is costed at it. Left out: kept; null: the item's standard cost.",
+    )
 
 
 class LotBulkSerializer(LotSerializer):
@@ -466,6 +483,7 @@ class LotOutSerializer(serializers.Serializer):
     expires_on = serializers.DateField(allow_null=True)
     supplier_lot = serializers.CharField()
     location = serializers.CharField()
+    unit_cost = serializers.DecimalField(**MONEY, allow_null=True)
     produced_by = serializers.CharField(allow_null=True)
 
 

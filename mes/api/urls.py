@@ -1,6 +1,6 @@
 from django.urls import path
 
-from mes.api import nonconformances, quality, trace, views
+from mes.api import costs, nonconformances, quality, trace, views, work_instructions
 from mes.services.transitions import REQUESTABLE_ACTIONS
 
 urlpatterns = [
@@ -18,7 +18,17 @@ urlpatterns = [
     ],
     path("trace", trace.TraceView.as_view(), name="api-trace"),
     path("inspection-plans/<str:item_code>/<int:sequence>", quality.InspectionPlanView.as_view(), name="api-inspection-plan"),
+    path(
+        "routings/<str:item_code>/operations/<int:sequence>/documents", work_instructions.OperationDocumentListView.as_view(),
+        name="api-work-instructions",
+    ),
+    path(
+        "routings/<str:item_code>/operations/<int:sequence>/documents/<str:name>", work_instructions.OperationDocumentView.as_view(),
+        name="api-work-instruction",
+    ),
     path("inspections", quality.InspectionCreateView.as_view(), name="api-inspections"),
+    # Costing (issue 15, R-5.4): actual against standard cost of one order.
+    path("work-orders/<str:number>/cost", costs.WorkOrderCostView.as_view(), name="api-work-order-cost"),
     path("work-orders/<str:key>/inspections", quality.WorkOrderInspectionsView.as_view(), name="api-work-order-inspections"),
     path("spc/<str:item_code>/<int:sequence>/<str:characteristic>", quality.SpcView.as_view(), name="api-spc"),
     path("holds", nonconformances.HoldListView.as_view(), name="api-holds"),

@@ -450,7 +450,9 @@ def _lot_upsert(*, item: str, lot: str, data: dict[str, Any], actor: Any) -> mas
     return master_data.lot_upsert(item_code=item, lot_code=lot, **data, actor=actor)
 
 
-LOT_EXAMPLE = {"quantity": "5000", "unit": "kg", "status": "available", "supplier_lot": "BAOSTEEL-88412", "location": "RACK-A1"}
+LOT_EXAMPLE = {
+    "quantity": "5000", "unit": "kg", "status": "available", "supplier_lot": "BAOSTEEL-88412", "location": "RACK-A1", "unit_cost": "6.2500",
+}
 
 
 class LotView(InboundWriteView):

@@ -13,7 +13,7 @@ from mes.models.quality import (
     OrderCharacteristic,
 )
 from mes.models.resources import Employee, Equipment, ReasonCode, Skill, WorkCenter
-from mes.models.routing import Routing, RoutingOperation
+from mes.models.routing import OperationDocument, Routing, RoutingOperation
 from mes.models.status import Status
 from mes.models.work_orders import WorkOrder, WorkOrderComponent, WorkOrderOperation
 
@@ -36,6 +36,7 @@ __all__ = [
     "MaterialMovement",
     "Nonconformance",
     "NonconformanceDisposition",
+    "OperationDocument",
     "OrderCharacteristic",
     "ReasonCode",
     "Routing",

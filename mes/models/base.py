@@ -5,6 +5,8 @@ from django.utils.translation import gettext_lazy as _
 
 QUANTITY = {"max_digits": 14, "decimal_places": 3}
 MINUTES = {"max_digits": 10, "decimal_places": 2}
+# Money per unit or per hour (standard costs, rates, a lot's cost), in the currency of MES_CURRENCY.
+MONEY = {"max_digits": 14, "decimal_places": 4}
 
 
 class ErpOwned(models.Model):

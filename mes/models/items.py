@@ -1,7 +1,7 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from mes.models.base import ErpOwned
+from mes.models.base import MONEY, ErpOwned
 
 
 class UnitOfMeasure(models.Model):
@@ -31,11 +31,20 @@ class Item(ErpOwned):
         _("tracking"), max_length=8, choices=Tracking.choices, default=Tracking.NONE,
         help_text=_("Whether every issue and receipt of this item names a lot, a serial per piece, or neither."),
     )
+    standard_cost = models.DecimalField(
+        _("standard cost"), **MONEY, null=True, blank=True,
+        help_text=_("Per unit, in the plant's currency: what a unit costs at standard (empty: not known)."),
+    )
 
     class Meta:
         verbose_name = _("item")
         verbose_name_plural = _("items")
         ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(standard_cost__gte=0) | models.Q(standard_cost__isnull=True), name="item_standard_cost_not_negative"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"

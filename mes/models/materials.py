@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from mes.models.base import QUANTITY
+from mes.models.base import MONEY, QUANTITY
 from mes.models.confirmations import Confirmation
 from mes.models.items import Item, UnitOfMeasure
 from mes.models.resources import Employee
@@ -47,6 +47,10 @@ class Lot(models.Model):
     expires_on = models.DateField(_("expires on"), null=True, blank=True)
     supplier_lot = models.CharField(_("supplier lot"), max_length=64, blank=True)
     location = models.CharField(_("location"), max_length=64, blank=True)
+    unit_cost = models.DecimalField(
+        _("unit cost"), **MONEY, null=True, blank=True,
+        help_text=_("Per unit, in the plant's currency, as the ERP valued the lot (empty: the item's standard cost is used)."),
+    )
     produced_by = models.ForeignKey(
         WorkOrder, models.PROTECT, null=True, blank=True, related_name="output_lots", verbose_name=_("produced by")
     )
@@ -61,6 +65,9 @@ class Lot(models.Model):
             models.UniqueConstraint(fields=["item", "code"], name="lot_unique_item_code"),
             models.CheckConstraint(
                 condition=models.Q(received_qty__gte=0, produced_qty__gte=0, issued_qty__gte=0), name="lot_totals_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(unit_cost__gte=0) | models.Q(unit_cost__isnull=True), name="lot_unit_cost_not_negative"
             ),
         ]
         indexes = [

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from mes.models.base import ErpOwned
+from mes.models.base import MONEY, ErpOwned
 
 
 class WorkCenter(ErpOwned):
@@ -17,6 +17,13 @@ class WorkCenter(ErpOwned):
         _("efficiency"), max_digits=4, decimal_places=2, default=1,
         help_text=_("The share of planned hours that becomes work: 1.00 = all of them."),
     )
+    # Costing (mes.selectors.costs): per hour of labor and of machine time, in the plant's currency.
+    labor_rate = models.DecimalField(
+        _("labor rate (per hour)"), **MONEY, null=True, blank=True, help_text=_("Empty: not known; costs using it are marked incomplete.")
+    )
+    machine_rate = models.DecimalField(
+        _("machine rate (per hour)"), **MONEY, null=True, blank=True, help_text=_("Empty: not known; costs using it are marked incomplete.")
+    )
 
     class Meta:
         verbose_name = _("work center")
@@ -30,6 +37,11 @@ class WorkCenter(ErpOwned):
             ),
             models.CheckConstraint(
                 condition=models.Q(efficiency__gt=0) & models.Q(efficiency__lte=2), name="work_center_efficiency_plausible"
+            ),
+            models.CheckConstraint(
+                condition=(models.Q(labor_rate__gte=0) | models.Q(labor_rate__isnull=True))
+                & (models.Q(machine_rate__gte=0) | models.Q(machine_rate__isnull=True)),
+                name="work_center_rates_not_negative",
             ),
         ]
 
@@ -92,6 +104,7 @@ class ReasonCode(ErpOwned):
         PAUSE = "pause", _("pause")
         DOWNTIME = "downtime", _("downtime")
         DEFECT = "defect", _("defect")
+        ANDON = "andon", _("andon call")
 
     code = models.CharField(_("code"), max_length=64, unique=True)
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)

@@ -33,6 +33,19 @@ from mes.services.audit import event_record
 from mes.services.reschedule import reschedule_after_commit
 
 
+#: A field the caller left out: kept as it is (``None`` clears it where it may be empty).
+UNCHANGED: Any = object()
+
+
+def _money(wanted: dict[str, Any], name: str, value: Any) -> None:
+    """Put a cost or rate (per unit or per hour, ≥ 0, or None: not known) into ``wanted`` unless left out."""
+    if value is UNCHANGED:
+        return
+    if value is not None and value < 0:
+        raise DomainError("invalid_cost", _("%(field)s cannot be negative.") % {"field": name}, fields={name: str(value)})
+    wanted[name] = value
+
+
 @dataclass
 class UpsertResult:
     obj: Any
@@ -122,8 +135,16 @@ def _get(model: type[models.Model], key_field: str, key: str, *, field: str, kin
 
 @transaction.atomic
 def item_upsert(
-    *, code: str, name: str, unit: str, description: str = "", tracking: str = Item.Tracking.NONE, actor: Any = None
+    *,
+    code: str,
+    name: str,
+    unit: str,
+    description: str = "",
+    tracking: str = Item.Tracking.NONE,
+    standard_cost: Decimal | None = UNCHANGED,
+    actor: Any = None,
 ) -> UpsertResult:
+    """Left out, ``standard_cost`` keeps its value; ``None`` makes it unknown again."""
     if tracking not in Item.Tracking.values:
         raise DomainError(
             "invalid_tracking",
@@ -131,6 +152,7 @@ def item_upsert(
             fields={"tracking": tracking},
         )
     wanted = {"name": name, "unit": _unit(unit), "description": description, "tracking": tracking}
+    _money(wanted, "standard_cost", standard_cost)
     return _upsert(Item, key_field="code", key=code, wanted=wanted, actor=actor)
 
 
@@ -142,9 +164,14 @@ def work_center_upsert(
     capacity_hours_per_day: Decimal | None = None,
     line: str | None = None,
     efficiency: Decimal | None = None,
+    labor_rate: Decimal | None = UNCHANGED,
+    machine_rate: Decimal | None = UNCHANGED,
     actor: Any = None,
 ) -> UpsertResult:
+    """Left out, ``labor_rate`` and ``machine_rate`` (per hour) keep their value; ``None`` makes them unknown again."""
     wanted: dict[str, Any] = {"name": name, "capacity_hours_per_day": capacity_hours_per_day}
+    _money(wanted, "labor_rate", labor_rate)
+    _money(wanted, "machine_rate", machine_rate)
     if line is not None:
         wanted["line"] = line
     if efficiency is not None:
@@ -333,7 +360,6 @@ def _operations_plain(routing: Routing) -> list[dict[str, Any]]:
 
 
 #: A lot field the caller did not send: kept as it is (a new lot gets the field's default).
-UNCHANGED: Any = object()
 
 
 @transaction.atomic
@@ -347,6 +373,7 @@ def lot_upsert(
     expires_on: Any = UNCHANGED,
     supplier_lot: str | None = None,
     location: str | None = None,
+    unit_cost: Decimal | None = UNCHANGED,
     actor: Any = None,
 ) -> UpsertResult:
     """The ERP's stock of one lot staged for production: ``quantity`` is what it staged
@@ -378,4 +405,5 @@ def lot_upsert(
     wanted.update({name: value for name, value in optional.items() if value is not None})
     if expires_on is not UNCHANGED:
         wanted["expires_on"] = expires_on
+    _money(wanted, "unit_cost", unit_cost)
     return _upsert(Lot, key_field="code", key=lot_code, scope={"item": item}, wanted=wanted, actor=actor, object_key=f"{item.code}/{lot_code}")

@@ -12,6 +12,7 @@ are involved, locks them in primary-key order). Operations are never locked on t
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,7 @@ from django.utils.translation import gettext_lazy
 
 from common.errors import DomainError, ErrorKind
 from common.fastsql import partial_instance, raw_instances, relate
+from erp_sync.outbox import stream_add
 from mes.models import Item, Status, UnitOfMeasure, WorkOrder, WorkOrderOperation
 from mes.services.audit import event_record
 from mes.services.labor import labor_follow_transition
@@ -203,6 +205,13 @@ def _set_status(
             obj.completed_at = now
             update_fields.append("completed_at")
         object_type, object_key = "work_order", work_order.number
+        stream_add(  # the stream's mes.work_order.<state>, in the order's lock like its outbox messages
+            kind=f"work_order.{rule.target}", subject=work_order.number, key=uuid.uuid4(),
+            data={
+                "work_order": work_order.number, "action": action, "from": before, "status": rule.target,
+                "item": work_order.item.code if work_order.item_id else None, "reason": reason or None,
+            },
+        )
     else:
         object_type, object_key = "operation", f"{work_order.number}/{obj.sequence:04d}"
     obj.save(update_fields=update_fields)

@@ -10,6 +10,7 @@ from django.contrib import messages as flash
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.module_loading import import_string
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -29,6 +30,7 @@ from mes.selectors.planning import (
     work_order_status_counts,
     with_schedule,
 )
+from mes.selectors.costs import work_order_cost
 from mes.selectors.quality import work_order_inspections
 from mes.services.transitions import ACTION_LABELS, ACTIONS, REQUESTABLE_ACTIONS
 from mes.services.work_orders import (
@@ -139,6 +141,9 @@ def work_order_list_page(request: HttpRequest) -> HttpResponse:
     filters = form.filters()
     page = Paginator(work_order_list(filters=filters), PAGE_SIZE).get_page(request.GET.get("page"))
     page.object_list = with_schedule(orders=list(page.object_list))
+    predictions = _predicted_finishes([order.number for order in page.object_list])
+    for order in page.object_list:
+        order.prediction = predictions.get(order.number)
     query = request.GET.copy()
     query.pop("page", None)
     query_without_status = query.copy()
@@ -155,6 +160,11 @@ def work_order_list_page(request: HttpRequest) -> HttpResponse:
         "may_release": any(action["name"] == "release" for action in _actions_for(request)),
     }
     return render(request, "mes/planning/list.html#orders" if request.htmx else "mes/planning/list.html", context, status=_status(outcome))
+
+
+def _predicted_finishes(numbers: list[str]) -> dict:
+    """Each active order's finish at its own pace (``settings.MES_PREDICTED_FINISH``), by number."""
+    return import_string(settings.MES_PREDICTED_FINISH)(numbers=numbers)
 
 
 def _no_such_order(request: HttpRequest, message: str) -> HttpResponse:
@@ -186,5 +196,7 @@ def work_order_page(request: HttpRequest, number: str) -> HttpResponse:
                "inspections": work_order_inspections(number=number)["operations"],
                "holds": holds_list(state="active", work_order=number),
                "release_warnings": work_order_release_preview(number=number) if may_release_now else [],
-               "is_capacity_strict": settings.MES_RELEASE_CAPACITY == "strict"}
+               "is_capacity_strict": settings.MES_RELEASE_CAPACITY == "strict",
+               "prediction": _predicted_finishes([detail["work_order"].number]).get(detail["work_order"].number),
+               "cost": work_order_cost(number=number) if may(request.user, "cost.view") else None}
     return render(request, "mes/planning/order.html#order" if request.htmx else "mes/planning/order.html", context, status=_status(outcome))

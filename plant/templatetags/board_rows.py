@@ -25,6 +25,7 @@ from erp_sync.outbox import sync_badge
 from mes.models import Status
 from mes.selectors.progress import AT_RISK, LATE
 from plant.selectors.board import BoardOrder
+from shopfloor.planning.predictions import HORIZON_DAYS
 
 register = template.Library()
 
@@ -56,8 +57,9 @@ def _link_prefix(name: str) -> str:
 
 
 @register.simple_tag
-def board_rows(orders: list[BoardOrder], order_links: bool = False, sync_links: bool = False) -> SafeString:
-    """The rows; each order number a link to its page (``order_links``), each ERP badge to its messages (``sync_links``)."""
+def board_rows(orders: list[BoardOrder], order_links: bool = False, sync_links: bool = False, predictions: dict | None = None) -> SafeString:
+    """The rows; each order number a link to its page (``order_links``), each ERP badge to its messages (``sync_links``);
+    under the due date, the finish predicted at the order's own pace (``predictions``: number → ``Prediction``)."""
     numbers = Numbers.active()
     order_url = _link_prefix("planning-order") if order_links else ""
     sync_url = _link_prefix("sync-messages") if sync_links else ""
@@ -87,6 +89,19 @@ def board_rows(orders: list[BoardOrder], order_links: bool = False, sync_links: 
             return "—"
         return datetime.datetime.fromtimestamp(us // 1_000_000, zone).isoformat(" ")[:16]
 
+    predictions = predictions or {}
+    late_risk = f' <span class="flag late-risk" data-flag="late_risk">{escape(_("late risk"))}</span>'
+    beyond = escape(_("beyond %(days)s days") % {"days": HORIZON_DAYS})
+    finish_label = escape(_("predicted finish"))
+
+    def predicted(number: str) -> str:
+        prediction = predictions.get(number)
+        if prediction is None:
+            return ""
+        when = beyond if prediction.finish is None else datetime.datetime.fromtimestamp(prediction.finish.timestamp(), zone).strftime("%m-%d %H:%M")
+        risk = late_risk if prediction.is_late_risk else ""
+        return f'<br><span class="predicted" data-predicted title="{finish_label}">→ {when}</span>{risk}'
+
     rows = []
     for order in orders:
         cells = "".join([
@@ -106,7 +121,7 @@ def board_rows(orders: list[BoardOrder], order_links: bool = False, sync_links: 
             f'<td>{head} <span class="status status-{order.status}">{statuses.get(order.status) or escape(order.status)}</span>'
             f"{flags[order.schedule]}"
             f'<br><span class="muted">{items[order.item_code, order.item_name]}</span></td>'
-            f"<td>{days[order.due_date]}</td>"
+            f"<td>{days[order.due_date]}{predicted(order.number)}</td>"
             f'<td class="num">{quantities[order.plan_milli]} / {quantities[order.quantity_milli]}</td>'
             f'<td class="num done">{quantities[order.done_milli]} / {quantities[order.remaining_milli]}</td>'
             f'<td class="operations">{cells}</td>'

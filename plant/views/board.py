@@ -9,6 +9,9 @@ from django.views.decorators.http import require_GET
 from common.access import capability_required
 from mes.selectors.planning import production_lines
 from plant.selectors.board import board
+from shopfloor.planning.predictions import predicted_finishes
+from shopfloor.shift_charts import day_charts
+from shopfloor.shift_progress import day_progress
 
 
 DEFAULT_PAGE_SECONDS = 10
@@ -30,8 +33,13 @@ def board_page(request: HttpRequest) -> HttpResponse:
     if is_wall:
         # Every poll renews the session, so a wall screen signed in once keeps running.
         request.session.modified = True
+    entries = [] if unknown_line else board(line=line)
+    charts = day_charts(day_progress(lines=[line] if line is not None and not unknown_line else None))
     context = {
-        "lines": [] if unknown_line else board(line=line),
+        "lines": [(entry, charts["lines"].get(entry.line)) for entry in entries],
+        "charts": charts,
+        # Every active order is on the board of all lines: no list of numbers to send then.
+        "predictions": predicted_finishes(numbers=None if line is None else {order.number for entry in entries for order in entry.orders}),
         "line": line,
         "unknown_line": unknown_line,
         "all_lines": lines,

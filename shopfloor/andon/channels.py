@@ -11,6 +11,9 @@ nothing or a ``ChannelError`` out; no models. The caller records the attempt and
   HMAC-SHA256(key=secret, message="<timestamp>\\n<secret>") are added to the URL, as DingTalk
   documents; the answer's ``errcode`` must be 0.
 - ``email``: Django's mail backend (``EMAIL_*`` settings) to ``to`` (addresses separated by commas).
+
+The daily report (``report_send``) goes the same ways: a webhook gets ``{"event": "daily_report",
+"text", "report": {...}}``, a robot the text with the report's link, an e-mail the PDF attached.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from typing import Any
 import requests
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
+from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import EmailValidator, URLValidator
 
 TYPES = ("webhook", "wecom", "dingtalk", "email")
@@ -70,18 +74,41 @@ def channel_problems(channel: Any) -> dict[str, str]:
 
 def channel_send(*, channel: dict[str, Any], subject: str, text: str, call: dict[str, Any], step: int) -> None:
     """Send one notice; raise ``ChannelError`` when the channel did not take it."""
-    kind = channel["type"]
-    if kind == "email":
-        addresses = [address.strip() for address in channel["to"].split(",") if address.strip()]
-        try:
-            send_mail(subject, text, settings.DEFAULT_FROM_EMAIL, addresses)
-        except Exception as error:  # the mail backend's errors are many (SMTP, socket, …)
-            raise ChannelError(f"e-mail not sent: {error}"[:500]) from error
+    if channel["type"] == "email":
+        _mail(channel, EmailMessage(subject, text, settings.DEFAULT_FROM_EMAIL))
         return
+    _post(channel, text=text, webhook_body={"event": "andon", "step": step, "text": text, "call": call})
+
+
+def report_send(
+    *, channel: dict[str, Any], subject: str, text: str, summary: dict[str, Any], attachment: tuple[str, bytes, str] | None
+) -> None:
+    """Send a report: by e-mail with ``attachment`` (name, content, type) attached; to a webhook as
+    ``{"event": "daily_report", "text", "report": summary}``; to a chat robot as the text (which
+    carries the link). Raise ``ChannelError`` when the channel did not take it."""
+    if channel["type"] == "email":
+        message = EmailMessage(subject, text, settings.DEFAULT_FROM_EMAIL)
+        if attachment is not None:
+            message.attach(*attachment)
+        _mail(channel, message)
+        return
+    _post(channel, text=text, webhook_body={"event": "daily_report", "text": text, "report": summary})
+
+
+def _mail(channel: dict[str, Any], message: EmailMessage) -> None:
+    message.to = [address.strip() for address in channel["to"].split(",") if address.strip()]
+    try:
+        message.send()
+    except Exception as error:  # the mail backend's errors are many (SMTP, socket, …)
+        raise ChannelError(f"e-mail not sent: {error}"[:500]) from error
+
+
+def _post(channel: dict[str, Any], *, text: str, webhook_body: dict[str, Any]) -> None:
+    kind = channel["type"]
     url = channel["url"]
     headers = {"Content-Type": "application/json; charset=utf-8"}
     if kind == "webhook":
-        body = json.dumps({"event": "andon", "step": step, "text": text, "call": call}, ensure_ascii=False).encode()
+        body = json.dumps(webhook_body, ensure_ascii=False, cls=DjangoJSONEncoder).encode()
         if channel.get("secret"):
             signature = hmac.new(channel["secret"].encode(), body, hashlib.sha256).hexdigest()
             headers["X-MES-Signature"] = f"sha256={signature}"

@@ -8,11 +8,11 @@ has been N seconds without being resolved (acknowledged or not). A due step is r
 call (a unique notice per call and step) and then sent by ``andon_notice_send`` after the commit;
 a step whose moment passed after the call was acknowledged (or resolved) is never recorded.
 
-Sending. A notice is claimed (``pending``/``failed`` → ``sending``) by one conditional update, so
-two workers never send it both; the channel is called outside any transaction; the outcome is
-recorded (``sent``, or ``failed`` with a back-off: 10 s, 20 s, 40 s … up to 10 min, given up after
-``MES_ANDON_SEND_ATTEMPTS``). A ``sending`` claim older than a minute (a worker that died) is
-taken again by the sweep.
+Sending (``shopfloor.andon.delivery``). A notice is claimed (``pending``/``failed`` → ``sending``) by
+one conditional update, so two workers never send it both; the channel is called outside any
+transaction; the outcome is recorded (``sent``, or ``failed`` with a back-off: 10 s, 20 s, 40 s … up
+to 10 min, given up after ``MES_ANDON_SEND_ATTEMPTS``). A ``sending`` claim older than a minute (a
+worker that died) is taken again by the sweep.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from common.errors import DomainError, ErrorKind
 from mes.models import Equipment, WorkCenter, WorkOrder
 from mes.services.audit import event_record
 from shopfloor.andon.channels import ChannelError, channel_problems, channel_send
+from shopfloor.andon.delivery import deliveries_due, delivery_claim, delivery_failed, delivery_sent
 from shopfloor.models import AndonCall, AndonLadder, AndonNotice
 
 logger = logging.getLogger(__name__)
@@ -56,7 +57,6 @@ ACTION_WORDS = {
 }
 WHEN = ("unacknowledged", "unresolved")
 MAX_STEPS = 20
-CLAIM_TIMEOUT = datetime.timedelta(minutes=1)
 SEND_TASK = "andon.notice_send"
 
 
@@ -353,24 +353,13 @@ def _send_later(notice_id: int) -> None:
 def andon_notices_due(*, now: datetime.datetime | None = None) -> int:
     """Send every notice that is due (pending, failed and due again, or claimed by a worker that died)."""
     now = now or timezone.now()
-    due = AndonNotice.objects.filter(
-        Q(state__in=(AndonNotice.State.PENDING, AndonNotice.State.FAILED), next_attempt_at__lte=now)
-        | Q(state=AndonNotice.State.SENDING, claimed_at__lt=now - CLAIM_TIMEOUT)
-    ).values_list("pk", flat=True)
-    sent = 0
-    for notice_id in list(due[:200]):
-        sent += andon_notice_send(notice_id=notice_id, now=now)
-    return sent
+    return sum(andon_notice_send(notice_id=notice_id, now=now) for notice_id in deliveries_due(AndonNotice, now=now, limit=200))
 
 
 def andon_notice_send(*, notice_id: int, now: datetime.datetime | None = None) -> int:
     """Claim one notice and send it; record the outcome. Answers 1 if this call sent it."""
     now = now or timezone.now()
-    claimed = AndonNotice.objects.filter(pk=notice_id).filter(
-        Q(state__in=(AndonNotice.State.PENDING, AndonNotice.State.FAILED), next_attempt_at__lte=now)
-        | Q(state=AndonNotice.State.SENDING, claimed_at__lt=now - CLAIM_TIMEOUT)
-    ).update(state=AndonNotice.State.SENDING, claimed_at=now)
-    if not claimed:
+    if not delivery_claim(AndonNotice, pk=notice_id, now=now):
         return 0
     notice = AndonNotice.objects.select_related("call__work_center", "call__equipment", "call__work_order").get(pk=notice_id)
     subject, text = notice_text(notice.call, step=notice.step)
@@ -378,17 +367,10 @@ def andon_notice_send(*, notice_id: int, now: datetime.datetime | None = None) -
         channel_send(channel=notice.channel, subject=subject, text=text, call=andon_json(notice.call), step=notice.step)
     except ChannelError as error:
         attempts = notice.attempts + 1
-        gave_up = attempts >= settings.MES_ANDON_SEND_ATTEMPTS
-        delay = min(10 * 2 ** (attempts - 1), 600)
-        AndonNotice.objects.filter(pk=notice_id).update(
-            state=AndonNotice.State.GAVE_UP if gave_up else AndonNotice.State.FAILED, attempts=attempts,
-            next_attempt_at=now + datetime.timedelta(seconds=delay), last_error=str(error)[:500], claimed_at=None,
-        )
+        delivery_failed(AndonNotice, pk=notice_id, attempts=attempts, max_attempts=settings.MES_ANDON_SEND_ATTEMPTS, error=str(error), now=now)
         logger.warning("andon notice %s not sent (attempt %s): %s", notice_id, attempts, error)
         return 0
-    AndonNotice.objects.filter(pk=notice_id).update(
-        state=AndonNotice.State.SENT, attempts=notice.attempts + 1, sent_at=timezone.now(), last_error="", claimed_at=None
-    )
+    delivery_sent(AndonNotice, pk=notice_id, attempts=notice.attempts + 1)
     return 1
 
 

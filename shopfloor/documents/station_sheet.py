@@ -1,7 +1,7 @@
 """The station sheet: the barcodes an operator scans besides the traveler's, pinned at the station.
 
-Actions (ACT:…), quantity shortcuts (QTY:…, SCRAP:1, REWORK:1), inspection results (PASS and each
-defect code as FAIL:…) and every other reason code (RC:…) grouped by kind, each a Code 128 with its
+Actions (ACT:…), quantity shortcuts (QTY:…, SCRAP:1, REWORK:1), the andon reasons (RC:…, scanned after
+ACT:ANDON), inspection results (PASS and each defect code as FAIL:…) and every other reason code (RC:…) grouped by kind, each a Code 128 with its
 caption above and its exact text below.
 """
 
@@ -138,15 +138,36 @@ def _render(work_center: WorkCenter | None, reason_codes: list[ReasonCode]) -> b
         HeavyText(_("Quantities"), size=12, space_before=5 * mm, space_after=1.5 * mm),
         _grid(quantities, columns=4),
     ]
+    flowables.extend(_andon_codes([code for code in reason_codes if code.kind == ReasonCode.Kind.ANDON]))
     flowables.extend(_inspection_codes([code for code in reason_codes if code.kind == ReasonCode.Kind.DEFECT]))
     flowables += [CondPageBreak(50 * mm), HeavyText(_("Reason codes"), size=12, space_before=5 * mm)]
-    flowables.extend(_reason_code_groups([code for code in reason_codes if code.kind != ReasonCode.Kind.DEFECT]))
+    flowables.extend(_reason_code_groups([code for code in reason_codes if code.kind not in (ReasonCode.Kind.DEFECT, ReasonCode.Kind.ANDON)]))
     return render(
         flowables,
         title=f"{title} {station}",
         running_header=f"{title}  {station}",
         footer_center=work_center.code if work_center else "",
     )
+
+
+def _andon_codes(andon_codes: list[ReasonCode]) -> list[Flowable]:
+    """The andon reasons, each as RC:<code>: scanned after ACT:ANDON, they call for help of their kind."""
+    if not andon_codes:
+        return []
+    blocks = [
+        BarcodeBlock(reason_code(code.code), caption=code.name, caption_lines=2, caption_size=10, heavy_caption=True,
+                     width=_cell_width(3), bar_height=12 * mm)
+        for code in andon_codes
+    ]
+    return [
+        CondPageBreak(50 * mm),
+        HeavyText(_("Andon: call for help"), size=12, color=ACCENT, space_before=5 * mm, space_after=1.5 * mm),
+        paragraph(
+            _("Scan ACT:ANDON, then the reason: the call goes to the people who handle it, and escalates until someone answers."),
+            paragraph_style("hint", size=9, color=MUTED, label=True),
+        ),
+        _grid(blocks, columns=3),
+    ]
 
 
 def _inspection_codes(defect_codes: list[ReasonCode]) -> list[Flowable]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import ValidationError
@@ -13,14 +12,14 @@ from rest_framework.response import Response
 
 from common.api.base import ERRORS, ApiView, check_key
 from shopfloor.planning.selectors import capacity_by_center, day_start, schedule_read
-from shopfloor.shift_calendar import DAY, plant_zone
+from shopfloor.shift_calendar import DAY, plant_production_day
 
 DEFAULT_DAYS = 14
 MAX_DAYS = 366
 EARLIEST, LATEST = datetime.date(2000, 1, 1), datetime.date(2999, 12, 31)
 
 PERIOD_PARAMETERS = [
-    OpenApiParameter("from", OpenApiTypes.DATE, description="First day (plant time); default today."),
+    OpenApiParameter("from", OpenApiTypes.DATE, description="First day (plant time); default today's production day (before the first shift of a day, the day before)."),
     OpenApiParameter("to", OpenApiTypes.DATE, description=f"Last day, included; default {DEFAULT_DAYS - 1} days after `from`."),
     OpenApiParameter("work_center", OpenApiTypes.STR, description="Only this work center (404 `unknown_work_center`)."),
 ]
@@ -41,7 +40,7 @@ def _day(request: Request, name: str, default: datetime.date) -> datetime.date:
 
 def period(request: Request) -> tuple[datetime.date, datetime.date, str]:
     """The days and the work center a request asks for, checked: 400 naming the parameter at fault."""
-    first = _day(request, "from", timezone.now().astimezone(plant_zone()).date())
+    first = _day(request, "from", plant_production_day().day)
     last = _day(request, "to", first + datetime.timedelta(days=DEFAULT_DAYS - 1))
     if last < first:
         raise ValidationError({"to": [f"Must not be before from ({first.isoformat()})."]})

@@ -155,6 +155,9 @@ class _Timeline:
         return index if index < len(self.starts) else None
 
 
+Timeline = _Timeline  # for walking an order forward at its own pace (shopfloor.planning.predictions)
+
+
 def _by_order(operations: Iterable[OperationInput]) -> dict[str, list[OperationInput]]:
     grouped: dict[str, list[OperationInput]] = {}
     for operation in operations:

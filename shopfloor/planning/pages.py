@@ -14,7 +14,7 @@ from common.access import capability_required
 from mes.selectors.planning import production_lines
 from shopfloor.planning.charts import gantt_chart, is_overloaded, load_chart
 from shopfloor.planning.selectors import day_start, line_schedules, load_overview
-from shopfloor.shift_calendar import plant_zone
+from shopfloor.shift_calendar import plant_production_day, plant_zone
 
 LOAD_DAYS = 14
 GANTT_DAYS = 14  # at most; fewer when the schedule ends sooner
@@ -27,8 +27,8 @@ def _line(request: HttpRequest) -> str:
 @capability_required("planning.view")
 @require_safe
 def load_page(request: HttpRequest) -> HttpResponse:
-    today = timezone.now().astimezone(plant_zone()).date()
     line = _line(request)
+    today = plant_production_day(lines=[line] if line else None).day  # at 02:30, the night shift's day still
     centers = [
         {
             "center": center,
@@ -48,8 +48,8 @@ def load_page(request: HttpRequest) -> HttpResponse:
 @require_safe
 def gantt_page(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
-    start = day_start(now.astimezone(plant_zone()).date())
     line = _line(request)
+    start = day_start(plant_production_day(now=now, lines=[line] if line else None).day)
     lines, operations, orders = line_schedules(start=start, end=start + datetime.timedelta(days=GANTT_DAYS), line=line)
     last = max((operation.finish for operation in operations), default=now)
     shown_days = min(max((last.astimezone(plant_zone()).date() - start.date()).days + 1, 1), GANTT_DAYS)

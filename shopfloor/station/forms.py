@@ -84,10 +84,19 @@ class IssueApprovalSerializer(StrictSerializer):
 
 
 class AndonSerializer(OperatorSerializer):
-    kind = serializers.ChoiceField(choices=["equipment", "material", "quality", "maintenance", "help"])
+    """A call for help: its kind (ANDON:<kind>, a tapped kind), or an andon reason code that decides it (RC:<code>)."""
+
+    kind = serializers.ChoiceField(choices=["equipment", "material", "quality", "maintenance", "help"], required=False, default="help")
     severity = serializers.ChoiceField(choices=["low", "medium", "high", "critical"], required=False, default="high")
     client_id = serializers.UUIDField()
     work_order = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    reason_code = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs):
+        if "kind" not in self.initial_data and not attrs["reason_code"].strip():
+            raise serializers.ValidationError({"kind": [_("Name the kind of help (kind) or an andon reason (reason_code).")]})
+        attrs["reason_code"] = attrs["reason_code"].strip()
+        return attrs
 
 
 class DowntimeSerializer(OperatorSerializer):
@@ -103,3 +112,11 @@ class StationSetupForm(forms.Form):
     )
     name = forms.CharField(label=_("Station name (optional)"), max_length=64, required=False)
     is_pin_required = forms.BooleanField(label=_("Ask for a PIN after the badge"), required=False)
+
+
+class CorrectionSerializer(OperatorSerializer):
+    """The operator's last report to reverse, why, and (when it is too old for them alone) the supervisor's badge."""
+
+    confirmation = serializers.UUIDField()
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    supervisor_badge = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")

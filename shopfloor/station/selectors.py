@@ -4,10 +4,13 @@ station, recent reports with their ERP state, machines waiting for a downtime re
 from __future__ import annotations
 
 import datetime
+import json
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db.models import OuterRef, Q, Subquery
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -17,7 +20,10 @@ from mes.models import Confirmation, Equipment, Hold, OrderCharacteristic, Reaso
 from mes.services.confirmations import operation_available, operation_check_work_center, plain
 from mes.services.quality import characteristic_states, next_sample
 from mes.services.labor import labor_clocked_on
-from shopfloor.models import EquipmentAssignment, Station
+from mes.selectors.work_instructions import documents_by_operation
+from mes.models import OperationDocument
+from shopfloor.models import EquipmentAssignment, Shift, Station
+from shopfloor.shift_calendar import ALL_DAY, ShiftRule, span_at
 from shopfloor.selectors import downtime_awaiting_reason
 
 REPORTABLE = {Status.RELEASED, Status.IN_PROGRESS, Status.PAUSED}
@@ -132,7 +138,23 @@ def station_operation(*, station: Station, number: str, sequence: int) -> dict[s
         "clocked_on": station_clocked_on(operation_id=operation.pk),
         "inspections": station_inspections(operation=operation),
         "quality_stop": stop,
+        "instructions": station_instructions(operations=[(work_order.item_id, operation.sequence)]).get((work_order.item_id, operation.sequence), []),
     }
+
+
+def instruction_json(document: OperationDocument) -> dict[str, Any]:
+    """A work instruction as the station shows and keeps it: its address changes with its content (``v``),
+    so the copy the service worker keeps is never stale."""
+    return {
+        "name": document.name, "content_type": document.content_type, "is_image": document.is_image, "size": document.size,
+        "url": f"{reverse('station-instruction', args=[document.pk])}?v={document.sha256[:16]}",
+    }
+
+
+def station_instructions(*, operations: list[tuple[int, int]]) -> dict[tuple[int, int], list[dict[str, Any]]]:
+    """The work instructions of each ``(item_id, sequence)``: the item's routing operation's documents, found by item and
+    sequence (one query)."""
+    return {key: [instruction_json(document) for document in documents] for key, documents in documents_by_operation(operations=operations).items()}
 
 
 def _limit(value: Decimal | None) -> str | None:
@@ -230,7 +252,8 @@ QUEUE_LIMIT = 20
 def station_work_queue(*, station: Station, limit: int = QUEUE_LIMIT) -> dict[str, Any]:
     """The operations waiting at the station's work center, in the planner's order: priority (1 first), due date,
     order number, routing sequence. A station with its own machine leaves out operations running on another machine
-    of the work center. Each row is what tapping it opens (``scan``: ``WO:<number>/<sequence>``). Two queries.
+    of the work center. Each row is what tapping it opens (``scan``: ``WO:<number>/<sequence>``), with its work
+    instructions (which the station's service worker keeps offline). Three queries.
 
     Answers ``{"rows": [...], "more": <rows beyond limit>}``.
     """
@@ -251,6 +274,7 @@ def station_work_queue(*, station: Station, limit: int = QUEUE_LIMIT) -> dict[st
     for sibling in WorkOrderOperation.objects.filter(work_order_id__in={operation.work_order_id for operation in shown}).order_by("sequence"):
         siblings.setdefault(sibling.work_order_id, []).append(sibling)
     today = timezone.localdate()
+    instructions = station_instructions(operations=[(operation.work_order.item_id, operation.sequence) for operation in shown])
     rows = []
     for operation in shown:
         work_order = operation.work_order
@@ -263,6 +287,79 @@ def station_work_queue(*, station: Station, limit: int = QUEUE_LIMIT) -> dict[st
                 "is_late": work_order.due_date < today,
                 "is_on_hold": Status.PAUSED in (work_order.status, operation.status),
                 "running_on": operation.running_on or "",
+                "instructions": instructions.get((work_order.item_id, operation.sequence), []),
+                "instructions_json": json.dumps(instructions.get((work_order.item_id, operation.sequence), [])),
             }
         )
     return {"rows": rows, "more": len(waiting) - len(shown)}
+
+
+# --- the operator's own reports of the shift, and which one they may still correct ---------------
+
+
+def station_shift_start(*, station: Station, now: datetime.datetime) -> datetime.datetime:
+    """Where "this shift" starts at the station: the start of its machine's (or work center's) shift running now,
+    else of the last one that ended; local midnight when it has no shifts (planned all day)."""
+    rows = []
+    if station.equipment_id is not None:
+        rows = list(Shift.objects.filter(equipment_id=station.equipment_id))
+    if not rows:
+        rows = list(Shift.objects.filter(work_center_id=station.work_center_id))
+    span = span_at([ShiftRule.of(row) for row in rows] or [ALL_DAY], now)
+    return span.start if span is not None else now - datetime.timedelta(hours=12)
+
+
+def operator_last_report(*, badge: str) -> Confirmation | None:
+    """The operator's latest report not yet reversed (the one they may correct), or None."""
+    return (
+        Confirmation.objects.filter(operator__badge=badge, kind=Confirmation.Kind.CONFIRMATION, reversed_by__isnull=True)
+        .select_related("work_order", "operation")
+        .order_by("-recorded_at", "-id")
+        .first()
+    )
+
+
+def station_my_reports(*, station: Station, badge: str, now: datetime.datetime | None = None, limit: int = 30) -> dict[str, Any]:
+    """The operator's reports of the current shift (at any station), newest first, each with its ERP state in words,
+    whether it was reversed, and which one (their last) they may correct: alone within
+    ``MES_OPERATOR_CORRECTION_MINUTES``, with a supervisor's badge after that. Four or five queries (the shift calendar, the reports, their ERP states)."""
+    now = now or timezone.now()
+    since = station_shift_start(station=station, now=now)
+    confirmations = list(
+        Confirmation.objects.filter(operator__badge=badge, kind=Confirmation.Kind.CONFIRMATION, recorded_at__gte=since)
+        .select_related("work_order", "operation", "reversed_by")
+        .order_by("-recorded_at", "-id")[:limit]
+    )
+    states = sync_states(source_uuids=[confirmation.uuid for confirmation in confirmations])
+    window = datetime.timedelta(minutes=settings.MES_OPERATOR_CORRECTION_MINUTES)
+    last = next((confirmation for confirmation in confirmations if not _is_reversed(confirmation)), None)
+    rows = []
+    for confirmation in confirmations:
+        erp = states.get(confirmation.uuid)
+        correctable = confirmation is last
+        rows.append({
+            "id": str(confirmation.uuid),
+            "time": timezone.localtime(confirmation.recorded_at).strftime("%H:%M"),
+            "work_order": confirmation.work_order.number,
+            "sequence": confirmation.operation.sequence,
+            "operation": confirmation.operation.name,
+            "good": plain(quantity=confirmation.good_qty),
+            "scrap": plain(quantity=confirmation.scrap_qty),
+            "rework": plain(quantity=confirmation.rework_qty),
+            "final": confirmation.is_final,
+            "station": confirmation.station,
+            "erp_state": erp["state"] if erp else "",
+            "erp_label": sync_label(state=erp["state"]) if erp else "",
+            "reversed": _is_reversed(confirmation),
+            "correctable": correctable,
+            "needs_supervisor": correctable and now - confirmation.recorded_at > window,
+        })
+    return {"since": timezone.localtime(since).strftime("%H:%M"), "minutes": settings.MES_OPERATOR_CORRECTION_MINUTES, "rows": rows}
+
+
+def _is_reversed(confirmation: Confirmation) -> bool:
+    """Whether a confirmation read with ``select_related("reversed_by")`` has a reversal."""
+    try:
+        return confirmation.reversed_by is not None
+    except Confirmation.DoesNotExist:
+        return False

@@ -28,14 +28,14 @@ from mes.models import Lot as StockLot
 from mes.models import MaterialMovement, Nonconformance
 from mes.selectors.material_issues import component_remaining, material_issue_get
 from mes.services.audit import event_record
-from mes.services.confirmations import ConfirmationRequest, ConfirmationResult, operation_confirm
+from mes.services.confirmations import ConfirmationRequest, ConfirmationResult, confirmation_reverse, operation_confirm
 from mes.services.material_issues import MaterialIssueRequest, MaterialIssueResult, material_issue, material_issue_approve
 from mes.services.labor import labor_clock_off, labor_clock_on
 from mes.services.nonconformances import defect_code_find, nonconformance_key
 from mes.services.quality import InspectionOutcome, InspectionRequest, inspection_record
 from mes.services.transitions import operation_transition_locked, work_order_transition_locked
 from shopfloor.andon.services import AndonRequest, AndonResult, andon_raise
-from shopfloor.models import ConsumedLot, EquipmentState, PinTryCount, Station, StationLink
+from shopfloor.models import AndonCall, ConsumedLot, EquipmentState, PinTryCount, Station, StationLink
 from shopfloor.services import (
     _operation_locked,
     downtime_reason_set,
@@ -526,18 +526,10 @@ def station_material_issue(
 def station_material_approve(*, station: Station, movement_id: uuid.UUID, supervisor_badge: str) -> MaterialIssueResult:
     """A supervisor's badge scanned at the station approves an issue of this station's work center
     waiting for approval: the badge's employee must be linked to a user holding ``material.approve``."""
-    supervisor = Employee.objects.select_related("user").filter(badge=supervisor_badge, is_active=True).first()
-    if supervisor is None:
-        raise DomainError(
-            "unknown_operator", _("No active employee has badge %(badge)s.") % {"badge": supervisor_badge}, fields={"badge": supervisor_badge}
-        )
-    if supervisor.user is None or not supervisor.user.is_active or not may(supervisor.user, "material.approve"):
-        raise DomainError(
-            "not_a_supervisor",
-            _("Badge %(badge)s may not approve an over-issue; a supervisor has to scan their badge.") % {"badge": supervisor_badge},
-            kind=ErrorKind.FORBIDDEN,
-            fields={"badge": supervisor_badge},
-        )
+    supervisor = station_supervisor(
+        badge=supervisor_badge, capability="material.approve",
+        refusal=_("Badge %(badge)s may not approve an over-issue; a supervisor has to scan their badge.") % {"badge": supervisor_badge},
+    )
     movement = material_issue_get(movement_id=movement_id)
     if movement.operation.work_center_id != station.work_center_id:
         raise DomainError("unknown_material_issue", _("That issue is not one of this station's."), kind=ErrorKind.NOT_FOUND)
@@ -549,16 +541,36 @@ def station_material_approve(*, station: Station, movement_id: uuid.UUID, superv
     )
 
 
-def station_andon(*, station: Station, badge: str, kind: str, severity: str, client_id: uuid.UUID, work_order: str = "") -> AndonResult:
+def andon_kind_of_reason(*, reason: ReasonCode) -> str:
+    """The kind of call an andon reason code raises: the first word of its code when it names one
+    (``MATERIAL-01`` → material, ``EQUIPMENT-JAM`` → equipment), else ``help``."""
+    first = reason.code.split("-", 1)[0].lower()
+    return first if first in AndonCall.Kind.values else AndonCall.Kind.HELP
+
+
+def station_andon(
+    *, station: Station, badge: str, kind: str, severity: str, client_id: uuid.UUID, work_order: str = "", reason_code: str = ""
+) -> AndonResult:
     """An operator's call for help at this station: its work center, its own machine if it has one,
-    the order open on it if any; raised by the operator (badge and name)."""
+    the order open on it if any; raised by the operator (badge and name). With ``reason_code`` (an
+    ``andon`` reason code, ``ACT:ANDON`` then ``RC:<code>``) the reason decides the kind and is the call's note."""
+    note = ""
+    if reason_code:
+        reason = ReasonCode.objects.filter(code=reason_code).first()
+        if reason is None or reason.kind != ReasonCode.Kind.ANDON:
+            raise DomainError(
+                "not_an_andon_reason",
+                _("%(code)s is not an andon reason; scan one printed under \"Andon\" on the station sheet.") % {"code": reason_code[:64]},
+                fields={"reason_code": reason_code[:64]},
+            )
+        kind, note = andon_kind_of_reason(reason=reason), f"{reason.code} {reason.name}"
     operator = Employee.objects.filter(badge=badge).first()
     label = f"{badge} {operator.name}" if operator is not None else badge
     return andon_raise(
         request=AndonRequest(
             kind=kind, severity=severity, work_center=station.work_center.code,
             equipment=station.equipment.code if station.equipment_id else "", work_order=work_order,
-            station=station.name, client_id=client_id,
+            station=station.name, client_id=client_id, note=note,
         ),
         actor_label=label,
     )
@@ -596,3 +608,73 @@ def station_inspection_record(
                 work_order=result.work_order, before={"defect_code": None}, after={"defect_code": defect.code, "station": station.name},
             )
     return StationInspection(outcome, nonconformance)
+
+
+# --- correcting a report: the operator's last one, alone within minutes, later with a supervisor ------
+
+
+def station_supervisor(*, badge: str, capability: str, refusal: str, field: str = "badge") -> Employee:
+    """The employee behind a supervisor's badge scanned at the station to approve something: active, linked to an
+    active user holding ``capability``; else 422 ``unknown_operator`` or 403 ``not_a_supervisor`` (``refusal``)."""
+    supervisor = Employee.objects.select_related("user").filter(badge=badge, is_active=True).first()
+    if supervisor is None:
+        raise DomainError("unknown_operator", _("No active employee has badge %(badge)s.") % {"badge": badge}, fields={field: badge})
+    if supervisor.user is None or not supervisor.user.is_active or not may(supervisor.user, capability):
+        raise DomainError("not_a_supervisor", refusal, kind=ErrorKind.FORBIDDEN, fields={field: badge})
+    return supervisor
+
+
+def station_report_correct(
+    *, station: Station, confirmation_id: uuid.UUID, operator_badge: str, reason: str, supervisor_badge: str = "",
+    now: datetime.datetime | None = None,
+) -> ConfirmationResult:
+    """Reverse the operator's last report through ``confirmation_reverse`` (the one reversal path), with a reason.
+
+    Only the operator's own last report not yet reversed. Within ``MES_OPERATOR_CORRECTION_MINUTES`` of its recording
+    the operator alone may; later a supervisor's badge approves (refused with ``correction_needs_supervisor`` until
+    one is given). Audited with who asked, who approved and how late, in the reversal's transaction."""
+    reason = reason.strip()
+    if not reason:
+        raise DomainError("reason_required", _("Say why the report is wrong: tap a reason or scan RC:<reason>."), fields={"reason": ""})
+    last = selectors.operator_last_report(badge=operator_badge)
+    if last is None or last.uuid != confirmation_id:
+        raise DomainError(
+            "not_your_last_report",
+            _("Only your own last report can be corrected here; ask a supervisor for older ones."),
+            kind=ErrorKind.CONFLICT,
+            fields={"confirmation": str(confirmation_id)},
+        )
+    now = now or timezone.now()
+    minutes_late = int((now - last.recorded_at).total_seconds() // 60)
+    window = settings.MES_OPERATOR_CORRECTION_MINUTES
+    supervisor = None
+    if now - last.recorded_at > datetime.timedelta(minutes=window):
+        if not supervisor_badge:
+            raise DomainError(
+                "correction_needs_supervisor",
+                _("This report is %(minutes)s minutes old; after %(window)s minutes a supervisor approves a correction. Supervisor: scan your badge.")
+                % {"minutes": minutes_late, "window": window},
+                kind=ErrorKind.FORBIDDEN,
+                fields={"confirmation": str(confirmation_id)},
+            )
+        supervisor = station_supervisor(
+            badge=supervisor_badge, capability="confirmation.reverse", field="supervisor_badge",
+            refusal=_("Badge %(badge)s may not approve a correction; a supervisor has to scan their badge.") % {"badge": supervisor_badge},
+        )
+    operator = Employee.objects.filter(badge=operator_badge).first()
+    asked_by = f"{operator_badge} {operator.name}" if operator is not None else operator_badge
+    with transaction.atomic():
+        result = confirmation_reverse(
+            confirmation_id=confirmation_id, reason=f"{reason} ({asked_by}, {station.name})"[:500],
+            actor=supervisor.user if supervisor is not None else None,
+        )
+        event_record(
+            object_type="confirmation", object_key=str(confirmation_id), action="station_correction",
+            actor=supervisor.user if supervisor is not None else None, actor_label=asked_by, work_order=last.work_order,
+            after={
+                "reversal": str(result.confirmation.uuid), "station": station.name, "operator": operator_badge,
+                "approved_by": supervisor_badge if supervisor is not None else "", "minutes_after_report": minutes_late,
+            },
+            reason=reason,
+        )
+    return result

@@ -25,6 +25,7 @@ def station_text() -> dict[str, str]:
         "error.gs1_no_lot": _("This GS1 code has no lot number (10)."),
         "error.bad_andon": _("%(code)s is not an andon call; it looks like ANDON:equipment or ANDON:quality:critical."),
         "andon_which": _("What do you need? Tap or scan the kind of help."),
+        "andon_which_reason": _("What do you need? Tap or scan the reason (RC:…, under Andon on the station sheet)."),
         "andon_raised": _("Andon raised at %(work_center)s: %(kind)s. Help is being called; keep the station open."),
         "andon_kind.equipment": _("Machine problem"),
         "andon_kind.material": _("Material missing"),
@@ -108,4 +109,18 @@ def station_text() -> dict[str, str]:
         "refused_at": _("Refused by the server:"),
         "pin_placeholder": _("PIN"),
         "scan_placeholder": _("Scan or type, then Enter"),
+        # work instructions (static/shopfloor/instructions.js)
+        "instruction_open": _("Open the work instruction %(name)s"),
+        # my reports this shift, and correcting the last one (static/shopfloor/my_reports.js)
+        "since_time": _("since %(time)s"),
+        "report_reversed": _("reversed"),
+        "correct": _("Correct"),
+        "correct_with_supervisor": _("Correct (supervisor)"),
+        "correction_why": _("Why is this report wrong? Tap a reason or scan RC:<reason>."),
+        "correction_reason.quantity": _("Wrong quantity"),
+        "correction_reason.operation": _("Wrong order or operation"),
+        "correction_reason.twice": _("Reported twice"),
+        "correction_cancel": _("Keep the report"),
+        "correction_cancelled": _("The report stays as it was."),
+        "correction_done": _("Your report on %(work_order)s / %(sequence)s is reversed. Report the right quantities again."),
     }

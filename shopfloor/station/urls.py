@@ -10,6 +10,7 @@ urlpatterns = [
     path("setup/", views.setup, name="station-setup"),
     path("link/<str:secret>/", views.link, name="station-link"),
     path("documents/station-sheet.pdf", views.station_sheet, name="station-sheet"),
+    path("instructions/<int:document_id>", views.instruction, name="station-instruction"),
     path("documents/badge-cards.pdf", views.badge_cards, name="station-badge-cards"),
     path("documents/traveler/<str:number>.pdf", documents.traveler, {"way_in": documents.STATION}, name="station-traveler"),
     path("api/sign-in", views.api_sign_in, name="station-api-sign-in"),
@@ -23,4 +24,6 @@ urlpatterns = [
     path("api/inspection", views.api_inspection, name="station-api-inspection"),
     path("api/issue", views.api_issue, name="station-api-issue"),
     path("api/issue/approve", views.api_issue_approve, name="station-api-issue-approve"),
+    path("api/my-reports", views.api_my_reports, name="station-api-my-reports"),
+    path("api/correct", views.api_correct, name="station-api-correct"),
 ]

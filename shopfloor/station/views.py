@@ -10,17 +10,20 @@ import json
 import re
 from typing import Any, Callable
 
+from csp.constants import SELF
+from csp.decorators import csp_replace
 from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth import logout
 from django.contrib.staticfiles import finders
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import (
     require_GET,
@@ -36,7 +39,7 @@ from common.api.errors import validation_error_body
 from common.errors import DomainError
 from common.roles import may
 from erp_sync.outbox import confirmation_sync_state
-from mes.models import Employee, MaterialMovement, ReasonCode, WorkCenter
+from mes.models import Employee, MaterialMovement, OperationDocument, ReasonCode, WorkCenter
 from mes.api.representations import confirmation_materials_json
 from mes.services.confirmations import ConfirmationRequest, plain
 from mes.services.material_issues import MaterialIssueResult, over_issue_summary
@@ -60,7 +63,8 @@ from shopfloor.station.text import station_text
 PARTIALS = {"recent", "downtime", "queue"}
 # What the service worker keeps so the station opens without the server.
 SHELL_ASSETS = (
-    "shopfloor/station.css", "shopfloor/station.js", "shopfloor/scan.js", "shopfloor/store.js", "django_htmx/htmx-2.min.js", "mes/favicon.svg",
+    "shopfloor/station.css", "shopfloor/station.js", "shopfloor/scan.js", "shopfloor/store.js", "shopfloor/instructions.js", "shopfloor/my_reports.js",
+    "django_htmx/htmx-2.min.js", "mes/favicon.svg",
 )
 
 
@@ -92,6 +96,7 @@ def _station_context(station: Station) -> dict[str, Any]:
             "actions": list(ACTIONS),
             "reasons": {reason.code: {"kind": reason.kind, "kind_label": str(reason.get_kind_display()), "name": reason.name} for reason in reasons},
             "language": get_language(),
+            "correction_minutes": settings.MES_OPERATOR_CORRECTION_MINUTES,
             "csrf_cookie": settings.CSRF_COOKIE_NAME,
             "urls": {
                 "station": reverse("station"),
@@ -107,10 +112,13 @@ def _station_context(station: Station) -> dict[str, Any]:
                 "issue": reverse("station-api-issue"),
                 "issue_approve": reverse("station-api-issue-approve"),
                 "inspection": reverse("station-api-inspection"),
+                "my_reports": reverse("station-api-my-reports"),
+                "correct": reverse("station-api-correct"),
                 "traveler": reverse("station-traveler", args=["__NUMBER__"]),
             },
         },
         "text": station_text(),
+        "correction_minutes": settings.MES_OPERATOR_CORRECTION_MINUTES,
     }
 
 
@@ -241,6 +249,29 @@ def station_sheet(request: HttpRequest) -> HttpResponse:
     except UnprintableCode as error:
         return HttpResponse(str(error), status=422, content_type="text/plain; charset=utf-8")
     return _pdf(content, f"station-sheet-{_file_name(work_center.code) if work_center else 'all'}.pdf")
+
+
+@require_GET
+@xframe_options_sameorigin
+@csp_replace({"frame-ancestors": [SELF]})
+def instruction(request: HttpRequest, document_id: int) -> HttpResponse:
+    """A work instruction's file, for a station (its cookie) or anyone signed in who may read the API. Its address
+    carries ``?v=<content hash>``: the same address is always the same bytes, so browsers and the service worker keep it.
+    Shown in the station's viewer (a PDF in a frame of the station's own page, hence same-origin framing)."""
+    if station_of(request) is None and not may(request.user, "api.read"):
+        return HttpResponse(_("Only a station or a signed-in user may read work instructions."), status=403, content_type="text/plain; charset=utf-8")
+    document = OperationDocument.objects.filter(pk=document_id).first()
+    try:
+        if document is None:
+            raise FileNotFoundError(document_id)
+        content = document.file.open("rb")
+    except FileNotFoundError:  # removed, or its file lost (a restore without var/media)
+        return HttpResponse(_("This work instruction was removed."), status=404, content_type="text/plain; charset=utf-8")
+    response = FileResponse(content, content_type=document.content_type, filename=document.name)
+    response["ETag"] = f'"{document.sha256}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
 
 
 @require_GET
@@ -402,7 +433,7 @@ def api_andon(request: HttpRequest) -> JsonResponse:
     data = _operator_body(request, shapes.AndonSerializer)
     result = services.station_andon(
         station=request.station, badge=data["operator_badge"], kind=data["kind"], severity=data["severity"],
-        client_id=data["client_id"], work_order=data["work_order"],
+        client_id=data["client_id"], work_order=data["work_order"], reason_code=data["reason_code"],
     )
     return JsonResponse(andon_json(result.call), status=201 if result.created else 200)
 
@@ -521,3 +552,37 @@ def api_issue_approve(request: HttpRequest) -> JsonResponse:
     data = _body(request, shapes.IssueApprovalSerializer)
     result = services.station_material_approve(station=request.station, movement_id=data["issue"], supervisor_badge=data["badge"])
     return _issue_answer(result)
+
+
+# --- the operator's reports of the shift, and correcting the last one -------------------------
+
+
+@require_POST
+@station_api
+def api_my_reports(request: HttpRequest) -> JsonResponse:
+    """The signed-in operator's reports of this shift (POST: the operator's proof travels in the body, not the URL)."""
+    data = _operator_body(request, shapes.OperatorSerializer)
+    return JsonResponse(selectors.station_my_reports(station=request.station, badge=data["operator_badge"]))
+
+
+@require_POST
+@station_api
+def api_correct(request: HttpRequest) -> JsonResponse:
+    data = _operator_body(request, shapes.CorrectionSerializer)
+    result = services.station_report_correct(
+        station=request.station, confirmation_id=data["confirmation"], operator_badge=data["operator_badge"],
+        reason=data["reason"], supervisor_badge=data["supervisor_badge"].strip(),
+    )
+    reversal = result.confirmation
+    erp = confirmation_sync_state(source_uuid=reversal.uuid, message=result.message)
+    return JsonResponse(
+        {
+            "reversal": {
+                "id": str(reversal.uuid), "reverses": str(data["confirmation"]), "work_order": reversal.work_order.number,
+                "operation": reversal.operation.sequence, "good_qty": plain(quantity=reversal.good_qty),
+                "scrap_qty": plain(quantity=reversal.scrap_qty), "erp_state": erp["state"] if erp else None,
+            },
+            "reports": selectors.station_my_reports(station=request.station, badge=data["operator_badge"]),
+        },
+        status=201 if result.created else 200,
+    )

@@ -1,9 +1,9 @@
-"""A simulated ERP (SAP S/4HANA OData, ERPNext, Odoo, Kingdee K/3 Cloud, Yonyou U8+ OpenAPI) for tests, benchmarks and the demo.
+"""A simulated ERP (SAP S/4HANA OData, ERPNext, Odoo, Kingdee K/3 Cloud, Yonyou U8+ OpenAPI, a B2MML receiver) for tests, benchmarks and the demo.
 
-Run it with ``python manage.py erp_simulator --flavor sap|erpnext|odoo|kingdee|u8 --port N``; drive it
+Run it with ``python manage.py erp_simulator --flavor sap|erpnext|odoo|kingdee|u8|b2mml --port N``; drive it
 from Python with ``SimulatorControl`` or start it as a child process with
 ``start_simulator``. The protocol of each ERP lives in its own module (``sap``,
-``erpnext``, ``odoo``, ``kingdee``, ``u8``); ``server`` owns sockets, faults and the control API; ``ledger``
+``erpnext``, ``odoo``, ``kingdee``, ``u8``, ``b2mml``); ``server`` owns sockets, faults and the control API; ``ledger``
 records what the simulated ERP committed. Nothing here imports Django.
 """
 

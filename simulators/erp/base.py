@@ -37,6 +37,7 @@ class SimRequest:
     rejected_orders: frozenset[str] = frozenset()
     response_will_drop: bool = False
     batch_not_offered: int = 0  # the status a gateway without batch answers, 0 when batch is offered
+    prepared: Any = None  # what the flavour's ``prepare`` made of the request, outside the lock
 
     @property
     def path(self) -> str:
@@ -168,10 +169,20 @@ class ErpFlavor(abc.ABC):
 
     def __init__(self, *, ledger: Ledger) -> None:
         self.ledger = ledger
+        from simulators.erp.orders import OrderBook  # orders.py reads quantities with this module's helpers
+
+        #: The production orders it serves to an MES that pulls them (``orders.py``).
+        self.orders = OrderBook()
 
     @abc.abstractmethod
     def handle(self, request: SimRequest) -> SimResponse:
         """Answer one request. Called with the simulator lock held."""
+
+    def prepare(self, request: SimRequest) -> Any:
+        """Work on a request that needs none of the flavour's state (parsing, schema validation), done
+        before the simulator's lock is taken so slow work holds back no other request; kept in
+        ``request.prepared``."""
+        return None
 
     @abc.abstractmethod
     def reset(self) -> None:
@@ -199,6 +210,9 @@ class ErpFlavor(abc.ABC):
     def flavor_counters(self) -> dict[str, int]:
         """Counters of the flavour's own (Kingdee's logins), shown with the simulator's in its health."""
         return {}
+
+    def orders_changed(self) -> None:  # noqa: B027 - most flavours answer from the order book directly
+        """The order book changed (seeded, reset): a flavour that keeps the orders as documents of its own refreshes them."""
 
     def invalidate_sessions(self) -> None:  # noqa: B027 - most ERPs keep no session state
         """Expire whatever session state this ERP keeps (SAP's CSRF tokens)."""

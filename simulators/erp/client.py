@@ -100,6 +100,17 @@ class SimulatorControl:
         """Expire every SAP CSRF token, Kingdee session or U8 token now, as a restart of the ERP's front end would."""
         self._call("POST", "/sessions/invalidate")
 
+    def orders(self) -> list[dict[str, Any]]:
+        """The production orders the ERP serves to an MES that pulls them."""
+        return self._call("GET", "/orders")["orders"]
+
+    def set_orders(self, *orders: dict[str, Any]) -> list[dict[str, Any]]:
+        """Create or change orders (``simulators/erp/orders.py``); each is stamped as changed now."""
+        return self._call("POST", "/orders", {"orders": list(orders)})["orders"]
+
+    def clear_orders(self) -> None:
+        self._call("DELETE", "/orders")
+
     def close(self) -> None:
         self._session.close()
 
@@ -145,6 +156,7 @@ class SimulatorProcess(ChildProcess):
                 "from_account": DEFAULT_U8_FROM_ACCOUNT, "to_account": DEFAULT_U8_TO_ACCOUNT,
                 "app_key": DEFAULT_U8_APP_KEY, "app_secret": DEFAULT_U8_APP_SECRET,
             },
+            "b2mml": {},
         }[self.flavor]
 
 

@@ -60,9 +60,12 @@ from simulators.erp.base import (
     plain,
 )
 from simulators.erp.ledger import Ledger
+from simulators.erp.orders import minutes, number_or_text
 
 KEY_FIELD = "mes_confirmation_id"
 TRANSFER = "Material Transfer for Manufacture"
+#: The status of a Work Order made from the order book, by the book's status.
+WORK_ORDER_STATUS = {"planned": "Draft", "released": "Not Started", "completed": "Completed", "closed": "Closed"}
 #: Stock Entry purposes that move material for a Work Order, and so need one.
 GOODS_PURPOSES = (TRANSFER, "Manufacture")
 QUALITY_INSPECTION = "Quality Inspection"
@@ -114,8 +117,53 @@ class ErpnextFlavor(ErpFlavor):
         self._check_duplicate_error(duplicate_error)
         self.duplicate_error = duplicate_error
         self.reset()
+        self.orders_changed()
+
+    def orders_changed(self) -> None:
+        """The order book's orders as submitted Work Orders (``docstatus`` 1; a planned one a draft), with their
+        ``operations`` and ``required_items``; ``modified`` = the order's change stamp. Work Orders made from the
+        book and no longer in it are dropped; quantities the MES reported onto an operation are kept."""
+        book = self.orders.orders
+        for name in [name for name in self.pulled if name not in book]:
+            self.documents["Work Order"].pop(name, None)
+        self.pulled = set(book)
+        for order in book.values():
+            current = self.documents["Work Order"].get(order["number"], {})
+            done = {row["operation"]: row for row in current.get("operations") or []}
+            modified = order["changed_at"].strftime("%Y-%m-%d %H:%M:%S.%f")
+            names = {int(operation["sequence"]): operation.get("name") or f"{int(operation['sequence']):04d}" for operation in order.get("operations") or []}
+            self.documents["Work Order"][order["number"]] = {
+                **current,
+                "name": order["number"], "doctype": "Work Order",
+                "docstatus": 0 if order["status"] == "planned" else 1,
+                "status": WORK_ORDER_STATUS[order["status"]],
+                "production_item": order["item"], "qty": number_or_text(order["quantity"]), "stock_uom": order.get("unit") or "",
+                "planned_start_date": f"{order.get('start_date')} 08:00:00", "expected_delivery_date": order["due_date"],
+                "produced_qty": current.get("produced_qty", Decimal(0)),
+                "creation": current.get("creation", modified), "modified": modified,
+                "operations": [
+                    {
+                        **done.get(names[int(operation["sequence"])], {"completed_qty": Decimal(0), "process_loss_qty": Decimal(0), "status": "Pending"}),
+                        "name": f"{order['number']}-{operation['sequence']}", "idx": index,
+                        "operation": names[int(operation["sequence"])], "sequence_id": int(operation["sequence"]),
+                        "workstation": operation.get("work_center"),
+                        "time_in_mins": float(minutes(operation.get("run_minutes_per_unit")) * minutes(order["quantity"])),
+                    }
+                    for index, operation in enumerate(order.get("operations") or [], start=1)
+                ],
+                "required_items": [
+                    {
+                        "name": f"{order['number']}-item-{index}", "idx": index, "item_code": component.get("item"),
+                        "required_qty": number_or_text(component.get("quantity")), "stock_uom": component.get("unit") or "",
+                        "operation": names.get(int(component["operation"])) if component.get("operation") else None,
+                        "transferred_qty": 0, "consumed_qty": 0,
+                    }
+                    for index, component in enumerate(order.get("components") or [], start=1)
+                ],
+            }
 
     def reset(self) -> None:
+        self.pulled: set[str] = set()  # Work Orders made from the order book (simulators/erp/orders.py)
         self.documents: dict[str, dict[str, dict[str, Any]]] = {doctype: {} for doctype in DOCTYPES}
         self.by_key: dict[tuple[str, str], str] = {}  # (doctype, mes_confirmation_id) → name
         self.counters: dict[str, int] = {doctype: 0 for doctype in DOCTYPES}

@@ -52,6 +52,7 @@ from urllib.parse import quote
 
 from simulators.erp.base import BadRequest, ErpFlavor, SimRequest, SimResponse, json_response, parse_decimal, plain
 from simulators.erp.ledger import CANCEL, POST, Ledger
+from simulators.erp.orders import number_or_text
 
 SERVICE_PREFIX = "Kingdee.BOS.WebApi.ServicesStub."
 SESSION_COOKIE = "kdservice-sessionid"
@@ -465,6 +466,8 @@ class KingdeeFlavor(ErpFlavor):
 
     def _query(self, data: dict[str, Any]) -> list[list[Any]]:
         form = str(data.get("FormId") or "")
+        if form in ORDER_FORMS:
+            return self._order_query(form, data)
         if form not in FORMS:
             raise KingdeeError(f"业务对象“{form}”不存在", msg_code=MSG_PARAMETER)
         keys = [key.strip() for key in str(data.get("FieldKeys") or "").split(",") if key.strip()]
@@ -486,6 +489,55 @@ class KingdeeFlavor(ErpFlavor):
         limit = int(data.get("Limit") or data.get("TopRowCount") or 0)
         matching = matching[start : start + limit] if limit else matching[start:]
         return [[_value(row, key) for key in keys] for row in matching]
+
+    def _order_query(self, form: str, data: dict[str, Any]) -> list[list[Any]]:
+        """生产订单 ``PRD_MO`` (one entry per order) and 生产用料清单 ``PRD_PPBOM`` rows of the order book
+        (``simulators/erp/orders.py``), with the same FieldKeys, FilterString (``>=`` on ``FModifyDate``) and paging."""
+        keys = [key.strip() for key in str(data.get("FieldKeys") or "").split(",") if key.strip()]
+        if not keys:
+            raise KingdeeError("FieldKeys 不能为空", msg_code=MSG_PARAMETER)
+        conditions = _filter(str(data.get("FilterString") or ""))
+        rows = [row for order in self.orders.changed_since(None) for row in _order_rows(form, order)]
+        for name in keys + [condition[0] for condition in conditions]:
+            if name.split(".", 1)[0] not in ORDER_FORMS[form]:
+                raise KingdeeError(f"字段“{name}”不存在", msg_code=MSG_NOT_FOUND)
+        matching = [row for row in rows if all(_test(row, condition) for condition in conditions)]
+        start = int(data.get("StartRow") or 0)
+        limit = int(data.get("Limit") or data.get("TopRowCount") or 0)
+        matching = matching[start : start + limit] if limit else matching[start:]
+        return [[_value(row, key) for key in keys] for row in matching]
+
+
+#: PRD_MO's FStatus: 1 计划, 3 下达 (released), 4 开工, 5 完工, 6 结案.
+MO_STATUS = {"planned": "1", "released": "3", "completed": "5", "closed": "6"}
+ORDER_FORMS = {
+    "PRD_MO": frozenset({"FID", "FBillNo", "FMaterialId", "FUnitId", "FQty", "FPlanStartDate", "FPlanFinishDate", "FStatus",
+                         "FDocumentStatus", "FModifyDate", "FPrdOrgId", "FTreeEntity_FEntryId"}),
+    "PRD_PPBOM": frozenset({"FID", "FBillNo", "FMOBillNO", "FMaterialID2", "FUnitID2", "FMustQty", "FIssueType", "FOperID",
+                            "FModifyDate", "FPrdOrgId"}),
+}
+
+
+def _order_rows(form: str, order: dict[str, Any]) -> list[dict[str, Any]]:
+    modified = order["changed_at"].strftime("%Y-%m-%dT%H:%M:%S")
+    number = order["number"]
+    identity = 200000 + sum(ord(character) for character in number)
+    if form == "PRD_MO":
+        return [{
+            "FID": identity, "FBillNo": number, "FMaterialId": {"FNumber": order["item"]}, "FUnitId": {"FNumber": order.get("unit") or ""},
+            "FQty": number_or_text(order["quantity"]), "FPlanStartDate": f"{order.get('start_date')}T00:00:00",
+            "FPlanFinishDate": f"{order['due_date']}T00:00:00", "FStatus": MO_STATUS[order["status"]], "FDocumentStatus": "C",
+            "FModifyDate": modified, "FPrdOrgId": {"FNumber": "100"}, "FTreeEntity_FEntryId": identity,
+        }]
+    return [
+        {
+            "FID": identity, "FBillNo": f"PPBOM{number}", "FMOBillNO": number, "FMaterialID2": {"FNumber": component.get("item") or ""},
+            "FUnitID2": {"FNumber": component.get("unit") or ""}, "FMustQty": number_or_text(component.get("quantity")),
+            "FIssueType": "2" if component.get("backflush") else "1", "FOperID": int(component["operation"]) if component.get("operation") else 0,
+            "FModifyDate": modified, "FPrdOrgId": {"FNumber": "100"},
+        }
+        for component in order.get("components") or []
+    ]
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -536,7 +588,7 @@ def _value(row: dict[str, Any], key: str) -> Any:
 
 
 _CONDITION = re.compile(
-    r"\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(=|<>|!=|\s+in\s+)\s*(\('(?:[^']|'')*'(?:\s*,\s*'(?:[^']|'')*')*\)|'(?:[^']|'')*'|-?\d+(?:\.\d+)?)\s*",
+    r"\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(>=|<=|=|<>|!=|\s+in\s+)\s*(\('(?:[^']|'')*'(?:\s*,\s*'(?:[^']|'')*')*\)|'(?:[^']|'')*'|-?\d+(?:\.\d+)?)\s*",
     re.IGNORECASE,
 )
 
@@ -559,6 +611,9 @@ def _test(row: dict[str, Any], condition: tuple[str, str, list[str]]) -> bool:
     text = "" if actual is None else (plain(Decimal(str(actual))) if isinstance(actual, (int, float)) else str(actual))
     numeric = isinstance(actual, (int, float))
     wanted = [plain(Decimal(value)) if numeric and re.fullmatch(r"-?\d+(\.\d+)?", value) else value for value in values]
+    if operator in (">=", "<="):  # dates and times, compared as Kingdee's text of them
+        left, right = text.replace("T", " "), (wanted[0] if wanted else "").replace("T", " ")
+        return left >= right if operator == ">=" else left <= right
     found = text in wanted
     return not found if operator in ("<>", "!=") else found
 

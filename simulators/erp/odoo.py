@@ -71,6 +71,7 @@ from simulators.erp.base import (
     plain,
 )
 from simulators.erp.ledger import Ledger
+from simulators.erp.orders import minutes
 
 SERVER_VERSION = "19.0"
 USER_ID = 2
@@ -82,7 +83,10 @@ PRODUCT = "product.product"
 LOT = "stock.lot"
 MOVE = "stock.move"
 MOVE_LINE = "stock.move.line"
-MODELS = (PRODUCTION, WORKORDER, PRODUCTIVITY, PRODUCT, LOT, MOVE, MOVE_LINE)
+WORKCENTER = "mrp.workcenter"
+#: The first id of a record made from the order book.
+BOOK_IDS = 900001
+MODELS = (PRODUCTION, WORKORDER, PRODUCTIVITY, PRODUCT, LOT, MOVE, MOVE_LINE, WORKCENTER)
 #: The models whose records belong to a manufacturing order (the others are master data).
 ORDER_MODELS = (PRODUCTION, WORKORDER, PRODUCTIVITY, MOVE, MOVE_LINE)
 
@@ -97,6 +101,9 @@ FIELDS: dict[str, dict[str, str]] = {
         "state": "selection",
         "workorder_ids": "one2many",
         "date_finished": "datetime",
+        "product_id": "many2one",
+        "date_deadline": "datetime",
+        "write_date": "datetime",
     },
     WORKORDER: {
         "id": "integer",
@@ -111,6 +118,8 @@ FIELDS: dict[str, dict[str, str]] = {
         "time_ids": "one2many",
         "date_start": "datetime",
         "date_finished": "datetime",
+        "workcenter_id": "many2one",
+        "duration_expected": "float",
     },
     PRODUCTIVITY: {
         "id": "integer",
@@ -138,6 +147,7 @@ FIELDS: dict[str, dict[str, str]] = {
         "production_id": "many2one",  # a finished-product move of the order
         "state": "selection",
         "move_line_ids": "one2many",
+        "workorder_id": "many2one",  # the work order that consumes a component
     },
     MOVE_LINE: {
         "id": "integer",
@@ -150,6 +160,7 @@ FIELDS: dict[str, dict[str, str]] = {
         "x_mes_confirmation_id": "char",
         "x_mes_movement_id": "char",
     },
+    WORKCENTER: {"id": "integer", "name": "char", "display_name": "char", "code": "char"},
 }
 RELATIONS = {
     "production_id": PRODUCTION,
@@ -161,6 +172,7 @@ RELATIONS = {
     "lot_id": LOT,
     "move_id": MOVE,
     "move_line_ids": MOVE_LINE,
+    "workcenter_id": WORKCENTER,
 }
 RECORD_METHODS = {
     "read",
@@ -189,6 +201,7 @@ WRITABLE = {
     LOT: set(),
     MOVE: {"name"},
     MOVE_LINE: set(),
+    WORKCENTER: set(),
 }
 
 
@@ -258,6 +271,7 @@ class OdooFlavor(ErpFlavor):
         self._current: SimRequest | None = None
         self._committed = False
         self.reset()
+        self.orders_changed()
 
     def reset(self) -> None:
         self.records: dict[str, dict[int, dict[str, Any]]] = {model: {} for model in MODELS}
@@ -265,6 +279,93 @@ class OdooFlavor(ErpFlavor):
         self.by_key: dict[str, int] = {}  # x_mes_confirmation_id → productivity id
         self.by_movement: dict[str, int] = {}  # x_mes_movement_id → stock.move.line id
         self.production_by_name: dict[str, int] = {}
+        self.pulled: set[str] = set()  # manufacturing orders made from the order book (simulators/erp/orders.py)
+        # Records made from the order book take ids of their own, far above the others, so the ids a
+        # connector's postings get do not depend on how many orders the book holds.
+        self.book_next_id: dict[str, int] = {model: BOOK_IDS for model in MODELS}
+
+    # the order book, as manufacturing orders an MES pulls
+
+    def orders_changed(self) -> None:
+        """Each order of the book as an ``mrp.production`` (``name`` = its number, ``product_id``, ``product_qty``,
+        ``date_deadline``, ``write_date`` = its change stamp, ``state`` draft/confirmed/done) with a work order per
+        operation (``x_mes_operation``, ``workcenter_id``, ``duration_expected`` for the whole quantity) and a component
+        move per component (``product_uom_qty``, ``workorder_id`` of its operation). Orders made from the book and no
+        longer in it are dropped; what the MES booked onto them stays."""
+        book = self.orders.orders
+        for name in [name for name in self.pulled if name not in book]:
+            production_id = self.production_by_name.pop(name, None)
+            production = self.records[PRODUCTION].pop(production_id, None) if production_id else None
+            for workorder_id in (production or {}).get("workorder_ids", []):
+                self.records[WORKORDER].pop(workorder_id, None)
+            for move_id in [key for key, move in self.records[MOVE].items() if move["raw_material_production_id"] == production_id]:
+                self.records[MOVE].pop(move_id)
+        self.pulled = set(book)
+        for order in book.values():
+            self._production_from_book(order)
+
+    def _book_id(self, model: str) -> int:
+        record_id = self.book_next_id[model]
+        self.book_next_id[model] += 1
+        return record_id
+
+    def _production_from_book(self, order: dict[str, Any]) -> None:
+        production_id = self.production_by_name.get(order["number"])
+        if production_id is None:
+            production_id = self._book_id(PRODUCTION)
+            self.records[PRODUCTION][production_id] = {
+                "id": production_id, "name": order["number"], "qty_producing": Decimal(0), "qty_produced": Decimal(0),
+                "workorder_ids": [], "date_finished": None,
+            }
+            self.production_by_name[order["number"]] = production_id
+        production = self.records[PRODUCTION][production_id]
+        production.update({
+            "product_id": self._book_record(PRODUCT, "default_code", order["item"]),
+            "product_qty": _book_number(order["quantity"]),
+            "state": {"planned": "draft", "released": "confirmed", "completed": "done", "closed": "done"}[order["status"]],
+            "date_deadline": f"{order['due_date']} 00:00:00",
+            "write_date": order["changed_at"].strftime("%Y-%m-%d %H:%M:%S"),
+        })
+        by_operation = {self.records[WORKORDER][key]["x_mes_operation"]: key for key in production["workorder_ids"]}
+        for operation in order.get("operations") or []:
+            number = f"{int(operation['sequence']):04d}"
+            workorder_id = by_operation.get(number)
+            if workorder_id is None:
+                workorder_id = self._book_id(WORKORDER)
+                self.records[WORKORDER][workorder_id] = {
+                    "id": workorder_id, "production_id": production_id, "x_mes_operation": number, "qty_producing": Decimal(0),
+                    "qty_produced": Decimal(0), "duration": Decimal(0), "state": "ready", "time_ids": [], "date_start": None,
+                    "date_finished": None,
+                }
+                production["workorder_ids"].append(workorder_id)
+            by_operation[number] = workorder_id
+            self.records[WORKORDER][workorder_id].update({
+                "name": operation.get("name") or f"Operation {number}",
+                "workcenter_id": self._book_record(WORKCENTER, "code", operation.get("work_center") or ""),
+                "duration_expected": minutes(operation.get("run_minutes_per_unit")) * minutes(order["quantity"]),
+            })
+        moves = {move["product_id"]: move for move in self.records[MOVE].values() if move["raw_material_production_id"] == production_id}
+        for component in order.get("components") or []:
+            product_id = self._book_record(PRODUCT, "default_code", component.get("item") or "")
+            move = moves.get(product_id)
+            if move is None:
+                record_id = self._book_id(MOVE)
+                move = self.records[MOVE][record_id] = {
+                    "id": record_id, "name": f"{order['number']} - {component.get('item')}", "product_id": product_id,
+                    "quantity": Decimal(0), "raw_material_production_id": production_id, "production_id": None,
+                    "state": "confirmed", "move_line_ids": [],
+                }
+            operation = f"{int(component['operation']):04d}" if component.get("operation") else ""
+            move.update({"product_uom_qty": _book_number(component.get("quantity")), "workorder_id": by_operation.get(operation)})
+
+    def _book_record(self, model: str, field: str, code: str) -> int:
+        """The product or work center whose ``field`` is ``code``, made when Odoo has none."""
+        for record_id, record in self.records[model].items():
+            if record.get(field) == code:
+                return record_id
+        record_id = self._book_id(model)
+        self.records[model][record_id] = {"id": record_id, "name": code, field: code}
+        return record_id
 
     def config(self) -> dict[str, Any]:
         return {"autocreate": self.autocreate}
@@ -432,6 +533,7 @@ class OdooFlavor(ErpFlavor):
             LOT: set(),
             MOVE: set(),
             MOVE_LINE: set(),
+            WORKCENTER: set(),
         }
         if handler is None or (method not in allowed and method not in model_methods[model]):
             raise NotFound(f"the method {method!r} does not exist on the model {model!r}")
@@ -1137,7 +1239,7 @@ class OdooFlavor(ErpFlavor):
                 return f"{self.records[PRODUCTION][record['production_id']]['name']} - {record['name']}"
             if model == PRODUCT:
                 return f"[{record['default_code']}] {record['name']}" if record["default_code"] else record["name"]
-            if model in (LOT, MOVE):
+            if model in (LOT, MOVE, WORKCENTER):
                 return record["name"]
             if model == MOVE_LINE:
                 return self.records[MOVE][record["move_id"]]["name"]
@@ -1294,6 +1396,14 @@ def _check_unique(vals: dict[str, Any], field: str, taken: dict[str, int], batch
         )
     if value:
         batch.add(value)
+
+
+def _book_number(value: Any) -> Decimal | str:
+    """A quantity of the order book as Odoo holds it; one that cannot be read is kept as it came (a bad record)."""
+    try:
+        return parse_decimal(value)
+    except ValueError:
+        return str(value)
 
 
 def _quantity(value: Any, field: str) -> Decimal:

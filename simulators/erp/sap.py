@@ -68,9 +68,14 @@ from simulators.erp.base import (
     text_response,
 )
 from simulators.erp.ledger import Ledger
+from simulators.erp.orders import minutes, number_text
 
 SERVICE = "API_PROD_ORDER_CONFIRMATION_2_SRV"
 SERVICE_PATH = f"/sap/opu/odata/sap/{SERVICE}"
+#: The production orders an MES pulls (``simulators/erp/orders.py``): a sibling service.
+ORDER_SERVICE = "API_PRODUCTION_ORDER_2_SRV"
+ORDER_SERVICE_PATH = f"/sap/opu/odata/sap/{ORDER_SERVICE}"
+_ORDER_FILTER = re.compile(r"^(?:LastChangeDateTime ge '(\d{14})'|OrderIsReleased eq true|ProductionPlant eq '([^']*)')$")
 ENTITY_TYPE = f"{SERVICE}.ProdnOrdConf2Type"
 MATERIAL_DOCUMENT_TYPE = f"{SERVICE}.ProdnOrdConfMatlDocItmType"
 
@@ -291,6 +296,13 @@ class SapFlavor(ErpFlavor):
 
     def handle(self, request: SimRequest) -> SimResponse:
         path = request.path
+        if path == f"{ORDER_SERVICE_PATH}/A_ProductionOrder_2" and request.method == "GET":
+            if not self._authenticated(request):
+                return text_response(401, "<html><body>Logon failed</body></html>", content_type="text/html; charset=utf-8")
+            try:
+                return self._production_orders(request)
+            except SapError as error:
+                return self._error(error.status, error.code, error.message)
         if path != SERVICE_PATH and not path.startswith(SERVICE_PATH + "/"):
             return self._error(
                 404,
@@ -450,6 +462,78 @@ class SapFlavor(ErpFlavor):
             return self._error(400, "/IWBEP/CM_MGW_RT/004", f"Malformed syntax in request body: {error}")
 
     # -- authentication and CSRF -------------------------------------------------------
+
+    def _production_orders(self, request: SimRequest) -> SimResponse:
+        """``A_ProductionOrder_2`` filtered by ``LastChangeDateTime ge '…'``, ``OrderIsReleased eq true`` and
+        ``ProductionPlant eq '…'`` (joined by ``and``), with ``$expand`` of its operations and components."""
+        since, released_only = None, False
+        text = request.query.get("$filter", "").strip()
+        for term in re.split(r"\s+and\s+", text) if text else []:
+            match = _ORDER_FILTER.match(term.strip())
+            if match is None:
+                raise SapError(400, "/IWBEP/CM_MGW_RT/022", f"Invalid filter expression: '{term}'")
+            if match.group(1):
+                since = dt.datetime.strptime(match.group(1), "%Y%m%d%H%M%S").replace(tzinfo=dt.UTC)
+            elif term.strip().startswith("OrderIsReleased"):
+                released_only = True
+        expand = {part.strip() for part in request.query.get("$expand", "").split(",") if part.strip()}
+        results = []
+        for order in self.orders.changed_since(since):
+            if released_only and order["status"] == "planned":
+                continue
+            results.append(self._production_order(order, expand))
+        return json_response(200, {"d": {"results": results}}, headers=[("DataServiceVersion", "2.0")])
+
+    def _production_order(self, order: dict[str, Any], expand: set[str]) -> dict[str, Any]:
+        number = order["number"]
+        record: dict[str, Any] = {
+            "__metadata": {"type": f"{ORDER_SERVICE}.A_ProductionOrder_2Type"},
+            "ManufacturingOrder": number,
+            "ManufacturingOrderType": "PP01",
+            "ProductionPlant": "1010",
+            "Material": order["item"],
+            "TotalQuantity": number_text(order["quantity"]),
+            "ProductionUnit": order.get("unit") or "",
+            "MfgOrderPlannedStartDate": _sap_date(order.get("start_date")),
+            "MfgOrderPlannedEndDate": _sap_date(order["due_date"]),
+            "OrderIsReleased": order["status"] != "planned",
+            "OrderIsTechnicallyCompleted": order["status"] in ("completed", "closed"),
+            "OrderIsClosed": order["status"] == "closed",
+            "OrderIsDeleted": False,
+            "LastChangeDateTime": order["changed_at"].strftime("%Y%m%d%H%M%S"),
+        }
+        if "to_ProductionOrderOperation" in expand:
+            record["to_ProductionOrderOperation"] = {"results": [
+                {
+                    "ManufacturingOrder": number,
+                    "ManufacturingOrderSequence": "0",
+                    "ManufacturingOrderOperation": f"{int(operation['sequence']):04d}",
+                    "MfgOrderOperationText": operation.get("name") or "",
+                    "WorkCenter": operation.get("work_center") or "",
+                    "OpPlannedTotalQuantity": number_text(order["quantity"]),
+                    "OpPlannedSetupDurn": number_text(minutes(operation.get("setup_minutes"))),
+                    "OpPlannedSetupDurnUnit": "MIN",
+                    "OpPlannedProcessingDurn": number_text(minutes(operation.get("run_minutes_per_unit")) * minutes(order["quantity"])),
+                    "OpPlannedProcessingDurnUnit": "MIN",
+                }
+                for operation in order.get("operations") or []
+            ]}
+        if "to_ProductionOrderComponent" in expand:
+            record["to_ProductionOrderComponent"] = {"results": [
+                {
+                    "Reservation": f"{1000 + int(number) % 1000 if number.isdigit() else 1000}",
+                    "ReservationItem": f"{index:04d}",
+                    "ManufacturingOrder": number,
+                    "Material": component.get("item") or "",
+                    "RequiredQuantity": number_text(component.get("quantity")),
+                    "BaseUnit": component.get("unit") or "",
+                    "ManufacturingOrderOperation": f"{int(component['operation']):04d}" if component.get("operation") else "",
+                    "MatlCompIsMarkedForBackflush": bool(component.get("backflush")),
+                    "WithdrawnQuantity": "0",
+                }
+                for index, component in enumerate(order.get("components") or [], start=1)
+            ]}
+        return record
 
     def _authenticated(self, request: SimRequest) -> bool:
         header = request.header("Authorization") or ""
@@ -1091,3 +1175,11 @@ def _metadata() -> str:
 
 
 METADATA = _metadata()
+
+
+def _sap_date(iso: str | None) -> str | None:
+    """OData V2 ``Edm.DateTime`` of a calendar day (midnight UTC), as SAP answers dates."""
+    if not iso:
+        return None
+    day = dt.date.fromisoformat(str(iso))
+    return f"/Date({int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp() * 1000)})/"

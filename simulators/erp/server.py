@@ -20,6 +20,9 @@ Two threaded HTTP/1.1 servers bound to loopback only:
                                     ``csrf_max_uses``; ERPNext ``duplicate_error``; Odoo
                                     ``autocreate``)
   ``POST /__sim__/sessions/invalidate``  expire every SAP CSRF token, Kingdee session or U8 token now
+  ``GET/POST/DELETE /__sim__/orders``   the production orders it serves to an MES that pulls them:
+                                    list, create or change (``{"orders": [...]}``, see ``orders.py``),
+                                    empty; a reset brings back the demo orders
   ================================  ==========================================================
 
 Each ERP request goes: injected latency → still up? → injected 5xx → the flavour (under one
@@ -44,6 +47,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from simulators.erp.b2mml import PATH as B2MML_PATH
+from simulators.erp.b2mml import B2mmlFlavor
 from simulators.erp.base import ErpFlavor, SimRequest, SimResponse
 from simulators.erp.erpnext import ErpnextFlavor
 from simulators.erp.faults import FaultError, Faults
@@ -55,7 +60,7 @@ from simulators.erp.u8 import U8Flavor
 
 logger = logging.getLogger("simulators.erp")
 
-FLAVORS = ("sap", "erpnext", "odoo", "kingdee", "u8")
+FLAVORS = ("sap", "erpnext", "odoo", "kingdee", "u8", "b2mml")
 LOOPBACK = "127.0.0.1"
 MAX_BODY_BYTES = 32 * 1024 * 1024
 
@@ -85,6 +90,7 @@ SERVER_HEADERS = {
     "odoo": "Werkzeug/3.0.1 Python/3.12.3",
     "kingdee": "Microsoft-IIS/10.0",
     "u8": "nginx",
+    "b2mml": "Apache-Coyote/1.1",
 }
 
 
@@ -156,12 +162,15 @@ def build_flavor(config: SimulatorConfig, ledger: Ledger) -> ErpFlavor:
             token_ttl_s=config.u8_token_ttl_s,
             async_delay_ms=config.u8_async_delay_ms,
         )
+    if config.flavor == "b2mml":
+        return B2mmlFlavor(ledger=ledger)
     raise ValueError(f"unknown flavor {config.flavor!r}; choose one of {', '.join(FLAVORS)}")
 
 
 def service_path(flavor: str) -> str:
-    """Where a connector points below the ERP port: SAP's OData service root, Kingdee's site, else nothing."""
-    return {"sap": SERVICE_PATH, "kingdee": KINGDEE_SITE.rstrip("/")}.get(flavor, "")
+    """Where a connector points below the ERP port: SAP's OData service root, Kingdee's site, the B2MML
+    receiver's endpoint, else nothing."""
+    return {"sap": SERVICE_PATH, "kingdee": KINGDEE_SITE.rstrip("/"), "b2mml": B2MML_PATH}.get(flavor, "")
 
 
 class _LoopbackServer(ThreadingHTTPServer):
@@ -413,6 +422,11 @@ class Simulator:
             and self._random.random() < faults.drop_after_commit_rate,
             batch_not_offered=faults.batch_not_offered,
         )
+        try:
+            request.prepared = self.flavor.prepare(request)
+        except Exception:  # a simulator bug must not pass for an injected drop
+            logger.exception("the %s simulator failed to read %s %s", self.flavor.name, method, target)
+            return SimResponse(status=500, body=b"ERP simulator internal error (see its log)", content_type="text/plain")
         with self._state_lock:
             try:
                 response = self.flavor.handle(request)
@@ -446,6 +460,8 @@ class Simulator:
         self.set_faults({name: value for name, value in Faults().as_dict().items()})
         with self._state_lock:
             self.flavor.reset()
+            self.flavor.orders.reset()
+            self.flavor.orders_changed()
             self.ledger.clear()
         with self._admin_lock:
             self._counters.clear()
@@ -504,6 +520,17 @@ class Simulator:
                     raise ValueError("config must be a JSON object")
                 with self._state_lock:
                     return 200, self.flavor.configure(payload)
+        if path == "/__sim__/orders":
+            with self._state_lock:
+                if method == "POST":
+                    orders = payload.get("orders") if isinstance(payload, dict) else payload
+                    self.flavor.orders.upsert(orders)
+                elif method == "DELETE":
+                    self.flavor.orders.clear()
+                if method in {"POST", "DELETE"}:
+                    self.flavor.orders_changed()
+                if method in {"GET", "POST", "DELETE"}:
+                    return 200, {"flavor": self.flavor.name, "orders": self.flavor.orders.public()}
         if path == "/__sim__/sessions/invalidate" and method == "POST":
             with self._state_lock:
                 self.flavor.invalidate_sessions()

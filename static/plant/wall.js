@@ -16,7 +16,7 @@
     if (!board) return [{ offset: 0, line: "" }];
     const top = bar() ? bar().offsetHeight : 0;
     const height = window.innerHeight - top;
-    const blocks = board.querySelectorAll("section.line > h2, #board tbody tr");
+    const blocks = board.querySelectorAll("section.line > h2, #board table.board > tbody > tr");  // not the rows of the charts' hidden tables
     const starts = [{ offset: 0, line: "" }];
     let start = 0;
     for (const block of blocks) {

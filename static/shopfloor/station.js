@@ -5,6 +5,8 @@
 
 import { ANDON_KINDS, normalValue, parseScan } from "./scan.js";
 import { Store } from "./store.js";
+import { keepInstructionsOffline, queuedInstructions, renderInstructions } from "./instructions.js";
+import { correctionScan, loadMyReports, setupMyReports } from "./my_reports.js";
 
 const config = JSON.parse(document.getElementById("station-config").textContent);
 const TEXT = JSON.parse(document.getElementById("station-text").textContent);
@@ -13,6 +15,7 @@ const scan = $("scan");
 const REQUEST_TIMEOUT_MS = 10000;
 const RETRY_EVERY_MS = 10000;
 const REMEMBERED_OPERATIONS = 30;
+const MY_REPORTS_EVERY_MS = 30000;
 
 const state = { operator: null, operation: null, values: emptyValues(), pinFor: null, inspectionTarget: null };
 const outcomes = new Map(); // client_id → {sent} | {refused}, for the report the operator just made
@@ -74,6 +77,7 @@ function say(kind, message, offers = []) {
       if (offer.scan) button.dataset.scan = offer.scan;
       if (offer.key) button.dataset.key = offer.key;
       if (offer.inspect) button.dataset.inspect = offer.inspect;
+      if (offer.correctReason) button.dataset.correctReason = offer.correctReason;
       return button;
     }),
   );
@@ -200,6 +204,7 @@ function render() {
   for (const [id, text] of Object.entries(figures)) $(id).textContent = text;
   renderClockedOn(operation);
   renderInspection(operation);
+  renderInstructions(operation, t);
   $("operation-card").dataset.offline = operation && operation.offline ? "true" : "false";
   markQueue();
   for (const anchor of document.querySelectorAll("a[data-traveler]")) {
@@ -358,6 +363,7 @@ async function signIn(badge, pin) {
   await store.put("kv", { name: result.data.name }, `operator:${result.data.badge}`);
   await saveState();
   render();
+  loadMyReports();
   return ok(t("signed_in", { name: result.data.name, badge: result.data.badge }));
 }
 
@@ -368,7 +374,7 @@ async function openOperation(number, sequence) {
   if (result.network) {
     setOnline(false);
     const seen = await store.get("kv", `operation:${key}`);
-    state.operation = { ...(seen || { work_order: number, sequence }), offline: true };
+    state.operation = { ...(seen || { work_order: number, sequence, instructions: queuedInstructions(number, sequence) }), offline: true };
     state.values = emptyValues(); // a scan of the traveler starts a fresh report, whatever was left entered
     await saveState();
     render();
@@ -380,6 +386,7 @@ async function openOperation(number, sequence) {
   state.values = emptyValues();
   state.inspectionTarget = null;
   await rememberOperation(result.data);
+  keepInstructionsOffline(result.data);
   await saveState();
   render();
   return ok(t("operation_opened", { work_order: number, sequence, name: result.data.name }));
@@ -395,6 +402,7 @@ async function setValue(field, value, message) {
 async function setReason(code, promptState) {
   const reason = config.reasons[code];
   if (!reason) return refuse(t("reason_unknown", { code }));
+  if (reason.kind === "andon") return raiseAndon(null, "high", code); // ACT:ANDON then RC:<andon reason>, or the reason alone
   const prompts = [...document.querySelectorAll("#downtime [data-prompt]")].map((element) => element.dataset.prompt);
   if (promptState || reason.kind === "downtime" || (reason.kind === "pause" && prompts.length)) {
     const target = promptState || prompts[0];
@@ -535,6 +543,7 @@ async function report(final) {
     else if (final) state.operation = null;
     await saveState();
     render();
+    loadMyReports();
     return ok(t(final ? "reported_final" : "reported", { quantity, work_order: body.work_order, sequence: body.operation }));
   }
   await saveState();
@@ -560,21 +569,29 @@ function refuseReason(message, scrap, rework) {
   return refuse(message, offers);
 }
 
-// --- andon: ACT:ANDON offers the kinds of call; ANDON:<kind>[:<severity>] raises one --------------
+// --- andon: ACT:ANDON offers the andon reasons (RC:<code>, printed on the station sheet), or the kinds of
+// call when the plant has no andon reasons; ANDON:<kind>[:<severity>] raises one of a kind directly ----------
 
 function offerAndon() {
+  const reasons = Object.entries(config.reasons).filter(([, reason]) => reason.kind === "andon");
+  if (reasons.length) {
+    return say("warn", t("andon_which_reason"), reasons.map(([code, reason]) => ({ label: `${code} ${reason.name}`, scan: `RC:${code}` })));
+  }
   const offers = ANDON_KINDS.map((kind) => ({ label: t(`andon_kind.${kind}`), scan: `ANDON:${kind}` }));
   return say("warn", t("andon_which"), offers);
 }
 
-async function raiseAndon(kind, severity) {
-  const body = { kind, severity, client_id: uuid4(), ...operatorFields() };
+async function raiseAndon(kind, severity, reasonCode = "") {
+  const body = { severity, client_id: uuid4(), ...operatorFields() };
+  if (kind) body.kind = kind;
+  if (reasonCode) body.reason_code = reasonCode;
   if (state.operation) body.work_order = state.operation.work_order;
   const result = await call("POST", config.urls.andon, body);
   if (result.network) return refuse(t("offline_needed"));
   if (result.error) return refuse(result.error.message);
   refreshPanels();
-  return ok(t("andon_raised", { kind: t(`andon_kind.${kind}`), work_center: result.data.work_center }));
+  const what = reasonCode ? `${reasonCode} ${config.reasons[reasonCode].name}` : t(`andon_kind.${kind}`);
+  return ok(t("andon_raised", { kind: what, work_center: result.data.work_center }));
 }
 
 async function clearEntry() {
@@ -591,6 +608,7 @@ async function act(action) {
     state.values = emptyValues();
     await saveState();
     render();
+    loadMyReports();
     return ok(t("signed_out"));
   }
   if (action === "ANDON") return offerAndon();
@@ -626,6 +644,8 @@ async function handleScan(raw, origin = {}) {
     setPinMode(false);
   }
   if (parsed.kind === "error") return refuse(t(`error.${parsed.code}`, parsed.params));
+  const corrected = correctionScan(parsed); // a correction waiting for its reason or a supervisor's badge
+  if (corrected !== undefined) return corrected;
   if (approvalFor) {
     if (parsed.kind === "badge") return approveIssue(parsed.badge);
     approvalFor = null; // any other scan goes on; the issue keeps waiting for a supervisor's decision
@@ -719,13 +739,19 @@ $("inspection-form").addEventListener("submit", (event) => {
   enqueue(normalValue(raw) !== null ? `VAL:${raw}` : raw);
 });
 document.addEventListener("visibilitychange", focusScan);
-document.body.addEventListener("htmx:afterSwap", () => {
+document.body.addEventListener("htmx:afterSwap", (event) => {
+  if (event.target && event.target.id === "queue") keepInstructionsOffline(state.operation);
   markQueue();
   focusScan();
 });
 window.addEventListener("online", () => flush());
 
 async function start() {
+  setupMyReports({
+    call, say, t, sequenceText, config, refreshPanels, enqueue,
+    operator: () => state.operator,
+    operatorFields,
+  });
   store = await Store.open();
   const saved = await store.get("kv", "state");
   if (saved) Object.assign(state, { operator: saved.operator, operation: saved.operation, values: { ...emptyValues(), ...saved.values } });
@@ -736,6 +762,8 @@ async function start() {
   document.body.dataset.ready = "true";
   focusScan();
   flush();
+  loadMyReports();
+  setInterval(loadMyReports, MY_REPORTS_EVERY_MS);
   setInterval(async () => {
     if ((await store.count("outbox")) > 0) flush();
   }, RETRY_EVERY_MS);
@@ -744,6 +772,7 @@ async function start() {
       await navigator.serviceWorker.register(config.urls.service_worker, { scope: config.urls.station });
       await navigator.serviceWorker.ready;
       document.body.dataset.offlineReady = "true";
+      await keepInstructionsOffline(state.operation);
     } catch {
       // Not https (nor localhost): the station works, but cannot open without the server.
     }

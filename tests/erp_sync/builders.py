@@ -82,6 +82,7 @@ def simulator_connection(simulator: SimulatorProcess, *, timeout: int = 5, **opt
         "odoo": {"database": credentials.get("database")},
         "kingdee": {"acct_id": credentials.get("acct_id"), "org_number": "100", "workshop_number": "WS01"},
         "u8": {**credentials, "warehouse_code": "01"},
+        "b2mml": {"lookup_url": simulator.service_url + "/{bodid}"},
     }.get(simulator.flavor, {})
     connection, _created = erp_connection_upsert(
         name=f"sim-{simulator.flavor}",

@@ -120,12 +120,13 @@ def _own_document(message: OutboxMessage, flavor: str) -> bool:
     SAP books goods that rode with a report in that report's material document; ERPNext gives
     every goods message its Stock Entry (or cancels one), Odoo its move lines (or unlinks them), Kingdee its
     PRD_PickMtrl / PRD_INSTOCK bill (or deletes it); U8 books a report's output in the report's productin, and
-    every issue as a materialout of its own (or a red one)."""
+    every issue as a materialout of its own (or a red one); a B2MML receiver gets a report's movements as the
+    MaterialActual rows of its ProcessOperationsPerformance, and a scanned issue as a document of its own."""
     if message.kind in ("confirmation", "reversal"):
         return True
     if flavor == "u8":
         return not message.kind.startswith("goods_receipt") or not message.payload.get("confirmation_id")
-    return flavor != "sap" or not message.payload.get("confirmation_id")
+    return flavor not in ("sap", "b2mml") or not message.payload.get("confirmation_id")
 
 
 def _assert_ledger_matches(simulator) -> None:
@@ -153,7 +154,7 @@ def _assert_ledger_matches(simulator) -> None:
         assert positions == sorted(positions), f"{order} reached the ERP out of order: {positions}"
 
 
-@pytest.mark.parametrize("flavor", ["sap", "erpnext", "odoo", "kingdee", "u8"])
+@pytest.mark.parametrize("flavor", ["sap", "erpnext", "odoo", "kingdee", "u8", "b2mml"])
 def test_faulty_erp_gets_every_message_exactly_once_in_order(flavor, tmp_path):
     """Each report of operation 10 backflushes steel, each of operation 20 receives its
     output into the order's lot, and every other round a bolt is issued by scan; the last reports and
@@ -208,7 +209,7 @@ def test_faulty_erp_gets_every_message_exactly_once_in_order(flavor, tmp_path):
         assert any(entry["response_dropped"] for entry in simulator.control.ledger())
 
 
-@pytest.mark.parametrize("flavor", ["sap", "kingdee", "u8"])
+@pytest.mark.parametrize("flavor", ["sap", "kingdee", "u8", "b2mml"])
 def test_permanent_error_blocks_only_its_order_until_replayed(flavor, tmp_path):
     with start_simulator(flavor, ledger_path=tmp_path / "ledger.jsonl") as simulator:
         _connect(simulator)

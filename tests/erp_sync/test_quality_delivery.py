@@ -113,3 +113,18 @@ def test_erpnext_books_each_inspection_and_the_nonconformance_exactly_once_thoug
     assert non_conformance["details"]["subject"] == f"MES NCR {inspected.pk} {ORDER}/0010: scrap 1 PCS"
     assert non_conformance["details"]["corrective_action"] == "scrap 1 PCS: too long to save (approved by inspector-liu)"
     assert "Defect: DEF-LEN Length out of tolerance" in non_conformance["details"]["details"]
+
+
+def test_a_b2mml_folder_gets_the_reports_and_passes_the_quality_records_over(inspected, tmp_path):
+    from django.core.management import call_command
+
+    call_command("erp_connection", "add", "files", "--kind", "b2mml", "--url", tmp_path.as_uri(), "--default")
+    dispatch_until_idle(budget_seconds=30, threads=1)
+
+    assert set(OutboxMessage.objects.values_list("state", flat=True)) == {"acknowledged"}  # nothing held up the order
+    written = sorted(path.name for path in tmp_path.iterdir())
+    reports = OutboxMessage.objects.filter(kind="confirmation")
+    assert written == sorted(f"ProcessOperationsPerformance-{message.idempotency_key}.xml" for message in reports)
+    for message in OutboxMessage.objects.exclude(kind="confirmation"):
+        assert message.erp_ref["not_sent"] is True, message.kind
+        assert message.erp_document == "not sent to b2mml (kept in the MES)"

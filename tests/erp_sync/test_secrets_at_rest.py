@@ -15,7 +15,8 @@ from django.utils import timezone, translation
 
 from common.crypto import PREFIX, secrets_reencrypt
 from erp_sync.dispatcher import dispatch_until_idle
-from erp_sync.models import DeliveryAttempt, ErpConnection, OutboxMessage
+from erp_sync.event_destinations import event_destination_upsert
+from erp_sync.models import DeliveryAttempt, ErpConnection, EventDestination, OutboxMessage
 from erp_sync.services import erp_connection_upsert
 from mes.models import Event
 from shopfloor.andon.services import andon_ladder_put
@@ -99,6 +100,7 @@ def test_rotate_secrets_re_encrypts_everything_with_the_first_key(old_key, press
     equipment_signals_set(equipment_code="PRESS-1", config=OPCUA_WITH_LOGIN)
     steps = [{"after_seconds": 0, "when": "unacknowledged", "channel": {"type": "dingtalk", "url": "http://127.0.0.1:9/robot", "secret": "SEC-4711"}}]
     andon_ladder_put(code="ALL", data={"steps": steps})
+    event_destination_upsert(name="bus", url="amqp://mes:bus-pass-4711@127.0.0.1:5672/%2F")
     old_key.MES_SECRETS_KEYS = [NEW_KEY, OLD_KEY]
     out = io.StringIO()
 
@@ -110,9 +112,14 @@ def test_rotate_secrets_re_encrypts_everything_with_the_first_key(old_key, press
     assert ErpConnection.objects.get(name="plant-sap").as_config().password == "sap-pass-4711"
     assert ErpConnection.objects.get(name="plant-rest").as_config().options == REST_OPTIONS
     assert DeviceMapping.objects.get().config["password"] == "plc-pass-4711"
-    assert "2 erp_sync.ErpConnection, 1 shopfloor.DeviceMapping" in out.getvalue()
+    assert "2 erp_sync.ErpConnection, 1 erp_sync.EventDestination, 1 shopfloor.DeviceMapping" in out.getvalue()
     event = Event.objects.get(object_type="secrets", action="rotate")
-    assert event.after["rows"] == {"erp_sync.ErpConnection": 2, "shopfloor.DeviceMapping": 1, "shopfloor.AndonLadder": 1, "shopfloor.AndonNotice": 0}
+    assert event.after["rows"] == {
+        "erp_sync.ErpConnection": 2, "erp_sync.EventDestination": 1, "shopfloor.DeviceMapping": 1, "shopfloor.AndonLadder": 1,
+        "shopfloor.AndonNotice": 0,
+    }
+    bus = _stored("erp_sync_eventdestination", "password", "name", "bus")
+    assert _decrypts_with(NEW_KEY, bus) and EventDestination.objects.get(name="bus").password == "bus-pass-4711"
     assert AndonLadder.objects.get().steps[0]["channel"]["secret"] == "SEC-4711"
     sealed = json.loads(_stored("shopfloor_andonladder", "steps", "code", "ALL"))[0]["channel"]["secret"]
     assert _decrypts_with(NEW_KEY, sealed) and not _decrypts_with(OLD_KEY, sealed)

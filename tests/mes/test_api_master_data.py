@@ -29,17 +29,17 @@ UPSERTS = [
     pytest.param(
         "/api/v1/items/SHAFT-1",
         {"name": "Shaft", "unit": "PCS"},
-        {"code": "SHAFT-1", "name": "Shaft", "unit": "PCS", "description": "", "tracking": "none"},
-        {"name": "Shaft 20 mm", "unit": "PCS", "description": "hardened", "tracking": "serial"},
-        {"code": "SHAFT-1", "name": "Shaft 20 mm", "unit": "PCS", "description": "hardened", "tracking": "serial"},
+        {"code": "SHAFT-1", "name": "Shaft", "unit": "PCS", "description": "", "tracking": "none", "standard_cost": None},
+        {"name": "Shaft 20 mm", "unit": "PCS", "description": "hardened", "tracking": "serial", "standard_cost": "12.5"},
+        {"code": "SHAFT-1", "name": "Shaft 20 mm", "unit": "PCS", "description": "hardened", "tracking": "serial", "standard_cost": 12.5},
         id="item",
     ),
     pytest.param(
         "/api/v1/work-centers/WC-LATHE",
         {"name": "Lathe", "capacity_hours_per_day": 16},
-        {"code": "WC-LATHE", "name": "Lathe", "line": "", "capacity_hours_per_day": 16, "efficiency": 1},
-        {"name": "Lathe", "capacity_hours_per_day": 22.5, "line": "L2", "efficiency": 0.85},
-        {"code": "WC-LATHE", "name": "Lathe", "line": "L2", "capacity_hours_per_day": 22.5, "efficiency": 0.85},
+        {"code": "WC-LATHE", "name": "Lathe", "line": "", "capacity_hours_per_day": 16, "efficiency": 1, "labor_rate": None, "machine_rate": None},
+        {"name": "Lathe", "capacity_hours_per_day": 22.5, "line": "L2", "efficiency": 0.85, "labor_rate": 48},
+        {"code": "WC-LATHE", "name": "Lathe", "line": "L2", "capacity_hours_per_day": 22.5, "efficiency": 0.85, "labor_rate": 48, "machine_rate": None},
         id="work-center",
     ),
     pytest.param(

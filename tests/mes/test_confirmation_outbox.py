@@ -10,6 +10,7 @@ from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from common.errors import DomainError
+from erp_sync.event_destinations import event_destination_upsert
 from erp_sync.models import OutboxMessage
 from mes.models import Confirmation, Event, WorkOrderOperation
 from mes.services.confirmations import confirmation_reverse, operation_confirm_many
@@ -258,7 +259,14 @@ def test_with_plain_sql_writes_off_the_orm_writes_each_row_on_postgresql_too(rel
     assert writes == [
         ["INSERT", "INTO", '"mes_confirmation"'], ["UPDATE", '"mes_workorderoperation"', "SET"],
         ["INSERT", "INTO", '"mes_event"'], ["INSERT", "INTO", '"erp_sync_outboxmessage"'],
-    ]
+    ]  # no event destination: no copy for the event stream
+
+    event_destination_upsert(name="stream", url="mqtt://127.0.0.1:1883", topic_prefix="test/outbox/")
+    statements.clear()
+    with connection.execute_wrapper(spy):
+        confirm(good_qty=3, operator_badge="B-1001")
+    writes = [sql.split(" ", 3)[:3] for sql in statements if sql.startswith(("INSERT", "UPDATE", "WITH"))]
+    assert writes[-1] == ["INSERT", "INTO", '"erp_sync_streamevent"']  # the event stream's copy, in the same transaction
 
 
 @pytest.mark.postgresql_only(reason="COPY is PostgreSQL's")

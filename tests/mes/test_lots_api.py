@@ -31,7 +31,7 @@ def test_put_creates_a_lot_then_answers_200_unchanged_and_audits_only_changes(tu
     assert created.json() | {"uuid": None} == {
         "item": "TUBE-20", "lot": "L-001", "uuid": None, "kind": "lot", "status": "available", "unit": "M",
         "quantity": 120.5, "received_qty": 120.5, "produced_qty": 0, "issued_qty": 0, "quantity_on_hand": 120.5,
-        "expires_on": "2031-01-31", "supplier_lot": "S-77", "location": "RACK-3", "produced_by": None,
+        "expires_on": "2031-01-31", "supplier_lot": "S-77", "location": "RACK-3", "unit_cost": None, "produced_by": None,
     }
     lot = Lot.objects.get(item=tube, code="L-001")
     # Fields left out keep their value.

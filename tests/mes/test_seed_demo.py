@@ -145,3 +145,20 @@ def test_in_the_demo_a_failing_first_piece_opens_an_ncr_a_quality_user_scraps_on
     assert Confirmation.objects.filter(work_order=released, scrap_qty=1, reason_code__code="DEF-01").count() == 1
     # the scrap confirmation, then the decision for the ERP's quality record
     assert list(OutboxMessage.objects.order_by("pk")[messages_before:].values_list("kind", flat=True)) == ["confirmation", "nonconformance_disposition"]
+
+
+def test_the_demo_costs_its_orders_completely():
+    """Every rate and standard cost is set, so an order with reports shows whole figures on its page."""
+    from mes.selectors.costs import work_order_cost
+
+    call_command("seed_demo", "--quiet", stdout=io.StringIO())
+
+    assert not WorkCenter.objects.filter(labor_rate__isnull=True).exists()
+    assert not WorkCenter.objects.filter(machine_rate__isnull=True).exists()
+    assert not Item.objects.filter(standard_cost__isnull=True).exists()
+    reported = WorkOrder.objects.filter(confirmations__isnull=False).distinct().order_by("number")
+    assert reported.exists()
+    for order in reported:
+        cost = work_order_cost(number=order.number)
+        assert cost.complete, (order.number, cost.missing_messages)
+        assert cost.totals["actual"] > 0

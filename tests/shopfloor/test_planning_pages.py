@@ -173,8 +173,9 @@ def test_the_pages_take_as_many_queries_for_more_orders(scenario, client):  # no
     after = {url: counted(url) for url in ("/planning/load/", "/planning/gantt/")}
     assert after == before
     # Session, user and roles (3); the load: windows (2) for the load and (2) for the days asked, operations,
-    # work centers, lines; the Gantt: work centers, planned operations, their orders, lines.
-    assert before == {"/planning/load/": 3 + 7, "/planning/gantt/": 3 + 4}
+    # work centers, lines; the Gantt: work centers, planned operations, their orders, lines; both: the
+    # shifts that say which production day is today (shift_calendar.plant_production_day).
+    assert before == {"/planning/load/": 3 + 7 + 1, "/planning/gantt/": 3 + 4 + 1}
 
 
 def test_chart_geometry_by_hand():

@@ -35,7 +35,7 @@ def orders(released_order, plant):
 
 def test_the_queue_lists_the_work_centers_open_operations_in_the_planners_order(orders, django_assert_num_queries):
     station, _secret = station_create(work_center_code="WC-CUT")
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(3):  # the rows, their orders' operations, their work instructions
         queue = station_work_queue(station=station)
     assert [row["scan"] for row in queue["rows"]] == ["WO:WO-C/10", "WO:WO-A/10", "WO:WO-B/10", "WO:WO-1001/10", "WO:WO-LATE/10"]
     assert [row["is_late"] for row in queue["rows"]] == [False, False, False, False, True]

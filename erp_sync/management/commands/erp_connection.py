@@ -32,7 +32,7 @@ class Command(BaseCommand):
         add = actions.add_parser("add", help="create or update a connection")
         add.add_argument("name")
         add.add_argument("--kind", required=True, choices=sorted(CONNECTOR_CLASSES))
-        add.add_argument("--url", required=True, help="the ERP's base URL (for SAP: the OData service root; Kingdee: the site, …/k3cloud/; U8: the OpenAPI gateway, https://api.yonyouup.com)")
+        add.add_argument("--url", required=True, help="the ERP's base URL (for SAP: the OData service root; Kingdee: the site, …/k3cloud/; U8: the OpenAPI gateway, https://api.yonyouup.com; B2MML: the receiver's URL, or file:///path/to/folder to write files)")
         add.add_argument("--user")
         add.add_argument("--password")
         add.add_argument("--token", help="API token (ERPNext key:secret, Odoo API key, REST bearer token; Kingdee and U8 take none: U8 fetches its own with --option app_key=… --option app_secret=…)")

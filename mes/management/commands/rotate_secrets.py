@@ -10,7 +10,7 @@ from mes.services.audit import event_record
 
 class Command(BaseCommand):
     help = (
-        "Re-encrypt every stored secret (ERP connections, device mappings) with the first key of MES_SECRETS_KEY. "
+        "Re-encrypt every stored secret (ERP connections, event destinations, device mappings, andon channels) with the first key of MES_SECRETS_KEY. "
         "Put the new key first, keep the old ones after it, run this, then drop the old ones."
     )
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import json
 import os
 import select
 import selectors
@@ -120,6 +121,18 @@ def process_specs(*, port: int, host: str = "127.0.0.1", demo: bool = True) -> l
             ],
         ),
     ]
+
+
+def demo_report_environment(*, host: str, port: int) -> dict[str, str]:
+    """What the demo's worker needs to send the daily report after each shift to the webhook sink (one
+    the environment names already is kept): its channel, and the site's address for the report's link."""
+    environment = {}
+    if not os.environ.get("MES_DAILY_REPORT_CHANNELS"):
+        channel = {"type": "webhook", "url": f"http://127.0.0.1:{WEBHOOK_SINK_PORT}/daily-report", "secret": "demo-webhook-secret"}
+        environment["MES_DAILY_REPORT_CHANNELS"] = json.dumps({"*": channel})
+    if not os.environ.get("MES_PUBLIC_URL"):
+        environment["MES_PUBLIC_URL"] = f"http://{host}:{port}"
+    return environment
 
 
 def _die_with_parent() -> None:
@@ -330,6 +343,8 @@ class Command(BaseCommand):
                 "No administrator yet: create one with `python manage.py createsuperuser`, "
                 "or set MES_ADMIN_USERNAME and MES_ADMIN_PASSWORD for the first start."
             )
+        if demo:
+            os.environ.update(demo_report_environment(host=host, port=port))
         supervisor = Supervisor(process_specs(port=port, host=host, demo=demo), sys.stdout)
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, supervisor.on_signal)

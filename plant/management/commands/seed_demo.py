@@ -110,6 +110,21 @@ ITEMS = [
     ("FG-3000", "泵组 Pump unit", "pcs", "Finished good, lines L1 and L2"),
 ]
 
+# Costing (GET /api/v1/work-orders/{number}/cost, the order page's panel), in MES_CURRENCY (CNY):
+# labor and machine rate per hour of each work center, standard cost per unit of each item; the
+# steel lots carry their own cost, a little off the standard, so the demo shows a material variance.
+WORK_CENTER_RATES = {
+    "WC-CUT": ("45", "180"), "WC-BEND": ("45", "90"), "WC-WELD": ("55", "120"),
+    "WC-PAINT": ("40", "75"), "WC-SMT": ("50", "260"), "WC-ASM": ("42", "30"),
+}
+ITEM_STANDARD_COSTS = {
+    "RM-0001": "6.20", "RM-0002": "0.35", "RM-0003": "2.80", "RM-0004": "4.50", "RM-0005": "12.00",
+    "RM-0006": "18.50", "RM-0007": "32.00", "RM-0008": "0.60", "SA-1100": "28.00", "SA-1200": "36.00",
+    "SA-2100": "25.00", "SA-2200": "95.00", "SA-3100": "140.00", "FG-1000": "120.00", "FG-2000": "380.00",
+    "FG-3000": "620.00",
+}
+LOT_UNIT_COSTS = {("RM-0001", "RM1-2611-A"): "6.35", ("RM-0001", "RM1-2611-B"): "6.10"}
+
 # Items traced by lot; the rest untracked. The raw materials are issued by scanning their lot at
 # the station; the base plate SA-1200 and the motor bracket FG-1000 made of it are received into an
 # output lot by the report of their last operation (``<order>-<YYYYMMDD>``), and the base plate's lot
@@ -245,6 +260,12 @@ REASON_CODES = [
     ("DEF-01", "defect", "尺寸超差 Dimension out of tolerance"),
     ("DEF-02", "defect", "表面划伤 Surface scratch"),
     ("DEF-03", "defect", "焊缝裂纹 Weld crack"),
+    # Andon reasons: ACT:ANDON then RC:<code> at the station; the code's first word is the kind of call.
+    ("EQUIPMENT-01", "andon", "设备故障 Machine broken down"),
+    ("MATERIAL-01", "andon", "缺料 Material missing"),
+    ("QUALITY-01", "andon", "质量问题 Quality problem"),
+    ("MAINTENANCE-01", "andon", "需要保养 Maintenance needed"),
+    ("HELP-01", "andon", "需要帮助 Need a hand"),
 ]
 # Every demo work center works three shifts round the clock, every day (its planned time for OEE),
 # so whenever someone tries the demo a shift is running and the board and OEE pages have numbers.
@@ -388,13 +409,20 @@ class Command(BaseCommand):
         erp = users["erp"]
         with transaction.atomic():
             for code, name, line, capacity, _skill in WORK_CENTERS:
-                work_center_upsert(code=code, name=name, line=line, capacity_hours_per_day=Decimal(capacity), actor=erp)
+                labor_rate, machine_rate = WORK_CENTER_RATES[code]
+                work_center_upsert(
+                    code=code, name=name, line=line, capacity_hours_per_day=Decimal(capacity),
+                    labor_rate=Decimal(labor_rate), machine_rate=Decimal(machine_rate), actor=erp,
+                )
             for code, name, work_center in EQUIPMENT:
                 equipment_upsert(code=code, name=name, work_center=work_center, actor=erp)
             for code, *_rest in WORK_CENTERS:
                 shifts_set(work_center_code=code, shifts=DEMO_SHIFTS, actor=users["admin"])
             for code, name, unit, description in ITEMS:
-                item_upsert(code=code, name=name, unit=unit, description=description, tracking=ITEM_TRACKING.get(code, "none"), actor=erp)
+                item_upsert(
+                    code=code, name=name, unit=unit, description=description, tracking=ITEM_TRACKING.get(code, "none"),
+                    standard_cost=Decimal(ITEM_STANDARD_COSTS[code]), actor=erp,
+                )
             for item, version, valid_from, valid_to, lines in BOMS:
                 bom_upsert(
                     item_code=item,
@@ -434,7 +462,8 @@ class Command(BaseCommand):
                 inspection_plan_set(item_code=item, sequence=sequence, characteristics=[demo_plan_row(row) for row in characteristics], actor=users["admin"])
             for item, lot, quantity, status, supplier_lot, location in DEMO_LOTS:
                 lot_upsert(
-                    item_code=item, lot_code=lot, quantity=Decimal(quantity), status=status, supplier_lot=supplier_lot, location=location, actor=erp
+                    item_code=item, lot_code=lot, quantity=Decimal(quantity), status=status, supplier_lot=supplier_lot, location=location,
+                    **({"unit_cost": Decimal(LOT_UNIT_COSTS[item, lot])} if (item, lot) in LOT_UNIT_COSTS else {}), actor=erp,
                 )
             for badge, name, skills in EMPLOYEES:
                 employee_upsert(badge=badge, name=name, skills=skills, actor=erp)

@@ -46,6 +46,7 @@ Demo credentials (change them with --user/--password/--token):
            {DEFAULT_KINGDEE_APP_ID} and app secret {DEFAULT_KINGDEE_APP_SECRET}
   u8       gateway root (/system/token, /api/<object>/add); from_account {DEFAULT_U8_FROM_ACCOUNT},
            to_account {DEFAULT_U8_TO_ACCOUNT}, app_key {DEFAULT_U8_APP_KEY}, app_secret {DEFAULT_U8_APP_SECRET}
+  b2mml    POST B2MML documents (application/xml) to /b2mml; no credentials; validated against MESA's schemas
 
 Control API on --control-port (always up, even when the ERP port is down):
   GET /__sim__/health | GET,POST,DELETE /__sim__/faults | POST /__sim__/reset
@@ -61,7 +62,7 @@ line "{READY_MARKER} {{...}}". The ledger is printed when the process ends.
 
 
 class Command(BaseCommand):
-    help = "Run a simulated ERP (SAP OData, ERPNext, Odoo, Kingdee K/3 Cloud or Yonyou U8+ OpenAPI) with fault injection, on 127.0.0.1 only."
+    help = "Run a simulated ERP (SAP OData, ERPNext, Odoo, Kingdee K/3 Cloud, Yonyou U8+ OpenAPI or a B2MML receiver) with fault injection, on 127.0.0.1 only."
     requires_system_checks: list[str] = []  # the simulator touches no model and no database
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> argparse.ArgumentParser:

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('mes', '0014_holds_and_nonconformances'),
+        ('mes', '0016_work_instructions_and_andon_reasons'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('erp_sync', '0011_u8_connection_kind'),
+        ('erp_sync', '0014_event_stream'),
     ]
 
     operations = [

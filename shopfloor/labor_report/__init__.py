@@ -1,0 +1,1 @@
+"""Labor per operator for payroll: the report (``selectors``), its downloads (``exports``), API and page."""
