@@ -80,6 +80,9 @@ CAPABILITIES: dict[str, Capability] = {
     "hold.manage": Capability(
         _roles(SUPERVISOR, QUALITY, ADMIN), "place and release quality holds on orders, operations, lots and serials"
     ),
+    "quality_stop.release": Capability(
+        _roles(QUALITY, ADMIN), "release a quality stop (an operation the MES stopped for too many failed or scrapped pieces)"
+    ),
     "nonconformance.open": Capability(
         _roles(OPERATOR, SUPERVISOR, QUALITY, ADMIN), "report a nonconformance (NCR) by hand"
     ),
@@ -124,6 +127,9 @@ CAPABILITIES: dict[str, Capability] = {
     "board.view": Capability(_roles(OPERATOR, PLANNER, SUPERVISOR, QUALITY, ADMIN), "open the progress board"),
     "planning.view": Capability(
         _roles(PLANNER, SUPERVISOR, ADMIN), "open the planning pages (order list, an order, its traveler, the load chart and the Gantt)"
+    ),
+    "work_order.view": Capability(
+        _roles(PLANNER, SUPERVISOR, QUALITY, ADMIN), "open an order's page (read-only without the capabilities of its actions)"
     ),
     "trace.view": Capability(ALL_ROLES, "open the trace page and its PDF report (a lot or serial, backward and forward)"),
     "quality.view": Capability(

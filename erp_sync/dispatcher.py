@@ -42,11 +42,13 @@ from common.crypto import SecretMustBeReentered
 from erp_sync.connectors.base import (
     OUTAGE_KINDS,
     GOODS_KINDS,
+    QUALITY_KINDS,
     Connector,
     FailureKind,
     Outcome,
     Posting,
     PostResult,
+    passed_over,
     unsupported,
 )
 from erp_sync.connectors.registry import connector_for
@@ -250,8 +252,9 @@ def _posting(message: OutboxMessage) -> Posting:
         reverses_ref = (
             OutboxMessage.objects.filter(idempotency_key=reverses_key).values_list("erp_ref", flat=True).first()
         )
-    # Goods booked with a report: what the ERP answered for that report (it went first, in the order's sequence).
-    confirmation_id = (message.payload or {}).get("confirmation_id") if message.kind in GOODS_KINDS else None
+    # Goods booked with a report, a quality record of a reported operation: what the ERP answered for
+    # that report (it went first, in the order's sequence).
+    confirmation_id = (message.payload or {}).get("confirmation_id") if message.kind in GOODS_KINDS | QUALITY_KINDS else None
     confirmation_ref = None
     if confirmation_id and _is_uuid(confirmation_id):
         confirmation_ref = (
@@ -426,6 +429,9 @@ def _send(connector: Connector, connection_row: ErpConnection, messages: list[Ou
     unanswered: PostResult | None = None
     for message in messages:
         posting = _posting(message)
+        if posting.kind in connector.not_booked:
+            sent.append(_Sent(message, passed_over(connector, posting), "post", time.monotonic(), timezone.now()))
+            continue
         if posting.kind not in connector.kinds:
             sent.append(_Sent(message, unsupported(connector, posting), "post", time.monotonic(), timezone.now()))
             continue

@@ -92,6 +92,9 @@ class OutboxMessage(models.Model):
         GOODS_ISSUE_REVERSAL = "goods_issue_reversal", _("goods issue reversal")
         GOODS_RECEIPT = "goods_receipt", _("goods receipt")
         GOODS_RECEIPT_REVERSAL = "goods_receipt_reversal", _("goods receipt reversal")
+        INSPECTION_RESULT = "inspection_result", _("inspection result")
+        NONCONFORMANCE_DISPOSITION = "nonconformance_disposition", _("nonconformance disposition")
+        RETURN_TO_SUPPLIER = "return_to_supplier", _("return to supplier")
 
     class State(models.TextChoices):
         QUEUED = "queued", _("queued")
@@ -106,7 +109,7 @@ class OutboxMessage(models.Model):
     partition_key = models.CharField(_("work order"), max_length=64)
     sequence = models.PositiveIntegerField(_("sequence in work order"))
     payload = models.JSONField(_("payload"))
-    source_uuid = models.UUIDField(_("source record"), help_text=_("The confirmation or material movement this message reports."))
+    source_uuid = models.UUIDField(_("source record"), help_text=_("The confirmation, material movement, inspection result or disposition this message reports."))
     destination = models.CharField(
         _("connection"), max_length=64, blank=True, help_text=_("Name of the ERP connection; empty = the default connection.")
     )

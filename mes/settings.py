@@ -550,6 +550,11 @@ MES_DAILY_REPORT_SEND_ATTEMPTS = env_int("MES_DAILY_REPORT_SEND_ATTEMPTS", 8, mi
 MES_PUBLIC_URL = env_url("MES_PUBLIC_URL", {"http", "https"}) or ""
 # A machine down longer than this raises an andon call by itself (resolved when it runs again).
 MES_ANDON_MACHINE_DOWN_SECONDS = env_int("MES_ANDON_MACHINE_DOWN_SECONDS", 300, minimum=0)
+# Quality stop: an operation whose failed results plus scrapped pieces among its last
+# MES_QUALITY_STOP_WINDOW pieces reported are more than MES_QUALITY_STOP_THRESHOLD is stopped
+# (paused, held, an NCR opened) until quality releases it. A threshold of 0 stops at the first bad piece.
+MES_QUALITY_STOP_WINDOW = env_int("MES_QUALITY_STOP_WINDOW", 20, minimum=1, maximum=100000)
+MES_QUALITY_STOP_THRESHOLD = env_int("MES_QUALITY_STOP_THRESHOLD", 3, minimum=0, maximum=100000)
 # Labor minutes per confirmation above this are refused as implausible (default: one 12-hour shift).
 MES_MAX_LABOR_MINUTES = env_decimal("MES_MAX_LABOR_MINUTES", "720", minimum=Decimal(0))
 MES_MAX_MACHINE_MINUTES = env_decimal("MES_MAX_MACHINE_MINUTES", "1440", minimum=Decimal(0))

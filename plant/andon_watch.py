@@ -1,7 +1,8 @@
 """The causes the product calls for help on by itself, gathered across the rooms (so it lives in
 ``plant``, which may read them all): a machine that does not answer, a machine down longer than
 ``MES_ANDON_MACHINE_DOWN_SECONDS``, and the ERP link (messages stuck, or refused and waiting for a
-decision). Each lasting cause keeps one call open; when it clears, its call is resolved by itself
+decision), and an operation stopped for quality (``mes.services.quality_stop``) until quality
+releases it. Each lasting cause keeps one call open; when it clears, its call is resolved by itself
 (``shopfloor.andon.services.andon_causes_sync``). Run every ``MES_ANDON_WATCH_SECONDS`` by the worker."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from erp_sync.selectors import sync_alert_now
+from mes.selectors.nonconformances import quality_stops_active
 from shopfloor.andon.services import Cause, andon_causes_sync
 from shopfloor.models import DeviceException, EquipmentState
 
@@ -41,6 +43,16 @@ def andon_causes(*, now: datetime.datetime | None = None) -> list[Cause]:
                     key=f"machine_down:{machine.code}", kind="equipment", severity="high",
                     note=_("%(machine)s is down for %(minutes)s min.") % {"machine": machine.code, "minutes": minutes},
                     work_center_id=machine.work_center_id, equipment_id=machine.pk,
+                )
+            )
+        for hold in quality_stops_active():
+            operation = hold.operation
+            causes.append(
+                Cause(
+                    key=f"quality_stop:{hold.pk}", kind="quality", severity="high",
+                    note=_("%(number)s operation %(sequence)04d is stopped for quality until quality releases it: %(reason)s")
+                    % {"number": hold.work_order.number, "sequence": operation.sequence, "reason": hold.reason},
+                    work_center_id=operation.work_center_id, work_order_id=hold.work_order_id,
                 )
             )
         for reason in sync_alert_now()["alert"]["reasons"]:

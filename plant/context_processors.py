@@ -10,6 +10,7 @@ def pages(request) -> dict:
     user = getattr(request, "user", None)
     return {
         "may_plan": may(user, "planning.view"),
+        "may_open_orders": may(user, "work_order.view"),  # an order's page (quality: read-only)
         "may_see_board": may(user, "board.view"),
         "may_see_oee": may(user, "oee.view"),
         "may_see_reports": may(user, "report.view"),

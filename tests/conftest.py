@@ -148,6 +148,14 @@ def _scenario_week_stays_plausible(settings):
 
 
 @pytest.fixture(autouse=True)
+def _no_quality_stop_unless_asked(settings):
+    """Scenarios that report scrap by the dozen (OEE, reports, labour) are about something else: the quality
+    stop (MES_QUALITY_STOP_*, default more than 3 bad in 20) stays out of them. Tests of the stop set the window
+    and threshold they check (tests/mes/test_quality_stop.py and the andon, station and ERP ones)."""
+    settings.MES_QUALITY_STOP_THRESHOLD = 1_000_000
+
+
+@pytest.fixture(autouse=True)
 def _empty_cache():
     """Each test starts with an empty cache (no PIN lock-outs left by another test)."""
     from django.core.cache import cache

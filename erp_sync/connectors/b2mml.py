@@ -41,6 +41,7 @@ import errno
 import os
 import secrets
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import quote, unquote, urlparse
@@ -85,6 +86,12 @@ def folder_of(url: str) -> Path | None:
 class B2mmlConnector(Connector):
     kind: ClassVar[str] = "b2mml"
     accepts_folder: ClassVar[bool] = True
+    #: Quality records stay in the MES: a ProcessOperationsPerformance carries production, and a
+    #: disposition's scrap or rework reaches the receiver with the report it booked.
+    not_booked: ClassVar[Mapping[str, str]] = {
+        "inspection_result": "B2MML performance documents carry production, not test results; the MES keeps the result.",
+        "nonconformance_disposition": "Scrap and rework reached the receiver with the report the disposition booked; the decision is kept in the MES.",
+    }
     tracks_rework: bool = False
 
     def __init__(self, config: ConnectionConfig) -> None:

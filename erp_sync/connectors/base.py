@@ -105,7 +105,7 @@ class Posting:
     """
 
     idempotency_key: str
-    kind: str  # "confirmation" | "reversal" | one of GOODS_KINDS
+    kind: str  # "confirmation" | "reversal" | one of GOODS_KINDS or QUALITY_KINDS | "return_to_supplier"
     work_order: str
     sequence: int
     payload: dict[str, Any]
@@ -120,6 +120,13 @@ GOODS_REVERSALS = frozenset({"goods_issue_reversal", "goods_receipt_reversal"})
 #: Movement types by direction: issued to an order (and taken back), received from it (and taken back).
 ISSUE_TYPES = {"261": 1, "262": -1}
 RECEIPT_TYPES = {"101": 1, "102": -1}
+
+
+#: The outbox kinds of quality records (``mes.services.quality_messages``): an inspection result
+#: and a nonconformance's disposition. A connector books them (``kinds``) or passes them over
+#: (``not_booked``, acknowledged without a call, saying why): never a dead letter, which would
+#: hold up the order's later reports.
+QUALITY_KINDS = frozenset({"inspection_result", "nonconformance_disposition"})
 
 
 def is_reversal(posting: Posting) -> bool:
@@ -159,6 +166,15 @@ def unsupported(connector: Connector, posting: Posting) -> PostResult:
             f"The {connector.kind} connector does not book {posting.kind} messages: book it in the ERP by hand "
             f"(payload below), then discard this message."
         ),
+    )
+
+
+def passed_over(connector: Connector, posting: Posting) -> PostResult:
+    """A message of a kind ``connector`` deliberately does not send (``not_booked``): acknowledged
+    without calling the ERP, the reason kept with it, so the order's later messages go on."""
+    why = connector.not_booked[posting.kind]
+    return PostResult(
+        Outcome.ACCEPTED, erp_ref={"not_sent": True, "why": why}, erp_document=f"not sent to {connector.kind} (kept in the MES)",
     )
 
 
@@ -216,6 +232,8 @@ class Connector(ABC):
     accepts_folder: ClassVar[bool] = False
     #: The outbox kinds it books; the dispatcher dead-letters any other without calling it (``unsupported``).
     kinds: ClassVar[frozenset[str]] = frozenset({"confirmation", "reversal"}) | GOODS_KINDS
+    #: Kinds it deliberately does not send, each with the reason: acknowledged without a call (``passed_over``).
+    not_booked: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, config: ConnectionConfig) -> None:
         self.config = config

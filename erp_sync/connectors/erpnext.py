@@ -27,6 +27,19 @@
   output (``goods_movements``), so the receipt it caused and that receipt's reversal are
   acknowledged without a call. ``goods_totals`` sums the order's submitted Stock Entries.
 
+- Quality: an ``inspection_result`` becomes a submitted ``Quality Inspection`` (``In Process``,
+  ``manual_inspection``: the MES judged it) with one reading: a measured characteristic as a
+  numeric reading (``reading_1``, ``min_value``/``max_value`` = the limits), a pass/fail one as
+  ``reading_value`` Ok / Not Ok; ``specification`` is the characteristic's code (a Quality
+  Inspection Parameter of that name must exist), ``sample_size`` the quantity judged,
+  ``batch_no``/``item_serial_no`` the lot and serial, ``verified_by`` the inspector's badge, and,
+  when the operation had a report already in ERPNext, ``reference_type``/``reference_name`` its
+  Job Card (or Stock Entry). A ``nonconformance_disposition`` becomes a ``Non Conformance``
+  (``status`` Resolved, ``procedure`` the ``quality_procedure`` option, the decision and its reason
+  in ``corrective_action``); that doctype is not submittable, so saved is booked. Both carry our
+  key in the key field and the order and operation in ``order_field`` / ``operation_field``
+  (custom fields to create on both doctypes), and are found by the key before a resend.
+
 Options (all optional):
 
 ``mode`` ("job_card")
@@ -47,6 +60,9 @@ Options (all optional):
 ``send_workstation`` (true), ``employee_from_badge`` (false), ``company`` ("")
     send the work center as ``workstation``, the operator badge as the time log's
     ``employee``, and a ``company``.
+``order_field`` ("mes_work_order"), ``quality_procedure`` ("MES Nonconformance"), ``inspected_by`` ("Administrator")
+    the custom field holding the order on Quality Inspection and Non Conformance; the Quality
+    Procedure a Non Conformance names; the ERPNext user a Quality Inspection is inspected by.
 ``time_zone`` (settings.TIME_ZONE)
     the site's zone; Frappe stores naive local date-times.
 ``use_batch_no`` (true)
@@ -71,6 +87,7 @@ import requests
 from erp_sync.connectors.base import (
     GOODS_KINDS,
     GOODS_REVERSALS,
+    QUALITY_KINDS,
     ConnectionConfig,
     Connector,
     ErpTotals,
@@ -92,6 +109,11 @@ from erp_sync.connectors.base import (
 
 MODES = {"job_card": "Job Card", "stock_entry": "Stock Entry"}
 STOCK_ENTRY = "Stock Entry"
+QUALITY_INSPECTION = "Quality Inspection"
+NON_CONFORMANCE = "Non Conformance"
+#: The doctype each quality kind becomes; a Non Conformance is not submittable (saved is booked).
+QUALITY_DOCTYPES = {"inspection_result": QUALITY_INSPECTION, "nonconformance_disposition": NON_CONFORMANCE}
+NOT_SUBMITTABLE = frozenset({NON_CONFORMANCE})
 #: The Stock Entry purpose of each goods kind that ERPNext gets as a document of its own.
 GOODS_PURPOSES = {"goods_issue": "Material Transfer for Manufacture", "goods_receipt": "Manufacture"}
 LOCK_ERRORS = frozenset({"DocumentLockedError", "TimestampMismatchError", "QueryDeadlockError", "QueryTimeoutError"})
@@ -102,6 +124,7 @@ _TAGS = re.compile(r"<[^>]+>")
 
 class ErpNextConnector(Connector):
     kind: ClassVar[str] = "erpnext"
+    kinds: ClassVar[frozenset[str]] = Connector.kinds | QUALITY_KINDS
     pulls_orders: ClassVar[bool] = True
 
     def __init__(self, config: ConnectionConfig) -> None:
@@ -112,6 +135,7 @@ class ErpNextConnector(Connector):
         self.key_field = self.options.get("key_field") or "mes_confirmation_id"
         self.operation_field = self.options.get("operation_field") or "mes_operation"
         self.rework_field = self.options.get("rework_field") or ""
+        self.order_field = self.options.get("order_field") or "mes_work_order"
         self.time_zone = plant_zone(self.options.get("time_zone"))
         self.timeout = (config.timeout_seconds, config.timeout_seconds)
         credentials = _credentials(config.username, config.password, config.token)
@@ -134,6 +158,10 @@ class ErpNextConnector(Connector):
         try:
             if posting.kind in GOODS_KINDS:
                 document = self._goods_entry(posting)
+            elif posting.kind == "inspection_result":
+                document = self._quality_inspection(posting)
+            elif posting.kind == "nonconformance_disposition":
+                document = self._non_conformance(posting)
             else:
                 document = self._job_card(posting) if self.doctype == "Job Card" else self._stock_entry(posting)
         except (KeyError, ValueError, InvalidOperation) as error:
@@ -161,7 +189,7 @@ class ErpNextConnector(Connector):
         existing = self._by_key(posting.idempotency_key, doctype)
         if isinstance(existing, PostResult):
             return existing
-        if existing is None or existing.get("docstatus") == 0:
+        if existing is None or (existing.get("docstatus") == 0 and doctype not in NOT_SUBMITTABLE):
             return None  # a draft is not booked; post() submits it
         return self._accepted(existing, doctype=doctype)
 
@@ -253,7 +281,10 @@ class ErpNextConnector(Connector):
         for name in ("source_warehouse", "wip_warehouse", "fg_warehouse"):
             if not isinstance(options.get(name, ""), str):
                 problems[name] = "A warehouse name, e.g. Stores - MES."
-        for name in ("key_field", "operation_field", "rework_field", "company"):
+        for name in ("inspected_by", "quality_procedure"):
+            if not isinstance(options.get(name, ""), str):
+                problems[name] = "A name in ERPNext, as text."
+        for name in ("key_field", "operation_field", "order_field", "rework_field", "company"):
             value = options.get(name, "")
             if not isinstance(value, str) or (value and name != "company" and not re.fullmatch(r"[a-z_][a-z0-9_]*", value)):
                 problems[name] = "A field name in lower case (letters, digits, underscores)."
@@ -372,7 +403,78 @@ class ErpNextConnector(Connector):
         )
 
     def _doctype(self, posting: Posting) -> str:
+        if posting.kind in QUALITY_DOCTYPES:
+            return QUALITY_DOCTYPES[posting.kind]
         return STOCK_ENTRY if posting.kind in GOODS_KINDS else self.doctype
+
+    def _quality_inspection(self, posting: Posting) -> dict[str, Any]:
+        """An inspection result as a submitted Quality Inspection with its one reading, judged by the MES."""
+        payload = posting.payload
+        status = "Accepted" if payload["passed"] else "Rejected"
+        reading: dict[str, Any] = {"specification": str(payload["characteristic"]), "status": status, "manual_inspection": 1}
+        if payload.get("value") is not None:
+            reading.update({"numeric": 1, "reading_1": str(payload["value"])})
+            for limit, field in (("lower_limit", "min_value"), ("upper_limit", "max_value")):
+                if payload.get(limit) is not None:
+                    reading[field] = float(Decimal(str(payload[limit])))
+        else:
+            reading.update({"numeric": 0, "reading_value": "Ok" if payload["passed"] else "Not Ok"})
+        unit = f" {payload['unit']}" if payload.get("unit") else ""
+        limits = " – ".join(str(payload.get(limit) or "") for limit in ("lower_limit", "upper_limit")).strip(" –")
+        document: dict[str, Any] = {
+            "inspection_type": "In Process",
+            "item_code": str(payload["item"]),
+            "sample_size": float(_decimal(payload.get("quantity")) or 1),
+            "inspected_by": self.options.get("inspected_by") or "Administrator",
+            "report_date": self._local(payload.get("recorded_at")).strftime("%Y-%m-%d"),
+            "manual_inspection": 1,
+            "status": status,
+            "readings": [reading],
+            "remarks": (
+                f"MES inspection result {payload.get('result_id') or posting.idempotency_key}: work order {payload['work_order']}, "
+                f"operation {int(payload['operation']):04d}, sample {payload['sample_no']}, {payload['characteristic']} "
+                f"{payload.get('characteristic_name') or ''}" + (f" (limits {limits}{unit})" if limits else "")
+            ).strip(),
+            self.key_field: posting.idempotency_key,
+            self.order_field: str(payload["work_order"]),
+            self.operation_field: int(payload["operation"]),
+            "docstatus": 1,
+        }
+        if payload.get("inspector_badge"):
+            document["verified_by"] = str(payload["inspector_badge"])
+        if payload.get("lot") and self.options.get("use_batch_no", True):
+            document["batch_no"] = str(payload["lot"])
+        if payload.get("serial"):
+            document["item_serial_no"] = str(payload["serial"])
+        reference = posting.confirmation_ref or {}
+        if reference.get("doctype") in ("Job Card", STOCK_ENTRY) and reference.get("name"):
+            document["reference_type"], document["reference_name"] = reference["doctype"], str(reference["name"])
+        if self.options.get("company"):
+            document["company"] = self.options["company"]
+        return document
+
+    def _non_conformance(self, posting: Posting) -> dict[str, Any]:
+        """A disposition as a saved (resolved) Non Conformance: what was found, what was decided and why."""
+        payload = posting.payload
+        defect = " ".join(str(part) for part in (payload.get("defect_code"), payload.get("defect_name")) if part)
+        decided = f"{payload['disposition']} {payload['quantity']} {payload.get('unit') or ''}".strip()
+        subject = f"MES NCR {payload['nonconformance']} {payload['work_order']}/{int(payload['operation']):04d}: {decided}"
+        details = [f"{payload['nonconformance_qty']} {payload.get('unit') or ''} of operation {int(payload['operation']):04d} {payload.get('operation_name') or ''}".strip()]
+        details += [f"{label}: {value}" for label, value in (
+            ("Defect", defect), ("Description", payload.get("description")), ("Serial", payload.get("serial")), ("Lot", payload.get("lot")),
+        ) if value]
+        action = f"{decided}: {payload['reason']}" + (f" (approved by {payload['approved_by']})" if payload.get("approved_by") else "")
+        return {
+            "subject": subject[:140],
+            "procedure": self.options.get("quality_procedure") or "MES Nonconformance",
+            "status": "Resolved",
+            "details": "\n".join(details),
+            "corrective_action": action,
+            self.key_field: posting.idempotency_key,
+            self.order_field: str(payload["work_order"]),
+            self.operation_field: int(payload["operation"]),
+            "docstatus": 0,
+        }
 
     def _stock_entry(self, posting: Posting) -> dict[str, Any]:
         payload = posting.payload
@@ -450,7 +552,7 @@ class ErpNextConnector(Connector):
             )
         if existing is None:
             return _failure(response)
-        if existing.get("docstatus") == 0:
+        if existing.get("docstatus") == 0 and doctype not in NOT_SUBMITTABLE:
             submitted = self._call(
                 "PUT", f"/api/resource/{quote(doctype)}/{quote(str(existing['name']))}", json={"docstatus": 1}
             )

@@ -68,6 +68,7 @@ import hmac
 import re
 import threading
 import time
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
@@ -119,6 +120,12 @@ DELETABLE = frozenset({"A", "D", "Z"})
 
 class KingdeeConnector(Connector):
     kind: ClassVar[str] = "kingdee"
+    #: Quality records stay in the MES: the connector books production reports (PRD_MORPT), whose
+    #: scrap quantity carries a disposition's scrap; Kingdee's QM inspection bills are not posted.
+    not_booked: ClassVar[Mapping[str, str]] = {
+        "inspection_result": "Kingdee's inspection bills are not posted by this connector; the MES keeps the result.",
+        "nonconformance_disposition": "Scrap and rework reached Kingdee with the report the disposition booked; the decision is kept in the MES.",
+    }
     pulls_orders: ClassVar[bool] = True
 
     def __init__(self, config: ConnectionConfig) -> None:

@@ -34,11 +34,17 @@ import zoneinfo
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-_KINDS = "confirmation, reversal, goods_issue, goods_issue_reversal, goods_receipt or goods_receipt_reversal"
+_KINDS = (
+    "confirmation, reversal, goods_issue, goods_issue_reversal, goods_receipt, goods_receipt_reversal, "
+    "inspection_result, nonconformance_disposition or return_to_supplier"
+)
 SOURCE_FIELDS: dict[str, str] = {
     "type": _KINDS,
     "kind": f"{_KINDS} (the outbox message's kind)",
-    "confirmation_id": "the MES confirmation's UUID (goods: the report they were booked with, null for an issue by scan)",
+    "confirmation_id": (
+        "the MES confirmation's UUID (goods: the report they were booked with, null for an issue by scan; inspection_result: "
+        "the operation's latest report, if any; nonconformance_disposition: the scrap or rework confirmation it booked, if any)"
+    ),
     "client_id": "the client's UUID for the request",
     "work_order": "work-order number",
     "work_order_uuid": "work-order UUID",
@@ -71,6 +77,36 @@ SOURCE_FIELDS: dict[str, str] = {
         "102 its reversal), item, lot, quantity (positive), unit}; one of them by number: movements.0.lot"
     ),
     "posted_at": "goods: when they were posted (ISO 8601)",
+    "result_id": "inspection_result: the result's UUID (its key); nonconformance_disposition: the failed result's, if any",
+    "characteristic": "inspection_result: the characteristic's code",
+    "characteristic_name": "inspection_result: the characteristic's name",
+    "characteristic_kind": "inspection_result: measured or attribute",
+    "nominal": "inspection_result: the nominal value (decimal) or null",
+    "lower_limit": "inspection_result: the lower specification limit (decimal) or null",
+    "upper_limit": "inspection_result: the upper specification limit (decimal) or null",
+    "sample_no": "inspection_result: the sample number",
+    "value": "inspection_result: the measured value (decimal), null for pass/fail",
+    "passed": "inspection_result: true when it passed (a measured value judged by the MES against the limits)",
+    "quantity": "inspection_result: the quantity judged; nonconformance_disposition and return_to_supplier: the quantity decided",
+    "serial": "inspection_result, nonconformance_disposition: the serial or null",
+    "lot": "inspection_result, nonconformance_disposition, return_to_supplier: the lot or null",
+    "inspector_badge": "inspection_result: the inspector's badge or null",
+    "equipment": "inspection_result: the gauge or machine code or null",
+    "recorded_at": "inspection_result: when it was recorded (ISO 8601)",
+    "disposition_id": "nonconformance_disposition, return_to_supplier: the disposition's UUID (its key)",
+    "nonconformance": "nonconformance_disposition, return_to_supplier: the NCR's number",
+    "nonconformance_id": "nonconformance_disposition: the NCR's UUID",
+    "nonconformance_state": "nonconformance_disposition: the NCR's state after the decision (open or dispositioned)",
+    "source": "nonconformance_disposition: how the NCR was opened (inspection or manual)",
+    "disposition": "nonconformance_disposition: scrap, rework, use_as_is or return_to_supplier",
+    "nonconformance_qty": "nonconformance_disposition: the NCR's whole quantity",
+    "defect_code": "nonconformance_disposition, return_to_supplier: the defect code or null",
+    "defect_name": "nonconformance_disposition: the defect code's name or null",
+    "description": "nonconformance_disposition: the NCR's description or null",
+    "reason": "nonconformance_disposition, return_to_supplier: why it was decided so",
+    "approved_by": "nonconformance_disposition: the user who decided (approved) it",
+    "decided_at": "nonconformance_disposition: when it was decided (ISO 8601)",
+    "supplier_lot": "return_to_supplier: the supplier's lot number",
 }
 MOVEMENT_FIELDS = frozenset({"movement_id", "movement_type", "item", "lot", "quantity", "unit"})
 NESTED_FIELDS: dict[str, frozenset[str] | None] = {
@@ -125,6 +161,36 @@ SAMPLE_PAYLOAD: dict[str, Any] = {
         {"movement_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7", "movement_type": "261", "item": "TUBE-20", "lot": "L-0001", "quantity": "2.500", "unit": "M"}
     ],
     "posted_at": "2025-03-01T08:00:00+00:00",
+    "result_id": "5d3c2b1a-0f9e-4d8c-b7a6-958473625140",
+    "characteristic": "LEN",
+    "characteristic_name": "Length",
+    "characteristic_kind": "measured",
+    "nominal": "100",
+    "lower_limit": "99.5",
+    "upper_limit": "100.5",
+    "sample_no": 1,
+    "value": "100.1",
+    "passed": True,
+    "quantity": "1",
+    "serial": None,
+    "lot": None,
+    "inspector_badge": "B-2001",
+    "equipment": "CAL-01",
+    "recorded_at": "2025-03-01T08:00:00+00:00",
+    "disposition_id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+    "nonconformance": 12,
+    "nonconformance_id": "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
+    "nonconformance_state": "dispositioned",
+    "source": "inspection",
+    "disposition": "scrap",
+    "nonconformance_qty": "1",
+    "defect_code": "DEF-01",
+    "defect_name": "Out of tolerance",
+    "description": None,
+    "reason": "beyond repair",
+    "approved_by": "quality",
+    "decided_at": "2025-03-01T08:00:00+00:00",
+    "supplier_lot": "",
 }
 
 

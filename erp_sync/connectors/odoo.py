@@ -76,6 +76,7 @@ import http.client
 import threading
 import time
 import xmlrpc.client
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
@@ -141,6 +142,12 @@ class _CallFailed(Exception):
 
 class OdooConnector(Connector):
     kind: ClassVar[str] = "odoo"
+    #: Quality records stay in the MES: Odoo's ``quality.check`` belongs to the Enterprise quality
+    #: apps, not to the Community MRP this connector books against; scrap reaches Odoo with the report.
+    not_booked: ClassVar[Mapping[str, str]] = {
+        "inspection_result": "Odoo's quality checks are an Enterprise app this connector does not book; the MES keeps the result.",
+        "nonconformance_disposition": "Scrap and rework reached Odoo with the confirmation the disposition booked; the decision is kept in the MES.",
+    }
     pulls_orders: ClassVar[bool] = True
     tracks_rework = False  # the time lines carry good and scrap only
 

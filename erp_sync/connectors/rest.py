@@ -39,6 +39,11 @@ Options (``url`` is required unless ``base_url`` is set):
     ``confirmation_id``, … see ``mapping.SOURCE_FIELDS``); without one, that kind goes to
     ``url`` with ``mapping`` (or the whole message), its ``type`` naming the kind. A
     confirmation's own message carries the movements it caused as ``goods_movements``.
+``inspection_result``, ``nonconformance_disposition``, ``return_to_supplier`` ({})
+    the same for the quality messages: a result (``characteristic``, ``value``, ``passed``,
+    ``sample_no``, the limits …), a disposition (``disposition``, ``quantity``, ``defect_code``,
+    ``reason``, ``approved_by`` …) and a lot returned to its supplier; without one they go to
+    ``url`` like the rest, ``type`` naming the kind (a receiver that wants none answers 2xx).
 ``lookup`` ({})
     ``{"url": ".../{idempotency_key}", "method": "GET", "found_status": 200,
     "found_field": ""}``: that status (and, when given, a non-empty value at that JSON path)
@@ -71,6 +76,7 @@ from django.conf import settings
 from erp_sync.connectors import mapping as field_mapping
 from erp_sync.connectors.base import (
     HEADER_NAME,
+    QUALITY_KINDS,
     RETRYABLE_STATUSES,
     ConnectionConfig,
     Connector,
@@ -90,7 +96,10 @@ from erp_sync.connectors.base import (
 
 METHODS = ("POST", "PUT", "PATCH")
 #: Message kinds that may have an endpoint of their own (option named for the kind).
-ENDPOINT_KINDS = ("reversal", "goods_issue", "goods_issue_reversal", "goods_receipt", "goods_receipt_reversal")
+ENDPOINT_KINDS = (
+    "reversal", "goods_issue", "goods_issue_reversal", "goods_receipt", "goods_receipt_reversal",
+    "inspection_result", "nonconformance_disposition", "return_to_supplier",
+)
 AUTH_MODES = ("none", "basic", "bearer", "hmac")
 DEFAULT_HMAC_HEADER = "X-Signature"
 NOT_FOUND_STATUSES = (404, 410)
@@ -98,6 +107,8 @@ NOT_FOUND_STATUSES = (404, 410)
 
 class RestConnector(Connector):
     kind: ClassVar[str] = "rest"
+    #: Every kind: a receiver maps what it wants (an endpoint per kind) and answers 2xx to the rest.
+    kinds: ClassVar[frozenset[str]] = Connector.kinds | QUALITY_KINDS | {"return_to_supplier"}
 
     def __init__(self, config: ConnectionConfig) -> None:
         super().__init__(config)

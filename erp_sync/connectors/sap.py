@@ -70,6 +70,7 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -117,6 +118,18 @@ SELECTED = (
 
 class SapConnector(Connector):
     kind: ClassVar[str] = "sap"
+    #: Quality records stay in the MES: SAP QM keeps inspection results against inspection lots of its
+    #: own (created by SAP for the order), which an MES cannot post to without QM's inspection-lot
+    #: interface; what SAP must know of quality, the scrap and rework, reaches it through the
+    #: confirmation the disposition booked (``ConfirmationScrapQuantity`` with the defect code as
+    #: ``VarianceReasonCode``).
+    not_booked: ClassVar[Mapping[str, str]] = {
+        "inspection_result": "SAP QM records results against its own inspection lots; the MES keeps the result as the quality record.",
+        "nonconformance_disposition": (
+            "A scrap or rework disposition reached SAP as the confirmation it booked (scrap quantity with the defect code as "
+            "variance reason); the decision itself is kept in the MES (no QM notification is posted)."
+        ),
+    }
     batch_call: ClassVar[str] = "OData $batch"
     pulls_orders: ClassVar[bool] = True
 

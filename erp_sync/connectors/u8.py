@@ -50,6 +50,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -91,6 +92,12 @@ PAGE_SIZE = 200
 
 class U8Connector(Connector):
     kind: ClassVar[str] = "u8"
+    #: Quality records stay in the MES: the connector books U8's production documents, whose scrap
+    #: quantity carries a disposition's scrap; U8's quality module is not posted to.
+    not_booked: ClassVar[Mapping[str, str]] = {
+        "inspection_result": "U8's quality inspection documents are not posted by this connector; the MES keeps the result.",
+        "nonconformance_disposition": "Scrap and rework reached U8 with the report the disposition booked; the decision is kept in the MES.",
+    }
     tracks_rework = False
 
     def __init__(self, config: ConnectionConfig) -> None:

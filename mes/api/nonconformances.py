@@ -102,7 +102,11 @@ class HoldReleaseView(InboundWriteView):
 
     @extend_schema(
         tags=["holds"], summary="Release a quality hold, saying why",
-        description="409 `hold_not_active` for a hold already released; 404 `unknown_hold`. A lot gets back the status it had before it was held.",
+        description=(
+            "409 `hold_not_active` for a hold already released; 404 `unknown_hold`. A lot gets back the status it had before it was held. "
+            "A hold of cause `quality_stop` (placed by the MES on an operation with too many failed or scrapped pieces) is released "
+            "by quality only (403 `quality_stop_release_forbidden` otherwise): its NCR closes with the reason and the operation resumes."
+        ),
         request=HoldReleaseSerializer,
         examples=[OpenApiExample("Checked and cleared", request_only=True, value={"reason": "wire batch tested good"})],
         responses={200: dict, **ERRORS},

@@ -51,6 +51,25 @@ TRACE_RESPONSE = inline_serializer(
                             },
                             many=True,
                         ),
+                        "inspections": inline_serializer(
+                            "TraceInspection",
+                            {
+                                "id": serializers.UUIDField(),
+                                "characteristic": serializers.CharField(),
+                                "name": serializers.CharField(),
+                                "sample_no": serializers.IntegerField(),
+                                "value": serializers.DecimalField(max_digits=18, decimal_places=6, coerce_to_string=False, allow_null=True),
+                                "passed": serializers.BooleanField(),
+                                "serial": serializers.CharField(allow_null=True),
+                                "lot": serializers.CharField(allow_null=True),
+                                "at": serializers.DateTimeField(),
+                                "disposition": serializers.CharField(
+                                    allow_null=True, help_text="how a failing result was decided (scrap, rework, use_as_is, …); null until then"
+                                ),
+                            },
+                            many=True,
+                            help_text="the operation's inspection results, oldest first",
+                        ),
                     },
                     many=True,
                 ),

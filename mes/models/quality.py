@@ -133,7 +133,15 @@ class Hold(models.Model):
         ACTIVE = "active", _("active")
         RELEASED = "released", _("released")
 
+    class Cause(models.TextChoices):
+        PLACED = "placed", _("placed by hand")
+        QUALITY_STOP = "quality_stop", _("quality stop")
+
     work_order = models.ForeignKey(WorkOrder, models.PROTECT, null=True, blank=True, related_name="holds", verbose_name=_("work order"))
+    cause = models.CharField(
+        _("cause"), max_length=16, choices=Cause.choices, default=Cause.PLACED,
+        help_text=_("A quality stop is placed by the MES on an operation with too many failed or scrapped pieces; only quality releases it."),
+    )
     operation = models.ForeignKey(WorkOrderOperation, models.PROTECT, null=True, blank=True, related_name="holds", verbose_name=_("operation"))
     lot = models.ForeignKey(Lot, models.PROTECT, null=True, blank=True, related_name="holds", verbose_name=_("lot or serial"))
     lot_status_before = models.CharField(
@@ -176,6 +184,7 @@ class Nonconformance(models.Model):
     class Source(models.TextChoices):
         INSPECTION = "inspection", _("failed inspection")
         MANUAL = "manual", _("reported by hand")
+        QUALITY_STOP = "quality_stop", _("quality stop")
 
     uuid = models.UUIDField(_("UUID"), default=uuid.uuid4, unique=True, editable=False)
     state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.OPEN, db_index=True)
@@ -190,6 +199,10 @@ class Nonconformance(models.Model):
     lot = models.CharField(_("lot"), max_length=64, blank=True)
     inspection_result = models.OneToOneField(
         InspectionResult, models.PROTECT, null=True, blank=True, related_name="nonconformance", verbose_name=_("failed result")
+    )
+    quality_stop = models.OneToOneField(
+        "Hold", models.PROTECT, null=True, blank=True, related_name="nonconformance", verbose_name=_("quality stop"),
+        help_text=_("For a quality stop: the hold that stops the operation; its release closes this NCR."),
     )
     opened_at = models.DateTimeField(_("opened at"), auto_now_add=True)
     opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("opened by"))

@@ -39,10 +39,19 @@ def hold_get(*, hold_id: int) -> Hold:
     return hold
 
 
+def quality_stops_active() -> list[Hold]:
+    """The operations stopped for quality now (active holds of cause ``quality_stop``), oldest first."""
+    return list(
+        Hold.objects.filter(state=Hold.State.ACTIVE, cause=Hold.Cause.QUALITY_STOP)
+        .select_related("work_order", "operation__work_center").order_by("placed_at", "id")
+    )
+
+
 def hold_json(hold: Hold) -> dict[str, Any]:
     return {
         "id": hold.pk,
         "state": hold.state,
+        "cause": hold.cause,
         "target": hold_target(hold),
         "reason": hold.reason,
         "placed_at": hold.placed_at.isoformat(),
@@ -115,6 +124,7 @@ def nonconformance_json(nonconformance: Nonconformance) -> dict[str, Any]:
         "opened_by": _username(nonconformance.opened_by),
         "closed_at": nonconformance.closed_at.isoformat() if nonconformance.closed_at else None,
         "closed_by": _username(nonconformance.closed_by),
+        "quality_stop": nonconformance.quality_stop_id,
     }
     decisions = getattr(nonconformance, "decisions", None)
     if decisions is not None:

@@ -30,7 +30,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from common.errors import DomainError, ErrorKind
-from mes.models import Confirmation, Equipment, Item, Lot, MaterialMovement, WorkOrder, WorkOrderOperation
+from mes.models import Confirmation, Equipment, InspectionResult, Item, Lot, MaterialMovement, WorkOrder, WorkOrderOperation
 from mes.models.base import QUANTITY
 
 MAX_DEPTH = 50
@@ -210,6 +210,7 @@ class _Graph:
     movements: dict[int, tuple[int, Decimal, datetime]] = field(default_factory=dict)  # id → (operation sequence, quantity, at)
     operations: dict[int, list[tuple[int, int, str]]] = field(default_factory=dict)  # order → its (id, sequence, name)
     confirmations: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # operation → its standing confirmations
+    inspections: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # operation → its inspection results
     order_numbers: dict[int, str] = field(default_factory=dict)
     is_cut_short: bool = False
 
@@ -259,6 +260,7 @@ class _Graph:
                     "name": name,
                     # copies: a shared order appears under every lot it made
                     "confirmations": [dict(row) for row in self.confirmations.get(operation_id, [])],
+                    "inspections": [dict(row) for row in self.inspections.get(operation_id, [])],
                 }
                 for operation_id, sequence, name in self.operations.get(lot.produced_by_id, [])
             ],
@@ -342,6 +344,18 @@ def _graph(root: Lot, *, direction: str) -> _Graph:
             {
                 "id": confirmation_id, "at": at, "operator_badge": badge, "equipment": station if station in machines else None,
                 "station": station or None, "good_qty": good, "scrap_qty": scrap,
+            }
+        )
+    results = (
+        InspectionResult.objects.filter(work_order_id__in=_ids(order_ids))
+        .order_by("recorded_at", "id")
+        .values_list("operation_id", "uuid", "characteristic__code", "characteristic__name", "sample_no", "value", "passed", "serial", "lot", "recorded_at", "disposition")
+    )
+    for operation_id, result_id, code, name, sample_no, value, passed, serial, lot, at, disposition in results:
+        graph.inspections.setdefault(operation_id, []).append(
+            {
+                "id": result_id, "characteristic": code, "name": name, "sample_no": sample_no, "value": value, "passed": passed,
+                "serial": serial or None, "lot": lot or None, "at": at, "disposition": disposition or None,
             }
         )
     return graph

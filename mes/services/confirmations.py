@@ -70,6 +70,7 @@ from mes.services.confirmation_rows import (
 )
 from mes.services.labor import ClockedTime, clocked_time_of
 from mes.services.quality import inspections_passed, quality_hold_respected
+from mes.services.quality_stop import quality_stop_check
 from mes.services.transitions import (
     operation_transition_locked,
     quality_hold_refusal,
@@ -895,6 +896,8 @@ def _confirm_locked(request: ConfirmationRequest, actor: Any, work_center: WorkC
     confirmation = _record(judgement, rows, actor)
     outbox_message = confirmation_rows_write(rows=rows)[0]
     _mark_unreversed(confirmation)
+    if request.scrap_qty:  # only scrap can tip an operation into a quality stop
+        quality_stop_check(work_order=work_order, operation_id=confirmation.operation_id, actor=actor)
     return ConfirmationResult(confirmation, created=True, message=outbox_message)
 
 
@@ -969,6 +972,14 @@ def _confirm_many_once(requests: list[ConfirmationRequest], actor: Any) -> list[
             seen[request.client_id] = confirmation
             answers[index] = ConfirmationResult(confirmation, created=True)
         confirmation_rows_write(rows=rows)
+        scrapped = {
+            (answer.confirmation.work_order_id, answer.confirmation.operation_id): answer.confirmation
+            for answer in answers
+            if isinstance(answer, ConfirmationResult) and answer.created and answer.confirmation.scrap_qty
+        }
+        by_pk = {order.pk: order for order in orders.values()}
+        for (order_pk, operation_id), confirmation in sorted(scrapped.items()):
+            quality_stop_check(work_order=by_pk[order_pk], operation_id=operation_id, actor=actor)
     return answers  # type: ignore[return-value]
 
 

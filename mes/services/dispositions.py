@@ -7,6 +7,8 @@
 - ``return_to_supplier``: the NCR's lot is blocked and a ``return_to_supplier`` message is queued
   for the ERP (its own partition per lot: a connector that cannot book it dead-letters it without
   holding up the order's reports); the pieces leave the hold and go no further.
+- every disposition also queues a ``nonconformance_disposition`` message (the decision as the
+  ERP's quality record, ``mes.services.quality_messages``), after the confirmation it booked.
 - ``rework``: the pieces go through their operation again: a rework confirmation with the defect
   code reaches the ERP, and they stay on hold until a result of the operation judges them again
   (``rework_reinspected``: the failed characteristic, or any of the operation's for an NCR opened
@@ -35,6 +37,7 @@ from mes.services.audit import event_record
 from mes.services.confirmations import ConfirmationRequest, disposition_confirm
 from mes.services.materials import lots_lock
 from mes.services.nonconformances import defect_code_find, nonconformance_key, nonconformance_lock
+from mes.services.quality_messages import disposition_queue
 
 Kind = NonconformanceDisposition.Kind
 State = Nonconformance.State
@@ -158,6 +161,13 @@ def nonconformance_disposition(*, nonconformance_id: int, request: DispositionRe
             kind=ErrorKind.CONFLICT,
             fields={"state": nonconformance.state},
         )
+    if nonconformance.source == Nonconformance.Source.QUALITY_STOP:
+        raise DomainError(
+            "quality_stop_nonconformance",
+            _("Nonconformance %(id)s records a quality stop, not pieces: release the stop (its hold) with a reason to close it.")
+            % {"id": nonconformance.pk},
+            kind=ErrorKind.CONFLICT, fields={"source": nonconformance.source},
+        )
     if request.disposition == Kind.REWORK:
         _reinspectable(nonconformance)
     decision = NonconformanceDisposition(
@@ -187,6 +197,8 @@ def nonconformance_disposition(*, nonconformance_id: int, request: DispositionRe
         type(nonconformance.inspection_result).objects.filter(pk=nonconformance.inspection_result_id).update(
             disposition=kinds.pop() if len(kinds) == 1 else "mixed"
         )
+    approver = actor.get_username() if getattr(actor, "is_authenticated", False) else None
+    disposition_queue(decision=decision, nonconformance=nonconformance, work_order=work_order, approver=approver)
     event_record(
         object_type="nonconformance", object_key=nonconformance_key(nonconformance), action="disposition", actor=actor, work_order=work_order,
         before={"state": before_state, "dispositioned_qty": plain(quantity=nonconformance.dispositioned_qty - decision.quantity)},
@@ -195,7 +207,7 @@ def nonconformance_disposition(*, nonconformance_id: int, request: DispositionRe
             "disposition": decision.disposition, "quantity": plain(quantity=decision.quantity), "disposition_id": str(decision.uuid),
             "defect_code": nonconformance.defect_code.code if nonconformance.defect_code_id else None,
             "confirmation": str(decision.confirmation.uuid) if decision.confirmation_id else None,
-            "approved_by": actor.get_username() if getattr(actor, "is_authenticated", False) else None,
+            "approved_by": approver,
         },
         reason=decision.reason,
     )

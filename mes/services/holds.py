@@ -16,9 +16,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common.errors import DomainError, ErrorKind
+from common.roles import may
 from mes.models import Hold, Item, Lot, Status, WorkOrder, WorkOrderOperation
 from mes.services.audit import event_record
 from mes.services.materials import lots_lock
+from mes.services.quality_stop import quality_stop_released
 from mes.services.transitions import quality_hold_refusal, unknown_operation, work_order_lock
 
 HOLDABLE = {Status.PLANNED, Status.RELEASED, Status.IN_PROGRESS, Status.PAUSED, Status.COMPLETED}
@@ -73,7 +75,7 @@ def _lot_find(request: HoldRequest) -> Lot:
     return lots_lock(pks=found)[found[0]]
 
 
-def _order_flags(work_order: WorkOrder) -> None:
+def hold_flags_sync(*, work_order: WorkOrder) -> None:
     """Set the order's and its operations' hold flags from the active holds. Call holding the order's lock."""
     active = Hold.objects.filter(work_order=work_order, state=Hold.State.ACTIVE)
     on_order = active.filter(operation__isnull=True).exists()
@@ -120,7 +122,7 @@ def hold_place(*, request: HoldRequest, actor: Any = None) -> Hold:
             if operation is None:
                 raise unknown_operation(number=work_order.number, sequence=request.operation)
         hold = Hold.objects.create(work_order=work_order, operation=operation, reason=request.reason.strip(), placed_by=user)
-        _order_flags(work_order)
+        hold_flags_sync(work_order=work_order)
     else:
         lot = _lot_find(request)
         earlier = Hold.objects.filter(lot=lot, state=Hold.State.ACTIVE).order_by("pk").first()
@@ -153,6 +155,12 @@ def hold_release(*, hold_id: int, reason: str, actor: Any = None) -> Hold:
     work_order = work_order_lock(number=hold.work_order.number) if hold.work_order_id else None
     lot = lots_lock(pks=[hold.lot_id])[hold.lot_id] if hold.lot_id else None
     hold = Hold.objects.select_for_update(of=("self",)).select_related("work_order", "operation", "lot__item").get(pk=hold.pk)
+    if hold.cause == Hold.Cause.QUALITY_STOP and not may(actor, "quality_stop.release"):
+        raise DomainError(
+            "quality_stop_release_forbidden",
+            _("Hold %(id)s is a quality stop: only quality releases it.") % {"id": hold.pk},
+            kind=ErrorKind.FORBIDDEN, fields={"cause": hold.cause},
+        )
     if hold.state != Hold.State.ACTIVE:
         raise DomainError(
             "hold_not_active", _("Hold %(id)s was already released.") % {"id": hold.pk}, kind=ErrorKind.CONFLICT, fields={"state": hold.state}
@@ -163,12 +171,14 @@ def hold_release(*, hold_id: int, reason: str, actor: Any = None) -> Hold:
     hold.release_reason = reason.strip()[:500]
     hold.save(update_fields=["state", "released_at", "released_by", "release_reason"])
     if work_order is not None:
-        _order_flags(work_order)
+        hold_flags_sync(work_order=work_order)
+    if hold.cause == Hold.Cause.QUALITY_STOP and work_order is not None:
+        quality_stop_released(hold=hold, work_order=work_order, actor=actor)
     if lot is not None and lot.status == Lot.Status.HOLD and not Hold.objects.filter(lot=lot, state=Hold.State.ACTIVE).exists():
         Lot.objects.filter(pk=lot.pk).update(status=hold.lot_status_before or Lot.Status.AVAILABLE, updated_at=timezone.now())
     event_record(
         object_type="hold", object_key=_key(hold), action="release", actor=actor, work_order=work_order,
-        before={"state": Hold.State.ACTIVE}, after={"target": hold_target(hold), "state": hold.state}, reason=hold.release_reason,
+        before={"state": Hold.State.ACTIVE}, after={"target": hold_target(hold), "state": hold.state, "cause": hold.cause}, reason=hold.release_reason,
     )
     return hold
 

@@ -36,7 +36,6 @@ from common.errors import DomainError, ErrorKind, unknown_reference
 from common.fingerprints import request_fingerprint
 from common.formatting import plain
 from common.roles import may
-from erp_sync.outbox import stream_add
 from mes.models import (
     Employee,
     Equipment,
@@ -53,6 +52,8 @@ from mes.models import (
 from mes.services.audit import event_record
 from mes.services.master_data import UpsertResult
 from mes.services.nonconformances import nonconformance_open_for_result, rework_reinspected
+from mes.services.quality_messages import inspection_result_queue
+from mes.services.quality_stop import quality_stop_check
 from mes.services.transitions import unknown_operation, work_order_lock
 
 Sampling = InspectionCharacteristic.Sampling
@@ -299,7 +300,8 @@ def next_sample(*, state: CharacteristicState, good: Decimal, reports: int) -> t
     if state.rule == Sampling.FIRST_PIECE:
         if 1 in state.passed_samples:
             return 0, None, False, _("first piece passed")
-        return 1, Decimal(1), good >= 1, _("first piece: a pass is needed before more than 1 good")
+        # Due from the start: the first piece is checked as it is made, before the first report.
+        return 1, Decimal(1), True, _("first piece: a pass is needed before more than 1 good")
     if state.rule == Sampling.EVERY_N:
         n = state.n or 1
         sample = state.passed_samples.lowest_missing()
@@ -552,17 +554,11 @@ def _record_locked(request: InspectionRequest, actor: Any) -> InspectionOutcome:
             "lot": request.lot, "client_id": str(request.client_id), "held_qty": str(result.quantity) if not passed else "0",
         },
     )
-    stream_add(
-        kind="quality_result", subject=work_order.number, key=result.uuid,
-        data={
-            "work_order": work_order.number, "operation": operation.sequence, "characteristic": characteristic.code,
-            "sample_no": sample_no, "value": str(request.value) if request.value is not None else None, "passed": passed,
-            "serial": request.serial or None, "lot": request.lot or None, "recorded_at": result.recorded_at.isoformat(),
-        },
-    )
+    inspection_result_queue(result=result, work_order=work_order)
     rework_reinspected(result=result, actor=actor, actor_label=request.inspector_badge)
     if not passed:
         nonconformance_open_for_result(result=result, actor=actor, actor_label=request.inspector_badge)
+        quality_stop_check(work_order=work_order, operation_id=operation.pk, actor=actor, actor_label=request.inspector_badge)
     return InspectionOutcome(result, created=True)
 
 

@@ -22,6 +22,7 @@ from common.errors import DomainError
 from common.roles import may, transition_capability
 from mes.forms import TransitionForm, WorkOrderFilterForm, is_key
 from mes.models import Status
+from mes.selectors.nonconformances import holds_list
 from mes.selectors.planning import (
     production_lines,
     work_order_detail,
@@ -174,7 +175,7 @@ def _unknown_number(number: str) -> str:
     return _("Work order %(number)s does not exist.") % {"number": number[:80].encode("unicode_escape").decode()}
 
 
-@capability_required("planning.view")
+@capability_required("work_order.view")
 @require_http_methods(["GET", "POST"])
 def work_order_page(request: HttpRequest, number: str) -> HttpResponse:
     if not is_key(number):
@@ -193,6 +194,7 @@ def work_order_page(request: HttpRequest, number: str) -> HttpResponse:
                "may_change_orders": bool(_actions_for(request)),
                "languages": settings.LANGUAGES,
                "inspections": work_order_inspections(number=number)["operations"],
+               "holds": holds_list(state="active", work_order=number),
                "release_warnings": work_order_release_preview(number=number) if may_release_now else [],
                "is_capacity_strict": settings.MES_RELEASE_CAPACITY == "strict",
                "prediction": _predicted_finishes([detail["work_order"].number]).get(detail["work_order"].number),

@@ -28,12 +28,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 
-from django.db.models import BigIntegerField, Count, Func, Max, OuterRef, Subquery
+from django.db.models import BigIntegerField, Case, CharField, Count, Exists, Func, Max, OuterRef, Subquery, Value, When
 from django.utils import timezone
 
 from erp_sync.models import OutboxMessage
 from erp_sync.outbox import SETTLED_STATES, UNSETTLED_BY_SEVERITY
-from mes.models import Status, WorkOrder, WorkOrderOperation
+from mes.models import Hold, Status, WorkOrder, WorkOrderOperation
 from mes.selectors import progress
 from mes.selectors.progress import AT_RISK, LATE, done_quantity, is_behind
 
@@ -172,6 +172,7 @@ class BoardOperation:
     plan_milli: int
     percent: int  # good against the plan to date, whole and rounded half up
     colour: str
+    hold: str = ""  # "quality_stop" (stopped until quality releases it), "hold" (a quality hold), "" (none)
 
     planned_qty = _in_units("planned_milli")
     good_qty = _in_units("good_milli")
@@ -273,6 +274,16 @@ def _machines(line: str | None, now: datetime.datetime) -> list[BoardMachine]:
     ]
 
 
+#: An operation's quality hold, read with it: a quality stop (until quality releases it), any other hold on it or its order, or none.
+_HOLD = Case(
+    When(Exists(Hold.objects.filter(operation=OuterRef("pk"), state=Hold.State.ACTIVE, cause=Hold.Cause.QUALITY_STOP)), then=Value("quality_stop")),
+    When(on_quality_hold=True, then=Value("hold")),
+    When(work_order__on_quality_hold=True, then=Value("hold")),
+    default=Value(""),
+    output_field=CharField(),
+)
+
+
 def board(*, line: str | None = None, now: datetime.datetime | None = None) -> list[BoardLine]:
     """Active orders grouped by the line of their operations' work centers, with each line's machines.
 
@@ -302,10 +313,10 @@ def board(*, line: str | None = None, now: datetime.datetime | None = None) -> l
         operations = operations.filter(work_center__line=line)
     operations_of: dict[int, list[tuple]] = {}
     for row in (
-        operations.annotate(planned_milli=Milli("planned_qty"), good_milli=Milli("good_qty"), scrap_milli=Milli("scrap_qty"))
+        operations.annotate(planned_milli=Milli("planned_qty"), good_milli=Milli("good_qty"), scrap_milli=Milli("scrap_qty"), hold=_HOLD)
         .order_by("work_order_id", "sequence")
         .values_list("work_order_id", "sequence", "name", "work_center__code", "work_center__line", "status",
-                     "planned_milli", "good_milli", "scrap_milli")
+                     "planned_milli", "good_milli", "scrap_milli", "hold")
     ):
         operations_of.setdefault(row[0], []).append(row)
     badges = _sync_badges()
@@ -315,10 +326,10 @@ def board(*, line: str | None = None, now: datetime.datetime | None = None) -> l
         end_us = _due_end_micros(due_date, zone)
         numerator, denominator = _share(released_us, end_us, now_us)
         by_line: dict[str, list[BoardOperation]] = {}
-        for _order, sequence, name, work_center, work_center_line, operation_status, planned, good, scrap in operations_of.get(pk, no_operations):
+        for _order, sequence, name, work_center, work_center_line, operation_status, planned, good, scrap, hold in operations_of.get(pk, no_operations):
             plan = _plan_milli(planned, numerator, denominator)
             percent, colour = _completion(good, plan)
-            operation = BoardOperation(sequence, name, work_center, operation_status, planned, good, scrap, plan, percent, colour)
+            operation = BoardOperation(sequence, name, work_center, operation_status, planned, good, scrap, plan, percent, colour, hold)
             operations_on_line = by_line.get(work_center_line or NO_LINE)
             if operations_on_line is None:
                 by_line[work_center_line or NO_LINE] = [operation]

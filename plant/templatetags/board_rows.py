@@ -68,6 +68,11 @@ def board_rows(orders: list[BoardOrder], order_links: bool = False, sync_links: 
         AT_RISK: f' <span class="flag at-risk" data-flag="at_risk">{escape(_("at risk"))}</span>',
         "": "",
     }
+    holds = {
+        "quality_stop": f' <span class="flag quality-stop" data-flag="quality_stop">{escape(_("quality stop"))}</span>',
+        "hold": f' <span class="flag on-hold" data-flag="quality_hold">{escape(_("on quality hold"))}</span>',
+        "": "",
+    }
     statuses = {value: escape(str(label)) for value, label in Status.choices}
     sync_badges = _Memo(lambda state: '<span class="{1}">{0}</span>'.format(*map(escape, sync_badge(state=state))))
     zone = timezone.get_current_timezone()
@@ -102,7 +107,7 @@ def board_rows(orders: list[BoardOrder], order_links: bool = False, sync_links: 
         cells = "".join([
             f'<span class="cell {operation.colour}" {heads[operation.sequence, operation.work_center, operation.name]}'
             f'<b class="good">{quantities[operation.good_milli]}</b> / {quantities[operation.plan_milli]} '
-            f'<span class="pct">{percents[operation.percent]}</span></span>'
+            f'<span class="pct">{percents[operation.percent]}</span>{holds[operation.hold]}</span>'
             for operation in order.operations
         ])
         number = _escape(order.number)

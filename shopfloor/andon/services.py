@@ -198,6 +198,7 @@ class Cause:
     note: str
     work_center_id: int | None = None
     equipment_id: int | None = None
+    work_order_id: int | None = None
 
 
 def andon_causes_sync(*, causes: list[Cause]) -> tuple[int, int]:
@@ -213,7 +214,7 @@ def andon_causes_sync(*, causes: list[Cause]) -> tuple[int, int]:
             with transaction.atomic():
                 call = AndonCall.objects.create(
                     uuid=uuid.uuid4(), cause=key, kind=cause.kind, severity=cause.severity, work_center_id=cause.work_center_id,
-                    equipment_id=cause.equipment_id, note=cause.note[:500], raised_at=timezone.now(), raised_by=SYSTEM,
+                    equipment_id=cause.equipment_id, work_order_id=cause.work_order_id, note=cause.note[:500], raised_at=timezone.now(), raised_by=SYSTEM,
                 )
                 event_record(object_type="andon", object_key=str(call.uuid), action="raise", actor_label=SYSTEM, after={"cause": key, "kind": cause.kind})
                 _escalate_call(call, now=call.raised_at)

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from common.errors import DomainError, ErrorKind
 from erp_sync.outbox import sync_label, sync_states
-from mes.models import Confirmation, Equipment, OrderCharacteristic, ReasonCode, Status, WorkOrder, WorkOrderOperation
+from mes.models import Confirmation, Equipment, Hold, OrderCharacteristic, ReasonCode, Status, WorkOrder, WorkOrderOperation
 from mes.services.confirmations import operation_available, operation_check_work_center, plain
 from mes.services.quality import characteristic_states, next_sample
 from mes.services.labor import labor_clocked_on
@@ -66,7 +66,8 @@ def operation_summary(*, work_order: WorkOrder, operation: WorkOrderOperation, o
         "item_name": work_order.item.name,
         "unit": work_order.item.unit.code,
         "status": operation.status,
-        "status_label": str(Status(operation.status).label),
+        "status_label": _status_label(work_order, operation),
+        "on_quality_hold": operation.on_quality_hold or work_order.on_quality_hold,
         "order_status": work_order.status,
         "planned": plain(quantity=operation.planned_qty),
         "good": plain(quantity=operation.good_qty),
@@ -76,6 +77,27 @@ def operation_summary(*, work_order: WorkOrder, operation: WorkOrderOperation, o
         "available": plain(quantity=max(available - confirmed, Decimal(0))),
         "quality_checkpoint": operation.quality_checkpoint,
         "as_of": timezone.now().isoformat(),
+    }
+
+
+def _status_label(work_order: WorkOrder, operation: WorkOrderOperation) -> str:
+    label = str(Status(operation.status).label)
+    if operation.on_quality_hold or work_order.on_quality_hold:
+        return _("%(status)s · on quality hold") % {"status": label}
+    return label
+
+
+def _quality_stop(operation: WorkOrderOperation) -> dict[str, Any] | None:
+    """The operation's quality stop, if one is active (one query, only for a held operation)."""
+    if not operation.on_quality_hold:
+        return None
+    hold = Hold.objects.filter(operation=operation, state=Hold.State.ACTIVE, cause=Hold.Cause.QUALITY_STOP).order_by("placed_at").first()
+    if hold is None:
+        return None
+    return {
+        "reason": hold.reason,
+        "since": hold.placed_at.isoformat(),
+        "status_label": _("quality stop: reports wait until quality releases it"),
     }
 
 
@@ -108,9 +130,14 @@ def station_operation(*, station: Station, number: str, sequence: int) -> dict[s
             % {"sequence": sequence, "number": number, "status": Status(operation.status).label},
             kind=ErrorKind.CONFLICT,
         )
-    return operation_summary(work_order=work_order, operation=operation, operations=operations) | {
+    summary = operation_summary(work_order=work_order, operation=operation, operations=operations)
+    stop = _quality_stop(operation)
+    if stop is not None:  # shown where the operation's status is
+        summary["status_label"] = stop["status_label"]
+    return summary | {
         "clocked_on": station_clocked_on(operation_id=operation.pk),
         "inspections": station_inspections(operation=operation),
+        "quality_stop": stop,
         "instructions": station_instructions(operations=[(work_order.item_id, operation.sequence)]).get((work_order.item_id, operation.sequence), []),
     }
 

@@ -28,6 +28,13 @@
   Manufacture with rows at least one ``is_finished_item``). Submitting books the stock (per
   ``item_code`` and ``batch_no``: transferred rows issued, finished rows received); cancelling
   takes it back.
+- ``Quality Inspection`` (submittable) needs ``item_code``, ``inspection_type``, ``inspected_by``,
+  ``report_date`` and ``readings`` each with a ``specification`` and a ``status`` (Accepted or
+  Rejected); the ledger books it on submit with its readings. ``Non Conformance`` (not
+  submittable: ``docstatus`` stays 0, a 1 is refused) needs ``subject``, ``procedure`` and a
+  ``status`` (Open, Resolved, Cancelled); saved is booked. Both take the unique key field as the
+  other doctypes, and the MES's order and operation in custom fields (``mes_work_order``,
+  ``mes_operation``), which the ledger shows.
 - Injected lock → 417 ``DocumentLockedError`` — Frappe's own wording for a document that is
   busy; a connector must treat that ``exc_type`` (and ``TimestampMismatchError``,
   ``QueryDeadlockError``) as transient even though the status is 417.
@@ -61,7 +68,13 @@ TRANSFER = "Material Transfer for Manufacture"
 WORK_ORDER_STATUS = {"planned": "Draft", "released": "Not Started", "completed": "Completed", "closed": "Closed"}
 #: Stock Entry purposes that move material for a Work Order, and so need one.
 GOODS_PURPOSES = (TRANSFER, "Manufacture")
-DOCTYPES = ("Job Card", "Stock Entry", "Work Order")
+QUALITY_INSPECTION = "Quality Inspection"
+NON_CONFORMANCE = "Non Conformance"
+DOCTYPES = ("Job Card", "Stock Entry", "Work Order", QUALITY_INSPECTION, NON_CONFORMANCE)
+#: Doctypes that are saved, never submitted: a saved one is committed (and booked).
+NOT_SUBMITTABLE = frozenset({NON_CONFORMANCE})
+ORDER_FIELD = "mes_work_order"
+OPERATION_FIELD = "mes_operation"
 LOGGED_USER = "mes-integration@example.com"
 
 EXCEPTION_MODULES = {
@@ -313,7 +326,9 @@ class ErpnextFlavor(ErpFlavor):
         docstatus = _docstatus(document.pop("docstatus", 0))
         if docstatus == 2:
             raise FrappeError("DocstatusTransitionError", "Cannot create a cancelled document")
-        order = str(document.get("work_order") or "")
+        if doctype in NOT_SUBMITTABLE and docstatus != 0:
+            raise FrappeError("ValidationError", f"{doctype} is not submittable; save it with docstatus 0")
+        order = str(document.get("work_order") or document.get(ORDER_FIELD) or "")
         if doctype != "Work Order" and order:
             if request.lock_rolled or order in request.locked_orders:
                 raise FrappeError(
@@ -343,6 +358,10 @@ class ErpnextFlavor(ErpFlavor):
             self._prepare_job_card(document)
         elif doctype == "Stock Entry":
             self._prepare_stock_entry(document)
+        elif doctype == QUALITY_INSPECTION:
+            _prepare_quality_inspection(document)
+        elif doctype == NON_CONFORMANCE:
+            _prepare_non_conformance(document)
         else:
             self._prepare_work_order(document)
 
@@ -370,7 +389,39 @@ class ErpnextFlavor(ErpFlavor):
         if docstatus == 1:
             self._submit(request, document)
             committed = doctype != "Work Order"
+        elif doctype in NOT_SUBMITTABLE:
+            self._record_quality(request, document)
+            committed = True
         return json_response(200, {"data": _public(document)}, committed=committed)
+
+    def _record_quality(self, request: SimRequest, document: dict[str, Any]) -> None:
+        """The ledger entry of a Quality Inspection submitted or a Non Conformance saved: what it says of quality."""
+        if document["doctype"] == QUALITY_INSPECTION:
+            details = {
+                "item_code": document.get("item_code"), "status": document.get("status"), "batch_no": document.get("batch_no"),
+                "item_serial_no": document.get("item_serial_no"), "sample_size": plain(document["sample_size"]),
+                "reference": f"{document.get('reference_type') or ''}/{document.get('reference_name') or ''}".strip("/"),
+                "readings": [
+                    {
+                        "specification": row["specification"], "status": row["status"],
+                        **{field: row[field] for field in ("reading_1", "reading_value", "min_value", "max_value") if row.get(field) not in (None, "")},
+                    }
+                    for row in document["readings"]
+                ],
+            }
+        else:
+            details = {field: document.get(field) for field in ("subject", "procedure", "status", "details", "corrective_action")}
+        operation = document.get(OPERATION_FIELD)
+        self.ledger.record(
+            action=journal.POST,
+            key=document.get(KEY_FIELD),
+            order=document.get(ORDER_FIELD),
+            operation=f"{int(operation):04d}" if str(operation or "").isdigit() else None,
+            document_type=document["doctype"],
+            document=f"{document['doctype']}/{document['name']}",
+            response_dropped=request.response_will_drop,
+            details=details,
+        )
 
     def _raise_duplicate(self, doctype: str, existing: str, key: str) -> None:
         if self.duplicate_error == "unique_validation":
@@ -401,6 +452,8 @@ class ErpnextFlavor(ErpFlavor):
             return json_response(200, {"data": _public(document)})
         if target == 2:
             raise FrappeError("DocstatusTransitionError", "Cannot change docstatus from 0 to 2")
+        if doctype in NOT_SUBMITTABLE and target != 0:
+            raise FrappeError("ValidationError", f"{doctype} is not submittable")
         work_order = str(changes.get("work_order") or document.get("work_order") or "")
         if work_order and (request.lock_rolled or work_order in request.locked_orders):
             raise FrappeError(
@@ -423,6 +476,10 @@ class ErpnextFlavor(ErpFlavor):
                 self._validate_sequence(candidate)
         elif doctype == "Stock Entry":
             self._prepare_stock_entry(candidate)
+        elif doctype == QUALITY_INSPECTION:
+            _prepare_quality_inspection(candidate)
+        elif doctype == NON_CONFORMANCE:
+            _prepare_non_conformance(candidate)
         else:
             self._prepare_work_order(candidate)
         if document.get(KEY_FIELD):
@@ -499,6 +556,9 @@ class ErpnextFlavor(ErpFlavor):
             operation["process_loss_qty"] += document["process_loss_qty"]
             self._refresh_operation_status(document["work_order"], operation)
             document["status"] = "Completed"
+        elif doctype == QUALITY_INSPECTION:
+            self._record_quality(request, document)
+            return
         elif doctype == "Stock Entry":
             if document.get("purpose") == "Manufacture" and document.get("work_order"):
                 work_order = self._work_order(document["work_order"])
@@ -731,6 +791,8 @@ def _series(doctype: str, number: int) -> str:
         "Job Card": f"PO-JOB{number:05d}",
         "Stock Entry": f"MAT-STE-{year}-{number:05d}",
         "Work Order": f"MFG-WO-{year}-{number:05d}",
+        QUALITY_INSPECTION: f"MAT-QA-{year}-{number:05d}",
+        NON_CONFORMANCE: f"QA-NC-{number:05d}",
     }[doctype]
 
 
@@ -755,6 +817,40 @@ def _quantity(value: Any, label: str) -> Decimal:
     if number < 0:
         raise FrappeError("NonNegativeError", f"{label} cannot be negative")
     return number
+
+
+def _prepare_quality_inspection(document: dict[str, Any]) -> None:
+    missing = [field for field in ("item_code", "inspection_type", "inspected_by", "report_date") if not document.get(field)]
+    if missing:
+        raise FrappeError("MandatoryError", f"[Quality Inspection, new-quality-inspection]: {', '.join(missing)}")
+    if document["inspection_type"] not in ("Incoming", "Outgoing", "In Process"):
+        raise FrappeError("ValidationError", f"Inspection Type cannot be {document['inspection_type']!r}")
+    readings = document.get("readings") or []
+    if not isinstance(readings, list) or not readings or not all(isinstance(row, dict) for row in readings):
+        raise FrappeError("ValidationError", "Readings are mandatory: a list of rows")
+    for index, row in enumerate(readings, start=1):
+        if not row.get("specification"):
+            raise FrappeError("MandatoryError", f"[Quality Inspection Reading, Row #{index}]: specification")
+        if row.get("status") not in ("Accepted", "Rejected"):
+            raise FrappeError("ValidationError", f"Row #{index}: Status is mandatory (Accepted or Rejected)")
+        row.setdefault("idx", index)
+        row.setdefault("doctype", "Quality Inspection Reading")
+    document["readings"] = readings
+    document["sample_size"] = _quantity(document.get("sample_size", 0), "Sample Size")
+    if not document.get("manual_inspection"):
+        document["status"] = "Rejected" if any(row["status"] == "Rejected" for row in readings) else "Accepted"
+    elif document.get("status") not in ("Accepted", "Rejected"):
+        raise FrappeError("ValidationError", "Status is mandatory for a manual inspection (Accepted or Rejected)")
+
+
+def _prepare_non_conformance(document: dict[str, Any]) -> None:
+    missing = [field for field in ("subject", "procedure", "status") if not document.get(field)]
+    if missing:
+        raise FrappeError("MandatoryError", f"[Non Conformance, new-non-conformance]: {', '.join(missing)}")
+    if document["status"] not in ("Open", "Resolved", "Cancelled"):
+        raise FrappeError("ValidationError", f"Status cannot be {document['status']!r}")
+    if len(str(document["subject"])) > 140:
+        raise FrappeError("CharacterLengthExceededError", "Subject will get truncated, as max characters allowed is 140")
 
 
 def _yield(document: dict[str, Any]) -> Decimal:

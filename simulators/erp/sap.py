@@ -656,6 +656,7 @@ class SapFlavor(ErpFlavor):
             response_dropped=request.response_will_drop,
             details={
                 "ConfirmationGroup": group, "ConfirmationCount": str(count), "Sequence": sequence,
+                "VarianceReasonCode": record.get("VarianceReasonCode") or "",
                 **_movements_detail(self.material_documents[key]),
             },
         )

@@ -40,10 +40,10 @@ def test_due_prompt_gauge_value_report_out_of_limit_ncr_and_fail_with_a_defect(b
     plan_released()
     context, page = at_operation(browser, live_server)
     try:
-        # The prompt, before anything is refused: the first piece's length, its limits and unit, sample 1.
+        # The prompt, before anything is refused: the first piece's length is due from the start, its limits and unit, sample 1.
         panel = page.locator("#inspection")
         expect(panel).to_be_visible()
-        expect(page.locator("#inspection-prompt")).to_contain_text("Next inspection: LEN Length, sample 1.")
+        expect(page.locator("#inspection-prompt")).to_contain_text("Inspection due now: LEN Length, sample 1.")
         expect(page.locator("#inspection-prompt")).to_contain_text("Nominal 100 MM, limits 99.5 – 100.5 MM.")
         expect(page.locator("#inspection-form")).to_be_visible()
         assert page.evaluate("document.activeElement.id") == "inspection-value"
@@ -105,7 +105,7 @@ def test_a_chinese_station_prompts_the_check_and_answers_a_failure_in_chinese(br
     plan_released()
     context, page = at_operation(browser, live_server, locale="zh-CN")
     try:
-        expect(page.locator("#inspection-prompt")).to_contain_text("下一次检验：LEN Length，样本 1。")
+        expect(page.locator("#inspection-prompt")).to_contain_text("现在需要检验：LEN Length，样本 1。")
         expect(page.locator("#inspection-prompt")).to_contain_text("公差 99.5 – 100.5 MM")
         for width, height in WIDTHS:  # the panel fits from a phone to a wall, every control a finger's size
             page.set_viewport_size({"width": width, "height": height})

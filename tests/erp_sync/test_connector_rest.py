@@ -613,3 +613,39 @@ def test_health(receiver: Receiver) -> None:
     assert connector_for(receiver.url + "/in", health_url=receiver.url + "/health").health().reachable is True
     assert connector_for(receiver.url + "/in").health().reachable is True  # 405 still proves it is there
     assert connector_for(f"http://127.0.0.1:{closed_port()}/in").health().reachable is False
+
+
+def test_quality_kinds_go_to_their_own_endpoints_with_their_fields(receiver: Receiver) -> None:
+    """An inspection result and a disposition, each mapped to an endpoint of its own; a return to the supplier
+    without one goes to the url like the rest, its type naming it."""
+    from erp_sync.connectors.base import Posting
+
+    connector = connector_for(
+        receiver.url + "/in",
+        mapping={"type": {"from": "type"}},
+        inspection_result={
+            "url": receiver.url + "/orders/{work_order}/inspections",
+            "mapping": {"char": {"from": "characteristic"}, "value": {"from": "value", "type": "number"}, "ok": {"from": "passed"},
+                        "sample": {"from": "sample_no"}, "max": {"from": "upper_limit", "type": "number"}},
+        },
+        nonconformance_disposition={
+            "url": receiver.url + "/ncr",
+            "mapping": {"ncr": {"from": "nonconformance"}, "decision": {"from": "disposition"}, "qty": {"from": "quantity", "type": "number"},
+                        "defect": {"from": "defect_code"}, "by": {"from": "approved_by"}},
+        },
+    )
+    assert RestConnector.validate_options(connector.options) == {}
+    result = {"type": "inspection_result", "work_order": "WO-1001", "characteristic": "LEN", "value": "101.2", "passed": False,
+              "sample_no": 1, "upper_limit": "100.5"}
+    decision = {"type": "nonconformance_disposition", "work_order": "WO-1001", "nonconformance": 12, "disposition": "scrap",
+                "quantity": "1", "defect_code": "DEF-LEN", "approved_by": "inspector-liu"}
+    returned = {"type": "return_to_supplier", "work_order": "WO-1001", "lot": "T-7"}
+    for kind, payload in (("inspection_result", result), ("nonconformance_disposition", decision), ("return_to_supplier", returned)):
+        posting = Posting(idempotency_key=str(uuid.uuid4()), kind=kind, work_order="WO-1001", sequence=1, payload=payload)
+        assert kind in connector.kinds
+        assert connector.post(posting).outcome == Outcome.ACCEPTED
+
+    sent_result, sent_decision, sent_return = receiver.writes()
+    assert (sent_result.path, sent_result.json()) == ("/orders/WO-1001/inspections", {"char": "LEN", "value": 101.2, "ok": False, "sample": 1, "max": 100.5})
+    assert (sent_decision.path, sent_decision.json()) == ("/ncr", {"ncr": 12, "decision": "scrap", "qty": 1.0, "defect": "DEF-LEN", "by": "inspector-liu"})
+    assert (sent_return.path, sent_return.json()) == ("/in", {"type": "return_to_supplier"})

@@ -387,6 +387,7 @@ def test_a_quality_result_is_an_event_too(planned_order, exchange, rabbit):
     assert destination_publish(name="rabbit") == 2
     released, judged = wait_for(rabbit, 2)
     assert released["type"] == "mes.work_order.released"
-    assert judged["type"] == "mes.quality_result" and judged["id"] == str(outcome.result.uuid)
-    assert judged["subject"] == planned_order.number and rabbit.keys[1] == f"mes.quality_result.{planned_order.number}"
+    # the result's ERP message (its key is the result's UUID) is its event: one event, not two
+    assert judged["type"] == "mes.inspection_result" and judged["id"] == str(outcome.result.uuid)
+    assert judged["subject"] == planned_order.number and rabbit.keys[1] == f"mes.inspection_result.{planned_order.number}"
     assert judged["data"]["passed"] is False and judged["data"]["value"] == "100.7" and judged["data"]["characteristic"] == "LEN"

@@ -211,7 +211,7 @@ def test_an_operator_records_only_as_its_own_badge_and_quality_as_anyone(operato
 def test_the_orders_inspections_say_what_is_due_now_and_why(planner, inspected_order):
     before = planner.get(f"/api/v1/work-orders/{ORDER}/inspections", HTTP_ACCEPT_LANGUAGE="en").json()
     result("LOOK", passed=True)
-    confirm(good_qty=1)  # the first piece: now its check is due
+    confirm(good_qty=1)  # the first piece reported: its check is still due
     due = planner.get(f"/api/v1/work-orders/{ORDER}/inspections", HTTP_ACCEPT_LANGUAGE="en").json()
     result("LEN", value=Decimal("100.2"))
     after = planner.get(f"/api/v1/work-orders/{ORDER}/inspections", HTTP_ACCEPT_LANGUAGE="en").json()
@@ -219,9 +219,10 @@ def test_the_orders_inspections_say_what_is_due_now_and_why(planner, inspected_o
     operation = before["operations"][0]
     assert [c["code"] for c in operation["characteristics"]] == ["LEN", "LOOK"]
     assert operation["characteristics"][0]["next"] == {
-        "sample_no": 1, "due_at_good": 1, "due_now": False, "reason": "first piece: a pass is needed before more than 1 good",
+        "sample_no": 1, "due_at_good": 1, "due_now": True, "reason": "first piece: a pass is needed before more than 1 good",
     }
-    assert [(d["characteristic"], d["sample_no"]) for d in operation["due"]] == [("LOOK", 1)]  # per report: before each report
+    # Both due before the first report: the first piece is checked as it is made; per report before each report.
+    assert [(d["characteristic"], d["sample_no"]) for d in operation["due"]] == [("LEN", 1), ("LOOK", 1)]
     assert [(d["characteristic"], d["sample_no"]) for d in due["operations"][0]["due"]] == [("LEN", 1), ("LOOK", 2)]
     assert [(d["characteristic"], d["sample_no"]) for d in after["operations"][0]["due"]] == [("LOOK", 2)]
     assert [(r["characteristic"], r["sample_no"], r["passed"], r["value"]) for r in after["operations"][0]["results"]] == [
@@ -367,7 +368,7 @@ def test_a_batch_judges_each_report_on_what_the_batch_recorded_before_it(gated):
 
     assert not isinstance(answers[0], DomainError)
     assert (answers[1].code, answers[1].fields["sample_no"]) == ("inspection_due", 2)
-    assert Confirmation.objects.count() == 1 and OutboxMessage.objects.count() == 1
+    assert Confirmation.objects.count() == 1 and OutboxMessage.objects.filter(kind="confirmation").count() == 1
 
 
 def test_the_gate_costs_one_query_with_a_plan_and_none_without(released_order):

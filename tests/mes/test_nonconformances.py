@@ -135,9 +135,12 @@ def test_scrap_books_a_scrap_confirmation_with_the_defect_code_for_the_erp(made,
     assert (decision["disposition"], decision["quantity"], decision["decided_by"]) == ("scrap", "1", "inspector-liu")
     scrap = Confirmation.objects.get(uuid=decision["confirmation"])
     assert (scrap.scrap_qty, scrap.good_qty, scrap.reason_code.code, scrap.operation.sequence) == (1, 0, "DEF-CRACK", 10)
-    (message,) = OutboxMessage.objects.order_by("-pk")[: OutboxMessage.objects.count() - messages]
+    message, decided = OutboxMessage.objects.order_by("pk")[messages:]  # the scrap, then the decision, in the order's sequence
     assert (message.kind, message.payload["scrap_qty"], message.payload["reason_code"], message.payload["reason_kind"]) == (
         "confirmation", "1.000", "DEF-CRACK", "defect",
+    )
+    assert (decided.kind, decided.sequence, decided.payload["disposition"], decided.payload["confirmation_id"]) == (
+        "nonconformance_disposition", message.sequence + 1, "scrap", str(scrap.uuid),
     )
     after = operation()
     assert (after.held_qty, after.rejected_qty, after.scrap_qty, after.good_qty, after.confirmed_qty) == (0, 1, 1, 10, 10)

@@ -35,9 +35,14 @@ def test_the_demo_plant_is_built_once_and_prints_the_way_in():
 
     assert counts() == first
     assert first["WorkCenter"] == 6 and first["Employee"] == 20 and 25 <= first["WorkOrder"] <= 35
-    # One message per confirmation, and the goods messages of what the demo's reports backflush and receive.
+    # One message per confirmation, the goods messages of what the demo's reports backflush and receive, and one per
+    # inspection result.
     goods = OutboxMessage.objects.filter(kind__startswith="goods_").count()
-    assert first["Confirmation"] > 0 and goods > 0 and first["OutboxMessage"] == first["Confirmation"] + goods
+    from mes.models import InspectionResult
+
+    results = InspectionResult.objects.count()
+    assert OutboxMessage.objects.filter(kind="inspection_result").count() == results > 0
+    assert first["Confirmation"] > 0 and goods > 0 and first["OutboxMessage"] == first["Confirmation"] + goods + results
     assert {"planned", "released", "in_progress", "paused", "completed"} <= statuses
     assert first["DeviceMapping"] == 4 and first["Shift"] == 3 * 6
     for text in ("/station/setup/", "create_station_link", "/board/", "/planning/", "EMP:E1001", "/trace/", "LOT:RM-0001:RM1-2611-A"):
@@ -138,7 +143,8 @@ def test_in_the_demo_a_failing_first_piece_opens_an_ncr_a_quality_user_scraps_on
 
     assert page.status_code == 200 and ncr.state == "dispositioned"
     assert Confirmation.objects.filter(work_order=released, scrap_qty=1, reason_code__code="DEF-01").count() == 1
-    assert OutboxMessage.objects.count() == messages_before + 1
+    # the scrap confirmation, then the decision for the ERP's quality record
+    assert list(OutboxMessage.objects.order_by("pk")[messages_before:].values_list("kind", flat=True)) == ["confirmation", "nonconformance_disposition"]
 
 
 def test_the_demo_costs_its_orders_completely():

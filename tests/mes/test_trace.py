@@ -30,11 +30,11 @@ def _sub_assembly(rows) -> dict:
                 {"sequence": 10, "name": "Cut", "confirmations": [
                     {"id": str(rows["cut"].uuid), "at": "2030-01-10T09:00:00Z", "operator_badge": "B-1001", "equipment": None,
                      "station": "ST-1", "good_qty": 1.0, "scrap_qty": 0.0},
-                ]},
+                ], "inspections": []},
                 {"sequence": 20, "name": "Press", "confirmations": [
                     {"id": str(rows["press"].uuid), "at": "2030-01-10T10:00:00Z", "operator_badge": None, "equipment": "PRESS-1",
                      "station": "PRESS-1", "good_qty": 1.0, "scrap_qty": 1.0},
-                ]},
+                ], "inspections": []},
             ],
         },
         "consumed": [
@@ -55,7 +55,7 @@ def test_backward_from_the_finished_serial_reaches_the_raw_lot(operator, genealo
                 {"sequence": 10, "name": "Assemble", "confirmations": [
                     {"id": str(genealogy["assemble"].uuid), "at": "2030-01-11T09:00:00Z", "operator_badge": "B-1002",
                      "equipment": None, "station": "ST-2", "good_qty": 1.0, "scrap_qty": 0.0},
-                ]},
+                ], "inspections": []},
             ],
         },
         "consumed": [{**_sub_assembly(genealogy), "quantity": 1.0}],
@@ -211,7 +211,7 @@ def _deeper(genealogy, levels: int) -> Lot:
 @pytest.mark.parametrize("direction", ["backward", "forward"])
 def test_the_queries_do_not_grow_with_the_tree(genealogy, django_assert_num_queries, direction):
     code = "S-FIN-1" if direction == "backward" else "L-RAW-1"
-    queries = 5 if direction == "backward" else 2  # find, walk (+ operations, confirmations, machines)
+    queries = 6 if direction == "backward" else 2  # find, walk (+ operations, confirmations, machines, inspection results)
 
     with django_assert_num_queries(queries):
         small = trace(code=code, direction=direction)

@@ -64,3 +64,32 @@ def test_dead_letters_call_for_the_whole_plant_until_someone_decides(plant, supe
     assert [(c["cause"], c["work_center"], c["kind"]) for c in listed] == [("erp:dead_letters", None, "help")]
     OutboxMessage.objects.filter(pk=message.pk).update(state=OutboxMessage.State.DISCARDED)
     assert andon_watch() == (0, 1)
+
+
+def test_a_quality_stop_calls_quality_at_its_line_until_quality_releases_it(planned_order, settings, quality):
+    from mes.models import Hold, ReasonCode
+    from mes.services.holds import hold_release
+    from mes.services.work_orders import work_order_transition
+    from tests.factories import ReasonCodeFactory
+    from tests.helpers import confirm
+
+    settings.MES_QUALITY_STOP_WINDOW, settings.MES_QUALITY_STOP_THRESHOLD = 10, 1
+    settings.LANGUAGE_CODE = "en"  # the calls are written in the plant's language
+    ReasonCodeFactory(code="SCR-BURR", kind=ReasonCode.Kind.SCRAP, name="Burr")
+    work_order_transition(number="WO-1001", action="release")
+    confirm(good_qty=3)
+    confirm(scrap_qty=2, reason_code="SCR-BURR")  # 2 bad among 5: more than 1
+    hold = Hold.objects.get(cause="quality_stop")
+
+    assert andon_watch() == (1, 0)
+    assert andon_watch() == (0, 0)
+    call = AndonCall.objects.get()
+    assert (call.cause, call.kind, call.work_order.number, call.work_center_id, call.state) == (
+        f"quality_stop:{hold.pk}", "quality", "WO-1001", hold.operation.work_center_id, "open",
+    )
+    assert "WO-1001 operation 0010 is stopped for quality" in call.note
+
+    hold_release(hold_id=hold.pk, reason="tool changed", actor=quality.user)
+    assert andon_watch() == (0, 1)
+    call.refresh_from_db()
+    assert (call.state, call.resolved_by) == ("resolved", "system")

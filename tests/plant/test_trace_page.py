@@ -40,7 +40,7 @@ def test_a_visitor_not_signed_in_is_sent_to_sign_in(genealogy):
     assert response["Location"].startswith("/accounts/login/")
 
 
-@pytest.mark.parametrize(("role", "links"), [("operator", False), ("planner", True)])
+@pytest.mark.parametrize(("role", "links"), [("operator", False), ("planner", True), ("quality", True)])
 def test_orders_link_to_their_page_only_for_who_may_open_it(genealogy, role, links):
     client = signed_in(Client(), role)
 
@@ -129,3 +129,46 @@ def test_the_report_refuses_what_it_cannot_print(genealogy):
     assert client.get("/trace/report.pdf", {"code": "NOPE"}).status_code == 404
     assert client.get("/trace/report.pdf").status_code == 400
     assert client.get("/trace/report.pdf", {"code": "S-FIN-1", "lang": "fr"}).status_code == 400
+
+
+def test_the_trace_shows_the_inspection_results_of_the_operations_in_the_tree(genealogy):
+    """A result recorded on WO-SUB's cut (a released copy of a plan) shows on the page and in the API under that operation."""
+    import uuid
+    from decimal import Decimal
+
+    from mes.models import InspectionResult, OrderCharacteristic
+
+    cut = genealogy["wo_sub"].operations.get(sequence=10)
+    length = OrderCharacteristic.objects.create(
+        operation=cut, position=1, code="LEN", name="Length", kind="measured", lower_limit=Decimal("99.5"), upper_limit=Decimal("100.5"),
+        sampling_rule="first_piece",
+    )
+    InspectionResult.objects.create(
+        client_id=uuid.uuid4(), request_hash="x", work_order=genealogy["wo_sub"], operation=cut, characteristic=length, sample_no=1,
+        value=Decimal("101.25"), passed=False, disposition="scrap",
+    )
+    client = signed_in(Client(), "quality")
+
+    html = client.get("/trace/", {"code": "S-FIN-1"}).content.decode()
+    api = client.get("/api/v1/trace", {"code": "S-SUB-1"}).json()
+
+    assert "inspection LEN Length · sample 1 · 101.25 · " in " ".join(html.split())
+    assert '<span class="fail">failed</span> (scrap)' in html
+    (inspection,) = api["produced_by"]["operations"][0]["inspections"]
+    assert (inspection["characteristic"], inspection["sample_no"], inspection["value"], inspection["passed"], inspection["disposition"]) == (
+        "LEN", 1, 101.25, False, "scrap",
+    )
+    assert api["produced_by"]["operations"][1]["inspections"] == []
+
+
+def test_quality_opens_an_orders_page_read_only(genealogy):
+    client = signed_in(Client(), "quality")
+
+    page = client.get("/planning/orders/WO-SUB/")
+    refused = client.post("/planning/orders/WO-SUB/", {"action": "pause", "reason": "x"})
+
+    assert page.status_code == 200
+    assert "WO-SUB" in page.content.decode()
+    assert 'name="action"' not in page.content.decode()  # no action offered
+    assert refused.status_code == 403
+    assert client.get("/planning/").status_code == 403  # the planning list stays the planners'

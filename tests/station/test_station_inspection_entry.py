@@ -47,8 +47,9 @@ def test_the_operation_answer_prompts_what_is_due_with_its_limits(inspected):
 
     inspections = operation(tablet)["inspections"]
 
-    assert [(row["code"], row["due_now"], row["sample_no"]) for row in inspections] == [("LOOK", True, 1), ("LEN", False, 1)]
-    length = inspections[1]
+    # The first piece is due before the first report, as the per-report check is.
+    assert [(row["code"], row["due_now"], row["sample_no"]) for row in inspections] == [("LEN", True, 1), ("LOOK", True, 1)]
+    length = inspections[0]
     assert (length["nominal"], length["lower_limit"], length["upper_limit"], length["unit"], length["kind"]) == ("100", "99.5", "100.5", "MM", "measured")
     assert length["due_at_good"] == "1" and length["reason"]
 
