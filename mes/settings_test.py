@@ -11,6 +11,11 @@ from mes.settings import *  # noqa: F403
 CELERY_BROKER_URL = "memory://localhost/"
 CELERY_BROKER_TRANSPORT = None
 
+# Scrap-heavy scenarios (OEE weeks, machine counts, reports) would otherwise trip the quality stop and
+# pause their operations, here and in the processes the tests start (the collector, workers). The
+# quality stop's own tests set the window and threshold they check (tests/conftest.py does the same).
+MES_QUALITY_STOP_THRESHOLD = env_int("MES_TEST_QUALITY_STOP_THRESHOLD", 1_000_000, minimum=0)  # noqa: F405
+
 # The tests run without collectstatic; an empty folder keeps WhiteNoise from warning on every request.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
 

@@ -2,6 +2,8 @@
 
 from django.db import migrations, models
 
+from common.migration_operations import LockTimeout
+
 
 class Migration(migrations.Migration):
 
@@ -10,6 +12,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        LockTimeout(),
         migrations.AlterField(
             model_name='outboxmessage',
             name='kind',

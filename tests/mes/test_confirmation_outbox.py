@@ -228,11 +228,19 @@ def test_a_confirmation_is_three_statements_and_its_write_fits_psycopgs_query_ca
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(spy):
-        confirm(good_qty=2, scrap_qty=1, rework_qty=1, reason_code="SCRAP-01", operator_badge="B-1001", station="ST-7", labor_minutes=3)
+        confirm(good_qty=2, operator_badge="B-1001", station="ST-7", labor_minutes=3)
 
     assert len(statements) == 3, statements  # lock, read, write
     # psycopg converts a query's placeholders once and caches it only up to 50 parameters.
     assert statements[-1][1] <= 50
+
+    # Scrap may tip the operation into a quality stop: only then is its window read, after the write.
+    statements.clear()
+    with connection.execute_wrapper(spy):
+        confirm(good_qty=2, scrap_qty=1, reason_code="SCRAP-01", operator_badge="B-1001", station="ST-7", labor_minutes=3)
+    assert len(statements) <= 8, statements
+    assert statements[2][1] <= 50 and statements[2][0].lstrip().startswith("WITH")
+    assert all(sql.lstrip().startswith("SELECT") for sql, _count in statements[3:]), statements[3:]
 
     # Labor minutes left out with an operator named: one more, the operator's clocked sessions.
     statements.clear()
