@@ -15,6 +15,7 @@ its 360 px, and a wall screen scales it up.
 from __future__ import annotations
 
 import datetime
+import math
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -65,7 +66,9 @@ def progress_chart(line: LineProgress, *, label: str) -> dict[str, Any]:
     def y_of(value: Decimal) -> float:
         return round(TOP + plot_height * (1 - float(value) / top), 1)
 
-    every = 2 if len(line.moments) <= 13 else 3
+    # At most seven hour labels, so they stay apart on a phone and on the wall screen alike
+    # (every 2 h through a 12-hour day, every 4 h through a 24-hour one).
+    every = max(1, math.ceil((len(line.moments) - 1) / 6))
     ticks = [
         {"x": x_of(moment), "label": f"{moment.astimezone(zone):%H:%M}"}
         for index, moment in enumerate(line.moments) if index % every == 0
