@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import template
 
 from common.formatting import Numbers
@@ -13,6 +15,16 @@ register = template.Library()
 @register.filter
 def quantity(value) -> str:
     return Numbers.active().quantity(value)
+
+
+@register.filter
+def measure(value) -> str:
+    """A measured value or a limit as entered, without trailing zeros or rounding: 119.500000 → 119.5,
+    0.0025 → 0.0025 (a gauge's resolution is kept; quantities round to three places)."""
+    if value is None or value == "":
+        return "—"
+    number = Decimal(value).normalize()
+    return f"{number:f}"
 
 
 @register.filter
