@@ -36,7 +36,7 @@ PAGES = [
     ("oee-machine", "supervisor", "/oee/CUT-01/"),
     ("unassigned-production", "supervisor", "/unassigned-production/"),
     ("quality", "quality", "/quality/"),
-    ("quality-ncr", "quality", "/quality/ncr/1/"),
+    ("quality-ncr", "quality", "/quality/ncr/1/"),  # open one first: POST /api/v1/nonconformances
     ("quality-spc", "quality", "/quality/spc/SA-1100/20/ANGLE/"),
     ("reports-daily", "supervisor", "/reports/daily/"),
     ("reports-labor", "planner", "/reports/labor/"),
@@ -52,6 +52,22 @@ PAGES = [
 ]
 
 
+def index_write(*, pages: list[tuple]) -> None:
+    """``pages.md``: every page of the list whose screenshots are on disk (a run with ``--only`` keeps the others)."""
+    lines = ["# Every page, as its user sees it", "",
+             "Taken by `docs/screenshots/gallery.py` from the demo plant (`make run`), at 390 px (phone), "
+             "1280 px (desktop) and 1920 px (wall screen), in English and Simplified Chinese.", ""]
+    for name, role, path in pages:
+        if not (HERE / "pages" / f"{name}-en-390.jpg").exists():
+            continue
+        lines += [f"## {name} — `{path}` ({role or 'signed out'})", "", "| | 390 px | 1280 px | 1920 px |", "|---|---|---|---|"]
+        for language, label in LANGUAGES.items():
+            cells = [f"![{name} {language} {width}](pages/{name}-{language}-{width}.jpg)" for width in SIZES]
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        lines.append("")
+    (HERE / "pages.md").write_text("\n".join(lines), encoding="utf-8")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base", default="http://127.0.0.1:8000")
@@ -61,7 +77,8 @@ def main() -> int:
     args = parser.parse_args()
     if urllib.parse.urlsplit(args.base).hostname not in {"127.0.0.1", "localhost"}:
         parser.error("--base must be a loopback address")
-    pages = PAGES + [tuple(None if part == "-" else part for part in extra.split(",", 2)) for extra in args.extra]
+    extras = [tuple(None if part == "-" else part for part in extra.split(",", 2)) for extra in args.extra]
+    pages = PAGES + extras
     if args.only:
         wanted = set(args.only.split(","))
         pages = [page for page in pages if page[0] in wanted]
@@ -103,19 +120,7 @@ def main() -> int:
             for context in contexts.values():
                 context.close()
         browser.close()
-    lines = ["# Every page, as its user sees it", "",
-             "Taken by `docs/screenshots/gallery.py` from the demo plant (`make run`), at 390 px (phone), "
-             "1280 px (desktop) and 1920 px (wall screen), in English and Simplified Chinese.", ""]
-    for name, role, path, *_ in dict.fromkeys((row[0], row[1], row[2]) for row in rows):
-        lines.append(f"## {name} — `{path}` ({role or 'signed out'})")
-        lines.append("")
-        lines.append("| | 390 px | 1280 px | 1920 px |")
-        lines.append("|---|---|---|---|")
-        for language, label in LANGUAGES.items():
-            cells = [f"![{name} {language} {width}](pages/{name}-{language}-{width}.jpg)" for width in SIZES]
-            lines.append(f"| {label} | " + " | ".join(cells) + " |")
-        lines.append("")
-    (HERE / "pages.md").write_text("\n".join(lines), encoding="utf-8")
+    index_write(pages=PAGES + extras)
     for problem in problems:
         print("PROBLEM", problem)
     print(f"{len(rows)} screenshots, {len(problems)} problems")
