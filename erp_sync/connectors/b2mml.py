@@ -102,9 +102,7 @@ class B2mmlConnector(Connector):
         self.sender = str(self.options.get("sender") or DEFAULT_SENDER)
         self.receiver = str(self.options.get("receiver") or "")
         self.timeout = (config.timeout_seconds, config.timeout_seconds)
-        self.session = http_session()
-        self.session.headers.update({"Accept": "application/xml, text/xml;q=0.9, */*;q=0.1"})
-        self.session.headers.update({str(k): str(v) for k, v in (self.options.get("headers") or {}).items()})
+        self.session = http_session(accept="application/xml, text/xml;q=0.9, */*;q=0.1", headers=self.options.get("headers"))
         if config.token:
             self.session.headers["Authorization"] = f"Bearer {config.token}"
         elif config.username:

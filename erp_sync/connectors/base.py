@@ -298,13 +298,17 @@ class Connector(ABC):
 # --- HTTP helpers shared by the HTTP connectors ----------------------------------------
 
 
-def http_session() -> requests.Session:
-    """A keep-alive session for one connection, shared by a worker's sending threads.
+def http_session(*, accept: str | None = None, headers: Mapping[str, Any] | None = None) -> requests.Session:
+    """A keep-alive session for one connection, shared by a worker's sending threads; ``accept``
+    and the connection's own ``headers`` option (names and values as text) go with every request.
 
     The pool is sized for the dispatcher's threads; requests itself never retries: a resend
     after an ambiguous failure must be the dispatcher's decision, after a look-up.
     """
     session = requests.Session()
+    if accept:
+        session.headers["Accept"] = accept
+    session.headers.update({str(name): str(value) for name, value in (headers or {}).items()})
     # Reading proxy and CA settings from the environment on every request cost about a
     # third of the client's CPU per call; where none are set there is nothing to read.
     session.trust_env = any(os.environ.get(name) for name in _ENVIRONMENT_SETTINGS)

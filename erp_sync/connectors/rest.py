@@ -117,9 +117,7 @@ class RestConnector(Connector):
         self.time_zone = self.options.get("time_zone") or settings.TIME_ZONE
         self.timeout = (config.timeout_seconds, config.timeout_seconds)
         self.auth = self.options.get("auth", "none")
-        self.session = http_session()
-        self.session.headers.update({"Accept": "application/json"})
-        self.session.headers.update({str(k): str(v) for k, v in (self.options.get("headers") or {}).items()})
+        self.session = http_session(accept="application/json", headers=self.options.get("headers"))
         if self.auth == "basic":
             self.session.auth = basic_auth(config.username, config.password)
         elif self.auth == "bearer":

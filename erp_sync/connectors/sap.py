@@ -138,10 +138,8 @@ class SapConnector(Connector):
         self.service_url = config.base_url.rstrip("/")
         self.options = config.options or {}
         self.timeout = (config.timeout_seconds, config.timeout_seconds)
-        self.session = http_session()
+        self.session = http_session(accept="application/json", headers=self.options.get("headers"))
         self.session.auth = basic_auth(config.username, config.password)
-        self.session.headers.update({"Accept": "application/json"})
-        self.session.headers.update({str(k): str(v) for k, v in (self.options.get("headers") or {}).items()})
         self._token: str | None = None
         self._token_lock = threading.Lock()
         self.time_zone = plant_zone(self.options.get("time_zone"))
