@@ -46,6 +46,7 @@ class DeviceSimulatorConfig:
     control_port: int = 0  # 0: any free port
     seed: int = 1
     cycle_time_s: float | None = None  # None: each machine draws its own from the seed
+    cycle_times_s: tuple[float, ...] = ()  # machine 1, 2, …: their own (beyond the list: cycle_time_s)
     automatic: bool = True  # random state changes, faults and PLC restarts
     opcua_username: str = DEFAULT_OPCUA_USER
     opcua_password: str = field(default=DEFAULT_OPCUA_PASSWORD, repr=False)
@@ -59,6 +60,14 @@ class DeviceSimulatorConfig:
                 raise ValueError(f"{name} must be between 0 and 65535")
         if self.cycle_time_s is not None and not self.cycle_time_s > 0:
             raise ValueError("cycle_time_s must be positive")
+        if not all(value > 0 for value in self.cycle_times_s):
+            raise ValueError("every one of cycle_times_s must be positive")
+        if len(self.cycle_times_s) > self.machines:
+            raise ValueError(f"{len(self.cycle_times_s)} cycle times for {self.machines} machines")
+
+    def machine_cycle_time(self, number: int) -> float | None:
+        """Machine ``number``'s seconds per part (1-based); None: drawn from the seed."""
+        return self.cycle_times_s[number - 1] if number <= len(self.cycle_times_s) else self.cycle_time_s
 
 
 class ControlError(Exception):
@@ -76,7 +85,7 @@ class DeviceSimulator:
                 number,
                 seed=config.seed,
                 now=now,
-                cycle_time_s=config.cycle_time_s,
+                cycle_time_s=config.machine_cycle_time(number),
                 automatic=config.automatic,
             )
             for number in range(1, config.machines + 1)

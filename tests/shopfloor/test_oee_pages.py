@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from mes.services.master_data import equipment_upsert
 from tests.helpers import signed_in
-from tests.shopfloor.oee_scenario import MONDAY, at, known_shift, state
+from tests.shopfloor.oee_scenario import MONDAY, at, confirm, known_shift, press, state
 
 pytestmark = pytest.mark.django_db
 
@@ -69,6 +69,26 @@ def test_the_detail_page_shows_the_hand_calculated_numbers(client):
     assert '<svg class="chart trend"' in text and '<svg class="chart timeline"' in text
     assert 'class="segment state-down"' in text  # the timeline of Monday
     assert "States on 2026-11-16" in text
+
+
+def test_performance_over_100_percent_says_the_ideal_cycle_is_likely_too_slow(client):
+    """One hour running, 200 good parts of an ideal 30 s: 100 minutes of ideal time in 60 minutes run."""
+    machine = press()
+    state(machine, "run", at(6), at(7))
+    state(machine, "idle", at(7), at(14))
+    confirm(200, 0, at(6, 59))
+    known = signed_in(client, "supervisor")
+
+    page = known.get("/oee/PRESS-01/", MONDAY_SHIFT, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    chinese = known.get("/oee/PRESS-01/", MONDAY_SHIFT, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+
+    assert '<strong id="performance">166.7 %</strong>' in page
+    assert 'id="performance-over-100"' in page and "Check the run minutes per unit in the routings" in page
+    assert "性能超过 100 %" in chinese
+    known_shift(day=MONDAY + datetime.timedelta(days=7), machine=machine)  # an ordinary shift a week later: no note
+    ordinary = known.get("/oee/PRESS-01/", {"from": "2026-11-23T06:00", "to": "2026-11-23T14:00"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert '<strong id="performance">92.3 %</strong>' in ordinary.content.decode()
+    assert 'id="performance-over-100"' not in ordinary.content.decode()
 
 
 def test_the_trend_per_shift_and_today_by_default(client):

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
+from decimal import Decimal
+
 import pytest
 
+from plant.management.commands.seed_demo import DEMO_MACHINES, EQUIPMENT, ROUTINGS, demo_cycle_times
 from simulators.devices import (
     DeviceSimulatorError,
     DeviceSimulatorProcess,
@@ -12,6 +16,8 @@ from simulators.devices import (
 )
 from simulators.devices.machine import COUNTER_MODULUS, FAULT_CODES
 from simulators.devices.modbus_server import machine_bits, machine_registers
+from simulators.devices.server import DeviceSimulator, DeviceSimulatorConfig
+from simulators.management.commands.device_simulator import _cycle_times
 
 BUSY = MachineBehaviour(
     mean_run_s=30,
@@ -164,3 +170,32 @@ def test_the_control_api_reports_health_and_every_machine(simulator: DeviceSimul
     }
     assert [machine["unit_id"] for machine in machines] == [1, 2, 3]
     assert machines[0]["opcua_nodes"]["good_count"] == "ns=2;s=Machine01.GoodCount"
+
+
+def test_each_machine_may_have_its_own_cycle_time():
+    simulator = DeviceSimulator(DeviceSimulatorConfig(machines=4, cycle_times_s=(132.0, 99.0, 396.0)))
+
+    assert [machine.cycle_time_s for machine in simulator.machines][:3] == [132.0, 99.0, 396.0]
+    assert 2.0 <= simulator.machines[3].cycle_time_s <= 8.0  # beyond the list: drawn from the seed
+    with pytest.raises(ValueError, match="5 cycle times for 4 machines"):
+        DeviceSimulatorConfig(machines=4, cycle_times_s=(1.0,) * 5)
+    with pytest.raises(ValueError, match="positive"):
+        DeviceSimulatorConfig(cycle_times_s=(1.0, 0.0))
+
+
+@pytest.mark.parametrize(("text", "expected"), [("2.5", (2.5,)), ("132,99,396,33", (132.0, 99.0, 396.0, 33.0))])
+def test_the_cycle_time_option_takes_one_number_or_one_per_machine(text, expected):
+    assert _cycle_times(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "fast", "1,,2", "0", "-3,4", "90000"])
+def test_a_bad_cycle_time_option_says_what_it_wants(text):
+    with pytest.raises(argparse.ArgumentTypeError, match="seconds per part"):
+        _cycle_times(text)
+
+
+def test_the_demo_machines_never_outrun_the_ideal_cycle_of_their_work_center():
+    centers = {code: center for code, _name, center in EQUIPMENT}
+    for code, seconds in zip(DEMO_MACHINES, demo_cycle_times(), strict=True):
+        ideal = [Decimal(minutes) * 60 for operations in ROUTINGS.values() for _s, _n, at, _u, minutes, _c in operations if at == centers[code]]
+        assert ideal and seconds >= max(ideal), (code, seconds, ideal)

@@ -66,6 +66,13 @@ U8_SIMULATOR_PORT = 8104
 WEBHOOK_SINK_PORT = 8110
 
 
+def _demo_cycle_times() -> tuple[float, ...]:
+    # seed_demo imports this module's ports, so its routing is read when the specs are built.
+    from plant.management.commands.seed_demo import demo_cycle_times
+
+    return demo_cycle_times()
+
+
 def process_specs(*, port: int, host: str = "127.0.0.1", demo: bool = True) -> list[ProcessSpec]:
     python = sys.executable
     manage = [python, str(settings.BASE_DIR / "manage.py")]
@@ -99,8 +106,12 @@ def process_specs(*, port: int, host: str = "127.0.0.1", demo: bool = True) -> l
             "webhook-sink",
             [*manage, "webhook_sink", "--port", str(WEBHOOK_SINK_PORT), "--ledger", str(settings.VAR_DIR / "webhook-ledger.jsonl")],
         ),
-        # Simulated machines (Modbus TCP 5020, OPC UA 4840) for the demo equipment.
-        ProcessSpec("devices", [*manage, "device_simulator", "--modbus-port", "5020", "--opcua-port", "4840"]),
+        # Simulated machines (Modbus TCP 5020, OPC UA 4840) for the demo equipment, each a part at a
+        # time no faster than the demo routing's ideal cycle at its work center.
+        ProcessSpec("devices", [
+            *manage, "device_simulator", "--modbus-port", "5020", "--opcua-port", "4840",
+            "--cycle-time", ",".join(f"{seconds:g}" for seconds in _demo_cycle_times()),
+        ]),
     ]
     return [
         *(simulators if demo else []),

@@ -279,6 +279,18 @@ DEMO_MACHINES = ["CUT-01", "BEND-01", "WELD-01", "SMT-01"]
 DEMO_MODBUS_PORT = 5020
 
 
+def demo_cycle_times() -> tuple[float, ...]:
+    """Seconds per part of each simulated machine (as DEMO_MACHINES): a little slower than the slowest
+    ideal cycle (run minutes per unit) of the demo's operations at its work center, so a machine never
+    outruns the operation it works on and its OEE performance stays under 100 %, as on a real line."""
+    centers = {code: center for code, _name, center in EQUIPMENT}
+    slowest = {
+        center: max(Decimal(minutes) for operations in ROUTINGS.values() for _seq, _name, at, _setup, minutes, _check in operations if at == center)
+        for center in {centers[code] for code in DEMO_MACHINES}
+    }
+    return tuple(float(round(slowest[centers[code]] * 60 * Decimal("1.1"))) for code in DEMO_MACHINES)
+
+
 def demo_machine_mapping(unit_id: int) -> dict:
     """How the demo's machine ``unit_id`` is read: Modbus TCP on loopback, as the simulated PLCs of
     ``make run`` lay out their registers (a plant enters its own PLCs' layout the same way)."""

@@ -45,6 +45,17 @@ line "{READY_MARKER} {{...}}". The same --seed gives the same machine histories.
 """
 
 
+def _cycle_times(text: str) -> tuple[float, ...]:
+    """``--cycle-time``: ``2.5`` or ``53,99,396,33`` (seconds per part), each a positive number."""
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not seconds per part: {text!r} (e.g. 2.5 or 53,99,396,33)") from None
+    if not all(0 < value <= 86400 for value in values):
+        raise argparse.ArgumentTypeError(f"seconds per part must be above 0 and at most 86400: {text!r}")
+    return values
+
+
 class Command(BaseCommand):
     help = "Run simulated machines (Modbus TCP and OPC UA servers) on 127.0.0.1, controllable at run time."
     requires_system_checks = ()  # the simulator touches no model and no database
@@ -85,9 +96,10 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--cycle-time",
-            type=float,
-            default=None,
-            help="seconds per part for every machine (default: 2–8 s each)",
+            type=_cycle_times,
+            default=(),
+            help="seconds per part: one number for every machine, or one per machine separated by "
+            "commas, 1, 2, … (default: 2–8 s each)",
         )
         parser.add_argument(
             "--steady",
@@ -113,7 +125,8 @@ class Command(BaseCommand):
                 opcua_port=None if options["no_opcua"] else options["opcua_port"],
                 control_port=control_port,
                 seed=options["seed"],
-                cycle_time_s=options["cycle_time"],
+                cycle_time_s=options["cycle_time"][0] if len(options["cycle_time"]) == 1 else None,
+                cycle_times_s=options["cycle_time"] if len(options["cycle_time"]) > 1 else (),
                 automatic=not options["steady"],
                 opcua_username=options["opcua_user"],
                 opcua_password=options["opcua_password"],
