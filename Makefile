@@ -10,6 +10,11 @@ INSTALLED := $(VENV)/.installed
 PORT ?= 8000
 HOST ?= 127.0.0.1
 PYTEST_ARGS ?=
+# pytest-xdist workers per pass (each with its own test database, test_…_gw0, _gw1, …). Three on two
+# cores: a third of the suite waits on other processes (simulators, workers, the browser), and a third
+# worker fills those waits. TEST_WORKERS=0 runs in one process, as before.
+TEST_WORKERS ?= 3
+XDIST = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist worksteal)
 # The browser tests drive Debian's Chromium (Playwright cannot download browsers here).
 CHROMIUM := /usr/bin/chromium
 # …and a CJK font, so the Chinese pages render as text rather than boxes in screenshots.
@@ -58,9 +63,9 @@ POSTGRESQL_TEST_URL := postgresql://postgres@127.0.0.1:5432/mes_test
 test: $(INSTALLED) $(CHROMIUM) $(CJK_FONT) $(PDFTOPPM)
 	@postgresql=0; sqlite=0; \
 	echo "== make test, pass 1 of 2: PostgreSQL, every test"; \
-	DATABASE_URL="$${DATABASE_URL:-$(POSTGRESQL_TEST_URL)}" $(PY) -m pytest $(PYTEST_ARGS) || postgresql=$$?; \
+	DATABASE_URL="$${DATABASE_URL:-$(POSTGRESQL_TEST_URL)}" $(PY) -m pytest $(XDIST) $(PYTEST_ARGS) || postgresql=$$?; \
 	echo "== make test, pass 2 of 2: SQLite, -m '$(SQLITE_SELECTION)'"; \
-	env -u DATABASE_URL TEST_DATABASE_NAME=var/test_mes.sqlite3 $(PY) -m pytest -m "$(SQLITE_SELECTION)" $(PYTEST_ARGS) || sqlite=$$?; \
+	env -u DATABASE_URL TEST_DATABASE_NAME=var/test_mes.sqlite3 $(PY) -m pytest $(XDIST) -m "$(SQLITE_SELECTION)" $(PYTEST_ARGS) || sqlite=$$?; \
 	echo "== make test: PostgreSQL pass exit $$postgresql, SQLite pass exit $$sqlite"; \
 	for status in $$postgresql $$sqlite; do case $$status in 0|5) ;; *) exit $$status;; esac; done; \
 	[ $$postgresql$$sqlite != 55 ] || exit 5
@@ -68,7 +73,7 @@ test: $(INSTALLED) $(CHROMIUM) $(CJK_FONT) $(PDFTOPPM)
 # The inner loop: no browser, no process started, nothing slow, on the database of pass 1 of `make test`
 # (DATABASE_URL=sqlite:///var/mes.sqlite3 make test-fast for SQLite). PYTEST_ARGS as for `make test`.
 test-fast: $(INSTALLED)
-	DATABASE_URL="$${DATABASE_URL:-$(POSTGRESQL_TEST_URL)}" $(PY) -m pytest -m "$(FAST_SELECTION)" $(PYTEST_ARGS)
+	DATABASE_URL="$${DATABASE_URL:-$(POSTGRESQL_TEST_URL)}" $(PY) -m pytest $(XDIST) -m "$(FAST_SELECTION)" $(PYTEST_ARGS)
 
 $(CHROMIUM):
 	@command -v apt-get >/dev/null || { echo "The browser tests need Chromium at $(CHROMIUM) (Debian's chromium package)." >&2; exit 1; }

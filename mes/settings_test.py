@@ -26,3 +26,10 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 # Processes the tests start (a worker, the collector) may have their own MES_VAR_DIR: they must read
 # the secrets this process stores, so they get its key through the environment.
 os.environ.setdefault("MES_SECRETS_KEY", ",".join(MES_SECRETS_KEYS))  # noqa: F405
+
+# Passwords hashed in a blink: the real hasher takes a third of a second by design, on every sign-in
+# and every user a test makes. Django's own hashers stay behind it, so a password a process with the
+# real settings stored (a plant a test started) still checks.
+from django.conf import global_settings  # noqa: E402
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *global_settings.PASSWORD_HASHERS]

@@ -52,8 +52,15 @@ def imports_playwright(path: Path) -> bool:
     return False
 
 
-def test_the_fast_selection_collects_no_browser_subprocess_or_slow_test(tmp_path):
-    finished, tests = pytest_run(tmp_path, "--collect-only", "-q", "-m", makefile_selection("FAST_SELECTION"), "tests")
+@pytest.fixture(scope="module")
+def fast_collection(tmp_path_factory) -> tuple[subprocess.CompletedProcess, list[dict]]:
+    """The fast selection's collection, once for the module: the report lists every test, selected or not,
+    with its markers, so the browser check reads the same run."""
+    return pytest_run(tmp_path_factory.mktemp("fast"), "--collect-only", "-q", "-m", makefile_selection("FAST_SELECTION"), "tests")
+
+
+def test_the_fast_selection_collects_no_browser_subprocess_or_slow_test(fast_collection):
+    finished, tests = fast_collection
 
     assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
     selected = [test for test in tests if test["selected"]]
@@ -65,8 +72,8 @@ def test_the_fast_selection_collects_no_browser_subprocess_or_slow_test(tmp_path
     assert {test["nodeid"] for test in left_out} >= {test["nodeid"] for test in tests if test["nodeid"].startswith("tests/browser/")}
 
 
-def test_every_test_that_drives_the_browser_carries_the_browser_marker(tmp_path):
-    finished, tests = pytest_run(tmp_path, "--collect-only", "-q", "tests")
+def test_every_test_that_drives_the_browser_carries_the_browser_marker(fast_collection):
+    finished, tests = fast_collection  # every collected test, the ones the selection leaves out too
 
     assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
     playwright_modules = {str(path) for path in (ROOT / "tests").rglob("test_*.py") if imports_playwright(path)}

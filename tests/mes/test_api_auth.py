@@ -31,7 +31,7 @@ def confirmation_body() -> dict:
         ("put", "/api/v1/items/SHAFT-1", ITEM_BODY),
         ("post", "/api/v1/confirmations", None),
         ("post", f"/api/v1/work-orders/{ORDER}/release", None),
-        ("get", f"/api/v1/confirmations/{uuid.uuid4()}", None),
+        ("get", "/api/v1/confirmations/6a453529-c57d-408d-86db-952fd2a2c02c", None),
     ],
 )
 def test_request_without_a_token_is_401(planned_order, anonymous, method, path, data):
