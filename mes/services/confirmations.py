@@ -69,7 +69,7 @@ from mes.services.confirmation_rows import (
     confirmation_rows_write,
 )
 from mes.services.labor import ClockedTime, clocked_time_of
-from mes.services.quality import inspections_passed, quality_hold_respected
+from mes.services.quality import characteristic_states_sql, inspections_passed, quality_hold_respected
 from mes.services.quality_stop import quality_stop_check
 from mes.services.transitions import (
     operation_transition_locked,
@@ -795,7 +795,7 @@ SELECT {_OPERATION_COLUMNS},
        (SELECT c.id FROM mes_confirmation c WHERE c.client_id = %s) AS existing_confirmation_id,
        e.id AS employee_id, e.name AS employee_name, e.is_active AS employee_active,
        r.id AS reason_id, r.kind AS reason_kind, r.name AS reason_name,
-       {{backflush}}
+       {{backflush}}{{inspection}}
 FROM {_OPERATION_TABLES}
 LEFT JOIN mes_employee e ON e.badge = %s
 LEFT JOIN mes_reasoncode r ON r.code = %s
@@ -803,14 +803,18 @@ WHERE op.work_order_id = %s
 ORDER BY op.sequence
 """
 # Each operation's backflush components come with it on PostgreSQL (a JSON array: no statement
-# of their own for a backflushing report); elsewhere only whether it has any.
+# of their own for a backflushing report), and so does what has passed of a gated operation's
+# mandatory characteristics (no statement of its own for the inspection gate); elsewhere only
+# whether it has backflush components, and the gate reads on its own.
 _OPERATIONS_SQL_BY_VENDOR = {
     "postgresql": _OPERATIONS_SQL.format(
-        backflush=f"{backflush_components_sql(order='op.work_order_id', sequence='op.sequence')} AS backflush_components"
+        backflush=f"{backflush_components_sql(order='op.work_order_id', sequence='op.sequence')} AS backflush_components",
+        inspection=f",\n       CASE WHEN op.inspection_gated THEN {characteristic_states_sql(operation='op.id')} END AS inspection_states",
     ),
     "other": _OPERATIONS_SQL.format(
         backflush="EXISTS (SELECT 1 FROM mes_workordercomponent b WHERE b.work_order_id = op.work_order_id "
-        "AND b.operation_sequence = op.sequence AND b.backflush) AS has_backflush"
+        "AND b.operation_sequence = op.sequence AND b.backflush) AS has_backflush",
+        inspection="",
     ),
 }
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -332,24 +332,46 @@ _MANDATORY_SQL = _STATES_SQL.format(which="c.mandatory = %s")
 _ONE_SQL = _STATES_SQL.format(which="c.id = %s")
 
 
+def characteristic_states_sql(*, operation: str) -> str:
+    """``_MANDATORY_SQL``'s rows as one JSON array (PostgreSQL), for the operation whose id the SQL
+    expression ``operation`` gives: read with the order's operations, the gate needs no statement
+    of its own on a single report."""
+    return f"""(SELECT COALESCE(json_agg(json_build_array(s.id, s.code, s.name, s.sampling_rule, s.sampling_n, s.passed,
+                                                    s.highest, s.reports) ORDER BY s.position), '[]'::json)
+   FROM (SELECT c.id, c.code, c.name, c.sampling_rule, c.sampling_n, c.position,
+                COUNT(DISTINCT r.sample_no) AS passed, MAX(r.sample_no) AS highest,
+                CASE WHEN c.sampling_rule = 'per_report' THEN
+                  (SELECT COUNT(*) FROM mes_confirmation k WHERE k.operation_id = {operation} AND k.kind = 'confirmation' AND k.good_qty > 0)
+                ELSE 0 END AS reports
+         FROM mes_ordercharacteristic c
+         LEFT JOIN mes_inspectionresult r ON r.characteristic_id = c.id AND r.passed
+         WHERE c.operation_id = {operation} AND c.mandatory
+         GROUP BY c.id) s)"""
+
+
 def characteristic_states(*, operation_id: int, characteristic_id: int | None = None) -> tuple[list[CharacteristicState], int]:
     """The mandatory characteristics of an operation (or the one named) with what has passed of
     each, and how many reports of good it has had: one query (a second only for samples recorded
     out of order)."""
-    states: list[CharacteristicState] = []
-    gapped: dict[int, CharacteristicState] = {}
-    reports = 0
     sql, which = (_ONE_SQL, characteristic_id) if characteristic_id is not None else (_MANDATORY_SQL, True)
     with connection.cursor() as cursor:
         cursor.execute(sql, [operation_id, True, operation_id, which])
-        for row_id, code, name, rule, n, distinct, highest, count in cursor.fetchall():
-            state = CharacteristicState(row_id, code, name, rule, n)
-            states.append(state)
-            reports = max(reports, count)
-            if distinct and distinct == highest:
-                state.passed_samples = Samples(contiguous_to=highest)
-            elif distinct:
-                gapped[row_id] = state
+        return characteristic_states_of(rows=cursor.fetchall())
+
+
+def characteristic_states_of(*, rows: Iterable[Sequence[Any]]) -> tuple[list[CharacteristicState], int]:
+    """``characteristic_states`` from its query's rows (or ``characteristic_states_sql``'s array)."""
+    states: list[CharacteristicState] = []
+    gapped: dict[int, CharacteristicState] = {}
+    reports = 0
+    for row_id, code, name, rule, n, distinct, highest, count in rows:
+        state = CharacteristicState(row_id, code, name, rule, n)
+        states.append(state)
+        reports = max(reports, count)
+        if distinct and distinct == highest:
+            state.passed_samples = Samples(contiguous_to=highest)
+        elif distinct:
+            gapped[row_id] = state
     if gapped:
         for row_id, sample_no in InspectionResult.objects.filter(characteristic_id__in=gapped, passed=True).values_list(
             "characteristic_id", "sample_no"
@@ -408,7 +430,8 @@ def inspections_passed(*, judgement: Any) -> None:
         return
     memory = getattr(operation, "_inspection_gate", None)
     if memory is None:
-        states, reports = characteristic_states(operation_id=operation.pk)
+        read = getattr(operation, "inspection_states", None)  # read with the operations (PostgreSQL, single report)
+        states, reports = characteristic_states_of(rows=read) if read is not None else characteristic_states(operation_id=operation.pk)
         memory = operation._inspection_gate = _GateMemory(states, reports, operation.good_qty)
     elif operation.good_qty != memory.good_seen:  # a report of this bulk call was recorded since
         memory.reports += 1
