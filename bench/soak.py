@@ -74,7 +74,12 @@ def open_operations(client: Client, orders: list[str], work_center: str, *, comp
         order = response.json()
         if order.get("status") not in {"released", "in_progress"}:
             continue
-        for operation in order.get("operations", []):
+        supplied = float(order.get("quantity") or 0)  # what the first operation may take; then what the one before made
+        for operation in sorted(order.get("operations", []), key=lambda operation: operation["sequence"]):
+            left = supplied - float(operation.get("good_qty") or 0) - float(operation.get("scrap_qty") or 0)
+            supplied = float(operation.get("good_qty") or 0)
+            if left < 1:  # a report would be refused (quantity_exceeds_available): nothing to make here yet
+                continue
             if operation.get("work_center") == work_center and operation.get("status") in {"released", "in_progress"}:
                 found.append((number, operation["sequence"]))
                 if components is not None:
