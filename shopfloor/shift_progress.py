@@ -20,10 +20,11 @@ Four queries (shifts, operations, reports, machine states) whatever the number o
 from __future__ import annotations
 
 import datetime
+import itertools
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Q
+from django.db.models import Case, IntegerField, Q, Sum, Value, When
 from django.utils import timezone
 
 from mes.models import Confirmation, Status, WorkOrderOperation
@@ -92,6 +93,30 @@ def _share(released: datetime.datetime | None, end: datetime.datetime, moment: d
     return Decimal((moment - released).total_seconds()) / Decimal((end - released).total_seconds())
 
 
+def _seconds(delta: datetime.timedelta) -> Decimal:
+    return Decimal(delta // datetime.timedelta(microseconds=1)) / 1_000_000
+
+
+class _PlanLine:
+    """``quantity × _share(released, end, moment)`` at moments given in seconds from ``origin``, with
+    one division for the line instead of one per moment (a board has a thousand lines)."""
+
+    def __init__(self, quantity: Decimal, released: datetime.datetime | None, end: datetime.datetime, origin: datetime.datetime) -> None:
+        self.quantity = quantity
+        self.released = None if released is None else _seconds(released - origin)
+        self.end = _seconds(end - origin)
+        if self.released is not None and self.end > self.released:
+            self.per_second = quantity / (self.end - self.released)
+            self.offset = self.per_second * self.released
+
+    def at(self, moment: Decimal) -> Decimal:
+        if self.released is None or moment <= self.released:
+            return Decimal(0)
+        if moment >= self.end or self.end <= self.released:
+            return self.quantity
+        return moment * self.per_second - self.offset
+
+
 def _by_reason(totals: dict[tuple[str, str], Decimal]) -> list[ReasonTotal]:
     rows = [ReasonTotal(code, name, value) for (code, name), value in totals.items() if value > 0]
     return sorted(rows, key=lambda row: (-row.value, row.code))
@@ -106,43 +131,60 @@ def day_progress(*, lines: list[str] | None = None, now: datetime.datetime | Non
     zone = plant_zone()
     on_lines = Q() if lines is None else Q(work_center__line__in=lines)
 
-    reports = list(
-        Confirmation.objects.filter(confirmed_at__gte=day.start, confirmed_at__lte=until)
-        .filter(Q() if lines is None else Q(operation__work_center__line__in=lines))
-        .order_by()
-        .values_list("operation__work_center__line", "confirmed_at", "good_qty", "scrap_qty", "reason_code__code", "reason_code__name")
-    )
-    operations = (
-        WorkOrderOperation.objects.filter(on_lines)
-        .filter(Q(work_order__status__in=ACTIVE) | Q(confirmations__confirmed_at__gte=day.start, confirmations__confirmed_at__lte=until))
-        .distinct()
-        .order_by()
-        .values_list("id", "work_center__line", "planned_qty", "work_order__released_at", "work_order__due_date")
-    )
-    planned: dict[str, list[Decimal]] = {}
-    planned_now: dict[str, Decimal] = {}
-    for _pk, line, quantity, released, due_date in operations:
-        end = due_end(due_date, zone)
-        base = _share(released, end, day.start)
-        sums = planned.setdefault(line, [Decimal(0)] * len(moments))
-        for index, moment in enumerate(moments):
-            sums[index] += quantity * (_share(released, end, moment) - base)
-        planned_now[line] = planned_now.get(line, Decimal(0)) + quantity * (_share(released, end, until) - base)
     # The actual points: each hour of the day already begun, and now (or the day's end, whose reports
     # are in it as in the OEE's); a report counts from the next point on, and at the last in any case.
     points = [moment for moment in moments if moment < until] + [until]
-    actual: dict[str, list[Decimal]] = {}
+    day_reports = (
+        Confirmation.objects.filter(confirmed_at__gte=day.start, confirmed_at__lte=until)
+        .filter(Q() if lines is None else Q(operation__work_center__line__in=lines))
+        .order_by()
+    )
+    # The day's reports summed in the database by line and the point they are first counted at (a
+    # thousand reports an hour are a row per line and hour here, not a row each).
+    first_point = Case(
+        *(When(confirmed_at__lt=point, then=Value(index)) for index, point in enumerate(points[:-1])),
+        default=Value(len(points) - 1), output_field=IntegerField(),
+    )
+    good_by_point = (
+        day_reports.annotate(point=first_point).values("operation__work_center__line", "point")
+        .annotate(good=Sum("good_qty")).values_list("operation__work_center__line", "point", "good")
+    )
+    scrap_by_reason = (
+        day_reports.filter(scrap_qty__gt=0).values("reason_code__code", "reason_code__name")
+        .annotate(scrap=Sum("scrap_qty")).values_list("reason_code__code", "reason_code__name", "scrap")
+    )
+    # Operations of active orders, and of others reported today (a subquery: no join with every report).
+    reported_today = Confirmation.objects.filter(confirmed_at__gte=day.start, confirmed_at__lte=until).values("operation_id")
+    operations = (
+        WorkOrderOperation.objects.filter(on_lines)
+        .filter(Q(work_order__status__in=ACTIVE) | Q(id__in=reported_today))
+        .order_by()
+        .values_list("id", "work_center__line", "planned_qty", "work_order__released_at", "work_order__due_date")
+    )
+    # Orders released and due at the same moments share their plan line: a thousand orders of three
+    # operations are a thousand plan lines, each worked out at every hour of the day.
+    quantities: dict[tuple[str, datetime.datetime | None, datetime.datetime], Decimal] = {}
+    for _pk, line, quantity, released, due_date in operations:
+        key = (line, released, due_end(due_date, zone))
+        quantities[key] = quantities.get(key, Decimal(0)) + quantity
+    planned: dict[str, list[Decimal]] = {}
+    planned_now: dict[str, Decimal] = {}
+    at = [_seconds(moment - day.start) for moment in [*moments, until]]
+    for (line, released, end), quantity in quantities.items():
+        plan = _PlanLine(quantity, released, end, day.start)
+        base = plan.at(Decimal(0))
+        sums = planned.setdefault(line, [Decimal(0)] * len(moments))
+        for index, moment in enumerate(at[:-1]):
+            sums[index] += plan.at(moment) - base
+        planned_now[line] = planned_now.get(line, Decimal(0)) + plan.at(at[-1]) - base
+    first_counted: dict[str, list[Decimal]] = {}  # per line: the good of the reports first counted at each point
+    for line, point, good in good_by_point:
+        first_counted.setdefault(line, [Decimal(0)] * len(points))[point] += good
+    actual = {line: list(itertools.accumulate(counted)) for line, counted in first_counted.items()}
     scrap: dict[tuple[str, str], Decimal] = {}
-    for line, confirmed_at, good, scrapped, code, name in reports:
-        steps = actual.setdefault(line, [Decimal(0)] * len(points))
-        steps[-1] += good
-        for index in range(len(points) - 2, -1, -1):
-            if confirmed_at >= points[index]:
-                break
-            steps[index] += good
-        if scrapped:
-            key = (code or NO_REASON, name or "")
-            scrap[key] = scrap.get(key, Decimal(0)) + scrapped
+    for code, name, scrapped in scrap_by_reason:
+        key = (code or NO_REASON, name or "")
+        scrap[key] = scrap.get(key, Decimal(0)) + scrapped
     progress = DayProgress(day=day, now=now, scrap=_by_reason(scrap), standstill=_standstill(day, until, lines))
     thousandth = Decimal("0.001")
     for line in sorted(set(planned) | set(actual)):
