@@ -85,21 +85,14 @@ def _moments(start: datetime.datetime, end: datetime.datetime) -> list[datetime.
     return moments
 
 
-def _share(released: datetime.datetime | None, end: datetime.datetime, moment: datetime.datetime) -> Decimal:
-    if released is None or moment <= released:
-        return Decimal(0)
-    if moment >= end or end <= released:
-        return Decimal(1)
-    return Decimal((moment - released).total_seconds()) / Decimal((end - released).total_seconds())
-
-
 def _seconds(delta: datetime.timedelta) -> Decimal:
     return Decimal(delta // datetime.timedelta(microseconds=1)) / 1_000_000
 
 
 class _PlanLine:
-    """``quantity × _share(released, end, moment)`` at moments given in seconds from ``origin``, with
-    one division for the line instead of one per moment (a board has a thousand lines)."""
+    """A plan line: the share of ``quantity`` an order released at ``released`` and due at ``end`` should
+    have made by a moment (none before its release, all from its due end on, evenly between), at
+    moments given in seconds from ``origin``; one division for the line instead of one per moment."""
 
     def __init__(self, quantity: Decimal, released: datetime.datetime | None, end: datetime.datetime, origin: datetime.datetime) -> None:
         self.quantity = quantity
