@@ -90,7 +90,8 @@ def predicted_finishes(*, numbers: Iterable[str] | None = None, now: datetime.da
     recent = {
         operation: _per_unit(minutes, quantity)
         for operation, minutes, quantity in Confirmation.objects.filter(
-            operation_id__in=[row[0] for row in rows], confirmed_at__gte=now - RECENT, confirmed_at__lte=now
+            # the operations read above, as a subquery: a thousand orders' ids are no parameter list
+            operation_id__in=operations.values("id"), confirmed_at__gte=now - RECENT, confirmed_at__lte=now
         ).order_by().values("operation_id").annotate(
             minutes=Sum(_minutes()), quantity=Sum(F("good_qty") + F("scrap_qty") + F("rework_qty"))
         ).values_list("operation_id", "minutes", "quantity")
