@@ -62,16 +62,21 @@ export function renderMyReports(data) {
   );
 }
 
+// How many times the reports were asked for: only the latest ask's answer is shown, as answers to
+// asks close together (a report, then a sign-in) may come back in either order.
+let asked = 0;
+
 /** Ask the server for the operator's reports (after a sign-in, a report, a correction, and now and then). */
 export async function loadMyReports() {
   if (!station) return;
+  const ask = ++asked;
   const operator = station.operator();
   if (!operator) {
     correction = null;
     return renderMyReports(null);
   }
   const result = await station.call("POST", station.config.urls.my_reports, station.operatorFields());
-  if (result.data) renderMyReports(result.data);
+  if (ask === asked && result.data) renderMyReports(result.data);
 }
 
 function begin(id) {
