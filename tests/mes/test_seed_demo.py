@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import re
-from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
@@ -163,25 +162,3 @@ def test_the_demo_costs_its_orders_completely():
         cost = work_order_cost(number=order.number)
         assert cost.complete, (order.number, cost.missing_messages)
         assert cost.totals["actual"] > 0
-
-
-def test_in_the_demo_the_operators_of_running_operations_are_clocked_on_and_their_hours_grow():
-    import datetime
-
-    from django.utils import timezone
-
-    from mes.models import LaborSession, Status
-    from shopfloor.labor_report.selectors import labor_report
-    from shopfloor.shift_calendar import plant_zone
-
-    call_command("seed_demo", "--quiet", stdout=io.StringIO())
-
-    sessions = LaborSession.objects.select_related("operation", "employee").filter(ended_at__isnull=True)
-    assert sessions.exists()  # the orders the demo pauses afterwards closed theirs, as a pause does
-    assert {session.operation.status for session in sessions} == {Status.IN_PROGRESS}
-    an_hour_later = timezone.now() + datetime.timedelta(hours=1)
-    today = an_hour_later.astimezone(plant_zone()).date()
-    report = labor_report(first_day=today - datetime.timedelta(days=1), last_day=today, now=an_hour_later)
-    clocked = {total.badge: total.clocked_hours for total in report.operators if total.seconds}
-    assert {session.employee.badge for session in sessions} <= set(clocked)
-    assert all(clocked[session.employee.badge] >= Decimal("0.99") for session in sessions), clocked

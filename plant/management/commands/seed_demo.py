@@ -27,10 +27,9 @@ from common.errors import DomainError
 from common.roles import Role
 from erp_sync.models import ErpConnection
 from erp_sync.services import erp_connection_upsert
-from mes.models import ApiToken, Employee, Equipment, Item, Lot, Status, WorkOrder, WorkOrderComponent, WorkOrderOperation
+from mes.models import ApiToken, Equipment, Item, Lot, Status, WorkOrder, WorkOrderComponent, WorkOrderOperation
 from mes.services.accounts import api_token_create, api_user_bind, api_user_ensure
 from mes.services.confirmations import ConfirmationRequest, operation_confirm
-from mes.services.labor import labor_clock_on
 from mes.services.material_issues import MaterialIssueRequest, material_issue
 from mes.services.master_data import (
     bom_upsert,
@@ -44,7 +43,6 @@ from mes.services.master_data import (
     work_center_upsert,
 )
 from mes.services.quality import InspectionRequest, inspection_plan_set, inspection_record
-from mes.services.transitions import work_order_lock
 from mes.services.work_orders import work_order_transition, work_order_upsert
 from plant.management.commands.run_plant import ERP_SIMULATOR_PORT, WEBHOOK_SINK_PORT
 from shopfloor.andon.services import andon_ladder_put
@@ -623,18 +621,6 @@ class Command(BaseCommand):
             self.confirm(order, second, 1, actor, good=quantity // 4, rework=1, reason=REWORK_REASONS[order.index % len(REWORK_REASONS)])
         else:
             self.confirm(order, second, 1, actor, good=quantity // 5)
-        self.clock_on(order, second)
-
-    def clock_on(self, order: DemoOrder, operation: tuple) -> None:
-        """The operator of an operation still running, clocked on to it from now, as a badge scan at the
-        station does: the labor report's clocked hours grow while the demo runs."""
-        sequence, _name, work_center, _setup, _run, checkpoint = operation
-        badge, station = self.crew(order, work_center, checkpoint)
-        with transaction.atomic():
-            work_order = work_order_lock(number=order.number)
-            running = WorkOrderOperation.objects.filter(work_order=work_order, sequence=sequence, status=Status.IN_PROGRESS).first()
-            if running is not None:
-                labor_clock_on(operation=running, employee=Employee.objects.get(badge=badge), station=station)
 
     def confirm_fully(self, order: DemoOrder, actor: Any) -> None:
         """Every operation finished in turn; the first loses two parts to scrap, the rest pass on what they got."""
