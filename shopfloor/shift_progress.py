@@ -147,10 +147,9 @@ def day_progress(*, lines: list[str] | None = None, now: datetime.datetime | Non
         .annotate(scrap=Sum("scrap_qty")).values_list("reason_code__code", "reason_code__name", "scrap")
     )
     # Operations of active orders, and of others reported today (a subquery: no join with every report).
-    reported_today = Confirmation.objects.filter(confirmed_at__gte=day.start, confirmed_at__lte=until).values("operation_id")
     operations = (
         WorkOrderOperation.objects.filter(on_lines)
-        .filter(Q(work_order__status__in=ACTIVE) | Q(id__in=reported_today))
+        .filter(Q(work_order__status__in=ACTIVE) | Q(id__in=day_reports.values("operation_id")))
         .order_by()
         .values_list("id", "work_center__line", "planned_qty", "work_order__released_at", "work_order__due_date")
     )

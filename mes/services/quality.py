@@ -317,36 +317,30 @@ def next_sample(*, state: CharacteristicState, good: Decimal, reports: int) -> t
 # One row per characteristic: the passed samples as their count and highest number (1…n without a gap
 # when they are equal; the numbers themselves are read only otherwise), and the operation's reports
 # of good, counted once (an uncorrelated subquery) and only for a per_report characteristic.
-_STATES_SQL = """
-SELECT c.id, c.code, c.name, c.sampling_rule, c.sampling_n, COUNT(DISTINCT r.sample_no), MAX(r.sample_no),
+_STATES_ROWS = """
+SELECT c.id, c.code, c.name, c.sampling_rule, c.sampling_n, COUNT(DISTINCT r.sample_no) AS passed, MAX(r.sample_no) AS highest,
        CASE WHEN c.sampling_rule = 'per_report' THEN
-         (SELECT COUNT(*) FROM mes_confirmation k WHERE k.operation_id = %s AND k.kind = 'confirmation' AND k.good_qty > 0)
-       ELSE 0 END
+         (SELECT COUNT(*) FROM mes_confirmation k WHERE k.operation_id = {operation} AND k.kind = 'confirmation' AND k.good_qty > 0)
+       ELSE 0 END AS reports,
+       c.position
 FROM mes_ordercharacteristic c
-LEFT JOIN mes_inspectionresult r ON r.characteristic_id = c.id AND r.passed = %s
-WHERE c.operation_id = %s AND {which}
+LEFT JOIN mes_inspectionresult r ON r.characteristic_id = c.id AND r.passed = {passed}
+WHERE c.operation_id = {operation} AND {which}
 GROUP BY c.id, c.code, c.name, c.sampling_rule, c.sampling_n, c.position
-ORDER BY c.position
 """
-_MANDATORY_SQL = _STATES_SQL.format(which="c.mandatory = %s")
-_ONE_SQL = _STATES_SQL.format(which="c.id = %s")
+_MANDATORY_SQL = _STATES_ROWS.format(operation="%s", passed="%s", which="c.mandatory = %s") + "ORDER BY c.position"
+_ONE_SQL = _STATES_ROWS.format(operation="%s", passed="%s", which="c.id = %s") + "ORDER BY c.position"
 
 
 def characteristic_states_sql(*, operation: str) -> str:
     """``_MANDATORY_SQL``'s rows as one JSON array (PostgreSQL), for the operation whose id the SQL
     expression ``operation`` gives: read with the order's operations, the gate needs no statement
     of its own on a single report."""
-    return f"""(SELECT COALESCE(json_agg(json_build_array(s.id, s.code, s.name, s.sampling_rule, s.sampling_n, s.passed,
-                                                    s.highest, s.reports) ORDER BY s.position), '[]'::json)
-   FROM (SELECT c.id, c.code, c.name, c.sampling_rule, c.sampling_n, c.position,
-                COUNT(DISTINCT r.sample_no) AS passed, MAX(r.sample_no) AS highest,
-                CASE WHEN c.sampling_rule = 'per_report' THEN
-                  (SELECT COUNT(*) FROM mes_confirmation k WHERE k.operation_id = {operation} AND k.kind = 'confirmation' AND k.good_qty > 0)
-                ELSE 0 END AS reports
-         FROM mes_ordercharacteristic c
-         LEFT JOIN mes_inspectionresult r ON r.characteristic_id = c.id AND r.passed
-         WHERE c.operation_id = {operation} AND c.mandatory
-         GROUP BY c.id) s)"""
+    rows = _STATES_ROWS.format(operation=operation, passed="TRUE", which="c.mandatory")
+    return (
+        "(SELECT COALESCE(json_agg(json_build_array(s.id, s.code, s.name, s.sampling_rule, s.sampling_n, s.passed, "
+        f"s.highest, s.reports) ORDER BY s.position), '[]'::json) FROM ({rows}) s)"
+    )
 
 
 def characteristic_states(*, operation_id: int, characteristic_id: int | None = None) -> tuple[list[CharacteristicState], int]:
@@ -364,7 +358,7 @@ def characteristic_states_of(*, rows: Iterable[Sequence[Any]]) -> tuple[list[Cha
     states: list[CharacteristicState] = []
     gapped: dict[int, CharacteristicState] = {}
     reports = 0
-    for row_id, code, name, rule, n, distinct, highest, count in rows:
+    for row_id, code, name, rule, n, distinct, highest, count, *_position in rows:
         state = CharacteristicState(row_id, code, name, rule, n)
         states.append(state)
         reports = max(reports, count)
