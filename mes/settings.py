@@ -578,6 +578,9 @@ MES_RELEASE_CHECK = "shopfloor.planning.services.release_warnings"
 # The finish of active orders at their own pace, named for the same reason: the planner's
 # pages (mes.views.planning) ask it with order numbers and get number → Prediction.
 MES_PREDICTED_FINISH = "shopfloor.planning.predictions.predicted_finishes"
+# The board's predicted finishes are worked out for every active order at most this long ago and
+# shared by every screen polling it (0: worked out on every request).
+MES_PREDICTION_MAX_AGE_SECONDS = env_int("MES_PREDICTION_MAX_AGE_SECONDS", 60, minimum=0, maximum=3600)
 # Retries of transient ERP errors wait base·2^(attempt-1) seconds (with jitter), at most the cap.
 ERP_SYNC_BACKOFF_BASE_SECONDS = float(env_decimal("ERP_SYNC_BACKOFF_BASE_SECONDS", "1", minimum=Decimal("0.01")))
 ERP_SYNC_BACKOFF_CAP_SECONDS = float(env_decimal("ERP_SYNC_BACKOFF_CAP_SECONDS", "300", minimum=Decimal("0.1")))

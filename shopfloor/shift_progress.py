@@ -19,6 +19,7 @@ Four queries (shifts, operations, reports, machine states) whatever the number o
 
 from __future__ import annotations
 
+import bisect
 import datetime
 import itertools
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from decimal import Decimal
 from django.db.models import Case, IntegerField, Q, Sum, Value, When
 from django.utils import timezone
 
+from common.sql_values import EpochMicros, micros
 from mes.models import Confirmation, Status, WorkOrderOperation
 from mes.selectors.progress import due_end
 from shopfloor.models import EquipmentState
@@ -89,25 +91,44 @@ def _seconds(delta: datetime.timedelta) -> Decimal:
     return Decimal(delta // datetime.timedelta(microseconds=1)) / 1_000_000
 
 
-class _PlanLine:
-    """A plan line: the share of ``quantity`` an order released at ``released`` and due at ``end`` should
-    have made by a moment (none before its release, all from its due end on, evenly between), at
-    moments given in seconds from ``origin``; one division for the line instead of one per moment."""
+def _plan_sums(plans: list[tuple[Decimal, Decimal | None, Decimal]], at: list[Decimal]) -> list[Decimal]:
+    """The sum at each moment of ``at`` (seconds from the start of the day, ascending) of the plan lines
+    ``(quantity, released, end)`` (seconds from the same start), less what each had planned by the start.
 
-    def __init__(self, quantity: Decimal, released: datetime.datetime | None, end: datetime.datetime, origin: datetime.datetime) -> None:
-        self.quantity = quantity
-        self.released = None if released is None else _seconds(released - origin)
-        self.end = _seconds(end - origin)
-        if self.released is not None and self.end > self.released:
-            self.per_second = quantity / (self.end - self.released)
-            self.offset = self.per_second * self.released
-
-    def at(self, moment: Decimal) -> Decimal:
-        if self.released is None or moment <= self.released:
-            return Decimal(0)
-        if moment >= self.end or self.end <= self.released:
-            return self.quantity
-        return moment * self.per_second - self.offset
+    A plan line's plan is nothing until its release, all of ``quantity`` from its due end on, and
+    evenly between (``quantity × (moment − released) / (end − released)``; all of it right after
+    the release when it is due no later). So the sum is piecewise linear: each line adds a slope
+    and a constant from the first moment after its release, and trades them for its quantity from
+    its due end on; changes kept per moment and summed once, one division per line.
+    """
+    count = len(at)
+    slope, constant = [Decimal(0)] * (count + 1), [Decimal(0)] * (count + 1)
+    for quantity, released, end in plans:
+        if released is None:
+            continue
+        started = bisect.bisect_right(at, released)  # the first moment after the release
+        if end > released:
+            ended = max(bisect.bisect_left(at, end), started)  # the first moment at or after the due end
+            per_second = quantity / (end - released)
+            offset = per_second * released
+            slope[started] += per_second
+            slope[ended] -= per_second
+            constant[started] -= offset
+            constant[ended] += offset
+            # What the line had planned by the start of the day is not the day's plan.
+            base = Decimal(0) if released >= 0 else quantity if end <= 0 else -offset
+        else:
+            ended = started
+            base = quantity if released < 0 else Decimal(0)
+        constant[ended] += quantity
+        constant[0] -= base
+        constant[count] += base
+    sums, running_slope, running_constant = [], Decimal(0), Decimal(0)
+    for index, moment in enumerate(at):
+        running_slope += slope[index]
+        running_constant += constant[index]
+        sums.append(running_slope * moment + running_constant)
+    return sums
 
 
 def _by_reason(totals: dict[tuple[str, str], Decimal]) -> list[ReasonTotal]:
@@ -147,28 +168,39 @@ def day_progress(*, lines: list[str] | None = None, now: datetime.datetime | Non
         .annotate(scrap=Sum("scrap_qty")).values_list("reason_code__code", "reason_code__name", "scrap")
     )
     # Operations of active orders, and of others reported today (a subquery: no join with every report).
+    # Summed per line and order release and due date: orders released and due alike share a plan line.
+    # The release is read as microseconds since 1970 (a plain int, not a parsed timestamp per row).
     operations = (
         WorkOrderOperation.objects.filter(on_lines)
         .filter(Q(work_order__status__in=ACTIVE) | Q(id__in=day_reports.values("operation_id")))
         .order_by()
-        .values_list("id", "work_center__line", "planned_qty", "work_order__released_at", "work_order__due_date")
+        .annotate(released_us=EpochMicros("work_order__released_at"))
+        .values("work_center__line", "released_us", "work_order__due_date")
+        .annotate(quantity=Sum("planned_qty"))
+        .values_list("work_center__line", "released_us", "work_order__due_date", "quantity")
     )
-    # Orders released and due at the same moments share their plan line: a thousand orders of three
-    # operations are a thousand plan lines, each worked out at every hour of the day.
-    quantities: dict[tuple[str, datetime.datetime | None, datetime.datetime], Decimal] = {}
-    for _pk, line, quantity, released, due_date in operations:
-        key = (line, released, due_end(due_date, zone))
-        quantities[key] = quantities.get(key, Decimal(0)) + quantity
+    start_us = micros(day.start)
+    plans: dict[str, dict[tuple[Decimal | None, Decimal], Decimal]] = {}
+    ends: dict[datetime.date, Decimal] = {}  # a few dozen due dates among a thousand orders
+    for line, released_us, due_date, quantity in operations:
+        end = ends.get(due_date)
+        if end is None:
+            end = ends[due_date] = _seconds(due_end(due_date, zone) - day.start)
+        # Two due dates may end at the same moment (a time-zone change), so the key is worked out here.
+        key = (None if released_us is None else Decimal(released_us - start_us).scaleb(-6), end)
+        on_line = plans.setdefault(line, {})
+        on_line[key] = on_line.get(key, Decimal(0)) + quantity
+    # The plan at each moment of the day and now, in one pass per line.
+    at = sorted({_seconds(moment - day.start) for moment in [*moments, until]})
+    index_of = {moment: index for index, moment in enumerate(at)}
+    at_moments = [index_of[_seconds(moment - day.start)] for moment in moments]
+    at_until = index_of[_seconds(until - day.start)]
     planned: dict[str, list[Decimal]] = {}
     planned_now: dict[str, Decimal] = {}
-    at = [_seconds(moment - day.start) for moment in [*moments, until]]
-    for (line, released, end), quantity in quantities.items():
-        plan = _PlanLine(quantity, released, end, day.start)
-        base = plan.at(Decimal(0))
-        sums = planned.setdefault(line, [Decimal(0)] * len(moments))
-        for index, moment in enumerate(at[:-1]):
-            sums[index] += plan.at(moment) - base
-        planned_now[line] = planned_now.get(line, Decimal(0)) + plan.at(at[-1]) - base
+    for line, on_line in plans.items():
+        sums = _plan_sums([(quantity, released, end) for (released, end), quantity in on_line.items()], at)
+        planned[line] = [sums[index] for index in at_moments]
+        planned_now[line] = sums[at_until]
     first_counted: dict[str, list[Decimal]] = {}  # per line: the good of the reports first counted at each point
     for line, point, good in good_by_point:
         first_counted.setdefault(line, [Decimal(0)] * len(points))[point] += good

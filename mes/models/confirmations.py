@@ -25,8 +25,9 @@ class Confirmation(models.Model):
     request_hash = models.CharField(_("request fingerprint"), max_length=64)
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.CONFIRMATION)
     work_order = models.ForeignKey(WorkOrder, models.PROTECT, related_name="confirmations", verbose_name=_("work order"))
+    # No index of its own: the (operation, recorded_at) index below serves every look-up by operation.
     operation = models.ForeignKey(
-        WorkOrderOperation, models.PROTECT, related_name="confirmations", verbose_name=_("operation")
+        WorkOrderOperation, models.PROTECT, related_name="confirmations", verbose_name=_("operation"), db_index=False
     )
     good_qty = models.DecimalField(_("good quantity"), **QUANTITY, default=0)
     scrap_qty = models.DecimalField(_("scrap quantity"), **QUANTITY, default=0)
@@ -59,6 +60,8 @@ class Confirmation(models.Model):
             models.Index(fields=["operation", "recorded_at"], name="confirmation_operation_time"),
             # A station's latest reports, polled by every station page.
             models.Index(fields=["station", "-recorded_at"], name="confirmation_station_time"),
+            # The production day's reports (the board's charts, the OEE, the daily report) by when they were made.
+            models.Index(fields=["confirmed_at"], name="confirmation_confirmed_at"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -45,6 +45,8 @@ def done_quantity() -> Subquery:
 def is_behind(*, done: Fraction | Decimal | int, plan_to_date: Fraction | Decimal | int, unit: int = 1) -> bool:
     """Whether the finished quantity is below 90 % of the plan to date and a whole ``unit`` or more
     behind it (``unit`` 1000 when both are counted in thousandths, as the board does)."""
+    if type(done) is int and type(plan_to_date) is int:  # the board's thousandths: no Fraction for a thousand rows
+        return plan_to_date - done >= unit and AT_RISK_BELOW.denominator * done < AT_RISK_BELOW.numerator * plan_to_date
     return Fraction(plan_to_date) - Fraction(done) >= unit and Fraction(done) < AT_RISK_BELOW * Fraction(plan_to_date)
 
 

@@ -28,9 +28,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 
-from django.db.models import BigIntegerField, Case, CharField, Count, Exists, Func, Max, OuterRef, Subquery, Value, When
+from django.db.models import Case, CharField, Count, Exists, Max, OuterRef, Subquery, Value, When
 from django.utils import timezone
 
+from common.sql_values import EpochMicros, Milli, from_micros, micros
 from erp_sync.models import OutboxMessage
 from erp_sync.outbox import SETTLED_STATES, UNSETTLED_BY_SEVERITY
 from mes.models import Hold, Status, WorkOrder, WorkOrderOperation
@@ -43,53 +44,6 @@ NO_LINE = ""
 # The ERP badge of an order: its worst message state, worst first.
 SYNC_SEVERITY = UNSETTLED_BY_SEVERITY
 SETTLED = SETTLED_STATES
-
-EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
-MICROSECOND = datetime.timedelta(microseconds=1)
-
-
-class _Integer(Func):
-    """An expression the database casts to an integer: read as it comes, without Django's int() per value."""
-
-    output_field = BigIntegerField()
-
-    @property
-    def convert_value(self):
-        return self._convert_value_noop
-
-
-class Milli(_Integer):
-    """A quantity (stored to three places) as an integer count of thousandths: exact, and read as a plain int."""
-
-    template = "CAST(ROUND(%(expressions)s * 1000) AS BIGINT)"
-
-
-class EpochMicros(_Integer):
-    """A moment as integer microseconds since 1970 UTC (NULL stays NULL).
-
-    Read as a plain int rather than through Django's time-zone-aware datetime loader, which is
-    pure Python and took half the time of reading the board's orders.
-    """
-
-    def as_postgresql(self, compiler, connection, **extra_context):
-        # date_part() is double precision, cheaper than EXTRACT's numeric; rounded, it is exact to the
-        # microsecond until 2106 (the seconds' rounding error stays below 0.25 µs).
-        template = "CAST(ROUND(date_part('epoch', %(expressions)s) * 1000000) AS BIGINT)"
-        return self.as_sql(compiler, connection, template=template, **extra_context)
-
-    def as_sqlite(self, compiler, connection, **extra_context):
-        # SQLite keeps UTC text, "YYYY-MM-DD HH:MM:SS[.ffffff]": whole seconds, then the microseconds' six digits.
-        sql, params = compiler.compile(self.source_expressions[0])
-        seconds = f"CAST(strftime('%%s', {sql}) AS INTEGER) * 1000000"
-        return f"({seconds} + CAST(substr({sql} || '.000000', 21, 6) AS INTEGER))", (*params, *params)
-
-
-def micros(moment: datetime.datetime) -> int:
-    return (moment - EPOCH) // MICROSECOND
-
-
-def from_micros(value: int | None) -> datetime.datetime | None:
-    return None if value is None else EPOCH + value * MICROSECOND
 
 
 def milli_decimal(value: int) -> Decimal:

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET
 from common.access import capability_required
 from mes.selectors.planning import production_lines
 from plant.selectors.board import board
-from shopfloor.planning.predictions import predicted_finishes
+from shopfloor.planning.predictions import shared_predicted_finishes
 from shopfloor.shift_charts import day_charts
 from shopfloor.shift_progress import day_progress
 
@@ -38,8 +38,7 @@ def board_page(request: HttpRequest) -> HttpResponse:
     context = {
         "lines": [(entry, charts["lines"].get(entry.line)) for entry in entries],
         "charts": charts,
-        # Every active order is on the board of all lines: no list of numbers to send then.
-        "predictions": predicted_finishes(numbers=None if line is None else {order.number for entry in entries for order in entry.orders}),
+        "predictions": shared_predicted_finishes(numbers={order.number for entry in entries for order in entry.orders}),
         "line": line,
         "unknown_line": unknown_line,
         "all_lines": lines,

@@ -28,6 +28,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Case, DecimalField, F, Sum, When
 from django.utils import timezone
 
@@ -40,6 +42,7 @@ from shopfloor.shift_calendar import DAY, plant_zone
 RECENT = datetime.timedelta(days=7)
 HORIZON_DAYS = 90
 ZERO = Decimal(0)
+SHARED_KEY = "planning:predicted-finishes"
 
 
 @dataclass(frozen=True)
@@ -133,3 +136,23 @@ def predicted_finishes(*, numbers: Iterable[str] | None = None, now: datetime.da
             remaining_hours=total_hours,
         )
     return predictions
+
+
+def shared_predicted_finishes(*, numbers: Iterable[str]) -> dict[str, Prediction]:
+    """The predictions of the active orders among ``numbers``, as worked out for every active order at
+    most ``MES_PREDICTION_MAX_AGE_SECONDS`` ago (default 60) and shared through the cache.
+
+    For the board: its wall screens poll every few seconds, and a prediction, which weighs a week of
+    reports, moves little in a minute. An order the shared set does not hold yet (released since)
+    is worked out on the spot, on its own.
+    """
+    max_age = settings.MES_PREDICTION_MAX_AGE_SECONDS
+    shared = cache.get(SHARED_KEY) if max_age > 0 else None
+    if shared is None:
+        shared = predicted_finishes()
+        if max_age > 0:
+            cache.set(SHARED_KEY, shared, max_age)
+    numbers = set(numbers)
+    missing = numbers - shared.keys()
+    found = {number: shared[number] for number in numbers & shared.keys()}
+    return found | predicted_finishes(numbers=missing) if missing else found

@@ -194,6 +194,34 @@ def test_the_board_shows_the_charts_and_predictions_in_constant_queries(client, 
     assert "good reported 735" in body  # 705 of the known shift and 6 × 5
 
 
+def test_the_board_shares_the_predictions_for_a_minute_and_works_out_a_new_order_at_once(client, time_machine, settings):
+    time_machine.move_to(at(15), tick=False)  # after Monday's shift (06:00–14:00): what is left goes to Tuesday
+    known_shift()
+    person = signed_in(client, "supervisor")
+    _order_at_its_pace("WO-PACE", due=TUESDAY + datetime.timedelta(days=30))
+    confirm("WO-PACE", 10, good_qty=40, labor_minutes=80, confirmed_at=at(8))  # 2 min a part
+
+    def finish(number: str) -> str:
+        body = person.get("/board/").content.decode()
+        found = re.search(rf'<tr data-number="{number}">.*?data-predicted title="predicted finish">→ ([^<]+)</span>', body, re.S)
+        return found.group(1) if found else ""
+
+    assert finish("WO-PACE") == "11-17 08:00"  # 60 left × 2 min from Tuesday 06:00
+    # Twenty more at a minute each: the pace changes, but the screens share the last minute's answer.
+    confirm("WO-PACE", 10, good_qty=20, labor_minutes=20, confirmed_at=at(9))
+    assert finish("WO-PACE") == "11-17 08:00"
+    # An order released since is worked out on the spot.
+    _order_at_its_pace("WO-NEW", due=TUESDAY + datetime.timedelta(days=30))
+    assert finish("WO-NEW") == "11-17 07:05"  # its setup, 15 min, and 100 × 0.5 min
+    # A minute later the new pace shows: 40 left at 100 min for 60 parts.
+    time_machine.move_to(at(15, 1), tick=False)
+    assert finish("WO-PACE") == "11-17 07:06"
+    # Not shared at all: every render works it out.
+    settings.MES_PREDICTION_MAX_AGE_SECONDS = 0
+    confirm("WO-PACE", 10, good_qty=20, labor_minutes=20, confirmed_at=at(9, 30))
+    assert finish("WO-PACE") == "11-17 06:30"  # 20 left at 120 min for 80 parts
+
+
 def test_the_planners_list_and_order_page_show_the_predicted_finish_and_late_risk(client, time_machine):
     time_machine.move_to(at(15), tick=False)
     known_shift()
