@@ -25,9 +25,8 @@ from mes.services.audit import event_record
 from mes.services.confirmations import ConfirmationRequest, operation_confirm
 from mes.services.reschedule import reschedule_after_commit
 from mes.services.transitions import (
-    operation_transition_locked,
+    operation_start_locked,
     work_order_lock,
-    work_order_transition_locked,
 )
 from shopfloor.devices.base import DeviceUnavailable, read_once
 from shopfloor.devices.config import DeviceConfigError, parse_device_config
@@ -236,10 +235,7 @@ def operation_start_on_equipment(
     if running is not None and running.operation_id == operation.pk:
         return running
     label = actor_label or getattr(actor, "username", "")
-    if work_order.status == Status.RELEASED:
-        work_order_transition_locked(work_order=work_order, action="start", actor=actor, actor_label=label)
-    if operation.status == Status.RELEASED:
-        operation_transition_locked(operation=operation, work_order=work_order, action="start", actor=actor, actor_label=label)
+    operation_start_locked(operation=operation, work_order=work_order, actor=actor, actor_label=label)
     now = timezone.now()
     if running is not None:
         running.ended_at = now

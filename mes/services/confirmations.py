@@ -72,6 +72,7 @@ from mes.services.labor import ClockedTime, clocked_time_of
 from mes.services.quality import characteristic_states_sql, inspections_passed, quality_hold_respected
 from mes.services.quality_stop import quality_stop_check
 from mes.services.transitions import (
+    operation_start_locked,
     operation_transition_locked,
     quality_hold_refusal,
     unknown_operation,
@@ -678,10 +679,7 @@ def _record(judgement: Judgement, rows: ConfirmationRows, actor: Any) -> Confirm
     _check(judgement)
     request, work_order, operation = judgement.request, judgement.work_order, judgement.operation
     label = request.operator_badge or request.station
-    if work_order.status == Status.RELEASED:
-        work_order_transition_locked(work_order=work_order, action="start", actor=actor, actor_label=label)
-    if operation.status == Status.RELEASED:
-        operation_transition_locked(operation=operation, work_order=work_order, action="start", actor=actor, actor_label=label)
+    operation_start_locked(operation=operation, work_order=work_order, actor=actor, actor_label=label)
     now = timezone.now()
     confirmation = new_instance(
         Confirmation,

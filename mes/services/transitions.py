@@ -240,6 +240,18 @@ def operation_transition_locked(
     return operation
 
 
+def operation_start_locked(
+    *, operation: WorkOrderOperation, work_order: WorkOrder, actor: Any = None, actor_label: str = ""
+) -> WorkOrderOperation:
+    """Start a released operation, and its order when that is still released (a running one: nothing
+    changes). Precondition: the caller holds ``work_order``'s lock."""
+    if work_order.status == Status.RELEASED:
+        work_order_transition_locked(work_order=work_order, action="start", actor=actor, actor_label=actor_label)
+    if operation.status == Status.RELEASED:
+        operation_transition_locked(operation=operation, work_order=work_order, action="start", actor=actor, actor_label=actor_label)
+    return operation
+
+
 def work_order_transition_locked(
     *, work_order: WorkOrder, action: str, actor: Any = None, actor_label: str = "", reason: str = ""
 ) -> WorkOrder:

@@ -33,7 +33,7 @@ from mes.services.material_issues import MaterialIssueRequest, MaterialIssueResu
 from mes.services.labor import labor_clock_off, labor_clock_on
 from mes.services.nonconformances import defect_code_find, nonconformance_key
 from mes.services.quality import InspectionOutcome, InspectionRequest, inspection_record
-from mes.services.transitions import operation_transition_locked, work_order_transition_locked
+from mes.services.transitions import operation_start_locked, operation_transition_locked
 from shopfloor.andon.services import AndonRequest, AndonResult, andon_raise
 from shopfloor.models import AndonCall, ConsumedLot, EquipmentState, PinTryCount, Station, StationLink
 from shopfloor.services import (
@@ -408,10 +408,7 @@ def station_operation_start(*, station: Station, number: str, sequence: int, ope
         operation.refresh_from_db(fields=["status"])
     else:
         operation_check_startable(operation=operation, number=number)
-        if work_order.status == Status.RELEASED:
-            work_order_transition_locked(work_order=work_order, action="start", actor_label=operator_badge)
-        if operation.status == Status.RELEASED:
-            operation_transition_locked(operation=operation, work_order=work_order, action="start", actor_label=operator_badge)
+        operation_start_locked(operation=operation, work_order=work_order, actor_label=operator_badge)
     _clock_on(station, operation, operator_badge)
     return operation
 

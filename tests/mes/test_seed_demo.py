@@ -7,6 +7,7 @@ import re
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from erp_sync.models import OutboxMessage
 from mes.models import Confirmation, Employee, Equipment, Event, Item, Lot, MaterialMovement, WorkCenter, WorkOrder, WorkOrderComponent
@@ -74,10 +75,12 @@ def _chains(node: dict, key: str) -> list[list[str]]:
 def test_the_demo_scans_steel_into_a_base_plate_lot_that_is_scanned_into_a_bracket_lot_traceable_both_ways():
     out = io.StringIO()
     call_command("seed_demo", stdout=out)
-    # Output lots are named <order>-<local day of the report>.
+    # Output lots are named <order>-<local day of the report> (the demo's reports lie in the shifts before it is seeded).
     plate = Lot.objects.get(item__code="SA-1200", produced_by__number="WO-1006").code
     bracket = Lot.objects.get(item__code="FG-1000", produced_by__number="WO-1001").code
-    assert re.fullmatch(r"WO-1006-\d{8}", plate) and bracket == "WO-1001-" + plate.removeprefix("WO-1006-")
+    for order, code in (("WO-1006", plate), ("WO-1001", bracket)):
+        last = Confirmation.objects.filter(work_order__number=order, is_final=True).latest("operation__sequence")  # it received the lot
+        assert code == f"{order}-{timezone.localdate(last.confirmed_at):%Y%m%d}"
 
     # The base plate's order was issued its steel by a scan, with the ERP told by one goods issue of its own.
     steel = MaterialMovement.objects.get(work_order__number="WO-1006", item__code="RM-0001")
@@ -162,3 +165,52 @@ def test_the_demo_costs_its_orders_completely():
         cost = work_order_cost(number=order.number)
         assert cost.complete, (order.number, cost.missing_messages)
         assert cost.totals["actual"] > 0
+
+
+def test_in_the_demo_every_report_was_clocked_and_the_labor_report_shows_efficiency_near_100_percent():
+    import datetime
+    from decimal import Decimal
+
+    from django.db.models import Sum
+
+    from mes.models import LaborSession
+    from shopfloor.labor_report.selectors import labor_report
+    from shopfloor.shift_calendar import plant_zone
+
+    call_command("seed_demo", "--quiet", stdout=io.StringIO())
+    sessions = LaborSession.objects.count()
+    call_command("seed_demo", "--quiet", stdout=io.StringIO())
+
+    # Clocked on for each report's labor minutes, one session a report, nothing left counting up.
+    reports = Confirmation.objects.filter(operator__isnull=False)
+    assert LaborSession.objects.count() == sessions == reports.count() > 0
+    assert not LaborSession.objects.filter(ended_at__isnull=True).exists()
+    clocked: dict[tuple[int, int], float] = {}
+    for session in LaborSession.objects.all():
+        pair = (session.operation_id, session.employee_id)
+        clocked[pair] = clocked.get(pair, 0) + (session.ended_at - session.started_at).total_seconds() / 60
+    reported = {
+        (row["operation_id"], row["operator_id"]): float(row["minutes"])
+        for row in reports.values("operation_id", "operator_id").annotate(minutes=Sum("labor_minutes"))
+    }
+    assert clocked.keys() == reported.keys()
+    assert all(abs(clocked[pair] - reported[pair]) < 0.01 for pair in reported), (clocked, reported)
+    # Each report made as its operator clocked off; an operator never on two operations at once, nor past now.
+    ends = set(LaborSession.objects.values_list("operation_id", "employee_id", "ended_at"))
+    assert set(reports.values_list("operation_id", "operator_id", "confirmed_at")) <= ends
+    for employee_id in set(LaborSession.objects.values_list("employee_id", flat=True)):
+        spans = list(LaborSession.objects.filter(employee_id=employee_id).order_by("started_at").values_list("started_at", "ended_at"))
+        assert all(earlier[1] <= later[0] for earlier, later in zip(spans, spans[1:], strict=False))
+        assert spans[-1][1] <= timezone.now()
+
+    today = timezone.now().astimezone(plant_zone()).date()
+    report = labor_report(first_day=today - datetime.timedelta(days=6), last_day=today)
+    efficiency = {total.badge: total.efficiency for total in report.operators}
+    assert set(efficiency) == set(reports.values_list("operator__badge", flat=True))
+    assert all(Decimal("0.85") <= value <= Decimal("1.15") for value in efficiency.values()), efficiency
+    assert len(set(efficiency.values())) > 3  # a little different from one operator to the next
+    # Sessions lie inside shifts: each row's clocked time is in the shift its reports are.
+    assert all(row.seconds and Decimal("0.8") <= row.efficiency <= Decimal("1.2") for row in report.rows), [
+        (row.day, row.shift, row.badge, row.work_order, row.sequence, row.efficiency) for row in report.rows
+    ]
+    assert sum(total.clocked_hours for total in report.operators) > 100

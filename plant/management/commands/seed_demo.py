@@ -4,6 +4,11 @@ Two lines, six work centers with their machines and two shifts each, sixteen ite
 routings, twenty employees, reason codes of every kind and thirty work orders in every
 state; plus demo logins and API tokens, printed at the end with the URLs to open.
 
+Every report of the history was worked by its operator clocked on its operation for the report's
+labor minutes and made as they clocked off (an operator's sessions, and an order's, one after the
+other, each inside a shift, ending as the demo is seeded, none left open), its labor minutes the
+standard time at the operator's pace: the labor report shows clocked hours and an efficiency near 100 %.
+
 Running it again changes nothing: master data and orders go through idempotent upserts,
 confirmations carry fixed ``client_id`` values (uuid5), and an order's story (release,
 confirmations, pause, close, cancel) is played in one transaction only while the order
@@ -13,6 +18,7 @@ is still planned, so a story is either fully told or not at all.
 from __future__ import annotations
 
 import datetime
+import math
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -22,14 +28,16 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
 
 from common.errors import DomainError
 from common.roles import Role
 from erp_sync.models import ErpConnection
 from erp_sync.services import erp_connection_upsert
-from mes.models import ApiToken, Equipment, Item, Lot, Status, WorkOrder, WorkOrderComponent, WorkOrderOperation
+from mes.models import ApiToken, Employee, Equipment, Item, Lot, Status, WorkOrder, WorkOrderComponent, WorkOrderOperation
 from mes.services.accounts import api_token_create, api_user_bind, api_user_ensure
 from mes.services.confirmations import ConfirmationRequest, operation_confirm
+from mes.services.labor import labor_clock_off, labor_clock_on
 from mes.services.material_issues import MaterialIssueRequest, material_issue
 from mes.services.master_data import (
     bom_upsert,
@@ -43,10 +51,12 @@ from mes.services.master_data import (
     work_center_upsert,
 )
 from mes.services.quality import InspectionRequest, inspection_plan_set, inspection_record
+from mes.services.transitions import operation_start_locked, work_order_lock
 from mes.services.work_orders import work_order_transition, work_order_upsert
 from plant.management.commands.run_plant import ERP_SIMULATOR_PORT, WEBHOOK_SINK_PORT
 from shopfloor.andon.services import andon_ladder_put
 from shopfloor.models import AndonLadder, EquipmentAssignment
+from shopfloor.shift_calendar import plant_zone
 from shopfloor.services import (
     ShiftSpec,
     equipment_signals_set,
@@ -358,6 +368,37 @@ PRIORITIES = [3, 5, 5, 2, 5, 4, 1, 5, 3, 5]
 FIRST_DUE_DATE = D(2026, 11, 9)
 
 
+# How fast each demo operator works against the routings' standard times: a report's labor minutes (and
+# the operator's clocked time behind it) are its standard minutes over the pace, so the labor report's
+# efficiency (standard ÷ clocked) is near 100 % and differs a little from one operator to the next.
+PACES = ["1.04", "0.93", "1.08", "0.97", "1.00", "0.91", "1.06"]
+OPERATOR_PACE = {badge: Decimal(PACES[int(badge[1:]) % len(PACES)]) for badge, _name, _skills in EMPLOYEES}
+# The most labor one report of the demo's history holds: an operation longer than a shift is reported once a
+# shift. Sessions never cross a shift change: one that would ends this long before it (the handover).
+SHIFT_MINUTES = Decimal(450)
+HANDOVER = datetime.timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class DemoReport:
+    """One report of an order's story: its routing operation, its number among that operation's reports, quantities."""
+
+    operation: tuple
+    number: int
+    good: Decimal
+    scrap: int = 0
+    rework: int = 0
+    reason: str = ""
+    final: bool = False
+
+
+def standard_minutes(order: DemoOrder, operation: tuple, pieces: Decimal) -> Decimal:
+    """Standard minutes of ``pieces`` of a routing operation, as the labor report counts them: the run time
+    per piece plus the setup shared over the order's quantity."""
+    _sequence, _name, _work_center, setup, run, _checkpoint = operation
+    return (Decimal(run) + Decimal(setup) / order.quantity) * pieces
+
+
 @dataclass(frozen=True)
 class DemoOrder:
     index: int
@@ -382,6 +423,92 @@ def demo_orders() -> list[DemoOrder]:
         )
         for index, story in enumerate(ORDER_STORIES)
     ]
+
+
+def demo_crew(order: DemoOrder, work_center: str, checkpoint: bool) -> tuple[str, str]:
+    """An operator with the right skill, rotating by order, reporting at the work center's tablet.
+
+    The history is reported by hand at a station (named like the ones `create_station_link`
+    makes), not by a machine: only what a machine's counters report counts towards its OEE.
+    """
+    skill = "inspection" if checkpoint else next(wc[4] for wc in WORK_CENTERS if wc[0] == work_center)
+    badges = [badge for badge, _name, skills in EMPLOYEES if skill in skills]
+    return badges[order.index % len(badges)], f"{work_center}-1"
+
+
+def demo_reports(order: DemoOrder) -> list[DemoReport]:
+    """The reports of an order's story. Running or paused: two shifts on the first operation (one with
+    scrap), some good parts through the second. Completed or closed: every operation finished in turn,
+    reported once a shift (at most ``SHIFT_MINUTES`` of labor a report); the first loses two
+    parts to scrap, the rest pass on what they got."""
+    routing = ROUTINGS[order.item]
+    if order.story in {"in_progress", "paused"}:
+        first, second = routing[:2]
+        quantity = order.quantity
+        reports = [
+            DemoReport(first, 1, good=Decimal(quantity * 3 // 10)),
+            DemoReport(first, 2, good=Decimal(quantity * 2 // 10), scrap=1, reason=SCRAP_REASONS[order.index % len(SCRAP_REASONS)]),
+        ]
+        if order.index % 2 == 0:
+            return [*reports, DemoReport(second, 1, good=Decimal(quantity // 4), rework=1, reason=REWORK_REASONS[order.index % len(REWORK_REASONS)])]
+        return [*reports, DemoReport(second, 1, good=Decimal(quantity // 5))]
+    if order.story not in {"completed", "closed"}:
+        return []
+    good = Decimal(order.quantity - 2)
+    reports = []
+    for position, operation in enumerate(routing):
+        scrap = 2 if position == 0 else 0
+        pace = OPERATOR_PACE[demo_crew(order, operation[2], operation[5])[0]]
+        shifts = math.ceil(standard_minutes(order, operation, good + scrap) / pace / SHIFT_MINUTES)
+        for number in range(1, shifts + 1):
+            first = number == 1
+            reports.append(
+                DemoReport(
+                    operation, number, good=good * number // shifts - good * (number - 1) // shifts, scrap=scrap if first else 0,
+                    reason=SCRAP_REASONS[order.index % len(SCRAP_REASONS)] if scrap and first else "", final=number == shifts,
+                )
+            )
+    return reports
+
+
+def demo_labor_minutes(order: DemoOrder, report: DemoReport) -> Decimal:
+    """A report's labor minutes: its standard minutes (rework takes its run time again) at its operator's pace."""
+    _sequence, _name, work_center, _setup, run, checkpoint = report.operation
+    badge = demo_crew(order, work_center, checkpoint)[0]
+    work = standard_minutes(order, report.operation, report.good + report.scrap) + Decimal(run) * report.rework
+    return (work / OPERATOR_PACE[badge]).quantize(Decimal("0.1"))
+
+
+def demo_schedule(orders: list[DemoOrder], *, until: datetime.datetime) -> dict[tuple[str, int, int], tuple[datetime.datetime, datetime.datetime]]:
+    """When each report of ``orders`` (by order number, sequence and report number) was worked: its operator's
+    session, from clocking on to clocking off and reporting. Laid back from ``until`` (the demo's history
+    ends as it is seeded): an operator's reports, and an order's, follow each other in the order of
+    ``orders`` and of the story; a session lies inside one shift, so the labor report counts its clocked
+    time, good and standard time in the same shift."""
+    schedule = {}
+    free_from: dict[str, datetime.datetime] = {}  # operator or order: the start of its next session laid so far
+    for order, report in reversed([(order, report) for order in orders for report in demo_reports(order)]):
+        badge = demo_crew(order, report.operation[2], report.operation[5])[0]
+        length = datetime.timedelta(minutes=float(demo_labor_minutes(order, report)))
+        end = min(free_from.get(badge, until), free_from.get(order.number, until))
+        shift_start = demo_shift_start(end)
+        if end - length < shift_start:
+            end = shift_start - HANDOVER
+        schedule[order.number, report.operation[0], report.number] = (end - length, end)
+        free_from[badge] = free_from[order.number] = end - length
+    return schedule
+
+
+def demo_shift_start(moment: datetime.datetime) -> datetime.datetime:
+    """The start of the demo shift running at ``moment`` (the latest shift change before it)."""
+    zone = plant_zone()
+    day = moment.astimezone(zone).date()
+    return max(
+        start
+        for date in (day - datetime.timedelta(days=1), day)
+        for shift in DEMO_SHIFTS
+        if (start := datetime.datetime.combine(date, shift.start_time, tzinfo=zone)) < moment
+    )
 
 
 class Command(BaseCommand):
@@ -497,7 +624,9 @@ class Command(BaseCommand):
             if not AndonLadder.objects.exists():  # never replace ladders someone configured
                 andon_ladder_put(code="demo", data=demo_andon_ladder(), actor=users["admin"])
         # Sub-assemblies first: a finished good's order is issued the lot its sub-assembly's order made.
-        for order in sorted(demo_orders(), key=lambda order: order.item.startswith("FG")):
+        orders = sorted(demo_orders(), key=lambda order: order.item.startswith("FG"))
+        self.schedule = demo_schedule(orders, until=timezone.now())
+        for order in orders:
             self.play(order, users)
         self.connect_machines(erp)
         return tokens
@@ -564,13 +693,11 @@ class Command(BaseCommand):
                 self.issue_tracked(order, users["station"])
             if order.story == "cancelled_released":
                 move("cancel", "planner", "工程变更 Engineering change")
-            elif order.story in {"in_progress", "paused"}:
-                self.confirm_partly(order, users["station"])
+            elif order.story in {"in_progress", "paused", "completed", "closed"}:
+                self.report(order, users["station"])
                 if order.story == "paused":
                     move("pause", "supervisor", "PAU-02 等待物料 Waiting for material")
-            elif order.story in {"completed", "closed"}:
-                self.confirm_fully(order, users["station"])
-                if order.story == "closed":
+                elif order.story == "closed":
                     move("close", "supervisor")
 
     def issue_tracked(self, order: DemoOrder, actor: Any) -> None:
@@ -594,7 +721,7 @@ class Command(BaseCommand):
             if lot is None:
                 continue
             operation = next(op for op in ROUTINGS[order.item] if op[0] == component.operation_sequence)
-            operator_badge, station = self.crew(order, operation[2], operation[5])
+            operator_badge, station = demo_crew(order, operation[2], operation[5])
             material_issue(
                 request=MaterialIssueRequest(
                     client_id=uuid.uuid5(DEMO_NAMESPACE, f"{order.number}/{component.operation_sequence}/issue/{component.item.code}"),
@@ -609,63 +736,46 @@ class Command(BaseCommand):
                 actor=actor,
             )
 
-    def confirm_partly(self, order: DemoOrder, actor: Any) -> None:
-        """Two shifts on the first operation (one with scrap), some good parts through the second."""
-        first, second = ROUTINGS[order.item][:2]
-        quantity = order.quantity
-        self.confirm(order, first, 1, actor, good=quantity * 3 // 10)
-        self.confirm(
-            order, first, 2, actor, good=quantity * 2 // 10, scrap=1, reason=SCRAP_REASONS[order.index % len(SCRAP_REASONS)]
-        )
-        if order.index % 2 == 0:
-            self.confirm(order, second, 1, actor, good=quantity // 4, rework=1, reason=REWORK_REASONS[order.index % len(REWORK_REASONS)])
-        else:
-            self.confirm(order, second, 1, actor, good=quantity // 5)
-
-    def confirm_fully(self, order: DemoOrder, actor: Any) -> None:
-        """Every operation finished in turn; the first loses two parts to scrap, the rest pass on what they got."""
-        good = Decimal(order.quantity - 2)
-        for position, operation in enumerate(ROUTINGS[order.item]):
-            if position == 0:
-                self.confirm(order, operation, 1, actor, good=good, scrap=2, reason=SCRAP_REASONS[order.index % len(SCRAP_REASONS)], final=True)
-            else:
-                self.confirm(order, operation, 1, actor, good=good, final=True)
+    def report(self, order: DemoOrder, actor: Any) -> None:
+        """Report the order's story, each report by its operator clocked on for it as ``demo_schedule`` says."""
+        for report in demo_reports(order):
+            clocked = self.schedule[order.number, report.operation[0], report.number]
+            self.confirm(order, report, actor, minutes=demo_labor_minutes(order, report), clocked=clocked)
 
     def confirm(
-        self,
-        order: DemoOrder,
-        operation: tuple,
-        number: int,
-        actor: Any,
-        *,
-        good: int | Decimal,
-        scrap: int = 0,
-        rework: int = 0,
-        reason: str = "",
-        final: bool = False,
+        self, order: DemoOrder, report: DemoReport, actor: Any, *, minutes: Decimal, clocked: tuple[datetime.datetime, datetime.datetime]
     ) -> None:
-        sequence, _name, work_center, setup, run, checkpoint = operation
-        quantity = Decimal(good) + scrap + rework
-        minutes = min(Decimal(setup) + Decimal(run) * quantity, Decimal(480))
-        operator_badge, station = self.crew(order, work_center, checkpoint)
-        self.inspect(order, sequence, work_center, good=Decimal(good), actor=actor)
-        operation_confirm(
-            request=ConfirmationRequest(
-                client_id=uuid.uuid5(DEMO_NAMESPACE, f"{order.number}/{sequence}/{number}"),
-                work_order=order.number,
-                operation=sequence,
-                good_qty=Decimal(good),
-                scrap_qty=Decimal(scrap),
-                rework_qty=Decimal(rework),
-                reason_code=reason,
-                operator_badge=operator_badge,
-                station=station,
-                labor_minutes=minutes,
-                machine_minutes=Decimal(0) if checkpoint else minutes,
-                final=final,
-            ),
-            actor=actor,
-        )
+        """Start the operation, clock the operator on and off it at ``clocked`` (as at the station: a badge
+        scan starts the operation and clocks on), and report at the clock-off: the labor report counts the
+        report's good and standard time in the shift its clocked time ends in."""
+        sequence, _name, work_center, _setup, _run, checkpoint = report.operation
+        operator_badge, station = demo_crew(order, work_center, checkpoint)
+        self.inspect(order, sequence, work_center, good=report.good, actor=actor)
+        with transaction.atomic():
+            work_order = work_order_lock(number=order.number)
+            operation = WorkOrderOperation.objects.get(work_order=work_order, sequence=sequence)
+            operation_start_locked(operation=operation, work_order=work_order, actor=actor, actor_label=operator_badge)
+            employee = Employee.objects.get(badge=operator_badge)
+            labor_clock_on(operation=operation, employee=employee, station=station, at=clocked[0])
+            labor_clock_off(operation=operation, employee=employee, at=clocked[1])
+            operation_confirm(
+                request=ConfirmationRequest(
+                    client_id=uuid.uuid5(DEMO_NAMESPACE, f"{order.number}/{sequence}/{report.number}"),
+                    work_order=order.number,
+                    operation=sequence,
+                    good_qty=report.good,
+                    scrap_qty=Decimal(report.scrap),
+                    rework_qty=Decimal(report.rework),
+                    reason_code=report.reason,
+                    operator_badge=operator_badge,
+                    station=station,
+                    labor_minutes=minutes,
+                    machine_minutes=Decimal(0) if checkpoint else minutes,
+                    final=report.final,
+                    confirmed_at=clocked[1],  # reported as the operator clocks off, like the station's report then
+                ),
+                actor=actor,
+            )
 
     def inspect(self, order: DemoOrder, sequence: int, work_center: str, *, good: Decimal, actor: Any) -> None:
         """Record the passing results the next report of ``good`` needs, as an inspector at the station would."""
@@ -673,7 +783,7 @@ class Command(BaseCommand):
         if not plan or not good:
             return
         done = WorkOrderOperation.objects.get(work_order__number=order.number, sequence=sequence).good_qty
-        inspector, station = self.crew(order, work_center, True)
+        inspector, station = demo_crew(order, work_center, True)
         for characteristic in plan:
             rule = characteristic["sampling"]["rule"]
             samples = [1] if rule == "first_piece" else range(1, int((done + good) // characteristic["sampling"]["n"]) + 1)
@@ -687,16 +797,6 @@ class Command(BaseCommand):
                     ),
                     actor=actor,
                 )
-
-    def crew(self, order: DemoOrder, work_center: str, checkpoint: bool) -> tuple[str, str]:
-        """An operator with the right skill, rotating by order, reporting at the work center's tablet.
-
-        The history is reported by hand at a station (named like the ones `create_station_link`
-        makes), not by a machine: only what a machine's counters report counts towards its OEE.
-        """
-        skill = "inspection" if checkpoint else next(wc[4] for wc in WORK_CENTERS if wc[0] == work_center)
-        badges = [badge for badge, _name, skills in EMPLOYEES if skill in skills]
-        return badges[order.index % len(badges)], f"{work_center}-1"
 
     # --- printing ----------------------------------------------------------------
 
