@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import io
 import re
 
@@ -49,6 +50,20 @@ def test_the_demo_plant_is_built_once_and_prints_the_way_in():
     for text in ("/station/setup/", "create_station_link", "/board/", "/planning/", "EMP:E1001", "/trace/", "LOT:RM-0001:RM1-2611-A"):
         assert text in out.getvalue()
     assert "/board/" in again.getvalue()
+
+
+def test_the_demo_orders_are_due_around_the_day_it_is_seeded_and_keep_their_dates_when_seeded_again(time_machine):
+    call_command("seed_demo", stdout=io.StringIO())
+    today = timezone.localdate()
+    active = WorkOrder.objects.filter(status__in=["released", "in_progress", "paused"])
+    late = active.filter(due_date__lt=today).count()
+    assert 0 < late <= active.count() // 4  # a few late, not a plant behind on everything
+    assert not WorkOrder.objects.filter(status="planned", due_date__lte=today).exists()
+    dates = dict(WorkOrder.objects.values_list("number", "due_date"))
+
+    time_machine.move_to(timezone.now() + datetime.timedelta(days=3))
+    call_command("seed_demo", stdout=io.StringIO())
+    assert dict(WorkOrder.objects.values_list("number", "due_date")) == dates
 
 
 def test_the_demo_has_lot_tracked_components_in_stock_and_both_ways_of_consuming():

@@ -365,7 +365,9 @@ ORDER_STORIES = (
 ORDERED_ITEMS = ["FG-1000", "SA-1100", "FG-2000", "SA-2200", "FG-3000", "SA-1200", "SA-2100", "SA-3100"]
 QUANTITIES = [50, 100, 80, 120, 60, 200, 40, 150, 30, 90]
 PRIORITIES = [3, 5, 5, 2, 5, 4, 1, 5, 3, 5]
-FIRST_DUE_DATE = D(2026, 11, 9)
+# The first order is due this many days before the day the demo is seeded, the others a day apart: the
+# finished ones were due last week, two running ones are late, the rest due in the coming days and weeks.
+FIRST_DUE_DAYS = -8
 
 
 # How fast each demo operator works against the routings' standard times: a report's labor minutes (and
@@ -410,14 +412,16 @@ class DemoOrder:
     story: str
 
 
-def demo_orders() -> list[DemoOrder]:
+def demo_orders(*, today: datetime.date | None = None) -> list[DemoOrder]:
+    """The demo's orders, due from ``today`` (the plant's date now) on, as ``FIRST_DUE_DAYS`` says."""
+    first_due = (today or timezone.localdate()) + datetime.timedelta(days=FIRST_DUE_DAYS)
     return [
         DemoOrder(
             index=index,
             number=f"WO-{1001 + index}",
             item=ORDERED_ITEMS[index % len(ORDERED_ITEMS)],
             quantity=QUANTITIES[index % len(QUANTITIES)],
-            due_date=FIRST_DUE_DATE + datetime.timedelta(days=index),
+            due_date=first_due + datetime.timedelta(days=index),
             priority=PRIORITIES[index % len(PRIORITIES)],
             story=story,
         )
@@ -675,11 +679,13 @@ class Command(BaseCommand):
             work_order_transition(number=order.number, action=action, actor=users[actor], reason=reason)
 
         with transaction.atomic():
+            # Seeded again on a later day, an order keeps the due date it was given the first time.
+            seeded_due = WorkOrder.objects.filter(number=order.number).values_list("due_date", flat=True).first()
             result = work_order_upsert(
                 number=order.number,
                 item=order.item,
                 quantity=Decimal(order.quantity),
-                due_date=order.due_date,
+                due_date=seeded_due or order.due_date,
                 priority=order.priority,
                 actor=users["erp"],
             )
