@@ -353,3 +353,30 @@ def new_instance(model: type[models.Model], **values: Any) -> models.Model:
 def relate(obj: models.Model, name: str, target: models.Model | None) -> None:
     """Attach an already loaded related object, as assigning it does, for a foreign key whose id is set."""
     obj._meta.get_field(name).set_cached_value(obj, target)
+
+
+#: How far ``psycopg_query_cache_widen`` lets psycopg keep converted queries: a backflushing report's
+#: one-statement write passes about 120 parameters in about 3,700 characters (and more with more components).
+CACHED_QUERY_MAX_PARAMS = 400
+CACHED_QUERY_MAX_LENGTH = 16384
+
+
+def psycopg_query_cache_widen() -> None:
+    """Let psycopg keep the conversion (placeholders to ``$n``) of queries of up to
+    ``CACHED_QUERY_MAX_PARAMS`` parameters and ``CACHED_QUERY_MAX_LENGTH`` characters.
+
+    psycopg keeps it (in a cache of 128 queries) only for queries of ≤ 50 parameters and ≤ 4,096
+    bytes, so a bulk INSERT whose text changes with every row count cannot crowd out the queries
+    that repeat; it converts the rest anew on every run, a scan of the whole text. A report's
+    one-statement write is the same text for every report of its shape, and for a backflushing report
+    that scan was the largest single CPU cost on the server (8 % of a report's, sampled in process,
+    2026-12-07). The limits are psycopg's module constants, read on every query: if a psycopg
+    version no longer has them, nothing changes but the speed.
+    """
+    try:
+        from psycopg import _queries
+    except ImportError:  # a SQLite-only install
+        return
+    if hasattr(_queries, "MAX_CACHED_STATEMENT_PARAMS") and hasattr(_queries, "MAX_CACHED_STATEMENT_LENGTH"):
+        _queries.MAX_CACHED_STATEMENT_PARAMS = max(_queries.MAX_CACHED_STATEMENT_PARAMS, CACHED_QUERY_MAX_PARAMS)
+        _queries.MAX_CACHED_STATEMENT_LENGTH = max(_queries.MAX_CACHED_STATEMENT_LENGTH, CACHED_QUERY_MAX_LENGTH)
