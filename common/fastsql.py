@@ -124,19 +124,29 @@ def _prepared_as(
     return field.get_db_prep_save(value, database)
 
 
+@functools.cache
+def _insert_plan(model: type[models.Model], vendor: str) -> list[tuple[models.Field, bool, bool, type | None, bool]]:
+    """Per column of ``model``: the field, whether it is the primary key, ``_preparation``'s two
+    answers and whether None leaves it out. Worked out once per model: looked up field by field,
+    hashing each field (Python code in Django) cost more than preparing most values."""
+    return [
+        (field, field.primary_key, *_preparation(field, vendor), _nullable_without_default(field))
+        for field in require_plain_save(model)._meta.concrete_fields
+    ]
+
+
 def insert_values(obj: models.Model) -> list[tuple[models.Field, Any]]:
     """Each column ``save()`` would write for a new instance, with its value (``pre_save`` runs:
     auto_now_add is set). Nullable columns whose value is None are left out (the column is NULL
     all the same): fewer parameters keep a combined statement within psycopg's cache of
-    converted queries (≤ 50 parameters)."""
-    require_plain_save(type(obj))
+    converted queries (``psycopg_query_cache_widen``)."""
     database = _database()
     kept = []
-    for field in obj._meta.concrete_fields:
-        if field.primary_key and getattr(obj, field.attname) is None:
+    for field, is_pk, custom_pre_save, unchanged, omit_none in _insert_plan(type(obj), database.vendor):
+        if is_pk and getattr(obj, field.attname) is None:
             continue
-        value = _prepared(obj, field, database, add=True)
-        if value is not None or not _nullable_without_default(field):
+        value = _prepared_as(obj, field, custom_pre_save, unchanged, database, True)
+        if value is not None or not omit_none:
             kept.append((field, value))
     return kept
 
@@ -175,8 +185,11 @@ def insert_instance(obj: models.Model) -> models.Model:
 
 
 @functools.cache
-def _update_plan(model: type[models.Model], vendor: str, field_names: tuple[str, ...]) -> tuple[list[models.Field], str]:
-    meta = model._meta
+def _update_plan(
+    model: type[models.Model], vendor: str, field_names: tuple[str, ...]
+) -> tuple[list[tuple[models.Field, bool, type | None]], str]:
+    """The fields named, each with ``_preparation``'s answers, and the UPDATE of them by primary key."""
+    meta = require_plain_save(model)._meta
     quote = _database().ops.quote_name
     fields = [meta.get_field(name) for name in field_names]
     sql = "UPDATE {table} SET {assignments} WHERE {pk} = %s".format(
@@ -184,14 +197,14 @@ def _update_plan(model: type[models.Model], vendor: str, field_names: tuple[str,
         assignments=", ".join(f"{quote(field.column)} = %s" for field in fields),
         pk=quote(meta.pk.column),
     )
-    return fields, sql
+    return [(field, *_preparation(field, vendor)) for field in fields], sql
 
 
 def update_statement(obj: models.Model, field_names: Iterable[str]) -> tuple[str, list[Any]]:
     """``UPDATE … SET … WHERE pk = …`` of the named fields of a saved instance, and its parameters."""
     database = _database()
-    fields, sql = _update_plan(require_plain_save(type(obj)), database.vendor, tuple(field_names))
-    return sql, [*(_prepared(obj, field, database, add=False) for field in fields), obj.pk]
+    plan, sql = _update_plan(type(obj), database.vendor, tuple(field_names))
+    return sql, [*(_prepared_as(obj, field, custom, unchanged, database, False) for field, custom, unchanged in plan), obj.pk]
 
 
 def update_instance(obj: models.Model, field_names: Iterable[str]) -> None:
