@@ -124,19 +124,29 @@ def _prepared_as(
     return field.get_db_prep_save(value, database)
 
 
+@functools.cache
+def _insert_plan(model: type[models.Model], vendor: str) -> list[tuple[models.Field, bool, bool, type | None, bool]]:
+    """Per column of ``model``: the field, whether it is the primary key, ``_preparation``'s two
+    answers and whether None leaves it out. Worked out once per model: looked up field by field,
+    hashing each field (Python code in Django) cost more than preparing most values."""
+    return [
+        (field, field.primary_key, *_preparation(field, vendor), _nullable_without_default(field))
+        for field in require_plain_save(model)._meta.concrete_fields
+    ]
+
+
 def insert_values(obj: models.Model) -> list[tuple[models.Field, Any]]:
     """Each column ``save()`` would write for a new instance, with its value (``pre_save`` runs:
     auto_now_add is set). Nullable columns whose value is None are left out (the column is NULL
     all the same): fewer parameters keep a combined statement within psycopg's cache of
-    converted queries (≤ 50 parameters)."""
-    require_plain_save(type(obj))
+    converted queries (``psycopg_query_cache_widen``)."""
     database = _database()
     kept = []
-    for field in obj._meta.concrete_fields:
-        if field.primary_key and getattr(obj, field.attname) is None:
+    for field, is_pk, custom_pre_save, unchanged, omit_none in _insert_plan(type(obj), database.vendor):
+        if is_pk and getattr(obj, field.attname) is None:
             continue
-        value = _prepared(obj, field, database, add=True)
-        if value is not None or not _nullable_without_default(field):
+        value = _prepared_as(obj, field, custom_pre_save, unchanged, database, True)
+        if value is not None or not omit_none:
             kept.append((field, value))
     return kept
 
@@ -175,8 +185,11 @@ def insert_instance(obj: models.Model) -> models.Model:
 
 
 @functools.cache
-def _update_plan(model: type[models.Model], vendor: str, field_names: tuple[str, ...]) -> tuple[list[models.Field], str]:
-    meta = model._meta
+def _update_plan(
+    model: type[models.Model], vendor: str, field_names: tuple[str, ...]
+) -> tuple[list[tuple[models.Field, bool, type | None]], str]:
+    """The fields named, each with ``_preparation``'s answers, and the UPDATE of them by primary key."""
+    meta = require_plain_save(model)._meta
     quote = _database().ops.quote_name
     fields = [meta.get_field(name) for name in field_names]
     sql = "UPDATE {table} SET {assignments} WHERE {pk} = %s".format(
@@ -184,14 +197,14 @@ def _update_plan(model: type[models.Model], vendor: str, field_names: tuple[str,
         assignments=", ".join(f"{quote(field.column)} = %s" for field in fields),
         pk=quote(meta.pk.column),
     )
-    return fields, sql
+    return [(field, *_preparation(field, vendor)) for field in fields], sql
 
 
 def update_statement(obj: models.Model, field_names: Iterable[str]) -> tuple[str, list[Any]]:
     """``UPDATE … SET … WHERE pk = …`` of the named fields of a saved instance, and its parameters."""
     database = _database()
-    fields, sql = _update_plan(require_plain_save(type(obj)), database.vendor, tuple(field_names))
-    return sql, [*(_prepared(obj, field, database, add=False) for field in fields), obj.pk]
+    plan, sql = _update_plan(type(obj), database.vendor, tuple(field_names))
+    return sql, [*(_prepared_as(obj, field, custom, unchanged, database, False) for field, custom, unchanged in plan), obj.pk]
 
 
 def update_instance(obj: models.Model, field_names: Iterable[str]) -> None:
@@ -353,3 +366,30 @@ def new_instance(model: type[models.Model], **values: Any) -> models.Model:
 def relate(obj: models.Model, name: str, target: models.Model | None) -> None:
     """Attach an already loaded related object, as assigning it does, for a foreign key whose id is set."""
     obj._meta.get_field(name).set_cached_value(obj, target)
+
+
+#: How far ``psycopg_query_cache_widen`` lets psycopg keep converted queries: a backflushing report's
+#: one-statement write passes about 120 parameters in about 3,700 characters (and more with more components).
+CACHED_QUERY_MAX_PARAMS = 400
+CACHED_QUERY_MAX_LENGTH = 16384
+
+
+def psycopg_query_cache_widen() -> None:
+    """Let psycopg keep the conversion (placeholders to ``$n``) of queries of up to
+    ``CACHED_QUERY_MAX_PARAMS`` parameters and ``CACHED_QUERY_MAX_LENGTH`` characters.
+
+    psycopg keeps it (in a cache of 128 queries) only for queries of ≤ 50 parameters and ≤ 4,096
+    bytes, so a bulk INSERT whose text changes with every row count cannot crowd out the queries
+    that repeat; it converts the rest anew on every run, a scan of the whole text. A report's
+    one-statement write is the same text for every report of its shape, and for a backflushing report
+    that scan was the largest single CPU cost on the server (8 % of a report's, sampled in process,
+    2026-12-07). The limits are psycopg's module constants, read on every query: if a psycopg
+    version no longer has them, nothing changes but the speed.
+    """
+    try:
+        from psycopg import _queries
+    except ImportError:  # a SQLite-only install
+        return
+    if hasattr(_queries, "MAX_CACHED_STATEMENT_PARAMS") and hasattr(_queries, "MAX_CACHED_STATEMENT_LENGTH"):
+        _queries.MAX_CACHED_STATEMENT_PARAMS = max(_queries.MAX_CACHED_STATEMENT_PARAMS, CACHED_QUERY_MAX_PARAMS)
+        _queries.MAX_CACHED_STATEMENT_LENGTH = max(_queries.MAX_CACHED_STATEMENT_LENGTH, CACHED_QUERY_MAX_LENGTH)

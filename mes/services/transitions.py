@@ -132,7 +132,11 @@ def work_orders_lock(*, numbers: Iterable[str]) -> dict[str, WorkOrder]:
     numbers = sorted(set(numbers))
     if not numbers:
         return {}
-    if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql" and len(numbers) == 1:
+        # One order, the single report's case: "= ANY" of an array PostgreSQL plans anew on every run
+        # (its generic plan guesses ten orders and never wins), a plain equality once per connection.
+        sql, params = _LOCK_SQL.format(numbers="o.number = %s", lock="FOR UPDATE OF o"), numbers
+    elif connection.vendor == "postgresql":
         sql, params = _LOCK_SQL.format(numbers="o.number = ANY(%s)", lock="FOR UPDATE OF o"), [numbers]
     else:  # SQLite locks the whole database on the first write; one statement for any count all the same
         sql, params = _LOCK_SQL.format(numbers="o.number IN (SELECT value FROM json_each(%s))", lock=""), [json.dumps(numbers)]

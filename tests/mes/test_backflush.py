@@ -529,6 +529,28 @@ def test_a_report_moving_material_stores_the_same_rows_through_plain_sql_and_the
         assert len(plain_statements) > 4 and not any(sql.startswith("WITH c AS") for sql in plain_statements)
 
 
+@pytest.mark.postgresql_only(reason="the one-statement write and psycopg's cache of converted queries are PostgreSQL's")
+def test_a_backflushing_reports_write_is_within_the_queries_psycopg_keeps_converted(order):
+    from django.db import connection
+    from psycopg import _queries
+
+    confirm(ORDER, 10, good_qty=1, lots=(LotUse("TUBE-20", "T-OLD"),))  # starts the operation: the steady state below
+    writes = []
+
+    def spy(execute, sql, params, many, context):
+        if sql.startswith("WITH c AS"):
+            writes.append((sql, len(params)))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(spy):
+        confirm(ORDER, 10, good_qty=1, operator_badge="B-1001", station="ST-07", lots=(LotUse("TUBE-20", "T-OLD"),))
+
+    ((sql, parameters),) = writes
+    assert parameters > 50  # past psycopg's own limit: without the widening it would convert this text on every report
+    assert parameters <= _queries.MAX_CACHED_STATEMENT_PARAMS
+    assert len(sql.encode()) <= _queries.MAX_CACHED_STATEMENT_LENGTH
+
+
 def _consumptions(result) -> list[dict]:
     from mes.api.representations import confirmation_materials_json
 

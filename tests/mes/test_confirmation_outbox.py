@@ -250,6 +250,20 @@ def test_a_confirmation_is_three_statements_and_its_write_fits_psycopgs_query_ca
     assert "mes_laborsession" in statements[2][0] and statements[2][0].lstrip().startswith("SELECT")
 
 
+@pytest.mark.postgresql_only(reason="prepared statements and their plans are PostgreSQL's")
+def test_a_single_reports_order_lock_is_planned_once_per_connection_not_on_every_report(released_order):
+    for _ in range(12):  # psycopg prepares a statement on its fifth run; PostgreSQL weighs a generic plan after five more
+        confirm(good_qty=Decimal("0.5"))
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["%o.number = $1%FOR UPDATE OF o%"],
+        )
+        ((generic_plans, custom_plans),) = cursor.fetchall()
+    assert generic_plans > 0 and custom_plans <= 5, (generic_plans, custom_plans)
+
+
 @pytest.mark.postgresql_only(reason="the one-statement write is PostgreSQL's")
 def test_with_plain_sql_writes_off_the_orm_writes_each_row_on_postgresql_too(released_order, settings):
     settings.MES_PLAIN_SQL_WRITES = False
