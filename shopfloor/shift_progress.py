@@ -186,7 +186,7 @@ def day_progress(*, lines: list[str] | None = None, now: datetime.datetime | Non
         end = ends.get(due_date)
         if end is None:
             end = ends[due_date] = _seconds(due_end(due_date, zone) - day.start)
-        # Two due dates may end at the same moment (a time-zone change), so the key is worked out here.
+        # The due end is worked out here, not in SQL: it is midnight after the due date in the plant's zone.
         key = (None if released_us is None else Decimal(released_us - start_us).scaleb(-6), end)
         on_line = plans.setdefault(line, {})
         on_line[key] = on_line.get(key, Decimal(0)) + quantity

@@ -147,12 +147,13 @@ def shared_predicted_finishes(*, numbers: Iterable[str]) -> dict[str, Prediction
     is worked out on the spot, on its own.
     """
     max_age = settings.MES_PREDICTION_MAX_AGE_SECONDS
-    shared = cache.get(SHARED_KEY) if max_age > 0 else None
+    numbers = set(numbers)
+    if max_age <= 0:  # not shared: the orders asked for, and only those
+        return predicted_finishes(numbers=numbers)
+    shared = cache.get(SHARED_KEY)
     if shared is None:
         shared = predicted_finishes()
-        if max_age > 0:
-            cache.set(SHARED_KEY, shared, max_age)
-    numbers = set(numbers)
+        cache.set(SHARED_KEY, shared, max_age)
     missing = numbers - shared.keys()
     found = {number: shared[number] for number in numbers & shared.keys()}
     return found | predicted_finishes(numbers=missing) if missing else found
