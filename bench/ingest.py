@@ -514,6 +514,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--broker-url", default="memory://", help="CELERY_BROKER_URL for the servers (default memory://)")
     parser.add_argument("--keep-db", action="store_true", help="do not drop the database at the end")
     parser.add_argument(
+        "--server-times", action="store_true",
+        help="also log each request's time in gunicorn (access log) and print the server-side p50/p99 per phase, "
+        "to tell the server's latency from the client's (warm-up included; the paths carry ?phase=)",
+    )
+    parser.add_argument(
         "--inspection-every", type=int, default=0,
         help="give the benched operation an inspection plan of one every_n characteristic with this n (issue 13; 0: none)",
     )
@@ -523,6 +528,31 @@ def parse_args() -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown phases: {', '.join(sorted(unknown))}")
     return args
+
+
+ACCESS_FORMAT = "%(q)s %(s)s %(D)s"
+
+
+def access_log_args(args: argparse.Namespace, log_dir: Path, label: str) -> list[str]:
+    if not args.server_times:
+        return []
+    return ["--access-logfile", str(log_dir / f"access-{label}.log"), "--access-logformat", ACCESS_FORMAT]
+
+
+def server_times_report(log_dir: Path, phases: list[Phase]) -> None:
+    """Server-side time of each phase's requests (gunicorn's own ``%(D)s``, warm-up included) against the client's."""
+    times: dict[str, list[float]] = {}
+    for log in log_dir.glob("access-*.log"):
+        for line in log.read_text(errors="replace").splitlines():
+            query, _status, micros = (line.split(" ") + ["", "", ""])[:3]
+            if query.startswith("phase=") and micros.isdigit():
+                times.setdefault(query.removeprefix("phase="), []).append(int(micros) / 1000)
+    print("server-side time (gunicorn, warm-up included) against the client's:")
+    for phase in phases:
+        own = times.get(phase.key, [])
+        if own:
+            print(f"  {phase.label:<34} server p50 {percentile(own, 0.5):6.1f} ms  p99 {percentile(own, 0.99):6.1f} ms"
+                  f"   client p50 {phase.latency_ms(0.5):6.1f} ms  p99 {phase.latency_ms(0.99):6.1f} ms  ({len(own)} requests)")
 
 
 def _stop_on_signal(signum: int, frame: object) -> None:
@@ -557,22 +587,25 @@ def main() -> int:
         json_headers = {"Content-Type": "application/json"}
         api_headers = {**json_headers, "Authorization": f"Token {seed['token']}"}
 
+        def tagged(path: str, phase: str) -> str:
+            return f"{path}?phase={phase}" if args.server_times else path
+
         def make_baseline(client: int, n: int) -> tuple[str, str, bytes]:
             record = confirmation_record(orders[(n * args.clients + client) % len(orders)], seed)
-            return "POST", "/baseline", json.dumps(record).encode()
+            return "POST", tagged("/baseline", "baseline"), json.dumps(record).encode()
 
         randoms = [random.Random(client) for client in range(args.clients)]
 
         def make_single(client: int, n: int) -> tuple[str, str, bytes]:
             record = confirmation_record(randoms[client].choice(orders), seed)
-            return "POST", "/api/v1/confirmations", json.dumps(record).encode()
+            return "POST", tagged("/api/v1/confirmations", "single"), json.dumps(record).encode()
 
         backflush_orders: list[str] = seed["backflush_orders"]
 
         def make_backflush(client: int, n: int) -> tuple[str, str, bytes]:
             work_order = randoms[client].choice(backflush_orders)
             record = confirmation_record(work_order, seed) | {"lots": [{"item": seed["backflush_lot_item"], "lot": f"RESIN-{work_order}"}]}
-            return "POST", "/api/v1/confirmations", json.dumps(record).encode()
+            return "POST", tagged("/api/v1/confirmations", "backflush"), json.dumps(record).encode()
 
         # Each bulk client is a gateway for its own share of the orders (a line of its own).
         shares = [orders[client :: args.bulk_clients] for client in range(args.bulk_clients)]
@@ -584,11 +617,11 @@ def main() -> int:
 
         product = baseline = None
         if "baseline" in args.phase_set:
-            baseline = gunicorn_start(args, baseline_env, log_dir, "baseline")
+            baseline = gunicorn_start(args, baseline_env, log_dir, "baseline", access_log_args(args, log_dir, "baseline"))
             servers.append(baseline)
             phases.append(Phase("baseline", f"A baseline ({args.clients} clients)", Load(baseline, args.clients, make_baseline, json_headers, 201)))
         if args.phase_set & {"single", "bulk", "backflush"}:
-            product = gunicorn_start(args, product_env, log_dir, "mes")
+            product = gunicorn_start(args, product_env, log_dir, "mes", access_log_args(args, log_dir, "mes"))
             servers.append(product)
         if "single" in args.phase_set:
             phases.append(Phase("single", f"B confirmations ({args.clients} clients)", Load(product, args.clients, make_single, api_headers, 201)))
@@ -645,6 +678,8 @@ def main() -> int:
             gunicorn_stop(server)
         server_errors = [line for server in servers for line in server.error_lines()]
         keep_logs = bool(server_errors)
+        if args.server_times:
+            server_times_report(log_dir, phases)
     finally:
         for server in servers:
             gunicorn_stop(server)
