@@ -11,6 +11,7 @@ are involved, locks them in primary-key order). Operations are never locked on t
 
 from __future__ import annotations
 
+import datetime
 import json
 import uuid
 from collections.abc import Iterable
@@ -185,8 +186,9 @@ def _set_status(
     actor: Any,
     actor_label: str,
     reason: str,
+    released_at: datetime.datetime | None = None,
 ) -> None:
-    """Apply one checked move to a locked row and write its event."""
+    """Apply one checked move to a locked row and write its event (``released_at``: see ``work_order_transition``)."""
     what = (
         _("work order %(number)s") % {"number": work_order.number}
         if isinstance(obj, WorkOrder)
@@ -203,7 +205,7 @@ def _set_status(
         obj.updated_at = now
         update_fields.append("updated_at")
         if action == "release":
-            obj.released_at = now
+            obj.released_at = released_at or now
             update_fields.append("released_at")
         elif rule.target == Status.COMPLETED:
             obj.completed_at = now
@@ -257,10 +259,13 @@ def operation_start_locked(
 
 
 def work_order_transition_locked(
-    *, work_order: WorkOrder, action: str, actor: Any = None, actor_label: str = "", reason: str = ""
+    *, work_order: WorkOrder, action: str, actor: Any = None, actor_label: str = "", reason: str = "",
+    released_at: datetime.datetime | None = None,
 ) -> WorkOrder:
     """Move a locked work order and cascade to its operations as the action implies."""
-    _set_status(work_order, work_order=work_order, action=action, actor=actor, actor_label=actor_label, reason=reason)
+    _set_status(
+        work_order, work_order=work_order, action=action, actor=actor, actor_label=actor_label, reason=reason, released_at=released_at
+    )
     cascade = {
         "pause": {Status.IN_PROGRESS},
         "resume": {Status.PAUSED},

@@ -137,7 +137,9 @@ def effective_bom(*, item: Item, on: datetime.date) -> Bom | None:
     )
 
 
-def work_order_release_locked(*, work_order: WorkOrder, actor: Any = None, actor_label: str = "", reason: str = "") -> WorkOrder:
+def work_order_release_locked(
+    *, work_order: WorkOrder, actor: Any = None, actor_label: str = "", reason: str = "", released_at: datetime.datetime | None = None
+) -> WorkOrder:
     """Release a locked planned order: snapshot its routing into operations (with their inspection plans)
     and its BOM into components."""
     try:
@@ -163,7 +165,9 @@ def work_order_release_locked(*, work_order: WorkOrder, actor: Any = None, actor
             % {"item": work_order.item.code, "version": bom.version, "position": unknown.position, "sequence": unknown.operation},
             fields={"bom": f"lines[{unknown.position - 1}].operation"},
         )
-    work_order_transition_locked(work_order=work_order, action="release", actor=actor, actor_label=actor_label, reason=reason)
+    work_order_transition_locked(
+        work_order=work_order, action="release", actor=actor, actor_label=actor_label, reason=reason, released_at=released_at
+    )
     WorkOrderOperation.objects.bulk_create(
         WorkOrderOperation(
             work_order=work_order,
@@ -210,13 +214,14 @@ def _release_check() -> Callable[..., list[dict[str, Any]]]:
 
 
 def _release_checked_locked(
-    *, work_order: WorkOrder, actor: Any, actor_label: str, reason: str, override_reason: str
+    *, work_order: WorkOrder, actor: Any, actor_label: str, reason: str, override_reason: str,
+    released_at: datetime.datetime | None = None,
 ) -> list[dict[str, Any]]:
     """Release a locked planned order, then check the work centers' load and its due date with it
     (``settings.MES_RELEASE_CHECK``). Under ``MES_RELEASE_CAPACITY=strict`` a warning refuses the
     release (409 ``capacity_exceeded``, nothing written) unless an ``override_reason`` is given,
     which the audit trail keeps with the warnings overridden."""
-    work_order_release_locked(work_order=work_order, actor=actor, actor_label=actor_label, reason=reason)
+    work_order_release_locked(work_order=work_order, actor=actor, actor_label=actor_label, reason=reason, released_at=released_at)
     warnings = _release_check()(work_order=work_order)
     if warnings and settings.MES_RELEASE_CAPACITY == "strict":
         override_reason = override_reason.strip()
@@ -297,7 +302,8 @@ def work_order_release_preview(*, number: str) -> list[dict[str, Any]]:
 
 @transaction.atomic
 def work_order_transition(
-    *, number: str, action: str, actor: Any = None, actor_label: str = "", reason: str = ""
+    *, number: str, action: str, actor: Any = None, actor_label: str = "", reason: str = "",
+    released_at: datetime.datetime | None = None,
 ) -> tuple[WorkOrder, bool]:
     """Apply a requested action (release, pause, resume, cancel, close) to a work order.
 
@@ -305,6 +311,10 @@ def work_order_transition(
     nothing, so an ERP's retried "release" is harmless; any other disallowed move raises
     ``illegal_transition``. Returns the order and whether it changed. A release is checked
     against capacity as ``work_order_release`` does (with no override).
+
+    ``released_at``: for a release, when it took effect if that was earlier than now (a history
+    replayed, as the demo's: its orders' reports lie in the past days); the audit event keeps the
+    moment it was recorded.
     """
     if action not in REQUESTABLE_ACTIONS:
         raise DomainError(
@@ -316,7 +326,9 @@ def work_order_transition(
     if work_order.status == ACTIONS[action].target:
         return work_order, False
     if action == "release":
-        _release_checked_locked(work_order=work_order, actor=actor, actor_label=actor_label, reason=reason, override_reason="")
+        _release_checked_locked(
+            work_order=work_order, actor=actor, actor_label=actor_label, reason=reason, override_reason="", released_at=released_at
+        )
     else:
         work_order_transition_locked(work_order=work_order, action=action, actor=actor, actor_label=actor_label, reason=reason)
         reschedule_after_commit()

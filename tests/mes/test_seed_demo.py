@@ -229,3 +229,31 @@ def test_in_the_demo_every_report_was_clocked_and_the_labor_report_shows_efficie
         (row.day, row.shift, row.badge, row.work_order, row.sequence, row.efficiency) for row in report.rows
     ]
     assert sum(total.clocked_hours for total in report.operators) > 100
+
+
+def test_the_demo_releases_each_order_before_its_first_report_and_the_others_as_it_is_seeded():
+    from django.db.models import Min
+
+    from mes.models import LaborSession
+
+    before = timezone.now()
+    call_command("seed_demo", "--quiet", stdout=io.StringIO())
+    first_session = dict(
+        LaborSession.objects.values("operation__work_order__number").annotate(first=Min("started_at"))
+        .values_list("operation__work_order__number", "first")
+    )
+    first_report = dict(
+        Confirmation.objects.values("work_order__number").annotate(first=Min("confirmed_at")).values_list("work_order__number", "first")
+    )
+    released = dict(WorkOrder.objects.filter(released_at__isnull=False).values_list("number", "released_at"))
+    assert first_report and first_report.keys() <= released.keys()
+    for number, first in first_report.items():
+        # An hour before its first operator clocked on, days before it was seeded: the board plans from there.
+        assert released[number] == first_session[number] - datetime.timedelta(hours=1), number
+        assert released[number] < first <= timezone.now()
+        assert released[number] < before
+    # An order released without reports yet was released now, as a planner would.
+    waiting = released.keys() - first_report.keys()
+    assert waiting and all(released[number] >= before for number in waiting)
+    # The audit trail keeps when the release was recorded.
+    assert not Event.objects.filter(action="release", occurred_at__lt=before).exists()

@@ -379,6 +379,7 @@ OPERATOR_PACE = {badge: Decimal(PACES[int(badge[1:]) % len(PACES)]) for badge, _
 # shift. Sessions never cross a shift change: one that would ends this long before it (the handover).
 SHIFT_MINUTES = Decimal(450)
 HANDOVER = datetime.timedelta(minutes=5)
+RELEASE_LEAD = datetime.timedelta(hours=1)  # an order with history was released this long before its first session
 
 
 @dataclass(frozen=True)
@@ -675,8 +676,8 @@ class Command(BaseCommand):
     def play(self, order: DemoOrder, users: dict[str, Any]) -> None:
         """Upsert one order and, while it is still planned, play its story up to its demo state."""
 
-        def move(action: str, actor: str, reason: str = "") -> None:
-            work_order_transition(number=order.number, action=action, actor=users[actor], reason=reason)
+        def move(action: str, actor: str, reason: str = "", released_at: datetime.datetime | None = None) -> None:
+            work_order_transition(number=order.number, action=action, actor=users[actor], reason=reason, released_at=released_at)
 
         with transaction.atomic():
             # Seeded again on a later day, an order keeps the due date it was given the first time.
@@ -694,7 +695,7 @@ class Command(BaseCommand):
             if order.story == "cancelled_planned":
                 move("cancel", "planner", "客户取消 Cancelled by customer")
                 return
-            move("release", "planner")
+            move("release", "planner", released_at=self.release_moment(order))
             if order.story in {"in_progress", "paused", "completed", "closed"}:
                 self.issue_tracked(order, users["station"])
             if order.story == "cancelled_released":
@@ -705,6 +706,12 @@ class Command(BaseCommand):
                     move("pause", "supervisor", "PAU-02 等待物料 Waiting for material")
                 elif order.story == "closed":
                     move("close", "supervisor")
+
+    def release_moment(self, order: DemoOrder) -> datetime.datetime | None:
+        """When an order with reports was released: ``RELEASE_LEAD`` before its first report's session
+        began (its history lies in the past days, and the board plans from the release), else now (None)."""
+        starts = [start for (number, _sequence, _report), (start, _end) in self.schedule.items() if number == order.number]
+        return min(starts) - RELEASE_LEAD if starts else None
 
     def issue_tracked(self, order: DemoOrder, actor: Any) -> None:
         """Scan, before the order's first report, a lot of each of its tracked components issued by scan:
