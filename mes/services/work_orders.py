@@ -322,6 +322,12 @@ def work_order_transition(
             _("Unknown action %(action)s; use one of %(actions)s.")
             % {"action": action, "actions": ", ".join(REQUESTABLE_ACTIONS)},
         )
+    if released_at is not None and released_at > timezone.now():
+        raise DomainError(
+            "released_at_in_future",
+            _("A release cannot take effect at %(at)s, later than now.") % {"at": released_at.isoformat()},
+            fields={"released_at": released_at.isoformat()},
+        )
     work_order = work_order_lock(number=number)
     if work_order.status == ACTIONS[action].target:
         return work_order, False

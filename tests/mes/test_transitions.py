@@ -334,3 +334,22 @@ def test_the_order_lock_reads_each_named_order_with_its_item_and_unit_in_one_que
     with pytest.raises(DomainError) as error, transaction.atomic():
         work_order_lock(number="WO-NOPE")
     assert (error.value.code, int(error.value.kind), error.value.fields) == ("unknown_work_order", 404, {"work_order": "WO-NOPE"})
+
+
+def test_a_release_replayed_from_history_keeps_its_moment_and_one_in_the_future_is_refused(planned_order):
+    from django.utils import timezone
+
+    later = timezone.now() + datetime.timedelta(minutes=5)
+    with pytest.raises(DomainError) as refused:
+        work_order_transition(number=planned_order.number, action="release", released_at=later)
+    assert refused.value.code == "released_at_in_future"
+    planned_order.refresh_from_db()
+    assert (planned_order.status, planned_order.released_at) == ("planned", None)
+    assert not Event.objects.filter(action="release").exists()
+
+    earlier = timezone.now() - datetime.timedelta(days=2)
+    work_order_transition(number=planned_order.number, action="release", released_at=earlier)
+    planned_order.refresh_from_db()
+    assert (planned_order.status, planned_order.released_at) == ("released", earlier)
+    # The audit trail records when the release was recorded, not the moment it took effect.
+    assert Event.objects.get(action="release").occurred_at > earlier + datetime.timedelta(days=1)
