@@ -5,15 +5,31 @@ from __future__ import annotations
 import datetime
 import io
 import re
+from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
+from django.db.models import Min, Sum
 from django.utils import timezone
 
 from erp_sync.models import OutboxMessage
-from mes.models import Confirmation, Employee, Equipment, Event, Item, Lot, MaterialMovement, WorkCenter, WorkOrder, WorkOrderComponent
+from mes.models import (
+    Confirmation,
+    Employee,
+    Equipment,
+    Event,
+    Item,
+    LaborSession,
+    Lot,
+    MaterialMovement,
+    WorkCenter,
+    WorkOrder,
+    WorkOrderComponent,
+)
 from mes.selectors.trace import trace
+from shopfloor.labor_report.selectors import labor_report
 from shopfloor.models import DeviceMapping, Shift
+from shopfloor.shift_calendar import plant_zone
 
 pytestmark = pytest.mark.django_db
 
@@ -144,7 +160,6 @@ def test_the_demo_has_inspection_plans_a_first_piece_check_due_and_a_chart(clien
 
 def test_in_the_demo_a_failing_first_piece_opens_an_ncr_a_quality_user_scraps_on_its_page(client):
     import uuid
-    from decimal import Decimal
 
     from mes.models import Nonconformance
     from mes.services.quality import InspectionRequest, inspection_record
@@ -183,15 +198,6 @@ def test_the_demo_costs_its_orders_completely():
 
 
 def test_in_the_demo_every_report_was_clocked_and_the_labor_report_shows_efficiency_near_100_percent():
-    import datetime
-    from decimal import Decimal
-
-    from django.db.models import Sum
-
-    from mes.models import LaborSession
-    from shopfloor.labor_report.selectors import labor_report
-    from shopfloor.shift_calendar import plant_zone
-
     call_command("seed_demo", "--quiet", stdout=io.StringIO())
     sessions = LaborSession.objects.count()
     call_command("seed_demo", "--quiet", stdout=io.StringIO())
@@ -232,10 +238,6 @@ def test_in_the_demo_every_report_was_clocked_and_the_labor_report_shows_efficie
 
 
 def test_the_demo_releases_each_order_before_its_first_report_and_the_others_as_it_is_seeded():
-    from django.db.models import Min
-
-    from mes.models import LaborSession
-
     before = timezone.now()
     call_command("seed_demo", "--quiet", stdout=io.StringIO())
     first_session = dict(
