@@ -11,10 +11,13 @@ Three brakes keep the wake-ups few and harmless:
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 
 import redis
 from celery import current_app
@@ -37,6 +40,50 @@ _kick_lock = threading.Lock()
 _kick_state = {"last": float("-inf"), "pending": False}
 
 
+class Later:
+    """Runs functions a moment later, in order of when they are due, on one long-lived thread per process.
+
+    A ``threading.Timer`` per deferred wake-up started a thread ten times a second under load, and
+    Celery keeps its result backend and reply address per thread, so each one built them anew:
+    most of a wake-up's cost. The thread starts with the first call (and again in a forked child).
+    """
+
+    def __init__(self) -> None:
+        self._start()
+
+    def _start(self) -> None:
+        self._condition = threading.Condition()
+        self._due: list[tuple[float, int, Callable[[], None]]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def call(self, delay: float, function: Callable[[], None]) -> None:
+        with self._condition:
+            heapq.heappush(self._due, (time.monotonic() + delay, next(self._order), function))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="erp-sync-wake-ups", daemon=True)
+                self._thread.start()
+            self._condition.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._condition:
+                while not self._due or self._due[0][0] > time.monotonic():
+                    self._condition.wait(self._due[0][0] - time.monotonic() if self._due else None)
+                _due, _order, function = heapq.heappop(self._due)
+            try:
+                function()
+            except Exception:  # a wake-up that fails must not end the thread that runs the later ones
+                logger.exception("A deferred ERP-sync wake-up failed")
+
+    def forget_in_child(self) -> None:
+        """A forked child has no such thread, and a lock held in the parent at the fork stays held."""
+        self._start()
+
+
+later = Later()
+
+
 def wake_sender() -> None:
     """Wake an ERP sender now, or within ``KICK_INTERVAL_SECONDS`` if this process woke one a moment ago."""
     now = time.monotonic()
@@ -46,9 +93,7 @@ def wake_sender() -> None:
         wait = _kick_state["last"] + KICK_INTERVAL_SECONDS - now
         if wait > 0:
             _kick_state["pending"] = True
-            timer = threading.Timer(wait, _deferred_kick)
-            timer.daemon = True
-            timer.start()
+            later.call(wait, _deferred_kick)
             return
         _kick_state["last"] = now
     kick()
@@ -62,9 +107,10 @@ def _deferred_kick() -> None:
 
 
 def _forget_kicks_in_child() -> None:
-    # A forked child has no timer thread: a pending flag inherited from the parent would
-    # silence it for good.
+    # A forked child has no thread running deferred wake-ups: a pending flag inherited from the
+    # parent would silence it for good.
     _kick_state.update(last=float("-inf"), pending=False)
+    later.forget_in_child()
 
 
 os.register_at_fork(after_in_child=_forget_kicks_in_child)
@@ -108,7 +154,8 @@ def kick() -> None:
         except redis.RedisError:
             flags = None  # cannot tell: wake a worker anyway
     try:
-        current_app.send_task(DISPATCH_TASK, retry=False)
+        # Nobody waits for a wake-up's result, and a web process runs no task to trail it.
+        current_app.send_task(DISPATCH_TASK, retry=False, ignore_result=True, add_to_parent=False)
     except OperationalError as error:
         _pause_wake_ups(error)
         if flags is not None:
@@ -199,9 +246,9 @@ _publish = {"due": False, "last": float("-inf"), "checked": float("-inf"), "any"
 
 def wake_publisher() -> None:
     """Wake the event publisher after a commit that appended stream events: at most once per
-    ``KICK_INTERVAL_SECONDS`` per process (later commits ride on a timer), and not at all while no
+    ``KICK_INTERVAL_SECONDS`` per process (later commits ride on one deferred wake-up), and not at all while no
     destination is enabled or the broker was found down a moment ago (the beat's sweep publishes)."""
-    if not _destinations_enabled():  # read in the committing thread: the timer's has no database
+    if not _destinations_enabled():  # read in the committing thread: the one running deferred wake-ups has no database
         return
     now = time.monotonic()
     with _publish_lock:
@@ -210,9 +257,7 @@ def wake_publisher() -> None:
         delay = max(0.0, _publish["last"] + KICK_INTERVAL_SECONDS - now)
         _publish["due"] = True
     if delay:
-        timer = threading.Timer(delay, _publish_kick)
-        timer.daemon = True
-        timer.start()
+        later.call(delay, _publish_kick)
     else:
         _publish_kick()
 
@@ -222,7 +267,7 @@ def _publish_kick() -> None:
         _publish["due"] = False
         _publish["last"] = time.monotonic()
     try:
-        current_app.send_task(PUBLISH_TASK, retry=False)
+        current_app.send_task(PUBLISH_TASK, retry=False, ignore_result=True, add_to_parent=False)
     except OperationalError as error:
         _pause_wake_ups(error)
 

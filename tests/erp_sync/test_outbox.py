@@ -1,5 +1,7 @@
 """The outbox door refuses to write outside the transaction of the facts it reports."""
 
+import threading
+import time
 import uuid
 
 import pytest
@@ -29,52 +31,71 @@ def test_outbox_add_inside_a_transaction_numbers_the_partition(db):
     assert OutboxMessage.objects.get(pk=first.pk).payload == {"a": 1, "idempotency_key": str(keys[0]), "sequence": 1}
 
 
-class _FakeTimer:
-    """Stands in for threading.Timer: records what would run, runs it only when told."""
-
-    started: list = []
-
-    def __init__(self, interval, function):
-        self.interval, self.function, self.daemon = interval, function, False
-
-    def start(self):
-        _FakeTimer.started.append(self)
-
-
 @pytest.fixture
 def kicks(monkeypatch):
+    """Wake-ups counted instead of published; the deferred ones run on the module's own thread."""
     from erp_sync import wakeups
 
     published = []
-    _FakeTimer.started = []
-    monkeypatch.setattr(wakeups, "kick", lambda: published.append("kick"))
-    monkeypatch.setattr(wakeups.threading, "Timer", _FakeTimer)
-    monkeypatch.setattr(wakeups, "KICK_INTERVAL_SECONDS", 3600)  # every later kick falls inside the interval
+    kicked = threading.Semaphore(0)
+
+    def counted():
+        published.append(threading.current_thread().name)
+        kicked.release()
+
+    monkeypatch.setattr(wakeups, "kick", counted)
+    monkeypatch.setattr(wakeups, "KICK_INTERVAL_SECONDS", 0.2)
     monkeypatch.setattr(wakeups, "_kick_state", {"last": float("-inf"), "pending": False})
-    return wakeups, published
+
+    def wait_for(count):
+        for _ in range(count):
+            assert kicked.acquire(timeout=10), f"only {len(published)} wake-ups"
+        return published
+
+    return wakeups, published, wait_for
 
 
 def test_first_kick_wakes_the_sender_at_once_and_later_ones_share_one_wake_up(kicks):
-    wakeups, published = kicks
+    wakeups, published, wait_for = kicks
 
     wakeups.wake_sender()
-    assert published == ["kick"] and _FakeTimer.started == []
+    assert published == [threading.current_thread().name]  # at once, in the committing thread
 
     for _ in range(5):
         wakeups.wake_sender()
-    assert published == ["kick"]  # throttled ...
-    assert len(_FakeTimer.started) == 1  # ... but one wake-up is due for all of them
-    assert _FakeTimer.started[0].daemon
-
-    _FakeTimer.started[0].function()
-    assert published == ["kick", "kick"]
+    assert len(published) == 1  # throttled ...
+    assert wakeups._kick_state["pending"]  # ... but one wake-up is due for all of them
+    wait_for(2)
+    assert published[1] == "erp-sync-wake-ups" and not wakeups._kick_state["pending"]
 
     wakeups.wake_sender()  # inside the interval again: a new deferred wake-up, never none
-    assert len(_FakeTimer.started) == 2 and published == ["kick", "kick"]
+    wakeups.wake_sender()
+    wait_for(1)
+    assert published[2:] == ["erp-sync-wake-ups"]
+    time.sleep(0.3)
+    assert len(published) == 3  # the second call rode on the first's
+
+
+def test_deferred_wake_ups_run_in_order_on_one_thread_that_outlives_a_failure():
+    from erp_sync.wakeups import Later
+
+    later, ran, done = Later(), [], threading.Event()
+
+    def fail():
+        ran.append(("fail", threading.get_ident()))
+        raise RuntimeError("broker gone")
+
+    later.call(0.2, lambda: (ran.append(("last", threading.get_ident())), done.set()))
+    later.call(0.0, fail)
+    later.call(0.1, lambda: ran.append(("second", threading.get_ident())))
+
+    assert done.wait(10)
+    assert [name for name, _thread in ran] == ["fail", "second", "last"]
+    assert len({thread for _name, thread in ran}) == 1 and ran[0][1] != threading.get_ident()
 
 
 def test_a_forked_child_does_not_inherit_a_pending_wake_up(kicks):
-    wakeups, published = kicks
+    wakeups, published, wait_for = kicks
     wakeups.wake_sender()
     wakeups.wake_sender()
     assert wakeups._kick_state["pending"]
@@ -82,7 +103,7 @@ def test_a_forked_child_does_not_inherit_a_pending_wake_up(kicks):
     wakeups._forget_kicks_in_child()
     wakeups.wake_sender()
 
-    assert published == ["kick", "kick"]
+    assert len(published) == 2 and published[1] == threading.current_thread().name
 
 
 def test_every_page_shows_a_messages_state_with_the_same_label_and_badge_classes():
