@@ -288,12 +288,14 @@ class Phase:
     run: Run = field(default_factory=Run)
     cpu: CpuUse = field(default_factory=CpuUse)
     problems: list[str] = field(default_factory=list)
+    slices: list[Run] = field(default_factory=list)  # each measured slice, to tell a slow minute from a slow product
 
     def measure(self, seconds: float, database_url: str, database: str) -> None:
         before = cpu_snapshot(self.load.server, database_url, database)
         run = drive(self.load, seconds)
         after = cpu_snapshot(self.load.server, database_url, database)
         self.run.add(run)
+        self.slices.append(run)
         self.cpu.add(before, after)
 
     def successes(self) -> int:
@@ -417,6 +419,16 @@ def report(args: argparse.Namespace, info: dict[str, str], started: datetime.dat
     if "bulk" in by_key:
         bulk = by_key["bulk"]
         print(f"  (bulk: 'per second' is confirmations/s, {bulk.units} confirmations; latency is per 1,000-item request)")
+    sliced = [phase for phase in phases if len(phase.slices) > 1]
+    if sliced:
+        print("by slice, in the order run (requests/s, p99 ms): a tail from one slow slice is the machine's, one in every slice the product's")
+        for phase in sliced:
+            cells = [
+                f"{sum(1 for s in run.samples if s.status == phase.load.ok_status) / max(run.elapsed, 1e-9):.0f}/s "
+                f"{percentile([s.seconds * 1000 for s in run.samples], 0.99):.1f}"
+                for run in phase.slices
+            ]
+            print(f"  {phase.label:<34}" + "  ".join(f"{cell:>14}" for cell in cells))
     print()
     print(f"{'where the CPU went':<36}{'gunicorn':>9}{'postgres':>9}{'workers':>12}{'loadgen':>9}{'others':>9}{'machine':>9}")
     print(f"{'':<36}{'ms/unit':>9}{'ms/unit':>9}{'split':>12}{'CPU %':>9}{'CPU %':>9}{'busy %':>9}")
@@ -507,7 +519,7 @@ def parse_args() -> argparse.Namespace:
         "--phases", default="baseline,single,bulk,backflush", help="comma-separated subset of baseline,single,bulk,backflush"
     )
     parser.add_argument("--product-settings", default="mes.settings", help="settings module for phases B and C (to try a change)")
-    parser.add_argument("--profile", metavar="DIR", help="record phases B and C with py-spy into DIR (slows the server)")
+    parser.add_argument("--profile", metavar="DIR", help="record phases B, D and C with py-spy into DIR (slows the server)")
     parser.add_argument("--profile-format", default="raw", choices=["raw", "flamegraph", "speedscope"], help="py-spy output format")
     parser.add_argument("--quiet-wait", type=float, default=60.0, help="seconds to wait for other jobs to quieten down (default 60)")
     parser.add_argument("--quiet-below", type=float, default=0.25, help="machine busy share counted as quiet (default 0.25)")
@@ -638,7 +650,9 @@ def main() -> int:
         for phase in interleaved:
             print(f"[{phase.label}] warm-up {args.warmup:g} s …", flush=True)
             phase.warmup.add(drive(phase.load, args.warmup))
-        profiler = profiler_start(args, product, "confirmations", args.seconds * len(interleaved)) if "single" in args.phase_set else None
+        profiler = (
+            profiler_start(args, product, "confirmations", args.seconds * len(interleaved)) if args.phase_set & {"single", "backflush"} else None
+        )
         slice_seconds = args.seconds / max(args.rounds, 1)
         for round_number in range(1, max(args.rounds, 1) + 1):
             for phase in interleaved:
