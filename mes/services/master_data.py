@@ -20,6 +20,7 @@ from mes.models import (
     BomLine,
     Employee,
     Equipment,
+    Hold,
     Item,
     Lot,
     ReasonCode,
@@ -378,7 +379,11 @@ def lot_upsert(
 ) -> UpsertResult:
     """The ERP's stock of one lot staged for production: ``quantity`` is what it staged
     (``received_qty``), in ``unit`` (default the item's; it must be known). Status, expiry, supplier
-    lot and location not given keep their value. A serial-tracked item's lots are serials (one piece at most)."""
+    lot and location not given keep their value. A serial-tracked item's lots are serials (one piece at most).
+
+    A lot the MES holds (an active quality hold) stays on hold whatever status the ERP sends: an ERP
+    re-sending its stock knows nothing of the hold and must not lift it. The status it sends is the
+    one the lot gets when the last hold is released (``hold_release``), and the audit trail says so."""
     item = _get(Item, "code", item_code, field="item", kind="item")
     if quantity < 0:
         raise DomainError("invalid_quantity", _("A lot's quantity cannot be negative."), fields={"quantity": str(quantity)})
@@ -406,4 +411,25 @@ def lot_upsert(
     if expires_on is not UNCHANGED:
         wanted["expires_on"] = expires_on
     _money(wanted, "unit_cost", unit_cost)
+    if status is not None:
+        _status_after_holds(item=item, lot_code=lot_code, wanted=wanted, actor=actor)
     return _upsert(Lot, key_field="code", key=lot_code, scope={"item": item}, wanted=wanted, actor=actor, object_key=f"{item.code}/{lot_code}")
+
+
+def _status_after_holds(*, item: Item, lot_code: str, wanted: dict[str, Any], actor: Any) -> None:
+    """Keep a held lot on hold: the ERP's status waits in its active holds for their release."""
+    lot = Lot.objects.select_for_update().filter(item=item, code=lot_code).first()  # the lock hold_place takes too
+    if lot is None or lot.status != Lot.Status.HOLD:
+        return
+    holds = Hold.objects.filter(lot=lot, state=Hold.State.ACTIVE)
+    earlier = holds.order_by("pk").values_list("lot_status_before", flat=True).first()
+    if earlier is None:
+        return  # on hold in the ERP itself: its status is the ERP's to change
+    status = wanted.pop("status")
+    if status != earlier:
+        holds.update(lot_status_before=status)
+        event_record(
+            object_type="lot", object_key=f"{item.code}/{lot_code}", action="status_after_hold", actor=actor,
+            before={"status_after_hold": earlier}, after={"status_after_hold": status},
+            reason=_("On hold in the MES: the status the ERP sent applies when the hold is released."),
+        )

@@ -115,6 +115,31 @@ def test_a_blocked_lot_stays_blocked_through_a_hold_and_its_release(tube_lots):
     assert (held, Lot.objects.get(code="T-BLOCKED").status) == ("blocked", "blocked")
 
 
+def test_the_erp_re_sending_a_held_lot_does_not_lift_the_hold_its_status_applies_on_release(tube_lots, supervisor, erp_client):
+    placed = supervisor.post(URL, {"lot": "T-1", "reason": "supplier recall notice"})
+    resent = erp_client.put("/api/v1/lots/TUBE-20/T-1", {"quantity": "120", "status": "available"})
+    refused = issue(erp_client)
+    blocked_by_erp = erp_client.put("/api/v1/lots/TUBE-20/T-1", {"quantity": "120", "status": "blocked"})
+    held = Lot.objects.get(code="T-1")
+    supervisor.post(f"{URL}/{placed.json()['id']}/release", {"reason": "recall does not cover this lot"})
+
+    assert resent.status_code == 200 and resent.json()["status"] == "hold"
+    assert (refused.status_code, refused.json()["error"]["code"]) == (422, "lot_on_hold")
+    assert blocked_by_erp.status_code == 200
+    assert (held.status, held.received_qty) == ("hold", Decimal("120"))  # the quantity is the ERP's all the same
+    assert Lot.objects.get(code="T-1").status == "blocked"  # what the ERP sent last, once released
+    trail = Event.objects.filter(object_type="lot", object_key="TUBE-20/T-1", action="status_after_hold").order_by("pk")
+    # "available" again changed nothing the release would do; "blocked" did, and is on record
+    assert [(event.before, event.after) for event in trail] == [({"status_after_hold": "available"}, {"status_after_hold": "blocked"})]
+
+
+def test_a_lot_the_erp_itself_holds_takes_the_erps_next_status(tube_lots, erp_client):
+    erp_client.put("/api/v1/lots/TUBE-20/T-1", {"quantity": "100", "status": "hold"})
+    released = erp_client.put("/api/v1/lots/TUBE-20/T-1", {"quantity": "100", "status": "available"})
+
+    assert released.json()["status"] == "available" and issue(erp_client).status_code == 201
+
+
 def test_a_serial_is_held_as_its_lot_of_one(released_order):
     Lot.objects.create(item=released_order.item, code="SN-7", kind=Lot.Kind.SERIAL, unit=released_order.item.unit, produced_qty=1)
 
