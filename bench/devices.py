@@ -38,6 +38,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -364,6 +365,8 @@ def main() -> int:
     parser.add_argument("--profile", metavar="PATH", help="py-spy the collector over the measured window (raw stacks)")
     parser.add_argument("--verbose", action="store_true", help="print the collector's last stats log lines")
     options = parser.parse_args()
+    if options.profile and shutil.which("py-spy") is None:
+        parser.error("--profile needs py-spy on the PATH: pip install py-spy")
     if not 1 <= options.per_simulator <= MAX_MACHINES:
         parser.error(f"--per-simulator must be 1…{MAX_MACHINES}")
     if not 1.0 <= options.seconds <= 600 or not 2 <= options.warmup <= 120 or not 0 <= options.baseline_seconds <= 120:

@@ -535,6 +535,8 @@ def parse_args() -> argparse.Namespace:
         help="give the benched operation an inspection plan of one every_n characteristic with this n (issue 13; 0: none)",
     )
     args = parser.parse_args()
+    if args.profile and not (Path(PYTHON).parent / "py-spy").exists():
+        parser.error(f"--profile needs py-spy beside this Python: {Path(PYTHON).parent / 'pip'} install py-spy")
     args.phase_set = {name.strip() for name in args.phases.split(",") if name.strip()}
     unknown = args.phase_set - {"baseline", "single", "bulk", "backflush"}
     if unknown:
