@@ -47,6 +47,7 @@ sys.path.insert(0, str(ROOT))  # run as a script: bench/ is on the path, the pro
 
 from bench.common import (
     PYTHON,
+    HostWatch,
     Server,
     child_pids,
     database_create,
@@ -169,6 +170,7 @@ def main() -> int:
             "--access-logfile", str(access_log), "--access-logformat", ACCESS_FORMAT,
         ])
         busy_before = wait_for_quiet(args)
+        host = HostWatch()
         with open("/proc/loadavg") as loadavg:
             load_before = " ".join(loadavg.read().split()[:3])
         session = {"Cookie": f"sessionid={seed['session']}", "Accept-Language": "en"}
@@ -192,6 +194,7 @@ def main() -> int:
         connection.close()
         with open("/proc/loadavg") as loadavg:
             load_after = " ".join(loadavg.read().split()[:3])
+        host_line = host.summary()
         time.sleep(0.5)  # let gunicorn flush its access log
         gunicorn_stop(server)
         times = server_times(access_log)
@@ -212,17 +215,18 @@ def main() -> int:
             except psycopg.Error as error:
                 print(f"[cleanup] could not drop {args.database}: {error}", file=sys.stderr)
 
-    return 0 if report(args, info, started, seed, kinds, api_passes, busy_before, (load_before, load_after), server_errors) else 1
+    return 0 if report(args, info, started, seed, kinds, api_passes, busy_before, (load_before, load_after), server_errors, host_line) else 1
 
 
 def report(args, info, started, seed, kinds: dict[str, Kind], api_passes: list[float], busy_before: float,
-           load: tuple[str, str], server_errors: list[str]) -> bool:
+           load: tuple[str, str], server_errors: list[str], host_line: str) -> bool:
     server_kind = f"{args.workers} workers, {args.worker_class}" + (f" × {args.threads} threads" if args.worker_class == "gthread" else "")
     print()
     print(f"Board benchmark, {started:%Y-%m-%d %H:%M} UTC, revision {info['revision']}")
     print(f"machine: nproc {info['nproc']}, {info['cpu']}, {info['memory']} RAM; Python {info['python']}, "
           f"Django {info['django']}, gunicorn {info['gunicorn']}, PostgreSQL {info['postgresql']}")
     print(f"load average before/after: {load[0]} / {load[1]}; machine {busy_before:.0%} busy just before the run")
+    print(host_line)
     print(f"server: gunicorn {server_kind}, 127.0.0.1; one client, one keep-alive connection, requests one after another")
     print(f"data: {len(seed['active']):,} active orders (+ closed ones), {seed['confirmations']:,} confirmations with their outbox messages")
     print()

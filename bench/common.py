@@ -194,6 +194,44 @@ def machine_busy_now(seconds: float = 1.0) -> float:
     return (after[0] - before[0]) / max(after[1] - before[1], 1)
 
 
+def reference_loop_ms() -> float:
+    """The machine's single-core speed now: the best of three runs of a fixed pure-Python loop, in ms."""
+    best = math.inf
+    for _ in range(3):
+        began = time.perf_counter()
+        total = 0
+        for number in range(1_000_000):
+            total += number * number
+        best = min(best, time.perf_counter() - began)
+    return best * 1000
+
+
+def _steal_ticks() -> tuple[int, int]:
+    """(steal, total) jiffies of all CPUs since boot: steal is time the hypervisor gave our CPUs to others."""
+    values = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return (values[7] if len(values) > 7 else 0), sum(values)
+
+
+class HostWatch:
+    """What the host did to a run: the reference loop before and after it, and the hypervisor's steal meanwhile.
+
+    On a shared virtual machine the same code ran 1.75× slower from one half hour to the next
+    (docs/benchmarks.md): a bench prints this beside its figures so that a slow hour is told from a
+    slow product. Start it just before measuring."""
+
+    def __init__(self) -> None:
+        self.loop_before = reference_loop_ms()
+        self.start = _steal_ticks()
+
+    def summary(self) -> str:
+        end = _steal_ticks()
+        steal = (end[0] - self.start[0]) / max(end[1] - self.start[1], 1)
+        return (
+            f"host: reference loop {self.loop_before:.0f} ms before the run, {reference_loop_ms():.0f} ms after (a million "
+            f"multiply-adds in Python, best of 3: lower is faster); hypervisor steal {steal:.0%} of CPU time during it"
+        )
+
+
 def wait_for_quiet(args: argparse.Namespace) -> float:
     """Wait (at most ``--quiet-wait`` s) until other jobs leave the machine mostly idle; answer how busy it was."""
     deadline = time.monotonic() + args.quiet_wait
@@ -268,10 +306,12 @@ def machine_info(database_url: str) -> dict[str, str]:
 def verdict(passed: bool) -> str:
     return "PASS" if passed else "FAIL"
 
-def in_process_footer(*, database_url: str, busy_before: float, passed: bool) -> int:
+def in_process_footer(*, database_url: str, busy_before: float, passed: bool, host: HostWatch | None = None) -> int:
     """The closing lines of a bench that runs in this process: the machine's load and make, the verdict; its exit status."""
     print(f"  other work on the machine: {busy_before:.0%} busy before measuring, {machine_busy_now():.0%} after; "
           f"load average {os.getloadavg()[0]:.1f}")
+    if host is not None:
+        print(f"  {host.summary()}")
     info = machine_info(database_url)
     print(f"  machine: {info['nproc']} cores, {info['cpu']}, {info['memory']}; PostgreSQL {info['postgresql']}; "
           f"Python {info['python']}, Django {info['django']}; revision {info['revision']}")

@@ -59,6 +59,7 @@ sys.path.insert(0, str(ROOT))  # run as a script: bench/ is on the path, the pro
 from bench.common import (
     CLOCK_TICKS,
     PYTHON,
+    HostWatch,
     Server,
     child_pids,
     database_create,
@@ -399,7 +400,7 @@ def check_backflush(database_url: str, expected: int) -> list[str]:
 
 
 def report(args: argparse.Namespace, info: dict[str, str], started: datetime.datetime, phases: list[Phase],
-           busy_before: float, server_errors: list[str]) -> bool:
+           busy_before: float, server_errors: list[str], host_line: str) -> bool:
     by_key = {phase.key: phase for phase in phases}
     server_kind = f"{args.workers} workers, {args.worker_class}" + (f" × {args.threads} threads" if args.worker_class == "gthread" else "")
     print()
@@ -411,6 +412,7 @@ def report(args: argparse.Namespace, info: dict[str, str], started: datetime.dat
           f"{args.warmup:g} s warm-up + {args.seconds:g} s per phase (A/B alternating in {args.rounds} rounds)")
     print(f"Celery broker: {args.broker_url}; "
           f"other load: machine {busy_before:.0%} busy just before the run (bench idle)")
+    print(host_line)
     print()
     print(f"{'phase':<36}{'requests':>9}{'ok':>9}{'per second':>12}{'p50 ms':>9}{'p99 ms':>9}")
     for phase in phases:
@@ -646,6 +648,7 @@ def main() -> int:
         kind = f"{args.workers} × {args.worker_class}" + (f" ({args.threads} threads)" if args.worker_class == "gthread" else "")
         print(f"[setup] {len(orders)} released orders; gunicorn {kind} per server; logs in {log_dir}", flush=True)
         busy_before = wait_for_quiet(args)
+        host = HostWatch()
 
         # A and B: warm both up, then alternate measured slices.
         interleaved = [phase for phase in phases if phase.key in {"baseline", "single", "backflush"}]
@@ -690,6 +693,7 @@ def main() -> int:
                 profiler.wait(timeout=60)
             single_successes = sum(phase.successes() for phase in phases if phase.key == "single")
             bulk.problems += check_confirmations(database_url, single_successes + bulk.successes(), seed["operation"])
+        host_line = host.summary()
         for server in servers:
             gunicorn_stop(server)
         server_errors = [line for server in servers for line in server.error_lines()]
@@ -708,7 +712,7 @@ def main() -> int:
             except psycopg.Error as error:
                 print(f"[cleanup] could not drop {args.database}: {error}", file=sys.stderr)
 
-    return 0 if report(args, info, started, phases, busy_before, server_errors) else 1
+    return 0 if report(args, info, started, phases, busy_before, server_errors, host_line) else 1
 
 
 if __name__ == "__main__":

@@ -72,6 +72,7 @@ sys.path.insert(0, str(ROOT))  # run as a script: bench/ is on the path, the pro
 from bench.common import (
     CLOCK_TICKS,
     PYTHON,
+    HostWatch,
     Server,
     child_pids,
     database_create,
@@ -789,7 +790,7 @@ def cpu_lines(cpu: CpuUse, units: int, unit: str) -> list[str]:
 
 def report(args: argparse.Namespace, info: dict[str, str], started: datetime.datetime, busy_before: float,
            latency: LatencyResult | None, drain: DrainResult | None, ledger: tuple[list[str], dict[str, int]] | None,
-           log_errors: list[str], worker_warnings: list[str]) -> bool:
+           log_errors: list[str], worker_warnings: list[str], host_line: str = "") -> bool:
     print()
     print(f"ERP sync benchmark, {started:%Y-%m-%d %H:%M} UTC, revision {info['revision']}")
     print(f"machine: nproc {info['nproc']}, {info['cpu']}, {info['memory']} RAM; Python {info['python']}, "
@@ -800,6 +801,8 @@ def report(args: argparse.Namespace, info: dict[str, str], started: datetime.dat
           f"(sweep every {args.sweep_seconds:g} s); broker {args.redis_url}; SAP simulator, latency {args.latency_ms:g} ms per request; "
           f"{args.orders} released orders; all on 127.0.0.1")
     print(f"other load: machine {busy_before:.0%} busy just before the run (bench idle)")
+    if host_line:
+        print(host_line)
     passed = True
     if latency is not None:
         print()
@@ -1027,6 +1030,7 @@ def main() -> int:
         if wait_acknowledged(database_url, first_id, 1, 60, "setup") < 1:
             raise RuntimeError(f"the first confirmation did not reach the simulated ERP within 60 s; logs in {log_dir}")
         busy_before = wait_for_quiet(args)
+        host = HostWatch()
 
         if "latency" in args.phase_set:
             profilers = profiler_start(args, processes, "latency")
@@ -1038,6 +1042,7 @@ def main() -> int:
             profiler_stop(profilers)
         print("[check] the ERP's ledger against the outbox …", flush=True)
         ledger = check_ledger(database_url, ledger_path)
+        host_line = host.summary()
         log_errors = [line for worker in [*processes.workers, processes.beat] for line in worker.error_lines()]
         log_errors += processes.web.error_lines()
         worker_warnings = [line for worker in processes.workers for line in worker.warning_lines()]
@@ -1068,7 +1073,7 @@ def main() -> int:
         else:
             shutil.rmtree(log_dir, ignore_errors=True)
 
-    return 0 if report(args, info, started, busy_before, latency, drain, ledger, log_errors, worker_warnings) else 1
+    return 0 if report(args, info, started, busy_before, latency, drain, ledger, log_errors, worker_warnings, host_line) else 1
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script: bench/ is on the path, the project root is not
 
 from bench.common import (
+    HostWatch,
     database_create,
     in_process_cleanup,
     in_process_footer,
@@ -278,6 +279,7 @@ def main() -> int:
         gc.collect()
         gc.freeze()
         busy_before = wait_for_quiet(args)
+        host = HostWatch()
         results = []
         for label, lot, direction in (("backward, finished serial", finished, "backward"), ("forward, raw lot", raw, "forward")):
             recursive_ms, tree, recursive_cpu = timed(lambda: lot_trace(Lot.objects.select_related("item", "produced_by").get(pk=lot.pk), direction=direction), args.runs)
@@ -298,7 +300,7 @@ def main() -> int:
             print(f"    recursive query alone: p50 {percentile(walk_ms, 0.5):.1f} ms, p95 {percentile(walk_ms, 0.95):.1f} ms, CPU {cpu[1]:.1f} ms")
             print(f"    ORM, one level at a time (same edges: {same}): p50 {percentile(orm_ms, 0.5):.1f} ms, "
                   f"p95 {percentile(orm_ms, 0.95):.1f} ms, CPU {cpu[2]:.1f} ms")
-        return in_process_footer(database_url=database_url, busy_before=busy_before, passed=passed)
+        return in_process_footer(database_url=database_url, busy_before=busy_before, passed=passed, host=host)
     finally:
         in_process_cleanup(args=args, database_url=database_url)
 
