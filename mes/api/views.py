@@ -473,8 +473,9 @@ class LotView(InboundWriteView):
         summary="Create or update a lot the ERP staged for production (idempotent)",
         description=(
             "`quantity` is what the ERP staged (received). `unit` defaults to the item's and must be known. Fields left out "
-            "keep their value. A serial-tracked item's lots are serials (`kind` serial, one piece at most). A lot on a quality "
-            "hold placed in the MES stays `hold` whatever `status` is sent: the status sent is the one it gets when the hold is released."
+            "keep their value. A serial-tracked item's lots are serials (`kind` serial, one piece at most). A lot under a quality "
+            "hold placed in the MES stays unusable whatever `status` is sent (`blocked` if blocked, else `hold`): the status sent is "
+            "the one it gets when the hold is released."
         ),
         request=s.LotSerializer,
         examples=[OpenApiExample("A staged coil", value=LOT_EXAMPLE, request_only=True)],

@@ -417,15 +417,17 @@ def lot_upsert(
 
 
 def _status_after_holds(*, item: Item, lot_code: str, wanted: dict[str, Any], actor: Any) -> None:
-    """Keep a held lot on hold: the ERP's status waits in its active holds for their release."""
+    """Keep a held lot held: the ERP's status waits in its active holds for their release. Meanwhile the
+    lot is blocked if the ERP blocks it and on hold otherwise, as ``hold_place`` leaves a lot."""
     lot = Lot.objects.select_for_update().filter(item=item, code=lot_code).first()  # the lock hold_place takes too
-    if lot is None or lot.status != Lot.Status.HOLD:
+    if lot is None:
         return
     holds = Hold.objects.filter(lot=lot, state=Hold.State.ACTIVE)
     earlier = holds.order_by("pk").values_list("lot_status_before", flat=True).first()
     if earlier is None:
-        return  # on hold in the ERP itself: its status is the ERP's to change
-    status = wanted.pop("status")
+        return  # no hold of the MES: the status is the ERP's (its own "hold" included)
+    status = wanted["status"]
+    wanted["status"] = Lot.Status.BLOCKED if status == Lot.Status.BLOCKED else Lot.Status.HOLD
     if status != earlier:
         holds.update(lot_status_before=status)
         event_record(

@@ -126,11 +126,23 @@ def test_the_erp_re_sending_a_held_lot_does_not_lift_the_hold_its_status_applies
     assert resent.status_code == 200 and resent.json()["status"] == "hold"
     assert (refused.status_code, refused.json()["error"]["code"]) == (422, "lot_on_hold")
     assert blocked_by_erp.status_code == 200
-    assert (held.status, held.received_qty) == ("hold", Decimal("120"))  # the quantity is the ERP's all the same
+    # the ERP's block is stricter than the hold and applies at once; the quantity is the ERP's all the same
+    assert (held.status, held.received_qty) == ("blocked", Decimal("120"))
     assert Lot.objects.get(code="T-1").status == "blocked"  # what the ERP sent last, once released
     trail = Event.objects.filter(object_type="lot", object_key="TUBE-20/T-1", action="status_after_hold").order_by("pk")
     # "available" again changed nothing the release would do; "blocked" did, and is on record
     assert [(event.before, event.after) for event in trail] == [({"status_after_hold": "available"}, {"status_after_hold": "blocked"})]
+
+
+def test_a_blocked_lot_under_a_hold_that_the_erp_unblocks_stays_unusable_until_the_hold_is_released(tube_lots, supervisor, erp_client):
+    placed = supervisor.post(URL, {"lot": "T-BLOCKED", "reason": "supplier recall notice"})
+    unblocked = erp_client.put("/api/v1/lots/TUBE-20/T-BLOCKED", {"quantity": "100", "status": "available"})
+    refused = issue(erp_client, lot="T-BLOCKED")
+    supervisor.post(f"{URL}/{placed.json()['id']}/release", {"reason": "recall does not cover this lot"})
+
+    assert unblocked.json()["status"] == "hold"
+    assert (refused.status_code, refused.json()["error"]["code"]) == (422, "lot_on_hold")
+    assert Lot.objects.get(code="T-BLOCKED").status == "available"
 
 
 def test_a_lot_the_erp_itself_holds_takes_the_erps_next_status(tube_lots, erp_client):
