@@ -101,6 +101,30 @@ def hold_target(hold: Hold) -> dict[str, Any]:
     return target
 
 
+def held_status(status: str) -> str:
+    """The status of a lot under an active hold, from the one it would have without: a blocked lot stays
+    blocked, any other is on hold."""
+    return Lot.Status.BLOCKED if status == Lot.Status.BLOCKED else Lot.Status.HOLD
+
+
+def lot_status_from_erp(*, lot: Lot, status: str, actor: Any = None) -> str:
+    """The status to store when the ERP sends ``status`` for ``lot`` (locked by the caller). Under an active
+    hold the lot stays held (``held_status``) and the ERP's status waits in the holds for their release
+    (audited as ``status_after_hold``); without one, or on the ERP's own hold, it is the ERP's."""
+    holds = Hold.objects.filter(lot=lot, state=Hold.State.ACTIVE)
+    earlier = holds.order_by("pk").values_list("lot_status_before", flat=True).first()
+    if earlier is None:
+        return status
+    if status != earlier:
+        holds.update(lot_status_before=status)
+        event_record(
+            object_type="lot", object_key=f"{lot.item.code}/{lot.code}", action="status_after_hold", actor=actor,
+            before={"status_after_hold": earlier}, after={"status_after_hold": status},
+            reason=_("On hold in the MES: the status the ERP sent applies when the hold is released."),
+        )
+    return held_status(status)
+
+
 @transaction.atomic
 def hold_place(*, request: HoldRequest, actor: Any = None) -> Hold:
     """Place a quality hold (audited). A held order or operation takes no reports (``quality_hold``), a
@@ -128,8 +152,8 @@ def hold_place(*, request: HoldRequest, actor: Any = None) -> Hold:
         earlier = Hold.objects.filter(lot=lot, state=Hold.State.ACTIVE).order_by("pk").first()
         before = earlier.lot_status_before if earlier is not None else lot.status
         hold = Hold.objects.create(lot=lot, lot_status_before=before, reason=request.reason.strip(), placed_by=user)
-        if lot.status == Lot.Status.AVAILABLE:  # a blocked lot stays blocked
-            Lot.objects.filter(pk=lot.pk).update(status=Lot.Status.HOLD, updated_at=timezone.now())
+        if held_status(lot.status) != lot.status:
+            Lot.objects.filter(pk=lot.pk).update(status=held_status(lot.status), updated_at=timezone.now())
         work_order = None
     event_record(
         object_type="hold", object_key=_key(hold), action="place", actor=actor, work_order=work_order,

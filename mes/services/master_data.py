@@ -20,7 +20,6 @@ from mes.models import (
     BomLine,
     Employee,
     Equipment,
-    Hold,
     Item,
     Lot,
     ReasonCode,
@@ -31,6 +30,7 @@ from mes.models import (
     WorkCenter,
 )
 from mes.services.audit import event_record
+from mes.services.holds import lot_status_from_erp
 from mes.services.reschedule import reschedule_after_commit
 
 
@@ -412,26 +412,8 @@ def lot_upsert(
         wanted["expires_on"] = expires_on
     _money(wanted, "unit_cost", unit_cost)
     if status is not None:
-        _status_after_holds(item=item, lot_code=lot_code, wanted=wanted, actor=actor)
+        held = Lot.objects.select_for_update(of=("self",)).select_related("item").filter(item=item, code=lot_code).first()
+        if held is not None:  # the lock hold_place takes too
+            wanted["status"] = lot_status_from_erp(lot=held, status=status, actor=actor)
     return _upsert(Lot, key_field="code", key=lot_code, scope={"item": item}, wanted=wanted, actor=actor, object_key=f"{item.code}/{lot_code}")
 
-
-def _status_after_holds(*, item: Item, lot_code: str, wanted: dict[str, Any], actor: Any) -> None:
-    """Keep a held lot held: the ERP's status waits in its active holds for their release. Meanwhile the
-    lot is blocked if the ERP blocks it and on hold otherwise, as ``hold_place`` leaves a lot."""
-    lot = Lot.objects.select_for_update().filter(item=item, code=lot_code).first()  # the lock hold_place takes too
-    if lot is None:
-        return
-    holds = Hold.objects.filter(lot=lot, state=Hold.State.ACTIVE)
-    earlier = holds.order_by("pk").values_list("lot_status_before", flat=True).first()
-    if earlier is None:
-        return  # no hold of the MES: the status is the ERP's (its own "hold" included)
-    status = wanted["status"]
-    wanted["status"] = Lot.Status.BLOCKED if status == Lot.Status.BLOCKED else Lot.Status.HOLD
-    if status != earlier:
-        holds.update(lot_status_before=status)
-        event_record(
-            object_type="lot", object_key=f"{item.code}/{lot_code}", action="status_after_hold", actor=actor,
-            before={"status_after_hold": earlier}, after={"status_after_hold": status},
-            reason=_("On hold in the MES: the status the ERP sent applies when the hold is released."),
-        )

@@ -4,6 +4,7 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from common.errors import DomainError
 from mes.models import Event, Status, WorkOrder, WorkOrderComponent, WorkOrderOperation
@@ -337,8 +338,6 @@ def test_the_order_lock_reads_each_named_order_with_its_item_and_unit_in_one_que
 
 
 def test_a_release_replayed_from_history_keeps_its_moment_and_one_in_the_future_is_refused(planned_order):
-    from django.utils import timezone
-
     later = timezone.now() + datetime.timedelta(minutes=5)
     with pytest.raises(DomainError) as refused:
         work_order_transition(number=planned_order.number, action="release", released_at=later)
